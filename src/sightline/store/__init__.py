@@ -1,0 +1,13 @@
+"""ClickHouse IO: the `Store` protocol, the embedded chDB backend, migrations and the batching writer."""
+
+from sightline.store.base import DataDirectoryLockedError, QueryTimeoutError, Store, StoreError
+from sightline.store.embedded import EmbeddedStore, open_store
+
+__all__ = [
+    "DataDirectoryLockedError",
+    "EmbeddedStore",
+    "QueryTimeoutError",
+    "Store",
+    "StoreError",
+    "open_store",
+]

@@ -1,0 +1,133 @@
+"""The embedded backend: the ClickHouse engine in-process through chDB.
+
+Invariants:
+- one process owns a data directory: an exclusive `flock` on `<data_dir>/sightline.lock`, taken
+  before the engine opens, makes a second process fail with `DataDirectoryLockedError`;
+- reads run on a small pool of sessions (one query at a time each, in parallel across sessions,
+  without the GIL); inserts run on a session of their own;
+- every session carries the engine-enforced time and memory limits.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from chdb import session as chdb_session
+
+from sightline.settings import Settings
+from sightline.store.base import DataDirectoryLockedError, QueryParams, QueryTimeoutError, StoreError
+from sightline.store.layout import check_batch, insert_select_sql
+
+_TIMEOUT_CODE = "Code: 159."
+_INSERT_SQL = insert_select_sql("Python(batch)") + " SETTINGS parallel_view_processing = 1"
+
+
+def _lock_data_dir(data_dir: Path) -> int:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(data_dir / "sightline.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        owner = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise DataDirectoryLockedError(
+            f"data directory {data_dir} is in use by another Sightline process (pid {owner}); "
+            "stop it or choose another --data-dir"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
+class EmbeddedStore:
+    """chDB in `<data_dir>/clickhouse`. Thread-safe; close it to release the data directory."""
+
+    def __init__(self, data_dir: Path, *, query_sessions: int = 2, time_limit_s: float = 200.0,
+                 memory_limit_bytes: int = 4 * 1024**3) -> None:
+        self.data_dir = data_dir
+        self._lock_fd = _lock_data_dir(data_dir)
+        path = str(data_dir / "clickhouse")
+        limits = (f"SET max_execution_time = {float(time_limit_s)}",
+                  f"SET max_memory_usage = {int(memory_limit_bytes)}")
+        self._writer_session = chdb_session.Session(path)
+        self._writer_lock = threading.Lock()
+        self._sessions: queue.Queue[Any] = queue.Queue()
+        for _ in range(query_sessions):
+            session = chdb_session.Session(path)
+            for statement in limits:
+                session.query(statement)
+            self._sessions.put(session)
+
+    @contextmanager
+    def _session(self) -> Iterator[Any]:
+        session = self._sessions.get()
+        try:
+            yield session
+        finally:
+            self._sessions.put(session)
+
+    def query(self, sql: str, params: QueryParams | None = None) -> pa.Table:
+        with self._session() as session:
+            try:
+                result = session.query(sql, "ArrowTable", params=dict(params or {}))
+            except Exception as error:  # chDB raises RuntimeError/ChdbError with the engine's text
+                raise _store_error(error) from error
+        if not isinstance(result, pa.Table):
+            raise StoreError(f"engine returned {type(result).__name__}, not an Arrow table")
+        return result
+
+    def execute(self, sql: str, params: QueryParams | None = None) -> None:
+        with self._writer_lock:
+            try:
+                self._writer_session.query(sql, params=dict(params or {}))
+            except Exception as error:
+                raise _store_error(error) from error
+
+    def insert_events(self, batch: pa.Table) -> None:
+        check_batch(batch)
+        with self._writer_lock:
+            try:
+                self._writer_session.query(_INSERT_SQL)
+            except Exception as error:
+                raise _store_error(error) from error
+
+    def close(self) -> None:
+        with self._writer_lock:
+            while not self._sessions.empty():
+                self._sessions.get_nowait().close()
+            self._writer_session.close()
+            if self._lock_fd >= 0:
+                os.close(self._lock_fd)
+                self._lock_fd = -1
+
+
+def _store_error(error: Exception) -> StoreError:
+    message = str(error)
+    if _TIMEOUT_CODE in message:
+        return QueryTimeoutError(message)
+    return StoreError(message)
+
+
+def open_store(settings: Settings) -> EmbeddedStore:
+    """The store that `settings.store_url` names, with its schema migrated to the newest version."""
+    from sightline.store.migrations import apply_migrations
+
+    if settings.store_url != "chdb://":
+        raise StoreError(f"unsupported store URL {settings.store_url!r}; this build supports chdb://")
+    store = EmbeddedStore(settings.data_dir, query_sessions=settings.query_sessions,
+                          time_limit_s=settings.query_time_limit_s,
+                          memory_limit_bytes=settings.query_memory_limit_bytes)
+    try:
+        apply_migrations(store)
+    except Exception:
+        store.close()
+        raise
+    return store

@@ -1,0 +1,54 @@
+"""Versioned schema migrations, recorded in the store's `schema_migrations` table.
+
+Invariant: applying is idempotent; a version runs once, in order, and is recorded only after all of
+its statements succeeded (each statement is itself `IF NOT EXISTS`, so a crash mid-way is safe).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sightline.store.base import Store
+from sightline.store.schema import schema_ddl
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    description: str
+    statements: Callable[[], list[str]]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "events, views and rollups with their materialized views, from the catalog", schema_ddl),
+)
+
+_LEDGER = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations "
+    "(version UInt32, description String, applied_at DateTime('UTC') DEFAULT now()) "
+    "ENGINE = ReplacingMergeTree ORDER BY version"
+)
+
+
+def applied_versions(store: Store) -> set[int]:
+    store.execute(_LEDGER)
+    table = store.query("SELECT DISTINCT version FROM schema_migrations")
+    return {int(v) for v in table.column("version").to_pylist()}
+
+
+def apply_migrations(store: Store) -> list[int]:
+    """Apply every migration not yet recorded; the versions applied now, in order."""
+    done = applied_versions(store)
+    applied = []
+    for migration in MIGRATIONS:
+        if migration.version in done:
+            continue
+        for statement in migration.statements():
+            store.execute(statement)
+        store.execute(
+            "INSERT INTO schema_migrations (version, description) VALUES ({version:UInt32}, {description:String})",
+            {"version": migration.version, "description": migration.description},
+        )
+        applied.append(migration.version)
+    return applied

@@ -1,0 +1,133 @@
+"""Schema DDL generated from the catalog: `events`, `views`, the rollups and their materialized views.
+
+Invariant: every table is ordered by `customer_id` first. `views` and rollup buckets of view-start
+parts derive their time from the UUIDv7 view id, so a view's key is the same in every insert block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sightline.catalog import DIMENSIONS, EVENT_FIELDS, EVENT_TYPES, PARTS, ROLLUPS, VIEW_COLUMNS
+from sightline.catalog.parts import PartSpec
+from sightline.catalog.rollups import RollupSpec
+
+VIEW_START = "UUIDv7ToDateTime(view_id, 'UTC')"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    clickhouse_type: str
+
+
+def event_columns() -> tuple[Column, ...]:
+    """Columns of `events`, in table order: identity, time, event, dimensions, event fields."""
+    event_enum = ", ".join(f"'{name}' = {i}" for i, name in enumerate(EVENT_TYPES, start=1))
+    return (
+        Column("customer_id", "UInt32"),
+        Column("view_id", "UUID"),
+        Column("ts", "DateTime64(3, 'UTC')"),
+        Column("event", f"Enum8({event_enum})"),
+        *(Column(d.name, d.clickhouse_type) for d in DIMENSIONS),
+        *(Column(f.name, f.clickhouse_type) for f in EVENT_FIELDS),
+    )
+
+
+def _columns_ddl(columns: tuple[Column, ...] | list[Column]) -> str:
+    return ",\n  ".join(f"`{c.name}` {c.clickhouse_type}" for c in columns)
+
+
+def events_ddl() -> str:
+    return (
+        f"CREATE TABLE IF NOT EXISTS events (\n  {_columns_ddl(event_columns())}\n)\n"
+        "ENGINE = MergeTree\nPARTITION BY toYYYYMM(ts)\n"
+        "ORDER BY (customer_id, toStartOfHour(ts), view_id, seq)"
+    )
+
+
+def _dimension_view_type(clickhouse_type: str) -> str:
+    return f"SimpleAggregateFunction(max, {clickhouse_type})"
+
+
+def views_ddl() -> list[str]:
+    """`views` (one row per playback view) and the materialized view that feeds it."""
+    columns = [
+        Column("customer_id", "UInt32"),
+        Column("view_start", "DateTime64(3, 'UTC')"),
+        Column("view_id", "UUID"),
+        *(Column(c.name, f"SimpleAggregateFunction({c.aggregate}, {c.clickhouse_type})") for c in VIEW_COLUMNS),
+        *(Column(d.name, _dimension_view_type(d.clickhouse_type)) for d in DIMENSIONS),
+    ]
+    table = (
+        f"CREATE TABLE IF NOT EXISTS views (\n  {_columns_ddl(columns)}\n)\n"
+        "ENGINE = AggregatingMergeTree\nPARTITION BY toYYYYMM(view_start)\n"
+        "ORDER BY (customer_id, view_start, view_id)"
+    )
+    selects = [
+        "customer_id",
+        f"{VIEW_START} AS view_start",
+        "view_id",
+        *(f"{c.aggregate}({c.expression}) AS `{c.name}`" for c in VIEW_COLUMNS),
+        *(f"max(`{d.name}`) AS `{d.name}`" for d in DIMENSIONS),
+    ]
+    mv = (
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS views_mv TO views AS\nSELECT\n  "
+        + ",\n  ".join(selects)
+        + "\nFROM events\nGROUP BY customer_id, view_start, view_id\nSETTINGS prefer_column_name_to_alias = 1"
+    )
+    return [table, mv]
+
+
+def _part_type(part: PartSpec) -> str:
+    if part.aggregate == "sum":
+        return "SimpleAggregateFunction(sum, UInt64)"
+    if part.aggregate == "uniq":
+        return f"AggregateFunction(uniq, {part.argument_type})"
+    return f"AggregateFunction(quantileTDigest, {part.argument_type})"
+
+
+def _part_state(part: PartSpec) -> str:
+    if part.aggregate == "sum":
+        return f"sumIf(toUInt64({part.expression}), {part.condition}) AS `{part.name}`"
+    function = "uniqStateIf" if part.aggregate == "uniq" else "quantileTDigestStateIf"
+    return f"{function}({part.expression}, {part.condition}) AS `{part.name}`"
+
+
+def _bucket(rollup: RollupSpec, time: str) -> str:
+    start = "toStartOfMinute" if rollup.grain == "minute" else "toStartOfHour"
+    return f"{start}({time})"
+
+
+def rollup_ddl(rollup: RollupSpec) -> list[str]:
+    """A rollup table and its two materialized views: view-start parts and event-time parts."""
+    columns = [
+        Column("customer_id", "UInt32"),
+        Column("bucket", "DateTime('UTC')"),
+        *(Column(name, next(d.clickhouse_type for d in DIMENSIONS if d.name == name)) for name in rollup.dimensions),
+        *(Column(p.name, _part_type(p)) for p in PARTS),
+    ]
+    keys = ", ".join(["customer_id", "bucket", *(f"`{d}`" for d in rollup.dimensions)])
+    table = (
+        f"CREATE TABLE IF NOT EXISTS {rollup.name} (\n  {_columns_ddl(columns)}\n)\n"
+        f"ENGINE = AggregatingMergeTree\nPARTITION BY toYYYYMM(bucket)\nORDER BY ({keys})"
+    )
+    statements = [table]
+    for attribution, time in (("view_start", VIEW_START), ("event_time", "ts")):
+        parts = [p for p in PARTS if p.attribution == attribution]
+        selects = ["customer_id", f"{_bucket(rollup, time)} AS bucket",
+                   *(f"`{d}`" for d in rollup.dimensions), *(_part_state(p) for p in parts)]
+        where = " OR ".join(f"({p.condition})" for p in parts)
+        statements.append(
+            f"CREATE MATERIALIZED VIEW IF NOT EXISTS {rollup.name}_{attribution}_mv TO {rollup.name} AS\n"
+            "SELECT\n  " + ",\n  ".join(selects) + f"\nFROM events\nWHERE {where}\nGROUP BY {keys}\nSETTINGS prefer_column_name_to_alias = 1"
+        )
+    return statements
+
+
+def schema_ddl() -> list[str]:
+    """Every statement of the initial schema, in dependency order."""
+    statements = [events_ddl(), *views_ddl()]
+    for rollup in ROLLUPS:
+        statements.extend(rollup_ddl(rollup))
+    return statements
