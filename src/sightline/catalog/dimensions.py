@@ -22,6 +22,8 @@ class DimensionSpec:
     description: str
     kind: DimensionKind = "string"
     high_cardinality: bool = False
+    pattern: str | None = None
+    """A regular expression a reported string value must match (the empty string always may)."""
 
     @property
     def clickhouse_type(self) -> str:
@@ -41,11 +43,15 @@ DIMENSIONS: tuple[DimensionSpec, ...] = (
     DimensionSpec("season", "content", "Season number within the series (0 when none).", kind="number"),
     DimensionSpec("episode", "content", "Episode number within the season (0 when none).", kind="number"),
     DimensionSpec("genre", "content", "Genre of the content."),
-    DimensionSpec("streamtype", "content", "`live` or `vod`."),
+    DimensionSpec("streamtype", "content", "`live` or `vod`.", pattern="^(live|vod)?$"),
     DimensionSpec("contentduration", "content", "Duration of the content in seconds (0 for live).", kind="number"),
     DimensionSpec("viewerid", "viewer", "Anonymous viewer (device install) identifier.", high_cardinality=True),
-    DimensionSpec("subscriberid", "viewer", "Logged-in subscriber identifier (empty when anonymous).",
-                  high_cardinality=True),
+    DimensionSpec(
+        "subscriberid",
+        "viewer",
+        "Logged-in subscriber identifier (empty when anonymous).",
+        high_cardinality=True,
+    ),
     DimensionSpec("subscribertype", "viewer", "Subscription type, e.g. `premium`, `basic`, `free`."),
     DimensionSpec("subscribertag", "viewer", "Free-form tag the customer attaches to the subscriber."),
     DimensionSpec("device", "device", "Device class: desktop, mobile, tablet, tv, stb or console."),
@@ -68,7 +74,7 @@ DIMENSIONS: tuple[DimensionSpec, ...] = (
     DimensionSpec("isp", "delivery", "Internet service provider of the viewer."),
     DimensionSpec("asn", "delivery", "Autonomous system number of the viewer's network.", kind="number"),
     DimensionSpec("connectiontype", "delivery", "wifi, cellular, wired or unknown."),
-    DimensionSpec("country", "geo", "Country as ISO 3166-1 alpha-2 code."),
+    DimensionSpec("country", "geo", "Country as ISO 3166-1 alpha-2 code.", pattern="^([A-Z]{2})?$"),
     DimensionSpec("region", "geo", "Region or state within the country."),
     DimensionSpec("city", "geo", "City."),
     DimensionSpec("experiment", "experiment", "A/B experiment and variant the view belongs to."),

@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-
 Aggregate = Literal["sum", "uniq", "tdigest"]
 Attribution = Literal["view_start", "event_time"]
+
 
 @dataclass(frozen=True, slots=True)
 class PartSpec:
@@ -33,43 +33,96 @@ class PartSpec:
     condition: str = "1"
     argument_type: str = "UInt64"
 
+
 FATAL_ERROR = "event = 'error' AND fatal = 1"
 TERMINAL = "event IN ('end', 'exit')"
+
 
 def _count(name: str, attribution: Attribution, condition: str, description: str) -> PartSpec:
     return PartSpec(name, "sum", attribution, description, condition=condition)
 
+
 def _total(name: str, expression: str, description: str, condition: str = "1") -> PartSpec:
     return PartSpec(name, "sum", "event_time", description, expression=expression, condition=condition)
+
 
 def _ad_count(name: str, event: str, description: str) -> PartSpec:
     return _count(name, "event_time", f"event = '{event}'", description)
 
+
 PARTS: tuple[PartSpec, ...] = (
     _count("attempts", "view_start", "event = 'play_request'", "Views with a play request."),
     _count("plays", "view_start", "event = 'first_frame'", "Views that rendered a first frame."),
-    _total("startup_ms_sum", "startup_ms", "Sum of startup times of views that started.",
-           condition="event = 'first_frame'"),
-    PartSpec("startup_ms_digest", "tdigest", "view_start", "T-digest of startup times of views that started.",
-             expression="startup_ms", condition="event = 'first_frame'", argument_type="UInt32"),
-    _count("vsf_views", "view_start", f"{FATAL_ERROR} AND started = 0",
-           "Views that failed with a fatal error before the first frame."),
-    _count("vsf_business_views", "view_start", f"{FATAL_ERROR} AND started = 0 AND business_error = 1",
-           "VSF views whose fatal error is a business exception."),
-    _count("ebvs_views", "view_start", f"{TERMINAL} AND started = 0",
-           "Views that ended before the first frame without a fatal error."),
-    _count("vpf_views", "view_start", f"{FATAL_ERROR} AND started = 1",
-           "Views that failed with a fatal error after the first frame."),
-    _count("vpf_business_views", "view_start", f"{FATAL_ERROR} AND started = 1 AND business_error = 1",
-           "VPF views whose fatal error is a business exception."),
+    _total(
+        "startup_ms_sum",
+        "startup_ms",
+        "Sum of startup times of views that started.",
+        condition="event = 'first_frame'",
+    ),
+    PartSpec(
+        "startup_ms_digest",
+        "tdigest",
+        "view_start",
+        "T-digest of startup times of views that started.",
+        expression="startup_ms",
+        condition="event = 'first_frame'",
+        argument_type="UInt32",
+    ),
+    _count(
+        "vsf_views",
+        "view_start",
+        f"{FATAL_ERROR} AND started = 0",
+        "Views that failed with a fatal error before the first frame.",
+    ),
+    _count(
+        "vsf_business_views",
+        "view_start",
+        f"{FATAL_ERROR} AND started = 0 AND business_error = 1",
+        "VSF views whose fatal error is a business exception.",
+    ),
+    _count(
+        "ebvs_views",
+        "view_start",
+        f"{TERMINAL} AND started = 0",
+        "Views that ended before the first frame without a fatal error.",
+    ),
+    _count(
+        "vpf_views",
+        "view_start",
+        f"{FATAL_ERROR} AND started = 1",
+        "Views that failed with a fatal error after the first frame.",
+    ),
+    _count(
+        "vpf_business_views",
+        "view_start",
+        f"{FATAL_ERROR} AND started = 1 AND business_error = 1",
+        "VPF views whose fatal error is a business exception.",
+    ),
     _count("completed_views", "view_start", "event = 'end' AND started = 1", "Views played to the end."),
-    _count("ended_views", "view_start", f"{TERMINAL} OR ({FATAL_ERROR})",
-           "Views closed by end, exit or a fatal error."),
-    PartSpec("viewers", "uniq", "view_start", "Distinct viewer ids among views that started.",
-             expression="viewerid", condition="event = 'first_frame'", argument_type="String"),
-    PartSpec("subscribers", "uniq", "view_start", "Distinct subscriber ids among views that started.",
-             expression="subscriberid", condition="event = 'first_frame' AND subscriberid != ''",
-             argument_type="String"),
+    _count(
+        "ended_views",
+        "view_start",
+        f"{TERMINAL} OR ({FATAL_ERROR})",
+        "Views closed by end, exit or a fatal error.",
+    ),
+    PartSpec(
+        "viewers",
+        "uniq",
+        "view_start",
+        "Distinct viewer ids among views that started.",
+        expression="viewerid",
+        condition="event = 'first_frame'",
+        argument_type="String",
+    ),
+    PartSpec(
+        "subscribers",
+        "uniq",
+        "view_start",
+        "Distinct subscriber ids among views that started.",
+        expression="subscriberid",
+        condition="event = 'first_frame' AND subscriberid != ''",
+        argument_type="String",
+    ),
     _total("play_ms", "play_ms", "Content play time."),
     _total("rebuffer_ms", "rebuffer_ms", "Stall time, startup and seek recovery excluded."),
     _count("rebuffer_count", "event_time", "event = 'stall_start'", "Stalls."),
@@ -78,19 +131,41 @@ PARTS: tuple[PartSpec, ...] = (
     _total("bytes", "bytes", "Media bytes downloaded."),
     _count("errors", "event_time", "event = 'error'", "Error events, fatal or not."),
     _count("fatal_errors", "event_time", FATAL_ERROR, "Fatal error events."),
-    _count("business_errors", "event_time", "event = 'error' AND business_error = 1",
-           "Error events that are business exceptions."),
+    _count(
+        "business_errors",
+        "event_time",
+        "event = 'error' AND business_error = 1",
+        "Error events that are business exceptions.",
+    ),
     _count("bitrate_switches", "event_time", "event = 'rendition_change'", "Rendition changes."),
-    _count("upswitches", "event_time", "event = 'rendition_change' AND rendition_bitrate_kbps > interval_bitrate_kbps",
-           "Rendition changes to a higher bitrate."),
-    _count("downswitches", "event_time",
-           "event = 'rendition_change' AND rendition_bitrate_kbps < interval_bitrate_kbps",
-           "Rendition changes to a lower bitrate."),
-    _total("live_latency_sum", "live_latency_ms", "Σ live-edge latency samples (ms).",
-           condition="live_latency_ms > 0"),
+    _count(
+        "upswitches",
+        "event_time",
+        "event = 'rendition_change' AND rendition_bitrate_kbps > interval_bitrate_kbps",
+        "Rendition changes to a higher bitrate.",
+    ),
+    _count(
+        "downswitches",
+        "event_time",
+        "event = 'rendition_change' AND rendition_bitrate_kbps < interval_bitrate_kbps",
+        "Rendition changes to a lower bitrate.",
+    ),
+    _total(
+        "live_latency_sum",
+        "live_latency_ms",
+        "Σ live-edge latency samples (ms).",
+        condition="live_latency_ms > 0",
+    ),
     _count("live_latency_count", "event_time", "live_latency_ms > 0", "Live-edge latency samples."),
-    PartSpec("active_views", "uniq", "event_time", "Distinct views that played content in the bucket.",
-             expression="view_id", condition="play_ms > 0", argument_type="UUID"),
+    PartSpec(
+        "active_views",
+        "uniq",
+        "event_time",
+        "Distinct views that played content in the bucket.",
+        expression="view_id",
+        condition="play_ms > 0",
+        argument_type="UUID",
+    ),
     _ad_count("ad_requests", "ad_request", "Ad requests."),
     _ad_count("ad_impressions", "ad_impression", "Ad impressions."),
     _ad_count("ad_starts", "ad_start", "Ads that started playing."),
@@ -107,6 +182,7 @@ PARTS: tuple[PartSpec, ...] = (
 
 ViewAggregate = Literal["sum", "max", "min"]
 
+
 @dataclass(frozen=True, slots=True)
 class ViewColumnSpec:
     """A column of `views`: one value per view, merged across insert blocks with `aggregate`."""
@@ -117,11 +193,14 @@ class ViewColumnSpec:
     clickhouse_type: str
     description: str
 
+
 def _view_sum(name: str, expression: str, description: str) -> ViewColumnSpec:
     return ViewColumnSpec(name, "sum", expression, "UInt64", description)
 
+
 def _view_flag(name: str, condition: str, description: str) -> ViewColumnSpec:
     return ViewColumnSpec(name, "max", f"toUInt8({condition})", "UInt8", description)
+
 
 TS = "DateTime64(3, 'UTC')"
 
@@ -132,10 +211,20 @@ VIEW_COLUMNS: tuple[ViewColumnSpec, ...] = (
     ViewColumnSpec("max_seq", "max", "seq", "UInt32", "Highest event sequence number received."),
     _view_flag("play_requested", "event = 'play_request'", "1 when the view has a play request."),
     _view_flag("started", "event = 'first_frame'", "1 when the view rendered a first frame."),
-    ViewColumnSpec("first_frame_ts", "max", f"if(event = 'first_frame', ts, toDateTime64(0, 3, 'UTC'))", TS,
-                   "Time of the first frame (1970 when none)."),
-    ViewColumnSpec("startup_ms", "max", "if(event = 'first_frame', startup_ms, 0)", "UInt32",
-                   "Play request to first frame, pre-roll ads excluded."),
+    ViewColumnSpec(
+        "first_frame_ts",
+        "max",
+        "if(event = 'first_frame', ts, toDateTime64(0, 3, 'UTC'))",
+        TS,
+        "Time of the first frame (1970 when none).",
+    ),
+    ViewColumnSpec(
+        "startup_ms",
+        "max",
+        "if(event = 'first_frame', startup_ms, 0)",
+        "UInt32",
+        "Play request to first frame, pre-roll ads excluded.",
+    ),
     _view_sum("play_ms", "play_ms", "Content play time."),
     _view_sum("rebuffer_ms", "rebuffer_ms", "Stall time."),
     _view_sum("rebuffer_count", "event = 'stall_start'", "Stalls."),
@@ -155,10 +244,18 @@ VIEW_COLUMNS: tuple[ViewColumnSpec, ...] = (
     _view_flag("vpf", f"{FATAL_ERROR} AND started = 1", "Fatal error after the first frame."),
     _view_flag("completed", "event = 'end' AND started = 1", "Played to the end."),
     _view_flag("exited", "event = 'exit' AND started = 1", "Left after the first frame."),
-    _view_flag("business_error", "event = 'error' AND fatal = 1 AND business_error = 1",
-               "The fatal error was a business exception."),
-    ViewColumnSpec("fatal_error_code", "max", f"if({FATAL_ERROR}, error_code, '')", "LowCardinality(String)",
-                   "Code of the fatal error, if any."),
+    _view_flag(
+        "business_error",
+        "event = 'error' AND fatal = 1 AND business_error = 1",
+        "The fatal error was a business exception.",
+    ),
+    ViewColumnSpec(
+        "fatal_error_code",
+        "max",
+        f"if({FATAL_ERROR}, error_code, '')",
+        "LowCardinality(String)",
+        "Code of the fatal error, if any.",
+    ),
 )
 
 OUTCOMES: tuple[str, ...] = ("vsf", "ebvs", "vpf", "completed", "exited")

@@ -31,13 +31,28 @@ class RollupSpec:
 
 
 ROLLUPS: tuple[RollupSpec, ...] = (
-    RollupSpec("rollup_1m", "minute", ("streamtype", "cdn"),
-               "Minute totals per stream type and CDN: live monitoring, concurrency, alerts."),
-    RollupSpec("rollup_1h_delivery", "hour", ("streamtype", "cdn", "country", "isp", "connectiontype"),
-               "Hourly delivery breakdowns: CDN × country × ISP."),
-    RollupSpec("rollup_1h_device", "hour",
-               ("streamtype", "device", "platform", "browser", "player", "playerversion", "appversion"),
-               "Hourly device and player breakdowns."),
-    RollupSpec("rollup_1h_content", "hour", ("streamtype", "assetid", "assetname", "genre", "series"),
-               "Hourly content breakdowns: top titles, genres and series."),
+    RollupSpec(
+        "rollup_1m",
+        "minute",
+        ("streamtype", "cdn"),
+        "Minute totals per stream type and CDN: live monitoring, concurrency, alerts.",
+    ),
+    RollupSpec(
+        "rollup_1h_delivery",
+        "hour",
+        ("streamtype", "cdn", "country", "isp", "connectiontype"),
+        "Hourly delivery breakdowns: CDN × country × ISP.",
+    ),
+    RollupSpec(
+        "rollup_1h_device",
+        "hour",
+        ("streamtype", "device", "platform", "browser", "player", "playerversion", "appversion"),
+        "Hourly device and player breakdowns.",
+    ),
+    RollupSpec(
+        "rollup_1h_content",
+        "hour",
+        ("streamtype", "assetid", "assetname", "genre", "series"),
+        "Hourly content breakdowns: top titles, genres and series.",
+    ),
 )

@@ -50,16 +50,25 @@ def _lock_data_dir(data_dir: Path) -> int:
 class EmbeddedStore:
     """chDB in `<data_dir>/clickhouse`. Thread-safe; close it to release the data directory."""
 
-    def __init__(self, data_dir: Path, *, query_sessions: int = 2, time_limit_s: float = 200.0,
-                 memory_limit_bytes: int = 4 * 1024**3) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        query_sessions: int = 2,
+        time_limit_s: float = 200.0,
+        memory_limit_bytes: int = 4 * 1024**3,
+    ) -> None:
         self.data_dir = data_dir
         self._lock_fd = _lock_data_dir(data_dir)
         path = str(data_dir / "clickhouse")
-        limits = (f"SET max_execution_time = {float(time_limit_s)}",
-                  f"SET max_memory_usage = {int(memory_limit_bytes)}")
+        limits = (
+            f"SET max_execution_time = {float(time_limit_s)}",
+            f"SET max_memory_usage = {int(memory_limit_bytes)}",
+        )
         self._writer_session = chdb_session.Session(path)
         self._writer_lock = threading.Lock()
         self._sessions: queue.Queue[Any] = queue.Queue()
+        self._closed = False
         for _ in range(query_sessions):
             session = chdb_session.Session(path)
             for statement in limits:
@@ -68,7 +77,14 @@ class EmbeddedStore:
 
     @contextmanager
     def _session(self) -> Iterator[Any]:
-        session = self._sessions.get()
+        while True:
+            if self._closed:
+                raise StoreError("the store is closed")
+            try:
+                session = self._sessions.get(timeout=0.5)
+                break
+            except queue.Empty:
+                continue
         try:
             yield session
         finally:
@@ -86,6 +102,7 @@ class EmbeddedStore:
 
     def execute(self, sql: str, params: QueryParams | None = None) -> None:
         with self._writer_lock:
+            self._check_open()
             try:
                 self._writer_session.query(sql, params=dict(params or {}))
             except Exception as error:
@@ -94,19 +111,26 @@ class EmbeddedStore:
     def insert_events(self, batch: pa.Table) -> None:
         check_batch(batch)
         with self._writer_lock:
+            self._check_open()
             try:
                 self._writer_session.query(_INSERT_SQL)
             except Exception as error:
                 raise _store_error(error) from error
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError("the store is closed")
+
     def close(self) -> None:
+        """Release the engine and the data directory. Idempotent; later calls raise StoreError."""
         with self._writer_lock:
+            if self._closed:
+                return
+            self._closed = True
             while not self._sessions.empty():
                 self._sessions.get_nowait().close()
             self._writer_session.close()
-            if self._lock_fd >= 0:
-                os.close(self._lock_fd)
-                self._lock_fd = -1
+            os.close(self._lock_fd)
 
 
 def _store_error(error: Exception) -> StoreError:
@@ -122,9 +146,12 @@ def open_store(settings: Settings) -> EmbeddedStore:
 
     if settings.store_url != "chdb://":
         raise StoreError(f"unsupported store URL {settings.store_url!r}; this build supports chdb://")
-    store = EmbeddedStore(settings.data_dir, query_sessions=settings.query_sessions,
-                          time_limit_s=settings.query_time_limit_s,
-                          memory_limit_bytes=settings.query_memory_limit_bytes)
+    store = EmbeddedStore(
+        settings.data_dir,
+        query_sessions=settings.query_sessions,
+        time_limit_s=settings.query_time_limit_s,
+        memory_limit_bytes=settings.query_memory_limit_bytes,
+    )
     try:
         apply_migrations(store)
     except Exception:

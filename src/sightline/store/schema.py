@@ -115,12 +115,18 @@ def rollup_ddl(rollup: RollupSpec) -> list[str]:
     statements = [table]
     for attribution, time in (("view_start", VIEW_START), ("event_time", "ts")):
         parts = [p for p in PARTS if p.attribution == attribution]
-        selects = ["customer_id", f"{_bucket(rollup, time)} AS bucket",
-                   *(f"`{d}`" for d in rollup.dimensions), *(_part_state(p) for p in parts)]
+        selects = [
+            "customer_id",
+            f"{_bucket(rollup, time)} AS bucket",
+            *(f"`{d}`" for d in rollup.dimensions),
+            *(_part_state(p) for p in parts),
+        ]
         where = " OR ".join(f"({p.condition})" for p in parts)
         statements.append(
             f"CREATE MATERIALIZED VIEW IF NOT EXISTS {rollup.name}_{attribution}_mv TO {rollup.name} AS\n"
-            "SELECT\n  " + ",\n  ".join(selects) + f"\nFROM events\nWHERE {where}\nGROUP BY {keys}\nSETTINGS prefer_column_name_to_alias = 1"
+            "SELECT\n  "
+            + ",\n  ".join(selects)
+            + f"\nFROM events\nWHERE {where}\nGROUP BY {keys}\nSETTINGS prefer_column_name_to_alias = 1"
         )
     return statements
 

@@ -1,0 +1,42 @@
+"""The application factory: the FastAPI app over one store and its batching writer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from sightline import __version__
+from sightline.api import health
+from sightline.settings import Settings
+from sightline.store import Store, open_store
+from sightline.store.writer import BatchingWriter
+
+
+def create_app(settings: Settings, store: Store | None = None, writer: BatchingWriter | None = None) -> FastAPI:
+    """The app. It opens (and then owns and closes) the store of `settings` and its writer unless given."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_store, own_writer = store is None, writer is None
+        app.state.store = open_store(settings) if store is None else store
+        app.state.writer = writer or BatchingWriter(
+            app.state.store, max_rows=settings.writer_max_rows, max_delay_s=settings.writer_max_delay_s
+        )
+        try:
+            yield
+        finally:
+            if own_writer:
+                app.state.writer.close()
+            if own_store:
+                app.state.store.close()
+
+    app = FastAPI(
+        title="Sightline",
+        version=__version__,
+        lifespan=lifespan,
+        description="Video quality-of-experience analytics with a SmartSight-compatible API.",
+    )
+    app.include_router(health.router)
+    return app

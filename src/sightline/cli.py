@@ -1,0 +1,115 @@
+"""The `sightline` command: serve, migrate, simulate, demo, docs.
+
+Expected failures (a data directory owned by another process, a bad flag) print one line to stderr
+and exit with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sightline.settings import Settings
+from sightline.store import StoreError
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {
+        k: v
+        for k, v in {
+            "data_dir": args.data_dir,
+            "host": getattr(args, "host", None),
+            "port": getattr(args, "port", None),
+        }.items()
+        if v is not None
+    }
+    return Settings(**overrides)
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from sightline.app import create_app
+
+    settings = _settings(args)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+def _migrate(args: argparse.Namespace) -> None:
+    from sightline.store import open_store
+    from sightline.store.migrations import MIGRATIONS
+
+    store = open_store(_settings(args))
+    store.close()
+    print(f"schema at version {MIGRATIONS[-1].version} in {args.data_dir or Settings().data_dir}")
+
+
+def _simulate(args: argparse.Namespace) -> None:
+    from sightline.simulate.cli import simulate_command
+
+    simulate_command(
+        _settings(args),
+        days=args.days,
+        scale=args.scale,
+        seed=args.seed,
+        customers=tuple(args.customers),
+        truth=args.truth,
+    )
+
+
+def _demo(args: argparse.Namespace) -> None:
+    from sightline.demo import run_demo
+
+    run_demo(_settings(args), days=args.days, scale=args.scale, seed=args.seed)
+
+
+def _docs(args: argparse.Namespace) -> None:
+    from sightline.docs import write_documents
+
+    for path in write_documents(Path(args.out)):
+        print(f"wrote {path}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sightline", description="Video QoE analytics on ClickHouse.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, help_text: str, *, server: bool = False) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("--data-dir", type=Path, help="data directory (default ./sightline-data)")
+        if server:
+            sub.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+            sub.add_argument("--port", type=int, help="port to listen on (default 8000)")
+        return sub
+
+    command("serve", "run the API service", server=True).set_defaults(run=_serve)
+    command("migrate", "create or upgrade the schema").set_defaults(run=_migrate)
+    simulate = command("simulate", "write simulated traffic with ground truth")
+    simulate.add_argument("--days", type=float, default=1.0, help="days of traffic ending now")
+    simulate.add_argument("--scale", type=float, default=1.0, help="traffic multiplier")
+    simulate.add_argument("--seed", type=int, default=7)
+    simulate.add_argument("--customers", type=int, nargs="+", default=[1001, 1002], help="customer ids")
+    simulate.add_argument("--truth", type=Path, help="where to write the ground truth")
+    simulate.set_defaults(run=_simulate)
+    demo = command("demo", "fresh data, demo customers, simulated traffic, then the service", server=True)
+    demo.add_argument("--days", type=float, default=7.0, help="days of traffic ending now")
+    demo.add_argument("--scale", type=float, default=1.0, help="traffic multiplier")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(run=_demo)
+    docs = commands.add_parser("docs", help="write the documents generated from the catalog")
+    docs.add_argument("--out", default="docs", help="directory to write into")
+    docs.set_defaults(run=_docs)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (StoreError, ValueError) as error:
+        print(f"sightline: {error}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,124 @@
+"""Documents generated from the catalog. `sightline docs` writes them; a test fails when they are stale."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from sightline.catalog import DIMENSIONS, EVENT_FIELDS, EVENT_TYPES
+from sightline.ingest.native import MAX_EVENTS, MAX_TEXT
+
+_EXAMPLE = {
+    "view_id": "0192f0c4-5e1a-7b3c-9d2e-4f5a6b7c8d9e",
+    "dimensions": {
+        "assetid": "got-s01e01",
+        "assetname": "Winter Is Coming",
+        "series": "Game of Thrones",
+        "season": 1,
+        "episode": 1,
+        "genre": "drama",
+        "streamtype": "vod",
+        "contentduration": 3720,
+        "viewerid": "d3b07384-d9a0",
+        "subscriberid": "sub-48151623",
+        "subscribertype": "premium",
+        "device": "desktop",
+        "platform": "Windows",
+        "osversion": "11",
+        "browser": "Chrome",
+        "browserversion": "131",
+        "player": "hls.js",
+        "playerversion": "1.6.2",
+        "sdkversion": "sightline.js 0.1.0",
+        "streamformat": "hls",
+        "drm": "widevine",
+        "cdn": "akamai",
+        "country": "US",
+        "region": "CA",
+        "city": "San Diego",
+    },
+    "events": [
+        {"event": "play_request", "ts": 1730271600000, "seq": 0},
+        {"event": "first_frame", "ts": 1730271601250, "seq": 1, "started": 1, "startup_ms": 1250},
+        {
+            "event": "heartbeat",
+            "ts": 1730271611250,
+            "seq": 2,
+            "started": 1,
+            "play_ms": 10000,
+            "interval_bitrate_kbps": 4500,
+            "bytes": 5625000,
+        },
+    ],
+}
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def beacon_format_md() -> str:
+    dimensions = _table(
+        ("key", "group", "type", "meaning"),
+        [(f"`{d.name}`", d.group, "integer" if d.kind == "number" else "string", d.description) for d in DIMENSIONS],
+    )
+    fields = _table(
+        ("key", "type", "meaning"),
+        [(f"`{f.name}`", f.clickhouse_type, f.description) for f in EVENT_FIELDS],
+    )
+    return f"""# The native beacon format
+
+<!-- generated from the catalog by `sightline docs`; edit src/sightline/catalog/ instead -->
+
+A player sends the events of one playback **view** as a JSON batch. A view starts at the play request
+and ends at `end`, `exit`, a fatal `error`, or after 30 minutes without a beacon. The player mints the
+view's id, a **UUIDv7**, when the view starts: its time is the view's start, to which outcome metrics
+(attempts, startup time, VSF, EBVS) are attributed.
+
+```json
+{json.dumps(_EXAMPLE, indent=2)}
+```
+
+## Batch
+- `view_id` (string, required): UUIDv7 of the view.
+- `dimensions` (object): the view's dimensions below; every key is optional (empty or 0 when unknown);
+  unknown keys are rejected.
+- `events` (array, 1 to {MAX_EVENTS}): the events, in any order; a view may be sent in many batches.
+
+## Event
+- `event` (string, required): one of {", ".join(f"`{t}`" for t in EVENT_TYPES)}.
+- `ts` (integer, required): milliseconds since the epoch, UTC.
+- the fields below; those that do not apply to the event are left out.
+
+Counters (`play_ms`, `rebuffer_ms`, `ad_ms`, `dropped_frames`, `bytes`) are deltas since the view's
+previous event, so that a view's totals are their sums whatever the batching. `interval_bitrate_kbps`
+is the bitrate in effect while that `play_ms` was played. `started` is the view's state at the event:
+1 once the first frame has rendered. A view has one `play_request`, at most one `first_frame` (with
+`startup_ms`) and, once closed, exactly one terminal event: `end` (played to the end), `exit`, or an
+`error` with `fatal` = 1.
+
+{fields}
+
+## View dimensions
+Strings are at most {MAX_TEXT} characters; `country` is an ISO 3166-1 alpha-2 code; `streamtype` is
+`live` or `vod`.
+
+{dimensions}
+"""
+
+
+DOCUMENTS: dict[str, Callable[[], str]] = {"beacon-format.md": beacon_format_md}
+
+
+def write_documents(directory: Path) -> list[Path]:
+    """Write every generated document into `directory`; the paths written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, render in DOCUMENTS.items():
+        path = directory / name
+        path.write_text(render())
+        paths.append(path)
+    return paths

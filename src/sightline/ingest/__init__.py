@@ -1,0 +1,1 @@
+"""Beacon formats, validation, normalisation into the store's columnar layout."""

@@ -1,0 +1,98 @@
+"""The native beacon format: a batch of events of one playback view, carrying the view's dimensions.
+
+The models are built from the catalog, so a dimension or event field added there is accepted here
+and documented in docs/beacon-format.md without further edits. Invariants of a valid batch:
+- `view_id` is a UUIDv7 minted by the player when the view starts (its time is the view's start);
+- 1 to `MAX_EVENTS` events, each with a known `event` type and `ts` in epoch milliseconds;
+- counters are non-negative and within their column's range; strings are at most 512 characters.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any, Literal
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+
+from sightline.catalog import DIMENSIONS, EVENT_FIELDS, EVENT_TYPES
+from sightline.store.layout import EVENT_COLUMN_NAMES
+from sightline.store.schema import event_columns
+
+MAX_EVENTS = 1000
+MAX_TEXT = 512
+MIN_TS_MS = 946_684_800_000  # 2000-01-01
+MAX_TS_MS = 4_102_444_800_000  # 2100-01-01
+
+_UINT_MAX = {"UInt8": 2**8 - 1, "UInt16": 2**16 - 1, "UInt32": 2**32 - 1, "UInt64": 2**64 - 1}
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "UInt8": pa.uint8(),
+    "UInt16": pa.uint16(),
+    "UInt32": pa.uint32(),
+    "UInt64": pa.uint64(),
+    "Float32": pa.float32(),
+}
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+def _field_definition(clickhouse_type: str, description: str, pattern: str | None = None) -> tuple[Any, Any]:
+    if clickhouse_type in _UINT_MAX:
+        return int, Field(default=0, ge=0, le=_UINT_MAX[clickhouse_type], description=description)
+    if clickhouse_type == "Float32":
+        return float, Field(default=0.0, ge=0, le=1e6, description=description)
+    return str, Field(default="", max_length=MAX_TEXT, pattern=pattern, description=description)
+
+
+if TYPE_CHECKING:
+    ViewDimensions = BaseModel
+    BeaconEvent = BaseModel
+else:
+    ViewDimensions = create_model(
+        "ViewDimensions",
+        __config__=_STRICT,
+        __doc__="The view's dimensions; every one is optional (empty string or 0 when unknown).",
+        **{d.name: _field_definition(d.clickhouse_type, d.description, d.pattern) for d in DIMENSIONS},
+    )
+    BeaconEvent = create_model(
+        "BeaconEvent",
+        __config__=_STRICT,
+        __doc__="One playback event; fields that do not apply to its type are left out.",
+        event=(Literal[EVENT_TYPES], Field(description="What happened.")),
+        ts=(int, Field(ge=MIN_TS_MS, le=MAX_TS_MS, description="When, in milliseconds since the epoch (UTC).")),
+        **{f.name: _field_definition(f.clickhouse_type, f.description) for f in EVENT_FIELDS},
+    )
+
+
+class BeaconBatch(BaseModel):
+    """What a player POSTs: events of one view, in any order, with the view's dimensions."""
+
+    model_config = _STRICT
+
+    view_id: uuid.UUID = Field(description="UUIDv7 minted when the view started.")
+    dimensions: ViewDimensions = Field(default_factory=ViewDimensions)
+    events: list[BeaconEvent] = Field(min_length=1, max_length=MAX_EVENTS)
+
+    @field_validator("view_id")
+    @classmethod
+    def _uuid_v7(cls, value: uuid.UUID) -> uuid.UUID:
+        if value.version != 7:
+            raise ValueError("view_id must be a UUIDv7 (its time is the view's start)")
+        return value
+
+
+def _arrow_type(clickhouse_type: str) -> pa.DataType:
+    return _ARROW_TYPES.get(clickhouse_type, pa.string())
+
+
+def to_event_table(customer_id: int, batches: list[BeaconBatch]) -> pa.Table:
+    """The rows of `batches` in the store's columnar layout (`store.layout`), one row per event."""
+    columns: dict[str, list[Any]] = {name: [] for name in EVENT_COLUMN_NAMES}
+    for batch in batches:
+        view = batch.dimensions.model_dump()
+        for event in batch.events:
+            row = {**view, **event.model_dump(), "customer_id": customer_id, "view_id": batch.view_id.bytes}
+            for name in EVENT_COLUMN_NAMES:
+                columns[name].append(row[name])
+    types = {c.name: _arrow_type(c.clickhouse_type) for c in event_columns()}
+    types |= {"customer_id": pa.uint32(), "view_id": pa.binary(16), "ts": pa.int64(), "event": pa.string()}
+    return pa.table({name: pa.array(values, type=types[name]) for name, values in columns.items()})
