@@ -62,7 +62,7 @@ def _simulate(args: argparse.Namespace) -> None:
 def _demo(args: argparse.Namespace) -> None:
     from sightline.demo import run_demo
 
-    run_demo(_settings(args), days=args.days, scale=args.scale, seed=args.seed)
+    run_demo(_settings(args), days=args.days, scale=args.scale, seed_value=args.seed)
 
 
 def _docs(args: argparse.Namespace) -> None:

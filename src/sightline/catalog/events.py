@@ -89,7 +89,9 @@ EVENT_FIELDS: tuple[EventFieldSpec, ...] = (
     EventFieldSpec("rendition_height", "UInt16", "gauge", "On `rendition_change`: the new height in pixels."),
     EventFieldSpec("rendition_fps", "Float32", "gauge", "On `rendition_change`: the new frame rate."),
     EventFieldSpec("rendition_codec", "LowCardinality(String)", "text", "On `rendition_change`: the new video codec."),
-    EventFieldSpec("fatal", "UInt8", "flag", "On `error` and `ad_error`: 1 when playback cannot go on."),
+    EventFieldSpec(
+        "fatal", "UInt8", "flag", "On `error`: 1 when playback cannot go on (ad errors never end the view)."
+    ),
     EventFieldSpec("error_code", "LowCardinality(String)", "text", "On errors: the player's error code."),
     EventFieldSpec("error_message", "String", "text", "On errors: the player's message."),
     EventFieldSpec(

@@ -189,7 +189,7 @@ def build_timeline(g: Groups, start_ms: NDArray[np.int64]) -> Timeline:
     is_ff = (event == EVENT["first_frame"]).astype(np.int64)
     ff_count = np.cumsum(is_ff)
     started = ff_count - (ff_count - is_ff)[view_first][view]
-    view_last = np.append(view_first[1:], event.size) - 1
+    view_last = np.append(view_first[1:], event.size)[: start_ms.size] - 1  # empty when there are no views
     return Timeline(
         view=view,
         event=event,

@@ -49,6 +49,7 @@ class SimulationConfig:
     scale: float = 1.0
     seed: int = 0
     chunk_events: int = 250_000
+    with_incidents: bool = True
 
     def __post_init__(self) -> None:
         if not self.customer_ids or any(c <= 0 for c in self.customer_ids):
@@ -69,6 +70,8 @@ class SimulationConfig:
 
     @property
     def incidents(self) -> tuple[Incident, ...]:
+        if not self.with_incidents:
+            return ()
         return plan_incidents(self.customer_ids, _minute(self.start), _minute(self.end))
 
 

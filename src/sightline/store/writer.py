@@ -1,10 +1,12 @@
-"""The batching writer: every insert of events goes through it.
+"""The batching writer: the streaming inserts of events go through it.
 
 Callers `submit` Arrow batches in the layout of `store.layout` and get a future that completes once
-the rows are in the store (durable), or fails with the store's error. A background thread
-concatenates pending batches and inserts when `max_rows` are pending or the oldest has waited
-`max_delay_s`. Pending rows are bounded by `max_pending_rows`: `submit` raises `WriterOverloadedError`
-beyond it, so memory never grows without bound and callers can answer 429/503.
+the rows are in the store (durable), or fails with the store's error. A background thread inserts
+when `max_rows` are pending or the oldest has waited `max_delay_s`; pending batches of one schema go
+in one insert. Pending rows are bounded by `max_pending_rows`: `submit` raises
+`WriterOverloadedError` beyond it, so memory never grows without bound and callers can answer 429/503.
+Bulk loads that are already large (the simulator's chunks) call `Store.insert_events` directly;
+both serialise on the store's writer session.
 """
 
 from __future__ import annotations
@@ -104,14 +106,22 @@ class BatchingWriter:
 
     def _run(self) -> None:
         while (taken := self._take()) is not None:
-            try:
-                self._store.insert_events(pa.concat_tables(taken.batches, promote_options="permissive"))
-            except Exception as error:
-                for future in taken.futures:
-                    future.set_exception(error)
-            else:
-                for future in taken.futures:
-                    future.set_result(None)
+            by_schema: dict[pa.Schema, list[int]] = {}
+            for index, batch in enumerate(taken.batches):
+                by_schema.setdefault(batch.schema, []).append(index)
+            for indexes in by_schema.values():
+                self._insert([taken.batches[i] for i in indexes], [taken.futures[i] for i in indexes])
+
+    def _insert(self, batches: list[pa.Table], futures: list[Future[None]]) -> None:
+        """One insert of batches of one schema; their futures complete with its outcome."""
+        try:
+            self._store.insert_events(pa.concat_tables(batches))
+        except Exception as error:
+            for future in futures:
+                future.set_exception(error)
+        else:
+            for future in futures:
+                future.set_result(None)
 
     def close(self) -> None:
         """Write what is pending, then stop. Idempotent."""
