@@ -36,9 +36,12 @@ def day() -> SimulatedDay:
     return SimulatedDay(pa.concat_tables([c.events for c in chunks]), pa.concat_tables([c.views for c in chunks]))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def loaded_store(day: SimulatedDay, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStore]:
-    """The day inserted in 5 batches of shuffled rows: every view arrives in several, out of order."""
+    """The day inserted in 5 batches of shuffled rows: every view arrives in several, out of order.
+
+    Module-scoped: chDB opens one data directory per process at a time, so it must be closed before
+    the next module's tests open theirs."""
     store = open_store(Settings(data_dir=Path(tmp_path_factory.mktemp("store"))))
     rows = np.random.default_rng(1).permutation(day.events.num_rows)
     for part in np.array_split(rows, 5):

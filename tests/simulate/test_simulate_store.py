@@ -152,3 +152,31 @@ def test_incidents_show_in_the_data(
     during, base = _ratio_in_and_out(loaded_store, value, where, kind)
     assert during > 0
     assert during >= factor * base, (during, base)
+
+
+VIEW_TOTALS = {
+    "attempts": "sum(play_requested)",
+    "plays": "sum(started)",
+    "startup_ms_sum": "sum(startup_ms)",
+    "vsf_views": "sum(vsf)",
+    "ebvs_views": "sum(ebvs)",
+    "vpf_views": "sum(vpf)",
+    "completed_views": "sum(completed)",
+    "play_ms": "sum(play_ms)",
+    "rebuffer_ms": "sum(rebuffer_ms)",
+    "rebuffer_count": "sum(rebuffer_count)",
+    "bitrate_play": "sum(bitrate_play)",
+    "errors": "sum(errors)",
+    "fatal_errors": "sum(fatal_errors)",
+    "ad_impressions": "sum(ad_impressions)",
+    "ad_errors": "sum(ad_errors)",
+}
+
+
+@pytest.mark.parametrize("rollup", [r.name for r in ROLLUPS])
+def test_rollup_totals_equal_the_totals_of_views(loaded_store: EmbeddedStore, rollup: str) -> None:
+    selects = ", ".join(f"{sql} AS `{name}`" for name, sql in VIEW_TOTALS.items())
+    of_views = loaded_store.query(f"SELECT {selects} FROM (SELECT * FROM views FINAL)").to_pylist()[0]
+    totals = _rollup_totals(loaded_store, rollup)
+    assert {name: totals[name] for name in VIEW_TOTALS} == of_views
+    assert of_views["attempts"] > 1000

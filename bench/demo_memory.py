@@ -1,0 +1,97 @@
+"""The demo at its default scale: time to ready and peak resident memory.
+
+    .venv/bin/python bench/demo_memory.py [--days 7] [--live-seconds 60]
+
+Starts `sightline demo` on a free port with a temporary data directory, waits for `/healthz`, lets live
+traffic run, then reads the process's peak resident set (VmHWM) and stops it. Writes its section of
+docs/benchmarks.md (goals: ready within 90 s, peak ≤ 2 GiB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from benchlib import write_section
+
+READY_TIMEOUT_S = 300
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc status")
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--days", type=float, default=7.0)
+    parser.add_argument("--live-seconds", type=float, default=60.0)
+    args = parser.parse_args()
+    sightline = Path(sys.executable).parent / "sightline"
+    with tempfile.TemporaryDirectory() as directory:
+        port = free_port()
+        command = [
+            str(sightline),
+            "demo",
+            "--data-dir",
+            f"{directory}/data",
+            "--port",
+            str(port),
+            "--days",
+            str(args.days),
+        ]
+        started = time.perf_counter()
+        with open(f"{directory}/demo.log", "w") as log:
+            demo = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                while not healthy(f"http://127.0.0.1:{port}/healthz"):
+                    if demo.poll() is not None or time.perf_counter() - started > READY_TIMEOUT_S:
+                        raise SystemExit(f"demo did not come up: {Path(directory, 'demo.log').read_text()[-2000:]}")
+                    time.sleep(0.5)
+                ready_s = time.perf_counter() - started
+                peak_at_ready = peak_rss_mib(demo.pid)
+                time.sleep(args.live_seconds)
+                peak = peak_rss_mib(demo.pid)
+            finally:
+                os.killpg(demo.pid, signal.SIGTERM)
+                demo.wait(60)
+    body = f"""
+| measure | value | goal |
+|---|---|---|
+| `sightline demo --days {args.days:g}` ready (`/healthz` 200), from process start | {ready_s:.1f} s | ≤ 90 s |
+| peak resident memory (VmHWM) at ready | {peak_at_ready:,.0f} MiB | |
+| peak resident memory after {args.live_seconds:g} s of live traffic | {peak:,.0f} MiB | ≤ 2,048 MiB |
+"""
+    write_section(
+        "demo", f"python bench/demo_memory.py --days {args.days:g} --live-seconds {args.live_seconds:g}", body
+    )
+    print(body)
+
+
+if __name__ == "__main__":
+    main()
