@@ -115,6 +115,15 @@ PARTS: tuple[PartSpec, ...] = (
         argument_type="String",
     ),
     PartSpec(
+        "anonymous_viewers",
+        "uniq",
+        "view_start",
+        "Distinct viewer ids without a subscriber id among views that started.",
+        expression="viewerid",
+        condition="event = 'first_frame' AND subscriberid = ''",
+        argument_type="String",
+    ),
+    PartSpec(
         "subscribers",
         "uniq",
         "view_start",

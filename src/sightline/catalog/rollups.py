@@ -38,6 +38,12 @@ ROLLUPS: tuple[RollupSpec, ...] = (
         "Minute totals per stream type and CDN: live monitoring, concurrency, alerts.",
     ),
     RollupSpec(
+        "rollup_1h",
+        "hour",
+        ("streamtype", "cdn"),
+        "Hourly totals per stream type and CDN: KPI totals and series over days.",
+    ),
+    RollupSpec(
         "rollup_1h_delivery",
         "hour",
         ("streamtype", "cdn", "country", "isp", "connectiontype"),

@@ -1,0 +1,112 @@
+"""Metric formulas: small expression trees over the additive parts of `catalog.parts`.
+
+A formula never averages a ratio: it combines parts summed over the whole group (Cube's model), e.g.
+`bufferingratio = 100 × rebuffer_ms ÷ (play_ms + rebuffer_ms)`. Division by zero yields no value
+(null). `PeriodMs` is the length of the group's time span, for rates per unit of time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Operator = Literal["+", "-", "*", "/"]
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """The sum (or distinct count) of an additive part over the group."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Quantile:
+    """A quantile of a t-digest part over the group."""
+
+    name: str
+    level: float
+
+
+@dataclass(frozen=True, slots=True)
+class Const:
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodMs:
+    """The length of the group's time span in milliseconds (the bucket, or the whole period)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    op: Operator
+    left: Formula
+    right: Formula
+
+
+@dataclass(frozen=True, slots=True)
+class Clamp:
+    """`value` limited to [low, high]."""
+
+    value: Formula
+    low: float
+    high: float
+
+
+Formula = Part | Quantile | Const | PeriodMs | Binary | Clamp
+
+
+def add(a: Formula, b: Formula) -> Formula:
+    return Binary("+", a, b)
+
+
+def sub(a: Formula, b: Formula) -> Formula:
+    return Binary("-", a, b)
+
+
+def mul(a: Formula, b: Formula) -> Formula:
+    return Binary("*", a, b)
+
+
+def div(a: Formula, b: Formula) -> Formula:
+    return Binary("/", a, b)
+
+
+def percent(a: Formula, b: Formula) -> Formula:
+    return mul(Const(100.0), div(a, b))
+
+
+def parts_of(formula: Formula) -> frozenset[str]:
+    """Names of the parts `formula` reads."""
+    if isinstance(formula, Part | Quantile):
+        return frozenset({formula.name})
+    if isinstance(formula, Binary):
+        return parts_of(formula.left) | parts_of(formula.right)
+    if isinstance(formula, Clamp):
+        return parts_of(formula.value)
+    return frozenset()
+
+
+def render(formula: Formula) -> str:
+    """Human-readable form for the docs, e.g. `100 × rebuffer_ms ÷ (play_ms + rebuffer_ms)`."""
+    if isinstance(formula, Part):
+        return formula.name
+    if isinstance(formula, Quantile):
+        return f"q{formula.level * 100:g}({formula.name})"
+    if isinstance(formula, Const):
+        return f"{formula.value:g}"
+    if isinstance(formula, PeriodMs):
+        return "period_ms"
+    if isinstance(formula, Clamp):
+        return f"clamp({render(formula.value)}, {formula.low:g}, {formula.high:g})"
+    symbol = {"+": "+", "-": "−", "*": "×", "/": "÷"}[formula.op]
+
+    def side(f: Formula) -> str:
+        text = render(f)
+        return f"({text})" if isinstance(f, Binary) and f.op in "+-" and formula.op in "*/" else text
+
+    right = render(formula.right)
+    if isinstance(formula.right, Binary) and (formula.op == "/" or formula.right.op in "+-"):
+        right = f"({right})"
+    return f"{side(formula.left)} {symbol} {right}"

@@ -1,0 +1,144 @@
+"""The SQL AST of the query layer: immutable nodes that only `query.printer` turns into text.
+
+Invariants, held by construction:
+- a value enters as `Param` and is printed as a bound parameter, never as text;
+- an identifier is a `Column` or `Table` whose name matches `IDENTIFIER` (names come from the catalog);
+- a function is a `Func` whose name is in `FUNCTIONS`;
+- every table read is a `Table` carrying the customer id: the printer adds the tenant guard
+  `customer_id = {…}` to the WHERE of the SELECT that reads it, so no query can be printed without it;
+- `Trusted` holds SQL fragments written in the catalog (part expressions over `events`), never input.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
+
+FUNCTIONS: frozenset[str] = frozenset(
+    {
+        "sum", "sumIf", "uniqMerge", "uniqMergeState", "uniqStateIf", "quantileTDigestMerge",
+        "quantileTDigestMergeState", "quantileTDigestStateIf", "toStartOfMinute", "toStartOfFiveMinutes",
+        "toStartOfTenMinutes", "toStartOfHour", "toStartOfDay", "toDateTime", "UUIDv7ToDateTime", "nullIf",
+        "greatest", "least", "toUInt64", "toFloat64", "round", "toUnixTimestamp", "count", "ifNull",
+    }
+)  # fmt: skip
+
+ParamValue = str | int | float | datetime
+BinaryOperator = Literal["+", "-", "*", "/", "=", "!=", "<", "<=", ">", ">=", "AND", "OR"]
+Direction = Literal["ASC", "DESC"]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+
+    def __post_init__(self) -> None:
+        if not IDENTIFIER.match(self.name):
+            raise ValueError(f"not an identifier: {self.name!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """A bound value; `clickhouse_type` is the placeholder's type, e.g. String, UInt32, DateTime."""
+
+    value: ParamValue
+    clickhouse_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    """A numeric constant of the catalog (formula constants, quantile levels)."""
+
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Func:
+    name: str
+    args: tuple[Expr, ...]
+    parameters: tuple[float, ...] = ()
+    """Parametric aggregate levels, as in `quantileTDigestMerge(0.95)(x)`."""
+
+    def __post_init__(self) -> None:
+        if self.name not in FUNCTIONS:
+            raise ValueError(f"function not allowed: {self.name!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    op: BinaryOperator
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class InList:
+    expr: Expr
+    values: tuple[Param, ...]
+    negated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Trusted:
+    """A fragment written in the catalog; never built from input."""
+
+    sql: str
+
+
+Expr = Column | Param | Number | Func | Binary | InList | Trusted
+
+
+@dataclass(frozen=True, slots=True)
+class Aliased:
+    expr: Expr
+    alias: str
+
+    def __post_init__(self) -> None:
+        if not IDENTIFIER.match(self.alias):
+            raise ValueError(f"not an identifier: {self.alias!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A table of the store, read for one customer only."""
+
+    name: str
+    customer_id: int
+
+    def __post_init__(self) -> None:
+        if not IDENTIFIER.match(self.name):
+            raise ValueError(f"not an identifier: {self.name!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class OrderBy:
+    expr: Expr
+    direction: Direction
+
+
+@dataclass(frozen=True, slots=True)
+class Select:
+    columns: tuple[Aliased, ...]
+    source: Table | UnionAll
+    where: Expr | None = None
+    group_by: tuple[Expr, ...] = ()
+    order_by: tuple[OrderBy, ...] = ()
+    limit: int | None = None
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class UnionAll:
+    selects: tuple[Select, ...]
+
+
+def and_all(conditions: list[Expr]) -> Expr | None:
+    """The conjunction of `conditions`; None when there are none."""
+    result: Expr | None = None
+    for condition in conditions:
+        result = condition if result is None else Binary("AND", result, condition)
+    return result

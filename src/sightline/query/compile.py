@@ -1,0 +1,208 @@
+"""Compile a validated metric query and its table plan into the SQL AST.
+
+Shape: one inner SELECT per plan segment computes the parts each metric needs, per group (dimensions,
+and the time bucket for a series), as sums or aggregate states; they are joined by UNION ALL; the outer
+SELECT merges them per group and evaluates each metric's formula over the merged parts. Rollup segments
+read parts as stored; `events` segments compute them with the catalog's expressions, in two SELECTs, so
+that view-start parts are bucketed by the view's start and event-time parts by the event's time — the
+attribution the rollups' materialized views apply (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sightline.catalog import dimension
+from sightline.catalog.formula import Clamp, Const, Formula, Part, PeriodMs, Quantile, parts_of
+from sightline.catalog.metrics import MetricSpec
+from sightline.catalog.parts import PARTS, PartSpec
+from sightline.query.ast import (
+    Aliased,
+    Binary,
+    Column,
+    Direction,
+    Expr,
+    Func,
+    InList,
+    Number,
+    OrderBy,
+    Param,
+    Select,
+    Table,
+    Trusted,
+    UnionAll,
+    and_all,
+)
+from sightline.query.filters import And, Condition, Node, Or
+from sightline.query.period import GRANULARITY_SECONDS, Granularity, Period
+from sightline.query.plan import EVENTS, Segment, TablePlan
+
+TIMESTAMP = "timestamp"
+TOTAL_RECORDS = "totalrecords"
+MAX_VIEW_SPAN = timedelta(days=1)
+"""How long after its start an `events` segment looks for a view's outcome events."""
+
+_BUCKET_FUNCTIONS: dict[Granularity, str] = {
+    "minute": "toStartOfMinute",
+    "5minute": "toStartOfFiveMinutes",
+    "10minute": "toStartOfTenMinutes",
+    "hour": "toStartOfHour",
+    "day": "toStartOfDay",
+}
+_PARTS = {p.name: p for p in PARTS}
+_UTC = Trusted("'UTC'")
+
+
+@dataclass(frozen=True, slots=True)
+class MetricQuery:
+    """A validated request: every name is from the catalog, the period is aligned to minutes."""
+
+    customer_id: int
+    metrics: tuple[MetricSpec, ...]
+    dimensions: tuple[str, ...]
+    series: bool
+    period: Period
+    granularity: Granularity
+    filter: Node | None = None
+    order_by: tuple[str, Direction] | None = None
+    limit: int = 1000
+    offset: int = 0
+
+    @property
+    def needed_parts(self) -> tuple[PartSpec, ...]:
+        names = frozenset().union(*(parts_of(m.formula) for m in self.metrics))
+        return tuple(p for p in PARTS if p.name in names)
+
+
+def _part_column(part: PartSpec) -> str:
+    return f"part_{part.name}"
+
+
+def _time(moment: datetime) -> Expr:
+    return Func("toDateTime", (Param(int(moment.timestamp()), "Int64"),))
+
+
+def _in_range(time: Expr, start: datetime, end: datetime) -> Expr:
+    return Binary("AND", Binary(">=", time, _time(start)), Binary("<", time, _time(end)))
+
+
+def _bucket(time: Expr, granularity: Granularity) -> Expr:
+    return Func(_BUCKET_FUNCTIONS[granularity], (Func("toDateTime", (time,)), _UTC))
+
+
+def filter_expr(node: Node) -> Expr:
+    """A filter tree as an expression; values become bound parameters of the dimension's type."""
+    if isinstance(node, And | Or):
+        children = [filter_expr(child) for child in node.children]
+        joined = children[0]
+        for child in children[1:]:
+            joined = Binary("AND" if isinstance(node, And) else "OR", joined, child)
+        return joined
+    return _condition_expr(node)
+
+
+def _condition_expr(condition: Condition) -> Expr:
+    numeric = dimension(condition.field).kind == "number"
+    values = tuple(Param(v, "Float64") if numeric else Param(str(v), "String") for v in condition.values)
+    column = Column(condition.field)
+    if condition.op in ("=", "!="):
+        return InList(column, values, negated=condition.op == "!=")
+    return Binary(condition.op, column, values[0])
+
+
+def _rollup_part(part: PartSpec) -> Expr:
+    function = {"sum": "sum", "uniq": "uniqMergeState", "tdigest": "quantileTDigestMergeState"}[part.aggregate]
+    return Func(function, (Column(part.name),))
+
+
+def _events_part(part: PartSpec, counted: bool) -> Expr:
+    """The part computed from `events`; an empty value (0 or an empty state) when not `counted` here."""
+    condition = part.condition if counted else "0"
+    if part.aggregate == "sum":
+        return Trusted(f"sumIf(toUInt64({part.expression}), {condition})")
+    function = "uniqStateIf" if part.aggregate == "uniq" else "quantileTDigestStateIf"
+    return Trusted(f"{function}({part.expression}, {condition})")
+
+
+def _inner(query: MetricQuery, table: str, time: Expr, where: Expr, parts: list[Aliased]) -> Select:
+    keys: list[Expr] = [Column(d) for d in query.dimensions]
+    columns = [Aliased(Column(d), d) for d in query.dimensions]
+    if query.series:
+        keys.append(_bucket(time, query.granularity))
+        columns.append(Aliased(keys[-1], TIMESTAMP))
+    conditions = [where] + ([filter_expr(query.filter)] if query.filter is not None else [])
+    return Select(tuple(columns + parts), Table(table, query.customer_id), and_all(conditions), tuple(keys))
+
+
+def _segment_selects(query: MetricQuery, segment: Segment) -> list[Select]:
+    parts = query.needed_parts
+    if segment.table != EVENTS:
+        bucket = Column("bucket")
+        columns = [Aliased(_rollup_part(p), _part_column(p)) for p in parts]
+        return [_inner(query, segment.table, bucket, _in_range(bucket, segment.start, segment.end), columns)]
+    selects = []
+    view_start = Func("UUIDv7ToDateTime", (Column("view_id"),))
+    ts = Column("ts")
+    for attribution, time, where in (
+        (
+            "view_start",
+            view_start,
+            Binary(
+                "AND",
+                _in_range(view_start, segment.start, segment.end),
+                _in_range(ts, segment.start, segment.end + MAX_VIEW_SPAN),
+            ),
+        ),
+        ("event_time", ts, _in_range(ts, segment.start, segment.end)),
+    ):
+        if not any(p.attribution == attribution for p in parts):
+            continue
+        columns = [Aliased(_events_part(p, p.attribution == attribution), _part_column(p)) for p in parts]
+        selects.append(_inner(query, EVENTS, time, where, columns))
+    return selects
+
+
+def _formula_expr(formula: Formula, period_ms: float) -> Expr:
+    if isinstance(formula, Part):
+        part = _PARTS[formula.name]
+        return Func("sum" if part.aggregate == "sum" else "uniqMerge", (Column(_part_column(part)),))
+    if isinstance(formula, Quantile):
+        return Func("quantileTDigestMerge", (Column(_part_column(_PARTS[formula.name])),), (formula.level,))
+    if isinstance(formula, Const):
+        return Number(formula.value)
+    if isinstance(formula, PeriodMs):
+        return Number(period_ms)
+    if isinstance(formula, Clamp):
+        inner = _formula_expr(formula.value, period_ms)
+        return Func("greatest", (Number(formula.low), Func("least", (Number(formula.high), inner))))
+    left, right = _formula_expr(formula.left, period_ms), _formula_expr(formula.right, period_ms)
+    if formula.op == "/":
+        right = Func("nullIf", (Func("toFloat64", (right,)), Number(0.0)))
+    return Binary(formula.op, left, right)
+
+
+def compile_query(query: MetricQuery, plan: TablePlan) -> Select:
+    """The SELECT that answers `query` with the tables of `plan`."""
+    selects = [s for segment in plan.segments for s in _segment_selects(query, segment)]
+    period_ms = (
+        GRANULARITY_SECONDS[query.granularity] * 1000.0
+        if query.series
+        else (query.period.end - query.period.start).total_seconds() * 1000.0
+    )
+    keys: list[Expr] = [Column(d) for d in (*query.dimensions, *([TIMESTAMP] if query.series else []))]
+    columns = [Aliased(Column(d), d) for d in query.dimensions]
+    if query.series:
+        columns.append(Aliased(Column(TIMESTAMP), TIMESTAMP))
+    columns += [Aliased(_formula_expr(m.formula, period_ms), m.name) for m in query.metrics]
+    columns.append(Aliased(Trusted("count() OVER ()"), TOTAL_RECORDS))
+    order = [OrderBy(Column(query.order_by[0]), query.order_by[1])] if query.order_by else []
+    order += [OrderBy(k, "ASC") for k in keys if not query.order_by or k != Column(query.order_by[0])]
+    return Select(
+        tuple(columns),
+        UnionAll(tuple(selects)),
+        group_by=tuple(keys),
+        order_by=tuple(order),
+        limit=query.limit,
+        offset=query.offset,
+    )

@@ -1,0 +1,165 @@
+"""Parsing the query parameters of `qbrData/vod` and `metricquery` into a validated `MetricQuery`.
+
+Rules (SmartSight's, with its contradictions resolved as reference §6 advises — accept every variant):
+- `metrics` lists metrics and output fields; a dimension or `timestamp` listed there is grouped by, as
+  the legacy recipes expect (`metrics=assetid&aggby=assetid`, `metrics=timestamp,viewercount`); with
+  no metric at all, `viewercount` is answered.
+- `aggby` lists dimensions and/or `timestamp`; `timestamp` makes a series at `granularity`.
+- `orderby` names a requested metric, dimension or `timestamp`; `order` (asc/desc) or `orderas`
+  (ASC/DESC) gives the direction. Default order: time ascending for a series, else the first metric
+  descending. Ties are broken by the group keys, so pages are stable.
+- `dimension`, `agg` and `count` are accepted for compatibility and change nothing: the planner picks
+  the table, and values are always aggregated per group.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sightline.catalog import DIMENSIONS
+from sightline.catalog.metrics import METRICS, MetricSpec
+from sightline.query.ast import Direction
+from sightline.query.compile import TIMESTAMP, MetricQuery
+from sightline.query.filters import FieldKind, FilterError, parse_filter
+from sightline.query.period import PeriodError, choose_granularity, parse_period
+
+MAX_LIMIT = 10_000
+METRIC_NAMES: dict[str, MetricSpec] = {m.name: m for m in METRICS}
+DIMENSION_KINDS: dict[str, FieldKind] = {d.name: d.kind for d in DIMENSIONS}
+UNSUPPORTED: dict[str, str] = {
+    "qoefilter": "qoefilter (per-view conditions) is not supported yet",
+    "concurrency": "concurrency=1 is not supported yet; values count whole views (concurrency=0)",
+}
+
+
+class RequestError(ValueError):
+    """A parameter the API refuses with a 400: which one, why, and what is allowed."""
+
+    def __init__(self, parameter: str, message: str, allowed: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+        self.message = message
+        self.allowed = tuple(allowed)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricQueryParams:
+    """The raw query parameters, as strings, before validation."""
+
+    metrics: str
+    period: str
+    aggby: str | None = None
+    granularity: str = "auto"
+    filter: str | None = None
+    orderby: str | None = None
+    order: str | None = None
+    orderas: str | None = None
+    limit: int = 1000
+    offset: int = 0
+    sessiontype: str | None = None
+    qoefilter: str | None = None
+    concurrency: int = 0
+
+
+def _names(text: str | None) -> list[str]:
+    return [name.strip() for name in (text or "").split(",") if name.strip()]
+
+
+def _unknown(parameter: str, name: str, allowed: Iterable[str]) -> RequestError:
+    choices = sorted(allowed)
+    close = difflib.get_close_matches(name, choices, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return RequestError(
+        parameter, f"unknown {parameter[:-1] if parameter.endswith('s') else parameter} {name!r}{hint}", choices
+    )
+
+
+def _direction(order: str | None, orderas: str | None) -> Direction | None:
+    text = orderas if orderas is not None else order
+    if text is None:
+        return None
+    if text.strip().lower() not in ("asc", "desc"):
+        raise RequestError("orderas" if orderas is not None else "order", "order must be asc or desc", ("asc", "desc"))
+    return "ASC" if text.strip().lower() == "asc" else "DESC"
+
+
+def _fields(params: MetricQueryParams) -> tuple[list[MetricSpec], list[str], bool]:
+    metrics: list[MetricSpec] = []
+    dimensions: list[str] = []
+    series = False
+    for name in _names(params.aggby):
+        if name == TIMESTAMP:
+            series = True
+        elif name in DIMENSION_KINDS:
+            dimensions.append(name)
+        else:
+            raise _unknown("aggby", name, [*DIMENSION_KINDS, TIMESTAMP])
+    requested = _names(params.metrics)
+    if not requested:
+        raise RequestError("metrics", "metrics must name at least one metric", METRIC_NAMES)
+    for name in requested:
+        if name in METRIC_NAMES:
+            metrics.append(METRIC_NAMES[name])
+        elif name == TIMESTAMP:
+            series = True
+        elif name in DIMENSION_KINDS:
+            dimensions.append(name)
+        else:
+            raise _unknown("metrics", name, [*METRIC_NAMES, *DIMENSION_KINDS, TIMESTAMP])
+    unique_metrics = list(dict.fromkeys(metrics)) or [METRIC_NAMES["viewercount"]]
+    return unique_metrics, list(dict.fromkeys(dimensions)), series
+
+
+def parse_metric_query(customer_id: int, params: MetricQueryParams) -> MetricQuery:
+    """Validate `params` against the catalog; RequestError (or FilterError) names what is wrong."""
+    for parameter, message in UNSUPPORTED.items():
+        value = getattr(params, parameter)
+        if value not in (None, "", 0):
+            raise RequestError(parameter, message)
+    if params.sessiontype not in (None, "", "started"):
+        raise RequestError(
+            "sessiontype", "sessiontype=started is supported: outcomes count at the view's start", ("started",)
+        )
+    try:
+        period = parse_period(params.period)
+    except PeriodError as error:
+        raise RequestError("period", str(error)) from error
+    try:
+        granularity = choose_granularity(params.granularity.strip().lower(), period)
+    except PeriodError as error:
+        raise RequestError("granularity", str(error)) from error
+    metrics, dimensions, series = _fields(params)
+    filter_node = parse_filter(params.filter or "", DIMENSION_KINDS)
+    if not 1 <= params.limit <= MAX_LIMIT:
+        raise RequestError("limit", f"limit must be between 1 and {MAX_LIMIT}")
+    if params.offset < 0:
+        raise RequestError("offset", "offset must not be negative")
+    direction = _direction(params.order, params.orderas)
+    outputs = [m.name for m in metrics] + dimensions + ([TIMESTAMP] if series else [])
+    if params.orderby:
+        if params.orderby.strip() not in outputs:
+            raise RequestError(
+                "orderby", f"orderby must name a requested field, not {params.orderby.strip()!r}", outputs
+            )
+        order_by = (params.orderby.strip(), direction or "DESC")
+    elif series:
+        order_by = (TIMESTAMP, direction or "ASC")
+    else:
+        order_by = (metrics[0].name, direction or "DESC")
+    return MetricQuery(
+        customer_id,
+        tuple(metrics),
+        tuple(dimensions),
+        series,
+        period,
+        granularity,
+        filter_node,
+        order_by,
+        params.limit,
+        params.offset,
+    )
+
+
+__all__ = ["FilterError", "MetricQueryParams", "RequestError", "parse_metric_query"]
