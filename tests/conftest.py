@@ -10,6 +10,8 @@ import pytest
 from sightline.settings import Settings
 from sightline.store import EmbeddedStore, open_store
 
+pytest_plugins = ("tests.auth.fixtures",)
+
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[EmbeddedStore]:

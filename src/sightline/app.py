@@ -8,14 +8,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from sightline import __version__
-from sightline.api import health
+from sightline.api import health, metrics
+from sightline.api.auth import include_auth
+from sightline.api.errors import install_error_handlers
 from sightline.settings import Settings
 from sightline.store import Store, open_store
 from sightline.store.writer import BatchingWriter
 
 
 def create_app(settings: Settings, store: Store | None = None, writer: BatchingWriter | None = None) -> FastAPI:
-    """The app. It opens (and then owns and closes) the store of `settings` and its writer unless given."""
+    """The app. It opens (and then owns and closes) the store of `settings` and its writer unless given,
+    and the accounts database of `settings`."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -31,6 +34,7 @@ def create_app(settings: Settings, store: Store | None = None, writer: BatchingW
                 app.state.writer.close()
             if own_store:
                 app.state.store.close()
+            app.state.auth.close()
 
     app = FastAPI(
         title="Sightline",
@@ -38,5 +42,8 @@ def create_app(settings: Settings, store: Store | None = None, writer: BatchingW
         lifespan=lifespan,
         description="Video quality-of-experience analytics with a SmartSight-compatible API.",
     )
+    install_error_handlers(app)
     app.include_router(health.router)
+    include_auth(app, settings)
+    app.include_router(metrics.router)
     return app

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sightline.auth.cli import register_commands
 from sightline.settings import Settings
 from sightline.store import StoreError
 
@@ -101,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     docs = commands.add_parser("docs", help="write the documents generated from the catalog")
     docs.add_argument("--out", default="docs", help="directory to write into")
     docs.set_defaults(run=_docs)
+    register_commands(commands)
     return parser
 
 

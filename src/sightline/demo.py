@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
+from sightline.auth.demo import DemoAccount, provision_demo_customer
+from sightline.auth.service import open_auth
 from sightline.settings import Settings
 from sightline.simulate.cli import expected_events
 from sightline.simulate.customers import profile_for
@@ -24,7 +26,7 @@ from sightline.simulate.traffic import SimulationConfig, simulate
 from sightline.store import EmbeddedStore, open_store
 from sightline.store.writer import BatchingWriter
 
-DEMO_CUSTOMERS: tuple[tuple[int, int], ...] = ((1001, 3), (1002, 1))
+DEMO_CUSTOMERS: tuple[tuple[int, int], ...] = ((1001, 6831), (1002, 6830))
 """(customer id, plan level): the first has the highest plan level, which allows everything."""
 
 
@@ -69,11 +71,43 @@ def seed(store: EmbeddedStore, config: SimulationConfig, live: LiveTraffic) -> i
     return inserted
 
 
-def write_demo_json(data_dir: Path, customers: list[DemoCustomer]) -> Path:
+def provision(settings: Settings, customers: list[DemoCustomer]) -> list[DemoAccount]:
+    """The demo customers in the accounts database, each with a user, an API key and an ingest key."""
+    auth = open_auth(settings)
+    try:
+        return [provision_demo_customer(auth, c.id, c.name, c.plan_level, c.username, c.password) for c in customers]
+    finally:
+        auth.close()
+
+
+def write_demo_json(data_dir: Path, accounts: list[DemoAccount]) -> Path:
     path = data_dir / "demo.json"
-    path.write_text(json.dumps({"customers": [asdict(c) for c in customers]}, indent=2) + "\n")
-    path.chmod(0o600)
+    path.touch(mode=0o600)
+    path.write_text(json.dumps({"customers": [a.to_json() for a in accounts]}, indent=2) + "\n")
     return path
+
+
+def welcome(settings: Settings, accounts: list[DemoAccount], end_s: int, path: Path) -> str:
+    """What the demo prints once ready: credentials, and curl lines that work as they are."""
+    base = f"http://{settings.host}:{settings.port}"
+    lines = [
+        f"customer {a.customer_id} {a.name!r} (plan level {a.plan_level}): user {a.username} / {a.password}, "
+        f"API key {a.api_key}, ingest key {a.ingest_key}"
+        for a in accounts
+    ]
+    first = accounts[0]
+    period = f"start={end_s - 86_400},end={end_s}"
+    lines += [
+        f"credentials in {path}",
+        f"serving on {base}  (OpenAPI docs: {base}/docs)",
+        "try:",
+        f"  curl -s -H 'X-API-Key: {first.api_key}' \\\n"
+        f"    '{base}/mm-apis/metricquery/{first.customer_id}?period={period}"
+        "&metrics=viewercount,bufferingratio,latency&aggby=cdn'",
+        f"  curl -s {base}/generateOAuthToken -d grant_type=password -d username={first.username} "
+        f"-d password={first.password}",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def run_demo(settings: Settings, *, days: float, scale: float, seed_value: int) -> None:
@@ -91,17 +125,15 @@ def run_demo(settings: Settings, *, days: float, scale: float, seed_value: int) 
         )
         live = LiveTraffic(writer, config)
         events = seed(store, config, live)
-        path = write_demo_json(settings.data_dir, customers)
-        base = f"http://{settings.host}:{settings.port}"
+        accounts = provision(settings, customers)
+        path = write_demo_json(settings.data_dir, accounts)
         print(f"\n{events:,} events of {days:g} days simulated into {settings.data_dir}")
         for incident in config.incidents:
             print(
                 f"  incident {incident.kind} on {incident.customer_id}: {incident.start:%a %H:%M} to "
                 f"{incident.end:%H:%M} UTC {incident.filters or ''}"
             )
-        for c in customers:
-            print(f"customer {c.id} {c.name!r} (plan level {c.plan_level}): user {c.username} / {c.password}")
-        print(f"credentials in {path}\ntry:  curl {base}/healthz\nAPI docs: {base}/docs\n")
+        print(welcome(settings, accounts, to_ms(config.end) // 1000, path))
         live.start()
         try:
             uvicorn.run(

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from sightline.auth.plans import plans_md
 from sightline.catalog import DIMENSIONS, EVENT_FIELDS, EVENT_TYPES
 from sightline.ingest.native import MAX_EVENTS, MAX_TEXT
 
@@ -110,7 +111,7 @@ Strings are at most {MAX_TEXT} characters; `country` is an ISO 3166-1 alpha-2 co
 """
 
 
-DOCUMENTS: dict[str, Callable[[], str]] = {"beacon-format.md": beacon_format_md}
+DOCUMENTS: dict[str, Callable[[], str]] = {"beacon-format.md": beacon_format_md, "plans.md": plans_md}
 
 
 def write_documents(directory: Path) -> list[Path]:

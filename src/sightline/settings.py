@@ -22,3 +22,15 @@ class Settings(BaseSettings):
     query_memory_limit_bytes: int = Field(default=4 * 1024**3, gt=0, description="Engine-enforced limit per query.")
     writer_max_rows: int = Field(default=100_000, ge=1, description="Rows that make the writer flush at once.")
     writer_max_delay_s: float = Field(default=1.0, gt=0, description="Longest a row waits in the writer.")
+    metadata_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the accounts database; default SQLite <data_dir>/metadata.db."
+    )
+    access_token_ttl_s: int = Field(default=18_000, ge=1, description="Lifetime of an OAuth access token.")
+    refresh_token_ttl_s: int = Field(default=30 * 86_400, ge=1, description="Lifetime of an OAuth refresh token.")
+    login_failures_per_minute: int = Field(default=5, ge=1, description="Failed logins of one username before 429.")
+    argon2_time_cost: int = Field(default=3, ge=1, description="Argon2 passes; lower only in tests.")
+    argon2_memory_kib: int = Field(default=65_536, ge=64, description="Argon2 memory; lower only in tests.")
+
+    def metadata_database_url(self) -> str:
+        """`metadata_url`, or the SQLite file `metadata.db` in `data_dir`."""
+        return self.metadata_url or f"sqlite:///{self.data_dir.resolve() / 'metadata.db'}"

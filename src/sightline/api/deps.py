@@ -1,12 +1,27 @@
-"""Dependencies shared by the routers, as `Annotated` aliases."""
+"""Dependencies shared by the routers, as `Annotated` aliases.
+
+`CustomerScope` guards every `/mm-apis/{customerId}` route. It answers, in this order: 401 without a
+valid Bearer token or `X-API-Key`; 400 for a customerId that is not a number; 403 when the customer
+is not the caller's (or does not exist); 400 for a `planlevel` that is not a number; 403 when
+`planlevel` is given and is not the customer's plan level (without saying which level it is).
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from sightline.api.errors import ApiError, unauthorized
+from sightline.auth.access import CustomerContext, Principal
+from sightline.auth.service import AuthService
 from sightline.store import Store
+
+_NUMBER = re.compile(r"[0-9]{1,18}")
+_bearer = HTTPBearer(auto_error=False, description="An access token from `POST /generateOAuthToken`.")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="A customer's API key.")
 
 
 def get_store(request: Request) -> Store:
@@ -15,3 +30,48 @@ def get_store(request: Request) -> Store:
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
+
+
+def get_auth(request: Request) -> AuthService:
+    auth: AuthService = request.app.state.auth
+    return auth
+
+
+AuthDep = Annotated[AuthService, Depends(get_auth)]
+
+
+def get_principal(
+    auth: AuthDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal:
+    """The caller, from `Authorization: Bearer` (preferred when both are sent) or `X-API-Key`."""
+    if bearer is not None:
+        return auth.access.principal_for_access_token(bearer.credentials)
+    if api_key:
+        return auth.access.principal_for_api_key(api_key)
+    raise unauthorized("send an access token as `Authorization: Bearer <token>` or an API key as `X-API-Key`")
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def get_customer_scope(
+    auth: AuthDep,
+    principal: CurrentPrincipal,
+    customer_id: Annotated[str, Path(alias="customerId", description="The numeric customer id.")],
+    planlevel: Annotated[str | None, Query(description="The customer's plan level; checked when given.")] = None,
+) -> CustomerContext:
+    if not _NUMBER.fullmatch(customer_id):
+        raise ApiError(400, "invalid_parameter", "customerId must be a number", "customerId")
+    scope = auth.access.customer_scope(principal, int(customer_id))
+    if planlevel is not None:
+        if not _NUMBER.fullmatch(planlevel.strip()):
+            raise ApiError(400, "invalid_parameter", "planlevel must be a number", "planlevel")
+        if int(planlevel) != scope.plan_level:
+            message = "planlevel does not match the customer's plan level"
+            raise ApiError(403, "plan_level_mismatch", message, "planlevel")
+    return scope
+
+
+CustomerScope = Annotated[CustomerContext, Depends(get_customer_scope)]

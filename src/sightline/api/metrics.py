@@ -1,0 +1,141 @@
+"""`GET /mm-apis/qbrData/vod/{customerId}` (legacy) and `GET /mm-apis/metricquery/{customerId}` (current).
+
+Both take SmartSight's parameters (docs and `query.request`) and answer the envelope of DESIGN §6:
+`{"totalcount": rows in this page, "pagecount": pages, "totalrecords": rows in all, "response": [...]}`,
+each row carrying `totalpages` as SmartSight's examples do. `explain=true` answers the plan instead: the
+tables chosen for each stretch of the period, the tables rejected and why, and the SQL with its
+parameters.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+
+from sightline.api.deps import CustomerScope, StoreDep
+from sightline.api.errors import AUTH_RESPONSES, ApiError, ErrorResponse
+from sightline.auth.access import CustomerContext
+from sightline.auth.plans import Feature
+from sightline.query.compile import TOTAL_RECORDS, MetricQuery, compile_query
+from sightline.query.filters import FilterError, fields_of
+from sightline.query.period import GRANULARITY_SECONDS
+from sightline.query.plan import choose_tables
+from sightline.query.printer import print_select
+from sightline.query.request import MetricQueryParams, RequestError, parse_metric_query
+from sightline.store import QueryTimeoutError
+
+router = APIRouter(
+    prefix="/mm-apis",
+    tags=["metrics and dimensions"],
+    responses={**AUTH_RESPONSES, 400: {"model": ErrorResponse}, 504: {"model": ErrorResponse}},
+)
+
+
+def _check_plan(scope: CustomerContext, query: MetricQuery) -> None:
+    if query.series and GRANULARITY_SECONDS[query.granularity] < 3600:
+        scope.require(Feature.MINUTE_GRANULARITY)
+    if any(m.ad for m in query.metrics):
+        scope.require(Feature.AD_METRICS)
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return int(value.replace(tzinfo=value.tzinfo or UTC).timestamp())
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else round(value, 4)
+    return value
+
+
+def _shape(query: MetricQuery, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    total = int(rows[0][TOTAL_RECORDS]) if rows else 0
+    pages = math.ceil(total / query.limit) if total else 0
+    counts = {m.name for m in query.metrics if m.unit in ("views", "count", "bytes")}
+    response = []
+    for row in rows:
+        shaped: dict[str, Any] = {}
+        for key, value in row.items():
+            if key == TOTAL_RECORDS:
+                continue
+            shaped[key] = int(value) if key in counts and value is not None else _value(value)
+        shaped["totalpages"] = pages
+        response.append(shaped)
+    return {"totalcount": len(response), "pagecount": pages, "totalrecords": total, "response": response}
+
+
+async def answer(scope: CustomerContext, store: StoreDep, params: MetricQueryParams, explain: bool) -> dict[str, Any]:
+    try:
+        query = parse_metric_query(scope.id, params)
+    except RequestError as error:
+        allowed = f"; allowed: {', '.join(error.allowed)}" if error.allowed and len(error.allowed) <= 80 else ""
+        raise ApiError(400, "invalid_parameter", error.message + allowed, error.parameter) from error
+    except FilterError as error:
+        raise ApiError(400, "invalid_parameter", error.message, error.parameter) from error
+    _check_plan(scope, query)
+    dimensions = frozenset(query.dimensions) | (fields_of(query.filter) if query.filter else frozenset())
+    bucket = GRANULARITY_SECONDS[query.granularity] if query.series else None
+    plan = choose_tables(query.period, dimensions, bucket)
+    sql, sql_params = print_select(compile_query(query, plan))
+    if explain:
+        return {
+            "granularity": query.granularity,
+            "period": {"start": int(query.period.start.timestamp()), "end": int(query.period.end.timestamp())},
+            "segments": [
+                {"table": s.table, "start": int(s.start.timestamp()), "end": int(s.end.timestamp())}
+                for s in plan.segments
+            ],
+            "rejected": [{"table": table, "reason": reason} for table, reason in plan.rejected],
+            "sql": sql,
+            "params": sql_params,
+        }
+    try:
+        table = await run_in_threadpool(store.query, sql, sql_params)
+    except QueryTimeoutError as error:
+        message = "the query ran past its time limit; narrow the period, the filter or the breakdown"
+        raise ApiError(504, "query_timeout", message) from error
+    return _shape(query, table.to_pylist())
+
+
+@router.get("/qbrData/vod/{customerId}", summary="Metrics and dimensions (legacy)")
+@router.get("/metricquery/{customerId}", summary="Metrics and dimensions")
+async def metric_query(
+    scope: CustomerScope,
+    store: StoreDep,
+    metrics: Annotated[str, Query(description="Comma-separated metrics, and fields to group by.")],
+    period: Annotated[str, Query(description="`start=<epoch s>,end=<epoch s>`.")],
+    aggby: Annotated[str | None, Query(description="Dimensions and/or `timestamp` to group by.")] = None,
+    granularity: Annotated[str, Query(description="auto, minute, 5minute, 10minute, hour or day.")] = "auto",
+    filter_text: Annotated[str | None, Query(alias="filter", description="`[country=US|CA][device=tv]`.")] = None,
+    orderby: Annotated[str | None, Query(description="A requested metric, dimension or timestamp.")] = None,
+    order: Annotated[str | None, Query(description="asc or desc.")] = None,
+    orderas: Annotated[str | None, Query(description="ASC or DESC (legacy).")] = None,
+    limit: Annotated[int, Query(description="Rows per page, 1 to 10000.")] = 1000,
+    offset: Annotated[int, Query(description="Rows to skip.")] = 0,
+    sessiontype: Annotated[str | None, Query(description="started: outcomes count at the view's start.")] = None,
+    qoefilter: Annotated[str | None, Query(description="Per-view conditions (not supported yet).")] = None,
+    concurrency: Annotated[int, Query(description="0 (1 is not supported yet).")] = 0,
+    explain: Annotated[bool, Query(description="Answer the plan and SQL instead of the data.")] = False,
+    dimension: Annotated[str | None, Query(description="Legacy; accepted, the planner picks the table.")] = None,
+    agg: Annotated[str | None, Query(description="Legacy; accepted, values are always aggregated.")] = None,
+    count: Annotated[str | None, Query(description="Legacy; accepted, totalrecords is always given.")] = None,
+) -> dict[str, Any]:
+    """Metrics over a period: totals, breakdowns by dimensions, or a time series."""
+    params = MetricQueryParams(
+        metrics,
+        period,
+        aggby,
+        granularity,
+        filter_text,
+        orderby,
+        order,
+        orderas,
+        limit,
+        offset,
+        sessiontype,
+        qoefilter,
+        concurrency,
+    )
+    return await answer(scope, store, params, explain)

@@ -1,0 +1,1 @@
+"""Alembic revisions of the metadata database, applied by `sightline.auth.db.migrate`."""

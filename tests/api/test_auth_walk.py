@@ -1,0 +1,170 @@
+"""Every route under /mm-apis/, read from the app itself, denies what it must: a new route is covered
+without anyone remembering. Each is called with no credentials (401), with customer A's token or API
+key on customer B's id (403), with a revoked or expired token or a revoked key (401), with a wrong
+`planlevel` (403), and with A's own credentials on A's id (neither 401 nor 403).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.testclient import TestClient
+
+from sightline.api.deps import get_customer_scope, get_principal
+from sightline.auth.kinds import KeyKind
+from sightline.settings import Settings
+from tests.auth.fixtures import ManualClock, api_routes, auth_app
+
+A, B = 1001, 1002
+PLAN_A, PLAN_B = 6831, 6830
+
+
+def _plausible(name: str) -> str:
+    """A plausible value of a required query parameter; a new one gets its line here."""
+    end = int(time.time())
+    values = {
+        "planlevel": str(PLAN_A),
+        "period": f"start={end - 86_400},end={end}",
+        "metrics": "viewercount",
+        "queryname": "contentpaths",
+        "aggby": "sessionid",
+        "dimension": "all",
+    }
+    if name not in values:
+        pytest.fail(f"the walk has no plausible value for the required query parameter {name!r}: add one")
+    return values[name]
+
+
+@dataclass(frozen=True)
+class Walk:
+    method: str
+    path: str
+    required: tuple[str, ...]
+
+    def url(self, customer_id: int, planlevel: int | None = None) -> str:
+        query = {name: _plausible(name) for name in self.required}
+        if planlevel is not None:
+            query["planlevel"] = str(planlevel)
+        path = self.path.replace("{customerId}", str(customer_id))
+        return path + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
+
+
+def _dependencies(dependant: Dependant) -> Iterator[Dependant]:
+    yield dependant
+    for sub in dependant.dependencies:
+        yield from _dependencies(sub)
+
+
+@dataclass(frozen=True)
+class World:
+    client: TestClient
+    walks: list[Walk]
+    token: str
+    api_key: str
+    revoked_token: str
+    expired_token: str
+    revoked_api_key: str
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    clock = ManualClock()
+    settings = Settings(data_dir=tmp_path_factory.mktemp("walk"), argon2_time_cost=1, argon2_memory_kib=1024)
+    app = auth_app(settings, clock)
+    auth = app.state.auth
+    auth.accounts.add_customer(A, "Alpha", PLAN_A)
+    auth.accounts.add_customer(B, "Beta", PLAN_B)
+    auth.accounts.add_user("ann", "password-a", [A])
+    expired = auth.tokens.password_grant("ann", "password-a").access_token
+    clock.advance(18_000)
+    revoked = auth.tokens.password_grant("ann", "password-a").access_token
+    auth.tokens.revoke(revoked)
+    revoked_key, revoked_api_key = auth.accounts.create_key(KeyKind.API, A)
+    auth.accounts.revoke_key(KeyKind.API, revoked_key.id)
+    with TestClient(app) as client:
+        yield World(
+            client,
+            _walks(app),
+            auth.tokens.password_grant("ann", "password-a").access_token,
+            auth.accounts.create_key(KeyKind.API, A)[1],
+            revoked,
+            expired,
+            revoked_api_key,
+        )
+    auth.close()
+
+
+def _walks(app: FastAPI) -> list[Walk]:
+    walks = []
+    for route in api_routes(app):
+        if route.path.startswith("/mm-apis/"):
+            calls = {d.call for d in _dependencies(route.dependant)}
+            assert get_principal in calls, f"{route.path} does not authenticate its caller"
+            if "{customerId}" in route.path:
+                assert get_customer_scope in calls, f"{route.path} does not use CustomerScope"
+            query = [p for d in _dependencies(route.dependant) for p in d.query_params]
+            required = tuple(sorted({p.alias for p in query if p.field_info.is_required()}))
+            walks += [Walk(method, route.path, required) for method in sorted(route.methods)]
+    return walks
+
+
+def _call(world: World, walk: Walk, url: str, headers: dict[str, str]) -> httpx.Response:
+    response: httpx.Response = world.client.request(walk.method, url, headers=headers)
+    return response
+
+
+def _failures(world: World, expected: int, headers: dict[str, str], customer_id: int, planlevel: int) -> list[str]:
+    failures = []
+    for walk in world.walks:
+        if "{customerId}" not in walk.path and customer_id != A:
+            continue
+        response = _call(world, walk, walk.url(customer_id, planlevel), headers)
+        if response.status_code != expected:
+            failures.append(f"{walk.method} {walk.path}: {response.status_code} {response.text[:120]}")
+        elif expected == 401 and "bearer" not in response.headers.get("www-authenticate", "").lower():
+            failures.append(f"{walk.method} {walk.path}: 401 without WWW-Authenticate: Bearer")
+    return failures
+
+
+def test_the_walk_finds_the_routes(world: World) -> None:
+    assert any(walk.path == "/mm-apis/whoami/{customerId}" for walk in world.walks)
+
+
+@pytest.mark.parametrize(
+    "credential", [None, "bearer:sla_forged", "bearer:revoked_token", "bearer:expired_token", "key:revoked_api_key"]
+)
+def test_no_or_a_bad_credential_is_401_everywhere(world: World, credential: str | None) -> None:
+    assert _failures(world, 401, _headers(world, credential), A, PLAN_A) == []
+
+
+@pytest.mark.parametrize("credential", ["bearer:token", "key:api_key"])
+def test_customer_a_on_customer_b_is_403_everywhere(world: World, credential: str) -> None:
+    assert _failures(world, 403, _headers(world, credential), B, PLAN_B) == []
+
+
+@pytest.mark.parametrize("credential", ["bearer:token", "key:api_key"])
+def test_a_wrong_planlevel_is_403_everywhere(world: World, credential: str) -> None:
+    assert _failures(world, 403, _headers(world, credential), A, PLAN_B) == []
+
+
+@pytest.mark.parametrize("credential", ["bearer:token", "key:api_key"])
+def test_customer_a_on_customer_a_is_let_through_everywhere(world: World, credential: str) -> None:
+    headers = _headers(world, credential)
+    for walk in world.walks:
+        response = _call(world, walk, walk.url(A, PLAN_A), headers)
+        assert response.status_code not in (401, 403), f"{walk.method} {walk.path}: {response.text[:200]}"
+
+
+def _headers(world: World, credential: str | None) -> dict[str, str]:
+    """Headers for "bearer:<World attribute or literal token>" or "key:<World attribute>"."""
+    if credential is None:
+        return {}
+    kind, name = credential.split(":")
+    secret = getattr(world, name, name)
+    return {"Authorization": f"Bearer {secret}"} if kind == "bearer" else {"X-API-Key": secret}
