@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from sightline import __version__
-from sightline.api import health, metrics
+from sightline.api import catalog, health, metrics
 from sightline.api.auth import include_auth
 from sightline.api.errors import install_error_handlers
 from sightline.settings import Settings
@@ -46,4 +46,5 @@ def create_app(settings: Settings, store: Store | None = None, writer: BatchingW
     app.include_router(health.router)
     include_auth(app, settings)
     app.include_router(metrics.router)
+    app.include_router(catalog.router)
     return app

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sightline.auth.plans import plans_md
 from sightline.catalog import DIMENSIONS, EVENT_FIELDS, EVENT_TYPES
+from sightline.catalog.describe import dimensions_md, metrics_md
 from sightline.ingest.native import MAX_EVENTS, MAX_TEXT
 
 _EXAMPLE = {
@@ -111,7 +112,12 @@ Strings are at most {MAX_TEXT} characters; `country` is an ISO 3166-1 alpha-2 co
 """
 
 
-DOCUMENTS: dict[str, Callable[[], str]] = {"beacon-format.md": beacon_format_md, "plans.md": plans_md}
+DOCUMENTS: dict[str, Callable[[], str]] = {
+    "beacon-format.md": beacon_format_md,
+    "dimensions.md": dimensions_md,
+    "metrics.md": metrics_md,
+    "plans.md": plans_md,
+}
 
 
 def write_documents(directory: Path) -> list[Path]:

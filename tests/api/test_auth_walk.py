@@ -122,8 +122,8 @@ def _call(world: World, walk: Walk, url: str, headers: dict[str, str]) -> httpx.
 def _failures(world: World, expected: int, headers: dict[str, str], customer_id: int, planlevel: int) -> list[str]:
     failures = []
     for walk in world.walks:
-        if "{customerId}" not in walk.path and customer_id != A:
-            continue
+        if "{customerId}" not in walk.path and expected == 403:
+            continue  # a route of no customer (the catalog) has no customer or plan level to refuse
         response = _call(world, walk, walk.url(customer_id, planlevel), headers)
         if response.status_code != expected:
             failures.append(f"{walk.method} {walk.path}: {response.status_code} {response.text[:120]}")

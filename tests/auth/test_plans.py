@@ -1,15 +1,12 @@
-"""Plan levels as data, and docs/plans.md rendered from them."""
+"""Plan levels as data (docs/plans.md is checked with the other generated documents in tests/test_docs.py)."""
 
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import pytest
 
-from sightline.auth.plans import FEATURE_DESCRIPTIONS, PLANS, Feature, plan_for, plans_md
-
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "plans.md"
+from sightline.auth.plans import FEATURE_DESCRIPTIONS, PLANS, Feature, plan_for
 
 
 def test_each_plan_adds_to_the_one_below_and_the_highest_allows_everything() -> None:
@@ -28,7 +25,3 @@ def test_an_unknown_plan_level_names_the_known_ones() -> None:
     assert plan_for(6831).name == "Enterprise"
     with pytest.raises(ValueError, match="6829 \\(Essentials\\)"):
         plan_for(1)
-
-
-def test_docs_plans_md_is_rendered_from_the_plans() -> None:
-    assert DOCS.read_text() == plans_md(), "docs/plans.md is stale: write plans_md() into it"

@@ -1,0 +1,98 @@
+"""The catalog as JSON-ready data and as Markdown: `/mm-apis/catalog`, docs/metrics.md, docs/dimensions.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sightline.catalog.dimensions import DIMENSIONS
+from sightline.catalog.formula import parts_of, render
+from sightline.catalog.metrics import METRICS
+from sightline.catalog.parts import PARTS
+from sightline.catalog.rollups import ROLLUPS
+
+
+def describe_catalog() -> dict[str, Any]:
+    metrics = [
+        {
+            "name": m.name,
+            "label": m.label,
+            "unit": m.unit,
+            "definition": m.definition,
+            "formula": render(m.formula),
+            "parts": sorted(parts_of(m.formula)),
+            "dashboards": list(m.dashboards),
+            "ad": m.ad,
+        }
+        for m in METRICS
+    ]
+    dimensions = [
+        {
+            "name": d.name,
+            "group": d.group,
+            "kind": d.kind,
+            "description": d.description,
+            "rollups": [r.name for r in ROLLUPS if d.name in r.dimensions],
+        }
+        for d in DIMENSIONS
+    ]
+    return {"metrics": metrics, "dimensions": dimensions}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def metrics_md() -> str:
+    rows = "\n".join(
+        f"| `{m.name}` | {m.label} | {m.unit} | {_cell(m.definition)} | `{render(m.formula)}` | "
+        f"{', '.join(m.dashboards)} |"
+        for m in METRICS
+    )
+    parts = "\n".join(
+        f"| `{p.name}` | {p.aggregate} | {p.attribution.replace('_', ' ')} | {_cell(p.description)} |" for p in PARTS
+    )
+    return f"""# Metrics
+
+<!-- generated from src/sightline/catalog/ by `sightline docs`; a test fails when this file is stale -->
+
+Every metric is a formula over **additive parts** summed over the group asked for (a total, a row of a
+breakdown, a time bucket): ratios are computed from summed parts, never averaged. A division by zero
+gives `null`. Outcome parts count in the bucket of the view's start; time-based parts in the bucket of
+the event (docs/architecture.md). Definitions follow CTA-2066 and industry usage; names follow
+SmartSight's where it has one.
+
+| metric | label | unit | definition | formula | dashboards |
+|---|---|---|---|---|---|
+{rows}
+
+## Additive parts
+
+| part | stored as | counted at | meaning |
+|---|---|---|---|
+{parts}
+
+`period_ms` is the length of the group's time span: the bucket of a series, else the whole period.
+`q50(…)`, `q95(…)`, `q99(…)` are quantiles of a t-digest (within about 1 %).
+"""
+
+
+def dimensions_md() -> str:
+    rows = "\n".join(
+        f"| `{d.name}` | {d.group} | {d.kind} | {_cell(d.description)} | "
+        f"{', '.join(r.name for r in ROLLUPS if d.name in r.dimensions) or '—'} |"
+        for d in DIMENSIONS
+    )
+    return f"""# Dimensions
+
+<!-- generated from src/sightline/catalog/ by `sightline docs`; a test fails when this file is stale -->
+
+Every view carries these dimensions (the beacon's `dimensions`, docs/beacon-format.md). Each can be
+grouped by (`aggby`) and filtered on (`filter`); `timestamp` groups by time bucket. A query whose
+dimensions and filter fields all lie in one rollup is answered from it; else from `events`
+(`explain=true` shows the choice).
+
+| dimension | group | kind | meaning | rollups |
+|---|---|---|---|---|
+{rows}
+| `timestamp` | time | time | The time bucket of a series, at `granularity` (epoch seconds, UTC). | all |
+"""
