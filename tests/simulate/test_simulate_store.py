@@ -9,22 +9,12 @@ import pytest
 
 from sightline.catalog import PARTS, ROLLUPS
 from sightline.catalog.parts import OUTCOMES
+from sightline.simulate.batch import TRUTH_COUNTS
 from sightline.simulate.incidents import to_ms
 from sightline.store import EmbeddedStore
 from tests.simulate.conftest import DAY, SimulatedDay
 
-TRUE_COLUMNS = (
-    "startup_ms",
-    "play_ms",
-    "rebuffer_ms",
-    "rebuffer_count",
-    "bitrate_play",
-    "errors",
-    "fatal_errors",
-    "event_count",
-    "ad_impressions",
-    "ad_errors",
-)
+TRUE_COLUMNS = TRUTH_COUNTS
 SUM_PARTS = tuple(p for p in PARTS if p.aggregate == "sum")
 UNIQ_PARTS = tuple(p for p in PARTS if p.aggregate == "uniq")
 
