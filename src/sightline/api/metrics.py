@@ -53,14 +53,13 @@ def _value(value: Any) -> Any:
 def _shape(query: MetricQuery, rows: list[dict[str, Any]]) -> dict[str, Any]:
     total = int(rows[0][TOTAL_RECORDS]) if rows else 0
     pages = math.ceil(total / query.limit) if total else 0
-    counts = {m.name for m in query.metrics if m.unit in ("views", "count", "bytes")}
     response = []
     for row in rows:
         shaped: dict[str, Any] = {}
         for key, value in row.items():
             if key == TOTAL_RECORDS:
                 continue
-            shaped[key] = int(value) if key in counts and value is not None else _value(value)
+            shaped[key] = _value(value)
         shaped["totalpages"] = pages
         response.append(shaped)
     return {"totalcount": len(response), "pagecount": pages, "totalrecords": total, "response": response}

@@ -53,10 +53,12 @@ def _ad_count(name: str, event: str, description: str) -> PartSpec:
 PARTS: tuple[PartSpec, ...] = (
     _count("attempts", "view_start", "event = 'play_request'", "Views with a play request."),
     _count("plays", "view_start", "event = 'first_frame'", "Views that rendered a first frame."),
-    _total(
+    PartSpec(
         "startup_ms_sum",
-        "startup_ms",
+        "sum",
+        "view_start",
         "Sum of startup times of views that started.",
+        expression="startup_ms",
         condition="event = 'first_frame'",
     ),
     PartSpec(

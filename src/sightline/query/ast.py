@@ -23,7 +23,7 @@ FUNCTIONS: frozenset[str] = frozenset(
         "sum", "sumIf", "uniqMerge", "uniqMergeState", "uniqStateIf", "quantileTDigestMerge",
         "quantileTDigestMergeState", "quantileTDigestStateIf", "toStartOfMinute", "toStartOfFiveMinutes",
         "toStartOfTenMinutes", "toStartOfHour", "toStartOfDay", "toDateTime", "UUIDv7ToDateTime", "nullIf",
-        "greatest", "least", "toUInt64", "toFloat64", "round", "toUnixTimestamp", "count", "ifNull",
+        "greatest", "least", "toUInt64", "toFloat64", "round", "toUnixTimestamp", "count", "ifNull", "if", "isNull",
     }
 )  # fmt: skip
 

@@ -52,6 +52,7 @@ _BUCKET_FUNCTIONS: dict[Granularity, str] = {
 }
 _PARTS = {p.name: p for p in PARTS}
 _UTC = Trusted("'UTC'")
+_NULL = Trusted("NULL")
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,9 +174,10 @@ def _formula_expr(formula: Formula, period_ms: float) -> Expr:
         return Number(formula.value)
     if isinstance(formula, PeriodMs):
         return Number(period_ms)
-    if isinstance(formula, Clamp):
+    if isinstance(formula, Clamp):  # greatest/least skip NULL: a clamp of no value stays no value
         inner = _formula_expr(formula.value, period_ms)
-        return Func("greatest", (Number(formula.low), Func("least", (Number(formula.high), inner))))
+        clamped = Func("greatest", (Number(formula.low), Func("least", (Number(formula.high), inner))))
+        return Func("if", (Func("isNull", (inner,)), _NULL, clamped))
     left, right = _formula_expr(formula.left, period_ms), _formula_expr(formula.right, period_ms)
     if formula.op == "/":
         right = Func("nullIf", (Func("toFloat64", (right,)), Number(0.0)))
