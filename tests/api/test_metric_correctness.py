@@ -202,6 +202,9 @@ class Case:
     filter: str | None = None
     conditions: tuple[Condition, ...] = ()
     aligned: bool = True
+    qoefilter: str | None = None
+    passes: Callable[[pd.DataFrame], pd.Series] | None = None
+    """The qoefilter as a predicate over per-view values (`per_view_values`)."""
     tables: tuple[str, ...] = ()
     """The tables the planner must choose, in segment order: the case exists to exercise them."""
 
@@ -214,6 +217,8 @@ class Case:
             params["granularity"] = "hour"
         if self.filter is not None:
             params["filter"] = self.filter
+        if self.qoefilter is not None:
+            params["qoefilter"] = self.qoefilter
         return params
 
 
@@ -243,6 +248,26 @@ CASES: tuple[Case, ...] = (
     Case("unaligned_total", aligned=False, tables=UNALIGNED_MINUTES),
     Case("unaligned_hourly", series=True, aligned=False, tables=UNALIGNED_MINUTES),
     Case("unaligned_by_country", ("country",), aligned=False, tables=("events", "rollup_1h_delivery", "events")),
+    Case(
+        "qoe_and",
+        qoefilter="latency>1.5 AND bufferingratio>0",
+        passes=lambda v: (v["latency"] > 1.5) & (v["bufferingratio"] > 0),
+        tables=("events",),
+    ),
+    Case(
+        "qoe_legacy_by_cdn",
+        ("cdn",),
+        qoefilter="bufferingratio > 0.5 , buffcount > 1",
+        passes=lambda v: (v["bufferingratio"] > 0.5) & (v["buffcount"] > 1),
+        tables=("events",),
+    ),
+    Case(
+        "qoe_or_unaligned",
+        qoefilter="latency>=3 OR buffcount>=2",
+        passes=lambda v: (v["latency"] >= 3) | (v["buffcount"] >= 2),
+        aligned=False,
+        tables=("events",),
+    ),
 )
 DIMENSIONS = sorted({d for case in CASES for d in case.dimensions} | {d for c in CASES for d, _, _ in c.conditions})
 
@@ -356,6 +381,25 @@ def _keys(rows: pd.DataFrame, case: Case, time: pd.Series) -> pd.Series:
     return pd.Series(keys, index=rows.index, dtype=object)
 
 
+def per_view_values(events: pd.DataFrame) -> pd.DataFrame:
+    """Each view's whole-view latency (s, started views only), rebuffering ratio (%) and stall count."""
+    by_view = events.assign(
+        first_frame=events["event"] == "first_frame",
+        stalls=(events["event"] == "stall_start").astype(int),
+    ).groupby("view_key")
+    started = by_view["first_frame"].any()
+    startup = by_view["startup_ms"].max()
+    play, rebuffer = by_view["play_ms"].sum(), by_view["rebuffer_ms"].sum()
+    watched = (play + rebuffer).where(play + rebuffer > 0)
+    return pd.DataFrame(
+        {
+            "latency": (startup / 1000).where(started),
+            "bufferingratio": 100 * rebuffer / watched,
+            "buffcount": by_view["stalls"].sum(),
+        }
+    )
+
+
 def expected_parts(world: World, case: Case) -> dict[Key, dict[str, Any]]:
     """Every part per group key (dimension values, then the bucket's epoch seconds for a series).
 
@@ -364,6 +408,9 @@ def expected_parts(world: World, case: Case) -> dict[Key, dict[str, Any]]:
     one-day simulation exceeds); an event-time part counts the events in [start, end)."""
     start, end = (int(t.timestamp() * 1000) for t in world.period(case))
     events = world.events[_mask(world.events, case.conditions)]
+    if case.passes is not None:
+        per_view = per_view_values(world.events)
+        events = events[events["view_key"].isin(per_view.index[case.passes(per_view)])]
     found: dict[str, dict[Any, Any]] = {}
     keys_seen: dict[Key, None] = {}
     for attribution, time_column in (("view_start", "view_start"), ("event_time", "ts")):

@@ -76,7 +76,7 @@ async def answer(scope: CustomerContext, store: StoreDep, params: MetricQueryPar
     _check_plan(scope, query)
     dimensions = frozenset(query.dimensions) | (fields_of(query.filter) if query.filter else frozenset())
     bucket = GRANULARITY_SECONDS[query.granularity] if query.series else None
-    plan = choose_tables(query.period, dimensions, bucket)
+    plan = choose_tables(query.period, dimensions, bucket, per_view=query.qoefilter is not None)
     sql, sql_params = print_select(compile_query(query, plan))
     if explain:
         return {
@@ -114,7 +114,9 @@ async def metric_query(
     limit: Annotated[int, Query(description="Rows per page, 1 to 10000.")] = 1000,
     offset: Annotated[int, Query(description="Rows to skip.")] = 0,
     sessiontype: Annotated[str | None, Query(description="started: outcomes count at the view's start.")] = None,
-    qoefilter: Annotated[str | None, Query(description="Per-view conditions (not supported yet).")] = None,
+    qoefilter: Annotated[
+        str | None, Query(description="Per-view conditions: `latency>3 AND bufferingratio>5`.")
+    ] = None,
     concurrency: Annotated[int, Query(description="0 (1 is not supported yet).")] = 0,
     explain: Annotated[bool, Query(description="Answer the plan and SQL instead of the data.")] = False,
     dimension: Annotated[str | None, Query(description="Legacy; accepted, the planner picks the table.")] = None,

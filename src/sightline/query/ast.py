@@ -24,6 +24,7 @@ FUNCTIONS: frozenset[str] = frozenset(
         "quantileTDigestMergeState", "quantileTDigestStateIf", "toStartOfMinute", "toStartOfFiveMinutes",
         "toStartOfTenMinutes", "toStartOfHour", "toStartOfDay", "toDateTime", "UUIDv7ToDateTime", "nullIf",
         "greatest", "least", "toUInt64", "toFloat64", "round", "toUnixTimestamp", "count", "ifNull", "if", "isNull",
+        "max", "min",
     }
 )  # fmt: skip
 
@@ -83,13 +84,21 @@ class InList:
 
 
 @dataclass(frozen=True, slots=True)
+class InSelect:
+    """`expr IN (select)`; the inner SELECT gets its own tenant guard."""
+
+    expr: Expr
+    select: Select
+
+
+@dataclass(frozen=True, slots=True)
 class Trusted:
     """A fragment written in the catalog; never built from input."""
 
     sql: str
 
 
-Expr = Column | Param | Number | Func | Binary | InList | Trusted
+Expr = Column | Param | Number | Func | Binary | InList | InSelect | Trusted
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +135,7 @@ class Select:
     source: Table | UnionAll
     where: Expr | None = None
     group_by: tuple[Expr, ...] = ()
+    having: Expr | None = None
     order_by: tuple[OrderBy, ...] = ()
     limit: int | None = None
     offset: int = 0

@@ -10,6 +10,7 @@ attribution the rollups' materialized views apply (docs/architecture.md).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,6 +18,7 @@ from sightline.catalog import dimension
 from sightline.catalog.formula import Clamp, Const, Formula, Part, PeriodMs, Quantile, parts_of
 from sightline.catalog.metrics import MetricSpec
 from sightline.catalog.parts import PARTS, PartSpec
+from sightline.catalog.perview import PART_VIEW_COLUMNS, PER_VIEW_METRICS, VIEW_COLUMN_SPECS
 from sightline.query.ast import (
     Aliased,
     Binary,
@@ -25,6 +27,7 @@ from sightline.query.ast import (
     Expr,
     Func,
     InList,
+    InSelect,
     Number,
     OrderBy,
     Param,
@@ -34,7 +37,7 @@ from sightline.query.ast import (
     UnionAll,
     and_all,
 )
-from sightline.query.filters import And, Condition, Node, Or
+from sightline.query.filters import And, Condition, Node
 from sightline.query.period import GRANULARITY_SECONDS, Granularity, Period
 from sightline.query.plan import EVENTS, Segment, TablePlan
 
@@ -66,6 +69,8 @@ class MetricQuery:
     period: Period
     granularity: Granularity
     filter: Node | None = None
+    qoefilter: Node | None = None
+    """Per-view conditions: only views whose whole-view values satisfy them count."""
     order_by: tuple[str, Direction] | None = None
     limit: int = 1000
     offset: int = 0
@@ -92,15 +97,19 @@ def _bucket(time: Expr, granularity: Granularity) -> Expr:
     return Func(_BUCKET_FUNCTIONS[granularity], (Func("toDateTime", (time,)), _UTC))
 
 
+def _tree_expr(node: Node, leaf: Callable[[Condition], Expr]) -> Expr:
+    if isinstance(node, Condition):
+        return leaf(node)
+    children = [_tree_expr(child, leaf) for child in node.children]
+    joined = children[0]
+    for child in children[1:]:
+        joined = Binary("AND" if isinstance(node, And) else "OR", joined, child)
+    return joined
+
+
 def filter_expr(node: Node) -> Expr:
     """A filter tree as an expression; values become bound parameters of the dimension's type."""
-    if isinstance(node, And | Or):
-        children = [filter_expr(child) for child in node.children]
-        joined = children[0]
-        for child in children[1:]:
-            joined = Binary("AND" if isinstance(node, And) else "OR", joined, child)
-        return joined
-    return _condition_expr(node)
+    return _tree_expr(node, _condition_expr)
 
 
 def _condition_expr(condition: Condition) -> Expr:
@@ -110,6 +119,28 @@ def _condition_expr(condition: Condition) -> Expr:
     if condition.op in ("=", "!="):
         return InList(column, values, negated=condition.op == "!=")
     return Binary(condition.op, column, values[0])
+
+
+def _view_part(part: Part | Quantile) -> Expr:
+    column = VIEW_COLUMN_SPECS[PART_VIEW_COLUMNS[part.name]]
+    return Func(column.aggregate, (Column(column.name),))
+
+
+def _qoe_condition(condition: Condition) -> Expr:
+    per_view = _formula_expr(PER_VIEW_METRICS[condition.field].formula, 0.0, _view_part)
+    return Binary(condition.op, per_view, Param(float(condition.values[0]), "Float64"))
+
+
+def qoe_views(query: MetricQuery, qoefilter: Node) -> Select:
+    """The ids of the views, started in the period or up to `MAX_VIEW_SPAN` before, that pass `qoefilter`."""
+    view_start = Column("view_start")
+    return Select(
+        (Aliased(Column("view_id"), "view_id"),),
+        Table("views", query.customer_id),
+        where=_in_range(view_start, query.period.start - MAX_VIEW_SPAN, query.period.end),
+        group_by=(Column("view_id"),),
+        having=_tree_expr(qoefilter, _qoe_condition),
+    )
 
 
 def _rollup_part(part: PartSpec) -> Expr:
@@ -133,6 +164,8 @@ def _inner(query: MetricQuery, table: str, time: Expr, where: Expr, parts: list[
         keys.append(_bucket(time, query.granularity))
         columns.append(Aliased(keys[-1], TIMESTAMP))
     conditions = [where] + ([filter_expr(query.filter)] if query.filter is not None else [])
+    if query.qoefilter is not None:
+        conditions.append(InSelect(Column("view_id"), qoe_views(query, query.qoefilter)))
     return Select(tuple(columns + parts), Table(table, query.customer_id), and_all(conditions), tuple(keys))
 
 
@@ -164,21 +197,28 @@ def _segment_selects(query: MetricQuery, segment: Segment) -> list[Select]:
     return selects
 
 
-def _formula_expr(formula: Formula, period_ms: float) -> Expr:
-    if isinstance(formula, Part):
-        part = _PARTS[formula.name]
-        return Func("sum" if part.aggregate == "sum" else "uniqMerge", (Column(_part_column(part)),))
-    if isinstance(formula, Quantile):
-        return Func("quantileTDigestMerge", (Column(_part_column(_PARTS[formula.name])),), (formula.level,))
+def _merged_part(part: Part | Quantile) -> Expr:
+    """A part merged over the inner SELECTs' rows: sum, distinct count or quantile."""
+    spec = _PARTS[part.name]
+    column = Column(_part_column(spec))
+    if isinstance(part, Quantile):
+        return Func("quantileTDigestMerge", (column,), (part.level,))
+    return Func("sum" if spec.aggregate == "sum" else "uniqMerge", (column,))
+
+
+def _formula_expr(formula: Formula, period_ms: float, part: Callable[[Part | Quantile], Expr]) -> Expr:
+    """`formula` as an expression; `part` says how a part is read where the formula is evaluated."""
+    if isinstance(formula, Part | Quantile):
+        return part(formula)
     if isinstance(formula, Const):
         return Number(formula.value)
     if isinstance(formula, PeriodMs):
         return Number(period_ms)
     if isinstance(formula, Clamp):  # greatest/least skip NULL: a clamp of no value stays no value
-        inner = _formula_expr(formula.value, period_ms)
+        inner = _formula_expr(formula.value, period_ms, part)
         clamped = Func("greatest", (Number(formula.low), Func("least", (Number(formula.high), inner))))
         return Func("if", (Func("isNull", (inner,)), _NULL, clamped))
-    left, right = _formula_expr(formula.left, period_ms), _formula_expr(formula.right, period_ms)
+    left, right = _formula_expr(formula.left, period_ms, part), _formula_expr(formula.right, period_ms, part)
     if formula.op == "/":
         right = Func("nullIf", (Func("toFloat64", (right,)), Number(0.0)))
     return Binary(formula.op, left, right)
@@ -196,7 +236,7 @@ def compile_query(query: MetricQuery, plan: TablePlan) -> Select:
     columns = [Aliased(Column(d), d) for d in query.dimensions]
     if query.series:
         columns.append(Aliased(Column(TIMESTAMP), TIMESTAMP))
-    columns += [Aliased(_formula_expr(m.formula, period_ms), m.name) for m in query.metrics]
+    columns += [Aliased(_formula_expr(m.formula, period_ms, _merged_part), m.name) for m in query.metrics]
     columns.append(Aliased(Trusted("count() OVER ()"), TOTAL_RECORDS))
     order = [OrderBy(Column(query.order_by[0]), query.order_by[1])] if query.order_by else []
     order += [OrderBy(k, "ASC") for k in keys if not query.order_by or k != Column(query.order_by[0])]

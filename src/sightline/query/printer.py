@@ -17,6 +17,7 @@ from sightline.query.ast import (
     Expr,
     Func,
     InList,
+    InSelect,
     Number,
     Param,
     ParamValue,
@@ -56,6 +57,8 @@ class _Printer:
         if isinstance(node, Func):
             levels = f"({', '.join(repr(float(p)) for p in node.parameters)})" if node.parameters else ""
             return f"{node.name}{levels}({', '.join(self.expr(a) for a in node.args)})"
+        if isinstance(node, InSelect):
+            return f"{self.expr(node.expr, 3)} IN ({self.select(node.select)})"
         if isinstance(node, InList):
             values = ", ".join(self.expr(v) for v in node.values)
             return f"{self.expr(node.expr, 3)} {'NOT IN' if node.negated else 'IN'} ({values})"
@@ -84,6 +87,8 @@ class _Printer:
             parts.append("WHERE " + " AND ".join(conditions))
         if node.group_by:
             parts.append("GROUP BY " + ", ".join(self.expr(g) for g in node.group_by))
+        if node.having is not None:
+            parts.append("HAVING " + self.expr(node.having))
         if node.order_by:
             parts.append(
                 "ORDER BY " + ", ".join(f"{self.expr(o.expr)} {_direction(o.direction)}" for o in node.order_by)

@@ -8,6 +8,8 @@ Rules (SmartSight's, with its contradictions resolved as reference ยง6 advises โ
 - `orderby` names a requested metric, dimension or `timestamp`; `order` (asc/desc) or `orderas`
   (ASC/DESC) gives the direction. Default order: time ascending for a series, else the first metric
   descending. Ties are broken by the group keys, so pages are stable.
+- `qoefilter` keeps the views whose whole-view values pass it (`latency>3 AND bufferingratio>5`, or the
+  legacy `bufferingratio > 10 , buffcount > 1`), over the per-view metrics of `catalog.perview`.
 - `dimension`, `agg` and `count` are accepted for compatibility and change nothing: the planner picks
   the table, and values are always aggregated per group.
 """
@@ -20,18 +22,20 @@ from dataclasses import dataclass
 
 from sightline.catalog import DIMENSIONS
 from sightline.catalog.metrics import METRICS, MetricSpec
+from sightline.catalog.perview import PER_VIEW_METRICS
 from sightline.query.ast import Direction
 from sightline.query.compile import TIMESTAMP, MetricQuery
 from sightline.query.filters import FieldKind, FilterError, parse_filter
 from sightline.query.period import PeriodError, choose_granularity, parse_period
+from sightline.query.qoefilter import parse_qoefilter
 
 MAX_LIMIT = 10_000
 METRIC_NAMES: dict[str, MetricSpec] = {m.name: m for m in METRICS}
 DIMENSION_KINDS: dict[str, FieldKind] = {d.name: d.kind for d in DIMENSIONS}
 UNSUPPORTED: dict[str, str] = {
-    "qoefilter": "qoefilter (per-view conditions) is not supported yet",
     "concurrency": "concurrency=1 is not supported yet; values count whole views (concurrency=0)",
 }
+QOE_METRICS: dict[str, str] = {name: m.label for name, m in PER_VIEW_METRICS.items()}
 
 
 class RequestError(ValueError):
@@ -132,6 +136,7 @@ def parse_metric_query(customer_id: int, params: MetricQueryParams) -> MetricQue
         raise RequestError("granularity", str(error)) from error
     metrics, dimensions, series = _fields(params)
     filter_node = parse_filter(params.filter or "", DIMENSION_KINDS)
+    qoefilter = parse_qoefilter(params.qoefilter or "", QOE_METRICS)
     if not 1 <= params.limit <= MAX_LIMIT:
         raise RequestError("limit", f"limit must be between 1 and {MAX_LIMIT}")
     if params.offset < 0:
@@ -156,6 +161,7 @@ def parse_metric_query(customer_id: int, params: MetricQueryParams) -> MetricQue
         period,
         granularity,
         filter_node,
+        qoefilter,
         order_by,
         params.limit,
         params.offset,
