@@ -42,6 +42,14 @@ def _check_plan(scope: CustomerContext, query: MetricQuery) -> None:
         scope.require(Feature.AD_METRICS)
 
 
+def _events_only(query: MetricQuery) -> str | None:
+    if query.qoefilter is not None:
+        return "a qoefilter needs per-view values, which rollups do not keep"
+    if query.concurrency:
+        return "concurrency=1 counts outcomes by event time, which rollups do not keep"
+    return None
+
+
 def _value(value: Any) -> Any:
     if isinstance(value, datetime):
         return int(value.replace(tzinfo=value.tzinfo or UTC).timestamp())
@@ -76,7 +84,7 @@ async def answer(scope: CustomerContext, store: StoreDep, params: MetricQueryPar
     _check_plan(scope, query)
     dimensions = frozenset(query.dimensions) | (fields_of(query.filter) if query.filter else frozenset())
     bucket = GRANULARITY_SECONDS[query.granularity] if query.series else None
-    plan = choose_tables(query.period, dimensions, bucket, per_view=query.qoefilter is not None)
+    plan = choose_tables(query.period, dimensions, bucket, _events_only(query))
     sql, sql_params = print_select(compile_query(query, plan))
     if explain:
         return {
@@ -117,7 +125,9 @@ async def metric_query(
     qoefilter: Annotated[
         str | None, Query(description="Per-view conditions: `latency>3 AND bufferingratio>5`.")
     ] = None,
-    concurrency: Annotated[int, Query(description="0 (1 is not supported yet).")] = 0,
+    concurrency: Annotated[
+        int, Query(description="1: count what happened inside the period (outcomes by event time).")
+    ] = 0,
     explain: Annotated[bool, Query(description="Answer the plan and SQL instead of the data.")] = False,
     dimension: Annotated[str | None, Query(description="Legacy; accepted, the planner picks the table.")] = None,
     agg: Annotated[str | None, Query(description="Legacy; accepted, values are always aggregated.")] = None,

@@ -71,9 +71,14 @@ class MetricQuery:
     filter: Node | None = None
     qoefilter: Node | None = None
     """Per-view conditions: only views whose whole-view values satisfy them count."""
+    concurrency: bool = False
+    """Count every part in the bucket of its event, outcomes included (SmartSight's `concurrency=1`)."""
     order_by: tuple[str, Direction] | None = None
     limit: int = 1000
     offset: int = 0
+
+    def attribution(self, part: PartSpec) -> str:
+        return "event_time" if self.concurrency else part.attribution
 
     @property
     def needed_parts(self) -> tuple[PartSpec, ...]:
@@ -190,9 +195,9 @@ def _segment_selects(query: MetricQuery, segment: Segment) -> list[Select]:
         ),
         ("event_time", ts, _in_range(ts, segment.start, segment.end)),
     ):
-        if not any(p.attribution == attribution for p in parts):
+        if not any(query.attribution(p) == attribution for p in parts):
             continue
-        columns = [Aliased(_events_part(p, p.attribution == attribution), _part_column(p)) for p in parts]
+        columns = [Aliased(_events_part(p, query.attribution(p) == attribution), _part_column(p)) for p in parts]
         selects.append(_inner(query, EVENTS, time, where, columns))
     return selects
 

@@ -85,15 +85,15 @@ def _segments(start: datetime, end: datetime, rollups: list[RollupSpec]) -> list
 
 
 def choose_tables(
-    period: Period, dimensions: frozenset[str], bucket_seconds: int | None, per_view: bool = False
+    period: Period, dimensions: frozenset[str], bucket_seconds: int | None, events_only: str | None = None
 ) -> TablePlan:
     """Which tables answer which stretches of `period` for these dimensions and bucket size.
 
-    `per_view` (a qoefilter) needs each view's whole values, which rollups do not keep: `events` answers.
+    `events_only` says why no rollup can answer (a qoefilter needs per-view values; concurrency needs
+    outcomes by event time): then `events` answers the whole period.
     """
-    if per_view:
-        reason = "a qoefilter needs per-view values, which rollups do not keep"
-        return TablePlan((Segment(EVENTS, period.start, period.end),), tuple((r.name, reason) for r in ROLLUPS))
+    if events_only is not None:
+        return TablePlan((Segment(EVENTS, period.start, period.end),), tuple((r.name, events_only) for r in ROLLUPS))
     rollups, rejected = qualifying_rollups(dimensions, bucket_seconds)
     by_grain: dict[int, RollupSpec] = {}
     for rollup in rollups:  # the preferred rollup of each grain

@@ -8,6 +8,8 @@ Rules (SmartSight's, with its contradictions resolved as reference ยง6 advises โ
 - `orderby` names a requested metric, dimension or `timestamp`; `order` (asc/desc) or `orderas`
   (ASC/DESC) gives the direction. Default order: time ascending for a series, else the first metric
   descending. Ties are broken by the group keys, so pages are stable.
+- `concurrency=1` counts what happened inside the period: outcomes (plays, attempts, ended plays) in the
+  bucket of their event rather than of their view's start; only metrics marked `concurrency` allow it.
 - `qoefilter` keeps the views whose whole-view values pass it (`latency>3 AND bufferingratio>5`, or the
   legacy `bufferingratio > 10 , buffcount > 1`), over the per-view metrics of `catalog.perview`.
 - `dimension`, `agg` and `count` are accepted for compatibility and change nothing: the planner picks
@@ -32,9 +34,6 @@ from sightline.query.qoefilter import parse_qoefilter
 MAX_LIMIT = 10_000
 METRIC_NAMES: dict[str, MetricSpec] = {m.name: m for m in METRICS}
 DIMENSION_KINDS: dict[str, FieldKind] = {d.name: d.kind for d in DIMENSIONS}
-UNSUPPORTED: dict[str, str] = {
-    "concurrency": "concurrency=1 is not supported yet; values count whole views (concurrency=0)",
-}
 QOE_METRICS: dict[str, str] = {name: m.label for name, m in PER_VIEW_METRICS.items()}
 
 
@@ -118,10 +117,6 @@ def _fields(params: MetricQueryParams) -> tuple[list[MetricSpec], list[str], boo
 
 def parse_metric_query(customer_id: int, params: MetricQueryParams) -> MetricQuery:
     """Validate `params` against the catalog; RequestError (or FilterError) names what is wrong."""
-    for parameter, message in UNSUPPORTED.items():
-        value = getattr(params, parameter)
-        if value not in (None, "", 0):
-            raise RequestError(parameter, message)
     if params.sessiontype not in (None, "", "started"):
         raise RequestError(
             "sessiontype", "sessiontype=started is supported: outcomes count at the view's start", ("started",)
@@ -135,6 +130,12 @@ def parse_metric_query(customer_id: int, params: MetricQueryParams) -> MetricQue
     except PeriodError as error:
         raise RequestError("granularity", str(error)) from error
     metrics, dimensions, series = _fields(params)
+    if params.concurrency not in (0, 1):
+        raise RequestError("concurrency", "concurrency must be 0 or 1", ("0", "1"))
+    refused = [m.name for m in metrics if params.concurrency and not m.concurrency]
+    if refused:
+        allowed = [m.name for m in METRICS if m.concurrency]
+        raise RequestError("concurrency", f"concurrency=1 does not apply to {', '.join(refused)}", allowed)
     filter_node = parse_filter(params.filter or "", DIMENSION_KINDS)
     qoefilter = parse_qoefilter(params.qoefilter or "", QOE_METRICS)
     if not 1 <= params.limit <= MAX_LIMIT:
@@ -162,6 +163,7 @@ def parse_metric_query(customer_id: int, params: MetricQueryParams) -> MetricQue
         granularity,
         filter_node,
         qoefilter,
+        params.concurrency == 1,
         order_by,
         params.limit,
         params.offset,

@@ -1,0 +1,784 @@
+"""Hostile input on `GET /mm-apis/metricquery/{customerId}` and `GET /mm-apis/qbrData/vod/{customerId}`.
+
+Over a real store holding a small simulated day of two customers, with an API key of the first:
+
+- every query parameter and the path's customerId get random and hostile strings (unicode, NUL and
+  control characters, 10k-character strings, SQL fragments, placeholder syntax, backslashes, numbers
+  at the edges, empty strings, repeated parameters), one at a time over a valid request and several
+  at once: the API never answers 5xx, a 4xx is the JSON error envelope and a 400 names the parameter
+  at fault, a 200 is the data envelope (or the plan, for `explain`);
+- values never reach the SQL text: with `explain=true` an accepted filter value is in `params`, not
+  in `sql`, and the SQL text of two different values is the same; every SELECT reading a table
+  carries the tenant guard bound to the customer;
+- specific cases answer the expected status and parameter, and a filter that matches nothing
+  answers 200 with no rows.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pyarrow as pa
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import strategies as st
+
+from sightline.app import create_app
+from sightline.auth.kinds import KeyKind
+from sightline.catalog import DIMENSIONS
+from sightline.catalog.metrics import METRICS
+from sightline.catalog.perview import PER_VIEW_METRICS
+from sightline.settings import Settings
+from sightline.simulate import SimulationConfig, simulate
+
+CUSTOMER = 1001
+OTHER_CUSTOMER = 1002  # has data too, but the key is not its
+PLAN_LEVEL = 6831  # Enterprise: every feature, so no 403 for minute granularity or ad metrics
+START = datetime(2024, 5, 4, tzinfo=UTC)
+END = START + timedelta(days=1)
+S, E = int(START.timestamp()), int(END.timestamp())
+PERIOD = f"start={S},end={E}"
+PATHS = ("/mm-apis/metricquery", "/mm-apis/qbrData/vod")
+BASE: dict[str, str] = {"metrics": "viewercount", "period": PERIOD}
+ENVELOPE = {"totalcount", "pagecount", "totalrecords", "response"}
+PLAN_KEYS = {"granularity", "period", "segments", "rejected", "sql", "params"}
+QUERY_PARAMETERS = (
+    "metrics",
+    "period",
+    "aggby",
+    "granularity",
+    "filter",
+    "orderby",
+    "order",
+    "orderas",
+    "limit",
+    "offset",
+    "sessiontype",
+    "qoefilter",
+    "concurrency",
+    "explain",
+    "dimension",
+    "agg",
+    "count",
+    "planlevel",
+)
+PARAMETERS = (*QUERY_PARAMETERS, "customerId")
+STRING_DIMENSIONS = tuple(d.name for d in DIMENSIONS if d.kind == "string")
+NUMBER_DIMENSIONS = tuple(d.name for d in DIMENSIONS if d.kind == "number")
+ARABIC_INDIC = str.maketrans("0123456789", "".join(chr(0x660 + d) for d in range(10)))
+GUARD = re.compile(r"`customer_id` = \{(p[0-9]+):UInt32\}")
+
+HYPOTHESIS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+# ---------------------------------------------------------------------------------------------------
+# The app over a store with a simulated day.
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Api:
+    client: TestClient
+    headers: dict[str, str]
+
+    def get(
+        self,
+        params: Mapping[str, str] | Sequence[tuple[str, str]],
+        customer: str = str(CUSTOMER),
+        path: str = PATHS[0],
+    ) -> httpx.Response:
+        response: httpx.Response = self.client.get(
+            f"{path}/{quote(customer, safe='')}", params=params, headers=self.headers
+        )
+        return response
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """The app owning its store (closed at the module's end: chDB opens one data directory per process),
+    a day of two customers' views, and an API key of the first customer."""
+    config = SimulationConfig(start=START, end=END, customer_ids=(CUSTOMER, OTHER_CUSTOMER), views_per_day=300, seed=5)
+    events = pa.concat_tables([chunk.events for chunk in simulate(config)])
+    settings_ = Settings(data_dir=Path(tmp_path_factory.mktemp("hostile")), argon2_time_cost=1, argon2_memory_kib=1024)
+    app = create_app(settings_)
+    auth = app.state.auth
+    auth.accounts.add_customer(CUSTOMER, "Hostile", PLAN_LEVEL)
+    auth.accounts.add_customer(OTHER_CUSTOMER, "Other", PLAN_LEVEL)
+    key = auth.accounts.create_key(KeyKind.API, CUSTOMER)[1]
+    with TestClient(app, raise_server_exceptions=False) as client:
+        app.state.store.insert_events(events)
+        yield Api(client, {"X-API-Key": key})
+
+
+# ---------------------------------------------------------------------------------------------------
+# What every answer must look like.
+# ---------------------------------------------------------------------------------------------------
+
+
+def _show(response: httpx.Response) -> str:
+    url = str(response.request.url)
+    return f"{response.status_code} for GET {url[:600]}{'…' if len(url) > 600 else ''}: {response.text[:600]}"
+
+
+def check_answer(response: httpx.Response, at_fault: Collection[str]) -> dict[str, Any]:
+    """Never a 5xx; a 4xx is the error envelope and a 400 names one of `at_fault`; a 200 is the data
+    envelope, or the plan when `explain` was sent. Returns the body."""
+    status = response.status_code
+    assert status < 500, _show(response)
+    assert response.headers.get("content-type", "").startswith("application/json"), _show(response)
+    body = response.json()
+    assert isinstance(body, dict), _show(response)
+    if status == 200:
+        if "sql" in body:
+            assert "explain" in response.request.url.params, _show(response)
+            assert set(body) == PLAN_KEYS, _show(response)
+            assert isinstance(body["sql"], str), _show(response)
+            assert isinstance(body["params"], dict), _show(response)
+        else:
+            check_envelope(body, response)
+        return body
+    assert status in (400, 403, 404), _show(response)
+    assert set(body) == {"error"}, _show(response)
+    error = body["error"]
+    assert set(error) == {"code", "message", "parameter"}, _show(response)
+    assert isinstance(error["code"], str), _show(response)
+    assert error["code"], _show(response)
+    assert isinstance(error["message"], str), _show(response)
+    assert error["message"], _show(response)
+    if status == 400:
+        assert error["code"] == "invalid_parameter", _show(response)
+        assert error["parameter"] in at_fault, f"blames {error['parameter']!r}, not one of {sorted(at_fault)}; " + (
+            _show(response)
+        )
+    elif status == 403:
+        assert error["code"] in ("customer_forbidden", "plan_level_mismatch"), _show(response)
+        if error["code"] == "plan_level_mismatch":
+            assert "planlevel" in at_fault, _show(response)
+            assert error["parameter"] == "planlevel", _show(response)
+        else:
+            assert "customerId" in at_fault, _show(response)
+    else:  # only a customerId holding "/" or nothing leaves the routes
+        assert "customerId" in at_fault, _show(response)
+        assert error["code"] == "not_found", _show(response)
+    return body
+
+
+def check_envelope(body: dict[str, Any], response: httpx.Response) -> None:
+    assert set(body) == ENVELOPE, _show(response)
+    total, count, pages, rows = body["totalrecords"], body["totalcount"], body["pagecount"], body["response"]
+    assert all(isinstance(v, int) and v >= 0 for v in (total, count, pages)), _show(response)
+    assert isinstance(rows, list), _show(response)
+    assert count == len(rows), _show(response)
+    assert all(isinstance(row, dict) and row.get("totalpages") == pages for row in rows), _show(response)
+    limit = response.request.url.params.get("limit")
+    if limit is not None and limit.strip().isascii() and limit.strip().isdigit():
+        assert count <= int(limit.strip()), _show(response)
+        if total:
+            assert pages == math.ceil(total / int(limit.strip())), _show(response)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Hostile values.
+# ---------------------------------------------------------------------------------------------------
+
+MAX_QUERY = 60_000
+"""httpx refuses a query string longer than 64 KiB: the client's limit, not the API's."""
+
+
+def _encoded_length(text: str) -> int:
+    return len(quote(text, safe=""))
+
+
+FRAGMENTS = (
+    "",
+    " ",
+    "' OR 1=1 --",
+    "'); DROP TABLE events; --",
+    "); DROP TABLE events; --",
+    "`",
+    "`events`",
+    "{p0:String}",
+    "{p1:UInt32}",
+    "{customer_id:UInt32}",
+    "\\",
+    "\\\\",
+    "\\N",
+    "\\x55S",
+    "\\'",
+    "%00",
+    "%",
+    "\x00",
+    "\t",
+    "\n",
+    "\r\n",
+    "\x1b[31m",
+    "\x7f",
+    "\u0085",
+    "\u202e",
+    "\ufeff",
+    "\u3000",
+    "😀",
+    "İ",
+    "ﬃ",
+    "[",
+    "]",
+    "][",
+    "|",
+    "||",
+    "=",
+    "!",
+    "!=",
+    ">=",
+    ",",
+    ",,",
+    ";",
+    "--",
+    "/*",
+    "*/",
+    ")",
+    "(",
+    '"',
+    "null",
+    "None",
+    "true",
+    "SELECT 1",
+    "UNION ALL SELECT * FROM system.users",
+    "timestamp",
+    "viewercount",
+    "country",
+)
+NUMBERS = (
+    "0",
+    "-0",
+    "1",
+    "-1",
+    "+1",
+    " 7 ",
+    "1.5",
+    "1e3",
+    "1e309",
+    "-1e309",
+    "nan",
+    "inf",
+    "-inf",
+    "0x10",
+    "1_000",
+    "3".translate(ARABIC_INDIC),
+    "\uff11",  # fullwidth 1
+    str(2**31),
+    str(2**32),
+    str(2**63 - 1),
+    str(2**63),
+    str(2**64),
+    str(-(2**63) - 1),
+    str(10**30),
+    "9" * 400,
+    "10000",
+    "10001",
+)
+LONG = st.builds(
+    lambda piece, count: piece * count,
+    st.sampled_from(["x", "'", "\\", "é", "[", "😀", "\x00", ",", "a|", "9"]),
+    st.sampled_from([4097, 10_000]),
+).filter(lambda text: _encoded_length(text) <= 40_000)
+EDGE_INTEGERS = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([0, 59, 60, 2**31 - 1, 2**32, 253_402_300_799, 253_402_300_800, 999_999_999_999, 10**12]),
+)
+RAW: st.SearchStrategy[str] = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(FRAGMENTS),
+    st.sampled_from(NUMBERS),
+    EDGE_INTEGERS.map(str),
+    st.floats().map(repr),
+    st.lists(st.sampled_from(FRAGMENTS + NUMBERS), min_size=2, max_size=4).map("".join),
+    LONG,
+)
+SOME_DIMENSION = st.sampled_from([d.name for d in DIMENSIONS])
+SOME_METRIC = st.sampled_from([m.name for m in METRICS])
+QOE_METRIC = st.sampled_from(list(PER_VIEW_METRICS))
+CONCURRENCY_METRIC = st.sampled_from([m.name for m in METRICS if m.concurrency])
+NUMBER = st.one_of(
+    st.integers(min_value=-(2**63), max_value=2**63 - 1).map(str),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.sampled_from(["1e308", "-0", ".5", "5.", "+3", "1E-400", "-1.7976931348623157e308"]),
+)
+
+
+def _joined(*parts: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.tuples(*parts).map("".join)
+
+
+HOSTILE: dict[str, st.SearchStrategy[str]] = {
+    "metrics": st.one_of(RAW, _joined(st.just("viewercount,"), RAW), _joined(SOME_METRIC, st.just(","), RAW)),
+    "period": st.one_of(
+        RAW,
+        _joined(st.just("start="), RAW, st.just(f",end={E}")),
+        _joined(st.just(f"start={S},end="), RAW),
+        st.tuples(EDGE_INTEGERS, EDGE_INTEGERS).map(lambda p: f"start={p[0]},end={p[1]}"),
+        st.tuples(st.integers(0, 10**12), st.integers(0, 500 * 86_400)).map(
+            lambda p: f"start={p[0]},end={p[0] + p[1]}"
+        ),
+    ),
+    "aggby": st.one_of(RAW, _joined(SOME_DIMENSION, st.just(","), RAW), _joined(RAW, st.just(",timestamp"))),
+    "granularity": st.one_of(RAW, st.sampled_from(["MINUTE", " hour ", "5minute", "week", "auto", "Day"])),
+    "filter": st.one_of(
+        RAW,
+        _joined(st.just("[country="), RAW, st.just("]")),
+        _joined(st.just("["), RAW, st.just("=US]")),
+        _joined(st.just("country="), RAW),
+        _joined(st.just("[country=US|"), RAW, st.just("][device!="), RAW, st.just("]")),
+        _joined(
+            st.just("["), st.sampled_from(NUMBER_DIMENSIONS), st.sampled_from(["=", ">", "<=", "!="]), RAW, st.just("]")
+        ),
+        _joined(st.just("["), SOME_DIMENSION, st.sampled_from(["=", "!=", ">", ">="]), RAW, st.just("]")),
+    ),
+    "orderby": st.one_of(
+        RAW, st.sampled_from(["viewercount", " country ", "timestamp", "bufferingratio", "VIEWERCOUNT"])
+    ),
+    "order": st.one_of(RAW, st.sampled_from(["asc", "DESC", " desc ", "ascending"])),
+    "orderas": st.one_of(RAW, st.sampled_from(["ASC", "desc", "Desc "])),
+    "limit": st.one_of(RAW, EDGE_INTEGERS.map(str)),
+    "offset": st.one_of(RAW, EDGE_INTEGERS.map(str)),
+    "sessiontype": st.one_of(RAW, st.sampled_from(["started", "ended", "STARTED"])),
+    "qoefilter": st.one_of(
+        RAW,
+        st.sampled_from(
+            ["latency>3 AND bufferingratio>5", "bufferingratio > 10 , buffcount > 1", "latency>3 or vsf=1"]
+        ),
+        _joined(QOE_METRIC, st.sampled_from(["=", "!=", ">", ">=", "<", "<="]), RAW),
+        _joined(st.just("latency>3 AND "), RAW),
+        _joined(RAW, st.just(" OR bufferingratio>5")),
+        _joined(QOE_METRIC, st.just(">"), EDGE_INTEGERS.map(str), st.just(" OR "), QOE_METRIC, st.just("<"), NUMBER),
+    ),
+    "concurrency": st.one_of(RAW, EDGE_INTEGERS.map(str), st.sampled_from(["1", " 1", "01", "0"])),
+    "explain": st.one_of(RAW, st.sampled_from(["true", "false", "1", "0", "yes", "off", "TRUE", "t"])),
+    "dimension": st.one_of(RAW, st.sampled_from(["microscope", "asset", "all"])),
+    "agg": st.one_of(RAW, st.sampled_from(["1", "2", "sum"])),
+    "count": st.one_of(RAW, st.sampled_from(["0", "1"])),
+    "planlevel": st.one_of(
+        RAW, EDGE_INTEGERS.map(str), st.sampled_from([str(PLAN_LEVEL), f" {PLAN_LEVEL} ", "6830", "0"])
+    ),
+    "customerId": st.one_of(
+        RAW,
+        EDGE_INTEGERS.map(str),
+        st.sampled_from(
+            [str(OTHER_CUSTOMER), f"0{CUSTOMER}", f" {CUSTOMER}", f"{CUSTOMER}\x00", "..", ".", "/", "%2F", "1001/x"]
+        ),
+    ),
+}
+"""Per parameter: raw hostile strings, and hostile pieces inside otherwise well-formed values."""
+
+EXTRA: dict[str, dict[str, str]] = {
+    "granularity": {"aggby": "timestamp"},
+    "orderby": {"metrics": "viewercount,bufferingratio", "aggby": "country"},
+    "order": {"aggby": "country"},
+    "orderas": {"aggby": "country"},
+    "offset": {"aggby": "country"},
+    "limit": {"aggby": "country"},
+}
+"""Valid parameters that make the hostile one matter (grouped rows to order and page)."""
+
+
+def _request(api: Api, hostile: Mapping[str, str], path: str, extra: Mapping[str, str] = {}) -> httpx.Response:
+    params = {**BASE, **extra, **hostile}
+    customer = params.pop("customerId", str(CUSTOMER))
+    return api.get(params, customer, path)
+
+
+# ---------------------------------------------------------------------------------------------------
+# 1. Random and hostile strings in every parameter.
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_the_hostile_strategies_cover_every_parameter() -> None:
+    assert set(HOSTILE) == set(PARAMETERS)
+
+
+@pytest.mark.parametrize("parameter", PARAMETERS)
+@HYPOTHESIS
+@given(data=st.data(), path=st.sampled_from(PATHS))
+def test_one_hostile_parameter_never_breaks_the_api(api: Api, parameter: str, data: st.DataObject, path: str) -> None:
+    value = data.draw(HOSTILE[parameter], label=parameter)
+    check_answer(_request(api, {parameter: value}, path, EXTRA.get(parameter, {})), {parameter})
+
+
+@st.composite
+def _several(draw: st.DrawFn) -> dict[str, str]:
+    names = draw(st.lists(st.sampled_from(PARAMETERS), min_size=2, max_size=7, unique=True))
+    hostile = {name: draw(HOSTILE[name], label=name) for name in names}
+    assume(sum(_encoded_length(v) for v in hostile.values()) <= MAX_QUERY)
+    return hostile
+
+
+@HYPOTHESIS
+@given(hostile=_several(), path=st.sampled_from(PATHS))
+def test_several_hostile_parameters_never_break_the_api(api: Api, hostile: dict[str, str], path: str) -> None:
+    check_answer(_request(api, hostile, path), set(hostile))
+
+
+@HYPOTHESIS
+@given(
+    parameter=st.sampled_from(QUERY_PARAMETERS),
+    values=st.lists(RAW, min_size=2, max_size=4),
+    path=st.sampled_from(PATHS),
+)
+def test_repeated_parameters_never_break_the_api(api: Api, parameter: str, values: list[str], path: str) -> None:
+    assume(sum(_encoded_length(v) for v in values) <= MAX_QUERY)
+    params = [(k, v) for k, v in BASE.items() if k != parameter] + [(parameter, v) for v in values]
+    check_answer(api.get(params, path=path), {parameter})
+
+
+# ---------------------------------------------------------------------------------------------------
+# 2. Values never reach the SQL text; every table read has the tenant guard.
+# ---------------------------------------------------------------------------------------------------
+
+
+def _filter_value_ok(text: str) -> bool:
+    """A value the filter grammar accepts whole: non-blank, no brackets or bar, no refused characters."""
+    value = text.strip()
+    refused = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\[\]|]")
+    return bool(value) and not refused.search(text) and len(text) < 3000
+
+
+FILTER_VALUES = st.one_of(
+    st.sampled_from([f for f in FRAGMENTS if _filter_value_ok(f)]),
+    st.lists(st.sampled_from([f for f in FRAGMENTS if _filter_value_ok(f)]), min_size=2, max_size=5).map("".join),
+    st.text(min_size=1, max_size=40),
+).filter(_filter_value_ok)
+
+
+def explain(api: Api, params: Mapping[str, str]) -> dict[str, Any]:
+    response = api.get({**BASE, **params, "explain": "true"})
+    assert response.status_code == 200, _show(response)
+    body = check_answer(response, set(params) | {"explain"})
+    assert set(body) == PLAN_KEYS, _show(response)
+    return body
+
+
+def check_tenant_guard(plan: Mapping[str, Any]) -> None:
+    """Every `FROM \\`table\\`` has its own `customer_id = {pN:UInt32}`, bound to the customer."""
+    sql: str = plan["sql"]
+    reads = sql.count("FROM `")
+    guards = GUARD.findall(sql)
+    assert reads >= 1, sql
+    assert reads == len(guards) == sql.count("`customer_id` = {p"), sql
+    assert all(plan["params"][name] == CUSTOMER for name in guards), (guards, plan["params"])
+    for select in sql.split("FROM `")[1:]:  # the guard is the first conjunct of the reading SELECT
+        assert re.match(r"[a-z0-9_]+` WHERE `customer_id` = \{p[0-9]+:UInt32\}", select), select[:200]
+
+
+@HYPOTHESIS
+@given(value=FILTER_VALUES, field=st.sampled_from(["country", "assetid", "custom1", "cdn"]))
+@example(value="{p1:UInt32}", field="country")
+@example(value="') OR 1=1 --", field="country")
+@example(value="` OR 1 --", field="assetid")
+@example(value="\\", field="country")
+def test_an_accepted_filter_value_is_a_parameter_never_sql_text(api: Api, value: str, field: str) -> None:
+    reference = explain(api, {"filter": f"[{field}=reference]"})
+    plan = explain(api, {"filter": f"[{field}={value}]"})
+    bound = value.strip()
+    assert bound in plan["params"].values(), (bound, plan["params"])
+    assert plan["sql"] == reference["sql"], "the SQL text depends on the filter value"
+    if bound not in reference["sql"]:  # the text of a value that is not already part of the query
+        assert bound not in plan["sql"]
+    check_tenant_guard(plan)
+
+
+@HYPOTHESIS
+@given(values=st.lists(FILTER_VALUES, min_size=2, max_size=2), other=st.lists(FILTER_VALUES, min_size=2, max_size=2))
+def test_the_sql_text_does_not_depend_on_the_values(api: Api, values: list[str], other: list[str]) -> None:
+    first = explain(api, {"filter": f"[country={'|'.join(values)}][device!={values[0]}]", "aggby": "platform"})
+    second = explain(api, {"filter": f"[country={'|'.join(other)}][device!={other[0]}]", "aggby": "platform"})
+    assert first["sql"] == second["sql"]
+    assert len(first["params"]) == len(second["params"])
+    check_tenant_guard(first)
+    check_tenant_guard(second)
+
+
+@HYPOTHESIS
+@given(
+    number=NUMBER,
+    field=st.sampled_from(NUMBER_DIMENSIONS),
+    op=st.sampled_from(["=", "!=", ">", ">=", "<", "<="]),
+)
+def test_a_numeric_filter_value_is_a_parameter(api: Api, number: str, field: str, op: str) -> None:
+    reference = explain(api, {"filter": f"[{field}{op}1]"})
+    plan = explain(api, {"filter": f"[{field}{op}{number}]"})
+    assert plan["sql"] == reference["sql"]
+    assert float(number) in [float(v) for v in plan["params"].values()]
+    check_tenant_guard(plan)
+
+
+@HYPOTHESIS
+@given(
+    numbers=st.lists(NUMBER, min_size=3, max_size=3),
+    metrics=st.lists(QOE_METRIC, min_size=3, max_size=3),
+    ops=st.lists(st.sampled_from(["=", "!=", ">", ">=", "<", "<="]), min_size=3, max_size=3),
+)
+def test_a_qoefilter_number_is_a_parameter(api: Api, numbers: list[str], metrics: list[str], ops: list[str]) -> None:
+    """The per-view semi-join reads `views` under its own tenant guard; its numbers are bound."""
+    conditions = [f"{m} {op} {{}}" for m, op in zip(metrics, ops, strict=True)]
+    text = f"{conditions[0]} AND {conditions[1]} OR {conditions[2]}"
+    reference = explain(api, {"qoefilter": text.format(1, 2, 3), "aggby": "country"})
+    plan = explain(api, {"qoefilter": text.format(*numbers), "aggby": "country"})
+    assert plan["sql"] == reference["sql"], "the SQL text depends on the qoefilter's numbers"
+    assert "FROM `views`" in plan["sql"]
+    bound = [float(v) for v in plan["params"].values() if isinstance(v, float | int)]
+    assert all(float(n) in bound for n in numbers), (numbers, plan["params"])
+    check_tenant_guard(plan)
+
+
+@HYPOTHESIS
+@given(
+    dimensions=st.lists(st.sampled_from([d.name for d in DIMENSIONS]), max_size=3, unique=True),
+    series=st.booleans(),
+    granularity=st.sampled_from(["auto", "minute", "5minute", "10minute", "hour", "day"]),
+    filter_field=st.one_of(st.none(), st.sampled_from(STRING_DIMENSIONS)),
+    start_minute=st.integers(0, 3 * 1440),
+    minutes=st.integers(1, 9 * 1440),
+    metrics=st.lists(SOME_METRIC, min_size=1, max_size=4, unique=True),
+    qoe=st.one_of(st.none(), QOE_METRIC),
+    concurrency=st.one_of(st.none(), st.lists(CONCURRENCY_METRIC, min_size=1, max_size=3, unique=True)),
+)
+def test_every_table_read_has_the_tenant_guard(
+    api: Api,
+    dimensions: list[str],
+    series: bool,
+    granularity: str,
+    filter_field: str | None,
+    start_minute: int,
+    minutes: int,
+    metrics: list[str],
+    qoe: str | None,
+    concurrency: list[str] | None,
+) -> None:
+    start = S + 60 * start_minute
+    params = {
+        "metrics": ",".join(concurrency or metrics),
+        "period": f"start={start},end={start + 60 * minutes}",
+        "granularity": granularity,
+    }
+    aggby = [*dimensions, *(["timestamp"] if series else [])]
+    if aggby:
+        params["aggby"] = ",".join(aggby)
+    if filter_field:
+        params["filter"] = f"[{filter_field}=' OR customer_id != 0 --]"
+    if qoe:
+        params["qoefilter"] = f"{qoe}>0 OR {qoe}<=0"
+    if concurrency:
+        params["concurrency"] = "1"
+    check_tenant_guard(explain(api, params))
+
+
+# ---------------------------------------------------------------------------------------------------
+# 3. Specific cases.
+# ---------------------------------------------------------------------------------------------------
+
+REFUSED: list[Any] = [
+    pytest.param({"metrics": "nosuchmetric"}, "metrics", id="unknown-metric"),
+    pytest.param({"metrics": "viewercount,' OR 1=1 --"}, "metrics", id="metric-injection"),
+    pytest.param({"metrics": ""}, "metrics", id="empty-metrics"),
+    pytest.param({"metrics": None}, "metrics", id="missing-metrics"),
+    pytest.param({"aggby": "nosuchdimension"}, "aggby", id="unknown-aggby"),
+    pytest.param({"aggby": "country`; DROP TABLE events"}, "aggby", id="aggby-injection"),
+    pytest.param({"orderby": "bufferingratio"}, "orderby", id="orderby-not-requested"),
+    pytest.param({"orderby": "viewercount DESC; --"}, "orderby", id="orderby-injection"),
+    pytest.param({"order": "sideways"}, "order", id="order-sideways"),
+    pytest.param({"orderas": "DESC; DROP TABLE events"}, "orderas", id="orderas-injection"),
+    pytest.param({"limit": "0"}, "limit", id="limit-0"),
+    pytest.param({"limit": "10001"}, "limit", id="limit-10001"),
+    pytest.param({"limit": "-1"}, "limit", id="limit-negative"),
+    pytest.param({"limit": "abc"}, "limit", id="limit-abc"),
+    pytest.param({"limit": "1e309"}, "limit", id="limit-1e309"),
+    pytest.param({"limit": str(2**70)}, "limit", id="limit-huge"),
+    pytest.param({"offset": "-1"}, "offset", id="offset-negative"),
+    pytest.param({"offset": "abc"}, "offset", id="offset-abc"),
+    pytest.param({"period": f"start={E},end={S}"}, "period", id="period-start-after-end"),
+    pytest.param({"period": f"start={S},end={S + 500 * 86_400}"}, "period", id="period-500-days"),
+    pytest.param({"period": "start=1,end=2"}, "period", id="period-under-a-minute"),
+    pytest.param({"period": f"start={S},end={S}"}, "period", id="period-empty"),
+    pytest.param({"period": None}, "period", id="period-missing"),
+    pytest.param({"period": ""}, "period", id="period-blank"),
+    pytest.param({"period": f"start=-{S},end={E}"}, "period", id="period-negative"),
+    pytest.param({"period": f"start={S}' OR 1=1 --,end={E}"}, "period", id="period-injection"),
+    pytest.param({"period": "start=253402300800,end=253402300860"}, "period", id="period-after-year-9999"),
+    pytest.param({"period": "start=999999999999,end=999999999999"}, "period", id="period-12-digit-equal"),
+    pytest.param({"granularity": "week"}, "granularity", id="granularity-week"),
+    pytest.param({"granularity": "week", "aggby": "timestamp"}, "granularity", id="granularity-week-series"),
+    pytest.param({"filter": "[nosuchfield=1]"}, "filter", id="filter-unknown-field"),
+    pytest.param({"filter": "[country=US"}, "filter", id="filter-unclosed"),
+    pytest.param({"filter": "[country=US][[device=tv]]"}, "filter", id="filter-nested"),
+    pytest.param({"filter": "[country>US]"}, "filter", id="filter-comparison-on-string"),
+    pytest.param({"filter": "[season=one]"}, "filter", id="filter-number-not-a-number"),
+    pytest.param({"filter": f"[season={2**63}]"}, "filter", id="filter-number-out-of-range"),
+    pytest.param({"filter": "[country=\x00]"}, "filter", id="filter-nul"),
+    pytest.param({"filter": "[country=" + "x" * 10_000 + "]"}, "filter", id="filter-10k"),
+    pytest.param({"filter": "[country=]"}, "filter", id="filter-empty-value"),
+    pytest.param({"filter": "[country!US]"}, "filter", id="filter-bang-alone"),
+    pytest.param({"qoefilter": "nosuchmetric>3"}, "qoefilter", id="qoefilter-unknown-metric"),
+    pytest.param({"qoefilter": "latency>3 AND (bufferingratio>5)"}, "qoefilter", id="qoefilter-parentheses"),
+    pytest.param({"qoefilter": "latency>'3' OR 1=1 --"}, "qoefilter", id="qoefilter-injection"),
+    pytest.param({"qoefilter": "latency>" + "9" * 400}, "qoefilter", id="qoefilter-number-out-of-range"),
+    pytest.param({"qoefilter": "latency>3\x00"}, "qoefilter", id="qoefilter-backslash"),
+    pytest.param({"qoefilter": "p95_latency>3"}, "qoefilter", id="qoefilter-quantile-metric"),
+    pytest.param({"qoefilter": "latency>3 AND"}, "qoefilter", id="qoefilter-dangling-and"),
+    pytest.param({"concurrency": "2"}, "concurrency", id="concurrency-2"),
+    pytest.param({"concurrency": "-1"}, "concurrency", id="concurrency-negative"),
+    pytest.param({"concurrency": "1", "metrics": "bufferingratio"}, "concurrency", id="concurrency-1-refused-metric"),
+    pytest.param({"concurrency": "abc"}, "concurrency", id="concurrency-abc"),
+    pytest.param({"sessiontype": "' OR 1=1 --"}, "sessiontype", id="sessiontype-injection"),
+    pytest.param({"explain": "maybe"}, "explain", id="explain-maybe"),
+    pytest.param({"planlevel": "abc"}, "planlevel", id="planlevel-abc"),
+    pytest.param({"planlevel": "6831' OR 1=1 --"}, "planlevel", id="planlevel-injection"),
+    pytest.param({"planlevel": str(2**70)}, "planlevel", id="planlevel-huge"),
+]
+
+
+@pytest.mark.parametrize("path", PATHS, ids=["metricquery", "qbrData"])
+@pytest.mark.parametrize(("overrides", "parameter"), REFUSED)
+def test_a_bad_parameter_is_a_400_naming_it(
+    api: Api, overrides: dict[str, str | None], parameter: str, path: str
+) -> None:
+    params = {k: v for k, v in {**BASE, **overrides}.items() if v is not None}
+    response = api.get(params, path=path)
+    assert response.status_code == 400, _show(response)
+    body = check_answer(response, {parameter})
+    assert body["error"]["parameter"] == parameter, _show(response)
+
+
+@pytest.mark.parametrize(
+    ("customer", "status", "code"),
+    [
+        pytest.param("abc", 400, "invalid_parameter", id="not-a-number"),
+        pytest.param(str(2**70), 400, "invalid_parameter", id="huge"),
+        pytest.param("-1", 400, "invalid_parameter", id="negative"),
+        pytest.param("1001' OR 1=1 --", 400, "invalid_parameter", id="injection"),
+        pytest.param("1e3", 400, "invalid_parameter", id="float"),
+        pytest.param(str(CUSTOMER).translate(ARABIC_INDIC), 400, "invalid_parameter", id="arabic-indic-digits"),
+        pytest.param(str(OTHER_CUSTOMER), 403, "customer_forbidden", id="another-customer"),
+        pytest.param("0", 403, "customer_forbidden", id="zero"),
+        pytest.param("9" * 18, 403, "customer_forbidden", id="18-digits"),
+    ],
+)
+def test_a_bad_customer_id_is_refused(api: Api, customer: str, status: int, code: str) -> None:
+    response = api.get(BASE, customer)
+    assert response.status_code == status, _show(response)
+    body = check_answer(response, {"customerId"})
+    assert body["error"]["code"] == code
+    assert body["error"]["parameter"] == ("customerId" if status == 400 else None)
+
+
+def test_a_wrong_plan_level_is_a_403_naming_it(api: Api) -> None:
+    response = api.get({**BASE, "planlevel": "6830"})
+    assert response.status_code == 403, _show(response)
+    assert check_answer(response, {"planlevel"})["error"] == {
+        "code": "plan_level_mismatch",
+        "message": "planlevel does not match the customer's plan level",
+        "parameter": "planlevel",
+    }
+
+
+ACCEPTED_FILTER_VALUES = [
+    pytest.param("O'Brien", id="single-quote"),
+    pytest.param('say "hi"', id="double-quote"),
+    pytest.param("a;b", id="semicolon"),
+    pytest.param("US --", id="comment"),
+    pytest.param("US)", id="parenthesis"),
+    pytest.param("') OR 1=1 --", id="injection"),
+    pytest.param("); DROP TABLE events; --", id="drop-table"),
+    pytest.param("`events`", id="backticks"),
+    pytest.param("{p1:UInt32}", id="placeholder"),
+    pytest.param("{p0:String}", id="placeholder-p0"),
+    pytest.param("%00", id="percent-00"),
+    pytest.param("😀 İ ﬃ", id="unicode"),
+    pytest.param("a\\", id="trailing-backslash"),
+    pytest.param("\\", id="backslash"),
+    pytest.param("a\tb", id="tab"),
+    pytest.param("a\nb", id="newline"),
+    pytest.param("a\\nb", id="backslash-n"),
+    pytest.param("\\N", id="backslash-N"),
+]
+
+
+@pytest.mark.parametrize("path", PATHS, ids=["metricquery", "qbrData"])
+@pytest.mark.parametrize("value", ACCEPTED_FILTER_VALUES)
+def test_a_filter_value_that_matches_nothing_answers_no_rows(api: Api, value: str, path: str) -> None:
+    """Quotes, `;`, `--`, `)`, placeholders and backslashes are characters of a value (filters.py):
+    no country is called that, so the breakdown has no rows."""
+    response = api.get({**BASE, "aggby": "country", "filter": f"[country={value}]"}, path=path)
+    assert response.status_code == 200, _show(response)
+    body = check_answer(response, {"filter"})
+    assert body == {"totalcount": 0, "pagecount": 0, "totalrecords": 0, "response": []}, _show(response)
+
+
+def test_a_filter_on_a_total_that_matches_nothing_counts_nothing(api: Api) -> None:
+    response = api.get({**BASE, "filter": "[country=Atlantis]"})
+    body = check_answer(response, {"filter"})
+    assert response.status_code == 200, _show(response)
+    assert all(row["viewercount"] == 0 for row in body["response"]), _show(response)
+
+
+@pytest.mark.parametrize(
+    "value", [pytest.param("\\x55S", id="hex-escape"), pytest.param("\\U\\S", id="escaped-letters")]
+)
+def test_a_filter_value_is_matched_literally_never_unescaped(api: Api, value: str) -> None:
+    """`\\x55S` is four characters, not `US`: the US viewers must not be counted for it."""
+    us = check_answer(api.get({**BASE, "filter": "[country=US]"}), set())
+    assert us["response"][0]["viewercount"] > 0, "the simulated day has US views"
+    response = api.get({**BASE, "aggby": "country", "filter": f"[country={value}]"})
+    assert response.status_code == 200, _show(response)
+    assert check_answer(response, {"filter"})["response"] == [], _show(response)
+
+
+def test_hostile_filter_values_do_not_widen_the_answer(api: Api) -> None:
+    """An `OR 1=1` in a value is a value: the answer is the rows of exactly that value, i.e. none."""
+    everything = check_answer(api.get({**BASE, "aggby": "country"}), set())
+    assert everything["totalrecords"] > 1
+    for value in ("US' OR '1'='1", "US') OR (1=1", "US` OR 1=1 --"):
+        body = check_answer(api.get({**BASE, "aggby": "country", "filter": f"[country={value}]"}), {"filter"})
+        assert body["totalrecords"] == 0, value
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        pytest.param({"offset": str(10**30)}, id="offset-beyond-uint64"),
+        pytest.param({"offset": str(2**64)}, id="offset-2-64"),
+        pytest.param({"offset": str(2**63)}, id="offset-2-63"),
+        pytest.param({"period": "start=253402214400,end=253402300740", "aggby": "country"}, id="last-day-of-9999"),
+        pytest.param({"period": "start=253402214400,end=253402300740", "aggby": "timestamp"}, id="last-day-series"),
+        pytest.param(
+            {"period": "start=253402214400,end=253402300740", "qoefilter": "latency>3"}, id="last-day-qoefilter"
+        ),
+        pytest.param({"period": "start=253402214400,end=253402300740", "concurrency": "1"}, id="last-day-concurrency"),
+        pytest.param({"period": "start=4102444800,end=4102531200"}, id="year-2100"),
+        pytest.param({"period": "start=0,end=3600", "qoefilter": "latency>3"}, id="epoch-qoefilter"),
+        pytest.param({"qoefilter": "latency>1e308 OR bufferingratio<-1e308 , vsf != 0"}, id="qoefilter-edges"),
+        pytest.param({"qoefilter": " OR ".join(f"latency>{i}" for i in range(50))}, id="qoefilter-50-conditions"),
+        pytest.param({"period": "start=0,end=86400", "aggby": "country"}, id="epoch-start"),
+        pytest.param({"period": "start=0,end=600", "aggby": "timestamp", "granularity": "minute"}, id="epoch-minutes"),
+        pytest.param(
+            {"period": f"start={S - 399 * 86_400},end={E}", "aggby": "timestamp", "granularity": "minute"},
+            id="400-days-by-minute",
+        ),
+        pytest.param({"aggby": ",".join(d.name for d in DIMENSIONS)}, id="every-dimension"),
+        pytest.param({"metrics": ",".join(m.name for m in METRICS), "aggby": "timestamp"}, id="every-metric"),
+        pytest.param({"filter": "[" + "][".join(f"custom1=v{i}" for i in range(50)) + "]"}, id="50-conditions"),
+        pytest.param({"filter": "[country=" + "|".join(f"v{i}" for i in range(200)) + "]"}, id="200-values"),
+        pytest.param({"filter": "[season>=1e308][asn<-9223372036854775808]"}, id="number-edges"),
+        pytest.param({"metrics": "viewercount," * 2000}, id="repeated-metric"),
+        pytest.param({"period": PERIOD.translate(ARABIC_INDIC)}, id="period-arabic-indic-digits"),
+    ],
+)
+def test_edge_requests_never_fail_on_the_server(api: Api, params: dict[str, str]) -> None:
+    check_answer(api.get({**BASE, **params}), set(params))
