@@ -26,8 +26,8 @@ def parse(**params: object) -> MetricQuery:
          False, ("cdn", "ASC")),
         ({"metrics": "latency,viewercount", "aggby": "timestamp", "order": "asc"}, ("latency", "viewercount"), (),
          True, ("timestamp", "ASC")),
-        ({"metrics": " viewercount , viewercount ", "aggby": "cdn,country"}, ("viewercount",), ("cdn", "country"), False,
-         ("viewercount", "DESC")),
+        ({"metrics": " viewercount , viewercount ", "aggby": "cdn,country"}, ("viewercount",), ("cdn", "country"),
+         False, ("viewercount", "DESC")),
     ],
 )  # fmt: skip
 def test_fields_and_order(

@@ -41,12 +41,16 @@ def test_held_events_reach_the_store_when_due(store: EmbeddedStore) -> None:
         return [int(t) for t in table.column("t").to_pylist()]
 
     live.start()
-    time.sleep(1.6)
-    assert stored() == [now_ms - 1_000]
-    time.sleep(2.5)
+    deadline = time.monotonic() + 30  # generous: the machine may be loaded
+    seen: list[int] = []
+    while time.monotonic() < deadline and len(seen) < 2:
+        seen = stored()
+        if now_ms + 2_500 in seen:  # released no earlier than its time
+            assert time.time() * 1000 >= now_ms + 2_500
+        time.sleep(0.1)
     live.stop()
     writer.close()
-    assert stored() == [now_ms - 1_000, now_ms + 2_500]
+    assert stored() == [now_ms - 1_000, now_ms + 2_500]  # the event an hour ahead is still held
 
 
 def test_a_window_without_views_simulates_nothing() -> None:
