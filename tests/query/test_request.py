@@ -56,7 +56,7 @@ def test_filters_and_qoefilters_are_parsed() -> None:
         ({"metrics": "viewercount", "orderby": "cdn"}, "orderby", "must name a requested field"),
         ({"metrics": "viewercount", "order": "up"}, "order", "asc or desc"),
         ({"metrics": "viewercount", "limit": 0}, "limit", "between 1 and 10000"),
-        ({"metrics": "viewercount", "offset": -1}, "offset", "must not be negative"),
+        ({"metrics": "viewercount", "offset": -1}, "offset", "between 0 and"),
         ({"metrics": "viewercount", "granularity": "week"}, "granularity", "must be one of"),
         ({"metrics": "viewercount", "period": "start=9,end=1"}, "period", "at least a minute"),
         ({"metrics": "viewercount", "sessiontype": "ended"}, "sessiontype", "started"),

@@ -158,3 +158,8 @@ def test_second_process_gets_a_clear_error(store: EmbeddedStore) -> None:
     assert len(lines) == 1, result.stderr
     assert "in use by another Sightline process" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("value", ["a\\", "\\", "a\tb", "a\nb", "x\\ny", "\\N", "\\'", "nul\0x", "{p0:String}"])
+def test_parameter_values_arrive_verbatim(store: EmbeddedStore, value: str) -> None:
+    assert store.query("SELECT {v:String} AS v", {"v": value}).column("v").to_pylist() == [value]

@@ -10,6 +10,7 @@ parameters.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -24,9 +25,9 @@ from sightline.query.compile import TOTAL_RECORDS, MetricQuery, compile_query
 from sightline.query.filters import FilterError, fields_of
 from sightline.query.period import GRANULARITY_SECONDS
 from sightline.query.plan import choose_tables
-from sightline.query.printer import print_select
+from sightline.query.printer import SqlParams, print_select
 from sightline.query.request import MetricQueryParams, RequestError, parse_metric_query
-from sightline.store import QueryTimeoutError
+from sightline.store import QueryTimeoutError, Store
 
 router = APIRouter(
     prefix="/mm-apis",
@@ -58,8 +59,7 @@ def _value(value: Any) -> Any:
     return value
 
 
-def _shape(query: MetricQuery, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    total = int(rows[0][TOTAL_RECORDS]) if rows else 0
+def _shape(query: MetricQuery, rows: list[dict[str, Any]], total: int) -> dict[str, Any]:
     pages = math.ceil(total / query.limit) if total else 0
     response = []
     for row in rows:
@@ -98,12 +98,22 @@ async def answer(scope: CustomerContext, store: StoreDep, params: MetricQueryPar
             "sql": sql,
             "params": sql_params,
         }
+    rows = await _run(store, sql, sql_params)
+    total = int(rows[0][TOTAL_RECORDS]) if rows else 0
+    if not rows and query.offset:  # a page past the end: count the records on the first page instead
+        first = await _run(store, *print_select(compile_query(replace(query, offset=0, limit=1), plan)))
+        total = int(first[0][TOTAL_RECORDS]) if first else 0
+    return _shape(query, rows, total)
+
+
+async def _run(store: Store, sql: str, params: SqlParams) -> list[dict[str, Any]]:
     try:
-        table = await run_in_threadpool(store.query, sql, sql_params)
+        table = await run_in_threadpool(store.query, sql, params)
     except QueryTimeoutError as error:
         message = "the query ran past its time limit; narrow the period, the filter or the breakdown"
         raise ApiError(504, "query_timeout", message) from error
-    return _shape(query, table.to_pylist())
+    rows: list[dict[str, Any]] = table.to_pylist()
+    return rows
 
 
 @router.get("/qbrData/vod/{customerId}", summary="Metrics and dimensions (legacy)")

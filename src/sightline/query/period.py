@@ -29,6 +29,8 @@ AUTO_RULE: tuple[tuple[timedelta, Granularity], ...] = (
 """Automatic granularity: the first whose span limit the period does not exceed; else `day`."""
 
 MAX_DAYS = 400
+MAX_EPOCH_S = 4_102_444_800
+"""2100-01-01: later times are refused (ClickHouse's DateTime ends in 2106)."""
 _PERIOD = re.compile(r"^\s*start\s*=\s*(\d{1,12})\s*,\s*end\s*=\s*(\d{1,12})\s*$")
 
 
@@ -55,7 +57,10 @@ def parse_period(text: str) -> Period:
     found = _PERIOD.match(text)
     if not found:
         raise PeriodError("period must be 'start=<epoch seconds>,end=<epoch seconds>'")
-    start, end = _minute(int(found.group(1))), _minute(int(found.group(2)))
+    start_s, end_s = int(found.group(1)), int(found.group(2))
+    if max(start_s, end_s) >= MAX_EPOCH_S:
+        raise PeriodError("period must end before 2100-01-01 (epoch seconds below 4102444800)")
+    start, end = _minute(start_s), _minute(end_s)
     if start >= end:
         raise PeriodError("period start must be at least a minute before its end")
     if end - start > timedelta(days=MAX_DAYS):

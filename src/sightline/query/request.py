@@ -32,6 +32,7 @@ from sightline.query.period import PeriodError, choose_granularity, parse_period
 from sightline.query.qoefilter import parse_qoefilter
 
 MAX_LIMIT = 10_000
+MAX_OFFSET = 10**12
 METRIC_NAMES: dict[str, MetricSpec] = {m.name: m for m in METRICS}
 DIMENSION_KINDS: dict[str, FieldKind] = {d.name: d.kind for d in DIMENSIONS}
 QOE_METRICS: dict[str, str] = {name: m.label for name, m in PER_VIEW_METRICS.items()}
@@ -140,8 +141,8 @@ def parse_metric_query(customer_id: int, params: MetricQueryParams) -> MetricQue
     qoefilter = parse_qoefilter(params.qoefilter or "", QOE_METRICS)
     if not 1 <= params.limit <= MAX_LIMIT:
         raise RequestError("limit", f"limit must be between 1 and {MAX_LIMIT}")
-    if params.offset < 0:
-        raise RequestError("offset", "offset must not be negative")
+    if not 0 <= params.offset <= MAX_OFFSET:
+        raise RequestError("offset", f"offset must be between 0 and {MAX_OFFSET}")
     direction = _direction(params.order, params.orderas)
     outputs = [m.name for m in metrics] + dimensions + ([TIMESTAMP] if series else [])
     if params.orderby:

@@ -93,7 +93,7 @@ class EmbeddedStore:
     def query(self, sql: str, params: QueryParams | None = None) -> pa.Table:
         with self._session() as session:
             try:
-                result = session.query(sql, "ArrowTable", params=dict(params or {}))
+                result = session.query(sql, "ArrowTable", params=_bound(params))
             except Exception as error:  # chDB raises RuntimeError/ChdbError with the engine's text
                 raise _store_error(error) from error
         if not isinstance(result, pa.Table):
@@ -104,7 +104,7 @@ class EmbeddedStore:
         with self._writer_lock:
             self._check_open()
             try:
-                self._writer_session.query(sql, params=dict(params or {}))
+                self._writer_session.query(sql, params=_bound(params))
             except Exception as error:
                 raise _store_error(error) from error
 
@@ -131,6 +131,17 @@ class EmbeddedStore:
                 self._sessions.get_nowait().close()
             self._writer_session.close()
             os.close(self._lock_fd)
+
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"})
+
+
+def _bound(params: QueryParams | None) -> dict[str, str | int | float]:
+    """Parameter values as the engine parses them: strings in its escaped text format, so that a
+    backslash, tab or newline in a value is that character, never an escape sequence."""
+    return {
+        name: value.translate(_ESCAPES) if isinstance(value, str) else value for name, value in (params or {}).items()
+    }
 
 
 def _store_error(error: Exception) -> StoreError:
