@@ -27,7 +27,7 @@ from sightline.query.period import GRANULARITY_SECONDS
 from sightline.query.plan import choose_tables
 from sightline.query.printer import SqlParams, print_select
 from sightline.query.request import MetricQueryParams, RequestError, parse_metric_query
-from sightline.store import QueryTimeoutError, Store
+from sightline.store import QueryMemoryError, QueryTimeoutError, Store, StoreError
 
 router = APIRouter(
     prefix="/mm-apis",
@@ -112,6 +112,13 @@ async def _run(store: Store, sql: str, params: SqlParams) -> list[dict[str, Any]
     except QueryTimeoutError as error:
         message = "the query ran past its time limit; narrow the period, the filter or the breakdown"
         raise ApiError(504, "query_timeout", message) from error
+    except QueryMemoryError as error:
+        message = "the query needs more memory than its limit; narrow the period, the filter or the breakdown"
+        raise ApiError(400, "query_too_large", message) from error
+    except StoreError as error:
+        raise ApiError(
+            503, "store_unavailable", "the store could not answer; try again", headers={"Retry-After": "5"}
+        ) from error
     rows: list[dict[str, Any]] = table.to_pylist()
     return rows
 

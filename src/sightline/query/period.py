@@ -31,7 +31,7 @@ AUTO_RULE: tuple[tuple[timedelta, Granularity], ...] = (
 MAX_DAYS = 400
 MAX_EPOCH_S = 4_102_444_800
 """2100-01-01: later times are refused (ClickHouse's DateTime ends in 2106)."""
-_PERIOD = re.compile(r"^\s*start\s*=\s*(\d{1,12})\s*,\s*end\s*=\s*(\d{1,12})\s*$")
+_PERIOD = re.compile(r"^\s*start\s*=\s*(\d{1,12})\s*,\s*end\s*=\s*(\d{1,12})\s*$", re.ASCII)
 
 
 class PeriodError(ValueError):

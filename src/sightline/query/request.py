@@ -27,7 +27,7 @@ from sightline.catalog.metrics import METRICS, MetricSpec
 from sightline.catalog.perview import PER_VIEW_METRICS
 from sightline.query.ast import Direction
 from sightline.query.compile import TIMESTAMP, MetricQuery
-from sightline.query.filters import FieldKind, FilterError, parse_filter
+from sightline.query.filters import FieldKind, FilterError, parse_filter, quote
 from sightline.query.period import PeriodError, choose_granularity, parse_period
 from sightline.query.qoefilter import parse_qoefilter
 
@@ -76,16 +76,16 @@ def _unknown(parameter: str, name: str, allowed: Iterable[str]) -> RequestError:
     close = difflib.get_close_matches(name, choices, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return RequestError(
-        parameter, f"unknown {parameter[:-1] if parameter.endswith('s') else parameter} {name!r}{hint}", choices
+        parameter, f"unknown {parameter[:-1] if parameter.endswith('s') else parameter} {quote(name)}{hint}", choices
     )
 
 
 def _direction(order: str | None, orderas: str | None) -> Direction | None:
-    text = orderas if orderas is not None else order
-    if text is None:
+    text = orderas if orderas else order
+    if not text:
         return None
     if text.strip().lower() not in ("asc", "desc"):
-        raise RequestError("orderas" if orderas is not None else "order", "order must be asc or desc", ("asc", "desc"))
+        raise RequestError("orderas" if orderas else "order", "order must be asc or desc", ("asc", "desc"))
     return "ASC" if text.strip().lower() == "asc" else "DESC"
 
 
@@ -148,7 +148,7 @@ def parse_metric_query(customer_id: int, params: MetricQueryParams) -> MetricQue
     if params.orderby:
         if params.orderby.strip() not in outputs:
             raise RequestError(
-                "orderby", f"orderby must name a requested field, not {params.orderby.strip()!r}", outputs
+                "orderby", f"orderby must name a requested field, not {quote(params.orderby.strip())}", outputs
             )
         order_by = (params.orderby.strip(), direction or "DESC")
     elif series:

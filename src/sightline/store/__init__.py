@@ -1,11 +1,12 @@
 """ClickHouse IO: the `Store` protocol, the embedded chDB backend, migrations and the batching writer."""
 
-from sightline.store.base import DataDirectoryLockedError, QueryTimeoutError, Store, StoreError
+from sightline.store.base import DataDirectoryLockedError, QueryMemoryError, QueryTimeoutError, Store, StoreError
 from sightline.store.embedded import EmbeddedStore, open_store
 
 __all__ = [
     "DataDirectoryLockedError",
     "EmbeddedStore",
+    "QueryMemoryError",
     "QueryTimeoutError",
     "Store",
     "StoreError",

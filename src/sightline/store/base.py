@@ -18,6 +18,10 @@ class QueryTimeoutError(StoreError):
     """The engine stopped a query at its time limit."""
 
 
+class QueryMemoryError(StoreError):
+    """The engine stopped a query at its memory limit."""
+
+
 class DataDirectoryLockedError(StoreError):
     """Another process owns the data directory."""
 

@@ -23,10 +23,17 @@ import pyarrow as pa
 from chdb import session as chdb_session
 
 from sightline.settings import Settings
-from sightline.store.base import DataDirectoryLockedError, QueryParams, QueryTimeoutError, StoreError
+from sightline.store.base import (
+    DataDirectoryLockedError,
+    QueryMemoryError,
+    QueryParams,
+    QueryTimeoutError,
+    StoreError,
+)
 from sightline.store.layout import check_batch, insert_select_sql
 
 _TIMEOUT_CODE = "Code: 159."
+_MEMORY_CODE = "Code: 241."
 _INSERT_SQL = insert_select_sql("Python(batch)") + " SETTINGS parallel_view_processing = 1"
 
 
@@ -60,33 +67,43 @@ class EmbeddedStore:
     ) -> None:
         self.data_dir = data_dir
         self._lock_fd = _lock_data_dir(data_dir)
-        path = str(data_dir / "clickhouse")
-        limits = (
+        self._path = str(data_dir / "clickhouse")
+        self._limits = (
             f"SET max_execution_time = {float(time_limit_s)}",
             f"SET max_memory_usage = {int(memory_limit_bytes)}",
         )
-        self._writer_session = chdb_session.Session(path)
+        self._writer_session = chdb_session.Session(self._path)
         self._writer_lock = threading.Lock()
         self._sessions: queue.Queue[Any] = queue.Queue()
         self._closed = False
         for _ in range(query_sessions):
-            session = chdb_session.Session(path)
-            for statement in limits:
-                session.query(statement)
-            self._sessions.put(session)
+            self._sessions.put(self._query_session())
+
+    def _query_session(self) -> Any:
+        session = chdb_session.Session(self._path)
+        for statement in self._limits:
+            session.query(statement)
+        return session
+
+    def _take_session(self) -> Any:
+        while not self._closed:
+            try:
+                return self._sessions.get(timeout=0.5)
+            except queue.Empty:
+                continue
+        raise StoreError("the store is closed")
 
     @contextmanager
     def _session(self) -> Iterator[Any]:
-        while True:
-            if self._closed:
-                raise StoreError("the store is closed")
-            try:
-                session = self._sessions.get(timeout=0.5)
-                break
-            except queue.Empty:
-                continue
+        session = self._take_session()
         try:
             yield session
+        except Exception:
+            # a failed query can leave its partial result in the session, which would corrupt the next
+            # query's answer: the session is replaced, never reused
+            session.close()
+            session = self._query_session()
+            raise
         finally:
             self._sessions.put(session)
 
@@ -148,6 +165,8 @@ def _store_error(error: Exception) -> StoreError:
     message = str(error)
     if _TIMEOUT_CODE in message:
         return QueryTimeoutError(message)
+    if _MEMORY_CODE in message:
+        return QueryMemoryError(message)
     return StoreError(message)
 
 
