@@ -160,6 +160,7 @@ PART_DEFINITIONS: dict[str, PartDefinition] = {
     "errors": _count("event_time", _is("error")),
     "fatal_errors": _count("event_time", _fatal),
     "business_errors": _count("event_time", lambda e: (e["event"] == "error") & (e["business_error"] == 1)),
+    "fatal_business_errors": _count("event_time", lambda e: _fatal(e) & (e["business_error"] == 1)),
     "bitrate_switches": _count("event_time", _switch),
     "upswitches": _count(
         "event_time", lambda e: _switch(e) & (e["rendition_bitrate_kbps"] > e["interval_bitrate_kbps"])
@@ -205,6 +206,8 @@ class Case:
     qoefilter: str | None = None
     concurrency: bool = False
     """`concurrency=1`: every part counts at its event's time; only metrics marked `concurrency` apply."""
+    business: bool = False
+    """`businesserror=true`: error metrics count business exceptions too."""
     passes: Callable[[pd.DataFrame], pd.Series] | None = None
     """The qoefilter as a predicate over per-view values (`per_view_values`)."""
     tables: tuple[str, ...] = ()
@@ -223,6 +226,8 @@ class Case:
             params["qoefilter"] = self.qoefilter
         if self.concurrency:
             params["concurrency"] = "1"
+        if self.business:
+            params["businesserror"] = "true"
         return params
 
     def metrics(self) -> list[MetricSpec]:
@@ -277,6 +282,7 @@ CASES: tuple[Case, ...] = (
     ),
     Case("concurrency_hourly", series=True, aligned=False, concurrency=True, tables=("events",)),
     Case("concurrency_by_cdn", ("cdn",), concurrency=True, tables=("events",)),
+    Case("business_by_cdn", ("cdn",), business=True, tables=("rollup_1h",)),
 )
 DIMENSIONS = sorted({d for case in CASES for d in case.dimensions} | {d for c in CASES for d, _, _ in c.conditions})
 
@@ -515,26 +521,26 @@ def _leaves(formula: Formula) -> set[tuple[str, float | None]]:
     return set()
 
 
-def expected_range(metric: MetricSpec, parts: Mapping[str, Any], period_ms: float) -> Interval:
-    """The range of the metric's value over every corner of its parts' ranges (every formula of the
+def expected_range(formula: Formula, parts: Mapping[str, Any], period_ms: float) -> Interval:
+    """The range of the formula's value over every corner of its parts' ranges (every formula of the
     catalog is monotone in each part, so the extremes are at corners)."""
-    leaves = sorted(_leaves(metric.formula), key=lambda leaf: (leaf[0], leaf[1] or 0.0))
+    leaves = sorted(_leaves(formula), key=lambda leaf: (leaf[0], leaf[1] or 0.0))
     ranges = [_interval(name, level, parts[name]) for name, level in leaves]
     corners = [
-        evaluate(metric.formula, dict(zip(leaves, corner, strict=True)), period_ms)
+        evaluate(formula, dict(zip(leaves, corner, strict=True)), period_ms)
         for corner in itertools.product(*[(None,) if r is None else sorted(set(r)) for r in ranges])
     ]
     values = [c for c in corners if c is not None]
     if not values:
         return None
-    assert len(values) == len(corners), f"{metric.name}: some corners have no value: {corners}"
+    assert len(values) == len(corners), f"some corners have no value: {corners}"
     return min(values), max(values)
 
 
-def _zero(metric: MetricSpec, parts: Mapping[str, Any]) -> bool:
+def _zero(formula: Formula, parts: Mapping[str, Any]) -> bool:
     return all(
         np.size(parts[name]) == 0 if PART_DEFINITIONS[name].aggregate == "tdigest" else parts[name] == 0
-        for name in parts_of(metric.formula)
+        for name in parts_of(formula)
     )
 
 
@@ -587,18 +593,19 @@ def mismatches(world: World, case: Case, metric: MetricSpec) -> list[str]:
     period = world.period(case)
     period_ms = HOUR_MS if case.series else (period[1] - period[0]).total_seconds() * 1000
     got_rows, want_parts = answer(world, case, metric.name), expected(world, case)
+    formula = metric.formula_for(case.business)
     found = []
     for key in sorted(set(got_rows) | set(want_parts), key=repr):
         parts = want_parts.get(key) or {name: _empty(name) for name in PART_DEFINITIONS}
         if key not in got_rows:
-            if not _zero(metric, parts):
-                found.append(f"{key}: no row, expected {expected_range(metric, parts, period_ms)}")
+            if not _zero(formula, parts):
+                found.append(f"{key}: no row, expected {expected_range(formula, parts, period_ms)}")
             continue
-        got, want = got_rows[key][metric.name], expected_range(metric, parts, period_ms)
+        got, want = got_rows[key][metric.name], expected_range(formula, parts, period_ms)
         if want is None or got is None:
             if want is not got:
                 found.append(f"{key}: got {got}, expected {want}")
-        elif integral(metric.formula) and want[0] == want[1]:
+        elif integral(formula) and want[0] == want[1]:
             if not (isinstance(got, int) and got == want[0]):
                 found.append(f"{key}: got {got!r}, expected {want[0]:.0f}")
         elif not _within(got, want):
@@ -675,7 +682,9 @@ def test_metric_equals_the_independent_computation(world: World, case: Case, met
     assert not found, f"{metric.name} ({case.id}): {len(found)} groups differ, e.g. " + "; ".join(found[:5])
 
 
-UNREAD_PARTS = tuple(p for p in PARTS if not any(p.name in parts_of(m.formula) for m in METRICS))
+UNREAD_PARTS = tuple(
+    p for p in PARTS if not any(p.name in parts_of(m.formula_for(b)) for m in METRICS for b in (False, True))
+)
 
 
 @pytest.mark.parametrize("rollup", [r.name for r in ROLLUPS])

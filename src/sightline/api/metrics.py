@@ -145,6 +145,9 @@ async def metric_query(
     concurrency: Annotated[
         int, Query(description="1: count what happened inside the period (outcomes by event time).")
     ] = 0,
+    businesserror: Annotated[
+        str | None, Query(description="true: count business exceptions in error metrics (default false).")
+    ] = None,
     explain: Annotated[bool, Query(description="Answer the plan and SQL instead of the data.")] = False,
     dimension: Annotated[str | None, Query(description="Legacy; accepted, the planner picks the table.")] = None,
     agg: Annotated[str | None, Query(description="Legacy; accepted, values are always aggregated.")] = None,
@@ -165,5 +168,6 @@ async def metric_query(
         sessiontype,
         qoefilter,
         concurrency,
+        businesserror,
     )
     return await answer(scope, store, params, explain)

@@ -6,7 +6,7 @@ from typing import Any
 
 from sightline.catalog.dimensions import DIMENSIONS
 from sightline.catalog.formula import parts_of, render
-from sightline.catalog.metrics import METRICS
+from sightline.catalog.metrics import METRICS, MetricSpec
 from sightline.catalog.parts import PARTS
 from sightline.catalog.rollups import ROLLUPS
 
@@ -19,6 +19,7 @@ def describe_catalog() -> dict[str, Any]:
             "unit": m.unit,
             "definition": m.definition,
             "formula": render(m.formula),
+            "formula_without_business_exceptions": render(m.formula_for(include_business=False)),
             "parts": sorted(parts_of(m.formula)),
             "dashboards": list(m.dashboards),
             "ad": m.ad,
@@ -42,9 +43,18 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def _business_note(metric: MetricSpec) -> str:
+    if not metric.business:
+        return ""
+    return (
+        " Business exceptions are left out unless `businesserror=true`: "
+        f"`{render(metric.formula_for(include_business=False))}`."
+    )
+
+
 def metrics_md() -> str:
     rows = "\n".join(
-        f"| `{m.name}` | {m.label} | {m.unit} | {_cell(m.definition)} | `{render(m.formula)}` | "
+        f"| `{m.name}` | {m.label} | {m.unit} | {_cell(m.definition)}{_business_note(m)} | `{render(m.formula)}` | "
         f"{', '.join(m.dashboards)} |"
         for m in METRICS
     )

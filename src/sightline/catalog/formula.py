@@ -88,6 +88,17 @@ def parts_of(formula: Formula) -> frozenset[str]:
     return frozenset()
 
 
+def substitute(formula: Formula, parts: dict[str, Formula]) -> Formula:
+    """`formula` with each `Part` named in `parts` replaced by its formula there."""
+    if isinstance(formula, Part):
+        return parts.get(formula.name, formula)
+    if isinstance(formula, Binary):
+        return Binary(formula.op, substitute(formula.left, parts), substitute(formula.right, parts))
+    if isinstance(formula, Clamp):
+        return Clamp(substitute(formula.value, parts), formula.low, formula.high)
+    return formula
+
+
 def render(formula: Formula) -> str:
     """Human-readable form for the docs, e.g. `100 × rebuffer_ms ÷ (play_ms + rebuffer_ms)`."""
     if isinstance(formula, Part):

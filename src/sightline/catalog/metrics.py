@@ -24,6 +24,7 @@ from sightline.catalog.formula import (
     parts_of,
     percent,
     sub,
+    substitute,
 )
 from sightline.catalog.parts import PARTS
 
@@ -42,6 +43,23 @@ class MetricSpec:
     ad: bool = False
     concurrency: bool = False
     """True for counts that `concurrency=1` can restrict to what happened inside the period."""
+    business: bool = False
+    """True for error metrics that leave business exceptions out unless `businesserror=true`."""
+
+    def formula_for(self, include_business: bool) -> Formula:
+        """The formula, with business exceptions left out of an error metric unless `include_business`."""
+        if include_business or not self.business:
+            return self.formula
+        return substitute(self.formula, WITHOUT_BUSINESS)
+
+
+WITHOUT_BUSINESS: dict[str, Formula] = {
+    "errors": sub(Part("errors"), Part("business_errors")),
+    "fatal_errors": sub(Part("fatal_errors"), Part("fatal_business_errors")),
+    "vsf_views": sub(Part("vsf_views"), Part("vsf_business_views")),
+    "vpf_views": sub(Part("vpf_views"), Part("vpf_business_views")),
+}
+"""Error parts → the same parts without business exceptions (entitlement, geo-block, concurrency limit)."""
 
 
 P = Part
@@ -183,6 +201,7 @@ METRICS: tuple[MetricSpec, ...] = (
         percent(P("vsf_views"), P("attempts")),
         "Attempts that failed with a fatal error before the first frame ÷ attempts.",
         KPI,
+        business=True,
     ),
     MetricSpec(
         "videostartfailures",
@@ -191,6 +210,7 @@ METRICS: tuple[MetricSpec, ...] = (
         P("vsf_views"),
         "Attempts that failed with a fatal error before the first frame.",
         ("errors",),
+        business=True,
     ),
     MetricSpec(
         "ebvs",
@@ -215,6 +235,7 @@ METRICS: tuple[MetricSpec, ...] = (
         percent(P("vpf_views"), P("plays")),
         "Plays that failed with a fatal error after the first frame ÷ plays.",
         KPI,
+        business=True,
     ),
     MetricSpec(
         "playbackfailures",
@@ -223,6 +244,7 @@ METRICS: tuple[MetricSpec, ...] = (
         P("vpf_views"),
         "Plays that failed with a fatal error after the first frame.",
         ("errors",),
+        business=True,
     ),
     MetricSpec(
         "totalstartupfailure",
@@ -231,13 +253,26 @@ METRICS: tuple[MetricSpec, ...] = (
         add(P("vsf_views"), P("ebvs_views")),
         "Attempts whose playback never started (VSF + EBVS).",
         ("errors",),
+        business=True,
     ),
-    MetricSpec("errors", "Errors", "count", P("errors"), "Error events, fatal or not.", ("errors",)),
+    MetricSpec("errors", "Errors", "count", P("errors"), "Error events, fatal or not.", ("errors",), business=True),
     MetricSpec(
-        "fatalerrors", "Fatal errors", "count", P("fatal_errors"), "Error events that ended playback.", ("errors",)
+        "fatalerrors",
+        "Fatal errors",
+        "count",
+        P("fatal_errors"),
+        "Error events that ended playback.",
+        ("errors",),
+        business=True,
     ),
     MetricSpec(
-        "errorsperplay", "Errors per play", "ratio", div(P("errors"), P("plays")), "Error events ÷ plays.", ("errors",)
+        "errorsperplay",
+        "Errors per play",
+        "ratio",
+        div(P("errors"), P("plays")),
+        "Error events ÷ plays.",
+        ("errors",),
+        business=True,
     ),
     MetricSpec(
         "uniqueviewercount",

@@ -143,6 +143,12 @@ PARTS: tuple[PartSpec, ...] = (
     _count("errors", "event_time", "event = 'error'", "Error events, fatal or not."),
     _count("fatal_errors", "event_time", FATAL_ERROR, "Fatal error events."),
     _count(
+        "fatal_business_errors",
+        "event_time",
+        f"{FATAL_ERROR} AND business_error = 1",
+        "Fatal error events that are business exceptions.",
+    ),
+    _count(
         "business_errors",
         "event_time",
         "event = 'error' AND business_error = 1",

@@ -73,6 +73,8 @@ class MetricQuery:
     """Per-view conditions: only views whose whole-view values satisfy them count."""
     concurrency: bool = False
     """Count every part in the bucket of its event, outcomes included (SmartSight's `concurrency=1`)."""
+    include_business: bool = False
+    """Count business exceptions in error metrics (SmartSight's `businesserror=true`)."""
     order_by: tuple[str, Direction] | None = None
     limit: int = 1000
     offset: int = 0
@@ -82,7 +84,7 @@ class MetricQuery:
 
     @property
     def needed_parts(self) -> tuple[PartSpec, ...]:
-        names = frozenset().union(*(parts_of(m.formula) for m in self.metrics))
+        names = frozenset().union(*(parts_of(m.formula_for(self.include_business)) for m in self.metrics))
         return tuple(p for p in PARTS if p.name in names)
 
 
@@ -162,7 +164,9 @@ def _events_part(part: PartSpec, counted: bool) -> Expr:
     return Trusted(f"{function}({part.expression}, {condition})")
 
 
-def _inner(query: MetricQuery, table: str, time: Expr, where: Expr, parts: list[Aliased]) -> Select:
+def _inner(
+    query: MetricQuery, table: str, time: Expr, where: Expr, parts: list[Aliased], grouped: bool = True
+) -> Select:
     keys: list[Expr] = [Column(d) for d in query.dimensions]
     columns = [Aliased(Column(d), d) for d in query.dimensions]
     if query.series:
@@ -171,15 +175,20 @@ def _inner(query: MetricQuery, table: str, time: Expr, where: Expr, parts: list[
     conditions = [where] + ([filter_expr(query.filter)] if query.filter is not None else [])
     if query.qoefilter is not None:
         conditions.append(InSelect(Column("view_id"), qoe_views(query, query.qoefilter)))
-    return Select(tuple(columns + parts), Table(table, query.customer_id), and_all(conditions), tuple(keys))
+    group_by = tuple(keys) if grouped else ()
+    return Select(tuple(columns + parts), Table(table, query.customer_id), and_all(conditions), group_by)
 
 
-def _segment_selects(query: MetricQuery, segment: Segment) -> list[Select]:
+def _segment_selects(query: MetricQuery, segment: Segment, grouped: bool) -> list[Select]:
+    """The inner SELECTs of `segment`. A rollup's are not `grouped` when every segment is a rollup's: its
+    rows, as stored, go to the outer merge (the same states and sums, one aggregation fewer)."""
     parts = query.needed_parts
     if segment.table != EVENTS:
         bucket = Column("bucket")
-        columns = [Aliased(_rollup_part(p), _part_column(p)) for p in parts]
-        return [_inner(query, segment.table, bucket, _in_range(bucket, segment.start, segment.end), columns)]
+        read = _rollup_part if grouped else (lambda p: Column(p.name))
+        columns = [Aliased(read(p), _part_column(p)) for p in parts]
+        where = _in_range(bucket, segment.start, segment.end)
+        return [_inner(query, segment.table, bucket, where, columns, grouped)]
     selects = []
     view_start = Func("UUIDv7ToDateTime", (Column("view_id"),))
     ts = Column("ts")
@@ -231,7 +240,8 @@ def _formula_expr(formula: Formula, period_ms: float, part: Callable[[Part | Qua
 
 def compile_query(query: MetricQuery, plan: TablePlan) -> Select:
     """The SELECT that answers `query` with the tables of `plan`."""
-    selects = [s for segment in plan.segments for s in _segment_selects(query, segment)]
+    grouped = any(segment.table == EVENTS for segment in plan.segments)
+    selects = [s for segment in plan.segments for s in _segment_selects(query, segment, grouped)]
     period_ms = (
         GRANULARITY_SECONDS[query.granularity] * 1000.0
         if query.series
@@ -241,7 +251,10 @@ def compile_query(query: MetricQuery, plan: TablePlan) -> Select:
     columns = [Aliased(Column(d), d) for d in query.dimensions]
     if query.series:
         columns.append(Aliased(Column(TIMESTAMP), TIMESTAMP))
-    columns += [Aliased(_formula_expr(m.formula, period_ms, _merged_part), m.name) for m in query.metrics]
+    columns += [
+        Aliased(_formula_expr(m.formula_for(query.include_business), period_ms, _merged_part), m.name)
+        for m in query.metrics
+    ]
     columns.append(Aliased(Trusted("count() OVER ()"), TOTAL_RECORDS))
     order = [OrderBy(Column(query.order_by[0]), query.order_by[1])] if query.order_by else []
     order += [OrderBy(k, "ASC") for k in keys if not query.order_by or k != Column(query.order_by[0])]

@@ -10,6 +10,8 @@ Rules (SmartSight's, with its contradictions resolved as reference ยง6 advises โ
   descending. Ties are broken by the group keys, so pages are stable.
 - `concurrency=1` counts what happened inside the period: outcomes (plays, attempts, ended plays) in the
   bucket of their event rather than of their view's start; only metrics marked `concurrency` allow it.
+- `businesserror=true` counts business exceptions (entitlement, geo-block, concurrency limit) in the
+  error metrics; by default (false, as in SmartSight) they are left out (`MetricSpec.formula_for`).
 - `qoefilter` keeps the views whose whole-view values pass it (`latency>3 AND bufferingratio>5`, or the
   legacy `bufferingratio > 10 , buffcount > 1`), over the per-view metrics of `catalog.perview`.
 - `dimension`, `agg` and `count` are accepted for compatibility and change nothing: the planner picks
@@ -65,6 +67,7 @@ class MetricQueryParams:
     sessiontype: str | None = None
     qoefilter: str | None = None
     concurrency: int = 0
+    businesserror: str | None = None
 
 
 def _names(text: str | None) -> list[str]:
@@ -87,6 +90,13 @@ def _direction(order: str | None, orderas: str | None) -> Direction | None:
     if text.strip().lower() not in ("asc", "desc"):
         raise RequestError("orderas" if orderas else "order", "order must be asc or desc", ("asc", "desc"))
     return "ASC" if text.strip().lower() == "asc" else "DESC"
+
+
+def _flag(parameter: str, text: str | None) -> bool:
+    value = (text or "false").strip().lower()
+    if value not in ("true", "false", "1", "0"):
+        raise RequestError(parameter, f"{parameter} must be true or false", ("true", "false"))
+    return value in ("true", "1")
 
 
 def _fields(params: MetricQueryParams) -> tuple[list[MetricSpec], list[str], bool]:
@@ -131,6 +141,7 @@ def parse_metric_query(customer_id: int, params: MetricQueryParams) -> MetricQue
     except PeriodError as error:
         raise RequestError("granularity", str(error)) from error
     metrics, dimensions, series = _fields(params)
+    include_business = _flag("businesserror", params.businesserror)
     if params.concurrency not in (0, 1):
         raise RequestError("concurrency", "concurrency must be 0 or 1", ("0", "1"))
     refused = [m.name for m in metrics if params.concurrency and not m.concurrency]
@@ -165,6 +176,7 @@ def parse_metric_query(customer_id: int, params: MetricQueryParams) -> MetricQue
         filter_node,
         qoefilter,
         params.concurrency == 1,
+        include_business,
         order_by,
         params.limit,
         params.offset,
