@@ -73,7 +73,7 @@ def _shape(query: MetricQuery, rows: list[dict[str, Any]], total: int) -> dict[s
     return {"totalcount": len(response), "pagecount": pages, "totalrecords": total, "response": response}
 
 
-async def answer(scope: CustomerContext, store: StoreDep, params: MetricQueryParams, explain: bool) -> dict[str, Any]:
+async def answer(scope: CustomerContext, store: Store, params: MetricQueryParams, explain: bool) -> dict[str, Any]:
     try:
         query = parse_metric_query(scope.id, params)
     except RequestError as error:
