@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from sightline import __version__
-from sightline.api import catalog, health, metrics
+from sightline.api import catalog, collect, health, metrics
 from sightline.api.auth import include_auth
 from sightline.api.errors import install_error_handlers
+from sightline.ingest.sessions import Sessionizer
 from sightline.settings import Settings
 from sightline.store import Store, open_store
 from sightline.store.writer import BatchingWriter
@@ -27,9 +29,12 @@ def create_app(settings: Settings, store: Store | None = None, writer: BatchingW
         app.state.writer = writer or BatchingWriter(
             app.state.store, max_rows=settings.writer_max_rows, max_delay_s=settings.writer_max_delay_s
         )
+        app.state.sessions = Sessionizer()
+        sweeper = asyncio.create_task(collect.sweep_forever(app))
         try:
             yield
         finally:
+            sweeper.cancel()
             if own_writer:
                 app.state.writer.close()
             if own_store:
@@ -47,4 +52,5 @@ def create_app(settings: Settings, store: Store | None = None, writer: BatchingW
     include_auth(app, settings)
     app.include_router(metrics.router)
     app.include_router(catalog.router)
+    app.include_router(collect.router)
     return app

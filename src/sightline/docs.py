@@ -84,6 +84,20 @@ view's id, a **UUIDv7**, when the view starts: its time is the view's start, to 
 {json.dumps(_EXAMPLE, indent=2)}
 ```
 
+## Sending it
+`POST /collect` with the batch as JSON (`Content-Encoding: gzip` accepted; at most 1 MiB on the wire
+and 8 MiB inflated) and the customer's ingest key as `X-Ingest-Key`, or as `?key=` for players that
+cannot set headers. The answer comes once the accepted events are stored:
+
+- 200 `{{"accepted": n, "duplicates": d, "refused": [{{"index": i, "reason": "..."}}]}}`: a bad event is
+  refused alone, by its index in `events`; an event whose `seq` the view already sent is a duplicate
+  (a retry) and is stored once; events after the view's terminal event are refused;
+- 400 when the body, `view_id`, `dimensions` or every event is bad, naming what; 401 without a valid
+  ingest key; 413 for a body too large; 503 with `Retry-After` when the collector is busy or the store
+  fails — nothing of that batch was kept, so send it again.
+
+A view that sends nothing for 30 minutes is closed with an `exit` event at its last event's time.
+
 ## Batch
 - `view_id` (string, required): UUIDv7 of the view.
 - `dimensions` (object): the view's dimensions below; every key is optional (empty or 0 when unknown);

@@ -84,15 +84,34 @@ def _arrow_type(clickhouse_type: str) -> pa.DataType:
     return _ARROW_TYPES.get(clickhouse_type, pa.string())
 
 
-def to_event_table(customer_id: int, batches: list[BeaconBatch]) -> pa.Table:
-    """The rows of `batches` in the store's columnar layout (`store.layout`), one row per event."""
+EventRow = tuple[int, bytes, dict[str, Any], dict[str, Any]]
+"""(customer id, view id as 16 bytes, the view's dimensions, one event's fields)."""
+
+
+def event_table(rows: list[EventRow]) -> pa.Table:
+    """`rows` in the store's columnar layout (`store.layout`), one row per event."""
     columns: dict[str, list[Any]] = {name: [] for name in EVENT_COLUMN_NAMES}
-    for batch in batches:
-        view = batch.dimensions.model_dump()
-        for event in batch.events:
-            row = {**view, **event.model_dump(), "customer_id": customer_id, "view_id": batch.view_id.bytes}
-            for name in EVENT_COLUMN_NAMES:
-                columns[name].append(row[name])
+    defaults = {**ViewDimensions().model_dump(), **_EVENT_DEFAULTS}
+    for customer_id, view_id, dimensions, event in rows:
+        row = {**defaults, **dimensions, **event, "customer_id": customer_id, "view_id": view_id}
+        for name in EVENT_COLUMN_NAMES:
+            columns[name].append(row[name])
     types = {c.name: _arrow_type(c.clickhouse_type) for c in event_columns()}
     types |= {"customer_id": pa.uint32(), "view_id": pa.binary(16), "ts": pa.int64(), "event": pa.string()}
     return pa.table({name: pa.array(values, type=types[name]) for name, values in columns.items()})
+
+
+def to_event_table(customer_id: int, batches: list[BeaconBatch]) -> pa.Table:
+    """The events of `batches` in the store's columnar layout."""
+    return event_table(
+        [
+            (customer_id, batch.view_id.bytes, batch.dimensions.model_dump(), event.model_dump())
+            for batch in batches
+            for event in batch.events
+        ]
+    )
+
+
+_EVENT_DEFAULTS: dict[str, Any] = {
+    f.name: 0.0 if f.clickhouse_type == "Float32" else 0 if f.clickhouse_type in _UINT_MAX else "" for f in EVENT_FIELDS
+}

@@ -1,0 +1,124 @@
+"""`POST /collect`: native beacon batches from players, acknowledged only once stored.
+
+Authenticated by an ingest key (`X-Ingest-Key` header, or `key` in the query for players that cannot
+set headers). Answers 200 `{"accepted", "duplicates", "refused": [{"index", "reason"}]}` once the
+accepted events are in the store; 400 when nothing in the batch is acceptable; 401 for a missing or
+unknown key; 413 for a body too large; 503 with `Retry-After` when the writer is full or the store
+fails (nothing of the batch is kept then, so the client's retry counts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+
+from sightline.api.deps import AuthDep
+from sightline.api.errors import ApiError, ErrorResponse
+from sightline.ingest.collect import MAX_BODY_BYTES, CollectError, decode_body, parse_batch
+from sightline.ingest.native import event_table
+from sightline.ingest.sessions import Sessionizer
+from sightline.store.writer import BatchingWriter, WriterClosedError, WriterOverloadedError
+
+router = APIRouter(tags=["ingest"])
+SWEEP_EVERY_S = 60.0
+
+
+class Refusal(BaseModel):
+    index: int
+    reason: str
+
+
+class CollectResponse(BaseModel):
+    accepted: int
+    duplicates: int
+    refused: list[Refusal]
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise CollectError(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise CollectError(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+    return bytes(body)
+
+
+async def _store(writer: BatchingWriter, rows: Any) -> None:
+    try:
+        future = writer.submit(event_table(rows))
+    except (WriterOverloadedError, WriterClosedError) as error:
+        raise ApiError(
+            503, "overloaded", f"the collector is busy: {error}; retry", headers={"Retry-After": "1"}
+        ) from error
+    try:
+        await asyncio.wrap_future(future)
+    except Exception as error:  # the store refused the insert: nothing of it is acknowledged
+        raise ApiError(
+            503, "store_failed", "the events could not be stored; retry", headers={"Retry-After": "5"}
+        ) from error
+
+
+@router.post(
+    "/collect",
+    response_model=CollectResponse,
+    responses={400: {"model": ErrorResponse}, 401: {"model": ErrorResponse}, 413: {"model": ErrorResponse},
+               503: {"model": ErrorResponse}},
+)  # fmt: skip
+async def collect(
+    request: Request,
+    auth: AuthDep,
+    key: Annotated[str | None, Query(description="The ingest key, for players that cannot set headers.")] = None,
+    x_ingest_key: Annotated[str | None, Header(description="The ingest key.")] = None,
+) -> CollectResponse:
+    """Store a batch of one view's events (docs/beacon-format.md)."""
+    ingest_key = x_ingest_key or key
+    customer_id = await run_in_threadpool(auth.access.customer_for_ingest_key, ingest_key) if ingest_key else None
+    if customer_id is None:
+        raise ApiError(401, "invalid_ingest_key", "send a valid ingest key as X-Ingest-Key or ?key=", "key",
+                       headers={"WWW-Authenticate": 'Bearer realm="ingest"'})  # fmt: skip
+    try:
+        batch = parse_batch(decode_body(await _read_body(request), request.headers.get("content-encoding")))
+    except CollectError as error:
+        raise ApiError(error.status, error.code, error.message, error.parameter) from error
+    sessions: Sessionizer = request.app.state.sessions
+    admission = sessions.admit(customer_id, batch.view_id, batch.dimensions, batch.events, int(time.time() * 1000))
+    refused = sorted(batch.refused + admission.refused)
+    if not admission.kept and refused:
+        detail = "; ".join(f"event {index}: {reason}" for index, reason in refused[:5])
+        raise ApiError(400, "no_valid_event", f"no event of the batch can be stored: {detail}", "events")
+    if admission.kept:
+        try:
+            await _store(
+                request.app.state.writer, [(customer_id, batch.view_id, batch.dimensions, e) for e in admission.kept]
+            )
+        except ApiError:
+            sessions.rollback(batch.view_id, admission.kept)
+            raise
+    return CollectResponse(
+        accepted=len(admission.kept),
+        duplicates=admission.duplicates,
+        refused=[Refusal(index=i, reason=r) for i, r in refused],
+    )
+
+
+async def sweep_forever(app: FastAPI) -> None:
+    """Close views idle for 30 minutes with an `exit` event, every `SWEEP_EVERY_S`; exits the writer
+    cannot take now are kept and offered again on the next round."""
+    pending: list[Any] = []
+    while True:
+        await asyncio.sleep(SWEEP_EVERY_S)
+        pending += app.state.sessions.sweep(int(time.time() * 1000))
+        if pending:
+            try:
+                app.state.writer.submit(event_table(pending))
+                pending = []
+            except WriterOverloadedError:
+                continue

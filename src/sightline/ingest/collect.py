@@ -1,0 +1,94 @@
+"""Decoding and validating a native beacon batch as the collector receives it.
+
+A batch is refused whole (`CollectError`) when its body, envelope, view id or dimensions are bad; an
+event that fails validation is refused alone, with its index and the reason, and the others are kept.
+Bodies are limited before and after gzip decompression, so a small compressed body cannot expand
+without bound.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from sightline.ingest.native import MAX_EVENTS, BeaconEvent, ViewDimensions
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_DECODED_BYTES = 8 * 1024 * 1024
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+class CollectError(ValueError):
+    """A batch refused whole: the HTTP status, a code and a message naming what is wrong."""
+
+    def __init__(self, status: int, code: str, message: str, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.parameter = status, code, message, parameter
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedBatch:
+    view_id: bytes
+    dimensions: dict[str, Any]
+    events: list[tuple[int, dict[str, Any]]]
+    refused: list[tuple[int, str]]
+
+
+def decode_body(body: bytes, content_encoding: str | None) -> Any:
+    """The JSON of `body`, gunzipped when it says so or starts with gzip's magic bytes."""
+    if len(body) > MAX_BODY_BYTES:
+        raise CollectError(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+    if (content_encoding or "").strip().lower() == "gzip" or body.startswith(_GZIP_MAGIC):
+        try:
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            body = inflater.decompress(body, MAX_DECODED_BYTES + 1)
+            if len(body) > MAX_DECODED_BYTES or inflater.unconsumed_tail:
+                raise CollectError(413, "body_too_large", f"the body inflates past {MAX_DECODED_BYTES} bytes")
+            if not inflater.eof:
+                raise CollectError(400, "bad_gzip", "the gzip body is truncated")
+        except zlib.error as error:
+            raise CollectError(400, "bad_gzip", f"the gzip body cannot be read: {error}") from error
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CollectError(400, "bad_json", f"the body is not JSON: {error}") from error
+
+
+def _reason(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}" if where else first["msg"]
+
+
+def parse_batch(payload: Any) -> ParsedBatch:
+    """Validate a decoded batch: envelope, view id and dimensions whole; each event on its own."""
+    if not isinstance(payload, dict):
+        raise CollectError(400, "bad_batch", "the body must be a JSON object with view_id, dimensions and events")
+    unknown = sorted(set(payload) - {"view_id", "dimensions", "events"})
+    if unknown:
+        raise CollectError(400, "bad_batch", f"unknown keys {unknown}; allowed: view_id, dimensions, events")
+    try:
+        view_id = uuid.UUID(str(payload.get("view_id")))
+    except ValueError:
+        raise CollectError(400, "bad_view_id", "view_id must be a UUID", "view_id") from None
+    if view_id.version != 7:
+        raise CollectError(400, "bad_view_id", "view_id must be a UUIDv7 (its time is the view's start)", "view_id")
+    try:
+        dimensions = ViewDimensions.model_validate(payload.get("dimensions") or {}).model_dump()
+    except ValidationError as error:
+        raise CollectError(400, "bad_dimensions", f"dimensions.{_reason(error)}", "dimensions") from None
+    events = payload.get("events")
+    if not isinstance(events, list) or not 1 <= len(events) <= MAX_EVENTS:
+        raise CollectError(400, "bad_events", f"events must be a list of 1 to {MAX_EVENTS} events", "events")
+    kept, refused = [], []
+    for index, raw in enumerate(events):
+        try:
+            kept.append((index, BeaconEvent.model_validate(raw).model_dump()))
+        except ValidationError as error:
+            refused.append((index, _reason(error)))
+    return ParsedBatch(view_id.bytes, dimensions, kept, refused)

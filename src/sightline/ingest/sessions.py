@@ -1,0 +1,119 @@
+"""Per-view state of the collector: deduplication, closed views, and the 30-minute sweeper.
+
+The materialized views count outcomes from single event rows (docs/architecture.md), so what reaches
+the store must hold these invariants, which this module enforces for every view it has seen:
+- an event is stored once: a `seq` already admitted for the view is a duplicate (a client's retry);
+- a view closes at its terminal event (`end`, `exit`, or a fatal `error`); later events are refused;
+- a view with no beacon for `IDLE_CLOSE` is closed by `sweep`, which returns an `exit` event for it.
+State is in memory, bounded by `max_views` (the least recently seen views are forgotten first).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+IDLE_CLOSE_MS = 30 * 60 * 1000
+TERMINAL = frozenset({"end", "exit"})
+
+
+def is_terminal(event: dict[str, Any]) -> bool:
+    return event["event"] in TERMINAL or (event["event"] == "error" and event.get("fatal", 0) == 1)
+
+
+@dataclass
+class ViewState:
+    customer_id: int
+    dimensions: dict[str, Any]
+    seqs: set[int] = field(default_factory=set)
+    started: bool = False
+    closed: bool = False
+    last_ts: int = 0
+    last_seen_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What became of a batch's events: kept (in order), refused (index, reason), duplicates dropped."""
+
+    kept: list[dict[str, Any]]
+    refused: list[tuple[int, str]]
+    duplicates: int
+
+
+class Sessionizer:
+    """Thread-safe per-view state keyed by view id (bytes)."""
+
+    def __init__(self, max_views: int = 200_000) -> None:
+        self._views: OrderedDict[bytes, ViewState] = OrderedDict()
+        self._max_views = max_views
+        self._lock = threading.Lock()
+
+    def admit(
+        self, customer_id: int, view_id: bytes, dimensions: dict[str, Any], events: list[tuple[int, dict[str, Any]]],
+        now_ms: int,
+    ) -> Admission:  # fmt: skip
+        """Keep the valid `(index, event)`s of one view that are new and arrive while the view is open."""
+        kept: list[dict[str, Any]] = []
+        refused: list[tuple[int, str]] = []
+        duplicates = 0
+        with self._lock:
+            state = self._state(customer_id, view_id, dimensions)
+            if state.customer_id != customer_id:
+                return Admission([], [(i, "view_id belongs to another customer") for i, _ in events], 0)
+            for index, event in sorted(events, key=lambda pair: pair[1]["seq"]):
+                if event["seq"] in state.seqs:
+                    duplicates += 1
+                elif state.closed:
+                    refused.append((index, "the view is closed (it ended, failed, or was idle 30 minutes)"))
+                else:
+                    state.seqs.add(event["seq"])
+                    state.started |= event["event"] == "first_frame" or event["started"] == 1
+                    state.closed = is_terminal(event)
+                    state.last_ts = max(state.last_ts, event["ts"])
+                    kept.append({**event, "started": int(event["started"] or event["event"] == "first_frame")})
+            state.last_seen_ms = now_ms
+            state.dimensions = dimensions or state.dimensions
+        return Admission(kept, sorted(refused), duplicates)
+
+    def rollback(self, view_id: bytes, kept: list[dict[str, Any]]) -> None:
+        """Forget events admitted by `admit` that could not be stored, so that the client's retry counts."""
+        with self._lock:
+            state = self._views.get(view_id)
+            if state is None:
+                return
+            state.seqs -= {event["seq"] for event in kept}
+            if any(is_terminal(event) for event in kept):
+                state.closed = False
+
+    def _state(self, customer_id: int, view_id: bytes, dimensions: dict[str, Any]) -> ViewState:
+        state = self._views.get(view_id)
+        if state is None:
+            state = ViewState(customer_id, dimensions)
+            self._views[view_id] = state
+            while len(self._views) > self._max_views:
+                self._views.popitem(last=False)
+        self._views.move_to_end(view_id)
+        return state
+
+    def sweep(self, now_ms: int) -> list[tuple[int, bytes, dict[str, Any], dict[str, Any]]]:
+        """Close the views idle for `IDLE_CLOSE_MS`: (customer, view id, dimensions, their `exit` event)."""
+        closed = []
+        with self._lock:
+            for view_id, state in list(self._views.items()):
+                if now_ms - state.last_seen_ms < IDLE_CLOSE_MS:
+                    break  # ordered by last activity: the rest are more recent
+                if not state.closed:
+                    state.closed = True
+                    seq = max(state.seqs, default=-1) + 1
+                    exit_event = {
+                        "event": "exit",
+                        "ts": state.last_ts or now_ms,
+                        "seq": seq,
+                        "started": int(state.started),
+                    }
+                    closed.append((state.customer_id, view_id, state.dimensions, exit_event))
+                del self._views[view_id]
+        return closed

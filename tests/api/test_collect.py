@@ -1,0 +1,199 @@
+"""`POST /collect` through the app over a real chDB store: stored once, refused precisely, never a 5xx."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sightline.app import create_app
+from sightline.auth.kinds import KeyKind
+from sightline.ingest.collect import MAX_BODY_BYTES
+from sightline.ingest.native import BeaconBatch, to_event_table
+from sightline.settings import Settings
+from sightline.store.writer import BatchingWriter
+
+START_MS = 1_780_000_000_000
+
+
+@dataclass(frozen=True)
+class World:
+    client: TestClient
+    key: str
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("collect"), argon2_time_cost=1, argon2_memory_kib=1024)
+    with TestClient(create_app(settings)) as client:
+        auth = client.app.state.auth  # type: ignore[attr-defined]
+        auth.accounts.add_customer(1001, "Alpha", 6831)
+        yield World(client, auth.accounts.create_key(KeyKind.INGEST, 1001)[1])
+
+
+def uuid7(n: int) -> str:
+    return str(uuid.UUID(int=((START_MS + n) << 80) | (0x7 << 76) | (0b10 << 62) | n))
+
+
+def batch(view: int, events: list[dict[str, Any]], **dimensions: Any) -> dict[str, Any]:
+    return {"view_id": uuid7(view), "dimensions": {"cdn": "akamai", **dimensions}, "events": events}
+
+
+def view_events(view: int) -> list[dict[str, Any]]:
+    t = START_MS + view
+    return [
+        {"event": "play_request", "ts": t, "seq": 0},
+        {"event": "first_frame", "ts": t + 900, "seq": 1, "started": 1, "startup_ms": 900},
+        {
+            "event": "heartbeat",
+            "ts": t + 10_900,
+            "seq": 2,
+            "started": 1,
+            "play_ms": 10_000,
+            "interval_bitrate_kbps": 3000,
+        },
+        {"event": "end", "ts": t + 11_000, "seq": 3, "started": 1, "play_ms": 100, "interval_bitrate_kbps": 3000},
+    ]
+
+
+def post(world: World, body: Any, *, key: str | None = None, raw: bytes | None = None, **headers: str) -> Any:
+    content = raw if raw is not None else json.dumps(body).encode()
+    return world.client.post("/collect", content=content, headers={"X-Ingest-Key": key or world.key, **headers})
+
+
+def stored(world: World, view: int) -> list[dict[str, Any]]:
+    store = world.client.app.state.store  # type: ignore[attr-defined]
+    table = store.query(
+        "SELECT seq, toString(event) AS event, started, play_ms FROM events WHERE view_id = toUUID({v:String}) "
+        "ORDER BY seq",
+        {"v": uuid7(view)},
+    )
+    rows: list[dict[str, Any]] = table.to_pylist()
+    return rows
+
+
+def test_a_batch_is_stored_and_its_retry_counted_once(world: World) -> None:
+    response = post(world, batch(1, view_events(1)))
+    assert response.status_code == 200
+    assert response.json() == {"accepted": 4, "duplicates": 0, "refused": []}
+    again = post(world, batch(1, view_events(1)))
+    assert again.json() == {"accepted": 0, "duplicates": 4, "refused": []}
+    assert [r["seq"] for r in stored(world, 1)] == [0, 1, 2, 3]
+    store = world.client.app.state.store  # type: ignore[attr-defined]
+    view = store.query(
+        "SELECT sum(play_ms) AS play, max(completed) AS completed, max(cdn) AS cdn FROM views "
+        "WHERE view_id = toUUID({v:String})",
+        {"v": uuid7(1)},
+    ).to_pylist()
+    assert view == [{"play": 10_100, "completed": 1, "cdn": "akamai"}]
+
+
+def test_the_key_may_come_in_the_query_and_gzip_is_accepted(world: World) -> None:
+    body = gzip.compress(json.dumps(batch(2, view_events(2)[:2])).encode())
+    response = world.client.post(f"/collect?key={world.key}", content=body, headers={"Content-Encoding": "gzip"})
+    assert response.json()["accepted"] == 2
+
+
+def test_bad_events_are_refused_by_index_and_the_good_ones_kept(world: World) -> None:
+    events = view_events(3)
+    events[1] = {**events[1], "event": "teleport"}
+    events[2] = {**events[2], "play_ms": -5}
+    response = post(world, batch(3, events))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["accepted"] == 2
+    assert [r["index"] for r in body["refused"]] == [1, 2]
+    assert "event" in body["refused"][0]["reason"]
+    assert "play_ms" in body["refused"][1]["reason"]
+    assert [r["seq"] for r in stored(world, 3)] == [0, 3]
+
+
+def test_events_after_the_view_ended_are_refused(world: World) -> None:
+    post(world, batch(4, view_events(4)))
+    late = post(world, batch(4, [{"event": "heartbeat", "ts": START_MS + 99_000, "seq": 9, "started": 1}]))
+    assert late.status_code == 400
+    assert "closed" in late.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "headers", "status", "code"),
+    [
+        (b"{not json", {}, 400, "bad_json"),
+        (b'{"events": 5}', {}, 400, "bad_view_id"),
+        (b"[1, 2]", {}, 400, "bad_batch"),
+        (b"\x1f\x8b\x08garbage", {}, 400, "bad_gzip"),
+        (gzip.compress(b'{"view_id": "x"}')[:-8], {}, 400, "bad_gzip"),
+        (gzip.compress(b" " * (9 * 1024 * 1024)), {}, 413, "body_too_large"),
+        (b" " * (MAX_BODY_BYTES + 1), {}, 413, "body_too_large"),
+        (json.dumps(batch(5, [])).encode(), {}, 400, "bad_events"),
+        (json.dumps({**batch(5, view_events(5)), "view_id": str(uuid.uuid4())}).encode(), {}, 400, "bad_view_id"),
+        (json.dumps(batch(5, view_events(5), country="USA")).encode(), {}, 400, "bad_dimensions"),
+        (json.dumps({**batch(5, view_events(5)), "extra": 1}).encode(), {}, 400, "bad_batch"),
+    ],
+)
+def test_malformed_bodies_are_4xx_naming_the_problem(
+    world: World, raw: bytes, headers: dict[str, str], status: int, code: str
+) -> None:
+    response = post(world, None, raw=raw, **headers)
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+
+
+@pytest.mark.parametrize("key", ["", "sli_nosuchkey", "slk_not-an-ingest-key"])
+def test_a_missing_or_unknown_key_is_401(world: World, key: str) -> None:
+    response = world.client.post(
+        "/collect", content=json.dumps(batch(6, view_events(6))), headers={"X-Ingest-Key": key}
+    )
+    assert response.status_code == 401
+    assert "WWW-Authenticate" in response.headers
+
+
+def test_an_overloaded_writer_answers_503_and_the_retry_counts(world: World) -> None:
+    app = world.client.app
+    original = app.state.writer  # type: ignore[attr-defined]
+    blocked = BatchingWriter(app.state.store, max_rows=10**9, max_delay_s=3600, max_pending_rows=2)  # type: ignore[attr-defined]
+    app.state.writer = blocked  # type: ignore[attr-defined]
+    try:
+        blocked.submit(to_event_table(1001, [BeaconBatch.model_validate(batch(8, view_events(8)[:2]))]))
+        refused = post(world, batch(9, view_events(9)[:1]))
+        assert refused.status_code == 503
+        assert refused.headers["Retry-After"] == "1"
+    finally:
+        blocked.close()  # writes the pending batch
+        app.state.writer = original  # type: ignore[attr-defined]
+    retried = post(world, batch(9, view_events(9)[:1]))
+    assert retried.json() == {"accepted": 1, "duplicates": 0, "refused": []}
+    assert [r["seq"] for r in stored(world, 9)] == [0]
+    assert [r["seq"] for r in stored(world, 8)] == [0, 1]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+        lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5),
+        max_leaves=20,
+    ),
+    st.sampled_from(["event", "ts", "seq", "play_ms", "started", "fatal", "rendition_fps", "cdn", "view_id"]),
+)
+def test_any_body_is_stored_or_refused_never_a_5xx(world: World, value: Any, field: str) -> None:
+    events = view_events(100)
+    if field == "view_id":
+        body: Any = {**batch(100, events), "view_id": value}
+    elif field == "cdn":
+        body = batch(100, events, cdn=value)
+    else:
+        events[2] = {**events[2], field: value}
+        body = batch(100, events)
+    for content in (json.dumps(body).encode(), json.dumps(value).encode()):
+        response = post(world, None, raw=content)
+        assert response.status_code < 500, response.text
+        assert response.status_code in (200, 400, 413), response.text

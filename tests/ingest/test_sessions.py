@@ -1,0 +1,75 @@
+"""The collector's per-view state: duplicates, closed views, rollback, the 30-minute sweeper."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sightline.ingest.sessions import IDLE_CLOSE_MS, Sessionizer
+
+VIEW = b"\x01" * 16
+
+
+def event(seq: int, kind: str = "heartbeat", **fields: Any) -> dict[str, Any]:
+    return {"event": kind, "seq": seq, "ts": 1_000 + seq, "started": 0, "fatal": 0, **fields}
+
+
+def indexed(*events: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    return list(enumerate(events))
+
+
+def test_a_retried_batch_is_counted_once() -> None:
+    sessions = Sessionizer()
+    first = sessions.admit(1, VIEW, {}, indexed(event(0, "play_request"), event(1)), now_ms=0)
+    again = sessions.admit(1, VIEW, {}, indexed(event(0, "play_request"), event(1), event(2)), now_ms=1)
+    assert [e["seq"] for e in first.kept] == [0, 1]
+    assert [e["seq"] for e in again.kept] == [2]
+    assert again.duplicates == 2
+
+
+def test_events_after_the_terminal_event_are_refused_with_their_index() -> None:
+    sessions = Sessionizer()
+    sessions.admit(1, VIEW, {}, indexed(event(0, "play_request"), event(1, "error", fatal=1)), now_ms=0)
+    later = sessions.admit(1, VIEW, {}, indexed(event(2), event(3)), now_ms=1)
+    assert later.kept == []
+    assert [index for index, _ in later.refused] == [0, 1]
+    assert "closed" in later.refused[0][1]
+
+
+def test_first_frame_marks_the_view_started() -> None:
+    sessions = Sessionizer()
+    admitted = sessions.admit(1, VIEW, {}, indexed(event(0, "play_request"), event(1, "first_frame")), now_ms=0)
+    assert [e["started"] for e in admitted.kept] == [0, 1]
+
+
+def test_a_view_id_of_another_customer_is_refused() -> None:
+    sessions = Sessionizer()
+    sessions.admit(1, VIEW, {}, indexed(event(0)), now_ms=0)
+    other = sessions.admit(2, VIEW, {}, indexed(event(1)), now_ms=0)
+    assert other.kept == []
+    assert "another customer" in other.refused[0][1]
+
+
+def test_rollback_lets_the_retry_count() -> None:
+    sessions = Sessionizer()
+    admitted = sessions.admit(1, VIEW, {}, indexed(event(0), event(1, "end")), now_ms=0)
+    sessions.rollback(VIEW, admitted.kept)
+    retried = sessions.admit(1, VIEW, {}, indexed(event(0), event(1, "end")), now_ms=1)
+    assert [e["seq"] for e in retried.kept] == [0, 1]
+
+
+def test_the_sweeper_closes_idle_views_with_an_exit_after_their_last_event() -> None:
+    sessions = Sessionizer()
+    dims = {"cdn": "akamai"}
+    sessions.admit(1, VIEW, dims, indexed(event(0, "play_request"), event(1, "first_frame")), now_ms=0)
+    sessions.admit(1, b"\x02" * 16, {}, indexed(event(0), event(1, "end")), now_ms=0)  # closed: no exit
+    assert sessions.sweep(IDLE_CLOSE_MS - 1) == []
+    closed = sessions.sweep(IDLE_CLOSE_MS)
+    assert closed == [(1, VIEW, dims, {"event": "exit", "ts": 1_001, "seq": 2, "started": 1})]
+    assert sessions.sweep(2 * IDLE_CLOSE_MS) == []
+
+
+def test_state_is_bounded() -> None:
+    sessions = Sessionizer(max_views=3)
+    for n in range(10):
+        sessions.admit(1, bytes([n]) * 16, {}, indexed(event(0)), now_ms=n)
+    assert len(sessions.sweep(10 * IDLE_CLOSE_MS)) == 3
