@@ -1,0 +1,115 @@
+"""Nothing acknowledged is lost: a load of batches, SIGKILL of the server mid-load, a restart, and every
+event the server acknowledged is in the store."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+from sightline.settings import Settings
+from sightline.store import open_store
+
+EVENTS_PER_BATCH = 50
+SENDERS = 4
+START_MS = 1_780_000_000_000
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def cli(*args: str) -> str:
+    result = subprocess.run([sys.executable, "-m", "sightline", *args], capture_output=True, text=True, check=True)
+    return result.stdout.strip()
+
+
+def serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sightline", "serve", "--data-dir", str(data_dir), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env={**os.environ, "SIGHTLINE_WRITER_MAX_DELAY_S": "0.2"},  # acknowledge sooner: more batches in flight
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise AssertionError("the server did not come up")
+
+
+def batch(n: int) -> bytes:
+    view_id = uuid.UUID(int=((START_MS + n) << 80) | (0x7 << 76) | (0b10 << 62) | n)
+    events = [
+        {"event": "heartbeat", "ts": START_MS + n + k, "seq": k, "play_ms": 1000} for k in range(EVENTS_PER_BATCH)
+    ]
+    return json.dumps({"view_id": str(view_id), "events": events}).encode()
+
+
+def send_until_refused(url: str, key: str, first: int, acknowledged: list[int], stop: threading.Event) -> None:
+    n = first
+    while not stop.is_set():
+        request = urllib.request.Request(url, data=batch(n), headers={"X-Ingest-Key": key}, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                if response.status == 200 and json.loads(response.read())["accepted"] == EVENTS_PER_BATCH:
+                    acknowledged.append(n)
+        except (OSError, urllib.error.HTTPError):
+            return  # the server is gone: what was acknowledged so far is what must survive
+        n += SENDERS
+
+
+def test_acknowledged_events_survive_sigkill(tmp_path: Path) -> None:
+    data_dir, port = tmp_path / "data", free_port()
+    cli("customers", "add", "--data-dir", str(data_dir), "--id", "5", "--name", "Kill", "--plan-level", "6831")
+    key = cli("ingestkeys", "create", "--data-dir", str(data_dir), "--customer", "5")
+    server = serve(data_dir, port)
+    acknowledged: list[int] = []
+    stop = threading.Event()
+    senders = [
+        threading.Thread(
+            target=send_until_refused, args=(f"http://127.0.0.1:{port}/collect", key, i, acknowledged, stop)
+        )
+        for i in range(2)
+    ]
+    for sender in senders:
+        sender.start()
+    time.sleep(4)
+    os.killpg(server.pid, signal.SIGKILL)
+    server.wait(10)
+    stop.set()
+    for sender in senders:
+        sender.join(20)
+    assert len(acknowledged) > 10, "the load did not get going"
+
+    restarted = serve(data_dir, port)  # recovers by itself
+    os.killpg(restarted.pid, signal.SIGTERM)
+    restarted.wait(30)
+    store = open_store(Settings(data_dir=data_dir))
+    try:
+        counts = store.query(
+            "SELECT toString(view_id) AS view, count() AS events FROM events WHERE customer_id = 5 GROUP BY view"
+        ).to_pylist()
+    finally:
+        store.close()
+    found = {uuid.UUID(row["view"]).int & 0xFFFF: row["events"] for row in counts}
+    lost = [n for n in acknowledged if found.get(n) != EVENTS_PER_BATCH]
+    assert lost == [], f"{len(lost)} acknowledged batches are missing or partial, e.g. {lost[:5]}"
