@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, cast, get_args
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,6 +20,14 @@ from sightline.simulate.customers import profile_for
 IncidentKind = Literal["cdn_degradation", "player_start_failure", "ad_server_errors", "ebvs_spike"]
 
 PLAYER_FAILURE_CODE = "DRM_LICENSE_FAILED"
+
+
+def incident_kind(value: object) -> IncidentKind:
+    """`value` as an incident kind; ValueError for anything else."""
+    for kind in get_args(IncidentKind):
+        if kind == value:
+            return cast(IncidentKind, kind)
+    raise ValueError(f"unknown incident kind {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +56,7 @@ class Incident:
         filters = data["filters"]
         assert isinstance(filters, dict)
         return Incident(
-            kind=data["kind"],  # type: ignore[arg-type]
+            kind=incident_kind(data["kind"]),
             customer_id=int(str(data["customer_id"])),
             start=datetime.fromisoformat(str(data["start"])),
             end=datetime.fromisoformat(str(data["end"])),
@@ -115,7 +123,7 @@ def plan_incidents(customer_ids: tuple[int, ...], start: datetime, end: datetime
         ),
     ):
         begin, finish = _slot(start, end, at, length)
-        incidents.append(Incident(kind, customer, begin, finish, filters, effect))  # type: ignore[arg-type]
+        incidents.append(Incident(incident_kind(kind), customer, begin, finish, filters, effect))
     return tuple(incidents)
 
 

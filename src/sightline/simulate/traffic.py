@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pyarrow as pa
@@ -60,10 +60,10 @@ class SimulationConfig:
             raise ValueError("scale and views_per_day must be positive")
 
     @staticmethod
-    def last_days(days: float, *, end: datetime | None = None, **options: object) -> SimulationConfig:
-        """The `days` before `end` (default: now, to the minute)."""
+    def last_days(days: float, *, end: datetime | None = None, **options: Any) -> SimulationConfig:
+        """The `days` before `end` (default: now, to the minute); `options` are the other fields."""
         finish = _minute(end or datetime.now(UTC))
-        return SimulationConfig(start=finish - timedelta(days=days), end=finish, **options)  # type: ignore[arg-type]
+        return SimulationConfig(start=finish - timedelta(days=days), end=finish, **options)
 
     def views_per_day_of(self, customer_id: int) -> float:
         return self.views_per_day * self.scale * profile_for(customer_id).size
