@@ -30,7 +30,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    pass
+    """The declarative base of the accounts tables."""
 
 
 class Customer(Base):
