@@ -4,6 +4,10 @@
 valid Bearer token or `X-API-Key`; 400 for a customerId that is not a number; 403 when the customer
 is not the caller's (or does not exist); 400 for a `planlevel` that is not a number; 403 when
 `planlevel` is given and is not the customer's plan level (without saying which level it is).
+
+The dependencies are `async`: their lookups (a key or token by its hash, a customer by id) take well
+under a millisecond on the indexed metadata tables, so running them on the event loop saves two
+thread-pool hops per request (~2 ms, bench/query.py).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ _bearer = HTTPBearer(auto_error=False, description="An access token from `POST /
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="A customer's API key.")
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     store: Store = request.app.state.store
     return store
 
@@ -32,7 +36,7 @@ def get_store(request: Request) -> Store:
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
-def get_auth(request: Request) -> AuthService:
+async def get_auth(request: Request) -> AuthService:
     auth: AuthService = request.app.state.auth
     return auth
 
@@ -40,7 +44,7 @@ def get_auth(request: Request) -> AuthService:
 AuthDep = Annotated[AuthService, Depends(get_auth)]
 
 
-def get_principal(
+async def get_principal(
     auth: AuthDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
@@ -56,7 +60,7 @@ def get_principal(
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def get_customer_scope(
+async def get_customer_scope(
     auth: AuthDep,
     principal: CurrentPrincipal,
     customer_id: Annotated[str, Path(alias="customerId", description="The numeric customer id.")],
