@@ -208,6 +208,8 @@ class Case:
     """`concurrency=1`: every part counts at its event's time; only metrics marked `concurrency` apply."""
     business: bool = False
     """`businesserror=true`: error metrics count business exceptions too."""
+    ended: bool = False
+    """`sessiontype=ended`: every event of the views whose last event falls in the period."""
     passes: Callable[[pd.DataFrame], pd.Series] | None = None
     """The qoefilter as a predicate over per-view values (`per_view_values`)."""
     tables: tuple[str, ...] = ()
@@ -228,6 +230,8 @@ class Case:
             params["concurrency"] = "1"
         if self.business:
             params["businesserror"] = "true"
+        if self.ended:
+            params["sessiontype"] = "ended"
         return params
 
     def metrics(self) -> list[MetricSpec]:
@@ -283,6 +287,8 @@ CASES: tuple[Case, ...] = (
     Case("concurrency_hourly", series=True, aligned=False, concurrency=True, tables=("events",)),
     Case("concurrency_by_cdn", ("cdn",), concurrency=True, tables=("events",)),
     Case("business_by_cdn", ("cdn",), business=True, tables=("rollup_1h",)),
+    Case("ended_unaligned", aligned=False, ended=True, tables=("events",)),
+    Case("ended_by_country", ("country",), aligned=False, ended=True, tables=("events",)),
 )
 DIMENSIONS = sorted({d for case in CASES for d in case.dimensions} | {d for c in CASES for d, _, _ in c.conditions})
 
@@ -415,6 +421,15 @@ def per_view_values(events: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _aggregate(definition: PartDefinition, values: pd.Series, keys: pd.Series) -> dict[Any, Any]:
+    grouped = values.groupby(keys[values.index], sort=False)
+    if definition.aggregate == "sum":
+        return {k: int(v) for k, v in grouped.sum().items()}
+    if definition.aggregate == "uniq":
+        return {k: int(v) for k, v in grouped.nunique().items()}
+    return {k: np.sort(v.to_numpy()) for k, v in grouped}
+
+
 def expected_parts(world: World, case: Case) -> dict[Key, dict[str, Any]]:
     """Every part per group key (dimension values, then the bucket's epoch seconds for a series).
 
@@ -423,6 +438,18 @@ def expected_parts(world: World, case: Case) -> dict[Key, dict[str, Any]]:
     one-day simulation exceeds); an event-time part counts the events in [start, end)."""
     start, end = (int(t.timestamp() * 1000) for t in world.period(case))
     events = world.events[_mask(world.events, case.conditions)]
+    if case.ended:  # whole views, keyed by nothing but the dimensions: every part counts all their events
+        last = world.events.groupby("view_key")["ts"].transform("max")
+        events = events[(last[events.index] >= start) & (last[events.index] < end)]
+        keys = _keys(events, case, events["ts"])
+        found_ended = {
+            name: _aggregate(definition, definition.values(events), keys)
+            for name, definition in PART_DEFINITIONS.items()
+        }
+        return {
+            key: {name: found_ended[name].get(key, _empty(name)) for name in PART_DEFINITIONS}
+            for key in dict.fromkeys(keys.unique())
+        }
     if case.passes is not None:
         per_view = per_view_values(world.events)
         events = events[events["view_key"].isin(per_view.index[case.passes(per_view)])]
@@ -438,14 +465,7 @@ def expected_parts(world: World, case: Case) -> dict[Key, dict[str, Any]]:
         for name, definition in PART_DEFINITIONS.items():
             if definition.attribution != attribution and not case.concurrency:
                 continue
-            values = definition.values(rows)
-            grouped = values.groupby(keys[values.index], sort=False)
-            if definition.aggregate == "sum":
-                found[name] = {k: int(v) for k, v in grouped.sum().items()}
-            elif definition.aggregate == "uniq":
-                found[name] = {k: int(v) for k, v in grouped.nunique().items()}
-            else:
-                found[name] = {k: np.sort(v.to_numpy()) for k, v in grouped}
+            found[name] = _aggregate(definition, definition.values(rows), keys)
     return {key: {name: found[name].get(key, _empty(name)) for name in PART_DEFINITIONS} for key in keys_seen}
 
 

@@ -48,6 +48,8 @@ def _events_only(query: MetricQuery) -> str | None:
         return "a qoefilter needs per-view values, which rollups do not keep"
     if query.concurrency:
         return "concurrency=1 counts outcomes by event time, which rollups do not keep"
+    if query.ended:
+        return "sessiontype=ended counts whole views at their end, which rollups do not keep"
     return None
 
 
@@ -138,7 +140,9 @@ async def metric_query(
     orderas: Annotated[str | None, Query(description="ASC or DESC (legacy).")] = None,
     limit: Annotated[int, Query(description="Rows per page, 1 to 10000.")] = 1000,
     offset: Annotated[int, Query(description="Rows to skip.")] = 0,
-    sessiontype: Annotated[str | None, Query(description="started: outcomes count at the view's start.")] = None,
+    sessiontype: Annotated[
+        str | None, Query(description="started (default): at the view's start; ended: whole views at their end.")
+    ] = None,
     qoefilter: Annotated[
         str | None, Query(description="Per-view conditions: `latency>3 AND bufferingratio>5`.")
     ] = None,

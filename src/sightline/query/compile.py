@@ -75,6 +75,8 @@ class MetricQuery:
     """Count every part in the bucket of its event, outcomes included (SmartSight's `concurrency=1`)."""
     include_business: bool = False
     """Count business exceptions in error metrics (SmartSight's `businesserror=true`)."""
+    ended: bool = False
+    """SmartSight's `sessiontype=ended`: whole views, counted in the period in which they ended."""
     order_by: tuple[str, Direction] | None = None
     limit: int = 1000
     offset: int = 0
@@ -150,6 +152,19 @@ def qoe_views(query: MetricQuery, qoefilter: Node) -> Select:
     )
 
 
+def ended_views(query: MetricQuery) -> Select:
+    """The ids of the views that closed (end, exit or failure) in the period."""
+    last = Func("max", (Column("last_ts"),))
+    closed = Func("greatest", tuple(Func("max", (Column(c),)) for c in ("vsf", "ebvs", "vpf", "completed", "exited")))
+    return Select(
+        (Aliased(Column("view_id"), "view_id"),),
+        Table("views", query.customer_id),
+        where=_in_range(Column("view_start"), query.period.start - MAX_VIEW_SPAN, query.period.end),
+        group_by=(Column("view_id"),),
+        having=Binary("AND", _in_range(last, query.period.start, query.period.end), Binary("=", closed, Number(1))),
+    )
+
+
 def _rollup_part(part: PartSpec) -> Expr:
     function = {"sum": "sum", "uniq": "uniqMergeState", "tdigest": "quantileTDigestMergeState"}[part.aggregate]
     return Func(function, (Column(part.name),))
@@ -192,6 +207,12 @@ def _segment_selects(query: MetricQuery, segment: Segment, grouped: bool) -> lis
     selects = []
     view_start = Func("UUIDv7ToDateTime", (Column("view_id"),))
     ts = Column("ts")
+    if query.ended:  # every event of the views that ended in the period
+        started = _in_range(view_start, segment.start - MAX_VIEW_SPAN, segment.end)
+        before_end = Binary("AND", started, Binary("<", ts, _time(segment.end)))
+        where = Binary("AND", before_end, InSelect(Column("view_id"), ended_views(query)))
+        columns = [Aliased(_events_part(p, True), _part_column(p)) for p in parts]
+        return [_inner(query, EVENTS, view_start, where, columns)]
     for attribution, time, where in (
         (
             "view_start",

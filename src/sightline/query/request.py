@@ -8,6 +8,9 @@ Rules (SmartSight's, with its contradictions resolved as reference ยง6 advises โ
 - `orderby` names a requested metric, dimension or `timestamp`; `order` (asc/desc) or `orderas`
   (ASC/DESC) gives the direction. Default order: time ascending for a series, else the first metric
   descending. Ties are broken by the group keys, so pages are stable.
+- `sessiontype=started` (our default) counts outcomes in the bucket of the view's start and time-based
+  quantities when they happen; `sessiontype=ended` counts every value of the views that ended (end, exit,
+  failure) in the period, for totals and breakdowns.
 - `concurrency=1` counts what happened inside the period: outcomes (plays, attempts, ended plays) in the
   bucket of their event rather than of their view's start; only metrics marked `concurrency` allow it.
 - `businesserror=true` counts business exceptions (entitlement, geo-block, concurrency limit) in the
@@ -128,10 +131,9 @@ def _fields(params: MetricQueryParams) -> tuple[list[MetricSpec], list[str], boo
 
 def parse_metric_query(customer_id: int, params: MetricQueryParams) -> MetricQuery:
     """Validate `params` against the catalog; RequestError (or FilterError) names what is wrong."""
-    if params.sessiontype not in (None, "", "started"):
-        raise RequestError(
-            "sessiontype", "sessiontype=started is supported: outcomes count at the view's start", ("started",)
-        )
+    sessiontype = (params.sessiontype or "started").strip().lower()
+    if sessiontype not in ("started", "ended"):
+        raise RequestError("sessiontype", "sessiontype must be started or ended", ("started", "ended"))
     try:
         period = parse_period(params.period)
     except PeriodError as error:
@@ -142,6 +144,13 @@ def parse_metric_query(customer_id: int, params: MetricQueryParams) -> MetricQue
         raise RequestError("granularity", str(error)) from error
     metrics, dimensions, series = _fields(params)
     include_business = _flag("businesserror", params.businesserror)
+    ended = sessiontype == "ended"
+    if ended and (series or params.concurrency or params.qoefilter):
+        raise RequestError(
+            "sessiontype",
+            "sessiontype=ended counts whole views in the period they ended in: it cannot make a time series "
+            "and does not combine with concurrency or qoefilter; use sessiontype=started",
+        )
     if params.concurrency not in (0, 1):
         raise RequestError("concurrency", "concurrency must be 0 or 1", ("0", "1"))
     refused = [m.name for m in metrics if params.concurrency and not m.concurrency]
@@ -177,6 +186,7 @@ def parse_metric_query(customer_id: int, params: MetricQueryParams) -> MetricQue
         qoefilter,
         params.concurrency == 1,
         include_business,
+        ended,
         order_by,
         params.limit,
         params.offset,
