@@ -12,6 +12,7 @@ from sightline import __version__
 from sightline.api import catalog, collect, health, metrics
 from sightline.api.auth import include_auth
 from sightline.api.errors import install_error_handlers
+from sightline.ingest.pipeline import IngestPipeline
 from sightline.ingest.sessions import Sessionizer
 from sightline.settings import Settings
 from sightline.store import Store, open_store
@@ -29,7 +30,7 @@ def create_app(settings: Settings, store: Store | None = None, writer: BatchingW
         app.state.writer = writer or BatchingWriter(
             app.state.store, max_rows=settings.writer_max_rows, max_delay_s=settings.writer_max_delay_s
         )
-        app.state.sessions = Sessionizer()
+        app.state.ingest = IngestPipeline(Sessionizer(), app.state.writer)
         sweeper = asyncio.create_task(collect.sweep_forever(app))
         try:
             yield

@@ -158,9 +158,10 @@ def test_a_missing_or_unknown_key_is_401(world: World, key: str) -> None:
 
 def test_an_overloaded_writer_answers_503_and_the_retry_counts(world: World) -> None:
     app = world.client.app
-    original = app.state.writer  # type: ignore[attr-defined]
+    pipeline = app.state.ingest  # type: ignore[attr-defined]
+    original = pipeline.writer
     blocked = BatchingWriter(app.state.store, max_rows=10**9, max_delay_s=3600, max_pending_rows=2)  # type: ignore[attr-defined]
-    app.state.writer = blocked  # type: ignore[attr-defined]
+    pipeline.writer = blocked
     try:
         blocked.submit(to_event_table(1001, [BeaconBatch.model_validate(batch(8, view_events(8)[:2]))]))
         refused = post(world, batch(9, view_events(9)[:1]))
@@ -168,7 +169,7 @@ def test_an_overloaded_writer_answers_503_and_the_retry_counts(world: World) -> 
         assert refused.headers["Retry-After"] == "1"
     finally:
         blocked.close()  # writes the pending batch
-        app.state.writer = original  # type: ignore[attr-defined]
+        pipeline.writer = original
     retried = post(world, batch(9, view_events(9)[:1]))
     assert retried.json() == {"accepted": 1, "duplicates": 0, "refused": []}
     assert [r["seq"] for r in stored(world, 9)] == [0]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -20,9 +20,9 @@ from pydantic import BaseModel
 from sightline.api.deps import AuthDep
 from sightline.api.errors import ApiError, ErrorResponse
 from sightline.ingest.collect import MAX_BODY_BYTES, CollectError, decode_body, parse_batch
-from sightline.ingest.native import event_table
-from sightline.ingest.sessions import Sessionizer
-from sightline.store.writer import BatchingWriter, WriterClosedError, WriterOverloadedError
+from sightline.ingest.native import EventRow, event_table
+from sightline.ingest.pipeline import IngestPipeline, IngestUnavailableError
+from sightline.store.writer import WriterOverloadedError
 
 router = APIRouter(tags=["ingest"])
 SWEEP_EVERY_S = 60.0
@@ -51,19 +51,9 @@ async def _read_body(request: Request) -> bytes:
     return bytes(body)
 
 
-async def _store(writer: BatchingWriter, rows: Any) -> None:
-    try:
-        future = writer.submit(event_table(rows))
-    except (WriterOverloadedError, WriterClosedError) as error:
-        raise ApiError(
-            503, "overloaded", f"the collector is busy: {error}; retry", headers={"Retry-After": "1"}
-        ) from error
-    try:
-        await asyncio.wrap_future(future)
-    except Exception as error:  # the store refused the insert: nothing of it is acknowledged
-        raise ApiError(
-            503, "store_failed", "the events could not be stored; retry", headers={"Retry-After": "5"}
-        ) from error
+def unavailable(error: IngestUnavailableError) -> ApiError:
+    """The HTTP answer to a pipeline that cannot take events now."""
+    return ApiError(error.status, error.code, error.message, headers={"Retry-After": str(error.retry_after_s)})
 
 
 @router.post(
@@ -88,20 +78,15 @@ async def collect(
         batch = parse_batch(decode_body(await _read_body(request), request.headers.get("content-encoding")))
     except CollectError as error:
         raise ApiError(error.status, error.code, error.message, error.parameter) from error
-    sessions: Sessionizer = request.app.state.sessions
-    admission = sessions.admit(customer_id, batch.view_id, batch.dimensions, batch.events, int(time.time() * 1000))
+    pipeline: IngestPipeline = request.app.state.ingest
+    try:
+        admission = await pipeline.accept(customer_id, batch.view_id, batch.dimensions, batch.events)
+    except IngestUnavailableError as error:
+        raise unavailable(error) from error
     refused = sorted(batch.refused + admission.refused)
     if not admission.kept and refused:
         detail = "; ".join(f"event {index}: {reason}" for index, reason in refused[:5])
         raise ApiError(400, "no_valid_event", f"no event of the batch can be stored: {detail}", "events")
-    if admission.kept:
-        try:
-            await _store(
-                request.app.state.writer, [(customer_id, batch.view_id, batch.dimensions, e) for e in admission.kept]
-            )
-        except ApiError:
-            sessions.rollback(batch.view_id, admission.kept)
-            raise
     return CollectResponse(
         accepted=len(admission.kept),
         duplicates=admission.duplicates,
@@ -112,13 +97,14 @@ async def collect(
 async def sweep_forever(app: FastAPI) -> None:
     """Close views idle for 30 minutes with an `exit` event, every `SWEEP_EVERY_S`; exits the writer
     cannot take now are kept and offered again on the next round."""
-    pending: list[Any] = []
+    pending: list[EventRow] = []
     while True:
         await asyncio.sleep(SWEEP_EVERY_S)
-        pending += app.state.sessions.sweep(int(time.time() * 1000))
+        pipeline: IngestPipeline = app.state.ingest
+        pending += pipeline.sweep(int(time.time() * 1000))
         if pending:
             try:
-                app.state.writer.submit(event_table(pending))
+                pipeline.writer.submit(event_table(pending))
                 pending = []
             except WriterOverloadedError:
                 continue

@@ -1,0 +1,72 @@
+"""The one path every beacon format takes into the store: sessionise, store durably, acknowledge.
+
+Formats (native `/collect`, mux-embed, CMCD) decode their input into one view's dimensions and
+`(index, event)` pairs in the native event model (docs/beacon-format.md) and call `IngestPipeline.accept`.
+Its invariant: when `accept` returns, the kept events are durable; when it raises
+`IngestUnavailableError`, nothing of the call is kept and the sessionizer forgot it, so a retry counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sightline.ingest.native import EventRow, event_table
+from sightline.ingest.sessions import Admission, Sessionizer
+from sightline.store.writer import BatchingWriter, WriterClosedError, WriterOverloadedError
+
+
+class IngestUnavailableError(Exception):
+    """The events could not be made durable now; the client should retry after `retry_after_s`."""
+
+    def __init__(self, status: int, code: str, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.retry_after_s = status, code, message, retry_after_s
+
+
+def derived_view_id(customer_id: int, source: str, external_id: str, start_ms: int) -> bytes:
+    """A UUIDv7 for a view that a format names by its own id (mux's view id, CMCD's `sid`): its time is
+    `start_ms`, its other bits a hash of (customer, source, external id), so the same inputs give the same id."""
+    digest = hashlib.blake2b(f"{customer_id}\x1f{source}\x1f{external_id}".encode(), digest_size=10).digest()
+    value = (start_ms & (2**48 - 1)) << 80 | 0x7 << 76 | (int.from_bytes(digest[:2]) & 0xFFF) << 64
+    value |= 0b10 << 62 | int.from_bytes(digest[2:]) & (2**62 - 1)
+    return uuid.UUID(int=value).bytes
+
+
+@dataclass
+class IngestPipeline:
+    """Sessionizer and writer of one app; thread- and task-safe."""
+
+    sessions: Sessionizer
+    writer: BatchingWriter
+
+    async def accept(
+        self, customer_id: int, view_id: bytes, dimensions: dict[str, Any], events: list[tuple[int, dict[str, Any]]]
+    ) -> Admission:
+        """Admit the new events of one view and store them; returns what was kept, refused and dropped."""
+        admission = self.sessions.admit(customer_id, view_id, dimensions, events, int(time.time() * 1000))
+        if admission.kept:
+            try:
+                await self._store([(customer_id, view_id, dimensions, event) for event in admission.kept])
+            except IngestUnavailableError:
+                self.sessions.rollback(view_id, admission.kept)
+                raise
+        return admission
+
+    async def _store(self, rows: list[EventRow]) -> None:
+        try:
+            future = self.writer.submit(event_table(rows))
+        except (WriterOverloadedError, WriterClosedError) as error:
+            raise IngestUnavailableError(503, "overloaded", f"the collector is busy: {error}; retry", 1) from error
+        try:
+            await asyncio.wrap_future(future)
+        except Exception as error:  # the store refused the insert: nothing of it is acknowledged
+            raise IngestUnavailableError(503, "store_failed", "the events could not be stored; retry", 5) from error
+
+    def sweep(self, now_ms: int) -> list[EventRow]:
+        """The `exit` events of views idle for 30 minutes (see `Sessionizer.sweep`)."""
+        return self.sessions.sweep(now_ms)
