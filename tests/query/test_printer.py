@@ -12,6 +12,7 @@ from sightline.query.ast import (
     Column,
     Func,
     InList,
+    Join,
     Number,
     OrderBy,
     Param,
@@ -68,6 +69,32 @@ PLAYS = Aliased(Func("sum", (Column("plays"),)), "viewercount")
             "`events` WHERE `customer_id` = {p1:UInt32})",
             {"p0": 3, "p1": 3},
         ),
+        (
+            Select(
+                (Aliased(Column("cdn"), "cdn"), Aliased(Column("errors"), "errors"), Aliased(Column("a"), "a")),
+                Join(
+                    "FULL",
+                    Select((Aliased(Func("count", ()), "errors"),), Table("events", 5), group_by=(Column("cdn"),)),
+                    Select((Aliased(Func("sum", (Column("attempts"),)), "a"),), Table("rollup_1h", 5)),
+                    (Column("cdn"),),
+                ),
+            ),
+            "SELECT `cdn` AS `cdn`, `errors` AS `errors`, `a` AS `a` FROM (SELECT count() AS `errors` FROM `events` "
+            "WHERE `customer_id` = {p0:UInt32} GROUP BY `cdn`) AS `l` FULL OUTER JOIN (SELECT sum(`attempts`) AS `a` "
+            "FROM `rollup_1h` WHERE `customer_id` = {p1:UInt32}) AS `r` USING (`cdn`)",
+            {"p0": 5, "p1": 5},
+        ),
+        (
+            Select(
+                (PLAYS,),
+                Join("LEFT", Select((PLAYS,), Table("events", 5)), Select((PLAYS,), Table("views", 5)), ()),
+                where=Binary("=", Column("view_id"), Param("018f40e7-1f4a-7bb6-a0bf-fa1c38f870a5", "UUID")),
+            ),
+            "SELECT sum(`plays`) AS `viewercount` FROM (SELECT sum(`plays`) AS `viewercount` FROM `events` WHERE "
+            "`customer_id` = {p0:UInt32}) AS `l` CROSS JOIN (SELECT sum(`plays`) AS `viewercount` FROM `views` WHERE "
+            "`customer_id` = {p1:UInt32}) AS `r` WHERE `view_id` = {p2:UUID}",
+            {"p0": 5, "p1": 5, "p2": "018f40e7-1f4a-7bb6-a0bf-fa1c38f870a5"},
+        ),
     ],
 )
 def test_printed_sql(select: Select, sql: str, params: dict[str, object]) -> None:
@@ -93,6 +120,13 @@ def test_order_direction_is_checked_again_when_printed() -> None:
         print_select(select)
 
 
+def test_join_kind_is_checked_again_when_printed() -> None:
+    side = Select((PLAYS,), Table("rollup_1h", 1))
+    select = Select((PLAYS,), Join("RIGHT; DROP", side, side, (Column("cdn"),)))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="join kind"):
+        print_select(select)
+
+
 def _filtered(value: str) -> Select:
     where = and_all(
         [InList(Column("cdn"), (Param(value, "String"),)), Binary("=", Column("country"), Param(value, "String"))]
@@ -110,15 +144,21 @@ def test_values_never_enter_the_sql_text(value: str) -> None:
 def tables_read(select: Select) -> list[Table]:
     if isinstance(select.source, Table):
         return [select.source]
+    if isinstance(select.source, Join):
+        return tables_read(select.source.left) + tables_read(select.source.right)
     return [t for inner in select.source.selects for t in tables_read(inner)]
 
 
 @given(
     st.integers(min_value=1, max_value=2**32 - 1),
     st.lists(st.sampled_from(["rollup_1h", "events"]), min_size=1, max_size=4),
+    st.booleans(),
 )
-def test_every_table_read_is_guarded_by_its_customer(customer_id: int, tables: list[str]) -> None:
+def test_every_table_read_is_guarded_by_its_customer(customer_id: int, tables: list[str], joined: bool) -> None:
     select = Select((PLAYS,), UnionAll(tuple(Select((PLAYS,), Table(t, customer_id)) for t in tables)))
+    if joined:  # the same reads, as the left side of a join with one more read on the right
+        select = Select((PLAYS,), Join("LEFT", select, Select((PLAYS,), Table("views", customer_id)), ()))
+        tables = [*tables, "views"]
     sql, params = print_select(select)
     guards = sql.count("WHERE `customer_id` = {p")
     assert guards == len(tables_read(select)) == len(tables)

@@ -11,23 +11,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.concurrency import run_in_threadpool
 
 from sightline.api.deps import CustomerScope, StoreDep
 from sightline.api.errors import AUTH_RESPONSES, ApiError, ErrorResponse
+from sightline.api.querying import json_value, run_query
 from sightline.auth.access import CustomerContext
 from sightline.auth.plans import Feature
 from sightline.query.compile import TOTAL_RECORDS, MetricQuery, compile_query
 from sightline.query.filters import FilterError, fields_of
 from sightline.query.period import GRANULARITY_SECONDS
 from sightline.query.plan import choose_tables
-from sightline.query.printer import SqlParams, print_select
+from sightline.query.printer import print_select
 from sightline.query.request import MetricQueryParams, RequestError, parse_metric_query
-from sightline.store import QueryMemoryError, QueryTimeoutError, Store, StoreError
+from sightline.store import Store
 
 router = APIRouter(
     prefix="/mm-apis",
@@ -53,14 +52,6 @@ def _events_only(query: MetricQuery) -> str | None:
     return None
 
 
-def _value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return int(value.replace(tzinfo=value.tzinfo or UTC).timestamp())
-    if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else round(value, 4)
-    return value
-
-
 def _shape(query: MetricQuery, rows: list[dict[str, Any]], total: int) -> dict[str, Any]:
     pages = math.ceil(total / query.limit) if total else 0
     response = []
@@ -69,7 +60,7 @@ def _shape(query: MetricQuery, rows: list[dict[str, Any]], total: int) -> dict[s
         for key, value in row.items():
             if key == TOTAL_RECORDS:
                 continue
-            shaped[key] = _value(value)
+            shaped[key] = json_value(value)
         shaped["totalpages"] = pages
         response.append(shaped)
     return {"totalcount": len(response), "pagecount": pages, "totalrecords": total, "response": response}
@@ -100,29 +91,12 @@ async def answer(scope: CustomerContext, store: Store, params: MetricQueryParams
             "sql": sql,
             "params": sql_params,
         }
-    rows = await _run(store, sql, sql_params)
+    rows = await run_query(store, sql, sql_params)
     total = int(rows[0][TOTAL_RECORDS]) if rows else 0
     if not rows and query.offset:  # a page past the end: count the records on the first page instead
-        first = await _run(store, *print_select(compile_query(replace(query, offset=0, limit=1), plan)))
+        first = await run_query(store, *print_select(compile_query(replace(query, offset=0, limit=1), plan)))
         total = int(first[0][TOTAL_RECORDS]) if first else 0
     return _shape(query, rows, total)
-
-
-async def _run(store: Store, sql: str, params: SqlParams) -> list[dict[str, Any]]:
-    try:
-        table = await run_in_threadpool(store.query, sql, params)
-    except QueryTimeoutError as error:
-        message = "the query ran past its time limit; narrow the period, the filter or the breakdown"
-        raise ApiError(504, "query_timeout", message) from error
-    except QueryMemoryError as error:
-        message = "the query needs more memory than its limit; narrow the period, the filter or the breakdown"
-        raise ApiError(400, "query_too_large", message) from error
-    except StoreError as error:
-        raise ApiError(
-            503, "store_unavailable", "the store could not answer; try again", headers={"Retry-After": "5"}
-        ) from error
-    rows: list[dict[str, Any]] = table.to_pylist()
-    return rows
 
 
 @router.get("/qbrData/vod/{customerId}", summary="Metrics and dimensions (legacy)")

@@ -6,7 +6,8 @@ Invariants, held by construction:
 - a function is a `Func` whose name is in `FUNCTIONS`;
 - every table read is a `Table` carrying the customer id: the printer adds the tenant guard
   `customer_id = {…}` to the WHERE of the SELECT that reads it, so no query can be printed without it;
-- `Trusted` holds SQL fragments written in the catalog (part expressions over `events`), never input.
+- `Trusted` holds SQL fragments written in the catalog (part expressions over `events`), never input;
+- a `Join` joins two SELECTs, each printed with its own tenant guard, on key columns by name.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ FUNCTIONS: frozenset[str] = frozenset(
         "quantileTDigestMergeState", "quantileTDigestStateIf", "toStartOfMinute", "toStartOfFiveMinutes",
         "toStartOfTenMinutes", "toStartOfHour", "toStartOfDay", "toDateTime", "UUIDv7ToDateTime", "nullIf",
         "greatest", "least", "toUInt64", "toFloat64", "round", "toUnixTimestamp", "count", "ifNull", "if", "isNull",
-        "max", "min",
+        "max", "min", "uniqExact", "multiIf",
     }
 )  # fmt: skip
 
 ParamValue = str | int | float | datetime
 BinaryOperator = Literal["+", "-", "*", "/", "=", "!=", "<", "<=", ">", ">=", "AND", "OR"]
 Direction = Literal["ASC", "DESC"]
+JoinKind = Literal["LEFT", "FULL"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +134,7 @@ class OrderBy:
 @dataclass(frozen=True, slots=True)
 class Select:
     columns: tuple[Aliased, ...]
-    source: Table | UnionAll
+    source: Table | UnionAll | Join
     where: Expr | None = None
     group_by: tuple[Expr, ...] = ()
     having: Expr | None = None
@@ -144,6 +146,17 @@ class Select:
 @dataclass(frozen=True, slots=True)
 class UnionAll:
     selects: tuple[Select, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    """`(left) kind JOIN (right) USING (using)`; a CROSS JOIN when `using` is empty. With `FULL`, a row of
+    one side without a match on the other gets the other side's columns as their type's default (0, '')."""
+
+    kind: JoinKind
+    left: Select
+    right: Select
+    using: tuple[Column, ...]
 
 
 def and_all(conditions: list[Expr]) -> Expr | None:

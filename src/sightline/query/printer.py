@@ -18,6 +18,7 @@ from sightline.query.ast import (
     Func,
     InList,
     InSelect,
+    Join,
     Number,
     Param,
     ParamValue,
@@ -26,7 +27,8 @@ from sightline.query.ast import (
     Trusted,
 )
 
-_PARAM_TYPE = re.compile(r"^(String|UInt8|UInt16|UInt32|UInt64|Int64|Float64|DateTime)$")
+_PARAM_TYPE = re.compile(r"^(String|UInt8|UInt16|UInt32|UInt64|Int64|Float64|DateTime|UUID)$")
+_JOINS = {"LEFT": "LEFT OUTER JOIN", "FULL": "FULL OUTER JOIN"}
 _PRECEDENCE = {"OR": 1, "AND": 2, "=": 3, "!=": 3, "<": 3, "<=": 3, ">": 3, ">=": 3, "+": 4, "-": 4, "*": 5, "/": 5}
 
 SqlParams = dict[str, str | int | float]
@@ -79,6 +81,8 @@ class _Printer:
         if isinstance(node.source, Table):
             parts.append(f"FROM `{node.source.name}`")
             conditions.append(f"`customer_id` = {self.bind(node.source.customer_id, 'UInt32')}")
+        elif isinstance(node.source, Join):
+            parts.append(self.join(node.source))
         else:
             parts.append("FROM (" + " UNION ALL ".join(self.select(s) for s in node.source.selects) + ")")
         if node.where is not None:
@@ -96,6 +100,14 @@ class _Printer:
         if node.limit is not None:
             parts.append(f"LIMIT {int(node.limit)} OFFSET {int(node.offset)}")
         return " ".join(parts)
+
+    def join(self, node: Join) -> str:
+        if node.kind not in _JOINS:  # checked again here: keywords are printed as they are
+            raise ValueError(f"join kind not allowed: {node.kind!r}")
+        left, right = f"({self.select(node.left)}) AS `l`", f"({self.select(node.right)}) AS `r`"
+        if not node.using:
+            return f"FROM {left} CROSS JOIN {right}"
+        return f"FROM {left} {_JOINS[node.kind]} {right} USING ({', '.join(self.expr(c) for c in node.using)})"
 
 
 def _direction(direction: str) -> str:

@@ -1,0 +1,45 @@
+"""Running printed queries for the query routers: store failures as error answers, values as JSON.
+
+`run_query` maps the store's failures to the answers of DESIGN §6: a timeout is a 504, the memory limit a
+400 `query_too_large`, any other store failure a 503 with `Retry-After`; never a 500.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi.concurrency import run_in_threadpool
+
+from sightline.api.errors import ApiError
+from sightline.query.printer import SqlParams
+from sightline.store import QueryMemoryError, QueryTimeoutError, Store, StoreError
+
+
+async def run_query(store: Store, sql: str, params: SqlParams) -> list[dict[str, Any]]:
+    """The rows of `sql` (on a worker thread: the engine releases the GIL)."""
+    try:
+        table = await run_in_threadpool(store.query, sql, params)
+    except QueryTimeoutError as error:
+        message = "the query ran past its time limit; narrow the period, the filter or the breakdown"
+        raise ApiError(504, "query_timeout", message) from error
+    except QueryMemoryError as error:
+        message = "the query needs more memory than its limit; narrow the period, the filter or the breakdown"
+        raise ApiError(400, "query_too_large", message) from error
+    except StoreError as error:
+        raise ApiError(
+            503, "store_unavailable", "the store could not answer; try again", headers={"Retry-After": "5"}
+        ) from error
+    rows: list[dict[str, Any]] = table.to_pylist()
+    return rows
+
+
+def json_value(value: Any) -> Any:
+    """A value of a result row as the API answers it: times as epoch seconds, floats rounded to 4 decimals
+    (no value for NaN and infinities)."""
+    if isinstance(value, datetime):
+        return int(value.replace(tzinfo=value.tzinfo or UTC).timestamp())
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else round(value, 4)
+    return value
