@@ -27,9 +27,7 @@ def create_app(settings: Settings, store: Store | None = None, writer: BatchingW
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_store, own_writer = store is None, writer is None
         app.state.store = open_store(settings) if store is None else store
-        app.state.writer = writer or BatchingWriter(
-            app.state.store, max_rows=settings.writer_max_rows, max_delay_s=settings.writer_max_delay_s
-        )
+        app.state.writer = writer or BatchingWriter.for_settings(app.state.store, settings)
         app.state.ingest = IngestPipeline(Sessionizer(), app.state.writer)
         sweeper = asyncio.create_task(collect.sweep_forever(app))
         try:

@@ -117,7 +117,7 @@ def run_demo(settings: Settings, *, days: float, scale: float, seed_value: int) 
 
     fresh_data_dir(settings.data_dir)
     store = open_store(settings)
-    writer = BatchingWriter(store, max_rows=settings.writer_max_rows, max_delay_s=settings.writer_max_delay_s)
+    writer = BatchingWriter.for_settings(store, settings)
     try:
         customers = demo_customers()
         config = SimulationConfig.last_days(

@@ -87,7 +87,8 @@ view's id, a **UUIDv7**, when the view starts: its time is the view's start, to 
 ## Sending it
 `POST /collect` with the batch as JSON (`Content-Encoding: gzip` accepted; at most 1 MiB on the wire
 and 8 MiB inflated) and the customer's ingest key as `X-Ingest-Key`, or as `?key=` for players that
-cannot set headers. The answer comes once the accepted events are stored:
+cannot set headers. The answer comes once the accepted events are durable (fsync'd to the collector's
+spool, from which they reach the store within about a second, or after a crash at the next start):
 
 - 200 `{{"accepted": n, "duplicates": d, "refused": [{{"index": i, "reason": "..."}}]}}`: a bad event is
   refused alone, by its index in `events`; an event whose `seq` the view already sent is a duplicate

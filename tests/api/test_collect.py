@@ -7,6 +7,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -70,6 +71,7 @@ def post(world: World, body: Any, *, key: str | None = None, raw: bytes | None =
 
 
 def stored(world: World, view: int) -> list[dict[str, Any]]:
+    world.client.app.state.writer.flush()  # type: ignore[attr-defined]
     store = world.client.app.state.store  # type: ignore[attr-defined]
     table = store.query(
         "SELECT seq, toString(event) AS event, started, play_ms FROM events WHERE view_id = toUUID({v:String}) "
@@ -156,11 +158,11 @@ def test_a_missing_or_unknown_key_is_401(world: World, key: str) -> None:
     assert "WWW-Authenticate" in response.headers
 
 
-def test_an_overloaded_writer_answers_503_and_the_retry_counts(world: World) -> None:
+def test_an_overloaded_writer_answers_503_and_the_retry_counts(world: World, tmp_path: Path) -> None:
     app = world.client.app
     pipeline = app.state.ingest  # type: ignore[attr-defined]
     original = pipeline.writer
-    blocked = BatchingWriter(app.state.store, max_rows=10**9, max_delay_s=3600, max_pending_rows=2)  # type: ignore[attr-defined]
+    blocked = BatchingWriter(app.state.store, tmp_path, max_rows=10**9, max_delay_s=3600, max_pending_rows=2)  # type: ignore[attr-defined]
     pipeline.writer = blocked
     try:
         blocked.submit(to_event_table(1001, [BeaconBatch.model_validate(batch(8, view_events(8)[:2]))]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sightline.ingest.native import BeaconBatch, to_event_table
 from sightline.simulate import SimulationConfig, simulate
@@ -27,9 +28,9 @@ def test_split_due_is_inclusive_of_now() -> None:
     assert later.column("ts").to_pylist() == [t + 2]
 
 
-def test_held_events_reach_the_store_when_due(store: EmbeddedStore) -> None:
+def test_held_events_reach_the_store_when_due(store: EmbeddedStore, tmp_path: Path) -> None:
     now_ms = int(time.time() * 1000)
-    writer = BatchingWriter(store, max_delay_s=0.1)
+    writer = BatchingWriter(store, tmp_path, max_delay_s=0.1)
     config = SimulationConfig(
         start=datetime.now(UTC) - timedelta(hours=1), end=datetime.now(UTC), customer_ids=(1001,), views_per_day=10
     )

@@ -1,16 +1,18 @@
-"""The batching writer on a real chDB: batches coalesce, futures resolve once rows are stored, bounds hold."""
+"""The spooling writer on a real chDB: futures resolve once durable, everything acknowledged reaches the store
+exactly once — across crashes, torn writes, replays of segments already inserted — and bounds hold."""
 
 from __future__ import annotations
 
 import threading
 import uuid
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
 from sightline.ingest.native import BeaconBatch, to_event_table
-from sightline.store import EmbeddedStore
-from sightline.store.writer import BatchingWriter, WriterClosedError, WriterOverloadedError
+from sightline.store import EmbeddedStore, spool
+from sightline.store.writer import QUARANTINE, BatchingWriter, WriterClosedError, WriterOverloadedError
 
 START_MS = 1_780_000_000_000
 
@@ -25,17 +27,26 @@ def stored_events(store: EmbeddedStore) -> int:
     return int(store.query("SELECT count() AS n FROM events").column("n")[0].as_py())
 
 
-def test_submitted_rows_are_stored_when_the_future_resolves(store: EmbeddedStore) -> None:
-    writer = BatchingWriter(store, max_rows=10_000, max_delay_s=0.2)
+def rollup_play_ms(store: EmbeddedStore) -> int:
+    table = store.query("SELECT sum(play_ms) AS p FROM rollup_1h")
+    return int(table.column("p")[0].as_py() or 0)
+
+
+def test_futures_resolve_once_durable_and_flush_makes_rows_visible(store: EmbeddedStore, tmp_path: Path) -> None:
+    writer = BatchingWriter(store, tmp_path, max_rows=10_000, max_delay_s=60)
     futures = [writer.submit(view_batch(i)) for i in range(20)]
     for future in futures:
         future.result(timeout=30)
+    assert sum(len(spool.read_segment(p)) for p in spool.segments(tmp_path)) == 20  # on disk, not yet stored
+    assert stored_events(store) == 0
+    writer.flush()
     assert stored_events(store) == 60
+    assert spool.segments(tmp_path) == []
     writer.close()
 
 
-def test_concurrent_submitters_lose_nothing(store: EmbeddedStore) -> None:
-    writer = BatchingWriter(store, max_rows=50, max_delay_s=0.05)
+def test_concurrent_submitters_lose_nothing(store: EmbeddedStore, tmp_path: Path) -> None:
+    writer = BatchingWriter(store, tmp_path, max_rows=50, max_delay_s=0.05)
 
     def submit_many(offset: int) -> None:
         for i in range(25):
@@ -48,26 +59,74 @@ def test_concurrent_submitters_lose_nothing(store: EmbeddedStore) -> None:
         thread.join()
     writer.close()
     assert stored_events(store) == 4 * 25 * 2
+    assert writer.pending_rows == 0
 
 
-def test_pending_rows_are_bounded(store: EmbeddedStore) -> None:
-    writer = BatchingWriter(store, max_rows=10**9, max_delay_s=60, max_pending_rows=5)
-    first = writer.submit(view_batch(0, events=4))
+def test_pending_rows_are_bounded(store: EmbeddedStore, tmp_path: Path) -> None:
+    writer = BatchingWriter(store, tmp_path, max_rows=10**9, max_delay_s=60, max_pending_rows=5)
+    writer.write(view_batch(0, events=4))
     with pytest.raises(WriterOverloadedError):
         writer.submit(view_batch(1, events=4))
-    writer.close()  # close flushes what was accepted
-    first.result(timeout=30)
+    writer.close()  # close stores what was accepted
     assert stored_events(store) == 4
     with pytest.raises(WriterClosedError):
         writer.submit(view_batch(2))
 
 
-def test_a_failed_insert_fails_every_future_of_its_batch(store: EmbeddedStore) -> None:
-    writer = BatchingWriter(store, max_rows=10**9, max_delay_s=0.2)
+def test_segments_left_by_a_crash_are_stored_at_the_next_start_and_a_torn_tail_is_ignored(
+    store: EmbeddedStore, tmp_path: Path
+) -> None:
+    older, newer = spool.SegmentFile(tmp_path), spool.SegmentFile(tmp_path)
+    older.append([spool.encode(view_batch(0)), spool.encode(view_batch(1))], 6)
+    newer.append([spool.encode(view_batch(2))], 3)
+    older.close()
+    newer.close()
+    torn = spool.encode(view_batch(3))
+    with newer.path.open("ab") as file:  # a crash in the middle of an append that was never acknowledged
+        file.write(torn[: len(torn) // 2])
+    writer = BatchingWriter(store, tmp_path)
+    assert writer.replayed_rows == 9
+    assert stored_events(store) == 9
+    assert spool.segments(tmp_path) == []
+    writer.close()
+
+
+def test_a_segment_replayed_after_its_insert_landed_is_stored_once_rollups_included(
+    store: EmbeddedStore, tmp_path: Path
+) -> None:
+    segment = spool.SegmentFile(tmp_path)
+    segment.append([spool.encode(view_batch(i)) for i in range(5)], 15)
+    segment.close()
+    # the crash came after the insert and before the segment's deletion
+    store.insert_events(pa.concat_tables(spool.read_segment(segment.path)), dedup_token=segment.path.stem)
+    play_ms = rollup_play_ms(store)
+    assert play_ms == 15 * 1000
+    BatchingWriter(store, tmp_path).close()
+    assert stored_events(store) == 15
+    assert rollup_play_ms(store) == play_ms
+    assert store.query("SELECT count() AS n FROM views FINAL").column("n")[0].as_py() == 5
+
+
+def test_a_segment_the_store_refuses_is_quarantined_and_later_ones_are_stored(
+    store: EmbeddedStore, tmp_path: Path
+) -> None:
+    writer = BatchingWriter(store, tmp_path, max_rows=1, max_delay_s=0.01, retry_delays_s=(0.01, 0.01))
     good = view_batch(0)
     bad = good.set_column(good.column_names.index("event"), "event", pa.array(["nosuchevent"] * 3))
-    futures = [writer.submit(good), writer.submit(bad)]
-    for future in futures:
-        with pytest.raises(Exception, match=r"nosuchevent|Unknown element"):
-            future.result(timeout=30)
+    writer.write(bad)  # durable: the spool does not validate, the store refuses it
+    writer.write(view_batch(1))
+    writer.flush()
+    assert stored_events(store) == 3
+    quarantined = spool.segments(tmp_path / QUARANTINE)
+    assert [t.num_rows for p in quarantined for t in spool.read_segment(p)] == [3]
     writer.close()
+
+
+def test_a_listener_hears_each_inserted_batch(store: EmbeddedStore, tmp_path: Path) -> None:
+    heard: list[int] = []
+    writer = BatchingWriter(store, tmp_path, max_delay_s=0.01)
+    writer.add_insert_listener(lambda table: heard.append(table.num_rows))
+    writer.write(view_batch(0))
+    writer.flush()
+    writer.close()
+    assert heard == [3]

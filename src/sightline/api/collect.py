@@ -1,10 +1,10 @@
-"""`POST /collect`: native beacon batches from players, acknowledged only once stored.
+"""`POST /collect`: native beacon batches from players, acknowledged only once durable.
 
 Authenticated by an ingest key (`X-Ingest-Key` header, or `key` in the query for players that cannot
 set headers). Answers 200 `{"accepted", "duplicates", "refused": [{"index", "reason"}]}` once the
-accepted events are in the store; 400 when nothing in the batch is acceptable; 401 for a missing or
-unknown key; 413 for a body too large; 503 with `Retry-After` when the writer is full or the store
-fails (nothing of the batch is kept then, so the client's retry counts).
+accepted events are durable (see `store.writer`); 400 when nothing in the batch is acceptable; 401 for
+a missing or unknown key; 413 for a body too large; 503 with `Retry-After` when the writer is full or
+the spool fails (nothing of the batch is kept then, so the client's retry counts).
 """
 
 from __future__ import annotations

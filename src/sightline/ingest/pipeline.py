@@ -64,7 +64,7 @@ class IngestPipeline:
             raise IngestUnavailableError(503, "overloaded", f"the collector is busy: {error}; retry", 1) from error
         try:
             await asyncio.wrap_future(future)
-        except Exception as error:  # the store refused the insert: nothing of it is acknowledged
+        except OSError as error:  # the spool could not be written: nothing of it is acknowledged
             raise IngestUnavailableError(503, "store_failed", "the events could not be stored; retry", 5) from error
 
     def sweep(self, now_ms: int) -> list[EventRow]:

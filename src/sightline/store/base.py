@@ -37,8 +37,9 @@ class Store(Protocol):
         """Run a statement that returns nothing (DDL, migrations) on the writer's session."""
         ...
 
-    def insert_events(self, batch: pa.Table) -> None:
-        """Insert an event batch in the columnar layout of `sightline.store.layout`; durable on return."""
+    def insert_events(self, batch: pa.Table, dedup_token: str | None = None) -> None:
+        """Insert an event batch in the columnar layout of `sightline.store.layout`; durable on return.
+        A second insert with the same `dedup_token` (a replay after a crash) changes nothing, rollups included."""
         ...
 
     def close(self) -> None: ...

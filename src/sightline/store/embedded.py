@@ -34,7 +34,11 @@ from sightline.store.layout import check_batch, insert_select_sql
 
 _TIMEOUT_CODE = "Code: 159."
 _MEMORY_CODE = "Code: 241."
-_INSERT_SQL = insert_select_sql("Python(batch)") + " SETTINGS parallel_view_processing = 1"
+_INSERT_SQL = insert_select_sql("Python(batch)") + " SETTINGS parallel_view_processing = 1, insert_deduplicate = 0"
+_DEDUPLICATED_INSERT_SQL = (
+    insert_select_sql("Python(batch)") + " SETTINGS parallel_view_processing = 1, insert_deduplicate = 1,"
+    " insert_deduplication_token = {dedup_token:String}, deduplicate_blocks_in_dependent_materialized_views = 1"
+)
 
 
 def _lock_data_dir(data_dir: Path) -> int:
@@ -125,12 +129,15 @@ class EmbeddedStore:
             except Exception as error:
                 raise _store_error(error) from error
 
-    def insert_events(self, batch: pa.Table) -> None:
+    def insert_events(self, batch: pa.Table, dedup_token: str | None = None) -> None:
         check_batch(batch)
         with self._writer_lock:
             self._check_open()
             try:
-                self._writer_session.query(_INSERT_SQL)
+                if dedup_token is None:
+                    self._writer_session.query(_INSERT_SQL)
+                else:
+                    self._writer_session.query(_DEDUPLICATED_INSERT_SQL, params=_bound({"dedup_token": dedup_token}))
             except Exception as error:
                 raise _store_error(error) from error
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sightline.store.base import Store
-from sightline.store.schema import schema_ddl
+from sightline.store.schema import deduplication_ddl, schema_ddl
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,7 @@ class Migration:
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events, views and rollups with their materialized views, from the catalog", schema_ddl),
+    Migration(2, "inserts deduplicated by token, so that a replayed spool segment is stored once", deduplication_ddl),
 )
 
 _LEDGER = (

@@ -137,3 +137,15 @@ def schema_ddl() -> list[str]:
     for rollup in ROLLUPS:
         statements.extend(rollup_ddl(rollup))
     return statements
+
+
+DEDUPLICATION_WINDOW = 10_000
+"""Insert blocks whose deduplication tokens each table remembers: far more than a crash can leave unconfirmed."""
+
+
+def deduplication_ddl() -> list[str]:
+    """Let `events` and every materialized view's table recognise a replayed insert by its token."""
+    tables = ["events", "views", *(rollup.name for rollup in ROLLUPS)]
+    return [
+        f"ALTER TABLE {t} MODIFY SETTING non_replicated_deduplication_window = {DEDUPLICATION_WINDOW}" for t in tables
+    ]

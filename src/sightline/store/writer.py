@@ -1,25 +1,41 @@
-"""The batching writer: the streaming inserts of events go through it.
+"""The batching writer: every streaming insert of events goes through it, by way of a durable spool.
 
 Callers `submit` Arrow batches in the layout of `store.layout` and get a future that completes once
-the rows are in the store (durable), or fails with the store's error. A background thread inserts
-when `max_rows` are pending or the oldest has waited `max_delay_s`; pending batches of one schema go
-in one insert. Pending rows are bounded by `max_pending_rows`: `submit` raises
-`WriterOverloadedError` beyond it, so memory never grows without bound and callers can answer 429/503.
-Bulk loads that are already large (the simulator's chunks) call `Store.insert_events` directly;
-both serialise on the store's writer session.
+the batch is in the spool (written and fsync'd; one fsync serves every batch waiting for it), or
+fails with the disk's error. An appender thread writes batches to the open spool segment and seals it
+after `max_rows` rows or `max_delay_s`; an inserter thread inserts each sealed segment into the store
+as one insert whose deduplication token is the segment's name, then deletes the segment. An insert
+that fails is retried; a segment the store still refuses after `retry_delays_s` is moved to
+`<spool>/quarantine/` with an error in the log (kept, never dropped: an operator moves it back into the
+spool to replay it), so one bad segment cannot stop ingestion. Segments left by a crash are inserted
+when the next writer starts; one whose insert had landed before the crash is recognised by its token.
+Rows submitted but not yet inserted are bounded by `max_pending_rows`: `submit` raises
+`WriterOverloadedError` beyond it, so memory never grows without bound and callers can answer 503.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyarrow as pa
 
+from sightline.settings import Settings
+from sightline.store import spool
 from sightline.store.base import Store
 from sightline.store.layout import check_batch
+
+logger = logging.getLogger(__name__)
+RETRY_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0)
+"""Waits between attempts to insert a segment; when they are used up the segment is quarantined."""
+QUARANTINE = "quarantine"
+
+InsertListener = Callable[[pa.Table], None]
 
 
 class WriterOverloadedError(Exception):
@@ -31,101 +47,223 @@ class WriterClosedError(Exception):
 
 
 @dataclass
-class _Pending:
+class _Submitted:
+    record: bytes
+    batch: pa.Table
+    future: Future[None]
+
+
+@dataclass
+class _Sealed:
+    path: Path
+    batches: list[pa.Table]
+    rows: int
+
+
+@dataclass
+class _Open:
+    segment: spool.SegmentFile
     batches: list[pa.Table] = field(default_factory=list)
-    futures: list[Future[None]] = field(default_factory=list)
-    rows: int = 0
-    oldest: float = 0.0
 
 
 class BatchingWriter:
-    """One writer per store. Thread-safe."""
+    """One writer per store and spool directory. Thread-safe."""
 
     def __init__(
         self,
         store: Store,
+        spool_dir: Path,
         *,
         max_rows: int = 100_000,
         max_delay_s: float = 1.0,
         max_pending_rows: int = 2_000_000,
+        retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S,
     ) -> None:
         self._store = store
+        self._dir = spool_dir
         self._max_rows = max_rows
         self._max_delay_s = max_delay_s
         self._max_pending_rows = max_pending_rows
-        self._pending = _Pending()
+        self._retry_delays_s = retry_delays_s
+        self._listeners: list[InsertListener] = []
         self._condition = threading.Condition()
+        self._submitted: list[_Submitted] = []
+        self._sealed: list[_Sealed | None] = []  # None: the appender stopped, so does the inserter
+        self._pending_rows = 0
+        self._flush_requested = False
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name="sightline-writer", daemon=True)
-        self._thread.start()
+        spool_dir.mkdir(parents=True, exist_ok=True)
+        self.replayed_rows = self._replay()
+        self._appender = threading.Thread(target=self._append_loop, name="sightline-spool", daemon=True)
+        self._inserter = threading.Thread(target=self._insert_loop, name="sightline-writer", daemon=True)
+        self._appender.start()
+        self._inserter.start()
 
     @property
     def pending_rows(self) -> int:
+        """Rows submitted and not yet in the store."""
         with self._condition:
-            return self._pending.rows
+            return self._pending_rows
+
+    def add_insert_listener(self, listener: InsertListener) -> None:
+        """Call `listener` with each batch of rows once it is in the store (from the inserter's thread)."""
+        self._listeners.append(listener)
 
     def submit(self, batch: pa.Table) -> Future[None]:
-        """Queue `batch`; the future completes when it is in the store."""
+        """Queue `batch`; the future completes when it is durable in the spool."""
         check_batch(batch)
         future: Future[None] = Future()
+        record = spool.encode(batch)
         with self._condition:
             if self._closed:
                 raise WriterClosedError("the writer is closed")
-            if self._pending.rows and self._pending.rows + batch.num_rows > self._max_pending_rows:
-                raise WriterOverloadedError(f"{self._pending.rows} rows are waiting to be written")
-            if not self._pending.batches:
-                self._pending.oldest = time.monotonic()
-            self._pending.batches.append(batch)
-            self._pending.futures.append(future)
-            self._pending.rows += batch.num_rows
-            self._condition.notify()
+            if self._pending_rows and self._pending_rows + batch.num_rows > self._max_pending_rows:
+                raise WriterOverloadedError(f"{self._pending_rows} rows are waiting to be stored")
+            self._submitted.append(_Submitted(record, batch, future))
+            self._pending_rows += batch.num_rows
+            self._condition.notify_all()
         return future
 
     def write(self, batch: pa.Table) -> None:
-        """Submit `batch` and wait until it is in the store."""
+        """Submit `batch` and wait until it is durable."""
         self.submit(batch).result()
 
-    def _due(self) -> bool:
-        pending = self._pending
-        if not pending.batches:
-            return False
-        waited = time.monotonic() - pending.oldest
-        return self._closed or pending.rows >= self._max_rows or waited >= self._max_delay_s
-
-    def _take(self) -> _Pending | None:
+    def flush(self, timeout_s: float = 60.0) -> None:
+        """Wait until every row submitted before the call is in the store (or raise TimeoutError)."""
+        deadline = time.monotonic() + timeout_s
         with self._condition:
-            while not self._due():
-                if self._closed and not self._pending.batches:
-                    return None
-                timeout = None
-                if self._pending.batches:
-                    timeout = max(0.0, self._max_delay_s - (time.monotonic() - self._pending.oldest))
-                self._condition.wait(timeout)
-            taken, self._pending = self._pending, _Pending()
-            return taken
-
-    def _run(self) -> None:
-        while (taken := self._take()) is not None:
-            by_schema: dict[pa.Schema, list[int]] = {}
-            for index, batch in enumerate(taken.batches):
-                by_schema.setdefault(batch.schema, []).append(index)
-            for indexes in by_schema.values():
-                self._insert([taken.batches[i] for i in indexes], [taken.futures[i] for i in indexes])
-
-    def _insert(self, batches: list[pa.Table], futures: list[Future[None]]) -> None:
-        """One insert of batches of one schema; their futures complete with its outcome."""
-        try:
-            self._store.insert_events(pa.concat_tables(batches))
-        except Exception as error:
-            for future in futures:
-                future.set_exception(error)
-        else:
-            for future in futures:
-                future.set_result(None)
+            self._flush_requested = True
+            self._condition.notify_all()
+            while self._pending_rows:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"{self._pending_rows} rows are not stored yet")
+                self._condition.wait(remaining)
 
     def close(self) -> None:
-        """Write what is pending, then stop. Idempotent."""
+        """Seal and insert what is pending, then stop. Idempotent. A segment the store refuses even
+        then stays in the spool and is inserted at the next start."""
         with self._condition:
             self._closed = True
-            self._condition.notify()
-        self._thread.join()
+            self._condition.notify_all()
+        self._appender.join()
+        self._inserter.join()
+
+    @classmethod
+    def for_settings(cls, store: Store, settings: Settings) -> BatchingWriter:
+        """The writer of the store of `settings`, spooling into `<data_dir>/spool`."""
+        return cls(
+            store,
+            settings.data_dir / "spool",
+            max_rows=settings.writer_max_rows,
+            max_delay_s=settings.writer_max_delay_s,
+        )
+
+    def _replay(self) -> int:
+        """Insert the segments a previous process left (each with its token, so twice is once)."""
+        rows = 0
+        for path in spool.segments(self._dir):
+            batches = spool.read_segment(path)
+            if batches:
+                table = pa.concat_tables(batches)
+                self._store.insert_events(table, dedup_token=path.stem)
+                rows += table.num_rows
+            spool.delete(path)
+        return rows
+
+    def _append_loop(self) -> None:
+        current: _Open | None = None
+        while True:
+            with self._condition:
+                while not (self._submitted or self._closed or self._flush_requested or self._seal_due(current)):
+                    self._condition.wait(self._until_seal(current))
+                taken, self._submitted = self._submitted, []
+                closing, flushing, self._flush_requested = self._closed, self._flush_requested, False
+            if taken:
+                current = self._append(current, taken)
+            if current is not None and (closing or flushing or self._seal_due(current)):
+                self._seal(current)
+                current = None
+            if closing:
+                with self._condition:
+                    self._sealed.append(None)
+                    self._condition.notify_all()
+                return
+
+    def _append(self, current: _Open | None, taken: list[_Submitted]) -> _Open | None:
+        """Write `taken` to the open segment (opening one if needed) and resolve their futures."""
+        rows = sum(s.batch.num_rows for s in taken)
+        try:
+            current = current or _Open(spool.SegmentFile(self._dir))
+            current.segment.append([s.record for s in taken], rows)
+        except OSError as error:
+            with self._condition:
+                self._pending_rows -= rows
+                self._condition.notify_all()
+            for submitted in taken:
+                submitted.future.set_exception(error)
+            if current is not None:  # what follows a failed write would be unreadable: seal before it
+                self._seal(current)
+            return None
+        current.batches.extend(s.batch for s in taken)
+        for submitted in taken:
+            submitted.future.set_result(None)
+        return current
+
+    def _seal(self, current: _Open) -> None:
+        current.segment.close()
+        with self._condition:
+            self._sealed.append(_Sealed(current.segment.path, current.batches, current.segment.rows))
+            self._condition.notify_all()
+
+    def _seal_due(self, current: _Open | None) -> bool:
+        if current is None:
+            return False
+        age = time.monotonic() - current.segment.opened_at
+        return current.segment.rows >= self._max_rows or age >= self._max_delay_s
+
+    def _until_seal(self, current: _Open | None) -> float | None:
+        if current is None:
+            return None
+        return max(0.0, self._max_delay_s - (time.monotonic() - current.segment.opened_at))
+
+    def _insert_loop(self) -> None:
+        while True:
+            with self._condition:
+                while not self._sealed:
+                    self._condition.wait()
+                sealed = self._sealed.pop(0)
+            if sealed is None:
+                return
+            if sealed.batches and not self._insert(sealed):
+                continue  # closing with a refusing store: the segment stays for the next start
+            spool.delete(sealed.path)
+            with self._condition:
+                self._pending_rows -= sealed.rows
+                self._condition.notify_all()
+
+    def _insert(self, sealed: _Sealed) -> bool:
+        """Insert a sealed segment, retrying; False when the writer closes first (the segment stays)."""
+        table = pa.concat_tables(sealed.batches)
+        for attempt, delay in enumerate((*self._retry_delays_s, None)):
+            try:
+                self._store.insert_events(table, dedup_token=sealed.path.stem)
+            except Exception:
+                logger.exception("inserting spool segment %s failed (attempt %d)", sealed.path.name, attempt + 1)
+                with self._condition:
+                    if self._closed and attempt >= 2:
+                        return False
+                if delay is not None:
+                    time.sleep(delay)
+                continue
+            for listener in self._listeners:
+                try:
+                    listener(table)
+                except Exception:
+                    logger.exception("an insert listener failed")
+            return True
+        quarantine = sealed.path.parent / QUARANTINE
+        quarantine.mkdir(exist_ok=True)
+        sealed.path.rename(quarantine / sealed.path.name)
+        logger.error("spool segment %s quarantined in %s: the store refuses it", sealed.path.name, quarantine)
+        return True

@@ -1,0 +1,98 @@
+"""An append-only, crash-safe log of event batches: what is acknowledged before the store has it.
+
+A spool is a directory of segment files `<name>.spool`; names sort in creation order and are never
+reused, so a segment's name is also the deduplication token of its insert into the store. A segment
+is a sequence of records `[payload length: u32][crc32 of payload: u32][payload: an Arrow IPC stream]`.
+Invariants:
+- `SegmentFile.append` returns once its records are written and fsync'd: they survive a crash;
+- a record whose header or checksum does not hold ends what is read of its segment: it is a torn
+  write of a crash, whose append never returned (never acknowledged);
+- a segment is deleted only after the store confirmed its insert (`delete`), so a crash at any moment
+  leaves every acknowledged batch in a segment that `read_segment` returns at the next start.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import time
+import uuid
+import zlib
+from pathlib import Path
+
+import pyarrow as pa
+
+SUFFIX = ".spool"
+_HEADER = struct.Struct("<II")
+
+
+def encode(batch: pa.Table) -> bytes:
+    """`batch` as one record: header and Arrow IPC stream."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, batch.schema) as stream:
+        stream.write_table(batch)
+    payload: bytes = sink.getvalue().to_pybytes()
+    return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+def read_segment(path: Path) -> list[pa.Table]:
+    """The intact records of a segment, in order; a torn tail is ignored."""
+    data = path.read_bytes()
+    tables: list[pa.Table] = []
+    offset = 0
+    while offset + _HEADER.size <= len(data):
+        length, checksum = _HEADER.unpack_from(data, offset)
+        payload = data[offset + _HEADER.size : offset + _HEADER.size + length]
+        if len(payload) != length or zlib.crc32(payload) != checksum:
+            break
+        tables.append(pa.ipc.open_stream(payload).read_all())
+        offset += _HEADER.size + length
+    return tables
+
+
+def segments(directory: Path) -> list[Path]:
+    """The segments present in `directory`, oldest first."""
+    return sorted(directory.glob(f"*{SUFFIX}"))
+
+
+def new_segment_name() -> str:
+    """A name that sorts after every earlier one of this clock and is unique across restarts."""
+    return f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
+
+
+class SegmentFile:
+    """A segment open for appending. Not thread-safe: one appender owns it."""
+
+    def __init__(self, directory: Path) -> None:
+        self.name = new_segment_name()
+        self.path = directory / f"{self.name}{SUFFIX}"
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        _fsync_directory(directory)
+        self.rows = 0
+        self.opened_at = time.monotonic()
+
+    def append(self, records: list[bytes], rows: int) -> None:
+        """Write encoded records and fsync them: durable on return."""
+        data = b"".join(records)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]
+        os.fsync(self._fd)
+        self.rows += rows
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+def delete(path: Path) -> None:
+    """Remove an inserted segment (idempotent)."""
+    path.unlink(missing_ok=True)
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
