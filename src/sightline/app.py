@@ -9,8 +9,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from sightline import __version__
-from sightline.api import catalog, collect, health, metrics
+from sightline.api import catalog, collect, health, metrics, sdk
 from sightline.api.auth import include_auth
+from sightline.api.cors import CrossOriginIngest
 from sightline.api.errors import install_error_handlers
 from sightline.ingest.pipeline import IngestPipeline
 from sightline.ingest.sessions import Sessionizer
@@ -52,4 +53,13 @@ def create_app(settings: Settings, store: Store | None = None, writer: BatchingW
     app.include_router(metrics.router)
     app.include_router(catalog.router)
     app.include_router(collect.router)
+    app.include_router(sdk.router)
+    # Players post from their customers' pages: CORS on the ingest paths only (one prefix a line).
+    app.add_middleware(
+        CrossOriginIngest,
+        prefixes=(
+            "/collect",
+            "/sdk",
+        ),
+    )
     return app
