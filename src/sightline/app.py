@@ -13,6 +13,7 @@ from sightline.api import catalog, collect, health, metrics, sdk
 from sightline.api.auth import include_auth
 from sightline.api.cors import CrossOriginIngest
 from sightline.api.errors import install_error_handlers
+from sightline.ingest.enrich import Enricher
 from sightline.ingest.pipeline import IngestPipeline
 from sightline.ingest.sessions import Sessionizer
 from sightline.settings import Settings
@@ -27,6 +28,7 @@ def create_app(settings: Settings, store: Store | None = None, writer: BatchingW
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_store, own_writer = store is None, writer is None
+        app.state.enricher = Enricher.from_settings(settings)
         app.state.store = open_store(settings) if store is None else store
         app.state.writer = writer or BatchingWriter.for_settings(app.state.store, settings)
         app.state.ingest = IngestPipeline(Sessionizer(), app.state.writer)
@@ -39,6 +41,7 @@ def create_app(settings: Settings, store: Store | None = None, writer: BatchingW
                 app.state.writer.close()
             if own_store:
                 app.state.store.close()
+            app.state.enricher.close()
             app.state.auth.close()
 
     app = FastAPI(

@@ -35,7 +35,8 @@ def _serve(args: argparse.Namespace) -> None:
     from sightline.app import create_app
 
     settings = _settings(args)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    # proxy_headers off: the app alone reads X-Forwarded-For, from its trusted proxies (docs/enrichment.md)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", proxy_headers=False)
 
 
 def _migrate(args: argparse.Namespace) -> None:

@@ -137,7 +137,11 @@ def run_demo(settings: Settings, *, days: float, scale: float, seed_value: int) 
         live.start()
         try:
             uvicorn.run(
-                create_app(settings, store, writer), host=settings.host, port=settings.port, log_level="warning"
+                create_app(settings, store, writer),
+                host=settings.host,
+                port=settings.port,
+                log_level="warning",
+                proxy_headers=False,  # the app reads X-Forwarded-For from its trusted proxies alone
             )
         finally:
             live.stop()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, IPvAnyNetwork, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -30,6 +31,23 @@ class Settings(BaseSettings):
     login_failures_per_minute: int = Field(default=5, ge=1, description="Failed logins of one username before 429.")
     argon2_time_cost: int = Field(default=3, ge=1, description="Argon2 passes; lower only in tests.")
     argon2_memory_kib: int = Field(default=65_536, ge=64, description="Argon2 memory; lower only in tests.")
+    geo_city_database: Path | None = Field(
+        default=None, description="MaxMind-format City or Country database: country, region, city (docs/enrichment.md)."
+    )
+    geo_asn_database: Path | None = Field(
+        default=None, description="MaxMind-format ASN or ISP database: asn, isp (docs/enrichment.md)."
+    )
+    trusted_proxies: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = Field(
+        default=(), description="Networks (CIDR, comma-separated) whose X-Forwarded-For names the client."
+    )
+    ip_storage: Literal["full", "truncated", "none"] = Field(
+        default="truncated", description="What `ipaddress` keeps: the address, its /24 or /48, or nothing."
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
 
     def metadata_database_url(self) -> str:
         """`metadata_url`, or the SQLite file `metadata.db` in `data_dir`."""

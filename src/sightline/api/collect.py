@@ -18,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from sightline.api.deps import AuthDep
+from sightline.api.enrichment import enrich_request
 from sightline.api.errors import ApiError, ErrorResponse
 from sightline.ingest.collect import MAX_BODY_BYTES, CollectError, decode_body, parse_batch
 from sightline.ingest.native import EventRow, event_table
@@ -79,8 +80,9 @@ async def collect(
     except CollectError as error:
         raise ApiError(error.status, error.code, error.message, error.parameter) from error
     pipeline: IngestPipeline = request.app.state.ingest
+    dimensions = enrich_request(request, batch.dimensions)
     try:
-        admission = await pipeline.accept(customer_id, batch.view_id, batch.dimensions, batch.events)
+        admission = await pipeline.accept(customer_id, batch.view_id, dimensions, batch.events)
     except IngestUnavailableError as error:
         raise unavailable(error) from error
     refused = sorted(batch.refused + admission.refused)

@@ -1,0 +1,75 @@
+"""Enrichment: the view dimensions a player did not send, derived from its User-Agent and client address.
+
+Every beacon format (native `/collect`, mux-embed, CMCD) decodes its dimensions, then the route calls
+`Enricher.enrich` before `IngestPipeline.accept` (see `api/enrichment.enrich_request`).
+
+Invariant — player-sent values win, group by group: each group of `DERIVED_GROUPS` is filled from the
+request only when the player set none of its dimensions (a dimension is unset when it is "" or 0), so
+one view never mixes a reported value with a derived one (a reported `browser` is never paired with
+a derived `browserversion`, a reported `country` never with a derived `city`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sightline.ingest.clientaddr import AddressStorage, IPNetwork, client_address
+from sightline.ingest.geo import GeoDatabases
+from sightline.ingest.useragent import parse_user_agent
+from sightline.settings import Settings
+
+MAX_USER_AGENT = 1024
+"""Longer user agents are cut before parsing: it bounds the parse time and the cache's memory."""
+
+DERIVED_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("device",),
+    ("brand", "model"),
+    ("platform", "osversion"),
+    ("browser", "browserversion"),
+    ("country", "region", "city"),
+    ("isp", "asn"),
+)
+
+
+def _unset(value: Any) -> bool:
+    return value is None or value == "" or value == 0
+
+
+def fill_unset(reported: Mapping[str, Any], derived: Mapping[str, Any]) -> dict[str, Any]:
+    """`reported` with each group of `DERIVED_GROUPS` that it leaves wholly unset taken from `derived`."""
+    filled = dict(reported)
+    for group in DERIVED_GROUPS:
+        if all(_unset(reported.get(name)) for name in group):
+            filled.update({name: derived[name] for name in group if name in derived})
+    return filled
+
+
+@dataclass
+class Enricher:
+    """The enrichment of one app: its geo databases (None: no geo), trusted proxies and address storage."""
+
+    geo: GeoDatabases | None
+    trusted_proxies: tuple[IPNetwork, ...]
+    address_storage: AddressStorage
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Enricher:
+        """Opens the configured geo databases (`GeoDatabaseError` when one is missing or of the wrong kind)."""
+        geo = GeoDatabases(settings.geo_city_database, settings.geo_asn_database)
+        return cls(geo if geo.configured else None, tuple(settings.trusted_proxies), settings.ip_storage)
+
+    def enrich(
+        self, dimensions: Mapping[str, Any], user_agent: str, peer: str | None, forwarded_for: Iterable[str]
+    ) -> dict[str, Any]:
+        """`dimensions` completed from the request: its User-Agent, its peer and X-Forwarded-For headers."""
+        derived: dict[str, Any] = parse_user_agent(user_agent[:MAX_USER_AGENT]).as_dimensions()
+        address = client_address(peer, forwarded_for, self.trusted_proxies)
+        if address is not None and self.geo is not None:
+            derived |= self.geo.lookup(address).as_dimensions()
+        return fill_unset(dimensions, derived)
+
+    def close(self) -> None:
+        if self.geo is not None:
+            self.geo.close()
