@@ -12,10 +12,13 @@ from sightline.query.ast import (
     Column,
     Func,
     InList,
+    Integer,
     Join,
+    Lambda,
     Number,
     OrderBy,
     Param,
+    ScalarSelect,
     Select,
     Table,
     UnionAll,
@@ -95,6 +98,31 @@ PLAYS = Aliased(Func("sum", (Column("plays"),)), "viewercount")
             "`customer_id` = {p1:UInt32}) AS `r` WHERE `view_id` = {p2:UUID}",
             {"p0": 5, "p1": 5, "p2": "018f40e7-1f4a-7bb6-a0bf-fa1c38f870a5"},
         ),
+        (
+            Select(
+                (
+                    Aliased(
+                        Func(
+                            "arrayMap",
+                            (
+                                Lambda(("x", "i"), Binary("*", Column("x"), Column("i"))),
+                                Column("titles"),
+                                Func("arrayEnumerate", (Column("titles"),)),
+                            ),
+                        ),
+                        "y",
+                    ),
+                    Aliased(Func("arrayElement", (Column("titles"), Integer(1))), "first"),
+                    Aliased(ScalarSelect(Select((Aliased(Func("count", ()), "n"),), Table("views", 8))), "n"),
+                ),
+                Select((Aliased(Column("titles"), "titles"),), Table("views", 8, final=True), limit=5),
+            ),
+            "SELECT arrayMap((`x`, `i`) -> `x` * `i`, `titles`, arrayEnumerate(`titles`)) AS `y`, "
+            "arrayElement(`titles`, 1) AS `first`, (SELECT count() AS `n` FROM `views` WHERE `customer_id` = "
+            "{p0:UInt32}) AS `n` FROM (SELECT `titles` AS `titles` FROM `views` FINAL WHERE `customer_id` = "
+            "{p1:UInt32} LIMIT 5 OFFSET 0)",
+            {"p0": 8, "p1": 8},
+        ),
     ],
 )
 def test_printed_sql(select: Select, sql: str, params: dict[str, object]) -> None:
@@ -107,6 +135,13 @@ def test_identifiers_outside_the_pattern_cannot_be_built(name: str) -> None:
         Column(name)
     with pytest.raises(ValueError, match="not an identifier"):
         Table(name, 1)
+
+
+def test_lambda_parameters_are_identifiers() -> None:
+    with pytest.raises(ValueError, match="not an identifier"):
+        Lambda(("x) -> 1; DROP",), Column("x"))
+    with pytest.raises(ValueError, match="needs a parameter"):
+        Lambda((), Column("x"))
 
 
 def test_functions_outside_the_allowlist_cannot_be_built() -> None:
@@ -146,6 +181,8 @@ def tables_read(select: Select) -> list[Table]:
         return [select.source]
     if isinstance(select.source, Join):
         return tables_read(select.source.left) + tables_read(select.source.right)
+    if isinstance(select.source, Select):
+        return tables_read(select.source)
     return [t for inner in select.source.selects for t in tables_read(inner)]
 
 
@@ -153,12 +190,17 @@ def tables_read(select: Select) -> list[Table]:
     st.integers(min_value=1, max_value=2**32 - 1),
     st.lists(st.sampled_from(["rollup_1h", "events"]), min_size=1, max_size=4),
     st.booleans(),
+    st.booleans(),
 )
-def test_every_table_read_is_guarded_by_its_customer(customer_id: int, tables: list[str], joined: bool) -> None:
+def test_every_table_read_is_guarded_by_its_customer(
+    customer_id: int, tables: list[str], joined: bool, nested: bool
+) -> None:
     select = Select((PLAYS,), UnionAll(tuple(Select((PLAYS,), Table(t, customer_id)) for t in tables)))
     if joined:  # the same reads, as the left side of a join with one more read on the right
         select = Select((PLAYS,), Join("LEFT", select, Select((PLAYS,), Table("views", customer_id)), ()))
         tables = [*tables, "views"]
+    if nested:  # the same reads, in a subquery
+        select = Select((PLAYS,), select)
     sql, params = print_select(select)
     guards = sql.count("WHERE `customer_id` = {p")
     assert guards == len(tables_read(select)) == len(tables)

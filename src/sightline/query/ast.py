@@ -7,7 +7,9 @@ Invariants, held by construction:
 - every table read is a `Table` carrying the customer id: the printer adds the tenant guard
   `customer_id = {…}` to the WHERE of the SELECT that reads it, so no query can be printed without it;
 - `Trusted` holds SQL fragments written in the catalog (part expressions over `events`), never input;
-- a `Join` joins two SELECTs, each printed with its own tenant guard, on key columns by name.
+- a `Join` joins two SELECTs, each printed with its own tenant guard, on key columns by name;
+- a SELECT may read another SELECT (a subquery) or use one as a value (`ScalarSelect`): the inner SELECT
+  carries its own tenant guard; a `Lambda`'s parameters are identifiers, read in its body as `Column`s.
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ FUNCTIONS: frozenset[str] = frozenset(
         "toStartOfTenMinutes", "toStartOfHour", "toStartOfDay", "toDateTime", "UUIDv7ToDateTime", "nullIf",
         "greatest", "least", "toUInt64", "toFloat64", "round", "toUnixTimestamp", "count", "ifNull", "if", "isNull",
         "max", "min", "uniqExact", "multiIf",
+        # arrays, tuples and the aggregates of the named queries (smartquery/)
+        "any", "anyIf", "avg", "avgIf", "countIf", "uniqExactIf", "maxIf", "minIf", "groupArray", "tuple",
+        "tupleElement", "array", "arrayJoin", "arrayMap", "arrayFilter", "arraySort", "arraySlice", "arraySplit",
+        "arrayEnumerate", "arrayPushBack", "arrayPopBack", "arrayConcat", "arrayElement", "arrayCount", "length",
+        "range", "indexOf", "has", "cityHash64", "toUnixTimestamp64Milli", "toDate", "toUInt8", "toUInt32",
+        "notEmpty", "not", "intDiv",
     }
 )  # fmt: skip
 
@@ -57,6 +65,13 @@ class Number:
     """A numeric constant of the catalog (formula constants, quantile levels)."""
 
     value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Integer:
+    """An integer constant of our code (array positions, thresholds), printed as an integer literal."""
+
+    value: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +115,29 @@ class Trusted:
     sql: str
 
 
-Expr = Column | Param | Number | Func | Binary | InList | InSelect | Trusted
+@dataclass(frozen=True, slots=True)
+class Lambda:
+    """`(params) -> body`, an argument of the array functions; `body` reads the parameters as `Column`s."""
+
+    params: tuple[str, ...]
+    body: Expr
+
+    def __post_init__(self) -> None:
+        if not self.params:
+            raise ValueError("a lambda needs a parameter")
+        for name in self.params:
+            if not IDENTIFIER.match(name):
+                raise ValueError(f"not an identifier: {name!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class ScalarSelect:
+    """A SELECT of one row and one column used as a value; it gets its own tenant guard."""
+
+    select: Select
+
+
+Expr = Column | Param | Number | Integer | Func | Binary | InList | InSelect | Trusted | Lambda | ScalarSelect
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +156,8 @@ class Table:
 
     name: str
     customer_id: int
+    final: bool = False
+    """Read with `FINAL`: the rows of one key merged (one row per view in `views`), before WHERE."""
 
     def __post_init__(self) -> None:
         if not IDENTIFIER.match(self.name):
@@ -134,7 +173,8 @@ class OrderBy:
 @dataclass(frozen=True, slots=True)
 class Select:
     columns: tuple[Aliased, ...]
-    source: Table | UnionAll | Join
+    source: Table | UnionAll | Join | Select
+    """A table, or a subquery: a UNION ALL, a JOIN or a SELECT."""
     where: Expr | None = None
     group_by: tuple[Expr, ...] = ()
     having: Expr | None = None

@@ -18,10 +18,13 @@ from sightline.query.ast import (
     Func,
     InList,
     InSelect,
+    Integer,
     Join,
+    Lambda,
     Number,
     Param,
     ParamValue,
+    ScalarSelect,
     Select,
     Table,
     Trusted,
@@ -54,6 +57,12 @@ class _Printer:
             return self.bind(node.value, node.clickhouse_type)
         if isinstance(node, Number):
             return repr(float(node.value))
+        if isinstance(node, Integer):
+            return str(int(node.value))
+        if isinstance(node, Lambda):
+            return f"({', '.join(f'`{name}`' for name in node.params)}) -> {self.expr(node.body)}"
+        if isinstance(node, ScalarSelect):
+            return f"({self.select(node.select)})"
         if isinstance(node, Trusted):
             return f"({node.sql})"
         if isinstance(node, Func):
@@ -79,10 +88,12 @@ class _Printer:
         parts = ["SELECT " + ", ".join(self.aliased(c) for c in node.columns)]
         conditions: list[str] = []
         if isinstance(node.source, Table):
-            parts.append(f"FROM `{node.source.name}`")
+            parts.append(f"FROM `{node.source.name}`" + (" FINAL" if node.source.final else ""))
             conditions.append(f"`customer_id` = {self.bind(node.source.customer_id, 'UInt32')}")
         elif isinstance(node.source, Join):
             parts.append(self.join(node.source))
+        elif isinstance(node.source, Select):
+            parts.append(f"FROM ({self.select(node.source)})")
         else:
             parts.append("FROM (" + " UNION ALL ".join(self.select(s) for s in node.source.selects) + ")")
         if node.where is not None:

@@ -1,11 +1,21 @@
 """ClickHouse IO: the `Store` protocol, the embedded chDB backend, migrations and the batching writer."""
 
-from sightline.store.base import DataDirectoryLockedError, QueryMemoryError, QueryTimeoutError, Store, StoreError
+from sightline.store.base import (
+    DataArrival,
+    DataDirectoryLockedError,
+    QueryCancelledError,
+    QueryMemoryError,
+    QueryTimeoutError,
+    Store,
+    StoreError,
+)
 from sightline.store.embedded import EmbeddedStore, open_store
 
 __all__ = [
+    "DataArrival",
     "DataDirectoryLockedError",
     "EmbeddedStore",
+    "QueryCancelledError",
     "QueryMemoryError",
     "QueryTimeoutError",
     "Store",

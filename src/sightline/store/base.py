@@ -1,13 +1,32 @@
-"""The `Store` protocol every ClickHouse backend implements, and the errors it raises."""
+"""The `Store` protocol every ClickHouse backend implements, the errors it raises, and the notice of
+new data it gives after each insert."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 import pyarrow as pa
 
 QueryParams = Mapping[str, str | int | float]
+QUERY_TAG = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+"""What a query tag may be: it names a running query so that `Store.cancel` can stop it."""
+
+
+@dataclass(frozen=True, slots=True)
+class DataArrival:
+    """Rows of `customer_id` were stored whose event times and view starts all lie in [start_ms, end_ms]."""
+
+    customer_id: int
+    start_ms: int
+    end_ms: int
+
+
+InsertListener = Callable[[tuple[DataArrival, ...]], None]
+"""Called after each successful insert with what it stored, one arrival per customer, on the inserting
+thread: it must be quick and must not raise."""
 
 
 class StoreError(Exception):
@@ -22,6 +41,10 @@ class QueryMemoryError(StoreError):
     """The engine stopped a query at its memory limit."""
 
 
+class QueryCancelledError(StoreError):
+    """The query was cancelled by `Store.cancel` before it finished."""
+
+
 class DataDirectoryLockedError(StoreError):
     """Another process owns the data directory."""
 
@@ -29,8 +52,18 @@ class DataDirectoryLockedError(StoreError):
 class Store(Protocol):
     """ClickHouse, embedded or remote. Values reach SQL only as bound parameters (`{name:Type}`)."""
 
-    def query(self, sql: str, params: QueryParams | None = None) -> pa.Table:
-        """Run a read query with the engine's time and memory limits; the result as an Arrow table."""
+    def query(self, sql: str, params: QueryParams | None = None, *, tag: str | None = None) -> pa.Table:
+        """Run a read query with the engine's time and memory limits; the result as an Arrow table. A query
+        with a `tag` (matching `QUERY_TAG`, unique among running queries) can be stopped by `cancel(tag)`."""
+        ...
+
+    def cancel(self, tag: str) -> bool:
+        """Stop the query tagged `tag`, waiting or running: its `query` raises QueryCancelledError. False when
+        no such query is waiting or running."""
+        ...
+
+    def add_insert_listener(self, listener: InsertListener) -> None:
+        """Call `listener` after every successful insert (see `InsertListener`)."""
         ...
 
     def execute(self, sql: str, params: QueryParams | None = None) -> None:

@@ -5,7 +5,10 @@ Invariants:
   before the engine opens, makes a second process fail with `DataDirectoryLockedError`;
 - reads run on a small pool of sessions (one query at a time each, in parallel across sessions,
   without the GIL); inserts run on a session of their own;
-- every session carries the engine-enforced time and memory limits.
+- every session carries the engine-enforced time and memory limits;
+- a tagged query carries its tag as the engine's `log_comment`; `cancel` stops it with `KILL QUERY` from
+  a control session of its own, or before it starts when it still waits for a session;
+- after each successful insert, the insert listeners hear which customers and times got new rows.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import fcntl
 import os
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,16 +28,25 @@ from chdb import session as chdb_session
 
 from sightline.settings import Settings
 from sightline.store.base import (
+    QUERY_TAG,
     DataDirectoryLockedError,
+    InsertListener,
+    QueryCancelledError,
     QueryMemoryError,
     QueryParams,
     QueryTimeoutError,
     StoreError,
 )
-from sightline.store.layout import check_batch, insert_select_sql
+from sightline.store.layout import arrivals_of, check_batch, insert_select_sql
 
 _TIMEOUT_CODE = "Code: 159."
 _MEMORY_CODE = "Code: 241."
+_CANCELLED_CODE = "Code: 394."
+_TAG_PARAM = "sightline_query_tag"
+_TAGGED = f" SETTINGS log_comment = {{{_TAG_PARAM}:String}}"
+_KILL_SQL = f"KILL QUERY WHERE Settings['log_comment'] = {{{_TAG_PARAM}:String}} SYNC"
+_KILL_RETRY_S = 0.01
+_WAIT_POLL_S = 0.1
 _INSERT_SQL = insert_select_sql("Python(batch)") + " SETTINGS parallel_view_processing = 1, insert_deduplicate = 0"
 _DEDUPLICATED_INSERT_SQL = (
     insert_select_sql("Python(batch)") + " SETTINGS parallel_view_processing = 1, insert_deduplicate = 1,"
@@ -82,6 +95,12 @@ class EmbeddedStore:
         self._closed = False
         for _ in range(query_sessions):
             self._sessions.put(self._query_session())
+        self._control_session = chdb_session.Session(self._path)
+        self._control_lock = threading.Lock()
+        self._tags: dict[str, str] = {}
+        """Tag → "waiting" (for a session), "running" or "cancelled" (before it ran)."""
+        self._tags_lock = threading.Lock()
+        self._listeners: list[InsertListener] = []
 
     def _query_session(self) -> Any:
         session = chdb_session.Session(self._path)
@@ -89,17 +108,19 @@ class EmbeddedStore:
             session.query(statement)
         return session
 
-    def _take_session(self) -> Any:
+    def _take_session(self, tag: str | None) -> Any:
         while not self._closed:
+            if tag is not None and not self._waiting(tag):
+                raise QueryCancelledError(f"query {tag} was cancelled before it started")
             try:
-                return self._sessions.get(timeout=0.5)
+                return self._sessions.get(timeout=_WAIT_POLL_S)
             except queue.Empty:
                 continue
         raise StoreError("the store is closed")
 
     @contextmanager
-    def _session(self) -> Iterator[Any]:
-        session = self._take_session()
+    def _session(self, tag: str | None = None) -> Iterator[Any]:
+        session = self._take_session(tag)
         try:
             yield session
         except Exception:
@@ -111,15 +132,70 @@ class EmbeddedStore:
         finally:
             self._sessions.put(session)
 
-    def query(self, sql: str, params: QueryParams | None = None) -> pa.Table:
-        with self._session() as session:
-            try:
-                result = session.query(sql, "ArrowTable", params=_bound(params))
-            except Exception as error:  # chDB raises RuntimeError/ChdbError with the engine's text
-                raise _store_error(error) from error
+    def query(self, sql: str, params: QueryParams | None = None, *, tag: str | None = None) -> pa.Table:
+        if tag is not None:
+            sql, params = sql + _TAGGED, {**(params or {}), _TAG_PARAM: tag}
+            self._register(tag)
+        try:
+            with self._session(tag) as session:
+                started = tag is None or self._start(tag)
+                if started:
+                    try:
+                        result = session.query(sql, "ArrowTable", params=_bound(params))
+                    except Exception as error:  # chDB raises RuntimeError/ChdbError with the engine's text
+                        raise _store_error(error) from error
+            if not started:
+                raise QueryCancelledError(f"query {tag} was cancelled before it started")
+        finally:
+            if tag is not None:
+                with self._tags_lock:
+                    self._tags.pop(tag, None)
         if not isinstance(result, pa.Table):
             raise StoreError(f"engine returned {type(result).__name__}, not an Arrow table")
         return result
+
+    def _register(self, tag: str) -> None:
+        if not QUERY_TAG.match(tag):
+            raise ValueError(f"not a query tag: {tag!r}")
+        with self._tags_lock:
+            if tag in self._tags:
+                raise ValueError(f"a query tagged {tag!r} is already waiting or running")
+            self._tags[tag] = "waiting"
+
+    def _waiting(self, tag: str) -> bool:
+        with self._tags_lock:
+            return self._tags[tag] == "waiting"
+
+    def _start(self, tag: str) -> bool:
+        """Mark `tag` running; False when it was cancelled while it waited."""
+        with self._tags_lock:
+            if self._tags[tag] == "cancelled":
+                return False
+            self._tags[tag] = "running"
+            return True
+
+    def cancel(self, tag: str) -> bool:
+        with self._tags_lock:
+            state = self._tags.get(tag)
+            if state is None:
+                return False
+            if state != "running":
+                self._tags[tag] = "cancelled"
+                return True
+        # running: the engine may not list it yet, so KILL until it is killed or has ended
+        while True:
+            with self._control_lock:
+                self._check_open()
+                killed = self._control_session.query(_KILL_SQL, "CSV", params={_TAG_PARAM: tag})
+            if str(killed).strip():
+                return True
+            with self._tags_lock:
+                if tag not in self._tags:
+                    return False
+            time.sleep(_KILL_RETRY_S)
+
+    def add_insert_listener(self, listener: InsertListener) -> None:
+        self._listeners.append(listener)
 
     def execute(self, sql: str, params: QueryParams | None = None) -> None:
         with self._writer_lock:
@@ -140,6 +216,10 @@ class EmbeddedStore:
                     self._writer_session.query(_DEDUPLICATED_INSERT_SQL, params=_bound({"dedup_token": dedup_token}))
             except Exception as error:
                 raise _store_error(error) from error
+        if self._listeners:
+            arrivals = arrivals_of(batch)
+            for listener in self._listeners:
+                listener(arrivals)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -153,6 +233,8 @@ class EmbeddedStore:
             self._closed = True
             while not self._sessions.empty():
                 self._sessions.get_nowait().close()
+            with self._control_lock:
+                self._control_session.close()
             self._writer_session.close()
             os.close(self._lock_fd)
 
@@ -174,6 +256,8 @@ def _store_error(error: Exception) -> StoreError:
         return QueryTimeoutError(message)
     if _MEMORY_CODE in message:
         return QueryMemoryError(message)
+    if _CANCELLED_CODE in message:
+        return QueryCancelledError(message)
     return StoreError(message)
 
 

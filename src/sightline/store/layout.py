@@ -7,8 +7,11 @@ the UUID's 16 bytes (big-endian, fixed_size_binary(16)) and `ts` is milliseconds
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
+from numpy.typing import NDArray
 
+from sightline.store.base import DataArrival
 from sightline.store.schema import event_columns
 
 EVENT_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in event_columns())
@@ -38,3 +41,28 @@ def check_batch(batch: pa.Table) -> None:
         raise ValueError("event batch column view_id must be fixed_size_binary(16)")
     if batch.schema.field("ts").type != pa.int64():
         raise ValueError("event batch column ts must be int64 milliseconds")
+
+
+def view_start_ms(view_ids: pa.Array | pa.ChunkedArray) -> NDArray[np.int64]:
+    """The start time (ms) of each view: the first 48 bits of its UUIDv7 id, big-endian."""
+    ids = view_ids.combine_chunks() if isinstance(view_ids, pa.ChunkedArray) else view_ids
+    raw = np.frombuffer(ids.buffers()[1], dtype=np.uint8)[ids.offset * 16 : (ids.offset + len(ids)) * 16]
+    head = raw.reshape(-1, 16)[:, :6].astype(np.int64)
+    starts: NDArray[np.int64] = (head << np.array([40, 32, 24, 16, 8, 0], dtype=np.int64)).sum(axis=1)
+    return starts
+
+
+def arrivals_of(batch: pa.Table) -> tuple[DataArrival, ...]:
+    """What a batch in this layout brings, per customer: the span of its event times and view starts."""
+    if batch.num_rows == 0:
+        return ()
+    customers = batch.column("customer_id").to_numpy()
+    ts = batch.column("ts").to_numpy()
+    starts = view_start_ms(batch.column("view_id"))
+    arrivals = []
+    for customer in np.unique(customers):
+        rows = customers == customer
+        low = min(int(ts[rows].min()), int(starts[rows].min()))
+        high = max(int(ts[rows].max()), int(starts[rows].max()))
+        arrivals.append(DataArrival(int(customer), low, high))
+    return tuple(arrivals)
