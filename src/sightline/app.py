@@ -9,10 +9,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from sightline import __version__
-from sightline.api import catalog, collect, health, metrics, sdk
+from sightline.api import catalog, cmcd, collect, health, metrics, sdk
 from sightline.api.auth import include_auth
 from sightline.api.cors import CrossOriginIngest
 from sightline.api.errors import install_error_handlers
+from sightline.ingest.cmcd_sessions import CmcdSessions
 from sightline.ingest.enrich import Enricher
 from sightline.ingest.pipeline import IngestPipeline
 from sightline.ingest.sessions import Sessionizer
@@ -32,6 +33,7 @@ def create_app(settings: Settings, store: Store | None = None, writer: BatchingW
         app.state.store = open_store(settings) if store is None else store
         app.state.writer = writer or BatchingWriter.for_settings(app.state.store, settings)
         app.state.ingest = IngestPipeline(Sessionizer(), app.state.writer)
+        app.state.cmcd = CmcdSessions(app.state.ingest)
         sweeper = asyncio.create_task(collect.sweep_forever(app))
         try:
             yield
@@ -57,12 +59,14 @@ def create_app(settings: Settings, store: Store | None = None, writer: BatchingW
     app.include_router(catalog.router)
     app.include_router(collect.router)
     app.include_router(sdk.router)
+    app.include_router(cmcd.router)
     # Players post from their customers' pages: CORS on the ingest paths only (one prefix a line).
     app.add_middleware(
         CrossOriginIngest,
         prefixes=(
             "/collect",
             "/sdk",
+            "/cmcd",
         ),
     )
     return app

@@ -1,0 +1,125 @@
+"""`POST /cmcd/{ingestKey}` (and `POST /cmcd` with `X-Ingest-Key`): CMCD v2 event reports.
+
+The URL is what a player is given as an event target (hls.js `cmcd.eventTargets[].url`, dash.js
+`cmcd.targets[].url`). The body is `application/cmcd` (`text/cmcd` from older reporters, `text/plain`
+from `navigator.sendBeacon`): one data set per line (docs/ingest-cmcd.md). Answers, as CTA-5004-B asks
+of a collector:
+- 204 once the usable records' events are stored (a record refused or of a version above 2 is dropped;
+  the others are kept);
+- 400 when no record of the body can be used (each refused, naming why; `unsupported_version` when
+  they all carry a `v` above 2), 413 for a body past 1 MiB or 1000 records, 415 for another content
+  type or a content encoding;
+- 401 without an ingest key; 410 for an unknown or revoked one: the reporter stops sending to this
+  target for the rest of its session;
+- 429 with `Retry-After` when the collector cannot store now: nothing of the report was kept, and the
+  reporter sends it again.
+Every origin may call it (CORS: `api/cors.py`); the dimensions are enriched from the request
+(`api/enrichment.py`: browser, OS and device from the User-Agent, geography from the address).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from sightline.api.deps import AuthDep
+from sightline.api.enrichment import enrich_request
+from sightline.api.errors import ApiError, ErrorResponse
+from sightline.auth.service import AuthService
+from sightline.ingest.cmcd import CmcdError, parse_event_report
+from sightline.ingest.cmcd_sessions import CmcdSessions
+from sightline.ingest.collect import MAX_BODY_BYTES
+from sightline.ingest.pipeline import IngestUnavailableError
+
+router = APIRouter(tags=["ingest"])
+REPORT_MEDIA_TYPES = frozenset({"application/cmcd", "text/cmcd", "text/plain"})
+_RESPONSES: dict[int | str, dict[str, object]] = {
+    204: {"description": "Stored."},
+    **{status: {"model": ErrorResponse} for status in (400, 401, 410, 413, 415, 429)},
+}
+
+
+def _error(status: int, code: str, message: str, parameter: str | None = None, **headers: str) -> ApiError:
+    return ApiError(status, code, message, parameter, headers=headers)
+
+
+async def customer_for_key(auth: AuthService, key: str | None, parameter: str) -> int:
+    """The customer of an ingest key: 401 without one, 410 (gone: stop sending) for an unknown or revoked one."""
+    if not key:
+        raise _error(401, "invalid_ingest_key", "send the ingest key in the URL or as X-Ingest-Key", parameter)
+    customer_id = await run_in_threadpool(auth.access.customer_for_ingest_key, key)
+    if customer_id is None:
+        raise _error(410, "unknown_ingest_key", "this ingest key is unknown or revoked: stop sending", parameter)
+    return customer_id
+
+
+async def _read_text(request: Request) -> str:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in REPORT_MEDIA_TYPES:
+        allowed = ", ".join(sorted(REPORT_MEDIA_TYPES))
+        raise _error(415, "unsupported_media_type", f"Content-Type must be one of {allowed}", "Content-Type")
+    if request.headers.get("content-encoding", "identity").strip().lower() != "identity":
+        raise _error(415, "unsupported_media_type", "CMCD reports are sent without a content encoding")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _error(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise _error(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _error(400, "bad_encoding", "the body is not UTF-8 text") from None
+
+
+async def _event_report(request: Request, auth: AuthService, key: str | None, parameter: str) -> Response:
+    customer_id = await customer_for_key(auth, key, parameter)
+    text = await _read_text(request)
+    try:
+        report = parse_event_report(text)
+    except CmcdError as error:
+        raise _error(413, "too_many_records", error.reason) from None
+    if not report.records:
+        if report.unsupported and not report.refused:
+            raise _error(400, "unsupported_version", "no record is of a CMCD version this collector reads (1, 2)", "v")
+        if not report.refused:
+            raise _error(400, "empty_report", "the report holds no record")
+        detail = "; ".join(f"record {index}: {reason}" for index, reason in report.refused[:5])
+        raise _error(400, "no_valid_record", f"no record of the report can be used: {detail}")
+    sessions: CmcdSessions = request.app.state.cmcd
+    try:
+        await sessions.ingest(
+            customer_id,
+            [record for _, record in report.records],
+            int(time.time() * 1000),
+            lambda dimensions: enrich_request(request, dimensions),
+        )
+    except IngestUnavailableError as error:
+        raise _error(429, "overloaded", error.message, **{"Retry-After": str(error.retry_after_s)}) from error
+    return Response(status_code=204)
+
+
+@router.post("/cmcd/{ingestKey}", status_code=204, responses=_RESPONSES)
+async def cmcd_report_keyed(
+    request: Request,
+    auth: AuthDep,
+    ingest_key: Annotated[str, Path(alias="ingestKey", description="The customer's ingest key.")],
+) -> Response:
+    """Store a CMCD v2 event report (the URL to give a player as its event target)."""
+    return await _event_report(request, auth, ingest_key, "ingestKey")
+
+
+@router.post("/cmcd", status_code=204, responses=_RESPONSES)
+async def cmcd_report(
+    request: Request,
+    auth: AuthDep,
+    key: Annotated[str | None, Query(description="The ingest key, when it cannot be sent as a header.")] = None,
+    x_ingest_key: Annotated[str | None, Header(description="The ingest key.")] = None,
+) -> Response:
+    """Store a CMCD v2 event report whose ingest key comes as `X-Ingest-Key` (or `?key=`)."""
+    return await _event_report(request, auth, x_ingest_key or key, "X-Ingest-Key")
