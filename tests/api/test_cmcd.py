@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ CUSTOMER = 1001
 PLAN_LEVEL = 6831
 T0 = 494_445 * 3_600_000  # a whole hour (2026-05-28 09:00 UTC)
 CMCD = {"Content-Type": "application/cmcd"}
+CHROME_LINUX = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ def report(world: World, *lines: str, **headers: str) -> Any:
 
 
 def metrics(world: World, names: str, **params: str) -> dict[str, Any]:
+    world.client.app.state.writer.flush()  # type: ignore[attr-defined]  # acknowledged = spooled; now stored
     period = f"start={T0 // 1000 - 3600},end={T0 // 1000 + 7200}"
     response = world.client.get(
         f"/mm-apis/qbrData/vod/{CUSTOMER}",
@@ -85,7 +88,7 @@ def test_scripted_sessions_give_the_numbers_the_query_api_answers(world: World) 
         line("view-a", "ps", 61_350, 8, sta="e", br="(4000;v)", **dims),
     ]
     for number, record in enumerate(view_a):  # one report per record, as hls.js sends them
-        assert report(world, record).status_code == 204
+        assert report(world, record, **{"User-Agent": CHROME_LINUX}).status_code == 204
         if number == 5:
             assert report(world, record).status_code == 204  # a retry is counted once
     failed_and_quit = [
@@ -111,6 +114,8 @@ def test_scripted_sessions_give_the_numbers_the_query_api_answers(world: World) 
     assert got["avgbitrate"] == pytest.approx(bitrate_play / play_ms, abs=1e-2)
     by_asset = metrics(world, "attempts,playdur", aggby="assetid")["rows"]
     assert {row["assetid"]: row["attempts"] for row in by_asset} == {"clip-a": 2, "clip-b": 1}
+    by_browser = metrics(world, "attempts", aggby="browser,platform")["rows"]
+    assert {(row["browser"], row["platform"]): row["attempts"] for row in by_browser}[("Chrome", "Linux")] == 1
     store = world.client.app.state.store  # type: ignore[attr-defined]
     codes = store.query("SELECT error_code FROM events WHERE event = 'error' AND customer_id = 1001").to_pylist()
     assert codes == [{"error_code": "manifestLoadError"}]
@@ -173,11 +178,11 @@ def test_a_missing_key_is_401_and_an_unknown_or_revoked_one_is_410(world: World)
         assert response.json()["error"]["code"] == "unknown_ingest_key"
 
 
-def test_an_overloaded_collector_answers_429_and_the_retry_counts(world: World) -> None:
+def test_an_overloaded_collector_answers_429_and_the_retry_counts(world: World, tmp_path: Path) -> None:
     app = world.client.app
     pipeline = app.state.ingest  # type: ignore[attr-defined]
     original = pipeline.writer
-    blocked = BatchingWriter(app.state.store, max_rows=10**9, max_delay_s=3600, max_pending_rows=2)  # type: ignore[attr-defined]
+    blocked = BatchingWriter(app.state.store, tmp_path, max_rows=10**9, max_delay_s=3600, max_pending_rows=2)  # type: ignore[attr-defined]
     filler = BeaconBatch.model_validate(
         {
             "view_id": "01980000-0000-7000-8000-000000000001",
@@ -195,6 +200,7 @@ def test_an_overloaded_collector_answers_429_and_the_retry_counts(world: World) 
         blocked.close()
         pipeline.writer = original
     assert report(world, *records).status_code == 204
+    app.state.writer.flush()  # type: ignore[attr-defined]
     store = app.state.store  # type: ignore[attr-defined]
     view_id = str(uuid.UUID(bytes=derived_view_id(CUSTOMER, "cmcd", "busy", T0)))
     stored = store.query(

@@ -52,9 +52,7 @@ class CmcdSessions:
         self._sessions.move_to_end(key)
         return session
 
-    async def ingest(
-        self, customer_id: int, records: list[CmcdRecord], now_ms: int, enrich: Enrich = dict
-    ) -> int:
+    async def ingest(self, customer_id: int, records: list[CmcdRecord], now_ms: int, enrich: Enrich = dict) -> int:
         """Apply `records` (each with a `sid`) session by session and store their events, with the views'
         dimensions completed by `enrich` (from the request: user agent, address); the number of events
         stored. Raises `IngestUnavailableError` when the store cannot take them now."""
