@@ -121,7 +121,9 @@ is the bitrate in effect while that `play_ms` was played. `started` is the view'
 
 ## View dimensions
 Strings are at most {MAX_TEXT} characters; `country` is an ISO 3166-1 alpha-2 code; `streamtype` is
-`live` or `vod`.
+`live` or `vod`. The collector fills the device, OS, browser, geo and network dimensions a batch leaves
+empty from the request's User-Agent and client address, and sets `ipaddress` itself whatever the batch
+says (docs/enrichment.md).
 
 {dimensions}
 """

@@ -100,7 +100,7 @@ def played(world: World) -> World:
         browser="MyApp", browserversion="3", country="CA", region="Ontario", city="Toronto",
     )  # fmt: skip
     # an untrusted peer claims an address in the US: ignored, its own address is in no database
-    play(world.untrusted, world, 4, {"User-Agent": ANDROID, "X-Forwarded-For": "203.0.113.9"})
+    play(world.untrusted, world, 4, {"User-Agent": ANDROID, "X-Forwarded-For": "203.0.113.9"}, ipaddress="6.6.6.6")
     world.client.app.state.writer.flush()  # type: ignore[attr-defined]
     return world
 
@@ -124,6 +124,16 @@ def test_geo_and_network_in_the_query_api(played: World) -> None:
         ("CA", "Ontario", "Toronto", "Example-V6 Inc.", 64502, 1),  # reported place, derived network (IPv6)
         ("DE", "Bavaria", "Munich", "Example-Dsl Inc.", 64501, 1),
         ("US", "California", "Los Angeles", "Example-Cable Inc.", 64500, 1),
+    ]
+
+
+def test_ipaddress_is_the_client_address_truncated(played: World) -> None:
+    rows = metricquery(played, "ipaddress,browser")
+    assert [(r["ipaddress"], r["browser"]) for r in rows] == [
+        ("192.0.2.0", "Chrome"),  # the untrusted peer's own address; the one its beacon claimed is ignored
+        ("198.51.100.0", "Safari"),
+        ("2001:db8:1::", "MyApp"),
+        ("203.0.113.0", "HeadlessChrome"),
     ]
 
 

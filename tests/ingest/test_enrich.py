@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from sightline.ingest.clientaddr import AddressStorage
 from sightline.ingest.enrich import DERIVED_GROUPS, Enricher, fill_unset
 from sightline.ingest.native import ViewDimensions
 from sightline.settings import Settings
@@ -43,7 +44,7 @@ def test_everything_unset_is_derived(enricher: Enricher) -> None:
         "browser": "Safari", "browserversion": "17", "country": "US", "region": "California", "city": "Los Angeles",
         "isp": "EXAMPLE-CABLE", "asn": 64500,
     }  # fmt: skip
-    assert found["cdn"] == "akamai"
+    assert (found["cdn"], found["ipaddress"]) == ("akamai", "203.0.113.0")  # truncated by default
 
 
 def test_player_values_win_group_by_group(enricher: Enricher) -> None:
@@ -72,6 +73,18 @@ def test_without_databases_there_is_no_geo(tmp_path: Path) -> None:
     assert enricher.geo is None
     found = enricher.enrich(EMPTY, IPHONE, "203.0.113.9", [])
     assert (found["country"], found["device"]) == ("", "mobile")
+
+
+@pytest.mark.parametrize(
+    ("storage", "peer", "stored"),
+    [("full", "203.0.113.9", "203.0.113.9"), ("truncated", "203.0.113.9", "203.0.113.0"), ("none", "203.0.113.9", ""),
+     ("truncated", "2001:db8:1:2::3", "2001:db8:1::"), ("full", "testclient", "")],
+)  # fmt: skip
+def test_ipaddress_is_the_collectors_under_the_storage_setting(
+    tmp_path: Path, storage: AddressStorage, peer: str, stored: str
+) -> None:
+    enricher = Enricher.from_settings(Settings(data_dir=tmp_path, ip_storage=storage))
+    assert enricher.enrich({**EMPTY, "ipaddress": "6.6.6.6"}, "", peer, [])["ipaddress"] == stored
 
 
 def test_fill_unset_keeps_keys_it_does_not_know() -> None:

@@ -24,6 +24,8 @@ class DimensionSpec:
     high_cardinality: bool = False
     pattern: str | None = None
     """A regular expression a reported string value must match (the empty string always may)."""
+    schema_version: int = 1
+    """The store migration that added the dimension's columns (1: the initial schema)."""
 
     @property
     def clickhouse_type(self) -> str:
@@ -54,7 +56,15 @@ DIMENSIONS: tuple[DimensionSpec, ...] = (
     ),
     DimensionSpec("subscribertype", "viewer", "Subscription type, e.g. `premium`, `basic`, `free`."),
     DimensionSpec("subscribertag", "viewer", "Free-form tag the customer attaches to the subscriber."),
-    DimensionSpec("device", "device", "Device class: desktop, mobile, tablet, tv, stb or console."),
+    DimensionSpec(
+        "ipaddress",
+        "viewer",
+        "Client address the collector saw, never the beacon's: whole, its /24 (IPv4) or /48 (IPv6), or empty, "
+        "as `SIGHTLINE_IP_STORAGE` says (docs/enrichment.md).",
+        high_cardinality=True,
+        schema_version=3,
+    ),
+    DimensionSpec("device", "device", "Device class: desktop, mobile, tablet, tv, stb, console or bot."),
     DimensionSpec("brand", "device", "Device brand, e.g. Apple, Samsung."),
     DimensionSpec("model", "device", "Device model."),
     DimensionSpec("platform", "device", "Operating system name, e.g. Android, iOS, Windows."),

@@ -6,7 +6,9 @@ Every beacon format (native `/collect`, mux-embed, CMCD) decodes its dimensions,
 Invariant — player-sent values win, group by group: each group of `DERIVED_GROUPS` is filled from the
 request only when the player set none of its dimensions (a dimension is unset when it is "" or 0), so
 one view never mixes a reported value with a derived one (a reported `browser` is never paired with
-a derived `browserversion`, a reported `country` never with a derived `city`).
+a derived `browserversion`, a reported `country` never with a derived `city`). The exception is
+`ipaddress`: always the collector's (`stored_address` under `SIGHTLINE_IP_STORAGE`), never the beacon's,
+so that `none` stores no address whatever a player sends.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sightline.ingest.clientaddr import AddressStorage, IPNetwork, client_address
+from sightline.ingest.clientaddr import AddressStorage, IPNetwork, client_address, stored_address
 from sightline.ingest.geo import GeoDatabases
 from sightline.ingest.useragent import parse_user_agent
 from sightline.settings import Settings
@@ -68,7 +70,7 @@ class Enricher:
         address = client_address(peer, forwarded_for, self.trusted_proxies)
         if address is not None and self.geo is not None:
             derived |= self.geo.lookup(address).as_dimensions()
-        return fill_unset(dimensions, derived)
+        return fill_unset(dimensions, derived) | {"ipaddress": stored_address(address, self.address_storage)}
 
     def close(self) -> None:
         if self.geo is not None:

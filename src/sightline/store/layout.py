@@ -11,10 +11,12 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
+from sightline.catalog import DIMENSIONS
 from sightline.store.base import DataArrival
 from sightline.store.schema import event_columns
 
 EVENT_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in event_columns())
+_ADDED_LATER = {d.name: d for d in DIMENSIONS if d.schema_version > 1}
 
 
 def _select_expression(name: str) -> str:
@@ -30,6 +32,20 @@ def insert_select_sql(source: str) -> str:
     columns = ", ".join(f"`{n}`" for n in EVENT_COLUMN_NAMES)
     selects = ", ".join(_select_expression(n) for n in EVENT_COLUMN_NAMES)
     return f"INSERT INTO events ({columns}) SELECT {selects} FROM {source}"
+
+
+def with_added_dimensions(batch: pa.Table) -> pa.Table:
+    """`batch` with the dimensions that later migrations added and it lacks (a spool segment written by an
+    older version), empty: "" or 0. Columns are put in the layout's order; other columns are left as they are."""
+    missing = [name for name in EVENT_COLUMN_NAMES if name in _ADDED_LATER and name not in batch.column_names]
+    if not missing:
+        return batch
+    columns = {name: batch.column(name) for name in batch.column_names}
+    for name in missing:
+        number = _ADDED_LATER[name].kind == "number"
+        columns[name] = pa.array([0 if number else ""] * batch.num_rows, pa.uint32() if number else pa.string())
+    order = [n for n in EVENT_COLUMN_NAMES if n in columns] + [n for n in columns if n not in EVENT_COLUMN_NAMES]
+    return pa.table({name: columns[name] for name in order})
 
 
 def check_batch(batch: pa.Table) -> None:

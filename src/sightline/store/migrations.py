@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from sightline.store.base import Store
-from sightline.store.schema import deduplication_ddl, schema_ddl
+from sightline.store.schema import added_dimensions_ddl, deduplication_ddl, schema_ddl
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,8 +22,9 @@ class Migration:
 
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "events, views and rollups with their materialized views, from the catalog", schema_ddl),
+    Migration(1, "events, views and rollups with their materialized views, from the catalog", partial(schema_ddl, 1)),
     Migration(2, "inserts deduplicated by token, so that a replayed spool segment is stored once", deduplication_ddl),
+    Migration(3, "the ipaddress dimension in events and views", partial(added_dimensions_ddl, 3)),
 )
 
 _LEDGER = (
@@ -38,12 +40,13 @@ def applied_versions(store: Store) -> set[int]:
     return {int(v) for v in table.column("version").to_pylist()}
 
 
-def apply_migrations(store: Store) -> list[int]:
-    """Apply every migration not yet recorded; the versions applied now, in order."""
+def apply_migrations(store: Store, until: int | None = None) -> list[int]:
+    """Apply every migration not yet recorded (up to version `until`, if given); the versions applied now,
+    in order."""
     done = applied_versions(store)
     applied = []
     for migration in MIGRATIONS:
-        if migration.version in done:
+        if migration.version in done or (until is not None and migration.version > until):
             continue
         for statement in migration.statements():
             store.execute(statement)

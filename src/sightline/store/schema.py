@@ -2,13 +2,18 @@
 
 Invariant: every table is ordered by `customer_id` first. `views` and rollup buckets of view-start
 parts derive their time from the UUIDv7 view id, so a view's key is the same in every insert block.
+The schema has versions: a dimension's columns exist from its `schema_version` on. Migration 1 builds
+the schema at version 1 (so it stays what it was); a later version adds its dimensions to `events` and
+`views` in catalog order and makes `views_mv` again (`added_dimensions_ddl`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 from sightline.catalog import DIMENSIONS, EVENT_FIELDS, EVENT_TYPES, PARTS, ROLLUPS, VIEW_COLUMNS
+from sightline.catalog.dimensions import DimensionSpec
 from sightline.catalog.parts import PartSpec
 from sightline.catalog.rollups import RollupSpec
 
@@ -21,15 +26,21 @@ class Column:
     clickhouse_type: str
 
 
-def event_columns() -> tuple[Column, ...]:
-    """Columns of `events`, in table order: identity, time, event, dimensions, event fields."""
+def dimensions_at(version: int | None = None) -> tuple[DimensionSpec, ...]:
+    """The dimensions whose columns exist at schema `version` (None: the newest), in catalog order."""
+    return tuple(d for d in DIMENSIONS if version is None or d.schema_version <= version)
+
+
+def event_columns(version: int | None = None) -> tuple[Column, ...]:
+    """Columns of `events` at schema `version` (None: the newest), in table order: identity, time, event,
+    dimensions, event fields."""
     event_enum = ", ".join(f"'{name}' = {i}" for i, name in enumerate(EVENT_TYPES, start=1))
     return (
         Column("customer_id", "UInt32"),
         Column("view_id", "UUID"),
         Column("ts", "DateTime64(3, 'UTC')"),
         Column("event", f"Enum8({event_enum})"),
-        *(Column(d.name, d.clickhouse_type) for d in DIMENSIONS),
+        *(Column(d.name, d.clickhouse_type) for d in dimensions_at(version)),
         *(Column(f.name, f.clickhouse_type) for f in EVENT_FIELDS),
     )
 
@@ -38,9 +49,9 @@ def _columns_ddl(columns: tuple[Column, ...] | list[Column]) -> str:
     return ",\n  ".join(f"`{c.name}` {c.clickhouse_type}" for c in columns)
 
 
-def events_ddl() -> str:
+def events_ddl(version: int | None = None) -> str:
     return (
-        f"CREATE TABLE IF NOT EXISTS events (\n  {_columns_ddl(event_columns())}\n)\n"
+        f"CREATE TABLE IF NOT EXISTS events (\n  {_columns_ddl(event_columns(version))}\n)\n"
         "ENGINE = MergeTree\nPARTITION BY toYYYYMM(ts)\n"
         "ORDER BY (customer_id, toStartOfHour(ts), view_id, seq)"
     )
@@ -50,33 +61,37 @@ def _dimension_view_type(clickhouse_type: str) -> str:
     return f"SimpleAggregateFunction(max, {clickhouse_type})"
 
 
-def views_ddl() -> list[str]:
-    """`views` (one row per playback view) and the materialized view that feeds it."""
+def views_ddl(version: int | None = None) -> list[str]:
+    """`views` (one row per playback view) and the materialized view that feeds it, at schema `version`."""
     columns = [
         Column("customer_id", "UInt32"),
         Column("view_start", "DateTime64(3, 'UTC')"),
         Column("view_id", "UUID"),
         *(Column(c.name, f"SimpleAggregateFunction({c.aggregate}, {c.clickhouse_type})") for c in VIEW_COLUMNS),
-        *(Column(d.name, _dimension_view_type(d.clickhouse_type)) for d in DIMENSIONS),
+        *(Column(d.name, _dimension_view_type(d.clickhouse_type)) for d in dimensions_at(version)),
     ]
     table = (
         f"CREATE TABLE IF NOT EXISTS views (\n  {_columns_ddl(columns)}\n)\n"
         "ENGINE = AggregatingMergeTree\nPARTITION BY toYYYYMM(view_start)\n"
         "ORDER BY (customer_id, view_start, view_id)"
     )
+    return [table, views_mv_ddl(version)]
+
+
+def views_mv_ddl(version: int | None = None) -> str:
+    """The materialized view from `events` into `views`, at schema `version`."""
     selects = [
         "customer_id",
         f"{VIEW_START} AS view_start",
         "view_id",
         *(f"{c.aggregate}({c.expression}) AS `{c.name}`" for c in VIEW_COLUMNS),
-        *(f"max(`{d.name}`) AS `{d.name}`" for d in DIMENSIONS),
+        *(f"max(`{d.name}`) AS `{d.name}`" for d in dimensions_at(version)),
     ]
-    mv = (
+    return (
         "CREATE MATERIALIZED VIEW IF NOT EXISTS views_mv TO views AS\nSELECT\n  "
         + ",\n  ".join(selects)
         + "\nFROM events\nGROUP BY customer_id, view_start, view_id\nSETTINGS prefer_column_name_to_alias = 1"
     )
-    return [table, mv]
 
 
 def _part_type(part: PartSpec) -> str:
@@ -131,9 +146,9 @@ def rollup_ddl(rollup: RollupSpec) -> list[str]:
     return statements
 
 
-def schema_ddl() -> list[str]:
-    """Every statement of the initial schema, in dependency order."""
-    statements = [events_ddl(), *views_ddl()]
+def schema_ddl(version: int | None = None) -> list[str]:
+    """Every statement of the schema at `version` (None: the newest), in dependency order."""
+    statements = [events_ddl(version), *views_ddl(version)]
     for rollup in ROLLUPS:
         statements.extend(rollup_ddl(rollup))
     return statements
@@ -149,3 +164,24 @@ def deduplication_ddl() -> list[str]:
     return [
         f"ALTER TABLE {t} MODIFY SETTING non_replicated_deduplication_window = {DEDUPLICATION_WINDOW}" for t in tables
     ]
+
+
+def added_dimensions_ddl(version: int) -> list[str]:
+    """Migration `version` for the dimensions it adds: their columns in `events` and `views`, each after
+    the dimension before it in the catalog (both tables keep the catalog's order, as if built new), then
+    `views_mv` dropped and made again to fill them. Old rows read the columns' defaults ("" or 0). The
+    view is briefly absent, so this runs only while nothing inserts (migrations run before the writer).
+    Rollups are built by migration 1 and hold no later dimension."""
+    statements = []
+    for previous, added in pairwise(DIMENSIONS):
+        if added.schema_version != version:
+            continue
+        if previous.schema_version > version:
+            raise ValueError(f"dimension {added.name} follows {previous.name}, a dimension of a later version")
+        view_type = _dimension_view_type(added.clickhouse_type)
+        statements += [
+            f"ALTER TABLE events ADD COLUMN IF NOT EXISTS `{added.name}` {added.clickhouse_type} "
+            f"AFTER `{previous.name}`",
+            f"ALTER TABLE views ADD COLUMN IF NOT EXISTS `{added.name}` {view_type} AFTER `{previous.name}`",
+        ]
+    return [*statements, "DROP VIEW IF EXISTS views_mv", views_mv_ddl(version)]

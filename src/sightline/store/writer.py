@@ -28,7 +28,7 @@ import pyarrow as pa
 from sightline.settings import Settings
 from sightline.store import spool
 from sightline.store.base import Store
-from sightline.store.layout import check_batch
+from sightline.store.layout import check_batch, with_added_dimensions
 
 logger = logging.getLogger(__name__)
 RETRY_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0)
@@ -165,7 +165,7 @@ class BatchingWriter:
         for path in spool.segments(self._dir):
             batches = spool.read_segment(path)
             if batches:
-                table = pa.concat_tables(batches)
+                table = with_added_dimensions(pa.concat_tables(batches))
                 self._store.insert_events(table, dedup_token=path.stem)
                 rows += table.num_rows
             spool.delete(path)
