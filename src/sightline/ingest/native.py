@@ -16,7 +16,6 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from sightline.catalog import DIMENSIONS, EVENT_FIELDS, EVENT_TYPES
-from sightline.store.layout import EVENT_COLUMN_NAMES
 from sightline.store.schema import event_columns
 
 MAX_EVENTS = 1000
@@ -90,15 +89,9 @@ EventRow = tuple[int, bytes, dict[str, Any], dict[str, Any]]
 
 def event_table(rows: list[EventRow]) -> pa.Table:
     """`rows` in the store's columnar layout (`store.layout`), one row per event."""
-    columns: dict[str, list[Any]] = {name: [] for name in EVENT_COLUMN_NAMES}
-    defaults = {**ViewDimensions().model_dump(), **_EVENT_DEFAULTS}
-    for customer_id, view_id, dimensions, event in rows:
-        row = {**defaults, **dimensions, **event, "customer_id": customer_id, "view_id": view_id}
-        for name in EVENT_COLUMN_NAMES:
-            columns[name].append(row[name])
-    types = {c.name: _arrow_type(c.clickhouse_type) for c in event_columns()}
-    types |= {"customer_id": pa.uint32(), "view_id": pa.binary(16), "ts": pa.int64(), "event": pa.string()}
-    return pa.table({name: pa.array(values, type=types[name]) for name, values in columns.items()})
+    values = [{**_DEFAULTS, **dimensions, **event, "customer_id": customer_id, "view_id": view_id}
+              for customer_id, view_id, dimensions, event in rows]  # fmt: skip
+    return pa.Table.from_pylist(values, schema=_EVENT_SCHEMA)
 
 
 def to_event_table(customer_id: int, batches: list[BeaconBatch]) -> pa.Table:
@@ -115,3 +108,6 @@ def to_event_table(customer_id: int, batches: list[BeaconBatch]) -> pa.Table:
 _EVENT_DEFAULTS: dict[str, Any] = {
     f.name: 0.0 if f.clickhouse_type == "Float32" else 0 if f.clickhouse_type in _UINT_MAX else "" for f in EVENT_FIELDS
 }
+_DEFAULTS: dict[str, Any] = {**ViewDimensions().model_dump(), **_EVENT_DEFAULTS}
+_KEY_TYPES = {"customer_id": pa.uint32(), "view_id": pa.binary(16), "ts": pa.int64(), "event": pa.string()}
+_EVENT_SCHEMA = pa.schema([(c.name, _KEY_TYPES.get(c.name) or _arrow_type(c.clickhouse_type)) for c in event_columns()])

@@ -50,7 +50,8 @@ def with_added_dimensions(batch: pa.Table) -> pa.Table:
 
 def check_batch(batch: pa.Table) -> None:
     """Raise ValueError when `batch` does not have the layout's columns and key types."""
-    missing = [n for n in EVENT_COLUMN_NAMES if n not in batch.column_names]
+    present = set(batch.column_names)
+    missing = [n for n in EVENT_COLUMN_NAMES if n not in present]
     if missing:
         raise ValueError(f"event batch lacks columns {missing}")
     if batch.schema.field("view_id").type != pa.binary(16):
