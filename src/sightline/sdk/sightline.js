@@ -28,6 +28,7 @@
   const KEEPALIVE_MAX_BYTES = 60000;
   const RESTART_AFTER_PAUSE_MS = 25 * 60 * 1000; // the collector closes views silent for 30 minutes
   const HAVE_FUTURE_DATA = 3;
+  const PLAY_CALL_MAX_AGE_MS = 1000; // a play() call older than this at the `play` event was not this one
 
   /** Where this script was loaded from: the default collector. */
   const SCRIPT_ORIGIN = (function () {
@@ -214,6 +215,7 @@
           this.close('error', {fatal: 1, error_code: `MEDIA_ERR_${error ? error.code : 0}`, error_message: (error && error.message) || ''});
         },
       });
+      this.wrapPlay(video);
       this.listen(root, {pagehide: () => { this.close('exit', {}); this.sender.sendAllNow(); }});
       this.listen(document, {visibilitychange: () => document.visibilityState === 'hidden' && this.sender.sendAllNow()});
       if (this.hls) this.watchHls(this.hls);
@@ -225,6 +227,26 @@
         target.addEventListener(type, handler);
         this.listeners.push(() => target.removeEventListener(type, handler));
       }
+    }
+
+    /** The play request's time is the page's play() call when there is one: the `play` event comes a task
+     * later (tens of ms on a busy page). Autoplay and the native controls have only the event. */
+    wrapPlay(video) {
+      const watching = this;
+      const play = function () {
+        watching.playCalled = {at: performance.now(), ms: Date.now()};
+        return HTMLMediaElement.prototype.play.apply(this, arguments);
+      };
+      video.play = play;
+      this.listeners.push(() => video.play === play && delete video.play);
+    }
+
+    /** When the play request happened: the pending play() call, or now. */
+    takePlayRequest() {
+      const called = this.playCalled;
+      this.playCalled = null;
+      const now = {at: performance.now(), ms: Date.now()};
+      return called && now.at - called.at < PLAY_CALL_MAX_AGE_MS ? called : now;
     }
 
     watchHls(hls) {
@@ -270,13 +292,13 @@
     }
 
     startView() {
-      const ms = Date.now();
+      const request = this.takePlayRequest();
       const dimensions = Object.assign(knownDimensions(this.video, this.hls, this.dash), this.dimensions);
       this.view = {
-        id: uuidv7(ms), dimensions, seq: 0, started: false, closed: false, phase: 'starting',
-        requestedAt: performance.now(), markedAt: performance.now(), pausedAt: 0, playMs: 0, rebufferMs: 0,
+        id: uuidv7(request.ms), dimensions, seq: 0, started: false, closed: false, phase: 'starting',
+        requestedAt: request.at, markedAt: request.at, pausedAt: 0, playMs: 0, rebufferMs: 0,
       };
-      this.emit('play_request', {});
+      this.emit('play_request', {ts: request.ms});
       this.heartbeat = setInterval(() => this.view.phase !== 'paused' && this.emit('heartbeat', this.liveLatency()), this.heartbeatMs);
     }
 
@@ -365,6 +387,7 @@
       if (!this.isOpen()) {
         this.startView();
       } else if (this.view.phase === 'paused') {
+        this.playCalled = null;
         this.setPhase('resuming');
         this.emit('resume', {});
       }
