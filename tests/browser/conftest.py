@@ -1,0 +1,102 @@
+"""Fixtures of the real-browser tests (parts in harness.py). For a new player test, take:
+
+- `tenant`: the running app (cross-origin from the pages) and a fresh customer with an ingest key and an
+  API key, so each test's views are its own; `reported_view(tenant, since)` reads a played view back;
+- `static_site`: `static_site.url("pages/x.html", **query)` for a page of tests/browser/pages/, and
+  `static_site.module("hls.js/dist/hls.min.js")` for a file of an npm package of package.json;
+- `clip`: the 10 s clip's paths on the static site (`clip.hls`, `clip.dash`, `clip.mp4`);
+- `page`: a Playwright page in a fresh context of Debian's Chromium; `play_to_end(page, url)` plays a page
+  that uses pages/measure.js and returns what the page measured.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from sightline.auth.kinds import KeyKind
+from sightline.auth.service import AuthService, open_auth
+from sightline.settings import Settings
+from tests.browser.harness import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PLAN_LEVEL,
+    Clip,
+    SightlineApp,
+    StaticSite,
+    Tenant,
+    build_clip,
+    install_npm_modules,
+    npm_cache_root,
+    run_app,
+    serve_static,
+)
+
+_customer_ids = itertools.count(3001)
+
+
+@pytest.fixture(scope="session")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Clip:
+    return build_clip(tmp_path_factory.mktemp("clip"))
+
+
+@pytest.fixture(scope="session")
+def node_modules() -> Path:
+    return install_npm_modules(npm_cache_root())
+
+
+@pytest.fixture(scope="session")
+def static_site(tmp_path_factory: pytest.TempPathFactory, clip: Clip, node_modules: Path) -> Iterator[StaticSite]:
+    with serve_static(tmp_path_factory.mktemp("site"), clip, node_modules) as site:
+        yield site
+
+
+@pytest.fixture(scope="session")
+def sightline_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SightlineApp]:
+    with run_app(tmp_path_factory.mktemp("app") / "data") as app:
+        yield app
+
+
+@pytest.fixture(scope="session")
+def auth_service(sightline_app: SightlineApp) -> Iterator[AuthService]:
+    """The running app's accounts database, opened alongside it (SQLite allows it)."""
+    auth = open_auth(Settings(data_dir=sightline_app.data_dir))
+    yield auth
+    auth.close()
+
+
+@pytest.fixture
+def tenant(sightline_app: SightlineApp, auth_service: AuthService) -> Tenant:
+    """A fresh customer of the running app, with an ingest key and an API key."""
+    accounts = auth_service.accounts
+    customer_id = next(_customer_ids)
+    accounts.add_customer(customer_id, f"Browser test {customer_id}", PLAN_LEVEL)
+    return Tenant(
+        base_url=sightline_app.base_url,
+        customer_id=customer_id,
+        plan_level=PLAN_LEVEL,
+        ingest_key=accounts.create_key(KeyKind.INGEST, customer_id)[1],
+        api_key=accounts.create_key(KeyKind.API, customer_id)[1],
+    )
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium (never a downloaded one), with a fresh profile made by Playwright."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (.ci/run installs it)", pytrace=False)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS), headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context()
+    yield context.new_page()
+    context.close()

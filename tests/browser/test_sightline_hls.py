@@ -1,0 +1,28 @@
+"""hls.js with sightline.js in Debian's Chromium: a 10 s clip played to its end is one view in the query
+API, with the startup time the page measured, 10 s of play time, and the browser and OS it ran on."""
+
+from __future__ import annotations
+
+import time
+
+from playwright.sync_api import Page
+
+from tests.browser.harness import Clip, StaticSite, Tenant, play_to_end, reported_view
+
+STARTUP_TOLERANCE_MS = 100
+PLAY_TOLERANCE_S = 0.5
+
+
+def test_a_view_played_with_hls_js_is_reported_as_the_page_measured_it(
+    page: Page, static_site: StaticSite, clip: Clip, tenant: Tenant
+) -> None:
+    since = time.time()
+    url = static_site.url(
+        "pages/hls-sightline.html", collector=tenant.base_url, key=tenant.ingest_key, src=static_site.url(clip.hls)
+    )
+    playback = play_to_end(page, url)
+    view = reported_view(tenant, since)
+    assert view.plays == 1
+    assert abs(view.startup_ms - playback.startup_ms) <= STARTUP_TOLERANCE_MS, (view, playback)
+    assert abs(view.play_s - clip.duration_s) <= PLAY_TOLERANCE_S, view
+    assert (view.browser, view.platform) == (playback.expected_browser(), playback.expected_platform())
