@@ -9,10 +9,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from sightline import __version__
-from sightline.api import catalog, cmcd, collect, health, metrics, sdk
+from sightline.api import catalog, cmcd, collect, health, media, metrics, sdk
 from sightline.api.auth import include_auth
-from sightline.api.cors import CrossOriginIngest
+from sightline.api.cors import ALLOWED_HEADERS, CrossOriginIngest
 from sightline.api.errors import install_error_handlers
+from sightline.api.media import CMCD_REQUEST_HEADERS
 from sightline.ingest.cmcd_sessions import CmcdSessions
 from sightline.ingest.enrich import Enricher
 from sightline.ingest.pipeline import IngestPipeline
@@ -34,6 +35,7 @@ def create_app(settings: Settings, store: Store | None = None, writer: BatchingW
         app.state.writer = writer or BatchingWriter.for_settings(app.state.store, settings)
         app.state.ingest = IngestPipeline(Sessionizer(), app.state.writer)
         app.state.cmcd = CmcdSessions(app.state.ingest)
+        app.state.media_origin = media.MediaOrigin.from_settings(settings)
         sweeper = asyncio.create_task(collect.sweep_forever(app))
         try:
             yield
@@ -60,6 +62,7 @@ def create_app(settings: Settings, store: Store | None = None, writer: BatchingW
     app.include_router(collect.router)
     app.include_router(sdk.router)
     app.include_router(cmcd.router)
+    app.include_router(media.router)
     # Players post from their customers' pages: CORS on the ingest paths only (one prefix a line).
     app.add_middleware(
         CrossOriginIngest,
@@ -67,6 +70,8 @@ def create_app(settings: Settings, store: Store | None = None, writer: BatchingW
             "/collect",
             "/sdk",
             "/cmcd",
+            "/media",
         ),
+        allow_headers=(*ALLOWED_HEADERS, *CMCD_REQUEST_HEADERS),
     )
     return app

@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = Field(
         default=(), description="Networks (CIDR, comma-separated) whose X-Forwarded-For names the client."
     )
+    media_origin_dir: Path | None = Field(
+        default=None,
+        description="Directory served by GET /media/{ingestKey}/… (CMCD request mode, docs/ingest-cmcd.md).",
+    )
+    media_origin_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="HTTP origin GET /media/… forwards to, when no directory is set.",
+    )
     ip_storage: Literal["full", "truncated", "none"] = Field(
         default="truncated", description="What `ipaddress` keeps: the address, its /24 or /48, or nothing."
     )

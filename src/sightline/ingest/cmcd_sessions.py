@@ -23,7 +23,7 @@ from typing import Any
 
 from sightline.ingest.cmcd import CmcdRecord
 from sightline.ingest.cmcd_views import SidState, advance
-from sightline.ingest.pipeline import IngestPipeline
+from sightline.ingest.pipeline import IngestPipeline, IngestUnavailableError
 
 Enrich = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -37,10 +37,14 @@ class _Session:
 class CmcdSessions:
     """CMCD session state of one app. Used from the event loop only."""
 
-    def __init__(self, pipeline: IngestPipeline, max_sessions: int = 100_000) -> None:
+    def __init__(self, pipeline: IngestPipeline, max_sessions: int = 100_000, max_background: int = 1_000) -> None:
         self._pipeline = pipeline
         self._sessions: OrderedDict[tuple[int, str], _Session] = OrderedDict()
         self._max_sessions = max_sessions
+        self._background: set[asyncio.Task[None]] = set()
+        self._max_background = max_background
+        self.dropped = 0
+        """Request-mode records not stored: the collector was busy, or too many were waiting."""
 
     def _session(self, customer_id: int, sid: str) -> _Session:
         key = (customer_id, sid)
@@ -72,3 +76,25 @@ class CmcdSessions:
                     stored += len(admission.kept)
                 session.state = state
         return stored
+
+    @property
+    def pending(self) -> int:
+        """Background ingests not finished yet."""
+        return len(self._background)
+
+    def ingest_soon(self, customer_id: int, records: list[CmcdRecord], now_ms: int, enrich: Enrich = dict) -> None:
+        """`ingest` in the background, for data that rides on another answer (media requests): nothing
+        waits for it, and it is dropped (counted in `dropped`) when the store is busy or more than
+        `max_background` such ingests are waiting."""
+        if len(self._background) >= self._max_background:
+            self.dropped += len(records)
+            return
+        task = asyncio.get_running_loop().create_task(self._ingest_or_drop(customer_id, records, now_ms, enrich))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _ingest_or_drop(self, customer_id: int, records: list[CmcdRecord], now_ms: int, enrich: Enrich) -> None:
+        try:
+            await self.ingest(customer_id, records, now_ms, enrich)
+        except IngestUnavailableError:
+            self.dropped += len(records)
