@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from sightline import __version__
-from sightline.api import catalog, cmcd, collect, health, media, metrics, sdk
+from sightline.api import catalog, cmcd, collect, errors_api, health, media, metrics, sdk
 from sightline.api.auth import include_auth
 from sightline.api.cors import ALLOWED_HEADERS, CrossOriginIngest
 from sightline.api.errors import install_error_handlers
@@ -58,6 +58,7 @@ def create_app(settings: Settings, store: Store | None = None, writer: BatchingW
     app.include_router(health.router)
     include_auth(app, settings)
     app.include_router(metrics.router)
+    app.include_router(errors_api.router)
     app.include_router(catalog.router)
     app.include_router(collect.router)
     app.include_router(sdk.router)

@@ -1,0 +1,233 @@
+"""The error API's query: error events grouped by code, message, dimensions and time bucket, beside the
+attempts of each group, compiled to the SQL AST.
+
+Definitions (docs/errors.md):
+- `errors`: error events, fatal or not, counted when they happen (as the catalog's `errors` part);
+  `fatalerrors`: those that ended their view;
+- `affectedviews`, `affectedviewers`: distinct views and viewer ids with at least one of them (exact);
+- `attempts`: the views of the group's dimension values that started in its period or bucket, whatever
+  their errors (the catalog's `attempts`, from the planner's tables);
+- `errorrate` = 100 × affectedviews ÷ attempts; `fatalerrorrate` = 100 × fatalerrors ÷ attempts (a fatal
+  error ends its view, so this is the share of attempts it ended). No value when there are no attempts.
+The error fields (`errorcode`, `errormessage`) split errors, not attempts: a row's attempts are those of
+its dimension values and bucket. Business exceptions are left out unless `include_business`.
+
+Shape: the errors side (a SELECT on `events`) joined on the dimension and time keys with the attempts side
+(the metric query of `attempts`, over rollups when they qualify). Grouped by an error field, the rows are
+the groups with errors (LEFT join); otherwise every group with errors or attempts (FULL join).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from sightline.catalog.metrics import metric
+from sightline.catalog.parts import PARTS
+from sightline.query.ast import (
+    Aliased,
+    Binary,
+    Column,
+    Direction,
+    Expr,
+    Func,
+    InList,
+    InSelect,
+    Join,
+    Number,
+    OrderBy,
+    Param,
+    Select,
+    Table,
+    Trusted,
+    and_all,
+)
+from sightline.query.compile import (
+    TIMESTAMP,
+    TOTAL_RECORDS,
+    MetricQuery,
+    _bucket,
+    _in_range,
+    compile_query,
+    filter_expr,
+    qoe_views,
+)
+from sightline.query.filters import And, Condition, Node
+from sightline.query.period import GRANULARITY_SECONDS, Granularity, Period
+from sightline.query.plan import EVENTS, choose_tables
+
+ERROR_FIELDS: dict[str, str] = {"errorcode": "error_code", "errormessage": "error_message"}
+"""API name → column of `events`: the fields that split errors but not attempts."""
+
+ERROR_EVENT = next(p.condition for p in PARTS if p.name == "errors")
+"""The catalog's condition of an error event."""
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorMetricSpec:
+    name: str
+    label: str
+    unit: str
+    definition: str
+
+
+ERROR_METRICS: tuple[ErrorMetricSpec, ...] = (
+    ErrorMetricSpec("errors", "Errors", "count", "Error events, fatal or not, counted when they happen."),
+    ErrorMetricSpec("fatalerrors", "Fatal errors", "count", "Error events that ended their view."),
+    ErrorMetricSpec("affectedviews", "Affected views", "views", "Distinct views with at least one of these errors."),
+    ErrorMetricSpec(
+        "affectedviewers", "Affected viewers", "count", "Distinct viewer ids with at least one of these errors."
+    ),
+    ErrorMetricSpec(
+        "attempts",
+        "Attempts",
+        "views",
+        "Views with a play request that started in the row's dimension values and bucket, whatever their errors.",
+    ),
+    ErrorMetricSpec("errorrate", "Error rate", "percent", "100 × affected views ÷ attempts."),
+    ErrorMetricSpec(
+        "fatalerrorrate", "Fatal error rate", "percent", "100 × fatal errors ÷ attempts: the share of attempts ended."
+    ),
+)
+ERROR_METRIC_NAMES: frozenset[str] = frozenset(m.name for m in ERROR_METRICS)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorQuery:
+    """A validated error query: names are from `ERROR_METRICS`, `ERROR_FIELDS` and the catalog."""
+
+    customer_id: int
+    metrics: tuple[str, ...]
+    error_fields: tuple[str, ...]
+    dimensions: tuple[str, ...]
+    series: bool
+    period: Period
+    granularity: Granularity
+    filter: Node | None = None
+    """Conditions on dimensions: they restrict errors and attempts alike."""
+    error_filter: Node | None = None
+    """Conditions on error fields: they restrict errors only."""
+    qoefilter: Node | None = None
+    include_business: bool = False
+    order_by: tuple[str, Direction] = ("errors", "DESC")
+    limit: int | None = 1000
+    offset: int = 0
+
+    @property
+    def join_keys(self) -> tuple[str, ...]:
+        return (*self.dimensions, *((TIMESTAMP,) if self.series else ()))
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (*self.error_fields, *self.join_keys)
+
+
+def attempts_query(query: ErrorQuery) -> MetricQuery:
+    """The metric query of the attempts of each dimension and time group of `query`."""
+    return MetricQuery(
+        query.customer_id,
+        (metric("attempts"),),
+        query.dimensions,
+        query.series,
+        query.period,
+        query.granularity,
+        query.filter,
+        query.qoefilter,
+    )
+
+
+def _error_field_expr(node: Node) -> Expr:
+    """A conjunction of conditions on error fields (the filter grammar makes no OR)."""
+    conditions = node.children if isinstance(node, And) else (node,)
+    exprs: list[Expr] = []
+    for condition in conditions:
+        assert isinstance(condition, Condition)
+        values = tuple(Param(str(v), "String") for v in condition.values)
+        exprs.append(InList(Column(ERROR_FIELDS[condition.field]), values, negated=condition.op == "!="))
+    joined = and_all(exprs)
+    assert joined is not None
+    return joined
+
+
+def _errors_side(query: ErrorQuery, attempts: MetricQuery) -> Select:
+    ts = Column("ts")
+    columns = [Aliased(Column(ERROR_FIELDS[f]), f) for f in query.error_fields]
+    columns += [Aliased(Column(d), d) for d in query.dimensions]
+    keys: list[Expr] = [Column(ERROR_FIELDS[f]) for f in query.error_fields]
+    keys += [Column(d) for d in query.dimensions]
+    if query.series:
+        keys.append(_bucket(ts, query.granularity))
+        columns.append(Aliased(keys[-1], TIMESTAMP))
+    columns += [
+        Aliased(Func("count", ()), "errors"),
+        Aliased(Func("sum", (Column("fatal"),)), "fatalerrors"),
+        Aliased(Func("uniqExact", (Column("view_id"),)), "affectedviews"),
+        Aliased(Func("uniqExact", (Column("viewerid"),)), "affectedviewers"),
+    ]
+    conditions: list[Expr] = [_in_range(ts, query.period.start, query.period.end), Trusted(ERROR_EVENT)]
+    if not query.include_business:
+        conditions.append(Binary("=", Column("business_error"), Param(0, "UInt8")))
+    if query.filter is not None:
+        conditions.append(filter_expr(query.filter))
+    if query.error_filter is not None:
+        conditions.append(_error_field_expr(query.error_filter))
+    if query.qoefilter is not None:
+        conditions.append(InSelect(Column("view_id"), qoe_views(attempts, query.qoefilter)))
+    return Select(tuple(columns), Table(EVENTS, query.customer_id), and_all(conditions), tuple(keys))
+
+
+def _attempts_side(attempts: MetricQuery) -> Select:
+    dimensions = frozenset(attempts.dimensions) | frozenset(_fields(attempts.filter))
+    bucket = GRANULARITY_SECONDS[attempts.granularity] if attempts.series else None
+    events_only = "a qoefilter needs per-view values" if attempts.qoefilter is not None else None
+    select = compile_query(attempts, choose_tables(attempts.period, dimensions, bucket, events_only))
+    columns = tuple(c for c in select.columns if c.alias != TOTAL_RECORDS)
+    return replace(select, columns=columns, order_by=(), limit=None, offset=0)
+
+
+def _fields(node: Node | None) -> list[str]:
+    if node is None:
+        return []
+    if isinstance(node, Condition):
+        return [node.field]
+    return [f for child in node.children for f in _fields(child)]
+
+
+def _percent(count: str) -> Expr:
+    attempts = Func("nullIf", (Func("toFloat64", (Column("attempts"),)), Number(0.0)))
+    return Binary("/", Binary("*", Number(100.0), Column(count)), attempts)
+
+
+def metric_expr(name: str) -> Expr:
+    """The outer expression of an error metric over the joined columns."""
+    if name == "errorrate":
+        return _percent("affectedviews")
+    if name == "fatalerrorrate":
+        return _percent("fatalerrors")
+    return Column(name)
+
+
+def compile_errors(query: ErrorQuery) -> Select:
+    """The SELECT that answers `query`: its keys, its metrics and `totalrecords`, ordered and paged."""
+    attempts = attempts_query(query)
+    join = Join(
+        "LEFT" if query.error_fields else "FULL",
+        _errors_side(query, attempts),
+        _attempts_side(attempts),
+        tuple(Column(k) for k in query.join_keys),
+    )
+    columns = [Aliased(Column(k), k) for k in query.keys]
+    columns += [Aliased(metric_expr(m), m) for m in query.metrics]
+    columns.append(Aliased(Trusted("count() OVER ()"), TOTAL_RECORDS))
+    field, direction = query.order_by
+    order = [OrderBy(Column(field), direction)] + [OrderBy(Column(k), "ASC") for k in query.keys if k != field]
+    return Select(tuple(columns), join, order_by=tuple(order), limit=query.limit, offset=query.offset)
+
+
+__all__ = [
+    "ERROR_FIELDS",
+    "ERROR_METRICS",
+    "ERROR_METRIC_NAMES",
+    "ErrorMetricSpec",
+    "ErrorQuery",
+    "compile_errors",
+]

@@ -1,0 +1,104 @@
+"""A simulated day in a real store behind the app, and its raw events as pandas, for the error and session
+API tests: the independent side of each comparison reads these events, never the catalog's SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from fastapi.testclient import TestClient
+
+from sightline.app import create_app
+from sightline.auth.kinds import KeyKind
+from sightline.settings import Settings
+from sightline.simulate import Incident, SimulationConfig, simulate
+
+CUSTOMER, OTHER = 1001, 1002
+PLAN_LEVEL = 6831  # Enterprise: every feature
+START = datetime(2024, 5, 4, tzinfo=UTC)
+CONFIG = SimulationConfig(
+    start=START, end=START + timedelta(days=1), customer_ids=(CUSTOMER, OTHER), views_per_day=6000, seed=21
+)
+HOUR_MS = 3_600_000
+COLUMNS = (
+    "customer_id",
+    "ts",
+    "event",
+    "seq",
+    "viewerid",
+    "subscriberid",
+    "assetname",
+    "cdn",
+    "country",
+    "device",
+    "player",
+    "playerversion",
+    "started",
+    "startup_ms",
+    "play_ms",
+    "rebuffer_ms",
+    "interval_bitrate_kbps",
+    "fatal",
+    "business_error",
+    "error_code",
+    "error_message",
+)
+
+
+@dataclass
+class World:
+    client: TestClient
+    headers: dict[str, str]
+    events: pd.DataFrame
+    """Every customer's events: ts in epoch ms, view_key (the view id as hex), view_start in epoch ms."""
+    incidents: tuple[Incident, ...]
+
+    def get(self, path: str, params: dict[str, str] | list[tuple[str, str]], customer: int = CUSTOMER) -> Any:
+        response: httpx.Response = self.client.get(f"{path}/{customer}", params=params, headers=self.headers)
+        assert response.status_code == 200, f"{response.status_code} {response.text[:500]}"
+        return response.json()
+
+
+def period(start: datetime, end: datetime) -> str:
+    return f"start={int(start.timestamp())},end={int(end.timestamp())}"
+
+
+def events_frame(events: pa.Table) -> pd.DataFrame:
+    frame: pd.DataFrame = events.select(list(COLUMNS)).to_pandas()
+    for name in frame.columns:
+        if isinstance(frame[name].dtype, pd.CategoricalDtype) or frame[name].dtype == object:
+            frame[name] = frame[name].astype(str)
+        elif frame[name].dtype.kind == "u":
+            frame[name] = frame[name].astype("int64")
+    frame["ts"] = frame["ts"].astype("int64")
+    ids = events.column("view_id").combine_chunks()
+    raw = np.frombuffer(ids.buffers()[1], dtype=np.uint8)[ids.offset * 16 : (ids.offset + len(ids)) * 16]
+    halves = raw.reshape(-1, 16).view(">u8").astype(np.uint64)
+    frame["view_start"] = (halves[:, 0] >> np.uint64(16)).astype(np.int64)
+    frame["view_key"] = [f"{h:016x}{lo:016x}" for h, lo in halves]
+    return frame
+
+
+@contextmanager
+def simulated_world(data_dir: Path) -> Iterator[World]:
+    """The app owning its store (closed on exit: chDB opens one data directory per process), the simulated
+    day inserted in shuffled batches, customer 1001 on the plan that allows everything, and its API key."""
+    events = pa.concat_tables([chunk.events for chunk in simulate(CONFIG)])
+    app = create_app(Settings(data_dir=data_dir, argon2_time_cost=1, argon2_memory_kib=1024))
+    auth = app.state.auth
+    auth.accounts.add_customer(CUSTOMER, "Errors", PLAN_LEVEL)
+    auth.accounts.add_customer(OTHER, "Other", PLAN_LEVEL)
+    key = auth.accounts.create_key(KeyKind.API, CUSTOMER)[1]
+    with TestClient(app) as client:
+        rows = np.random.default_rng(2).permutation(events.num_rows)
+        for batch in np.array_split(rows, 3):
+            app.state.store.insert_events(events.take(pa.array(batch)))
+        yield World(client, {"X-API-Key": key}, events_frame(events), CONFIG.incidents)

@@ -1,0 +1,189 @@
+"""Hostile input on `GET /mm-apis/error/{customerId}`: random and hostile strings in every parameter, one
+at a time over a valid request (list and heatmap) and several at once, never answer 5xx; a 4xx is the
+error envelope and a 400 names the parameter at fault; a 200 is the data envelope (with `heatmap` for a
+heatmap). Specific refusals name their parameter. That values never reach the SQL text is checked on the
+compiled queries in tests/query/test_errors_query.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pyarrow as pa
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from sightline.app import create_app
+from sightline.auth.kinds import KeyKind
+from sightline.catalog import DIMENSIONS
+from sightline.query.errors import ERROR_METRIC_NAMES
+from sightline.settings import Settings
+from sightline.simulate import SimulationConfig, simulate
+from tests.api.test_auth_walk import _dependencies
+from tests.api.test_metrics_hostile import (
+    EDGE_INTEGERS,
+    END,
+    HOSTILE,
+    HYPOTHESIS,
+    MAX_QUERY,
+    RAW,
+    START,
+    E,
+    S,
+    _encoded_length,
+    _joined,
+)
+from tests.auth.fixtures import api_routes
+
+CUSTOMER, OTHER = 1001, 1002
+PLAN_LEVEL = 6831
+PATH = "/mm-apis/error"
+BASE = {"metrics": "errors,errorrate", "period": f"start={S},end={E}"}
+ENVELOPE = {"totalcount", "pagecount", "totalrecords", "response"}
+FIELDS = st.sampled_from(["errorcode", "errormessage", "timestamp", *(d.name for d in DIMENSIONS)])
+ERROR_METRIC = st.sampled_from(sorted(ERROR_METRIC_NAMES))
+
+ERROR_HOSTILE: dict[str, st.SearchStrategy[str]] = {
+    **{k: v for k, v in HOSTILE.items() if k not in ("sessiontype", "concurrency", "explain", "metrics", "aggby")},
+    "metrics": st.one_of(RAW, _joined(ERROR_METRIC, st.just(","), RAW), _joined(st.just("errors,"), FIELDS)),
+    "aggby": st.one_of(RAW, _joined(FIELDS, st.just(","), RAW), _joined(FIELDS, st.just(","), FIELDS)),
+    "heatmap": st.one_of(RAW, FIELDS),
+    "columnlimit": st.one_of(RAW, EDGE_INTEGERS.map(str)),
+    "businesserror": st.one_of(RAW, st.sampled_from(["true", "false", "1", "0", "TRUE", "yes"])),
+    "queryId": st.one_of(RAW, st.uuids().map(str), st.sampled_from(["{12345678-1234-5678-1234-567812345678}"])),
+    "filter": st.one_of(
+        HOSTILE["filter"],
+        _joined(st.just("[errorcode="), RAW, st.just("]")),
+        _joined(st.just("[errormessage!="), RAW, st.just("][cdn=Akamai]")),
+    ),
+}
+PARAMETERS = tuple(ERROR_HOSTILE)
+HEATMAP_ROWS = {"heatmap": "cdn", "limit": "3"}
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    config = SimulationConfig(start=START, end=END, customer_ids=(CUSTOMER, OTHER), views_per_day=300)
+    events = pa.concat_tables([chunk.events for chunk in simulate(config)])
+    settings = Settings(data_dir=Path(tmp_path_factory.mktemp("errors-hostile")), argon2_time_cost=1)
+    app = create_app(settings)
+    auth = app.state.auth
+    auth.accounts.add_customer(CUSTOMER, "Hostile", PLAN_LEVEL)
+    auth.accounts.add_customer(OTHER, "Other", PLAN_LEVEL)
+    key = auth.accounts.create_key(KeyKind.API, CUSTOMER)[1]
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        app.state.store.insert_events(events)
+        test_client.headers["X-API-Key"] = key
+        yield test_client
+
+
+def _get(client: TestClient, params: Mapping[str, str] | list[tuple[str, str]]) -> httpx.Response:
+    items = list(params.items()) if isinstance(params, Mapping) else params
+    customer = next((v for k, v in items if k == "customerId"), str(CUSTOMER))
+    query = [(k, v) for k, v in items if k != "customerId"]
+    response: httpx.Response = client.get(f"{PATH}/{quote(customer, safe='')}", params=query)
+    return response
+
+
+def _show(response: httpx.Response) -> str:
+    return f"{response.status_code} for GET {str(response.request.url)[:500]}: {response.text[:500]}"
+
+
+def check_answer(response: httpx.Response, at_fault: Collection[str]) -> dict[str, Any]:
+    status = response.status_code
+    assert status < 500, _show(response)
+    body = response.json()
+    assert isinstance(body, dict), _show(response)
+    if status == 200:
+        assert ENVELOPE <= set(body) <= {*ENVELOPE, "heatmap", "queryId"}, _show(response)
+        assert body["totalcount"] == len(body["response"]), _show(response)
+        assert all(row["totalpages"] == body["pagecount"] for row in body["response"]), _show(response)
+        if "heatmap" in body:
+            width = len(body["heatmap"]["columnlabels"])
+            assert all(len(v) == width for row in body["response"] for v in row["cells"].values()), _show(response)
+        return body
+    assert status in (400, 403, 404), _show(response)
+    assert set(body) == {"error"}, _show(response)
+    assert set(body["error"]) == {"code", "message", "parameter"}, _show(response)
+    if status == 400:
+        assert body["error"]["code"] == "invalid_parameter", _show(response)
+        assert body["error"]["parameter"] in at_fault, _show(response)
+    elif status == 404:
+        assert "customerId" in at_fault, _show(response)
+    else:
+        assert {"customerId", "planlevel"} & set(at_fault), _show(response)
+    return body
+
+
+def test_the_hostile_strategies_cover_every_parameter(client: TestClient) -> None:
+    [route] = [r for r in api_routes(client.app) if r.path == PATH + "/{customerId}"]  # type: ignore[arg-type]
+    names = {p.alias for d in _dependencies(route.dependant) for p in d.query_params}
+    assert set(PARAMETERS) == names | {"customerId"}
+
+
+@pytest.mark.parametrize("rows", [{}, HEATMAP_ROWS], ids=["list", "heatmap"])
+@pytest.mark.parametrize("parameter", PARAMETERS)
+@HYPOTHESIS
+@given(data=st.data())
+def test_one_hostile_parameter_never_breaks_the_api(
+    client: TestClient, parameter: str, rows: dict[str, str], data: st.DataObject
+) -> None:
+    value = data.draw(ERROR_HOSTILE[parameter], label=parameter)
+    check_answer(_get(client, {**BASE, **rows, parameter: value}), {parameter})
+
+
+@HYPOTHESIS
+@given(data=st.data())
+def test_several_hostile_parameters_never_break_the_api(client: TestClient, data: st.DataObject) -> None:
+    names = data.draw(st.lists(st.sampled_from(PARAMETERS), min_size=2, max_size=6, unique=True))
+    hostile = {name: data.draw(ERROR_HOSTILE[name], label=name) for name in names}
+    assume(sum(_encoded_length(v) for v in hostile.values()) <= MAX_QUERY)
+    check_answer(_get(client, {**BASE, **hostile}), set(hostile) | {"aggby", "heatmap", "granularity"})
+
+
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [
+        ({"metrics": "viewercount"}, "metrics"),
+        ({"metrics": "errors", "aggby": "sessionid"}, "aggby"),
+        ({"heatmap": "errorcode"}, "heatmap"),
+        ({"heatmap": "cdn", "aggby": "country"}, "aggby"),
+        ({"heatmap": "timestamp", "columnlimit": "5"}, "columnlimit"),
+        ({"columnlimit": "5"}, "columnlimit"),
+        ({"heatmap": "cdn", "columnlimit": "1001"}, "columnlimit"),
+        ({"heatmap": "cdn", "limit": "201"}, "limit"),
+        ({"heatmap": "timestamp", "granularity": "minute", "period": f"start={S},end={S + 86_400}"}, "granularity"),
+        ({"filter": "[errorcode>3]"}, "filter"),
+        ({"filter": "[nosuch=1]"}, "filter"),
+        ({"orderby": "fatalerrors"}, "orderby"),
+        ({"queryId": "not-a-uuid"}, "queryId"),
+        ({"businesserror": "maybe"}, "businesserror"),
+        ({"qoefilter": "errorrate>3"}, "qoefilter"),
+    ],
+)
+def test_refusals_name_their_parameter(client: TestClient, params: dict[str, str], parameter: str) -> None:
+    response = _get(client, {**BASE, **params})
+    assert response.status_code == 400, _show(response)
+    assert response.json()["error"]["parameter"] == parameter, _show(response)
+
+
+def test_query_id_is_echoed_and_another_customer_is_refused(client: TestClient) -> None:
+    query_id = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    body = check_answer(_get(client, {**BASE, "queryId": query_id.upper()}), ())
+    assert body["queryId"] == query_id
+    assert _get(client, {**BASE, "customerId": str(OTHER)}).status_code == 403
+
+
+def test_a_filter_that_matches_nothing_answers_no_rows(client: TestClient) -> None:
+    body = check_answer(_get(client, {**BASE, "filter": "[errorcode=') OR 1=1 --]"}), ())
+    assert body["response"] == []
+    assert body["totalrecords"] == 0
+    heatmap = check_answer(_get(client, {**BASE, **HEATMAP_ROWS, "filter": "[errorcode=\\]"}), ())
+    assert heatmap["response"] == []
+    assert heatmap["heatmap"]["hottest"] == []

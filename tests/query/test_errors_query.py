@@ -1,0 +1,125 @@
+"""The error API's request parsing and compiled queries: defaults, the filter split between errors and
+attempts, the heatmap's three queries; values only as bound parameters and the tenant guard on every read."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sightline.catalog import DIMENSIONS
+from sightline.query.error_request import ErrorQueryParams, HeatmapSpec, parse_error_request
+from sightline.query.errors import ErrorQuery, compile_errors
+from sightline.query.filters import And, Condition
+from sightline.query.heatmap import cells_query, columns_query, time_labels
+from sightline.query.printer import print_select
+
+START = int(datetime(2024, 5, 4, tzinfo=UTC).timestamp())
+PERIOD = f"start={START},end={START + 86_400}"
+GUARD = re.compile(r"FROM `([a-z0-9_]+)` WHERE `customer_id` = \{(p[0-9]+):UInt32\}")
+
+
+def parse(**params: str | int) -> ErrorQuery:
+    return parse_error_request(7, ErrorQueryParams(**{"metrics": "errors", "period": PERIOD, **params})).query  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("params", "fields", "dimensions", "series", "order", "limit"),
+    [
+        ({}, ("errorcode", "errormessage"), (), False, ("errors", "DESC"), 1000),
+        ({"aggby": "cdn,timestamp"}, (), ("cdn",), True, ("errors", "DESC"), 1000),
+        ({"metrics": "errorrate,errorcode,country"}, ("errorcode",), ("country",), False, ("errorrate", "DESC"), 1000),
+        (
+            {"metrics": "errors,affectedviews", "orderby": "affectedviews", "orderas": "ASC"},
+            ("errorcode", "errormessage"),
+            (),
+            False,
+            ("affectedviews", "ASC"),
+            1000,
+        ),
+        ({"heatmap": "cdn"}, ("errorcode",), (), False, ("errors", "DESC"), 50),
+        ({"heatmap": "timestamp", "limit": 200, "order": "asc"}, ("errorcode",), (), False, ("errors", "ASC"), 200),
+    ],
+)
+def test_defaults(
+    params: dict[str, str | int],
+    fields: tuple[str, ...],
+    dimensions: tuple[str, ...],
+    series: bool,
+    order: tuple[str, str],
+    limit: int,
+) -> None:
+    query = parse(**params)
+    assert (query.error_fields, query.dimensions, query.series) == (fields, dimensions, series)
+    assert (query.order_by, query.limit) == (order, limit)
+
+
+def test_the_filter_splits_into_dimensions_and_error_fields() -> None:
+    query = parse(filter="[errorcode=A|B][cdn=Akamai][errormessage!=x][country=US]")
+    assert query.filter == And((Condition("cdn", "=", ("Akamai",)), Condition("country", "=", ("US",))))
+    assert query.error_filter == And((Condition("errorcode", "=", ("A", "B")), Condition("errormessage", "!=", ("x",))))
+
+
+def test_the_heatmap_queries() -> None:
+    request = parse_error_request(7, ErrorQueryParams("errorrate", PERIOD, heatmap="playerversion", columnlimit=7))
+    rows, spec = request.query, request.heatmap
+    assert spec == HeatmapSpec("playerversion", 7)
+    columns = columns_query(rows, spec)
+    assert (columns.error_fields, columns.dimensions, columns.limit) == ((), ("playerversion",), 7)
+    assert columns.metrics == ("errorrate", "attempts")
+    cells = cells_query(rows, spec, ["A", "B"], ["1.3.1"])
+    assert cells.error_filter == Condition("errorcode", "=", ("A", "B"))
+    assert cells.filter == Condition("playerversion", "=", ("1.3.1",))
+    assert (cells.error_fields, cells.dimensions, cells.limit) == (("errorcode",), ("playerversion",), None)
+    hourly = parse(heatmap="timestamp", granularity="hour", period=f"start={START + 1800},end={START + 7200 + 60}")
+    assert time_labels(hourly) == [START, START + 3600, START + 7200]
+
+
+def _reads(sql: str, params: dict[str, object]) -> list[str]:
+    """The tables read, after checking each has its own guard bound to customer 7."""
+    guards = GUARD.findall(sql)
+    assert sql.count("FROM `") == len(guards) == sql.count("`customer_id` = {p")
+    assert all(params[name] == 7 for _, name in guards)
+    return [table for table, _ in guards]
+
+
+VALUES = st.text(min_size=1, max_size=30).filter(lambda v: v.strip() and not re.search(r"[\x00-\x1f\x7f-\x9f\[\]|]", v))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    value=VALUES,
+    field=st.sampled_from(["errorcode", "errormessage", "cdn", "country"]),
+    aggby=st.lists(st.sampled_from(["errorcode", "cdn", "timestamp", "assetid"]), max_size=3, unique=True),
+    qoe=st.booleans(),
+)
+def test_values_are_parameters_and_every_read_is_guarded(value: str, field: str, aggby: list[str], qoe: bool) -> None:
+    def compiled(text: str) -> tuple[str, dict[str, object]]:
+        params = {"filter": f"[{field}={text}]", "aggby": ",".join(aggby), "granularity": "hour"}
+        if qoe:
+            params["qoefilter"] = "latency>3.5 OR buffcount>=2"
+        sql, bound = print_select(compile_errors(parse(**params)))
+        return sql, dict(bound)
+
+    sql, params = compiled(value)
+    assert sql == compiled("reference")[0]
+    assert value.strip() in params.values()
+    reads = _reads(sql, params)
+    assert "events" in reads
+    assert ("views" in reads) == qoe
+
+
+@pytest.mark.parametrize("dimension", [d.name for d in DIMENSIONS])
+def test_every_dimension_compiles_as_a_heatmap_column(dimension: str) -> None:
+    request = parse_error_request(7, ErrorQueryParams("errors,errorrate", PERIOD, heatmap=dimension))
+    assert request.heatmap is not None
+    for query in (
+        request.query,
+        columns_query(request.query, request.heatmap),
+        cells_query(request.query, request.heatmap, ["X"], ["1" if dimension in ("season", "episode") else "a"]),
+    ):
+        sql, params = print_select(compile_errors(query))
+        assert _reads(sql, dict(params))
