@@ -14,8 +14,10 @@ from sightline.api.auth import include_auth
 from sightline.api.cors import ALLOWED_HEADERS, CrossOriginIngest
 from sightline.api.errors import install_error_handlers
 from sightline.api.media import CMCD_REQUEST_HEADERS
+from sightline.api.mux import router as mux_router
 from sightline.ingest.cmcd_sessions import CmcdSessions
 from sightline.ingest.enrich import Enricher
+from sightline.ingest.mux_sessions import MuxViews
 from sightline.ingest.pipeline import IngestPipeline
 from sightline.ingest.sessions import Sessionizer
 from sightline.settings import Settings
@@ -36,6 +38,7 @@ def create_app(settings: Settings, store: Store | None = None, writer: BatchingW
         app.state.ingest = IngestPipeline(Sessionizer(), app.state.writer)
         app.state.cmcd = CmcdSessions(app.state.ingest)
         app.state.media_origin = media.MediaOrigin.from_settings(settings)
+        app.state.mux_views = MuxViews()
         sweeper = asyncio.create_task(collect.sweep_forever(app))
         try:
             yield
@@ -64,6 +67,7 @@ def create_app(settings: Settings, store: Store | None = None, writer: BatchingW
     app.include_router(sdk.router)
     app.include_router(cmcd.router)
     app.include_router(media.router)
+    app.include_router(mux_router)
     # Players post from their customers' pages: CORS on the ingest paths only (one prefix a line).
     app.add_middleware(
         CrossOriginIngest,
@@ -72,7 +76,9 @@ def create_app(settings: Settings, store: Store | None = None, writer: BatchingW
             "/sdk",
             "/cmcd",
             "/media",
+            "/mux",
         ),
         allow_headers=(*ALLOWED_HEADERS, *CMCD_REQUEST_HEADERS),
+        paths=("/",),  # mux-embed posts to the root of its beaconCollectionDomain
     )
     return app

@@ -40,7 +40,8 @@ class CollectResponse(BaseModel):
     refused: list[Refusal]
 
 
-async def _read_body(request: Request) -> bytes:
+async def read_body(request: Request) -> bytes:
+    """The request's body, refused (413) as soon as it passes `MAX_BODY_BYTES`."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise CollectError(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
@@ -76,7 +77,7 @@ async def collect(
         raise ApiError(401, "invalid_ingest_key", "send a valid ingest key as X-Ingest-Key or ?key=", "key",
                        headers={"WWW-Authenticate": 'Bearer realm="ingest"'})  # fmt: skip
     try:
-        batch = parse_batch(decode_body(await _read_body(request), request.headers.get("content-encoding")))
+        batch = parse_batch(decode_body(await read_body(request), request.headers.get("content-encoding")))
     except CollectError as error:
         raise ApiError(error.status, error.code, error.message, error.parameter) from error
     pipeline: IngestPipeline = request.app.state.ingest

@@ -1,10 +1,10 @@
 """Cross-origin access to the ingest routes, which players call from their customers' pages.
 
-Only requests whose path is one of `prefixes` (or below one) get CORS headers; the query API and the
-accounts routes stay same-origin. Ingest routes authenticate by a public ingest key, never by cookies,
-so every origin may call them: `Access-Control-Allow-Origin: *` without credentials. A preflight
-(`OPTIONS` with `Access-Control-Request-Method`) is answered 204 here, before routing, for any path
-under the prefixes. `Retry-After` is exposed, so a player can read it on 429 and 503 answers.
+Only requests whose path is one of `prefixes` (or below one), or one of `paths` exactly, get CORS
+headers; the query API and the accounts routes stay same-origin. Ingest routes authenticate by a
+public ingest key, never by cookies, so every origin may call them: `Access-Control-Allow-Origin: *`
+without credentials. A preflight (`OPTIONS` with `Access-Control-Request-Method`) is answered 204 here,
+before routing, for any path it covers. `Retry-After` is exposed, so a player can read it on 429 and 503 answers.
 """
 
 from __future__ import annotations
@@ -26,14 +26,22 @@ class CrossOriginIngest:
     any request header its clients send (lower case) to `allow_headers`.
     """
 
-    def __init__(self, app: ASGIApp, prefixes: Iterable[str], allow_headers: Iterable[str] = ALLOWED_HEADERS) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        prefixes: Iterable[str],
+        allow_headers: Iterable[str] = ALLOWED_HEADERS,
+        paths: Iterable[str] = (),
+    ) -> None:
         self.app = app
         self.prefixes = tuple(prefix.rstrip("/") for prefix in prefixes)
+        self.paths = frozenset(paths)
         self.allow_headers = frozenset(header.lower() for header in allow_headers)
 
     def covers(self, path: str) -> bool:
-        """Whether `path` is a prefix or below one (`/collect` covers `/collect/cmcd`, not `/collector`)."""
-        return any(path == prefix or path.startswith(prefix + "/") for prefix in self.prefixes)
+        """Whether `path` is a prefix or below one (`/collect` covers `/collect/cmcd`, not `/collector`), or
+        one of the exact paths."""
+        return path in self.paths or any(path == prefix or path.startswith(prefix + "/") for prefix in self.prefixes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.covers(scope["path"]):
