@@ -19,7 +19,7 @@ from typing import Any
 
 from sightline.ingest.clientaddr import AddressStorage, IPNetwork, client_address, stored_address
 from sightline.ingest.geo import GeoDatabases
-from sightline.ingest.useragent import parse_user_agent
+from sightline.ingest.useragent import load_rules, parse_user_agent
 from sightline.settings import Settings
 
 MAX_USER_AGENT = 1024
@@ -58,7 +58,9 @@ class Enricher:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Enricher:
-        """Opens the configured geo databases (`GeoDatabaseError` when one is missing or of the wrong kind)."""
+        """Opens the configured geo databases (`GeoDatabaseError` when one is missing or of the wrong kind)
+        and loads the user agent rules."""
+        load_rules()
         geo = GeoDatabases(settings.geo_city_database, settings.geo_asn_database)
         return cls(geo if geo.configured else None, tuple(settings.trusted_proxies), settings.ip_storage)
 
