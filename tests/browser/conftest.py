@@ -4,7 +4,8 @@
   API key, so each test's views are its own; `reported_view(tenant, since)` reads a played view back;
 - `static_site`: `static_site.url("pages/x.html", **query)` for a page of tests/browser/pages/, and
   `static_site.module("hls.js/dist/hls.min.js")` for a file of an npm package of package.json;
-- `clip`: the 10 s clip's paths on the static site (`clip.hls`, `clip.dash`, `clip.mp4`);
+- `clip`: the 10 s clip's paths on the static site (`clip.hls`, `clip.dash`, `clip.mp4`); the app's media
+  pass-through serves the same files, without the `clip/` prefix, at `/media/{ingestKey}/…`;
 - `page`: a Playwright page in a fresh context of Debian's Chromium; `play_to_end(page, url)` plays a page
   that uses pages/measure.js and returns what the page measured.
 """
@@ -56,8 +57,9 @@ def static_site(tmp_path_factory: pytest.TempPathFactory, clip: Clip, node_modul
 
 
 @pytest.fixture(scope="session")
-def sightline_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SightlineApp]:
-    with run_app(tmp_path_factory.mktemp("app") / "data") as app:
+def sightline_app(tmp_path_factory: pytest.TempPathFactory, clip: Clip) -> Iterator[SightlineApp]:
+    """The app, whose media pass-through (/media/{ingestKey}/…) serves the clip's directory."""
+    with run_app(tmp_path_factory.mktemp("app") / "data", media_dir=clip.directory) as app:
         yield app
 
 

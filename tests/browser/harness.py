@@ -273,10 +273,13 @@ class SightlineApp:
 
 
 @contextlib.contextmanager
-def run_app(data_dir: Path) -> Iterator[SightlineApp]:
-    """`sightline serve` (uvicorn) on a free port, writes flushed within 0.1 s; stopped with SIGTERM."""
+def run_app(data_dir: Path, media_dir: Path | None = None) -> Iterator[SightlineApp]:
+    """`sightline serve` (uvicorn) on a free port, writes flushed within 0.1 s, serving `media_dir` at
+    /media/{ingestKey}/…; stopped with SIGTERM."""
     port, log = free_port(), data_dir.parent / f"{data_dir.name}-server.log"
     env = {**os.environ, "SIGHTLINE_WRITER_MAX_DELAY_S": "0.1"}
+    if media_dir is not None:
+        env["SIGHTLINE_MEDIA_ORIGIN_DIR"] = str(media_dir)
     command = [sys.executable, "-m", "sightline", "serve", "--data-dir", str(data_dir), "--port", str(port)]
     with log.open("wb") as output:
         server = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env, start_new_session=True)
