@@ -57,6 +57,8 @@ def decode_body(body: bytes, content_encoding: str | None) -> Any:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise CollectError(400, "bad_json", f"the body is not JSON: {error}") from error
+    except RecursionError:
+        raise CollectError(400, "bad_json", "the body's JSON is nested too deeply") from None
 
 
 def _reason(error: ValidationError) -> str:
