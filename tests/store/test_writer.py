@@ -12,7 +12,13 @@ import pytest
 
 from sightline.ingest.native import BeaconBatch, to_event_table
 from sightline.store import EmbeddedStore, spool
-from sightline.store.writer import QUARANTINE, BatchingWriter, WriterClosedError, WriterOverloadedError
+from sightline.store.writer import (
+    QUARANTINE,
+    BatchingWriter,
+    WriterClosedError,
+    WriterOverloadedError,
+    segment_table,
+)
 
 START_MS = 1_780_000_000_000
 
@@ -98,7 +104,7 @@ def test_a_segment_replayed_after_its_insert_landed_is_stored_once_rollups_inclu
     segment.append([spool.encode(view_batch(i)) for i in range(5)], 15)
     segment.close()
     # the crash came after the insert and before the segment's deletion
-    store.insert_events(pa.concat_tables(spool.read_segment(segment.path)), dedup_token=segment.path.stem)
+    store.insert_events(segment_table(spool.read_segment(segment.path)), dedup_token=segment.path.stem)
     play_ms = rollup_play_ms(store)
     assert play_ms == 15 * 1000
     BatchingWriter(store, tmp_path).close()

@@ -16,7 +16,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from sightline.catalog import DIMENSIONS, EVENT_FIELDS, EVENT_TYPES
-from sightline.store.schema import event_columns
+from sightline.store.layout import EVENT_SCHEMA
 
 MAX_EVENTS = 1000
 MAX_TEXT = 512
@@ -24,13 +24,6 @@ MIN_TS_MS = 946_684_800_000  # 2000-01-01
 MAX_TS_MS = 4_102_444_800_000  # 2100-01-01
 
 _UINT_MAX = {"UInt8": 2**8 - 1, "UInt16": 2**16 - 1, "UInt32": 2**32 - 1, "UInt64": 2**64 - 1}
-_ARROW_TYPES: dict[str, pa.DataType] = {
-    "UInt8": pa.uint8(),
-    "UInt16": pa.uint16(),
-    "UInt32": pa.uint32(),
-    "UInt64": pa.uint64(),
-    "Float32": pa.float32(),
-}
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -79,10 +72,6 @@ class BeaconBatch(BaseModel):
         return value
 
 
-def _arrow_type(clickhouse_type: str) -> pa.DataType:
-    return _ARROW_TYPES.get(clickhouse_type, pa.string())
-
-
 EventRow = tuple[int, bytes, dict[str, Any], dict[str, Any]]
 """(customer id, view id as 16 bytes, the view's dimensions, one event's fields)."""
 
@@ -91,7 +80,7 @@ def event_table(rows: list[EventRow]) -> pa.Table:
     """`rows` in the store's columnar layout (`store.layout`), one row per event."""
     values = [{**_DEFAULTS, **dimensions, **event, "customer_id": customer_id, "view_id": view_id}
               for customer_id, view_id, dimensions, event in rows]  # fmt: skip
-    return pa.Table.from_pylist(values, schema=_EVENT_SCHEMA)
+    return pa.Table.from_pylist(values, schema=EVENT_SCHEMA)
 
 
 def to_event_table(customer_id: int, batches: list[BeaconBatch]) -> pa.Table:
@@ -109,5 +98,3 @@ _EVENT_DEFAULTS: dict[str, Any] = {
     f.name: 0.0 if f.clickhouse_type == "Float32" else 0 if f.clickhouse_type in _UINT_MAX else "" for f in EVENT_FIELDS
 }
 _DEFAULTS: dict[str, Any] = {**ViewDimensions().model_dump(), **_EVENT_DEFAULTS}
-_KEY_TYPES = {"customer_id": pa.uint32(), "view_id": pa.binary(16), "ts": pa.int64(), "event": pa.string()}
-_EVENT_SCHEMA = pa.schema([(c.name, _KEY_TYPES.get(c.name) or _arrow_type(c.clickhouse_type)) for c in event_columns()])

@@ -16,6 +16,18 @@ from sightline.store.base import DataArrival
 from sightline.store.schema import event_columns
 
 EVENT_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in event_columns())
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "UInt8": pa.uint8(),
+    "UInt16": pa.uint16(),
+    "UInt32": pa.uint32(),
+    "UInt64": pa.uint64(),
+    "Float32": pa.float32(),
+}
+_KEY_TYPES = {"customer_id": pa.uint32(), "view_id": pa.binary(16), "ts": pa.int64(), "event": pa.string()}
+EVENT_SCHEMA = pa.schema(
+    [(c.name, _KEY_TYPES.get(c.name) or _ARROW_TYPES.get(c.clickhouse_type, pa.string())) for c in event_columns()]
+)
+"""The canonical Arrow schema of the layout: what `conform` makes of every batch."""
 _ADDED_LATER = {d.name: d for d in DIMENSIONS if d.schema_version > 1}
 
 
@@ -58,6 +70,17 @@ def check_batch(batch: pa.Table) -> None:
         raise ValueError("event batch column view_id must be fixed_size_binary(16)")
     if batch.schema.field("ts").type != pa.int64():
         raise ValueError("event batch column ts must be int64 milliseconds")
+
+
+def conform(batch: pa.Table) -> pa.Table:
+    """`batch` with exactly the layout's columns, in order, of the canonical types (ValueError if it cannot be)."""
+    check_batch(batch)
+    if batch.schema == EVENT_SCHEMA:
+        return batch
+    try:
+        return batch.select(list(EVENT_COLUMN_NAMES)).cast(EVENT_SCHEMA)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        raise ValueError(f"event batch does not convert to the layout: {error}") from error
 
 
 def view_start_ms(view_ids: pa.Array | pa.ChunkedArray) -> NDArray[np.int64]:

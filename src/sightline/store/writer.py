@@ -28,7 +28,7 @@ import pyarrow as pa
 from sightline.settings import Settings
 from sightline.store import spool
 from sightline.store.base import Store
-from sightline.store.layout import check_batch, with_added_dimensions
+from sightline.store.layout import conform, with_added_dimensions
 
 logger = logging.getLogger(__name__)
 RETRY_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0)
@@ -36,6 +36,13 @@ RETRY_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0)
 QUARANTINE = "quarantine"
 
 InsertListener = Callable[[pa.Table], None]
+
+
+def segment_table(batches: list[pa.Table]) -> pa.Table:
+    """A segment's batches as the one insert of it: a single chunk, so that the materialized views see a
+    few large blocks rather than one per batch (measured: 50k rows as 1,000 chunks 4-6 s, as one 0.9 s),
+    and a replay inserts the same blocks, which its deduplication token needs."""
+    return pa.concat_tables(batches).combine_chunks()
 
 
 class WriterOverloadedError(Exception):
@@ -111,7 +118,7 @@ class BatchingWriter:
 
     def submit(self, batch: pa.Table) -> Future[None]:
         """Queue `batch`; the future completes when it is durable in the spool."""
-        check_batch(batch)
+        batch = conform(batch)
         future: Future[None] = Future()
         record = spool.encode(batch)
         with self._condition:
@@ -165,7 +172,7 @@ class BatchingWriter:
         for path in spool.segments(self._dir):
             batches = spool.read_segment(path)
             if batches:
-                table = with_added_dimensions(pa.concat_tables(batches))
+                table = segment_table([conform(with_added_dimensions(b)) for b in batches])
                 self._store.insert_events(table, dedup_token=path.stem)
                 rows += table.num_rows
             spool.delete(path)
@@ -244,7 +251,7 @@ class BatchingWriter:
 
     def _insert(self, sealed: _Sealed) -> bool:
         """Insert a sealed segment, retrying; False when the writer closes first (the segment stays)."""
-        table = pa.concat_tables(sealed.batches)
+        table = segment_table(sealed.batches)
         for attempt, delay in enumerate((*self._retry_delays_s, None)):
             try:
                 self._store.insert_events(table, dedup_token=sealed.path.stem)
