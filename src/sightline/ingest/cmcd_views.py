@@ -4,15 +4,16 @@ CMCD names a playback session (`sid`), not a view, and reports play states (`sta
 `advance` turns the records of one sid into native events (docs/beacon-format.md) that keep the
 invariants of docs/architecture.md, so the metrics come out as for native beacons:
 - the play request is the `s` (starting) state, the view's start: its id is `derived_view_id(customer,
-  "cmcd", sid, start)`, the same for every record of the view; before it (`d` preloading) nothing is
-  counted;
+  "cmcd", sid, start)` (for the sid's later views, the sid and the view's ordinal), the same for every
+  record of the view; before it (`d` preloading) nothing is counted;
 - the first frame is the first `p` (playing): `startup_ms` is the player's `msd` when the record
   carries it, else the time from the play request;
 - after the first frame, time in `p` is play time and time in `r` is stall time (a `stall_start` on
   entering it), except the `r` that follows a seek (`k`), which is seek recovery; `a`, `k`, `w`, `d`
   count neither; time is taken from the records' `ts`, so it is exact for event mode;
-- `e` ends the view (`end`), `q` exits it (`exit`), `f` fails it (a fatal `error`, with `ec`); a
-  non-fatal `e` (error) event is an `error`; `t` (interval) events are heartbeats; a bitrate change
+- `e` ends the view (`end`), `q` exits it (`exit`), `f` fails it (a fatal `error`, with the `ec` of
+  the error event of the same time, which players send beside it); any other `e` (error) event is a
+  non-fatal `error`; `t` (interval) events are heartbeats; a bitrate change
   is a `rendition_change`;
 - a new `s` or a new content id after the first frame exits the view and starts the next one;
   records after a view closed are ignored until the next `s`;

@@ -1,7 +1,9 @@
-"""hls.js's own CMCD support in Debian's Chromium, with no Sightline code on the page.
+"""The players' own CMCD support in Debian's Chromium, with no Sightline code on the page.
 
 (2) CMCD v2 with Sightline as the event target: a 10 s clip played to its end is one view in the query
-API, with the startup time the page measured, 10 s of play time, and the browser and OS it ran on.
+API, with the startup time the page measured, 10 s of play time, and the browser and OS it ran on (and
+the viewer id the page sent as the custom key `sl-viewerid`). The same for dash.js 5.2 configured as
+docs/ingest-cmcd.md says.
 And CMCD v1 in request mode: the clip played through the media pass-through is one view of that browser
 and OS, whose first frame the request data places after the page's and within two segments of it.
 """
@@ -26,7 +28,25 @@ def test_a_view_reported_by_hls_js_to_a_cmcd_v2_event_target_is_the_view_the_pag
         "pages/hls-cmcd.html",
         version="2",
         target=f"{tenant.base_url}/cmcd/{tenant.ingest_key}",
+        viewer="viewer-7",
         src=static_site.url(clip.hls),
+    )
+    playback = play_to_end(page, url)
+    view = reported_view(tenant, since)
+    by_viewer = tenant.query("viewercount", since, time.time(), aggby="viewerid")["response"]
+    assert [(row["viewerid"], row["viewercount"]) for row in by_viewer] == [("viewer-7", 1)]  # a custom key
+    assert view.plays == 1
+    assert abs(view.startup_ms - playback.startup_ms) <= STARTUP_TOLERANCE_MS, (view, playback)
+    assert abs(view.play_s - clip.duration_s) <= PLAY_TOLERANCE_S, view
+    assert (view.browser, view.platform) == (playback.expected_browser(), playback.expected_platform())
+
+
+def test_a_view_reported_by_dash_js_to_a_cmcd_v2_event_target_is_the_view_the_page_measured(
+    page: Page, static_site: StaticSite, clip: Clip, tenant: Tenant
+) -> None:
+    since = time.time()
+    url = static_site.url(
+        "pages/dash-cmcd.html", target=f"{tenant.base_url}/cmcd/{tenant.ingest_key}", src=static_site.url(clip.dash)
     )
     playback = play_to_end(page, url)
     view = reported_view(tenant, since)
