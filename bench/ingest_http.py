@@ -106,7 +106,7 @@ run: {int(bulk["rows"]):,} simulated events as Arrow batches into the store.
 | events acknowledged per second | {rate:,.0f} | ≥ 50,000 |
 | requests answered 200 | {answered:,} ({result["refused"]} refused, {result["errors"]} errors) | |
 | time to acknowledgement p50 / p99 | {result["p50"] * 1000:,.0f} ms / {result["p99"] * 1000:,.0f} ms | p99 ≤ 1,500 ms |
-| events in the store afterwards, acknowledged | {stored:,}, {result["accepted"]:,} | stored ≥ acknowledged (nothing lost) |
+| stored afterwards, acknowledged | {stored:,}, {result["accepted"]:,} | stored ≥ acknowledged (nothing lost) |
 | bulk path, same run (events/s) | {bulk_rate:,.0f} | |
 | HTTP ÷ bulk | {rate / bulk_rate:.2f} | |
 
