@@ -7,6 +7,7 @@ import functools
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -91,6 +92,12 @@ def test_files_are_served_with_their_content_type(world: World, path: str, conte
     assert response.status_code == 200
     assert response.headers["content-type"].split(";")[0] == content_type
     assert response.content == body
+
+
+def test_head_answers_the_headers_only(world: World) -> None:
+    response = world.client.head(f"/media/{world.key}/hls/segment_00.ts")
+    assert (response.status_code, response.content) == (200, b"")
+    assert response.headers["content-length"] == str(len(SEGMENT))
 
 
 def test_a_range_is_served(world: World) -> None:
@@ -237,3 +244,13 @@ def test_without_an_origin_nothing_is_served(world: World) -> None:
         assert get(world, "hls/master.m3u8").status_code == 404
     finally:
         app.state.media_origin = original  # type: ignore[attr-defined]
+
+
+def test_the_routes_are_documented_once_each(tmp_path: Path) -> None:
+    app = create_app(Settings(data_dir=tmp_path, argon2_time_cost=1, argon2_memory_kib=1024))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a duplicate operation id is a warning
+        paths = app.openapi()["paths"]
+    app.state.auth.close()
+    assert set(paths["/media/{ingestKey}/{path}"]) == {"get"}
+    assert set(paths["/cmcd/{ingestKey}"]) == set(paths["/cmcd"]) == {"post"}

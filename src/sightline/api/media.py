@@ -136,9 +136,8 @@ async def _forward(request: Request, origin_url: str, relative: PurePosixPath) -
     return StreamingResponse(body(), status_code=upstream.status_code, headers=answer, background=BackgroundTask(close))
 
 
-@router.api_route(
+@router.get(
     "/media/{ingestKey}/{path:path}",
-    methods=["GET", "HEAD"],
     responses={status: {"model": ErrorResponse} for status in (401, 404, 410, 502, 504)},
 )
 async def media(
@@ -161,6 +160,9 @@ async def media(
         return FileResponse(target, media_type=media_type(relative))
     assert origin.url is not None
     return await _forward(request, origin.url, relative)
+
+
+router.add_api_route("/media/{ingestKey}/{path:path}", media, methods=["HEAD"], include_in_schema=False)
 
 
 def _read_cmcd(request: Request, customer_id: int) -> None:
