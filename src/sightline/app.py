@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from sightline import __version__
-from sightline.api import catalog, cmcd, collect, errors_api, health, media, metrics, sdk
+from sightline.api import catalog, cmcd, collect, errors_api, health, media, metrics, sdk, smartquery
 from sightline.api.auth import include_auth
 from sightline.api.cors import ALLOWED_HEADERS, CrossOriginIngest
 from sightline.api.errors import install_error_handlers
@@ -21,6 +21,7 @@ from sightline.ingest.mux_sessions import MuxViews
 from sightline.ingest.pipeline import IngestPipeline
 from sightline.ingest.sessions import Sessionizer
 from sightline.settings import Settings
+from sightline.smartquery.service import SmartQueryService
 from sightline.store import Store, open_store
 from sightline.store.writer import BatchingWriter
 
@@ -39,6 +40,7 @@ def create_app(settings: Settings, store: Store | None = None, writer: BatchingW
         app.state.cmcd = CmcdSessions(app.state.ingest)
         app.state.media_origin = media.MediaOrigin.from_settings(settings)
         app.state.mux_views = MuxViews()
+        app.state.smartquery = SmartQueryService(app.state.store)
         sweeper = asyncio.create_task(collect.sweep_forever(app))
         try:
             yield
@@ -62,6 +64,7 @@ def create_app(settings: Settings, store: Store | None = None, writer: BatchingW
     include_auth(app, settings)
     app.include_router(metrics.router)
     app.include_router(errors_api.router)
+    app.include_router(smartquery.router)
     app.include_router(catalog.router)
     app.include_router(collect.router)
     app.include_router(sdk.router)

@@ -10,6 +10,7 @@ from sightline.auth.plans import plans_md
 from sightline.catalog import DIMENSIONS, EVENT_FIELDS, EVENT_TYPES
 from sightline.catalog.describe import dimensions_md, metrics_md
 from sightline.ingest.native import MAX_EVENTS, MAX_TEXT
+from sightline.smartquery.describe import smartquery_md
 
 _EXAMPLE = {
     "view_id": "0192f0c4-5e1a-7b3c-9d2e-4f5a6b7c8d9e",
@@ -134,6 +135,7 @@ DOCUMENTS: dict[str, Callable[[], str]] = {
     "dimensions.md": dimensions_md,
     "metrics.md": metrics_md,
     "plans.md": plans_md,
+    "smartquery.md": smartquery_md,
 }
 
 

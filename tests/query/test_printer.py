@@ -22,6 +22,7 @@ from sightline.query.ast import (
     Select,
     Table,
     UnionAll,
+    Window,
     and_all,
 )
 from sightline.query.printer import print_select
@@ -114,12 +115,15 @@ PLAYS = Aliased(Func("sum", (Column("plays"),)), "viewercount")
                     ),
                     Aliased(Func("arrayElement", (Column("titles"), Integer(1))), "first"),
                     Aliased(ScalarSelect(Select((Aliased(Func("count", ()), "n"),), Table("views", 8))), "n"),
+                    Aliased(Window(Func("sum", (Column("n"),)), (Column("kind"), Column("first"))), "total"),
+                    Aliased(Window(Func("count", ())), "rows"),
                 ),
                 Select((Aliased(Column("titles"), "titles"),), Table("views", 8, final=True), limit=5),
             ),
             "SELECT arrayMap((`x`, `i`) -> `x` * `i`, `titles`, arrayEnumerate(`titles`)) AS `y`, "
             "arrayElement(`titles`, 1) AS `first`, (SELECT count() AS `n` FROM `views` WHERE `customer_id` = "
-            "{p0:UInt32}) AS `n` FROM (SELECT `titles` AS `titles` FROM `views` FINAL WHERE `customer_id` = "
+            "{p0:UInt32}) AS `n`, sum(`n`) OVER (PARTITION BY `kind`, `first`) AS `total`, count() OVER () AS `rows` "
+            "FROM (SELECT `titles` AS `titles` FROM `views` FINAL WHERE `customer_id` = "
             "{p1:UInt32} LIMIT 5 OFFSET 0)",
             {"p0": 8, "p1": 8},
         ),

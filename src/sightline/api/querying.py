@@ -21,18 +21,21 @@ async def run_query(store: Store, sql: str, params: SqlParams) -> list[dict[str,
     """The rows of `sql` (on a worker thread: the engine releases the GIL)."""
     try:
         table = await run_in_threadpool(store.query, sql, params)
-    except QueryTimeoutError as error:
-        message = "the query ran past its time limit; narrow the period, the filter or the breakdown"
-        raise ApiError(504, "query_timeout", message) from error
-    except QueryMemoryError as error:
-        message = "the query needs more memory than its limit; narrow the period, the filter or the breakdown"
-        raise ApiError(400, "query_too_large", message) from error
     except StoreError as error:
-        raise ApiError(
-            503, "store_unavailable", "the store could not answer; try again", headers={"Retry-After": "5"}
-        ) from error
+        raise store_error_answer(error) from error
     rows: list[dict[str, Any]] = table.to_pylist()
     return rows
+
+
+def store_error_answer(error: StoreError) -> ApiError:
+    """The answer to a store failure: 504 for a timeout, 400 for the memory limit, else 503."""
+    if isinstance(error, QueryTimeoutError):
+        message = "the query ran past its time limit; narrow the period, the filter or the breakdown"
+        return ApiError(504, "query_timeout", message)
+    if isinstance(error, QueryMemoryError):
+        message = "the query needs more memory than its limit; narrow the period, the filter or the breakdown"
+        return ApiError(400, "query_too_large", message)
+    return ApiError(503, "store_unavailable", "the store could not answer; try again", headers={"Retry-After": "5"})
 
 
 def json_value(value: Any) -> Any:

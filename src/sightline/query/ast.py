@@ -33,7 +33,7 @@ FUNCTIONS: frozenset[str] = frozenset(
         "tupleElement", "array", "arrayJoin", "arrayMap", "arrayFilter", "arraySort", "arraySlice", "arraySplit",
         "arrayEnumerate", "arrayPushBack", "arrayPopBack", "arrayConcat", "arrayElement", "arrayCount", "length",
         "range", "indexOf", "has", "cityHash64", "toUnixTimestamp64Milli", "toDate", "toUInt8", "toUInt32",
-        "notEmpty", "not", "intDiv",
+        "notEmpty", "not", "intDiv", "groupArrayIf", "groupUniqArrayIf", "arrayDistinct", "arraySum",
     }
 )  # fmt: skip
 
@@ -137,7 +137,16 @@ class ScalarSelect:
     select: Select
 
 
-Expr = Column | Param | Number | Integer | Func | Binary | InList | InSelect | Trusted | Lambda | ScalarSelect
+@dataclass(frozen=True, slots=True)
+class Window:
+    """`func OVER (PARTITION BY partition_by)`: an aggregate over the rows of the SELECT's result that share
+    the partition's values (over all of them when `partition_by` is empty)."""
+
+    func: Func
+    partition_by: tuple[Expr, ...] = ()
+
+
+Expr = Column | Param | Number | Integer | Func | Binary | InList | InSelect | Trusted | Lambda | ScalarSelect | Window
 
 
 @dataclass(frozen=True, slots=True)

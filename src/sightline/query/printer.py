@@ -28,6 +28,7 @@ from sightline.query.ast import (
     Select,
     Table,
     Trusted,
+    Window,
 )
 
 _PARAM_TYPE = re.compile(r"^(String|UInt8|UInt16|UInt32|UInt64|Int64|Float64|DateTime|UUID)$")
@@ -63,6 +64,9 @@ class _Printer:
             return f"({', '.join(f'`{name}`' for name in node.params)}) -> {self.expr(node.body)}"
         if isinstance(node, ScalarSelect):
             return f"({self.select(node.select)})"
+        if isinstance(node, Window):
+            partition = ", ".join(self.expr(e) for e in node.partition_by)
+            return f"{self.expr(node.func)} OVER ({'PARTITION BY ' + partition if partition else ''})"
         if isinstance(node, Trusted):
             return f"({node.sql})"
         if isinstance(node, Func):

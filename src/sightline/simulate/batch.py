@@ -118,8 +118,16 @@ TRUTH_COUNTS: tuple[str, ...] = (
 )
 
 
-def truth_table(customer: Customer, batch: ViewBatch, tl: Timeline, ids: ViewIds) -> pa.Table:
-    """One row per view: identity, start, every dimension, outcome and true totals."""
+def truth_table(
+    customer: Customer,
+    batch: ViewBatch,
+    tl: Timeline,
+    ids: ViewIds,
+    session: NDArray[np.uint64],
+    session_view: NDArray[np.int64],
+) -> pa.Table:
+    """One row per view: identity, start, its viewing session and place in it, every dimension, outcome
+    and true totals."""
     n = batch.start_ms.size
 
     def count(event: str) -> NDArray[np.int64]:
@@ -143,6 +151,8 @@ def truth_table(customer: Customer, batch: ViewBatch, tl: Timeline, ids: ViewIds
         "view_id": ids.strings(),
         "view_start": pa.array(batch.start_ms, pa.timestamp("ms", tz="UTC")),
         "end_ts": pa.array(tl.view_end_ms, pa.timestamp("ms", tz="UTC")),
+        "session": pa.array(session.astype(np.uint64)),
+        "session_view": pa.array(session_view.astype(np.uint32)),
         "outcome": _dict(batch.outcome, pa.array(list(OUTCOMES))),
         "started": pa.array((batch.outcome >= 2).astype(np.uint8)),
         **{name: pa.array(values[name].astype(np.uint64)) for name in TRUTH_COUNTS},

@@ -3,7 +3,9 @@ each viewer's local time, then binge sessions of consecutive views by the same v
 
 Invariants: a session's views follow each other (the next starts after the previous one's last event);
 every view starts in [window start, span end); after a failure the viewer often retries the same
-title, after an episode often watches the next one.
+title, after an episode often watches the next one. The truth names each view's session (`session`,
+unique per customer: the window's start in ms × 2^20 + the session's index) and its place in it
+(`session_view`, from 0).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 MAX_SESSION_VIEWS = 10
 MEAN_SESSION_VIEWS = 2.2
+_SESSION_BITS = 20
 _HOURLY = np.array(HOURLY_INTENSITY)
 
 
@@ -91,6 +94,9 @@ def simulate_window(
     """Events and truth of the sessions that begin in [start_ms, end_ms); views start before span_end_ms."""
     times, viewers = arrivals(customer, sessions_per_day, start_ms, end_ms, rng)
     n = times.size
+    if n >= 1 << _SESSION_BITS:
+        raise ValueError(f"{n} sessions in one window; at most {1 << _SESSION_BITS} can be named")
+    session = (np.uint64(start_ms) << np.uint64(_SESSION_BITS)) + np.arange(n, dtype=np.uint64)
     length = np.minimum(rng.geometric(1 / MEAN_SESSION_VIEWS, n), MAX_SESSION_VIEWS)
     next_start = times.copy()
     asset = pick_assets(customer.catalogue, customer.profile.live_share, rng, n).astype(np.int64)
@@ -109,7 +115,7 @@ def simulate_window(
         timeline = build_timeline(batch.groups, batch.start_ms)
         ids = uuid7(batch.start_ms, rng)
         events.append(events_table(customer, batch, timeline, ids, rng))
-        truth.append(truth_table(customer, batch, timeline, ids))
+        truth.append(truth_table(customer, batch, timeline, ids, session[rows], np.full(rows.size, k)))
         asset[rows], entry[rows] = _next_assets(customer, asset[rows], batch.outcome, rng)
         autoplay = entry[rows] == ENTRY["autoplay"]
         gap = np.where(
@@ -128,4 +134,5 @@ def _empty(customer: Customer, rng: np.random.Generator) -> tuple[pa.Table, pa.T
     batch = draw_views(customer, none, none, none, none, rng)
     timeline = build_timeline(batch.groups, batch.start_ms)
     ids = uuid7(none, rng)
-    return events_table(customer, batch, timeline, ids, rng), truth_table(customer, batch, timeline, ids)
+    truth = truth_table(customer, batch, timeline, ids, none.astype(np.uint64), none)
+    return events_table(customer, batch, timeline, ids, rng), truth

@@ -1,0 +1,152 @@
+"""`GET /mm-apis/smartQuery/{customerId}`: named queries (docs/smartquery.md), with their query cache and
+queryIds; `GET` and `DELETE /mm-apis/smartQuery/{customerId}/queries/{queryId}`: a query's status, and
+cancelling it.
+
+The answer is the envelope of DESIGN §6 (`totalcount`, `pagecount`, `totalrecords`, `response`, each row
+carrying `totalpages`) with the query's `queryId`. A cancelled query answers 409 `query_cancelled`; a
+queryId that is still running, 409 `query_id_in_use`. Every route needs the `smart_query` feature.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+
+from sightline.api.deps import CustomerScope
+from sightline.api.errors import AUTH_RESPONSES, ApiError, ErrorResponse
+from sightline.api.querying import json_value, store_error_answer
+from sightline.auth.plans import Feature
+from sightline.query.filters import FilterError
+from sightline.query.period import GRANULARITY_SECONDS
+from sightline.query.request import RequestError
+from sightline.smartquery.cache import Answer
+from sightline.smartquery.catalog import NAMED_QUERIES
+from sightline.smartquery.request import SmartQueryParams, parse_query_id, parse_querycache, parse_smart_query
+from sightline.smartquery.service import SmartQueryService
+from sightline.smartquery.tracking import QueryIdInUseError, QueryRecord
+from sightline.store import QueryCancelledError, StoreError
+
+router = APIRouter(
+    prefix="/mm-apis",
+    tags=["smartQuery"],
+    responses={
+        **AUTH_RESPONSES,
+        400: {"model": ErrorResponse},
+        409: {"model": ErrorResponse, "description": "The query was cancelled, or its queryId still runs."},
+        504: {"model": ErrorResponse},
+    },
+)
+
+QueryIdPath = Annotated[str, Path(alias="queryId", description="The queryId the query was run with.")]
+
+
+def _service(request: Request) -> SmartQueryService:
+    service: SmartQueryService = request.app.state.smartquery
+    return service
+
+
+def _bad_request(error: RequestError | FilterError) -> ApiError:
+    allowed = f"; allowed: {', '.join(error.allowed)}" if error.allowed and len(error.allowed) <= 80 else ""
+    return ApiError(400, "invalid_parameter", error.message + allowed, error.parameter)
+
+
+def _envelope(query_id: str, answer: Answer, limit: int) -> dict[str, Any]:
+    pages = math.ceil(answer.total / limit) if answer.total else 0
+    rows = [{**{k: json_value(v) for k, v in row.items()}, "totalpages": pages} for row in answer.rows]
+    return {
+        "totalcount": len(rows),
+        "pagecount": pages,
+        "totalrecords": answer.total,
+        "response": rows,
+        "queryId": query_id,
+    }
+
+
+def _record(record: QueryRecord) -> dict[str, Any]:
+    return {
+        "queryId": record.query_id,
+        "queryname": record.queryname,
+        "status": record.status,
+        "submitted": record.submitted,
+        "finished": record.finished,
+        "elapsedms": record.elapsed_ms,
+        "totalrecords": record.rows,
+        "cached": record.cached,
+        "error": record.error,
+    }
+
+
+@router.get("/smartQuery/{customerId}", summary="Named queries: content paths, subscriber insight, …")
+async def smart_query(
+    scope: CustomerScope,
+    request: Request,
+    queryname: Annotated[str, Query(description=f"The named query: {', '.join(NAMED_QUERIES)}.")],
+    period: Annotated[str, Query(description="`start=<epoch s>,end=<epoch s>`.")],
+    filter_text: Annotated[
+        str | None,
+        Query(alias="filter", description="Dimensions (the views counted) and filterable columns (the rows)."),
+    ] = None,
+    limit: Annotated[int, Query(description="Rows per page, 1 to 10000.")] = 1000,
+    offset: Annotated[int, Query(description="Rows to skip.")] = 0,
+    granularity: Annotated[str, Query(description="auto, minute, 5minute, 10minute, hour or day.")] = "auto",
+    querycache: Annotated[str | None, Query(description="True (default): answer from the query cache.")] = None,
+    query_id: Annotated[
+        str | None, Query(alias="queryId", description="A UUID naming the query, for its status and cancelling.")
+    ] = None,
+) -> dict[str, Any]:
+    """Run a named query over a period (docs/smartquery.md)."""
+    scope.require(Feature.SMART_QUERY)
+    params = SmartQueryParams(queryname, period, filter_text, limit, offset, granularity, querycache, query_id)
+    try:
+        query = parse_smart_query(scope.id, params, NAMED_QUERIES)
+        use_cache, given_id = parse_querycache(querycache), parse_query_id(query_id)
+    except (RequestError, FilterError) as error:
+        raise _bad_request(error) from error
+    if NAMED_QUERIES[query.name].uses_granularity and GRANULARITY_SECONDS[query.granularity] < 3600:
+        scope.require(Feature.MINUTE_GRANULARITY)
+    try:
+        ran_id, answer = await run_in_threadpool(_service(request).run, query, use_cache, given_id)
+    except QueryIdInUseError as error:
+        raise ApiError(409, "query_id_in_use", str(error), "queryId") from error
+    except QueryCancelledError as error:
+        raise ApiError(409, "query_cancelled", f"query {given_id} was cancelled", "queryId") from error
+    except StoreError as error:
+        raise store_error_answer(error) from error
+    return _envelope(ran_id, answer, query.limit)
+
+
+def _query_id(text: str) -> str:
+    try:
+        found = parse_query_id(text)
+    except RequestError as error:
+        raise _bad_request(error) from error
+    if found is None:
+        raise ApiError(400, "invalid_parameter", "queryId must be a UUID", "queryId")
+    return found
+
+
+@router.get("/smartQuery/{customerId}/queries/{queryId}", summary="A named query's status")
+async def query_status(scope: CustomerScope, request: Request, query_id: QueryIdPath) -> dict[str, Any]:
+    """Status (`running`, `done`, `failed` or `cancelled`), times and rows of the query run with this queryId."""
+    scope.require(Feature.SMART_QUERY)
+    record = _service(request).status(scope.id, _query_id(query_id))
+    if record is None:
+        raise ApiError(404, "not_found", f"no query {query_id} of this customer", "queryId")
+    return _record(record)
+
+
+@router.delete("/smartQuery/{customerId}/queries/{queryId}", summary="Cancel a running named query")
+async def cancel_query(scope: CustomerScope, request: Request, query_id: QueryIdPath) -> dict[str, Any]:
+    """Cancel the query run with this queryId and answer its record once it has stopped; 409 when it was not
+    running (its record says how it ended)."""
+    scope.require(Feature.SMART_QUERY)
+    found = _query_id(query_id)
+    record = await run_in_threadpool(_service(request).cancel, scope.id, found)
+    if record is None:
+        raise ApiError(404, "not_found", f"no query {query_id} of this customer", "queryId")
+    if record.status not in ("cancelled", "running"):
+        raise ApiError(409, "query_not_running", f"query {found} is not running: it is {record.status}", "queryId")
+    return _record(record)

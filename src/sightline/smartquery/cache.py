@@ -1,0 +1,109 @@
+"""The query cache: answers of named queries, kept until new data arrives for the times they read.
+
+Invariants (thread-safe; no IO):
+- an entry is keyed by the validated request (`SmartQuery`: customer, query, period, granularity, filters,
+  page), so a hit is an identical request and its answer the one computed for it;
+- an arrival of new rows for a customer (`store.DataArrival`) removes that customer's entries whose span of
+  times overlaps it;
+- an answer computed while an overlapping arrival happened is not stored (`put` with the `ticket` taken
+  before the query ran), so no entry is older than the data it was computed from;
+- bounded: at most `max_entries` entries holding at most `max_rows` rows in all; the least recently used go
+  first.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from typing import Any
+
+from sightline.smartquery.spec import SmartQuery
+from sightline.store.base import DataArrival
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A page of a named query's rows and the number of rows of the whole answer. Not to be mutated."""
+
+    rows: tuple[dict[str, Any], ...]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    customer_id: int
+    start_ms: int
+    end_ms: int
+    answer: Answer
+
+
+class ResultCache:
+    def __init__(self, max_entries: int = 512, max_rows: int = 500_000, arrivals_kept: int = 4096) -> None:
+        self.max_entries, self.max_rows = max_entries, max_rows
+        self._entries: OrderedDict[SmartQuery, _Entry] = OrderedDict()
+        self._rows = 0
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._arrivals: deque[tuple[int, DataArrival]] = deque(maxlen=arrivals_kept)
+
+    def ticket(self) -> int:
+        """Take before running a query; give to `put` with its answer."""
+        with self._lock:
+            return self._seq
+
+    def get(self, key: SmartQuery) -> Answer | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+            return entry.answer
+
+    def put(self, key: SmartQuery, span_ms: tuple[int, int], answer: Answer, ticket: int) -> bool:
+        """Keep `answer` for `key`, which read the times [start, end) of `span_ms`, unless data that overlaps
+        them arrived since `ticket` was taken (or too long ago to tell). True when kept."""
+        entry = _Entry(key.customer_id, span_ms[0], span_ms[1], answer)
+        with self._lock:
+            if ticket < self._seq - len(self._arrivals):
+                return False
+            if any(seq > ticket and _overlaps(entry, arrival) for seq, arrival in self._arrivals):
+                return False
+            self._drop(key)
+            self._entries[key] = entry
+            self._rows += len(answer.rows)
+            while self._entries and (len(self._entries) > self.max_entries or self._rows > self.max_rows):
+                self._drop(next(iter(self._entries)))
+            return key in self._entries
+
+    def invalidate(self, arrivals: tuple[DataArrival, ...]) -> None:
+        """New rows were stored: forget the answers they may change (a `store.InsertListener`)."""
+        with self._lock:
+            for arrival in arrivals:
+                self._seq += 1
+                self._arrivals.append((self._seq, arrival))
+                stale = [key for key, entry in self._entries.items() if _overlaps(entry, arrival)]
+                for key in stale:
+                    self._drop(key)
+
+    def _drop(self, key: SmartQuery) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._rows -= len(entry.answer.rows)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    @property
+    def rows(self) -> int:
+        with self._lock:
+            return self._rows
+
+
+def _overlaps(entry: _Entry, arrival: DataArrival) -> bool:
+    return (
+        entry.customer_id == arrival.customer_id
+        and arrival.start_ms < entry.end_ms
+        and arrival.end_ms >= entry.start_ms
+    )

@@ -1,0 +1,83 @@
+"""The named queries of `GET /mm-apis/smartQuery`: the single list the API, the docs and the tests read."""
+
+from __future__ import annotations
+
+from sightline.smartquery import audience, binges, content, paths, subscribers
+from sightline.smartquery.spec import NamedQuerySpec
+
+NAMED_QUERIES: dict[str, NamedQuerySpec] = {
+    spec.name: spec
+    for spec in (
+        NamedQuerySpec(
+            "contentpaths",
+            "Content paths",
+            "What do viewers watch in a row: which titles lead to which, the most common paths through the "
+            "catalogue, and where viewers stop?",
+            paths.COLUMNS,
+            paths.DEFINITIONS,
+            "paths, transitions, exits; each by count",
+            paths.build,
+        ),
+        NamedQuerySpec(
+            "subscriberinsight",
+            "Subscriber insight",
+            "Who are our subscribers: how much and what each one watches, on which devices, with what "
+            "experience — and who is engaged, new, returning or at risk of leaving?",
+            subscribers.INSIGHT_COLUMNS,
+            subscribers.INSIGHT_DEFINITIONS,
+            "play time",
+            subscribers.build_insight,
+            lookback=subscribers.LOOKBACK,
+        ),
+        NamedQuerySpec(
+            "subscribercohorts",
+            "Subscriber cohorts",
+            "How big is each subscriber cohort (engaged, new, returning, at risk), how much does it watch and "
+            "what experience does it get?",
+            subscribers.COHORT_COLUMNS,
+            subscribers.COHORT_DEFINITIONS_ALL,
+            "atrisk, new, engaged, returning",
+            subscribers.build_cohorts,
+            lookback=subscribers.LOOKBACK,
+        ),
+        NamedQuerySpec(
+            "topcontent",
+            "Top content",
+            "Which titles are watched most, by how many viewers, and how well do they play?",
+            content.TOP_COLUMNS,
+            content.TOP_DEFINITIONS,
+            "play time",
+            content.build_top,
+        ),
+        NamedQuerySpec(
+            "contentengagement",
+            "Content engagement",
+            "How far into each title do viewers get: what share of plays reaches 25, 50, 75 and 100 %, and "
+            "where do they drop off?",
+            content.ENGAGEMENT_COLUMNS,
+            content.ENGAGEMENT_DEFINITIONS,
+            "plays",
+            content.build_engagement,
+        ),
+        NamedQuerySpec(
+            "bingesessions",
+            "Binge sessions",
+            "Which series do viewers binge, how often, and for how many episodes?",
+            binges.COLUMNS,
+            binges.DEFINITIONS,
+            "binges",
+            binges.build,
+        ),
+        NamedQuerySpec(
+            "newvsreturning",
+            "New vs returning viewers",
+            "How many viewers are new and how many come back, over time, and how much does each group watch?",
+            audience.COLUMNS,
+            audience.DEFINITIONS,
+            "time",
+            audience.build,
+            lookback=audience.LOOKBACK,
+            uses_granularity=True,
+        ),
+    )
+}

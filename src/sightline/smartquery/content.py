@@ -1,0 +1,160 @@
+"""`topcontent` and `contentengagement`: which titles are watched, and how far into them viewers get."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sightline.catalog.metrics import metric
+from sightline.query.ast import Expr, OrderBy, Select, Window
+from sightline.query.compile import TOTAL_RECORDS, MetricQuery, compile_query
+from sightline.query.filters import fields_of
+from sightline.query.plan import choose_tables
+from sightline.smartquery.spec import ResultColumn, SmartQuery
+from sightline.smartquery.sql import col, f, i, named, num, op, ratio, same, text, total_records
+from sightline.smartquery.views import STARTED, view_rows
+
+TOP_DIMENSIONS = ("assetid", "assetname", "series", "genre", "streamtype")
+TOP_METRICS = (
+    "viewercount",
+    "attempts",
+    "uniqueviewercount",
+    "playdur",
+    "completionrate",
+    "latency",
+    "bufferingratio",
+    "vsf",
+)
+QUARTILES = (25, 50, 75, 100)
+
+
+def _metric_column(name: str) -> ResultColumn:
+    spec = metric(name)
+    return ResultColumn(name, "number", f"{spec.label}: {spec.definition}")
+
+
+TOP_COLUMNS: tuple[ResultColumn, ...] = (
+    ResultColumn("assetid", "string", "The title's asset id."),
+    ResultColumn("assetname", "string", "The title's name."),
+    ResultColumn("series", "string", "Its series (empty for films and live channels)."),
+    ResultColumn("genre", "string", "Its genre."),
+    ResultColumn("streamtype", "string", "`vod` or `live`."),
+    *(_metric_column(name) for name in TOP_METRICS[:4]),
+    ResultColumn("playshare", "number", "The title's share of the play time of all titles, in percent."),
+    ResultColumn("avgplayminutes", "number", "Play time per play, in minutes (`playdur` ÷ `viewercount`)."),
+    *(_metric_column(name) for name in TOP_METRICS[4:]),
+)
+TOP_DEFINITIONS: tuple[str, ...] = (
+    "Every number is the metric of the same name of `/mm-apis/metricquery` grouped by the title "
+    "(`aggby=assetid,assetname,series,genre,streamtype`), over the same period and filter: outcomes count "
+    "in the period of the view's start, play time when it is played (docs/metrics.md).",
+    "Titles come by play time (`playdur`), largest first.",
+)
+
+
+def build_top(query: SmartQuery) -> Select:
+    metrics = MetricQuery(
+        query.customer_id,
+        tuple(metric(name) for name in TOP_METRICS),
+        TOP_DIMENSIONS,
+        False,
+        query.period,
+        query.granularity,
+        filter=query.view_filter,
+        order_by=None,
+    )
+    dimensions = frozenset(TOP_DIMENSIONS) | (fields_of(query.view_filter) if query.view_filter else frozenset())
+    compiled = compile_query(metrics, choose_tables(query.period, dimensions, None))
+    per_title = replace(
+        compiled,
+        columns=tuple(c for c in compiled.columns if c.alias != TOTAL_RECORDS),
+        order_by=(),
+        limit=None,
+        offset=0,
+    )
+    playdur = col("playdur")
+    columns = named(
+        playshare=ratio(playdur, Window(f("sum", playdur)), 100.0),
+        avgplayminutes=ratio(playdur, col("viewercount")),
+    )
+    by_name = {c.alias: c for c in same(*TOP_DIMENSIONS, *TOP_METRICS) + columns}
+    return Select(
+        (*tuple(by_name[c.name] for c in TOP_COLUMNS), total_records()),
+        per_title,
+        order_by=(OrderBy(playdur, "DESC"), OrderBy(col("assetid"), "ASC")),
+        limit=query.limit,
+        offset=query.offset,
+    )
+
+
+ENGAGEMENT_COLUMNS: tuple[ResultColumn, ...] = (
+    ResultColumn("assetid", "string", "The title's asset id."),
+    ResultColumn("assetname", "string", "The title's name."),
+    ResultColumn("series", "string", "Its series (empty for films)."),
+    ResultColumn("genre", "string", "Its genre."),
+    ResultColumn("contentduration", "number", "Its duration in seconds."),
+    ResultColumn("viewercount", "number", "Plays: views of the title that rendered a first frame."),
+    ResultColumn("uniqueviewercount", "number", "Distinct viewers (`viewerid`) among the plays."),
+    ResultColumn("playdur", "number", "Play time of the plays, in minutes."),
+    ResultColumn("avgcompletion", "number", "The average play's reach, in percent of the title."),
+    *(
+        ResultColumn(f"reached{q}", "number", f"Plays that reached {q} % of the title ÷ plays, in percent.")
+        for q in QUARTILES
+    ),
+    ResultColumn("dropoff25", "number", "Plays that stopped before 25 % of the title ÷ plays, in percent."),
+)
+ENGAGEMENT_DEFINITIONS: tuple[str, ...] = (
+    "Titles are the on-demand titles with a known duration (`streamtype` `vod`, `contentduration` > 0); a "
+    "play is a view of one that rendered a first frame and started in the period.",
+    "A play's reach is its play time ÷ the title's duration, at most 1, and 1 for a play that reached the "
+    "end (an `end` event); a play reached quartile q when its reach is at least q ÷ 4. A play resumed "
+    "mid-title reaches only as far as it played.",
+    "Titles come by plays, most first.",
+)
+
+
+def build_engagement(query: SmartQuery) -> Select:
+    duration_ms = op("*", f("toFloat64", col("contentduration")), num(1000.0))
+    reach = f(
+        "if",
+        op("=", col("completed"), i(1)),
+        num(1.0),
+        f("least", num(1.0), op("/", f("toFloat64", col("play_ms")), duration_ms)),
+    )
+    plays = view_rows(
+        query,
+        same("assetid", "assetname", "series", "genre", "contentduration", "viewerid", "play_ms") + named(reach=reach),
+        where=(
+            STARTED,
+            op("=", col("streamtype"), text("vod")),
+            op(">", col("contentduration"), i(0)),
+            f("notEmpty", col("assetid")),
+        ),
+    )
+    count = f("count")
+
+    def reached(share: float) -> Expr:
+        return ratio(f("countIf", op(">=", col("reach"), num(share))), count, 100.0)
+
+    return Select(
+        (
+            *named(
+                assetid=col("assetid"),
+                assetname=f("max", col("assetname")),
+                series=f("max", col("series")),
+                genre=f("max", col("genre")),
+                contentduration=f("max", col("contentduration")),
+                viewercount=count,
+                uniqueviewercount=f("uniqExact", col("viewerid")),
+                playdur=op("/", f("sum", col("play_ms")), num(60000.0)),
+                avgcompletion=op("*", num(100.0), f("avg", col("reach"))),
+                **{f"reached{q}": reached(q / 100) for q in QUARTILES},
+                dropoff25=ratio(f("countIf", op("<", col("reach"), num(0.25))), count, 100.0),
+            ),
+            total_records(),
+        ),
+        plays,
+        group_by=(col("assetid"),),
+        order_by=(OrderBy(col("viewercount"), "DESC"), OrderBy(col("assetid"), "ASC")),
+        limit=query.limit,
+        offset=query.offset,
+    )

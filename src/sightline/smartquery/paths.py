@@ -1,0 +1,145 @@
+"""`contentpaths`: the sequences of titles viewers watch in a row, as a path view shows them.
+
+From each viewing session (`views.sessions`), its titles in order (a title repeated right after itself
+kept once), three kinds of rows:
+- `path`: the first 2 to `MAX_PATH` titles of sessions, or their first 1 to `MAX_PATH - 1` titles followed
+  by `(end)` when the session ended there; `count` sessions began so; `share` is `count` ÷ the sessions that
+  began with the path without its last step (the continuation rate); `sessionshare` is `count` ÷ all sessions;
+- `transition`: title A then title B, anywhere in a session; `share` is `count` ÷ the times A was watched;
+- `exit`: title A was the last of its session (A → `(end)`); `share` is `count` ÷ the times A was watched,
+  so a title's transitions and exit add up to 1.
+"""
+
+from __future__ import annotations
+
+from sightline.query.ast import Join, OrderBy, Select, Trusted, Window
+from sightline.smartquery.rows import row_filter
+from sightline.smartquery.spec import ResultColumn, SmartQuery
+from sightline.smartquery.sql import (
+    at,
+    col,
+    f,
+    i,
+    item,
+    lam,
+    named,
+    op,
+    ratio,
+    same,
+    text,
+    total_records,
+)
+from sightline.smartquery.views import collapsed_titles, name_of, sessions, title_names
+
+MAX_PATH = 5
+END = "(end)"
+_PATH, _NEXT = 1, 2
+_NULL = Trusted("NULL")
+
+COLUMNS: tuple[ResultColumn, ...] = (
+    ResultColumn("kind", "string", "`path`, `transition` or `exit`.", filterable=True),
+    ResultColumn("pathlength", "number", "Titles in `titles`, `(end)` not counted.", filterable=True),
+    ResultColumn("assetids", "list", "The titles' asset ids, in order; `(end)` where sessions stopped."),
+    ResultColumn("titles", "list", "The titles' names (`assetname`), in order; `(end)` where sessions stopped."),
+    ResultColumn("count", "number", "Sessions that began with the path, or times the transition or exit happened."),
+    ResultColumn(
+        "share",
+        "number",
+        "`count` ÷ the count of the row's parent: for a path, the sessions that began with the path without "
+        "its last step; for a transition or exit from title A, the times A was watched in a session.",
+    ),
+    ResultColumn("sessionshare", "number", "For a path: `count` ÷ all sessions; empty for the other kinds."),
+)
+
+DEFINITIONS: tuple[str, ...] = (
+    "A viewing session is one viewer's (one `viewerid`'s) views that rendered a first frame, in order of "
+    "start, cut where a view starts more than 30 minutes after the end of the viewer's previous view; a title "
+    "repeated right after itself (a retry, a resume) is one step. Only views started in the period count.",
+    f"Paths are the first 2 to {MAX_PATH} titles of sessions; a path ending in `(end)` counts the sessions that "
+    "ended there. Transitions and exits are counted anywhere in a session.",
+    "Rows come paths first, then transitions, then exits, each by `count` (largest first).",
+)
+
+
+def build(query: SmartQuery) -> Select:
+    titles = col("titles")
+    n = f("length", titles)
+    prefix = f(
+        "arrayMap",
+        lam(
+            "k",
+            f(
+                "tuple",
+                i(_PATH),
+                f("arraySlice", titles, i(1), op("-", col("k"), i(1))),
+                f("if", op(">", col("k"), n), i(0), at(titles, col("k"))),
+            ),
+        ),
+        f("range", i(2), op("+", f("least", op("+", n, i(1)), i(MAX_PATH)), i(1))),
+    )
+    following = f(
+        "arrayMap",
+        lam(
+            "k",
+            f(
+                "tuple",
+                i(_NEXT),
+                f("array", at(titles, col("k"))),
+                f("if", op("=", col("k"), n), i(0), at(titles, op("+", col("k"), i(1)))),
+            ),
+        ),
+        f("arrayEnumerate", titles),
+    )
+    per_session = Select(named(titles=collapsed_titles(col("session"))), sessions(query))
+    entries = Select(named(entry=f("arrayJoin", f("arrayConcat", prefix, following))), per_session)
+    counted = Select(
+        named(item_kind=item(col("entry"), 1), parent=item(col("entry"), 2), next=item(col("entry"), 3), n=f("count")),
+        entries,
+        group_by=(col("item_kind"), col("parent"), col("next")),
+    )
+    per_parent = Select(
+        named(
+            item_kind=col("item_kind"),
+            parent=col("parent"),
+            parent_count=f("sum", col("n")),
+            nexts=f("groupArray", f("tuple", col("next"), col("n"))),
+        ),
+        counted,
+        group_by=(col("item_kind"), col("parent")),
+    )
+    pairs = Select(same("item_kind", "parent", "parent_count") + named(pair=f("arrayJoin", col("nexts"))), per_parent)
+    after = item(col("pair"), 1)
+    is_path = op("=", col("item_kind"), i(_PATH))
+    sessions_total = Window(
+        f("sum", f("if", op("AND", is_path, op("=", f("length", col("parent")), i(1))), item(col("pair"), 2), i(0)))
+    )
+    rows = Select(
+        (
+            *named(
+                rank=f("multiIf", is_path, i(1), op("=", after, i(0)), i(3), i(2)),
+                kind=f("multiIf", is_path, text("path"), op("=", after, i(0)), text("exit"), text("transition")),
+                path=f("arrayPushBack", col("parent"), after),
+                pathlength=op("+", f("length", col("parent")), f("toUInt32", op("!=", after, i(0)))),
+                count=item(col("pair"), 2),
+                share=ratio(item(col("pair"), 2), col("parent_count")),
+                sessionshare=f("if", is_path, ratio(item(col("pair"), 2), sessions_total), _NULL),
+            ),
+            total_records(),
+        ),
+        pairs,
+        where=row_filter(query.row_filter),
+    )
+    order = (OrderBy(col("rank"), "ASC"), OrderBy(col("count"), "DESC"), OrderBy(col("path"), "ASC"))
+    page = Select(rows.columns, rows.source, rows.where, order_by=order, limit=query.limit, offset=query.offset)
+    names = title_names(query)
+    return Select(
+        named(
+            kind=col("kind"),
+            pathlength=col("pathlength"),
+            assetids=f("arrayMap", lam("h", name_of(col("h"), "name_assetids", END)), col("path")),
+            titles=f("arrayMap", lam("h", name_of(col("h"), "name_titles", END)), col("path")),
+        )
+        + same("count", "share", "sessionshare", "totalrecords"),
+        Join("LEFT", page, names, ()),
+        order_by=order,
+    )

@@ -1,0 +1,110 @@
+"""Running named queries: through the cache, under their queryId, on the store; and cancelling them.
+
+`SmartQueryService.run` records the query as running, answers from the cache when allowed and possible,
+else prints the query's SELECT and runs it on the store tagged with its queryId, then records how it
+ended (`done`, `failed` or `cancelled`). `cancel` stops a running query by its queryId, wherever it is:
+waiting for a store session, running in the engine, or about to be sent. The store's failures are raised
+as they are, for the API to answer.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import replace
+from typing import Any
+
+from sightline.query.printer import print_select
+from sightline.smartquery.cache import Answer, ResultCache
+from sightline.smartquery.catalog import NAMED_QUERIES
+from sightline.smartquery.spec import SmartQuery
+from sightline.smartquery.sql import TOTAL_RECORDS
+from sightline.smartquery.tracking import QueryRecord, QueryRegistry
+from sightline.store.base import QueryCancelledError, Store, StoreError
+
+CANCEL_WAIT_S = 10.0
+"""How long `cancel` waits for the query to end."""
+_CANCEL_RETRY_S = 0.01
+
+
+def store_tag(customer_id: int, query_id: str) -> str:
+    return f"smartquery-{customer_id}-{query_id}"
+
+
+class SmartQueryService:
+    def __init__(self, store: Store, cache: ResultCache | None = None, registry: QueryRegistry | None = None) -> None:
+        self.store = store
+        self.cache = cache or ResultCache()
+        self.registry = registry or QueryRegistry()
+        store.add_insert_listener(self.cache.invalidate)
+
+    def run(self, query: SmartQuery, use_cache: bool = True, query_id: str | None = None) -> tuple[str, Answer]:
+        """The queryId (the one given, or a new one) and the answer; QueryIdInUseError, QueryCancelledError or
+        another StoreError when it has none."""
+        query_id = query_id or str(uuid.uuid4())
+        self.registry.start(query.customer_id, query_id, query.name)
+        try:
+            cached = self.cache.get(query) if use_cache else None
+            if cached is not None:
+                self.registry.finish(query.customer_id, query_id, "done", cached.total, cached=True)
+                return query_id, cached
+            ticket = self.cache.ticket()
+            answer = self._compute(query, query_id)
+            if use_cache:
+                self.cache.put(query, _span_ms(query), answer, ticket)
+        except QueryCancelledError:
+            self.registry.finish(query.customer_id, query_id, "cancelled")
+            raise
+        except StoreError as error:
+            self.registry.finish(query.customer_id, query_id, "failed", error=str(error).splitlines()[0][:300])
+            raise
+        except BaseException:
+            self.registry.finish(query.customer_id, query_id, "failed", error="internal error")
+            raise
+        self.registry.finish(query.customer_id, query_id, "done", answer.total)
+        return query_id, answer
+
+    def _compute(self, query: SmartQuery, query_id: str) -> Answer:
+        rows = self._rows(query, query_id)
+        total = int(rows[0][TOTAL_RECORDS]) if rows else 0
+        if not rows and query.offset:  # a page past the end: count the records on the first page instead
+            first = self._rows(replace(query, offset=0, limit=1), query_id)
+            total = int(first[0][TOTAL_RECORDS]) if first else 0
+        return Answer(tuple({k: v for k, v in row.items() if k != TOTAL_RECORDS} for row in rows), total)
+
+    def _rows(self, query: SmartQuery, query_id: str) -> list[dict[str, Any]]:
+        record = self.registry.get(query.customer_id, query_id)
+        if record is not None and record.cancel_requested:
+            raise QueryCancelledError(f"query {query_id} was cancelled before it started")
+        sql, params = print_select(NAMED_QUERIES[query.name].build(query))
+        rows: list[dict[str, Any]] = self.store.query(
+            sql, params, tag=store_tag(query.customer_id, query_id)
+        ).to_pylist()
+        return rows
+
+    def status(self, customer_id: int, query_id: str) -> QueryRecord | None:
+        return self.registry.get(customer_id, query_id)
+
+    def cancel(self, customer_id: int, query_id: str) -> QueryRecord | None:
+        """Cancel the query if it runs, and wait (up to `CANCEL_WAIT_S`) for it to end; its record then, or None
+        for a queryId the customer never used (or long forgotten)."""
+        record = self.registry.request_cancel(customer_id, query_id)
+        if record is None or record.status != "running":
+            return record
+        tag = store_tag(customer_id, query_id)
+        deadline = time.monotonic() + CANCEL_WAIT_S
+        while time.monotonic() < deadline:
+            if self.store.cancel(tag):
+                break
+            current = self.registry.get(customer_id, query_id)
+            if current is None or current.status != "running":
+                return current
+            time.sleep(_CANCEL_RETRY_S)  # between the registry and the store: try again
+        return self.registry.wait(customer_id, query_id, max(0.0, deadline - time.monotonic()))
+
+
+def _span_ms(query: SmartQuery) -> tuple[int, int]:
+    """The times a query reads: views started from its lookback to the period's end, and their events."""
+    lookback = NAMED_QUERIES[query.name].lookback
+    start = query.period.start - lookback
+    return int(start.timestamp() * 1000), int(query.period.end.timestamp() * 1000)

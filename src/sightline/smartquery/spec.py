@@ -1,0 +1,70 @@
+"""What a named query is (`NamedQuerySpec`: its question, columns and definitions, and the builder of its
+SELECT) and what a validated request for one is (`SmartQuery`).
+
+Invariants: a builder is pure (a `SmartQuery` in, a `query.ast.Select` out) and its SELECT answers exactly
+the spec's columns, in order, plus `totalrecords`; the spec's columns and definitions are what
+docs/smartquery.md says about the query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sightline.query.ast import Select
+from sightline.query.filters import Condition, Node
+from sightline.query.period import Granularity, Period
+
+ColumnKind = Literal["string", "number", "list", "time"]
+
+
+@dataclass(frozen=True, slots=True)
+class ResultColumn:
+    """A column of a named query's rows. A `filterable` column can be named in `filter`: the condition then
+    keeps the rows whose value passes it (a dimension in `filter` selects the views counted instead)."""
+
+    name: str
+    kind: ColumnKind
+    description: str
+    filterable: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SmartQuery:
+    """A validated request: the named query, its period and bucket size, the views it counts and the rows
+    it keeps, and the page."""
+
+    customer_id: int
+    name: str
+    period: Period
+    granularity: Granularity
+    view_filter: Node | None
+    """Conditions on dimensions: only the views that pass them count."""
+    row_filter: tuple[Condition, ...]
+    """Conditions on filterable result columns: only the rows that pass them are answered."""
+    limit: int
+    offset: int
+
+    def since(self, lookback: timedelta) -> datetime:
+        return self.period.start - lookback
+
+
+@dataclass(frozen=True, slots=True)
+class NamedQuerySpec:
+    name: str
+    title: str
+    question: str
+    """The question the query answers, in a content team's words."""
+    columns: tuple[ResultColumn, ...]
+    definitions: tuple[str, ...]
+    """How each number is counted: the terms a reader must know, one sentence or two each."""
+    order: str
+    build: Callable[[SmartQuery], Select]
+    lookback: timedelta = timedelta(0)
+    """How long before the period the query reads views (to tell new viewers from returning ones)."""
+    uses_granularity: bool = False
+
+    def filterable(self) -> dict[str, ColumnKind]:
+        return {c.name: c.kind for c in self.columns if c.filterable}

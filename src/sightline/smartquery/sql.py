@@ -1,0 +1,122 @@
+"""Short spellings of the query AST for the named queries: `f("arrayMap", lam("x", …), col("titles"))`.
+
+Nothing here makes SQL text; these build `query.ast` nodes, which only the printer turns into SQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sightline.query.ast import (
+    Aliased,
+    Binary,
+    BinaryOperator,
+    Column,
+    Expr,
+    Func,
+    Integer,
+    Lambda,
+    Number,
+    Param,
+    Window,
+)
+from sightline.query.period import Granularity
+
+TOTAL_RECORDS = "totalrecords"
+"""The column every named query adds to its rows: how many rows the whole answer has."""
+
+BUCKETS: dict[Granularity, str] = {
+    "minute": "toStartOfMinute",
+    "5minute": "toStartOfFiveMinutes",
+    "10minute": "toStartOfTenMinutes",
+    "hour": "toStartOfHour",
+    "day": "toStartOfDay",
+}
+
+
+def col(name: str) -> Column:
+    return Column(name)
+
+
+def f(name: str, *args: Expr) -> Func:
+    return Func(name, args)
+
+
+def lam(params: str, body: Expr) -> Lambda:
+    """A lambda; `params` is one name or several separated by commas."""
+    return Lambda(tuple(p.strip() for p in params.split(",")), body)
+
+
+def i(value: int) -> Integer:
+    return Integer(value)
+
+
+def num(value: float) -> Number:
+    return Number(value)
+
+
+def text(value: str) -> Param:
+    return Param(value, "String")
+
+
+def op(operator: BinaryOperator, left: Expr, right: Expr) -> Binary:
+    return Binary(operator, left, right)
+
+
+def and_(*conditions: Expr) -> Expr:
+    result = conditions[0]
+    for condition in conditions[1:]:
+        result = Binary("AND", result, condition)
+    return result
+
+
+def or_(*conditions: Expr) -> Expr:
+    result = conditions[0]
+    for condition in conditions[1:]:
+        result = Binary("OR", result, condition)
+    return result
+
+
+def at(array: Expr, index: Expr) -> Func:
+    """`array[index]`, 1-based."""
+    return f("arrayElement", array, index)
+
+
+def item(values: Expr, index: int) -> Func:
+    """The `index`-th (1-based) element of a tuple."""
+    return f("tupleElement", values, i(index))
+
+
+def moment(value: datetime) -> Func:
+    """A point in time as a DateTime value."""
+    return f("toDateTime", Param(int(value.timestamp()), "Int64"))
+
+
+def between(value: Expr, start: datetime, end: datetime) -> Expr:
+    """`start <= value < end`."""
+    return and_(op(">=", value, moment(start)), op("<", value, moment(end)))
+
+
+def ratio(numerator: Expr, denominator: Expr, scale: float = 1.0) -> Expr:
+    """`scale × numerator ÷ denominator` as a float; no value (NULL) when the denominator is 0."""
+    divided = op("/", f("toFloat64", numerator), f("nullIf", f("toFloat64", denominator), num(0.0)))
+    return divided if scale == 1.0 else op("*", num(scale), divided)
+
+
+def bucket(time: Expr, granularity: Granularity) -> Func:
+    """The start of the UTC bucket of `granularity` that holds `time`."""
+    return f(BUCKETS[granularity], f("toDateTime", time), text("UTC"))
+
+
+def total_records() -> Aliased:
+    return Aliased(Window(f("count")), TOTAL_RECORDS)
+
+
+def named(**columns: Expr) -> tuple[Aliased, ...]:
+    """`name=expr` pairs as SELECT columns, in order."""
+    return tuple(Aliased(expr, name) for name, expr in columns.items())
+
+
+def same(*names: str) -> tuple[Aliased, ...]:
+    """Columns of the inner SELECT passed through under their names."""
+    return tuple(Aliased(Column(name), name) for name in names)

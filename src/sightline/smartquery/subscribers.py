@@ -1,0 +1,248 @@
+"""`subscriberinsight` (one row per subscriber, with its cohort) and `subscribercohorts` (one row per cohort).
+
+Both read the same per-subscriber sums (`_per_subscriber`); a cohort's ratios are computed from its
+subscribers' summed parts, never averaged from their ratios.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from sightline.query.ast import Expr, OrderBy, Select, Window
+from sightline.smartquery.rows import row_filter
+from sightline.smartquery.spec import ResultColumn, SmartQuery
+from sightline.smartquery.sql import (
+    and_,
+    col,
+    f,
+    i,
+    moment,
+    named,
+    num,
+    op,
+    or_,
+    ratio,
+    same,
+    text,
+    total_records,
+)
+from sightline.smartquery.views import VIEW_START, view_rows
+
+LOOKBACK = timedelta(days=28)
+POOR_STARTUP_MS = 4000
+POOR_REBUFFERING = 0.05
+ENGAGED_MINUTES = 60
+FALLING_VIEWS = 3
+FALLING_SHARE = 4
+"""Falling engagement: `FALLING_VIEWS` or more views in the period's first half, and less than 1/`FALLING_SHARE`
+of that half's play time in the second half."""
+COHORTS = ("atrisk", "new", "engaged", "returning")
+
+COHORT_DEFINITIONS: tuple[str, ...] = (
+    "A subscriber is a `subscriberid` (a household's login; views without one are not counted). Its views "
+    "are those that started in the period; a play is a view that rendered a first frame.",
+    f"A poor view failed (VSF or VPF), or played after a start time of {POOR_STARTUP_MS / 1000:g} s or more, or "
+    f"stalled for {POOR_REBUFFERING:.0%} or more of its watch time (play + stall time).",
+    "The cohort is the first that applies: `atrisk` — two or more poor views making a quarter or more of its "
+    f"views (repeated poor QoE), or {FALLING_VIEWS} or more views in the first half of the period and less than "
+    f"1/{FALLING_SHARE} of that half's play time in the second (falling engagement); `new` — no view in the "
+    f"{LOOKBACK.days} days before the period; `engaged` — {ENGAGED_MINUTES} or more minutes of play on two or "
+    "more days (on one day for a period of one day or less); `returning` — the others.",
+)
+
+INSIGHT_COLUMNS: tuple[ResultColumn, ...] = (
+    ResultColumn("subscriberid", "string", "The subscriber."),
+    ResultColumn("subscribertype", "string", "Its subscription type."),
+    ResultColumn("cohort", "string", "`atrisk`, `new`, `engaged` or `returning`.", filterable=True),
+    ResultColumn("attempts", "number", "Views (play requests)."),
+    ResultColumn("viewercount", "number", "Plays."),
+    ResultColumn("titles", "number", "Distinct titles played."),
+    ResultColumn("playdur", "number", "Play time, in minutes."),
+    ResultColumn("daysactive", "number", "Distinct UTC days with a view."),
+    ResultColumn("latency", "number", "Average video start time of its plays, in seconds."),
+    ResultColumn("bufferingratio", "number", "Stall time ÷ (play + stall time), in percent."),
+    ResultColumn("failures", "number", "Views that failed with a fatal error (VSF + VPF)."),
+    ResultColumn("failurerate", "number", "`failures` ÷ `attempts`, in percent."),
+    ResultColumn("poorviews", "number", "Poor views (see the definitions)."),
+    ResultColumn("devices", "number", "Distinct devices (`viewerid`)."),
+    ResultColumn("devicetypes", "list", "Its device classes (`device`), sorted."),
+    ResultColumn("engagementtrend", "number", "Play time of the period's second half ÷ its first half's − 1, in %."),
+    ResultColumn("firstseen", "time", f"Start of its first view in the period or the {LOOKBACK.days} days before."),
+    ResultColumn("lastseen", "time", "Last event of its views in the period (epoch seconds)."),
+)
+INSIGHT_DEFINITIONS: tuple[str, ...] = (
+    *COHORT_DEFINITIONS,
+    "Subscribers come by play time, most first; `filter=[cohort=atrisk]` keeps one cohort.",
+)
+
+COHORT_COLUMNS: tuple[ResultColumn, ...] = (
+    ResultColumn("cohort", "string", "`atrisk`, `new`, `engaged` or `returning`.", filterable=True),
+    ResultColumn("subscribers", "number", "Subscribers in the cohort."),
+    ResultColumn("share", "number", "Of all subscribers with a view in the period, in percent."),
+    ResultColumn("attempts", "number", "Views of its subscribers."),
+    ResultColumn("viewercount", "number", "Plays of its subscribers."),
+    ResultColumn("playdur", "number", "Play time, in minutes."),
+    ResultColumn("playdurpersubscriber", "number", "Play time per subscriber, in minutes."),
+    ResultColumn("latency", "number", "Average video start time of its plays, in seconds."),
+    ResultColumn("bufferingratio", "number", "Stall time ÷ (play + stall time), in percent."),
+    ResultColumn("failurerate", "number", "Failed views ÷ views, in percent."),
+    ResultColumn("poorviewshare", "number", "Poor views ÷ views, in percent."),
+)
+COHORT_DEFINITIONS_ALL: tuple[str, ...] = (*COHORT_DEFINITIONS, "Cohorts come in the order above.")
+
+
+def _per_subscriber(query: SmartQuery) -> Select:
+    """One row per subscriber with a view in the period: its sums, and its cohort."""
+    period = query.period
+    middle = period.start + period.span / 2
+    started = op("=", col("started"), i(1))
+    watch = op("+", col("play_ms"), col("rebuffer_ms"))
+    poor = or_(
+        op("=", col("vsf"), i(1)),
+        op("=", col("vpf"), i(1)),
+        and_(
+            started,
+            or_(
+                op(">=", col("startup_ms"), i(POOR_STARTUP_MS)),
+                and_(op(">", watch, i(0)), op(">=", op("/", col("rebuffer_ms"), watch), num(POOR_REBUFFERING))),
+            ),
+        ),
+    )
+    views = view_rows(
+        query,
+        same("subscriberid", "subscribertype", "viewerid", "device", "assetid", "started")
+        + named(
+            view_play=col("play_ms"),
+            view_rebuffer=col("rebuffer_ms"),
+            start=VIEW_START,
+            end=col("last_ts"),
+            startup=col("startup_ms"),
+            failed=f("toUInt8", or_(op("=", col("vsf"), i(1)), op("=", col("vpf"), i(1)))),
+            poor=f("toUInt8", poor),
+        ),
+        since=query.since(LOOKBACK),
+        where=(f("notEmpty", col("subscriberid")),),
+    )
+    inside = op(">=", col("start"), moment(period.start))
+    first_half = and_(inside, op("<", col("start"), moment(middle)))
+    second_half = op(">=", col("start"), moment(middle))
+    played = and_(inside, op("=", col("started"), i(1)))
+    days = max(1, math.ceil(period.span / timedelta(days=1)))
+
+    def views_if(condition: Expr) -> Expr:
+        return f("countIf", condition)
+
+    sums = named(
+        subscriberid=col("subscriberid"),
+        subscribertype=f("max", col("subscribertype")),
+        attempts=views_if(inside),
+        plays=views_if(played),
+        titles=f("uniqExactIf", col("assetid"), played),
+        play_ms=f("sumIf", col("view_play"), inside),
+        rebuffer_ms=f("sumIf", col("view_rebuffer"), inside),
+        startup_ms=f("sumIf", col("startup"), played),
+        daysactive=f("uniqExactIf", f("toDate", col("start")), inside),
+        failures=views_if(and_(inside, op("=", col("failed"), i(1)))),
+        poorviews=views_if(and_(inside, op("=", col("poor"), i(1)))),
+        devices=f("uniqExactIf", col("viewerid"), inside),
+        devicetypes=f("arraySort", f("groupUniqArrayIf", col("device"), inside)),
+        first_half_views=views_if(first_half),
+        first_half_ms=f("sumIf", col("view_play"), first_half),
+        second_half_ms=f("sumIf", col("view_play"), second_half),
+        firstseen=f("min", col("start")),
+        lastseen=f("maxIf", col("end"), inside),
+        before=views_if(f("not", inside)),
+    )
+    at_risk = or_(
+        and_(op(">=", col("poorviews"), i(2)), op(">=", op("*", col("poorviews"), i(4)), col("attempts"))),
+        and_(
+            op(">=", col("first_half_views"), i(FALLING_VIEWS)),
+            op("<", op("*", col("second_half_ms"), i(FALLING_SHARE)), col("first_half_ms")),
+        ),
+    )
+    engaged = and_(op(">=", col("play_ms"), i(ENGAGED_MINUTES * 60_000)), op(">=", col("daysactive"), i(min(2, days))))
+    cohort = f(
+        "multiIf",
+        at_risk,
+        text("atrisk"),
+        op("=", col("before"), i(0)),
+        text("new"),
+        engaged,
+        text("engaged"),
+        text("returning"),
+    )
+    return Select(
+        sums + named(cohort=cohort),
+        views,
+        group_by=(col("subscriberid"),),
+        having=op(">", col("attempts"), i(0)),
+    )
+
+
+def build_insight(query: SmartQuery) -> Select:
+    minutes = num(60_000.0)
+    columns = named(
+        subscriberid=col("subscriberid"),
+        subscribertype=col("subscribertype"),
+        cohort=col("cohort"),
+        attempts=col("attempts"),
+        viewercount=col("plays"),
+        titles=col("titles"),
+        playdur=op("/", col("play_ms"), minutes),
+        daysactive=col("daysactive"),
+        latency=ratio(col("startup_ms"), col("plays"), 0.001),
+        bufferingratio=ratio(col("rebuffer_ms"), op("+", col("play_ms"), col("rebuffer_ms")), 100.0),
+        failures=col("failures"),
+        failurerate=ratio(col("failures"), col("attempts"), 100.0),
+        poorviews=col("poorviews"),
+        devices=col("devices"),
+        devicetypes=col("devicetypes"),
+        engagementtrend=op("-", ratio(col("second_half_ms"), col("first_half_ms"), 100.0), num(100.0)),
+        firstseen=col("firstseen"),
+        lastseen=col("lastseen"),
+    )
+    return Select(
+        (*columns, total_records()),
+        _per_subscriber(query),
+        where=row_filter(query.row_filter),
+        order_by=(OrderBy(col("play_ms"), "DESC"), OrderBy(col("subscriberid"), "ASC")),
+        limit=query.limit,
+        offset=query.offset,
+    )
+
+
+def build_cohorts(query: SmartQuery) -> Select:
+    sums = {name: f("sum", col(name)) for name in ("attempts", "plays", "play_ms", "rebuffer_ms", "startup_ms")}
+    sums |= {name: f("sum", col(name)) for name in ("failures", "poorviews")}
+    grouped = Select(
+        named(cohort=col("cohort"), subscribers=f("count"), **{f"sum_{name}": e for name, e in sums.items()}),
+        _per_subscriber(query),
+        group_by=(col("cohort"),),
+    )
+    attempts, plays, play_ms, rebuffer_ms = (col(f"sum_{n}") for n in ("attempts", "plays", "play_ms", "rebuffer_ms"))
+    minutes = num(60_000.0)
+    rank = f("indexOf", f("array", *(text(c) for c in COHORTS)), col("cohort"))
+    return Select(
+        (
+            *named(
+                cohort=col("cohort"),
+                subscribers=col("subscribers"),
+                share=ratio(col("subscribers"), Window(f("sum", col("subscribers"))), 100.0),
+                attempts=attempts,
+                viewercount=plays,
+                playdur=op("/", play_ms, minutes),
+                playdurpersubscriber=op("/", ratio(play_ms, col("subscribers")), minutes),
+                latency=ratio(col("sum_startup_ms"), plays, 0.001),
+                bufferingratio=ratio(rebuffer_ms, op("+", play_ms, rebuffer_ms), 100.0),
+                failurerate=ratio(col("sum_failures"), attempts, 100.0),
+                poorviewshare=ratio(col("sum_poorviews"), attempts, 100.0),
+            ),
+            total_records(),
+        ),
+        grouped,
+        where=row_filter(query.row_filter),
+        order_by=(OrderBy(rank, "ASC"),),
+        limit=query.limit,
+        offset=query.offset,
+    )

@@ -1,0 +1,109 @@
+"""The two sources of the named queries: one row per view, and viewing sessions.
+
+A view's values are those of the whole view (`views` read with FINAL, every insert block merged), and
+count at the view's start: a view belongs to the period in which it started. The `filter` on dimensions
+applies to the merged values.
+
+A viewing session is what one viewer (`viewerid`: one device install) watches in a row: that viewer's
+views that rendered a first frame, in order of start, where a view starts a new session when it starts
+more than `SESSION_GAP` after the end (last event) of the viewer's previous view. Only views started in
+the period count, so a session is cut at the period's edges.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sightline.query.ast import Aliased, Expr, Select, Table, and_all
+from sightline.query.compile import filter_expr
+from sightline.smartquery.spec import SmartQuery
+from sightline.smartquery.sql import at, between, col, f, i, item, lam, named, op, text
+
+SESSION_GAP = timedelta(minutes=30)
+VIEW_START = col("view_start")
+STARTED = op("=", col("started"), i(1))
+
+
+def view_rows(
+    query: SmartQuery, columns: tuple[Aliased, ...], since: datetime | None = None, where: tuple[Expr, ...] = ()
+) -> Select:
+    """One row per view started in [`since` (default: the period's start), the period's end) that passes the
+    view filter and `where`."""
+    conditions = [between(VIEW_START, since or query.period.start, query.period.end), *where]
+    if query.view_filter is not None:
+        conditions.append(filter_expr(query.view_filter))
+    return Select(columns, Table("views", query.customer_id, final=True), where=and_all(conditions))
+
+
+def title_hash(column: str = "assetid") -> Expr:
+    """A title as a number: grouping by it is faster than by its text; 0 never names a title here."""
+    return f("cityHash64", col(column))
+
+
+def sessions(query: SmartQuery, extra: tuple[Aliased, ...] = ()) -> Select:
+    """One row per viewing session: `viewer` and `session`, the array of its views in start order, each a
+    tuple (start ms, end ms, title hash, *extra)."""
+    played = view_rows(
+        query,
+        named(
+            viewer=col("viewerid"),
+            start_ms=f("toUnixTimestamp64Milli", VIEW_START),
+            end_ms=f("toUnixTimestamp64Milli", col("last_ts")),
+            title=title_hash(),
+        )
+        + extra,
+        where=(STARTED, f("notEmpty", col("viewerid")), f("notEmpty", col("assetid"))),
+    )
+    fields = [col("start_ms"), col("end_ms"), col("title"), *(col(e.alias) for e in extra)]
+    ordered = Select(
+        named(
+            viewer=col("viewer"),
+            viewlist=f("arraySort", lam("v", item(col("v"), 1)), f("groupArray", f("tuple", *fields))),
+        ),
+        played,
+        group_by=(col("viewer"),),
+    )
+    views = col("viewlist")
+    gap = op("-", item(col("v"), 1), item(at(views, op("-", col("k"), i(1))), 2))
+    cuts = f(
+        "arrayMap",
+        lam("v, k", op("AND", op(">", col("k"), i(1)), op(">", gap, i(int(SESSION_GAP.total_seconds() * 1000))))),
+        views,
+        f("arrayEnumerate", views),
+    )
+    return Select(
+        named(viewer=col("viewer"), session=f("arrayJoin", f("arraySplit", lam("v, cut", col("cut")), views, cuts))),
+        ordered,
+    )
+
+
+def collapsed_titles(session: Expr) -> Expr:
+    """The titles of a session's views, a title repeated right after itself (a retry, a resume) kept once."""
+    raw = f("arrayMap", lam("v", item(col("v"), 3)), session)
+    kept = op("OR", op("=", col("k"), i(1)), op("!=", col("t"), at(raw, op("-", col("k"), i(1)))))
+    return f("arrayFilter", lam("t, k", kept), raw, f("arrayEnumerate", raw))
+
+
+def title_names(query: SmartQuery) -> Select:
+    """One row: `name_hashes`, `name_assetids` and `name_titles`, parallel arrays naming the titles of views
+    started in the period (a title's name is its views' `assetname`)."""
+    per_title = Select(
+        named(title_hash=title_hash(), title_assetid=f("any", col("assetid")), title_name=f("max", col("assetname"))),
+        Table("views", query.customer_id),
+        where=and_all([between(VIEW_START, query.period.start, query.period.end), f("notEmpty", col("assetid"))]),
+        group_by=(title_hash(),),
+    )
+    return Select(
+        named(
+            name_hashes=f("groupArray", col("title_hash")),
+            name_assetids=f("groupArray", col("title_assetid")),
+            name_titles=f("groupArray", col("title_name")),
+        ),
+        per_title,
+    )
+
+
+def name_of(hash_value: Expr, names: str, end: str = "") -> Expr:
+    """The name (from the `title_names` array `names`) of a title hash; `end` for the hash 0."""
+    found = at(col(names), f("indexOf", col("name_hashes"), hash_value))
+    return f("if", op("=", hash_value, i(0)), text(end), found)
