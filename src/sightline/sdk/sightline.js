@@ -69,6 +69,7 @@
       this.inFlight = null;
       this.timer = null;
       this.attempt = 0;
+      this.leaving = false; // the page is being hidden for good: sendAllNow delivers, not fetch
     }
 
     push(viewId, dimensions, event, urgent) {
@@ -86,7 +87,7 @@
     }
 
     pump() {
-      if (this.inFlight || this.queue.length === 0) return;
+      if (this.leaving || this.inFlight || this.queue.length === 0) return;
       clearTimeout(this.timer);
       const wait = this.queue[0].due - performance.now();
       if (wait > 0) this.timer = setTimeout(() => this.pump(), wait);
@@ -138,15 +139,17 @@
       this.pump();
     }
 
-    /** Hand every queued batch to sendBeacon (the one in flight too: a duplicate is dropped by seq). */
+    /** Hand every queued batch to sendBeacon (the one in flight too: a duplicate is dropped by seq), or to a
+     * keepalive fetch when the beacon queue is full; both outlive the page. */
     sendAllNow() {
       clearTimeout(this.timer);
       for (const batch of this.queue.slice()) {
         const body = this.body(batch);
-        const sent = typeof navigator.sendBeacon === 'function' && navigator.sendBeacon(this.url, body);
-        if (sent) this.remove(batch);
+        if (!(typeof navigator.sendBeacon === 'function' && navigator.sendBeacon(this.url, body))) {
+          fetch(this.url, {method: 'POST', body, headers: {'Content-Type': 'text/plain;charset=UTF-8'}, credentials: 'omit', keepalive: true}).catch(() => {});
+        }
+        this.remove(batch);
       }
-      this.pump();
     }
   }
 
@@ -216,7 +219,18 @@
         },
       });
       this.wrapPlay(video);
-      this.listen(root, {pagehide: () => { this.close('exit', {}); this.sender.sendAllNow(); }});
+      this.listen(root, {
+        pagehide: () => {
+          this.sender.leaving = true;
+          this.close('exit', {});
+          this.sender.sendAllNow();
+        },
+        pageshow: (event) => {
+          if (!event.persisted) return; // back from the back-forward cache: the next play starts a new view
+          this.sender.leaving = false;
+          this.sender.pump();
+        },
+      });
       this.listen(document, {visibilitychange: () => document.visibilityState === 'hidden' && this.sender.sendAllNow()});
       if (this.hls) this.watchHls(this.hls);
       if (this.dash) this.watchDash(this.dash);
@@ -366,10 +380,12 @@
       this.close('error', {fatal: 1, error_code: String(code).slice(0, 512), error_message: String(message).slice(0, 512)});
     }
 
+    /** A new bitrate from the player. The one in effect at the first frame is the view's initial rendition,
+     * not a switch: rendition_change is sent only for changes after it (as the simulator has it). */
     setRendition(bitrate, width, height, fps, codec) {
       const kbps = Math.round((bitrate || 0) / 1000);
       if (kbps === this.rendition.kbps) return;
-      if (this.isOpen()) {
+      if (this.isOpen() && this.view.started && this.rendition.kbps > 0) {
         // the play time so far was at the old bitrate: the rendition_change carries it
         const fields = {rendition_bitrate_kbps: kbps, rendition_width: width || 0, rendition_height: height || 0, rendition_fps: fps || 0, rendition_codec: codec || ''};
         this.emit('rendition_change', fields);
