@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from playwright.sync_api import Page
@@ -82,6 +83,22 @@ class Clip:
     dash: str = "clip/dash/clip.mpd"
     mp4: str = "clip/clip.mp4"
     duration_s: float = CLIP_SECONDS
+
+    def hls_bandwidth(self) -> int:
+        """BANDWIDTH of the one variant of the HLS master playlist (bits/s), as ffmpeg wrote it."""
+        found = re.search(r"BANDWIDTH=(\d+)", (self.directory / "hls" / "master.m3u8").read_text())
+        assert found, "no BANDWIDTH in the master playlist"
+        return int(found.group(1))
+
+    def dash_video_bandwidth(self) -> int:
+        """@bandwidth of the video Representation of the DASH manifest (bits/s), as ffmpeg wrote it."""
+        root = ElementTree.parse(self.directory / "dash" / "clip.mpd").getroot()
+        for adaptation in root.iter("{urn:mpeg:dash:schema:mpd:2011}AdaptationSet"):
+            if adaptation.get("contentType") == "video":
+                representation = adaptation.find("{urn:mpeg:dash:schema:mpd:2011}Representation")
+                assert representation is not None
+                return int(representation.get("bandwidth", "0"))
+        raise AssertionError("no video AdaptationSet in the DASH manifest")
 
 
 def build_clip(directory: Path) -> Clip:

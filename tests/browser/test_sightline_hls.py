@@ -1,5 +1,6 @@
 """hls.js with sightline.js in Debian's Chromium: a 10 s clip played to its end is one view in the query
-API, with the startup time the page measured, 10 s of play time, and the browser and OS it ran on."""
+API, with the startup time the page measured, 10 s of play time, the browser and OS it ran on (derived by
+the collector from the User-Agent), and the variant's bitrate."""
 
 from __future__ import annotations
 
@@ -26,3 +27,5 @@ def test_a_view_played_with_hls_js_is_reported_as_the_page_measured_it(
     assert abs(view.startup_ms - playback.startup_ms) <= STARTUP_TOLERANCE_MS, (view, playback)
     assert abs(view.play_s - clip.duration_s) <= PLAY_TOLERANCE_S, view
     assert (view.browser, view.platform) == (playback.expected_browser(), playback.expected_platform())
+    bitrate = tenant.query("avgbitrate", since, time.time())["response"][0]["avgbitrate"]
+    assert bitrate == round(clip.hls_bandwidth() / 1000)
