@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,6 +20,7 @@ from sightline.ingest.cmcd_sessions import CmcdSessions
 from sightline.ingest.enrich import Enricher
 from sightline.ingest.mux_sessions import MuxViews
 from sightline.ingest.pipeline import IngestPipeline
+from sightline.ingest.recovery import restore_sessions
 from sightline.ingest.sessions import Sessionizer
 from sightline.settings import Settings
 from sightline.smartquery.service import SmartQueryService
@@ -26,9 +28,12 @@ from sightline.store import Store, open_store
 from sightline.store.writer import BatchingWriter
 
 
-def create_app(settings: Settings, store: Store | None = None, writer: BatchingWriter | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, store: Store | None = None, writer: BatchingWriter | None = None, *, restore_views: bool = True
+) -> FastAPI:
     """The app. It opens (and then owns and closes) the store of `settings` and its writer unless given,
-    and the accounts database of `settings`."""
+    and the accounts database of `settings`. With `restore_views`, the collector's view state is rebuilt
+    from the store at start (`ingest.recovery`); only for stores whose events all came through it."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -36,7 +41,11 @@ def create_app(settings: Settings, store: Store | None = None, writer: BatchingW
         app.state.enricher = Enricher.from_settings(settings)
         app.state.store = open_store(settings) if store is None else store
         app.state.writer = writer or BatchingWriter.for_settings(app.state.store, settings)
-        app.state.ingest = IngestPipeline(Sessionizer(), app.state.writer)
+        sessions = Sessionizer()
+        if restore_views:
+            customers = [customer.id for customer in app.state.auth.accounts.list_customers()]
+            restore_sessions(app.state.store, sessions, customers, int(time.time() * 1000))
+        app.state.ingest = IngestPipeline(sessions, app.state.writer)
         app.state.cmcd = CmcdSessions(app.state.ingest)
         app.state.media_origin = media.MediaOrigin.from_settings(settings)
         app.state.mux_views = MuxViews()

@@ -137,7 +137,8 @@ def run_demo(settings: Settings, *, days: float, scale: float, seed_value: int) 
         live.start()
         try:
             uvicorn.run(
-                create_app(settings, store, writer),
+                # the simulated live traffic goes around the collector: its views are not the collector's
+                create_app(settings, store, writer, restore_views=False),
                 host=settings.host,
                 port=settings.port,
                 log_level="warning",

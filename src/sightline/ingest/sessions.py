@@ -78,6 +78,20 @@ class Sessionizer:
             state.dimensions = dimensions or state.dimensions
         return Admission(kept, sorted(refused), duplicates)
 
+    def restore(
+        self, customer_id: int, view_id: bytes, dimensions: dict[str, Any], *, seqs: set[int], started: bool,
+        closed: bool, last_ts: int,
+    ) -> None:  # fmt: skip
+        """Recreate a view's state from the store (`ingest.recovery`); its last activity is its last event's
+        time, so the sweeper closes it 30 minutes after that. Call in order of `last_ts`, before live traffic."""
+        with self._lock:
+            state = self._state(customer_id, view_id, dimensions)
+            state.seqs |= seqs
+            state.started |= started
+            state.closed |= closed
+            state.last_ts = max(state.last_ts, last_ts)
+            state.last_seen_ms = max(state.last_seen_ms, last_ts)
+
     def rollback(self, view_id: bytes, kept: list[dict[str, Any]]) -> None:
         """Forget events admitted by `admit` that could not be stored, so that the client's retry counts."""
         with self._lock:

@@ -34,6 +34,8 @@ FUNCTIONS: frozenset[str] = frozenset(
         "arrayEnumerate", "arrayPushBack", "arrayPopBack", "arrayConcat", "arrayElement", "arrayCount", "length",
         "range", "indexOf", "has", "cityHash64", "toUnixTimestamp64Milli", "toDate", "toUInt8", "toUInt32",
         "notEmpty", "not", "intDiv", "groupArrayIf", "groupUniqArrayIf", "arrayDistinct", "arraySum",
+        # the collector's state rebuilt at start (ingest/recovery.py)
+        "argMax", "toString",
     }
 )  # fmt: skip
 
