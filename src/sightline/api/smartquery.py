@@ -140,8 +140,8 @@ async def query_status(scope: CustomerScope, request: Request, query_id: QueryId
 
 @router.delete("/smartQuery/{customerId}/queries/{queryId}", summary="Cancel a running named query")
 async def cancel_query(scope: CustomerScope, request: Request, query_id: QueryIdPath) -> dict[str, Any]:
-    """Cancel the query run with this queryId and answer its record once it has stopped; 409 when it was not
-    running (its record says how it ended)."""
+    """Cancel the query run with this queryId and answer its record once it has stopped (again for a query
+    already cancelled); 409 when it ended otherwise."""
     scope.require(Feature.SMART_QUERY)
     found = _query_id(query_id)
     record = await run_in_threadpool(_service(request).cancel, scope.id, found)

@@ -98,8 +98,8 @@ Ratios come as numbers (percentages as 0–100) rounded to 4 decimals, or `null`
   `done`, `failed` or `cancelled` (times in epoch seconds). 404 for a queryId the customer never used.
 - `DELETE /mm-apis/smartQuery/{{customerId}}/queries/{{queryId}}`: cancels the running query — waiting for
   the engine or running in it (`KILL QUERY` by its tag) — and answers its record once it has stopped
-  (within {CANCEL_WAIT_S:g} s); 409 `query_not_running` when it had already ended. The cancelled request
-  itself answers 409 `query_cancelled`.
+  (within {CANCEL_WAIT_S:g} s), again for a query already cancelled; 409 `query_not_running` when it
+  ended otherwise (`done` or `failed`). The cancelled request itself answers 409 `query_cancelled`.
 - A queryId runs one query at a time: a request with the queryId of a running query is 409
   `query_id_in_use`. Records of finished queries are kept in memory (the latest 10,000), not across restarts.
 
