@@ -3,6 +3,7 @@ API answers; the specification's answers (204, 410, 429) and the 4xx of malforme
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.ingest.native import BeaconBatch, to_event_table
 from sightline.ingest.pipeline import derived_view_id
+from sightline.ingest.sessions import IDLE_CLOSE_MS
 from sightline.settings import Settings
 from sightline.store.writer import BatchingWriter
 
@@ -217,3 +219,14 @@ def test_any_report_is_stored_or_refused_never_a_5xx(world: World, lines: list[s
     assert response.status_code in (204, 400), response.text
     response = report(world, *lines)
     assert response.status_code in (204, 400, 413), response.text
+
+
+def test_a_session_silent_for_30_minutes_is_closed_by_the_sweeper_as_an_exit(world: World) -> None:
+    """(Last in the module: the sweep closes every view the collector holds.)"""
+    assert report(world, line("idle", "ps", 0, 0, sta="s"), line("idle", "ps", 700, 1, sta="p")).status_code == 204
+    pipeline = world.client.app.state.ingest  # type: ignore[attr-defined]
+    exits = pipeline.sweep(int(time.time() * 1000) + IDLE_CLOSE_MS)
+    view_id = derived_view_id(CUSTOMER, "cmcd", "idle", T0)
+    assert [event for _, view, _, event in exits if view == view_id] == [
+        {"event": "exit", "ts": T0 + 700, "seq": 2, "started": 1}
+    ]
