@@ -426,7 +426,8 @@
     }
 
     onStall() {
-      if (this.isOpen() && this.view.started && this.view.phase === 'playing') {
+      const phase = this.isOpen() && this.view.started ? this.view.phase : null;
+      if (phase === 'playing' || phase === 'resuming') {
         this.setPhase('stalled');
         this.emit('stall_start', {});
       }
