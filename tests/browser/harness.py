@@ -52,6 +52,7 @@ CHROMIUM_ARGS = (
 )
 CLIP_SECONDS = 10.0
 SEGMENT_SECONDS = 2
+STALL_MS = 5000
 PLAN_LEVEL = 6831
 
 
@@ -80,6 +81,8 @@ class Clip:
 
     directory: Path
     hls: str = "clip/hls/master.m3u8"
+    hls_stalling: str = "clip/hls/stalling.m3u8"
+    """The media playlist with its second segment served `STALL_MS` late: playback stalls once, after 2 s."""
     dash: str = "clip/dash/clip.mpd"
     mp4: str = "clip/clip.mp4"
     duration_s: float = CLIP_SECONDS
@@ -128,6 +131,9 @@ def build_clip(directory: Path) -> Clip:
     )  # fmt: skip
     for command in (encode, segment_hls, segment_dash):
         subprocess.run(command, check=True, capture_output=True, timeout=120)
+    media = (hls / "media.m3u8").read_text()
+    assert "segment_01.ts\n" in media, media
+    (hls / "stalling.m3u8").write_text(media.replace("segment_01.ts\n", f"segment_01.ts?stall_ms={STALL_MS}\n"))
     return Clip(directory)
 
 
@@ -173,6 +179,12 @@ class _StaticHandler(SimpleHTTPRequestHandler):
         ".js": "text/javascript",
         ".mjs": "text/javascript",
     }
+
+    def do_GET(self) -> None:
+        """A file; `?stall_ms=N` holds its answer back N ms (a slow segment, to make a player stall)."""
+        stall_ms = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("stall_ms", ["0"])[0]
+        time.sleep(int(stall_ms) / 1000)
+        super().do_GET()
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the tests say what failed."""
@@ -335,6 +347,8 @@ class Playback:
     """What a test page measured itself (pages/measure.js), independently of the integration under test."""
 
     startup_ms: float
+    stalls: int
+    stall_ms: float
     user_agent: str
 
     def expected_browser(self) -> str:
@@ -366,4 +380,9 @@ def play_to_end(page: Page, url: str, timeout_s: float = 45.0) -> Playback:
     state = page.evaluate("window.playback")
     assert not state["errors"], f"the page reported errors: {state['errors']}; {console}"
     assert state["startupMs"] is not None, f"no first frame: {console}"
-    return Playback(startup_ms=state["startupMs"], user_agent=page.evaluate("navigator.userAgent"))
+    return Playback(
+        startup_ms=state["startupMs"],
+        stalls=state["stalls"],
+        stall_ms=state["stallMs"],
+        user_agent=page.evaluate("navigator.userAgent"),
+    )

@@ -11,6 +11,7 @@ from playwright.sync_api import Page
 from tests.browser.harness import Clip, StaticSite, Tenant, play_to_end, reported_view
 
 STARTUP_TOLERANCE_MS = 100
+STALL_TOLERANCE_MS = 100
 PLAY_TOLERANCE_S = 0.5
 
 
@@ -29,3 +30,25 @@ def test_a_view_played_with_hls_js_is_reported_as_the_page_measured_it(
     assert (view.browser, view.platform) == (playback.expected_browser(), playback.expected_platform())
     bitrate = tenant.query("avgbitrate", since, time.time())["response"][0]["avgbitrate"]
     assert bitrate == round(clip.hls_bandwidth() / 1000)
+
+
+def test_a_stall_is_reported_with_the_time_and_count_the_page_measured(
+    page: Page, static_site: StaticSite, clip: Clip, tenant: Tenant
+) -> None:
+    """The clip's second segment comes 5 s late: playback stalls once, about 3 s after its 2 s."""
+    since = time.time()
+    url = static_site.url(
+        "pages/hls-sightline.html",
+        collector=tenant.base_url,
+        key=tenant.ingest_key,
+        src=static_site.url(clip.hls_stalling),
+    )
+    playback = play_to_end(page, url)
+    assert playback.stalls == 1, playback
+    view = reported_view(tenant, since)
+    assert abs(view.play_s - clip.duration_s) <= PLAY_TOLERANCE_S, view
+    row = tenant.query("buffcount,bufferingratio", since, time.time())["response"][0]
+    ratio = row["bufferingratio"] / 100
+    rebuffer_ms = ratio / (1 - ratio) * view.play_s * 1000  # ratio = stall ÷ (play + stall)
+    assert row["buffcount"] == 1
+    assert abs(rebuffer_ms - playback.stall_ms) <= STALL_TOLERANCE_MS, (rebuffer_ms, playback)

@@ -1,16 +1,27 @@
 /* The test pages' own measurement of a playback, independent of the integration under test:
- * startup = the play() call to the first `playing` event; `ended` once the video played to its end.
- * Exposed as window.playback = {startupMs, ended, errors}; call measurePlayback(video) to start playing. */
-window.playback = {startupMs: null, ended: false, errors: []};
+ * startup = the play() call to the first `playing` event; stalls = `waiting` after it (outside seeks) to the
+ * next `playing`; `ended` once the video played to its end.
+ * Exposed as window.playback = {startupMs, stalls, stallMs, ended, errors}; measurePlayback(video) plays. */
+window.playback = {startupMs: null, stalls: 0, stallMs: 0, ended: false, errors: []};
 
 window.measurePlayback = function (video) {
+  const playback = window.playback;
   let requestedAt = null;
+  let stalledAt = null;
   video.addEventListener('playing', () => {
-    if (window.playback.startupMs === null) window.playback.startupMs = performance.now() - requestedAt;
+    if (playback.startupMs === null) playback.startupMs = performance.now() - requestedAt;
+    if (stalledAt !== null) playback.stallMs += performance.now() - stalledAt;
+    stalledAt = null;
   });
-  video.addEventListener('ended', () => { window.playback.ended = true; });
-  video.addEventListener('error', () => window.playback.errors.push(`media error ${video.error && video.error.code}`));
+  video.addEventListener('waiting', () => {
+    if (playback.startupMs !== null && !video.seeking && stalledAt === null) {
+      stalledAt = performance.now();
+      playback.stalls += 1;
+    }
+  });
+  video.addEventListener('ended', () => { playback.ended = true; });
+  video.addEventListener('error', () => playback.errors.push(`media error ${video.error && video.error.code}`));
   requestedAt = performance.now();
   const started = video.play();
-  if (started) started.catch((error) => window.playback.errors.push(`play(): ${error}`));
+  if (started) started.catch((error) => playback.errors.push(`play(): ${error}`));
 };
