@@ -124,7 +124,7 @@ def test_a_segment_the_store_refuses_is_quarantined_and_later_ones_are_stored(
     writer.flush()
     assert stored_events(store) == 3
     quarantined = spool.segments(tmp_path / QUARANTINE)
-    assert [t.num_rows for p in quarantined for t in spool.read_segment(p)] == [3]
+    assert [segment_table([b]).num_rows for p in quarantined for b in spool.read_segment(p)] == [3]
     writer.close()
 
 

@@ -16,7 +16,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from sightline.catalog import DIMENSIONS, EVENT_FIELDS, EVENT_TYPES
-from sightline.store.layout import EVENT_SCHEMA
+from sightline.store.layout import ViewEvents, view_events_table
 
 MAX_EVENTS = 1000
 MAX_TEXT = 512
@@ -77,10 +77,16 @@ EventRow = tuple[int, bytes, dict[str, Any], dict[str, Any]]
 
 
 def event_table(rows: list[EventRow]) -> pa.Table:
-    """`rows` in the store's columnar layout (`store.layout`), one row per event."""
-    values = [{**_DEFAULTS, **dimensions, **event, "customer_id": customer_id, "view_id": view_id}
-              for customer_id, view_id, dimensions, event in rows]  # fmt: skip
-    return pa.Table.from_pylist(values, schema=EVENT_SCHEMA)
+    """`rows` in the store's columnar layout (`store.layout`), one row per event; consecutive rows of one
+    view and dimensions are converted as one run."""
+    runs: list[ViewEvents] = []
+    for customer_id, view_id, dimensions, event in rows:
+        last = runs[-1] if runs else None
+        if last and (last.customer_id, last.view_id) == (customer_id, view_id) and last.dimensions is dimensions:
+            last.events.append(event)
+        else:
+            runs.append(ViewEvents(customer_id, view_id, dimensions, [event]))
+    return view_events_table(runs)
 
 
 def to_event_table(customer_id: int, batches: list[BeaconBatch]) -> pa.Table:
@@ -92,9 +98,3 @@ def to_event_table(customer_id: int, batches: list[BeaconBatch]) -> pa.Table:
             for event in batch.events
         ]
     )
-
-
-_EVENT_DEFAULTS: dict[str, Any] = {
-    f.name: 0.0 if f.clickhouse_type == "Float32" else 0 if f.clickhouse_type in _UINT_MAX else "" for f in EVENT_FIELDS
-}
-_DEFAULTS: dict[str, Any] = {**ViewDimensions().model_dump(), **_EVENT_DEFAULTS}

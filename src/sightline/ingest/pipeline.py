@@ -15,8 +15,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sightline.ingest.native import EventRow, event_table
+from sightline.ingest.native import EventRow
 from sightline.ingest.sessions import Admission, Sessionizer
+from sightline.store.layout import ViewEvents
 from sightline.store.writer import BatchingWriter, WriterClosedError, WriterOverloadedError
 
 
@@ -51,15 +52,15 @@ class IngestPipeline:
         admission = self.sessions.admit(customer_id, view_id, dimensions, events, int(time.time() * 1000))
         if admission.kept:
             try:
-                await self._store([(customer_id, view_id, dimensions, event) for event in admission.kept])
+                await self._store(ViewEvents(customer_id, view_id, dimensions, admission.kept))
             except IngestUnavailableError:
                 self.sessions.rollback(view_id, admission.kept)
                 raise
         return admission
 
-    async def _store(self, rows: list[EventRow]) -> None:
+    async def _store(self, run: ViewEvents) -> None:
         try:
-            future = self.writer.submit(event_table(rows))
+            future = self.writer.submit([run])
         except (WriterOverloadedError, WriterClosedError) as error:
             raise IngestUnavailableError(503, "overloaded", f"the collector is busy: {error}; retry", 1) from error
         try:

@@ -2,7 +2,9 @@
 
 A spool is a directory of segment files `<name>.spool`; names sort in creation order and are never
 reused, so a segment's name is also the deduplication token of its insert into the store. A segment
-is a sequence of records `[payload length: u32][crc32 of payload: u32][payload: an Arrow IPC stream]`.
+is a sequence of records `[payload length: u32][crc32 of payload: u32][payload]`, the payload a kind byte
+then either an Arrow IPC stream (`A`: a batch in the layout) or a pickle of view runs (`P`: what the
+collector admitted, as (customer, view id, dimensions, events) tuples; the spool only reads its own files).
 Invariants:
 - `SegmentFile.append` returns once its records are written and fsync'd: they survive a crash;
 - a record whose header or checksum does not hold ends what is read of its segment: it is a torn
@@ -14,40 +16,57 @@ Invariants:
 from __future__ import annotations
 
 import os
+import pickle
 import struct
 import time
 import uuid
 import zlib
 from pathlib import Path
+from typing import TypeAlias
 
 import pyarrow as pa
 
+from sightline.store.layout import ViewEvents
+
 SUFFIX = ".spool"
 _HEADER = struct.Struct("<II")
+Batch: TypeAlias = pa.Table | list[ViewEvents]
+"""What a record holds: an Arrow batch in the layout, or view runs (converted to one when inserted)."""
 
 
-def encode(batch: pa.Table) -> bytes:
-    """`batch` as one record: header and Arrow IPC stream."""
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, batch.schema) as stream:
-        stream.write_table(batch)
-    payload: bytes = sink.getvalue().to_pybytes()
+def encode(batch: Batch) -> bytes:
+    """`batch` as one record: header and payload."""
+    if isinstance(batch, pa.Table):
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, batch.schema) as stream:
+            stream.write_table(batch)
+        payload: bytes = b"A" + sink.getvalue().to_pybytes()
+    else:
+        runs = [(r.customer_id, r.view_id, r.dimensions, r.events) for r in batch]
+        payload = b"P" + pickle.dumps(runs, protocol=5)
     return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
 
-def read_segment(path: Path) -> list[pa.Table]:
+def _decode(payload: bytes) -> Batch:
+    if payload[:1] == b"A":
+        table: pa.Table = pa.ipc.open_stream(payload[1:]).read_all()
+        return table
+    return [ViewEvents(*run) for run in pickle.loads(payload[1:])]
+
+
+def read_segment(path: Path) -> list[Batch]:
     """The intact records of a segment, in order; a torn tail is ignored."""
     data = path.read_bytes()
-    tables: list[pa.Table] = []
+    batches: list[Batch] = []
     offset = 0
     while offset + _HEADER.size <= len(data):
         length, checksum = _HEADER.unpack_from(data, offset)
         payload = data[offset + _HEADER.size : offset + _HEADER.size + length]
         if len(payload) != length or zlib.crc32(payload) != checksum:
             break
-        tables.append(pa.ipc.open_stream(payload).read_all())
+        batches.append(_decode(payload))
         offset += _HEADER.size + length
-    return tables
+    return batches
 
 
 def segments(directory: Path) -> list[Path]:

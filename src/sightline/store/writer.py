@@ -1,6 +1,8 @@
 """The batching writer: every streaming insert of events goes through it, by way of a durable spool.
 
-Callers `submit` Arrow batches in the layout of `store.layout` and get a future that completes once
+Callers `submit` Arrow batches in the layout of `store.layout`, or the collector's view runs
+(`layout.ViewEvents`, converted to the layout when their segment is inserted, which is far cheaper than
+per request), and get a future that completes once
 the batch is in the spool (written and fsync'd; one fsync serves every batch waiting for it), or
 fails with the disk's error. An appender thread writes batches to the open spool segment and seals it
 after `max_rows` rows or `max_delay_s`; an inserter thread inserts each sealed segment into the store
@@ -28,7 +30,8 @@ import pyarrow as pa
 from sightline.settings import Settings
 from sightline.store import spool
 from sightline.store.base import Store
-from sightline.store.layout import conform, with_added_dimensions
+from sightline.store.layout import conform, view_events_table, with_added_dimensions
+from sightline.store.spool import Batch
 
 logger = logging.getLogger(__name__)
 RETRY_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0)
@@ -38,11 +41,20 @@ QUARANTINE = "quarantine"
 InsertListener = Callable[[pa.Table], None]
 
 
-def segment_table(batches: list[pa.Table]) -> pa.Table:
-    """A segment's batches as the one insert of it: a single chunk, so that the materialized views see a
-    few large blocks rather than one per batch (measured: 50k rows as 1,000 chunks 4-6 s, as one 0.9 s),
-    and a replay inserts the same blocks, which its deduplication token needs."""
-    return pa.concat_tables(batches).combine_chunks()
+def segment_table(batches: list[Batch]) -> pa.Table:
+    """A segment's batches as the one insert of it: its Arrow batches (conformed to the layout; older
+    segments may lack dimensions added since) and its view runs, as a single chunk, so that the
+    materialized views see a few large blocks rather than one per batch (measured: 50k rows as 1,000
+    chunks 4-6 s, as one 0.9 s), and a replay inserts the same blocks, which its deduplication token needs."""
+    tables = [conform(with_added_dimensions(b)) for b in batches if isinstance(b, pa.Table)]
+    runs = [run for b in batches if not isinstance(b, pa.Table) for run in b]
+    if runs:
+        tables.append(view_events_table(runs))
+    return pa.concat_tables(tables).combine_chunks()
+
+
+def _rows(batch: Batch) -> int:
+    return batch.num_rows if isinstance(batch, pa.Table) else sum(len(run.events) for run in batch)
 
 
 class WriterOverloadedError(Exception):
@@ -56,21 +68,22 @@ class WriterClosedError(Exception):
 @dataclass
 class _Submitted:
     record: bytes
-    batch: pa.Table
+    batch: Batch
+    rows: int
     future: Future[None]
 
 
 @dataclass
 class _Sealed:
     path: Path
-    batches: list[pa.Table]
+    batches: list[Batch]
     rows: int
 
 
 @dataclass
 class _Open:
     segment: spool.SegmentFile
-    batches: list[pa.Table] = field(default_factory=list)
+    batches: list[Batch] = field(default_factory=list)
 
 
 class BatchingWriter:
@@ -116,22 +129,24 @@ class BatchingWriter:
         """Call `listener` with each batch of rows once it is in the store (from the inserter's thread)."""
         self._listeners.append(listener)
 
-    def submit(self, batch: pa.Table) -> Future[None]:
+    def submit(self, batch: Batch) -> Future[None]:
         """Queue `batch`; the future completes when it is durable in the spool."""
-        batch = conform(batch)
+        if isinstance(batch, pa.Table):
+            batch = conform(batch)
+        rows = _rows(batch)
         future: Future[None] = Future()
         record = spool.encode(batch)
         with self._condition:
             if self._closed:
                 raise WriterClosedError("the writer is closed")
-            if self._pending_rows and self._pending_rows + batch.num_rows > self._max_pending_rows:
+            if self._pending_rows and self._pending_rows + rows > self._max_pending_rows:
                 raise WriterOverloadedError(f"{self._pending_rows} rows are waiting to be stored")
-            self._submitted.append(_Submitted(record, batch, future))
-            self._pending_rows += batch.num_rows
+            self._submitted.append(_Submitted(record, batch, rows, future))
+            self._pending_rows += rows
             self._condition.notify_all()
         return future
 
-    def write(self, batch: pa.Table) -> None:
+    def write(self, batch: Batch) -> None:
         """Submit `batch` and wait until it is durable."""
         self.submit(batch).result()
 
@@ -172,7 +187,7 @@ class BatchingWriter:
         for path in spool.segments(self._dir):
             batches = spool.read_segment(path)
             if batches:
-                table = segment_table([conform(with_added_dimensions(b)) for b in batches])
+                table = segment_table(batches)
                 self._store.insert_events(table, dedup_token=path.stem)
                 rows += table.num_rows
             spool.delete(path)
@@ -199,7 +214,7 @@ class BatchingWriter:
 
     def _append(self, current: _Open | None, taken: list[_Submitted]) -> _Open | None:
         """Write `taken` to the open segment (opening one if needed) and resolve their futures."""
-        rows = sum(s.batch.num_rows for s in taken)
+        rows = sum(s.rows for s in taken)
         try:
             current = current or _Open(spool.SegmentFile(self._dir))
             current.segment.append([s.record for s in taken], rows)
