@@ -251,7 +251,7 @@ class Tenant:
         except urllib.error.HTTPError as error:
             raise AssertionError(f"the query API answered {error.code}: {error.read()[:500]!r}") from None
 
-    def wait_for_ended_views(self, since_s: float, count: int = 1, timeout_s: float = 30.0) -> None:
+    def wait_for_ended_views(self, since_s: float, count: int = 1, timeout_s: float = 60.0) -> None:
         """Poll until `count` views started since `since_s` have ended and are queryable (whatever the
         spool and the writer delay)."""
         deadline = time.monotonic() + timeout_s
@@ -363,7 +363,7 @@ class Playback:
         return platform.system()
 
 
-def play_to_end(page: Page, url: str, timeout_s: float = 45.0) -> Playback:
+def play_to_end(page: Page, url: str, timeout_s: float = 60.0) -> Playback:
     """Open `url`, a page that plays with pages/measure.js, and wait for its `ended`; fails with the page's
     console when it reports an error or does not end in time."""
     console: list[str] = []
