@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from sightline import __version__
 from sightline.api import catalog, cmcd, collect, errors_api, health, media, metrics, sdk, smartquery
+from sightline.api import sessions as session_routes
 from sightline.api.auth import include_auth
 from sightline.api.cors import ALLOWED_HEADERS, CrossOriginIngest
 from sightline.api.errors import install_error_handlers
@@ -74,6 +75,7 @@ def create_app(
     app.include_router(metrics.router)
     app.include_router(errors_api.router)
     app.include_router(smartquery.router)
+    app.include_router(session_routes.router)
     app.include_router(catalog.router)
     app.include_router(collect.router)
     app.include_router(sdk.router)

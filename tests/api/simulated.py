@@ -3,9 +3,10 @@ API tests: the independent side of each comparison reads these events, never the
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -58,8 +59,14 @@ class World:
     client: TestClient
     headers: dict[str, str]
     events: pd.DataFrame
-    """Every customer's events: ts in epoch ms, view_key (the view id as hex), view_start in epoch ms."""
+    """Every customer's events as stored: ts in epoch ms, view_key (the view id), view_start in epoch ms."""
+    truth: pd.DataFrame
+    """The simulator's truth, one row per view (view_id, outcome, totals, dimensions)."""
     incidents: tuple[Incident, ...]
+    opened: frozenset[str]
+    """Views of CUSTOMER whose closing event was left out: still open."""
+    cache: dict[str, Any] = field(default_factory=dict)
+    """Independent computations, made once per world."""
 
     def get(self, path: str, params: dict[str, str] | list[tuple[str, str]], customer: int = CUSTOMER) -> Any:
         response: httpx.Response = self.client.get(f"{path}/{customer}", params=params, headers=self.headers)
@@ -83,15 +90,37 @@ def events_frame(events: pa.Table) -> pd.DataFrame:
     raw = np.frombuffer(ids.buffers()[1], dtype=np.uint8)[ids.offset * 16 : (ids.offset + len(ids)) * 16]
     halves = raw.reshape(-1, 16).view(">u8").astype(np.uint64)
     frame["view_start"] = (halves[:, 0] >> np.uint64(16)).astype(np.int64)
-    frame["view_key"] = [f"{h:016x}{lo:016x}" for h, lo in halves]
+    frame["view_key"] = [str(uuid.UUID(int=(int(h) << 64) | int(lo))) for h, lo in halves]
     return frame
 
 
+TERMINAL = ("end", "exit")
+
+
+def _without_closing(events: pa.Table, count: int) -> tuple[pa.Table, frozenset[str]]:
+    """`events` without the closing event (end, exit or fatal error) of `count` views of CUSTOMER, every
+    tenth that closes, half of them started and half not."""
+    frame = events_frame(events)
+    closing = (frame["event"].isin(TERMINAL) | ((frame["event"] == "error") & (frame["fatal"] == 1))) & (
+        frame["customer_id"] == CUSTOMER
+    )
+    rows = frame.index[closing.to_numpy()]
+    started = frame.loc[rows, "started"].to_numpy() == 1
+    chosen = [*rows[started][::10][: count - count // 2], *rows[~started][::10][: count // 2]]
+    keep = np.ones(len(frame), dtype=bool)
+    keep[chosen] = False
+    return events.filter(pa.array(keep)), frozenset(frame.loc[chosen, "view_key"])
+
+
 @contextmanager
-def simulated_world(data_dir: Path) -> Iterator[World]:
+def simulated_world(data_dir: Path, open_views: int = 0) -> Iterator[World]:
     """The app owning its store (closed on exit: chDB opens one data directory per process), the simulated
-    day inserted in shuffled batches, customer 1001 on the plan that allows everything, and its API key."""
-    events = pa.concat_tables([chunk.events for chunk in simulate(CONFIG)])
+    day inserted in shuffled batches (`open_views` views of CUSTOMER without their closing event), customer
+    1001 on the plan that allows everything, and its API key."""
+    chunks = list(simulate(CONFIG))
+    events = pa.concat_tables([chunk.events for chunk in chunks])
+    truth = pa.concat_tables([chunk.views for chunk in chunks]).to_pandas()
+    events, opened = _without_closing(events, open_views)
     app = create_app(Settings(data_dir=data_dir, argon2_time_cost=1, argon2_memory_kib=1024))
     auth = app.state.auth
     auth.accounts.add_customer(CUSTOMER, "Errors", PLAN_LEVEL)
@@ -101,4 +130,4 @@ def simulated_world(data_dir: Path) -> Iterator[World]:
         rows = np.random.default_rng(2).permutation(events.num_rows)
         for batch in np.array_split(rows, 3):
             app.state.store.insert_events(events.take(pa.array(batch)))
-        yield World(client, {"X-API-Key": key}, events_frame(events), CONFIG.incidents)
+        yield World(client, {"X-API-Key": key}, events_frame(events), truth, CONFIG.incidents, opened)

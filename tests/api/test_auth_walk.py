@@ -134,7 +134,11 @@ def _failures(world: World, expected: int, headers: dict[str, str], customer_id:
 
 def test_the_walk_finds_the_routes(world: World) -> None:
     paths = {walk.path for walk in world.walks}
-    assert {"/mm-apis/whoami/{customerId}", "/mm-apis/error/{customerId}"} <= paths
+    assert {
+        "/mm-apis/whoami/{customerId}",
+        "/mm-apis/error/{customerId}",
+        "/mm-apis/listsessions/{customerId}",
+    } <= paths
 
 
 @pytest.mark.parametrize(

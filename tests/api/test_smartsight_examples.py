@@ -1,6 +1,7 @@
 """SmartSight's documented example requests (spec/smartsight-reference.md §5) against simulated data:
-each answers 200 with the envelope and the fields the example shows. X6 (session-level fields) and X17
-(a list of parameter examples, with `orderby` on a field not requested) are not here: see the issue notes."""
+each answers 200 with the envelope and the fields the example shows. X17 (a list of parameter examples,
+with `orderby` on a field not requested) is not here: see the issue notes. X6's period is taken as the
+day (the document's start is after its end)."""
 
 from __future__ import annotations
 
@@ -109,6 +110,48 @@ EXAMPLES: dict[str, tuple[str, dict[str, str], set[str], int | None]] = {
         {"planlevel": str(PLAN), "metrics": "timestamp,viewercount,bufferingratio", "agg": "1", "orderby": "timestamp"},
         {"timestamp", "viewercount", "bufferingratio"},
         24,
+    ),
+    "X6": (
+        "qbrData/vod",
+        {
+            "planlevel": str(PLAN),
+            "metrics": "playdur,bufferingratio,latency,subscriberid,errors,viewercount,subscribertag,ipaddress,"
+            "timestamp,starttime,endtime",
+            "dimension": "microscope",
+            "agg": "1",
+            "aggby": "subscriberid",
+            "orderby": "viewercount",
+            "orderas": "DESC",
+            "offset": "1",
+            "count": "1",
+            "limit": "10",
+        },
+        {
+            "playdur",
+            "bufferingratio",
+            "latency",
+            "subscriberid",
+            "errors",
+            "viewercount",
+            "subscribertag",
+            "ipaddress",
+            "timestamp",
+            "starttime",
+            "endtime",
+        },
+        10,
+    ),
+    "X19": (
+        "listsessions",
+        {"metrics": "latency,starttime,endtime,assetname,watchtime,sessionid", "aggby": "sessionid"},
+        {"latency", "starttime", "endtime", "assetname", "watchtime", "sessionid"},
+        None,
+    ),
+    "X20-error": (
+        "error",
+        {"planlevel": str(PLAN), "metrics": "errors,fatalerrors"},
+        {"errorcode", "errormessage", "errors", "fatalerrors"},
+        None,
     ),
     "X18": (
         "metricquery",

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from sightline.api import sessions
 from sightline.api.deps import CustomerScope, StoreDep
 from sightline.api.errors import AUTH_RESPONSES, ApiError, ErrorResponse
 from sightline.api.querying import json_value, run_query
@@ -26,6 +27,7 @@ from sightline.query.period import GRANULARITY_SECONDS
 from sightline.query.plan import choose_tables
 from sightline.query.printer import print_select
 from sightline.query.request import MetricQueryParams, RequestError, parse_metric_query
+from sightline.query.session_request import wants_sessions
 from sightline.store import Store
 
 router = APIRouter(
@@ -67,6 +69,8 @@ def _shape(query: MetricQuery, rows: list[dict[str, Any]], total: int) -> dict[s
 
 
 async def answer(scope: CustomerContext, store: Store, params: MetricQueryParams, explain: bool) -> dict[str, Any]:
+    if wants_sessions(params):
+        return await sessions.answer_metricquery(scope, store, params, explain)
     try:
         query = parse_metric_query(scope.id, params)
     except RequestError as error:

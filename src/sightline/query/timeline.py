@@ -1,0 +1,53 @@
+"""The event timeline of one view: its events in order, with every per-event field of the catalog.
+
+The view is found by its id and the time its UUIDv7 encodes (its start): the SELECT reads `events` under
+the tenant guard, between the view's start (floored to the second) and `MAX_VIEW_SPAN` after it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sightline.catalog import EVENT_FIELDS
+from sightline.query.ast import Aliased, Binary, Column, Func, OrderBy, Param, Select, Table, Trusted, and_all
+from sightline.query.compile import MAX_VIEW_SPAN, TOTAL_RECORDS, _in_range
+from sightline.query.period import Period
+
+TIMELINE_FIELDS: tuple[str, ...] = ("timestamp", "event", *(f.name for f in EVENT_FIELDS))
+"""The fields of a timeline event: its time (epoch s, ms as a fraction), type and the catalog's fields."""
+ALWAYS: frozenset[str] = frozenset({"timestamp", "event", "seq", "started"})
+"""Fields every timeline event shows; the others only when they have a value (not 0 or empty)."""
+
+
+def view_start(view_id: uuid.UUID) -> datetime | None:
+    """The start a UUIDv7 view id encodes (its first 48 bits, ms); None for another UUID version."""
+    if view_id.version != 7:
+        return None
+    return datetime.fromtimestamp((view_id.int >> 80) / 1000, UTC)
+
+
+def view_period(start: datetime) -> Period:
+    """The whole minute holding `start`: the period of a session query for that one view."""
+    minute = start.replace(second=0, microsecond=0)
+    return Period(minute, minute + timedelta(minutes=1))
+
+
+def compile_timeline(customer_id: int, view_id: uuid.UUID, start: datetime, limit: int, offset: int) -> Select:
+    """The events of the view in order (sequence, then time), paged, with `totalrecords`."""
+    ts = Column("ts")
+    columns = [Aliased(ts, "timestamp"), Aliased(Func("toString", (Column("event"),)), "event")]
+    columns += [Aliased(Column(name), name) for name in TIMELINE_FIELDS[2:]]
+    columns.append(Aliased(Trusted("count() OVER ()"), TOTAL_RECORDS))
+    floor = start.replace(microsecond=0)
+    where = and_all(
+        [Binary("=", Column("view_id"), Param(str(view_id), "UUID")), _in_range(ts, floor, floor + MAX_VIEW_SPAN)]
+    )
+    return Select(
+        tuple(columns),
+        Table("events", customer_id),
+        where=where,
+        order_by=(OrderBy(Column("seq"), "ASC"), OrderBy(ts, "ASC")),
+        limit=limit,
+        offset=offset,
+    )

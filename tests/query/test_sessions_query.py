@@ -1,0 +1,105 @@
+"""Session queries: which requests are session requests, keys and fields, defaults, and the compiled SQL
+(values only as bound parameters, the tenant guard on every read, one row per view or grouped views)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sightline.query.printer import print_select
+from sightline.query.request import MetricQueryParams
+from sightline.query.session_request import SessionParams, parse_session_query, wants_sessions
+from sightline.query.sessions import METRIC_FORMULAS, compile_sessions
+from sightline.query.timeline import compile_timeline, view_start
+
+START = int(datetime(2024, 5, 4, tzinfo=UTC).timestamp())
+PERIOD = f"start={START},end={START + 86_400}"
+GUARD = re.compile(r"FROM `([a-z0-9_]+)` WHERE `customer_id` = \{(p[0-9]+):UInt32\}")
+
+
+@pytest.mark.parametrize(
+    ("metrics", "aggby", "wanted"),
+    [
+        ("viewercount,starttime", None, True),
+        ("viewercount", "sessionid", True),
+        ("playdur,subscriberid,ipaddress,endtime", "subscriberid", True),
+        ("viewercount,subscriberid", "subscriberid", False),
+        ("errors,timestamp", None, False),
+    ],
+)
+def test_session_fields_make_a_session_request(metrics: str, aggby: str | None, wanted: bool) -> None:
+    assert wants_sessions(MetricQueryParams(metrics, PERIOD, aggby)) is wanted
+
+
+@pytest.mark.parametrize(
+    ("metrics", "aggby", "keys", "order"),
+    [
+        (None, "sessionid", ("sessionid",), ("starttime", "DESC")),
+        ("latency,starttime,endtime,assetname,watchtime,sessionid", "sessionid", ("sessionid",), ("latency", "DESC")),
+        ("starttime,cdn,sessionid", None, ("sessionid",), ("starttime", "DESC")),
+        ("viewercount,starttime,subscriberid,timestamp", "subscriberid", ("subscriberid", "timestamp"), None),
+        ("attempts,status", "cdn", ("cdn", "status"), ("attempts", "DESC")),
+    ],
+)
+def test_keys_and_default_order(
+    metrics: str | None, aggby: str | None, keys: tuple[str, ...], order: tuple[str, str] | None
+) -> None:
+    query = parse_session_query(7, SessionParams(metrics, PERIOD, aggby))
+    assert query.keys == keys
+    assert query.fields[: len(keys)] == keys
+    assert query.order_by == (order or ("viewercount", "DESC"))
+
+
+def _reads(sql: str, params: dict[str, object]) -> list[str]:
+    guards = GUARD.findall(sql)
+    assert sql.count("FROM `") == len(guards) == sql.count("`customer_id` = {p")
+    assert all(params[name] == 7 for _, name in guards)
+    return [table for table, _ in guards]
+
+
+VALUES = st.text(min_size=1, max_size=30).filter(lambda v: v.strip() and not re.search(r"[\x00-\x1f\x7f-\x9f\[\]|]", v))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    value=VALUES,
+    field=st.sampled_from(["status", "errorcode", "cdn", "assetname"]),
+    aggby=st.sampled_from(["sessionid", "cdn", "status,timestamp"]),
+    metrics=st.lists(st.sampled_from(sorted(METRIC_FORMULAS)), min_size=1, max_size=4, unique=True),
+    ended=st.booleans(),
+)
+def test_values_are_parameters_and_every_read_is_guarded(
+    value: str, field: str, aggby: str, metrics: list[str], ended: bool
+) -> None:
+    def compiled(text: str) -> tuple[str, dict[str, object]]:
+        params = SessionParams(
+            ",".join([*metrics, "starttime"]),
+            PERIOD,
+            aggby,
+            sessiontype="ended" if ended else None,
+            filter=f"[{field}={text}]",
+            qoefilter="latency>3.5 OR buffcount>=2",
+        )
+        sql, bound = print_select(compile_sessions(parse_session_query(7, params)))
+        return sql, dict(bound)
+
+    sql, params = compiled(value)
+    assert sql == compiled("reference")[0]
+    assert value.strip() in params.values()
+    assert _reads(sql, params) == ["views"]
+
+
+def test_a_timeline_reads_one_view_of_one_customer() -> None:
+    view = uuid.UUID("018f4596-5922-7579-803e-2ea4101fab00")
+    start = view_start(view)
+    assert start == datetime(2024, 5, 4, 21, 50, 32, 226000, tzinfo=UTC)
+    sql, params = print_select(compile_timeline(7, view, start, 100, 0))
+    assert _reads(sql, dict(params)) == ["events"]
+    assert str(view) in params.values()
+    assert "ORDER BY `seq` ASC" in sql
+    assert view_start(uuid.UUID("6ba7b810-9dad-11d1-80b4-00c04fd430c8")) is None  # not a UUIDv7
