@@ -36,7 +36,14 @@ def _serve(args: argparse.Namespace) -> None:
 
     settings = _settings(args)
     # proxy_headers off: the app alone reads X-Forwarded-For, from its trusted proxies (docs/enrichment.md)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", proxy_headers=False)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        access_log=settings.access_log,
+        proxy_headers=False,
+    )
 
 
 def _migrate(args: argparse.Namespace) -> None:

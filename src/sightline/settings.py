@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     query_time_limit_s: float = Field(default=200.0, gt=0, description="Engine-enforced limit per query.")
     query_memory_limit_bytes: int = Field(default=4 * 1024**3, gt=0, description="Engine-enforced limit per query.")
     writer_max_rows: int = Field(default=100_000, ge=1, description="Rows that make the writer flush at once.")
+    access_log: bool = Field(
+        default=False, description="A log line per request (off: a collector answers thousands of beacons a second)."
+    )
     writer_max_delay_s: float = Field(default=1.0, gt=0, description="Longest a row waits in the writer.")
     metadata_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the accounts database; default SQLite <data_dir>/metadata.db."
