@@ -50,7 +50,7 @@ DEFINITIONS: tuple[str, ...] = (
 def build(query: SmartQuery) -> Select:
     plays = view_rows(
         query,
-        named(viewer=col("viewerid"), start=VIEW_START, play=col("play_ms")),
+        named(viewer=f("cityHash64", col("viewerid")), start=VIEW_START, play=col("play_ms")),
         since=query.since(LOOKBACK),
         where=(STARTED, f("notEmpty", col("viewerid"))),
     )

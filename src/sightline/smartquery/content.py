@@ -144,7 +144,7 @@ def build_engagement(query: SmartQuery) -> Select:
                 genre=f("max", col("genre")),
                 contentduration=f("max", col("contentduration")),
                 viewercount=count,
-                uniqueviewercount=f("uniqExact", col("viewerid")),
+                uniqueviewercount=f("uniqExact", f("cityHash64", col("viewerid"))),
                 playdur=op("/", f("sum", col("play_ms")), num(60000.0)),
                 avgcompletion=op("*", num(100.0), f("avg", col("reach"))),
                 **{f"reached{q}": reached(q / 100) for q in QUARTILES},

@@ -93,19 +93,25 @@ def build(query: SmartQuery) -> Select:
     per_session = Select(named(titles=collapsed_titles(col("session"))), sessions(query))
     entries = Select(named(entry=f("arrayJoin", f("arrayConcat", prefix, following))), per_session)
     counted = Select(
-        named(item_kind=item(col("entry"), 1), parent=item(col("entry"), 2), next=item(col("entry"), 3), n=f("count")),
+        named(
+            item_kind=item(col("entry"), 1),
+            parent_hash=f("cityHash64", item(col("entry"), 2)),
+            parent=f("any", item(col("entry"), 2)),
+            next=item(col("entry"), 3),
+            n=f("count"),
+        ),
         entries,
-        group_by=(col("item_kind"), col("parent"), col("next")),
+        group_by=(col("item_kind"), col("parent_hash"), col("next")),
     )
     per_parent = Select(
         named(
             item_kind=col("item_kind"),
-            parent=col("parent"),
+            parent=f("any", col("parent")),
             parent_count=f("sum", col("n")),
             nexts=f("groupArray", f("tuple", col("next"), col("n"))),
         ),
         counted,
-        group_by=(col("item_kind"), col("parent")),
+        group_by=(col("item_kind"), col("parent_hash")),
     )
     pairs = Select(same("item_kind", "parent", "parent_count") + named(pair=f("arrayJoin", col("nexts"))), per_parent)
     after = item(col("pair"), 1)

@@ -111,8 +111,9 @@ def _per_subscriber(query: SmartQuery) -> Select:
     )
     views = view_rows(
         query,
-        same("subscriberid", "subscribertype", "viewerid", "device", "assetid", "started")
+        same("subscribertype", "viewerid", "device", "assetid", "started")
         + named(
+            subscriber=col("subscriberid"),
             view_play=col("play_ms"),
             view_rebuffer=col("rebuffer_ms"),
             start=VIEW_START,
@@ -134,18 +135,18 @@ def _per_subscriber(query: SmartQuery) -> Select:
         return f("countIf", condition)
 
     sums = named(
-        subscriberid=col("subscriberid"),
+        subscriberid=f("any", col("subscriber")),
         subscribertype=f("max", col("subscribertype")),
         attempts=views_if(inside),
         plays=views_if(played),
-        titles=f("uniqExactIf", col("assetid"), played),
+        titles=f("uniqExactIf", f("cityHash64", col("assetid")), played),
         play_ms=f("sumIf", col("view_play"), inside),
         rebuffer_ms=f("sumIf", col("view_rebuffer"), inside),
         startup_ms=f("sumIf", col("startup"), played),
         daysactive=f("uniqExactIf", f("toDate", col("start")), inside),
         failures=views_if(and_(inside, op("=", col("failed"), i(1)))),
         poorviews=views_if(and_(inside, op("=", col("poor"), i(1)))),
-        devices=f("uniqExactIf", col("viewerid"), inside),
+        devices=f("uniqExactIf", f("cityHash64", col("viewerid")), inside),
         devicetypes=f("arraySort", f("groupUniqArrayIf", col("device"), inside)),
         first_half_views=views_if(first_half),
         first_half_ms=f("sumIf", col("view_play"), first_half),
@@ -175,7 +176,7 @@ def _per_subscriber(query: SmartQuery) -> Select:
     return Select(
         sums + named(cohort=cohort),
         views,
-        group_by=(col("subscriberid"),),
+        group_by=(f("cityHash64", col("subscriber")),),
         having=op(">", col("attempts"), i(0)),
     )
 

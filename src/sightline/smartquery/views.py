@@ -36,17 +36,19 @@ def view_rows(
 
 
 def title_hash(column: str = "assetid") -> Expr:
-    """A title as a number: grouping by it is faster than by its text; 0 never names a title here."""
+    """A title as a number: grouping by it is faster than by its text; 0 never names a title here.
+    (Identifiers are grouped by their 64-bit hashes throughout: with millions of ids, the chance that two
+    share one is below one in a million.)"""
     return f("cityHash64", col(column))
 
 
 def sessions(query: SmartQuery, extra: tuple[Aliased, ...] = ()) -> Select:
-    """One row per viewing session: `viewer` and `session`, the array of its views in start order, each a
-    tuple (start ms, end ms, title hash, *extra)."""
+    """One row per viewing session: `viewer` (the hash of its `viewerid`) and `session`, the array of its
+    views in start order, each a tuple (start ms, end ms, title hash, *extra)."""
     played = view_rows(
         query,
         named(
-            viewer=col("viewerid"),
+            viewer=f("cityHash64", col("viewerid")),
             start_ms=f("toUnixTimestamp64Milli", VIEW_START),
             end_ms=f("toUnixTimestamp64Milli", col("last_ts")),
             title=title_hash(),
