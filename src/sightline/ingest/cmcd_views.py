@@ -27,7 +27,9 @@ invariants of docs/architecture.md, so the metrics come out as for native beacon
   stall, `su` afterwards a seek; a session that also sends event reports is driven by those alone;
 - a view whose first record shows it already playing (the collector restarted, or the view went 30
   minutes without a beacon and came back) is joined in progress: its play and stall time count, but
-  it is no new attempt or play (those were counted when it started);
+  it is no new attempt or play (those were counted when it started); when the `s` record of the
+  session's first view arrives after all (overtaken in transit by the report of the first frame), the
+  joined view gets its play request and first frame;
 - a view with no beacon for `IDLE_CLOSE_MS` was closed by the collector's sweeper (with an `exit`):
   the sid's next records start afresh.
 `advance` is pure: it returns the sid's next state and the events to store, and leaves its input as
@@ -68,6 +70,8 @@ class _View:
     next_seq: int = 0
     started: bool = False
     closed: bool = False
+    joined_at: int | None = None
+    """When a view was joined in progress: the time of the record that showed it playing."""
 
 
 @dataclass
@@ -139,6 +143,7 @@ class _Advance:
         start = ts - startup_ms
         external_id = self.sid if not self.s.views_opened else f"{self.sid}\x1f{self.s.views_opened}"
         view = _View(derived_view_id(self.customer_id, SOURCE, external_id, start), start, started=joined)
+        view.joined_at = ts if joined else None
         self.s.view, self.s.state = view, "s"
         self.s.views_opened += 1
         self.s.idle_closed = self.s.in_stall = self.s.seek_recovery = False
@@ -189,6 +194,8 @@ class _Advance:
             self._bitrate(record, ts)
             self._dropped(record)
         state = self._state_of(record)
+        if not fresh and state == "s" and record.event is not None and self._late_start(ts):
+            return
         if record.event == "e" and not (fresh and state == "f"):
             if self._is_open():
                 self._emit("error", ts, fatal=0, error_code=_code(record))
@@ -197,6 +204,17 @@ class _Advance:
             self._transition(state, ts, record)
         if record.event == "t" and self._is_open():
             self._emit("heartbeat", ts, live_latency_ms=record.live_latency_ms or 0)
+
+    def _late_start(self, ts: int) -> bool:
+        """A play request overtaken in transit by the report of its first frame: the view that report
+        joined becomes an ordinary view, with its play request and first frame."""
+        view = self.s.view
+        if view is None or view.closed or view.joined_at is None or ts > view.joined_at or self.s.views_opened != 1:
+            return False
+        self._emit("play_request", ts, started=0)
+        self._emit("first_frame", view.joined_at, startup_ms=min(view.joined_at - ts, _UINT32))
+        view.joined_at, view.play_request_ms = None, ts
+        return True
 
     def _is_open(self) -> bool:
         return self.s.view is not None and not self.s.view.closed
