@@ -98,18 +98,21 @@ def _time(moment: datetime) -> Expr:
     return Func("toDateTime", (Param(int(moment.timestamp()), "Int64"),))
 
 
-def _in_range(time: Expr, start: datetime, end: datetime) -> Expr:
+def in_range(time: Expr, start: datetime, end: datetime) -> Expr:
+    """`start <= time < end`."""
     return Binary("AND", Binary(">=", time, _time(start)), Binary("<", time, _time(end)))
 
 
-def _bucket(time: Expr, granularity: Granularity) -> Expr:
+def time_bucket(time: Expr, granularity: Granularity) -> Expr:
+    """The start of the bucket of `time` at `granularity`, in UTC."""
     return Func(_BUCKET_FUNCTIONS[granularity], (Func("toDateTime", (time,)), _UTC))
 
 
-def _tree_expr(node: Node, leaf: Callable[[Condition], Expr]) -> Expr:
+def tree_expr(node: Node, leaf: Callable[[Condition], Expr]) -> Expr:
+    """A filter tree as an expression, each condition by `leaf`."""
     if isinstance(node, Condition):
         return leaf(node)
-    children = [_tree_expr(child, leaf) for child in node.children]
+    children = [tree_expr(child, leaf) for child in node.children]
     joined = children[0]
     for child in children[1:]:
         joined = Binary("AND" if isinstance(node, And) else "OR", joined, child)
@@ -118,7 +121,7 @@ def _tree_expr(node: Node, leaf: Callable[[Condition], Expr]) -> Expr:
 
 def filter_expr(node: Node) -> Expr:
     """A filter tree as an expression; values become bound parameters of the dimension's type."""
-    return _tree_expr(node, _condition_expr)
+    return tree_expr(node, _condition_expr)
 
 
 def _condition_expr(condition: Condition) -> Expr:
@@ -135,8 +138,9 @@ def _view_part(part: Part | Quantile) -> Expr:
     return Func(column.aggregate, (Column(column.name),))
 
 
-def _qoe_condition(condition: Condition) -> Expr:
-    per_view = _formula_expr(PER_VIEW_METRICS[condition.field].formula, 0.0, _view_part)
+def qoe_condition(condition: Condition) -> Expr:
+    """A qoefilter condition on the per-view value of its metric (over the merged columns of `views`)."""
+    per_view = formula_expr(PER_VIEW_METRICS[condition.field].formula, 0.0, _view_part)
     return Binary(condition.op, per_view, Param(float(condition.values[0]), "Float64"))
 
 
@@ -146,9 +150,9 @@ def qoe_views(query: MetricQuery, qoefilter: Node) -> Select:
     return Select(
         (Aliased(Column("view_id"), "view_id"),),
         Table("views", query.customer_id),
-        where=_in_range(view_start, query.period.start - MAX_VIEW_SPAN, query.period.end),
+        where=in_range(view_start, query.period.start - MAX_VIEW_SPAN, query.period.end),
         group_by=(Column("view_id"),),
-        having=_tree_expr(qoefilter, _qoe_condition),
+        having=tree_expr(qoefilter, qoe_condition),
     )
 
 
@@ -159,9 +163,9 @@ def ended_views(query: MetricQuery) -> Select:
     return Select(
         (Aliased(Column("view_id"), "view_id"),),
         Table("views", query.customer_id),
-        where=_in_range(Column("view_start"), query.period.start - MAX_VIEW_SPAN, query.period.end),
+        where=in_range(Column("view_start"), query.period.start - MAX_VIEW_SPAN, query.period.end),
         group_by=(Column("view_id"),),
-        having=Binary("AND", _in_range(last, query.period.start, query.period.end), Binary("=", closed, Number(1))),
+        having=Binary("AND", in_range(last, query.period.start, query.period.end), Binary("=", closed, Number(1))),
     )
 
 
@@ -185,7 +189,7 @@ def _inner(
     keys: list[Expr] = [Column(d) for d in query.dimensions]
     columns = [Aliased(Column(d), d) for d in query.dimensions]
     if query.series:
-        keys.append(_bucket(time, query.granularity))
+        keys.append(time_bucket(time, query.granularity))
         columns.append(Aliased(keys[-1], TIMESTAMP))
     conditions = [where] + ([filter_expr(query.filter)] if query.filter is not None else [])
     if query.qoefilter is not None:
@@ -202,13 +206,13 @@ def _segment_selects(query: MetricQuery, segment: Segment, grouped: bool) -> lis
         bucket = Column("bucket")
         read = _rollup_part if grouped else (lambda p: Column(p.name))
         columns = [Aliased(read(p), _part_column(p)) for p in parts]
-        where = _in_range(bucket, segment.start, segment.end)
+        where = in_range(bucket, segment.start, segment.end)
         return [_inner(query, segment.table, bucket, where, columns, grouped)]
     selects = []
     view_start = Func("UUIDv7ToDateTime", (Column("view_id"),))
     ts = Column("ts")
     if query.ended:  # every event of the views that ended in the period
-        started = _in_range(view_start, segment.start - MAX_VIEW_SPAN, segment.end)
+        started = in_range(view_start, segment.start - MAX_VIEW_SPAN, segment.end)
         before_end = Binary("AND", started, Binary("<", ts, _time(segment.end)))
         where = Binary("AND", before_end, InSelect(Column("view_id"), ended_views(query)))
         columns = [Aliased(_events_part(p, True), _part_column(p)) for p in parts]
@@ -219,11 +223,11 @@ def _segment_selects(query: MetricQuery, segment: Segment, grouped: bool) -> lis
             view_start,
             Binary(
                 "AND",
-                _in_range(view_start, segment.start, segment.end),
-                _in_range(ts, segment.start, segment.end + MAX_VIEW_SPAN),
+                in_range(view_start, segment.start, segment.end),
+                in_range(ts, segment.start, segment.end + MAX_VIEW_SPAN),
             ),
         ),
-        ("event_time", ts, _in_range(ts, segment.start, segment.end)),
+        ("event_time", ts, in_range(ts, segment.start, segment.end)),
     ):
         if not any(query.attribution(p) == attribution for p in parts):
             continue
@@ -241,7 +245,7 @@ def _merged_part(part: Part | Quantile) -> Expr:
     return Func("sum" if spec.aggregate == "sum" else "uniqMerge", (column,))
 
 
-def _formula_expr(formula: Formula, period_ms: float, part: Callable[[Part | Quantile], Expr]) -> Expr:
+def formula_expr(formula: Formula, period_ms: float, part: Callable[[Part | Quantile], Expr]) -> Expr:
     """`formula` as an expression; `part` says how a part is read where the formula is evaluated."""
     if isinstance(formula, Part | Quantile):
         return part(formula)
@@ -250,10 +254,10 @@ def _formula_expr(formula: Formula, period_ms: float, part: Callable[[Part | Qua
     if isinstance(formula, PeriodMs):
         return Number(period_ms)
     if isinstance(formula, Clamp):  # greatest/least skip NULL: a clamp of no value stays no value
-        inner = _formula_expr(formula.value, period_ms, part)
+        inner = formula_expr(formula.value, period_ms, part)
         clamped = Func("greatest", (Number(formula.low), Func("least", (Number(formula.high), inner))))
         return Func("if", (Func("isNull", (inner,)), _NULL, clamped))
-    left, right = _formula_expr(formula.left, period_ms, part), _formula_expr(formula.right, period_ms, part)
+    left, right = formula_expr(formula.left, period_ms, part), formula_expr(formula.right, period_ms, part)
     if formula.op == "/":
         right = Func("nullIf", (Func("toFloat64", (right,)), Number(0.0)))
     return Binary(formula.op, left, right)
@@ -273,7 +277,7 @@ def compile_query(query: MetricQuery, plan: TablePlan) -> Select:
     if query.series:
         columns.append(Aliased(Column(TIMESTAMP), TIMESTAMP))
     columns += [
-        Aliased(_formula_expr(m.formula_for(query.include_business), period_ms, _merged_part), m.name)
+        Aliased(formula_expr(m.formula_for(query.include_business), period_ms, _merged_part), m.name)
         for m in query.metrics
     ]
     columns.append(Aliased(Trusted("count() OVER ()"), TOTAL_RECORDS))

@@ -33,10 +33,10 @@ from sightline.query.request import (
     MAX_OFFSET,
     QOE_METRICS,
     RequestError,
-    _direction,
-    _flag,
-    _names,
-    _unknown,
+    parse_direction,
+    parse_flag,
+    split_names,
+    unknown_value,
 )
 
 HEATMAP_MAX_ROWS = 200
@@ -105,7 +105,7 @@ def _fields(params: ErrorQueryParams) -> tuple[list[str], list[str], list[str], 
     series = False
     named_in: str | None = None
     allowed = [*ERROR_FIELDS, *DIMENSION_KINDS, TIMESTAMP]
-    for parameter, names in (("aggby", _names(params.aggby)), ("metrics", _names(params.metrics))):
+    for parameter, names in (("aggby", split_names(params.aggby)), ("metrics", split_names(params.metrics))):
         for name in names:
             if parameter == "metrics" and name in ERROR_METRIC_NAMES:
                 metrics.append(name)
@@ -119,8 +119,8 @@ def _fields(params: ErrorQueryParams) -> tuple[list[str], list[str], list[str], 
                 series = True
             else:
                 names_allowed = [*ERROR_METRIC_NAMES, *allowed] if parameter == "metrics" else allowed
-                raise _unknown(parameter, name, names_allowed)
-    if not _names(params.metrics):
+                raise unknown_value(parameter, name, names_allowed)
+    if not split_names(params.metrics):
         raise RequestError("metrics", "metrics must name at least one error metric", sorted(ERROR_METRIC_NAMES))
     unique = list(dict.fromkeys(metrics)) or ["errors"]
     return unique, list(dict.fromkeys(error_fields)), list(dict.fromkeys(dimensions)), series, named_in
@@ -150,7 +150,7 @@ def _heatmap(params: ErrorQueryParams, fields_in: str | None) -> HeatmapSpec | N
         return None
     column = params.heatmap.strip()
     if column != TIMESTAMP and column not in DIMENSION_KINDS:
-        raise _unknown("heatmap", column, [*DIMENSION_KINDS, TIMESTAMP])
+        raise unknown_value("heatmap", column, [*DIMENSION_KINDS, TIMESTAMP])
     if fields_in is not None:
         raise RequestError(
             fields_in, "a heatmap has error codes as rows and the heatmap field as columns: it takes no other fields"
@@ -189,14 +189,14 @@ def parse_error_request(customer_id: int, params: ErrorQueryParams) -> ErrorRequ
         error_fields = list(LIST_FIELDS)
     dimension_filter, error_filter = _split(parse_filter(params.filter or "", FILTER_FIELDS))
     qoefilter = parse_qoefilter(params.qoefilter or "", QOE_METRICS)
-    include_business = _flag("businesserror", params.businesserror)
+    include_business = parse_flag("businesserror", params.businesserror)
     if heatmap is None:
         limit = _bounded("limit", params.limit, 1000, MAX_LIMIT)
     else:
         limit = _bounded("limit", params.limit, HEATMAP_DEFAULT_ROWS, HEATMAP_MAX_ROWS)
     if not 0 <= params.offset <= MAX_OFFSET:
         raise RequestError("offset", f"offset must be between 0 and {MAX_OFFSET}")
-    direction: Direction | None = _direction(params.order, params.orderas)
+    direction: Direction | None = parse_direction(params.order, params.orderas)
     keys = [*error_fields, *dimensions, *([TIMESTAMP] if series else [])]
     outputs = [*metrics, *keys]
     if params.orderby:

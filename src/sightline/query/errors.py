@@ -45,11 +45,11 @@ from sightline.query.compile import (
     TIMESTAMP,
     TOTAL_RECORDS,
     MetricQuery,
-    _bucket,
-    _in_range,
     compile_query,
     filter_expr,
+    in_range,
     qoe_views,
+    time_bucket,
 )
 from sightline.query.filters import And, Condition, Node
 from sightline.query.period import GRANULARITY_SECONDS, Granularity, Period
@@ -155,7 +155,7 @@ def _errors_side(query: ErrorQuery, attempts: MetricQuery) -> Select:
     keys: list[Expr] = [Column(ERROR_FIELDS[f]) for f in query.error_fields]
     keys += [Column(d) for d in query.dimensions]
     if query.series:
-        keys.append(_bucket(ts, query.granularity))
+        keys.append(time_bucket(ts, query.granularity))
         columns.append(Aliased(keys[-1], TIMESTAMP))
     columns += [
         Aliased(Func("count", ()), "errors"),
@@ -163,7 +163,7 @@ def _errors_side(query: ErrorQuery, attempts: MetricQuery) -> Select:
         Aliased(Func("uniqExact", (Column("view_id"),)), "affectedviews"),
         Aliased(Func("uniqExact", (Column("viewerid"),)), "affectedviewers"),
     ]
-    conditions: list[Expr] = [_in_range(ts, query.period.start, query.period.end), Trusted(ERROR_EVENT)]
+    conditions: list[Expr] = [in_range(ts, query.period.start, query.period.end), Trusted(ERROR_EVENT)]
     if not query.include_business:
         conditions.append(Binary("=", Column("business_error"), Param(0, "UInt8")))
     if query.filter is not None:

@@ -73,11 +73,13 @@ class MetricQueryParams:
     businesserror: str | None = None
 
 
-def _names(text: str | None) -> list[str]:
+def split_names(text: str | None) -> list[str]:
+    """The comma-separated names of `text`, trimmed, blanks left out."""
     return [name.strip() for name in (text or "").split(",") if name.strip()]
 
 
-def _unknown(parameter: str, name: str, allowed: Iterable[str]) -> RequestError:
+def unknown_value(parameter: str, name: str, allowed: Iterable[str]) -> RequestError:
+    """The error for a name `parameter` does not allow, with the closest allowed name as a hint."""
     choices = sorted(allowed)
     close = difflib.get_close_matches(name, choices, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -86,7 +88,8 @@ def _unknown(parameter: str, name: str, allowed: Iterable[str]) -> RequestError:
     )
 
 
-def _direction(order: str | None, orderas: str | None) -> Direction | None:
+def parse_direction(order: str | None, orderas: str | None) -> Direction | None:
+    """The direction `orderas` (preferred) or `order` gives, None when neither does."""
     text = orderas if orderas else order
     if not text:
         return None
@@ -95,7 +98,8 @@ def _direction(order: str | None, orderas: str | None) -> Direction | None:
     return "ASC" if text.strip().lower() == "asc" else "DESC"
 
 
-def _flag(parameter: str, text: str | None) -> bool:
+def parse_flag(parameter: str, text: str | None) -> bool:
+    """A true/false (or 1/0) parameter; false when absent."""
     value = (text or "false").strip().lower()
     if value not in ("true", "false", "1", "0"):
         raise RequestError(parameter, f"{parameter} must be true or false", ("true", "false"))
@@ -106,14 +110,14 @@ def _fields(params: MetricQueryParams) -> tuple[list[MetricSpec], list[str], boo
     metrics: list[MetricSpec] = []
     dimensions: list[str] = []
     series = False
-    for name in _names(params.aggby):
+    for name in split_names(params.aggby):
         if name == TIMESTAMP:
             series = True
         elif name in DIMENSION_KINDS:
             dimensions.append(name)
         else:
-            raise _unknown("aggby", name, [*DIMENSION_KINDS, TIMESTAMP])
-    requested = _names(params.metrics)
+            raise unknown_value("aggby", name, [*DIMENSION_KINDS, TIMESTAMP])
+    requested = split_names(params.metrics)
     if not requested:
         raise RequestError("metrics", "metrics must name at least one metric", METRIC_NAMES)
     for name in requested:
@@ -124,7 +128,7 @@ def _fields(params: MetricQueryParams) -> tuple[list[MetricSpec], list[str], boo
         elif name in DIMENSION_KINDS:
             dimensions.append(name)
         else:
-            raise _unknown("metrics", name, [*METRIC_NAMES, *DIMENSION_KINDS, TIMESTAMP])
+            raise unknown_value("metrics", name, [*METRIC_NAMES, *DIMENSION_KINDS, TIMESTAMP])
     unique_metrics = list(dict.fromkeys(metrics)) or [METRIC_NAMES["viewercount"]]
     return unique_metrics, list(dict.fromkeys(dimensions)), series
 
@@ -143,7 +147,7 @@ def parse_metric_query(customer_id: int, params: MetricQueryParams) -> MetricQue
     except PeriodError as error:
         raise RequestError("granularity", str(error)) from error
     metrics, dimensions, series = _fields(params)
-    include_business = _flag("businesserror", params.businesserror)
+    include_business = parse_flag("businesserror", params.businesserror)
     ended = sessiontype == "ended"
     if ended and (series or params.concurrency or params.qoefilter):
         raise RequestError(
@@ -163,7 +167,7 @@ def parse_metric_query(customer_id: int, params: MetricQueryParams) -> MetricQue
         raise RequestError("limit", f"limit must be between 1 and {MAX_LIMIT}")
     if not 0 <= params.offset <= MAX_OFFSET:
         raise RequestError("offset", f"offset must be between 0 and {MAX_OFFSET}")
-    direction = _direction(params.order, params.orderas)
+    direction = parse_direction(params.order, params.orderas)
     outputs = [m.name for m in metrics] + dimensions + ([TIMESTAMP] if series else [])
     if params.orderby:
         if params.orderby.strip() not in outputs:

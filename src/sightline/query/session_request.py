@@ -34,10 +34,10 @@ from sightline.query.request import (
     QOE_METRICS,
     MetricQueryParams,
     RequestError,
-    _direction,
-    _flag,
-    _names,
-    _unknown,
+    parse_direction,
+    parse_flag,
+    split_names,
+    unknown_value,
 )
 from sightline.query.sessions import GROUP_FIELDS, METRIC_FORMULAS, SESSION_FIELDS, SESSION_ID, SessionQuery
 
@@ -68,7 +68,7 @@ class SessionParams:
 
 def wants_sessions(params: MetricQueryParams) -> bool:
     """Whether a metricquery request names a session field: a session query answers it."""
-    return any(name in SESSION_FIELDS for name in (*_names(params.metrics), *_names(params.aggby)))
+    return any(name in SESSION_FIELDS for name in (*split_names(params.metrics), *split_names(params.aggby)))
 
 
 def session_params(params: MetricQueryParams) -> SessionParams:
@@ -94,11 +94,11 @@ def session_params(params: MetricQueryParams) -> SessionParams:
 
 def _keys_and_fields(params: SessionParams) -> tuple[tuple[str, ...], tuple[str, ...], str]:
     """(keys, fields, the first field requested)."""
-    aggby = _names(params.aggby)
+    aggby = split_names(params.aggby)
     for name in aggby:
         if name not in KEY_FIELDS:
-            raise _unknown("aggby", name, KEY_FIELDS)
-    requested = _names(params.metrics) or _names(DEFAULT_FIELDS)
+            raise unknown_value("aggby", name, KEY_FIELDS)
+    requested = split_names(params.metrics) or split_names(DEFAULT_FIELDS)
     allowed = {*SESSION_FIELDS, *METRIC_FORMULAS, *DIMENSION_KINDS, TIMESTAMP}
     for name in requested:
         if name not in allowed:
@@ -108,7 +108,7 @@ def _keys_and_fields(params: SessionParams) -> tuple[tuple[str, ...], tuple[str,
                     f"{quote(name)} is not available per session (it is not a sum over views); use metricquery",
                     sorted(METRIC_FORMULAS),
                 )
-            raise _unknown("metrics", name, allowed)
+            raise unknown_value("metrics", name, allowed)
     if SESSION_ID in (*aggby, *requested):
         keys: tuple[str, ...] = (SESSION_ID,)
     else:
@@ -143,7 +143,7 @@ def parse_session_query(
         raise RequestError("limit", f"limit must be between 1 and {MAX_LIMIT}")
     if not 0 <= params.offset <= MAX_OFFSET:
         raise RequestError("offset", f"offset must be between 0 and {MAX_OFFSET}")
-    direction: Direction | None = _direction(params.order, params.orderas)
+    direction: Direction | None = parse_direction(params.order, params.orderas)
     if params.orderby:
         if params.orderby.strip() not in fields:
             raise RequestError(
@@ -163,7 +163,7 @@ def parse_session_query(
         qoefilter=qoefilter,
         open_views=params.allstatus == 1,
         view_id=view_id,
-        include_business=_flag("businesserror", params.businesserror),
+        include_business=parse_flag("businesserror", params.businesserror),
         order_by=order_by,
         limit=params.limit,
         offset=params.offset,

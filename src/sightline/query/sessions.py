@@ -42,11 +42,11 @@ from sightline.query.compile import (
     MAX_VIEW_SPAN,
     TIMESTAMP,
     TOTAL_RECORDS,
-    _bucket,
-    _formula_expr,
-    _in_range,
-    _qoe_condition,
-    _tree_expr,
+    formula_expr,
+    in_range,
+    qoe_condition,
+    time_bucket,
+    tree_expr,
 )
 from sightline.query.filters import Condition, Node
 from sightline.query.period import GRANULARITY_SECONDS, Granularity, Period
@@ -214,25 +214,25 @@ def _inner(query: SessionQuery) -> Select:
         Aliased(_session_expr(f), f"v_{f}") for f in ("status", "errorcode") if f in (*query.fields, *query.keys)
     ]
     if TIMESTAMP in (*query.fields, *query.keys):
-        columns.append(Aliased(_bucket(_session_expr("starttime"), query.granularity), f"v_{TIMESTAMP}"))
+        columns.append(Aliased(time_bucket(_session_expr("starttime"), query.granularity), f"v_{TIMESTAMP}"))
     columns += [Aliased(_merged(d), f"v_{d}") for d in query.dimensions]
     columns += [Aliased(_part_value(p), column) for column, p in view_columns.items()]
     view_start = Column("view_start")
     earliest = query.period.start - MAX_VIEW_SPAN if query.ended else query.period.start
-    where: list[Expr] = [_in_range(view_start, earliest, query.period.end)]
+    where: list[Expr] = [in_range(view_start, earliest, query.period.end)]
     if query.view_id is not None:
         where.append(Binary("=", Column("view_id"), Param(query.view_id, "UUID")))
     having: list[Expr] = []
     if query.ended:
         last = _merged("last_ts")
         closed = Func("greatest", tuple(_merged(s) for s in ("vsf", "ebvs", "vpf", "completed", "exited")))
-        having += [_in_range(last, query.period.start, query.period.end), Binary("=", closed, Param(1, "UInt8"))]
+        having += [in_range(last, query.period.start, query.period.end), Binary("=", closed, Param(1, "UInt8"))]
     if not query.open_views:
         having.append(InList(_status(), tuple(Param(s, "String") for s in OPEN_STATUSES), negated=True))
     if query.filter is not None:
-        having.append(_tree_expr(query.filter, _condition))
+        having.append(tree_expr(query.filter, _condition))
     if query.qoefilter is not None:
-        having.append(_tree_expr(query.qoefilter, _qoe_condition))
+        having.append(tree_expr(query.qoefilter, qoe_condition))
     return Select(
         tuple(columns),
         Table("views", query.customer_id),
@@ -255,7 +255,7 @@ def _outer_value(name: str, query: SessionQuery) -> Expr:
             column = Column(_part_column(p.name))
             return column if query.per_view else Func("sum", (column,))
 
-        return _formula_expr(_formula(name, query), period_ms, part)
+        return formula_expr(_formula(name, query), period_ms, part)
     column = Column(f"v_{name}")
     if query.per_view or name in query.keys:
         return column

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from sightline.catalog import EVENT_FIELDS
 from sightline.query.ast import Aliased, Binary, Column, Func, OrderBy, Param, Select, Table, Trusted, and_all
-from sightline.query.compile import MAX_VIEW_SPAN, TOTAL_RECORDS, _in_range
+from sightline.query.compile import MAX_VIEW_SPAN, TOTAL_RECORDS, in_range
 from sightline.query.period import Period
 
 TIMELINE_FIELDS: tuple[str, ...] = ("timestamp", "event", *(f.name for f in EVENT_FIELDS))
@@ -41,7 +41,7 @@ def compile_timeline(customer_id: int, view_id: uuid.UUID, start: datetime, limi
     columns.append(Aliased(Trusted("count() OVER ()"), TOTAL_RECORDS))
     floor = start.replace(microsecond=0)
     where = and_all(
-        [Binary("=", Column("view_id"), Param(str(view_id), "UUID")), _in_range(ts, floor, floor + MAX_VIEW_SPAN)]
+        [Binary("=", Column("view_id"), Param(str(view_id), "UUID")), in_range(ts, floor, floor + MAX_VIEW_SPAN)]
     )
     return Select(
         tuple(columns),
