@@ -50,7 +50,7 @@ def create_app(
         app.state.cmcd = CmcdSessions(app.state.ingest)
         app.state.media_origin = media.MediaOrigin.from_settings(settings)
         app.state.mux_views = MuxViews()
-        app.state.smartquery = SmartQueryService(app.state.store)
+        app.state.smartquery = SmartQueryService(app.state.store, smartquery.render_page)
         sweeper = asyncio.create_task(collect.sweep_forever(app))
         try:
             yield

@@ -59,7 +59,7 @@ class Span:
 def sessions(frame: pd.DataFrame, span: Span) -> Iterator[pd.DataFrame]:
     """Each viewing session's views (started, in the span), in start order."""
     played = frame[span.holds(frame) & frame["started"] & (frame["viewerid"] != "") & (frame["assetid"] != "")]
-    played = played.sort_values(["viewerid", "start_ms"], kind="stable")
+    played = played.sort_values(["viewerid", "start_ms", "end_ms"], kind="stable")
     previous_end = played.groupby("viewerid")["end_ms"].shift()
     cut = previous_end.isna() | (played["start_ms"] - previous_end > GAP_MS)
     for _, views in played.groupby(cut.cumsum(), sort=False):

@@ -17,8 +17,8 @@ QUERY = SmartQuery(7, "topcontent", Period(START, START + timedelta(days=1)), "h
 SPAN = (int(START.timestamp() * 1000), int((START + timedelta(days=1)).timestamp() * 1000))
 
 
-def answer(rows: int = 2) -> Answer:
-    return Answer(tuple({"n": n} for n in range(rows)), rows)
+def answer(size: int = 2) -> Answer:
+    return Answer(b"x" * size, size)
 
 
 def test_an_identical_request_hits_and_any_difference_misses() -> None:
@@ -70,8 +70,8 @@ def test_an_answer_older_than_the_arrivals_kept_is_not_kept() -> None:
     assert cache.put(QUERY, SPAN, answer(), cache.ticket())
 
 
-def test_entries_and_rows_are_bounded_least_recently_used_first() -> None:
-    cache = ResultCache(max_entries=3, max_rows=10)
+def test_entries_and_bytes_are_bounded_least_recently_used_first() -> None:
+    cache = ResultCache(max_entries=3, max_bytes=10)
     keys = [replace(QUERY, offset=n) for n in range(5)]
     for key in keys[:3]:
         cache.put(key, SPAN, answer(2), cache.ticket())
@@ -80,8 +80,8 @@ def test_entries_and_rows_are_bounded_least_recently_used_first() -> None:
     assert len(cache) == 3
     assert cache.get(keys[1]) is None
     assert cache.get(keys[0]) is not None
-    cache.put(keys[4], SPAN, answer(7), cache.ticket())  # 13 rows: the oldest go until 10 or fewer remain
-    assert cache.rows <= 10
+    cache.put(keys[4], SPAN, answer(7), cache.ticket())  # 13 bytes: the oldest go until 10 or fewer remain
+    assert cache.bytes <= 10
     assert cache.get(keys[4]) is not None
     assert not cache.put(replace(QUERY, offset=99), SPAN, answer(11), cache.ticket())  # larger than the bound
-    assert cache.rows <= 10
+    assert cache.bytes <= 10

@@ -7,8 +7,8 @@ Invariants (thread-safe; no IO):
   times overlaps it;
 - an answer computed while an overlapping arrival happened is not stored (`put` with the `ticket` taken
   before the query ran), so no entry is older than the data it was computed from;
-- bounded: at most `max_entries` entries holding at most `max_rows` rows in all; the least recently used go
-  first.
+- bounded: at most `max_entries` entries holding at most `max_bytes` bytes of answers in all; the least
+  recently used go first.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass
-from typing import Any
 
 from sightline.smartquery.spec import SmartQuery
 from sightline.store.base import DataArrival
@@ -24,9 +23,9 @@ from sightline.store.base import DataArrival
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """A page of a named query's rows and the number of rows of the whole answer. Not to be mutated."""
+    """A page of a named query's answer as the API sends it (`body`), and the rows of the whole answer."""
 
-    rows: tuple[dict[str, Any], ...]
+    body: bytes
     total: int
 
 
@@ -39,10 +38,10 @@ class _Entry:
 
 
 class ResultCache:
-    def __init__(self, max_entries: int = 512, max_rows: int = 500_000, arrivals_kept: int = 4096) -> None:
-        self.max_entries, self.max_rows = max_entries, max_rows
+    def __init__(self, max_entries: int = 512, max_bytes: int = 256 * 1024**2, arrivals_kept: int = 4096) -> None:
+        self.max_entries, self.max_bytes = max_entries, max_bytes
         self._entries: OrderedDict[SmartQuery, _Entry] = OrderedDict()
-        self._rows = 0
+        self._bytes = 0
         self._lock = threading.Lock()
         self._seq = 0
         self._arrivals: deque[tuple[int, DataArrival]] = deque(maxlen=arrivals_kept)
@@ -71,8 +70,8 @@ class ResultCache:
                 return False
             self._drop(key)
             self._entries[key] = entry
-            self._rows += len(answer.rows)
-            while self._entries and (len(self._entries) > self.max_entries or self._rows > self.max_rows):
+            self._bytes += len(answer.body)
+            while self._entries and (len(self._entries) > self.max_entries or self._bytes > self.max_bytes):
                 self._drop(next(iter(self._entries)))
             return key in self._entries
 
@@ -89,16 +88,16 @@ class ResultCache:
     def _drop(self, key: SmartQuery) -> None:
         entry = self._entries.pop(key, None)
         if entry is not None:
-            self._rows -= len(entry.answer.rows)
+            self._bytes -= len(entry.answer.body)
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)
 
     @property
-    def rows(self) -> int:
+    def bytes(self) -> int:
         with self._lock:
-            return self._rows
+            return self._bytes
 
 
 def _overlaps(entry: _Entry, arrival: DataArrival) -> bool:

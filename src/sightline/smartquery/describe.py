@@ -106,10 +106,11 @@ Ratios come as numbers (percentages as 0–100) rounded to 4 decimals, or `null`
 ## The query cache
 
 An identical request (same customer, query, period, granularity, filter and page) is answered from an
-in-memory cache, with `cached: true` in its status. An entry is dropped as soon as new data is stored for
-its customer at times it read (the period, and its lookback), whatever path the data came by (the
-collector or a bulk load); an answer computed while such data arrived is not kept. The cache holds at most
-{cache.max_entries} answers and {cache.max_rows:,} rows, the least recently used going first.
+in-memory cache of answers (their JSON bytes), with `cached: true` in its status. An entry is dropped as
+soon as new data is stored for its customer at times it read (the period, and its lookback), whatever
+path the data came by (the collector or a bulk load); an answer computed while such data arrived is not
+kept. The cache holds at most {cache.max_entries} answers and {cache.max_bytes // 1024**2} MiB of them,
+the least recently used going first.
 
 ## Viewing sessions
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -22,6 +23,9 @@ from sightline.smartquery.sql import TOTAL_RECORDS
 from sightline.smartquery.tracking import QueryRecord, QueryRegistry
 from sightline.store.base import QueryCancelledError, Store, StoreError
 
+Render = Callable[[list[dict[str, Any]], int, SmartQuery], bytes]
+"""The body of an answer: from its page of rows, the rows of the whole answer, and the request."""
+
 CANCEL_WAIT_S = 10.0
 """How long `cancel` waits for the query to end."""
 _CANCEL_RETRY_S = 0.01
@@ -32,8 +36,11 @@ def store_tag(customer_id: int, query_id: str) -> str:
 
 
 class SmartQueryService:
-    def __init__(self, store: Store, cache: ResultCache | None = None, registry: QueryRegistry | None = None) -> None:
+    def __init__(
+        self, store: Store, render: Render, cache: ResultCache | None = None, registry: QueryRegistry | None = None
+    ) -> None:
         self.store = store
+        self.render = render
         self.cache = cache or ResultCache()
         self.registry = registry or QueryRegistry()
         store.add_insert_listener(self.cache.invalidate)
@@ -70,7 +77,8 @@ class SmartQueryService:
         if not rows and query.offset:  # a page past the end: count the records on the first page instead
             first = self._rows(replace(query, offset=0, limit=1), query_id)
             total = int(first[0][TOTAL_RECORDS]) if first else 0
-        return Answer(tuple({k: v for k, v in row.items() if k != TOTAL_RECORDS} for row in rows), total)
+        page = [{k: v for k, v in row.items() if k != TOTAL_RECORDS} for row in rows]
+        return Answer(self.render(page, total, query), total)
 
     def _rows(self, query: SmartQuery, query_id: str) -> list[dict[str, Any]]:
         record = self.registry.get(query.customer_id, query_id)

@@ -44,7 +44,8 @@ def title_hash(column: str = "assetid") -> Expr:
 
 def sessions(query: SmartQuery, extra: tuple[Aliased, ...] = ()) -> Select:
     """One row per viewing session: `viewer` (the hash of its `viewerid`) and `session`, the array of its
-    views in start order, each a tuple (start ms, end ms, title hash, *extra)."""
+    views in start order, each a tuple (start ms, end ms, title hash, *extra); views that start in the same
+    millisecond are ordered by end, then title, so that the answer never depends on the engine's order."""
     played = view_rows(
         query,
         named(
@@ -60,7 +61,7 @@ def sessions(query: SmartQuery, extra: tuple[Aliased, ...] = ()) -> Select:
     ordered = Select(
         named(
             viewer=col("viewer"),
-            viewlist=f("arraySort", lam("v", item(col("v"), 1)), f("groupArray", f("tuple", *fields))),
+            viewlist=f("arraySort", f("groupArray", f("tuple", *fields))),
         ),
         played,
         group_by=(col("viewer"),),

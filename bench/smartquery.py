@@ -1,0 +1,220 @@
+"""Named-query speed: every `queryname` of `GET /mm-apis/smartQuery`, uncached and cached, on ≥ 5M views.
+
+    .venv/bin/python bench/smartquery.py [--events 75e6] [--repeats 15] [--data-dir PATH]
+
+Loads the simulated 7 days (2 customers, scaled to `--events`, which makes ≥ 5M views; see query_data.py)
+into `--data-dir` in a child process, or reuses it. Then it serves the app with uvicorn on 127.0.0.1 over
+that store and, for each named query over the 7 days of customer 1001, over HTTP with an `X-API-Key`:
+
+- uncached: `querycache=False`, `--repeats` times after `--warmup` untimed calls;
+- cached: the same request with `querycache=True` (after one call that fills the cache), `--repeats` times;
+  the cached answer is checked equal to the uncached one first.
+
+It also cancels a running `contentpaths` by its queryId (`DELETE …/queries/{queryId}` once the engine lists
+it) and times how long the cancelled request took to answer. Writes the `smartquery` section of
+docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchlib import median, write_section
+from query import Served, _load, _percentile, _wait_for_merges
+from query_data import CUSTOMERS, END
+from sightline.app import create_app
+from sightline.auth.kinds import KeyKind
+from sightline.settings import Settings
+from sightline.smartquery.catalog import NAMED_QUERIES
+from sightline.smartquery.service import store_tag
+from sightline.store import Store
+
+CUSTOMER = CUSTOMERS[0]
+PLAN_LEVEL = 6831
+DAYS = 7
+GOAL_UNCACHED_MS = 1000.0
+GOAL_CACHED_MS = 20.0
+
+
+@dataclass
+class Timing:
+    rows: int = 0
+    uncached: list[float] = field(default_factory=list)
+    cached: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Cancellation:
+    full_ms: float
+    answered_ms: float
+    """From the start of the cancelled request to its 409."""
+    delete_ms: float
+    """From the DELETE to its answer (the query stopped)."""
+    status: str
+
+
+def _params(name: str, **extra: str) -> dict[str, str]:
+    start = int(END.timestamp()) - DAYS * 86_400
+    return {"queryname": name, "period": f"start={start},end={int(END.timestamp())}", **extra}
+
+
+def _timed_get(client: httpx.Client, url: str, params: dict[str, str]) -> tuple[float, dict[str, Any]]:
+    began = time.perf_counter()
+    response = client.get(url, params=params)
+    elapsed = (time.perf_counter() - began) * 1000
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    body.pop("queryId")
+    return elapsed, body
+
+
+def _views(store: Store) -> int:
+    table = store.query(
+        "SELECT count() AS n FROM views FINAL WHERE customer_id = {c:UInt32}", {"c": CUSTOMER}
+    )  # the customer's views, for the report
+    return int(table.column("n")[0].as_py())
+
+
+def _in_engine(store: Store, tag: str) -> bool:
+    listed = store.query(
+        "SELECT count() AS n FROM system.processes WHERE Settings['log_comment'] = {t:String}", {"t": tag}
+    )
+    return bool(listed.column("n")[0].as_py())
+
+
+def _cancel(client: httpx.Client, base: str, store: Store) -> Cancellation:
+    full_ms, _ = _timed_get(client, f"{base}", _params("contentpaths", querycache="False"))
+    query_id = str(uuid.uuid4())
+    answered: dict[str, Any] = {}
+
+    def run() -> None:
+        began = time.perf_counter()
+        response = client.get(base, params=_params("contentpaths", querycache="False", queryId=query_id))
+        answered.update(status=response.status_code, ms=(time.perf_counter() - began) * 1000)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    while not _in_engine(store, store_tag(CUSTOMER, query_id)):
+        time.sleep(0.01)
+    began = time.perf_counter()
+    deleted = client.delete(f"{base}/queries/{query_id}")
+    delete_ms = (time.perf_counter() - began) * 1000
+    thread.join()
+    if answered.get("status") != 409:
+        raise SystemExit(f"the cancelled query answered {answered}")
+    return Cancellation(full_ms, answered["ms"], delete_ms, deleted.json()["status"])
+
+
+def measure(app: Any, key: str, repeats: int, warmup: int) -> tuple[dict[str, Timing], Cancellation, int]:
+    served = Served(app)
+    store: Store = app.state.store
+    _wait_for_merges(store)
+    base = f"http://127.0.0.1:{served.port}/mm-apis/smartQuery/{CUSTOMER}"
+    results: dict[str, Timing] = {}
+    try:
+        with httpx.Client(headers={"X-API-Key": key}, timeout=600) as client:
+            for name in NAMED_QUERIES:
+                timing = results[name] = Timing()
+                for _ in range(warmup):
+                    _timed_get(client, base, _params(name, querycache="False"))
+                uncached = [_timed_get(client, base, _params(name, querycache="False")) for _ in range(repeats)]
+                timing.uncached = [ms for ms, _ in uncached]
+                _timed_get(client, base, _params(name))  # fills the cache
+                cached = [_timed_get(client, base, _params(name)) for _ in range(repeats)]
+                timing.cached = [ms for ms, _ in cached]
+                if any(body != uncached[0][1] for _, body in cached):
+                    raise SystemExit(f"{name}: the cached answer differs from the uncached one")
+                timing.rows = uncached[0][1]["totalrecords"]
+                print(
+                    f"  {name}: p95 {_percentile(timing.uncached, 0.95):.0f} ms uncached, "
+                    f"{_percentile(timing.cached, 0.95):.1f} ms cached",
+                    flush=True,
+                )
+            cancellation = _cancel(client, base, store)
+            views = _views(store)
+    finally:
+        served.stop()
+    return results, cancellation, views
+
+
+def report(
+    results: dict[str, Timing], cancellation: Cancellation, loaded: dict[str, Any], views: int, repeats: int
+) -> str:
+    lines = [
+        f"{loaded['events']:,} events, {loaded['views']:,} views, simulated over the 7 days before {END:%Y-%m-%d} "
+        f"for customers {CUSTOMERS[0]} and {CUSTOMERS[1]} (scale {loaded['scale']:g}); every query asks for the "
+        f"7 days of customer {CUSTOMER}, {views:,} views. Over HTTP (uvicorn on 127.0.0.1, httpx, one kept-alive "
+        f"connection, an API key); {repeats} timed calls each. Load average of the shared machine at the end: "
+        f"{os.getloadavg()[0]:.1f} (2 cores).",
+        "",
+        "| queryname | rows | uncached p50 | uncached p95 | cached p50 | cached p95 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, timing in results.items():
+        lines.append(
+            f"| `{name}` | {timing.rows:,} | {median(timing.uncached):,.0f} ms | "
+            f"{_percentile(timing.uncached, 0.95):,.0f} ms | {median(timing.cached):.1f} ms | "
+            f"{_percentile(timing.cached, 0.95):.1f} ms |"
+        )
+    worst_uncached = max(_percentile(t.uncached, 0.95) for t in results.values())
+    worst_cached = max(_percentile(t.cached, 0.95) for t in results.values())
+    met = [n for n, t in results.items() if _percentile(t.uncached, 0.95) <= GOAL_UNCACHED_MS]
+    lines += [
+        "",
+        f"- Goal ≤ {GOAL_UNCACHED_MS:,.0f} ms uncached (p95): met by {len(met)} of {len(results)} queries "
+        f"({', '.join(f'`{n}`' for n in met) or 'none'}); the slowest p95 is {worst_uncached:,.0f} ms.",
+        f"- Goal ≤ {GOAL_CACHED_MS:.0f} ms cached (p95): the slowest p95 is {worst_cached:.1f} ms "
+        f"({'met' if worst_cached <= GOAL_CACHED_MS else 'not met'}); every cached answer equals the uncached one.",
+        f"- Cancelling `contentpaths` (uncached: {cancellation.full_ms:,.0f} ms) by its queryId once the engine "
+        f"listed it: `DELETE` answered in {cancellation.delete_ms:,.0f} ms with status `{cancellation.status}`, "
+        f"and the cancelled request answered 409 after {cancellation.answered_ms:,.0f} ms in all.",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=float, default=75e6)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "sightline-bench-smartquery")
+    parser.add_argument("--no-write", action="store_true", help="print the report instead of writing it")
+    args = parser.parse_args()
+    began = time.perf_counter()
+    loaded = _load(args.data_dir, args.events)
+    if loaded["views"] < 5_000_000:
+        raise SystemExit(f"{loaded['views']:,} views: the benchmark needs at least 5M (raise --events)")
+    with tempfile.TemporaryDirectory() as accounts:
+        settings = Settings(
+            data_dir=args.data_dir,
+            metadata_url=f"sqlite:///{Path(accounts) / 'metadata.db'}",
+            argon2_time_cost=1,
+            argon2_memory_kib=1024,
+        )
+        app = create_app(settings)
+        auth = app.state.auth
+        auth.accounts.add_customer(CUSTOMER, "Benchmark", PLAN_LEVEL)
+        key = auth.accounts.create_key(KeyKind.API, CUSTOMER)[1]
+        print("measuring", flush=True)
+        results, cancellation, views = measure(app, key, args.repeats, args.warmup)
+    body = report(results, cancellation, loaded, views, args.repeats)
+    load = "the data directory reused" if loaded["reused"] else f"{loaded['seconds']:.0f} s of loading included"
+    body += f"\n\nWhole run: {time.perf_counter() - began:.0f} s ({load})."
+    command = f"python bench/smartquery.py --events {args.events / 1e6:g}e6 --repeats {args.repeats}"
+    print(body)
+    if not args.no_write:
+        write_section("smartquery", command, body)
+
+
+if __name__ == "__main__":
+    main()
