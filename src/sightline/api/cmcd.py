@@ -25,13 +25,13 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from sightline.api.collect import read_body
 from sightline.api.deps import AuthDep
 from sightline.api.enrichment import enrich_request
 from sightline.api.errors import ApiError, ErrorResponse
 from sightline.auth.service import AuthService
 from sightline.ingest.cmcd import CmcdError, parse_event_report
 from sightline.ingest.cmcd_sessions import CmcdSessions
-from sightline.ingest.collect import MAX_BODY_BYTES
 from sightline.ingest.pipeline import IngestUnavailableError
 
 router = APIRouter(tags=["ingest"])
@@ -63,14 +63,7 @@ async def _read_text(request: Request) -> str:
         raise _error(415, "unsupported_media_type", f"Content-Type must be one of {allowed}", "Content-Type")
     if request.headers.get("content-encoding", "identity").strip().lower() != "identity":
         raise _error(415, "unsupported_media_type", "CMCD reports are sent without a content encoding")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _error(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise _error(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+    body = await read_body(request)
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:

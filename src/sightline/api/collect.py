@@ -42,14 +42,15 @@ class CollectResponse(BaseModel):
 
 async def read_body(request: Request) -> bytes:
     """The request's body, refused (413) as soon as it passes `MAX_BODY_BYTES`."""
+    too_large = ApiError(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise CollectError(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+        raise too_large
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY_BYTES:
-            raise CollectError(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+            raise too_large
     return bytes(body)
 
 
