@@ -5,10 +5,8 @@ on it, one at a time (chDB opens one data directory per process). The engine che
 `max_execution_time` between blocks; at 1 ms a breakdown by subscriber over a day of `events` (about
 90 000 rows, several blocks) exceeds it on every run, while the same request under the default limit
 answers 200 — so the 504 is the limit's doing.
-
-The store of the limited app is opened directly (`EmbeddedStore`, schema already migrated) and given to
-`create_app`: `open_store` runs its migrations' version query on a limited query session, which a
-1 ms limit stops too.
+The limits are the API's: the app starts under them (its migrations and the collector's start-up read on
+the writer's session, which they do not bind).
 """
 
 from __future__ import annotations
@@ -26,7 +24,7 @@ from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.settings import Settings
 from sightline.simulate import SimulationConfig, simulate
-from sightline.store import EmbeddedStore, open_store
+from sightline.store import open_store
 
 CUSTOMER = 1001
 PLAN_LEVEL = 6831
@@ -79,22 +77,13 @@ def _client(
         argon2_time_cost=1,
         argon2_memory_kib=1024,
     )
-    store = EmbeddedStore(
-        data_dir,
-        query_sessions=settings.query_sessions,
-        time_limit_s=settings.query_time_limit_s,
-        memory_limit_bytes=settings.query_memory_limit_bytes,
-    )
-    try:
-        app = create_app(settings, store=store)
-        accounts = app.state.auth.accounts
-        if not any(c.id == CUSTOMER for c in accounts.list_customers()):
-            accounts.add_customer(CUSTOMER, "Timeout", PLAN_LEVEL)
-        key = accounts.create_key(KeyKind.API, CUSTOMER)[1]
-        with TestClient(app, raise_server_exceptions=False) as client:
-            yield client, {"X-API-Key": key}
-    finally:
-        store.close()
+    app = create_app(settings)
+    accounts = app.state.auth.accounts
+    if not any(c.id == CUSTOMER for c in accounts.list_customers()):
+        accounts.add_customer(CUSTOMER, "Timeout", PLAN_LEVEL)
+    key = accounts.create_key(KeyKind.API, CUSTOMER)[1]
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client, {"X-API-Key": key}
 
 
 @pytest.fixture

@@ -56,7 +56,7 @@ def restore_sessions(store: Store, sessions: Sessionizer, customer_ids: list[int
     """Restore the recent views of `customer_ids` into `sessions`, least recently active first; how many."""
     rows: list[tuple[int, dict[str, Any]]] = []
     for customer_id in customer_ids:
-        table = store.query(*print_select(recent_views_query(customer_id, now_ms)))
+        table = store.read_internal(*print_select(recent_views_query(customer_id, now_ms)))
         rows.extend((customer_id, row) for row in table.to_pylist())
     for customer_id, row in sorted(rows, key=lambda pair: int(pair[1]["last_ts"])):
         sessions.restore(

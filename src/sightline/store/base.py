@@ -66,6 +66,11 @@ class Store(Protocol):
         """Call `listener` after every successful insert (see `InsertListener`)."""
         ...
 
+    def read_internal(self, sql: str, params: QueryParams | None = None) -> pa.Table:
+        """A read of Sightline's own (migrations, the collector's start-up), on the writer's session: not
+        under the API's time and memory limits, and serialised with inserts and DDL."""
+        ...
+
     def execute(self, sql: str, params: QueryParams | None = None) -> None:
         """Run a statement that returns nothing (DDL, migrations) on the writer's session."""
         ...

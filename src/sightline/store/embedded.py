@@ -197,6 +197,17 @@ class EmbeddedStore:
     def add_insert_listener(self, listener: InsertListener) -> None:
         self._listeners.append(listener)
 
+    def read_internal(self, sql: str, params: QueryParams | None = None) -> pa.Table:
+        with self._writer_lock:
+            self._check_open()
+            try:
+                result = self._writer_session.query(sql, "ArrowTable", params=_bound(params))
+            except Exception as error:
+                raise _store_error(error) from error
+        if not isinstance(result, pa.Table):
+            raise StoreError(f"engine returned {type(result).__name__}, not an Arrow table")
+        return result
+
     def execute(self, sql: str, params: QueryParams | None = None) -> None:
         with self._writer_lock:
             self._check_open()

@@ -36,7 +36,7 @@ _LEDGER = (
 
 def applied_versions(store: Store) -> set[int]:
     store.execute(_LEDGER)
-    table = store.query("SELECT DISTINCT version FROM schema_migrations")
+    table = store.read_internal("SELECT DISTINCT version FROM schema_migrations")
     return {int(v) for v in table.column("version").to_pylist()}
 
 
