@@ -58,6 +58,8 @@ COLUMNS = (
 class World:
     client: TestClient
     headers: dict[str, str]
+    other_headers: dict[str, str]
+    """An API key of OTHER."""
     events: pd.DataFrame
     """Every customer's events as stored: ts in epoch ms, view_key (the view id), view_start in epoch ms."""
     truth: pd.DataFrame
@@ -69,7 +71,8 @@ class World:
     """Independent computations, made once per world."""
 
     def get(self, path: str, params: dict[str, str] | list[tuple[str, str]], customer: int = CUSTOMER) -> Any:
-        response: httpx.Response = self.client.get(f"{path}/{customer}", params=params, headers=self.headers)
+        headers = self.headers if customer == CUSTOMER else self.other_headers
+        response: httpx.Response = self.client.get(f"{path}/{customer}", params=params, headers=headers)
         assert response.status_code == 200, f"{response.status_code} {response.text[:500]}"
         return response.json()
 
@@ -115,8 +118,8 @@ def _without_closing(events: pa.Table, count: int) -> tuple[pa.Table, frozenset[
 @contextmanager
 def simulated_world(data_dir: Path, open_views: int = 0) -> Iterator[World]:
     """The app owning its store (closed on exit: chDB opens one data directory per process), the simulated
-    day inserted in shuffled batches (`open_views` views of CUSTOMER without their closing event), customer
-    1001 on the plan that allows everything, and its API key."""
+    day inserted in shuffled batches (`open_views` views of CUSTOMER without their closing event), both
+    customers on the plan that allows everything, and an API key of each."""
     chunks = list(simulate(CONFIG))
     events = pa.concat_tables([chunk.events for chunk in chunks])
     truth = pa.concat_tables([chunk.views for chunk in chunks]).to_pandas()
@@ -126,8 +129,11 @@ def simulated_world(data_dir: Path, open_views: int = 0) -> Iterator[World]:
     auth.accounts.add_customer(CUSTOMER, "Errors", PLAN_LEVEL)
     auth.accounts.add_customer(OTHER, "Other", PLAN_LEVEL)
     key = auth.accounts.create_key(KeyKind.API, CUSTOMER)[1]
+    other_key = auth.accounts.create_key(KeyKind.API, OTHER)[1]
     with TestClient(app) as client:
         rows = np.random.default_rng(2).permutation(events.num_rows)
         for batch in np.array_split(rows, 3):
             app.state.store.insert_events(events.take(pa.array(batch)))
-        yield World(client, {"X-API-Key": key}, events_frame(events), truth, CONFIG.incidents, opened)
+        yield World(
+            client, {"X-API-Key": key}, {"X-API-Key": other_key}, events_frame(events), truth, CONFIG.incidents, opened
+        )

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from sightline.simulate.incidents import PLAYER_FAILURE_CODE
-from tests.api.simulated import CUSTOMER, HOUR_MS, START, World, period, simulated_world
+from tests.api.simulated import CUSTOMER, HOUR_MS, OTHER, START, World, period, simulated_world
 
 METRICS = ("errors", "fatalerrors", "affectedviews", "affectedviewers", "attempts", "errorrate", "fatalerrorrate")
 ERROR_COLUMNS = {"errorcode": "error_code", "errormessage": "error_message"}
@@ -42,6 +42,9 @@ class Case:
     passes: Callable[[pd.DataFrame], pd.Series] | None = None
     """The qoefilter over each view's events."""
     window: tuple[datetime, datetime] = DAY
+    ad: bool = False
+    """`dimension=ad`: ad errors, per ad request."""
+    customer: int = CUSTOMER
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -59,6 +62,8 @@ class Case:
             params["businesserror"] = "true"
         if self.qoefilter is not None:
             params["qoefilter"] = self.qoefilter
+        if self.ad:
+            params["dimension"] = "ad"
         return params
 
 
@@ -88,6 +93,7 @@ CASES = (
     Case("business", business=True),
     Case("unaligned_by_code_and_cdn", ("errorcode", "cdn"), window=UNALIGNED),
     Case("qoe_by_code", ("errorcode",), qoefilter="latency>2", passes=_latency_above(2)),
+    Case("ad_errors_by_code_and_hour", ("errorcode", "timestamp"), ad=True, customer=OTHER),
 )
 
 
@@ -122,21 +128,26 @@ def _rate(count: int, attempts: int) -> float | None:
 def expected(world: World, case: Case) -> dict[tuple[Any, ...], dict[str, Any]]:
     """Every row of `case`, keyed by its fields' values."""
     start, end = (int(t.timestamp() * 1000) for t in case.window)
-    events = world.events[world.events["customer_id"] == CUSTOMER]
+    events = world.events[world.events["customer_id"] == case.customer]
     events = events[_mask(events, case.conditions, errors=False)]
     if case.passes is not None:
         events = events[events["view_key"].isin(case.passes(events))]
-    errors = events[(events["event"] == "error") & (events["ts"] >= start) & (events["ts"] < end)]
+    event = "ad_error" if case.ad else "error"
+    errors = events[(events["event"] == event) & (events["ts"] >= start) & (events["ts"] < end)]
     errors = errors[_mask(errors, case.conditions, errors=True)]
-    if not case.business:
+    if not case.business and not case.ad:
         errors = errors[errors["business_error"] == 0]
+    # attempts count at the view's start; ad requests (the catalog's `adrequests`) when they happen
+    time = "ts" if case.ad else "view_start"
     attempts = events[
-        (events["event"] == "play_request") & (events["view_start"] >= start) & (events["view_start"] < end)
+        (events["event"] == ("ad_request" if case.ad else "play_request"))
+        & (events[time] >= start)
+        & (events[time] < end)
     ]
     join = tuple(f for f in case.keys if f not in ERROR_COLUMNS)
     attempts_by: dict[tuple[Any, ...], int] = {
         tuple(key): int(count)  # type: ignore[arg-type]
-        for key, count in attempts.groupby(_key(attempts, join, "view_start")).size().items()
+        for key, count in attempts.groupby(_key(attempts, join, time)).size().items()
     }
     grouped = errors.groupby(_key(errors, case.keys, "ts"))
     counts = pd.DataFrame(
@@ -157,7 +168,7 @@ def expected(world: World, case: Case) -> dict[tuple[Any, ...], dict[str, Any]]:
     for key, row in rows.items():
         tried = attempts_by.get(tuple(v for f, v in zip(case.keys, key, strict=True) if f in join), 0)
         row["attempts"] = tried
-        row["errorrate"] = _rate(row["affectedviews"], tried)
+        row["errorrate"] = _rate(row["errors" if case.ad else "affectedviews"], tried)
         row["fatalerrorrate"] = _rate(row["fatalerrors"], tried)
     return rows
 
@@ -182,7 +193,7 @@ def _answered(body: dict[str, Any], keys: tuple[str, ...]) -> dict[tuple[Any, ..
 def test_rows_equal_the_independent_computation(world: World, case: Case) -> None:
     want = expected(world, case)
     assert want, "the case has data"
-    got = _answered(world.get("/mm-apis/error", case.params()), case.keys)
+    got = _answered(world.get("/mm-apis/error", case.params(), case.customer), case.keys)
     assert set(got) == set(want), (
         f"missing {sorted(set(want) - set(got))[:5]}, extra {sorted(set(got) - set(want))[:5]}"
     )
@@ -287,3 +298,22 @@ def test_the_incident_is_the_hottest_over_its_dimension(world: World) -> None:
     assert (top["errorcode"], top["playerversion"]) == (PLAYER_FAILURE_CODE, incident.filters["playerversion"])
     assert top["fatalerrorrate"] > 40  # 60 % of the version's attempts fail (ExoPlayer only has 1.3.1 affected)
     assert body["response"][0]["errorcode"] == PLAYER_FAILURE_CODE
+
+
+def test_the_ad_server_outage_is_the_hottest_over_time(world: World) -> None:
+    """`dimension=ad`: the ad errors of the ad server outage (VAST codes) are the hottest cells of its hours."""
+    incident = next(i for i in world.incidents if i.kind == "ad_server_errors")
+    params = {
+        "metrics": "errorrate,errors",
+        "period": period(*DAY),
+        "heatmap": "timestamp",
+        "granularity": "hour",
+        "dimension": "ad",
+    }
+    body = world.get("/mm-apis/error", params, incident.customer_id)
+    assert {row["errorcode"] for row in body["response"]} <= {"VAST_301", "VAST_303", "VAST_402", "VAST_900"}
+    start, end = int(incident.start.timestamp()), int(incident.end.timestamp())
+    whole_hours = {h for h in range(-(-start // 3600) * 3600, end, 3600) if h + 3600 <= end}
+    assert whole_hours
+    top = body["heatmap"]["hottest"][: 2 * len(whole_hours)]
+    assert {h["timestamp"] for h in top} == whole_hours, top

@@ -48,6 +48,8 @@ def parse(scope: CustomerContext, params: ErrorQueryParams) -> ErrorRequest:
     timed = request.query.series or (request.heatmap is not None and request.heatmap.column == TIMESTAMP)
     if timed and GRANULARITY_SECONDS[request.query.granularity] < 3600:
         scope.require(Feature.MINUTE_GRANULARITY)
+    if request.query.source == "ad":
+        scope.require(Feature.AD_METRICS)
     return request
 
 
@@ -112,7 +114,9 @@ async def errors(
     offset: Annotated[int, Query(description="Rows to skip.")] = 0,
     businesserror: Annotated[str | None, Query(description="true: count business exceptions (default false).")] = None,
     query_id: Annotated[str | None, Query(alias="queryId", description="A UUID, echoed as `queryId`.")] = None,
-    dimension: Annotated[str | None, Query(description="Legacy; accepted, changes nothing.")] = None,
+    dimension: Annotated[
+        str | None, Query(description="`ad`: ad errors, per ad request; other values (all, …) change nothing.")
+    ] = None,
     agg: Annotated[str | None, Query(description="Legacy; accepted, values are always aggregated.")] = None,
     count: Annotated[str | None, Query(description="Legacy; accepted, totalrecords is always given.")] = None,
 ) -> dict[str, Any]:
@@ -134,6 +138,7 @@ async def errors(
         heatmap_field,
         columnlimit,
         query_id,
+        dimension,
     )
     request = parse(scope, params)
     answer = await (list_errors(store, request.query) if request.heatmap is None else heatmap(store, request))

@@ -13,6 +13,8 @@ Rules (docs/errors.md):
 - `orderby` names a requested metric or field (for a heatmap, a requested metric or `errorcode`);
   `order`/`orderas` give the direction; by default the first metric, descending.
 - `businesserror=true` counts business exceptions; `queryId`, when given, must be a UUID and is echoed.
+- `dimension=ad` answers ad errors (`ad_error` events, VAST codes), with ad requests as `attempts`; the
+  other values of SmartSight's `dimension` (all, microscope, subscriber, geo, …) change nothing.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class ErrorQueryParams:
     heatmap: str | None = None
     columnlimit: int | None = None
     query_id: str | None = None
+    dimension: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,5 +225,6 @@ def parse_error_request(customer_id: int, params: ErrorQueryParams) -> ErrorRequ
         order_by,
         limit,
         params.offset,
+        "ad" if (params.dimension or "").strip().lower() == "ad" else "player",
     )
     return ErrorRequest(query, heatmap, _query_id(params.query_id))

@@ -20,6 +20,7 @@ the groups with errors (LEFT join); otherwise every group with errors or attempt
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from sightline.catalog.metrics import metric
 from sightline.catalog.parts import PARTS
@@ -58,8 +59,12 @@ from sightline.query.plan import EVENTS, choose_tables
 ERROR_FIELDS: dict[str, str] = {"errorcode": "error_code", "errormessage": "error_message"}
 """API name → column of `events`: the fields that split errors but not attempts."""
 
-ERROR_EVENT = next(p.condition for p in PARTS if p.name == "errors")
-"""The catalog's condition of an error event."""
+ErrorSource = Literal["player", "ad"]
+_CONDITIONS = {p.name: p.condition for p in PARTS}
+ERROR_EVENTS: dict[ErrorSource, str] = {"player": _CONDITIONS["errors"], "ad": _CONDITIONS["ad_errors"]}
+"""The catalog's condition of an error event: the player's (`error`) or the ad's (`ad_error`)."""
+DENOMINATORS: dict[ErrorSource, str] = {"player": "attempts", "ad": "adrequests"}
+"""The catalog metric a source's rates divide by: attempts, or ad requests."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +116,8 @@ class ErrorQuery:
     order_by: tuple[str, Direction] = ("errors", "DESC")
     limit: int | None = 1000
     offset: int = 0
+    source: ErrorSource = "player"
+    """`ad`: ad errors, with ad requests as `attempts` (SmartSight's `dimension=ad`)."""
 
     @property
     def join_keys(self) -> tuple[str, ...]:
@@ -121,11 +128,36 @@ class ErrorQuery:
         return (*self.error_fields, *self.join_keys)
 
 
+READS: dict[str, tuple[str, ...]] = {
+    "errors": ("errors",),
+    "fatalerrors": ("fatalerrors",),
+    "affectedviews": ("affectedviews",),
+    "affectedviewers": ("affectedviewers",),
+    "attempts": (),
+    "fatalerrorrate": ("fatalerrors",),
+}
+"""The counts of the errors side each metric reads (`errorrate`: `rate_count`)."""
+
+
+def rate_count(source: ErrorSource) -> str:
+    """The count an error rate divides: affected views, or ad errors (a view makes several ad requests)."""
+    return "affectedviews" if source == "player" else "errors"
+
+
+def counted(query: ErrorQuery) -> tuple[str, ...]:
+    """The counts the errors side computes: those the metrics and the order read (`errors` always: the
+    distinct counts are the costly ones, they read the view and viewer ids of every error)."""
+    names = {"errors"}
+    for name in (*query.metrics, query.order_by[0]):
+        names.update((rate_count(query.source),) if name == "errorrate" else READS.get(name, ()))
+    return tuple(n for n in READS if n in names)
+
+
 def attempts_query(query: ErrorQuery) -> MetricQuery:
-    """The metric query of the attempts of each dimension and time group of `query`."""
+    """The metric query of the attempts (or ad requests) of each dimension and time group of `query`."""
     return MetricQuery(
         query.customer_id,
-        (metric("attempts"),),
+        (metric(DENOMINATORS[query.source]),),
         query.dimensions,
         query.series,
         query.period,
@@ -157,14 +189,15 @@ def _errors_side(query: ErrorQuery, attempts: MetricQuery) -> Select:
     if query.series:
         keys.append(time_bucket(ts, query.granularity))
         columns.append(Aliased(keys[-1], TIMESTAMP))
-    columns += [
-        Aliased(Func("count", ()), "errors"),
-        Aliased(Func("sum", (Column("fatal"),)), "fatalerrors"),
-        Aliased(Func("uniqExact", (Column("view_id"),)), "affectedviews"),
-        Aliased(Func("uniqExact", (Column("viewerid"),)), "affectedviewers"),
-    ]
-    conditions: list[Expr] = [in_range(ts, query.period.start, query.period.end), Trusted(ERROR_EVENT)]
-    if not query.include_business:
+    counts: dict[str, Expr] = {
+        "errors": Func("count", ()),
+        "fatalerrors": Func("sum", (Column("fatal"),)),
+        "affectedviews": Func("uniqExact", (Column("view_id"),)),
+        "affectedviewers": Func("uniqExact", (Column("viewerid"),)),
+    }
+    columns += [Aliased(counts[name], name) for name in counted(query)]
+    conditions: list[Expr] = [in_range(ts, query.period.start, query.period.end), Trusted(ERROR_EVENTS[query.source])]
+    if not query.include_business and query.source == "player":
         conditions.append(Binary("=", Column("business_error"), Param(0, "UInt8")))
     if query.filter is not None:
         conditions.append(filter_expr(query.filter))
@@ -176,11 +209,13 @@ def _errors_side(query: ErrorQuery, attempts: MetricQuery) -> Select:
 
 
 def _attempts_side(attempts: MetricQuery) -> Select:
+    """The denominator of each group, as the column `attempts`."""
     dimensions = frozenset(attempts.dimensions) | frozenset(_fields(attempts.filter))
     bucket = GRANULARITY_SECONDS[attempts.granularity] if attempts.series else None
     events_only = "a qoefilter needs per-view values" if attempts.qoefilter is not None else None
     select = compile_query(attempts, choose_tables(attempts.period, dimensions, bucket, events_only))
-    columns = tuple(c for c in select.columns if c.alias != TOTAL_RECORDS)
+    columns = tuple(Aliased(c.expr, "attempts") for c in select.columns if c.alias in DENOMINATORS.values())
+    columns = tuple(c for c in select.columns if c.alias not in (TOTAL_RECORDS, *DENOMINATORS.values())) + columns
     return replace(select, columns=columns, order_by=(), limit=None, offset=0)
 
 
@@ -197,10 +232,10 @@ def _percent(count: str) -> Expr:
     return Binary("/", Binary("*", Number(100.0), Column(count)), attempts)
 
 
-def metric_expr(name: str) -> Expr:
+def metric_expr(name: str, source: ErrorSource = "player") -> Expr:
     """The outer expression of an error metric over the joined columns."""
     if name == "errorrate":
-        return _percent("affectedviews")
+        return _percent(rate_count(source))
     if name == "fatalerrorrate":
         return _percent("fatalerrors")
     return Column(name)
@@ -216,7 +251,7 @@ def compile_errors(query: ErrorQuery) -> Select:
         tuple(Column(k) for k in query.join_keys),
     )
     columns = [Aliased(Column(k), k) for k in query.keys]
-    columns += [Aliased(metric_expr(m), m) for m in query.metrics]
+    columns += [Aliased(metric_expr(m, query.source), m) for m in query.metrics]
     columns.append(Aliased(Trusted("count() OVER ()"), TOTAL_RECORDS))
     field, direction = query.order_by
     order = [OrderBy(Column(field), direction)] + [OrderBy(Column(k), "ASC") for k in query.keys if k != field]
