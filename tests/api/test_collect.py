@@ -129,6 +129,7 @@ def test_events_after_the_view_ended_are_refused(world: World) -> None:
     ("raw", "headers", "status", "code"),
     [
         (b"{not json", {}, 400, "bad_json"),
+        (b'{"events": [' + b"1" * 5000 + b"]}", {}, 400, "bad_json"),
         (b'{"events": 5}', {}, 400, "bad_view_id"),
         (b"[1, 2]", {}, 400, "bad_batch"),
         (b"\x1f\x8b\x08garbage", {}, 400, "bad_gzip"),

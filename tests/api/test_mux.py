@@ -135,6 +135,7 @@ def test_an_unknown_env_key_is_401(world: World, env_key: str) -> None:
     ("raw", "status", "code"),
     [
         (b"{not json", 400, "bad_json"),
+        (b'{"events": [' + b"1" * 5000 + b"]}", 400, "bad_json"),
         (b"[" * 200_000 + b"]" * 200_000, 400, "bad_json"),
         (b"[1, 2]", 400, "bad_batch"),
         (b'{"events": "many"}', 400, "bad_batch"),

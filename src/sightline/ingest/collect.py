@@ -55,7 +55,7 @@ def decode_body(body: bytes, content_encoding: str | None) -> Any:
             raise CollectError(400, "bad_gzip", f"the gzip body cannot be read: {error}") from error
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except ValueError as error:  # not UTF-8, not JSON, or an integer past Python's 4300 digits
         raise CollectError(400, "bad_json", f"the body is not JSON: {error}") from error
     except RecursionError:
         raise CollectError(400, "bad_json", "the body's JSON is nested too deeply") from None
