@@ -124,6 +124,32 @@ def test_a_busy_collector_answers_503_and_the_retry_decodes_the_same(world: Worl
     assert metrics(world, "mp4_play_to_end", "attempts", filter="assetid=clip-busy")["attempts"] == 1
 
 
+def test_lone_surrogates_are_stored_as_replacement_characters_and_never_stop_the_writer(world: World) -> None:
+    """JSON may escape a lone UTF-16 surrogate (`"\\ud83d"`: a title cut inside an emoji), which UTF-8 cannot hold."""
+    t0 = 1_780_000_000_000
+
+    def event(name: str, seq: int, **fields: Any) -> dict[str, Any]:
+        return {"e": name, "xid": "lone-\ud800", "xsqno": seq, "uti": t0 + seq, "ake": world.ingest_key, **fields}
+
+    events = [
+        event("viewstart", 1, xst=t0, vid="surrogates", vtt="cut \ud83d"),
+        event("playing", 2),
+        event("error", 3, percd="\udfff", perme="lost \ud800"),
+    ]
+    response = world.client.post("/mux", content=json.dumps({"metadata": {}, "events": events}))
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"] == 3
+    bad_key = [{**e, "ake": "\ud800"} for e in events]
+    assert world.client.post("/mux", content=json.dumps({"metadata": {}, "events": bad_key})).status_code == 401
+    world.client.app.state.writer.flush(timeout_s=10)  # type: ignore[attr-defined]
+    stored = world.client.app.state.store.query(  # type: ignore[attr-defined]
+        "SELECT assetname, toString(error_code) AS code, error_message FROM events "
+        "WHERE customer_id = {c:UInt32} AND assetid = 'surrogates' AND event = 'error'",
+        {"c": CUSTOMER},
+    ).to_pylist()
+    assert stored == [{"assetname": "cut \ufffd", "code": "\ufffd", "error_message": "lost \ufffd"}]
+
+
 @pytest.mark.parametrize("env_key", ["", "sli_nosuchkey"])
 def test_an_unknown_env_key_is_401(world: World, env_key: str) -> None:
     response = post(world, load("mp4_play_to_end")[0], "/mux", env_key=env_key)
@@ -154,7 +180,12 @@ def test_malformed_bodies_are_4xx_naming_the_problem(world: World, raw: bytes, s
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=20)
+    | st.sampled_from(["\ud800", "a\udc00"]),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
     max_leaves=12,
 )

@@ -33,7 +33,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from sightline.ingest.collect import CollectError
-from sightline.ingest.mux_dimensions import SOURCE_KEYS, UINT32_MAX, first_text, number, text, view_dimensions
+from sightline.ingest.mux_dimensions import (
+    SOURCE_KEYS,
+    UINT32_MAX,
+    encodable,
+    first_text,
+    number,
+    text,
+    view_dimensions,
+)
 from sightline.ingest.mux_keys import expand_key
 from sightline.ingest.native import MAX_EVENTS, MAX_TS_MS, MIN_TS_MS, BeaconEvent
 
@@ -183,11 +191,11 @@ def _beacon(index: int, raw: Any) -> MuxBeacon:
     env_key = fields.get("env_key")
     return MuxBeacon(
         index=index,
-        env_key=env_key if isinstance(env_key, str) else "",
-        view=view,
+        env_key=encodable(env_key) if isinstance(env_key, str) else "",
+        view=encodable(view),
         seq=seq,
         ts=round(ts),
-        event=event,
+        event=encodable(event),
         fields={key: value for key, value in fields.items() if key in _READ_KEYS},
     )
 

@@ -1,20 +1,22 @@
 """mux-embed's view metadata (long key names, see `mux_keys`) → the catalog's view dimensions.
 
-Invariants: every value fits its dimension (strings cut to `MAX_TEXT`, numbers within UInt32, `streamtype`
-only `live`, `vod` or ""), so the result always validates as `ViewDimensions`; a dimension mux-embed says
-nothing about is left out, for enrichment (user agent, geo) or the default to fill. Browser and OS are
+Invariants: every value fits its dimension (strings cut to `MAX_TEXT` and UTF-8 encodable, numbers within
+UInt32, `streamtype` only `live`, `vod` or ""), so the result always validates as `ViewDimensions`; a dimension
+mux-embed says nothing about is left out, for enrichment (user agent, geo) or the default to fill. Browser and OS are
 rarely in the beacon (mux-embed leaves them to the collector): enrichment derives them from the request.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from sightline.ingest.native import MAX_TEXT
 
 UINT32_MAX = 2**32 - 1
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 TEXT_SOURCES: dict[str, tuple[str, ...]] = {
     "assetid": ("video_id",),
@@ -72,10 +74,16 @@ SOURCE_KEYS: frozenset[str] = frozenset(
 """Every mux field the dimensions are made from: what per-view decoding state must remember."""
 
 
+def encodable(value: str) -> str:
+    """`value` with each lone UTF-16 surrogate, which JSON may escape (`"\\ud83d"`, a text cut inside an emoji)
+    but UTF-8 cannot hold, replaced by U+FFFD."""
+    return _SURROGATES.sub("\ufffd", value)
+
+
 def text(value: Any) -> str:
-    """A mux value as dimension text: strings and integers as they are, cut to `MAX_TEXT`; others ""."""
+    """A mux value as dimension text: strings (`encodable`) and integers as they are, cut to `MAX_TEXT`; others ""."""
     if isinstance(value, str):
-        return value[:MAX_TEXT]
+        return encodable(value[:MAX_TEXT])
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)[:MAX_TEXT]
     return ""
