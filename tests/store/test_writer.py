@@ -12,6 +12,7 @@ import pytest
 
 from sightline.ingest.native import BeaconBatch, to_event_table
 from sightline.store import EmbeddedStore, spool
+from sightline.store.layout import ViewEvents
 from sightline.store.writer import (
     QUARANTINE,
     BatchingWriter,
@@ -126,6 +127,34 @@ def test_a_segment_the_store_refuses_is_quarantined_and_later_ones_are_stored(
     quarantined = spool.segments(tmp_path / QUARANTINE)
     assert [segment_table([b]).num_rows for p in quarantined for b in spool.read_segment(p)] == [3]
     writer.close()
+
+
+def unconvertible_run(i: int) -> list[ViewEvents]:
+    """View runs the spool takes (a pickle) but the layout cannot hold: a lone surrogate is no UTF-8."""
+    view_id = uuid.UUID(int=((START_MS + i) << 80) | (0x7 << 76) | (0b10 << 62) | i).bytes
+    return [ViewEvents(7, view_id, {"cdn": "\ud800"}, [{"event": "heartbeat", "ts": START_MS + i, "seq": 0}])]
+
+
+def test_a_segment_that_does_not_convert_is_quarantined_and_later_ones_are_stored(
+    store: EmbeddedStore, tmp_path: Path
+) -> None:
+    writer = BatchingWriter(store, tmp_path, max_rows=1, max_delay_s=0.01, retry_delays_s=(0.01,))
+    before = stored_events(store)
+    writer.write(unconvertible_run(0))
+    writer.write(view_batch(1))
+    writer.flush(timeout_s=10)
+    writer.close()
+    assert stored_events(store) == before + 3
+    assert [len(spool.read_segment(p)) for p in spool.segments(tmp_path / QUARANTINE)] == [1]
+
+
+def test_a_left_segment_that_does_not_convert_is_quarantined_at_start(store: EmbeddedStore, tmp_path: Path) -> None:
+    segment = spool.SegmentFile(tmp_path)
+    segment.append([spool.encode(unconvertible_run(0))], 1)
+    segment.close()
+    BatchingWriter(store, tmp_path).close()
+    assert spool.segments(tmp_path) == []
+    assert [p.name for p in spool.segments(tmp_path / QUARANTINE)] == [segment.path.name]
 
 
 def test_a_listener_hears_each_inserted_batch(store: EmbeddedStore, tmp_path: Path) -> None:

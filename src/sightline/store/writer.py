@@ -7,9 +7,10 @@ the batch is in the spool (written and fsync'd; one fsync serves every batch wai
 fails with the disk's error. An appender thread writes batches to the open spool segment and seals it
 after `max_rows` rows or `max_delay_s`; an inserter thread inserts each sealed segment into the store
 as one insert whose deduplication token is the segment's name, then deletes the segment. An insert
-that fails is retried; a segment the store still refuses after `retry_delays_s` is moved to
-`<spool>/quarantine/` with an error in the log (kept, never dropped: an operator moves it back into the
-spool to replay it), so one bad segment cannot stop ingestion. Segments left by a crash are inserted
+that fails is retried; a segment the store still refuses after `retry_delays_s`, or one that does not
+convert to the layout at all, is moved to `<spool>/quarantine/` with an error in the log (kept, never
+dropped: an operator moves it back into the spool to replay it), so one bad segment cannot stop ingestion
+nor the next start. Segments left by a crash are inserted
 when the next writer starts; one whose insert had landed before the crash is recognised by its token.
 Rows submitted but not yet inserted are bounded by `max_pending_rows`: `submit` raises
 `WriterOverloadedError` beyond it, so memory never grows without bound and callers can answer 503.
@@ -187,7 +188,10 @@ class BatchingWriter:
         for path in spool.segments(self._dir):
             batches = spool.read_segment(path)
             if batches:
-                table = segment_table(batches)
+                table = _converted(path, batches)
+                if table is None:
+                    _quarantine(path)
+                    continue
                 self._store.insert_events(table, dedup_token=path.stem)
                 rows += table.num_rows
             spool.delete(path)
@@ -266,7 +270,10 @@ class BatchingWriter:
 
     def _insert(self, sealed: _Sealed) -> bool:
         """Insert a sealed segment, retrying; False when the writer closes first (the segment stays)."""
-        table = segment_table(sealed.batches)
+        table = _converted(sealed.path, sealed.batches)
+        if table is None:
+            _quarantine(sealed.path)
+            return True
         for attempt, delay in enumerate((*self._retry_delays_s, None)):
             try:
                 self._store.insert_events(table, dedup_token=sealed.path.stem)
@@ -284,8 +291,22 @@ class BatchingWriter:
                 except Exception:
                     logger.exception("an insert listener failed")
             return True
-        quarantine = sealed.path.parent / QUARANTINE
-        quarantine.mkdir(exist_ok=True)
-        sealed.path.rename(quarantine / sealed.path.name)
-        logger.error("spool segment %s quarantined in %s: the store refuses it", sealed.path.name, quarantine)
+        _quarantine(sealed.path)
         return True
+
+
+def _converted(path: Path, batches: list[Batch]) -> pa.Table | None:
+    """The insert of a segment, or None (logged) when its batches do not convert to the layout: retrying
+    cannot help, and an exception would stop the inserter, or the start, for every customer."""
+    try:
+        return segment_table(batches)
+    except Exception:
+        logger.exception("spool segment %s does not convert to the layout", path.name)
+        return None
+
+
+def _quarantine(path: Path) -> None:
+    quarantine = path.parent / QUARANTINE
+    quarantine.mkdir(exist_ok=True)
+    path.rename(quarantine / path.name)
+    logger.error("spool segment %s quarantined in %s: it cannot be stored", path.name, quarantine)
