@@ -154,7 +154,23 @@ def test_a_left_segment_that_does_not_convert_is_quarantined_at_start(store: Emb
     segment.close()
     BatchingWriter(store, tmp_path).close()
     assert spool.segments(tmp_path) == []
-    assert [p.name for p in spool.segments(tmp_path / QUARANTINE)] == [segment.path.name]
+    assert [p.name for p in spool.segments(tmp_path / QUARANTINE)] == [f"{segment.path.stem}.bad.spool"]
+
+
+def test_the_batches_of_a_segment_that_convert_are_stored_beside_one_that_does_not(
+    store: EmbeddedStore, tmp_path: Path
+) -> None:
+    writer = BatchingWriter(store, tmp_path, max_delay_s=60)
+    before = stored_events(store)
+    writer.write(view_batch(0))
+    writer.write(unconvertible_run(1))
+    writer.write(view_batch(2))
+    writer.flush(timeout_s=10)
+    writer.close()
+    assert stored_events(store) == before + 6
+    quarantined = [batch for p in spool.segments(tmp_path / QUARANTINE) for batch in spool.read_segment(p)]
+    assert len(quarantined) == 1
+    assert not isinstance(quarantined[0], pa.Table)
 
 
 def test_a_listener_hears_each_inserted_batch(store: EmbeddedStore, tmp_path: Path) -> None:

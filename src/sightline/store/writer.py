@@ -7,10 +7,10 @@ the batch is in the spool (written and fsync'd; one fsync serves every batch wai
 fails with the disk's error. An appender thread writes batches to the open spool segment and seals it
 after `max_rows` rows or `max_delay_s`; an inserter thread inserts each sealed segment into the store
 as one insert whose deduplication token is the segment's name, then deletes the segment. An insert
-that fails is retried; a segment the store still refuses after `retry_delays_s`, or one that does not
-convert to the layout at all, is moved to `<spool>/quarantine/` with an error in the log (kept, never
-dropped: an operator moves it back into the spool to replay it), so one bad segment cannot stop ingestion
-nor the next start. Segments left by a crash are inserted
+that fails is retried; a segment the store still refuses after `retry_delays_s`, and any batch of a
+segment that does not convert to the layout, is moved to `<spool>/quarantine/` with an error in the log
+(kept, never dropped: an operator moves it back into the spool to replay it), so one bad batch cannot stop
+ingestion nor the next start, nor keep the rest of its segment out of the store. Segments left by a crash are inserted
 when the next writer starts; one whose insert had landed before the crash is recognised by its token.
 Rows submitted but not yet inserted are bounded by `max_pending_rows`: `submit` raises
 `WriterOverloadedError` beyond it, so memory never grows without bound and callers can answer 503.
@@ -19,6 +19,7 @@ Rows submitted but not yet inserted are bounded by `max_pending_rows`: `submit` 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -189,11 +190,9 @@ class BatchingWriter:
             batches = spool.read_segment(path)
             if batches:
                 table = _converted(path, batches)
-                if table is None:
-                    _quarantine(path)
-                    continue
-                self._store.insert_events(table, dedup_token=path.stem)
-                rows += table.num_rows
+                if table is not None:
+                    self._store.insert_events(table, dedup_token=path.stem)
+                    rows += table.num_rows
             spool.delete(path)
         return rows
 
@@ -272,8 +271,7 @@ class BatchingWriter:
         """Insert a sealed segment, retrying; False when the writer closes first (the segment stays)."""
         table = _converted(sealed.path, sealed.batches)
         if table is None:
-            _quarantine(sealed.path)
-            return True
+            return True  # nothing of it can be stored; its batches are in quarantine
         for attempt, delay in enumerate((*self._retry_delays_s, None)):
             try:
                 self._store.insert_events(table, dedup_token=sealed.path.stem)
@@ -296,13 +294,30 @@ class BatchingWriter:
 
 
 def _converted(path: Path, batches: list[Batch]) -> pa.Table | None:
-    """The insert of a segment, or None (logged) when its batches do not convert to the layout: retrying
-    cannot help, and an exception would stop the inserter, or the start, for every customer."""
+    """The insert of a segment. A batch that does not convert to the layout (retrying cannot help, and an
+    exception would stop the inserter, or the start, for every customer) is left out and written to
+    `<spool>/quarantine/<segment>.bad.spool`, so the others of the segment are still stored; None when none
+    converts. Deterministic, so a replay of the segment inserts the same rows under the same token."""
     try:
         return segment_table(batches)
     except Exception:
-        logger.exception("spool segment %s does not convert to the layout", path.name)
-        return None
+        logger.exception("spool segment %s does not convert to the layout: converting it batch by batch", path.name)
+    good: list[Batch] = []
+    bad: list[Batch] = []
+    for batch in batches:
+        try:
+            segment_table([batch])
+        except Exception:
+            bad.append(batch)
+        else:
+            good.append(batch)
+    quarantine = path.parent / QUARANTINE
+    quarantine.mkdir(exist_ok=True)
+    with (quarantine / f"{path.stem}.bad{spool.SUFFIX}").open("wb") as file:
+        file.write(b"".join(spool.encode(batch) for batch in bad))
+        os.fsync(file.fileno())
+    logger.error("%d batches of spool segment %s quarantined: they cannot be stored", len(bad), path.name)
+    return segment_table(good) if good else None
 
 
 def _quarantine(path: Path) -> None:
