@@ -3,6 +3,7 @@ API answers; the specification's answers (204, 410, 429) and the 4xx of malforme
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -169,6 +170,28 @@ def test_malformed_reports_are_the_documented_4xx(
 def test_non_utf8_is_400(world: World) -> None:
     response = world.client.post(f"/cmcd/{world.key}", content=b"e=t,sid=\xff", headers=CMCD)
     assert (response.status_code, response.json()["error"]["code"]) == (400, "bad_encoding")
+
+
+def test_parsing_a_large_report_does_not_hold_up_other_requests(world: World) -> None:
+    """Parsing a report of ~1 MiB of inner-list items costs seconds of CPU; meanwhile the app answers others."""
+    items = " ".join(["1"] * 7000)
+    heavy = [f'e=t,sid="heavy",ts={T0},br=({items})'] * 70
+    took: list[float] = []
+
+    def post_heavy() -> None:
+        started = time.monotonic()
+        assert report(world, *heavy).status_code == 204
+        took.append(time.monotonic() - started)
+
+    thread = threading.Thread(target=post_heavy)
+    thread.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    assert world.client.get("/sdk/sightline.js").status_code == 200
+    light = time.monotonic() - started
+    thread.join()
+    assert took[0] > 0.5, "the report should be slow to parse, or this test shows nothing"
+    assert light < took[0] / 4
 
 
 def test_a_missing_key_is_401_and_an_unknown_or_revoked_one_is_410(world: World) -> None:
