@@ -244,6 +244,29 @@ def test_any_report_is_stored_or_refused_never_a_5xx(world: World, lines: list[s
     assert response.status_code in (204, 400, 413), response.text
 
 
+sf_items = st.one_of(
+    st.integers(-(10**16), 10**16).map(str),
+    st.decimals(-(10**12), 10**12, places=3, allow_nan=False).map(str),
+    st.text(st.characters(min_codepoint=0, max_codepoint=0x7F), max_size=12).map(
+        lambda text: '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    ),
+    st.sampled_from(["p", "s", "f", "q", "e", "t", "ps", "v", "av", "?1", "?0", ":AAE=:", "*x", "é"]),
+)
+sf_values = sf_items | st.lists(sf_items, max_size=4).map(lambda items: "(" + " ".join(items) + ")")
+sf_keys = st.sampled_from(["v", "e", "ts", "sid", "sn", "sta", "msd", "br", "pb", "ec", "cid", "sl-season", "bs", "su"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.dictionaries(sf_keys, sf_values, max_size=8), min_size=1, max_size=5))
+def test_any_structured_report_is_stored_or_refused_and_the_writer_keeps_storing(
+    world: World, records: list[dict[str, str]]
+) -> None:
+    lines = [",".join(f"{key}={value}" for key, value in record.items()) for record in records]
+    response = report(world, *lines, f'e=ps,sta=p,sid="fuzz-sf",ts={T0},v=2')
+    assert response.status_code == 204, response.text
+    world.client.app.state.writer.flush(timeout_s=30)  # type: ignore[attr-defined]
+
+
 def test_a_session_silent_for_30_minutes_is_closed_by_the_sweeper_as_an_exit(world: World) -> None:
     """(Last in the module: the sweep closes every view the collector holds.)"""
     assert report(world, line("idle", "ps", 0, 0, sta="s"), line("idle", "ps", 700, 1, sta="p")).status_code == 204
