@@ -64,8 +64,9 @@ class CmcdSessions:
         for record in records:
             if record.sid is not None:
                 by_sid.setdefault(record.sid, []).append(record)
-        stored = 0
-        for sid, session_records in by_sid.items():
+
+        async def one_session(sid: str, session_records: list[CmcdRecord]) -> int:
+            stored = 0
             session = self._session(customer_id, sid)
             async with session.lock:
                 state, batches = advance(session.state, customer_id, sid, session_records, now_ms)
@@ -75,7 +76,10 @@ class CmcdSessions:
                     )
                     stored += len(admission.kept)
                 session.state = state
-        return stored
+            return stored
+
+        # sessions wait for their spool writes together: one fsync serves them all
+        return sum(await asyncio.gather(*(one_session(sid, rs) for sid, rs in by_sid.items())))
 
     @property
     def pending(self) -> int:
