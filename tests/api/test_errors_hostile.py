@@ -233,6 +233,7 @@ def test_one_hostile_session_parameter_never_breaks_the_api(
     client: TestClient, parameter: str, data: st.DataObject
 ) -> None:
     value = data.draw(SESSION_HOSTILE[parameter], label=parameter)
+    assume(_encoded_length(value) <= MAX_QUERY)  # longer URLs cannot be sent (the client refuses them)
     check_answer(_get(client, {**SESSION_BASE, parameter: value}, SESSIONS), {parameter})
 
 

@@ -17,6 +17,10 @@ from playwright.sync_api import Page
 from tests.browser.harness import SEGMENT_SECONDS, Clip, StaticSite, Tenant, play_to_end, reported_view
 
 STARTUP_TOLERANCE_MS = 100
+DASH_STARTUP_TOLERANCE_MS = 250
+"""dash.js stamps its starting state (`sta=s`) when its initialisation gets to it, after initialize()
+returns, where the page starts its clock: the two are apart by a few ms on an idle machine and by over
+100 ms on a loaded one (seen in CI: 296 reported, 407.5 measured)."""
 PLAY_TOLERANCE_S = 0.5
 
 
@@ -51,7 +55,7 @@ def test_a_view_reported_by_dash_js_to_a_cmcd_v2_event_target_is_the_view_the_pa
     playback = play_to_end(page, url)
     view = reported_view(tenant, since)
     assert view.plays == 1
-    assert abs(view.startup_ms - playback.startup_ms) <= STARTUP_TOLERANCE_MS, (view, playback)
+    assert abs(view.startup_ms - playback.startup_ms) <= DASH_STARTUP_TOLERANCE_MS, (view, playback)
     assert abs(view.play_s - clip.duration_s) <= PLAY_TOLERANCE_S, view
     assert (view.browser, view.platform) == (playback.expected_browser(), playback.expected_platform())
 
