@@ -14,7 +14,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from sightline.ingest.native import MAX_EVENTS, BeaconEvent, ViewDimensions
 
@@ -29,6 +29,9 @@ class CollectError(ValueError):
     def __init__(self, status: int, code: str, message: str, parameter: str | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.parameter = status, code, message, parameter
+
+
+_EVENTS: TypeAdapter[list[BeaconEvent]] = TypeAdapter(list[BeaconEvent])
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,12 @@ def parse_batch(payload: Any) -> ParsedBatch:
     events = payload.get("events")
     if not isinstance(events, list) or not 1 <= len(events) <= MAX_EVENTS:
         raise CollectError(400, "bad_events", f"events must be a list of 1 to {MAX_EVENTS} events", "events")
+    try:  # the usual case, all valid, in one call; else event by event, to refuse each bad one alone
+        return ParsedBatch(
+            view_id.bytes, dimensions, list(enumerate(_EVENTS.dump_python(_EVENTS.validate_python(events)))), []
+        )
+    except ValidationError:
+        pass
     kept, refused = [], []
     for index, raw in enumerate(events):
         try:
