@@ -12,7 +12,7 @@ kept once), three kinds of rows:
 
 from __future__ import annotations
 
-from sightline.query.ast import Join, OrderBy, Select, Trusted, Window
+from sightline.query.ast import Expr, Join, OrderBy, Select, Trusted, Window
 from sightline.smartquery.rows import row_filter
 from sightline.smartquery.spec import ResultColumn, SmartQuery
 from sightline.smartquery.sql import (
@@ -61,71 +61,83 @@ DEFINITIONS: tuple[str, ...] = (
 )
 
 
+_PARENT = tuple(f"p{j}" for j in range(1, MAX_PATH))
+"""A path without its last step, as `MAX_PATH - 1` title hashes, 0 past its end: a key of fixed width."""
+
+
+def _zero() -> Expr:
+    return f("toUInt64", i(0))
+
+
 def build(query: SmartQuery) -> Select:
     titles = col("titles")
     n = f("length", titles)
-    prefix = f(
+    k = col("k")
+    prefix = f(  # the session's first k - 1 titles, then its k-th or (end)
         "arrayMap",
         lam(
             "k",
             f(
                 "tuple",
                 i(_PATH),
-                f("arraySlice", titles, i(1), op("-", col("k"), i(1))),
-                f("if", op(">", col("k"), n), i(0), at(titles, col("k"))),
+                *(f("if", op(">", k, i(j)), at(titles, i(j)), _zero()) for j in range(1, MAX_PATH)),
+                f("if", op(">", k, n), _zero(), at(titles, k)),
             ),
         ),
         f("range", i(2), op("+", f("least", op("+", n, i(1)), i(MAX_PATH)), i(1))),
     )
-    following = f(
+    following = f(  # each title, then the next or (end)
         "arrayMap",
         lam(
             "k",
             f(
                 "tuple",
                 i(_NEXT),
-                f("array", at(titles, col("k"))),
-                f("if", op("=", col("k"), n), i(0), at(titles, op("+", col("k"), i(1)))),
+                at(titles, k),
+                *(_zero() for _ in range(2, MAX_PATH)),
+                f("if", op("=", k, n), _zero(), at(titles, op("+", k, i(1)))),
             ),
         ),
         f("arrayEnumerate", titles),
     )
     per_session = Select(named(titles=collapsed_titles(col("session"))), sessions(query))
     entries = Select(named(entry=f("arrayJoin", f("arrayConcat", prefix, following))), per_session)
+    parent = tuple(col(name) for name in _PARENT)
     counted = Select(
         named(
             item_kind=item(col("entry"), 1),
-            parent_hash=f("cityHash64", item(col("entry"), 2)),
-            parent=f("any", item(col("entry"), 2)),
-            next=item(col("entry"), 3),
+            **{name: item(col("entry"), j + 2) for j, name in enumerate(_PARENT)},
+            next=item(col("entry"), MAX_PATH + 1),
             n=f("count"),
         ),
         entries,
-        group_by=(col("item_kind"), col("parent_hash"), col("next")),
+        group_by=(col("item_kind"), *parent, col("next")),
     )
     per_parent = Select(
         named(
             item_kind=col("item_kind"),
-            parent=f("any", col("parent")),
+            **{name: col(name) for name in _PARENT},
             parent_count=f("sum", col("n")),
             nexts=f("groupArray", f("tuple", col("next"), col("n"))),
         ),
         counted,
-        group_by=(col("item_kind"), col("parent_hash")),
+        group_by=(col("item_kind"), *parent),
     )
-    pairs = Select(same("item_kind", "parent", "parent_count") + named(pair=f("arrayJoin", col("nexts"))), per_parent)
+    pairs = Select(same("item_kind", *_PARENT, "parent_count") + named(pair=f("arrayJoin", col("nexts"))), per_parent)
     after = item(col("pair"), 1)
     is_path = op("=", col("item_kind"), i(_PATH))
-    sessions_total = Window(
-        f("sum", f("if", op("AND", is_path, op("=", f("length", col("parent")), i(1))), item(col("pair"), 2), i(0)))
-    )
+    sessions_total = Window(f("sum", f("if", op("AND", is_path, op("=", col("p2"), i(0))), item(col("pair"), 2), i(0))))
+    steps: Expr = f("toUInt32", op("!=", after, i(0)))
+    for column in parent:
+        steps = op("+", steps, f("toUInt32", op("!=", column, i(0))))
     rows = Select(
         (
             *named(
                 rank=f("multiIf", is_path, i(1), op("=", after, i(0)), i(3), i(2)),
                 kind=f("multiIf", is_path, text("path"), op("=", after, i(0)), text("exit"), text("transition")),
-                path=f("arrayPushBack", col("parent"), after),
-                pathlength=op("+", f("length", col("parent")), f("toUInt32", op("!=", after, i(0)))),
+                **{name: col(name) for name in _PARENT},
+                after=after,
+                pathlength=steps,
                 count=item(col("pair"), 2),
                 share=ratio(item(col("pair"), 2), col("parent_count")),
                 sessionshare=f("if", is_path, ratio(item(col("pair"), 2), sessions_total), _NULL),
@@ -135,17 +147,21 @@ def build(query: SmartQuery) -> Select:
         pairs,
         where=row_filter(query.row_filter),
     )
-    order = (OrderBy(col("rank"), "ASC"), OrderBy(col("count"), "DESC"), OrderBy(col("path"), "ASC"))
+    order = (
+        OrderBy(col("rank"), "ASC"),
+        OrderBy(col("count"), "DESC"),
+        *(OrderBy(column, "ASC") for column in (*parent, col("after"))),
+    )
     page = Select(rows.columns, rows.source, rows.where, order_by=order, limit=query.limit, offset=query.offset)
-    names = title_names(query)
+    path = f("arrayPushBack", f("arrayFilter", lam("h", op("!=", col("h"), i(0))), f("array", *parent)), col("after"))
     return Select(
         named(
             kind=col("kind"),
             pathlength=col("pathlength"),
-            assetids=f("arrayMap", lam("h", name_of(col("h"), "name_assetids", END)), col("path")),
-            titles=f("arrayMap", lam("h", name_of(col("h"), "name_titles", END)), col("path")),
+            assetids=f("arrayMap", lam("h", name_of(col("h"), "name_assetids", END)), path),
+            titles=f("arrayMap", lam("h", name_of(col("h"), "name_titles", END)), path),
         )
         + same("count", "share", "sessionshare", "totalrecords"),
-        Join("LEFT", page, names, ()),
+        Join("LEFT", page, title_names(query), ()),
         order_by=order,
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sightline.catalog import ROLLUPS
 from sightline.query.ast import Aliased, Expr, Select, Table, and_all
 from sightline.query.compile import filter_expr
 from sightline.smartquery.spec import SmartQuery
@@ -87,13 +88,19 @@ def collapsed_titles(session: Expr) -> Expr:
     return f("arrayFilter", lam("t, k", kept), raw, f("arrayEnumerate", raw))
 
 
+NAMES_ROLLUP = next(r for r in ROLLUPS if r.grain == "hour" and {"assetid", "assetname"} <= set(r.dimensions))
+"""The hourly rollup that names titles: a view that rendered a first frame has a row there, in the hour of
+its start, with its `assetid` and `assetname`; far fewer rows to read than `views`."""
+
+
 def title_names(query: SmartQuery) -> Select:
-    """One row: `name_hashes`, `name_assetids` and `name_titles`, parallel arrays naming the titles of views
-    started in the period (a title's name is its views' `assetname`)."""
+    """One row: `name_hashes`, `name_assetids` and `name_titles`, parallel arrays naming the titles of the
+    views that rendered a first frame in the period (a title's name is its views' `assetname`)."""
+    hour = query.period.start.replace(minute=0, second=0, microsecond=0)
     per_title = Select(
         named(title_hash=title_hash(), title_assetid=f("any", col("assetid")), title_name=f("max", col("assetname"))),
-        Table("views", query.customer_id),
-        where=and_all([between(VIEW_START, query.period.start, query.period.end), f("notEmpty", col("assetid"))]),
+        Table(NAMES_ROLLUP.name, query.customer_id),
+        where=and_all([between(col("bucket"), hour, query.period.end), f("notEmpty", col("assetid"))]),
         group_by=(title_hash(),),
     )
     return Select(
