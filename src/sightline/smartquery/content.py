@@ -11,7 +11,7 @@ from sightline.query.filters import fields_of
 from sightline.query.plan import choose_tables
 from sightline.smartquery.spec import ResultColumn, SmartQuery
 from sightline.smartquery.sql import col, f, i, named, num, op, ratio, same, text, total_records
-from sightline.smartquery.views import STARTED, view_rows
+from sightline.smartquery.views import STARTED, name_of, title_hash, view_rows
 
 TOP_DIMENSIONS = ("assetid", "assetname", "series", "genre", "streamtype")
 TOP_METRICS = (
@@ -122,7 +122,13 @@ def build_engagement(query: SmartQuery) -> Select:
     )
     plays = view_rows(
         query,
-        same("assetid", "assetname", "series", "genre", "contentduration", "viewerid", "play_ms") + named(reach=reach),
+        same("contentduration", "play_ms")
+        + named(
+            title_hash=title_hash(),
+            viewer=f("cityHash64", col("viewerid")),
+            reach=reach,
+            reach_ppb=f("toUInt64", f("round", op("*", reach, num(1e9)))),
+        ),
         where=(
             STARTED,
             op("=", col("streamtype"), text("vod")),
@@ -138,22 +144,22 @@ def build_engagement(query: SmartQuery) -> Select:
     return Select(
         (
             *named(
-                assetid=col("assetid"),
-                assetname=f("max", col("assetname")),
-                series=f("max", col("series")),
-                genre=f("max", col("genre")),
+                **{
+                    name: name_of(query, col("title_hash"), name)
+                    for name in ("assetid", "assetname", "series", "genre")
+                },
                 contentduration=f("max", col("contentduration")),
                 viewercount=count,
-                uniqueviewercount=f("uniqExact", f("cityHash64", col("viewerid"))),
+                uniqueviewercount=f("uniqExact", col("viewer")),
                 playdur=op("/", f("sum", col("play_ms")), num(60000.0)),
-                avgcompletion=op("*", num(100.0), f("avg", col("reach"))),
+                avgcompletion=ratio(f("sum", col("reach_ppb")), count, 1e-7),
                 **{f"reached{q}": reached(q / 100) for q in QUARTILES},
                 dropoff25=ratio(f("countIf", op("<", col("reach"), num(0.25))), count, 100.0),
             ),
             total_records(),
         ),
         plays,
-        group_by=(col("assetid"),),
+        group_by=(col("title_hash"),),
         order_by=(OrderBy(col("viewercount"), "DESC"), OrderBy(col("assetid"), "ASC")),
         limit=query.limit,
         offset=query.offset,

@@ -12,7 +12,7 @@ kept once), three kinds of rows:
 
 from __future__ import annotations
 
-from sightline.query.ast import Expr, Join, OrderBy, Select, Trusted, Window
+from sightline.query.ast import Expr, OrderBy, Select, Trusted, Window
 from sightline.smartquery.rows import row_filter
 from sightline.smartquery.spec import ResultColumn, SmartQuery
 from sightline.smartquery.sql import (
@@ -29,7 +29,7 @@ from sightline.smartquery.sql import (
     text,
     total_records,
 )
-from sightline.smartquery.views import collapsed_titles, name_of, sessions, title_names
+from sightline.smartquery.views import collapsed_titles, name_of, sessions
 
 MAX_PATH = 5
 END = "(end)"
@@ -158,10 +158,10 @@ def build(query: SmartQuery) -> Select:
         named(
             kind=col("kind"),
             pathlength=col("pathlength"),
-            assetids=f("arrayMap", lam("h", name_of(col("h"), "name_assetids", END)), path),
-            titles=f("arrayMap", lam("h", name_of(col("h"), "name_titles", END)), path),
+            assetids=f("arrayMap", lam("h", name_of(query, col("h"), "assetid", END)), path),
+            titles=f("arrayMap", lam("h", name_of(query, col("h"), "assetname", END)), path),
         )
         + same("count", "share", "sessionshare", "totalrecords"),
-        Join("LEFT", page, title_names(query), ()),
+        page,
         order_by=order,
     )

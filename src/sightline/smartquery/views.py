@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sightline.catalog import ROLLUPS
-from sightline.query.ast import Aliased, Expr, Select, Table, and_all
+from sightline.query.ast import Aliased, Expr, ScalarSelect, Select, Table, and_all
 from sightline.query.compile import filter_expr
 from sightline.smartquery.spec import SmartQuery
 from sightline.smartquery.sql import at, between, col, f, i, item, lam, named, op, text
@@ -88,32 +88,33 @@ def collapsed_titles(session: Expr) -> Expr:
     return f("arrayFilter", lam("t, k", kept), raw, f("arrayEnumerate", raw))
 
 
-NAMES_ROLLUP = next(r for r in ROLLUPS if r.grain == "hour" and {"assetid", "assetname"} <= set(r.dimensions))
+NAMES_ROLLUP = next(
+    r for r in ROLLUPS if r.grain == "hour" and {"assetid", "assetname", "series", "genre"} <= set(r.dimensions)
+)
 """The hourly rollup that names titles: a view that rendered a first frame has a row there, in the hour of
-its start, with its `assetid` and `assetname`; far fewer rows to read than `views`."""
+its start, with its `assetid`, `assetname`, `series` and `genre`; far fewer rows to read than `views`."""
 
 
-def title_names(query: SmartQuery) -> Select:
-    """One row: `name_hashes`, `name_assetids` and `name_titles`, parallel arrays naming the titles of the
-    views that rendered a first frame in the period (a title's name is its views' `assetname`)."""
+TITLE_ATTRIBUTES: dict[str, str] = {"assetid": "any", "assetname": "max", "series": "max", "genre": "max"}
+"""What `name_of` can tell of a title, and how its rows in the rollup are merged."""
+
+
+def title_names(query: SmartQuery, attribute: str) -> Select:
+    """One row, one value: a map from the hash of each title of the views that rendered a first frame in the
+    period to its `attribute` (one of `TITLE_ATTRIBUTES`)."""
     hour = query.period.start.replace(minute=0, second=0, microsecond=0)
     per_title = Select(
-        named(title_hash=title_hash(), title_assetid=f("any", col("assetid")), title_name=f("max", col("assetname"))),
+        named(title_hash=title_hash(), title_value=f(TITLE_ATTRIBUTES[attribute], col(attribute))),
         Table(NAMES_ROLLUP.name, query.customer_id),
         where=and_all([between(col("bucket"), hour, query.period.end), f("notEmpty", col("assetid"))]),
         group_by=(title_hash(),),
     )
-    return Select(
-        named(
-            name_hashes=f("groupArray", col("title_hash")),
-            name_assetids=f("groupArray", col("title_assetid")),
-            name_titles=f("groupArray", col("title_name")),
-        ),
-        per_title,
-    )
+    by_hash = f("mapFromArrays", f("groupArray", col("title_hash")), f("groupArray", col("title_value")))
+    return Select((Aliased(by_hash, "names"),), per_title)
 
 
-def name_of(hash_value: Expr, names: str, end: str = "") -> Expr:
-    """The name (from the `title_names` array `names`) of a title hash; `end` for the hash 0."""
-    found = at(col(names), f("indexOf", col("name_hashes"), hash_value))
+def name_of(query: SmartQuery, hash_value: Expr, attribute: str, end: str = "") -> Expr:
+    """The `attribute` of the title whose hash is `hash_value` (`title_names`); `end` for the hash 0. The map
+    is a scalar subquery, which the engine computes once per query."""
+    found = at(ScalarSelect(title_names(query, attribute)), hash_value)
     return f("if", op("=", hash_value, i(0)), text(end), found)
