@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
-from sightline.query.ast import OrderBy, Select
+from sightline.query.ast import Aliased, OrderBy, Select, Window
 from sightline.smartquery.spec import ResultColumn, SmartQuery
 from sightline.smartquery.sql import (
     and_,
     bucket,
     col,
     f,
-    item,
+    i,
     moment,
     named,
     num,
     op,
     ratio,
+    same,
     total_records,
 )
 from sightline.smartquery.views import STARTED, VIEW_START, view_rows
@@ -48,36 +50,37 @@ DEFINITIONS: tuple[str, ...] = (
 
 
 def build(query: SmartQuery) -> Select:
-    plays = view_rows(
-        query,
-        named(viewer=f("cityHash64", col("viewerid")), start=VIEW_START, play=col("play_ms")),
-        since=query.since(LOOKBACK),
-        where=(STARTED, f("notEmpty", col("viewerid"))),
-    )
-    in_period = op(">=", col("start"), moment(query.period.start))
-    per_viewer = Select(
-        named(
-            viewer=col("viewer"),
-            first_seen=f("min", col("start")),
-            played=f("groupArrayIf", f("tuple", bucket(col("start"), query.granularity), col("play")), in_period),
-        ),
-        plays,
-        group_by=(col("viewer"),),
-        having=f("notEmpty", col("played")),
-    )
-    first_bucket = bucket(col("first_seen"), query.granularity)
-    per_play = Select(
-        named(
-            viewer=col("viewer"),
-            play_bucket=item(col("entry"), 1),
-            play=item(col("entry"), 2),
-            new=and_(
-                op(">=", col("first_seen"), moment(query.period.start)), op("=", col("play_bucket"), first_bucket)
+    in_period = op(">=", VIEW_START, moment(query.period.start))
+    per_bucket = replace(  # a viewer's plays in a bucket; lookback buckets have none but tell when they began
+        view_rows(
+            query,
+            named(
+                viewer=f("cityHash64", col("viewerid")),
+                play_bucket=bucket(VIEW_START, query.granularity),
+                plays=f("countIf", in_period),
+                play=f("sumIf", col("play_ms"), in_period),
+                first_in=f("min", VIEW_START),
             ),
+            since=query.since(LOOKBACK),
+            where=(STARTED, f("notEmpty", col("viewerid"))),
         ),
-        Select(
-            named(viewer=col("viewer"), first_seen=col("first_seen"), entry=f("arrayJoin", col("played"))), per_viewer
+        group_by=(col("viewer"), col("play_bucket")),
+    )
+    first_seen = Select(
+        (
+            *same("play_bucket", "plays", "play"),
+            Aliased(Window(f("min", col("first_in")), (col("viewer"),)), "first_seen"),
         ),
+        per_bucket,
+    )
+    new = and_(
+        op(">=", col("first_seen"), moment(query.period.start)),
+        op("=", bucket(col("first_seen"), query.granularity), col("play_bucket")),
+    )
+    per_viewer_bucket = Select(
+        (*same("play_bucket", "plays", "play"), Aliased(new, "new")),
+        first_seen,
+        where=op(">", col("plays"), i(0)),
     )
     new, returning = col("new"), f("not", col("new"))
     minutes = num(60_000.0)
@@ -85,20 +88,20 @@ def build(query: SmartQuery) -> Select:
         (
             *named(
                 timestamp=col("play_bucket"),
-                uniqueviewercount=f("uniqExact", col("viewer")),
-                newviewers=f("uniqExactIf", col("viewer"), new),
-                returningviewers=f("uniqExactIf", col("viewer"), returning),
-                newshare=ratio(f("uniqExactIf", col("viewer"), new), f("uniqExact", col("viewer")), 100.0),
-                viewercount=f("count"),
-                newplays=f("countIf", new),
-                returningplays=f("countIf", returning),
+                uniqueviewercount=f("count"),
+                newviewers=f("countIf", new),
+                returningviewers=f("countIf", returning),
+                newshare=ratio(f("countIf", new), f("count"), 100.0),
+                viewercount=f("sum", col("plays")),
+                newplays=f("sumIf", col("plays"), new),
+                returningplays=f("sumIf", col("plays"), returning),
                 playdur=op("/", f("sum", col("play")), minutes),
                 newplaydur=op("/", f("sumIf", col("play"), new), minutes),
                 returningplaydur=op("/", f("sumIf", col("play"), returning), minutes),
             ),
             total_records(),
         ),
-        per_play,
+        per_viewer_bucket,
         group_by=(col("play_bucket"),),
         order_by=(OrderBy(col("play_bucket"), "ASC"),),
         limit=query.limit,
