@@ -36,11 +36,11 @@ def view_rows(
     return Select(columns, Table("views", query.customer_id, final=True), where=and_all(conditions))
 
 
-def title_hash(column: str = "assetid") -> Expr:
+def title_hash() -> Expr:
     """A title as a number: grouping by it is faster than by its text; 0 never names a title here.
     (Identifiers are grouped by their 64-bit hashes throughout: with millions of ids, the chance that two
     share one is below one in a million.)"""
-    return f("cityHash64", col(column))
+    return f("cityHash64", col("assetid"))
 
 
 def sessions(query: SmartQuery, extra: tuple[Aliased, ...] = ()) -> Select:
