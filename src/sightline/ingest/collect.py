@@ -91,15 +91,18 @@ def parse_batch(payload: Any) -> ParsedBatch:
     if not isinstance(events, list) or not 1 <= len(events) <= MAX_EVENTS:
         raise CollectError(400, "bad_events", f"events must be a list of 1 to {MAX_EVENTS} events", "events")
     try:  # the usual case, all valid, in one call; else event by event, to refuse each bad one alone
-        return ParsedBatch(
-            view_id.bytes, dimensions, list(enumerate(_EVENTS.dump_python(_EVENTS.validate_python(events)))), []
-        )
+        valid = _EVENTS.validate_python(events)
     except ValidationError:
-        pass
+        return ParsedBatch(view_id.bytes, dimensions, *_event_by_event(events))
+    return ParsedBatch(view_id.bytes, dimensions, list(enumerate(_EVENTS.dump_python(valid))), [])
+
+
+def _event_by_event(events: list[Any]) -> tuple[list[tuple[int, dict[str, Any]]], list[tuple[int, str]]]:
+    """The valid events by index, and the reason each invalid one is refused."""
     kept, refused = [], []
     for index, raw in enumerate(events):
         try:
             kept.append((index, BeaconEvent.model_validate(raw).model_dump()))
         except ValidationError as error:
             refused.append((index, _reason(error)))
-    return ParsedBatch(view_id.bytes, dimensions, kept, refused)
+    return kept, refused
