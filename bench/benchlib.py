@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmarks: the machine's description and writing a section of docs/benchmarks.md."""
+"""Helpers shared by the benchmarks: the machine's description, writing a section of docs/benchmarks.md, and
+the app over a benchmark's data directory with a customer and an API key."""
 
 from __future__ import annotations
 
@@ -7,8 +8,17 @@ import platform
 import re
 import statistics
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+
+from fastapi import FastAPI
+
+from sightline.app import create_app
+from sightline.auth.kinds import KeyKind
+from sightline.settings import Settings
 
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 _HEADER = """# Benchmarks
@@ -56,3 +66,19 @@ def write_section(name: str, command: str, body: str) -> None:
     text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section + "\n"
     BENCHMARKS_MD.parent.mkdir(parents=True, exist_ok=True)
     BENCHMARKS_MD.write_text(text)
+
+
+@contextmanager
+def benchmark_app(data_dir: Path, customer: int, plan_level: int) -> Iterator[tuple[FastAPI, str]]:
+    """The app over `data_dir` (not started), its accounts in a temporary database holding `customer` with
+    `plan_level`, and an API key of that customer."""
+    with tempfile.TemporaryDirectory() as accounts:
+        settings = Settings(
+            data_dir=data_dir,
+            metadata_url=f"sqlite:///{Path(accounts) / 'metadata.db'}",
+            argon2_time_cost=1,
+            argon2_memory_kib=1024,
+        )
+        app = create_app(settings)
+        app.state.auth.accounts.add_customer(customer, "Benchmark", plan_level)
+        yield app, app.state.auth.accounts.create_key(KeyKind.API, customer)[1]

@@ -19,12 +19,9 @@ from typing import Any
 
 import httpx
 
-from benchlib import median, write_section
+from benchlib import benchmark_app, median, write_section
 from query import CUSTOMER, PLAN_LEVEL, START, Served, _load, _percentile
 from query_data import END
-from sightline.app import create_app
-from sightline.auth.kinds import KeyKind
-from sightline.settings import Settings
 from sightline.store import Store
 
 WEEK = f"start={int(START.timestamp())},end={int(END.timestamp())}"
@@ -164,17 +161,7 @@ def main() -> None:
     args = parser.parse_args()
     began = time.perf_counter()
     loaded = _load(args.data_dir, args.events)
-    with tempfile.TemporaryDirectory() as accounts:
-        settings = Settings(
-            data_dir=args.data_dir,
-            metadata_url=f"sqlite:///{Path(accounts) / 'metadata.db'}",
-            argon2_time_cost=1,
-            argon2_memory_kib=1024,
-        )
-        app = create_app(settings)
-        auth = app.state.auth
-        auth.accounts.add_customer(CUSTOMER, "Benchmark", PLAN_LEVEL)
-        key = auth.accounts.create_key(KeyKind.API, CUSTOMER)[1]
+    with benchmark_app(args.data_dir, CUSTOMER, PLAN_LEVEL) as (app, key):
         served = Served(app)
         try:
             base = f"http://127.0.0.1:{served.port}"

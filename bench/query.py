@@ -40,16 +40,13 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import TypeAdapter
 
-from benchlib import median, write_section
+from benchlib import benchmark_app, median, write_section
 from query_data import CUSTOMERS, END
 from sightline.api.metrics import _shape
-from sightline.app import create_app
-from sightline.auth.kinds import KeyKind
 from sightline.query.compile import TOTAL_RECORDS, MetricQuery, compile_query
 from sightline.query.plan import EVENTS, choose_tables
 from sightline.query.printer import print_select
 from sightline.query.request import MetricQueryParams, parse_metric_query
-from sightline.settings import Settings
 from sightline.store import Store
 
 CUSTOMER = CUSTOMERS[0]
@@ -566,17 +563,7 @@ def main() -> None:
     args = parser.parse_args()
     began = time.perf_counter()
     loaded = _load(args.data_dir, args.events)
-    with tempfile.TemporaryDirectory() as accounts:
-        settings = Settings(
-            data_dir=args.data_dir,
-            metadata_url=f"sqlite:///{Path(accounts) / 'metadata.db'}",
-            argon2_time_cost=1,
-            argon2_memory_kib=1024,
-        )
-        app = create_app(settings)
-        auth = app.state.auth
-        auth.accounts.add_customer(CUSTOMER, "Benchmark", PLAN_LEVEL)
-        key = auth.accounts.create_key(KeyKind.API, CUSTOMER)[1]
+    with benchmark_app(args.data_dir, CUSTOMER, PLAN_LEVEL) as (app, key):
         queries = dashboard()
         print("measuring", flush=True)
         run = measure(app, key, queries, args.repeats, args.warmup)

@@ -30,15 +30,12 @@ from typing import Any
 
 import httpx
 
-from benchlib import median, write_section
+from benchlib import benchmark_app, median, write_section
 from query import Served, _load, _percentile, _timed, _wait_for_merges
 from query_data import CUSTOMERS, END
-from sightline.app import create_app
-from sightline.auth.kinds import KeyKind
 from sightline.query.ast import Aliased, Column, Func, Select
 from sightline.query.period import Period
 from sightline.query.printer import print_select
-from sightline.settings import Settings
 from sightline.smartquery.catalog import NAMED_QUERIES
 from sightline.smartquery.service import store_tag
 from sightline.smartquery.spec import SmartQuery
@@ -236,17 +233,7 @@ def main() -> None:
     loaded = _load(args.data_dir, args.events)
     if loaded["views"] < 5_000_000:
         raise SystemExit(f"{loaded['views']:,} views: the benchmark needs at least 5M (raise --events)")
-    with tempfile.TemporaryDirectory() as accounts:
-        settings = Settings(
-            data_dir=args.data_dir,
-            metadata_url=f"sqlite:///{Path(accounts) / 'metadata.db'}",
-            argon2_time_cost=1,
-            argon2_memory_kib=1024,
-        )
-        app = create_app(settings)
-        auth = app.state.auth
-        auth.accounts.add_customer(CUSTOMER, "Benchmark", PLAN_LEVEL)
-        key = auth.accounts.create_key(KeyKind.API, CUSTOMER)[1]
+    with benchmark_app(args.data_dir, CUSTOMER, PLAN_LEVEL) as (app, key):
         print("measuring", flush=True)
         results, cancellation, views, stages = measure(app, key, args.repeats, args.warmup)
     body = report(results, cancellation, loaded, views, args.repeats, stages)
