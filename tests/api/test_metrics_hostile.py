@@ -691,6 +691,28 @@ def test_a_wrong_plan_level_is_a_403_naming_it(api: Api) -> None:
     }
 
 
+@pytest.mark.parametrize("path", PATHS, ids=["metricquery", "qbrData"])
+@pytest.mark.parametrize(
+    ("overrides", "parameter", "names"),
+    [
+        pytest.param({"metrics": "viewercont"}, "metrics", [m.name for m in METRICS], id="unknown-metric"),
+        pytest.param({"aggby": "cuntry"}, "aggby", [d.name for d in DIMENSIONS], id="unknown-aggby"),
+        pytest.param({"filter": "[cuntry=US]"}, "filter", [d.name for d in DIMENSIONS], id="unknown-filter-field"),
+    ],
+)
+def test_an_unknown_name_is_refused_with_every_allowed_one(
+    api: Api, overrides: dict[str, str], parameter: str, names: list[str], path: str
+) -> None:
+    """The 400 lists what the parameter allows, however many names that is (a typo is fixed from the answer)."""
+    response = api.get({**BASE, **overrides}, path=path)
+    assert response.status_code == 400, _show(response)
+    error = check_answer(response, {parameter})["error"]
+    assert error["parameter"] == parameter
+    assert "did you mean" in error["message"], error["message"]
+    listed = set(error["message"].split("allowed: ", 1)[1].split(", "))
+    assert set(names) <= listed, f"not listed: {sorted(set(names) - listed)}"
+
+
 ACCEPTED_FILTER_VALUES = [
     pytest.param("O'Brien", id="single-quote"),
     pytest.param('say "hi"', id="double-quote"),

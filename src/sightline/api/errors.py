@@ -25,6 +25,8 @@ from sightline.auth.errors import (
     InvalidTokenError,
     LoginRateLimitedError,
 )
+from sightline.query.filters import FilterError
+from sightline.query.request import RequestError
 
 _AUTH_ERRORS: dict[type[AuthError], tuple[int, str]] = {
     InvalidCredentialsError: (400, "invalid_grant"),
@@ -74,6 +76,13 @@ def unauthorized(message: str, code: str = "unauthorized") -> ApiError:
     """A 401 whose challenge says why, in RFC 6750's words when a token was given but is bad."""
     challenge = "Bearer" if code == "unauthorized" else f'Bearer error="{code}", error_description="{message}"'
     return ApiError(401, code, message, headers={"WWW-Authenticate": challenge})
+
+
+def invalid_parameter(error: RequestError | FilterError) -> ApiError:
+    """The 400 of a query parameter a parser refused: its message and every name the parameter allows
+    (a filter's message lists them itself)."""
+    allowed = f"; allowed: {', '.join(error.allowed)}" if isinstance(error, RequestError) and error.allowed else ""
+    return ApiError(400, "invalid_parameter", error.message + allowed, error.parameter)
 
 
 def error_response(error: ApiError) -> JSONResponse:

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from sightline.api.deps import CustomerScope, StoreDep
-from sightline.api.errors import AUTH_RESPONSES, ApiError, ErrorResponse
+from sightline.api.errors import AUTH_RESPONSES, ErrorResponse, invalid_parameter
 from sightline.api.querying import json_value, run_query
 from sightline.auth.access import CustomerContext
 from sightline.auth.plans import Feature
@@ -40,11 +40,8 @@ def parse(scope: CustomerContext, params: ErrorQueryParams) -> ErrorRequest:
     """The validated request, or the 400 naming the parameter at fault."""
     try:
         request = parse_error_request(scope.id, params)
-    except RequestError as error:
-        allowed = f"; allowed: {', '.join(error.allowed)}" if error.allowed and len(error.allowed) <= 80 else ""
-        raise ApiError(400, "invalid_parameter", error.message + allowed, error.parameter) from error
-    except FilterError as error:
-        raise ApiError(400, "invalid_parameter", error.message, error.parameter) from error
+    except (RequestError, FilterError) as error:
+        raise invalid_parameter(error) from error
     timed = request.query.series or (request.heatmap is not None and request.heatmap.column == TIMESTAMP)
     if timed and GRANULARITY_SECONDS[request.query.granularity] < 3600:
         scope.require(Feature.MINUTE_GRANULARITY)

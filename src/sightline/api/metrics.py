@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query
 
 from sightline.api import sessions
 from sightline.api.deps import CustomerScope, StoreDep
-from sightline.api.errors import AUTH_RESPONSES, ApiError, ErrorResponse
+from sightline.api.errors import AUTH_RESPONSES, ErrorResponse, invalid_parameter
 from sightline.api.querying import json_value, run_query
 from sightline.auth.access import CustomerContext
 from sightline.auth.plans import Feature
@@ -73,11 +73,8 @@ async def answer(scope: CustomerContext, store: Store, params: MetricQueryParams
         return await sessions.answer_metricquery(scope, store, params, explain)
     try:
         query = parse_metric_query(scope.id, params)
-    except RequestError as error:
-        allowed = f"; allowed: {', '.join(error.allowed)}" if error.allowed and len(error.allowed) <= 80 else ""
-        raise ApiError(400, "invalid_parameter", error.message + allowed, error.parameter) from error
-    except FilterError as error:
-        raise ApiError(400, "invalid_parameter", error.message, error.parameter) from error
+    except (RequestError, FilterError) as error:
+        raise invalid_parameter(error) from error
     _check_plan(scope, query)
     dimensions = frozenset(query.dimensions) | (fields_of(query.filter) if query.filter else frozenset())
     bucket = GRANULARITY_SECONDS[query.granularity] if query.series else None

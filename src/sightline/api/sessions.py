@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from sightline.api.deps import CustomerScope, StoreDep
-from sightline.api.errors import AUTH_RESPONSES, ApiError, ErrorResponse
+from sightline.api.errors import AUTH_RESPONSES, ApiError, ErrorResponse, invalid_parameter
 from sightline.api.querying import json_value, run_query
 from sightline.auth.access import CustomerContext
 from sightline.auth.plans import Feature
@@ -39,13 +39,6 @@ INSTANTS = frozenset({"starttime", "endtime", "timestamp"})
 """Fields of instants answered as epoch seconds with milliseconds (a bucket's `timestamp` is whole)."""
 TIMELINE_DETAIL = (*SESSION_FIELDS, "assetid", "assetname", "viewerid", "subscriberid", "latency", "errors")
 """The fields of the view's own row in a timeline answer."""
-
-
-def _invalid(error: RequestError | FilterError) -> ApiError:
-    allowed = ""
-    if isinstance(error, RequestError) and error.allowed and len(error.allowed) <= 80:
-        allowed = f"; allowed: {', '.join(error.allowed)}"
-    return ApiError(400, "invalid_parameter", error.message + allowed, error.parameter)
 
 
 def _value(name: str, value: Any) -> Any:
@@ -81,7 +74,7 @@ async def answer_metricquery(
     try:
         query = parse_session_query(scope.id, session_params(params))
     except (RequestError, FilterError) as error:
-        raise _invalid(error) from error
+        raise invalid_parameter(error) from error
     if explain:
         sql, sql_params = print_select(compile_sessions(query))
         start, end = int(query.period.start.timestamp()), int(query.period.end.timestamp())
@@ -184,5 +177,5 @@ async def list_sessions(
     try:
         query = parse_session_query(scope.id, params)
     except (RequestError, FilterError) as error:
-        raise _invalid(error) from error
+        raise invalid_parameter(error) from error
     return await _sessions(store, query)

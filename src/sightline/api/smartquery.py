@@ -17,7 +17,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from sightline.api.deps import CustomerScope
-from sightline.api.errors import AUTH_RESPONSES, ApiError, ErrorResponse
+from sightline.api.errors import AUTH_RESPONSES, ApiError, ErrorResponse, invalid_parameter
 from sightline.api.querying import json_value, store_error_answer
 from sightline.auth.plans import Feature
 from sightline.query.filters import FilterError
@@ -47,11 +47,6 @@ QueryIdPath = Annotated[str, Path(alias="queryId", description="The queryId the 
 def _service(request: Request) -> SmartQueryService:
     service: SmartQueryService = request.app.state.smartquery
     return service
-
-
-def _bad_request(error: RequestError | FilterError) -> ApiError:
-    allowed = f"; allowed: {', '.join(error.allowed)}" if error.allowed and len(error.allowed) <= 80 else ""
-    return ApiError(400, "invalid_parameter", error.message + allowed, error.parameter)
 
 
 def render_page(rows: list[dict[str, Any]], total: int, query: SmartQuery) -> bytes:
@@ -112,7 +107,7 @@ async def smart_query(
         query = parse_smart_query(scope.id, params, NAMED_QUERIES)
         use_cache, given_id = parse_querycache(querycache), parse_query_id(query_id)
     except (RequestError, FilterError) as error:
-        raise _bad_request(error) from error
+        raise invalid_parameter(error) from error
     if NAMED_QUERIES[query.name].uses_granularity and GRANULARITY_SECONDS[query.granularity] < 3600:
         scope.require(Feature.MINUTE_GRANULARITY)
     try:
@@ -130,7 +125,7 @@ def _query_id(text: str) -> str:
     try:
         found = parse_query_id(text)
     except RequestError as error:
-        raise _bad_request(error) from error
+        raise invalid_parameter(error) from error
     if found is None:
         raise ApiError(400, "invalid_parameter", "queryId must be a UUID", "queryId")
     return found
