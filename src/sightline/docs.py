@@ -102,8 +102,9 @@ A view that sends nothing for 30 minutes is closed with an `exit` event at its l
 
 ## Batch
 - `view_id` (string, required): UUIDv7 of the view.
-- `dimensions` (object): the view's dimensions below; every key is optional (empty or 0 when unknown);
-  unknown keys are rejected.
+- `dimensions` (object, or absent or `null` for none): the view's dimensions below, shared by every event
+  of the batch; every key is optional (empty or 0 when unknown); unknown keys, or a value that is not an
+  object (an array, a string, a number), refuse the batch (400 `bad_dimensions`).
 - `events` (array, 1 to {MAX_EVENTS}): the events, in any order; a view may be sent in many batches.
 
 ## Event

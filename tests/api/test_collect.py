@@ -150,6 +150,31 @@ def test_malformed_bodies_are_4xx_naming_the_problem(
     assert response.json()["error"]["code"] == code
 
 
+@pytest.mark.parametrize(
+    ("dimensions", "kind"),
+    [([], "an array"), ([{"cdn": "akamai"}], "an array"), ("", "a string"), ("cdn=akamai", "a string"),
+     (0, "a number"), (1.5, "a number"), (False, "a boolean"), (True, "a boolean")],
+)  # fmt: skip
+def test_dimensions_that_are_not_an_object_refuse_the_batch(world: World, dimensions: Any, kind: str) -> None:
+    """The dimensions are the view's, shared by every event: a batch whose dimensions are not an object
+    is refused whole (never stored as a view without dimensions), whether or not the value is falsy."""
+    response = post(world, {**batch(10, view_events(10)), "dimensions": dimensions})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == {
+        "code": "bad_dimensions",
+        "message": f"dimensions must be a JSON object, not {kind}",
+        "parameter": "dimensions",
+    }
+    assert stored(world, 10) == []
+
+
+@pytest.mark.parametrize(("view", "dimensions"), [(11, {"dimensions": None}), (12, {})], ids=["null", "absent"])
+def test_null_or_absent_dimensions_mean_none(world: World, view: int, dimensions: dict[str, Any]) -> None:
+    response = post(world, {"view_id": uuid7(view), "events": view_events(view)[:2], **dimensions})
+    assert response.json() == {"accepted": 2, "duplicates": 0, "refused": []}
+    assert [r["seq"] for r in stored(world, view)] == [0, 1]
+
+
 @pytest.mark.parametrize("key", ["", "sli_nosuchkey", "slk_not-an-ingest-key"])
 def test_a_missing_or_unknown_key_is_401(world: World, key: str) -> None:
     response = world.client.post(
@@ -186,12 +211,16 @@ def test_an_overloaded_writer_answers_503_and_the_retry_counts(world: World, tmp
         lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5),
         max_leaves=20,
     ),
-    st.sampled_from(["event", "ts", "seq", "play_ms", "started", "fatal", "rendition_fps", "cdn", "view_id"]),
+    st.sampled_from(
+        ["event", "ts", "seq", "play_ms", "started", "fatal", "rendition_fps", "cdn", "view_id", "dimensions"]
+    ),
 )
 def test_any_body_is_stored_or_refused_never_a_5xx(world: World, value: Any, field: str) -> None:
     events = view_events(100)
     if field == "view_id":
         body: Any = {**batch(100, events), "view_id": value}
+    elif field == "dimensions":
+        body = {**batch(100, events), "dimensions": value}
     elif field == "cdn":
         body = batch(100, events, cdn=value)
     else:

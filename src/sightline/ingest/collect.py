@@ -1,7 +1,8 @@
 """Decoding and validating a native beacon batch as the collector receives it.
 
-A batch is refused whole (`CollectError`) when its body, envelope, view id or dimensions are bad; an
-event that fails validation is refused alone, with its index and the reason, and the others are kept.
+A batch is refused whole (`CollectError`) when its body, envelope, view id or dimensions are bad (the
+dimensions are the view's, shared by every event: an object, or absent or null for none); an event that
+fails validation is refused alone, with its index and the reason, and the others are kept.
 Bodies are limited before and after gzip decompression, so a small compressed body cannot expand
 without bound.
 """
@@ -21,6 +22,7 @@ from sightline.ingest.native import MAX_EVENTS, BeaconEvent, ViewDimensions
 MAX_BODY_BYTES = 1024 * 1024
 MAX_DECODED_BYTES = 8 * 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
+_JSON_KINDS: dict[type, str] = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
 
 
 class CollectError(ValueError):
@@ -83,8 +85,12 @@ def parse_batch(payload: Any) -> ParsedBatch:
         raise CollectError(400, "bad_view_id", "view_id must be a UUID", "view_id") from None
     if view_id.version != 7:
         raise CollectError(400, "bad_view_id", "view_id must be a UUIDv7 (its time is the view's start)", "view_id")
+    given = payload.get("dimensions")
+    if given is not None and not isinstance(given, dict):
+        kind = _JSON_KINDS.get(type(given), type(given).__name__)
+        raise CollectError(400, "bad_dimensions", f"dimensions must be a JSON object, not {kind}", "dimensions")
     try:
-        dimensions = ViewDimensions.model_validate(payload.get("dimensions") or {}).model_dump()
+        dimensions = ViewDimensions.model_validate(given or {}).model_dump()
     except ValidationError as error:
         raise CollectError(400, "bad_dimensions", f"dimensions.{_reason(error)}", "dimensions") from None
     events = payload.get("events")
