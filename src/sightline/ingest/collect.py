@@ -22,7 +22,13 @@ from sightline.ingest.native import MAX_EVENTS, BeaconEvent, ViewDimensions
 MAX_BODY_BYTES = 1024 * 1024
 MAX_DECODED_BYTES = 8 * 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
-_JSON_KINDS: dict[type, str] = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+_JSON_KINDS: dict[type, str] = {
+    list: "an array",
+    str: "a string",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+}
 
 
 class CollectError(ValueError):
