@@ -86,15 +86,17 @@ view's id, a **UUIDv7**, when the view starts: its time is the view's start, to 
 ```
 
 ## Sending it
-`POST /collect` with the batch as JSON (`Content-Encoding: gzip` accepted; at most 1 MiB on the wire
-and 8 MiB inflated) and the customer's ingest key as `X-Ingest-Key`, or as `?key=` for players that
-cannot set headers. The answer comes once the accepted events are durable (fsync'd to the collector's
-spool, from which they reach the store within about a second, or after a crash at the next start):
+`POST /collect` with the batch as JSON (`Content-Encoding: gzip` or `deflate` accepted, deflate
+zlib-wrapped as RFC 9110 has it or raw; at most 1 MiB on the wire and 8 MiB inflated) and the customer's
+ingest key as `X-Ingest-Key`, or as `?key=` for players that cannot set headers. The answer comes once
+the accepted events are durable (fsync'd to the collector's spool, from which they reach the store within
+about a second, or after a crash at the next start):
 
 - 200 `{{"accepted": n, "duplicates": d, "refused": [{{"index": i, "reason": "..."}}]}}`: a bad event is
   refused alone, by its index in `events`; an event whose `seq` the view already sent is a duplicate
   (a retry) and is stored once; events after the view's terminal event are refused;
-- 400 when the body, `view_id`, `dimensions` or every event is bad, naming what; 401 without a valid
+- 400 when the body (`bad_gzip`, `bad_deflate`: truncated, corrupt or followed by other bytes;
+  `bad_json`), `view_id`, `dimensions` or every event is bad, naming what; 401 without a valid
   ingest key; 413 for a body too large; 503 with `Retry-After` when the collector is busy or the store
   fails — nothing of that batch was kept, so send it again.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import uuid
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
-from sightline.ingest.collect import MAX_BODY_BYTES
+from sightline.ingest.collect import MAX_BODY_BYTES, MAX_DECODED_BYTES
 from sightline.ingest.native import BeaconBatch, to_event_table
 from sightline.settings import Settings
 from sightline.store.writer import BatchingWriter
@@ -102,6 +103,69 @@ def test_the_key_may_come_in_the_query_and_gzip_is_accepted(world: World) -> Non
     body = gzip.compress(json.dumps(batch(2, view_events(2)[:2])).encode())
     response = world.client.post(f"/collect?key={world.key}", content=body, headers={"Content-Encoding": "gzip"})
     assert response.json()["accepted"] == 2
+
+
+def deflate(data: bytes, *, raw: bool = False) -> bytes:
+    """`data` deflated: zlib-wrapped (RFC 1950, what RFC 9110 calls deflate), or `raw` (RFC 1951)."""
+    compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS if raw else zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush()
+
+
+@pytest.mark.parametrize("raw", [False, True], ids=["zlib", "raw"])
+def test_deflate_is_accepted_zlib_wrapped_or_raw(world: World, raw: bool) -> None:
+    view = 20 + raw
+    body = deflate(json.dumps(batch(view, view_events(view))).encode(), raw=raw)
+    response = post(world, None, raw=body, **{"Content-Encoding": "Deflate"})
+    assert response.json() == {"accepted": 4, "duplicates": 0, "refused": []}
+    assert [r["seq"] for r in stored(world, view)] == [0, 1, 2, 3]
+
+
+VALID_JSON = json.dumps(batch(22, view_events(22))).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        pytest.param(deflate(VALID_JSON)[:-4], 400, "bad_deflate", id="zlib-truncated-checksum"),
+        pytest.param(deflate(VALID_JSON)[:40], 400, "bad_deflate", id="zlib-truncated"),
+        pytest.param(deflate(VALID_JSON, raw=True)[:40], 400, "bad_deflate", id="raw-truncated"),
+        pytest.param(deflate(VALID_JSON)[:-1] + b"\x00", 400, "bad_deflate", id="zlib-bad-checksum"),
+        pytest.param(deflate(VALID_JSON) + b"{}", 400, "bad_deflate", id="zlib-trailing-bytes"),
+        pytest.param(deflate(VALID_JSON, raw=True) + b"{}", 400, "bad_deflate", id="raw-trailing-bytes"),
+        pytest.param(b"\x78\x9c\xff\xff\xff\xff", 400, "bad_deflate", id="zlib-corrupt"),
+        pytest.param(b"\xff" * 64, 400, "bad_deflate", id="raw-corrupt"),
+        pytest.param(b"", 400, "bad_deflate", id="empty"),
+        pytest.param(VALID_JSON, 400, "bad_deflate", id="not-compressed"),
+        pytest.param(deflate(b" " * (MAX_DECODED_BYTES + 1)), 413, "body_too_large", id="zlib-inflates-too-far"),
+        pytest.param(deflate(b" " * (MAX_DECODED_BYTES + 1), raw=True), 413, "body_too_large", id="raw-too-far"),
+        pytest.param(deflate(b" " * MAX_DECODED_BYTES), 400, "bad_json", id="zlib-inflates-to-the-limit"),
+        pytest.param(zlib.compress(bytes(range(256)) * 5000, 0), 413, "body_too_large", id="larger-than-a-body"),
+    ],
+)
+def test_a_bad_deflate_body_is_a_4xx_naming_the_problem(world: World, body: bytes, status: int, code: str) -> None:
+    """The limits of gzip: 1 MiB on the wire, 8 MiB inflated; what cannot be inflated whole is a 400."""
+    response = post(world, None, raw=body, **{"Content-Encoding": "deflate"})
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.sampled_from(["gzip", "deflate-zlib", "deflate-raw"]),
+    st.integers(0, 400),
+    st.one_of(st.none(), st.tuples(st.integers(0, 400), st.integers(1, 255))),
+)
+def test_a_damaged_compressed_body_is_stored_or_refused_never_a_5xx(
+    world: World, encoding: str, cut: int, flip: tuple[int, int] | None
+) -> None:
+    """A compressed batch cut short and/or with a byte changed: raw deflate has no checksum, so some damage
+    still inflates (to JSON or not); never a 5xx."""
+    plain = json.dumps(batch(23, view_events(23))).encode()
+    body = bytearray(gzip.compress(plain) if encoding == "gzip" else deflate(plain, raw=encoding == "deflate-raw"))
+    if flip is not None and flip[0] < len(body):
+        body[flip[0]] ^= flip[1]
+    response = post(world, None, raw=bytes(body[: len(body) - cut]), **{"Content-Encoding": encoding.split("-")[0]})
+    assert response.status_code in (200, 400, 413), response.text
 
 
 def test_bad_events_are_refused_by_index_and_the_good_ones_kept(world: World) -> None:

@@ -3,8 +3,8 @@
 A batch is refused whole (`CollectError`) when its body, envelope, view id or dimensions are bad (the
 dimensions are the view's, shared by every event: an object, or absent or null for none); an event that
 fails validation is refused alone, with its index and the reason, and the others are kept.
-Bodies are limited before and after gzip decompression, so a small compressed body cannot expand
-without bound.
+Bodies are limited before and after decompression (gzip, or deflate: `Content-Encoding`), so a small
+compressed body cannot expand without bound.
 """
 
 from __future__ import annotations
@@ -50,20 +50,50 @@ class ParsedBatch:
     refused: list[tuple[int, str]]
 
 
+def _encoding(body: bytes, content_encoding: str | None) -> str | None:
+    """The compression of `body`: gzip when declared or when it starts with gzip's magic bytes, deflate when
+    declared, else None."""
+    declared = (content_encoding or "").strip().lower()
+    if declared in ("gzip", "x-gzip") or body.startswith(_GZIP_MAGIC):
+        return "gzip"
+    return "deflate" if declared == "deflate" else None
+
+
+def _window_bits(body: bytes, encoding: str) -> int:
+    """zlib's `wbits` for `body`: gzip's container; for deflate, zlib's (RFC 1950, as RFC 9110 says) when the
+    body opens with a zlib header (method deflate, a window of at most 32 KiB, the header's check bits), else
+    none: raw deflate (RFC 1951), as some clients send it, which practically never opens like that."""
+    if encoding == "gzip":
+        return 16 + zlib.MAX_WBITS
+    wrapped = len(body) >= 2 and body[0] & 0x0F == 8 and body[0] >> 4 <= 7 and (body[0] << 8 | body[1]) % 31 == 0
+    return zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS
+
+
+def _inflate(body: bytes, encoding: str) -> bytes:
+    """`body` decompressed (`_window_bits`), at most `MAX_DECODED_BYTES`; a body that is truncated, corrupt
+    or followed by other bytes is a 400."""
+    code = f"bad_{encoding}"
+    try:
+        inflater = zlib.decompressobj(_window_bits(body, encoding))
+        inflated = inflater.decompress(body, MAX_DECODED_BYTES + 1)
+    except zlib.error as error:
+        raise CollectError(400, code, f"the {encoding} body cannot be read: {error}") from error
+    if len(inflated) > MAX_DECODED_BYTES or inflater.unconsumed_tail:
+        raise CollectError(413, "body_too_large", f"the body inflates past {MAX_DECODED_BYTES} bytes")
+    if not inflater.eof:
+        raise CollectError(400, code, f"the {encoding} body is truncated")
+    if inflater.unused_data:
+        raise CollectError(400, code, f"the {encoding} body has bytes after its end")
+    return inflated
+
+
 def decode_body(body: bytes, content_encoding: str | None) -> Any:
-    """The JSON of `body`, gunzipped when it says so or starts with gzip's magic bytes."""
+    """The JSON of `body`, decompressed when it is gzip or deflate (`_encoding`)."""
     if len(body) > MAX_BODY_BYTES:
         raise CollectError(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
-    if (content_encoding or "").strip().lower() == "gzip" or body.startswith(_GZIP_MAGIC):
-        try:
-            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            body = inflater.decompress(body, MAX_DECODED_BYTES + 1)
-            if len(body) > MAX_DECODED_BYTES or inflater.unconsumed_tail:
-                raise CollectError(413, "body_too_large", f"the body inflates past {MAX_DECODED_BYTES} bytes")
-            if not inflater.eof:
-                raise CollectError(400, "bad_gzip", "the gzip body is truncated")
-        except zlib.error as error:
-            raise CollectError(400, "bad_gzip", f"the gzip body cannot be read: {error}") from error
+    encoding = _encoding(body, content_encoding)
+    if encoding is not None:
+        body = _inflate(body, encoding)
     try:
         return json.loads(body)
     except ValueError as error:  # not UTF-8, not JSON, or an integer past Python's 4300 digits
