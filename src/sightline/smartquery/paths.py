@@ -103,15 +103,17 @@ def build(query: SmartQuery) -> Select:
     per_session = Select(named(titles=collapsed_titles(col("session"))), sessions(query))
     entries = Select(named(entry=f("arrayJoin", f("arrayConcat", prefix, following))), per_session)
     parent = tuple(col(name) for name in _PARENT)
+    grouped = Select(
+        named(counted_entry=f("any", col("entry")), n=f("count")), entries, group_by=(f("cityHash64", col("entry")),)
+    )
     counted = Select(
         named(
-            item_kind=item(col("entry"), 1),
-            **{name: item(col("entry"), j + 2) for j, name in enumerate(_PARENT)},
-            next=item(col("entry"), MAX_PATH + 1),
-            n=f("count"),
-        ),
-        entries,
-        group_by=(col("item_kind"), *parent, col("next")),
+            item_kind=item(col("counted_entry"), 1),
+            **{name: item(col("counted_entry"), j + 2) for j, name in enumerate(_PARENT)},
+            next=item(col("counted_entry"), MAX_PATH + 1),
+        )
+        + same("n"),
+        grouped,
     )
     per_parent = Select(
         named(

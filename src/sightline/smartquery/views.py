@@ -58,14 +58,15 @@ def sessions(query: SmartQuery, extra: tuple[Aliased, ...] = ()) -> Select:
         + extra,
         where=(STARTED, f("notEmpty", col("viewerid")), f("notEmpty", col("assetid"))),
     )
-    fields = [col("start_ms"), col("end_ms"), col("title"), *(col(e.alias) for e in extra)]
-    ordered = Select(
-        named(
-            viewer=col("viewer"),
-            viewlist=f("arraySort", f("groupArray", f("tuple", *fields))),
-        ),
+    fields = ("start_ms", "end_ms", "title", *(e.alias for e in extra))
+    gathered = Select(
+        (Aliased(col("viewer"), "viewer"), *(Aliased(f("groupArray", col(name)), f"all_{name}") for name in fields)),
         played,
         group_by=(col("viewer"),),
+    )
+    ordered = Select(
+        named(viewer=col("viewer"), viewlist=f("arraySort", f("arrayZip", *(col(f"all_{name}") for name in fields)))),
+        gathered,
     )
     views = col("viewlist")
     gap = op("-", item(col("v"), 1), item(at(views, op("-", col("k"), i(1))), 2))
