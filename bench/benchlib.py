@@ -3,16 +3,23 @@ the app over a benchmark's data directory with a customer and an API key."""
 
 from __future__ import annotations
 
+import http.client
+import json
+import multiprocessing
 import os
 import platform
 import re
 import statistics
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI
 
@@ -82,3 +89,41 @@ def benchmark_app(data_dir: Path, customer: int, plan_level: int) -> Iterator[tu
         app = create_app(settings)
         app.state.auth.accounts.add_customer(customer, "Benchmark", plan_level)
         yield app, app.state.auth.accounts.create_key(KeyKind.API, customer)[1]
+
+
+def _client_loop(connection: Connection, port: int, headers: dict[str, str]) -> None:
+    """The child of `ClientProcess`: GET each path it is sent on one kept-alive connection; send back the
+    milliseconds from the request to the last byte of the answer, the status and the body."""
+    server = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    while (request := connection.recv()) is not None:
+        path, extra = request
+        began = time.perf_counter()
+        server.request("GET", path, headers={**headers, **extra})
+        answer = server.getresponse()
+        body = answer.read()
+        connection.send(((time.perf_counter() - began) * 1000, answer.status, body))
+
+
+class ClientProcess:
+    """An HTTP client in a process of its own, so that its work neither shares the server's GIL nor counts in
+    the server's time: `get` returns the milliseconds the child measured around the request alone."""
+
+    def __init__(self, port: int, headers: dict[str, str]) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._connection, child = context.Pipe()
+        self._process = context.Process(target=_client_loop, args=(child, port, headers), daemon=True)
+        self._process.start()
+
+    def get(
+        self, path: str, params: dict[str, str], headers: dict[str, str] | None = None, expect: int = 200
+    ) -> tuple[float, Any]:
+        """(ms, the JSON answer); raises when the status is not `expect`."""
+        self._connection.send((f"{path}?{urlencode(params)}", headers or {}))
+        elapsed, status, body = self._connection.recv()
+        if status != expect:
+            raise RuntimeError(f"GET {path} answered {status}, not {expect}: {body[:300]!r}")
+        return elapsed, json.loads(body)
+
+    def close(self) -> None:
+        self._connection.send(None)
+        self._process.join(timeout=10)

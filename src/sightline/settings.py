@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     )
     access_token_ttl_s: int = Field(default=18_000, ge=1, description="Lifetime of an OAuth access token.")
     refresh_token_ttl_s: int = Field(default=30 * 86_400, ge=1, description="Lifetime of an OAuth refresh token.")
+    access_cache_ttl_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="Seconds an API key, ingest key or customer found in the accounts database is remembered; "
+        "a key revoked by the CLI stops working within this time (0: read every time).",
+    )
     login_failures_per_minute: int = Field(default=5, ge=1, description="Failed logins of one username before 429.")
     argon2_time_cost: int = Field(default=3, ge=1, description="Argon2 passes; lower only in tests.")
     argon2_memory_kib: int = Field(default=65_536, ge=64, description="Argon2 memory; lower only in tests.")

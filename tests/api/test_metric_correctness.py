@@ -747,3 +747,25 @@ def test_explain_names_the_tables_of_each_segment_and_why_others_were_rejected(w
     assert "rollup_1h_delivery" in plan["sql"]
     assert "events" in plan["sql"]
     assert plan["params"]
+
+
+@pytest.mark.parametrize("direction", ["desc", "asc"])
+def test_ordering_by_a_metric_puts_groups_without_a_value_last_and_pages_agree(world: World, direction: str) -> None:
+    """Titles that were attempted but never played have no quality score (a ratio over zero plays)."""
+    case = Case("order", ("assetid",))
+    params = {
+        **case.params(world.period(case)),
+        "metrics": "qualityofexperience",
+        "orderby": "qualityofexperience",
+        "order": direction,
+    }
+    url = f"/mm-apis/metricquery/{CUSTOMER}"
+    body = world.client.get(url, params=params, headers=world.headers).json()
+    values = [row["qualityofexperience"] for row in body["response"]]
+    scored = [v for v in values if v is not None]
+    assert 0 < len(scored) < len(values), "the simulated titles include some without a score"
+    assert values == scored + [None] * (len(values) - len(scored))
+    assert scored == sorted(scored, reverse=direction == "desc")
+    page = world.client.get(url, params={**params, "limit": "7", "offset": "5"}, headers=world.headers).json()
+    assert [r["assetid"] for r in page["response"]] == [r["assetid"] for r in body["response"][5:12]]
+    assert (page["totalrecords"], page["totalcount"], page["pagecount"]) == (len(values), 7, -(-len(values) // 7))

@@ -13,6 +13,7 @@ from sightline.auth.kinds import KeyKind, Role
 from sightline.auth.models import Base
 from sightline.auth.service import AuthService, open_auth
 from sightline.settings import Settings
+from tests.auth.fixtures import ManualClock
 
 
 def test_migrations_are_idempotent_and_match_the_models(auth: AuthService) -> None:
@@ -127,3 +128,34 @@ def test_a_postgresql_url_without_a_driver_uses_psycopg() -> None:
     engine = open_engine("postgresql://user:secret@127.0.0.1:1/none")
     assert engine.dialect.driver == "psycopg"
     engine.dispose()
+
+
+def test_a_key_revoked_by_another_process_stops_working_within_the_lookup_ttl(
+    auth: AuthService, settings: Settings, clock: ManualClock
+) -> None:
+    auth.accounts.add_customer(1001, "Alpha", 6831)
+    record, key = auth.accounts.create_key(KeyKind.API, 1001)
+    assert auth.access.principal_for_api_key(key).customer_ids == {1001}
+    assert auth.access.customer_scope(auth.access.principal_for_api_key(key), 1001).plan_level == 6831
+    cli = open_auth(settings, clock)  # the CLI: another service on the same database
+    try:
+        cli.accounts.revoke_key(KeyKind.API, record.id)
+    finally:
+        cli.close()
+    clock.advance(settings.access_cache_ttl_s - 0.5)
+    assert auth.access.principal_for_api_key(key).customer_ids == {1001}  # remembered, not read again
+    clock.advance(0.5)
+    with pytest.raises(InvalidTokenError):
+        auth.access.principal_for_api_key(key)
+
+
+def test_a_revoked_key_fails_at_once_and_a_new_key_works_at_once_through_this_process(auth: AuthService) -> None:
+    auth.accounts.add_customer(1001, "Alpha", 6831)
+    record, key = auth.accounts.create_key(KeyKind.INGEST, 1001)
+    assert auth.access.customer_for_ingest_key(key) == 1001
+    auth.accounts.revoke_key(KeyKind.INGEST, record.id)
+    assert auth.access.customer_for_ingest_key(key) is None
+    unknown = "sl_unknown_key"
+    assert auth.access.customer_for_ingest_key(unknown) is None
+    _, new_key = auth.accounts.create_key(KeyKind.INGEST, 1001)
+    assert auth.access.customer_for_ingest_key(new_key) == 1001

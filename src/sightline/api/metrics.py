@@ -18,10 +18,10 @@ from fastapi import APIRouter, Query
 from sightline.api import sessions
 from sightline.api.deps import CustomerScope, StoreDep
 from sightline.api.errors import AUTH_RESPONSES, ErrorResponse, invalid_parameter
-from sightline.api.querying import json_value, run_query
+from sightline.api.querying import json_value, run_query, run_table
 from sightline.auth.access import CustomerContext
 from sightline.auth.plans import Feature
-from sightline.query.compile import TOTAL_RECORDS, MetricQuery, compile_query
+from sightline.query.compile import TOTAL_RECORDS, MetricQuery, compile_query, pages_in_engine
 from sightline.query.filters import FilterError, fields_of
 from sightline.query.period import GRANULARITY_SECONDS
 from sightline.query.plan import choose_tables
@@ -92,7 +92,10 @@ async def answer(scope: CustomerContext, store: Store, params: MetricQueryParams
             "sql": sql,
             "params": sql_params,
         }
-    rows = await run_query(store, sql, sql_params)
+    table = await run_table(store, sql, sql_params)
+    if not pages_in_engine(plan):
+        return _shape(query, table.slice(query.offset, query.limit).to_pylist(), table.num_rows)
+    rows = table.to_pylist()
     total = int(rows[0][TOTAL_RECORDS]) if rows else 0
     if not rows and query.offset:  # a page past the end: count the records on the first page instead
         first = await run_query(store, *print_select(compile_query(replace(query, offset=0, limit=1), plan)))

@@ -10,6 +10,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+import pyarrow as pa
 from fastapi.concurrency import run_in_threadpool
 
 from sightline.api.errors import ApiError
@@ -17,13 +18,18 @@ from sightline.query.printer import SqlParams
 from sightline.store import QueryMemoryError, QueryTimeoutError, Store, StoreError
 
 
-async def run_query(store: Store, sql: str, params: SqlParams) -> list[dict[str, Any]]:
-    """The rows of `sql` (on a worker thread: the engine releases the GIL)."""
+async def run_table(store: Store, sql: str, params: SqlParams) -> pa.Table:
+    """The result of `sql` (on a worker thread: the engine releases the GIL)."""
     try:
-        table = await run_in_threadpool(store.query, sql, params)
+        table: pa.Table = await run_in_threadpool(store.query, sql, params)
     except StoreError as error:
         raise store_error_answer(error) from error
-    rows: list[dict[str, Any]] = table.to_pylist()
+    return table
+
+
+async def run_query(store: Store, sql: str, params: SqlParams) -> list[dict[str, Any]]:
+    """The rows of `sql`."""
+    rows: list[dict[str, Any]] = (await run_table(store, sql, params)).to_pylist()
     return rows
 
 

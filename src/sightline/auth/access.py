@@ -19,6 +19,7 @@ from sightline.auth.hashing import secret_hash
 from sightline.auth.kinds import KeyKind, Role
 from sightline.auth.models import AccessKey, Customer, OAuthToken, User
 from sightline.auth.plans import Feature, plan_for
+from sightline.auth.recent import RecentLookups
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +47,22 @@ class CustomerContext:
             raise FeatureNotInPlanError(f"the customer's plan level does not include {feature.value}")
 
 
+@dataclass(frozen=True, slots=True)
+class LiveKey:
+    """A key that was found unrevoked: whose it is, and its public prefix."""
+
+    customer_id: int
+    prefix: str
+
+
 class Access:
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
+    """Lookups of keys and customers are remembered for a few seconds (`RecentLookups`); access tokens are
+    checked on every request (they are revoked through this process, and expire)."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, recent: RecentLookups[object, object]) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._recent = recent
 
     def principal_for_access_token(self, token: str) -> Principal:
         with self._sessions() as session:
@@ -81,17 +94,31 @@ class Access:
     def customer_scope(self, principal: Principal, customer_id: int) -> CustomerContext:
         if customer_id not in principal.customer_ids:
             raise CustomerForbiddenError(f"customer {customer_id} is not one of the caller's customers")
+        recent = self._recent.get(("customer", customer_id))
+        if isinstance(recent, CustomerContext):
+            return recent
         with self._sessions() as session:
             customer = session.get(Customer, customer_id)
             if customer is None:
                 raise CustomerForbiddenError(f"customer {customer_id} is not one of the caller's customers")
             plan = plan_for(customer.plan_level)
-            return CustomerContext(customer.id, customer.name, plan.level, plan.features)
+            context = CustomerContext(customer.id, customer.name, plan.level, plan.features)
+        self._recent.put(("customer", customer_id), context)
+        return context
 
-    def _live_key(self, kind: KeyKind, key: str) -> AccessKey | None:
+    def _live_key(self, kind: KeyKind, key: str) -> LiveKey | None:
+        key_hash = secret_hash(key)
+        recent = self._recent.get((kind, key_hash))
+        if isinstance(recent, LiveKey):
+            return recent
         with self._sessions() as session:
-            return session.scalars(
+            row = session.scalars(
                 select(AccessKey).where(
-                    AccessKey.key_hash == secret_hash(key), AccessKey.kind == kind.value, AccessKey.revoked_at.is_(None)
+                    AccessKey.key_hash == key_hash, AccessKey.kind == kind.value, AccessKey.revoked_at.is_(None)
                 )
             ).one_or_none()
+            if row is None:
+                return None
+            found = LiveKey(row.customer_id, row.prefix)
+        self._recent.put((kind, key_hash), found)
+        return found

@@ -6,6 +6,7 @@ stays listed with its revocation time; changing a password revokes the user's to
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -50,10 +51,15 @@ class KeyInfo:
 
 
 class Accounts:
-    def __init__(self, sessions: sessionmaker[Session], hasher: PasswordHasher, clock: Clock) -> None:
+    """`forget` is called after a change that lookups remembered by `Access` may not outlive (a revoked key)."""
+
+    def __init__(
+        self, sessions: sessionmaker[Session], hasher: PasswordHasher, clock: Clock, forget: Callable[[], None]
+    ) -> None:
         self._sessions = sessions
         self._hasher = hasher
         self._clock = clock
+        self._forget = forget
 
     def add_customer(self, customer_id: int, name: str, plan_level: int) -> CustomerInfo:
         plan_for(plan_level)
@@ -131,7 +137,9 @@ class Accounts:
                 raise AccountError(f"no {kind.value} key {key_id}")
             if key.revoked_at is None:
                 key.revoked_at = self._clock()
-            return _key_info(key)
+            info = _key_info(key)
+        self._forget()
+        return info
 
     def list_keys(self, kind: KeyKind, customer_id: int | None = None) -> list[KeyInfo]:
         query = select(AccessKey).where(AccessKey.kind == kind.value).order_by(AccessKey.id)

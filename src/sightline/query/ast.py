@@ -27,13 +27,14 @@ FUNCTIONS: frozenset[str] = frozenset(
         "quantileTDigestMergeState", "quantileTDigestStateIf", "toStartOfMinute", "toStartOfFiveMinutes",
         "toStartOfTenMinutes", "toStartOfHour", "toStartOfDay", "toDateTime", "UUIDv7ToDateTime", "nullIf",
         "greatest", "least", "toUInt64", "toFloat64", "round", "toUnixTimestamp", "count", "ifNull", "if", "isNull",
-        "max", "min", "uniqExact", "multiIf",
+        "max", "min", "uniqExact", "multiIf", "isFinite",
         # arrays, tuples and the aggregates of the named queries (smartquery/)
         "any", "anyIf", "avg", "avgIf", "countIf", "uniqExactIf", "maxIf", "minIf", "groupArray", "tuple",
         "tupleElement", "array", "arrayJoin", "arrayMap", "arrayFilter", "arraySort", "arraySlice", "arraySplit",
         "arrayEnumerate", "arrayPushBack", "arrayPopBack", "arrayConcat", "arrayElement", "arrayCount", "length",
         "range", "indexOf", "has", "cityHash64", "toUnixTimestamp64Milli", "toDate", "toUInt8", "toUInt32",
         "notEmpty", "not", "intDiv", "groupArrayIf", "groupUniqArrayIf", "arrayDistinct", "arraySum", "mapFromArrays",
+        "arrayZip",
         # the collector's state rebuilt at start (ingest/recovery.py)
         "argMax", "toString",
     }
@@ -48,10 +49,13 @@ JoinKind = Literal["LEFT", "FULL"]
 @dataclass(frozen=True, slots=True)
 class Column:
     name: str
+    table: str | None = None
+    """The table the column is read from, when a column alias of the SELECT could shadow its name."""
 
     def __post_init__(self) -> None:
-        if not IDENTIFIER.match(self.name):
-            raise ValueError(f"not an identifier: {self.name!r}")
+        for identifier in (self.name, self.table or self.name):
+            if not IDENTIFIER.match(identifier):
+                raise ValueError(f"not an identifier: {identifier!r}")
 
 
 @dataclass(frozen=True, slots=True)

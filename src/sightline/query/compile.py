@@ -5,16 +5,22 @@ and the time bucket for a series), as sums or aggregate states; they are joined 
 SELECT merges them per group and evaluates each metric's formula over the merged parts. Rollup segments
 read parts as stored; `events` segments compute them with the catalog's expressions, in two SELECTs, so
 that view-start parts are bucketed by the view's start and event-time parts by the event's time — the
-attribution the rollups' materialized views apply (docs/architecture.md).
+attribution the rollups' materialized views apply (docs/architecture.md). A plan of one rollup segment
+(most dashboard queries) is one SELECT over the rollup, merging its stored rows per group.
+
+Paging: a plan that reads `events` pages in the engine (LIMIT, and `totalrecords` as `count() OVER ()`);
+a plan of rollups only answers every group, in order, and the caller pages (`pages_in_engine`): a rollup
+holds few groups, and the engine is then spared the window and the limit.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sightline.catalog import dimension
+from sightline.catalog import ROLLUPS, dimension
 from sightline.catalog.formula import Clamp, Const, Formula, Part, PeriodMs, Quantile, parts_of
 from sightline.catalog.metrics import MetricSpec
 from sightline.catalog.parts import PARTS, PartSpec
@@ -55,7 +61,6 @@ _BUCKET_FUNCTIONS: dict[Granularity, str] = {
 }
 _PARTS = {p.name: p for p in PARTS}
 _UTC = Trusted("'UTC'")
-_NULL = Trusted("NULL")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +146,8 @@ def _view_part(part: Part | Quantile) -> Expr:
 def qoe_condition(condition: Condition) -> Expr:
     """A qoefilter condition on the per-view value of its metric (over the merged columns of `views`)."""
     per_view = formula_expr(PER_VIEW_METRICS[condition.field].formula, 0.0, _view_part)
-    return Binary(condition.op, per_view, Param(float(condition.values[0]), "Float64"))
+    compared = Binary(condition.op, per_view, Param(float(condition.values[0]), "Float64"))
+    return Binary("AND", Func("isFinite", (per_view,)), compared)
 
 
 def qoe_views(query: MetricQuery, qoefilter: Node) -> Select:
@@ -246,48 +252,99 @@ def _merged_part(part: Part | Quantile) -> Expr:
 
 
 def formula_expr(formula: Formula, period_ms: float, part: Callable[[Part | Quantile], Expr]) -> Expr:
-    """`formula` as an expression; `part` says how a part is read where the formula is evaluated."""
+    """`formula` as an expression; `part` says how a part is read where the formula is evaluated. `/` is the
+    engine's float division: a ratio over a zero denominator is NaN or ±inf, which the API answers as no
+    value (`api.querying.json_value`), a qoefilter never passes (`qoe_condition`) and sorts last (`metric_order`).
+    (Guarding each denominator with `nullIf` would cost ~1 ms of planning per query: bench/query.py.)"""
     if isinstance(formula, Part | Quantile):
         return part(formula)
     if isinstance(formula, Const):
         return Number(formula.value)
     if isinstance(formula, PeriodMs):
         return Number(period_ms)
-    if isinstance(formula, Clamp):  # greatest/least skip NULL: a clamp of no value stays no value
+    if isinstance(formula, Clamp):  # a clamp of no value stays no value
         inner = formula_expr(formula.value, period_ms, part)
         clamped = Func("greatest", (Number(formula.low), Func("least", (Number(formula.high), inner))))
-        return Func("if", (Func("isNull", (inner,)), _NULL, clamped))
+        return Func("if", (Func("isFinite", (inner,)), clamped, Number(math.nan)))
     left, right = formula_expr(formula.left, period_ms, part), formula_expr(formula.right, period_ms, part)
-    if formula.op == "/":
-        right = Func("nullIf", (Func("toFloat64", (right,)), Number(0.0)))
     return Binary(formula.op, left, right)
+
+
+def metric_order(value: Expr, direction: Direction) -> tuple[OrderBy, OrderBy]:
+    """Order by a metric's value: values that are not finite (no value) last, either way."""
+    return OrderBy(Func("isFinite", (Func("toFloat64", (value,)),)), "DESC"), OrderBy(value, direction)
+
+
+def pages_in_engine(plan: TablePlan) -> bool:
+    """Whether `compile_query` pages (LIMIT, `totalrecords`) in the engine: when the plan reads `events`."""
+    return any(segment.table == EVENTS for segment in plan.segments)
+
+
+def _stored_part(table: str) -> Callable[[Part | Quantile], Expr]:
+    """How a formula reads a part merged over the stored rows of rollup `table` (named with the table, as a
+    metric's alias may be a part's name)."""
+
+    def merged(part: Part | Quantile) -> Expr:
+        spec = _PARTS[part.name]
+        column = Column(spec.name, table)
+        if isinstance(part, Quantile):
+            return Func("quantileTDigestMerge", (column,), (part.level,))
+        return Func("sum" if spec.aggregate == "sum" else "uniqMerge", (column,))
+
+    return merged
+
+
+def _rollup_bucket(query: MetricQuery, table: str) -> Expr:
+    """The time key of a series over rollup `table`: its stored bucket when the grain is the granularity."""
+    grain = next(r.grain for r in ROLLUPS if r.name == table)
+    bucket = Column("bucket")
+    return bucket if grain == query.granularity else time_bucket(bucket, query.granularity)
 
 
 def compile_query(query: MetricQuery, plan: TablePlan) -> Select:
     """The SELECT that answers `query` with the tables of `plan`."""
-    grouped = any(segment.table == EVENTS for segment in plan.segments)
-    selects = [s for segment in plan.segments for s in _segment_selects(query, segment, grouped)]
+    grouped = pages_in_engine(plan)
     period_ms = (
         GRANULARITY_SECONDS[query.granularity] * 1000.0
         if query.series
         else (query.period.end - query.period.start).total_seconds() * 1000.0
     )
-    keys: list[Expr] = [Column(d) for d in (*query.dimensions, *([TIMESTAMP] if query.series else []))]
+    flat = not grouped and len(plan.segments) == 1
     columns = [Aliased(Column(d), d) for d in query.dimensions]
-    if query.series:
-        columns.append(Aliased(Column(TIMESTAMP), TIMESTAMP))
+    if flat:
+        segment = plan.segments[0]
+        part_reader = _stored_part(segment.table)
+        where = in_range(Column("bucket"), segment.start, segment.end)
+        source: Table | UnionAll = Table(segment.table, query.customer_id)
+        if query.series:
+            columns.append(Aliased(_rollup_bucket(query, segment.table), TIMESTAMP))
+        conditions = [where] + ([filter_expr(query.filter)] if query.filter is not None else [])
+        where_all: Expr | None = and_all(conditions)
+    else:
+        part_reader = _merged_part
+        selects = [s for segment in plan.segments for s in _segment_selects(query, segment, grouped)]
+        source, where_all = UnionAll(tuple(selects)), None
+        if query.series:
+            columns.append(Aliased(Column(TIMESTAMP), TIMESTAMP))
+    keys: list[Expr] = [Column(d) for d in (*query.dimensions, *([TIMESTAMP] if query.series else []))]
     columns += [
-        Aliased(formula_expr(m.formula_for(query.include_business), period_ms, _merged_part), m.name)
+        Aliased(formula_expr(m.formula_for(query.include_business), period_ms, part_reader), m.name)
         for m in query.metrics
     ]
-    columns.append(Aliased(Trusted("count() OVER ()"), TOTAL_RECORDS))
-    order = [OrderBy(Column(query.order_by[0]), query.order_by[1])] if query.order_by else []
+    if grouped:
+        columns.append(Aliased(Trusted("count() OVER ()"), TOTAL_RECORDS))
+    order: list[OrderBy] = []
+    if query.order_by:
+        field, direction = query.order_by
+        by_metric = field in {m.name for m in query.metrics}
+        order += metric_order(Column(field), direction) if by_metric else [OrderBy(Column(field), direction)]
     order += [OrderBy(k, "ASC") for k in keys if not query.order_by or k != Column(query.order_by[0])]
     return Select(
         tuple(columns),
-        UnionAll(tuple(selects)),
+        source,
+        where=where_all,
         group_by=tuple(keys),
         order_by=tuple(order),
-        limit=query.limit,
-        offset=query.offset,
+        limit=query.limit if grouped else None,
+        offset=query.offset if grouped else 0,
     )

@@ -53,7 +53,7 @@ class _Printer:
 
     def expr(self, node: Expr, parent: int = 0) -> str:
         if isinstance(node, Column):
-            return f"`{node.name}`"
+            return f"`{node.table}`.`{node.name}`" if node.table else f"`{node.name}`"
         if isinstance(node, Param):
             return self.bind(node.value, node.clickhouse_type)
         if isinstance(node, Number):

@@ -44,6 +44,7 @@ from sightline.query.compile import (
     TOTAL_RECORDS,
     formula_expr,
     in_range,
+    metric_order,
     qoe_condition,
     time_bucket,
     tree_expr,
@@ -267,7 +268,8 @@ def compile_sessions(query: SessionQuery) -> Select:
     columns = [Aliased(_outer_value(f, query), f) for f in query.fields]
     columns.append(Aliased(Trusted("count() OVER ()"), TOTAL_RECORDS))
     field, direction = query.order_by
-    order = [OrderBy(Column(field) if field in query.fields else _outer_value(field, query), direction)]
+    value = Column(field) if field in query.fields else _outer_value(field, query)
+    order = list(metric_order(value, direction)) if field in METRIC_FORMULAS else [OrderBy(value, direction)]
     order += [OrderBy(Column(f"v_{k}"), "ASC") for k in query.keys if k != field]
     group_by = () if query.per_view else tuple(Column(f"v_{k}") for k in query.keys)
     return Select(
