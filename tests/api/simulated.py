@@ -100,7 +100,7 @@ def events_frame(events: pa.Table) -> pd.DataFrame:
 TERMINAL = ("end", "exit")
 
 
-def _without_closing(events: pa.Table, count: int) -> tuple[pa.Table, frozenset[str]]:
+def without_closing(events: pa.Table, count: int) -> tuple[pa.Table, frozenset[str]]:
     """`events` without the closing event (end, exit or fatal error) of `count` views of CUSTOMER, every
     tenth that closes, half of them started and half not."""
     frame = events_frame(events)
@@ -123,7 +123,7 @@ def simulated_world(data_dir: Path, open_views: int = 0) -> Iterator[World]:
     chunks = list(simulate(CONFIG))
     events = pa.concat_tables([chunk.events for chunk in chunks])
     truth = pa.concat_tables([chunk.views for chunk in chunks]).to_pandas()
-    events, opened = _without_closing(events, open_views)
+    events, opened = without_closing(events, open_views)
     app = create_app(Settings(data_dir=data_dir, argon2_time_cost=1, argon2_memory_kib=1024))
     auth = app.state.auth
     auth.accounts.add_customer(CUSTOMER, "Errors", PLAN_LEVEL)

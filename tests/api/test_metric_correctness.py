@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,6 +38,7 @@ from sightline.catalog.parts import PARTS, PartSpec
 from sightline.catalog.rollups import ROLLUPS
 from sightline.settings import Settings
 from sightline.simulate import SimulationConfig, simulate
+from tests.api.simulated import without_closing
 
 CUSTOMER = 1001
 PLAN_LEVEL = 6831  # Enterprise: ad metrics and every granularity
@@ -209,7 +211,9 @@ class Case:
     business: bool = False
     """`businesserror=true`: error metrics count business exceptions too."""
     ended: bool = False
-    """`sessiontype=ended`: every event of the views whose last event falls in the period."""
+    """`sessiontype=ended`: every event of the closed views whose last event falls in the period."""
+    closed_only: bool = False
+    """`allstatus=0`: only the views closed (by an end, exit or fatal error) count."""
     passes: Callable[[pd.DataFrame], pd.Series] | None = None
     """The qoefilter as a predicate over per-view values (`per_view_values`)."""
     tables: tuple[str, ...] = ()
@@ -232,6 +236,8 @@ class Case:
             params["businesserror"] = "true"
         if self.ended:
             params["sessiontype"] = "ended"
+        if self.closed_only:
+            params["allstatus"] = "0"
         return params
 
     def metrics(self) -> list[MetricSpec]:
@@ -353,17 +359,16 @@ def _ceil_hour(ms: int) -> datetime:
     return datetime.fromtimestamp(-(-ms // HOUR_MS) * HOUR_MS / 1000, UTC)
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    """The app (owning its store, closed at the end of the module: chDB opens one data directory per
-    process) with the simulated day inserted, customer 1001 on the plan that allows everything, and an
-    API key of it."""
+@contextmanager
+def simulated_day(data_dir: Path, open_views: int = 0) -> Iterator[World]:
+    """The app (owning its store, closed on exit: chDB opens one data directory per process) with the
+    simulated day inserted, `open_views` views of it without their closing event (still open), customer
+    1001 on the plan that allows everything, and an API key of it."""
     chunks = list(simulate(CONFIG))
     events = pa.concat_tables([c.events for c in chunks])
     truth = pa.concat_tables([c.views for c in chunks]).to_pandas()
-    settings = Settings(
-        data_dir=Path(tmp_path_factory.mktemp("correctness")), argon2_time_cost=1, argon2_memory_kib=1024
-    )
+    events = without_closing(events, open_views)[0] if open_views else events
+    settings = Settings(data_dir=data_dir, argon2_time_cost=1, argon2_memory_kib=1024)
     app = create_app(settings)
     auth = app.state.auth
     auth.accounts.add_customer(CUSTOMER, "Correctness", PLAN_LEVEL)
@@ -377,6 +382,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         frame = _events_frame(events)
         start = START.replace(minute=0, second=0, microsecond=0)
         yield World(client, {"X-API-Key": key}, frame, truth, (start, _ceil_hour(int(frame["ts"].max()) + 1)))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """Every view of the simulated day closed."""
+    with simulated_day(Path(tmp_path_factory.mktemp("correctness"))) as day:
+        yield day
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -431,13 +443,17 @@ def _aggregate(definition: PartDefinition, values: pd.Series, keys: pd.Series) -
 
 
 def expected_parts(world: World, case: Case) -> dict[Key, dict[str, Any]]:
-    """Every part per group key (dimension values, then the bucket's epoch seconds for a series).
+    """Every part per group key (dimension values, then the bucket's epoch seconds for a series), over the
+    closed views only (those with an end, exit or fatal error) for `closed_only` and `ended` cases.
 
     A view-start part counts the events of the views that started in [start, end), whatever their time
     (the `events` fallback only looks a day past a view's start — `MAX_VIEW_SPAN` — which no view of a
     one-day simulation exceeds); an event-time part counts the events in [start, end)."""
     start, end = (int(t.timestamp() * 1000) for t in world.period(case))
     events = world.events[_mask(world.events, case.conditions)]
+    if case.ended or case.closed_only:  # an open view has not ended
+        closing = _terminal(world.events) | _fatal(world.events)
+        events = events[events["view_key"].isin(world.events.loc[closing, "view_key"])]
     if case.ended:  # whole views, keyed by nothing but the dimensions: every part counts all their events
         last = world.events.groupby("view_key")["ts"].transform("max")
         events = events[(last[events.index] >= start) & (last[events.index] < end)]

@@ -67,6 +67,7 @@ QUERY_PARAMETERS = (
     "sessiontype",
     "qoefilter",
     "concurrency",
+    "allstatus",
     "explain",
     "dimension",
     "agg",
@@ -364,6 +365,7 @@ HOSTILE: dict[str, st.SearchStrategy[str]] = {
         _joined(QOE_METRIC, st.just(">"), EDGE_INTEGERS.map(str), st.just(" OR "), QOE_METRIC, st.just("<"), NUMBER),
     ),
     "concurrency": st.one_of(RAW, EDGE_INTEGERS.map(str), st.sampled_from(["1", " 1", "01", "0"])),
+    "allstatus": st.one_of(RAW, EDGE_INTEGERS.map(str), st.sampled_from(["0", "1", " 0", "00"])),
     "explain": st.one_of(RAW, st.sampled_from(["true", "false", "1", "0", "yes", "off", "TRUE", "t"])),
     "dimension": st.one_of(RAW, st.sampled_from(["microscope", "asset", "all"])),
     "agg": st.one_of(RAW, st.sampled_from(["1", "2", "sum"])),
@@ -552,6 +554,7 @@ def test_a_qoefilter_number_is_a_parameter(api: Api, numbers: list[str], metrics
     metrics=st.lists(SOME_METRIC, min_size=1, max_size=4, unique=True),
     qoe=st.one_of(st.none(), QOE_METRIC),
     concurrency=st.one_of(st.none(), st.lists(CONCURRENCY_METRIC, min_size=1, max_size=3, unique=True)),
+    closed_only=st.booleans(),
 )
 def test_every_table_read_has_the_tenant_guard(
     api: Api,
@@ -564,6 +567,7 @@ def test_every_table_read_has_the_tenant_guard(
     metrics: list[str],
     qoe: str | None,
     concurrency: list[str] | None,
+    closed_only: bool,
 ) -> None:
     start = S + 60 * start_minute
     params = {
@@ -580,6 +584,8 @@ def test_every_table_read_has_the_tenant_guard(
         params["qoefilter"] = f"{qoe}>0 OR {qoe}<=0"
     if concurrency:
         params["concurrency"] = "1"
+    if closed_only:
+        params["allstatus"] = "0"
     check_tenant_guard(explain(api, params))
 
 
@@ -640,6 +646,8 @@ REFUSED: list[Any] = [
     pytest.param({"concurrency": "1", "metrics": "bufferingratio"}, "concurrency", id="concurrency-1-refused-metric"),
     pytest.param({"concurrency": "abc"}, "concurrency", id="concurrency-abc"),
     pytest.param({"sessiontype": "' OR 1=1 --"}, "sessiontype", id="sessiontype-injection"),
+    pytest.param({"allstatus": "2"}, "allstatus", id="allstatus-2"),
+    pytest.param({"allstatus": "1' OR 1=1 --"}, "allstatus", id="allstatus-injection"),
     pytest.param({"explain": "maybe"}, "explain", id="explain-maybe"),
     pytest.param({"planlevel": "abc"}, "planlevel", id="planlevel-abc"),
     pytest.param({"planlevel": "6831' OR 1=1 --"}, "planlevel", id="planlevel-injection"),

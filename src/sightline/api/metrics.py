@@ -44,16 +44,6 @@ def _check_plan(scope: CustomerContext, query: MetricQuery) -> None:
         scope.require(Feature.AD_METRICS)
 
 
-def _events_only(query: MetricQuery) -> str | None:
-    if query.qoefilter is not None:
-        return "a qoefilter needs per-view values, which rollups do not keep"
-    if query.concurrency:
-        return "concurrency=1 counts outcomes by event time, which rollups do not keep"
-    if query.ended:
-        return "sessiontype=ended counts whole views at their end, which rollups do not keep"
-    return None
-
-
 def _shape(query: MetricQuery, rows: list[dict[str, Any]], total: int) -> dict[str, Any]:
     pages = math.ceil(total / query.limit) if total else 0
     response = []
@@ -78,7 +68,7 @@ async def answer(scope: CustomerContext, store: Store, params: MetricQueryParams
     _check_plan(scope, query)
     dimensions = frozenset(query.dimensions) | (fields_of(query.filter) if query.filter else frozenset())
     bucket = GRANULARITY_SECONDS[query.granularity] if query.series else None
-    plan = choose_tables(query.period, dimensions, bucket, _events_only(query))
+    plan = choose_tables(query.period, dimensions, bucket, query.rollups_refused)
     sql, sql_params = print_select(compile_query(query, plan))
     if explain:
         return {
@@ -130,6 +120,13 @@ async def metric_query(
     businesserror: Annotated[
         str | None, Query(description="true: count business exceptions in error metrics (default false).")
     ] = None,
+    allstatus: Annotated[
+        int,
+        Query(
+            description="1 (default): views of any status, open ones too; 0: closed views only (read from events, "
+            "slower). With sessiontype=ended only closed views count either way."
+        ),
+    ] = 1,
     explain: Annotated[bool, Query(description="Answer the plan and SQL instead of the data.")] = False,
     dimension: Annotated[str | None, Query(description="Legacy; accepted, the planner picks the table.")] = None,
     agg: Annotated[str | None, Query(description="Legacy; accepted, values are always aggregated.")] = None,
@@ -151,5 +148,6 @@ async def metric_query(
         qoefilter,
         concurrency,
         businesserror,
+        allstatus,
     )
     return await answer(scope, store, params, explain)

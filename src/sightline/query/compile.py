@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from sightline.catalog import ROLLUPS, dimension
 from sightline.catalog.formula import Clamp, Const, Formula, Part, PeriodMs, Quantile, parts_of
 from sightline.catalog.metrics import MetricSpec
-from sightline.catalog.parts import PARTS, PartSpec
+from sightline.catalog.parts import OUTCOMES, PARTS, PartSpec
 from sightline.catalog.perview import PART_VIEW_COLUMNS, PER_VIEW_METRICS, VIEW_COLUMN_SPECS
 from sightline.query.ast import (
     Aliased,
@@ -85,9 +85,24 @@ class MetricQuery:
     order_by: tuple[str, Direction] | None = None
     limit: int = 1000
     offset: int = 0
+    open_views: bool = True
+    """Whether views not closed yet count (SmartSight's `allstatus=1`); else only the views closed by now."""
 
     def attribution(self, part: PartSpec) -> str:
         return "event_time" if self.concurrency else part.attribution
+
+    @property
+    def rollups_refused(self) -> str | None:
+        """Why no rollup can answer: the query needs per-view or per-event facts that rollups do not keep."""
+        if self.qoefilter is not None:
+            return "a qoefilter needs per-view values, which rollups do not keep"
+        if self.concurrency:
+            return "concurrency=1 counts outcomes by event time, which rollups do not keep"
+        if self.ended:
+            return "sessiontype=ended counts whole views at their end, which rollups do not keep"
+        if not self.open_views:
+            return "allstatus=0 counts closed views only; rollups count every view as its events arrive"
+        return None
 
     @property
     def needed_parts(self) -> tuple[PartSpec, ...]:
@@ -150,29 +165,42 @@ def qoe_condition(condition: Condition) -> Expr:
     return Binary("AND", Func("isFinite", (per_view,)), compared)
 
 
-def qoe_views(query: MetricQuery, qoefilter: Node) -> Select:
-    """The ids of the views, started in the period or up to `MAX_VIEW_SPAN` before, that pass `qoefilter`."""
-    view_start = Column("view_start")
-    return Select(
-        (Aliased(Column("view_id"), "view_id"),),
-        Table("views", query.customer_id),
-        where=in_range(view_start, query.period.start - MAX_VIEW_SPAN, query.period.end),
-        group_by=(Column("view_id"),),
-        having=tree_expr(qoefilter, qoe_condition),
-    )
+def view_closed() -> Expr:
+    """Whether a view, its rows of `views` merged, is closed: one of its terminal `OUTCOMES` is 1."""
+    return Binary("=", Func("greatest", tuple(Func("max", (Column(o),)) for o in OUTCOMES)), Number(1))
 
 
-def ended_views(query: MetricQuery) -> Select:
-    """The ids of the views that closed (end, exit or failure) in the period."""
-    last = Func("max", (Column("last_ts"),))
-    closed = Func("greatest", tuple(Func("max", (Column(c),)) for c in ("vsf", "ebvs", "vpf", "completed", "exited")))
+def _views_having(query: MetricQuery, having: Expr) -> Select:
+    """The ids of the views, started in the period or up to `MAX_VIEW_SPAN` before, whose merged rows of
+    `views` satisfy `having`."""
     return Select(
         (Aliased(Column("view_id"), "view_id"),),
         Table("views", query.customer_id),
         where=in_range(Column("view_start"), query.period.start - MAX_VIEW_SPAN, query.period.end),
         group_by=(Column("view_id"),),
-        having=Binary("AND", in_range(last, query.period.start, query.period.end), Binary("=", closed, Number(1))),
+        having=having,
     )
+
+
+def qoe_views(query: MetricQuery, qoefilter: Node) -> Select:
+    """The ids of the views that pass `qoefilter`."""
+    return _views_having(query, tree_expr(qoefilter, qoe_condition))
+
+
+def ended_views(query: MetricQuery) -> Select:
+    """The ids of the views that closed (end, exit or failure) in the period."""
+    ended = in_range(Func("max", (Column("last_ts"),)), query.period.start, query.period.end)
+    return _views_having(query, Binary("AND", ended, view_closed()))
+
+
+def _counted_views(query: MetricQuery) -> Select | None:
+    """The ids of the views that count, when not all do: those passing the qoefilter and, with `allstatus=0`,
+    closed (`sessiontype=ended` takes closed views already)."""
+    having = [tree_expr(query.qoefilter, qoe_condition)] if query.qoefilter is not None else []
+    if not query.open_views and not query.ended:
+        having.append(view_closed())
+    condition = and_all(having)
+    return None if condition is None else _views_having(query, condition)
 
 
 def _rollup_part(part: PartSpec) -> Expr:
@@ -198,8 +226,9 @@ def _inner(
         keys.append(time_bucket(time, query.granularity))
         columns.append(Aliased(keys[-1], TIMESTAMP))
     conditions = [where] + ([filter_expr(query.filter)] if query.filter is not None else [])
-    if query.qoefilter is not None:
-        conditions.append(InSelect(Column("view_id"), qoe_views(query, query.qoefilter)))
+    counted = _counted_views(query)
+    if counted is not None:
+        conditions.append(InSelect(Column("view_id"), counted))
     group_by = tuple(keys) if grouped else ()
     return Select(tuple(columns + parts), Table(table, query.customer_id), and_all(conditions), group_by)
 

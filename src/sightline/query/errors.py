@@ -212,8 +212,7 @@ def _attempts_side(attempts: MetricQuery) -> Select:
     """The denominator of each group, as the column `attempts`."""
     dimensions = frozenset(attempts.dimensions) | frozenset(_fields(attempts.filter))
     bucket = GRANULARITY_SECONDS[attempts.granularity] if attempts.series else None
-    events_only = "a qoefilter needs per-view values" if attempts.qoefilter is not None else None
-    select = compile_query(attempts, choose_tables(attempts.period, dimensions, bucket, events_only))
+    select = compile_query(attempts, choose_tables(attempts.period, dimensions, bucket, attempts.rollups_refused))
     columns = tuple(Aliased(c.expr, "attempts") for c in select.columns if c.alias in DENOMINATORS.values())
     columns = tuple(c for c in select.columns if c.alias not in (TOTAL_RECORDS, *DENOMINATORS.values())) + columns
     return replace(select, columns=columns, order_by=(), limit=None, offset=0)

@@ -13,6 +13,11 @@ Rules (SmartSight's, with its contradictions resolved as reference ยง6 advises โ
   failure) in the period, for totals and breakdowns.
 - `concurrency=1` counts what happened inside the period: outcomes (plays, attempts, ended plays) in the
   bucket of their event rather than of their view's start; only metrics marked `concurrency` allow it.
+- `allstatus=1` (our default) counts views of any status, as the rollups do: a view still open (`playing`,
+  `starting`) counts what it has sent so far. `allstatus=0` counts only the views closed (ended, exited,
+  failed) by the time of the query, as listsessions does; rollups cannot tell which views have closed, so
+  `events` answers it, keeping the views that `views` shows closed (SmartSight's default is 0: here it
+  would read every query from raw events). `sessiontype=ended` counts closed views either way.
 - `businesserror=true` counts business exceptions (entitlement, geo-block, concurrency limit) in the
   error metrics; by default (false, as in SmartSight) they are left out (`MetricSpec.formula_for`).
 - `qoefilter` keeps the views whose whole-view values pass it (`latency>3 AND bufferingratio>5`, or the
@@ -71,6 +76,7 @@ class MetricQueryParams:
     qoefilter: str | None = None
     concurrency: int = 0
     businesserror: str | None = None
+    allstatus: int = 1
 
 
 def split_names(text: str | None) -> list[str]:
@@ -96,6 +102,14 @@ def parse_direction(order: str | None, orderas: str | None) -> Direction | None:
     if text.strip().lower() not in ("asc", "desc"):
         raise RequestError("orderas" if orderas else "order", "order must be asc or desc", ("asc", "desc"))
     return "ASC" if text.strip().lower() == "asc" else "DESC"
+
+
+def parse_allstatus(value: int) -> bool:
+    """Whether views not closed yet count: SmartSight's `allstatus`, 0 (closed views only) or 1 (views of any
+    status, `playing` and `starting` ones too)."""
+    if value not in (0, 1):
+        raise RequestError("allstatus", "allstatus must be 0 or 1", ("0", "1"))
+    return value == 1
 
 
 def parse_flag(parameter: str, text: str | None) -> bool:
@@ -194,6 +208,7 @@ def parse_metric_query(customer_id: int, params: MetricQueryParams) -> MetricQue
         order_by,
         params.limit,
         params.offset,
+        parse_allstatus(params.allstatus),
     )
 
 

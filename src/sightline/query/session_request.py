@@ -11,7 +11,8 @@ Rules (docs/errors.md):
 - `filter` takes dimensions, `status` and `errorcode`; `qoefilter` keeps the views that pass it.
 - `sessiontype=started` (default) takes the views that started in the period, `ended` those that ended.
 - `businesserror=true` counts business exceptions in error metrics (left out by default, as in metricquery).
-- listsessions lists closed views only unless `allstatus=1` (SmartSight's default); metricquery counts all.
+- `allstatus=0` keeps the closed views only, `1` adds the views still open (`playing`, `starting`);
+  listsessions defaults to 0 (SmartSight's default), metricquery to 1 (`query.request`).
 - `orderby` names a requested field or key; by default the first field requested when it is a metric
   (SmartSight's "lead with the metric under investigation"), descending, else the start time, latest
   first; ties by the keys.
@@ -34,6 +35,7 @@ from sightline.query.request import (
     QOE_METRICS,
     MetricQueryParams,
     RequestError,
+    parse_allstatus,
     parse_direction,
     parse_flag,
     split_names,
@@ -88,7 +90,8 @@ def session_params(params: MetricQueryParams) -> SessionParams:
         params.orderas,
         params.limit,
         params.offset,
-        businesserror=params.businesserror,
+        params.allstatus,
+        params.businesserror,
     )
 
 
@@ -137,8 +140,7 @@ def parse_session_query(
         raise RequestError("aggby", "name what to group views by: sessionid, or dimensions", sorted(KEY_FIELDS))
     filter_node = parse_filter(params.filter or "", FILTER_FIELDS)
     qoefilter = parse_qoefilter(params.qoefilter or "", QOE_METRICS)
-    if params.allstatus not in (0, 1):
-        raise RequestError("allstatus", "allstatus must be 0 or 1", ("0", "1"))
+    open_views = parse_allstatus(params.allstatus)
     if not 1 <= params.limit <= MAX_LIMIT:
         raise RequestError("limit", f"limit must be between 1 and {MAX_LIMIT}")
     if not 0 <= params.offset <= MAX_OFFSET:
@@ -161,7 +163,7 @@ def parse_session_query(
         ended=sessiontype == "ended",
         filter=filter_node,
         qoefilter=qoefilter,
-        open_views=params.allstatus == 1,
+        open_views=open_views,
         view_id=view_id,
         include_business=parse_flag("businesserror", params.businesserror),
         order_by=order_by,

@@ -48,6 +48,7 @@ from sightline.query.compile import (
     qoe_condition,
     time_bucket,
     tree_expr,
+    view_closed,
 )
 from sightline.query.filters import Condition, Node
 from sightline.query.period import GRANULARITY_SECONDS, Granularity, Period
@@ -63,7 +64,6 @@ STATUSES: tuple[tuple[str, str | None, str], ...] = (
     ("starting", None, "Not closed yet; no first frame."),
 )
 """Status, the `views` flag that decides it (the first that is 1, in this order), meaning."""
-OPEN_STATUSES = ("playing", "starting")
 
 WATCHTIME: Formula = div(add(Part("play_ms"), Part("rebuffer_ms")), MINUTE)
 SESSION_FIELDS: dict[str, str] = {
@@ -225,11 +225,9 @@ def _inner(query: SessionQuery) -> Select:
         where.append(Binary("=", Column("view_id"), Param(query.view_id, "UUID")))
     having: list[Expr] = []
     if query.ended:
-        last = _merged("last_ts")
-        closed = Func("greatest", tuple(_merged(s) for s in ("vsf", "ebvs", "vpf", "completed", "exited")))
-        having += [in_range(last, query.period.start, query.period.end), Binary("=", closed, Param(1, "UInt8"))]
-    if not query.open_views:
-        having.append(InList(_status(), tuple(Param(s, "String") for s in OPEN_STATUSES), negated=True))
+        having += [in_range(_merged("last_ts"), query.period.start, query.period.end), view_closed()]
+    elif not query.open_views:
+        having.append(view_closed())
     if query.filter is not None:
         having.append(tree_expr(query.filter, _condition))
     if query.qoefilter is not None:
