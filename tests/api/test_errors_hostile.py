@@ -53,7 +53,11 @@ FIELDS = st.sampled_from(["errorcode", "errormessage", "timestamp", *(d.name for
 ERROR_METRIC = st.sampled_from(sorted(ERROR_METRIC_NAMES))
 
 ERROR_HOSTILE: dict[str, st.SearchStrategy[str]] = {
-    **{k: v for k, v in HOSTILE.items() if k not in ("sessiontype", "concurrency", "explain", "metrics", "aggby")},
+    **{
+        k: v
+        for k, v in HOSTILE.items()
+        if k not in ("sessiontype", "concurrency", "allstatus", "explain", "metrics", "aggby")
+    },
     "metrics": st.one_of(RAW, _joined(ERROR_METRIC, st.just(","), RAW), _joined(st.just("errors,"), FIELDS)),
     "aggby": st.one_of(RAW, _joined(FIELDS, st.just(","), RAW), _joined(FIELDS, st.just(","), FIELDS)),
     "heatmap": st.one_of(RAW, FIELDS),
