@@ -15,7 +15,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from sightline.ingest.native import MAX_EVENTS, BeaconEvent, ViewDimensions
 
@@ -102,6 +102,12 @@ def decode_body(body: bytes, content_encoding: str | None) -> Any:
         raise CollectError(400, "bad_json", "the body's JSON is nested too deeply") from None
 
 
+def _fields(model: BaseModel) -> dict[str, Any]:
+    """A validated model's fields as a new dict (what `model_dump` gives for these flat models, at a fraction
+    of its cost: the values are already plain str, int and float)."""
+    return dict(vars(model))
+
+
 def _reason(error: ValidationError) -> str:
     first = error.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
@@ -126,7 +132,7 @@ def parse_batch(payload: Any) -> ParsedBatch:
         kind = _JSON_KINDS.get(type(given), type(given).__name__)
         raise CollectError(400, "bad_dimensions", f"dimensions must be a JSON object, not {kind}", "dimensions")
     try:
-        dimensions = ViewDimensions.model_validate(given or {}).model_dump()
+        dimensions = _fields(ViewDimensions.model_validate(given or {}))
     except ValidationError as error:
         raise CollectError(400, "bad_dimensions", f"dimensions.{_reason(error)}", "dimensions") from None
     events = payload.get("events")
@@ -136,7 +142,7 @@ def parse_batch(payload: Any) -> ParsedBatch:
         valid = _EVENTS.validate_python(events)
     except ValidationError:
         return ParsedBatch(view_id.bytes, dimensions, *_event_by_event(events))
-    return ParsedBatch(view_id.bytes, dimensions, list(enumerate(_EVENTS.dump_python(valid))), [])
+    return ParsedBatch(view_id.bytes, dimensions, list(enumerate(map(_fields, valid))), [])
 
 
 def _event_by_event(events: list[Any]) -> tuple[list[tuple[int, dict[str, Any]]], list[tuple[int, str]]]:
@@ -144,7 +150,7 @@ def _event_by_event(events: list[Any]) -> tuple[list[tuple[int, dict[str, Any]]]
     kept, refused = [], []
     for index, raw in enumerate(events):
         try:
-            kept.append((index, BeaconEvent.model_validate(raw).model_dump()))
+            kept.append((index, _fields(BeaconEvent.model_validate(raw))))
         except ValidationError as error:
             refused.append((index, _reason(error)))
     return kept, refused

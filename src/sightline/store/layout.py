@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from sightline.catalog import DIMENSIONS, EVENT_FIELDS
@@ -93,21 +94,33 @@ _FIELD_DEFAULTS: dict[str, Any] = {
 }
 
 
+_EVENT_PART = pa.schema([EVENT_SCHEMA.field(name) for name in ("ts", "event", *_FIELD_DEFAULTS)])
+_DIMENSION_PART = pa.schema([EVENT_SCHEMA.field(name) for name in _DIMENSION_DEFAULTS])
+_DEFAULTS = {**_DIMENSION_DEFAULTS, **_FIELD_DEFAULTS}
+
+
+def _filled(table: pa.Table, name: str) -> pa.ChunkedArray:
+    """Column `name` of `table` with its missing values (a key a dict left out) as the field's default."""
+    column = table.column(name)
+    return pc.fill_null(column, _DEFAULTS[name]) if column.null_count else column
+
+
 def view_events_table(runs: list[ViewEvents]) -> pa.Table:
-    """`runs` as one batch of the layout (`EVENT_SCHEMA`), built column by column: a view's dimensions are
-    repeated, not copied into each event, which makes this ~10x cheaper than converting rows."""
-    columns: dict[str, list[Any]] = {name: [] for name in EVENT_SCHEMA.names}
-    for run in runs:
-        count = len(run.events)
-        columns["customer_id"] += [run.customer_id] * count
-        columns["view_id"] += [run.view_id] * count
-        columns["ts"] += [event["ts"] for event in run.events]
-        columns["event"] += [event["event"] for event in run.events]
-        for name, dimension_default in _DIMENSION_DEFAULTS.items():
-            columns[name] += [run.dimensions.get(name, dimension_default)] * count
-        for name, field_default in _FIELD_DEFAULTS.items():
-            columns[name] += [event.get(name, field_default) for event in run.events]
-    return pa.Table.from_arrays([pa.array(columns[f.name], f.type) for f in EVENT_SCHEMA], schema=EVENT_SCHEMA)
+    """`runs` as one batch of the layout (`EVENT_SCHEMA`). Arrow converts the event dicts and each run's
+    dimensions once (the run's are then repeated by index), so no Python loop runs per event and column."""
+    counts = np.fromiter((len(run.events) for run in runs), dtype=np.int64, count=len(runs))
+    run_of_row = pa.array(np.repeat(np.arange(len(runs)), counts))
+    events = pa.Table.from_pylist([event for run in runs for event in run.events], schema=_EVENT_PART)
+    dimensions = pa.Table.from_pylist([run.dimensions for run in runs], schema=_DIMENSION_PART)
+    columns = {
+        "customer_id": pa.array([run.customer_id for run in runs], pa.uint32()).take(run_of_row),
+        "view_id": pa.array([run.view_id for run in runs], pa.binary(16)).take(run_of_row),
+        **{name: _filled(dimensions, name).take(run_of_row) for name in _DIMENSION_PART.names},
+        "ts": events.column("ts"),
+        "event": events.column("event"),
+        **{name: _filled(events, name) for name in _FIELD_DEFAULTS},
+    }
+    return pa.table([columns[field.name] for field in EVENT_SCHEMA], schema=EVENT_SCHEMA)
 
 
 def conform(batch: pa.Table) -> pa.Table:
