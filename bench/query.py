@@ -354,9 +354,10 @@ def _in_process_costs(query: DashboardQuery, store: Store, repeats: int = 50) ->
     adapter = TypeAdapter(dict[str, Any])
 
     def shape() -> bytes:
-        rows = table.to_pylist()
-        total = int(rows[0][TOTAL_RECORDS]) if TOTAL_RECORDS in table.column_names else table.num_rows
-        return adapter.dump_json(adapter.validate_python(_shape(parsed, rows, total)))
+        paged = TOTAL_RECORDS in table.column_names
+        total = int(table.column(TOTAL_RECORDS)[0].as_py()) if paged else table.num_rows
+        page = table if paged else table.slice(0, parsed.limit)
+        return adapter.dump_json(adapter.validate_python(_shape(parsed, page, total)))
 
     shape_ms = median([_timed(shape) for _ in range(repeats)])
     return plan_ms, shape_ms

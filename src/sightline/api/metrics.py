@@ -13,12 +13,13 @@ import math
 from dataclasses import replace
 from typing import Annotated, Any
 
+import pyarrow as pa
 from fastapi import APIRouter, Query
 
 from sightline.api import sessions
 from sightline.api.deps import CustomerScope, StoreDep
 from sightline.api.errors import AUTH_RESPONSES, ErrorResponse, invalid_parameter
-from sightline.api.querying import json_value, run_query, run_table
+from sightline.api.querying import json_rows, run_query, run_table
 from sightline.auth.access import CustomerContext
 from sightline.auth.plans import Feature
 from sightline.query.compile import TOTAL_RECORDS, MetricQuery, compile_query, pages_in_engine
@@ -44,17 +45,11 @@ def _check_plan(scope: CustomerContext, query: MetricQuery) -> None:
         scope.require(Feature.AD_METRICS)
 
 
-def _shape(query: MetricQuery, rows: list[dict[str, Any]], total: int) -> dict[str, Any]:
+def _shape(query: MetricQuery, page: pa.Table, total: int) -> dict[str, Any]:
     pages = math.ceil(total / query.limit) if total else 0
-    response = []
-    for row in rows:
-        shaped: dict[str, Any] = {}
-        for key, value in row.items():
-            if key == TOTAL_RECORDS:
-                continue
-            shaped[key] = json_value(value)
-        shaped["totalpages"] = pages
-        response.append(shaped)
+    response = json_rows(page.drop_columns([TOTAL_RECORDS]) if TOTAL_RECORDS in page.column_names else page)
+    for row in response:
+        row["totalpages"] = pages
     return {"totalcount": len(response), "pagecount": pages, "totalrecords": total, "response": response}
 
 
@@ -84,13 +79,12 @@ async def answer(scope: CustomerContext, store: Store, params: MetricQueryParams
         }
     table = await run_table(store, sql, sql_params)
     if not pages_in_engine(plan):
-        return _shape(query, table.slice(query.offset, query.limit).to_pylist(), table.num_rows)
-    rows = table.to_pylist()
-    total = int(rows[0][TOTAL_RECORDS]) if rows else 0
-    if not rows and query.offset:  # a page past the end: count the records on the first page instead
+        return _shape(query, table.slice(query.offset, query.limit), table.num_rows)
+    total = int(table.column(TOTAL_RECORDS)[0].as_py()) if table.num_rows else 0
+    if not table.num_rows and query.offset:  # a page past the end: count the records on the first page instead
         first = await run_query(store, *print_select(compile_query(replace(query, offset=0, limit=1), plan)))
         total = int(first[0][TOTAL_RECORDS]) if first else 0
-    return _shape(query, rows, total)
+    return _shape(query, table, total)
 
 
 @router.get("/qbrData/vod/{customerId}", summary="Metrics and dimensions (legacy)")
