@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from functools import lru_cache
 from typing import Annotated, Any
 
 import pyarrow as pa
@@ -25,8 +26,8 @@ from sightline.auth.plans import Feature
 from sightline.query.compile import TOTAL_RECORDS, MetricQuery, compile_query, pages_in_engine
 from sightline.query.filters import FilterError, fields_of
 from sightline.query.period import GRANULARITY_SECONDS
-from sightline.query.plan import choose_tables
-from sightline.query.printer import print_select
+from sightline.query.plan import TablePlan, choose_tables
+from sightline.query.printer import SqlParams, print_select
 from sightline.query.request import MetricQueryParams, RequestError, parse_metric_query
 from sightline.query.session_request import wants_sessions
 from sightline.store import Store
@@ -53,18 +54,27 @@ def _shape(query: MetricQuery, page: pa.Table, total: int) -> dict[str, Any]:
     return {"totalcount": len(response), "pagecount": pages, "totalrecords": total, "response": response}
 
 
-async def answer(scope: CustomerContext, store: Store, params: MetricQueryParams, explain: bool) -> dict[str, Any]:
-    if wants_sessions(params):
-        return await sessions.answer_metricquery(scope, store, params, explain)
-    try:
-        query = parse_metric_query(scope.id, params)
-    except (RequestError, FilterError) as error:
-        raise invalid_parameter(error) from error
-    _check_plan(scope, query)
+@lru_cache(maxsize=1024)
+def compiled(customer_id: int, params: MetricQueryParams) -> tuple[MetricQuery, TablePlan, str, SqlParams]:
+    """The validated query, its plan and its SQL: a pure function of the request, remembered for the requests
+    a dashboard repeats (RequestError or FilterError for a bad one, which is not remembered). The answer is
+    shared between requests: read it, never change it."""
+    query = parse_metric_query(customer_id, params)
     dimensions = frozenset(query.dimensions) | (fields_of(query.filter) if query.filter else frozenset())
     bucket = GRANULARITY_SECONDS[query.granularity] if query.series else None
     plan = choose_tables(query.period, dimensions, bucket, query.rollups_refused)
     sql, sql_params = print_select(compile_query(query, plan))
+    return query, plan, sql, sql_params
+
+
+async def answer(scope: CustomerContext, store: Store, params: MetricQueryParams, explain: bool) -> dict[str, Any]:
+    if wants_sessions(params):
+        return await sessions.answer_metricquery(scope, store, params, explain)
+    try:
+        query, plan, sql, sql_params = compiled(scope.id, params)
+    except (RequestError, FilterError) as error:
+        raise invalid_parameter(error) from error
+    _check_plan(scope, query)
     if explain:
         return {
             "granularity": query.granularity,
