@@ -112,13 +112,14 @@ run: {int(bulk["rows"]):,} simulated events as Arrow batches into the store.
 
 The acknowledgement waits for the batch's fsync in the spool (one fsync serves every request waiting
 for it); the writer inserts a sealed segment every writer delay or 100,000 rows. Where the time goes
-(py-spy on the server under this load): the event loop parses, validates (pydantic, event by event) and
-sessionises each request; the inserter converts each segment to Arrow and chDB inserts it through the 11
-materialized views, which costs about 1 s of CPU per 100k rows over both cores; the load generator takes
-its share of the same 2 cores. The bulk path alone, on the same cores, does the number above, so 50k/s
-through HTTP leaves under half the machine for 1,000 requests/s in one Python process. Next steps: HTTP,
-validation and the spool append in a second process (the store's owner only inserting), and validating a
-batch's events in one pydantic call.
+(py-spy on the server under this load): everything Python runs in one process under one GIL — the event
+loop's request handling (uvicorn, FastAPI's routing, middleware and response: about a third of it),
+validating each batch's events (pydantic, one call a batch: about a quarter), sessionising and queueing
+the spool record; the spool thread's writes and fsyncs; the inserter's conversion of each segment to
+Arrow (by Arrow, from the event dicts) and chDB's insert through the 11 materialized views, about 1 s of
+CPU per 100k rows; and the load generator takes its share of the same 2 cores. Next step: a collector
+process of its own (HTTP, validation, sessionising, the spool append), the store's owner only inserting
+the sealed segments.
 """
     write_section(
         "ingest_http",
