@@ -5,7 +5,7 @@ from __future__ import annotations
 from sightline.query.ast import Expr, OrderBy, Select
 from sightline.smartquery.spec import ResultColumn, SmartQuery
 from sightline.smartquery.sql import at, col, f, i, item, lam, named, num, op, ratio, total_records
-from sightline.smartquery.views import sessions
+from sightline.smartquery.views import series_hash, series_of, sessions
 
 MIN_EPISODES = 3
 
@@ -50,7 +50,7 @@ def build(query: SmartQuery) -> Select:
             session_start=item(at(session, i(1)), 1),
             run=f("arrayJoin", f("arraySplit", lam("v, cut", col("cut")), session, changes)),
         ),
-        sessions(query, named(series=col("series"), play=col("play_ms"))),
+        sessions(query, named(series=series_hash(), play=col("play_ms"))),
     )
     run = col("run")
     per_run = Select(
@@ -62,7 +62,7 @@ def build(query: SmartQuery) -> Select:
             run_play=f("arraySum", f("arrayMap", lam("v", item(col("v"), 5)), run)),
         ),
         runs,
-        where=f("notEmpty", item(at(run, i(1)), 4)),
+        where=op("!=", item(at(run, i(1)), 4), i(0)),
     )
     binge: Expr = op(">=", col("episodes"), i(MIN_EPISODES))
     minutes = num(60_000.0)
@@ -70,7 +70,7 @@ def build(query: SmartQuery) -> Select:
     return Select(
         (
             *named(
-                series=col("run_series"),
+                series=series_of(query, col("run_series")),
                 bingesessions=f("countIf", binge),
                 bingers=f("uniqExactIf", col("viewer"), binge),
                 seriessessions=sessions_of_series,
@@ -85,7 +85,7 @@ def build(query: SmartQuery) -> Select:
         ),
         per_run,
         group_by=(col("run_series"),),
-        order_by=(OrderBy(col("bingesessions"), "DESC"), OrderBy(col("run_series"), "ASC")),
+        order_by=(OrderBy(col("bingesessions"), "DESC"), OrderBy(col("series"), "ASC")),
         limit=query.limit,
         offset=query.offset,
     )

@@ -43,6 +43,11 @@ def title_hash() -> Expr:
     return f("cityHash64", col("assetid"))
 
 
+def series_hash() -> Expr:
+    """A view's series as a number (as `title_hash`), 0 for a view of no series."""
+    return f("if", f("notEmpty", col("series")), f("cityHash64", col("series")), f("toUInt64", i(0)))
+
+
 def sessions(query: SmartQuery, extra: tuple[Aliased, ...] = ()) -> Select:
     """One row per viewing session: `viewer` (the hash of its `viewerid`) and `session`, the array of its
     views in start order, each a tuple (start ms, end ms, title hash, *extra); views that start in the same
@@ -100,18 +105,24 @@ TITLE_ATTRIBUTES: dict[str, str] = {"assetid": "any", "assetname": "max", "serie
 """What `name_of` can tell of a title, and how its rows in the rollup are merged."""
 
 
-def title_names(query: SmartQuery, attribute: str) -> Select:
-    """One row, one value: a map from the hash of each title of the views that rendered a first frame in the
-    period to its `attribute` (one of `TITLE_ATTRIBUTES`)."""
+def _names(query: SmartQuery, key: str, key_hash: Expr, value: Expr) -> Select:
+    """One row, one value: a map from `key_hash` to `value` over the rows of `NAMES_ROLLUP` in the period's
+    hours with a non-empty `key`."""
     hour = query.period.start.replace(minute=0, second=0, microsecond=0)
-    per_title = Select(
-        named(title_hash=title_hash(), title_value=f(TITLE_ATTRIBUTES[attribute], col(attribute))),
+    per_key = Select(
+        named(key_hash=key_hash, key_value=value),
         Table(NAMES_ROLLUP.name, query.customer_id),
-        where=and_all([between(col("bucket"), hour, query.period.end), f("notEmpty", col("assetid"))]),
-        group_by=(title_hash(),),
+        where=and_all([between(col("bucket"), hour, query.period.end), f("notEmpty", col(key))]),
+        group_by=(key_hash,),
     )
-    by_hash = f("mapFromArrays", f("groupArray", col("title_hash")), f("groupArray", col("title_value")))
-    return Select((Aliased(by_hash, "names"),), per_title)
+    by_hash = f("mapFromArrays", f("groupArray", col("key_hash")), f("groupArray", col("key_value")))
+    return Select((Aliased(by_hash, "names"),), per_key)
+
+
+def title_names(query: SmartQuery, attribute: str) -> Select:
+    """A map from the hash of each title of the views that rendered a first frame in the period to its
+    `attribute` (one of `TITLE_ATTRIBUTES`)."""
+    return _names(query, "assetid", title_hash(), f(TITLE_ATTRIBUTES[attribute], col(attribute)))
 
 
 def name_of(query: SmartQuery, hash_value: Expr, attribute: str, end: str = "") -> Expr:
@@ -119,3 +130,9 @@ def name_of(query: SmartQuery, hash_value: Expr, attribute: str, end: str = "") 
     is a scalar subquery, which the engine computes once per query."""
     found = at(ScalarSelect(title_names(query, attribute)), hash_value)
     return f("if", op("=", hash_value, i(0)), text(end), found)
+
+
+def series_of(query: SmartQuery, hash_value: Expr) -> Expr:
+    """The series whose `series_hash` is `hash_value` (non-zero), among those of the views that rendered a
+    first frame in the period; a scalar subquery, computed once per query."""
+    return at(ScalarSelect(_names(query, "series", series_hash(), f("any", col("series")))), hash_value)
