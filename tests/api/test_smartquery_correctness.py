@@ -164,6 +164,16 @@ def test_subscriberinsight_equals_the_truth_and_every_cohort_is_populated(world:
     assert minutes == sorted(minutes, reverse=True)
 
 
+@pytest.mark.parametrize("days", [3, 70])
+def test_active_days_are_counted_over_short_and_long_periods(world: World, days: int) -> None:
+    """Up to 64 days a subscriber's active days are the bits of a mask, beyond that a set: both equal the truth."""
+    span = (WHOLE[1] - timedelta(days=days), WHOLE[1])
+    rows = every_row(world, "subscriberinsight", span)
+    expected = truth.subscriber_insight(world.frame, truth.Span.of(*span))
+    assert mismatches({r["subscriberid"]: r for r in rows}, expected) == []
+    assert max(r["daysactive"] for r in rows) == 2
+
+
 def test_a_row_filter_keeps_one_cohort_and_a_dimension_filter_the_views_counted(world: World) -> None:
     at_risk = every_row(world, "subscriberinsight", DAY_TWO, filter="[cohort=atrisk]")
     everyone = {r["subscriberid"]: r for r in every_row(world, "subscriberinsight", DAY_TWO)}

@@ -34,7 +34,7 @@ FUNCTIONS: frozenset[str] = frozenset(
         "arrayEnumerate", "arrayPushBack", "arrayPopBack", "arrayConcat", "arrayElement", "arrayCount", "length",
         "range", "indexOf", "has", "cityHash64", "toUnixTimestamp64Milli", "toDate", "toUInt8", "toUInt32",
         "notEmpty", "not", "intDiv", "groupArrayIf", "groupUniqArrayIf", "arrayDistinct", "arraySum", "mapFromArrays",
-        "arrayZip",
+        "arrayZip", "arrayFlatten", "uniqExactArray", "groupBitOrIf", "groupBitOr", "bitShiftLeft", "bitCount",
         # the collector's state rebuilt at start (ingest/recovery.py)
         "argMax", "toString",
     }

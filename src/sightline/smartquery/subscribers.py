@@ -9,14 +9,17 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
-from sightline.query.ast import Expr, OrderBy, Select, Window
+from sightline.query.ast import Expr, OrderBy, ScalarSelect, Select, Table, Window
 from sightline.smartquery.rows import row_filter
 from sightline.smartquery.spec import ResultColumn, SmartQuery
 from sightline.smartquery.sql import (
     and_,
+    at,
+    between,
     col,
     f,
     i,
+    lam,
     moment,
     named,
     num,
@@ -92,6 +95,38 @@ COHORT_COLUMNS: tuple[ResultColumn, ...] = (
 COHORT_DEFINITIONS_ALL: tuple[str, ...] = (*COHORT_DEFINITIONS, "Cohorts come in the order above.")
 
 
+BITMASK_DAYS = 64
+"""Up to this many UTC days in the period, a subscriber's active days are counted as the bits of a mask."""
+
+
+def _days_active(query: SmartQuery, inside: Expr) -> Expr:
+    """Distinct UTC days of the views for which `inside` holds: over a period of at most `BITMASK_DAYS` days,
+    the bits set in the OR of one bit per view (its day's offset from the period's first day), which is
+    cheaper than a set per subscriber; over a longer period, a set. (The lookback's views, outside, are
+    given offset 0 only so that the shift is defined; `inside` leaves them out.)"""
+    period = query.period
+    first_day = period.start.date()
+    last_day = (period.end - timedelta(microseconds=1)).date()
+    if (last_day - first_day).days >= BITMASK_DAYS:
+        return f("uniqExactIf", f("toDate", col("start")), inside)
+    offset = f("greatest", op("-", f("toDate", col("start")), f("toDate", moment(period.start))), i(0))  # 0: before
+    return f("toUInt64", f("bitCount", f("groupBitOrIf", f("bitShiftLeft", f("toUInt64", i(1)), offset), inside)))
+
+
+def _device_names(query: SmartQuery) -> Select:
+    """One row, one value: a map from the hash of each device class of the customer's views from the
+    lookback's start to the period's end to its name (every row of `views`: a merged view's value is one
+    of its rows' values)."""
+    per_device = Select(
+        named(device_hash=f("cityHash64", col("device")), device_name=f("any", col("device"))),
+        Table("views", query.customer_id),
+        where=between(VIEW_START, query.since(LOOKBACK), query.period.end),
+        group_by=(f("cityHash64", col("device")),),
+    )
+    by_hash = f("mapFromArrays", f("groupArray", col("device_hash")), f("groupArray", col("device_name")))
+    return Select(named(names=by_hash), per_device)
+
+
 def _per_subscriber(query: SmartQuery) -> Select:
     """One row per subscriber with a view in the period: its sums, and its cohort."""
     period = query.period
@@ -143,11 +178,18 @@ def _per_subscriber(query: SmartQuery) -> Select:
         play_ms=f("sumIf", col("view_play"), inside),
         rebuffer_ms=f("sumIf", col("view_rebuffer"), inside),
         startup_ms=f("sumIf", col("startup"), played),
-        daysactive=f("uniqExactIf", f("toDate", col("start")), inside),
+        daysactive=_days_active(query, inside),
         failures=views_if(and_(inside, op("=", col("failed"), i(1)))),
         poorviews=views_if(and_(inside, op("=", col("poor"), i(1)))),
         devices=f("uniqExactIf", f("cityHash64", col("viewerid")), inside),
-        devicetypes=f("arraySort", f("groupUniqArrayIf", col("device"), inside)),
+        devicetypes=f(
+            "arraySort",
+            f(
+                "arrayMap",
+                lam("h", at(ScalarSelect(_device_names(query)), col("h"))),
+                f("groupUniqArrayIf", f("cityHash64", col("device")), inside),
+            ),
+        ),
         first_half_views=views_if(first_half),
         first_half_ms=f("sumIf", col("view_play"), first_half),
         second_half_ms=f("sumIf", col("view_play"), second_half),
