@@ -10,8 +10,10 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 from fastapi.concurrency import run_in_threadpool
+from numpy.typing import NDArray
 
 from sightline.api.errors import ApiError
 from sightline.query.printer import SqlParams
@@ -50,8 +52,25 @@ def json_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return int(value.replace(tzinfo=value.tzinfo or UTC).timestamp())
     if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else round(value, 4)
+        return round(value, 4) if math.isfinite(value) else None
     return value
+
+
+_NUMPY_ROUNDS = 1e8
+"""Below this, numpy's rounding (scale by 10⁴, round to an integer, scale back) equals Python's `round` but
+where the scaled value is within a hair of a half, which `_rounded` leaves to `round`."""
+
+
+def _rounded(values: NDArray[np.float64]) -> list[float | None]:
+    """`values` as `json_value` makes each float, for a whole column at once (a test holds them equal)."""
+    with np.errstate(over="ignore", invalid="ignore"):  # large values, NaN and infinities go to `round`
+        scaled = values * 1e4
+        halfway = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6
+        by_numpy = (np.abs(values) < _NUMPY_ROUNDS) & ~halfway
+        listed: list[float | None] = np.where(by_numpy, np.round(values, 4), values).tolist()
+    for index in np.flatnonzero(~by_numpy):
+        listed[index] = json_value(float(values[index]))
+    return listed
 
 
 def json_rows(table: pa.Table) -> list[dict[str, Any]]:
@@ -62,9 +81,9 @@ def json_rows(table: pa.Table) -> list[dict[str, Any]]:
 
 
 def _json_column(column: pa.ChunkedArray) -> list[Any]:
+    if pa.types.is_floating(column.type):  # a missing value (null) is NaN in numpy, None in the answer
+        return _rounded(column.to_numpy().astype(np.float64))
     values: list[Any] = column.to_pylist()
-    if pa.types.is_floating(column.type):
-        return [None if value is None or not math.isfinite(value) else round(value, 4) for value in values]
     if pa.types.is_timestamp(column.type):
         return [json_value(value) for value in values]
     return values
