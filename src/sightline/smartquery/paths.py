@@ -103,27 +103,28 @@ def build(query: SmartQuery) -> Select:
     per_session = Select(named(titles=collapsed_titles(col("session"))), sessions(query))
     entries = Select(named(entry=f("arrayJoin", f("arrayConcat", prefix, following))), per_session)
     parent = tuple(col(name) for name in _PARENT)
-    grouped = Select(
-        named(counted_entry=f("any", col("entry")), n=f("count")), entries, group_by=(f("cityHash64", col("entry")),)
-    )
+    # Entries and parents are grouped by their hashes; their fields come back by `any` of each number (an
+    # `any` of the whole tuple, or a key of six numbers, costs several times more).
     counted = Select(
         named(
-            item_kind=item(col("counted_entry"), 1),
-            **{name: item(col("counted_entry"), j + 2) for j, name in enumerate(_PARENT)},
-            next=item(col("counted_entry"), MAX_PATH + 1),
-        )
-        + same("n"),
-        grouped,
+            entry_kind=f("any", item(col("entry"), 1)),
+            **{f"entry_{name}": f("any", item(col("entry"), j + 2)) for j, name in enumerate(_PARENT)},
+            next=f("any", item(col("entry"), MAX_PATH + 1)),
+            n=f("count"),
+        ),
+        entries,
+        group_by=(f("cityHash64", col("entry")),),
     )
+    entry_parent = (col("entry_kind"), *(col(f"entry_{name}") for name in _PARENT))
     per_parent = Select(
         named(
-            item_kind=col("item_kind"),
-            **{name: col(name) for name in _PARENT},
+            item_kind=f("any", col("entry_kind")),
+            **{name: f("any", col(f"entry_{name}")) for name in _PARENT},
             parent_count=f("sum", col("n")),
-            nexts=f("groupArray", f("tuple", col("next"), col("n"))),
+            nexts=f("arrayZip", f("groupArray", col("next")), f("groupArray", col("n"))),
         ),
         counted,
-        group_by=(col("item_kind"), *parent),
+        group_by=(f("cityHash64", *entry_parent),),
     )
     pairs = Select(same("item_kind", *_PARENT, "parent_count") + named(pair=f("arrayJoin", col("nexts"))), per_parent)
     after = item(col("pair"), 1)
