@@ -204,6 +204,8 @@ def test_events_after_the_view_ended_are_refused(world: World) -> None:
         (json.dumps({**batch(5, view_events(5)), "view_id": str(uuid.uuid4())}).encode(), {}, 400, "bad_view_id"),
         (json.dumps(batch(5, view_events(5), country="USA")).encode(), {}, 400, "bad_dimensions"),
         (json.dumps({**batch(5, view_events(5)), "extra": 1}).encode(), {}, 400, "bad_batch"),
+        (json.dumps(batch(5, view_events(5))).encode(), {"Content-Encoding": "br"}, 415, "unsupported_encoding"),
+        (gzip.compress(b"{}"), {"Content-Encoding": "gzip, br"}, 415, "unsupported_encoding"),
     ],
 )
 def test_malformed_bodies_are_4xx_naming_the_problem(

@@ -3,8 +3,9 @@
 Authenticated by an ingest key (`X-Ingest-Key` header, or `key` in the query for players that cannot
 set headers). Answers 200 `{"accepted", "duplicates", "refused": [{"index", "reason"}]}` once the
 accepted events are durable (see `store.writer`); 400 when nothing in the batch is acceptable; 401 for
-a missing or unknown key; 413 for a body too large; 503 with `Retry-After` when the writer is full or
-the spool fails (nothing of the batch is kept then, so the client's retry counts).
+a missing or unknown key; 413 for a body too large; 415 for a Content-Encoding other than gzip or deflate;
+503 with `Retry-After` when the writer is full or the spool fails (nothing of the batch is kept then, so
+the client's retry counts).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def unavailable(error: IngestUnavailableError) -> ApiError:
     "/collect",
     response_model=CollectResponse,
     responses={400: {"model": ErrorResponse}, 401: {"model": ErrorResponse}, 413: {"model": ErrorResponse},
-               503: {"model": ErrorResponse}},
+               415: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
 )  # fmt: skip
 async def collect(
     request: Request,

@@ -39,7 +39,7 @@ class MuxResponse(BaseModel):
     refused: list[Refusal]
 
 
-_RESPONSES: dict[int | str, dict[str, Any]] = {status: {"model": ErrorResponse} for status in (400, 401, 413, 503)}
+_RESPONSES: dict[int | str, dict[str, Any]] = {status: {"model": ErrorResponse} for status in (400, 401, 413, 415, 503)}
 
 
 @router.post("/mux", response_model=MuxResponse, responses=_RESPONSES)

@@ -22,6 +22,7 @@ from sightline.ingest.native import MAX_EVENTS, BeaconEvent, ViewDimensions
 MAX_BODY_BYTES = 1024 * 1024
 MAX_DECODED_BYTES = 8 * 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
+_ENCODINGS = ("", "identity", "gzip", "x-gzip", "deflate")
 _JSON_KINDS: dict[type, str] = {
     list: "an array",
     str: "a string",
@@ -52,8 +53,11 @@ class ParsedBatch:
 
 def _encoding(body: bytes, content_encoding: str | None) -> str | None:
     """The compression of `body`: gzip when declared or when it starts with gzip's magic bytes, deflate when
-    declared, else None."""
+    declared, else None; 415 for another declared encoding (br, zstd, several)."""
     declared = (content_encoding or "").strip().lower()
+    if declared not in _ENCODINGS:
+        message = f"Content-Encoding must be one of {', '.join(e for e in _ENCODINGS if e)}"
+        raise CollectError(415, "unsupported_encoding", message, "Content-Encoding")
     if declared in ("gzip", "x-gzip") or body.startswith(_GZIP_MAGIC):
         return "gzip"
     return "deflate" if declared == "deflate" else None
