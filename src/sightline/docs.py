@@ -97,7 +97,8 @@ about a second, or after a crash at the next start):
   (a retry) and is stored once; events after the view's terminal event are refused;
 - 400 when the body (`bad_gzip`, `bad_deflate`: truncated, corrupt or followed by other bytes;
   `bad_json`), `view_id`, `dimensions` or every event is bad, naming what; 401 without a valid
-  ingest key; 413 for a body too large; 503 with `Retry-After` when the collector is busy or the store
+  ingest key; 413 for a body too large; 415 `unsupported_encoding` for another `Content-Encoding` (br,
+  zstd, several); 503 with `Retry-After` when the collector is busy or the store
   fails — nothing of that batch was kept, so send it again.
 
 A view that sends nothing for 30 minutes is closed with an `exit` event at its last event's time.

@@ -6,9 +6,9 @@ mux-embed posts its JSON as `text/plain` (fetch, XMLHttpRequest, or `sendBeacon`
 root of the domain, or `/mux` when the domain is given as `host/mux`. Mux's env key (`env_key`) is the
 customer's Sightline ingest key. Answers 200 `{"accepted", "duplicates", "ignored", "refused"}` once the
 accepted events are durable (mux-embed only looks at the status: anything else, it sends again later);
-400 when no event of the body is a mux event; 401 without a valid env key; 413 for a body too large; 503
-with `Retry-After` when the collector cannot store now (views already stored from that body are
-recognised as duplicates on the retry).
+400 when no event of the body is a mux event; 401 without a valid env key; 413 for a body too large; 415
+for a Content-Encoding other than gzip or deflate; 503 with `Retry-After` when the collector cannot store
+now (views already stored from that body are recognised as duplicates on the retry).
 """
 
 from __future__ import annotations
