@@ -148,3 +148,12 @@ def test_views_start_in_the_span_and_show_seasonality(day: SimulatedDay) -> None
 def test_config_rejects_nonsense(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="must"):
         dataclasses.replace(DAY, **bad)  # type: ignore[arg-type]
+
+
+def test_viewers_have_a_network_address_per_household_and_isp(day: SimulatedDay) -> None:
+    columns = day.events.select(["ipaddress", "isp", "viewerid"]).to_pandas()
+    networks = columns["ipaddress"]
+    assert networks.str.fullmatch(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.0").all(), "a /24 network, as stored by default"
+    assert columns.groupby("viewerid")["ipaddress"].nunique().max() == 1, "one network per viewer"
+    assert columns.groupby("ipaddress")["isp"].nunique().max() == 1, "a network belongs to one ISP"
+    assert 1 < networks.nunique() <= columns["viewerid"].nunique()

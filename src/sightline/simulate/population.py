@@ -78,6 +78,14 @@ def _constant(labels: list[str], group: NDArray[np.int64]) -> Coded:
     return Coded(values, codes[group])
 
 
+def _household_networks(isp: NDArray[np.int64], viewer_household: NDArray[np.int64]) -> Coded:
+    """Each viewer's address as the collector stores it by default (its /24): one network per household and
+    ISP, its first octet chosen by the ISP: made-up addresses, as everything simulated."""
+    pairs, pair_of_viewer = np.unique(np.stack([isp, viewer_household]), axis=1, return_inverse=True)
+    networks = [f"{1 + i % 223}.{h >> 8 & 255}.{h & 255}.0" for i, h in pairs.T.tolist()]
+    return _constant(networks, pair_of_viewer.reshape(-1))  # households 65,536 apart share a network
+
+
 def build_population(profile: CustomerProfile, viewers: int, rng: np.random.Generator) -> Population:
     """`viewers` viewers in about `viewers / 1.6` households of `profile`'s countries and tiers."""
     households = max(1, int(viewers / 1.6))
@@ -107,6 +115,7 @@ def build_population(profile: CustomerProfile, viewers: int, rng: np.random.Gene
         "region": _constant([p[1] for p in places], place),
         "city": _constant([p[2] for p in places], place),
         "isp": _constant([i[1].name for i in isps], isp),
+        "ipaddress": _household_networks(isp, viewer_household),
         "experiment": _constant(
             ["", "abr-2024:control", "abr-2024:treatment"],
             np.where(rng.random(viewers) < 0.3, 1 + (rng.random(viewers) < 0.5), 0),
