@@ -100,8 +100,17 @@ def build(query: SmartQuery) -> Select:
         ),
         f("arrayEnumerate", titles),
     )
-    per_session = Select(named(titles=collapsed_titles(col("session"))), sessions(query))
-    entries = Select(named(entry=f("arrayJoin", f("arrayConcat", prefix, following))), per_session)
+    per_session = Select(named(session_titles=collapsed_titles(col("session"))), sessions(query))
+    # Sessions that played the same titles give the same entries: about a third as many distinct sequences
+    # as sessions, so the entries are made once per sequence and counted with its `weight`.
+    sequences = Select(
+        named(titles=col("session_titles"), weight=f("count")),
+        per_session,
+        group_by=(col("session_titles"),),
+    )
+    entries = Select(
+        named(entry=f("arrayJoin", f("arrayConcat", prefix, following)), weight=col("weight")), sequences
+    )
     parent = tuple(col(name) for name in _PARENT)
     # Entries and parents are grouped by their hashes; their fields come back by `any` of each number (an
     # `any` of the whole tuple, or a key of six numbers, costs several times more).
@@ -110,7 +119,7 @@ def build(query: SmartQuery) -> Select:
             entry_kind=f("any", item(col("entry"), 1)),
             **{f"entry_{name}": f("any", item(col("entry"), j + 2)) for j, name in enumerate(_PARENT)},
             next=f("any", item(col("entry"), MAX_PATH + 1)),
-            n=f("count"),
+            n=f("sum", col("weight")),
         ),
         entries,
         group_by=(f("cityHash64", col("entry")),),
