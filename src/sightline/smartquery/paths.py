@@ -108,9 +108,7 @@ def build(query: SmartQuery) -> Select:
         per_session,
         group_by=(col("session_titles"),),
     )
-    entries = Select(
-        named(entry=f("arrayJoin", f("arrayConcat", prefix, following)), weight=col("weight")), sequences
-    )
+    entries = Select(named(entry=f("arrayJoin", f("arrayConcat", prefix, following)), weight=col("weight")), sequences)
     parent = tuple(col(name) for name in _PARENT)
     # Entries and parents are grouped by their hashes; their fields come back by `any` of each number (an
     # `any` of the whole tuple, or a key of six numbers, costs several times more).
