@@ -296,3 +296,21 @@ def test_any_body_is_stored_or_refused_never_a_5xx(world: World, value: Any, fie
         response = post(world, None, raw=content)
         assert response.status_code < 500, response.text
         assert response.status_code in (200, 400, 413), response.text
+
+
+def test_a_stored_title_comes_back_from_the_query_api_character_for_character(world: World) -> None:
+    title = 'Quotes " and \\ back/slash, tab\t, "ünïcödé" 🎬 and </script>'
+    assert post(world, batch(40, view_events(40), assetname=title)).status_code == 200
+    world.client.app.state.writer.flush()  # type: ignore[attr-defined]
+    auth = world.client.app.state.auth  # type: ignore[attr-defined]
+    api_key = auth.accounts.create_key(KeyKind.API, 1001)[1]
+    hour = START_MS // 3_600_000 * 3600
+    response = world.client.get(
+        "/mm-apis/metricquery/1001",
+        params={"metrics": "viewercount,playdur", "aggby": "assetname", "period": f"start={hour},end={hour + 3600}"},
+        headers={"X-API-Key": api_key},
+    )
+    assert response.status_code == 200
+    rows = {row["assetname"]: row for row in response.json()["response"]}
+    assert rows[title]["viewercount"] == 1
+    assert rows[title]["totalpages"] == 1

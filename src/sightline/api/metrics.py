@@ -12,18 +12,18 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated
 
-import pyarrow as pa
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, Response
 
 from sightline.api import sessions
 from sightline.api.deps import CustomerScope, StoreDep
 from sightline.api.errors import AUTH_RESPONSES, ErrorResponse, invalid_parameter
-from sightline.api.querying import json_rows, run_query, run_table
+from sightline.api.querying import run_json_rows
 from sightline.auth.access import CustomerContext
 from sightline.auth.plans import Feature
-from sightline.query.compile import TOTAL_RECORDS, MetricQuery, compile_query, pages_in_engine
+from sightline.query.compile import MetricQuery, compile_query, pages_in_engine
 from sightline.query.filters import FilterError, fields_of
 from sightline.query.period import GRANULARITY_SECONDS
 from sightline.query.plan import TablePlan, choose_tables
@@ -46,12 +46,25 @@ def _check_plan(scope: CustomerContext, query: MetricQuery) -> None:
         scope.require(Feature.AD_METRICS)
 
 
-def _shape(query: MetricQuery, page: pa.Table, total: int) -> dict[str, Any]:
+_TOTAL_KEY = b',"totalrecords":'
+"""How the last column of a row paged in the engine (`compile_query`) opens in its JSON."""
+
+
+def _total_of(row: bytes) -> int:
+    return int(row[row.rindex(_TOTAL_KEY) + len(_TOTAL_KEY) : -1])
+
+
+def _without_total(row: bytes) -> bytes:
+    return row[: row.rindex(_TOTAL_KEY)] + b"}"
+
+
+def envelope(query: MetricQuery, rows: list[bytes], total: int) -> Response:
+    """The answer of DESIGN §6 around a page of JSON rows (the engine's), each given `totalpages`."""
     pages = math.ceil(total / query.limit) if total else 0
-    response = json_rows(page.drop_columns([TOTAL_RECORDS]) if TOTAL_RECORDS in page.column_names else page)
-    for row in response:
-        row["totalpages"] = pages
-    return {"totalcount": len(response), "pagecount": pages, "totalrecords": total, "response": response}
+    closing = b',"totalpages":%d}' % pages
+    response = b",".join(row[:-1] + closing for row in rows)
+    head = b'{"totalcount":%d,"pagecount":%d,"totalrecords":%d,"response":[' % (len(rows), pages, total)
+    return Response(head + response + b"]}", media_type="application/json")
 
 
 @lru_cache(maxsize=1024)
@@ -63,38 +76,43 @@ def compiled(customer_id: int, params: MetricQueryParams) -> tuple[MetricQuery, 
     dimensions = frozenset(query.dimensions) | (fields_of(query.filter) if query.filter else frozenset())
     bucket = GRANULARITY_SECONDS[query.granularity] if query.series else None
     plan = choose_tables(query.period, dimensions, bucket, query.rollups_refused)
-    sql, sql_params = print_select(compile_query(query, plan))
+    sql, sql_params = print_select(compile_query(query, plan, answer=True))
     return query, plan, sql, sql_params
 
 
-async def answer(scope: CustomerContext, store: Store, params: MetricQueryParams, explain: bool) -> dict[str, Any]:
+async def answer(scope: CustomerContext, store: Store, params: MetricQueryParams, explain: bool) -> Response:
+    """The answer as JSON bytes: the engine writes the rows (`Store.query_json_rows`), the API only pages them
+    and wraps them, so a page costs no Python per value."""
     if wants_sessions(params):
-        return await sessions.answer_metricquery(scope, store, params, explain)
+        return JSONResponse(await sessions.answer_metricquery(scope, store, params, explain))
     try:
         query, plan, sql, sql_params = compiled(scope.id, params)
     except (RequestError, FilterError) as error:
         raise invalid_parameter(error) from error
     _check_plan(scope, query)
     if explain:
-        return {
-            "granularity": query.granularity,
-            "period": {"start": int(query.period.start.timestamp()), "end": int(query.period.end.timestamp())},
-            "segments": [
-                {"table": s.table, "start": int(s.start.timestamp()), "end": int(s.end.timestamp())}
-                for s in plan.segments
-            ],
-            "rejected": [{"table": table, "reason": reason} for table, reason in plan.rejected],
-            "sql": sql,
-            "params": sql_params,
-        }
-    table = await run_table(store, sql, sql_params)
+        return JSONResponse(
+            {
+                "granularity": query.granularity,
+                "period": {"start": int(query.period.start.timestamp()), "end": int(query.period.end.timestamp())},
+                "segments": [
+                    {"table": s.table, "start": int(s.start.timestamp()), "end": int(s.end.timestamp())}
+                    for s in plan.segments
+                ],
+                "rejected": [{"table": table, "reason": reason} for table, reason in plan.rejected],
+                "sql": sql,
+                "params": sql_params,
+            }
+        )
+    rows = await run_json_rows(store, sql, sql_params)
     if not pages_in_engine(plan):
-        return _shape(query, table.slice(query.offset, query.limit), table.num_rows)
-    total = int(table.column(TOTAL_RECORDS)[0].as_py()) if table.num_rows else 0
-    if not table.num_rows and query.offset:  # a page past the end: count the records on the first page instead
-        first = await run_query(store, *print_select(compile_query(replace(query, offset=0, limit=1), plan)))
-        total = int(first[0][TOTAL_RECORDS]) if first else 0
-    return _shape(query, table, total)
+        return envelope(query, rows[query.offset : query.offset + query.limit], len(rows))
+    total = _total_of(rows[0]) if rows else 0
+    if not rows and query.offset:  # a page past the end: count the records on the first page instead
+        first_page = compile_query(replace(query, offset=0, limit=1), plan, answer=True)
+        first = await run_json_rows(store, *print_select(first_page))
+        total = _total_of(first[0]) if first else 0
+    return envelope(query, [_without_total(row) for row in rows], total)
 
 
 @router.get("/qbrData/vod/{customerId}", summary="Metrics and dimensions (legacy)")
@@ -135,7 +153,7 @@ async def metric_query(
     dimension: Annotated[str | None, Query(description="Legacy; accepted, the planner picks the table.")] = None,
     agg: Annotated[str | None, Query(description="Legacy; accepted, values are always aggregated.")] = None,
     count: Annotated[str | None, Query(description="Legacy; accepted, totalrecords is always given.")] = None,
-) -> dict[str, Any]:
+) -> Response:
     """Metrics over a period: totals, breakdowns by dimensions, or a time series."""
     params = MetricQueryParams(
         metrics,

@@ -10,28 +10,29 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
-import pyarrow as pa
 from fastapi.concurrency import run_in_threadpool
-from numpy.typing import NDArray
 
 from sightline.api.errors import ApiError
 from sightline.query.printer import SqlParams
 from sightline.store import QueryMemoryError, QueryTimeoutError, Store, StoreError
 
 
-async def run_table(store: Store, sql: str, params: SqlParams) -> pa.Table:
-    """The result of `sql` (on a worker thread: the engine releases the GIL)."""
+async def run_json_rows(store: Store, sql: str, params: SqlParams) -> list[bytes]:
+    """The rows of `sql` as JSON objects (`Store.query_json_rows`, on a worker thread)."""
     try:
-        table: pa.Table = await run_in_threadpool(store.query, sql, params)
+        rows: list[bytes] = await run_in_threadpool(store.query_json_rows, sql, params)
     except StoreError as error:
         raise store_error_answer(error) from error
-    return table
+    return rows
 
 
 async def run_query(store: Store, sql: str, params: SqlParams) -> list[dict[str, Any]]:
-    """The rows of `sql`."""
-    rows: list[dict[str, Any]] = (await run_table(store, sql, params)).to_pylist()
+    """The rows of `sql` (on a worker thread: the engine releases the GIL)."""
+    try:
+        table = await run_in_threadpool(store.query, sql, params)
+    except StoreError as error:
+        raise store_error_answer(error) from error
+    rows: list[dict[str, Any]] = table.to_pylist()
     return rows
 
 
@@ -54,36 +55,3 @@ def json_value(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, 4) if math.isfinite(value) else None
     return value
-
-
-_NUMPY_ROUNDS = 1e8
-"""Below this, numpy's rounding (scale by 10⁴, round to an integer, scale back) equals Python's `round` but
-where the scaled value is within a hair of a half, which `_rounded` leaves to `round`."""
-
-
-def _rounded(values: NDArray[np.float64]) -> list[float | None]:
-    """`values` as `json_value` makes each float, for a whole column at once (a test holds them equal)."""
-    with np.errstate(over="ignore", invalid="ignore"):  # large values, NaN and infinities go to `round`
-        scaled = values * 1e4
-        halfway = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6
-        by_numpy = (np.abs(values) < _NUMPY_ROUNDS) & ~halfway
-        listed: list[float | None] = np.where(by_numpy, np.round(values, 4), values).tolist()
-    for index in np.flatnonzero(~by_numpy):
-        listed[index] = json_value(float(values[index]))
-    return listed
-
-
-def json_rows(table: pa.Table) -> list[dict[str, Any]]:
-    """The rows of `table`, each value as `json_value` makes it, converted column by column: a column of
-    one type needs one kind of conversion (~5x faster than value by value for a page of a series)."""
-    names, columns = table.column_names, [_json_column(column) for column in table.columns]
-    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
-
-
-def _json_column(column: pa.ChunkedArray) -> list[Any]:
-    if pa.types.is_floating(column.type):  # a missing value (null) is NaN in numpy, None in the answer
-        return _rounded(column.to_numpy().astype(np.float64))
-    values: list[Any] = column.to_pylist()
-    if pa.types.is_timestamp(column.type):
-        return [json_value(value) for value in values]
-    return values

@@ -34,6 +34,7 @@ from sightline.query.ast import (
     Func,
     InList,
     InSelect,
+    Integer,
     Number,
     OrderBy,
     Param,
@@ -218,13 +219,19 @@ def _events_part(part: PartSpec, counted: bool) -> Expr:
 
 
 def _inner(
-    query: MetricQuery, table: str, time: Expr, where: Expr, parts: list[Aliased], grouped: bool = True
+    query: MetricQuery,
+    table: str,
+    time: Expr,
+    where: Expr,
+    parts: list[Aliased],
+    grouped: bool = True,
+    answer: bool = False,
 ) -> Select:
     keys: list[Expr] = [Column(d) for d in query.dimensions]
     columns = [Aliased(Column(d), d) for d in query.dimensions]
     if query.series:
         keys.append(time_bucket(time, query.granularity))
-        columns.append(Aliased(keys[-1], TIMESTAMP))
+        columns.append(Aliased(_epoch(keys[-1]) if answer else keys[-1], TIMESTAMP))
     conditions = [where] + ([filter_expr(query.filter)] if query.filter is not None else [])
     counted = _counted_views(query)
     if counted is not None:
@@ -233,7 +240,11 @@ def _inner(
     return Select(tuple(columns + parts), Table(table, query.customer_id), and_all(conditions), group_by)
 
 
-def _segment_selects(query: MetricQuery, segment: Segment, grouped: bool) -> list[Select]:
+def _epoch(time: Expr) -> Expr:
+    return Func("toUnixTimestamp", (time,))
+
+
+def _segment_selects(query: MetricQuery, segment: Segment, grouped: bool, answer: bool) -> list[Select]:
     """The inner SELECTs of `segment`. A rollup's are not `grouped` when every segment is a rollup's: its
     rows, as stored, go to the outer merge (the same states and sums, one aggregation fewer)."""
     parts = query.needed_parts
@@ -242,7 +253,7 @@ def _segment_selects(query: MetricQuery, segment: Segment, grouped: bool) -> lis
         read = _rollup_part if grouped else (lambda p: Column(p.name))
         columns = [Aliased(read(p), _part_column(p)) for p in parts]
         where = in_range(bucket, segment.start, segment.end)
-        return [_inner(query, segment.table, bucket, where, columns, grouped)]
+        return [_inner(query, segment.table, bucket, where, columns, grouped, answer)]
     selects = []
     view_start = Func("UUIDv7ToDateTime", (Column("view_id"),))
     ts = Column("ts")
@@ -251,7 +262,7 @@ def _segment_selects(query: MetricQuery, segment: Segment, grouped: bool) -> lis
         before_end = Binary("AND", started, Binary("<", ts, _time(segment.end)))
         where = Binary("AND", before_end, InSelect(Column("view_id"), ended_views(query)))
         columns = [Aliased(_events_part(p, True), _part_column(p)) for p in parts]
-        return [_inner(query, EVENTS, view_start, where, columns)]
+        return [_inner(query, EVENTS, view_start, where, columns, answer=answer)]
     for attribution, time, where in (
         (
             "view_start",
@@ -267,7 +278,7 @@ def _segment_selects(query: MetricQuery, segment: Segment, grouped: bool) -> lis
         if not any(query.attribution(p) == attribution for p in parts):
             continue
         columns = [Aliased(_events_part(p, query.attribution(p) == attribution), _part_column(p)) for p in parts]
-        selects.append(_inner(query, EVENTS, time, where, columns))
+        selects.append(_inner(query, EVENTS, time, where, columns, answer=answer))
     return selects
 
 
@@ -330,8 +341,9 @@ def _rollup_bucket(query: MetricQuery, table: str) -> Expr:
     return bucket if grain == query.granularity else time_bucket(bucket, query.granularity)
 
 
-def compile_query(query: MetricQuery, plan: TablePlan) -> Select:
-    """The SELECT that answers `query` with the tables of `plan`."""
+def compile_query(query: MetricQuery, plan: TablePlan, answer: bool = False) -> Select:
+    """The SELECT that answers `query` with the tables of `plan`; with `answer`, its values as the API answers
+    them: metrics rounded to 4 decimals, the time bucket as epoch seconds (else a DateTime)."""
     grouped = pages_in_engine(plan)
     period_ms = (
         GRANULARITY_SECONDS[query.granularity] * 1000.0
@@ -346,20 +358,20 @@ def compile_query(query: MetricQuery, plan: TablePlan) -> Select:
         where = in_range(Column("bucket"), segment.start, segment.end)
         source: Table | UnionAll = Table(segment.table, query.customer_id)
         if query.series:
-            columns.append(Aliased(_rollup_bucket(query, segment.table), TIMESTAMP))
+            bucket = _rollup_bucket(query, segment.table)
+            columns.append(Aliased(_epoch(bucket) if answer else bucket, TIMESTAMP))
         conditions = [where] + ([filter_expr(query.filter)] if query.filter is not None else [])
         where_all: Expr | None = and_all(conditions)
     else:
         part_reader = _merged_part
-        selects = [s for segment in plan.segments for s in _segment_selects(query, segment, grouped)]
+        selects = [s for segment in plan.segments for s in _segment_selects(query, segment, grouped, answer)]
         source, where_all = UnionAll(tuple(selects)), None
         if query.series:
             columns.append(Aliased(Column(TIMESTAMP), TIMESTAMP))
     keys: list[Expr] = [Column(d) for d in (*query.dimensions, *([TIMESTAMP] if query.series else []))]
-    columns += [
-        Aliased(formula_expr(m.formula_for(query.include_business), period_ms, part_reader), m.name)
-        for m in query.metrics
-    ]
+    for metric in query.metrics:
+        value = formula_expr(metric.formula_for(query.include_business), period_ms, part_reader)
+        columns.append(Aliased(Func("round", (value, Integer(4))) if answer else value, metric.name))
     if grouped:
         columns.append(Aliased(Trusted("count() OVER ()"), TOTAL_RECORDS))
     order: list[OrderBy] = []

@@ -57,6 +57,11 @@ class Store(Protocol):
         with a `tag` (matching `QUERY_TAG`, unique among running queries) can be stopped by `cancel(tag)`."""
         ...
 
+    def query_json_rows(self, sql: str, params: QueryParams | None = None) -> list[bytes]:
+        """Run a read query as `query` does; each row as a JSON object (bytes), columns in order: 64-bit
+        integers as numbers, NaN and infinities as null, text valid UTF-8."""
+        ...
+
     def cancel(self, tag: str) -> bool:
         """Stop the query tagged `tag`, waiting or running: its `query` raises QueryCancelledError. False when
         no such query is waiting or running."""

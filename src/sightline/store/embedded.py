@@ -43,6 +43,13 @@ _TIMEOUT_CODE = "Code: 159."
 _MEMORY_CODE = "Code: 241."
 _CANCELLED_CODE = "Code: 394."
 _TAG_PARAM = "sightline_query_tag"
+_JSON_OUTPUT = (
+    "SET output_format_json_quote_64bit_integers = 0",
+    "SET output_format_json_quote_denormals = 0",
+    "SET output_format_json_validate_utf8 = 1",
+    "SET output_format_json_escape_forward_slashes = 0",
+)
+"""How query sessions write JSON rows (`query_json_rows`); the Arrow results of `query` are not affected."""
 _TAGGED = f" SETTINGS log_comment = {{{_TAG_PARAM}:String}}"
 _KILL_SQL = f"KILL QUERY WHERE Settings['log_comment'] = {{{_TAG_PARAM}:String}} SYNC"
 _KILL_RETRY_S = 0.01
@@ -88,6 +95,7 @@ class EmbeddedStore:
         self._limits = (
             f"SET max_execution_time = {float(time_limit_s)}",
             f"SET max_memory_usage = {int(memory_limit_bytes)}",
+            *_JSON_OUTPUT,
         )
         self._writer_session = chdb_session.Session(self._path)
         self._writer_lock = threading.Lock()
@@ -133,6 +141,17 @@ class EmbeddedStore:
             self._sessions.put(session)
 
     def query(self, sql: str, params: QueryParams | None = None, *, tag: str | None = None) -> pa.Table:
+        result = self._run(sql, params, "ArrowTable", tag)
+        if not isinstance(result, pa.Table):
+            raise StoreError(f"engine returned {type(result).__name__}, not an Arrow table")
+        return result
+
+    def query_json_rows(self, sql: str, params: QueryParams | None = None) -> list[bytes]:
+        rows: list[bytes] = self._run(sql, params, "JSONEachRow", None).bytes().splitlines()
+        return rows
+
+    def _run(self, sql: str, params: QueryParams | None, output: str, tag: str | None) -> Any:
+        """The engine's result of `sql` in `output` format, on a query session (see `query`)."""
         if tag is not None:
             sql, params = sql + _TAGGED, {**(params or {}), _TAG_PARAM: tag}
             self._register(tag)
@@ -141,7 +160,7 @@ class EmbeddedStore:
                 started = tag is None or self._start(tag)
                 if started:
                     try:
-                        result = session.query(sql, "ArrowTable", params=_bound(params))
+                        result = session.query(sql, output, params=_bound(params))
                     except Exception as error:  # chDB raises RuntimeError/ChdbError with the engine's text
                         raise _store_error(error) from error
             if not started:
@@ -150,8 +169,6 @@ class EmbeddedStore:
             if tag is not None:
                 with self._tags_lock:
                     self._tags.pop(tag, None)
-        if not isinstance(result, pa.Table):
-            raise StoreError(f"engine returned {type(result).__name__}, not an Arrow table")
         return result
 
     def _register(self, tag: str) -> None:
