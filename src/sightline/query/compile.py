@@ -34,7 +34,6 @@ from sightline.query.ast import (
     Func,
     InList,
     InSelect,
-    Integer,
     Number,
     OrderBy,
     Param,
@@ -342,8 +341,8 @@ def _rollup_bucket(query: MetricQuery, table: str) -> Expr:
 
 
 def compile_query(query: MetricQuery, plan: TablePlan, answer: bool = False) -> Select:
-    """The SELECT that answers `query` with the tables of `plan`; with `answer`, its values as the API answers
-    them: metrics rounded to 4 decimals, the time bucket as epoch seconds (else a DateTime)."""
+    """The SELECT that answers `query` with the tables of `plan`; with `answer`, the time bucket as the API
+    answers it, epoch seconds (else a DateTime)."""
     grouped = pages_in_engine(plan)
     period_ms = (
         GRANULARITY_SECONDS[query.granularity] * 1000.0
@@ -369,9 +368,10 @@ def compile_query(query: MetricQuery, plan: TablePlan, answer: bool = False) -> 
         if query.series:
             columns.append(Aliased(Column(TIMESTAMP), TIMESTAMP))
     keys: list[Expr] = [Column(d) for d in (*query.dimensions, *([TIMESTAMP] if query.series else []))]
-    for metric in query.metrics:
-        value = formula_expr(metric.formula_for(query.include_business), period_ms, part_reader)
-        columns.append(Aliased(Func("round", (value, Integer(4))) if answer else value, metric.name))
+    columns += [
+        Aliased(formula_expr(m.formula_for(query.include_business), period_ms, part_reader), m.name)
+        for m in query.metrics
+    ]
     if grouped:
         columns.append(Aliased(Trusted("count() OVER ()"), TOTAL_RECORDS))
     order: list[OrderBy] = []

@@ -58,8 +58,9 @@ class Store(Protocol):
         ...
 
     def query_json_rows(self, sql: str, params: QueryParams | None = None) -> list[bytes]:
-        """Run a read query as `query` does; each row as a JSON object (bytes), columns in order: 64-bit
-        integers as numbers, NaN and infinities as null, text valid UTF-8."""
+        """Run a read query as `query` does; each row as a JSON object (bytes), columns in order: floats with
+        at most 4 decimals (rounded; a value too small for them in scientific notation), 64-bit integers as
+        numbers, NaN and infinities as null, text valid UTF-8."""
         ...
 
     def cancel(self, tag: str) -> bool:

@@ -44,6 +44,7 @@ _MEMORY_CODE = "Code: 241."
 _CANCELLED_CODE = "Code: 394."
 _TAG_PARAM = "sightline_query_tag"
 _JSON_OUTPUT = (
+    "SET output_format_float_precision = 4",
     "SET output_format_json_quote_64bit_integers = 0",
     "SET output_format_json_quote_denormals = 0",
     "SET output_format_json_validate_utf8 = 1",
