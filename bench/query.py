@@ -8,7 +8,7 @@ app with uvicorn on 127.0.0.1 (a background thread) over that store and measures
 the dashboard set, warm (after `--warmup` untimed rounds), `--repeats` rounds, each round running in turn:
 
 - api: `GET /mm-apis/metricquery/1001?…` over HTTP with an `X-API-Key`, from a client in a process of its
-  own (http.client, one kept-alive connection; `benchlib.ClientProcess`), timed there;
+  own (a plain socket, one kept-alive connection; `benchlib.ClientProcess`), timed there;
 - explain: the same request with `explain=true`: everything but the engine and the shaping of rows
   (HTTP, auth, parsing, planning, compiling, JSON);
 - compiled: the SQL the API runs (from `explain`), on the same store with `store.query(sql, params)`;
@@ -452,7 +452,7 @@ def report(run: Run, loaded: dict[str, Any], repeats: int, warmup: int) -> str:
         f"Warm: {warmup} untimed rounds, then {repeats} timed rounds; each round runs every query by each "
         "path in turn (API, hand-written, explain, compiled), so all paths see the same machine. uvicorn serves "
         "the app on 127.0.0.1 in a background thread of the benchmark's process; a client in a process of its "
-        "own (http.client, one kept-alive connection, an `X-API-Key`) times each request from its send to the "
+        "own (a plain socket, one kept-alive connection, an `X-API-Key`) times each request from its send to the "
         "last byte of the answer; the SQL runs on the app's own store (`store.query`). Before timing, "
         "the API's answer, the compiled SQL's and the hand-written SQL's were checked equal (to the API's 4 "
         "decimals; t-digest quantiles within 0.1 %).",
