@@ -213,10 +213,11 @@ def report(
         f"(reading `views` with FINAL, one sorted array per viewer, split at 30-minute gaps) takes "
         f"{stages.sessions_ms:,.0f} ms of "
         + " and ".join(f"`{name}`'s {ms:,.0f} ms" for name, ms in stages.queries_ms.items())
-        + "; the rest is counting the paths (every session prefix and transition) and the runs of episodes. "
-        "`subscriberinsight` computes about twenty aggregates per subscriber, four of them distinct counts or "
-        "sets (titles, devices, device classes, days); `subscribercohorts` reads the same sums without those "
-        "and without sorting the subscribers.",
+        + "; the rest is counting the paths (every prefix and transition of each distinct sequence of titles, "
+        "weighted by its sessions) and the runs of episodes. `subscriberinsight` computes about twenty "
+        "aggregates per subscriber, three of them sets (titles, devices, device classes; the active days are "
+        "a bit mask), which cost about half of its time; `subscribercohorts` reads the same sums without "
+        "those and without sorting the subscribers.",
     ]
     return "\n".join(lines)
 
