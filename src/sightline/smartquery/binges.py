@@ -44,19 +44,34 @@ def build(query: SmartQuery) -> Select:
         session,
         f("arrayEnumerate", session),
     )
-    runs = Select(
-        named(
-            viewer=col("viewer"),
-            session_start=item(at(session, i(1)), 1),
-            run=f("arrayJoin", f("arraySplit", lam("v, cut", col("cut")), session, changes)),
-        ),
+    split = Select(
+        named(viewer=col("viewer"), runs=f("arraySplit", lam("v, cut", col("cut")), session, changes)),
         sessions(query, named(series=series_hash(), play=col("play_ms"))),
     )
-    run = col("run")
+    listed = Select(
+        named(
+            viewer=col("viewer"),
+            runs=col("runs"),
+            run_series=f("arrayMap", lam("r", item(at(col("r"), i(1)), 4)), col("runs")),
+        ),
+        split,
+    )
+    # A session counts once for a series: at the first of its runs of that series.
+    first_of_series = f(
+        "arrayMap",
+        lam("s, k", op("=", f("indexOf", col("run_series"), col("s")), col("k"))),
+        col("run_series"),
+        f("arrayEnumerate", col("run_series")),
+    )
+    runs = Select(
+        named(viewer=col("viewer"), run_first=f("arrayJoin", f("arrayZip", col("runs"), first_of_series))),
+        listed,
+    )
+    run = item(col("run_first"), 1)
     per_run = Select(
         named(
             viewer=col("viewer"),
-            session_start=col("session_start"),
+            first_in_session=item(col("run_first"), 2),
             run_series=item(at(run, i(1)), 4),
             episodes=f("length", f("arrayDistinct", f("arrayMap", lam("v", item(col("v"), 3)), run))),
             run_play=f("arraySum", f("arrayMap", lam("v", item(col("v"), 5)), run)),
@@ -66,7 +81,7 @@ def build(query: SmartQuery) -> Select:
     )
     binge: Expr = op(">=", col("episodes"), i(MIN_EPISODES))
     minutes = num(60_000.0)
-    sessions_of_series = f("uniqExact", f("tuple", col("viewer"), col("session_start")))
+    sessions_of_series = f("countIf", col("first_in_session"))
     return Select(
         (
             *named(
