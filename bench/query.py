@@ -517,8 +517,8 @@ def _findings(run: Run) -> list[str]:
         f"{median(probes['http_floor']):.1f} ms, the key check and customer lookup {run.auth_ms:.2f} ms (remembered "
         f"for 5 s), parsing, planning and compiling {plan:.2f} ms when not remembered (the API remembers them per "
         "distinct request, so a repeated request skips them); the rest is FastAPI's dependencies and parameters "
-        "and the thread-pool hop of the store call. Shaping the rows into JSON takes up to "
-        f"{max(t.shape_ms for t in results.values()):.1f} ms.",
+        "and the thread-pool hop of the store call. Wrapping the engine's JSON rows into the answer takes up to "
+        f"{max(t.shape_ms for t in results.values()):.2f} ms.",
         f"- So the ratio goal is hardest where the engine is fastest: {'; '.join(small) or 'none'} take under 30 ms "
         "by hand, where a fixed overhead of a few ms is a large share.",
         f"- The engine: our SQL costs {min(engine_gap.values()):+.1f} to {max(engine_gap.values()):+.1f} ms over "
