@@ -1,7 +1,8 @@
 """SmartSight's documented example requests (spec/smartsight-reference.md §5) against simulated data:
-each answers 200 with the envelope and the fields the example shows. X17 (a list of parameter examples,
-with `orderby` on a field not requested) is not here: see the issue notes. X6's period is taken as the
-day (the document's start is after its end)."""
+each answers 200 with the envelope and the fields the example shows. X17 is a list of parameter examples:
+as one request its `orderby` names a field not requested (a 400, as GG-B has it); with an `orderby` it
+requests, its other parameters answer. X6's period is taken as the day (the document's start is after its
+end)."""
 
 from __future__ import annotations
 
@@ -180,3 +181,50 @@ def test_documented_example_answers_with_its_fields(client: TestClient, example:
         assert len(body["response"]) > 1
     for row in body["response"]:
         assert fields | {"totalpages"} == row.keys()
+
+
+X17 = {
+    "dimension": "asset",
+    "metrics": "viewercount",
+    "period": f"start={START_S}, end={END_S}",
+    "agg": "1",
+    "aggby": "device",
+    "count": "0",
+    "filter": "city=Bengaluru | San Diego, device= Smartphone",
+    "limit": "10",
+    "offset": "17",
+    "orderas": "ASC",
+    "orderby": "country",
+}
+"""X17, SmartSight's list of parameter examples for qbrData, as one request: its `orderby` names a field the
+request does not ask for, which GG-B forbids."""
+
+
+def test_x17_as_one_request_is_refused_for_its_orderby_alone(client: TestClient) -> None:
+    response = client.get("/mm-apis/qbrData/vod/1001", params=X17)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["parameter"] == "orderby"
+    assert "device" in error["message"]
+    assert "viewercount" in error["message"]
+
+
+def test_x17_with_an_orderby_it_requests_answers_each_of_its_parameters(client: TestClient) -> None:
+    store = client.app.state.store  # type: ignore[attr-defined]
+    city, device = (
+        store.query(  # X17's filter syntax over values the simulated day holds
+            "SELECT city, device FROM views WHERE customer_id = 1001 AND city != '' GROUP BY city, device "
+            "ORDER BY count() DESC, city, device LIMIT 1"
+        )
+        .to_pylist()[0]
+        .values()
+    )
+    request = {**X17, "filter": f"city=Bengaluru | {city}, device= {device}", "orderby": "device"}
+    everything = client.get("/mm-apis/qbrData/vod/1001", params={**request, "offset": "0"})
+    assert everything.status_code == 200, everything.text
+    body = everything.json()
+    assert [row["device"] for row in body["response"]] == [device]
+    assert body["response"][0]["viewercount"] > 0
+    paged = client.get("/mm-apis/qbrData/vod/1001", params=request)  # offset 17 is past the one row
+    assert paged.status_code == 200
+    assert (paged.json()["totalrecords"], paged.json()["response"]) == (1, [])
