@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
-from sightline.ingest.native import BeaconBatch, to_event_table
+from sightline.ingest.native import BATCH, to_event_table
 from sightline.ingest.pipeline import derived_view_id
 from sightline.ingest.sessions import IDLE_CLOSE_MS
 from sightline.settings import Settings
@@ -208,7 +208,7 @@ def test_an_overloaded_collector_answers_429_and_the_retry_counts(world: World, 
     pipeline = app.state.ingest  # type: ignore[attr-defined]
     original = pipeline.writer
     blocked = BatchingWriter(app.state.store, tmp_path, max_rows=10**9, max_delay_s=3600, max_pending_rows=2)  # type: ignore[attr-defined]
-    filler = BeaconBatch.model_validate(
+    filler = BATCH.validate_python(
         {
             "view_id": "01980000-0000-7000-8000-000000000001",
             "events": [{"event": "play_request", "ts": T0, "seq": 0}, {"event": "exit", "ts": T0, "seq": 1}],

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.ingest.collect import MAX_BODY_BYTES, MAX_DECODED_BYTES
-from sightline.ingest.native import BeaconBatch, to_event_table
+from sightline.ingest.native import BATCH, to_event_table
 from sightline.settings import Settings
 from sightline.store.writer import BatchingWriter
 
@@ -257,7 +257,7 @@ def test_an_overloaded_writer_answers_503_and_the_retry_counts(world: World, tmp
     blocked = BatchingWriter(app.state.store, tmp_path, max_rows=10**9, max_delay_s=3600, max_pending_rows=2)  # type: ignore[attr-defined]
     pipeline.writer = blocked
     try:
-        blocked.submit(to_event_table(1001, [BeaconBatch.model_validate(batch(8, view_events(8)[:2]))]))
+        blocked.submit(to_event_table(1001, [BATCH.validate_python(batch(8, view_events(8)[:2]))]))
         refused = post(world, batch(9, view_events(9)[:1]))
         assert refused.status_code == 503
         assert refused.headers["Retry-After"] == "1"

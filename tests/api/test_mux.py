@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.ingest.collect import MAX_BODY_BYTES
-from sightline.ingest.native import BeaconBatch, to_event_table
+from sightline.ingest.native import BATCH, to_event_table
 from sightline.settings import Settings
 from sightline.store.writer import BatchingWriter
 from tests.ingest.mux_fixtures import Recorded, last, load
@@ -109,7 +109,7 @@ def test_a_busy_collector_answers_503_and_the_retry_decodes_the_same(world: Worl
     blocked = BatchingWriter(app.state.store, tmp_path, max_rows=10**9, max_delay_s=3600, max_pending_rows=1)  # type: ignore[attr-defined]
     filler_view = "01900000-0000-7000-8000-000000000001"
     filler = {"view_id": filler_view, "events": [{"event": "play_request", "ts": 1_780_000_000_000}]}
-    blocked.submit(to_event_table(CUSTOMER, [BeaconBatch.model_validate(filler)]))
+    blocked.submit(to_event_table(CUSTOMER, [BATCH.validate_python(filler)]))
     pipeline.writer = blocked
     try:
         refused = world.client.post("/mux", content=body)

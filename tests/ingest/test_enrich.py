@@ -11,7 +11,7 @@ import pytest
 
 from sightline.ingest.clientaddr import AddressStorage
 from sightline.ingest.enrich import DERIVED_GROUPS, Enricher, fill_unset
-from sightline.ingest.native import ViewDimensions
+from sightline.ingest.native import VIEW_DIMENSIONS
 from sightline.settings import Settings
 from tests.ingest.geodb import ASN_NETWORKS, CITY_NETWORKS, write_database
 
@@ -19,7 +19,7 @@ IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 "
     "Mobile/15E148 Safari/604.1"
 )
-EMPTY: dict[str, Any] = ViewDimensions().model_dump()
+EMPTY: dict[str, Any] = VIEW_DIMENSIONS.validate_python({})
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +55,15 @@ def test_player_values_win_group_by_group(enricher: Enricher) -> None:
     assert found["device"] == "tv"
     assert (found["isp"], found["asn"]) == ("", 7)
     assert (found["platform"], found["osversion"], found["brand"]) == ("iOS", "17.4", "Apple")  # groups left unset
+
+
+def test_a_repeated_request_is_enriched_the_same_and_each_answer_is_its_own(enricher: Enricher) -> None:
+    first = enricher.enrich({**EMPTY}, IPHONE, "203.0.113.9", [])
+    first["city"], first["browser"] = "changed by a caller", "changed"
+    again = enricher.enrich({**EMPTY}, IPHONE, "203.0.113.9", [])
+    assert (again["city"], again["browser"], again["ipaddress"]) == ("Los Angeles", "Safari", "203.0.113.0")
+    elsewhere = enricher.enrich({**EMPTY}, IPHONE, "198.51.100.7", [])
+    assert elsewhere["ipaddress"] == "198.51.100.0" and elsewhere["browser"] == "Safari"
 
 
 def test_geo_follows_the_trusted_proxy_rule(enricher: Enricher) -> None:

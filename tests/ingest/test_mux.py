@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from sightline.ingest.collect import CollectError
 from sightline.ingest.mux import MuxBeacon, MuxViewState, decode_view, parse_body
-from sightline.ingest.native import BeaconEvent, ViewDimensions
+from sightline.ingest.native import EVENT, VIEW_DIMENSIONS
 from tests.ingest.mux_fixtures import NAMES, last, load
 
 
@@ -139,9 +139,9 @@ def test_a_videochange_makes_two_views() -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_every_native_event_and_dimension_set_is_valid(name: str) -> None:
     for view in replay(beacons_of(name)).values():
-        ViewDimensions.model_validate(view["dimensions"])
+        VIEW_DIMENSIONS.validate_python(view["dimensions"])
         for event in view["events"]:
-            BeaconEvent.model_validate(event)
+            EVENT.validate_python(event)
         assert Counter(names(view["events"]))["play_request"] == 1
         assert sum(event["event"] in ("end", "exit") or event.get("fatal") == 1 for event in view["events"]) == 1
 
@@ -238,6 +238,6 @@ def test_any_change_to_recorded_events_decodes_to_valid_events_or_refusals(
         by_view.setdefault(beacon.view, []).append(beacon)
     for view_beacons in by_view.values():
         decoding = decode_view(None, view_beacons)
-        ViewDimensions.model_validate(decoding.dimensions)
+        VIEW_DIMENSIONS.validate_python(decoding.dimensions)
         for _, event in decoding.events:
-            BeaconEvent.model_validate(event)
+            EVENT.validate_python(event)

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sightline.ingest.native import BeaconBatch, to_event_table
+from sightline.ingest.native import BATCH, BeaconBatch, to_event_table
 from sightline.simulate import SimulationConfig, simulate
 from sightline.simulate.live import LiveTraffic, split_due
 from sightline.store import EmbeddedStore
@@ -17,7 +17,7 @@ from sightline.store.writer import BatchingWriter
 def events_at(ms: list[int]) -> BeaconBatch:
     view_id = uuid.UUID(int=(ms[0] << 80) | (0x7 << 76) | (0b10 << 62) | 5)
     rows = [{"event": "heartbeat", "ts": t, "seq": i} for i, t in enumerate(ms)]
-    return BeaconBatch.model_validate({"view_id": str(view_id), "events": rows})
+    return BATCH.validate_python({"view_id": str(view_id), "events": rows})
 
 
 def test_split_due_is_inclusive_of_now() -> None:

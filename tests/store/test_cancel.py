@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from sightline.ingest.native import BeaconBatch, to_event_table
+from sightline.ingest.native import BATCH, to_event_table
 from sightline.store import DataArrival, EmbeddedStore, QueryCancelledError
 from sightline.store.layout import arrivals_of
 
@@ -84,7 +84,7 @@ def test_tags_are_checked(store: EmbeddedStore) -> None:
 def _batch(customer_id: int, start_ms: int, offsets_ms: list[int]) -> pa.Table:
     view_id = uuid.UUID(int=(start_ms << 80) | (0x7 << 76) | (0b10 << 62) | customer_id)
     rows = [{"event": "heartbeat", "ts": start_ms + o, "seq": k, "play_ms": 1000} for k, o in enumerate(offsets_ms)]
-    return to_event_table(customer_id, [BeaconBatch.model_validate({"view_id": str(view_id), "events": rows})])
+    return to_event_table(customer_id, [BATCH.validate_python({"view_id": str(view_id), "events": rows})])
 
 
 def test_listeners_hear_each_customer_and_the_span_of_times_stored(store: EmbeddedStore) -> None:

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from sightline.catalog import DIMENSIONS, ROLLUPS
-from sightline.ingest.native import BeaconBatch, to_event_table
+from sightline.ingest.native import BATCH, to_event_table
 from sightline.settings import Settings
 from sightline.store import EmbeddedStore, open_store, spool
 from sightline.store.migrations import MIGRATIONS, apply_migrations
@@ -45,7 +45,7 @@ def insert_at_version_1(store: EmbeddedStore, view: int, seq: int, event: str, *
 
 
 def batch(view: int, events: list[dict[str, Any]], **dimensions: Any) -> pa.Table:
-    model = BeaconBatch.model_validate({"view_id": view_id(view), "dimensions": dimensions, "events": events})
+    model = BATCH.validate_python({"view_id": view_id(view), "dimensions": dimensions, "events": events})
     return to_event_table(CUSTOMER, [model])
 
 

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from sightline.catalog import DIMENSIONS, ROLLUPS
-from sightline.ingest.native import BeaconBatch, to_event_table
+from sightline.ingest.native import BATCH, BeaconBatch, to_event_table
 from sightline.settings import Settings
 from sightline.store import DataDirectoryLockedError, EmbeddedStore, open_store
 from sightline.store.migrations import MIGRATIONS, apply_migrations
@@ -67,7 +67,7 @@ def sample_view(view_id: uuid.UUID) -> BeaconBatch:
         "streamtype": "vod",
         "viewerid": "viewer-1",
     }
-    return BeaconBatch.model_validate({"view_id": str(view_id), "dimensions": dims, "events": events})
+    return BATCH.validate_python({"view_id": str(view_id), "dimensions": dims, "events": events})
 
 
 def test_migrations_are_idempotent(store: EmbeddedStore) -> None:

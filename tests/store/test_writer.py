@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from sightline.ingest.native import BeaconBatch, to_event_table
+from sightline.ingest.native import BATCH, to_event_table
 from sightline.store import EmbeddedStore, spool
 from sightline.store.layout import ViewEvents
 from sightline.store.writer import (
@@ -27,7 +27,7 @@ START_MS = 1_780_000_000_000
 def view_batch(i: int, events: int = 3) -> pa.Table:
     view_id = uuid.UUID(int=((START_MS + i) << 80) | (0x7 << 76) | (0b10 << 62) | i)
     rows = [{"event": "heartbeat", "ts": START_MS + i + k, "seq": k, "play_ms": 1000} for k in range(events)]
-    return to_event_table(7, [BeaconBatch.model_validate({"view_id": str(view_id), "events": rows})])
+    return to_event_table(7, [BATCH.validate_python({"view_id": str(view_id), "events": rows})])
 
 
 def stored_events(store: EmbeddedStore) -> int:

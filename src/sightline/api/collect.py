@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from sightline.api.deps import AuthDep
 from sightline.api.enrichment import enrich_request
 from sightline.api.errors import ApiError, ErrorResponse
-from sightline.ingest.collect import MAX_BODY_BYTES, CollectError, decode_body, parse_batch
+from sightline.ingest.collect import MAX_BODY_BYTES, CollectError, inflate_body, parse_batch
 from sightline.ingest.native import EventRow, event_table
 from sightline.ingest.pipeline import IngestPipeline, IngestUnavailableError
 from sightline.store.writer import WriterOverloadedError
@@ -78,7 +78,7 @@ async def collect(
         raise ApiError(401, "invalid_ingest_key", "send a valid ingest key as X-Ingest-Key or ?key=", "key",
                        headers={"WWW-Authenticate": 'Bearer realm="ingest"'})  # fmt: skip
     try:
-        batch = parse_batch(decode_body(await read_body(request), request.headers.get("content-encoding")))
+        batch = parse_batch(inflate_body(await read_body(request), request.headers.get("content-encoding")))
     except CollectError as error:
         raise ApiError(error.status, error.code, error.message, error.parameter) from error
     pipeline: IngestPipeline = request.app.state.ingest

@@ -15,9 +15,9 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import ValidationError
 
-from sightline.ingest.native import MAX_EVENTS, BeaconEvent, ViewDimensions
+from sightline.ingest.native import BATCH, EVENT, MAX_EVENTS, VIEW_DIMENSIONS, dimensions_of
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_DECODED_BYTES = 8 * 1024 * 1024
@@ -38,9 +38,6 @@ class CollectError(ValueError):
     def __init__(self, status: int, code: str, message: str, parameter: str | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.parameter = status, code, message, parameter
-
-
-_EVENTS: TypeAdapter[list[BeaconEvent]] = TypeAdapter(list[BeaconEvent])
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,25 +88,26 @@ def _inflate(body: bytes, encoding: str) -> bytes:
     return inflated
 
 
-def decode_body(body: bytes, content_encoding: str | None) -> Any:
-    """The JSON of `body`, decompressed when it is gzip or deflate (`_encoding`)."""
+def inflate_body(body: bytes, content_encoding: str | None) -> bytes:
+    """`body`, decompressed when it is gzip or deflate (`_encoding`)."""
     if len(body) > MAX_BODY_BYTES:
         raise CollectError(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
     encoding = _encoding(body, content_encoding)
-    if encoding is not None:
-        body = _inflate(body, encoding)
+    return body if encoding is None else _inflate(body, encoding)
+
+
+def decode_body(body: bytes, content_encoding: str | None) -> Any:
+    """The JSON of `body` (`inflate_body`)."""
+    return _json(inflate_body(body, content_encoding))
+
+
+def _json(raw: bytes) -> Any:
     try:
-        return json.loads(body)
+        return json.loads(raw)
     except ValueError as error:  # not UTF-8, not JSON, or an integer past Python's 4300 digits
         raise CollectError(400, "bad_json", f"the body is not JSON: {error}") from error
     except RecursionError:
         raise CollectError(400, "bad_json", "the body's JSON is nested too deeply") from None
-
-
-def _fields(model: BaseModel) -> dict[str, Any]:
-    """A validated model's fields as a new dict (what `model_dump` gives for these flat models, at a fraction
-    of its cost: the values are already plain str, int and float)."""
-    return dict(vars(model))
 
 
 def _reason(error: ValidationError) -> str:
@@ -118,8 +116,19 @@ def _reason(error: ValidationError) -> str:
     return f"{where}: {first['msg']}" if where else first["msg"]
 
 
-def parse_batch(payload: Any) -> ParsedBatch:
-    """Validate a decoded batch: envelope, view id and dimensions whole; each event on its own."""
+def parse_batch(raw: bytes) -> ParsedBatch:
+    """Validate a batch's JSON (decompressed): envelope, view id and dimensions whole; each event on its own.
+    A valid batch, the usual case, is validated from its bytes in one call; any other is decoded and validated
+    part by part, to name what is wrong and to keep the valid events of a batch with invalid ones."""
+    try:
+        batch = BATCH.validate_json(raw)
+    except ValidationError:
+        return parse_decoded(_json(raw))
+    return ParsedBatch(batch["view_id"].bytes, dimensions_of(batch), list(enumerate(batch["events"])), [])
+
+
+def parse_decoded(payload: Any) -> ParsedBatch:
+    """`parse_batch` for a decoded body, part by part."""
     if not isinstance(payload, dict):
         raise CollectError(400, "bad_batch", "the body must be a JSON object with view_id, dimensions and events")
     unknown = sorted(set(payload) - {"view_id", "dimensions", "events"})
@@ -136,17 +145,13 @@ def parse_batch(payload: Any) -> ParsedBatch:
         kind = _JSON_KINDS.get(type(given), type(given).__name__)
         raise CollectError(400, "bad_dimensions", f"dimensions must be a JSON object, not {kind}", "dimensions")
     try:
-        dimensions = _fields(ViewDimensions.model_validate(given or {}))
+        dimensions = VIEW_DIMENSIONS.validate_python(given or {})
     except ValidationError as error:
         raise CollectError(400, "bad_dimensions", f"dimensions.{_reason(error)}", "dimensions") from None
     events = payload.get("events")
     if not isinstance(events, list) or not 1 <= len(events) <= MAX_EVENTS:
         raise CollectError(400, "bad_events", f"events must be a list of 1 to {MAX_EVENTS} events", "events")
-    try:  # the usual case, all valid, in one call; else event by event, to refuse each bad one alone
-        valid = _EVENTS.validate_python(events)
-    except ValidationError:
-        return ParsedBatch(view_id.bytes, dimensions, *_event_by_event(events))
-    return ParsedBatch(view_id.bytes, dimensions, list(enumerate(map(_fields, valid))), [])
+    return ParsedBatch(view_id.bytes, dimensions, *_event_by_event(events))
 
 
 def _event_by_event(events: list[Any]) -> tuple[list[tuple[int, dict[str, Any]]], list[tuple[int, str]]]:
@@ -154,7 +159,7 @@ def _event_by_event(events: list[Any]) -> tuple[list[tuple[int, dict[str, Any]]]
     kept, refused = [], []
     for index, raw in enumerate(events):
         try:
-            kept.append((index, _fields(BeaconEvent.model_validate(raw))))
+            kept.append((index, EVENT.validate_python(raw)))
         except ValidationError as error:
             refused.append((index, _reason(error)))
     return kept, refused

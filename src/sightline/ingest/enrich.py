@@ -13,8 +13,9 @@ so that `none` stores no address whatever a player sends.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sightline.ingest.clientaddr import AddressStorage, IPNetwork, client_address, stored_address
@@ -24,6 +25,7 @@ from sightline.settings import Settings
 
 MAX_USER_AGENT = 1024
 """Longer user agents are cut before parsing: it bounds the parse time and the cache's memory."""
+REQUEST_CACHE_SIZE = 8192
 
 DERIVED_GROUPS: tuple[tuple[str, ...], ...] = (
     ("device",),
@@ -50,11 +52,19 @@ def fill_unset(reported: Mapping[str, Any], derived: Mapping[str, Any]) -> dict[
 
 @dataclass
 class Enricher:
-    """The enrichment of one app: its geo databases (None: no geo), trusted proxies and address storage."""
+    """The enrichment of one app: its geo databases (None: no geo), trusted proxies and address storage.
+    What a request's User-Agent, peer and X-Forwarded-For give is remembered for the last
+    `REQUEST_CACHE_SIZE` distinct ones (a player sends many beacons from one address and browser)."""
 
     geo: GeoDatabases | None
     trusted_proxies: tuple[IPNetwork, ...]
     address_storage: AddressStorage
+    _derived: Callable[[str, str | None, tuple[str, ...]], tuple[Mapping[str, Any], str]] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        self._derived = lru_cache(maxsize=REQUEST_CACHE_SIZE)(self._derive)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Enricher:
@@ -68,11 +78,16 @@ class Enricher:
         self, dimensions: Mapping[str, Any], user_agent: str, peer: str | None, forwarded_for: Iterable[str]
     ) -> dict[str, Any]:
         """`dimensions` completed from the request: its User-Agent, its peer and X-Forwarded-For headers."""
-        derived: dict[str, Any] = parse_user_agent(user_agent[:MAX_USER_AGENT]).as_dimensions()
+        derived, stored = self._derived(user_agent[:MAX_USER_AGENT], peer, tuple(forwarded_for))
+        return fill_unset(dimensions, derived) | {"ipaddress": stored}
+
+    def _derive(self, user_agent: str, peer: str | None, forwarded_for: tuple[str, ...]) -> tuple[dict[str, Any], str]:
+        """The dimensions a request's headers and peer give, and the `ipaddress` to store; never mutated."""
+        derived: dict[str, Any] = parse_user_agent(user_agent).as_dimensions()
         address = client_address(peer, forwarded_for, self.trusted_proxies)
         if address is not None and self.geo is not None:
             derived |= self.geo.lookup(address).as_dimensions()
-        return fill_unset(dimensions, derived) | {"ipaddress": stored_address(address, self.address_storage)}
+        return derived, stored_address(address, self.address_storage)
 
     def close(self) -> None:
         if self.geo is not None:

@@ -20,7 +20,7 @@ first frame sent, paused, ad started, closed). Invariants:
   counting again what was counted before, and without a second play request or first frame. Events
   before that one cannot be placed and are ignored;
 - after the view's terminal event (`ended`, `viewend`, a fatal `error`) its events are ignored;
-- every native event validates as `BeaconEvent`; one that does not is refused, and its deltas are lost.
+- every native event validates as `native.BeaconEvent`; one that does not is refused, and its deltas are lost.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from sightline.ingest.mux_dimensions import (
     view_dimensions,
 )
 from sightline.ingest.mux_keys import expand_key
-from sightline.ingest.native import MAX_EVENTS, MAX_TS_MS, MIN_TS_MS, BeaconEvent
+from sightline.ingest.native import EVENT, MAX_EVENTS, MAX_TS_MS, MIN_TS_MS
 
 MAX_VIEW_ID = 128
 MAX_KEY = 64
@@ -344,10 +344,10 @@ def decode_view(state: MuxViewState | None, beacons: list[MuxBeacon]) -> ViewDec
             ignored += 1
             continue
         try:
-            event = BeaconEvent.model_validate(_with_counters(native, beacon, current, fields, bitrate_before))
+            event = EVENT.validate_python(_with_counters(native, beacon, current, fields, bitrate_before))
         except ValidationError as error:
             refused.append((beacon.index, f"{beacon.event}: {error.errors()[0]['msg']}"))
             continue
-        events.append((beacon.index, event.model_dump()))
+        events.append((beacon.index, event))
     dimensions = view_dimensions(current.fields) if current else {}
     return ViewDecoding(current, dimensions, events, refused, ignored, duplicates)

@@ -10,10 +10,11 @@ and documented in docs/beacon-format.md without further edits. Invariants of a v
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NotRequired, Required, TypeAlias
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, with_config
+from typing_extensions import TypedDict  # pydantic needs typing_extensions' before Python 3.12
 
 from sightline.catalog import DIMENSIONS, EVENT_FIELDS, EVENT_TYPES
 from sightline.store.layout import ViewEvents, view_events_table
@@ -24,52 +25,69 @@ MIN_TS_MS = 946_684_800_000  # 2000-01-01
 MAX_TS_MS = 4_102_444_800_000  # 2100-01-01
 
 _UINT_MAX = {"UInt8": 2**8 - 1, "UInt16": 2**16 - 1, "UInt32": 2**32 - 1, "UInt64": 2**64 - 1}
-_STRICT = ConfigDict(extra="forbid", frozen=True)
+_STRICT = ConfigDict(extra="forbid")
+_TS_DESCRIPTION = "When, in milliseconds since the epoch (UTC)."
 
 
-def _field_definition(clickhouse_type: str, description: str, pattern: str | None = None) -> tuple[Any, Any]:
+def _field_type(clickhouse_type: str, description: str, pattern: str | None = None) -> Any:
+    """An optional field of a column's type, its range, and its default (0, 0.0 or "") when left out."""
     if clickhouse_type in _UINT_MAX:
-        return int, Field(default=0, ge=0, le=_UINT_MAX[clickhouse_type], description=description)
+        field = Field(default=0, ge=0, le=_UINT_MAX[clickhouse_type], description=description)
+        return NotRequired[Annotated[int, field]]
     if clickhouse_type == "Float32":
-        return float, Field(default=0.0, ge=0, le=1e6, description=description)
-    return str, Field(default="", max_length=MAX_TEXT, pattern=pattern, description=description)
+        return NotRequired[Annotated[float, Field(default=0.0, ge=0, le=1e6, description=description)]]
+    return NotRequired[Annotated[str, Field(default="", max_length=MAX_TEXT, pattern=pattern, description=description)]]
+
+
+def _uuid_v7(value: uuid.UUID) -> uuid.UUID:
+    if value.version != 7:
+        raise ValueError("view_id must be a UUIDv7 (its time is the view's start)")
+    return value
 
 
 if TYPE_CHECKING:
-    ViewDimensions = BaseModel
-    BeaconEvent = BaseModel
+    ViewDimensions: TypeAlias = dict[str, Any]
+    BeaconEvent: TypeAlias = dict[str, Any]
 else:
-    ViewDimensions = create_model(
+    ViewDimensions = TypedDict(
         "ViewDimensions",
-        __config__=_STRICT,
-        __doc__="The view's dimensions; every one is optional (empty string or 0 when unknown).",
-        **{d.name: _field_definition(d.clickhouse_type, d.description, d.pattern) for d in DIMENSIONS},
+        {d.name: _field_type(d.clickhouse_type, d.description, d.pattern) for d in DIMENSIONS},
+        total=False,
     )
-    BeaconEvent = create_model(
+    ViewDimensions.__doc__ = "The view's dimensions; every one is optional (empty string or 0 when unknown)."
+    ViewDimensions.__pydantic_config__ = _STRICT
+    BeaconEvent = TypedDict(
         "BeaconEvent",
-        __config__=_STRICT,
-        __doc__="One playback event; fields that do not apply to its type are left out.",
-        event=(Literal[EVENT_TYPES], Field(description="What happened.")),
-        ts=(int, Field(ge=MIN_TS_MS, le=MAX_TS_MS, description="When, in milliseconds since the epoch (UTC).")),
-        **{f.name: _field_definition(f.clickhouse_type, f.description) for f in EVENT_FIELDS},
+        {
+            "event": Required[Annotated[Literal[EVENT_TYPES], Field(description="What happened.")]],
+            "ts": Required[Annotated[int, Field(ge=MIN_TS_MS, le=MAX_TS_MS, description=_TS_DESCRIPTION)]],
+            **{f.name: _field_type(f.clickhouse_type, f.description) for f in EVENT_FIELDS},
+        },
+        total=False,
     )
+    BeaconEvent.__doc__ = "One playback event; fields that do not apply to its type are left out (their default)."
+    BeaconEvent.__pydantic_config__ = _STRICT
 
 
-class BeaconBatch(BaseModel):
-    """What a player POSTs: events of one view, in any order, with the view's dimensions."""
+@with_config(_STRICT)
+class BeaconBatch(TypedDict):
+    """What a player POSTs: events of one view, in any order, with the view's dimensions (null: none)."""
 
-    model_config = _STRICT
+    view_id: Annotated[uuid.UUID, AfterValidator(_uuid_v7), Field(description="UUIDv7 minted when the view started.")]
+    dimensions: NotRequired[ViewDimensions | None]
+    events: Annotated[list[BeaconEvent], Field(min_length=1, max_length=MAX_EVENTS)]
 
-    view_id: uuid.UUID = Field(description="UUIDv7 minted when the view started.")
-    dimensions: ViewDimensions = Field(default_factory=ViewDimensions)
-    events: list[BeaconEvent] = Field(min_length=1, max_length=MAX_EVENTS)
 
-    @field_validator("view_id")
-    @classmethod
-    def _uuid_v7(cls, value: uuid.UUID) -> uuid.UUID:
-        if value.version != 7:
-            raise ValueError("view_id must be a UUIDv7 (its time is the view's start)")
-        return value
+BATCH: TypeAdapter[BeaconBatch] = TypeAdapter(BeaconBatch)
+"""Validates a whole batch; every field an event or the dimensions leave out is given its default."""
+EVENT: TypeAdapter[BeaconEvent] = TypeAdapter(BeaconEvent)
+VIEW_DIMENSIONS: TypeAdapter[ViewDimensions] = TypeAdapter(ViewDimensions)
+
+
+def dimensions_of(batch: BeaconBatch) -> dict[str, Any]:
+    """A validated batch's dimensions, every one present (defaults when the batch sent none)."""
+    given = batch.get("dimensions")
+    return given if given is not None else VIEW_DIMENSIONS.validate_python({})
 
 
 EventRow = tuple[int, bytes, dict[str, Any], dict[str, Any]]
@@ -93,8 +111,8 @@ def to_event_table(customer_id: int, batches: list[BeaconBatch]) -> pa.Table:
     """The events of `batches` in the store's columnar layout."""
     return event_table(
         [
-            (customer_id, batch.view_id.bytes, batch.dimensions.model_dump(), event.model_dump())
+            (customer_id, batch["view_id"].bytes, dimensions_of(batch), event)
             for batch in batches
-            for event in batch.events
+            for event in batch["events"]
         ]
     )

@@ -55,7 +55,8 @@ class Sessionizer:
         self, customer_id: int, view_id: bytes, dimensions: dict[str, Any], events: list[tuple[int, dict[str, Any]]],
         now_ms: int,
     ) -> Admission:  # fmt: skip
-        """Keep the valid `(index, event)`s of one view that are new and arrive while the view is open."""
+        """Keep the valid `(index, event)`s of one view that are new and arrive while the view is open. The kept
+        event dicts are the caller's, given over: `started` is set in them (1 from the view's first frame on)."""
         kept: list[dict[str, Any]] = []
         refused: list[tuple[int, str]] = []
         duplicates = 0
@@ -73,7 +74,8 @@ class Sessionizer:
                     state.started |= event["event"] == "first_frame" or event["started"] == 1
                     state.closed = is_terminal(event)
                     state.last_ts = max(state.last_ts, event["ts"])
-                    kept.append({**event, "started": int(event["started"] or event["event"] == "first_frame")})
+                    event["started"] = int(event["started"] or event["event"] == "first_frame")
+                    kept.append(event)
             state.last_seen_ms = now_ms
             state.dimensions = dimensions or state.dimensions
         return Admission(kept, sorted(refused), duplicates)
