@@ -38,19 +38,24 @@ def test_a_valid_batch_gets_every_field_with_its_default() -> None:
     body = {"view_id": VIEW_ID, "dimensions": {"cdn": "akamai"}, "events": EVENTS}
     parsed = parse_batch(json.dumps(body).encode())
     assert parsed.view_id == uuid.UUID(VIEW_ID).bytes
-    assert parsed.dimensions["cdn"] == "akamai" and parsed.dimensions["country"] == ""
+    assert parsed.dimensions["cdn"] == "akamai"
+    assert parsed.dimensions["country"] == ""
     assert parsed.dimensions["season"] == 0
-    assert [index for index, _ in parsed.events] == [0, 1, 2] and parsed.refused == []
+    assert [index for index, _ in parsed.events] == [0, 1, 2]
+    assert parsed.refused == []
     heartbeat = parsed.events[2][1]
     assert (heartbeat["play_ms"], heartbeat["rendition_fps"], heartbeat["startup_ms"]) == (10_000, 29.97, 0)
-    assert heartbeat["error_code"] == "" and heartbeat["seq"] == 2
+    assert heartbeat["error_code"] == ""
+    assert heartbeat["seq"] == 2
 
 
 @pytest.mark.parametrize("dimensions", [None, {}])
 def test_null_absent_or_empty_dimensions_are_all_defaults(dimensions: Any) -> None:
     with_them = parse_batch(json.dumps({"view_id": VIEW_ID, "dimensions": dimensions, "events": EVENTS}).encode())
     without = parse_batch(json.dumps({"view_id": VIEW_ID, "events": EVENTS}).encode())
-    assert with_them == without and without.dimensions["cdn"] == "" and len(without.dimensions) > 40
+    assert with_them == without
+    assert without.dimensions["cdn"] == ""
+    assert len(without.dimensions) > 40
 
 
 @settings(max_examples=300, deadline=None)

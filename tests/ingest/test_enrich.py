@@ -63,7 +63,8 @@ def test_a_repeated_request_is_enriched_the_same_and_each_answer_is_its_own(enri
     again = enricher.enrich({**EMPTY}, IPHONE, "203.0.113.9", [])
     assert (again["city"], again["browser"], again["ipaddress"]) == ("Los Angeles", "Safari", "203.0.113.0")
     elsewhere = enricher.enrich({**EMPTY}, IPHONE, "198.51.100.7", [])
-    assert elsewhere["ipaddress"] == "198.51.100.0" and elsewhere["browser"] == "Safari"
+    assert elsewhere["ipaddress"] == "198.51.100.0"
+    assert elsewhere["browser"] == "Safari"
 
 
 def test_geo_follows_the_trusted_proxy_rule(enricher: Enricher) -> None:
