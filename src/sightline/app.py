@@ -70,6 +70,7 @@ def create_app(
         description="Video quality-of-experience analytics with a SmartSight-compatible API.",
     )
     install_error_handlers(app)
+    app.include_router(collect.router)  # first: beacons are most of the requests, and routes match in order
     app.include_router(health.router)
     include_auth(app, settings)
     app.include_router(metrics.router)
@@ -77,7 +78,6 @@ def create_app(
     app.include_router(smartquery.router)
     app.include_router(session_routes.router)
     app.include_router(catalog.router)
-    app.include_router(collect.router)
     app.include_router(sdk.router)
     app.include_router(cmcd.router)
     app.include_router(media.router)
