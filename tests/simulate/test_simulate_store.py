@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sightline.catalog import PARTS, ROLLUPS
+from sightline.catalog import DIMENSION_HASHES, PARTS, ROLLUPS
+from sightline.catalog.dimensions import DimensionHashSpec
 from sightline.catalog.parts import OUTCOMES
 from sightline.simulate.batch import TRUTH_COUNTS
 from sightline.simulate.incidents import to_ms
@@ -47,6 +48,23 @@ def test_views_equal_the_ground_truth(loaded_store: EmbeddedStore, day: Simulate
     outcome = np.array(OUTCOMES)[flags.argmax(axis=1)]
     assert (outcome == truth["outcome"].astype(str).to_numpy()).all()
     assert (got["started"].to_numpy() == truth["started"].to_numpy()).all()
+
+
+@pytest.mark.parametrize("stored", DIMENSION_HASHES, ids=lambda h: h.name)
+def test_stored_hashes_are_those_of_the_true_ids(
+    loaded_store: EmbeddedStore, day: SimulatedDay, stored: DimensionHashSpec
+) -> None:
+    """Each view's stored hash is the hash of its true value (0 for none), although its rows were merged from
+    several insert blocks."""
+    got = loaded_store.query(
+        f"SELECT toString(view_id) AS view_id, `{stored.dimension}` AS value, `{stored.name}` AS stored, "
+        "if(empty(value), 0, cityHash64(value)) AS expected FROM views FINAL ORDER BY view_id"
+    ).to_pandas()
+    truth = day.views.to_pandas().set_index("view_id").sort_index()
+    assert list(got["view_id"]) == list(truth.index)
+    assert (got["value"].to_numpy() == truth[stored.dimension].astype(str).to_numpy()).all()
+    assert (got["stored"].to_numpy() == got["expected"].to_numpy()).all()
+    assert (got["stored"] == 0).sum() == (got["value"] == "").sum()
 
 
 def _rollup_totals(store: EmbeddedStore, table: str) -> dict[str, float]:

@@ -1,5 +1,6 @@
 """Upgrading a data directory made at schema version 1: the dimensions added later appear in `events` and
-`views`, new data fills them, old data stays as it was, and an old spool segment still replays."""
+`views`, new data fills them, old data stays as it was, and an old spool segment still replays; the hash
+columns of `views` are computed for the views stored before and kept for the new ones."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from sightline.catalog import DIMENSIONS, ROLLUPS
+from sightline.catalog import DIMENSION_HASHES, DIMENSIONS, ROLLUPS
 from sightline.ingest.native import BATCH, to_event_table
 from sightline.settings import Settings
 from sightline.store import EmbeddedStore, open_store, spool
@@ -76,7 +77,7 @@ def upgraded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     try:
         assert apply_migrations(old, until=1) == [1]
         assert "ipaddress" not in columns(old, "events")
-        insert_at_version_1(old, OLD_VIEW, 0, "play_request")
+        insert_at_version_1(old, OLD_VIEW, 0, "play_request", assetid="title-old", viewerid="viewer-old")
         insert_at_version_1(old, OLD_VIEW, 1, "first_frame", started=1, startup_ms=900)
         insert_at_version_1(old, OLD_VIEW, 2, "heartbeat", started=1, play_ms=10_000, interval_bitrate_kbps=3000)
     finally:
@@ -95,6 +96,17 @@ def test_the_upgrade_adds_the_columns_in_catalog_order_and_keeps_old_data(upgrad
     writer = BatchingWriter.for_settings(store, Settings(data_dir=upgraded))
     try:
         assert writer.replayed_rows == 1
+        materialized = (
+            store.query(
+                "SELECT count() AS n FROM system.parts_columns WHERE database = currentDatabase() AND table = 'views' "
+                "AND active AND has(splitByChar(',', {names:String}), column)",
+                {"names": ",".join(h.name for h in DIMENSION_HASHES)},
+            )
+            .column("n")[0]
+            .as_py()
+        )
+        parts = store.query("SELECT count() AS n FROM system.parts WHERE table = 'views' AND active").column("n")
+        assert materialized == parts[0].as_py() * len(DIMENSION_HASHES)  # on disk in every part, old ones too
         applied = store.query("SELECT version FROM schema_migrations ORDER BY version").column("version")
         assert applied.to_pylist() == [m.version for m in MIGRATIONS]
         assert columns(store, "events") == [c.name for c in event_columns()]
@@ -105,13 +117,30 @@ def test_the_upgrade_adds_the_columns_in_catalog_order_and_keeps_old_data(upgrad
             batch(OLD_VIEW, [{"event": "end", "ts": START_MS + 4000, "seq": 3, "started": 1, "play_ms": 500}])
         )
         store.insert_events(
-            batch(NEW_VIEW, [{"event": "play_request", "ts": START_MS + 2, "seq": 0}], ipaddress="203.0.113.0")
+            batch(
+                NEW_VIEW,
+                [{"event": "play_request", "ts": START_MS + 2, "seq": 0}],
+                ipaddress="203.0.113.0",
+                assetid="title-new",
+            )
         )
         assert views(store) == {
             view_id(OLD_VIEW): {"play": 10_500, "attempts": 1, "cdn": "akamai", "country": "US", "ipaddress": ""},
             view_id(NEW_VIEW): {"play": 0, "attempts": 1, "cdn": "", "country": "", "ipaddress": "203.0.113.0"},
             view_id(SPOOLED_VIEW): {"play": 0, "attempts": 1, "cdn": "fastly", "country": "", "ipaddress": ""},
         }
+        hashes = store.query(
+            "SELECT toString(view_id) AS id, title_hash AS title, viewer_hash AS viewer, subscriber_hash AS subscriber "
+            "FROM views FINAL ORDER BY id"
+        ).to_pylist()
+        expected = store.query(
+            "SELECT cityHash64('title-old') AS old, cityHash64('title-new') AS new, cityHash64('viewer-old') AS viewer"
+        ).to_pylist()[0]
+        assert hashes == [
+            {"id": view_id(OLD_VIEW), "title": expected["old"], "viewer": expected["viewer"], "subscriber": 0},
+            {"id": view_id(NEW_VIEW), "title": expected["new"], "viewer": 0, "subscriber": 0},
+            {"id": view_id(SPOOLED_VIEW), "title": 0, "viewer": 0, "subscriber": 0},
+        ]
         events = store.query(
             "SELECT toString(view_id) AS id, seq, ipaddress, cdn FROM events ORDER BY id, seq"
         ).to_pylist()

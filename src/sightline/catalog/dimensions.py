@@ -97,3 +97,27 @@ _BY_NAME = {d.name: d for d in DIMENSIONS}
 def dimension(name: str) -> DimensionSpec:
     """The dimension called `name`; KeyError when the catalog has none."""
     return _BY_NAME[name]
+
+
+@dataclass(frozen=True, slots=True)
+class DimensionHashSpec:
+    """A column of `views` that holds a 64-bit hash of a string dimension's value: `cityHash64` of the value,
+    0 for the empty value. Named queries group and count views by it instead of hashing the text of millions
+    of ids on every query. It is computed from each stored row's merged value and merged by `max`, so it is
+    the hash of the view's value whenever a view's events carry one non-empty value of the dimension (or none)."""
+
+    name: str
+    dimension: str
+    schema_version: int
+
+
+DIMENSION_HASHES: tuple[DimensionHashSpec, ...] = tuple(
+    DimensionHashSpec(name, of, 4)
+    for name, of in (
+        ("viewer_hash", "viewerid"),
+        ("title_hash", "assetid"),
+        ("subscriber_hash", "subscriberid"),
+        ("series_hash", "series"),
+        ("device_hash", "device"),
+    )
+)

@@ -21,7 +21,7 @@ from sightline.smartquery.sql import (
     same,
     total_records,
 )
-from sightline.smartquery.views import STARTED, VIEW_START, view_rows
+from sightline.smartquery.views import STARTED, VIEW_START, hash_of, view_rows
 
 LOOKBACK = timedelta(days=28)
 
@@ -55,14 +55,14 @@ def build(query: SmartQuery) -> Select:
         view_rows(
             query,
             named(
-                viewer=f("cityHash64", col("viewerid")),
+                viewer=hash_of("viewerid"),
                 play_bucket=bucket(VIEW_START, query.granularity),
                 plays=f("countIf", in_period),
                 play=f("sumIf", col("play_ms"), in_period),
                 first_in=f("min", VIEW_START),
             ),
             since=query.since(LOOKBACK),
-            where=(STARTED, f("notEmpty", col("viewerid"))),
+            where=(STARTED, op("!=", hash_of("viewerid"), i(0))),
         ),
         group_by=(col("viewer"), col("play_bucket")),
     )

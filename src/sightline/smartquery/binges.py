@@ -5,7 +5,7 @@ from __future__ import annotations
 from sightline.query.ast import Expr, OrderBy, Select
 from sightline.smartquery.spec import ResultColumn, SmartQuery
 from sightline.smartquery.sql import at, col, f, i, item, lam, named, num, op, ratio, total_records
-from sightline.smartquery.views import series_hash, series_of, sessions
+from sightline.smartquery.views import hash_of, series_of, sessions
 
 MIN_EPISODES = 3
 
@@ -46,7 +46,7 @@ def build(query: SmartQuery) -> Select:
     )
     split = Select(
         named(viewer=col("viewer"), runs=f("arraySplit", lam("v, cut", col("cut")), session, changes)),
-        sessions(query, named(series=series_hash(), play=col("play_ms"))),
+        sessions(query, named(series=hash_of("series"), play=col("play_ms"))),
     )
     listed = Select(
         named(

@@ -11,7 +11,7 @@ from sightline.query.filters import fields_of
 from sightline.query.plan import choose_tables
 from sightline.smartquery.spec import ResultColumn, SmartQuery
 from sightline.smartquery.sql import col, f, i, named, num, op, ratio, same, text, total_records
-from sightline.smartquery.views import STARTED, name_of, title_hash, view_rows
+from sightline.smartquery.views import STARTED, hash_of, name_of, view_rows
 
 TOP_DIMENSIONS = ("assetid", "assetname", "series", "genre", "streamtype")
 TOP_METRICS = (
@@ -124,8 +124,8 @@ def build_engagement(query: SmartQuery) -> Select:
         query,
         same("contentduration", "play_ms")
         + named(
-            title_hash=title_hash(),
-            viewer=f("cityHash64", col("viewerid")),
+            title_hash=hash_of("assetid"),
+            viewer=hash_of("viewerid"),
             reach=reach,
             reach_ppb=f("toUInt64", f("round", op("*", reach, num(1e9)))),
         ),
@@ -133,7 +133,7 @@ def build_engagement(query: SmartQuery) -> Select:
             STARTED,
             op("=", col("streamtype"), text("vod")),
             op(">", col("contentduration"), i(0)),
-            f("notEmpty", col("assetid")),
+            op("!=", hash_of("assetid"), i(0)),
         ),
     )
     count = f("count")

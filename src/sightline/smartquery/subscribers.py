@@ -30,7 +30,7 @@ from sightline.smartquery.sql import (
     text,
     total_records,
 )
-from sightline.smartquery.views import VIEW_START, view_rows
+from sightline.smartquery.views import VIEW_START, hash_of, view_rows
 
 LOOKBACK = timedelta(days=28)
 POOR_STARTUP_MS = 4000
@@ -116,14 +116,14 @@ def _days_active(query: SmartQuery, inside: Expr) -> Expr:
 def _device_names(query: SmartQuery) -> Select:
     """One row, one value: a map from the hash of each device class of the customer's views from the
     lookback's start to the period's end to its name (every row of `views`: a merged view's value is one
-    of its rows' values)."""
+    of its rows' values, and each row's hash is that of its value)."""
     per_device = Select(
-        named(device_hash=f("cityHash64", col("device")), device_name=f("any", col("device"))),
+        named(key=hash_of("device"), device_name=f("any", col("device"))),
         Table("views", query.customer_id),
         where=between(VIEW_START, query.since(LOOKBACK), query.period.end),
-        group_by=(f("cityHash64", col("device")),),
+        group_by=(hash_of("device"),),
     )
-    by_hash = f("mapFromArrays", f("groupArray", col("device_hash")), f("groupArray", col("device_name")))
+    by_hash = f("mapFromArrays", f("groupArray", col("key")), f("groupArray", col("device_name")))
     return Select(named(names=by_hash), per_device)
 
 
@@ -146,9 +146,13 @@ def _per_subscriber(query: SmartQuery) -> Select:
     )
     views = view_rows(
         query,
-        same("subscribertype", "viewerid", "device", "assetid", "started")
+        same("subscribertype", "started")
         + named(
             subscriber=col("subscriberid"),
+            subscriber_key=hash_of("subscriberid"),
+            viewer=hash_of("viewerid"),
+            title=hash_of("assetid"),
+            device_class=hash_of("device"),
             view_play=col("play_ms"),
             view_rebuffer=col("rebuffer_ms"),
             start=VIEW_START,
@@ -158,7 +162,7 @@ def _per_subscriber(query: SmartQuery) -> Select:
             poor=f("toUInt8", poor),
         ),
         since=query.since(LOOKBACK),
-        where=(f("notEmpty", col("subscriberid")),),
+        where=(op("!=", hash_of("subscriberid"), i(0)),),
     )
     inside = op(">=", col("start"), moment(period.start))
     first_half = and_(inside, op("<", col("start"), moment(middle)))
@@ -174,20 +178,20 @@ def _per_subscriber(query: SmartQuery) -> Select:
         subscribertype=f("max", col("subscribertype")),
         attempts=views_if(inside),
         plays=views_if(played),
-        titles=f("uniqExactIf", f("cityHash64", col("assetid")), played),
+        titles=f("uniqExactIf", col("title"), played),
         play_ms=f("sumIf", col("view_play"), inside),
         rebuffer_ms=f("sumIf", col("view_rebuffer"), inside),
         startup_ms=f("sumIf", col("startup"), played),
         daysactive=_days_active(query, inside),
         failures=views_if(and_(inside, op("=", col("failed"), i(1)))),
         poorviews=views_if(and_(inside, op("=", col("poor"), i(1)))),
-        devices=f("uniqExactIf", f("cityHash64", col("viewerid")), inside),
+        devices=f("uniqExactIf", col("viewer"), inside),
         devicetypes=f(
             "arraySort",
             f(
                 "arrayMap",
                 lam("h", at(ScalarSelect(_device_names(query)), col("h"))),
-                f("groupUniqArrayIf", f("cityHash64", col("device")), inside),
+                f("groupUniqArrayIf", col("device_class"), inside),
             ),
         ),
         first_half_views=views_if(first_half),
@@ -218,7 +222,7 @@ def _per_subscriber(query: SmartQuery) -> Select:
     return Select(
         sums + named(cohort=cohort),
         views,
-        group_by=(f("cityHash64", col("subscriber")),),
+        group_by=(col("subscriber_key"),),
         having=op(">", col("attempts"), i(0)),
     )
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sightline.catalog import ROLLUPS
-from sightline.query.ast import Aliased, Expr, ScalarSelect, Select, Table, and_all
+from sightline.catalog import DIMENSION_HASHES, ROLLUPS
+from sightline.query.ast import Aliased, Column, Expr, ScalarSelect, Select, Table, and_all
 from sightline.query.compile import filter_expr
 from sightline.smartquery.spec import SmartQuery
 from sightline.smartquery.sql import at, between, col, f, i, item, lam, named, op, text
@@ -36,16 +36,21 @@ def view_rows(
     return Select(columns, Table("views", query.customer_id, final=True), where=and_all(conditions))
 
 
-def title_hash() -> Expr:
-    """A title as a number: grouping by it is faster than by its text; 0 never names a title here.
-    (Identifiers are grouped by their 64-bit hashes throughout: with millions of ids, the chance that two
-    share one is below one in a million.)"""
-    return f("cityHash64", col("assetid"))
+_HASH_COLUMNS = {h.dimension: h.name for h in DIMENSION_HASHES}
 
 
-def series_hash() -> Expr:
-    """A view's series as a number (as `title_hash`), 0 for a view of no series."""
-    return f("if", f("notEmpty", col("series")), f("cityHash64", col("series")), f("toUInt64", i(0)))
+def hash_of(dimension: str) -> Column:
+    """A view's `dimension` as a number, from the column of `views` that stores it (`DIMENSION_HASHES`): 0 for
+    the empty value and never for another. Grouping by it is faster than by the text, and reading it spares
+    hashing millions of ids on every query (and merging their text in FINAL). (Identifiers are grouped by
+    their 64-bit hashes throughout: with millions of ids, the chance that two share one is below one in a
+    million.)"""
+    return col(_HASH_COLUMNS[dimension])
+
+
+def text_hash(value: Expr) -> Expr:
+    """The hash `hash_of` stores, computed from the text (for the tables that store no hash)."""
+    return f("if", f("notEmpty", value), f("cityHash64", value), f("toUInt64", i(0)))
 
 
 def sessions(query: SmartQuery, extra: tuple[Aliased, ...] = ()) -> Select:
@@ -55,13 +60,13 @@ def sessions(query: SmartQuery, extra: tuple[Aliased, ...] = ()) -> Select:
     played = view_rows(
         query,
         named(
-            viewer=f("cityHash64", col("viewerid")),
+            viewer=hash_of("viewerid"),
             start_ms=f("toUnixTimestamp64Milli", VIEW_START),
             end_ms=f("toUnixTimestamp64Milli", col("last_ts")),
-            title=title_hash(),
+            title=hash_of("assetid"),
         )
         + extra,
-        where=(STARTED, f("notEmpty", col("viewerid")), f("notEmpty", col("assetid"))),
+        where=(STARTED, op("!=", hash_of("viewerid"), i(0)), op("!=", hash_of("assetid"), i(0))),
     )
     fields = ("start_ms", "end_ms", "title", *(e.alias for e in extra))
     gathered = Select(
@@ -122,7 +127,7 @@ def _names(query: SmartQuery, key: str, key_hash: Expr, value: Expr) -> Select:
 def title_names(query: SmartQuery, attribute: str) -> Select:
     """A map from the hash of each title of the views that rendered a first frame in the period to its
     `attribute` (one of `TITLE_ATTRIBUTES`)."""
-    return _names(query, "assetid", title_hash(), f(TITLE_ATTRIBUTES[attribute], col(attribute)))
+    return _names(query, "assetid", text_hash(col("assetid")), f(TITLE_ATTRIBUTES[attribute], col(attribute)))
 
 
 def name_of(query: SmartQuery, hash_value: Expr, attribute: str, end: str = "") -> Expr:
@@ -133,6 +138,6 @@ def name_of(query: SmartQuery, hash_value: Expr, attribute: str, end: str = "") 
 
 
 def series_of(query: SmartQuery, hash_value: Expr) -> Expr:
-    """The series whose `series_hash` is `hash_value` (non-zero), among those of the views that rendered a
+    """The series whose hash (`hash_of`) is `hash_value` (non-zero), among those of the views that rendered a
     first frame in the period; a scalar subquery, computed once per query."""
-    return at(ScalarSelect(_names(query, "series", series_hash(), f("any", col("series")))), hash_value)
+    return at(ScalarSelect(_names(query, "series", text_hash(col("series")), f("any", col("series")))), hash_value)

@@ -4,7 +4,9 @@ Invariant: every table is ordered by `customer_id` first. `views` and rollup buc
 parts derive their time from the UUIDv7 view id, so a view's key is the same in every insert block.
 The schema has versions: a dimension's columns exist from its `schema_version` on. Migration 1 builds
 the schema at version 1 (so it stays what it was); a later version adds its dimensions to `events` and
-`views` in catalog order and makes `views_mv` again (`added_dimensions_ddl`).
+`views` in catalog order and makes `views_mv` again (`added_dimensions_ddl`). The hash columns of `views`
+(`DIMENSION_HASHES`) are MATERIALIZED from their dimension's column, so `views_mv` does not name them and
+`SELECT *` does not return them; `added_hashes_ddl` adds them and computes them for the rows stored before.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import pairwise
 
-from sightline.catalog import DIMENSIONS, EVENT_FIELDS, EVENT_TYPES, PARTS, ROLLUPS, VIEW_COLUMNS
-from sightline.catalog.dimensions import DimensionSpec
+from sightline.catalog import DIMENSION_HASHES, DIMENSIONS, EVENT_FIELDS, EVENT_TYPES, PARTS, ROLLUPS, VIEW_COLUMNS
+from sightline.catalog.dimensions import DimensionHashSpec, DimensionSpec
 from sightline.catalog.parts import PartSpec
 from sightline.catalog.rollups import RollupSpec
 
@@ -61,6 +63,16 @@ def _dimension_view_type(clickhouse_type: str) -> str:
     return f"SimpleAggregateFunction(max, {clickhouse_type})"
 
 
+def _hash_type(spec: DimensionHashSpec) -> str:
+    """The type of a hash column of `views`: the hash of the row's value, 0 for "", merged by max."""
+    value = f"`{spec.dimension}`"
+    return f"SimpleAggregateFunction(max, UInt64) MATERIALIZED if(empty({value}), 0, cityHash64({value}))"
+
+
+def hashes_at(version: int | None = None) -> tuple[DimensionHashSpec, ...]:
+    return tuple(h for h in DIMENSION_HASHES if version is None or h.schema_version <= version)
+
+
 def views_ddl(version: int | None = None) -> list[str]:
     """`views` (one row per playback view) and the materialized view that feeds it, at schema `version`."""
     columns = [
@@ -69,6 +81,7 @@ def views_ddl(version: int | None = None) -> list[str]:
         Column("view_id", "UUID"),
         *(Column(c.name, f"SimpleAggregateFunction({c.aggregate}, {c.clickhouse_type})") for c in VIEW_COLUMNS),
         *(Column(d.name, _dimension_view_type(d.clickhouse_type)) for d in dimensions_at(version)),
+        *(Column(h.name, _hash_type(h)) for h in hashes_at(version)),
     ]
     table = (
         f"CREATE TABLE IF NOT EXISTS views (\n  {_columns_ddl(columns)}\n)\n"
@@ -185,3 +198,13 @@ def added_dimensions_ddl(version: int) -> list[str]:
             f"ALTER TABLE views ADD COLUMN IF NOT EXISTS `{added.name}` {view_type} AFTER `{previous.name}`",
         ]
     return [*statements, "DROP VIEW IF EXISTS views_mv", views_mv_ddl(version)]
+
+
+def added_hashes_ddl(version: int) -> list[str]:
+    """Migration `version` for the hash columns it adds to `views`: each added at the end, then computed and
+    written for the parts stored before (until then a read computes it from the dimension's column, with
+    the same result), waiting for that to finish. Safe to run again."""
+    added = [h for h in DIMENSION_HASHES if h.schema_version == version]
+    statements = [f"ALTER TABLE views ADD COLUMN IF NOT EXISTS `{h.name}` {_hash_type(h)}" for h in added]
+    materialize = ", ".join(f"MATERIALIZE COLUMN `{h.name}`" for h in added)
+    return [*statements, f"ALTER TABLE views {materialize} SETTINGS mutations_sync = 2"]
