@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sightline.ingest.collect import CollectError, ParsedBatch, parse_batch, parse_decoded
+from sightline.ingest.native import event_table
 
 VIEW_ID = "019d1c1f-5a00-7000-8000-000000000001"
 EVENTS: list[dict[str, Any]] = [
@@ -34,19 +35,24 @@ def outcome(parse: Any, argument: Any) -> ParsedBatch | tuple[int, str]:
     return parsed
 
 
-def test_a_valid_batch_gets_every_field_with_its_default() -> None:
+def test_a_valid_batch_keeps_its_events_as_sent_and_gets_every_dimension() -> None:
     body = {"view_id": VIEW_ID, "dimensions": {"cdn": "akamai"}, "events": EVENTS}
     parsed = parse_batch(json.dumps(body).encode())
     assert parsed.view_id == uuid.UUID(VIEW_ID).bytes
     assert parsed.dimensions["cdn"] == "akamai"
     assert parsed.dimensions["country"] == ""
     assert parsed.dimensions["season"] == 0
-    assert [index for index, _ in parsed.events] == [0, 1, 2]
+    assert parsed.events == list(enumerate(EVENTS))
     assert parsed.refused == []
-    heartbeat = parsed.events[2][1]
-    assert (heartbeat["play_ms"], heartbeat["rendition_fps"], heartbeat["startup_ms"]) == (10_000, 29.97, 0)
-    assert heartbeat["error_code"] == ""
-    assert heartbeat["seq"] == 2
+
+
+def test_the_fields_an_event_leaves_out_are_stored_with_their_defaults() -> None:
+    parsed = parse_batch(json.dumps({"view_id": VIEW_ID, "events": EVENTS}).encode())
+    rows = event_table([(7, parsed.view_id, parsed.dimensions, event) for _, event in parsed.events]).to_pylist()
+    heartbeat = rows[2]
+    assert (heartbeat["play_ms"], heartbeat["startup_ms"], heartbeat["error_code"]) == (10_000, 0, "")
+    assert heartbeat["rendition_fps"] == pytest.approx(29.97)
+    assert (rows[0]["started"], rows[0]["seq"], rows[0]["cdn"]) == (0, 0, "")
 
 
 @pytest.mark.parametrize("dimensions", [None, {}])

@@ -29,14 +29,18 @@ _STRICT = ConfigDict(extra="forbid")
 _TS_DESCRIPTION = "When, in milliseconds since the epoch (UTC)."
 
 
-def _field_type(clickhouse_type: str, description: str, pattern: str | None = None) -> Any:
-    """An optional field of a column's type, its range, and its default (0, 0.0 or "") when left out."""
+def _field_type(clickhouse_type: str, description: str, pattern: str | None = None, default: bool = True) -> Any:
+    """An optional field of a column's type and range; when left out, given its default (0, 0.0 or "") if
+    `default`, else absent."""
     if clickhouse_type in _UINT_MAX:
-        field = Field(default=0, ge=0, le=_UINT_MAX[clickhouse_type], description=description)
-        return NotRequired[Annotated[int, field]]
-    if clickhouse_type == "Float32":
-        return NotRequired[Annotated[float, Field(default=0.0, ge=0, le=1e6, description=description)]]
-    return NotRequired[Annotated[str, Field(default="", max_length=MAX_TEXT, pattern=pattern, description=description)]]
+        field = Field(ge=0, le=_UINT_MAX[clickhouse_type], description=description)
+        zero: Any = 0
+        kind: Any = int
+    elif clickhouse_type == "Float32":
+        field, zero, kind = Field(ge=0, le=1e6, description=description), 0.0, float
+    else:
+        field, zero, kind = Field(max_length=MAX_TEXT, pattern=pattern, description=description), "", str
+    return NotRequired[Annotated[kind, field, Field(default=zero)] if default else Annotated[kind, field]]
 
 
 def _uuid_v7(value: uuid.UUID) -> uuid.UUID:
@@ -61,11 +65,14 @@ else:
         {
             "event": Required[Annotated[Literal[EVENT_TYPES], Field(description="What happened.")]],
             "ts": Required[Annotated[int, Field(ge=MIN_TS_MS, le=MAX_TS_MS, description=_TS_DESCRIPTION)]],
-            **{f.name: _field_type(f.clickhouse_type, f.description) for f in EVENT_FIELDS},
+            **{f.name: _field_type(f.clickhouse_type, f.description, default=False) for f in EVENT_FIELDS},
         },
         total=False,
     )
-    BeaconEvent.__doc__ = "One playback event; fields that do not apply to its type are left out (their default)."
+    BeaconEvent.__doc__ = (
+        "One playback event; fields that do not apply to its type are left out, and stay out of the validated "
+        "dict: the store gives them their default (`store.layout`)."
+    )
     BeaconEvent.__pydantic_config__ = _STRICT
 
 
@@ -79,7 +86,7 @@ class BeaconBatch(TypedDict):
 
 
 BATCH: TypeAdapter[BeaconBatch] = TypeAdapter(BeaconBatch)
-"""Validates a whole batch; every field an event or the dimensions leave out is given its default."""
+"""Validates a whole batch: every dimension left out is given its default, an event's fields left out stay out."""
 EVENT: TypeAdapter[BeaconEvent] = TypeAdapter(BeaconEvent)
 VIEW_DIMENSIONS: TypeAdapter[ViewDimensions] = TypeAdapter(ViewDimensions)
 

@@ -64,17 +64,19 @@ class Sessionizer:
             state = self._state(customer_id, view_id, dimensions)
             if state.customer_id != customer_id:
                 return Admission([], [(i, "view_id belongs to another customer") for i, _ in events], 0)
-            for index, event in sorted(events, key=lambda pair: pair[1]["seq"]):
-                if event["seq"] in state.seqs:
+            for index, event in sorted(events, key=lambda pair: pair[1].get("seq", 0)):
+                seq = event.get("seq", 0)
+                if seq in state.seqs:
                     duplicates += 1
                 elif state.closed:
                     refused.append((index, "the view is closed (it ended, failed, or was idle 30 minutes)"))
                 else:
-                    state.seqs.add(event["seq"])
-                    state.started |= event["event"] == "first_frame" or event["started"] == 1
+                    state.seqs.add(seq)
+                    sent_started = event.get("started", 0)
+                    state.started |= event["event"] == "first_frame" or sent_started == 1
                     state.closed = is_terminal(event)
                     state.last_ts = max(state.last_ts, event["ts"])
-                    event["started"] = int(event["started"] or event["event"] == "first_frame")
+                    event["started"] = int(sent_started or event["event"] == "first_frame")
                     kept.append(event)
             state.last_seen_ms = now_ms
             state.dimensions = dimensions or state.dimensions
@@ -100,7 +102,7 @@ class Sessionizer:
             state = self._views.get(view_id)
             if state is None:
                 return
-            state.seqs -= {event["seq"] for event in kept}
+            state.seqs -= {event.get("seq", 0) for event in kept}
             if any(is_terminal(event) for event in kept):
                 state.closed = False
 
