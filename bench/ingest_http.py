@@ -122,7 +122,7 @@ run: {int(bulk["rows"]):,} simulated events as Arrow batches into the store.
 The acknowledgement waits for the batch's fsync in the spool (one fsync serves every request waiting
 for it); the writer inserts a sealed segment every writer delay or 100,000 rows. Where the time goes
 (py-spy on the server under this load): the Python of one process runs under one GIL. The event loop
-handles each request: uvicorn, Starlette's middleware and routing (about half of the loop's time), then
+handles each request: uvicorn, Starlette's middleware and routing (about two fifths of the loop's time), then
 `/collect` itself, which reads its key from the request and writes its answer as bytes (no dependency or
 response model solved per beacon), validates the whole batch from its bytes in one pydantic call (an
 event keeps only the fields it sent; the store fills the defaults), sessionises it and queues it for the
