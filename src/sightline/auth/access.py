@@ -8,6 +8,7 @@ customer that the caller does not belong to and a customer that does not exist a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Literal
 
 from sqlalchemy import select
@@ -59,10 +60,16 @@ class Access:
     """Lookups of keys and customers are remembered for a few seconds (`RecentLookups`); access tokens are
     checked on every request (they are revoked through this process, and expire)."""
 
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock, recent: RecentLookups[object, object]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, remember_for: timedelta) -> None:
         self._sessions = sessions
         self._clock = clock
-        self._recent = recent
+        self._keys: RecentLookups[tuple[KeyKind, str], LiveKey] = RecentLookups(remember_for, clock)
+        self._customers: RecentLookups[int, CustomerContext] = RecentLookups(remember_for, clock)
+
+    def forget(self) -> None:
+        """Forget every remembered lookup (after a change to the accounts)."""
+        self._keys.forget()
+        self._customers.forget()
 
     def principal_for_access_token(self, token: str) -> Principal:
         with self._sessions() as session:
@@ -94,8 +101,8 @@ class Access:
     def customer_scope(self, principal: Principal, customer_id: int) -> CustomerContext:
         if customer_id not in principal.customer_ids:
             raise CustomerForbiddenError(f"customer {customer_id} is not one of the caller's customers")
-        recent = self._recent.get(("customer", customer_id))
-        if isinstance(recent, CustomerContext):
+        recent = self._customers.get(customer_id)
+        if recent is not None:
             return recent
         with self._sessions() as session:
             customer = session.get(Customer, customer_id)
@@ -103,13 +110,13 @@ class Access:
                 raise CustomerForbiddenError(f"customer {customer_id} is not one of the caller's customers")
             plan = plan_for(customer.plan_level)
             context = CustomerContext(customer.id, customer.name, plan.level, plan.features)
-        self._recent.put(("customer", customer_id), context)
+        self._customers.put(customer_id, context)
         return context
 
     def _live_key(self, kind: KeyKind, key: str) -> LiveKey | None:
         key_hash = secret_hash(key)
-        recent = self._recent.get((kind, key_hash))
-        if isinstance(recent, LiveKey):
+        recent = self._keys.get((kind, key_hash))
+        if recent is not None:
             return recent
         with self._sessions() as session:
             row = session.scalars(
@@ -120,5 +127,5 @@ class Access:
             if row is None:
                 return None
             found = LiveKey(row.customer_id, row.prefix)
-        self._recent.put((kind, key_hash), found)
+        self._keys.put((kind, key_hash), found)
         return found

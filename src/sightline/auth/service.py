@@ -13,7 +13,6 @@ from sightline.auth.clock import Clock, utc_now
 from sightline.auth.db import migrate, open_engine
 from sightline.auth.hashing import PasswordHasher
 from sightline.auth.ratelimit import LoginRateLimiter
-from sightline.auth.recent import RecentLookups
 from sightline.auth.tokens import Tokens
 from sightline.settings import Settings
 
@@ -26,12 +25,11 @@ class AuthService:
         sessions = sessionmaker(engine, expire_on_commit=False)
         hasher = PasswordHasher(settings.argon2_time_cost, settings.argon2_memory_kib)
         limiter = LoginRateLimiter(clock, limit=settings.login_failures_per_minute)
-        recent: RecentLookups[object, object] = RecentLookups(timedelta(seconds=settings.access_cache_ttl_s), clock)
-        self.accounts = Accounts(sessions, hasher, clock, recent.forget)
+        self.access = Access(sessions, clock, timedelta(seconds=settings.access_cache_ttl_s))
+        self.accounts = Accounts(sessions, hasher, clock, self.access.forget)
         self.tokens = Tokens(
             sessions, hasher, limiter, clock, settings.access_token_ttl_s, settings.refresh_token_ttl_s
         )
-        self.access = Access(sessions, clock, recent)
 
     def close(self) -> None:
         self.engine.dispose()
