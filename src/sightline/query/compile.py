@@ -231,12 +231,17 @@ def _inner(
     if query.series:
         keys.append(time_bucket(time, query.granularity))
         columns.append(Aliased(_epoch(keys[-1]) if answer else keys[-1], TIMESTAMP))
+    group_by = tuple(keys) if grouped else ()
+    return Select(tuple(columns + parts), Table(table, query.customer_id), _where(query, where), group_by)
+
+
+def _where(query: MetricQuery, where: Expr) -> Expr | None:
+    """`where` (a segment's time range) and the query's filter, and for `allstatus=0` its counted views."""
     conditions = [where] + ([filter_expr(query.filter)] if query.filter is not None else [])
     counted = _counted_views(query)
     if counted is not None:
         conditions.append(InSelect(Column("view_id"), counted))
-    group_by = tuple(keys) if grouped else ()
-    return Select(tuple(columns + parts), Table(table, query.customer_id), and_all(conditions), group_by)
+    return and_all(conditions)
 
 
 def _epoch(time: Expr) -> Expr:
@@ -354,13 +359,11 @@ def compile_query(query: MetricQuery, plan: TablePlan, answer: bool = False) -> 
     if flat:
         segment = plan.segments[0]
         part_reader = _stored_part(segment.table)
-        where = in_range(Column("bucket"), segment.start, segment.end)
         source: Table | UnionAll = Table(segment.table, query.customer_id)
         if query.series:
             bucket = _rollup_bucket(query, segment.table)
             columns.append(Aliased(_epoch(bucket) if answer else bucket, TIMESTAMP))
-        conditions = [where] + ([filter_expr(query.filter)] if query.filter is not None else [])
-        where_all: Expr | None = and_all(conditions)
+        where_all = _where(query, in_range(Column("bucket"), segment.start, segment.end))
     else:
         part_reader = _merged_part
         selects = [s for segment in plan.segments for s in _segment_selects(query, segment, grouped, answer)]
