@@ -73,7 +73,7 @@ def build(query: SmartQuery) -> Select:
             viewer=col("viewer"),
             first_in_session=item(col("run_first"), 2),
             run_series=item(at(run, i(1)), 4),
-            episodes=f("length", f("arrayDistinct", f("arrayMap", lam("v", item(col("v"), 3)), run))),
+            episodes=f("toUInt64", f("arrayUniq", f("arrayMap", lam("v", item(col("v"), 3)), run))),
             run_play=f("arraySum", f("arrayMap", lam("v", item(col("v"), 5)), run)),
         ),
         runs,
