@@ -108,7 +108,7 @@ def test_values_are_parameters_and_every_read_is_guarded(value: str, field: str,
     assert sql == compiled("reference")[0]
     assert value.strip() in params.values()
     reads = _reads(sql, params)
-    assert "events" in reads
+    assert "error_events" in reads
     assert ("views" in reads) == qoe
 
 

@@ -42,6 +42,9 @@ EVENT_TYPES: tuple[str, ...] = (
 )
 
 TERMINAL_EVENTS: frozenset[str] = frozenset({"end", "exit"})
+ERROR_EVENT_TYPES: tuple[str, ...] = ("error", "ad_error")
+ERROR_EVENTS_TABLE = "error_events"
+"""The table that holds every event of `ERROR_EVENT_TYPES`, as `events` does (schema migration 5)."""
 
 FieldKind = Literal["count", "gauge", "flag", "text"]
 

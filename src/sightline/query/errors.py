@@ -12,9 +12,10 @@ Definitions (docs/errors.md):
 The error fields (`errorcode`, `errormessage`) split errors, not attempts: a row's attempts are those of
 its dimension values and bucket. Business exceptions are left out unless `include_business`.
 
-Shape: the errors side (a SELECT on `events`) joined on the dimension and time keys with the attempts side
-(the metric query of `attempts`, over rollups when they qualify). Grouped by an error field, the rows are
-the groups with errors (LEFT join); otherwise every group with errors or attempts (FULL join).
+Shape: the errors side (a SELECT on `error_events`, which holds the error events of `events`) joined on
+the dimension and time keys with the attempts side (the metric query of `attempts`, over rollups when
+they qualify). Grouped by an error field, the rows are the groups with errors (LEFT join); otherwise every
+group with errors or attempts (FULL join).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from sightline.catalog.events import ERROR_EVENTS_TABLE
 from sightline.catalog.metrics import metric
 from sightline.catalog.parts import PARTS
 from sightline.query.ast import (
@@ -54,7 +56,7 @@ from sightline.query.compile import (
 )
 from sightline.query.filters import And, Condition, Node
 from sightline.query.period import GRANULARITY_SECONDS, Granularity, Period
-from sightline.query.plan import EVENTS, choose_tables
+from sightline.query.plan import choose_tables
 
 ERROR_FIELDS: dict[str, str] = {"errorcode": "error_code", "errormessage": "error_message"}
 """API name → column of `events`: the fields that split errors but not attempts."""
@@ -205,7 +207,7 @@ def _errors_side(query: ErrorQuery, attempts: MetricQuery) -> Select:
         conditions.append(_error_field_expr(query.error_filter))
     if query.qoefilter is not None:
         conditions.append(InSelect(Column("view_id"), qoe_views(attempts, query.qoefilter)))
-    return Select(tuple(columns), Table(EVENTS, query.customer_id), and_all(conditions), tuple(keys))
+    return Select(tuple(columns), Table(ERROR_EVENTS_TABLE, query.customer_id), and_all(conditions), tuple(keys))
 
 
 def _attempts_side(attempts: MetricQuery) -> Select:

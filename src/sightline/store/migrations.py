@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from functools import partial
 
 from sightline.store.base import Store
-from sightline.store.schema import added_dimensions_ddl, added_hashes_ddl, deduplication_ddl, schema_ddl
+from sightline.store.schema import (
+    added_dimensions_ddl,
+    added_hashes_ddl,
+    deduplication_ddl,
+    error_events_ddl,
+    schema_ddl,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +32,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "inserts deduplicated by token, so that a replayed spool segment is stored once", deduplication_ddl),
     Migration(3, "the ipaddress dimension in events and views", partial(added_dimensions_ddl, 3)),
     Migration(4, "hashes of the ids the named queries group by, in views", partial(added_hashes_ddl, 4)),
+    Migration(5, "error_events: the error events, for the error API", partial(error_events_ddl, 5)),
 )
 
 _LEDGER = (

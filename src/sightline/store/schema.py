@@ -16,6 +16,7 @@ from itertools import pairwise
 
 from sightline.catalog import DIMENSION_HASHES, DIMENSIONS, EVENT_FIELDS, EVENT_TYPES, PARTS, ROLLUPS, VIEW_COLUMNS
 from sightline.catalog.dimensions import DimensionHashSpec, DimensionSpec
+from sightline.catalog.events import ERROR_EVENT_TYPES, ERROR_EVENTS_TABLE
 from sightline.catalog.parts import PartSpec
 from sightline.catalog.rollups import RollupSpec
 
@@ -51,9 +52,9 @@ def _columns_ddl(columns: tuple[Column, ...] | list[Column]) -> str:
     return ",\n  ".join(f"`{c.name}` {c.clickhouse_type}" for c in columns)
 
 
-def events_ddl(version: int | None = None) -> str:
+def events_ddl(version: int | None = None, table: str = "events") -> str:
     return (
-        f"CREATE TABLE IF NOT EXISTS events (\n  {_columns_ddl(event_columns(version))}\n)\n"
+        f"CREATE TABLE IF NOT EXISTS {table} (\n  {_columns_ddl(event_columns(version))}\n)\n"
         "ENGINE = MergeTree\nPARTITION BY toYYYYMM(ts)\n"
         "ORDER BY (customer_id, toStartOfHour(ts), view_id, seq)"
     )
@@ -208,3 +209,22 @@ def added_hashes_ddl(version: int) -> list[str]:
     statements = [f"ALTER TABLE views ADD COLUMN IF NOT EXISTS `{h.name}` {_hash_type(h)}" for h in added]
     materialize = ", ".join(f"MATERIALIZE COLUMN `{h.name}`" for h in added)
     return [*statements, f"ALTER TABLE views {materialize} SETTINGS mutations_sync = 2"]
+
+
+def error_events_ddl(version: int) -> list[str]:
+    """Migration `version`: `error_events`, the error events of `events` (a few per thousand events) with all
+    their columns, so that the error API reads them rather than every event of its period. Filled with the
+    error events stored before, then fed by a materialized view. Runs while nothing inserts (migrations run
+    before the writer); emptied first, so running it again after a crash stores each error once. A
+    dimension added later must be added to this table too, and its view made again (as `views_mv`)."""
+    types = ", ".join(f"'{name}'" for name in ERROR_EVENT_TYPES)
+    columns = ", ".join(f"`{c.name}`" for c in event_columns(version))
+    select = f"SELECT {columns} FROM events WHERE event IN ({types})"
+    return [
+        events_ddl(version, ERROR_EVENTS_TABLE),
+        f"ALTER TABLE {ERROR_EVENTS_TABLE} MODIFY SETTING non_replicated_deduplication_window = {DEDUPLICATION_WINDOW}",
+        f"DROP VIEW IF EXISTS {ERROR_EVENTS_TABLE}_mv",
+        f"TRUNCATE TABLE {ERROR_EVENTS_TABLE}",
+        f"INSERT INTO {ERROR_EVENTS_TABLE} ({columns}) {select}",
+        f"CREATE MATERIALIZED VIEW {ERROR_EVENTS_TABLE}_mv TO {ERROR_EVENTS_TABLE} AS {select}",
+    ]
