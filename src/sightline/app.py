@@ -73,7 +73,7 @@ def create_app(
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     install_error_handlers(app)
-    app.include_router(collect.router)  # first: beacons are most of the requests, and routes match in order
+    app.include_router(collect.router)
     app.include_router(health.router)
     include_auth(app, settings)
     app.include_router(metrics.router)
@@ -85,6 +85,7 @@ def create_app(
     app.include_router(cmcd.router)
     app.include_router(media.router)
     app.include_router(mux_router)
+    app.add_middleware(collect.CollectLane)
     # Players post from their customers' pages: CORS on the ingest paths only (one prefix a line).
     app.add_middleware(
         CrossOriginIngest,

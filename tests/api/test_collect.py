@@ -241,6 +241,15 @@ def test_null_or_absent_dimensions_mean_none(world: World, view: int, dimensions
     assert [r["seq"] for r in stored(world, view)] == [0, 1]
 
 
+def test_the_collector_is_documented_and_refuses_other_methods_in_the_envelope(world: World) -> None:
+    documented = world.client.get("/openapi.json").json()["paths"]["/collect"]
+    assert set(documented) == {"post"}
+    assert {p["name"] for p in documented["post"]["parameters"]} == {"X-Ingest-Key", "key"}
+    response = world.client.get("/collect", headers={"X-Ingest-Key": world.key})
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
 @pytest.mark.parametrize("key", ["", "sli_nosuchkey", "slk_not-an-ingest-key"])
 def test_a_missing_or_unknown_key_is_401(world: World, key: str) -> None:
     response = world.client.post(

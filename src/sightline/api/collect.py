@@ -13,33 +13,20 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Coroutine
-from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sightline.api.enrichment import enrich_request
-from sightline.api.errors import ApiError, ErrorResponse
+from sightline.api.errors import ApiError, ErrorResponse, error_response
 from sightline.auth.access import Access
 from sightline.ingest.collect import MAX_BODY_BYTES, CollectError, inflate_body, parse_batch
 from sightline.ingest.native import EventRow, event_table
 from sightline.ingest.pipeline import IngestPipeline, IngestUnavailableError
 from sightline.store.writer import WriterOverloadedError
 
-
-class RequestRoute(APIRoute):
-    """A route whose endpoint takes the `Request` and returns a `Response`, and is called with it as is: no
-    dependency, parameter or response model is solved per request (a beacon route's are declared for the
-    OpenAPI document only). FastAPI's documented hook for custom routes, `get_route_handler`."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        endpoint: Callable[[Request], Coroutine[Any, Any, Response]] = self.endpoint
-        return endpoint
-
-
-router = APIRouter(tags=["ingest"], route_class=RequestRoute)
+router = APIRouter(tags=["ingest"])
 SWEEP_EVERY_S = 60.0
 
 
@@ -110,6 +97,27 @@ async def collect(request: Request) -> Response:
     answer = {"accepted": len(admission.kept), "duplicates": admission.duplicates,
               "refused": [{"index": i, "reason": r} for i, r in refused]}  # fmt: skip
     return Response(json.dumps(answer, separators=(",", ":")), media_type="application/json")
+
+
+class CollectLane:
+    """ASGI middleware that answers `POST /collect` with `collect` before the app's router: beacons are most of
+    the requests, and the router with its per-route exception and dependency layers costs about a fourth of
+    handling one (bench/ingest_http.py). An `ApiError` is answered in the envelope, as the app's handler does;
+    the middleware outside it (CORS, the outer error handler) applies as to any route. The `/collect` route
+    stays in the router: it documents the endpoint and answers its other methods (405)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/collect":
+            await self.app(scope, receive, send)
+            return
+        try:
+            response = await collect(Request(scope, receive))
+        except ApiError as error:
+            response = error_response(error)
+        await response(scope, receive, send)
 
 
 async def sweep_forever(app: FastAPI) -> None:
