@@ -122,13 +122,12 @@ run: {int(bulk["rows"]):,} simulated events as Arrow batches into the store.
 The acknowledgement waits for the batch's fsync in the spool (one fsync serves every request waiting
 for it); the writer inserts a sealed segment every writer delay or 100,000 rows. Where the time goes
 (py-spy on the server under this load): the Python of one process runs under one GIL. The event loop
-handles each request: uvicorn, Starlette's middleware and routing (about two fifths of the loop's time), then
-`/collect` itself, which reads its key from the request and writes its answer as bytes (no dependency or
-response model solved per beacon), validates the whole batch from its bytes in one pydantic call (an
-event keeps only the fields it sent; the store fills the defaults), sessionises it and queues it for the
-spool. The inserter converts each sealed segment to Arrow and hands it to chDB, which works outside the
-GIL through the 11 materialized views (chDB's own threads: about a third of a core). The load generator
-(wrk, in C) shares the same 2 cores.
+handles each request: uvicorn and the outer middleware (about a tenth of the loop's time), then `POST
+/collect`, answered before the router by `CollectLane`, which reads the key, validates the whole batch from
+its bytes in one pydantic call (an event keeps only the fields it sent; the store fills the defaults),
+sessionises it, queues it for the spool and writes the answer as bytes. The inserter converts each sealed
+segment to Arrow and hands it to chDB, which works outside the GIL through the 12 materialized views
+(chDB's own threads: about a third of a core). The load generator (wrk, in C) shares the same 2 cores.
 """
     write_section(
         "ingest_http",
