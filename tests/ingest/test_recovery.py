@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
-from sightline.ingest.recovery import LOOKBACK_MS
+from sightline.ingest.recovery import LOOKBACK_MS, STALE_LOOKBACK_MS
 from sightline.ingest.sessions import IDLE_CLOSE_MS
 from sightline.settings import Settings
 
@@ -40,14 +40,15 @@ def post(client: TestClient, key: str, view_id: str, batch: list[dict[str, Any]]
 def test_a_restart_keeps_duplicates_out_closed_views_closed_and_open_views_to_be_swept(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, argon2_time_cost=1, argon2_memory_kib=1024)
     starts = {"retried": NOW_MS - 60_000, "silent": NOW_MS - 90_000, "ended": NOW_MS - 120_000,
-              "old": NOW_MS - LOOKBACK_MS - 3_600_000}  # fmt: skip
+              "old": NOW_MS - LOOKBACK_MS - 3_600_000, "old_ended": NOW_MS - LOOKBACK_MS - 7_200_000,
+              "ancient": NOW_MS - STALE_LOOKBACK_MS - 86_400_000}  # fmt: skip
     views = {name: uuid7(start, n) for n, (name, start) in enumerate(starts.items())}
     with TestClient(create_app(settings)) as client:
         auth = client.app.state.auth  # type: ignore[attr-defined]
         auth.accounts.add_customer(1001, "Alpha", 6831)
         key = auth.accounts.create_key(KeyKind.INGEST, 1001)[1]
         for name, start in starts.items():
-            ended = name == "ended"
+            ended = name.endswith("ended")
             assert post(client, key, views[name], events(start, ended=ended)).json()["accepted"] == 3 + ended
 
     with TestClient(create_app(settings)) as client:
@@ -61,7 +62,11 @@ def test_a_restart_keeps_duplicates_out_closed_views_closed_and_open_views_to_be
 
     closed = [(str(uuid.UUID(bytes=view_id)), event["event"], event["seq"], event["started"], event["ts"])
               for _, view_id, _, event in exits]  # fmt: skip
-    # the retried view was active just now; the ended one is not closed twice; the old one is past the lookback
-    assert closed == [(views["silent"], "exit", 3, 1, starts["silent"] + 10_800)]
-    dimensions = exits[0][2]
+    # the retried view was active just now; the ended ones are not closed twice; the one silent since before
+    # the lookback is closed too, at its last event's time; the one started before the stale lookback is not
+    assert closed == [
+        (views["old"], "exit", 3, 1, starts["old"] + 10_800),
+        (views["silent"], "exit", 3, 1, starts["silent"] + 10_800),
+    ]
+    dimensions = exits[1][2]
     assert (dimensions["cdn"], dimensions["country"]) == ("fastly", "DE")

@@ -4,8 +4,10 @@ The sessionizer's state is in memory. Without this, a restart would forget which
 (a client's retry after the restart would be stored twice) and which views were open (they would never
 get their `exit`, so an attempt that never started would never count as EBVS). At start, for each
 customer, the views with events in the last `LOOKBACK_MS` that are still open, or that sent something
-in the last 30 minutes, are restored with their `seq`s, state, last event time and dimensions; the
-sweeper then closes those idle for 30 minutes at their last event's time, as if no restart happened.
+in the last 30 minutes, are restored with their `seq`s, state, last event time and dimensions; so are the
+views still open that fell silent before that and started in the `STALE_LOOKBACK_MS` before (a collector
+down for longer than the lookback), from `views`, with their highest `seq`. The sweeper then closes those
+idle for 30 minutes at their last event's time, as if no restart happened.
 Invariant: runs after the spool's replay (the store holds every acknowledged event) and before serving.
 """
 
@@ -15,13 +17,16 @@ import uuid
 from typing import Any
 
 from sightline.catalog import DIMENSIONS
+from sightline.catalog.parts import OUTCOMES
 from sightline.ingest.sessions import IDLE_CLOSE_MS, TERMINAL, Sessionizer
-from sightline.query.ast import Aliased, Binary, Column, Func, InList, Integer, Param, Select, Table
+from sightline.query.ast import Aliased, Binary, Column, Expr, Func, InList, Integer, Param, Select, Table, and_all
 from sightline.query.printer import print_select
 from sightline.store.base import Store
 
 LOOKBACK_MS = 24 * 3600 * 1000
-"""How far back open views are looked for: a view silent longer than this before a restart is not closed."""
+"""How far back the events of recent views are read (their `seq`s keep a client's retry out)."""
+STALE_LOOKBACK_MS = 30 * 24 * 3600 * 1000
+"""How far back views still open and silent since before `LOOKBACK_MS` are looked for: older ones stay open."""
 
 
 def recent_views_query(customer_id: int, now_ms: int) -> Select:
@@ -52,12 +57,32 @@ def recent_views_query(customer_id: int, now_ms: int) -> Select:
     )
 
 
+def stale_views_query(customer_id: int, now_ms: int) -> Select:
+    """One row per view of `customer_id` started in the `STALE_LOOKBACK_MS` before now, still open (no
+    outcome), whose last event is older than `LOOKBACK_MS`; in the columns of `recent_views_query`."""
+    is_open = [Binary("=", Column(outcome), Integer(0)) for outcome in OUTCOMES]
+    columns = (
+        Aliased(Func("toString", (Column("view_id"),)), "view"),
+        Aliased(Func("array", (Column("max_seq"),)), "seqs"),
+        Aliased(Column("started"), "was_started"),
+        Aliased(Integer(0), "is_closed"),
+        Aliased(Func("toUnixTimestamp64Milli", (Column("last_ts"),)), "last_ts"),
+        *(Aliased(Column(d.name), f"dim_{d.name}") for d in DIMENSIONS),
+    )
+    started = Func("toDateTime", (Param((now_ms - STALE_LOOKBACK_MS) // 1000, "Int64"),))
+    silent = Binary("<", Column("last_ts"), Param(now_ms - LOOKBACK_MS, "Int64"))  # the alias: milliseconds
+    conditions: list[Expr] = [Binary(">=", Column("view_start"), started), silent, *is_open]
+    return Select(columns, Table("views", customer_id, final=True), where=and_all(conditions))
+
+
 def restore_sessions(store: Store, sessions: Sessionizer, customer_ids: list[int], now_ms: int) -> int:
-    """Restore the recent views of `customer_ids` into `sessions`, least recently active first; how many."""
+    """Restore the recent and the stale open views of `customer_ids` into `sessions`, least recently active
+    first; how many."""
     rows: list[tuple[int, dict[str, Any]]] = []
     for customer_id in customer_ids:
-        table = store.read_internal(*print_select(recent_views_query(customer_id, now_ms)))
-        rows.extend((customer_id, row) for row in table.to_pylist())
+        for query in (recent_views_query(customer_id, now_ms), stale_views_query(customer_id, now_ms)):
+            table = store.read_internal(*print_select(query))
+            rows.extend((customer_id, row) for row in table.to_pylist())
     for customer_id, row in sorted(rows, key=lambda pair: int(pair[1]["last_ts"])):
         sessions.restore(
             customer_id,
