@@ -19,7 +19,20 @@ from typing import Any
 from sightline.catalog import DIMENSIONS
 from sightline.catalog.parts import OUTCOMES
 from sightline.ingest.sessions import IDLE_CLOSE_MS, TERMINAL, Sessionizer
-from sightline.query.ast import Aliased, Binary, Column, Expr, Func, InList, Integer, Param, Select, Table, and_all
+from sightline.query.ast import (
+    Aliased,
+    Binary,
+    Column,
+    Expr,
+    Func,
+    InList,
+    InSelect,
+    Integer,
+    Param,
+    Select,
+    Table,
+    and_all,
+)
 from sightline.query.printer import print_select
 from sightline.store.base import Store
 
@@ -59,20 +72,28 @@ def recent_views_query(customer_id: int, now_ms: int) -> Select:
 
 def stale_views_query(customer_id: int, now_ms: int) -> Select:
     """One row per view of `customer_id` started in the `STALE_LOOKBACK_MS` before now, still open (no
-    outcome), whose last event is older than `LOOKBACK_MS`; in the columns of `recent_views_query`."""
+    outcome), whose last event is older than `LOOKBACK_MS`; in the columns of `recent_views_query`. The
+    views are found on the few columns that say so (merged with FINAL), then their other columns are read
+    for those views alone and merged by `max`, as `views` merges them."""
+    started = Binary(
+        ">=", Column("view_start"), Func("toDateTime", (Param((now_ms - STALE_LOOKBACK_MS) // 1000, "Int64"),))
+    )
+    silent = Binary("<", Func("toUnixTimestamp64Milli", (Column("last_ts"),)), Param(now_ms - LOOKBACK_MS, "Int64"))
     is_open = [Binary("=", Column(outcome), Integer(0)) for outcome in OUTCOMES]
+    conditions: list[Expr] = [started, silent, *is_open]
+    stale = Select(
+        (Aliased(Column("view_id"), "view_id"),), Table("views", customer_id, final=True), and_all(conditions)
+    )
     columns = (
         Aliased(Func("toString", (Column("view_id"),)), "view"),
-        Aliased(Func("array", (Column("max_seq"),)), "seqs"),
-        Aliased(Column("started"), "was_started"),
+        Aliased(Func("array", (Func("max", (Column("max_seq"),)),)), "seqs"),
+        Aliased(Func("max", (Column("started"),)), "was_started"),
         Aliased(Integer(0), "is_closed"),
-        Aliased(Func("toUnixTimestamp64Milli", (Column("last_ts"),)), "last_ts"),
-        *(Aliased(Column(d.name), f"dim_{d.name}") for d in DIMENSIONS),
+        Aliased(Func("toUnixTimestamp64Milli", (Func("max", (Column("last_ts"),)),)), "last_ts"),
+        *(Aliased(Func("max", (Column(d.name),)), f"dim_{d.name}") for d in DIMENSIONS),
     )
-    started = Func("toDateTime", (Param((now_ms - STALE_LOOKBACK_MS) // 1000, "Int64"),))
-    silent = Binary("<", Column("last_ts"), Param(now_ms - LOOKBACK_MS, "Int64"))  # the alias: milliseconds
-    conditions: list[Expr] = [Binary(">=", Column("view_start"), started), silent, *is_open]
-    return Select(columns, Table("views", customer_id, final=True), where=and_all(conditions))
+    where = Binary("AND", started, InSelect(Column("view_id"), stale))
+    return Select(columns, Table("views", customer_id), where=where, group_by=(Column("view_id"),))
 
 
 def restore_sessions(store: Store, sessions: Sessionizer, customer_ids: list[int], now_ms: int) -> int:
