@@ -73,7 +73,6 @@ def create_app(
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     install_error_handlers(app)
-    app.include_router(collect.router)
     app.include_router(health.router)
     include_auth(app, settings)
     app.include_router(metrics.router)
@@ -81,11 +80,12 @@ def create_app(
     app.include_router(smartquery.router)
     app.include_router(session_routes.router)
     app.include_router(catalog.router)
+    app.include_router(collect.router)
     app.include_router(sdk.router)
     app.include_router(cmcd.router)
     app.include_router(media.router)
     app.include_router(mux_router)
-    app.add_middleware(collect.CollectLane)
+    app.add_middleware(collect.CollectLane)  # added before CrossOriginIngest, so it runs inside it: CORS applies
     # Players post from their customers' pages: CORS on the ingest paths only (one prefix a line).
     app.add_middleware(
         CrossOriginIngest,

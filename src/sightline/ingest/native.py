@@ -32,14 +32,14 @@ _TS_DESCRIPTION = "When, in milliseconds since the epoch (UTC)."
 def _field_type(clickhouse_type: str, description: str, pattern: str | None = None, default: bool = True) -> Any:
     """An optional field of a column's type and range; when left out, given its default (0, 0.0 or "") if
     `default`, else absent."""
+    kind: Any
+    zero: Any
     if clickhouse_type in _UINT_MAX:
-        field = Field(ge=0, le=_UINT_MAX[clickhouse_type], description=description)
-        zero: Any = 0
-        kind: Any = int
+        kind, zero, field = int, 0, Field(ge=0, le=_UINT_MAX[clickhouse_type], description=description)
     elif clickhouse_type == "Float32":
-        field, zero, kind = Field(ge=0, le=1e6, description=description), 0.0, float
+        kind, zero, field = float, 0.0, Field(ge=0, le=1e6, description=description)
     else:
-        field, zero, kind = Field(max_length=MAX_TEXT, pattern=pattern, description=description), "", str
+        kind, zero, field = str, "", Field(max_length=MAX_TEXT, pattern=pattern, description=description)
     return NotRequired[Annotated[kind, field, Field(default=zero)] if default else Annotated[kind, field]]
 
 
