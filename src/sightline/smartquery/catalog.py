@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sightline.smartquery import audience, binges, content, paths, subscribers
-from sightline.smartquery.spec import NamedQuerySpec
+from sightline.smartquery.spec import NamedQuerySpec, RowLabels
 
 NAMED_QUERIES: dict[str, NamedQuerySpec] = {
     spec.name: spec
@@ -28,6 +28,7 @@ NAMED_QUERIES: dict[str, NamedQuerySpec] = {
             "play time",
             subscribers.build_insight,
             lookback=subscribers.LOOKBACK,
+            labels=RowLabels(subscribers.LABEL_KEY, subscribers.LABELLED, subscribers.label_subscribers),
         ),
         NamedQuerySpec(
             "subscribercohorts",

@@ -15,10 +15,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from sightline.query.ast import Select
 from sightline.query.printer import print_select
 from sightline.smartquery.cache import Answer, ResultCache
 from sightline.smartquery.catalog import NAMED_QUERIES
-from sightline.smartquery.spec import SmartQuery
+from sightline.smartquery.spec import RowLabels, SmartQuery
 from sightline.smartquery.sql import TOTAL_RECORDS
 from sightline.smartquery.tracking import QueryRecord, QueryRegistry
 from sightline.store.base import QueryCancelledError, Store, StoreError
@@ -72,19 +73,31 @@ class SmartQueryService:
         return query_id, answer
 
     def _compute(self, query: SmartQuery, query_id: str) -> Answer:
-        rows = self._rows(query, query_id)
+        spec = NAMED_QUERIES[query.name]
+        rows = self._rows(spec.build(query), query, query_id)
         total = int(rows[0][TOTAL_RECORDS]) if rows else 0
         if not rows and query.offset:  # a page past the end: count the records on the first page instead
-            first = self._rows(replace(query, offset=0, limit=1), query_id)
+            first = self._rows(spec.build(replace(query, offset=0, limit=1)), query, query_id)
             total = int(first[0][TOTAL_RECORDS]) if first else 0
-        page = [{k: v for k, v in row.items() if k != TOTAL_RECORDS} for row in rows]
+        if spec.labels is not None and rows:
+            rows = self._labelled(spec.labels, rows, query, query_id)
+        page = [{c.name: row[c.name] for c in spec.columns} for row in rows]
         return Answer(self.render(page, total, query), total)
 
-    def _rows(self, query: SmartQuery, query_id: str) -> list[dict[str, Any]]:
+    def _labelled(
+        self, labels: RowLabels, rows: list[dict[str, Any]], query: SmartQuery, query_id: str
+    ) -> list[dict[str, Any]]:
+        """The page's rows with the columns `labels` names, found by each row's key."""
+        keys = tuple(int(row[labels.key]) for row in rows)
+        found = {int(row[labels.key]): row for row in self._rows(labels.build(query, keys), query, query_id)}
+        # Every key on the page comes from views that carry it; "" only if those views went away meanwhile.
+        return [row | {c: found.get(int(row[labels.key]), {}).get(c, "") for c in labels.columns} for row in rows]
+
+    def _rows(self, select: Select, query: SmartQuery, query_id: str) -> list[dict[str, Any]]:
         record = self.registry.get(query.customer_id, query_id)
         if record is not None and record.cancel_requested:
             raise QueryCancelledError(f"query {query_id} was cancelled before it started")
-        sql, params = print_select(NAMED_QUERIES[query.name].build(query))
+        sql, params = print_select(select)
         rows: list[dict[str, Any]] = self.store.query(
             sql, params, tag=store_tag(query.customer_id, query_id)
         ).to_pylist()

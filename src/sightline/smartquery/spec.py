@@ -2,7 +2,8 @@
 SELECT) and what a validated request for one is (`SmartQuery`).
 
 Invariants: a builder is pure (a `SmartQuery` in, a `query.ast.Select` out) and its SELECT answers exactly
-the spec's columns, in order, plus `totalrecords`; the spec's columns and definitions are what
+the spec's columns, in order, plus `totalrecords` — except the columns its `labels` name, which it answers
+as the one hidden `labels.key` column instead; the spec's columns and definitions are what
 docs/smartquery.md says about the query.
 """
 
@@ -52,6 +53,18 @@ class SmartQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class RowLabels:
+    """Text columns named after paging, for the page's rows alone: reading them for every row before
+    paging costs far more (a subscriber id for each of millions of views, merged with FINAL). The page
+    answers the number `key` instead; `build(query, keys)` answers one row per key, with `key` and
+    `columns`."""
+
+    key: str
+    columns: tuple[str, ...]
+    build: Callable[[SmartQuery, tuple[int, ...]], Select]
+
+
+@dataclass(frozen=True, slots=True)
 class NamedQuerySpec:
     name: str
     title: str
@@ -65,6 +78,7 @@ class NamedQuerySpec:
     lookback: timedelta = timedelta(0)
     """How long before the period the query reads views (to tell new viewers from returning ones)."""
     uses_granularity: bool = False
+    labels: RowLabels | None = None
 
     def filterable(self) -> dict[str, ColumnKind]:
         return {c.name: c.kind for c in self.columns if c.filterable}

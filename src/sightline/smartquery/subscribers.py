@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
-from sightline.query.ast import Expr, OrderBy, ScalarSelect, Select, Table, Window
+from sightline.catalog import ROLLUPS
+from sightline.query.ast import Expr, InList, OrderBy, Param, ScalarSelect, Select, Table, Window
 from sightline.smartquery.rows import row_filter
 from sightline.smartquery.spec import ResultColumn, SmartQuery
 from sightline.smartquery.sql import (
@@ -31,7 +32,7 @@ from sightline.smartquery.sql import (
     text,
     total_records,
 )
-from sightline.smartquery.views import VIEW_START, hash_of, view_rows
+from sightline.smartquery.views import VIEW_START, hash_of, text_hash, view_rows
 
 LOOKBACK = timedelta(days=28)
 POOR_STARTUP_MS = 4000
@@ -57,7 +58,7 @@ COHORT_DEFINITIONS: tuple[str, ...] = (
 
 INSIGHT_COLUMNS: tuple[ResultColumn, ...] = (
     ResultColumn("subscriberid", "string", "The subscriber."),
-    ResultColumn("subscribertype", "string", "Its subscription type."),
+    ResultColumn("subscribertype", "string", "Its subscription type (the greatest of its views in the period)."),
     ResultColumn("cohort", "string", "`atrisk`, `new`, `engaged` or `returning`.", filterable=True),
     ResultColumn("attempts", "number", "Views (play requests)."),
     ResultColumn("viewercount", "number", "Plays."),
@@ -77,7 +78,8 @@ INSIGHT_COLUMNS: tuple[ResultColumn, ...] = (
 )
 INSIGHT_DEFINITIONS: tuple[str, ...] = (
     *COHORT_DEFINITIONS,
-    "Subscribers come by play time, most first; `filter=[cohort=atrisk]` keeps one cohort.",
+    "Subscribers come by play time, most first (equal play times in a fixed order of their ids' hashes); "
+    "`filter=[cohort=atrisk]` keeps one cohort.",
 )
 
 COHORT_COLUMNS: tuple[ResultColumn, ...] = (
@@ -114,15 +116,19 @@ def _days_active(query: SmartQuery, inside: Expr) -> Expr:
     return f("toUInt64", f("bitCount", f("groupBitOrIf", f("bitShiftLeft", f("toUInt64", i(1)), offset), inside)))
 
 
+DEVICE_NAMES = next(r for r in ROLLUPS if r.grain == "hour" and "device" in r.dimensions)
+"""The hourly rollup that names device classes: every view has a row there in the hour of its start."""
+
+
 def _device_names(query: SmartQuery) -> Select:
-    """One row, one value: a map from the hash of each device class of the customer's views from the
-    lookback's start to the period's end to its name (every row of `views`: a merged view's value is one
-    of its rows' values, and each row's hash is that of its value)."""
+    """One row, one value: a map from the hash of each device class (`text_hash`, as `views` stores it) of
+    the customer's views from the lookback's start to the period's end to its name (`DEVICE_NAMES`)."""
+    hour = query.since(LOOKBACK).replace(minute=0, second=0, microsecond=0)
     per_device = Select(
-        named(key=hash_of("device"), device_name=f("any", col("device"))),
-        Table("views", query.customer_id),
-        where=between(VIEW_START, query.since(LOOKBACK), query.period.end),
-        group_by=(hash_of("device"),),
+        named(key=text_hash(col("device")), device_name=f("any", col("device"))),
+        Table(DEVICE_NAMES.name, query.customer_id),
+        where=between(col("bucket"), hour, query.period.end),
+        group_by=(text_hash(col("device")),),
     )
     by_hash = f("mapFromArrays", f("groupArray", col("key")), f("groupArray", col("device_name")))
     return Select(named(names=by_hash), per_device)
@@ -147,9 +153,8 @@ def _per_subscriber(query: SmartQuery) -> Select:
     )
     views = view_rows(
         query,
-        same("subscribertype", "started")
+        same("started")
         + named(
-            subscriber=col("subscriberid"),
             subscriber_key=hash_of("subscriberid"),
             viewer=hash_of("viewerid"),
             title=hash_of("assetid"),
@@ -175,8 +180,7 @@ def _per_subscriber(query: SmartQuery) -> Select:
         return f("countIf", condition)
 
     sums = named(
-        subscriberid=f("any", col("subscriber")),
-        subscribertype=f("max", col("subscribertype")),
+        subscriber_key=col("subscriber_key"),
         attempts=views_if(inside),
         plays=views_if(played),
         titles=f("toUInt64", f("arrayUniq", f("groupArrayIf", col("title"), played))),  # cheaper than a set per group
@@ -221,12 +225,16 @@ def _per_subscriber(query: SmartQuery) -> Select:
     )
 
 
+LABEL_KEY = "subscriber_key"
+LABELLED = ("subscriberid", "subscribertype")
+"""The columns `label_subscribers` answers for the page's rows, by `LABEL_KEY` (the subscriber's hash)."""
+
+
 def build_insight(query: SmartQuery) -> Select:
-    """The page of subscribers, then their device classes named (on the page's rows only)."""
+    """The page of subscribers, then their device classes named (on the page's rows only); the subscribers
+    come as their hashes (`LABEL_KEY`), which `label_subscribers` names. Ties in play time go by hash."""
     minutes = num(60_000.0)
     columns = named(
-        subscriberid=col("subscriberid"),
-        subscribertype=col("subscribertype"),
         cohort=col("cohort"),
         attempts=col("attempts"),
         viewercount=col("plays"),
@@ -243,12 +251,14 @@ def build_insight(query: SmartQuery) -> Select:
         engagementtrend=op("-", ratio(col("second_half_ms"), col("first_half_ms"), 100.0), num(100.0)),
         firstseen=col("firstseen"),
         lastseen=col("lastseen"),
+        **{LABEL_KEY: col(LABEL_KEY)},
     )
+    order = (OrderBy(col("play_ms"), "DESC"), OrderBy(col(LABEL_KEY), "ASC"))
     page = Select(
-        (*columns, *named(by_play=col("play_ms")), total_records()),
+        (*columns, *same("play_ms"), total_records()),
         _per_subscriber(query),
         where=row_filter(query.row_filter),
-        order_by=(OrderBy(col("play_ms"), "DESC"), OrderBy(col("subscriberid"), "ASC")),
+        order_by=order,
         limit=query.limit,
         offset=query.offset,
     )
@@ -257,7 +267,25 @@ def build_insight(query: SmartQuery) -> Select:
     return Select(
         (*(named_types if c.alias == "devicetypes" else same(c.alias)[0] for c in columns), *same(TOTAL_RECORDS)),
         page,
-        order_by=(OrderBy(col("by_play"), "DESC"), OrderBy(col("subscriberid"), "ASC")),
+        order_by=order,
+    )
+
+
+def label_subscribers(query: SmartQuery, keys: tuple[int, ...]) -> Select:
+    """The id and subscription type (the greatest of its views in the period) of each subscriber whose hash
+    is in `keys`: the rows of `views` that carry it, read without FINAL (every such row carries its id)."""
+    return Select(
+        named(
+            **{LABEL_KEY: hash_of("subscriberid")},
+            subscriberid=f("any", col("subscriberid")),
+            subscribertype=f("max", col("subscribertype")),
+        ),
+        Table("views", query.customer_id),
+        where=and_(
+            between(VIEW_START, query.period.start, query.period.end),
+            InList(hash_of("subscriberid"), tuple(Param(key, "UInt64") for key in keys)),
+        ),
+        group_by=(hash_of("subscriberid"),),
     )
 
 
