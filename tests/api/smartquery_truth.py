@@ -220,7 +220,7 @@ def subscriber_insight(frame: pd.DataFrame, span: Span) -> dict[str, dict[str, A
         cohort = "atrisk" if at_risk else "new" if len(group) == len(inside) else "engaged" if engaged else "returning"
         trend = _ratio(second_half_ms, int(first_half["play_ms"].sum()), 100.0)
         rows[str(subscriber)] = {
-            "subscribertype": inside["subscribertype"].max(),
+            "subscribertype": inside.loc[inside["start_ms"] == inside["start_ms"].max(), "subscribertype"].max(),
             "cohort": cohort,
             "attempts": attempts,
             "viewercount": len(plays),

@@ -127,6 +127,16 @@ PLAYS = Aliased(Func("sum", (Column("plays"),)), "viewercount")
             "{p1:UInt32} LIMIT 5 OFFSET 0)",
             {"p0": 8, "p1": 8},
         ),
+        (
+            Select(
+                (PLAYS,),
+                Table("views", 9),
+                where=Func("has", (Param((3, 1, 2), "Array(UInt64)"), Column("subscriber_hash"))),
+            ),
+            "SELECT sum(`plays`) AS `viewercount` FROM `views` WHERE `customer_id` = {p0:UInt32} AND "
+            "has({p1:Array(UInt64)}, `subscriber_hash`)",
+            {"p0": 9, "p1": "[3,1,2]"},
+        ),
     ],
 )
 def test_printed_sql(select: Select, sql: str, params: dict[str, object]) -> None:

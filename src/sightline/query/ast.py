@@ -41,7 +41,7 @@ FUNCTIONS: frozenset[str] = frozenset(
     }
 )  # fmt: skip
 
-ParamValue = str | int | float | datetime
+ParamValue = str | int | float | datetime | tuple[int, ...]
 BinaryOperator = Literal["+", "-", "*", "/", "=", "!=", "<", "<=", ">", ">=", "AND", "OR"]
 Direction = Literal["ASC", "DESC"]
 JoinKind = Literal["LEFT", "FULL"]
@@ -61,7 +61,8 @@ class Column:
 
 @dataclass(frozen=True, slots=True)
 class Param:
-    """A bound value; `clickhouse_type` is the placeholder's type, e.g. String, UInt32, DateTime."""
+    """A bound value; `clickhouse_type` is the placeholder's type, e.g. String, UInt32, DateTime, or
+    Array(UInt64) for a tuple of integers."""
 
     value: ParamValue
     clickhouse_type: str

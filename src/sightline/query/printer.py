@@ -31,7 +31,7 @@ from sightline.query.ast import (
     Window,
 )
 
-_PARAM_TYPE = re.compile(r"^(String|UInt8|UInt16|UInt32|UInt64|Int64|Float64|DateTime|UUID)$")
+_PARAM_TYPE = re.compile(r"^(String|UInt8|UInt16|UInt32|UInt64|Int64|Float64|DateTime|UUID|Array\((UInt64|Int64)\))$")
 _JOINS = {"LEFT": "LEFT OUTER JOIN", "FULL": "FULL OUTER JOIN"}
 _PRECEDENCE = {"OR": 1, "AND": 2, "=": 3, "!=": 3, "<": 3, "<=": 3, ">": 3, ">=": 3, "+": 4, "-": 4, "*": 5, "/": 5}
 
@@ -48,6 +48,8 @@ class _Printer:
         name = f"p{len(self.params)}"
         if isinstance(value, datetime):
             value = int(value.astimezone(UTC).timestamp())
+        elif isinstance(value, tuple):  # integers only: the engine's text of an array
+            value = "[" + ",".join(str(int(v)) for v in value) + "]"
         self.params[name] = value
         return f"{{{name}:{clickhouse_type}}}"
 

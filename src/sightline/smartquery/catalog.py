@@ -28,7 +28,7 @@ NAMED_QUERIES: dict[str, NamedQuerySpec] = {
             "play time",
             subscribers.build_insight,
             lookback=subscribers.LOOKBACK,
-            labels=RowLabels(subscribers.LABEL_KEY, subscribers.LABELLED, subscribers.label_subscribers),
+            labels=RowLabels(subscribers.LABEL_KEYS, subscribers.LABELLED, subscribers.label_subscribers),
         ),
         NamedQuerySpec(
             "subscribercohorts",

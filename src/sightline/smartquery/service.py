@@ -87,11 +87,12 @@ class SmartQueryService:
     def _labelled(
         self, labels: RowLabels, rows: list[dict[str, Any]], query: SmartQuery, query_id: str
     ) -> list[dict[str, Any]]:
-        """The page's rows with the columns `labels` names, found by each row's key."""
-        keys = tuple(int(row[labels.key]) for row in rows)
-        found = {int(row[labels.key]): row for row in self._rows(labels.build(query, keys), query, query_id)}
-        # Every key on the page comes from views that carry it; "" only if those views went away meanwhile.
-        return [row | {c: found.get(int(row[labels.key]), {}).get(c, "") for c in labels.columns} for row in rows]
+        """The page's rows with the columns `labels` names, found by each row's first key."""
+        located = tuple(tuple(int(row[key]) for key in labels.keys) for row in rows)
+        key = labels.keys[0]
+        found = {int(row[key]): row for row in self._rows(labels.build(query, located), query, query_id)}
+        # Every row on the page comes from views that carry its labels; "" only if they went away meanwhile.
+        return [row | {c: found.get(int(row[key]), {}).get(c, "") for c in labels.columns} for row in rows]
 
     def _rows(self, select: Select, query: SmartQuery, query_id: str) -> list[dict[str, Any]]:
         record = self.registry.get(query.customer_id, query_id)

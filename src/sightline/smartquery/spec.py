@@ -3,7 +3,7 @@ SELECT) and what a validated request for one is (`SmartQuery`).
 
 Invariants: a builder is pure (a `SmartQuery` in, a `query.ast.Select` out) and its SELECT answers exactly
 the spec's columns, in order, plus `totalrecords` — except the columns its `labels` name, which it answers
-as the one hidden `labels.key` column instead; the spec's columns and definitions are what
+as the hidden `labels.keys` columns instead; the spec's columns and definitions are what
 docs/smartquery.md says about the query.
 """
 
@@ -56,12 +56,12 @@ class SmartQuery:
 class RowLabels:
     """Text columns named after paging, for the page's rows alone: reading them for every row before
     paging costs far more (a subscriber id for each of millions of views, merged with FINAL). The page
-    answers the number `key` instead; `build(query, keys)` answers one row per key, with `key` and
-    `columns`."""
+    answers the numbers `keys` instead, which locate a row's labels; `build(query, located)` gets the
+    `keys` values of each page row and answers one row per row, with its first key and `columns`."""
 
-    key: str
+    keys: tuple[str, ...]
     columns: tuple[str, ...]
-    build: Callable[[SmartQuery, tuple[int, ...]], Select]
+    build: Callable[[SmartQuery, tuple[tuple[int, ...], ...]], Select]
 
 
 @dataclass(frozen=True, slots=True)

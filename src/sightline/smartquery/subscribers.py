@@ -10,7 +10,7 @@ import math
 from datetime import timedelta
 
 from sightline.catalog import ROLLUPS
-from sightline.query.ast import Expr, InList, OrderBy, Param, ScalarSelect, Select, Table, Window
+from sightline.query.ast import Expr, OrderBy, Param, ScalarSelect, Select, Table, Window
 from sightline.smartquery.rows import row_filter
 from sightline.smartquery.spec import ResultColumn, SmartQuery
 from sightline.smartquery.sql import (
@@ -58,7 +58,7 @@ COHORT_DEFINITIONS: tuple[str, ...] = (
 
 INSIGHT_COLUMNS: tuple[ResultColumn, ...] = (
     ResultColumn("subscriberid", "string", "The subscriber."),
-    ResultColumn("subscribertype", "string", "Its subscription type (the greatest of its views in the period)."),
+    ResultColumn("subscribertype", "string", "Its subscription type, on its latest view in the period."),
     ResultColumn("cohort", "string", "`atrisk`, `new`, `engaged` or `returning`.", filterable=True),
     ResultColumn("attempts", "number", "Views (play requests)."),
     ResultColumn("viewercount", "number", "Plays."),
@@ -197,6 +197,7 @@ def _per_subscriber(query: SmartQuery) -> Select:
         second_half_ms=f("sumIf", col("view_play"), second_half),
         firstseen=f("min", col("start")),
         lastseen=f("maxIf", col("end"), inside),
+        latest_start_ms=f("maxIf", f("toUnixTimestamp64Milli", col("start")), inside),
         before=views_if(f("not", inside)),
     )
     at_risk = or_(
@@ -225,14 +226,15 @@ def _per_subscriber(query: SmartQuery) -> Select:
     )
 
 
-LABEL_KEY = "subscriber_key"
+LABEL_KEYS = ("subscriber_key", "latest_start_ms")
 LABELLED = ("subscriberid", "subscribertype")
-"""The columns `label_subscribers` answers for the page's rows, by `LABEL_KEY` (the subscriber's hash)."""
+"""The columns `label_subscribers` answers for the page's rows, located by `LABEL_KEYS`: the subscriber's
+hash and the start (epoch ms) of its latest view in the period."""
 
 
 def build_insight(query: SmartQuery) -> Select:
     """The page of subscribers, then their device classes named (on the page's rows only); the subscribers
-    come as their hashes (`LABEL_KEY`), which `label_subscribers` names. Ties in play time go by hash."""
+    come as `LABEL_KEYS`, which `label_subscribers` names. Ties in play time go by hash."""
     minutes = num(60_000.0)
     columns = named(
         cohort=col("cohort"),
@@ -251,9 +253,9 @@ def build_insight(query: SmartQuery) -> Select:
         engagementtrend=op("-", ratio(col("second_half_ms"), col("first_half_ms"), 100.0), num(100.0)),
         firstseen=col("firstseen"),
         lastseen=col("lastseen"),
-        **{LABEL_KEY: col(LABEL_KEY)},
+        **{key: col(key) for key in LABEL_KEYS},
     )
-    order = (OrderBy(col("play_ms"), "DESC"), OrderBy(col(LABEL_KEY), "ASC"))
+    order = (OrderBy(col("play_ms"), "DESC"), OrderBy(col("subscriber_key"), "ASC"))
     page = Select(
         (*columns, *same("play_ms"), total_records()),
         _per_subscriber(query),
@@ -271,21 +273,27 @@ def build_insight(query: SmartQuery) -> Select:
     )
 
 
-def label_subscribers(query: SmartQuery, keys: tuple[int, ...]) -> Select:
-    """The id and subscription type (the greatest of its views in the period) of each subscriber whose hash
-    is in `keys`: the rows of `views` that carry it, read without FINAL (every such row carries its id)."""
+def label_subscribers(query: SmartQuery, located: tuple[tuple[int, ...], ...]) -> Select:
+    """The id and subscription type of each subscriber of `located` (`LABEL_KEYS` values), from its latest
+    view in the period: the rows of `views` with that start (found by the primary key, so only their
+    granules are read) and the subscriber's hash, read without FINAL (every such row carries both labels;
+    views that start in the same millisecond give the greatest type)."""
+    subscriber = hash_of("subscriberid")
+    starts = Param(tuple(start for _, start in located), "Array(Int64)")
+    keys = Param(tuple(key for key, _ in located), "Array(UInt64)")
     return Select(
         named(
-            **{LABEL_KEY: hash_of("subscriberid")},
+            subscriber_key=subscriber,
             subscriberid=f("any", col("subscriberid")),
             subscribertype=f("max", col("subscribertype")),
         ),
         Table("views", query.customer_id),
         where=and_(
             between(VIEW_START, query.period.start, query.period.end),
-            InList(hash_of("subscriberid"), tuple(Param(key, "UInt64") for key in keys)),
+            f("has", starts, f("toUnixTimestamp64Milli", VIEW_START)),
+            f("has", keys, subscriber),
         ),
-        group_by=(hash_of("subscriberid"),),
+        group_by=(subscriber,),
     )
 
 
