@@ -43,7 +43,7 @@ def test_error_events_hold_each_error_of_events_once(tmp_path: Path) -> None:
         assert apply_migrations(store, until=4) == [1, 2, 3, 4]
         store.insert_events(batch(1, [("play_request", 0), ("error", 1), ("heartbeat", 2), ("error", 3)]))
         store.insert_events(batch(2, [("ad_request", 0), ("ad_error", 1), ("end", 2)]))
-        assert apply_migrations(store) == [5]
+        assert apply_migrations(store, until=5) == [5]
         errors_in_events = "event IN ('error', 'ad_error')"
         assert len(rows(store, ERROR_EVENTS_TABLE)) == 3
         assert rows(store, ERROR_EVENTS_TABLE) == rows(store, "events", errors_in_events)

@@ -17,6 +17,7 @@ from sightline.store.schema import (
     deduplication_ddl,
     error_events_ddl,
     schema_ddl,
+    views_by_day_ddl,
 )
 
 
@@ -33,6 +34,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "the ipaddress dimension in events and views", partial(added_dimensions_ddl, 3)),
     Migration(4, "hashes of the ids the named queries group by, in views", partial(added_hashes_ddl, 4)),
     Migration(5, "error_events: the error events, for the error API", partial(error_events_ddl, 5)),
+    Migration(6, "views partitioned by day, each past day merged into one part", partial(views_by_day_ddl, 6)),
 )
 
 _LEDGER = (

@@ -74,8 +74,16 @@ def hashes_at(version: int | None = None) -> tuple[DimensionHashSpec, ...]:
     return tuple(h for h in DIMENSION_HASHES if version is None or h.schema_version <= version)
 
 
-def views_ddl(version: int | None = None) -> list[str]:
-    """`views` (one row per playback view) and the materialized view that feeds it, at schema `version`."""
+VIEWS_BY_DAY_VERSION = 6
+"""From this schema version on, `views` is partitioned by day (`views_by_day_ddl`)."""
+CLOSED_DAY_MERGE_S = 3600
+"""A day's partition of `views` whose parts are all this old is merged into one part by the engine."""
+
+
+def _views_table_ddl(version: int | None, table: str = "views") -> str:
+    """The `views` table at schema `version`, named `table`. Up to `VIEWS_BY_DAY_VERSION` it is partitioned
+    by month; from then on by day, each day merged into one part once its parts are `CLOSED_DAY_MERGE_S`
+    old, so that reading a past day with FINAL has nothing to merge."""
     columns = [
         Column("customer_id", "UInt32"),
         Column("view_start", "DateTime64(3, 'UTC')"),
@@ -84,12 +92,42 @@ def views_ddl(version: int | None = None) -> list[str]:
         *(Column(d.name, _dimension_view_type(d.clickhouse_type)) for d in dimensions_at(version)),
         *(Column(h.name, _hash_type(h)) for h in hashes_at(version)),
     ]
-    table = (
-        f"CREATE TABLE IF NOT EXISTS views (\n  {_columns_ddl(columns)}\n)\n"
-        "ENGINE = AggregatingMergeTree\nPARTITION BY toYYYYMM(view_start)\n"
-        "ORDER BY (customer_id, view_start, view_id)"
+    by_day = version is None or version >= VIEWS_BY_DAY_VERSION
+    settings = (
+        f"\nSETTINGS non_replicated_deduplication_window = {DEDUPLICATION_WINDOW}, "
+        f"min_age_to_force_merge_seconds = {CLOSED_DAY_MERGE_S}, min_age_to_force_merge_on_partition_only = 1"
     )
-    return [table, views_mv_ddl(version)]
+    return (
+        f"CREATE TABLE IF NOT EXISTS {table} (\n  {_columns_ddl(columns)}\n)\n"
+        f"ENGINE = AggregatingMergeTree\nPARTITION BY {'toYYYYMMDD' if by_day else 'toYYYYMM'}(view_start)\n"
+        "ORDER BY (customer_id, view_start, view_id)" + (settings if by_day else "")
+    )
+
+
+def views_ddl(version: int | None = None) -> list[str]:
+    """`views` (one row per playback view) and the materialized view that feeds it, at schema `version`."""
+    return [_views_table_ddl(version), views_mv_ddl(version)]
+
+
+def views_by_day_ddl(version: int) -> list[str]:
+    """Migration `version`: `views` made again partitioned by day (`_views_table_ddl`), its rows copied.
+    Runs while nothing inserts (migrations run before the writer). Safe to run again after a crash at any
+    statement: the copy is dropped first, and `views` always holds every row (before the exchange the old
+    table, after it the copy). The deduplication tokens of past inserts stay with the old table: a spool
+    segment that was inserted in the milliseconds before a crash, and not yet deleted, would be counted
+    twice in `views` if it is replayed after this migration; a clean stop leaves no such segment."""
+    copy = "views_by_day"
+    stored = ("customer_id", "view_start", "view_id", *(c.name for c in VIEW_COLUMNS))
+    names = ", ".join(f"`{name}`" for name in (*stored, *(d.name for d in dimensions_at(version))))
+    return [
+        "DROP VIEW IF EXISTS views_mv",
+        f"DROP TABLE IF EXISTS {copy}",
+        _views_table_ddl(version, copy),
+        f"INSERT INTO {copy} ({names}) SELECT {names} FROM views",
+        f"EXCHANGE TABLES views AND {copy}",
+        f"DROP TABLE {copy}",
+        views_mv_ddl(version),
+    ]
 
 
 def views_mv_ddl(version: int | None = None) -> str:
