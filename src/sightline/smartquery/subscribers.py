@@ -117,7 +117,8 @@ def _days_active(query: SmartQuery, inside: Expr) -> Expr:
 
 
 DEVICE_NAMES = next(r for r in ROLLUPS if r.grain == "hour" and "device" in r.dimensions)
-"""The hourly rollup that names device classes: every view has a row there in the hour of its start."""
+"""The hourly rollup that names device classes: a view has a row there, in the hour of its start, from its
+play request (or first frame, or end); a class that none of the period's views had there is named ""."""
 
 
 def _device_names(query: SmartQuery) -> Select:
