@@ -363,6 +363,16 @@ class Playback:
         return platform.system()
 
 
+_VIDEO_STATE = """() => {
+  const v = document.querySelector('video');
+  if (!v) return null;
+  const buffered = Array.from({length: v.buffered.length}, (_, i) => [v.buffered.start(i), v.buffered.end(i)]);
+  return {currentTime: v.currentTime, duration: v.duration, paused: v.paused, readyState: v.readyState,
+          networkState: v.networkState, buffered};
+}"""
+"""What the page's video element says of itself, for a failure's message."""
+
+
 def play_to_end(page: Page, url: str, timeout_s: float = 60.0) -> Playback:
     """Open `url`, a page that plays with pages/measure.js, and wait for its `ended`; fails with the page's
     console when it reports an error or does not end in time."""
@@ -376,7 +386,10 @@ def play_to_end(page: Page, url: str, timeout_s: float = 60.0) -> Playback:
         )
     except PlaywrightTimeoutError:
         state = page.evaluate("window.playback || null")
-        raise AssertionError(f"the page did not play to its end in {timeout_s} s: {state}; {console}") from None
+        video = page.evaluate(_VIDEO_STATE)
+        raise AssertionError(
+            f"the page did not play to its end in {timeout_s} s: {state}; video {video}; {console}"
+        ) from None
     state = page.evaluate("window.playback")
     assert not state["errors"], f"the page reported errors: {state['errors']}; {console}"
     assert state["startupMs"] is not None, f"no first frame: {console}"
