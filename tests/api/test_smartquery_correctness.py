@@ -164,6 +164,25 @@ def test_subscriberinsight_equals_the_truth_and_every_cohort_is_populated(world:
     assert minutes == sorted(minutes, reverse=True)
 
 
+def test_subscribers_named_page_by_page_under_a_dimension_filter_equal_the_truth(world: World) -> None:
+    """Each page's subscribers are named by a second query (their latest view in the period): small pages of a
+    filtered answer name every subscriber as the truth does, in the order of the whole answer."""
+    whole = every_row(world, "subscriberinsight", DAY_TWO, filter="[device=tv]")
+    paged: list[dict[str, Any]] = []
+    while len(paged) < len(whole):
+        status, body = ask(
+            world, "subscriberinsight", DAY_TWO, filter="[device=tv]", limit=7, offset=len(paged), querycache="False"
+        )
+        assert status == 200, body
+        assert body["response"], body
+        paged += body["response"]
+    assert [r["subscriberid"] for r in paged] == [r["subscriberid"] for r in whole]
+    tv = world.frame[world.frame["device"] == "tv"]
+    expected = truth.subscriber_insight(tv, truth.Span.of(*DAY_TWO))
+    assert len(expected) > 7
+    assert mismatches({r["subscriberid"]: r for r in paged}, expected) == []
+
+
 @pytest.mark.parametrize("days", [3, 70])
 def test_active_days_are_counted_over_short_and_long_periods(world: World, days: int) -> None:
     """Up to 64 days a subscriber's active days are the bits of a mask, beyond that a set: both equal the truth."""
