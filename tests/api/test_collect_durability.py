@@ -3,6 +3,7 @@ event the server acknowledged is in the store."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -72,7 +73,7 @@ def send_until_refused(url: str, key: str, first: int, acknowledged: list[int], 
             with urllib.request.urlopen(request, timeout=10) as response:
                 if response.status == 200 and json.loads(response.read())["accepted"] == EVENTS_PER_BATCH:
                     acknowledged.append(n)
-        except (OSError, urllib.error.HTTPError):
+        except (OSError, http.client.HTTPException):  # an answer cut short by the kill acknowledges nothing
             return  # the server is gone: what was acknowledged so far is what must survive
         n += SENDERS
 
