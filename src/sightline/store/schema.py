@@ -80,18 +80,22 @@ CLOSED_DAY_MERGE_S = 3600
 """A day's partition of `views` whose parts are all this old is merged into one part by the engine."""
 
 
-def _views_table_ddl(version: int | None, table: str = "views") -> str:
-    """The `views` table at schema `version`, named `table`. Up to `VIEWS_BY_DAY_VERSION` it is partitioned
-    by month; from then on by day, each day merged into one part once its parts are `CLOSED_DAY_MERGE_S`
-    old, so that reading a past day with FINAL has nothing to merge."""
-    columns = [
+def _view_stored_columns(version: int | None) -> tuple[Column, ...]:
+    """The columns of `views` at schema `version` that inserts write (all but the MATERIALIZED hashes)."""
+    return (
         Column("customer_id", "UInt32"),
         Column("view_start", "DateTime64(3, 'UTC')"),
         Column("view_id", "UUID"),
         *(Column(c.name, f"SimpleAggregateFunction({c.aggregate}, {c.clickhouse_type})") for c in VIEW_COLUMNS),
         *(Column(d.name, _dimension_view_type(d.clickhouse_type)) for d in dimensions_at(version)),
-        *(Column(h.name, _hash_type(h)) for h in hashes_at(version)),
-    ]
+    )
+
+
+def _views_table_ddl(version: int | None, table: str = "views") -> str:
+    """The `views` table at schema `version`, named `table`. Up to `VIEWS_BY_DAY_VERSION` it is partitioned
+    by month; from then on by day, each day merged into one part once its parts are `CLOSED_DAY_MERGE_S`
+    old, so that reading a past day with FINAL has nothing to merge."""
+    columns = [*_view_stored_columns(version), *(Column(h.name, _hash_type(h)) for h in hashes_at(version))]
     by_day = version is None or version >= VIEWS_BY_DAY_VERSION
     settings = (
         f"\nSETTINGS non_replicated_deduplication_window = {DEDUPLICATION_WINDOW}, "
@@ -117,8 +121,7 @@ def views_by_day_ddl(version: int) -> list[str]:
     segment that was inserted in the milliseconds before a crash, and not yet deleted, would be counted
     twice in `views` if it is replayed after this migration; a clean stop leaves no such segment."""
     copy = "views_by_day"
-    stored = ("customer_id", "view_start", "view_id", *(c.name for c in VIEW_COLUMNS))
-    names = ", ".join(f"`{name}`" for name in (*stored, *(d.name for d in dimensions_at(version))))
+    names = ", ".join(f"`{c.name}`" for c in _view_stored_columns(version))
     return [
         "DROP VIEW IF EXISTS views_mv",
         f"DROP TABLE IF EXISTS {copy}",
