@@ -297,6 +297,9 @@
         const error = e.error || {};
         this.fatal(`dash:${error.code}`, error.message || '');
       });
+      // dash.js's own end of the last period: when it sees the end first it seeks there, and Chromium
+      // then may never fire the element's `ended`
+      on('playbackEnded', (e) => e.isLast && this.close('end', {}));
     }
 
     // --- the view ------------------------------------------------------------------------------------
