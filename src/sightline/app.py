@@ -24,6 +24,7 @@ from sightline.ingest.pipeline import IngestPipeline
 from sightline.ingest.recovery import restore_sessions
 from sightline.ingest.sessions import Sessionizer
 from sightline.settings import Settings
+from sightline.smartquery.sequence_days import Refresher
 from sightline.smartquery.service import SmartQueryService
 from sightline.store import Store, open_store
 from sightline.store.writer import BatchingWriter
@@ -52,10 +53,17 @@ def create_app(
         app.state.mux_views = MuxViews()
         app.state.smartquery = SmartQueryService(app.state.store, smartquery.render_page)
         sweeper = asyncio.create_task(collect.sweep_forever(app))
+        stored_days = Refresher(
+            app.state.store,
+            lambda: [customer.id for customer in app.state.auth.accounts.list_customers()],
+            settings.stored_days_every_s,
+        )
+        stored_days.start()
         try:
             yield
         finally:
             sweeper.cancel()
+            stored_days.stop()
             if own_writer:
                 app.state.writer.close()
             if own_store:

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
         default=False, description="A log line per request (off: a collector answers thousands of beacons a second)."
     )
     writer_max_delay_s: float = Field(default=1.0, gt=0, description="Longest a row waits in the writer.")
+    stored_days_every_s: float = Field(
+        default=60.0, gt=0, description="How often past days' viewing sessions are stored for contentpaths."
+    )
     metadata_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the accounts database; default SQLite <data_dir>/metadata.db."
     )

@@ -57,11 +57,14 @@ class Span:
 
 
 def sessions(frame: pd.DataFrame, span: Span) -> Iterator[pd.DataFrame]:
-    """Each viewing session's views (started, in the span), in start order."""
+    """Each viewing session's views (started, in the span), in start order: a viewer's next view starts a
+    new session after a gap of more than 30 minutes, or on another UTC day."""
     played = frame[span.holds(frame) & frame["started"] & (frame["viewerid"] != "") & (frame["assetid"] != "")]
     played = played.sort_values(["viewerid", "start_ms", "end_ms"], kind="stable")
     previous_end = played.groupby("viewerid")["end_ms"].shift()
-    cut = previous_end.isna() | (played["start_ms"] - previous_end > GAP_MS)
+    day = played["start_ms"] // 86_400_000
+    previous_day = day.groupby(played["viewerid"]).shift()
+    cut = previous_end.isna() | (played["start_ms"] - previous_end > GAP_MS) | (day != previous_day)
     for _, views in played.groupby(cut.cumsum(), sort=False):
         yield views
 

@@ -58,7 +58,7 @@ def test_views_move_to_daily_partitions_whole_and_stay_fed(tmp_path: Path) -> No
         before = views(store)
         assert [row["play_ms"] for row in before] == [3000, 3000]
 
-        assert apply_migrations(store) == [6]
+        assert apply_migrations(store, until=6) == [6]
         engine, partitions = layout(store)
         assert "PARTITION BY toYYYYMMDD(view_start)" in engine
         assert f"min_age_to_force_merge_seconds = {CLOSED_DAY_MERGE_S}" in engine

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sightline.smartquery import audience, binges, content, paths, subscribers
+from sightline.smartquery import audience, binges, content, paths, sequence_days, subscribers
 from sightline.smartquery.spec import NamedQuerySpec, RowLabels
 
 NAMED_QUERIES: dict[str, NamedQuerySpec] = {
@@ -17,6 +17,7 @@ NAMED_QUERIES: dict[str, NamedQuerySpec] = {
             paths.DEFINITIONS,
             "paths, transitions, exits; each by count",
             paths.build,
+            plan=sequence_days.plan,
         ),
         NamedQuerySpec(
             "subscriberinsight",

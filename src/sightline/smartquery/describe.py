@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from sightline.settings import Settings
 from sightline.smartquery.cache import ResultCache
 from sightline.smartquery.catalog import NAMED_QUERIES
+from sightline.smartquery.sequence_days import SETTLE
 from sightline.smartquery.service import CANCEL_WAIT_S
 from sightline.smartquery.spec import NamedQuerySpec
 from sightline.smartquery.views import SESSION_GAP
@@ -71,6 +73,8 @@ def smartquery_md() -> str:
         f"[`{name}`](#{name}--{spec.title.lower().replace(' ', '-')})" for name, spec in NAMED_QUERIES.items()
     )
     sections = "\n".join(_query_md(spec) for spec in NAMED_QUERIES.values())
+    settle_minutes = int(SETTLE.total_seconds() // 60)
+    refresh_s = Settings.model_fields["stored_days_every_s"].default
     return f"""# smartQuery: named queries
 
 <!-- generated from src/sightline/smartquery/ by `sightline docs`; a test fails when this file is stale -->
@@ -116,7 +120,13 @@ the least recently used going first.
 
 Several queries read viewing sessions: what one viewer (one `viewerid`, a device install) watches in a row
 — its views that rendered a first frame, in order of start, a new session beginning when a view starts more
-than {int(SESSION_GAP.total_seconds() // 60)} minutes after the end of the viewer's previous view. Only
-views that started in the period count, so sessions are cut at its edges.
+than {int(SESSION_GAP.total_seconds() // 60)} minutes after the end of the viewer's previous view, or on
+another UTC day. Only views that started in the period count, so sessions are cut at its edges.
+
+A session never spans two UTC days, so a past day's sessions are the same in every period that holds the
+whole day. The server stores them once the day has been over for {settle_minutes} minutes (each distinct
+sequence of titles and its count of sessions, checked every {refresh_s:g} s by default), and `contentpaths`
+reads a whole day of its period from there, as long as no data arrived for the day since; it builds the
+rest of the period, and every request with a dimension `filter`, from the views. Both give the same rows.
 
 {sections}"""

@@ -12,16 +12,18 @@ kept once), three kinds of rows:
 
 from __future__ import annotations
 
-from sightline.query.ast import Expr, OrderBy, Select, Trusted, Window
+from sightline.query.ast import Expr, OrderBy, Param, Select, Table, Trusted, UnionAll, Window
 from sightline.smartquery.rows import row_filter
 from sightline.smartquery.spec import ResultColumn, SmartQuery
 from sightline.smartquery.sql import (
+    and_,
     at,
     col,
     f,
     i,
     item,
     lam,
+    moment,
     named,
     op,
     ratio,
@@ -29,7 +31,8 @@ from sightline.smartquery.sql import (
     text,
     total_records,
 )
-from sightline.smartquery.views import collapsed_titles, name_of, sessions
+from sightline.smartquery.views import Spans, collapsed_titles, day_start, live_spans, name_of, sessions
+from sightline.store.schema import TITLE_SEQUENCES_TABLE
 
 MAX_PATH = 5
 END = "(end)"
@@ -53,8 +56,9 @@ COLUMNS: tuple[ResultColumn, ...] = (
 
 DEFINITIONS: tuple[str, ...] = (
     "A viewing session is one viewer's (one `viewerid`'s) views that rendered a first frame, in order of "
-    "start, cut where a view starts more than 30 minutes after the end of the viewer's previous view; a title "
-    "repeated right after itself (a retry, a resume) is one step. Only views started in the period count.",
+    "start, cut where a view starts more than 30 minutes after the end of the viewer's previous view, and at "
+    "midnight UTC; a title repeated right after itself (a retry, a resume) is one step. Only views started in "
+    "the period count.",
     f"Paths are the first 2 to {MAX_PATH} titles of sessions; a path ending in `(end)` counts the sessions that "
     "ended there. Transitions and exits are counted anywhere in a session.",
     "Rows come paths first, then transitions, then exits, each by `count` (largest first).",
@@ -67,6 +71,39 @@ _PARENT = tuple(f"p{j}" for j in range(1, MAX_PATH))
 
 def _zero() -> Expr:
     return f("toUInt64", i(0))
+
+
+def title_sequences(query: SmartQuery) -> Select:
+    """Each distinct sequence of titles (`titles`, collapsed) of the period's viewing sessions, and how many
+    sessions played it (`weight`): read from the stored slices of the days of `query.stored`, built from
+    `views` for the rest of the period."""
+    spans = live_spans(query.period, query.stored.days)
+    if spans is None:
+        return _built_sequences(query, None)
+    days = query.stored.days
+    stored = Select(
+        named(titles=col("titles"), weight=col("sessions")),
+        Table(TITLE_SEQUENCES_TABLE, query.customer_id),
+        where=and_(
+            op(">=", col("day"), f("toDate", moment(day_start(days[0])))),
+            op("<=", col("day"), f("toDate", moment(day_start(days[-1])))),
+            f("has", Param(query.stored.slices, "Array(UInt64)"), col("slice")),
+        ),
+    )
+    return Select(
+        named(titles=col("titles"), weight=f("sum", col("weight"))),
+        UnionAll((stored, _built_sequences(query, spans)) if spans else (stored,)),
+        group_by=(col("titles"),),
+    )
+
+
+def _built_sequences(query: SmartQuery, spans: Spans | None) -> Select:
+    """`title_sequences` of the sessions of the views started in the period (or in `spans`)."""
+    return Select(
+        named(titles=col("session_titles"), weight=f("count")),
+        Select(named(session_titles=collapsed_titles(col("session"))), sessions(query, spans=spans)),
+        group_by=(col("session_titles"),),
+    )
 
 
 def build(query: SmartQuery) -> Select:
@@ -100,15 +137,11 @@ def build(query: SmartQuery) -> Select:
         ),
         f("arrayEnumerate", titles),
     )
-    per_session = Select(named(session_titles=collapsed_titles(col("session"))), sessions(query))
     # Sessions that played the same titles give the same entries: about a third as many distinct sequences
     # as sessions, so the entries are made once per sequence and counted with its `weight`.
-    sequences = Select(
-        named(titles=col("session_titles"), weight=f("count")),
-        per_session,
-        group_by=(col("session_titles"),),
+    entries = Select(
+        named(entry=f("arrayJoin", f("arrayConcat", prefix, following)), weight=col("weight")), title_sequences(query)
     )
-    entries = Select(named(entry=f("arrayJoin", f("arrayConcat", prefix, following)), weight=col("weight")), sequences)
     parent = tuple(col(name) for name in _PARENT)
     # Entries and parents are grouped by their hashes; their fields come back by `any` of each number (an
     # `any` of the whole tuple, or a key of six numbers, costs several times more).

@@ -74,6 +74,8 @@ class SmartQueryService:
 
     def _compute(self, query: SmartQuery, query_id: str) -> Answer:
         spec = NAMED_QUERIES[query.name]
+        if spec.plan is not None:
+            query = spec.plan(self.store, query)
         rows = self._rows(spec.build(query), query, query_id)
         total = int(rows[0][TOTAL_RECORDS]) if rows else 0
         if not rows and query.offset:  # a page past the end: count the records on the first page instead

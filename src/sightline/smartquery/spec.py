@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from sightline.query.ast import Select
 from sightline.query.filters import Condition, Node
 from sightline.query.period import Granularity, Period
+from sightline.store.base import Store
 
 ColumnKind = Literal["string", "number", "list", "time"]
 
@@ -30,6 +31,15 @@ class ResultColumn:
     kind: ColumnKind
     description: str
     filterable: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDays:
+    """Whole UTC days of a query's period whose viewing sessions are read as stored (`title_sequences`, one
+    slice a day, `slices[k]` for `days[k]`) rather than built from `views`; in order."""
+
+    days: tuple[date, ...] = ()
+    slices: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +57,8 @@ class SmartQuery:
     """Conditions on filterable result columns: only the rows that pass them are answered."""
     limit: int
     offset: int
+    stored: StoredDays = StoredDays()
+    """Set by the spec's `plan`, from the store, after the request was validated (and looked up in the cache)."""
 
     def since(self, lookback: timedelta) -> datetime:
         return self.period.start - lookback
@@ -79,6 +91,8 @@ class NamedQuerySpec:
     """How long before the period the query reads views (to tell new viewers from returning ones)."""
     uses_granularity: bool = False
     labels: RowLabels | None = None
+    plan: Callable[[Store, SmartQuery], SmartQuery] | None = None
+    """Reads what the store holds ready for the query (`SmartQuery.stored`) before it is built."""
 
     def filterable(self) -> dict[str, ColumnKind]:
         return {c.name: c.kind for c in self.columns if c.filterable}

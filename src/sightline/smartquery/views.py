@@ -6,31 +6,71 @@ applies to the merged values.
 
 A viewing session is what one viewer (`viewerid`: one device install) watches in a row: that viewer's
 views that rendered a first frame, in order of start, where a view starts a new session when it starts
-more than `SESSION_GAP` after the end (last event) of the viewer's previous view. Only views started in
-the period count, so a session is cut at the period's edges.
+more than `SESSION_GAP` after the end (last event) of the viewer's previous view, or on another UTC day.
+Only views started in the period count, so a session is cut at the period's edges. A session never spans
+two days, so the sessions of a whole day are the same in every period that holds the day: a past day's
+can be stored (`sequence_days`).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sightline.catalog import DIMENSION_HASHES, ROLLUPS
 from sightline.query.ast import Aliased, Column, Expr, ScalarSelect, Select, Table, and_all
 from sightline.query.compile import filter_expr
+from sightline.query.period import Period
 from sightline.smartquery.spec import SmartQuery
-from sightline.smartquery.sql import at, between, col, f, i, item, lam, named, op, text
+from sightline.smartquery.sql import at, between, col, f, i, item, lam, named, op, or_, text
 
 SESSION_GAP = timedelta(minutes=30)
 VIEW_START = col("view_start")
 STARTED = op("=", col("started"), i(1))
 
 
+Spans = tuple[tuple[datetime, datetime], ...]
+"""Disjoint spans of time [start, end), in order."""
+
+
+def day_start(day: date) -> datetime:
+    """The UTC midnight that starts `day`."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def whole_days(period: Period) -> tuple[date, ...]:
+    """The UTC days that lie wholly in `period`, in order."""
+    first = period.start.astimezone(UTC).date()
+    if day_start(first) < period.start:
+        first += timedelta(days=1)
+    count = (period.end - day_start(first)) // timedelta(days=1)
+    return tuple(first + timedelta(days=k) for k in range(max(0, count)))
+
+
+def live_spans(period: Period, stored_days: tuple[date, ...]) -> Spans | None:
+    """The spans of `period` outside the whole days `stored_days` (in order); None for the whole period."""
+    if not stored_days:
+        return None
+    spans, cursor = [], period.start
+    for day in stored_days:
+        if day_start(day) > cursor:
+            spans.append((cursor, day_start(day)))
+        cursor = day_start(day) + timedelta(days=1)
+    if cursor < period.end:
+        spans.append((cursor, period.end))
+    return tuple(spans)
+
+
 def view_rows(
-    query: SmartQuery, columns: tuple[Aliased, ...], since: datetime | None = None, where: tuple[Expr, ...] = ()
+    query: SmartQuery,
+    columns: tuple[Aliased, ...],
+    since: datetime | None = None,
+    where: tuple[Expr, ...] = (),
+    spans: Spans | None = None,
 ) -> Select:
-    """One row per view started in [`since` (default: the period's start), the period's end) that passes the
-    view filter and `where`."""
-    conditions = [between(VIEW_START, since or query.period.start, query.period.end), *where]
+    """One row per view started in [`since` (default: the period's start), the period's end), or in one of
+    `spans` when given, that passes the view filter and `where`."""
+    started_in = spans if spans is not None else ((since or query.period.start, query.period.end),)
+    conditions = [or_(*(between(VIEW_START, start, end) for start, end in started_in)), *where]
     if query.view_filter is not None:
         conditions.append(filter_expr(query.view_filter))
     return Select(columns, Table("views", query.customer_id, final=True), where=and_all(conditions))
@@ -53,10 +93,11 @@ def text_hash(value: Expr) -> Expr:
     return f("if", f("notEmpty", value), f("cityHash64", value), f("toUInt64", i(0)))
 
 
-def sessions(query: SmartQuery, extra: tuple[Aliased, ...] = ()) -> Select:
-    """One row per viewing session: `viewer` (the hash of its `viewerid`) and `session`, the array of its
-    views in start order, each a tuple (start ms, end ms, title hash, *extra); views that start in the same
-    millisecond are ordered by end, then title, so that the answer never depends on the engine's order."""
+def sessions(query: SmartQuery, extra: tuple[Aliased, ...] = (), spans: Spans | None = None) -> Select:
+    """One row per viewing session of the views started in the period (or in `spans`): `viewer` (the hash of
+    its `viewerid`) and `session`, the array of its views in start order, each a tuple (start ms, end ms,
+    title hash, *extra); views that start in the same millisecond are ordered by end, then title, so that
+    the answer never depends on the engine's order."""
     played = view_rows(
         query,
         named(
@@ -64,15 +105,17 @@ def sessions(query: SmartQuery, extra: tuple[Aliased, ...] = ()) -> Select:
             start_ms=f("toUnixTimestamp64Milli", VIEW_START),
             end_ms=f("toUnixTimestamp64Milli", col("last_ts")),
             title=hash_of("assetid"),
+            day=f("toDate", VIEW_START),
         )
         + extra,
         where=(STARTED, op("!=", hash_of("viewerid"), i(0)), op("!=", hash_of("assetid"), i(0))),
+        spans=spans,
     )
     fields = ("start_ms", "end_ms", "title", *(e.alias for e in extra))
     gathered = Select(
         (Aliased(col("viewer"), "viewer"), *(Aliased(f("groupArray", col(name)), f"all_{name}") for name in fields)),
         played,
-        group_by=(col("viewer"),),
+        group_by=(col("viewer"), col("day")),
     )
     ordered = Select(
         named(viewer=col("viewer"), viewlist=f("arraySort", f("arrayZip", *(col(f"all_{name}") for name in fields)))),

@@ -77,6 +77,13 @@ class Store(Protocol):
         under the API's time and memory limits, and serialised with inserts and DDL."""
         ...
 
+    def partition_versions(self, table: str) -> dict[str, int]:
+        """The version of each partition of `table` (by its partition id, e.g. `20261031`): the largest block
+        number among its active parts. Every insert into a partition makes a part with a larger number than
+        any before; a merge keeps the largest of its parts'. So a partition whose version is unchanged holds
+        the same rows."""
+        ...
+
     def execute(self, sql: str, params: QueryParams | None = None) -> None:
         """Run a statement that returns nothing (DDL, migrations) on the writer's session."""
         ...

@@ -56,6 +56,10 @@ _KILL_SQL = f"KILL QUERY WHERE Settings['log_comment'] = {{{_TAG_PARAM}:String}}
 _KILL_RETRY_S = 0.01
 _WAIT_POLL_S = 0.1
 _INSERT_SQL = insert_select_sql("Python(batch)") + " SETTINGS parallel_view_processing = 1, insert_deduplicate = 0"
+_PARTITION_VERSIONS_SQL = (
+    "SELECT partition, max(max_block_number) AS version FROM system.parts "
+    "WHERE database = currentDatabase() AND table = {table:String} AND active GROUP BY partition"
+)
 _DEDUPLICATED_INSERT_SQL = (
     insert_select_sql("Python(batch)") + " SETTINGS parallel_view_processing = 1, insert_deduplicate = 1,"
     " insert_deduplication_token = {dedup_token:String}, deduplicate_blocks_in_dependent_materialized_views = 1"
@@ -225,6 +229,10 @@ class EmbeddedStore:
         if not isinstance(result, pa.Table):
             raise StoreError(f"engine returned {type(result).__name__}, not an Arrow table")
         return result
+
+    def partition_versions(self, table: str) -> dict[str, int]:
+        versions = self.query(_PARTITION_VERSIONS_SQL, {"table": table})
+        return dict(zip(versions.column("partition").to_pylist(), versions.column("version").to_pylist(), strict=True))
 
     def execute(self, sql: str, params: QueryParams | None = None) -> None:
         with self._writer_lock:

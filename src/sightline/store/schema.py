@@ -269,3 +269,23 @@ def error_events_ddl(version: int) -> list[str]:
         f"INSERT INTO {ERROR_EVENTS_TABLE} ({columns}) {select}",
         f"CREATE MATERIALIZED VIEW {ERROR_EVENTS_TABLE}_mv TO {ERROR_EVENTS_TABLE} AS {select}",
     ]
+
+
+TITLE_SEQUENCES_TABLE = "title_sequences"
+TITLE_SEQUENCE_DAYS_TABLE = "title_sequence_days"
+
+
+def title_sequences_ddl() -> list[str]:
+    """The stored viewing sessions of past days, for `contentpaths` (`smartquery.sequence_days`):
+    `title_sequences` holds, per customer and UTC day, each distinct sequence of titles of that day's
+    sessions and how many sessions played it, under the `slice` id of one computation;
+    `title_sequence_days` records each finished computation: the day's slice, and the version of the
+    day's partition of `views` it was computed from. A reader trusts a slice only through its record."""
+    return [
+        f"CREATE TABLE IF NOT EXISTS {TITLE_SEQUENCES_TABLE} (\n"
+        "  customer_id UInt32, day Date, slice UInt64, titles Array(UInt64), sessions UInt64\n"
+        ")\nENGINE = MergeTree\nORDER BY (customer_id, day, slice)",
+        f"CREATE TABLE IF NOT EXISTS {TITLE_SEQUENCE_DAYS_TABLE} (\n"
+        "  customer_id UInt32, day Date, slice UInt64, views_version UInt64, computed_at DateTime64(3, 'UTC')\n"
+        ")\nENGINE = MergeTree\nORDER BY (customer_id, day, computed_at)",
+    ]

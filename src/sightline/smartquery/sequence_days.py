@@ -1,0 +1,179 @@
+"""Past days' viewing sessions, stored for `contentpaths`.
+
+Building a week's sessions from its millions of views is most of what `contentpaths` costs. A session
+never spans two UTC days (`views`), so a past day's sessions are the same in every period that holds the
+whole day: they are stored once, as each distinct sequence of titles with its count of sessions
+(`paths.title_sequences`), in `title_sequences` under the `slice` id of one computation. A slice is
+recorded in `title_sequence_days` with the version of the day's partition of `views` it was computed from
+(`Store.partition_versions`).
+
+- `refresh_days` (which a `Refresher` runs every `Settings.stored_days_every_s` in the server) computes
+  a slice for each customer's day that ended at least `SETTLE` ago and whose latest slice is missing or of
+  another version; then it deletes the slices superseded more than `RETIRE_AFTER` ago (a query that
+  planned with one may still be reading it).
+- `plan` gives a query the whole days of its period whose latest slice is of the day's current version;
+  the rest of the period is built from `views`, as without stored days.
+
+Invariant: a day's version is read before its views, so a slice never claims a version older than the
+views it was computed from; a day whose current version is its latest slice's holds exactly that slice's
+sessions. A migration that rewrites `views` rows (not only adds parts) must drop the stored slices.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
+
+from sightline.query.ast import Select, Table
+from sightline.query.period import Period
+from sightline.query.printer import print_select
+from sightline.smartquery.paths import title_sequences
+from sightline.smartquery.spec import SmartQuery, StoredDays
+from sightline.smartquery.sql import col, f, i, moment, named, same
+from sightline.smartquery.views import day_start, whole_days
+from sightline.store.base import Store, StoreError
+from sightline.store.schema import TITLE_SEQUENCE_DAYS_TABLE, TITLE_SEQUENCES_TABLE
+
+logger = logging.getLogger(__name__)
+
+SETTLE = timedelta(hours=1)
+"""How long after its end a day is first stored: the views that play past midnight have ended by then."""
+RETIRE_AFTER = timedelta(minutes=10)
+"""How long a superseded slice is kept for the queries that planned with it (longer than any query runs)."""
+
+_DAY = timedelta(days=1)
+_RECORD_SQL = (
+    f"INSERT INTO {TITLE_SEQUENCE_DAYS_TABLE} (customer_id, day, slice, views_version, computed_at) "
+    "VALUES ({customer:UInt32}, {day:Date}, {slice:UInt64}, {version:UInt64}, {computed_at:DateTime64(3, 'UTC')})"
+)
+_RETIRE_SQL = "DELETE FROM {table} WHERE customer_id = {{customer:UInt32}} AND has({{slices:Array(UInt64)}}, slice)"
+
+
+@dataclass(frozen=True, slots=True)
+class Slice:
+    """A recorded computation of a customer's day."""
+
+    day: date
+    slice_id: int
+    views_version: int
+    computed_at: datetime
+
+
+def day_versions(store: Store) -> dict[date, int]:
+    """The version of each day's partition of `views`."""
+    return {
+        date(int(p[:4]), int(p[4:6]), int(p[6:])): version
+        for p, version in store.partition_versions("views").items()
+        if len(p) == 8 and p.isdigit()
+    }
+
+
+def recorded_slices(store: Store, customer_id: int) -> list[Slice]:
+    """Every recorded slice of the customer, by day, then oldest first: by the version it was computed from
+    (a day's versions only grow), then by when."""
+    columns = ("day", "slice", "views_version", "computed_at")
+    sql, params = print_select(Select(same(*columns), Table(TITLE_SEQUENCE_DAYS_TABLE, customer_id)))
+    rows = store.query(sql, params).to_pylist()
+    found = [Slice(r["day"], int(r["slice"]), int(r["views_version"]), r["computed_at"]) for r in rows]
+    return sorted(found, key=lambda s: (s.day, s.views_version, s.computed_at))
+
+
+def _latest(slices: list[Slice]) -> dict[date, Slice]:
+    return {s.day: s for s in slices}  # oldest first: the latest of a day is kept
+
+
+def plan(store: Store, query: SmartQuery) -> SmartQuery:
+    """`query` with the whole days of its period whose latest slice is of the day's current version as
+    `stored`; unchanged when the query counts only some views (a `filter` on dimensions)."""
+    days = whole_days(query.period)
+    if query.view_filter is not None or not days:
+        return query
+    versions = day_versions(store)
+    latest = _latest(recorded_slices(store, query.customer_id))
+    ready = [latest[d] for d in days if d in latest and latest[d].views_version == versions.get(d)]
+    return replace(query, stored=StoredDays(tuple(s.day for s in ready), tuple(s.slice_id for s in ready)))
+
+
+def refresh_days(store: Store, customer_ids: list[int], now: datetime) -> int:
+    """Store the slice of every settled day of `views` whose latest slice (for each of `customer_ids`) is
+    missing or of another version, and retire superseded slices; how many slices were computed."""
+    versions = day_versions(store)
+    settled = {d: v for d, v in versions.items() if day_start(d) + _DAY + SETTLE <= now}
+    computed = 0
+    for customer_id in customer_ids:
+        recorded = recorded_slices(store, customer_id)
+        latest = _latest(recorded)
+        for day, version in sorted(settled.items()):
+            if day not in latest or latest[day].views_version != version:
+                _store_slice(store, customer_id, day, version, now)
+                computed += 1
+        _retire(store, customer_id, recorded, now)
+    return computed
+
+
+def _store_slice(store: Store, customer_id: int, day: date, version: int, now: datetime) -> None:
+    """Compute the day's slice and record it as of `now`; `version` was read before the views are."""
+    slice_id = secrets.randbits(63)
+    period = Period(day_start(day), day_start(day) + _DAY)
+    day_query = SmartQuery(customer_id, "contentpaths", period, "hour", None, (), 1, 0)
+    rows = Select(
+        named(
+            customer_id=i(customer_id),
+            day=f("toDate", moment(day_start(day))),
+            slice=i(slice_id),
+            titles=col("titles"),
+            sessions=col("weight"),
+        ),
+        title_sequences(day_query),
+    )
+    sql, params = print_select(rows)
+    store.execute(f"INSERT INTO {TITLE_SEQUENCES_TABLE} (customer_id, day, slice, titles, sessions) {sql}", params)
+    computed_at = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:23]
+    record: dict[str, str | int] = {"customer": customer_id, "day": day.isoformat(), "slice": slice_id}
+    store.execute(_RECORD_SQL, {**record, "version": version, "computed_at": computed_at})
+
+
+def _retire(store: Store, customer_id: int, recorded: list[Slice], now: datetime) -> None:
+    """Delete the slices (rows and records) that a later slice of their day superseded before
+    `now - RETIRE_AFTER`."""
+    retired = [
+        older.slice_id
+        for older, newer in pairwise(recorded)
+        if older.day == newer.day and newer.computed_at <= now - RETIRE_AFTER
+    ]
+    if not retired:
+        return
+    for table in (TITLE_SEQUENCES_TABLE, TITLE_SEQUENCE_DAYS_TABLE):
+        store.execute(_RETIRE_SQL.format(table=table), {"customer": customer_id, "slices": f"{retired}"})
+
+
+class Refresher:
+    """Runs `refresh_days` every `every_s`, on a thread of its own, for the customers `customers()` lists,
+    until `stop` (which waits for a round under way, so that the store can be closed after it). A round the
+    store refuses is logged, and the next round tries again."""
+
+    def __init__(self, store: Store, customers: Callable[[], list[int]], every_s: float) -> None:
+        self.store = store
+        self.customers = customers
+        self.every_s = every_s
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sightline-stored-days", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.every_s):
+            try:
+                refresh_days(self.store, self.customers(), datetime.now(UTC))
+            except StoreError:
+                logger.exception("storing past days' viewing sessions failed; trying again in %s s", self.every_s)
