@@ -25,9 +25,9 @@ from fastapi.testclient import TestClient
 
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
+from sightline.query.period import Period
 from sightline.settings import Settings
 from sightline.simulate import SimulationConfig, simulate
-from sightline.query.period import Period
 from sightline.smartquery import sequence_days
 from sightline.smartquery.catalog import NAMED_QUERIES
 from sightline.smartquery.spec import SmartQuery, StoredDays
