@@ -4,6 +4,7 @@ again and its old slice deleted later, and that every answer equals the one buil
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -125,3 +126,25 @@ def test_a_day_without_views_has_no_slice_to_read(loaded: EmbeddedStore) -> None
     later = _query(START + 5 * DAY, START + 7 * DAY)
     assert sequence_days.plan(loaded, later).stored == StoredDays()
     assert date(2025, 3, 6) in whole_days(later.period)
+
+
+def test_the_refresher_stores_settled_days_and_goes_on_after_a_failed_round(loaded: EmbeddedStore) -> None:
+    rounds: list[int] = []
+
+    def customers() -> list[int]:
+        rounds.append(len(rounds))
+        if len(rounds) == 1:
+            raise RuntimeError("the accounts database is away")
+        return [CUSTOMER]
+
+    refresher = sequence_days.Refresher(loaded, customers, every_s=0.05)
+    refresher.start()
+    try:
+        deadline = time.monotonic() + 60
+        query = _query(START, START + 3 * DAY)
+        while sequence_days.plan(loaded, query).stored.days != DAYS and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        refresher.stop()
+    assert len(rounds) >= 2
+    assert sequence_days.plan(loaded, query).stored.days == DAYS

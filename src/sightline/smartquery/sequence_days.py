@@ -36,7 +36,7 @@ from sightline.smartquery.paths import title_sequences
 from sightline.smartquery.spec import SmartQuery, StoredDays
 from sightline.smartquery.sql import col, f, i, moment, named, same
 from sightline.smartquery.views import day_start, whole_days
-from sightline.store.base import Store, StoreError
+from sightline.store.base import Store
 from sightline.store.schema import TITLE_SEQUENCE_DAYS_TABLE, TITLE_SEQUENCES_TABLE
 
 logger = logging.getLogger(__name__)
@@ -99,9 +99,12 @@ def plan(store: Store, query: SmartQuery) -> SmartQuery:
     return replace(query, stored=StoredDays(tuple(s.day for s in ready), tuple(s.slice_id for s in ready)))
 
 
-def refresh_days(store: Store, customer_ids: list[int], now: datetime) -> int:
+def refresh_days(
+    store: Store, customer_ids: list[int], now: datetime, stopping: Callable[[], bool] = lambda: False
+) -> int:
     """Store the slice of every settled day of `views` whose latest slice (for each of `customer_ids`) is
-    missing or of another version, and retire superseded slices; how many slices were computed."""
+    missing or of another version, and retire superseded slices; how many slices were computed. Returns
+    early, between two slices, once `stopping()` is true."""
     versions = day_versions(store)
     settled = {d: v for d, v in versions.items() if day_start(d) + _DAY + SETTLE <= now}
     computed = 0
@@ -109,6 +112,8 @@ def refresh_days(store: Store, customer_ids: list[int], now: datetime) -> int:
         recorded = recorded_slices(store, customer_id)
         latest = _latest(recorded)
         for day, version in sorted(settled.items()):
+            if stopping():
+                return computed
             if day not in latest or latest[day].views_version != version:
                 _store_slice(store, customer_id, day, version, now)
                 computed += 1
@@ -154,8 +159,8 @@ def _retire(store: Store, customer_id: int, recorded: list[Slice], now: datetime
 
 class Refresher:
     """Runs `refresh_days` every `every_s`, on a thread of its own, for the customers `customers()` lists,
-    until `stop` (which waits for a round under way, so that the store can be closed after it). A round the
-    store refuses is logged, and the next round tries again."""
+    until `stop` (which waits for the slice under way, so that the store can be closed after it). A round
+    that fails is logged, and the next round tries again."""
 
     def __init__(self, store: Store, customers: Callable[[], list[int]], every_s: float) -> None:
         self.store = store
@@ -174,6 +179,6 @@ class Refresher:
     def _run(self) -> None:
         while not self._stopping.wait(self.every_s):
             try:
-                refresh_days(self.store, self.customers(), datetime.now(UTC))
-            except StoreError:
+                refresh_days(self.store, self.customers(), datetime.now(UTC), self._stopping.is_set)
+            except Exception:
                 logger.exception("storing past days' viewing sessions failed; trying again in %s s", self.every_s)
