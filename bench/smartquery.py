@@ -41,13 +41,13 @@ from query_data import CUSTOMERS, END
 from sightline.query.ast import Aliased, Column, Func, Select
 from sightline.query.period import Period
 from sightline.query.printer import print_select
-from sightline.smartquery import sequence_days
+from sightline.smartquery import stored_days
 from sightline.smartquery.catalog import NAMED_QUERIES
 from sightline.smartquery.service import store_tag
 from sightline.smartquery.spec import SmartQuery
 from sightline.smartquery.views import sessions
 from sightline.store import Store
-from sightline.store.schema import TITLE_SEQUENCE_DAYS_TABLE, TITLE_SEQUENCES_TABLE
+from sightline.store.schema import PATH_ENTRIES_TABLE, PATH_ENTRY_DAYS_TABLE
 
 CUSTOMER = CUSTOMERS[0]
 PLAN_LEVEL = 6831
@@ -181,7 +181,7 @@ def _stages(store: Store, repeats: int = STAGE_REPEATS) -> Stages:
 
     sessions_engine = engine(Select(count, sessions(query)))
     queries = {name: engine(NAMED_QUERIES[name].build(replace(query, name=name))) for name in PROFILED_QUERIES}
-    stored_paths = engine(NAMED_QUERIES["contentpaths"].build(sequence_days.plan(store, query)))
+    stored_paths = engine(NAMED_QUERIES["contentpaths"].build(stored_days.plan(store, query)))
     return Stages(sessions_engine, queries, stored_paths)
 
 
@@ -192,13 +192,13 @@ def _merge_past_days(store: Store) -> None:
 
 
 def _store_past_days(store: Store) -> tuple[int, float]:
-    """Store each past day's viewing sessions, as the server's `sequence_days.Refresher` does within a minute
+    """Store each past day's viewing sessions, as the server's `stored_days.Refresher` does within a minute
     once a day has settled, from scratch (a reused data directory holds them already); the slices computed,
     and the seconds it took."""
-    for table in (TITLE_SEQUENCES_TABLE, TITLE_SEQUENCE_DAYS_TABLE):
+    for table in (PATH_ENTRIES_TABLE, PATH_ENTRY_DAYS_TABLE):
         store.execute(f"TRUNCATE TABLE {table}")
     began = time.perf_counter()
-    computed = sequence_days.refresh_days(store, list(CUSTOMERS), datetime.now(UTC))
+    computed = stored_days.refresh_days(store, list(CUSTOMERS), datetime.now(UTC))
     return computed, time.perf_counter() - began
 
 

@@ -24,8 +24,8 @@ from sightline.ingest.pipeline import IngestPipeline
 from sightline.ingest.recovery import restore_sessions
 from sightline.ingest.sessions import Sessionizer
 from sightline.settings import Settings
-from sightline.smartquery.sequence_days import Refresher
 from sightline.smartquery.service import SmartQueryService
+from sightline.smartquery.stored_days import Refresher
 from sightline.store import Store, open_store
 from sightline.store.writer import BatchingWriter
 

@@ -28,7 +28,7 @@ from sightline.auth.kinds import KeyKind
 from sightline.query.period import Period
 from sightline.settings import Settings
 from sightline.simulate import SimulationConfig, simulate
-from sightline.smartquery import sequence_days
+from sightline.smartquery import stored_days
 from sightline.smartquery.catalog import NAMED_QUERIES
 from sightline.smartquery.spec import SmartQuery, StoredDays
 from sightline.store import Store
@@ -159,14 +159,14 @@ def test_contentpaths_equal_the_paths_rebuilt_from_the_truth(world: World) -> No
 
 
 def test_contentpaths_read_from_stored_days_equal_those_built_from_views_and_the_truth(world: World) -> None:
-    """Once the past days' sessions are stored (`sequence_days`), a period's whole days are read from them and
+    """Once the past days' sessions are stored (`stored_days`), a period's whole days are read from them and
     the rest is built from `views`: the answer stays the truth's, row for row."""
     spans = {"day two": DAY_TWO, "a day and a half": (START + timedelta(hours=12), DAY_TWO[1])}
     request = SmartQuery(CUSTOMER, "contentpaths", Period(*DAY_TWO), "hour", None, (), 1, 0)
-    assert sequence_days.plan(world.store, request).stored == StoredDays()
+    assert stored_days.plan(world.store, request).stored == StoredDays()
     built = {name: every_row(world, "contentpaths", span) for name, span in spans.items()}
-    assert sequence_days.refresh_days(world.store, [CUSTOMER], datetime.now(UTC)) == 2
-    assert sequence_days.plan(world.store, request).stored.days == (DAY_TWO[0].date(),)
+    assert stored_days.refresh_days(world.store, [CUSTOMER], datetime.now(UTC)) == 2
+    assert stored_days.plan(world.store, request).stored.days == (DAY_TWO[0].date(),)
     for name, span in spans.items():
         assert every_row(world, "contentpaths", span) == built[name], name
         expected = truth.content_paths(world.frame, truth.Span.of(*span))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sightline.smartquery import audience, binges, content, paths, sequence_days, subscribers
+from sightline.smartquery import audience, binges, content, paths, stored_days, subscribers
 from sightline.smartquery.spec import NamedQuerySpec, RowLabels
 
 NAMED_QUERIES: dict[str, NamedQuerySpec] = {
@@ -17,7 +17,7 @@ NAMED_QUERIES: dict[str, NamedQuerySpec] = {
             paths.DEFINITIONS,
             "paths, transitions, exits; each by count",
             paths.build,
-            plan=sequence_days.plan,
+            plan=stored_days.plan,
         ),
         NamedQuerySpec(
             "subscriberinsight",

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sightline.settings import Settings
 from sightline.smartquery.cache import ResultCache
 from sightline.smartquery.catalog import NAMED_QUERIES
-from sightline.smartquery.sequence_days import SETTLE
 from sightline.smartquery.service import CANCEL_WAIT_S
 from sightline.smartquery.spec import NamedQuerySpec
+from sightline.smartquery.stored_days import SETTLE
 from sightline.smartquery.views import SESSION_GAP
 
 _KINDS = {"string": "string", "number": "number", "list": "list of strings", "time": "epoch seconds"}
@@ -124,9 +124,10 @@ than {int(SESSION_GAP.total_seconds() // 60)} minutes after the end of the viewe
 another UTC day. Only views that started in the period count, so sessions are cut at its edges.
 
 A session never spans two UTC days, so a past day's sessions are the same in every period that holds the
-whole day. The server stores them once the day has been over for {settle_minutes} minutes (each distinct
-sequence of titles and its count of sessions, checked every {refresh_s:g} s by default), and `contentpaths`
-reads a whole day of its period from there, as long as no data arrived for the day since; it builds the
-rest of the period, and every request with a dimension `filter`, from the views. Both give the same rows.
+whole day. The server stores what `contentpaths` counts of them (each step of a path, each transition,
+with its count) once the day has been over for {settle_minutes} minutes (checked every {refresh_s:g} s by
+default), and `contentpaths` reads a whole day of its period from there, as long as no data arrived for the
+day since; it builds the rest of the period, and every request with a dimension `filter`, from the views.
+Both give the same rows.
 
 {sections}"""

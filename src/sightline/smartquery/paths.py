@@ -32,7 +32,7 @@ from sightline.smartquery.sql import (
     total_records,
 )
 from sightline.smartquery.views import Spans, collapsed_titles, day_start, live_spans, name_of, sessions
-from sightline.store.schema import TITLE_SEQUENCES_TABLE
+from sightline.store.schema import PATH_ENTRIES_TABLE
 
 MAX_PATH = 5
 END = "(end)"
@@ -65,7 +65,7 @@ DEFINITIONS: tuple[str, ...] = (
 )
 
 
-_PARENT = tuple(f"p{j}" for j in range(1, MAX_PATH))
+PARENT = tuple(f"p{j}" for j in range(1, MAX_PATH))
 """A path without its last step, as `MAX_PATH - 1` title hashes, 0 past its end: a key of fixed width."""
 
 
@@ -73,40 +73,47 @@ def _zero() -> Expr:
     return f("toUInt64", i(0))
 
 
-def title_sequences(query: SmartQuery) -> Select:
-    """Each distinct sequence of titles (`titles`, collapsed) of the period's viewing sessions, and how many
-    sessions played it (`weight`): read from the stored slices of the days of `query.stored`, built from
-    `views` for the rest of the period."""
+_ENTRY_FIELDS = ("kind", *PARENT, "next")
+"""The fields of an entry, in its tuple's order: its kind, its parent (the path before its last step, or the
+title before a transition), and its last step (0: `(end)`)."""
+
+
+def counted_entries(query: SmartQuery) -> Select:
+    """Each distinct entry (a path's step or a transition) of the period's viewing sessions and how many times
+    it happened: `entry_hash`, `entry_kind`, `entry_p1` … `entry_p4`, `next` and `n`. The days of
+    `query.stored` are read as stored (`PATH_ENTRIES_TABLE`), the rest of the period is built from `views`."""
     spans = live_spans(query.period, query.stored.days)
-    if spans is None:
-        return _built_sequences(query, None)
-    days = query.stored.days
-    stored = Select(
-        named(titles=col("titles"), weight=col("sessions")),
-        Table(TITLE_SEQUENCES_TABLE, query.customer_id),
-        where=and_(
-            op(">=", col("day"), f("toDate", moment(day_start(days[0])))),
-            op("<=", col("day"), f("toDate", moment(day_start(days[-1])))),
-            f("has", Param(query.stored.slices, "Array(UInt64)"), col("slice")),
+    parts = [] if spans == () else [_entries(query, spans)]
+    if query.stored.days:
+        days = query.stored.days
+        stored = Select(
+            same("entry_hash", *(f"e_{name}" for name in _ENTRY_FIELDS), "n"),
+            Table(PATH_ENTRIES_TABLE, query.customer_id),
+            where=and_(
+                op(">=", col("day"), f("toDate", moment(day_start(days[0])), text("UTC"))),
+                op("<=", col("day"), f("toDate", moment(day_start(days[-1])), text("UTC"))),
+                f("has", Param(query.stored.slices, "Array(UInt64)"), col("slice")),
+            ),
+        )
+        parts.insert(0, stored)
+    # Entries are grouped by their hashes; their fields come back by `any` of each number (an `any` of the
+    # whole tuple, or a key of six numbers, costs several times more).
+    return Select(
+        named(
+            entry_hash=col("entry_hash"),
+            entry_kind=f("any", col("e_kind")),
+            **{f"entry_{name}": f("any", col(f"e_{name}")) for name in PARENT},
+            next=f("any", col("e_next")),
+            n=f("sum", col("n")),
         ),
-    )
-    return Select(
-        named(titles=col("titles"), weight=f("sum", col("weight"))),
-        UnionAll((stored, _built_sequences(query, spans)) if spans else (stored,)),
-        group_by=(col("titles"),),
+        parts[0] if len(parts) == 1 else UnionAll(tuple(parts)),
+        group_by=(col("entry_hash"),),
     )
 
 
-def _built_sequences(query: SmartQuery, spans: Spans | None) -> Select:
-    """`title_sequences` of the sessions of the views started in the period (or in `spans`)."""
-    return Select(
-        named(titles=col("session_titles"), weight=f("count")),
-        Select(named(session_titles=collapsed_titles(col("session"))), sessions(query, spans=spans)),
-        group_by=(col("session_titles"),),
-    )
-
-
-def build(query: SmartQuery) -> Select:
+def _entries(query: SmartQuery, spans: Spans | None) -> Select:
+    """One row per entry of each distinct sequence of titles of the sessions of the views started in the
+    period (or in `spans`): `entry_hash`, its fields (`e_kind` …) and `n`, the sessions of its sequence."""
     titles = col("titles")
     n = f("length", titles)
     k = col("k")
@@ -139,34 +146,37 @@ def build(query: SmartQuery) -> Select:
     )
     # Sessions that played the same titles give the same entries: about a third as many distinct sequences
     # as sessions, so the entries are made once per sequence and counted with its `weight`.
-    entries = Select(
-        named(entry=f("arrayJoin", f("arrayConcat", prefix, following)), weight=col("weight")), title_sequences(query)
+    sequences = Select(
+        named(titles=col("session_titles"), weight=f("count")),
+        Select(named(session_titles=collapsed_titles(col("session"))), sessions(query, spans=spans)),
+        group_by=(col("session_titles"),),
     )
-    parent = tuple(col(name) for name in _PARENT)
-    # Entries and parents are grouped by their hashes; their fields come back by `any` of each number (an
-    # `any` of the whole tuple, or a key of six numbers, costs several times more).
-    counted = Select(
+    entry = col("entry")
+    return Select(
         named(
-            entry_kind=f("any", item(col("entry"), 1)),
-            **{f"entry_{name}": f("any", item(col("entry"), j + 2)) for j, name in enumerate(_PARENT)},
-            next=f("any", item(col("entry"), MAX_PATH + 1)),
-            n=f("sum", col("weight")),
+            entry_hash=f("cityHash64", entry),
+            **{f"e_{name}": item(entry, j + 1) for j, name in enumerate(_ENTRY_FIELDS)},
+            n=col("weight"),
         ),
-        entries,
-        group_by=(f("cityHash64", col("entry")),),
+        Select(named(entry=f("arrayJoin", f("arrayConcat", prefix, following)), weight=col("weight")), sequences),
     )
-    entry_parent = (col("entry_kind"), *(col(f"entry_{name}") for name in _PARENT))
+
+
+def build(query: SmartQuery) -> Select:
+    counted = counted_entries(query)
+    parent = tuple(col(name) for name in PARENT)
+    entry_parent = (col("entry_kind"), *(col(f"entry_{name}") for name in PARENT))
     per_parent = Select(
         named(
             item_kind=f("any", col("entry_kind")),
-            **{name: f("any", col(f"entry_{name}")) for name in _PARENT},
+            **{name: f("any", col(f"entry_{name}")) for name in PARENT},
             parent_count=f("sum", col("n")),
             nexts=f("arrayZip", f("groupArray", col("next")), f("groupArray", col("n"))),
         ),
         counted,
         group_by=(f("cityHash64", *entry_parent),),
     )
-    pairs = Select(same("item_kind", *_PARENT, "parent_count") + named(pair=f("arrayJoin", col("nexts"))), per_parent)
+    pairs = Select(same("item_kind", *PARENT, "parent_count") + named(pair=f("arrayJoin", col("nexts"))), per_parent)
     after = item(col("pair"), 1)
     is_path = op("=", col("item_kind"), i(_PATH))
     sessions_total = Window(f("sum", f("if", op("AND", is_path, op("=", col("p2"), i(0))), item(col("pair"), 2), i(0))))
@@ -178,7 +188,7 @@ def build(query: SmartQuery) -> Select:
             *named(
                 rank=f("multiIf", is_path, i(1), op("=", after, i(0)), i(3), i(2)),
                 kind=f("multiIf", is_path, text("path"), op("=", after, i(0)), text("exit"), text("transition")),
-                **{name: col(name) for name in _PARENT},
+                **{name: col(name) for name in PARENT},
                 after=after,
                 pathlength=steps,
                 count=item(col("pair"), 2),

@@ -35,7 +35,7 @@ class ResultColumn:
 
 @dataclass(frozen=True, slots=True)
 class StoredDays:
-    """Whole UTC days of a query's period whose viewing sessions are read as stored (`title_sequences`, one
+    """Whole UTC days of a query's period whose viewing sessions are read as stored (`path_entries`, one
     slice a day, `slices[k]` for `days[k]`) rather than built from `views`; in order."""
 
     days: tuple[date, ...] = ()

@@ -9,7 +9,7 @@ views that rendered a first frame, in order of start, where a view starts a new 
 more than `SESSION_GAP` after the end (last event) of the viewer's previous view, or on another UTC day.
 Only views started in the period count, so a session is cut at the period's edges. A session never spans
 two days, so the sessions of a whole day are the same in every period that holds the day: a past day's
-can be stored (`sequence_days`).
+can be stored (`stored_days`).
 """
 
 from __future__ import annotations

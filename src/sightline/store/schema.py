@@ -271,21 +271,23 @@ def error_events_ddl(version: int) -> list[str]:
     ]
 
 
-TITLE_SEQUENCES_TABLE = "title_sequences"
-TITLE_SEQUENCE_DAYS_TABLE = "title_sequence_days"
+PATH_ENTRIES_TABLE = "path_entries"
+PATH_ENTRY_DAYS_TABLE = "path_entry_days"
 
 
-def title_sequences_ddl() -> list[str]:
-    """The stored viewing sessions of past days, for `contentpaths` (`smartquery.sequence_days`):
-    `title_sequences` holds, per customer and UTC day, each distinct sequence of titles of that day's
-    sessions and how many sessions played it, under the `slice` id of one computation;
-    `title_sequence_days` records each finished computation: the day's slice, and the version of the
-    day's partition of `views` it was computed from. A reader trusts a slice only through its record."""
+def path_entries_ddl() -> list[str]:
+    """The counted path entries of past days' viewing sessions, for `contentpaths` (`smartquery.stored_days`):
+    `path_entries` holds, per customer and UTC day, each distinct entry of that day's sessions (a path's
+    step or a transition, `paths.counted_entries`: its hash, its fields and its count) under the `slice` id
+    of one computation; `path_entry_days` records each finished computation: the day's slice, and the
+    version of the day's partition of `views` it was computed from. A reader trusts a slice only through
+    its record."""
+    paths = ", ".join(f"e_p{k} UInt64" for k in range(1, 5))
     return [
-        f"CREATE TABLE IF NOT EXISTS {TITLE_SEQUENCES_TABLE} (\n"
-        "  customer_id UInt32, day Date, slice UInt64, titles Array(UInt64), sessions UInt64\n"
-        ")\nENGINE = MergeTree\nORDER BY (customer_id, day, slice)",
-        f"CREATE TABLE IF NOT EXISTS {TITLE_SEQUENCE_DAYS_TABLE} (\n"
+        f"CREATE TABLE IF NOT EXISTS {PATH_ENTRIES_TABLE} (\n"
+        f"  customer_id UInt32, day Date, slice UInt64, entry_hash UInt64, e_kind UInt8, {paths}, e_next UInt64, "
+        "n UInt64\n)\nENGINE = MergeTree\nORDER BY (customer_id, day, slice)",
+        f"CREATE TABLE IF NOT EXISTS {PATH_ENTRY_DAYS_TABLE} (\n"
         "  customer_id UInt32, day Date, slice UInt64, views_version UInt64, computed_at DateTime64(3, 'UTC')\n"
         ")\nENGINE = MergeTree\nORDER BY (customer_id, day, computed_at)",
     ]

@@ -1,4 +1,4 @@
-"""Past days' viewing sessions stored for `contentpaths` (`sequence_days`): which days are stored and when,
+"""Past days' viewing sessions stored for `contentpaths` (`stored_days`): which days are stored and when,
 that a query reads a stored day only while the day's views are unchanged, that a changed day is stored
 again and its old slice deleted later, and that every answer equals the one built from `views` alone."""
 
@@ -16,12 +16,12 @@ from sightline.query.filters import parse_filter
 from sightline.query.period import Period
 from sightline.query.printer import print_select
 from sightline.simulate import SimulationConfig, simulate
-from sightline.smartquery import paths, sequence_days
+from sightline.smartquery import paths, stored_days
 from sightline.smartquery.request import DIMENSION_KINDS
 from sightline.smartquery.spec import SmartQuery, StoredDays
 from sightline.smartquery.views import live_spans, whole_days
 from sightline.store import EmbeddedStore
-from sightline.store.schema import TITLE_SEQUENCE_DAYS_TABLE, TITLE_SEQUENCES_TABLE
+from sightline.store.schema import PATH_ENTRIES_TABLE, PATH_ENTRY_DAYS_TABLE
 
 CUSTOMER, OTHER = 41, 42
 START = datetime(2025, 3, 1, tzinfo=UTC)
@@ -70,13 +70,13 @@ def test_whole_days_and_the_spans_left_around_stored_days() -> None:
 
 def test_settled_days_are_stored_per_customer_and_read_as_the_views_would_answer(loaded: EmbeddedStore) -> None:
     end = START + 3 * DAY
-    assert sequence_days.refresh_days(loaded, [CUSTOMER, OTHER], end + timedelta(minutes=30)) == 4  # not day 3 yet
-    assert sequence_days.refresh_days(loaded, [CUSTOMER, OTHER], end + sequence_days.SETTLE) == 2
-    assert sequence_days.refresh_days(loaded, [CUSTOMER, OTHER], end + sequence_days.SETTLE) == 0
+    assert stored_days.refresh_days(loaded, [CUSTOMER, OTHER], end + timedelta(minutes=30)) == 4  # not day 3 yet
+    assert stored_days.refresh_days(loaded, [CUSTOMER, OTHER], end + stored_days.SETTLE) == 2
+    assert stored_days.refresh_days(loaded, [CUSTOMER, OTHER], end + stored_days.SETTLE) == 0
     for customer_id in (CUSTOMER, OTHER):
         for start, finish in ((START, end), (START + timedelta(hours=7), end - timedelta(hours=3))):
             live = _query(start, finish, customer_id)
-            planned = sequence_days.plan(loaded, live)
+            planned = stored_days.plan(loaded, live)
             assert planned.stored.days == whole_days(live.period)
             assert len(set(planned.stored.slices)) == len(planned.stored.days)
             answer = _answer(loaded, planned)
@@ -85,46 +85,46 @@ def test_settled_days_are_stored_per_customer_and_read_as_the_views_would_answer
 
 
 def test_a_day_whose_views_changed_is_built_from_views_until_stored_again(loaded: EmbeddedStore) -> None:
-    now = START + 3 * DAY + sequence_days.SETTLE
-    sequence_days.refresh_days(loaded, [CUSTOMER, OTHER], now)
+    now = START + 3 * DAY + stored_days.SETTLE
+    stored_days.refresh_days(loaded, [CUSTOMER, OTHER], now)
     query = _query(START, START + 3 * DAY)
-    before = sequence_days.plan(loaded, query)
+    before = stored_days.plan(loaded, query)
     late = SimulationConfig(start=START, end=START + DAY, customer_ids=(CUSTOMER,), views_per_day=300, seed=5)
     loaded.insert_events(_events(late))
-    changed = sequence_days.plan(loaded, query)
+    changed = stored_days.plan(loaded, query)
     assert changed.stored.days == DAYS[1:]
     assert _answer(loaded, changed) == _answer(loaded, query) != _answer(loaded, before)
-    assert _answer(loaded, sequence_days.plan(loaded, _query(START, START + 3 * DAY, OTHER))) == _answer(
+    assert _answer(loaded, stored_days.plan(loaded, _query(START, START + 3 * DAY, OTHER))) == _answer(
         loaded, _query(START, START + 3 * DAY, OTHER)
     )
-    assert sequence_days.refresh_days(loaded, [CUSTOMER, OTHER], now) == 2  # day 1 of both customers
-    stored = sequence_days.plan(loaded, query)
+    assert stored_days.refresh_days(loaded, [CUSTOMER, OTHER], now) == 2  # day 1 of both customers
+    stored = stored_days.plan(loaded, query)
     assert stored.stored.days == DAYS
     assert _answer(loaded, stored) == _answer(loaded, query)
     old = set(before.stored.slices) - set(stored.stored.slices)
     assert len(old) == 1
-    sequence_days.refresh_days(loaded, [CUSTOMER, OTHER], now + sequence_days.RETIRE_AFTER / 2)
-    assert old <= _slices(loaded, TITLE_SEQUENCES_TABLE)  # a query that planned with it may still read it
-    sequence_days.refresh_days(loaded, [CUSTOMER, OTHER], now + sequence_days.RETIRE_AFTER)
-    for table in (TITLE_SEQUENCES_TABLE, TITLE_SEQUENCE_DAYS_TABLE):
+    stored_days.refresh_days(loaded, [CUSTOMER, OTHER], now + stored_days.RETIRE_AFTER / 2)
+    assert old <= _slices(loaded, PATH_ENTRIES_TABLE)  # a query that planned with it may still read it
+    stored_days.refresh_days(loaded, [CUSTOMER, OTHER], now + stored_days.RETIRE_AFTER)
+    for table in (PATH_ENTRIES_TABLE, PATH_ENTRY_DAYS_TABLE):
         assert not old & _slices(loaded, table)
         assert set(stored.stored.slices) <= _slices(loaded, table)
-    assert _answer(loaded, sequence_days.plan(loaded, query)) == _answer(loaded, query)
+    assert _answer(loaded, stored_days.plan(loaded, query)) == _answer(loaded, query)
 
 
 def test_a_query_that_counts_some_views_or_no_whole_day_is_built_from_views(loaded: EmbeddedStore) -> None:
-    sequence_days.refresh_days(loaded, [CUSTOMER], START + 3 * DAY + sequence_days.SETTLE)
+    stored_days.refresh_days(loaded, [CUSTOMER], START + 3 * DAY + stored_days.SETTLE)
     filtered = replace(_query(START, START + 3 * DAY), view_filter=parse_filter("[device=tv]", DIMENSION_KINDS))
-    assert sequence_days.plan(loaded, filtered) == filtered
+    assert stored_days.plan(loaded, filtered) == filtered
     short = _query(START + timedelta(hours=2), START + timedelta(hours=20))
-    assert sequence_days.plan(loaded, short) == short
-    assert sequence_days.plan(loaded, _query(START, START + 3 * DAY, OTHER)).stored == StoredDays()
+    assert stored_days.plan(loaded, short) == short
+    assert stored_days.plan(loaded, _query(START, START + 3 * DAY, OTHER)).stored == StoredDays()
 
 
 def test_a_day_without_views_has_no_slice_to_read(loaded: EmbeddedStore) -> None:
-    sequence_days.refresh_days(loaded, [CUSTOMER], START + 3 * DAY + sequence_days.SETTLE)
+    stored_days.refresh_days(loaded, [CUSTOMER], START + 3 * DAY + stored_days.SETTLE)
     later = _query(START + 5 * DAY, START + 7 * DAY)
-    assert sequence_days.plan(loaded, later).stored == StoredDays()
+    assert stored_days.plan(loaded, later).stored == StoredDays()
     assert date(2025, 3, 6) in whole_days(later.period)
 
 
@@ -137,14 +137,14 @@ def test_the_refresher_stores_settled_days_and_goes_on_after_a_failed_round(load
             raise RuntimeError("the accounts database is away")
         return [CUSTOMER]
 
-    refresher = sequence_days.Refresher(loaded, customers, every_s=0.05)
+    refresher = stored_days.Refresher(loaded, customers, every_s=0.05)
     refresher.start()
     try:
         deadline = time.monotonic() + 60
         query = _query(START, START + 3 * DAY)
-        while sequence_days.plan(loaded, query).stored.days != DAYS and time.monotonic() < deadline:
+        while stored_days.plan(loaded, query).stored.days != DAYS and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         refresher.stop()
     assert len(rounds) >= 2
-    assert sequence_days.plan(loaded, query).stored.days == DAYS
+    assert stored_days.plan(loaded, query).stored.days == DAYS

@@ -1,10 +1,11 @@
-"""Past days' viewing sessions, stored for `contentpaths`.
+"""Past days' viewing sessions, stored for `contentpaths` as their counted path entries.
 
-Building a week's sessions from its millions of views is most of what `contentpaths` costs. A session
-never spans two UTC days (`views`), so a past day's sessions are the same in every period that holds the
-whole day: they are stored once, as each distinct sequence of titles with its count of sessions
-(`paths.title_sequences`), in `title_sequences` under the `slice` id of one computation. A slice is
-recorded in `title_sequence_days` with the version of the day's partition of `views` it was computed from
+Building a week's sessions from its millions of views, and counting their path entries, is most of what
+`contentpaths` costs. A session never spans two UTC days (`views`), so a past day's sessions are the same in
+every period that holds the whole day, and so are their entries (each step of a path, each transition)
+and counts: they are stored once (`paths.counted_entries` over the day), in `path_entries` under the `slice`
+id of one computation, and a period's counts are the sums of its days'. A slice is recorded in
+`path_entry_days` with the version of the day's partition of `views` it was computed from
 (`Store.partition_versions`).
 
 - `refresh_days` (which a `Refresher` runs every `Settings.stored_days_every_s` in the server) computes
@@ -32,12 +33,12 @@ from itertools import pairwise
 from sightline.query.ast import Select, Table
 from sightline.query.period import Period
 from sightline.query.printer import print_select
-from sightline.smartquery.paths import title_sequences
+from sightline.smartquery.paths import PARENT, counted_entries
 from sightline.smartquery.spec import SmartQuery, StoredDays
-from sightline.smartquery.sql import col, f, i, moment, named, same
+from sightline.smartquery.sql import col, f, i, moment, named, same, text
 from sightline.smartquery.views import day_start, whole_days
 from sightline.store.base import Store
-from sightline.store.schema import TITLE_SEQUENCE_DAYS_TABLE, TITLE_SEQUENCES_TABLE
+from sightline.store.schema import PATH_ENTRIES_TABLE, PATH_ENTRY_DAYS_TABLE
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ RETIRE_AFTER = timedelta(minutes=10)
 
 _DAY = timedelta(days=1)
 _RECORD_SQL = (
-    f"INSERT INTO {TITLE_SEQUENCE_DAYS_TABLE} (customer_id, day, slice, views_version, computed_at) "
+    f"INSERT INTO {PATH_ENTRY_DAYS_TABLE} (customer_id, day, slice, views_version, computed_at) "
     "VALUES ({customer:UInt32}, {day:Date}, {slice:UInt64}, {version:UInt64}, {computed_at:DateTime64(3, 'UTC')})"
 )
 _RETIRE_SQL = "DELETE FROM {table} WHERE customer_id = {{customer:UInt32}} AND has({{slices:Array(UInt64)}}, slice)"
@@ -77,7 +78,7 @@ def recorded_slices(store: Store, customer_id: int) -> list[Slice]:
     """Every recorded slice of the customer, by day, then oldest first: by the version it was computed from
     (a day's versions only grow), then by when."""
     columns = ("day", "slice", "views_version", "computed_at")
-    sql, params = print_select(Select(same(*columns), Table(TITLE_SEQUENCE_DAYS_TABLE, customer_id)))
+    sql, params = print_select(Select(same(*columns), Table(PATH_ENTRY_DAYS_TABLE, customer_id)))
     rows = store.query(sql, params).to_pylist()
     found = [Slice(r["day"], int(r["slice"]), int(r["views_version"]), r["computed_at"]) for r in rows]
     return sorted(found, key=lambda s: (s.day, s.views_version, s.computed_at))
@@ -129,15 +130,19 @@ def _store_slice(store: Store, customer_id: int, day: date, version: int, now: d
     rows = Select(
         named(
             customer_id=i(customer_id),
-            day=f("toDate", moment(day_start(day))),
+            day=f("toDate", moment(day_start(day)), text("UTC")),
             slice=i(slice_id),
-            titles=col("titles"),
-            sessions=col("weight"),
+            entry_hash=col("entry_hash"),
+            e_kind=col("entry_kind"),
+            **{f"e_{name}": col(f"entry_{name}") for name in PARENT},
+            e_next=col("next"),
+            n=col("n"),
         ),
-        title_sequences(day_query),
+        counted_entries(day_query),
     )
     sql, params = print_select(rows)
-    store.execute(f"INSERT INTO {TITLE_SEQUENCES_TABLE} (customer_id, day, slice, titles, sessions) {sql}", params)
+    names = ", ".join(column.alias for column in rows.columns)
+    store.execute(f"INSERT INTO {PATH_ENTRIES_TABLE} ({names}) {sql}", params)
     computed_at = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:23]
     record: dict[str, str | int] = {"customer": customer_id, "day": day.isoformat(), "slice": slice_id}
     store.execute(_RECORD_SQL, {**record, "version": version, "computed_at": computed_at})
@@ -153,7 +158,7 @@ def _retire(store: Store, customer_id: int, recorded: list[Slice], now: datetime
     ]
     if not retired:
         return
-    for table in (TITLE_SEQUENCES_TABLE, TITLE_SEQUENCE_DAYS_TABLE):
+    for table in (PATH_ENTRIES_TABLE, PATH_ENTRY_DAYS_TABLE):
         store.execute(_RETIRE_SQL.format(table=table), {"customer": customer_id, "slices": f"{retired}"})
 
 
