@@ -43,7 +43,8 @@ from sightline.store.schema import PATH_ENTRIES_TABLE, PATH_ENTRY_DAYS_TABLE
 logger = logging.getLogger(__name__)
 
 SETTLE = timedelta(hours=1)
-"""How long after its end a day is first stored: the views that play past midnight have ended by then."""
+"""How long after its end a day is first stored: most views that play past midnight have ended by then (an
+event of a later one changes the day's version, and the day is stored again)."""
 RETIRE_AFTER = timedelta(minutes=10)
 """How long a superseded slice is kept for the queries that planned with it (longer than any query runs)."""
 
