@@ -296,7 +296,7 @@ def report(
         + " and ".join(f"`{name}`'s {_engine(stages.queries[name])}" for name in SESSION_QUERIES)
         + " built from `views` alone; the rest is counting the paths (every prefix and transition of each "
         "distinct sequence of titles, weighted by its sessions, grouped by entry then by parent, sorted for the "
-        "page) and the runs of episodes. Reading the 7 days' title sequences stored instead, `contentpaths` takes "
+        "page) and the runs of episodes. Reading the 7 days' counted path entries stored instead, `contentpaths` takes "
         f"{_engine(stages.stored_paths)}. `subscriberinsight` takes {_engine(stages.queries['subscriberinsight'])} "
         "for its page: FINAL over 12 numeric columns of its views, about twenty aggregates per subscriber "
         "(grouped by the hash of its "
