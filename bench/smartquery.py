@@ -10,9 +10,10 @@ that store and, for each named query over the 7 days of customer 1001, over HTTP
 - cached: the same request with `querycache=True` (after one call that fills the cache), `--repeats` times;
   the cached answer is checked equal to the uncached one first.
 
-Before timing, it merges each day of `views` and stores each past day's viewing sessions, as the server does
-in the hour after a day ends. `contentpaths` is also timed over a period that starts and ends inside a day
-(its partial days built from `views`) and with a dimension filter (every day built from `views`).
+Before timing, it merges each day of `views` and stores each past day (`stored_days`), as the server does in
+the hour after a day ends. `contentpaths` and `subscriberinsight` are also timed over a period that starts
+and ends inside a day (the days it cuts computed from `views`), and `contentpaths` with a dimension filter
+(every day computed from `views`).
 
 It also cancels a running `contentpaths` by its queryId (`DELETE …/queries/{queryId}` once the engine lists
 it) and times how long the cancelled request took to answer. Writes the `smartquery` section of
@@ -47,7 +48,7 @@ from sightline.smartquery.service import store_tag
 from sightline.smartquery.spec import SmartQuery
 from sightline.smartquery.views import sessions
 from sightline.store import Store
-from sightline.store.schema import PATH_ENTRIES_TABLE, PATH_ENTRY_DAYS_TABLE
+from sightline.store.schema import PATH_ENTRIES_TABLE, STORED_DAY_SLICES_TABLE, SUBSCRIBER_DAYS_TABLE
 
 CUSTOMER = CUSTOMERS[0]
 PLAN_LEVEL = 6831
@@ -61,6 +62,7 @@ PARTIAL_DAYS = (timedelta(hours=12), timedelta(hours=5))
 """The partial-days period: the 7 days, starting this much later and ending this much earlier."""
 VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
     "contentpaths, partial days": ("contentpaths", {"shift": "partial"}),
+    "subscriberinsight, partial days": ("subscriberinsight", {"shift": "partial"}),
     "contentpaths, filter [device=tv]": ("contentpaths", {"filter": "[device=tv]"}),
 }
 """Further requests timed, by label: the queryname, and the parameters added (`shift`: the period)."""
@@ -83,12 +85,12 @@ class Engine:
 
 @dataclass
 class Stages:
-    """Building the 7 days' viewing sessions from `views`, and the whole of the slowest queries (built from
-    `views` alone), in the engine alone; and `contentpaths` as planned (its 7 days read stored)."""
+    """Building the 7 days' viewing sessions from `views`, and the whole of the slowest queries (computed from
+    `views` alone), in the engine alone; and those that read stored days, as planned (`stored`)."""
 
     sessions: Engine
     queries: dict[str, Engine]
-    stored_paths: Engine
+    stored: dict[str, Engine]
 
 
 @dataclass
@@ -181,8 +183,12 @@ def _stages(store: Store, repeats: int = STAGE_REPEATS) -> Stages:
 
     sessions_engine = engine(Select(count, sessions(query)))
     queries = {name: engine(NAMED_QUERIES[name].build(replace(query, name=name))) for name in PROFILED_QUERIES}
-    stored_paths = engine(NAMED_QUERIES["contentpaths"].build(stored_days.plan(store, query)))
-    return Stages(sessions_engine, queries, stored_paths)
+    stored = {}
+    for name in PROFILED_QUERIES:
+        spec = NAMED_QUERIES[name]
+        if spec.plan is not None:
+            stored[name] = engine(spec.build(spec.plan(store, replace(query, name=name))))
+    return Stages(sessions_engine, queries, stored)
 
 
 def _merge_past_days(store: Store) -> None:
@@ -195,7 +201,7 @@ def _store_past_days(store: Store) -> tuple[int, float]:
     """Store each past day's viewing sessions, as the server's `stored_days.Refresher` does within a minute
     once a day has settled, from scratch (a reused data directory holds them already); the slices computed,
     and the seconds it took."""
-    for table in (PATH_ENTRIES_TABLE, PATH_ENTRY_DAYS_TABLE):
+    for table in (PATH_ENTRIES_TABLE, SUBSCRIBER_DAYS_TABLE, STORED_DAY_SLICES_TABLE):
         store.execute(f"TRUNCATE TABLE {table}")
     began = time.perf_counter()
     computed = stored_days.refresh_days(store, list(CUSTOMERS), datetime.now(UTC))
@@ -255,8 +261,9 @@ def report(
         f"{loaded['events']:,} events, {loaded['views']:,} views, simulated over the 7 days before {END:%Y-%m-%d} "
         f"for customers {CUSTOMERS[0]} and {CUSTOMERS[1]} (scale {loaded['scale']:g}); every query asks for the "
         f"7 days of customer {CUSTOMER}, {views:,} views, each day of `views` merged into one part, as the engine "
-        f"does an hour after a day's last insert, and each past day's viewing sessions stored, as the server does "
-        f"within a minute of a day's settling (here {stored[0]} customer-days in {stored[1]:.1f} s). Over HTTP "
+        f"does an hour after a day's last insert, and each past day stored for the queries that sum per-day parts, "
+        f"as the server does within a minute of a day's settling (here {stored[0]} slices, a kind of one customer's "
+        f"day each, in {stored[1]:.1f} s). Over HTTP "
         f"(uvicorn on 127.0.0.1, httpx, one kept-alive connection, an API key); {repeats} timed calls each. "
         "Load average of the shared machine at the end: "
         f"{os.getloadavg()[0]:.1f} (2 cores).",
@@ -279,10 +286,10 @@ def report(
         "",
         f"- Goal ≤ {GOAL_UNCACHED_MS:,.0f} ms uncached (p95): met by {len(met)} of {len(named)} queries "
         f"({', '.join(f'`{n}`' for n in met) or 'none'}); the slowest p95 is {worst_uncached:,.0f} ms.",
-        f"- The last two rows are `contentpaths` asked otherwise: over the 7 days starting {partial[0]} h later and "
-        f"ending {partial[1]} h earlier (its 5 whole days read stored, the two partial days built from `views`), "
-        "and with the dimension filter `[device=tv]` (every day built from `views`: stored days hold every view's "
-        "sessions).",
+        f"- The last rows are queries asked otherwise: over the 7 days starting {partial[0]} h later and ending "
+        f"{partial[1]} h earlier (`contentpaths` reads its 5 whole days stored and computes the two partial days "
+        "from `views`; `subscriberinsight` also computes the day in which the halves of its period meet), and "
+        "with the dimension filter `[device=tv]` (every day computed from `views`: stored days hold every view).",
         f"- Goal ≤ {GOAL_CACHED_MS:.0f} ms cached (p95): the slowest p95 is {worst_cached:.1f} ms "
         f"({'met' if worst_cached <= GOAL_CACHED_MS else 'not met'}); every cached answer equals the uncached one.",
         f"- Cancelling `contentpaths` under `[device=tv]` (uncached: {cancellation.full_ms:,.0f} ms) by its queryId "
@@ -296,15 +303,16 @@ def report(
         + " and ".join(f"`{name}`'s {_engine(stages.queries[name])}" for name in SESSION_QUERIES)
         + " built from `views` alone; the rest is counting the paths (every prefix and transition of each "
         "distinct sequence of titles, weighted by its sessions, grouped by entry then by parent, sorted for the "
-        "page) and the runs of episodes. Reading the 7 days' counted path entries stored instead, `contentpaths` takes "
-        f"{_engine(stages.stored_paths)}. `subscriberinsight` takes {_engine(stages.queries['subscriberinsight'])} "
-        "for its page: FINAL over 12 numeric columns of its views, about twenty aggregates per subscriber "
-        "(grouped by the hash of its "
-        "id), of which the distinct devices, device classes and titles cost the most; the ids and subscription "
-        "types of the page's subscribers come after paging, from a second query that finds each one's latest "
-        "view by the primary key (reading the ids for every view with FINAL had cost about 0.5 s). "
-        "`subscribercohorts` reads the same sums without those sets and without sorting the subscribers. "
-        f"Built from `views`, each of the three needs {min(e.cpu_ms for e in stages.queries.values()) / 1000:.1f} "
+        "page) and the runs of episodes. Reading the 7 days' counted path entries stored instead, `contentpaths` "
+        f"takes {_engine(stages.stored['contentpaths'])}. Computed from `views`, `subscriberinsight` takes "
+        f"{_engine(stages.queries['subscriberinsight'])} for its page: FINAL over 12 numeric columns of its views, "
+        "per subscriber and day, then about twenty aggregates per subscriber (grouped by the hash of its id), of "
+        "which the distinct devices, device classes and titles cost the most; reading its 7 days stored (each "
+        f"subscriber's sums of each day) instead, it takes {_engine(stages.stored['subscriberinsight'])}. The ids "
+        "and subscription types of the page's subscribers come after paging, from a second query that finds each "
+        "one's latest view by the primary key (reading the ids for every view with FINAL had cost about 0.5 s). "
+        "`subscribercohorts` reads the same sums without sorting the subscribers. "
+        f"Computed from `views`, each of the three needs {min(e.cpu_ms for e in stages.queries.values()) / 1000:.1f} "
         f"to {max(e.cpu_ms for e in stages.queries.values()) / 1000:.1f} s of CPU, so on 2 cores the slowest "
         "cannot answer in much less than half that even alone, and on the shared machine (other work on the same "
         "cores) its time grows toward its CPU time.",

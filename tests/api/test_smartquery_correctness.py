@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from sightline.auth.kinds import KeyKind
 from sightline.query.period import Period
 from sightline.settings import Settings
 from sightline.simulate import SimulationConfig, simulate
-from sightline.smartquery import stored_days
+from sightline.smartquery import paths, stored_days, subscribers
 from sightline.smartquery.catalog import NAMED_QUERIES
 from sightline.smartquery.spec import SmartQuery, StoredDays
 from sightline.store import Store
@@ -41,6 +41,7 @@ CONFIG = SimulationConfig(
     start=START, end=START + timedelta(days=2), customer_ids=(CUSTOMER,), views_per_day=6000, seed=11
 )
 DAY_TWO = (START + timedelta(days=1), START + timedelta(days=2))
+CONFIG_DAYS = (START, START + timedelta(days=2))
 WHOLE = (START, START + timedelta(days=3))
 """Holds every event of every view: the attribution of play time (by event time) does not matter."""
 
@@ -158,19 +159,28 @@ def test_contentpaths_equal_the_paths_rebuilt_from_the_truth(world: World) -> No
         assert counts == sorted(counts, reverse=True)
 
 
-def test_contentpaths_read_from_stored_days_equal_those_built_from_views_and_the_truth(world: World) -> None:
-    """Once the past days' sessions are stored (`stored_days`), a period's whole days are read from them and
-    the rest is built from `views`: the answer stays the truth's, row for row."""
-    spans = {"day two": DAY_TWO, "a day and a half": (START + timedelta(hours=12), DAY_TWO[1])}
+def test_answers_read_from_stored_days_equal_those_computed_from_views_and_the_truth(world: World) -> None:
+    """Once the past days are stored (`stored_days`), a period's whole days are read from there and the rest
+    is computed from `views`: the answers stay the truth's, row for row."""
+    spans = {"day two": DAY_TWO, "a day and a half": (START + timedelta(hours=12), DAY_TWO[1]), "both": CONFIG_DAYS}
+    queries = ("contentpaths", "subscriberinsight", "subscribercohorts")
     request = SmartQuery(CUSTOMER, "contentpaths", Period(*DAY_TWO), "hour", None, (), 1, 0)
-    assert stored_days.plan(world.store, request).stored == StoredDays()
-    built = {name: every_row(world, "contentpaths", span) for name, span in spans.items()}
-    assert stored_days.refresh_days(world.store, [CUSTOMER], datetime.now(UTC)) == 2
-    assert stored_days.plan(world.store, request).stored.days == (DAY_TWO[0].date(),)
+    assert stored_days.plan(paths.DAYS, world.store, request).stored == StoredDays()
+    computed = {(q, name): every_row(world, q, span) for q in queries for name, span in spans.items()}
+    assert stored_days.refresh_days(world.store, [CUSTOMER], datetime.now(UTC)) == 4  # 2 days, 2 kinds
+    assert stored_days.plan(paths.DAYS, world.store, request).stored.days == (DAY_TWO[0].date(),)
+    both = replace(request, name="subscriberinsight", period=Period(*CONFIG_DAYS))
+    assert stored_days.plan(subscribers.DAYS, world.store, both).stored.days == (START.date(), DAY_TWO[0].date())
+    for (query, name), rows in computed.items():
+        assert every_row(world, query, spans[name]) == rows, (query, name)
     for name, span in spans.items():
-        assert every_row(world, "contentpaths", span) == built[name], name
         expected = truth.content_paths(world.frame, truth.Span.of(*span))
-        assert mismatches({(r["kind"], tuple(r["assetids"])): r for r in built[name]}, expected) == [], name
+        got = {(r["kind"], tuple(r["assetids"])): r for r in computed[("contentpaths", name)]}
+        assert mismatches(got, expected) == [], name
+    insight = truth.subscriber_insight(world.frame, truth.Span.of(*CONFIG_DAYS))
+    assert mismatches({r["subscriberid"]: r for r in computed[("subscriberinsight", "both")]}, insight) == []
+    cohorts = truth.subscriber_cohorts(insight)
+    assert mismatches({r["cohort"]: r for r in computed[("subscribercohorts", "both")]}, cohorts) == []
 
 
 def test_the_session_rule_keeps_the_simulated_sessions_whole(world: World) -> None:

@@ -1,46 +1,60 @@
-"""Past days' viewing sessions stored for `contentpaths` (`stored_days`): which days are stored and when,
-that a query reads a stored day only while the day's views are unchanged, that a changed day is stored
-again and its old slice deleted later, and that every answer equals the one built from `views` alone."""
+"""What named queries store of past days (`stored_days`): which days are stored and when, that a query reads
+a stored day only while the day's views are unchanged, that a changed day is stored again and its old slice
+deleted later, and that every answer equals the one computed from `views` alone — for `contentpaths` (the
+counted path entries of a day) and the subscriber queries (each subscriber's sums of a day)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
 import pytest
 
+from sightline.query.ast import Select
 from sightline.query.filters import parse_filter
 from sightline.query.period import Period
 from sightline.query.printer import print_select
 from sightline.simulate import SimulationConfig, simulate
-from sightline.smartquery import paths, stored_days
+from sightline.smartquery import paths, stored_days, subscribers
 from sightline.smartquery.request import DIMENSION_KINDS
-from sightline.smartquery.spec import SmartQuery, StoredDays
+from sightline.smartquery.spec import DayTable, SmartQuery, StoredDays
 from sightline.smartquery.views import live_spans, whole_days
 from sightline.store import EmbeddedStore
-from sightline.store.schema import PATH_ENTRIES_TABLE, PATH_ENTRY_DAYS_TABLE
+from sightline.store.schema import PATH_ENTRIES_TABLE, STORED_DAY_SLICES_TABLE, SUBSCRIBER_DAYS_TABLE
 
 CUSTOMER, OTHER = 41, 42
 START = datetime(2025, 3, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
+END = START + 3 * DAY
 DAYS = tuple((START + k * DAY).date() for k in range(3))
+SETTLED = END + stored_days.SETTLE
+QUERIES: dict[str, tuple[DayTable, Callable[[SmartQuery], Select]]] = {
+    "contentpaths": (paths.DAYS, paths.build),
+    "subscriberinsight": (subscribers.DAYS, subscribers.build_insight),
+    "subscribercohorts": (subscribers.DAYS, subscribers.build_cohorts),
+}
 
 
 def _events(config: SimulationConfig) -> pa.Table:
     return pa.concat_tables([chunk.events for chunk in simulate(config)])
 
 
-def _query(start: datetime, end: datetime, customer_id: int = CUSTOMER) -> SmartQuery:
-    return SmartQuery(customer_id, "contentpaths", Period(start, end), "hour", None, (), 100_000, 0)
+def _query(name: str, start: datetime, end: datetime, customer_id: int = CUSTOMER) -> SmartQuery:
+    return SmartQuery(customer_id, name, Period(start, end), "hour", None, (), 100_000, 0)
 
 
 def _answer(store: EmbeddedStore, query: SmartQuery) -> list[dict[str, Any]]:
-    sql, params = print_select(paths.build(query))
+    sql, params = print_select(QUERIES[query.name][1](query))
     rows: list[dict[str, Any]] = store.query(sql, params).to_pylist()
     return rows
+
+
+def _planned(store: EmbeddedStore, query: SmartQuery) -> SmartQuery:
+    return stored_days.plan(QUERIES[query.name][0], store, query)
 
 
 def _slices(store: EmbeddedStore, table: str) -> set[int]:
@@ -50,82 +64,87 @@ def _slices(store: EmbeddedStore, table: str) -> set[int]:
 
 @pytest.fixture
 def loaded(store: EmbeddedStore) -> EmbeddedStore:
-    config = SimulationConfig(start=START, end=START + 3 * DAY, customer_ids=(CUSTOMER, OTHER), views_per_day=800)
+    config = SimulationConfig(start=START, end=END, customer_ids=(CUSTOMER, OTHER), views_per_day=800)
     store.insert_events(_events(config))
     return store
 
 
 def test_whole_days_and_the_spans_left_around_stored_days() -> None:
-    period = Period(START + timedelta(hours=6), START + 3 * DAY + timedelta(hours=2))
+    period = Period(START + timedelta(hours=6), END + timedelta(hours=2))
     assert whole_days(period) == DAYS[1:]
-    assert whole_days(Period(START, START + 3 * DAY)) == DAYS
+    assert whole_days(Period(START, END)) == DAYS
     assert whole_days(Period(START + timedelta(hours=1), START + timedelta(hours=30))) == ()
     assert live_spans(period, ()) is None
-    assert live_spans(period, (DAYS[1],)) == (
-        (period.start, START + DAY),
-        (START + 2 * DAY, period.end),
-    )
-    assert live_spans(Period(START, START + 3 * DAY), DAYS) == ()
+    assert live_spans(period, (DAYS[1],)) == ((period.start, START + DAY), (START + 2 * DAY, period.end))
+    assert live_spans(Period(START, END), DAYS) == ()
 
 
-def test_settled_days_are_stored_per_customer_and_read_as_the_views_would_answer(loaded: EmbeddedStore) -> None:
-    end = START + 3 * DAY
-    assert stored_days.refresh_days(loaded, [CUSTOMER, OTHER], end + timedelta(minutes=30)) == 4  # not day 3 yet
-    assert stored_days.refresh_days(loaded, [CUSTOMER, OTHER], end + stored_days.SETTLE) == 2
-    assert stored_days.refresh_days(loaded, [CUSTOMER, OTHER], end + stored_days.SETTLE) == 0
+def test_the_subscriber_queries_store_no_day_that_the_period_or_its_halves_cut() -> None:
+    query = _query("subscriberinsight", START + DAY + timedelta(hours=12), END)  # halves meet at END - 18 h
+    lookback = [(START - k * DAY).date() for k in range(subscribers.LOOKBACK.days - 2, -1, -1)]  # starts mid-day
+    assert subscribers.DAYS.stored_days(query) == tuple(lookback)  # not day 2 (period start), nor day 3 (middle)
+    whole = _query("subscriberinsight", START + DAY, START + 5 * DAY)  # halves meet at midnight
+    assert subscribers.DAYS.stored_days(whole)[-5:] == tuple((START + k * DAY).date() for k in range(5))
+
+
+@pytest.mark.parametrize("name", QUERIES)
+def test_settled_days_are_stored_per_customer_and_read_as_the_views_would_answer(
+    loaded: EmbeddedStore, name: str
+) -> None:
+    assert stored_days.refresh_days(loaded, [CUSTOMER, OTHER], END + timedelta(minutes=30)) == 8  # not day 3 yet
+    assert stored_days.refresh_days(loaded, [CUSTOMER, OTHER], SETTLED) == 4
+    assert stored_days.refresh_days(loaded, [CUSTOMER, OTHER], SETTLED) == 0
     for customer_id in (CUSTOMER, OTHER):
-        for start, finish in ((START, end), (START + timedelta(hours=7), end - timedelta(hours=3))):
-            live = _query(start, finish, customer_id)
-            planned = stored_days.plan(loaded, live)
-            assert planned.stored.days == whole_days(live.period)
+        for start, end in ((START + DAY, END), (START, END), (START + timedelta(hours=7), END + timedelta(hours=21))):
+            live = _query(name, start, end, customer_id)
+            planned = _planned(loaded, live)
+            assert planned.stored.days
+            assert set(planned.stored.days) <= set(DAYS)
             assert len(set(planned.stored.slices)) == len(planned.stored.days)
             answer = _answer(loaded, planned)
-            assert len(answer) > 100
-            assert answer == _answer(loaded, live)
+            assert len(answer) > 1
+            assert answer == _answer(loaded, live), (customer_id, start, end)
 
 
-def test_a_day_whose_views_changed_is_built_from_views_until_stored_again(loaded: EmbeddedStore) -> None:
-    now = START + 3 * DAY + stored_days.SETTLE
-    stored_days.refresh_days(loaded, [CUSTOMER, OTHER], now)
-    query = _query(START, START + 3 * DAY)
-    before = stored_days.plan(loaded, query)
+def test_a_day_whose_views_changed_is_computed_from_views_until_stored_again(loaded: EmbeddedStore) -> None:
+    stored_days.refresh_days(loaded, [CUSTOMER, OTHER], SETTLED)
+    query = _query("contentpaths", START, END)
+    before = _planned(loaded, query)
     late = SimulationConfig(start=START, end=START + DAY, customer_ids=(CUSTOMER,), views_per_day=300, seed=5)
     loaded.insert_events(_events(late))
-    changed = stored_days.plan(loaded, query)
+    changed = _planned(loaded, query)
     assert changed.stored.days == DAYS[1:]
     assert _answer(loaded, changed) == _answer(loaded, query) != _answer(loaded, before)
-    assert _answer(loaded, stored_days.plan(loaded, _query(START, START + 3 * DAY, OTHER))) == _answer(
-        loaded, _query(START, START + 3 * DAY, OTHER)
-    )
-    assert stored_days.refresh_days(loaded, [CUSTOMER, OTHER], now) == 2  # day 1 of both customers
-    stored = stored_days.plan(loaded, query)
+    insight = _query("subscriberinsight", START + DAY, END)  # day 1 is its lookback
+    assert DAYS[0] not in _planned(loaded, insight).stored.days
+    assert _answer(loaded, _planned(loaded, insight)) == _answer(loaded, insight)
+    assert stored_days.refresh_days(loaded, [CUSTOMER, OTHER], SETTLED) == 4  # day 1 of both kinds and customers
+    stored = _planned(loaded, query)
     assert stored.stored.days == DAYS
     assert _answer(loaded, stored) == _answer(loaded, query)
+    assert _planned(loaded, insight).stored.days[-3:] == DAYS
     old = set(before.stored.slices) - set(stored.stored.slices)
     assert len(old) == 1
-    stored_days.refresh_days(loaded, [CUSTOMER, OTHER], now + stored_days.RETIRE_AFTER / 2)
+    stored_days.refresh_days(loaded, [CUSTOMER, OTHER], SETTLED + stored_days.RETIRE_AFTER / 2)
     assert old <= _slices(loaded, PATH_ENTRIES_TABLE)  # a query that planned with it may still read it
-    stored_days.refresh_days(loaded, [CUSTOMER, OTHER], now + stored_days.RETIRE_AFTER)
-    for table in (PATH_ENTRIES_TABLE, PATH_ENTRY_DAYS_TABLE):
+    stored_days.refresh_days(loaded, [CUSTOMER, OTHER], SETTLED + stored_days.RETIRE_AFTER)
+    for table in (PATH_ENTRIES_TABLE, STORED_DAY_SLICES_TABLE):
         assert not old & _slices(loaded, table)
         assert set(stored.stored.slices) <= _slices(loaded, table)
-    assert _answer(loaded, stored_days.plan(loaded, query)) == _answer(loaded, query)
+    assert len(_slices(loaded, SUBSCRIBER_DAYS_TABLE)) == 2 * len(DAYS)  # its superseded slices retired too
+    assert _answer(loaded, _planned(loaded, query)) == _answer(loaded, query)
 
 
-def test_a_query_that_counts_some_views_or_no_whole_day_is_built_from_views(loaded: EmbeddedStore) -> None:
-    stored_days.refresh_days(loaded, [CUSTOMER], START + 3 * DAY + stored_days.SETTLE)
-    filtered = replace(_query(START, START + 3 * DAY), view_filter=parse_filter("[device=tv]", DIMENSION_KINDS))
-    assert stored_days.plan(loaded, filtered) == filtered
-    short = _query(START + timedelta(hours=2), START + timedelta(hours=20))
-    assert stored_days.plan(loaded, short) == short
-    assert stored_days.plan(loaded, _query(START, START + 3 * DAY, OTHER)).stored == StoredDays()
-
-
-def test_a_day_without_views_has_no_slice_to_read(loaded: EmbeddedStore) -> None:
-    stored_days.refresh_days(loaded, [CUSTOMER], START + 3 * DAY + stored_days.SETTLE)
-    later = _query(START + 5 * DAY, START + 7 * DAY)
-    assert stored_days.plan(loaded, later).stored == StoredDays()
-    assert date(2025, 3, 6) in whole_days(later.period)
+def test_a_query_that_counts_some_views_or_no_whole_day_is_computed_from_views(loaded: EmbeddedStore) -> None:
+    stored_days.refresh_days(loaded, [CUSTOMER], SETTLED)
+    filtered = replace(_query("contentpaths", START, END), view_filter=parse_filter("[device=tv]", DIMENSION_KINDS))
+    assert _planned(loaded, filtered) == filtered
+    short = _query("contentpaths", START + timedelta(hours=2), START + timedelta(hours=20))
+    assert _planned(loaded, short) == short
+    assert _planned(loaded, _query("contentpaths", START, END, OTHER)).stored == StoredDays()
+    later = _query("contentpaths", START + 5 * DAY, START + 7 * DAY)
+    assert whole_days(later.period)
+    assert _planned(loaded, later).stored == StoredDays()  # days without views have no slice
 
 
 def test_the_refresher_stores_settled_days_and_goes_on_after_a_failed_round(loaded: EmbeddedStore) -> None:
@@ -139,12 +158,12 @@ def test_the_refresher_stores_settled_days_and_goes_on_after_a_failed_round(load
 
     refresher = stored_days.Refresher(loaded, customers, every_s=0.05)
     refresher.start()
+    query = _query("contentpaths", START, END)
     try:
         deadline = time.monotonic() + 60
-        query = _query(START, START + 3 * DAY)
-        while stored_days.plan(loaded, query).stored.days != DAYS and time.monotonic() < deadline:
+        while _planned(loaded, query).stored.days != DAYS and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         refresher.stop()
     assert len(rounds) >= 2
-    assert stored_days.plan(loaded, query).stored.days == DAYS
+    assert _planned(loaded, query).stored.days == DAYS

@@ -35,7 +35,7 @@ FUNCTIONS: frozenset[str] = frozenset(
         "range", "indexOf", "has", "cityHash64", "toUnixTimestamp64Milli", "toDate", "toUInt8", "toUInt32",
         "notEmpty", "not", "intDiv", "groupArrayIf", "groupUniqArrayIf", "arrayDistinct", "arraySum", "mapFromArrays",
         "arrayZip", "arrayFlatten", "uniqExactArray", "groupBitOrIf", "groupBitOr", "bitShiftLeft", "bitCount",
-        "arrayUniq",
+        "arrayUniq", "groupUniqArray",
         # the collector's state rebuilt at start (ingest/recovery.py)
         "argMax", "toString",
     }

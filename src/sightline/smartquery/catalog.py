@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from sightline.smartquery import audience, binges, content, paths, stored_days, subscribers
 from sightline.smartquery.spec import NamedQuerySpec, RowLabels
 
@@ -17,7 +19,7 @@ NAMED_QUERIES: dict[str, NamedQuerySpec] = {
             paths.DEFINITIONS,
             "paths, transitions, exits; each by count",
             paths.build,
-            plan=stored_days.plan,
+            plan=partial(stored_days.plan, paths.DAYS),
         ),
         NamedQuerySpec(
             "subscriberinsight",
@@ -30,6 +32,7 @@ NAMED_QUERIES: dict[str, NamedQuerySpec] = {
             subscribers.build_insight,
             lookback=subscribers.LOOKBACK,
             labels=RowLabels(subscribers.LABEL_KEYS, subscribers.LABELLED, subscribers.label_subscribers),
+            plan=partial(stored_days.plan, subscribers.DAYS),
         ),
         NamedQuerySpec(
             "subscribercohorts",
@@ -41,6 +44,7 @@ NAMED_QUERIES: dict[str, NamedQuerySpec] = {
             "atrisk, new, engaged, returning",
             subscribers.build_cohorts,
             lookback=subscribers.LOOKBACK,
+            plan=partial(stored_days.plan, subscribers.DAYS),
         ),
         NamedQuerySpec(
             "topcontent",

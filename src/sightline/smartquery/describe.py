@@ -124,10 +124,16 @@ than {int(SESSION_GAP.total_seconds() // 60)} minutes after the end of the viewe
 another UTC day. Only views that started in the period count, so sessions are cut at its edges.
 
 A session never spans two UTC days, so a past day's sessions are the same in every period that holds the
-whole day. The server stores what `contentpaths` counts of them (each step of a path, each transition,
-with its count) once the day has been over for {settle_minutes} minutes (checked every {refresh_s:g} s by
-default), and `contentpaths` reads a whole day of its period from there, as long as no data arrived for the
-day since; it builds the rest of the period, and every request with a dimension `filter`, from the views.
-Both give the same rows.
+whole day.
+
+## Stored days
+
+Some queries sum their period from per-day parts, and the server stores those parts for each past UTC day
+once it has been over for {settle_minutes} minutes (checked every {refresh_s:g} s by default):
+`contentpaths` the counted steps of paths and transitions of the day's sessions, `subscriberinsight` and
+`subscribercohorts` each subscriber's sums of the day. A request reads a day from there when the day lies
+whole in its period (for the subscriber queries, whole in its lookback, or in one half of its period), as
+long as no data arrived for the day since; it computes the rest of the period, and every request with a
+dimension `filter`, from the views. Both give the same rows.
 
 {sections}"""

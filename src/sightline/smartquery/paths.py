@@ -12,18 +12,16 @@ kept once), three kinds of rows:
 
 from __future__ import annotations
 
-from sightline.query.ast import Expr, OrderBy, Param, Select, Table, Trusted, UnionAll, Window
+from sightline.query.ast import Expr, OrderBy, Select, Trusted, UnionAll, Window
 from sightline.smartquery.rows import row_filter
-from sightline.smartquery.spec import ResultColumn, SmartQuery
+from sightline.smartquery.spec import DayTable, ResultColumn, SmartQuery
 from sightline.smartquery.sql import (
-    and_,
     at,
     col,
     f,
     i,
     item,
     lam,
-    moment,
     named,
     op,
     ratio,
@@ -31,7 +29,15 @@ from sightline.smartquery.sql import (
     text,
     total_records,
 )
-from sightline.smartquery.views import Spans, collapsed_titles, day_start, live_spans, name_of, sessions
+from sightline.smartquery.views import (
+    Spans,
+    collapsed_titles,
+    live_spans,
+    name_of,
+    sessions,
+    stored_rows,
+    whole_days,
+)
 from sightline.store.schema import PATH_ENTRIES_TABLE
 
 MAX_PATH = 5
@@ -85,17 +91,8 @@ def counted_entries(query: SmartQuery) -> Select:
     spans = live_spans(query.period, query.stored.days)
     parts = [] if spans == () else [_entries(query, spans)]
     if query.stored.days:
-        days = query.stored.days
-        stored = Select(
-            same("entry_hash", *(f"e_{name}" for name in _ENTRY_FIELDS), "n"),
-            Table(PATH_ENTRIES_TABLE, query.customer_id),
-            where=and_(
-                op(">=", col("day"), f("toDate", moment(day_start(days[0])), text("UTC"))),
-                op("<=", col("day"), f("toDate", moment(day_start(days[-1])), text("UTC"))),
-                f("has", Param(query.stored.slices, "Array(UInt64)"), col("slice")),
-            ),
-        )
-        parts.insert(0, stored)
+        columns = same("entry_hash", *(f"e_{name}" for name in _ENTRY_FIELDS), "n")
+        parts.insert(0, stored_rows(query, PATH_ENTRIES_TABLE, columns))
     # Entries are grouped by their hashes; their fields come back by `any` of each number (an `any` of the
     # whole tuple, or a key of six numbers, costs several times more).
     return Select(
@@ -160,6 +157,24 @@ def _entries(query: SmartQuery, spans: Spans | None) -> Select:
         ),
         Select(named(entry=f("arrayJoin", f("arrayConcat", prefix, following)), weight=col("weight")), sequences),
     )
+
+
+def day_rows(query: SmartQuery) -> Select:
+    """The rows `PATH_ENTRIES_TABLE` stores of a day: `counted_entries` of a query of that day."""
+    return Select(
+        named(
+            entry_hash=col("entry_hash"),
+            e_kind=col("entry_kind"),
+            **{f"e_{name}": col(f"entry_{name}") for name in PARENT},
+            e_next=col("next"),
+            n=col("n"),
+        ),
+        counted_entries(query),
+    )
+
+
+DAYS = DayTable("paths", PATH_ENTRIES_TABLE, day_rows, lambda query: whole_days(query.period))
+"""A session never spans two UTC days, so a whole day's entries are the same in every period that holds it."""
 
 
 def build(query: SmartQuery) -> Select:

@@ -43,6 +43,19 @@ class StoredDays:
 
 
 @dataclass(frozen=True, slots=True)
+class DayTable:
+    """What a named query stores of each past UTC day (`stored_days`): the rows of `table` that `rows` answers
+    for a query of that one day (without its filters), which the query sums over the days of its period that
+    `stored_days` gives, instead of computing them from `views`."""
+
+    kind: str
+    table: str
+    rows: Callable[[SmartQuery], Select]
+    stored_days: Callable[[SmartQuery], tuple[date, ...]]
+    """The days of a query that may be read as stored: whole days that its computation does not cut."""
+
+
+@dataclass(frozen=True, slots=True)
 class SmartQuery:
     """A validated request: the named query, its period and bucket size, the views it counts and the rows
     it keeps, and the page."""

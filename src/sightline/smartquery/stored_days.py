@@ -1,18 +1,16 @@
-"""Past days' viewing sessions, stored for `contentpaths` as their counted path entries.
+"""What named queries store of past days, so as not to compute it from `views` on every request.
 
-Building a week's sessions from its millions of views, and counting their path entries, is most of what
-`contentpaths` costs. A session never spans two UTC days (`views`), so a past day's sessions are the same in
-every period that holds the whole day, and so are their entries (each step of a path, each transition)
-and counts: they are stored once (`paths.counted_entries` over the day), in `path_entries` under the `slice`
-id of one computation, and a period's counts are the sums of its days'. A slice is recorded in
-`path_entry_days` with the version of the day's partition of `views` it was computed from
-(`Store.partition_versions`).
+A named query that can sum its period from per-day parts declares a `DayTable`: the rows it needs of one
+UTC day (for `contentpaths`, the counted path entries of the day's viewing sessions; for the subscriber
+queries, each subscriber's sums of the day) and which days of a request can be read so. Each customer's
+day is stored under the `slice` id of one computation, recorded in `stored_day_slices` with the version
+of the day's partition of `views` it was computed from (`Store.partition_versions`).
 
 - `refresh_days` (which a `Refresher` runs every `Settings.stored_days_every_s` in the server) computes
   a slice for each customer's day that ended at least `SETTLE` ago and whose latest slice is missing or of
   another version; then it deletes the slices superseded more than `RETIRE_AFTER` ago (a query that
   planned with one may still be reading it).
-- `plan` gives a query the whole days of its period whose latest slice is of the day's current version;
+- `plan` gives a query the days its `DayTable` allows whose latest slice is of the day's current version;
   the rest of the period is built from `views`, as without stored days.
 
 Invariant: a day's version is read before its views, so a slice never claims a version older than the
@@ -33,12 +31,12 @@ from itertools import pairwise
 from sightline.query.ast import Select, Table
 from sightline.query.period import Period
 from sightline.query.printer import print_select
-from sightline.smartquery.paths import PARENT, counted_entries
-from sightline.smartquery.spec import SmartQuery, StoredDays
-from sightline.smartquery.sql import col, f, i, moment, named, same, text
-from sightline.smartquery.views import day_start, whole_days
+from sightline.smartquery import paths, subscribers
+from sightline.smartquery.spec import DayTable, SmartQuery, StoredDays
+from sightline.smartquery.sql import col, f, i, moment, named, op, same, text
+from sightline.smartquery.views import day_start
 from sightline.store.base import Store
-from sightline.store.schema import PATH_ENTRIES_TABLE, PATH_ENTRY_DAYS_TABLE
+from sightline.store.schema import STORED_DAY_SLICES_TABLE
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +48,13 @@ RETIRE_AFTER = timedelta(minutes=10)
 
 _DAY = timedelta(days=1)
 _RECORD_SQL = (
-    f"INSERT INTO {PATH_ENTRY_DAYS_TABLE} (customer_id, day, slice, views_version, computed_at) "
-    "VALUES ({customer:UInt32}, {day:Date}, {slice:UInt64}, {version:UInt64}, {computed_at:DateTime64(3, 'UTC')})"
+    f"INSERT INTO {STORED_DAY_SLICES_TABLE} (customer_id, kind, day, slice, views_version, computed_at) VALUES "
+    "({customer:UInt32}, {kind:String}, {day:Date}, {slice:UInt64}, {version:UInt64}, "
+    "{computed_at:DateTime64(3, 'UTC')})"
 )
+DAY_TABLES: tuple[DayTable, ...] = (paths.DAYS, subscribers.DAYS)
 _RETIRE_SQL = "DELETE FROM {table} WHERE customer_id = {{customer:UInt32}} AND has({{slices:Array(UInt64)}}, slice)"
+"""Deletes slices by id: the ids are random 63-bit numbers, unique across kinds and days."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +76,12 @@ def day_versions(store: Store) -> dict[date, int]:
     }
 
 
-def recorded_slices(store: Store, customer_id: int) -> list[Slice]:
-    """Every recorded slice of the customer, by day, then oldest first: by the version it was computed from
-    (a day's versions only grow), then by when."""
+def recorded_slices(store: Store, customer_id: int, kind: str) -> list[Slice]:
+    """Every recorded slice of the customer of `kind`, by day, then oldest first: by the version it was
+    computed from (a day's versions only grow), then by when."""
     columns = ("day", "slice", "views_version", "computed_at")
-    sql, params = print_select(Select(same(*columns), Table(PATH_ENTRY_DAYS_TABLE, customer_id)))
+    select = Select(same(*columns), Table(STORED_DAY_SLICES_TABLE, customer_id), where=op("=", col("kind"), text(kind)))
+    sql, params = print_select(select)
     rows = store.query(sql, params).to_pylist()
     found = [Slice(r["day"], int(r["slice"]), int(r["views_version"]), r["computed_at"]) for r in rows]
     return sorted(found, key=lambda s: (s.day, s.views_version, s.computed_at))
@@ -89,14 +91,14 @@ def _latest(slices: list[Slice]) -> dict[date, Slice]:
     return {s.day: s for s in slices}  # oldest first: the latest of a day is kept
 
 
-def plan(store: Store, query: SmartQuery) -> SmartQuery:
-    """`query` with the whole days of its period whose latest slice is of the day's current version as
-    `stored`; unchanged when the query counts only some views (a `filter` on dimensions)."""
-    days = whole_days(query.period)
+def plan(days_of: DayTable, store: Store, query: SmartQuery) -> SmartQuery:
+    """`query` with the days `days_of` allows whose latest slice is of the day's current version as `stored`;
+    unchanged when the query counts only some views (a `filter` on dimensions)."""
+    days = days_of.stored_days(query)
     if query.view_filter is not None or not days:
         return query
     versions = day_versions(store)
-    latest = _latest(recorded_slices(store, query.customer_id))
+    latest = _latest(recorded_slices(store, query.customer_id, days_of.kind))
     ready = [latest[d] for d in days if d in latest and latest[d].views_version == versions.get(d)]
     return replace(query, stored=StoredDays(tuple(s.day for s in ready), tuple(s.slice_id for s in ready)))
 
@@ -104,52 +106,45 @@ def plan(store: Store, query: SmartQuery) -> SmartQuery:
 def refresh_days(
     store: Store, customer_ids: list[int], now: datetime, stopping: Callable[[], bool] = lambda: False
 ) -> int:
-    """Store the slice of every settled day of `views` whose latest slice (for each of `customer_ids`) is
-    missing or of another version, and retire superseded slices; how many slices were computed. Returns
-    early, between two slices, once `stopping()` is true."""
+    """Store the slice of every `DAY_TABLES` kind of every settled day of `views` whose latest slice (for each of
+    `customer_ids`) is missing or of another version, and retire superseded slices; how many slices were
+    computed. Returns early, between two slices, once `stopping()` is true."""
     versions = day_versions(store)
     settled = {d: v for d, v in versions.items() if day_start(d) + _DAY + SETTLE <= now}
     computed = 0
     for customer_id in customer_ids:
-        recorded = recorded_slices(store, customer_id)
-        latest = _latest(recorded)
-        for day, version in sorted(settled.items()):
-            if stopping():
-                return computed
-            if day not in latest or latest[day].views_version != version:
-                _store_slice(store, customer_id, day, version, now)
-                computed += 1
-        _retire(store, customer_id, recorded, now)
+        for days_of in DAY_TABLES:
+            recorded = recorded_slices(store, customer_id, days_of.kind)
+            latest = _latest(recorded)
+            for day, version in sorted(settled.items()):
+                if stopping():
+                    return computed
+                if day not in latest or latest[day].views_version != version:
+                    _store_slice(store, days_of, customer_id, day, version, now)
+                    computed += 1
+            _retire(store, days_of, customer_id, recorded, now)
     return computed
 
 
-def _store_slice(store: Store, customer_id: int, day: date, version: int, now: datetime) -> None:
+def _store_slice(store: Store, days_of: DayTable, customer_id: int, day: date, version: int, now: datetime) -> None:
     """Compute the day's slice and record it as of `now`; `version` was read before the views are."""
     slice_id = secrets.randbits(63)
     period = Period(day_start(day), day_start(day) + _DAY)
-    day_query = SmartQuery(customer_id, "contentpaths", period, "hour", None, (), 1, 0)
+    day_rows = days_of.rows(SmartQuery(customer_id, "", period, "hour", None, (), 1, 0))
     rows = Select(
-        named(
-            customer_id=i(customer_id),
-            day=f("toDate", moment(day_start(day)), text("UTC")),
-            slice=i(slice_id),
-            entry_hash=col("entry_hash"),
-            e_kind=col("entry_kind"),
-            **{f"e_{name}": col(f"entry_{name}") for name in PARENT},
-            e_next=col("next"),
-            n=col("n"),
-        ),
-        counted_entries(day_query),
+        named(customer_id=i(customer_id), day=f("toDate", moment(day_start(day)), text("UTC")), slice=i(slice_id))
+        + same(*(column.alias for column in day_rows.columns)),
+        day_rows,
     )
     sql, params = print_select(rows)
     names = ", ".join(column.alias for column in rows.columns)
-    store.execute(f"INSERT INTO {PATH_ENTRIES_TABLE} ({names}) {sql}", params)
+    store.execute(f"INSERT INTO {days_of.table} ({names}) {sql}", params)
     computed_at = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:23]
-    record: dict[str, str | int] = {"customer": customer_id, "day": day.isoformat(), "slice": slice_id}
-    store.execute(_RECORD_SQL, {**record, "version": version, "computed_at": computed_at})
+    record: dict[str, str | int] = {"customer": customer_id, "kind": days_of.kind, "day": day.isoformat()}
+    store.execute(_RECORD_SQL, {**record, "slice": slice_id, "version": version, "computed_at": computed_at})
 
 
-def _retire(store: Store, customer_id: int, recorded: list[Slice], now: datetime) -> None:
+def _retire(store: Store, days_of: DayTable, customer_id: int, recorded: list[Slice], now: datetime) -> None:
     """Delete the slices (rows and records) that a later slice of their day superseded before
     `now - RETIRE_AFTER`."""
     retired = [
@@ -159,7 +154,7 @@ def _retire(store: Store, customer_id: int, recorded: list[Slice], now: datetime
     ]
     if not retired:
         return
-    for table in (PATH_ENTRIES_TABLE, PATH_ENTRY_DAYS_TABLE):
+    for table in (days_of.table, STORED_DAY_SLICES_TABLE):
         store.execute(_RETIRE_SQL.format(table=table), {"customer": customer_id, "slices": f"{retired}"})
 
 

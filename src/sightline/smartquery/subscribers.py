@@ -7,12 +7,13 @@ subscribers' summed parts, never averaged from their ratios.
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 from sightline.catalog import ROLLUPS
-from sightline.query.ast import Expr, OrderBy, Param, ScalarSelect, Select, Table, Window
+from sightline.query.ast import Expr, OrderBy, Param, ScalarSelect, Select, Table, UnionAll, Window
+from sightline.query.period import Period
 from sightline.smartquery.rows import row_filter
-from sightline.smartquery.spec import ResultColumn, SmartQuery
+from sightline.smartquery.spec import DayTable, ResultColumn, SmartQuery
 from sightline.smartquery.sql import (
     TOTAL_RECORDS,
     and_,
@@ -32,7 +33,17 @@ from sightline.smartquery.sql import (
     text,
     total_records,
 )
-from sightline.smartquery.views import VIEW_START, hash_of, text_hash, view_rows
+from sightline.smartquery.views import (
+    VIEW_START,
+    Spans,
+    hash_of,
+    live_spans,
+    stored_rows,
+    text_hash,
+    view_rows,
+    whole_days,
+)
+from sightline.store.schema import SUBSCRIBER_DAYS_TABLE
 
 LOOKBACK = timedelta(days=28)
 POOR_STARTUP_MS = 4000
@@ -103,16 +114,16 @@ BITMASK_DAYS = 64
 
 
 def _days_active(query: SmartQuery, inside: Expr) -> Expr:
-    """Distinct UTC days of the views for which `inside` holds: over a period of at most `BITMASK_DAYS` days,
-    the bits set in the OR of one bit per view (its day's offset from the period's first day), which is
-    cheaper than a set per subscriber; over a longer period, a set. (The lookback's views, outside, are
+    """Distinct UTC `day`s of the rows for which `inside` holds: over a period of at most `BITMASK_DAYS` days,
+    the bits set in the OR of one bit per row (its day's offset from the period's first day), which is
+    cheaper than a set per subscriber; over a longer period, a set. (The lookback's rows, outside, are
     given offset 0 only so that the shift is defined; `inside` leaves them out.)"""
     period = query.period
     first_day = period.start.date()
     last_day = (period.end - timedelta(microseconds=1)).date()
     if (last_day - first_day).days >= BITMASK_DAYS:
-        return f("uniqExactIf", f("toDate", col("start")), inside)
-    offset = f("greatest", op("-", f("toDate", col("start")), f("toDate", moment(period.start))), i(0))  # 0: before
+        return f("uniqExactIf", col("day"), inside)
+    offset = f("greatest", op("-", col("day"), f("toDate", moment(period.start), text("UTC"))), i(0))  # 0: before
     return f("toUInt64", f("bitCount", f("groupBitOrIf", f("bitShiftLeft", f("toUInt64", i(1)), offset), inside)))
 
 
@@ -135,10 +146,22 @@ def _device_names(query: SmartQuery) -> Select:
     return Select(named(names=by_hash), per_device)
 
 
-def _per_subscriber(query: SmartQuery) -> Select:
-    """One row per subscriber with a view in the period: its sums, and its cohort."""
+_DAY_SUMS = ("attempts", "plays", "play_ms", "rebuffer_ms", "startup_ms", "failures", "poorviews")
+_DAY_SETS = ("titles", "devices", "device_classes")
+_DAY_COLUMNS = (*(f"d_{name}" for name in (*_DAY_SUMS, *_DAY_SETS)), "d_firstseen", "d_lastseen", "d_latest_start_ms")
+"""What a subscriber's views of one day (or of one part of a day, `_day_rows`) add up to."""
+
+
+def _middle(query: SmartQuery) -> datetime:
+    return query.period.start + query.period.span / 2
+
+
+def _day_rows(query: SmartQuery, spans: Spans | None, split: bool) -> Select:
+    """Each subscriber's sums (`_DAY_COLUMNS`) per UTC `day` of the views started from the lookback's start to
+    the period's end (or in `spans`); with `split`, per part of the day that lies before the period, in its
+    first half or in its second half, so that a row's views all lie in one of them (its `d_firstseen`
+    says which)."""
     period = query.period
-    middle = period.start + period.span / 2
     started = op("=", col("started"), i(1))
     watch = op("+", col("play_ms"), col("rebuffer_ms"))
     poor = or_(
@@ -157,6 +180,7 @@ def _per_subscriber(query: SmartQuery) -> Select:
         same("started")
         + named(
             subscriber_key=hash_of("subscriberid"),
+            day=f("toDate", VIEW_START),
             viewer=hash_of("viewerid"),
             title=hash_of("assetid"),
             device_class=hash_of("device"),
@@ -170,36 +194,99 @@ def _per_subscriber(query: SmartQuery) -> Select:
         ),
         since=query.since(LOOKBACK),
         where=(op("!=", hash_of("subscriberid"), i(0)),),
+        spans=spans,
     )
-    inside = op(">=", col("start"), moment(period.start))
-    first_half = and_(inside, op("<", col("start"), moment(middle)))
-    second_half = op(">=", col("start"), moment(middle))
-    played = and_(inside, op("=", col("started"), i(1)))
+    part = f(
+        "multiIf",
+        op("<", col("start"), moment(period.start)),
+        i(0),
+        op("<", col("start"), moment(_middle(query))),
+        i(1),
+        i(2),
+    )
+    played = op("=", col("started"), i(1))
+    return Select(
+        named(
+            subscriber_key=col("subscriber_key"),
+            day=col("day"),
+            d_attempts=f("count"),
+            d_plays=f("countIf", played),
+            d_play_ms=f("sum", col("view_play")),
+            d_rebuffer_ms=f("sum", col("view_rebuffer")),
+            d_startup_ms=f("sumIf", col("startup"), played),
+            d_failures=f("countIf", op("=", col("failed"), i(1))),
+            d_poorviews=f("countIf", op("=", col("poor"), i(1))),
+            d_titles=f("groupUniqArrayIf", col("title"), played),
+            d_devices=f("groupUniqArray", col("viewer")),
+            d_device_classes=f("groupUniqArray", col("device_class")),
+            d_firstseen=f("min", col("start")),
+            d_lastseen=f("max", col("end")),
+            d_latest_start_ms=f("max", f("toUnixTimestamp64Milli", col("start"))),
+        ),
+        views,
+        group_by=(col("subscriber_key"), col("day"), *((part,) if split else ())),
+    )
+
+
+def day_rows(query: SmartQuery) -> Select:
+    """The rows `SUBSCRIBER_DAYS_TABLE` stores of a day: each subscriber's sums of the views started in the
+    period of a query of that day (not in its lookback)."""
+    the_day = ((query.period.start, query.period.end),)
+    return Select(same("subscriber_key", *_DAY_COLUMNS), _day_rows(query, the_day, split=False))
+
+
+def _stored_days(query: SmartQuery) -> tuple[date, ...]:
+    """The whole days of the lookback, of the period's first half and of its second half: each lies in one of
+    them, so a subscriber's sums of the day count in one place."""
+    middle = _middle(query)
+    parts = ((query.since(LOOKBACK), query.period.start), (query.period.start, middle), (middle, query.period.end))
+    return tuple(day for start, end in parts for day in whole_days(Period(start, end)))
+
+
+DAYS = DayTable("subscribers", SUBSCRIBER_DAYS_TABLE, day_rows, _stored_days)
+
+
+def _per_subscriber(query: SmartQuery) -> Select:
+    """One row per subscriber with a view in the period: its sums, and its cohort. The sums add up its rows of
+    `_day_rows`: stored for the days of `query.stored`, computed from `views` for the rest."""
+    period = query.period
+    middle = _middle(query)
+    spans = live_spans(Period(query.since(LOOKBACK), period.end), query.stored.days)
+    parts: list[Select] = [] if spans == () else [_day_rows(query, spans, split=True)]
+    if query.stored.days:
+        parts.insert(0, stored_rows(query, SUBSCRIBER_DAYS_TABLE, same("subscriber_key", "day", *_DAY_COLUMNS)))
+    seen = col("d_firstseen")
+    inside = op(">=", seen, moment(period.start))
+    first_half = and_(inside, op("<", seen, moment(middle)))
+    second_half = op(">=", seen, moment(middle))
     days = max(1, math.ceil(period.span / timedelta(days=1)))
 
-    def views_if(condition: Expr) -> Expr:
-        return f("countIf", condition)
+    def total(name: str, condition: Expr = inside) -> Expr:
+        return f("sumIf", col(f"d_{name}"), condition)
+
+    def distinct(name: str) -> Expr:
+        return f("arrayFlatten", f("groupArrayIf", col(f"d_{name}"), inside))
 
     sums = named(
         subscriber_key=col("subscriber_key"),
-        attempts=views_if(inside),
-        plays=views_if(played),
-        titles=f("toUInt64", f("arrayUniq", f("groupArrayIf", col("title"), played))),  # cheaper than a set per group
-        play_ms=f("sumIf", col("view_play"), inside),
-        rebuffer_ms=f("sumIf", col("view_rebuffer"), inside),
-        startup_ms=f("sumIf", col("startup"), played),
+        attempts=total("attempts"),
+        plays=total("plays"),
+        titles=f("toUInt64", f("arrayUniq", distinct("titles"))),
+        play_ms=total("play_ms"),
+        rebuffer_ms=total("rebuffer_ms"),
+        startup_ms=total("startup_ms"),
         daysactive=_days_active(query, inside),
-        failures=views_if(and_(inside, op("=", col("failed"), i(1)))),
-        poorviews=views_if(and_(inside, op("=", col("poor"), i(1)))),
-        devices=f("uniqExactIf", col("viewer"), inside),
-        device_classes=f("groupUniqArrayIf", col("device_class"), inside),
-        first_half_views=views_if(first_half),
-        first_half_ms=f("sumIf", col("view_play"), first_half),
-        second_half_ms=f("sumIf", col("view_play"), second_half),
-        firstseen=f("min", col("start")),
-        lastseen=f("maxIf", col("end"), inside),
-        latest_start_ms=f("maxIf", f("toUnixTimestamp64Milli", col("start")), inside),
-        before=views_if(f("not", inside)),
+        failures=total("failures"),
+        poorviews=total("poorviews"),
+        devices=f("toUInt64", f("arrayUniq", distinct("devices"))),
+        device_classes=f("arrayDistinct", distinct("device_classes")),
+        first_half_views=total("attempts", first_half),
+        first_half_ms=total("play_ms", first_half),
+        second_half_ms=total("play_ms", second_half),
+        firstseen=f("min", seen),
+        lastseen=f("maxIf", col("d_lastseen"), inside),
+        latest_start_ms=f("maxIf", col("d_latest_start_ms"), inside),
+        before=total("attempts", f("not", inside)),
     )
     at_risk = or_(
         and_(op(">=", col("poorviews"), i(2)), op(">=", op("*", col("poorviews"), i(4)), col("attempts"))),
@@ -221,7 +308,7 @@ def _per_subscriber(query: SmartQuery) -> Select:
     )
     return Select(
         sums + named(cohort=cohort),
-        views,
+        parts[0] if len(parts) == 1 else UnionAll(tuple(parts)),
         group_by=(col("subscriber_key"),),
         having=op(">", col("attempts"), i(0)),
     )

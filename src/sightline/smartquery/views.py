@@ -17,11 +17,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from sightline.catalog import DIMENSION_HASHES, ROLLUPS
-from sightline.query.ast import Aliased, Column, Expr, ScalarSelect, Select, Table, and_all
+from sightline.query.ast import Aliased, Column, Expr, Param, ScalarSelect, Select, Table, and_all
 from sightline.query.compile import filter_expr
 from sightline.query.period import Period
 from sightline.smartquery.spec import SmartQuery
-from sightline.smartquery.sql import at, between, col, f, i, item, lam, named, op, or_, text
+from sightline.smartquery.sql import and_, at, between, col, f, i, item, lam, moment, named, op, or_, text
 
 SESSION_GAP = timedelta(minutes=30)
 VIEW_START = col("view_start")
@@ -58,6 +58,20 @@ def live_spans(period: Period, stored_days: tuple[date, ...]) -> Spans | None:
     if cursor < period.end:
         spans.append((cursor, period.end))
     return tuple(spans)
+
+
+def stored_rows(query: SmartQuery, table: str, columns: tuple[Aliased, ...]) -> Select:
+    """`columns` of the rows of `table` that the stored slices of `query.stored` hold (`stored_days`)."""
+    days = query.stored.days
+    return Select(
+        columns,
+        Table(table, query.customer_id),
+        where=and_(
+            op(">=", col("day"), f("toDate", moment(day_start(days[0])), text("UTC"))),
+            op("<=", col("day"), f("toDate", moment(day_start(days[-1])), text("UTC"))),
+            f("has", Param(query.stored.slices, "Array(UInt64)"), col("slice")),
+        ),
+    )
 
 
 def view_rows(

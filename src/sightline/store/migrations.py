@@ -16,8 +16,8 @@ from sightline.store.schema import (
     added_hashes_ddl,
     deduplication_ddl,
     error_events_ddl,
-    path_entries_ddl,
     schema_ddl,
+    stored_days_ddl,
     views_by_day_ddl,
 )
 
@@ -36,7 +36,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "hashes of the ids the named queries group by, in views", partial(added_hashes_ddl, 4)),
     Migration(5, "error_events: the error events, for the error API", partial(error_events_ddl, 5)),
     Migration(6, "views partitioned by day, each past day merged into one part", partial(views_by_day_ddl, 6)),
-    Migration(7, "the counted path entries of past days' viewing sessions, for contentpaths", path_entries_ddl),
+    Migration(7, "what contentpaths, subscriberinsight and subscribercohorts store of past days", stored_days_ddl),
 )
 
 _LEDGER = (

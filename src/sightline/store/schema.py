@@ -272,22 +272,31 @@ def error_events_ddl(version: int) -> list[str]:
 
 
 PATH_ENTRIES_TABLE = "path_entries"
-PATH_ENTRY_DAYS_TABLE = "path_entry_days"
+SUBSCRIBER_DAYS_TABLE = "subscriber_days"
+STORED_DAY_SLICES_TABLE = "stored_day_slices"
 
 
-def path_entries_ddl() -> list[str]:
-    """The counted path entries of past days' viewing sessions, for `contentpaths` (`smartquery.stored_days`):
-    `path_entries` holds, per customer and UTC day, each distinct entry of that day's sessions (a path's
-    step or a transition, `paths.counted_entries`: its hash, its fields and its count) under the `slice` id
-    of one computation; `path_entry_days` records each finished computation: the day's slice, and the
-    version of the day's partition of `views` it was computed from. A reader trusts a slice only through
-    its record."""
+def stored_days_ddl() -> list[str]:
+    """What the named queries store of past days (`smartquery.stored_days`), each under the `slice` id of one
+    computation of one customer's day: `path_entries`, the counted path entries of the day's viewing
+    sessions (`paths.counted_entries`); `subscriber_days`, each subscriber's sums of the day
+    (`subscribers.day_rows`). `stored_day_slices` records each finished computation: its kind, the day's
+    slice, and the version of the day's partition of `views` it was computed from. A reader trusts a slice
+    only through its record."""
     paths = ", ".join(f"e_p{k} UInt64" for k in range(1, 5))
+    sums = ", ".join(f"d_{name} UInt64" for name in ("attempts", "plays", "play_ms", "rebuffer_ms", "startup_ms"))
+    sets = ", ".join(f"d_{name} Array(UInt64)" for name in ("titles", "devices", "device_classes"))
+    times = "d_firstseen DateTime64(3, 'UTC'), d_lastseen DateTime64(3, 'UTC'), d_latest_start_ms Int64"
+    slice_of = "customer_id UInt32, day Date, slice UInt64"
     return [
         f"CREATE TABLE IF NOT EXISTS {PATH_ENTRIES_TABLE} (\n"
-        f"  customer_id UInt32, day Date, slice UInt64, entry_hash UInt64, e_kind UInt8, {paths}, e_next UInt64, "
-        "n UInt64\n)\nENGINE = MergeTree\nORDER BY (customer_id, day, slice)",
-        f"CREATE TABLE IF NOT EXISTS {PATH_ENTRY_DAYS_TABLE} (\n"
-        "  customer_id UInt32, day Date, slice UInt64, views_version UInt64, computed_at DateTime64(3, 'UTC')\n"
-        ")\nENGINE = MergeTree\nORDER BY (customer_id, day, computed_at)",
+        f"  {slice_of}, entry_hash UInt64, e_kind UInt8, {paths}, e_next UInt64, n UInt64\n"
+        ")\nENGINE = MergeTree\nORDER BY (customer_id, day, slice)",
+        f"CREATE TABLE IF NOT EXISTS {SUBSCRIBER_DAYS_TABLE} (\n"
+        f"  {slice_of}, subscriber_key UInt64, {sums}, d_failures UInt64, d_poorviews UInt64, {sets}, {times}\n"
+        ")\nENGINE = MergeTree\nORDER BY (customer_id, day, slice)",
+        f"CREATE TABLE IF NOT EXISTS {STORED_DAY_SLICES_TABLE} (\n"
+        "  customer_id UInt32, kind LowCardinality(String), day Date, slice UInt64, views_version UInt64,\n"
+        "  computed_at DateTime64(3, 'UTC')\n"
+        ")\nENGINE = MergeTree\nORDER BY (customer_id, kind, day, computed_at)",
     ]
