@@ -12,7 +12,7 @@ kept once), three kinds of rows:
 
 from __future__ import annotations
 
-from sightline.query.ast import Expr, OrderBy, Select, Trusted, UnionAll, Window
+from sightline.query.ast import Expr, OrderBy, Select, Trusted, Window
 from sightline.smartquery.rows import row_filter
 from sightline.smartquery.spec import DayTable, ResultColumn, SmartQuery
 from sightline.smartquery.sql import (
@@ -32,10 +32,9 @@ from sightline.smartquery.sql import (
 from sightline.smartquery.views import (
     Spans,
     collapsed_titles,
-    live_spans,
     name_of,
     sessions,
-    stored_rows,
+    stored_or_computed,
     whole_days,
 )
 from sightline.store.schema import PATH_ENTRIES_TABLE
@@ -84,26 +83,27 @@ _ENTRY_FIELDS = ("kind", *PARENT, "next")
 title before a transition), and its last step (0: `(end)`)."""
 
 
+_ENTRY_COLUMNS = ("entry_hash", *(f"e_{name}" for name in _ENTRY_FIELDS), "n")
+"""An entry's hash, its fields (`e_kind`, `e_p1` … `e_p4`, `e_next`) and its count: the columns of
+`PATH_ENTRIES_TABLE` a day's slice holds."""
+
+
 def counted_entries(query: SmartQuery) -> Select:
     """Each distinct entry (a path's step or a transition) of the period's viewing sessions and how many times
-    it happened: `entry_hash`, `entry_kind`, `entry_p1` … `entry_p4`, `next` and `n`. The days of
-    `query.stored` are read as stored (`PATH_ENTRIES_TABLE`), the rest of the period is built from `views`."""
-    spans = live_spans(query.period, query.stored.days)
-    parts = [] if spans == () else [_entries(query, spans)]
-    if query.stored.days:
-        columns = same("entry_hash", *(f"e_{name}" for name in _ENTRY_FIELDS), "n")
-        parts.insert(0, stored_rows(query, PATH_ENTRIES_TABLE, columns))
+    it happened (`_ENTRY_COLUMNS`). The days of `query.stored` are read as stored, the rest of the period is
+    built from `views`."""
+    rows = stored_or_computed(
+        query, query.period, PATH_ENTRIES_TABLE, _ENTRY_COLUMNS, lambda spans: _entries(query, spans)
+    )
     # Entries are grouped by their hashes; their fields come back by `any` of each number (an `any` of the
     # whole tuple, or a key of six numbers, costs several times more).
     return Select(
-        named(
-            entry_hash=col("entry_hash"),
-            entry_kind=f("any", col("e_kind")),
-            **{f"entry_{name}": f("any", col(f"e_{name}")) for name in PARENT},
-            next=f("any", col("e_next")),
-            n=f("sum", col("n")),
+        (
+            *same("entry_hash"),
+            *named(**{f"e_{name}": f("any", col(f"e_{name}")) for name in _ENTRY_FIELDS}),
+            *named(n=f("sum", col("n"))),
         ),
-        parts[0] if len(parts) == 1 else UnionAll(tuple(parts)),
+        rows,
         group_by=(col("entry_hash"),),
     )
 
@@ -159,34 +159,20 @@ def _entries(query: SmartQuery, spans: Spans | None) -> Select:
     )
 
 
-def day_rows(query: SmartQuery) -> Select:
-    """The rows `PATH_ENTRIES_TABLE` stores of a day: `counted_entries` of a query of that day."""
-    return Select(
-        named(
-            entry_hash=col("entry_hash"),
-            e_kind=col("entry_kind"),
-            **{f"e_{name}": col(f"entry_{name}") for name in PARENT},
-            e_next=col("next"),
-            n=col("n"),
-        ),
-        counted_entries(query),
-    )
-
-
-DAYS = DayTable("paths", PATH_ENTRIES_TABLE, day_rows, lambda query: whole_days(query.period))
+DAYS = DayTable("paths", PATH_ENTRIES_TABLE, counted_entries, lambda query: whole_days(query.period))
 """A session never spans two UTC days, so a whole day's entries are the same in every period that holds it."""
 
 
 def build(query: SmartQuery) -> Select:
     counted = counted_entries(query)
     parent = tuple(col(name) for name in PARENT)
-    entry_parent = (col("entry_kind"), *(col(f"entry_{name}") for name in PARENT))
+    entry_parent = (col("e_kind"), *(col(f"e_{name}") for name in PARENT))
     per_parent = Select(
         named(
-            item_kind=f("any", col("entry_kind")),
-            **{name: f("any", col(f"entry_{name}")) for name in PARENT},
+            item_kind=f("any", col("e_kind")),
+            **{name: f("any", col(f"e_{name}")) for name in PARENT},
             parent_count=f("sum", col("n")),
-            nexts=f("arrayZip", f("groupArray", col("next")), f("groupArray", col("n"))),
+            nexts=f("arrayZip", f("groupArray", col("e_next")), f("groupArray", col("n"))),
         ),
         counted,
         group_by=(f("cityHash64", *entry_parent),),

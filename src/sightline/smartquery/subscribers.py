@@ -10,7 +10,7 @@ import math
 from datetime import date, datetime, timedelta
 
 from sightline.catalog import ROLLUPS
-from sightline.query.ast import Expr, OrderBy, Param, ScalarSelect, Select, Table, UnionAll, Window
+from sightline.query.ast import Expr, OrderBy, Param, ScalarSelect, Select, Table, Window
 from sightline.query.period import Period
 from sightline.smartquery.rows import row_filter
 from sightline.smartquery.spec import DayTable, ResultColumn, SmartQuery
@@ -37,8 +37,7 @@ from sightline.smartquery.views import (
     VIEW_START,
     Spans,
     hash_of,
-    live_spans,
-    stored_rows,
+    stored_or_computed,
     text_hash,
     view_rows,
     whole_days,
@@ -204,19 +203,18 @@ def _day_rows(query: SmartQuery, spans: Spans | None, split: bool) -> Select:
         i(1),
         i(2),
     )
-    played = op("=", col("started"), i(1))
     return Select(
         named(
             subscriber_key=col("subscriber_key"),
             day=col("day"),
             d_attempts=f("count"),
-            d_plays=f("countIf", played),
+            d_plays=f("countIf", started),
             d_play_ms=f("sum", col("view_play")),
             d_rebuffer_ms=f("sum", col("view_rebuffer")),
-            d_startup_ms=f("sumIf", col("startup"), played),
+            d_startup_ms=f("sumIf", col("startup"), started),
             d_failures=f("countIf", op("=", col("failed"), i(1))),
             d_poorviews=f("countIf", op("=", col("poor"), i(1))),
-            d_titles=f("groupUniqArrayIf", col("title"), played),
+            d_titles=f("groupUniqArrayIf", col("title"), started),
             d_devices=f("groupUniqArray", col("viewer")),
             d_device_classes=f("groupUniqArray", col("device_class")),
             d_firstseen=f("min", col("start")),
@@ -251,10 +249,13 @@ def _per_subscriber(query: SmartQuery) -> Select:
     `_day_rows`: stored for the days of `query.stored`, computed from `views` for the rest."""
     period = query.period
     middle = _middle(query)
-    spans = live_spans(Period(query.since(LOOKBACK), period.end), query.stored.days)
-    parts: list[Select] = [] if spans == () else [_day_rows(query, spans, split=True)]
-    if query.stored.days:
-        parts.insert(0, stored_rows(query, SUBSCRIBER_DAYS_TABLE, same("subscriber_key", "day", *_DAY_COLUMNS)))
+    rows = stored_or_computed(
+        query,
+        Period(query.since(LOOKBACK), period.end),
+        SUBSCRIBER_DAYS_TABLE,
+        ("subscriber_key", "day", *_DAY_COLUMNS),
+        lambda spans: _day_rows(query, spans, split=True),
+    )
     seen = col("d_firstseen")
     inside = op(">=", seen, moment(period.start))
     first_half = and_(inside, op("<", seen, moment(middle)))
@@ -308,7 +309,7 @@ def _per_subscriber(query: SmartQuery) -> Select:
     )
     return Select(
         sums + named(cohort=cohort),
-        parts[0] if len(parts) == 1 else UnionAll(tuple(parts)),
+        rows,
         group_by=(col("subscriber_key"),),
         having=op(">", col("attempts"), i(0)),
     )

@@ -14,14 +14,15 @@ can be stored (`stored_days`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 from sightline.catalog import DIMENSION_HASHES, ROLLUPS
-from sightline.query.ast import Aliased, Column, Expr, Param, ScalarSelect, Select, Table, and_all
+from sightline.query.ast import Aliased, Column, Expr, Param, ScalarSelect, Select, Table, UnionAll, and_all
 from sightline.query.compile import filter_expr
 from sightline.query.period import Period
 from sightline.smartquery.spec import SmartQuery
-from sightline.smartquery.sql import and_, at, between, col, f, i, item, lam, moment, named, op, or_, text
+from sightline.smartquery.sql import and_, at, between, col, f, i, item, lam, moment, named, op, or_, same, text
 
 SESSION_GAP = timedelta(minutes=30)
 VIEW_START = col("view_start")
@@ -60,18 +61,27 @@ def live_spans(period: Period, stored_days: tuple[date, ...]) -> Spans | None:
     return tuple(spans)
 
 
-def stored_rows(query: SmartQuery, table: str, columns: tuple[Aliased, ...]) -> Select:
-    """`columns` of the rows of `table` that the stored slices of `query.stored` hold (`stored_days`)."""
+def stored_or_computed(
+    query: SmartQuery, span: Period, table: str, columns: tuple[str, ...], computed: Callable[[Spans | None], Select]
+) -> Select | UnionAll:
+    """The rows of `span`: `columns` of the rows of `table` in the stored slices of `query.stored`
+    (`stored_days`), and `computed(spans)` for the spans of `span` outside those days (`computed(None)`: the
+    whole span, when no day is stored). `computed` answers the same columns."""
+    spans = live_spans(span, query.stored.days)
+    parts = [] if spans == () else [computed(spans)]
     days = query.stored.days
-    return Select(
-        columns,
-        Table(table, query.customer_id),
-        where=and_(
-            op(">=", col("day"), f("toDate", moment(day_start(days[0])), text("UTC"))),
-            op("<=", col("day"), f("toDate", moment(day_start(days[-1])), text("UTC"))),
-            f("has", Param(query.stored.slices, "Array(UInt64)"), col("slice")),
-        ),
-    )
+    if days:
+        stored = Select(
+            same(*columns),
+            Table(table, query.customer_id),
+            where=and_(
+                op(">=", col("day"), f("toDate", moment(day_start(days[0])), text("UTC"))),
+                op("<=", col("day"), f("toDate", moment(day_start(days[-1])), text("UTC"))),
+                f("has", Param(query.stored.slices, "Array(UInt64)"), col("slice")),
+            ),
+        )
+        parts.insert(0, stored)
+    return parts[0] if len(parts) == 1 else UnionAll(tuple(parts))
 
 
 def view_rows(
