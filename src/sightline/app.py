@@ -23,6 +23,7 @@ from sightline.ingest.mux_sessions import MuxViews
 from sightline.ingest.pipeline import IngestPipeline
 from sightline.ingest.recovery import restore_sessions
 from sightline.ingest.sessions import Sessionizer
+from sightline.ingest.window import EventWindow
 from sightline.settings import Settings
 from sightline.smartquery.service import SmartQueryService
 from sightline.smartquery.stored_days import Refresher
@@ -47,7 +48,7 @@ def create_app(
         if restore_views:
             customers = [customer.id for customer in app.state.auth.accounts.list_customers()]
             restore_sessions(app.state.store, sessions, customers, int(time.time() * 1000))
-        app.state.ingest = IngestPipeline(sessions, app.state.writer)
+        app.state.ingest = IngestPipeline(sessions, app.state.writer, EventWindow.for_settings(settings))
         app.state.cmcd = CmcdSessions(app.state.ingest)
         app.state.media_origin = media.MediaOrigin.from_settings(settings)
         app.state.mux_views = MuxViews()
