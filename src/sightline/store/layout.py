@@ -107,10 +107,9 @@ def _filled(table: pa.Table, name: str) -> pa.ChunkedArray:
     """Column `name` of `table` with its missing values (a key a dict left out) as the field's default, and,
     in text, each control character (`_CONTROLS`) as U+FFFD."""
     column = table.column(name)
-    column = pc.fill_null(column, _DEFAULTS[name]) if column.null_count else column
-    if pa.types.is_string(column.type):
-        return pc.replace_substring_regex(column, pattern=_CONTROLS, replacement="\ufffd")
-    return column
+    if pa.types.is_string(column.type):  # before the defaults: most event text fields are left out (null)
+        column = pc.replace_substring_regex(column, pattern=_CONTROLS, replacement="\ufffd")
+    return pc.fill_null(column, _DEFAULTS[name]) if column.null_count else column
 
 
 def view_events_table(runs: list[ViewEvents]) -> pa.Table:

@@ -45,7 +45,7 @@ from sightline.store import quarantine, spool
 from sightline.store.base import Store
 from sightline.store.layout import conform
 from sightline.store.spool import Batch
-from sightline.store.units import MAX_PARTITIONS_PER_INSERT, Unit, batch_rows, partitions_per_insert
+from sightline.store.units import Unit, batch_rows, fits_one_insert
 
 logger = logging.getLogger(__name__)
 RETRY_DELAYS_S = (0.5, 1.0, 2.0, 5.0, 10.0)
@@ -326,7 +326,7 @@ class BatchingWriter:
                 return
             self._store_parts(segment, parts, inserts_seen)
             return
-        if partitions_per_insert(table) > MAX_PARTITIONS_PER_INSERT:  # the store would refuse it, maybe after `events`
+        if not fits_one_insert(table):  # the store would refuse it whole, maybe after `events` stored it
             parts = unit.parts(segment.batches)
             if parts and self._record_split(segment, unit):
                 self._store_parts(segment, parts, inserts_seen)
