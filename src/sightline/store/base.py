@@ -97,8 +97,8 @@ class Store(Protocol):
 
     def count_stored(self, batch: pa.Table) -> int:
         """How many rows of `batch` (in the layout) `events` holds, matched by customer, view, seq and time.
-        After a failed insert of `batch`, 0 means that nothing of it landed anywhere: the materialized views
-        receive a block only once `events` has stored it."""
+        After a failed insert of `batch`, 0 means that nothing of it landed anywhere: the engine feeds the
+        materialized views a block only once `events` has stored it (tests/store/test_writer_isolation.py)."""
         ...
 
     def close(self) -> None: ...

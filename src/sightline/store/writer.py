@@ -363,7 +363,7 @@ class BatchingWriter:
         isolated = self._inserts > held.inserts_seen  # the store accepted other inserts since it last failed
         held.inserts_seen = self._inserts
         parts = held.unit.parts(held.segment.batches)
-        divide_now = isolated or held.unit.customer is None  # a segment of several customers: at once
+        divide_now = isolated or bool(parts and parts[0].span is None)  # a segment's customers: at once
         if parts and divide_now and self._nothing_landed(held) and self._record_split(held.segment, held.unit):
             self._store_parts(held.segment, parts, held.inserts_seen)
             return
