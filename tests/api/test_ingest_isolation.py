@@ -27,7 +27,7 @@ from sightline.store import spool
 
 A, B = 1, 2
 WRITER_INTERVAL_S = 1.0
-FOUND_WITHIN_S = WRITER_INTERVAL_S + 2.0
+FOUND_WITHIN_S = WRITER_INTERVAL_S + 2.5
 """One writer interval, and the time the inserter takes on a shared 2-core machine."""
 
 
