@@ -17,10 +17,11 @@ own, so what can be stored is stored at once and only what the store refuses on 
 - a segment of several customers is divided at its first refusal; a unit of one customer is divided when it
   fails again after the store accepted other inserts (so an engine refusing everything does not shatter
   segments into batches);
-- a refused unit is held and tried again after `retry_delays_s` (the last delay repeats), between the
-  segments behind it, which it never holds up. It is quarantined (`store.quarantine`, with the engine's
-  error; an operator replays it) once it cannot be divided and has failed `POISON_FAILURES` times, each
-  after the store accepted another insert: while the engine refuses everything nothing is quarantined.
+- a refused unit is held and tried again after `retry_delays_s` (the last delay repeats), or as soon as the
+  store accepts another insert, between the segments behind it, which it never holds up. It is quarantined
+  (`store.quarantine`, with the engine's error; an operator replays it) once it cannot be divided and has
+  failed `POISON_FAILURES` times, each after the store accepted another insert: while the engine refuses
+  everything nothing is quarantined.
   A unit that does not convert to the layout is quarantined at once (retrying cannot help);
 - a segment is deleted once each of its units is stored or quarantined; segments left by a crash are
   inserted when the next writer starts, as their journal says, before it takes new batches.
@@ -48,8 +49,9 @@ from sightline.store.spool import Batch
 from sightline.store.units import Unit, batch_rows, fits_one_insert
 
 logger = logging.getLogger(__name__)
-RETRY_DELAYS_S = (0.5, 1.0, 2.0, 5.0, 10.0)
-"""Waits before each new attempt of a refused unit; the last one repeats."""
+RETRY_DELAYS_S = (0.5, 1.0, 2.0, 5.0)
+"""Waits before each new attempt of a refused unit; the last one repeats. Any insert the store accepts makes
+every held unit due at once: an engine that is back takes them without waiting out their delays."""
 POISON_FAILURES = 3
 """Failures of a unit that cannot be divided, each after the store accepted another insert, that make it
 poison: it is quarantined."""
@@ -351,6 +353,8 @@ class BatchingWriter:
             return str(error) or type(error).__name__
         self._inserts += 1
         self._stored_rows += table.num_rows
+        for held in self._held:
+            held.due = 0.0
         for listener in self._listeners:
             try:
                 listener(table)
