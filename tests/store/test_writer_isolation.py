@@ -95,19 +95,13 @@ def test_a_poison_batch_is_quarantined_alone_and_the_rest_of_its_segment_is_stor
     one_segment(writer, [run(2, 0), months_apart(1, 0), run(1, 1), run(3, 0)])
     stored = {1: (3, 1, 3000), 2: (3, 1, 3000), 3: (3, 1, 3000)}  # customer 1's good batch too
     wait_for(lambda: counts(store) == stored, seconds=5)  # no retry delay: the first pass stores them
-    traffic = keep_traffic_until(writer, lambda: bool(quarantine.entries(tmp_path)))
-    writer.flush()
+    writer.flush()  # no attempt of it: a batch whose times fall in 1,000 months is refused whatever happens
     writer.close()
     [unit] = quarantine.entries(tmp_path)
     assert (unit.customers, unit.rows) == ((1,), 1000)
     assert unit.token.endswith(".c1.b0-1")  # the first of customer 1's two batches
-    assert "Too many partitions" in unit.reason
-    assert counts(store) == {
-        1: (3, 1, 3000),
-        2: (3, 1, 3000),
-        3: (3, 1, 3000),
-        9: (3 * traffic, traffic, 3000 * traffic),
-    }
+    assert unit.reason.startswith("Too many partitions: its rows fall in 1000 of one table")
+    assert counts(store) == stored
     assert spool.segments(tmp_path) == []
     assert list(tmp_path.glob(f"*{spool.JOURNAL_SUFFIX}")) == []
 

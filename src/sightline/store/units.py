@@ -57,11 +57,20 @@ def batch_rows(batch: Batch) -> int:
     return batch.num_rows if isinstance(batch, pa.Table) else sum(len(run.events) for run in batch)
 
 
+def partitions_per_insert(table: pa.Table) -> int:
+    """The most partitions an insert of `table` (in the layout) makes in one table: `events` is partitioned by
+    the month of `ts`, `views` by the day of the view's start (store/schema.py); the rollups and
+    `error_events`, by the month of one of these, never make more."""
+    if table.num_rows == 0:
+        return 0
+    months = np.unique(table.column("ts").to_numpy().astype("datetime64[ms]").astype("datetime64[M]")).size
+    days = np.unique(view_start_ms(table.column("view_id")) // _DAY_MS).size
+    return int(max(months, days))
+
+
 def fits_one_insert(table: pa.Table) -> bool:
-    """Whether an insert of `table` (in the layout) makes at most `MAX_PARTITIONS_PER_INSERT` partitions in every
-    table: `events` is partitioned by the month of `ts`, `views` by the day of the view's start (store/schema.py);
-    the rollups and `error_events`, by the month of one of these, never make more. Decided from the spans of
-    both times (a segment of the last days: at once), counted exactly only when a span could pass the limit."""
+    """Whether `partitions_per_insert(table)` is within `MAX_PARTITIONS_PER_INSERT`: decided from the spans of
+    both times (a segment of the last days: at once), counted only when a span could pass the limit."""
     if table.num_rows == 0:
         return True
     ts, ids = pc.min_max(table.column("ts")), pc.min_max(table.column("view_id"))
@@ -70,9 +79,7 @@ def fits_one_insert(table: pa.Table) -> bool:
     spans_fit = MAX_PARTITIONS_PER_INSERT - 2  # a span touches at most two partitions more than it holds
     if ts_span < spans_fit * 28 * _DAY_MS and start_span < spans_fit * _DAY_MS:
         return True
-    months = np.unique(table.column("ts").to_numpy().astype("datetime64[ms]").astype("datetime64[M]")).size
-    days = np.unique(view_start_ms(table.column("view_id")) // _DAY_MS).size
-    return max(months, days) <= MAX_PARTITIONS_PER_INSERT
+    return partitions_per_insert(table) <= MAX_PARTITIONS_PER_INSERT
 
 
 def _holding(segment: list[Batch], customer: int) -> list[int]:

@@ -21,8 +21,8 @@ own, so what can be stored is stored at once and only what the store refuses on 
   store accepts another insert, between the segments behind it, which it never holds up. It is quarantined
   (`store.quarantine`, with the engine's error; an operator replays it) once it cannot be divided and has
   failed `POISON_FAILURES` times, each after the store accepted another insert: while the engine refuses
-  everything nothing is quarantined.
-  A unit that does not convert to the layout is quarantined at once (retrying cannot help);
+  everything nothing is quarantined. A unit that does not convert to the layout, or of one batch whose rows
+  fall in more partitions than one insert may touch, is quarantined at once (retrying cannot help);
 - a segment is deleted once each of its units is stored or quarantined; segments left by a crash are
   inserted when the next writer starts, as their journal says, before it takes new batches.
 Rows submitted and not yet stored or quarantined are bounded by `max_pending_rows`: `submit` raises
@@ -46,12 +46,13 @@ from sightline.store import quarantine, spool
 from sightline.store.base import Store
 from sightline.store.layout import conform
 from sightline.store.spool import Batch
-from sightline.store.units import Unit, batch_rows, fits_one_insert
+from sightline.store.units import MAX_PARTITIONS_PER_INSERT, Unit, batch_rows, fits_one_insert, partitions_per_insert
 
 logger = logging.getLogger(__name__)
 RETRY_DELAYS_S = (0.5, 1.0, 2.0, 5.0)
 """Waits before each new attempt of a refused unit; the last one repeats. Any insert the store accepts makes
-every held unit due at once: an engine that is back takes them without waiting out their delays."""
+due at once every held unit not yet refused while the store accepted others: an engine that is back takes them
+without waiting out their delays."""
 POISON_FAILURES = 3
 """Failures of a unit that cannot be divided, each after the store accepted another insert, that make it
 poison: it is quarantined."""
@@ -328,9 +329,14 @@ class BatchingWriter:
                 return
             self._store_parts(segment, parts, inserts_seen)
             return
-        if not fits_one_insert(table):  # the store would refuse it whole, maybe after `events` stored it
+        if not fits_one_insert(table):  # the store would refuse it, maybe after `events` stored it
             parts = unit.parts(segment.batches)
-            if parts and self._record_split(segment, unit):
+            if not parts:  # refused whatever happens: no attempt costs the segments behind it
+                count = partitions_per_insert(table)
+                limit = f"more than the {MAX_PARTITIONS_PER_INSERT} one insert may touch"
+                self._quarantine(segment, unit, f"Too many partitions: its rows fall in {count} of one table, {limit}")
+                return
+            if self._record_split(segment, unit):
                 self._store_parts(segment, parts, inserts_seen)
                 return
         refusal = self._insert(unit, table)
@@ -354,7 +360,8 @@ class BatchingWriter:
         self._inserts += 1
         self._stored_rows += table.num_rows
         for held in self._held:
-            held.due = 0.0
+            if not held.poison_failures:  # refused while nothing was accepted: the engine may be back
+                held.due = 0.0
         for listener in self._listeners:
             try:
                 listener(table)
