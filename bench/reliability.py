@@ -542,11 +542,12 @@ def table(outcomes: list[Outcome]) -> str:
     return "\n".join(lines)
 
 
-def write_table(body: str) -> None:
+def write_table(body: str, load_before: float) -> None:
     """Replace the table between the markers of docs/reliability.md."""
     text = RELIABILITY_MD.read_text()
     start, end = "<!-- reliability:table -->", "<!-- /reliability:table -->"
-    stamp = f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, revision {git_revision()}, on {machine()}."
+    load = f"the machine's load average {load_before:.1f} before the run and {os.getloadavg()[0]:.1f} after"
+    stamp = f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, revision {git_revision()}, on {machine()}; {load}."
     section = f"{start}\n{stamp}\n\n{body}\n{end}"
     text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: section, text, flags=re.S)
     RELIABILITY_MD.write_text(text)
@@ -556,6 +557,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", nargs="+", choices=list(SCENARIOS), help="run these scenarios (default: all)")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     outcomes = []
     for name in args.only or list(SCENARIOS):
         try:
@@ -567,7 +569,7 @@ def main() -> None:
     body = table(outcomes)
     print(body)
     if args.only is None:
-        write_table(body)
+        write_table(body, load_before)
 
 
 if __name__ == "__main__":
