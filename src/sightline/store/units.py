@@ -1,8 +1,8 @@
 """The units a spool segment is inserted in: the whole segment, and, when the store refuses it, its parts.
 
 A unit is the rows of a segment that one insert stores: the whole segment; one customer's rows of it; or one
-customer's rows of one of its batches (a batch is what one `submit` gave: a view's events from one request,
-or an Arrow batch). Invariants:
+customer's rows of a run of its batches, down to one (a batch is what one `submit` gave: a view's events from
+one request, or an Arrow batch). Invariants:
 - a unit's rows are a pure function of the segment's content and the unit, and its deduplication token a
   pure function of the segment's name (unique, never reused) and the unit, so a replay after a crash inserts
   the same rows under the same token: a unit that had landed, wholly or in part, is completed and never
