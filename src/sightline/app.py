@@ -23,6 +23,7 @@ from sightline.ingest.mux_sessions import MuxViews
 from sightline.ingest.pipeline import IngestPipeline
 from sightline.ingest.recovery import restore_sessions
 from sightline.ingest.sessions import Sessionizer
+from sightline.ingest.snapshot_log import SnapshotLog
 from sightline.settings import Settings
 from sightline.smartquery.service import SmartQueryService
 from sightline.smartquery.stored_days import Refresher
@@ -48,11 +49,19 @@ def create_app(
             customers = [customer.id for customer in app.state.auth.accounts.list_customers()]
             restore_sessions(app.state.store, sessions, customers, int(time.time() * 1000))
         app.state.ingest = IngestPipeline(sessions, app.state.writer)
-        app.state.cmcd = CmcdSessions(app.state.ingest)
+        cmcd_log = SnapshotLog(settings.data_dir / "cmcd")
+        app.state.cmcd = CmcdSessions(
+            app.state.ingest,
+            cmcd_log,
+            lambda dimensions, origin: app.state.enricher.enrich(dimensions, *origin),
+            window_ms=round(settings.cmcd_reorder_window_s * 1000),
+        )
+        app.state.cmcd.recover(app.state.store)
         app.state.media_origin = media.MediaOrigin.from_settings(settings)
         app.state.mux_views = MuxViews()
         app.state.smartquery = SmartQueryService(app.state.store, smartquery.render_page)
         sweeper = asyncio.create_task(collect.sweep_forever(app))
+        app.state.cmcd.start()
         stored_days = Refresher(
             app.state.store,
             lambda: [customer.id for customer in app.state.auth.accounts.list_customers()],
@@ -63,6 +72,8 @@ def create_app(
             yield
         finally:
             sweeper.cancel()
+            await app.state.cmcd.close()
+            cmcd_log.close()
             stored_days.stop()
             if own_writer:
                 app.state.writer.close()

@@ -61,6 +61,13 @@ class Settings(BaseSettings):
         pattern=r"^https?://",
         description="HTTP origin GET /media/… forwards to, when no directory is set.",
     )
+    cmcd_reorder_window_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="Seconds a CMCD record is held so that records of earlier times, overtaken in transit, "
+        "are applied before it (docs/ingest-cmcd.md).",
+    )
     ip_storage: Literal["full", "truncated", "none"] = Field(
         default="truncated", description="What `ipaddress` keeps: the address, its /24 or /48, or nothing."
     )

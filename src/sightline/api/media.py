@@ -11,7 +11,8 @@ requests (relative URLs resolve under the same prefix) carries CMCD in request m
   validators forwarded, the `CMCD` query parameter and headers not), 502/504 when it fails.
 Media requests must never wait for analytics nor fail because of them: their CMCD data is stored in
 the background, after the answer, and dropped (never an error) when it is malformed, of a version above
-2, or when the collector is busy. The media answer is 401/410 for a missing/unknown ingest key, 404 for
+2, or when the collector is busy. Like event reports, it is held for the reorder window (its time is its
+`ts`, else its arrival). The media answer is 401/410 for a missing/unknown ingest key, 404 for
 a path that is not served (or no origin configured).
 """
 
@@ -32,7 +33,7 @@ from starlette.background import BackgroundTask
 
 from sightline.api.cmcd import customer_for_key
 from sightline.api.deps import AuthDep
-from sightline.api.enrichment import enrich_request
+from sightline.api.enrichment import request_origin
 from sightline.api.errors import ApiError, ErrorResponse
 from sightline.ingest.cmcd import CmcdError, parse_request_data
 from sightline.ingest.cmcd_sessions import CmcdSessions
@@ -174,6 +175,4 @@ def _read_cmcd(request: Request, customer_id: int) -> None:
     if record is None or record.sid is None:
         return
     sessions: CmcdSessions = request.app.state.cmcd
-    sessions.ingest_soon(
-        customer_id, [record], int(time.time() * 1000), lambda dimensions: enrich_request(request, dimensions)
-    )
+    sessions.ingest_soon(customer_id, [record], int(time.time() * 1000), request_origin(request))
