@@ -350,6 +350,8 @@ class Playback:
     stalls: int
     stall_ms: float
     user_agent: str
+    player_startup_ms: float | None = None
+    """The startup as the player itself times it, when the page measures it (the CMCD pages do)."""
 
     def expected_browser(self) -> str:
         """The browser's name as its User-Agent gives it: `HeadlessChrome` or `Chrome` for Chromium."""
@@ -398,4 +400,5 @@ def play_to_end(page: Page, url: str, timeout_s: float = 60.0) -> Playback:
         stalls=state["stalls"],
         stall_ms=state["stallMs"],
         user_agent=page.evaluate("navigator.userAgent"),
+        player_startup_ms=state.get("playerStartupMs"),
     )
