@@ -53,7 +53,9 @@ from sightline.ingest.sessions import IDLE_CLOSE_MS
 SOURCE = "cmcd"
 REORDER_WINDOW_MS = 5_000
 """How long a record is held for records of earlier times to arrive (`SIGHTLINE_CMCD_REORDER_WINDOW_S`)."""
-RECENT_KEYS = 256
+RECENT_KEYS = 64
+"""Event records remembered to recognise a retry (a reporter resends a report it had no answer for, soon);
+few, since the state is written to the collector's log at each step (`ingest.cmcd_sessions`)."""
 _UINT32 = 2**32 - 1
 _PLAYING_LIKE = frozenset("prakw")
 _TERMINAL = {"e": "end", "q": "exit", "f": "error"}
