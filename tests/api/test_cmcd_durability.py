@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.client
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -20,13 +21,24 @@ from sightline.ingest.pipeline import derived_view_id
 from sightline.ingest.snapshot_log import SnapshotLog
 from sightline.settings import Settings
 from sightline.store import open_store
-from tests.api.test_collect_durability import cli, free_port
 
 CUSTOMER = 5
 SENDERS = 3
 START_MS = 1_780_000_000_000
 REPORTS = (("r", 263), ("p", 509), ("s", 0), ("e", 10_509))
 """One session's reports in the order they are sent: the starting one overtaken by the next two."""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def cli(*args: str) -> str:
+    result = subprocess.run([sys.executable, "-m", "sightline", *args], capture_output=True, text=True, check=True)
+    return result.stdout.strip()
 
 
 def serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
