@@ -4,7 +4,9 @@ The body is form-encoded (as the spec shows) or JSON. `grant_type=password` need
 `password`; `grant_type=refresh_token` takes the refresh token in `refresh_token` (RFC 6749) or in
 `username` (as SmartSight's docs show). Both grants answer 201 with a new token pair. Failures: 400
 `invalid_request`, `unsupported_grant_type` or `invalid_grant` (the same for an unknown user and a
-wrong password), 429 with `Retry-After` after too many failed logins of one username.
+wrong password), 429 with `Retry-After` after too many failed logins of the username from the client's
+address, or from that address whatever the username (auth/ratelimit.py). The client's address is the
+peer's, or the one `X-Forwarded-For` names behind a trusted proxy (docs/enrichment.md).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sightline.api.errors import ApiError
 from sightline.auth.clock import Clock, utc_now
 from sightline.auth.service import open_auth
 from sightline.auth.tokens import TokenPair
+from sightline.ingest.clientaddr import IPAddress, client_address
 from sightline.settings import Settings
 
 router = APIRouter(tags=["authentication"])
@@ -75,6 +78,11 @@ async def _read_body(request: Request, model: type[M]) -> M:
         raise ApiError(400, "invalid_request", message, parameter) from None
 
 
+def _client(request: Request) -> IPAddress | None:
+    peer = request.client.host if request.client else None
+    return client_address(peer, request.headers.getlist("x-forwarded-for"), request.app.state.trusted_proxies)
+
+
 def _required(value: str | None, name: str) -> str:
     if not value:
         raise ApiError(400, "invalid_request", f"{name} is required", name)
@@ -101,7 +109,7 @@ async def token(request: Request, response: Response, auth: AuthDep) -> TokenRes
     pair: TokenPair
     if body.grant_type == "password":
         username, password = _required(body.username, "username"), _required(body.password, "password")
-        pair = await run_in_threadpool(auth.tokens.password_grant, username, password)
+        pair = await run_in_threadpool(auth.tokens.password_grant, username, password, _client(request))
     elif body.grant_type == "refresh_token":
         refresh = _required(body.refresh_token or body.username, "refresh_token")
         pair = await run_in_threadpool(auth.tokens.refresh_grant, refresh)
@@ -132,5 +140,6 @@ def include_auth(app: FastAPI, settings: Settings, clock: Clock = utc_now) -> No
     The caller closes it at shutdown: `app.state.auth.close()`.
     """
     app.state.auth = open_auth(settings, clock)
+    app.state.trusted_proxies = tuple(settings.trusted_proxies)
     app.include_router(router)
     app.include_router(whoami.router)
