@@ -171,3 +171,8 @@ def test_openapi_documents_the_form_body_and_both_credentials(client: TestClient
     assert set(body) == {"application/x-www-form-urlencoded", "application/json"}
     assert set(spec["components"]["securitySchemes"]) == {"HTTPBearer", "APIKeyHeader"}
     assert set(spec["paths"]["/mm-apis/whoami/{customerId}"]["get"]["responses"]) >= {"200", "401", "403"}
+
+
+def test_a_multipart_body_without_its_boundary_is_400(client: TestClient) -> None:
+    response = client.post("/generateOAuthToken", content=b"x", headers={"Content-Type": "multipart/form-data"})
+    assert (response.status_code, _error(response)["code"]) == (400, "invalid_request")

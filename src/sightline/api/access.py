@@ -55,6 +55,23 @@ def access(
     }
 
 
+def request_body(schema: dict[str, Any], *media_types: str) -> dict[str, Any]:
+    """The `openapi_extra` of a route that reads its body itself: the body, required, as any of `media_types`,
+    of `schema` (a JSON schema; its `$defs` written in place, as an OpenAPI document resolves `#/$defs`
+    against itself)."""
+    definitions = schema.get("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: inline(value) for key, value in node.items() if key != "$defs"}
+        return [inline(item) for item in node] if isinstance(node, list) else node
+
+    content = {"schema": inline(schema)}
+    return {"requestBody": {"required": True, "content": dict.fromkeys(media_types, content)}}
+
+
 def route_access(app: FastAPI) -> list[RouteAccess]:
     """Every route of `app`, one per method (HEAD too, and those left out of the OpenAPI document), with its
     rule; FastAPI's own pages (the OpenAPI document, /docs) are public. ValueError naming a route of ours

@@ -21,10 +21,10 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
-from starlette.formparsers import FormParser, MultiPartParser
+from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 
 from sightline.api import whoami
-from sightline.api.access import access
+from sightline.api.access import access, request_body
 from sightline.api.collect import read_body
 from sightline.api.deps import AuthDep
 from sightline.api.errors import ApiError
@@ -66,11 +66,6 @@ class TokenResponse(BaseModel):
     scope: str
 
 
-def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
-    schema = {"schema": model.model_json_schema()}
-    return {"requestBody": {"required": True, "content": dict.fromkeys((_FORMS[0], "application/json"), schema)}}
-
-
 async def _form(request: Request, body: bytes, content_type: str) -> FormData:
     async def chunks() -> AsyncGenerator[bytes, None]:
         yield body
@@ -96,6 +91,8 @@ async def _read_body(request: Request, model: type[M]) -> M:
         return model.model_validate(fields)
     except RecursionError:
         raise ApiError(400, "invalid_request", "the body's JSON is nested too deeply") from None
+    except MultiPartException as error:
+        raise ApiError(400, "invalid_request", f"the multipart form is malformed: {error.message}") from None
     except ValueError as error:  # malformed JSON or form, or a field that is missing or not a string
         location = error.errors()[0]["loc"] if isinstance(error, ValidationError) else ()
         parameter = str(location[0]) if location else None
@@ -120,7 +117,7 @@ _TOKEN_ANSWERS = access(
     413,
     429,
     descriptions={429: "Too many failed logins of the username from this address, or from this address."},
-    openapi_extra=_body_schema(TokenRequest),
+    openapi_extra=request_body(TokenRequest.model_json_schema(), _FORMS[0], "application/json"),
 )
 
 
@@ -161,7 +158,9 @@ async def token(request: Request, response: Response, auth: AuthDep) -> TokenRes
     "/oauth/revoke",
     status_code=200,
     response_model=RevokeResponse,
-    **access(PUBLIC, 400, 413, openapi_extra=_body_schema(RevokeRequest)),
+    **access(
+        PUBLIC, 400, 413, openapi_extra=request_body(RevokeRequest.model_json_schema(), _FORMS[0], "application/json")
+    ),
 )
 async def revoke(request: Request, auth: AuthDep) -> RevokeResponse:
     """Revoke the login of an access or refresh token (RFC 7009): 200 `{}` even for an unknown token."""

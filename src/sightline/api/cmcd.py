@@ -25,7 +25,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from sightline.api.access import access
+from sightline.api.access import access, request_body
 from sightline.api.collect import read_body
 from sightline.api.deps import AuthDep
 from sightline.api.enrichment import enrich_request
@@ -47,6 +47,9 @@ _ANSWERS = access(
     429,
     descriptions={401: "No ingest key.", 410: "An unknown or revoked ingest key: stop sending."},
     responses={204: {"description": "Stored."}},
+    openapi_extra=request_body(
+        {"type": "string", "description": "CMCD data sets, one a line."}, *sorted(REPORT_MEDIA_TYPES)
+    ),
 )
 
 

@@ -18,13 +18,13 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sightline.api.access import access
+from sightline.api.access import access, request_body
 from sightline.api.enrichment import enrich_request
 from sightline.api.errors import ApiError, error_response
 from sightline.auth.access import Access
 from sightline.auth.plans import INGEST
 from sightline.ingest.collect import MAX_BODY_BYTES, CollectError, inflate_body, parse_batch
-from sightline.ingest.native import EventRow, event_table
+from sightline.ingest.native import BATCH, EventRow, event_table
 from sightline.ingest.pipeline import IngestPipeline, IngestUnavailableError
 from sightline.store.writer import WriterOverloadedError
 
@@ -80,7 +80,10 @@ _KEY_PARAMETERS = [
         415,
         503,
         descriptions={401: "No ingest key, or an unknown or revoked one."},
-        openapi_extra={"parameters": _KEY_PARAMETERS},
+        openapi_extra={
+            "parameters": _KEY_PARAMETERS,
+            **request_body(BATCH.json_schema(), "application/json", "text/plain"),
+        },
     ),
 )
 async def collect(request: Request) -> Response:

@@ -12,8 +12,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from sightline.auth.errors import (
     AccountError,
@@ -144,16 +146,28 @@ def install_error_handlers(app: FastAPI) -> None:
         parameter = str(first["loc"][-1]) if first.get("loc") else None
         return error_response(ApiError(400, "invalid_parameter", f"{parameter}: {first['msg']}", parameter))
 
-    async def http_error(_: Request, error: Exception) -> JSONResponse:
+    async def http_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, HTTPException)
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-        return error_response(ApiError(error.status_code, code, str(error.detail), headers=error.headers))
+        headers = dict(error.headers or {})
+        if error.status_code == 405:  # the router names the methods of one route of the path; a path has several
+            headers["Allow"] = ", ".join(_methods_of_path(app, request))
+        return error_response(ApiError(error.status_code, code, str(error.detail), headers=headers))
 
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(AuthError, auth_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
     app.openapi = _without_validation_answers(app.openapi)  # type: ignore[method-assign]
+
+
+def _methods_of_path(app: FastAPI, request: Request) -> list[str]:
+    """Every method that some route of `app` takes at the request's path."""
+    methods = set()
+    for route in iter_route_contexts(app.routes):
+        if route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods or set()
+    return sorted(methods)
 
 
 def _without_validation_answers(openapi: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:

@@ -19,7 +19,7 @@ from collections import Counter
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from sightline.api.access import access
+from sightline.api.access import access, request_body
 from sightline.api.collect import Refusal, read_body, unavailable
 from sightline.api.deps import AuthDep
 from sightline.api.enrichment import enrich_request
@@ -28,6 +28,7 @@ from sightline.auth.plans import INGEST
 from sightline.ingest.collect import CollectError, decode_body
 from sightline.ingest.mux import MuxBeacon, decode_view, parse_body
 from sightline.ingest.mux_sessions import MuxViews
+from sightline.ingest.native import MAX_EVENTS
 from sightline.ingest.pipeline import IngestPipeline, IngestUnavailableError, derived_view_id
 
 router = APIRouter(tags=["ingest"])
@@ -40,7 +41,24 @@ class MuxResponse(BaseModel):
     refused: list[Refusal]
 
 
-_ANSWERS = access(INGEST, 400, 413, 415, 503, descriptions={401: "No env_key, or an unknown or revoked one."})
+_BODY = {
+    "type": "object",
+    "description": "mux-embed's beacon body; each event carries the env key (`ake`) and the view (`xid`).",
+    "properties": {
+        "metadata": {"type": "object"},
+        "events": {"type": "array", "items": {"type": "object"}, "minItems": 1, "maxItems": MAX_EVENTS},
+    },
+    "required": ["events"],
+}
+_ANSWERS = access(
+    INGEST,
+    400,
+    413,
+    415,
+    503,
+    descriptions={401: "No env_key, or an unknown or revoked one."},
+    openapi_extra=request_body(_BODY, "text/plain", "application/json"),
+)
 
 
 @router.post("/mux", response_model=MuxResponse, **_ANSWERS)
