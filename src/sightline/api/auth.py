@@ -1,14 +1,13 @@
 """`POST /generateOAuthToken` (SmartSight's token endpoint), `POST /oauth/token`, `POST /oauth/revoke`.
 
 The body is form-encoded (as the spec shows; multipart too) or JSON, at most 1 MiB (413 past it).
-`grant_type=password` needs `username` and
-`password`; `grant_type=refresh_token` takes the refresh token in `refresh_token` (RFC 6749) or in
-`username` (as SmartSight's docs show). Both grants answer 201 with a new token pair. Failures: 400
-`invalid_request`, `unsupported_grant_type` or `invalid_grant` (the same for an unknown user and a
-wrong password), 429 with `Retry-After` after too many failed logins of the username from the client's
-address, or from that address whatever the username (auth/ratelimit.py). The client's address is the
-peer's, or the one `X-Forwarded-For` names behind a trusted proxy (docs/enrichment.md). Revocation answers
-200 `{}` (RFC 7009: whether the token was known is not told).
+`grant_type=password` needs `username` and `password`; `grant_type=refresh_token` takes the refresh token
+in `refresh_token` (RFC 6749) or in `username` (as SmartSight's docs show). Both grants answer 201 with a
+new token pair. Failures: 400 `invalid_request`, `unsupported_grant_type` or `invalid_grant` (the same for
+an unknown user and a wrong password), 429 with `Retry-After` after too many failed logins of the username
+from the client's address, or from that address whatever the username (auth/ratelimit.py). The client's
+address is the peer's, or the one `X-Forwarded-For` names behind a trusted proxy (docs/enrichment.md).
+Revocation answers 200 `{}` (RFC 7009: whether the token was known is not told).
 """
 
 from __future__ import annotations
