@@ -40,7 +40,12 @@ class Settings(BaseSettings):
         description="Seconds an API key, ingest key or customer found in the accounts database is remembered; "
         "a key revoked by the CLI stops working within this time (0: read every time).",
     )
-    login_failures_per_minute: int = Field(default=5, ge=1, description="Failed logins of one username before 429.")
+    login_failures_per_minute: int = Field(
+        default=5, ge=1, description="Failed logins of one username from one client address in a minute before 429."
+    )
+    login_failures_per_address_per_minute: int = Field(
+        default=10, ge=1, description="Failed logins from one client address, any usernames, in a minute before 429."
+    )
     argon2_time_cost: int = Field(default=3, ge=1, description="Argon2 passes; lower only in tests.")
     argon2_memory_kib: int = Field(default=65_536, ge=64, description="Argon2 memory; lower only in tests.")
     geo_city_database: Path | None = Field(

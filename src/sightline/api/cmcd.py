@@ -27,10 +27,12 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from sightline.api.access import access, request_body
 from sightline.api.collect import read_body
 from sightline.api.deps import AuthDep
 from sightline.api.enrichment import request_origin
-from sightline.api.errors import ApiError, ErrorResponse
+from sightline.api.errors import ApiError
+from sightline.auth.plans import INGEST
 from sightline.auth.service import AuthService
 from sightline.ingest.cmcd import CmcdError, parse_event_report
 from sightline.ingest.cmcd_sessions import CmcdSessions
@@ -38,10 +40,19 @@ from sightline.ingest.pipeline import IngestUnavailableError
 
 router = APIRouter(tags=["ingest"])
 REPORT_MEDIA_TYPES = frozenset({"application/cmcd", "text/cmcd", "text/plain"})
-_RESPONSES: dict[int | str, dict[str, object]] = {
-    204: {"description": "Stored."},
-    **{status: {"model": ErrorResponse} for status in (400, 401, 410, 413, 415, 429)},
-}
+_ANSWERS = access(
+    INGEST,
+    400,
+    410,
+    413,
+    415,
+    429,
+    descriptions={401: "No ingest key.", 410: "An unknown or revoked ingest key: stop sending."},
+    responses={204: {"description": "Stored."}},
+    openapi_extra=request_body(
+        {"type": "string", "description": "CMCD data sets, one a line."}, *sorted(REPORT_MEDIA_TYPES)
+    ),
+)
 
 
 def _error(status: int, code: str, message: str, parameter: str | None = None, **headers: str) -> ApiError:
@@ -96,7 +107,7 @@ async def _event_report(request: Request, auth: AuthService, key: str | None, pa
     return Response(status_code=204)
 
 
-@router.post("/cmcd/{ingestKey}", status_code=204, responses=_RESPONSES)
+@router.post("/cmcd/{ingestKey}", status_code=204, **_ANSWERS)
 async def cmcd_report_keyed(
     request: Request,
     auth: AuthDep,
@@ -106,7 +117,7 @@ async def cmcd_report_keyed(
     return await _event_report(request, auth, ingest_key, "ingestKey")
 
 
-@router.post("/cmcd", status_code=204, responses=_RESPONSES)
+@router.post("/cmcd", status_code=204, **_ANSWERS)
 async def cmcd_report(
     request: Request,
     auth: AuthDep,

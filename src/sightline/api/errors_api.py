@@ -14,11 +14,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from sightline.api.access import access
 from sightline.api.deps import CustomerScope, StoreDep
-from sightline.api.errors import AUTH_RESPONSES, ErrorResponse, invalid_parameter
+from sightline.api.errors import invalid_parameter
 from sightline.api.querying import json_value, run_query
 from sightline.auth.access import CustomerContext
-from sightline.auth.plans import Feature
+from sightline.auth.plans import CUSTOMER, Feature
 from sightline.query.compile import TIMESTAMP, TOTAL_RECORDS
 from sightline.query.error_request import ErrorQueryParams, ErrorRequest, parse_error_request
 from sightline.query.errors import ErrorQuery, compile_errors
@@ -29,11 +30,7 @@ from sightline.query.printer import print_select
 from sightline.query.request import RequestError
 from sightline.store import Store
 
-router = APIRouter(
-    prefix="/mm-apis",
-    tags=["errors"],
-    responses={**AUTH_RESPONSES, 400: {"model": ErrorResponse}, 504: {"model": ErrorResponse}},
-)
+router = APIRouter(prefix="/mm-apis", tags=["errors"])
 
 
 def parse(scope: CustomerContext, params: ErrorQueryParams) -> ErrorRequest:
@@ -84,7 +81,7 @@ async def heatmap(store: Store, request: ErrorRequest) -> dict[str, Any]:
     return assemble(rows_query, spec, rows, columns, cells, total)
 
 
-@router.get("/error/{customerId}", summary="Errors and the error heatmap")
+@router.get("/error/{customerId}", summary="Errors and the error heatmap", **access(CUSTOMER, 503, 504))
 async def errors(
     scope: CustomerScope,
     store: StoreDep,

@@ -18,11 +18,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
 from sightline.api import sessions
+from sightline.api.access import access
 from sightline.api.deps import CustomerScope, StoreDep
-from sightline.api.errors import AUTH_RESPONSES, ErrorResponse, invalid_parameter
+from sightline.api.errors import invalid_parameter
 from sightline.api.querying import run_json_rows
 from sightline.auth.access import CustomerContext
-from sightline.auth.plans import Feature
+from sightline.auth.plans import CUSTOMER, Feature
 from sightline.query.compile import MetricQuery, compile_query, pages_in_engine
 from sightline.query.filters import FilterError, fields_of
 from sightline.query.period import GRANULARITY_SECONDS
@@ -32,11 +33,7 @@ from sightline.query.request import MetricQueryParams, RequestError, parse_metri
 from sightline.query.session_request import wants_sessions
 from sightline.store import Store
 
-router = APIRouter(
-    prefix="/mm-apis",
-    tags=["metrics and dimensions"],
-    responses={**AUTH_RESPONSES, 400: {"model": ErrorResponse}, 504: {"model": ErrorResponse}},
-)
+router = APIRouter(prefix="/mm-apis", tags=["metrics and dimensions"])
 
 
 def _check_plan(scope: CustomerContext, query: MetricQuery) -> None:
@@ -115,8 +112,8 @@ async def answer(scope: CustomerContext, store: Store, params: MetricQueryParams
     return envelope(query, [_without_total(row) for row in rows], total)
 
 
-@router.get("/qbrData/vod/{customerId}", summary="Metrics and dimensions (legacy)")
-@router.get("/metricquery/{customerId}", summary="Metrics and dimensions")
+@router.get("/qbrData/vod/{customerId}", summary="Metrics and dimensions (legacy)", **access(CUSTOMER, 503, 504))
+@router.get("/metricquery/{customerId}", summary="Metrics and dimensions", **access(CUSTOMER, 503, 504))
 async def metric_query(
     scope: CustomerScope,
     store: StoreDep,

@@ -16,11 +16,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from sightline.api.access import access
 from sightline.api.deps import CustomerScope, StoreDep
-from sightline.api.errors import AUTH_RESPONSES, ApiError, ErrorResponse, invalid_parameter
+from sightline.api.errors import ApiError, invalid_parameter
 from sightline.api.querying import json_value, run_query
 from sightline.auth.access import CustomerContext
-from sightline.auth.plans import Feature
+from sightline.auth.plans import CUSTOMER, Feature
 from sightline.query.compile import TOTAL_RECORDS
 from sightline.query.filters import FilterError, quote
 from sightline.query.printer import print_select
@@ -30,11 +31,7 @@ from sightline.query.sessions import SESSION_FIELDS, SessionQuery, compile_sessi
 from sightline.query.timeline import ALWAYS, compile_timeline, view_period, view_start
 from sightline.store import Store
 
-router = APIRouter(
-    prefix="/mm-apis",
-    tags=["sessions"],
-    responses={**AUTH_RESPONSES, 400: {"model": ErrorResponse}, 404: {"model": ErrorResponse}},
-)
+router = APIRouter(prefix="/mm-apis", tags=["sessions"])
 INSTANTS = frozenset({"starttime", "endtime", "timestamp"})
 """Fields of instants answered as epoch seconds with milliseconds (a bucket's `timestamp` is whole)."""
 TIMELINE_DETAIL = (*SESSION_FIELDS, "assetid", "assetname", "viewerid", "subscriberid", "latency", "errors")
@@ -122,7 +119,9 @@ async def _timeline(scope: CustomerContext, store: Store, text: str, limit: int,
     return {**answer, "session": session}
 
 
-@router.get("/listsessions/{customerId}", summary="Session list and one session's timeline")
+@router.get(
+    "/listsessions/{customerId}", summary="Session list and one session's timeline", **access(CUSTOMER, 404, 503, 504)
+)
 async def list_sessions(
     scope: CustomerScope,
     store: StoreDep,

@@ -7,11 +7,11 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from sightline.api.access import access
 from sightline.api.deps import CurrentPrincipal, CustomerScope
-from sightline.api.errors import AUTH_RESPONSES
-from sightline.auth.plans import plan_for
+from sightline.auth.plans import CUSTOMER, plan_for
 
-router = APIRouter(prefix="/mm-apis", tags=["accounts"], responses=AUTH_RESPONSES)
+router = APIRouter(prefix="/mm-apis", tags=["accounts"])
 
 
 class CallerResponse(BaseModel):
@@ -29,7 +29,7 @@ class WhoAmIResponse(BaseModel):
     caller: CallerResponse
 
 
-@router.get("/whoami/{customerId}", response_model=WhoAmIResponse)
+@router.get("/whoami/{customerId}", response_model=WhoAmIResponse, **access(CUSTOMER))
 def whoami(scope: CustomerScope, principal: CurrentPrincipal) -> WhoAmIResponse:
     """Who is asking, for which customer, and what that customer's plan level allows."""
     return WhoAmIResponse(

@@ -46,11 +46,13 @@ class SmartQueryService:
         self.registry = registry or QueryRegistry()
         store.add_insert_listener(self.cache.invalidate)
 
-    def run(self, query: SmartQuery, use_cache: bool = True, query_id: str | None = None) -> tuple[str, Answer]:
-        """The queryId (the one given, or a new one) and the answer; QueryIdInUseError, QueryCancelledError or
-        another StoreError when it has none."""
+    def run(
+        self, query: SmartQuery, owner: str, use_cache: bool = True, query_id: str | None = None
+    ) -> tuple[str, Answer]:
+        """The queryId (the one given, or a new one) and the answer of a query run by `owner`; QueryIdInUseError,
+        QueryCancelledError or another StoreError when it has none."""
         query_id = query_id or str(uuid.uuid4())
-        self.registry.start(query.customer_id, query_id, query.name)
+        self.registry.start(query.customer_id, query_id, query.name, owner)
         try:
             cached = self.cache.get(query) if use_cache else None
             if cached is not None:
@@ -109,10 +111,11 @@ class SmartQueryService:
     def status(self, customer_id: int, query_id: str) -> QueryRecord | None:
         return self.registry.get(customer_id, query_id)
 
-    def cancel(self, customer_id: int, query_id: str) -> QueryRecord | None:
+    def cancel(self, customer_id: int, query_id: str, owner: str | None) -> QueryRecord | None:
         """Cancel the query if it runs, and wait (up to `CANCEL_WAIT_S`) for it to end; its record then, or None
-        for a queryId the customer never used (or long forgotten)."""
-        record = self.registry.request_cancel(customer_id, query_id)
+        for a queryId the customer never used (or long forgotten). With `owner`, only a query of that owner
+        (NotQueryOwnerError otherwise); None for any (an admin)."""
+        record = self.registry.request_cancel(customer_id, query_id, owner)
         if record is None or record.status != "running":
             return record
         tag = store_tag(customer_id, query_id)

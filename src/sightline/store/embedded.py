@@ -3,6 +3,8 @@
 Invariants:
 - one process owns a data directory: an exclusive `flock` on `<data_dir>/sightline.lock`, taken
   before the engine opens, makes a second process fail with `DataDirectoryLockedError`;
+- the data directory is private to the owner's user: made 0700, and the owning process's umask 077, so
+  that nothing the engine, the spool or the accounts database create in it can be read by others;
 - reads run on a small pool of sessions (one query at a time each, in parallel across sessions,
   without the GIL); inserts run on a session of their own;
 - every session carries the engine-enforced time and memory limits;
@@ -66,9 +68,21 @@ _DEDUPLICATED_INSERT_SQL = (
 )
 
 
+PRIVATE_UMASK = 0o077
+
+
+def _make_private(data_dir: Path) -> None:
+    """The data directory private to this process's user (0700, an older one too), and the process's umask
+    077 from now on, so that what chDB (in-process), the spool and the accounts database create in it is
+    theirs alone: the process that owns a data directory creates nothing others can read."""
+    os.umask(os.umask(PRIVATE_UMASK) | PRIVATE_UMASK)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
+
+
 def _lock_data_dir(data_dir: Path) -> int:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(data_dir / "sightline.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    _make_private(data_dir)
+    fd = os.open(data_dir / "sightline.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
