@@ -1,5 +1,8 @@
 """`sightline demo`: a fresh data directory, demo customers, simulated traffic, then the service.
 
+The data directory is locked before anything in it changes, and marked as a demo's (demo.json) before
+anything else is written, so that a running demo is never disturbed and an interrupted one is replaced.
+
 The demo's seeded traffic ends now; events of the seeded views that lie in the future are held back and
 released by `LiveTraffic` when their time comes, together with new live views, so that the store holds
 only what real players would have sent by now.
@@ -23,9 +26,12 @@ from sightline.simulate.customers import profile_for
 from sightline.simulate.incidents import to_ms
 from sightline.simulate.live import LiveTraffic, split_due
 from sightline.simulate.traffic import SimulationConfig, simulate
-from sightline.store import EmbeddedStore, open_store
+from sightline.store import DataDirLock, EmbeddedStore, open_store
+from sightline.store.embedded import LOCK_FILE
 from sightline.store.writer import BatchingWriter
 
+DEMO_JSON = "demo.json"
+"""The demo's credentials; its presence marks a data directory as a demo's (see `claim_data_dir`)."""
 DEMO_CUSTOMERS: tuple[tuple[int, int], ...] = ((1001, 6831), (1002, 6830))
 """(customer id, plan level): the first has the highest plan level, which allows everything."""
 
@@ -39,13 +45,35 @@ class DemoCustomer:
     password: str
 
 
-def fresh_data_dir(data_dir: Path) -> None:
-    """Empty `data_dir` for the demo; refuse a directory that holds anything but an earlier demo."""
-    if data_dir.exists() and any(data_dir.iterdir()):
-        if not (data_dir / "demo.json").exists():
-            raise ValueError(f"{data_dir} is not empty and holds no earlier demo; choose another --data-dir")
-        shutil.rmtree(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+def claim_data_dir(data_dir: Path) -> DataDirLock:
+    """Own `data_dir` for a new demo, and mark it as a demo's before anything else is written.
+
+    A directory that holds anything but an earlier demo is refused, and one that a running process owns
+    fails to lock (`DataDirectoryLockedError`): both untouched. An earlier demo, finished or interrupted,
+    is emptied under the lock (its lock file kept: that is the lock)."""
+    if not _replaceable(data_dir):
+        raise ValueError(f"{data_dir} is not empty and holds no earlier demo; choose another --data-dir")
+    lock = DataDirLock(data_dir)
+    try:
+        for entry in data_dir.iterdir():
+            if entry.name == LOCK_FILE:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        write_demo_json(data_dir, [])
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+def _replaceable(data_dir: Path) -> bool:
+    """Whether `data_dir` is missing, empty (but for a lock file) or a demo's: it holds demo.json, written
+    first by every demo."""
+    names = {entry.name for entry in data_dir.iterdir()} if data_dir.exists() else set()
+    return names <= {LOCK_FILE} or DEMO_JSON in names
 
 
 def demo_customers() -> list[DemoCustomer]:
@@ -81,7 +109,8 @@ def provision(settings: Settings, customers: list[DemoCustomer]) -> list[DemoAcc
 
 
 def write_demo_json(data_dir: Path, accounts: list[DemoAccount]) -> Path:
-    path = data_dir / "demo.json"
+    """demo.json, readable by its owner alone: the demo's customers and their credentials."""
+    path = data_dir / DEMO_JSON
     path.touch(mode=0o600)
     path.write_text(json.dumps({"customers": [a.to_json() for a in accounts]}, indent=2) + "\n")
     return path
@@ -115,8 +144,7 @@ def run_demo(settings: Settings, *, days: float, scale: float, seed_value: int) 
 
     from sightline.app import create_app
 
-    fresh_data_dir(settings.data_dir)
-    store = open_store(settings)
+    store = open_store(settings, claim_data_dir(settings.data_dir))
     writer = BatchingWriter.for_settings(store, settings)
     try:
         customers = demo_customers()
