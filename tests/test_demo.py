@@ -151,3 +151,16 @@ def test_a_demo_interrupted_while_simulating_is_replaced_by_the_next(tmp_path: P
     with _demo(data_dir, *SMALL_DEMO) as (next_demo, port):
         _wait_healthy(next_demo, port)
         assert _login(port, data_dir) == 201
+
+
+def test_make_demo_passes_its_args_to_the_demo() -> None:
+    """`make demo ARGS="--port 8001"`, as the README says where it lists the flags."""
+    root = Path(__file__).resolve().parents[1]
+    planned = subprocess.run(
+        ["make", "--dry-run", "--always-make", "demo", "ARGS=--port 8001 --days 2"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert ".venv/bin/sightline demo --port 8001 --days 2\n" in planned, planned
