@@ -2,9 +2,10 @@
 queryIds; `GET` and `DELETE /mm-apis/smartQuery/{customerId}/queries/{queryId}`: a query's status, and
 cancelling it.
 
-The answer is the envelope of DESIGN §6 (`totalcount`, `pagecount`, `totalrecords`, `response`, each row
-carrying `totalpages`) with the query's `queryId`. A cancelled query answers 409 `query_cancelled`; a
-queryId that is still running, 409 `query_id_in_use`. Every route needs the `smart_query` feature.
+The answer is the envelope of the query API (README: `totalcount`, `pagecount`, `totalrecords`,
+`response`, each row carrying `totalpages`) with the query's `queryId`. A cancelled query answers 409
+`query_cancelled`; a queryId that is still running, 409 `query_id_in_use`. Every route needs the
+`smart_query` feature.
 """
 
 from __future__ import annotations
