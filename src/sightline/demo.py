@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from sightline.auth.demo import DemoAccount, provision_demo_customer
 from sightline.auth.service import open_auth
+from sightline.server import base_url, serve, tls_files
 from sightline.settings import Settings
 from sightline.simulate.cli import expected_events
 from sightline.simulate.customers import profile_for
@@ -118,7 +119,7 @@ def write_demo_json(data_dir: Path, accounts: list[DemoAccount]) -> Path:
 
 def welcome(settings: Settings, accounts: list[DemoAccount], end_s: int, path: Path) -> str:
     """What the demo prints once ready: credentials, and curl lines that work as they are."""
-    base = f"http://{settings.host}:{settings.port}"
+    base = base_url(settings)
     lines = [
         f"customer {a.customer_id} {a.name!r} (plan level {a.plan_level}): user {a.username} / {a.password}, "
         f"API key {a.api_key}, ingest key {a.ingest_key}"
@@ -140,10 +141,9 @@ def welcome(settings: Settings, accounts: list[DemoAccount], end_s: int, path: P
 
 
 def run_demo(settings: Settings, *, days: float, scale: float, seed_value: int) -> None:
-    import uvicorn
-
     from sightline.app import create_app
 
+    tls = tls_files(settings)
     store = open_store(settings, claim_data_dir(settings.data_dir))
     writer = BatchingWriter.for_settings(store, settings)
     try:
@@ -164,14 +164,8 @@ def run_demo(settings: Settings, *, days: float, scale: float, seed_value: int) 
         print(welcome(settings, accounts, to_ms(config.end) // 1000, path))
         live.start()
         try:
-            uvicorn.run(
-                # the simulated live traffic goes around the collector: its views are not the collector's
-                create_app(settings, store, writer, restore_views=False),
-                host=settings.host,
-                port=settings.port,
-                log_level="warning",
-                proxy_headers=False,  # the app reads X-Forwarded-For from its trusted proxies alone
-            )
+            # the simulated live traffic goes around the collector: its views are not the collector's
+            serve(create_app(settings, store, writer, restore_views=False), settings, tls, log_level="warning")
         finally:
             live.stop()
     finally:
