@@ -16,9 +16,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
-from sightline.demo import DEMO_CUSTOMERS, claim_data_dir, demo_customers, provision, write_demo_json
+from sightline.app import create_app
+from sightline.demo import DEMO_CUSTOMERS, claim_data_dir, demo_customers, provision, seed, write_demo_json
 from sightline.settings import Settings
+from sightline.simulate.incidents import to_ms
+from sightline.simulate.live import LiveTraffic
+from sightline.simulate.traffic import SimulationConfig
+from sightline.store import open_store
+from sightline.store.writer import BatchingWriter
 
 SMALL_DEMO = ("--days", "0.05", "--scale", "0.05")
 """A demo that seeds within seconds."""
@@ -164,3 +171,37 @@ def test_make_demo_passes_its_args_to_the_demo() -> None:
         check=True,
     ).stdout
     assert ".venv/bin/sightline demo --port 8001 --days 2\n" in planned, planned
+
+
+def test_the_demos_subscriber_cohorts_read_as_a_customers_would(tmp_path: Path) -> None:
+    """The cohorts of the last 7 days look 28 days further back: the demo's seeding reaches there, so that its
+    subscribers are mostly known ones, as a customer's would be, not 84 % `new` and a handful returning."""
+    settings = Settings(data_dir=tmp_path / "data")
+    store = open_store(settings, claim_data_dir(settings.data_dir))
+    writer = BatchingWriter.for_settings(store, settings)
+    try:
+        customers = demo_customers()
+        config = SimulationConfig.last_days(7, customer_ids=tuple(c.id for c in customers), scale=0.1, seed=7)
+        seed(store, config, LiveTraffic(writer, config))
+        first = provision(settings, customers)[0]
+        end = to_ms(config.end) // 1000
+        params = {
+            "planlevel": str(first.plan_level),
+            "queryname": "subscribercohorts",
+            "period": f"start={end - 7 * 86_400},end={end}",
+        }
+        with TestClient(create_app(settings, store, writer, restore_views=False)) as client:
+            answer = client.get(
+                f"/mm-apis/smartQuery/{first.customer_id}", params=params, headers={"X-API-Key": first.api_key}
+            )
+    finally:
+        writer.close()
+        store.close()
+    assert answer.status_code == 200, answer.text
+    cohorts = {row["cohort"]: row for row in answer.json()["response"]}
+    subscribers = sum(row["subscribers"] for row in cohorts.values())
+    assert subscribers > 200, cohorts
+    assert {"new", "returning"} <= set(cohorts), cohorts
+    assert cohorts["new"]["share"] < 35, cohorts
+    assert cohorts["returning"]["share"] > 10, cohorts
+    assert cohorts["returning"]["subscribers"] > 20, cohorts

@@ -3,19 +3,22 @@
 The data directory is locked before anything in it changes, and marked as a demo's (demo.json) before
 anything else is written, so that a running demo is never disturbed and an interrupted one is replaced.
 
-The demo's seeded traffic ends now; events of the seeded views that lie in the future are held back and
-released by `LiveTraffic` when their time comes, together with new live views, so that the store holds
-only what real players would have sent by now.
+The demo seeds its period after the 28 days before it (`history`, at a lower rate), which the subscriber
+queries look back at. The seeded traffic ends now; events of the seeded views that lie in the future are
+held back and released by `LiveTraffic` when their time comes, together with new live views, so that the
+store holds only what real players would have sent by now.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import secrets
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import pyarrow as pa
 from tqdm import tqdm
 
 from sightline.auth.demo import DemoAccount, provision_demo_customer
@@ -26,13 +29,17 @@ from sightline.simulate.cli import expected_events
 from sightline.simulate.customers import profile_for
 from sightline.simulate.incidents import to_ms
 from sightline.simulate.live import LiveTraffic, split_due
-from sightline.simulate.traffic import SimulationConfig, simulate
+from sightline.simulate.traffic import SimulationConfig, prefetch, simulate
+from sightline.smartquery.subscribers import LOOKBACK
 from sightline.store import DataDirLock, EmbeddedStore, open_store
 from sightline.store.embedded import LOCK_FILE
 from sightline.store.writer import BatchingWriter
 
 DEMO_JSON = "demo.json"
 """The demo's credentials; its presence marks a data directory as a demo's (see `claim_data_dir`)."""
+HISTORY_RATE = 0.05
+"""The rate of the weeks before the demo's period (`history`), against the period's: enough for the cohorts
+of the period to read as a customer's would (about a quarter `new`), for a fifth more events to seed."""
 DEMO_CUSTOMERS: tuple[tuple[int, int], ...] = ((1001, 6831), (1002, 6830))
 """(customer id, plan level): the first has the highest plan level, which allows everything."""
 
@@ -87,17 +94,37 @@ def demo_customers() -> list[DemoCustomer]:
     return customers
 
 
+def history(config: SimulationConfig) -> SimulationConfig:
+    """The lookback of the subscriber queries before `config`'s period, at `HISTORY_RATE` of its rate, of the
+    same audience and without incidents: what tells a returning subscriber from a new one."""
+    return replace(config, start=config.start - LOOKBACK, end=config.start, rate=HISTORY_RATE, with_incidents=False)
+
+
 def seed(store: EmbeddedStore, config: SimulationConfig, live: LiveTraffic) -> int:
-    """Insert `config`'s traffic up to its end; hold later events for `live`. The events inserted."""
-    end_ms, inserted = to_ms(config.end), 0
-    with tqdm(total=expected_events(config), unit=" events", unit_scale=True, desc="simulating") as bar:
-        for chunk in simulate(config):
+    """Insert `config`'s traffic, after its `history`, up to its end; hold later events for `live`. The events
+    inserted. Small chunks (the history's) are inserted together, up to `config.chunk_events` rows: an insert
+    costs the same whatever its size below that."""
+    end_ms, inserted, pending = to_ms(config.end), 0, list[pa.Table]()
+    total = expected_events(history(config)) + expected_events(config)
+    with tqdm(total=total, unit=" events", unit_scale=True, desc="simulating") as bar:
+        for chunk in prefetch(itertools.chain(simulate(history(config)), simulate(config))):
             past, future = split_due(chunk.events, end_ms)
-            store.insert_events(past)
             live.hold(future)
-            inserted += past.num_rows
+            pending.append(past)
+            if sum(t.num_rows for t in pending) >= config.chunk_events:
+                inserted += _insert(store, pending)
             bar.update(chunk.events.num_rows)
+        inserted += _insert(store, pending)
     return inserted
+
+
+def _insert(store: EmbeddedStore, tables: list[pa.Table]) -> int:
+    """Insert `tables` as one batch and empty the list; the rows inserted."""
+    batch = pa.concat_tables(tables)
+    tables.clear()
+    if batch.num_rows:
+        store.insert_events(batch)
+    return int(batch.num_rows)
 
 
 def provision(settings: Settings, customers: list[DemoCustomer]) -> list[DemoAccount]:
@@ -155,7 +182,10 @@ def run_demo(settings: Settings, *, days: float, scale: float, seed_value: int) 
         events = seed(store, config, live)
         accounts = provision(settings, customers)
         path = write_demo_json(settings.data_dir, accounts)
-        print(f"\n{events:,} events of {days:g} days simulated into {settings.data_dir}")
+        print(
+            f"\n{events:,} events of {days:g} days, and of the {LOOKBACK.days} days before at "
+            f"{HISTORY_RATE:.0%} of the rate, simulated into {settings.data_dir}"
+        )
         for incident in config.incidents:
             print(
                 f"  incident {incident.kind} on {incident.customer_id}: {incident.start:%a %H:%M} to "
