@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+ARGS ?=
+# ARGS: flags of `sightline demo`, e.g. make demo ARGS="--port 8001 --days 3"
 
 .PHONY: demo test lint format docs bench clean
 
@@ -12,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/sightline demo
+	$(BIN)/sightline demo $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -14,6 +14,7 @@ from sightline.api import catalog, cmcd, collect, errors_api, health, media, met
 from sightline.api import sessions as session_routes
 from sightline.api.auth import include_auth
 from sightline.api.cors import ALLOWED_HEADERS, CrossOriginIngest
+from sightline.api.docs_pages import include_docs_pages
 from sightline.api.errors import install_error_handlers
 from sightline.api.media import CMCD_REQUEST_HEADERS
 from sightline.api.mux import router as mux_router
@@ -90,8 +91,11 @@ def create_app(
         # No OpenTelemetry export: FastAPI's check for configured providers on every request costs about a
         # twentieth of a beacon's handling.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
+        docs_url=None,  # FastAPI's pages load their files from a CDN: ours serve them (api.docs_pages)
+        redoc_url=None,
     )
     install_error_handlers(app)
+    include_docs_pages(app)
     app.include_router(health.router)
     include_auth(app, settings)
     app.include_router(metrics.router)

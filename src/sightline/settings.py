@@ -73,6 +73,12 @@ class Settings(BaseSettings):
         description="Seconds a CMCD record is held so that records of earlier times, overtaken in transit, "
         "are applied before it (docs/ingest-cmcd.md).",
     )
+    tls_cert: Path | None = Field(
+        default=None,
+        description="PEM certificate chain: serve HTTPS, with `tls_key` (mux-embed posts to https:// for any host "
+        "but localhost; docs/ingest-mux.md).",
+    )
+    tls_key: Path | None = Field(default=None, description="PEM private key (not encrypted) of `tls_cert`.")
     ip_storage: Literal["full", "truncated", "none"] = Field(
         default="truncated", description="What `ipaddress` keeps: the address, its /24 or /48, or nothing."
     )

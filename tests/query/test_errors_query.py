@@ -14,7 +14,7 @@ from sightline.catalog import DIMENSIONS
 from sightline.query.error_request import ErrorQueryParams, HeatmapSpec, parse_error_request
 from sightline.query.errors import ErrorQuery, compile_errors
 from sightline.query.filters import And, Condition
-from sightline.query.heatmap import cells_query, columns_query, time_labels
+from sightline.query.heatmap import assemble, cells_query, columns_query, time_labels
 from sightline.query.printer import print_select
 
 START = int(datetime(2024, 5, 4, tzinfo=UTC).timestamp())
@@ -123,3 +123,27 @@ def test_every_dimension_compiles_as_a_heatmap_column(dimension: str) -> None:
     ):
         sql, params = print_select(compile_errors(query))
         assert _reads(sql, dict(params))
+
+
+@pytest.mark.parametrize(("metrics", "kind"), [("errors,errorrate", int), ("errorrate,errors", float)])
+def test_the_hottest_cells_give_their_values_as_the_cells_do(metrics: str, kind: type) -> None:
+    """`hottest` lists each cell's value of the order metric as the cells and rows do: counts as integers."""
+    request = parse_error_request(7, ErrorQueryParams(metrics=metrics, period=PERIOD, heatmap="cdn"))
+    assert request.heatmap is not None
+    rows = [{"errorcode": "E1", "errors": 5, "errorrate": 2.5}, {"errorcode": "E2", "errors": 2, "errorrate": 1.0}]
+    columns = [
+        {"cdn": "A", "errors": 6, "errorrate": 3.0, "attempts": 200},
+        {"cdn": "B", "errors": 1, "errorrate": 1.0, "attempts": 100},
+    ]
+    cells = [
+        {"errorcode": "E1", "cdn": "A", "errors": 4, "errorrate": 2.0},
+        {"errorcode": "E1", "cdn": "B", "errors": 1, "errorrate": 1.0},
+        {"errorcode": "E2", "cdn": "A", "errors": 2, "errorrate": 1.0},
+    ]
+    heatmap = assemble(request.query, request.heatmap, rows, columns, cells, total=2)["heatmap"]
+    order = metrics.split(",")[0]
+    hottest = heatmap["hottest"]
+    assert [(h["errorcode"], h["cdn"]) for h in hottest][:1] == [("E1", "A")]
+    assert all(type(h[order]) is kind for h in hottest), hottest
+    by_cell = {(c["errorcode"], c["cdn"]): c[order] for c in cells}
+    assert [h[order] for h in hottest] == [by_cell[(h["errorcode"], h["cdn"])] for h in hottest]

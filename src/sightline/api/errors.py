@@ -1,4 +1,4 @@
-"""Error answers as DESIGN §6 has them: `{"error": {"code", "message", "parameter"}}`.
+"""Error answers as the README has them: `{"error": {"code", "message", "parameter"}}`.
 
 Every 401 carries `WWW-Authenticate: Bearer` (RFC 6750). Errors of the accounts package map here, in
 one table, to their status; request validation failures are 400s naming the parameter.

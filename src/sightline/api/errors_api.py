@@ -1,8 +1,8 @@
 """`GET /mm-apis/error/{customerId}`: errors by code, message, dimension and time, and the error heatmap.
 
 Parameters and definitions in docs/errors.md and `query.error_request`. The list answers the envelope of
-DESIGN §6; `heatmap=<field>` answers the same envelope with a `heatmap` object and one row per error code
-holding its cells (`query.heatmap`). Needs the plan feature `error_heatmap`.
+the query API (README); `heatmap=<field>` answers the same envelope with a `heatmap` object and one row per
+error code holding its cells (`query.heatmap`). Needs the plan feature `error_heatmap`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`GET /mm-apis/qbrData/vod/{customerId}` (legacy) and `GET /mm-apis/metricquery/{customerId}` (current).
 
-Both take SmartSight's parameters (docs and `query.request`) and answer the envelope of DESIGN §6:
+Both take SmartSight's parameters (docs and `query.request`) and answer the envelope of the query API (README):
 `{"totalcount": rows in this page, "pagecount": pages, "totalrecords": rows in all, "response": [...]}`,
 each row carrying `totalpages` as SmartSight's examples do. `explain=true` answers the plan instead: the
 tables chosen for each stretch of the period, the tables rejected and why, and the SQL with its
@@ -56,7 +56,7 @@ def _without_total(row: bytes) -> bytes:
 
 
 def envelope(query: MetricQuery, rows: list[bytes], total: int) -> Response:
-    """The answer of DESIGN §6 around a page of JSON rows (the engine's), each given `totalpages`."""
+    """The envelope of the query API (README) around a page of JSON rows (the engine's), each given `totalpages`."""
     pages = math.ceil(total / query.limit) if total else 0
     closing = b',"totalpages":%d}' % pages
     response = b",".join(row[:-1] + closing for row in rows)

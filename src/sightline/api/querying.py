@@ -1,7 +1,7 @@
 """Running printed queries for the query routers: store failures as error answers, values as JSON.
 
-`run_query` maps the store's failures to the answers of DESIGN §6: a timeout is a 504, the memory limit a
-400 `query_too_large`, any other store failure a 503 with `Retry-After`; never a 500.
+`run_query` maps the store's failures to the error answers of the API (README): a timeout is a 504, the
+memory limit a 400 `query_too_large`, any other store failure a 503 with `Retry-After`; never a 500.
 """
 
 from __future__ import annotations

@@ -2,11 +2,12 @@
 queryIds; `GET` and `DELETE /mm-apis/smartQuery/{customerId}/queries/{queryId}`: a query's status, and
 cancelling it.
 
-The answer is the envelope of DESIGN §6 (`totalcount`, `pagecount`, `totalrecords`, `response`, each row
-carrying `totalpages`) with the query's `queryId`. A cancelled query answers 409 `query_cancelled`; a
-queryId that is still running, 409 `query_id_in_use`. Every route needs the `smart_query` feature. Any user
-or API key of the customer may run a query and read a query's status; cancelling is for the user or key
-that ran the query and for the customer's admins (403 `not_query_owner` for anyone else).
+The answer is the envelope of the query API (README: `totalcount`, `pagecount`, `totalrecords`,
+`response`, each row carrying `totalpages`) with the query's `queryId`. A cancelled query answers 409
+`query_cancelled`; a queryId that is still running, 409 `query_id_in_use`. Every route needs the
+`smart_query` feature. Any user or API key of the customer may run a query and read a query's status;
+cancelling is for the user or key that ran the query and for the customer's admins (403 `not_query_owner`
+for anyone else).
 """
 
 from __future__ import annotations

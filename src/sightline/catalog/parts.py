@@ -4,7 +4,7 @@ A part is an aggregate over event rows that can be merged across rows of any gra
 distinct-count state or a t-digest state. Every metric is a formula over parts (Cube's model), so
 ratios are computed from summed parts and never averaged.
 
-Attribution (DESIGN.md §4): view outcomes (attempts, plays, startup, VSF, EBVS, VPF, completion,
+Attribution (docs/architecture.md): view outcomes (attempts, plays, startup, VSF, EBVS, VPF, completion,
 unique viewers) count in the bucket of the view's start, taken from its UUIDv7 id; time-based
 quantities (play time, stalls, bitrate, errors, ads) count in the bucket of the event.
 

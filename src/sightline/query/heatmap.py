@@ -118,7 +118,7 @@ def assemble(
     pages = math.ceil(total / rows.limit) if total and rows.limit else 0
     order_metric = rows.order_by[0] if rows.order_by[0] in metrics else metrics[0]
     response: list[dict[str, Any]] = []
-    candidates: list[tuple[float, int, int]] = []
+    candidates: list[tuple[int | float, int, int]] = []
     for i, row in enumerate(row_results):
         code = row[ROW_FIELD]
         matrix: dict[str, list[Any]] = {m: [] for m in metrics}
@@ -129,7 +129,7 @@ def assemble(
                 matrix[m].append(cell[m])
             order_value = cell[order_metric]
             if isinstance(order_value, int | float) and order_value > 0:
-                candidates.append((float(order_value), i, j))
+                candidates.append((order_value, i, j))
         response.append({ROW_FIELD: code, **{m: _value(row[m]) for m in metrics}, "cells": matrix, "totalpages": pages})
     candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
     hottest = [
