@@ -1,0 +1,313 @@
+"""The anomaly detector of AI alerts: each cohort's observed value against the value expected from its own
+history, with a significance that respects volume. Pure: numpy only, no IO.
+
+One call evaluates one metric for C cohorts (the whole, and each cohort in scope) at once; nothing loops over
+cohorts in Python.
+
+    detect(series: MetricSeries, rule: DetectorRule = DetectorRule(), evaluate: int = 1) -> Detection
+
+`MetricSeries(kind, value, volume, interval_s)`: arrays of shape (C, T), one column per detection interval of
+`interval_s` seconds, oldest first, the last `evaluate` columns being the intervals to judge; NaN (or a volume
+of 0) is an interval without data. By `kind`:
+- `RATIO` (VSF %, EBVS %, VPF %, failure rate, rebuffering ratio, ad error and fill rates): `value` = the
+  numerator counts (failed attempts), `volume` = the denominator counts (attempts); tested as counts with a
+  binomial deviance, overdispersed as a beta-binomial: variance × (1 + (n − 1)·rho), rho learned per cohort;
+- `MEAN` (startup time, bitrate): `value` = sums (Σ startup ms), `volume` = counts (started views); variance of
+  an interval's mean = a / n + b, learned per cohort (a: spread between views, b: spread between intervals);
+- `COUNT` (plays, attempts, concurrent viewers): `value` = counts, `volume` = None; a Poisson deviance,
+  overdispersed as a negative binomial: variance × (1 + κ·μ), κ learned per cohort. Give 0 for an interval
+  without events (an outage is a count of 0), NaN only for an interval not measured.
+
+Expected value: for each judged interval, the values at the same time on each of the `rule.days` previous
+days (the same weekday excluded) and the `rule.weeks` previous weeks, a week's weighing WEEKLY_WEIGHT times a
+day's, so that with 3 weeks the same weekday outweighs the other weekdays (daily and weekly seasonality),
+combined robustly: their weighted median (MEAN, COUNT) or, for RATIO, their counts pooled, leaving out the
+lags whose rate is significantly above the pool's (z > LAG_OUTLIER_Z: past anomalies do not move it), shrunk
+towards the cohort's long-run rate by
+`PRIOR_ATTEMPTS` pseudo-attempts. Missing lags are skipped; a cohort with no usable lag falls back to its
+long-run value. The dispersion (rho, κ, a and b) is fitted on the `rule.fit_intervals` intervals before the
+judged ones, by medians, so that past anomalies do not inflate it.
+
+Decision: `score` is the test statistic in standard-normal units (z), signed so that positive is the bad
+`direction`; an interval is `anomalous` when score ≥ z*(alpha) and its volume ≥ `rule.min_volume`, with
+alpha = 10^−(2 + 6·(1 − sensitivity)): sensitivity 0 → alpha = 1e−8, 0.5 (default) → 1e−5, 1 → 1e−2. The default alpha
+keeps false alerts near one per 100,000 cohort-intervals (about 3.5 weeks of one cohort at 5 minutes), and
+makes 2 failures of 4 attempts at a 1 % baseline not significant (binomial tail ≈ 6e−4) while 3 of 4 is.
+`lower` and `upper` bound the values that would not be anomalous (the normal approximation of the test's
+acceptance region, in the observed value's unit, both sides), for drawing the band.
+
+Cost: O(C × (fit_intervals + evaluate) × (days + weeks)) time and memory; 10,000 cohorts with the defaults
+(72 + 1 intervals, 6 + 3 lags) are about 8M values per intermediate array (64 MB).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from enum import StrEnum
+from statistics import NormalDist
+
+import numpy as np
+import numpy.typing as npt
+
+Array = npt.NDArray[np.float64]
+
+PRIOR_ATTEMPTS = 100.0
+LAG_OUTLIER_Z = 4.0
+CHI2_1_MEDIAN = 0.454936423119572  # the median of a χ²(1) variable: the median squared z of clean intervals
+DAY_S = 86_400
+_ERFC_COEFFICIENTS = (
+    -1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806,
+    0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277,
+)  # fmt: skip
+WEEKLY_WEIGHT = 2.0
+
+
+class MetricKind(StrEnum):
+    RATIO = "ratio"
+    MEAN = "mean"
+    COUNT = "count"
+
+
+class Direction(StrEnum):
+    """Which deviation is bad: UP for failure rates and startup time, DOWN for bitrate and plays."""
+
+    UP = "up"
+    DOWN = "down"
+    BOTH = "both"
+
+
+@dataclass(frozen=True)
+class MetricSeries:
+    """One metric of C cohorts over T intervals (shape (C, T), oldest first); see the module docstring."""
+
+    kind: MetricKind
+    value: Array
+    volume: Array | None
+    interval_s: int = 300
+
+
+@dataclass(frozen=True)
+class DetectorRule:
+    """The detector's parameters of one alert rule."""
+
+    direction: Direction = Direction.UP
+    sensitivity: float = 0.5
+    min_volume: float = 0.0
+    days: int = 6
+    weeks: int = 3
+    fit_intervals: int = 72
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The judged intervals, each of shape (C, evaluate): the observed value (rate, mean or count), the expected
+    value, the band [lower, upper] of values that are not anomalous, the score (z, positive = bad direction),
+    its one-sided p-value, the volume (denominator, count of means, or the count itself) and the decision."""
+
+    observed: Array
+    expected: Array
+    lower: Array
+    upper: Array
+    score: Array
+    p_value: Array
+    volume: Array
+    anomalous: npt.NDArray[np.bool_]
+
+
+def alpha_for(sensitivity: float) -> float:
+    """The one-sided tail probability below which an interval is anomalous, for a sensitivity in [0, 1]."""
+    if not 0.0 <= sensitivity <= 1.0:
+        raise ValueError(f"sensitivity must be between 0 and 1, not {sensitivity}")
+    return float(10.0 ** -(2.0 + 6.0 * (1.0 - sensitivity)))
+
+
+def z_threshold(alpha: float) -> float:
+    """z*(alpha): the standard-normal quantile with a tail probability alpha above it."""
+    return NormalDist().inv_cdf(1.0 - alpha)
+
+
+def normal_sf(z: Array) -> Array:
+    """P(Z ≥ z) for a standard normal Z, elementwise (Chebyshev fit of erfc, relative error < 1.2e−7)."""
+    x = np.abs(z) / np.sqrt(2.0)
+    t = 1.0 / (1.0 + 0.5 * x)
+    poly = np.zeros_like(t)
+    for coefficient in reversed(_ERFC_COEFFICIENTS):
+        poly = poly * t + coefficient
+    half_erfc: Array = 0.5 * t * np.exp(-x * x + poly)
+    return np.where(z >= 0, half_erfc, 1.0 - half_erfc)
+
+
+def seasonal_lags(interval_s: int, days: int, weeks: int) -> tuple[npt.NDArray[np.int64], Array]:
+    """The lags, in intervals, of the same time on each of the `days` previous days (the same weekday excluded)
+    and on each of the `weeks` previous weeks, and their weights (WEEKLY_WEIGHT for a week's, 1 for a day's)."""
+    per_day = DAY_S // interval_s
+    if per_day * interval_s != DAY_S:
+        raise ValueError(f"the interval ({interval_s} s) must divide a day")
+    if not 0 <= days <= 6 or weeks < 0 or days + weeks == 0:
+        raise ValueError(f"days must be 0 to 6 and weeks 0 or more, not both 0 (days={days}, weeks={weeks})")
+    lags = [per_day * k for k in range(1, days + 1)] + [7 * per_day * k for k in range(1, weeks + 1)]
+    return np.array(lags), np.array([1.0] * days + [WEEKLY_WEIGHT] * weeks)
+
+
+def weighted_median(values: Array, weights: Array) -> Array:
+    """The weighted median along the last axis of `values` (weights of shape (K,)); NaN values are skipped, and
+    an all-NaN slice gives NaN."""
+    order = np.argsort(values, axis=-1)  # NaN sorts last
+    ordered = np.take_along_axis(values, order, axis=-1)
+    mass = np.where(np.isnan(ordered), 0.0, weights[order])
+    cumulative = np.cumsum(mass, axis=-1)
+    half = cumulative[..., -1:] / 2.0
+    first = np.argmax(cumulative >= half, axis=-1)[..., None]
+    middle = np.take_along_axis(ordered, first, axis=-1)[..., 0]
+    return np.where(cumulative[..., -1] > 0, middle, np.nan)
+
+
+def lagged(values: Array, columns: npt.NDArray[np.int64], lags: npt.NDArray[np.int64]) -> Array:
+    """values[:, columns − lag] for every lag: shape (C, len(columns), len(lags)), NaN before the first column."""
+    index = columns[:, None] - lags[None, :]
+    taken = values[:, np.maximum(index, 0)]
+    return np.where(index >= 0, taken, np.nan)
+
+
+def _xlogy(x: Array, y: Array) -> Array:
+    """x·ln(x / y), 0 where x = 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x > 0, x * np.log(np.where(x > 0, x, 1.0) / y), 0.0)
+
+
+def binomial_deviance_z(failures: Array, trials: Array, rate: Array) -> Array:
+    """The signed root of the binomial deviance of `failures` of `trials` at `rate`: ~N(0, 1) under the rate."""
+    rate = np.clip(rate, 1e-12, 1.0 - 1e-12)
+    deviance = 2.0 * (_xlogy(failures, trials * rate) + _xlogy(trials - failures, trials * (1.0 - rate)))
+    return np.sign(failures - trials * rate) * np.sqrt(np.maximum(deviance, 0.0))
+
+
+def poisson_deviance_z(counts: Array, mean: Array) -> Array:
+    """The signed root of the Poisson deviance of `counts` at `mean`."""
+    mean = np.maximum(mean, 1e-12)
+    deviance = 2.0 * (_xlogy(counts, mean) - (counts - mean))
+    return np.sign(counts - mean) * np.sqrt(np.maximum(deviance, 0.0))
+
+
+def _nanmedian(values: Array, axis: int) -> Array:
+    """np.nanmedian without the warning of an all-NaN slice (which gives NaN)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.asarray(np.nanmedian(values, axis=axis), dtype=np.float64)
+
+
+def _expected_rate(
+    value: Array, volume: Array, columns: npt.NDArray[np.int64], lags: npt.NDArray[np.int64], weights: Array
+) -> Array:
+    """RATIO: the lags' counts pooled (weighted), leaving out the lags significantly above the pooled rate of all
+    (z > LAG_OUTLIER_Z: a past anomaly), shrunk towards the cohort's long-run rate."""
+    failures, trials = lagged(value, columns, lags), lagged(volume, columns, lags)
+    usable = np.isfinite(failures) & np.isfinite(trials) & (trials > 0)
+    failures, trials = np.where(usable, failures, 0.0) * weights, np.where(usable, trials, 0.0) * weights
+    history = columns[0]
+    long_run = (np.nansum(value[:, :history], axis=1) + 0.5) / (np.nansum(volume[:, :history], axis=1) + 1.0)
+    prior = PRIOR_ATTEMPTS * long_run[:, None]
+    everything = (failures.sum(axis=2) + prior) / (trials.sum(axis=2) + PRIOR_ATTEMPTS)
+    outlier = binomial_deviance_z(failures, trials, everything[..., None]) > LAG_OUTLIER_Z
+    kept_failures = np.where(outlier, 0.0, failures).sum(axis=2) + prior
+    return np.asarray(kept_failures / (np.where(outlier, 0.0, trials).sum(axis=2) + PRIOR_ATTEMPTS))
+
+
+def _expected_level(
+    observed: Array, columns: npt.NDArray[np.int64], lags: npt.NDArray[np.int64], weights: Array
+) -> Array:
+    """MEAN and COUNT: the weighted median of the lags, or the cohort's median of its history when no lag is
+    usable."""
+    expected = weighted_median(lagged(observed, columns, lags), weights)
+    fallback = _nanmedian(observed[:, : columns[0]], axis=1)
+    return np.where(np.isnan(expected), fallback[:, None], expected)
+
+
+def _median_dispersion(z: Array, units: Array) -> Array:
+    """rho (or κ) with median(z² / (1 + rho·units)) ≈ the χ²(1) median, approximated at the median of `units`."""
+    excess = np.maximum(_nanmedian(z * z, axis=1) / CHI2_1_MEDIAN - 1.0, 0.0)
+    typical = np.maximum(_nanmedian(units, axis=1), 1.0)
+    return np.nan_to_num(excess / typical)
+
+
+def _mean_variance(residual: Array, count: Array) -> tuple[Array, Array]:
+    """a and b of variance(mean of n) = a / n + b, from the residuals of intervals of low and high volume."""
+    squared = residual * residual / CHI2_1_MEDIAN
+    middle = _nanmedian(np.where(count > 0, count, np.nan), axis=1)[:, None]
+    low, high = count <= middle, count > middle
+    v_low, v_high = _nanmedian(np.where(low, squared, np.nan), 1), _nanmedian(np.where(high, squared, np.nan), 1)
+    n_low, n_high = _nanmedian(np.where(low, count, np.nan), 1), _nanmedian(np.where(high, count, np.nan), 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.maximum((v_low - v_high) / (1.0 / n_low - 1.0 / n_high), 0.0)
+    a = np.nan_to_num(a)
+    b = np.maximum(np.nan_to_num(v_high - a / n_high), 0.0)
+    pooled = np.nan_to_num(_nanmedian(squared, axis=1))
+    b = np.where(a > 0, b, pooled)
+    return a, b
+
+
+def detect(series: MetricSeries, rule: DetectorRule | None = None, evaluate: int = 1) -> Detection:
+    """Judge the last `evaluate` intervals of every cohort of `series` (see the module docstring)."""
+    rule = rule or DetectorRule()
+    value = np.asarray(series.value, dtype=np.float64)
+    intervals = value.shape[1]
+    if not 1 <= evaluate < intervals:
+        raise ValueError(f"evaluate must be between 1 and {intervals - 1} (the intervals given), not {evaluate}")
+    if (series.volume is None) != (series.kind is MetricKind.COUNT):
+        raise ValueError("volume is required for ratio and mean metrics, and absent for counts")
+    volume = value if series.volume is None else np.asarray(series.volume, dtype=np.float64)
+    volume = np.where(np.isfinite(volume) & np.isfinite(value), volume, 0.0)
+    fit = min(rule.fit_intervals, intervals - evaluate - 1)
+    columns = np.arange(intervals - evaluate - fit, intervals)
+    lags, weights = seasonal_lags(series.interval_s, rule.days, rule.weeks)
+    n = volume[:, columns]
+    x = np.where(n > 0, value[:, columns], np.nan) if series.kind is not MetricKind.COUNT else value[:, columns]
+    z_star = z_threshold(alpha_for(rule.sensitivity))
+
+    if series.kind is MetricKind.RATIO:
+        rate = _expected_rate(value, volume, columns, lags, weights)
+        raw_z = np.where(n > 0, binomial_deviance_z(np.nan_to_num(x), n, rate), np.nan)
+        rho = _median_dispersion(raw_z[:, :fit], n[:, :fit] - 1.0)
+        spread = np.sqrt(1.0 + rho[:, None] * np.maximum(n - 1.0, 0.0))
+        z = raw_z / spread
+        with np.errstate(divide="ignore", invalid="ignore"):
+            observed = x / n
+            half_band = z_star * spread * np.sqrt(rate * (1.0 - rate) / n)
+        expected, lower, upper = rate, np.clip(rate - half_band, 0.0, 1.0), np.clip(rate + half_band, 0.0, 1.0)
+    elif series.kind is MetricKind.MEAN:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            means = np.where(volume > 0, value / volume, np.nan)
+        observed = means[:, columns]
+        expected = _expected_level(means, columns, lags, weights)
+        residual = observed - expected
+        a, b = _mean_variance(residual[:, :fit], n[:, :fit])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            deviation = np.sqrt(a[:, None] / n + b[:, None] + (1e-9 * np.abs(expected)) ** 2 + 1e-300)
+        z = residual / deviation
+        lower, upper = expected - z_star * deviation, expected + z_star * deviation
+    else:
+        observed = x
+        expected = _expected_level(value, columns, lags, weights)
+        raw_z = np.where(np.isfinite(observed), poisson_deviance_z(np.nan_to_num(observed), expected), np.nan)
+        kappa = _median_dispersion(raw_z[:, :fit], expected[:, :fit])
+        deviation = np.sqrt(np.maximum(expected, 0.0) * (1.0 + kappa[:, None] * np.maximum(expected, 0.0)))
+        z = raw_z / np.sqrt(1.0 + kappa[:, None] * np.maximum(expected, 0.0))
+        lower, upper = np.maximum(expected - z_star * deviation, 0.0), expected + z_star * deviation
+
+    score = {Direction.UP: z, Direction.DOWN: -z, Direction.BOTH: np.abs(z)}[rule.direction]
+    judged = slice(fit, fit + evaluate)
+    score = score[:, judged]
+    enough = n[:, judged] >= max(rule.min_volume, 1e-12) if series.kind is not MetricKind.COUNT else True
+    anomalous = np.isfinite(score) & (score >= z_star) & enough
+    p_value = normal_sf(np.nan_to_num(score, nan=-np.inf))
+    return Detection(
+        observed=observed[:, judged],
+        expected=expected[:, judged],
+        lower=lower[:, judged],
+        upper=upper[:, judged],
+        score=score,
+        p_value=p_value,
+        volume=n[:, judged],
+        anomalous=np.asarray(anomalous, dtype=bool),
+    )
