@@ -5,17 +5,18 @@ setting, where no volumes exist). Pure: numpy only, no IO.
         -> (T,) float in [0, 1]
 
 The same family as `detect`: each point is compared with values expected from its past (robust medians, the
-same time on previous days), the surprise is turned into a tail probability learned from the series' own past,
+same time on previous days and weeks), the surprise is turned into a tail probability learned from the series' own past,
 and alerts come in episodes. Every quantity at row t uses rows < t only, except the point's own value:
-- three surprises (each ≥ 0): `spike`, |x − the median of the last `level_points` values|; `season`, |x − the
+- four surprises (each ≥ 0): `spike`, |x − the median of the last `level_points` values|; `daily`, |x − the
   median of the values at the same time on the `days` previous days − the median of that seasonal residual
-  over the last `correction_points`|; `shift`, |the mean of the last `change_points` spike residuals|
-  (a sustained level change);
+  over the last `correction_points`|; `weekly`, the same with the lags and weights of `detect` (the
+  `weekly_days` previous days and the `weeks` previous weeks, a week weighing WEEKLY_WEIGHT); `shift`, |the mean
+  of the last `change_points` spike residuals| (a sustained level change);
 - each surprise's tail probability p from its own past `tail_window` values, a peaks-over-threshold model:
   over the `tail_quantile` quantile u, excesses are exponential with the mean excess β, so
   p = (1 − tail_quantile)·exp(−(a − u)/β), and p = 1 at or below u; u and β are refitted every `refit_every`
   rows (cost O(T × tail_window / refit_every));
-- the point's p is the smallest of the three times 3 (Bonferroni), and p = 1 during the first `warm_up` rows;
+- the point's p is the smallest of the four times 4 (Bonferroni), and p = 1 during the first `warm_up` rows;
 - an episode opens at a point with p < alpha when none is open, and closes after `resolve_after` points in a
   row with p ≥ alpha (the alert lifecycle: one alert per episode, updated, never repeated). The score of the
   point that opens an episode is 1 − p (> 1 − alpha); every other point scores 0.
@@ -32,6 +33,8 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
+from sightline.alerts.detect import seasonal_lags, weighted_median
+
 Array = npt.NDArray[np.float64]
 DAY_S = 86_400
 
@@ -45,6 +48,8 @@ class StreamParams:
     correction_points: int = 288
     change_points: int = 6
     days: int = 7
+    weekly_days: int = 6
+    weeks: int = 3
     tail_window: int = 1000
     tail_quantile: float = 0.98
     refit_every: int = 10
@@ -72,30 +77,36 @@ def _nanmean_rows(windows: Array) -> Array:
         return np.asarray(np.nanmean(windows, axis=1), dtype=np.float64)
 
 
-def same_time_previous_days(times_s: npt.NDArray[np.int64], values: Array, days: int) -> Array:
-    """The median of the values at the same time (the nearest row within half a step) on each previous day."""
+def same_time_before(
+    times_s: npt.NDArray[np.int64], values: Array, lags_s: npt.NDArray[np.int64], weights: Array
+) -> Array:
+    """The weighted median of the values at the same time `lags_s` seconds before each row (the nearest row
+    within half a step; NaN where none)."""
     step = float(np.median(np.diff(times_s))) if len(times_s) > 1 else float(DAY_S)
-    last = len(times_s) - 1
-    found = []
-    for day in range(1, days + 1):
-        target = times_s - day * DAY_S
-        row = np.clip(np.searchsorted(times_s, target), 0, last)
-        nearest = np.abs(times_s[row] - target) <= step / 2
-        found.append(np.where(nearest & (target >= times_s[0]), values[row], np.nan))
-    return _nanmedian_rows(np.vstack(found).T)
+    target = times_s[:, None] - lags_s[None, :]
+    row = np.clip(np.searchsorted(times_s, target), 0, len(times_s) - 1)
+    nearest = (np.abs(times_s[row] - target) <= step / 2) & (target >= times_s[0])
+    return weighted_median(np.where(nearest, values[row], np.nan), weights)
+
+
+def _seasonal_surprise(
+    times_s: npt.NDArray[np.int64], values: Array, lags_s: npt.NDArray[np.int64], weights: Array, params: StreamParams
+) -> Array:
+    residual = values - same_time_before(times_s, values, lags_s, weights)
+    correction = _nanmedian_rows(past_window(residual, params.correction_points))
+    return np.abs(residual - np.nan_to_num(correction))
 
 
 def surprises(times_s: npt.NDArray[np.int64], values: Array, params: StreamParams) -> list[Array]:
-    """The three surprises of every row (≥ 0, 0 where undefined), each from the row's value and the past."""
+    """The four surprises of every row (≥ 0, 0 where undefined), each from the row's value and the past."""
     level = _nanmedian_rows(past_window(values, params.level_points))
     spike_residual = values - level
-    seasonal = same_time_previous_days(times_s, values, params.days)
-    seasonal_residual = values - seasonal
-    correction = _nanmedian_rows(past_window(seasonal_residual, params.correction_points))
-    season = np.abs(seasonal_residual - np.nan_to_num(correction))
+    daily_lags = DAY_S * np.arange(1, params.days + 1)
+    daily = _seasonal_surprise(times_s, values, daily_lags, np.ones(params.days), params)
+    weekly = _seasonal_surprise(times_s, values, *seasonal_lags(1, params.weekly_days, params.weeks), params)
     with_current = np.append(spike_residual[1:], np.nan)  # row t's window ends at t: the last k residuals
     shift = np.abs(_nanmean_rows(past_window(with_current, params.change_points)))
-    return [np.nan_to_num(np.abs(spike_residual)), np.nan_to_num(season), np.nan_to_num(shift)]
+    return [np.nan_to_num(surprise) for surprise in (np.abs(spike_residual), daily, weekly, shift)]
 
 
 def tail_probability(surprise: Array, params: StreamParams) -> Array:
