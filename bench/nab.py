@@ -1,10 +1,11 @@
 """NAB v1.1: our streaming detector on all 58 series, scored by our scorer (bench/nab_scorer.py) in NAB's three
-profiles, and the scorer checked against NAB's published numenta and ARTime scores.
+profiles, and the scorer checked against NAB's published numenta and ARTime scores; the same detector on the
+SDFVAE CDN KPIs (F1 at the same fixed threshold); the cost of one batch detection round.
 
     .venv/bin/python bench/nab.py [--data ../shared/benchmarks/alerts] [--no-docs]
 
-Reads the corpus from `<data>/nab` (by default ../shared/benchmarks/alerts beside the project); writes the
-section "Anomaly detection (NAB)" of docs/alerts.md unless `--no-docs`.
+Reads `<data>/nab` and `<data>/sdfvae_cdn` (by default ../shared/benchmarks/alerts beside the project); writes
+the section "Anomaly detection (NAB)" of docs/alerts.md unless `--no-docs`. About 5 minutes here.
 """
 
 from __future__ import annotations
@@ -12,18 +13,22 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
 import tarfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from benchlib import git_revision, machine
 from nab_scorer import PROFILES, Profile, Windows, normalised, score_series
-from sightline.alerts.detect_stream import StreamParams, stream_scores
+from sightline.alerts.detect import MetricKind, MetricSeries, detect
+from sightline.alerts.detect_stream import StreamParams, stream_p_values, stream_scores
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "benchmarks" / "alerts"
@@ -114,16 +119,208 @@ def run_detector(corpus: list[Series], params: StreamParams) -> tuple[dict[str, 
     return scores, time.perf_counter() - started
 
 
+@dataclass(frozen=True)
+class F1:
+    precision: float
+    recall: float
+    f1: float
+
+
+def f1_of(flagged: npt.NDArray[np.bool_], labels: npt.NDArray[np.bool_]) -> F1:
+    true_positives = float((flagged & labels).sum())
+    precision = true_positives / max(float(flagged.sum()), 1.0)
+    recall = true_positives / max(float(labels.sum()), 1.0)
+    return F1(precision, recall, 2 * precision * recall / max(precision + recall, 1e-12))
+
+
+def point_adjusted(flagged: npt.NDArray[np.bool_], labels: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Every row of a labelled segment counts as flagged when one of its rows is (the usual point adjustment)."""
+    adjusted = flagged.copy()
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], labels.astype(np.int8), [0]])))
+    for start, end in zip(edges[0::2], edges[1::2], strict=True):
+        if flagged[start:end].any():
+            adjusted[start:end] = True
+    return adjusted
+
+
+def cdn_kpis(directory: Path) -> tuple[npt.NDArray[np.int64], list[npt.NDArray[np.float64]], npt.NDArray[np.bool_]]:
+    """One SDFVAE CDN data set: times (s), its KPIs and its point labels."""
+
+    def row(name: str) -> npt.NDArray[np.float64]:
+        values: npt.NDArray[np.float64] = pd.read_csv(directory / name, header=None).to_numpy(dtype=np.float64)[0]
+        return values
+
+    stamps = row("timestamp.csv.xz").astype(np.int64).astype(str)  # YYYYMMDDhhmmss, some written as floats
+    times = pd.to_datetime(stamps, format="%Y%m%d%H%M%S").to_numpy(dtype="datetime64[s]").astype(np.int64)
+    count = len(list(directory.glob("kpi*.csv.xz")))
+    return times, [row(f"kpi{number}.csv.xz") for number in range(1, count + 1)], row("label.csv.xz") > 0
+
+
+def run_cdn(directory: Path, params: StreamParams) -> dict[str, float]:
+    """Our streaming detector on every KPI of one data set; a row is anomalous when its smallest p over the K
+    KPIs, times K, is below alpha. F1 (plain and point-adjusted) over the rows after the first 15 %."""
+    times, kpis, labels = cdn_kpis(directory)
+    p_values = np.min([stream_p_values(times, kpi, params) for kpi in kpis], axis=0)
+    flagged = np.minimum(1.0, len(kpis) * p_values) < params.alpha
+    scored = slice(int(0.15 * len(times)), None)
+    plain = f1_of(flagged[scored], labels[scored])
+    adjusted = f1_of(point_adjusted(flagged, labels)[scored], labels[scored])
+    return {
+        "kpis": len(kpis),
+        "rows": len(times),
+        "anomalous_rows": int(labels[scored].sum()),
+        "f1": plain.f1,
+        "precision": plain.precision,
+        "recall": plain.recall,
+        "f1_point_adjusted": adjusted.f1,
+        "precision_point_adjusted": adjusted.precision,
+        "recall_point_adjusted": adjusted.recall,
+    }
+
+
+def measure_batch(cohorts: int, weeks: int) -> float:
+    """Seconds of one `detect` round over `cohorts` cohorts of a ratio metric with `weeks` weeks of 5-minute
+    history (the median of 3)."""
+    rng = np.random.default_rng(0)
+    intervals = weeks * 7 * 288 + 1
+    attempts = rng.poisson(50.0, size=(cohorts, intervals)).astype(np.float64)
+    series = MetricSeries(MetricKind.RATIO, rng.binomial(attempts.astype(np.int64), 0.02).astype(np.float64), attempts)
+    seconds = []
+    for _ in range(3):
+        started = time.perf_counter()
+        detect(series)
+        seconds.append(time.perf_counter() - started)
+    return sorted(seconds)[1]
+
+
+def clean_false_alarms(cohorts: int, days: int) -> dict[str, int]:
+    """Anomalies found by `detect` (default rule, UP) on clean synthetic 5-minute traffic: each cohort's attempts
+    Poisson around its own mean (5 to 500), failures binomial at its own rate, either fixed (1 %) or wandering
+    from interval to interval (uniform 1 to 3 %: overdispersed), judged over the last `days` days."""
+    rng = np.random.default_rng(1)
+    intervals = (21 + days) * 288
+    attempts = rng.poisson(rng.uniform(5.0, 500.0, size=(cohorts, 1)), size=(cohorts, intervals)).astype(np.float64)
+    rates = {
+        "binomial 1 %": np.full((cohorts, intervals), 0.01),
+        "overdispersed 1-3 %": rng.uniform(0.01, 0.03, size=(cohorts, intervals)),
+    }
+    found = {"cohort-intervals judged": cohorts * days * 288}
+    for name, rate in rates.items():
+        failures = rng.binomial(attempts.astype(np.int64), rate).astype(np.float64)
+        detection = detect(MetricSeries(MetricKind.RATIO, failures, attempts), evaluate=days * 288)
+        found[name] = int(detection.anomalous.sum())
+    return found
+
+
+def _row(name: str, scores: dict[str, float]) -> str:
+    return f"| {name} | " + " | ".join(f"{scores[profile.name]:.2f}" for profile in PROFILES) + " |"
+
+
+def report(
+    reproduced: dict[str, dict[str, float]],
+    ours: dict[str, dict[str, float]],
+    seconds: float,
+    rows: int,
+    cdn: dict[str, dict[str, float]],
+    batch: dict[int, float],
+    params: StreamParams,
+) -> str:
+    """The section "Anomaly detection (NAB)" of docs/alerts.md."""
+    lines = [
+        "## Anomaly detection (NAB)",
+        "",
+        f"Written by `.venv/bin/python bench/nab.py` (data from ../shared/benchmarks/alerts), on {machine()}, "
+        f"revision {git_revision()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
+        "",
+        "The streaming form of the detector (`sightline.alerts.detect_stream`) runs on each of NAB v1.1's 58 series "
+        "point by point, seeing only the past, and is scored by our scorer (`bench/nab_scorer.py`) with NAB's rules "
+        "in its three profiles. **One threshold, fixed in advance**: the detector's tail probability "
+        f"alpha = {params.alpha:g}, so the NAB threshold is 1 − alpha = {1 - params.alpha:g} (the detector gives "
+        "1 − p to the row that opens an episode and 0 to every other row, so any threshold in (0, 1 − alpha] "
+        "gives the same score). It was not optimised per profile.",
+        "",
+        "| detector | standard | reward_low_FP_rate | reward_low_FN_rate |",
+        "|---|---|---|---|",
+        _row("ARTime (published; the goal)", PUBLISHED["ARTime"]),
+        _row("numenta HTM (published; the floor)", PUBLISHED["numenta"]),
+        _row("**Sightline, all 58 series**", ours["all"]),
+        _row("Sightline, the 29 even-numbered series (design set)", ours["even"]),
+        _row("Sightline, the 29 odd-numbered series (held out)", ours["odd"]),
+        "",
+        f"**The floor is not met**: {ours['all']['standard']:.2f} against numenta's 70.10 (standard). The "
+        f"detector took {seconds:.1f} s for the {rows:,} rows ({1e6 * seconds / rows:.0f} µs a row, one core of a "
+        "shared machine).",
+        "",
+        "How the design was chosen, honestly: the series are numbered in name order, and every design decision was "
+        "taken looking at the scores of the even-numbered half only (the odd half was scored once per final "
+        "candidate). Tried on the even half: a Gaussian z-score (negative scores: heavy tails), the "
+        "peaks-over-threshold tail (exponential and generalised Pareto), tail windows of 500, 1000, 2000 and all "
+        "rows, tail quantiles 0.95, 0.98 and 0.99, episode lengths of 20, 50, 100 and 200 rows, escalations within "
+        "an episode, leaving episode rows out of the tail fit (much worse: a lasting change never ends), surprises "
+        "normalised by a local or seasonal spread, in log space, a volatility surprise (dropped: 46 of its 49 "
+        "openings on the even half were false positives), seasonal shifts, and alpha in {1e-4, 1e-3, 3e-3, 1e-2}. "
+        "The weekly seasonal surprise raised the even half from 56.9 to 62.1 but the held-out half not at all "
+        "(55.4 → 54.9): kept because it is the product's own seasonal expectation, not because of the held-out "
+        "score.",
+        "",
+        "The scorer is checked against NAB's published scoreboard: from "
+        "`nab/results_fixtures/{numenta,ARTime}_per_row_results.tar.gz` at the thresholds of "
+        "`nab/config/thresholds.json` it gives (tests/alerts/test_detect_nab_scorer.py asserts the 2 decimals; "
+        "it reads ../shared/benchmarks/alerts, and skips saying so when that directory is absent):",
+        "",
+        "| fixture | standard | reward_low_FP_rate | reward_low_FN_rate |",
+        "|---|---|---|---|",
+        *(
+            _row(f"{detector} (ours / published {published[PROFILES[0].name]:.2f})", reproduced[detector])
+            for detector, published in PUBLISHED.items()
+        ),
+        "",
+        "### SDFVAE CDN KPIs",
+        "",
+        "The same streaming detector on every KPI of `sdfvae_cdn/{live,vod1}` (5-minute KPIs of a video CDN, point "
+        "labels); a row is anomalous when its smallest p over the K KPIs, times K, is below the same alpha. "
+        "Scored on the rows after the first 15 %; the point-adjusted F1 counts a whole labelled segment as found "
+        "when one of its rows is flagged. SDFVAE's own numbers are best-F1 over all thresholds, not comparable "
+        "with a fixed threshold.",
+        "",
+        "| data set | KPIs × rows | anomalous rows scored | F1 (P / R) | point-adjusted F1 (P / R) |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {name} | {int(result['kpis'])} × {int(result['rows']):,} | {int(result['anomalous_rows'])} | "
+            f"{result['f1']:.3f} ({result['precision']:.3f} / {result['recall']:.3f}) | "
+            f"{result['f1_point_adjusted']:.3f} ({result['precision_point_adjusted']:.3f} / "
+            f"{result['recall_point_adjusted']:.3f}) |"
+            for name, result in cdn.items()
+        ),
+        "",
+        "### The cost of a detection round",
+        "",
+        "`sightline.alerts.detect` judges every cohort at once (arrays cohorts × intervals): one round of a ratio "
+        "metric with 3 weeks of 5-minute history (6,049 intervals a cohort) and the default rule took "
+        + ", ".join(f"{seconds_:.2f} s for {cohorts:,} cohorts" for cohorts, seconds_ in batch.items())
+        + " (the median of 3); the cost grows with cohorts × (fit_intervals + evaluate) × lags.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_section(section: str) -> None:
+    """Replace (or add) the section "## Anomaly detection (NAB)" of docs/alerts.md, up to the next "## "."""
+    path = ROOT / "docs" / "alerts.md"
+    text = path.read_text() if path.exists() else "# AI alerts\n"
+    pattern = re.compile(r"^## Anomaly detection \(NAB\)\n.*?(?=^## |\Z)", re.S | re.M)
+    text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
+    path.write_text(text.rstrip() + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the benchmark data directory")
     parser.add_argument("--no-docs", action="store_true", help="print the results only")
     arguments = parser.parse_args()
     nab = arguments.data / "nab"
-    started = time.perf_counter()
     corpus = load_corpus(nab)
     reproduced = reproduce_published(nab, corpus)
-    print(json.dumps(reproduced, indent=1), f"{time.perf_counter() - started:.1f} s")
+    print("scorer on the published fixtures:", json.dumps(reproduced))
     params = StreamParams()
     scores, seconds = run_detector(corpus, params)
     threshold = 1.0 - params.alpha
@@ -132,7 +329,14 @@ def main() -> None:
         half: {profile.name: score_corpus(series, scores, threshold, profile) for profile in PROFILES}
         for half, series in halves.items()
     }
-    print(json.dumps(ours, indent=1), f"detector {seconds:.1f} s")
+    print("ours:", json.dumps(ours), f"detector {seconds:.1f} s")
+    cdn = {name: run_cdn(arguments.data / "sdfvae_cdn" / name, params) for name in ("live", "vod1")}
+    print("sdfvae_cdn:", json.dumps(cdn))
+    batch = {cohorts: measure_batch(cohorts, weeks=3) for cohorts in (1_000, 5_000)}
+    print("batch round:", json.dumps(batch))
+    if not arguments.no_docs:
+        rows = sum(len(series.values) for series in corpus)
+        write_section(report(reproduced, ours, seconds, rows, cdn, batch, params))
 
 
 if __name__ == "__main__":

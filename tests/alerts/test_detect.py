@@ -68,7 +68,7 @@ def test_volume_decides_significance_of_a_ratio() -> None:
     failures[:, -1] = [2.0, 200.0]
     found = detect(MetricSeries(MetricKind.RATIO, failures, attempts, HOUR))
     assert found.observed[:, 0].tolist() == [0.5, 0.5]
-    assert found.expected[:, 0] == pytest.approx([0.01, 0.01], abs=0.005)
+    assert found.expected[:, 0] == pytest.approx([0.01, 0.01], abs=0.006)  # 4 attempts an hour teach little
     assert found.anomalous[:, 0].tolist() == [False, True]
     assert found.upper[0, 0] > found.upper[1, 0]  # the small cohort's band is wider
 
@@ -205,3 +205,36 @@ def test_weighted_median_skips_missing_values() -> None:
     middle = weighted_median(values, np.array([1.0, 1.0, 5.0, 3.0]))
     assert middle[0] == 10.0
     assert np.isnan(middle[1])
+
+
+def test_an_outage_is_a_drop_of_plays_to_zero() -> None:
+    counts = _daily_counts(np.random.default_rng(11), 1)
+    counts[0, -1] = 0.0
+    found = detect(MetricSeries(MetricKind.COUNT, counts, None, HOUR), DetectorRule(direction=Direction.DOWN))
+    assert found.anomalous[0, 0]
+    assert found.lower[0, 0] > 0.0
+
+
+@pytest.mark.parametrize(
+    ("series", "evaluate", "message"),
+    [
+        (MetricSeries(MetricKind.RATIO, np.zeros((2, 10)), None, HOUR), 1, "volume is required"),
+        (MetricSeries(MetricKind.COUNT, np.zeros((2, 10)), np.ones((2, 10)), HOUR), 1, "absent for counts"),
+        (MetricSeries(MetricKind.COUNT, np.zeros((2, 10)), None, HOUR), 10, "evaluate must be between 1 and 9"),
+        (MetricSeries(MetricKind.COUNT, np.zeros((2, 10)), None, 7), 1, "must divide a day"),
+    ],
+)
+def test_bad_input_is_refused_with_a_clear_error(series: MetricSeries, evaluate: int, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        detect(series, evaluate=evaluate)
+
+
+def test_overdispersion_is_learned_from_history() -> None:
+    """The failure rate of a big cohort wanders between 0.5 % and 3 % from hour to hour: 3 % is within its normal
+    spread (a plain binomial test would call it significant at 5000 attempts), 10 % is not."""
+    rng = np.random.default_rng(12)
+    attempts = np.full((2, HOURS + 1), 5000.0)
+    failures = rng.binomial(5000, rng.uniform(0.005, 0.03, size=(2, HOURS + 1))).astype(np.float64)
+    failures[:, -1] = [150.0, 500.0]
+    found = detect(MetricSeries(MetricKind.RATIO, failures, attempts, HOUR))
+    assert found.anomalous[:, 0].tolist() == [False, True]

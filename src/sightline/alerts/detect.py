@@ -26,18 +26,22 @@ lags whose rate is significantly above the pool's (z > LAG_OUTLIER_Z: past anoma
 towards the cohort's long-run rate by
 `PRIOR_ATTEMPTS` pseudo-attempts. Missing lags are skipped; a cohort with no usable lag falls back to its
 long-run value. The dispersion (rho, κ, a and b) is fitted on the `rule.fit_intervals` intervals before the
-judged ones, by medians, so that past anomalies do not inflate it.
+judged ones, by medians, so that past anomalies do not inflate it. For RATIO the expected rate's own error
+(it is learnt from a finite pool of attempts) widens the test too.
 
 Decision: `score` is the test statistic in standard-normal units (z), signed so that positive is the bad
 `direction`; an interval is `anomalous` when score ≥ z*(alpha) and its volume ≥ `rule.min_volume`, with
-alpha = 10^−(2 + 6·(1 − sensitivity)): sensitivity 0 → alpha = 1e−8, 0.5 (default) → 1e−5, 1 → 1e−2. The default alpha
-keeps false alerts near one per 100,000 cohort-intervals (about 3.5 weeks of one cohort at 5 minutes), and
-makes 2 failures of 4 attempts at a 1 % baseline not significant (binomial tail ≈ 6e−4) while 3 of 4 is.
+alpha = 10^−(2 + 6·(1 − sensitivity)): sensitivity 0 → alpha = 1e−8, 0.5 (default) → 1e−5, 1 → 1e−2. The
+default aims at one false alert per 100,000 cohort-intervals (about 3.5 weeks of one cohort at 5 minutes;
+measured by bench/nab.py on clean synthetic traffic: about 1e−5 for binomial counts, 2 to 3 times that for
+overdispersed ones), and makes 2 failures of 4 attempts at a 1 % baseline not significant (binomial tail
+≈ 6e−4) while 3 of 4 is.
 `lower` and `upper` bound the values that would not be anomalous (the normal approximation of the test's
 acceptance region, in the observed value's unit, both sides), for drawing the band.
 
 Cost: O(C × (fit_intervals + evaluate) × (days + weeks)) time and memory; 10,000 cohorts with the defaults
-(72 + 1 intervals, 6 + 3 lags) are about 8M values per intermediate array (64 MB).
+(144 + 1 intervals, 6 + 3 lags) are about 13M values per intermediate array (104 MB); bench/nab.py measures a
+round.
 """
 
 from __future__ import annotations
@@ -96,7 +100,7 @@ class DetectorRule:
     min_volume: float = 0.0
     days: int = 6
     weeks: int = 3
-    fit_intervals: int = 72
+    fit_intervals: int = 144
 
 
 @dataclass(frozen=True)
@@ -199,19 +203,23 @@ def _nanmedian(values: Array, axis: int) -> Array:
 
 def _expected_rate(
     value: Array, volume: Array, columns: npt.NDArray[np.int64], lags: npt.NDArray[np.int64], weights: Array
-) -> Array:
+) -> tuple[Array, Array]:
     """RATIO: the lags' counts pooled (weighted), leaving out the lags significantly above the pooled rate of all
-    (z > LAG_OUTLIER_Z: a past anomaly), shrunk towards the cohort's long-run rate."""
+    (z > LAG_OUTLIER_Z: a past anomaly), shrunk towards the cohort's long-run rate; and the pool's effective
+    number of trials, (Σ w·n)² / Σ w²·n + PRIOR_ATTEMPTS (the rate's variance is rate·(1 − rate) / that)."""
     failures, trials = lagged(value, columns, lags), lagged(volume, columns, lags)
     usable = np.isfinite(failures) & np.isfinite(trials) & (trials > 0)
-    failures, trials = np.where(usable, failures, 0.0) * weights, np.where(usable, trials, 0.0) * weights
+    failures, trials = np.where(usable, failures, 0.0), np.where(usable, trials, 0.0)
     history = columns[0]
     long_run = (np.nansum(value[:, :history], axis=1) + 0.5) / (np.nansum(volume[:, :history], axis=1) + 1.0)
     prior = PRIOR_ATTEMPTS * long_run[:, None]
-    everything = (failures.sum(axis=2) + prior) / (trials.sum(axis=2) + PRIOR_ATTEMPTS)
-    outlier = binomial_deviance_z(failures, trials, everything[..., None]) > LAG_OUTLIER_Z
-    kept_failures = np.where(outlier, 0.0, failures).sum(axis=2) + prior
-    return np.asarray(kept_failures / (np.where(outlier, 0.0, trials).sum(axis=2) + PRIOR_ATTEMPTS))
+    everything = ((failures * weights).sum(axis=2) + prior) / ((trials * weights).sum(axis=2) + PRIOR_ATTEMPTS)
+    kept = np.where(binomial_deviance_z(failures, trials, everything[..., None]) > LAG_OUTLIER_Z, 0.0, weights)
+    kept_trials = (trials * kept).sum(axis=2)
+    rate = ((failures * kept).sum(axis=2) + prior) / (kept_trials + PRIOR_ATTEMPTS)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        effective = np.nan_to_num(kept_trials**2 / (trials * kept**2).sum(axis=2)) + PRIOR_ATTEMPTS
+    return np.asarray(rate), np.asarray(effective)
 
 
 def _expected_level(
@@ -266,11 +274,12 @@ def detect(series: MetricSeries, rule: DetectorRule | None = None, evaluate: int
     z_star = z_threshold(alpha_for(rule.sensitivity))
 
     if series.kind is MetricKind.RATIO:
-        rate = _expected_rate(value, volume, columns, lags, weights)
-        raw_z = np.where(n > 0, binomial_deviance_z(np.nan_to_num(x), n, rate), np.nan)
+        rate, pooled = _expected_rate(value, volume, columns, lags, weights)
+        learning = np.sqrt(1.0 + n / pooled)  # the expected rate's own error: Var(n·rate) = n²·rate(1 − rate)/pooled
+        raw_z = np.where(n > 0, binomial_deviance_z(np.nan_to_num(x), n, rate), np.nan) / learning
         rho = _median_dispersion(raw_z[:, :fit], n[:, :fit] - 1.0)
-        spread = np.sqrt(1.0 + rho[:, None] * np.maximum(n - 1.0, 0.0))
-        z = raw_z / spread
+        spread = learning * np.sqrt(1.0 + rho[:, None] * np.maximum(n - 1.0, 0.0))
+        z = raw_z * learning / spread
         with np.errstate(divide="ignore", invalid="ignore"):
             observed = x / n
             half_band = z_star * spread * np.sqrt(rate * (1.0 - rate) / n)

@@ -3,6 +3,7 @@ setting, where no volumes exist). Pure: numpy only, no IO.
 
     stream_scores(times_s: (T,) int64 seconds, values: (T,) float, params: StreamParams = StreamParams())
         -> (T,) float in [0, 1]
+    stream_p_values(times_s, values, params) -> (T,) float: each row's tail probability, before episodes
 
 The same family as `detect`: each point is compared with values expected from its past (robust medians, the
 same time on previous days and weeks), the surprise is turned into a tail probability learned from the series' own past,
@@ -142,12 +143,20 @@ def open_episodes(p_value: Array, params: StreamParams) -> Array:
     return scores
 
 
-def stream_scores(times_s: npt.NDArray[np.int64], values: Array, params: StreamParams | None = None) -> Array:
-    """NAB's anomaly score of every row of one series (see the module docstring); causal."""
+def stream_p_values(times_s: npt.NDArray[np.int64], values: Array, params: StreamParams | None = None) -> Array:
+    """The tail probability of every row of one series (the smallest surprise's, Bonferroni-corrected; 1 during
+    the warm-up); causal."""
     params = params or StreamParams()
     if times_s.shape != values.shape or values.ndim != 1:
         raise ValueError("times_s and values must be one-dimensional arrays of the same length")
     found = surprises(times_s, np.asarray(values, dtype=np.float64), params)
-    p_value = np.minimum(1.0, len(found) * np.min([tail_probability(s, params) for s in found], axis=0))
+    smallest = np.min([tail_probability(surprise, params) for surprise in found], axis=0)
+    p_value: Array = np.minimum(1.0, len(found) * smallest)
     p_value[: params.warm_up] = 1.0
-    return open_episodes(p_value, params)
+    return p_value
+
+
+def stream_scores(times_s: npt.NDArray[np.int64], values: Array, params: StreamParams | None = None) -> Array:
+    """NAB's anomaly score of every row of one series: 1 − p at the rows that open an episode, else 0; causal."""
+    params = params or StreamParams()
+    return open_episodes(stream_p_values(times_s, values, params), params)
