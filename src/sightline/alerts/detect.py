@@ -50,11 +50,13 @@ import warnings
 from dataclasses import dataclass
 from enum import StrEnum
 from statistics import NormalDist
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 Array = npt.NDArray[np.float64]
+Lags = tuple[npt.NDArray[np.int64], Array]  # seasonal lags (in intervals) and their weights
 
 PRIOR_ATTEMPTS = 100.0
 LAG_OUTLIER_Z = 4.0
@@ -93,7 +95,9 @@ class MetricSeries:
 
 @dataclass(frozen=True)
 class DetectorRule:
-    """The detector's parameters of one alert rule."""
+    """The detector's parameters of one alert rule: the bad direction, the sensitivity in [0, 1], the smallest
+    volume judged (attempts or views; not used for counts), the seasonal lags and the intervals the dispersion
+    is fitted on."""
 
     direction: Direction = Direction.UP
     sensitivity: float = 0.5
@@ -142,7 +146,7 @@ def normal_sf(z: Array) -> Array:
     return np.where(z >= 0, half_erfc, 1.0 - half_erfc)
 
 
-def seasonal_lags(interval_s: int, days: int, weeks: int) -> tuple[npt.NDArray[np.int64], Array]:
+def seasonal_lags(interval_s: int, days: int, weeks: int) -> Lags:
     """The lags, in intervals, of the same time on each of the `days` previous days (the same weekday excluded)
     and on each of the `weeks` previous weeks, and their weights (WEEKLY_WEIGHT for a week's, 1 for a day's)."""
     per_day = DAY_S // interval_s
@@ -255,6 +259,71 @@ def _mean_variance(residual: Array, count: Array) -> tuple[Array, Array]:
     return a, b
 
 
+class _Judged(NamedTuple):
+    """One kind's view of the intervals of `columns`, each (C, len(columns)): value, expectation, z, band."""
+
+    observed: Array
+    expected: Array
+    z: Array
+    lower: Array
+    upper: Array
+
+
+def _judge_ratio(
+    value: Array, volume: Array, columns: npt.NDArray[np.int64], fit: int, z_star: float, lags: Lags
+) -> _Judged:
+    n = volume[:, columns]
+    failures = np.where(n > 0, value[:, columns], 0.0)
+    rate, pooled = _expected_rate(value, volume, columns, *lags)
+    learning = 1.0 + n / pooled  # the expected rate's own error: Var(n·rate) = n²·rate(1 − rate) / pooled
+    deviance_z = np.where(n > 0, binomial_deviance_z(failures, n, rate), np.nan)
+    rho = _median_dispersion((deviance_z / np.sqrt(learning))[:, :fit], n[:, :fit] - 1.0)
+    spread = np.sqrt(learning + rho[:, None] * np.maximum(n - 1.0, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        observed = np.where(n > 0, failures / n, np.nan)
+        half_band = z_star * spread * np.sqrt(rate * (1.0 - rate) / n)
+    return _Judged(
+        observed, rate, deviance_z / spread, np.clip(rate - half_band, 0.0, 1.0), np.clip(rate + half_band, 0.0, 1.0)
+    )
+
+
+def _judge_mean(
+    value: Array, volume: Array, columns: npt.NDArray[np.int64], fit: int, z_star: float, lags: Lags
+) -> _Judged:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        means = np.where(volume > 0, value / volume, np.nan)
+    n, observed = volume[:, columns], means[:, columns]
+    expected = _expected_level(means, columns, *lags)
+    residual = observed - expected
+    a, b = _mean_variance(residual[:, :fit], n[:, :fit])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        deviation = np.sqrt(a[:, None] / n + b[:, None] + (1e-9 * np.abs(expected)) ** 2 + 1e-300)
+    return _Judged(
+        observed, expected, residual / deviation, expected - z_star * deviation, expected + z_star * deviation
+    )
+
+
+def _judge_count(
+    value: Array, volume: Array, columns: npt.NDArray[np.int64], fit: int, z_star: float, lags: Lags
+) -> _Judged:
+    observed = value[:, columns]
+    expected = np.maximum(_expected_level(value, columns, *lags), 0.0)
+    deviance_z = np.where(np.isfinite(observed), poisson_deviance_z(np.nan_to_num(observed), expected), np.nan)
+    kappa = _median_dispersion(deviance_z[:, :fit], expected[:, :fit])
+    dispersion = 1.0 + kappa[:, None] * expected
+    deviation = np.sqrt(expected * dispersion)
+    return _Judged(
+        observed,
+        expected,
+        deviance_z / np.sqrt(dispersion),
+        np.maximum(expected - z_star * deviation, 0.0),
+        expected + z_star * deviation,
+    )
+
+
+_JUDGES = {MetricKind.RATIO: _judge_ratio, MetricKind.MEAN: _judge_mean, MetricKind.COUNT: _judge_count}
+
+
 def detect(series: MetricSeries, rule: DetectorRule | None = None, evaluate: int = 1) -> Detection:
     """Judge the last `evaluate` intervals of every cohort of `series` (see the module docstring)."""
     rule = rule or DetectorRule()
@@ -268,55 +337,22 @@ def detect(series: MetricSeries, rule: DetectorRule | None = None, evaluate: int
     volume = np.where(np.isfinite(volume) & np.isfinite(value), volume, 0.0)
     fit = min(rule.fit_intervals, intervals - evaluate - 1)
     columns = np.arange(intervals - evaluate - fit, intervals)
-    lags, weights = seasonal_lags(series.interval_s, rule.days, rule.weeks)
-    n = volume[:, columns]
-    x = np.where(n > 0, value[:, columns], np.nan) if series.kind is not MetricKind.COUNT else value[:, columns]
     z_star = z_threshold(alpha_for(rule.sensitivity))
+    lags = seasonal_lags(series.interval_s, rule.days, rule.weeks)
+    judged = _JUDGES[series.kind](value, volume, columns, fit, z_star, lags)
 
-    if series.kind is MetricKind.RATIO:
-        rate, pooled = _expected_rate(value, volume, columns, lags, weights)
-        learning = np.sqrt(1.0 + n / pooled)  # the expected rate's own error: Var(n·rate) = n²·rate(1 − rate)/pooled
-        raw_z = np.where(n > 0, binomial_deviance_z(np.nan_to_num(x), n, rate), np.nan) / learning
-        rho = _median_dispersion(raw_z[:, :fit], n[:, :fit] - 1.0)
-        spread = learning * np.sqrt(1.0 + rho[:, None] * np.maximum(n - 1.0, 0.0))
-        z = raw_z * learning / spread
-        with np.errstate(divide="ignore", invalid="ignore"):
-            observed = x / n
-            half_band = z_star * spread * np.sqrt(rate * (1.0 - rate) / n)
-        expected, lower, upper = rate, np.clip(rate - half_band, 0.0, 1.0), np.clip(rate + half_band, 0.0, 1.0)
-    elif series.kind is MetricKind.MEAN:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            means = np.where(volume > 0, value / volume, np.nan)
-        observed = means[:, columns]
-        expected = _expected_level(means, columns, lags, weights)
-        residual = observed - expected
-        a, b = _mean_variance(residual[:, :fit], n[:, :fit])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            deviation = np.sqrt(a[:, None] / n + b[:, None] + (1e-9 * np.abs(expected)) ** 2 + 1e-300)
-        z = residual / deviation
-        lower, upper = expected - z_star * deviation, expected + z_star * deviation
-    else:
-        observed = x
-        expected = _expected_level(value, columns, lags, weights)
-        raw_z = np.where(np.isfinite(observed), poisson_deviance_z(np.nan_to_num(observed), expected), np.nan)
-        kappa = _median_dispersion(raw_z[:, :fit], expected[:, :fit])
-        deviation = np.sqrt(np.maximum(expected, 0.0) * (1.0 + kappa[:, None] * np.maximum(expected, 0.0)))
-        z = raw_z / np.sqrt(1.0 + kappa[:, None] * np.maximum(expected, 0.0))
-        lower, upper = np.maximum(expected - z_star * deviation, 0.0), expected + z_star * deviation
-
+    latest = slice(fit, fit + evaluate)
+    z = judged.z[:, latest]
     score = {Direction.UP: z, Direction.DOWN: -z, Direction.BOTH: np.abs(z)}[rule.direction]
-    judged = slice(fit, fit + evaluate)
-    score = score[:, judged]
-    enough = n[:, judged] >= max(rule.min_volume, 1e-12) if series.kind is not MetricKind.COUNT else True
-    anomalous = np.isfinite(score) & (score >= z_star) & enough
-    p_value = normal_sf(np.nan_to_num(score, nan=-np.inf))
+    n = volume[:, columns][:, latest]
+    enough = n >= rule.min_volume if series.kind is not MetricKind.COUNT else np.ones_like(n, dtype=bool)
     return Detection(
-        observed=observed[:, judged],
-        expected=expected[:, judged],
-        lower=lower[:, judged],
-        upper=upper[:, judged],
+        observed=judged.observed[:, latest],
+        expected=judged.expected[:, latest],
+        lower=judged.lower[:, latest],
+        upper=judged.upper[:, latest],
         score=score,
-        p_value=p_value,
-        volume=n[:, judged],
-        anomalous=np.asarray(anomalous, dtype=bool),
+        p_value=normal_sf(np.nan_to_num(score, nan=-np.inf)),
+        volume=n,
+        anomalous=np.isfinite(score) & (score >= z_star) & enough & ((n > 0) | (series.kind is MetricKind.COUNT)),
     )
