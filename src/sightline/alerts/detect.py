@@ -215,7 +215,7 @@ def _expected_rate(
     usable = np.isfinite(failures) & np.isfinite(trials) & (trials > 0)
     failures, trials = np.where(usable, failures, 0.0), np.where(usable, trials, 0.0)
     history = columns[0]
-    long_run = (np.nansum(value[:, :history], axis=1) + 0.5) / (np.nansum(volume[:, :history], axis=1) + 1.0)
+    long_run = (value[:, :history].sum(axis=1) + 0.5) / (volume[:, :history].sum(axis=1) + 1.0)
     prior = PRIOR_ATTEMPTS * long_run[:, None]
     everything = ((failures * weights).sum(axis=2) + prior) / ((trials * weights).sum(axis=2) + PRIOR_ATTEMPTS)
     kept = np.where(binomial_deviance_z(failures, trials, everything[..., None]) > LAG_OUTLIER_Z, 0.0, weights)
@@ -334,7 +334,10 @@ def detect(series: MetricSeries, rule: DetectorRule | None = None, evaluate: int
     if (series.volume is None) != (series.kind is MetricKind.COUNT):
         raise ValueError("volume is required for ratio and mean metrics, and absent for counts")
     volume = value if series.volume is None else np.asarray(series.volume, dtype=np.float64)
-    volume = np.where(np.isfinite(volume) & np.isfinite(value), volume, 0.0)
+    measured = np.isfinite(volume) & np.isfinite(value)
+    volume = np.where(measured, volume, 0.0)
+    if series.kind is not MetricKind.COUNT:
+        value = np.where(measured, value, 0.0)  # a ratio's or a mean's interval without volume holds nothing
     fit = min(rule.fit_intervals, intervals - evaluate - 1)
     columns = np.arange(intervals - evaluate - fit, intervals)
     z_star = z_threshold(alpha_for(rule.sensitivity))
