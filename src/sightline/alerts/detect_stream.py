@@ -42,7 +42,8 @@ Array = npt.NDArray[np.float64]
 @dataclass(frozen=True)
 class StreamParams:
     """The streaming detector's parameters (see the module docstring). alpha = 1e-3 was chosen among 1e-4, 1e-3,
-    3e-3 and 1e-2 on half of NAB's series (docs/alerts.md), the other parameters by design."""
+    3e-3 and 1e-2, and the windows, quantile and episode length among a few values each, on half of NAB's
+    series (docs/alerts.md says which and how)."""
 
     alpha: float = 1e-3
     level_points: int = 12
