@@ -1,0 +1,126 @@
+"""The input of root-cause diagnosis: leaves, one per combination of dimension values, with the observed and
+the expected amount of a metric (pure, numpy).
+
+Both kinds of metric become one additive model. A leaf holds `observed` (y), `expected` (e) and `exposure`
+(x): the hypothesis "cohort E is a cause" says y = e + δ·x on E's leaves for one δ, and y = e elsewhere.
+- Additive metric (plays, errors, ad errors): y and e are the amounts, x = e (a cause moves its leaves by
+  the same proportion: the "ripple effect" of Squeeze).
+- Ratio metric (VSF % = failures / attempts, stall ratio, rebuffering ratio): y is the observed numerator,
+  e = expected rate × observed denominator, x = the observed denominator (a cause adds δ to its views' rate,
+  so the excess numerator of a cohort is its views times the rise of the rate, and volume counts: 3 failures
+  of 4 attempts weigh what 4 attempts weigh).
+Invariants: arrays are float64 of shape (n,), finite and ≥ 0; codes is int64 of shape (n, d) with
+0 ≤ codes[:, j] < len(labels[j]).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+
+class LeavesError(ValueError):
+    """Leaves that cannot be diagnosed: mismatched shapes, negative or non-finite amounts."""
+
+
+@dataclass(frozen=True, slots=True)
+class Leaves:
+    """One row per leaf (combination of dimension values); see the module docstring for the model."""
+
+    dimensions: tuple[str, ...]
+    labels: tuple[tuple[str, ...], ...]
+    codes: IntArray
+    observed: FloatArray
+    expected: FloatArray
+    exposure: FloatArray
+    views: FloatArray
+
+    @property
+    def size(self) -> int:
+        return int(self.observed.shape[0])
+
+
+def additive_leaves(
+    dimensions: Sequence[str],
+    columns: Sequence[ArrayLike],
+    observed: ArrayLike,
+    expected: ArrayLike,
+    views: ArrayLike | None = None,
+) -> Leaves:
+    """Leaves of an additive metric. `columns[j]` holds dimension j's value of each leaf (n,); `observed` and
+    `expected` the amounts (n,); `views` the leaf's views (n,), reported per cause (default: `observed`)."""
+    seen = _amounts("observed", observed)
+    wanted = _amounts("expected", expected)
+    return _leaves(dimensions, columns, seen, wanted, wanted, seen if views is None else _amounts("views", views))
+
+
+def ratio_leaves(
+    dimensions: Sequence[str],
+    columns: Sequence[ArrayLike],
+    numerator: ArrayLike,
+    denominator: ArrayLike,
+    expected_rate: ArrayLike,
+) -> Leaves:
+    """Leaves of a ratio metric: observed `numerator` and `denominator` (views) of each leaf (n,), and the
+    rate expected of it (n,), e.g. from `baseline_rate`. The excess is numerator − expected_rate × denominator."""
+    failures = _amounts("numerator", numerator)
+    views = _amounts("denominator", denominator)
+    rate = _amounts("expected_rate", expected_rate)
+    return _leaves(dimensions, columns, failures, rate * views, views, views)
+
+
+def baseline_rate(
+    history_numerator: ArrayLike, history_denominator: ArrayLike, prior_views: float = 20.0
+) -> FloatArray:
+    """The rate expected of each leaf from its past windows, (h, n) arrays (h windows, n leaves, zeros where a
+    leaf had no views): the leaf's pooled rate Σ numerator / Σ denominator, shrunk towards the pooled rate of
+    all leaves as if it had `prior_views` more views at that rate (a leaf seen little is not trusted alone)."""
+    past = np.atleast_2d(np.asarray(history_numerator, dtype=np.float64))
+    views = np.atleast_2d(np.asarray(history_denominator, dtype=np.float64))
+    if past.shape != views.shape or past.ndim != 2:
+        raise LeavesError(f"history arrays must have one shape (h, n), got {past.shape} and {views.shape}")
+    if not (np.isfinite(past).all() and np.isfinite(views).all()) or (past < 0).any() or (views < 0).any():
+        raise LeavesError("history amounts must be finite and ≥ 0")
+    total_views = float(views.sum())
+    overall = float(past.sum()) / total_views if total_views > 0 else 0.0
+    rate: FloatArray = (past.sum(axis=0) + prior_views * overall) / (views.sum(axis=0) + prior_views)
+    return rate
+
+
+def _amounts(name: str, values: ArrayLike) -> FloatArray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1:
+        raise LeavesError(f"{name} must be one-dimensional, got shape {array.shape}")
+    if not np.isfinite(array).all() or (array < 0).any():
+        raise LeavesError(f"{name} must be finite and ≥ 0")
+    return array
+
+
+def _leaves(
+    dimensions: Sequence[str],
+    columns: Sequence[ArrayLike],
+    observed: FloatArray,
+    expected: FloatArray,
+    exposure: FloatArray,
+    views: FloatArray,
+) -> Leaves:
+    n = observed.shape[0]
+    if len(dimensions) != len(columns) or not dimensions or len(set(dimensions)) != len(dimensions):
+        raise LeavesError("dimensions must be distinct and name each column, at least one")
+    if any(array.shape[0] != n for array in (expected, exposure, views)):
+        raise LeavesError("every amount must have one value per leaf")
+    labels: list[tuple[str, ...]] = []
+    codes = np.empty((n, len(columns)), dtype=np.int64)
+    for j, column in enumerate(columns):
+        values = np.asarray(column).astype(str)
+        if values.shape != (n,):
+            raise LeavesError(f"column {dimensions[j]!r} must have one value per leaf")
+        names, codes[:, j] = np.unique(values, return_inverse=True)
+        labels.append(tuple(str(name) for name in names))
+    return Leaves(tuple(dimensions), tuple(labels), codes, observed, expected, exposure, views)
