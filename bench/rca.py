@@ -75,7 +75,11 @@ def b0_cases(data: Path) -> Iterator[Case]:
             frame = pd.read_csv(setting / f"{row.timestamp}.csv.xz")
             dims = ["a", "b", "c", "d"]
             leaves = additive_leaves(
-                dims, [frame[d].to_numpy() for d in dims], frame["real"].to_numpy(), frame["predict"].to_numpy()
+                dims,
+                [frame[d].to_numpy() for d in dims],
+                frame["real"].to_numpy(),
+                frame["predict"].to_numpy(),
+                counts=False,
             )
             truth = frozenset(element([tuple(p.split("=")) for p in e.split("&")]) for e in str(row.set).split(";"))  # type: ignore[misc]
             yield Case(f"{setting.name}/{row.timestamp}", setting.name.removeprefix("B_cuboid_"), leaves, truth)
@@ -111,10 +115,9 @@ def rs_cases(data: Path, history: int) -> Iterator[Case]:
             sums = rows.groupby(dims)[["value", "cnt"]].sum().reindex(keys, fill_value=0)
             past_numerator[k] = sums["value"].to_numpy()
             past_denominator[k] = sums["cnt"].to_numpy()
+        columns = [now[d].to_numpy() for d in dims]
         rate = baseline_rate(past_numerator, past_denominator)
-        leaves = ratio_leaves(
-            dims, [now[d].to_numpy() for d in dims], now["value"].to_numpy(), now["cnt"].to_numpy(), rate
-        )
+        leaves = ratio_leaves(dims, columns, now["value"].to_numpy(), now["cnt"].to_numpy(), rate)
         truth = frozenset(element([(k, label(v)) for k, v in cause.items()]) for cause in causes)
         yield Case(name, f"{len(dims)} dimensions", leaves, truth)
 

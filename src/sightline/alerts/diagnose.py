@@ -8,14 +8,17 @@ scored by how much it lowers the weighted squared error of the leaves, Σw·r² 
   gain(E) = (Σ_E w·x·r)² / Σ_E w·x²   (a χ² with one degree of freedom when E is no cause).
 The noise variance of a leaf, var = a·e + b·e², is fitted to the leaves themselves (robustly: most leaves
 are normal), so counts (Poisson-like, a) and amounts with proportional error (b) both fit.
-Of a true cause, a broader element dilutes the excess with normal leaves and a narrower one drops part of
-it, so the gain peaks at the cause itself. The search is greedy: take the element of largest gain, remove
-its leaves, repeat while the best gain passes `threshold`, a Bonferroni bound over all elements (no cause
-is returned when the excess is noise). Alternatives start from the next-best first elements; candidate
-sets are ranked by Σ(gain − threshold).
+
+Search: of a true cause, a broader element dilutes the excess with normal leaves and a narrower one drops
+part of it, so the gain peaks at the cause itself. Greedy: take the element of largest gain, remove its
+leaves, repeat while the best gain passes a Bonferroni bound over all elements (so nothing is returned
+when the excess is noise). Then generalise: causes sharing an ancestor (fewer conditions) become that
+ancestor when its other leaves are closer to the causes' shift than to none (a cause whose effect varies
+across its leaves is one cause, not the pieces the greedy search took it apart into).
+Alternatives run the same search from the next-best first elements, in that order.
 
 Deterministic: ties go to fewer dimensions, then to the element met first. Cost: one bincount over
-n × (number of cuboids) per step.
+n × (number of cuboids) per greedy step.
 """
 
 from __future__ import annotations
@@ -28,19 +31,27 @@ import numpy as np
 
 from sightline.alerts.diagnose_leaves import FloatArray, IntArray, Leaves
 
+BoolArray = np.ndarray[tuple[int], np.dtype[np.bool_]]
+_Conditions = tuple[tuple[int, int], ...]
+"""A combination inside the search: (dimension index, value code) pairs, sorted by dimension."""
+
 _TRIM = 0.8
 """Share of a bin's smallest squared residuals its noise is estimated from (the rest may be anomalous)."""
 _TRIMMED_NORMAL = 0.4377
 """E[z² | |z| below its 80th percentile] for z ~ N(0, 1): corrects the trimmed mean to a variance."""
 _RELATIVE_FLOOR = 1e-3
 """The smallest relative noise assumed (a noiseless input would make any change infinitely significant)."""
+_SEARCH_STEPS = 20
+"""The most elements one greedy search takes before generalising."""
+_MOST = 0.5
+"""Causes that hold more than this share of an ancestor's volume (exposure) are pieces of the ancestor."""
 
 
 @dataclass(frozen=True, slots=True)
 class Cause:
     """A combination of dimension values. `observed`, `expected`, `views` and `leaves` are the combination's
     totals; `share` is the excess of the leaves it explains (none counted by a cause before it) over the
-    anomaly's total excess Σ(observed − expected); `significance` its gain (χ², one degree of freedom)."""
+    anomaly's total excess Σ(observed − expected); `significance` its gain over those leaves (a χ²)."""
 
     conditions: tuple[tuple[str, str], ...]
     observed: float
@@ -57,22 +68,6 @@ class Diagnosis:
 
     causes: tuple[Cause, ...]
     share: float
-    score: float
-
-
-@dataclass(frozen=True, slots=True)
-class _Elements:
-    """Every element of every cuboid: `ids[i, c]` is leaf i's element in cuboid c (ids are global)."""
-
-    ids: IntArray
-    cuboid: IntArray
-    layer: IntArray
-    codes: IntArray
-    cuboids: tuple[tuple[int, ...], ...]
-
-    @property
-    def count(self) -> int:
-        return int(self.cuboid.shape[0])
 
 
 def diagnose(
@@ -97,79 +92,200 @@ def diagnose(
     kept = (leaves.observed > 0) | (leaves.expected > 0) | (leaves.exposure > 0)
     if not kept.any():
         return ()
-    residual = leaves.observed[kept] - leaves.expected[kept]
-    weight = 1.0 / _noise_variance(residual, leaves.expected[kept])
-    exposure = leaves.exposure[kept]
-    elements = _elements(leaves.codes[kept], max_dimensions)
-    numerator = weight * exposure * residual
-    denominator = weight * exposure * exposure
+    model = _model(leaves, kept)
+    elements = _elements(model.codes, max_dimensions)
+    everything: BoolArray = np.ones(model.size, dtype=bool)
     threshold = _chi2_bound(false_alarm / elements.count)
-    everything = np.ones(residual.shape[0], dtype=bool)
-    first = _gains(elements, numerator, denominator, everything, direction)
+    gains, tops = _gains(elements, model, everything, direction)
     if direction is None:
-        direction = 1 if first[1][int(np.argmax(first[0]))] >= 0 else -1
-        first = _gains(elements, numerator, denominator, everything, direction)
-    gains = first[0]
-    starts = [e for e in _ranked(elements, gains)[:candidates] if gains[e] > threshold]
-    found: list[tuple[tuple[int, ...], tuple[float, ...]]] = []
-    for start in starts:
-        chosen = _greedy(elements, numerator, denominator, direction, threshold, max_causes, start, gains)
-        if chosen[0] not in (f[0] for f in found):
-            found.append(chosen)
-    total_excess = float(residual.sum())
-    return tuple(_diagnosis(leaves, kept, elements, residual, total_excess, c, g, threshold) for c, g in found)
+        direction = 1 if tops[int(np.argmax(gains))] >= 0 else -1
+        gains = _gains(elements, model, everything, direction)[0]
+    gains = np.where(gains > threshold, gains, 0.0)
+    found: list[tuple[_Conditions, ...]] = []
+    for start in _ranked(elements, gains)[:candidates]:
+        if gains[start] <= 0:
+            break
+        chosen = _greedy(elements, model, direction, threshold, int(start))
+        causes = _by_gain(model, _generalised(model, chosen, direction))[:max_causes]
+        if causes not in found:
+            found.append(causes)
+    return tuple(_diagnosis(leaves, kept, model, causes) for causes in found)
 
 
-def _greedy(
-    elements: _Elements,
-    numerator: FloatArray,
-    denominator: FloatArray,
-    direction: int,
-    threshold: float,
-    max_causes: int,
-    start: int,
-    start_gains: FloatArray,
-) -> tuple[tuple[int, ...], tuple[float, ...]]:
+def _model(leaves: Leaves, kept: BoolArray) -> _Model:
+    observed, expected, exposure = leaves.observed[kept], leaves.expected[kept], leaves.exposure[kept]
+    residual = observed - expected
+    a, b = _noise(residual, expected)
+    a = max(a, 1.0) if leaves.counts else a
+    variance = a * expected + b * expected**2
+    positive = expected > 0
+    weight = 1.0 / np.where(positive, variance, variance[positive].min() if positive.any() else 1.0)
+    return _Model(
+        leaves.codes[kept], observed, expected, exposure, weight * exposure * residual, weight * exposure**2, a
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Model:
+    """The leaves kept for the search: their codes (n, d); observed y, expected e, exposure x, w·x·r and w·x²
+    of each (n,); `dispersion` a, the count-like part of the noise variance a·e + b·e²."""
+
+    codes: IntArray
+    observed: FloatArray
+    expected: FloatArray
+    exposure: FloatArray
+    numerator: FloatArray
+    denominator: FloatArray
+    dispersion: float
+
+    @property
+    def size(self) -> int:
+        return int(self.codes.shape[0])
+
+    def mask(self, conditions: _Conditions) -> BoolArray:
+        inside: BoolArray = np.ones(self.size, dtype=bool)
+        for j, code in conditions:
+            inside &= self.codes[:, j] == code
+        return inside
+
+    def volume(self, mask: BoolArray) -> float:
+        return float(self.exposure[mask].sum())
+
+    def top(self, mask: BoolArray) -> float:
+        return float(self.numerator[mask].sum())
+
+    def bottom(self, mask: BoolArray) -> float:
+        return float(self.denominator[mask].sum())
+
+    def shift(self, mask: BoolArray) -> float:
+        """The δ of y = e + δ·x fitted on the leaves of `mask` (0 on none)."""
+        bottom = self.bottom(mask)
+        return self.top(mask) / bottom if bottom > 0 else 0.0
+
+    def gain(self, mask: BoolArray) -> float:
+        """The gain of a shift on the leaves of `mask` (see the module docstring)."""
+        gain = self.top(mask) * self.shift(mask)
+        if self.dispersion > 0:
+            totals = np.array([self.observed[mask].sum()]), np.array([self.expected[mask].sum()])
+            gain = min(gain, float(_poisson_ratio(*totals)[0]) / self.dispersion)
+        return gain
+
+
+@dataclass(frozen=True, slots=True)
+class _Elements:
+    """Every element of every cuboid: `ids[i, c]` is leaf i's element in cuboid c (ids are global);
+    element e is the combination `codes[e, j]` of the dimensions j of `cuboids[cuboid[e]]`."""
+
+    ids: IntArray
+    cuboid: IntArray
+    layer: IntArray
+    codes: IntArray
+    cuboids: tuple[tuple[int, ...], ...]
+
+    @property
+    def count(self) -> int:
+        return int(self.cuboid.shape[0])
+
+    def conditions(self, element: int) -> _Conditions:
+        return tuple((j, int(self.codes[element, j])) for j in self.cuboids[int(self.cuboid[element])])
+
+
+def _greedy(elements: _Elements, model: _Model, direction: int, threshold: float, start: int) -> list[_Conditions]:
+    """From `start`, add the element of largest gain over the leaves no element covers yet while that gain
+    passes `threshold` (at most _SEARCH_STEPS elements)."""
     chosen = [start]
-    gains_of_chosen = [float(start_gains[start])]
     left = ~_covered(elements, start)
-    while len(chosen) < max_causes and left.any():
-        gains = _gains(elements, numerator, denominator, left, direction)[0]
-        best = _ranked(elements, gains)[0]
-        if gains[best] <= threshold:
+    while len(chosen) < _SEARCH_STEPS and left.any():
+        gains = _gains(elements, model, left, direction)[0]
+        gains = np.where(gains > threshold, gains, 0.0)
+        best = int(_ranked(elements, gains)[0])
+        if gains[best] <= 0:
             break
         chosen.append(best)
-        gains_of_chosen.append(float(gains[best]))
         left &= ~_covered(elements, best)
-    return tuple(chosen), tuple(gains_of_chosen)
+    return [elements.conditions(e) for e in chosen]
 
 
-def _gains(
-    elements: _Elements, numerator: FloatArray, denominator: FloatArray, mask: np.ndarray, direction: int | None
-) -> tuple[FloatArray, FloatArray]:
-    """Each element's gain over the leaves of `mask` (0 when its shift is against `direction`), and its Σw·x·r."""
+def _generalised(model: _Model, causes: list[_Conditions], direction: int) -> list[_Conditions]:
+    """Replace the causes under an ancestor by the ancestor when they are most of its volume (two or more
+    causes: the pieces of one cause whose effect varies), or when its leaves no cause covers fit their
+    shift δ better than none (Σw(r − δx)² < Σw·r², i.e. 2δ·Σwxr − δ²·Σwx² ≥ 0). The ancestor taking the
+    most causes first, then the one with fewer conditions, then the better fit."""
+    while True:
+        covered: BoolArray = np.zeros(model.size, dtype=bool)
+        for cause in causes:
+            covered |= model.mask(cause)
+        options: list[tuple[int, int, float, _Conditions]] = []
+        for ancestor in sorted({a for cause in causes for a in _ancestors(cause)}):
+            members = sum(set(ancestor) <= set(c) for c in causes)
+            inside = model.mask(ancestor)
+            shift = model.shift(inside & covered)
+            rest = inside & ~covered
+            better = 2 * shift * model.top(rest) - shift * shift * model.bottom(rest)
+            most = members >= 2 and model.volume(inside & covered) >= _MOST * model.volume(inside)
+            if shift * direction > 0 and (better >= 0 or most):
+                options.append((members, -len(ancestor), better, ancestor))
+        if not options:
+            return causes
+        ancestor = max(options, key=lambda option: option[:3])[3]
+        causes = [c for c in causes if not set(ancestor) <= set(c)] + [ancestor]
+
+
+def _ancestors(cause: _Conditions) -> list[_Conditions]:
+    """The combinations of some but not all of `cause`'s conditions."""
+    return [subset for size in range(1, len(cause)) for subset in combinations(cause, size)]
+
+
+def _by_gain(model: _Model, causes: list[_Conditions]) -> tuple[_Conditions, ...]:
+    """Causes strongest first: each of largest gain over the leaves the ones before it left."""
+    ordered: list[_Conditions] = []
+    left: BoolArray = np.ones(model.size, dtype=bool)
+    remaining = sorted(set(causes))
+    while remaining:
+        cause = max(remaining, key=lambda c: (model.gain(model.mask(c) & left), -len(c)))
+        ordered.append(cause)
+        remaining.remove(cause)
+        left &= ~model.mask(cause)
+    return tuple(ordered)
+
+
+def _gains(elements: _Elements, model: _Model, mask: BoolArray, direction: int | None) -> tuple[FloatArray, FloatArray]:
+    """Each element's gain over the leaves of `mask` (0 when its shift is against `direction`), and its Σwxr."""
     columns = elements.ids.shape[1]
     ids = elements.ids[mask].ravel()
-    top = np.bincount(ids, weights=np.repeat(numerator[mask], columns), minlength=elements.count)
-    bottom = np.bincount(ids, weights=np.repeat(denominator[mask], columns), minlength=elements.count)
+
+    def total(values: FloatArray) -> FloatArray:
+        sums: FloatArray = np.bincount(ids, weights=np.repeat(values[mask], columns), minlength=elements.count)
+        return sums
+
+    top, bottom = total(model.numerator), total(model.denominator)
     with np.errstate(divide="ignore", invalid="ignore"):
         gains: FloatArray = np.where(bottom > 0, top * top / bottom, 0.0)
+    if model.dispersion > 0:
+        gains = np.minimum(gains, _poisson_ratio(total(model.observed), total(model.expected)) / model.dispersion)
     if direction is not None:
         gains = np.where(top * direction > 0, gains, 0.0)
-    return gains, top.astype(np.float64)
+    return gains, top
+
+
+def _poisson_ratio(observed: FloatArray, expected: FloatArray) -> FloatArray:
+    """2·(y·ln(y/e) − (y − e)): the likelihood ratio of y events against e expected, honest for few events."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_term = np.where(observed > 0, observed * np.log(observed / np.maximum(expected, 1e-300)), 0.0)
+    ratio: FloatArray = 2.0 * (log_term - (observed - expected))
+    return ratio
 
 
 def _ranked(elements: _Elements, gains: FloatArray) -> IntArray:
     """Elements by gain, highest first; gains equal to 1e-9 relative order by fewer dimensions, then id."""
     best = float(gains.max()) if gains.size else 0.0
-    scale = best if best > 0 else 1.0
-    rounded = np.round(gains / scale, 9)
+    rounded = np.round(gains / (best if best > 0 else 1.0), 9)
     order: IntArray = np.lexsort((np.arange(elements.count), elements.layer, -rounded))
     return order
 
 
-def _covered(elements: _Elements, element: int) -> np.ndarray:
-    covered: np.ndarray = elements.ids[:, elements.cuboid[element]] == element
+def _covered(elements: _Elements, element: int) -> BoolArray:
+    covered: BoolArray = elements.ids[:, elements.cuboid[element]] == element
     return covered
 
 
@@ -195,29 +311,27 @@ def _elements(codes: IntArray, max_dimensions: int) -> _Elements:
         cuboid_of.append(np.full(first.shape[0], c, dtype=np.int64))
         offset += first.shape[0]
     cuboid = np.concatenate(cuboid_of)
-    layer = np.array([len(cuboids[c]) for c in range(len(cuboids))], dtype=np.int64)[cuboid]
+    layer = np.array([len(dims) for dims in cuboids], dtype=np.int64)[cuboid]
     return _Elements(ids, cuboid, layer, np.concatenate(representative), cuboids)
 
 
-def _noise_variance(residual: FloatArray, expected: FloatArray) -> FloatArray:
-    """var = a·e + b·e² per leaf, fitted to the trimmed relative second moments of the residuals in narrow
-    bins of e (quantile bins of about 50 leaves, at most 16): r²/e² ≈ a/e + b."""
+def _noise(residual: FloatArray, expected: FloatArray) -> tuple[float, float]:
+    """(a, b) of var = a·e + b·e², fitted to the trimmed relative second moments of the residuals in narrow
+    bins of e (quantile bins of about 50 leaves, at most 16): r²/e² ≈ a/e + b; b at least _RELATIVE_FLOOR²."""
     positive = np.flatnonzero(expected > 0)
     if positive.size == 0:
-        return np.ones_like(expected)
+        return 1.0, _RELATIVE_FLOOR**2
     order = positive[np.argsort(expected[positive], kind="stable")]
     chunks = np.array_split(order, max(1, min(16, order.size // 50)))
     level = np.empty(len(chunks))
     spread = np.empty(len(chunks))
-    for b, chunk in enumerate(chunks):
+    for k, chunk in enumerate(chunks):
         relative = np.sort((residual[chunk] / expected[chunk]) ** 2)
         trimmed = relative[: max(1, math.ceil(_TRIM * relative.size))]
-        level[b] = float(np.exp(np.log(expected[chunk]).mean()))
-        spread[b] = max(float(trimmed.mean()) / _TRIMMED_NORMAL, _RELATIVE_FLOOR**2)
-    alpha, beta = _fit_variance(level, spread)
-    variance: FloatArray = alpha * expected + np.maximum(beta, _RELATIVE_FLOOR**2) * expected**2
-    smallest = float(variance[positive].min())
-    return np.where(expected > 0, variance, smallest)
+        level[k] = float(np.exp(np.log(expected[chunk]).mean()))
+        spread[k] = max(float(trimmed.mean()) / _TRIMMED_NORMAL, _RELATIVE_FLOOR**2)
+    a, b = _fit_variance(level, spread)
+    return a, max(b, _RELATIVE_FLOOR**2)
 
 
 def _fit_variance(level: FloatArray, spread: FloatArray) -> tuple[float, float]:
@@ -233,8 +347,8 @@ def _fit_variance(level: FloatArray, spread: FloatArray) -> tuple[float, float]:
         coefficient = float(x @ target / (x @ x))
         pair = (coefficient, 0.0) if column == 0 else (0.0, coefficient)
         fits.append((*pair, float(np.sum((x * coefficient - target) ** 2))))
-    alpha, beta, _ = min(fits, key=lambda fit: fit[2])
-    return alpha, beta
+    a, b, _ = min(fits, key=lambda fit: fit[2])
+    return a, b
 
 
 def _chi2_bound(tail: float) -> float:
@@ -249,39 +363,28 @@ def _chi2_bound(tail: float) -> float:
     return high * high
 
 
-def _diagnosis(
-    leaves: Leaves,
-    kept: np.ndarray,
-    elements: _Elements,
-    residual: FloatArray,
-    total_excess: float,
-    chosen: tuple[int, ...],
-    gains: tuple[float, ...],
-    threshold: float,
-) -> Diagnosis:
-    causes: list[Cause] = []
-    explained = np.zeros(residual.shape[0], dtype=bool)
-    for element, gain in zip(chosen, gains, strict=True):
-        conditions = tuple(
-            (leaves.dimensions[j], leaves.labels[j][int(elements.codes[element, j])])
-            for j in elements.cuboids[int(elements.cuboid[element])]
-        )
-        full = np.ones(leaves.size, dtype=bool)
-        for j in elements.cuboids[int(elements.cuboid[element])]:
-            full &= leaves.codes[:, j] == elements.codes[element, j]
-        mine = _covered(elements, element) & ~explained
+def _diagnosis(leaves: Leaves, kept: BoolArray, model: _Model, causes: tuple[_Conditions, ...]) -> Diagnosis:
+    excess = leaves.observed[kept] - leaves.expected[kept]
+    total = float(excess.sum())
+    explained: BoolArray = np.zeros(model.size, dtype=bool)
+    described: list[Cause] = []
+    for cause in causes:
+        inside = model.mask(cause)
+        mine = inside & ~explained
         explained |= mine
-        share = float(residual[mine].sum()) / total_excess if total_excess != 0 else 0.0
-        causes.append(
+        everywhere: BoolArray = np.ones(leaves.size, dtype=bool)
+        for j, code in cause:
+            everywhere &= leaves.codes[:, j] == code
+        described.append(
             Cause(
-                conditions=conditions,
-                observed=float(leaves.observed[full].sum()),
-                expected=float(leaves.expected[full].sum()),
-                views=float(leaves.views[full].sum()),
-                leaves=int(full.sum()),
-                share=share,
-                significance=gain,
+                conditions=tuple((leaves.dimensions[j], leaves.labels[j][code]) for j, code in cause),
+                observed=float(leaves.observed[everywhere].sum()),
+                expected=float(leaves.expected[everywhere].sum()),
+                views=float(leaves.views[everywhere].sum()),
+                leaves=int(inside.sum()),
+                share=float(excess[mine].sum()) / total if total != 0 else 0.0,
+                significance=model.gain(mine),
             )
         )
-    share = float(residual[explained].sum()) / total_excess if total_excess != 0 else 0.0
-    return Diagnosis(tuple(causes), share, sum(g - threshold for g in gains))
+    share = float(excess[explained].sum()) / total if total != 0 else 0.0
+    return Diagnosis(tuple(described), share)

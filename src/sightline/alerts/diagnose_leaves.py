@@ -40,6 +40,7 @@ class Leaves:
     expected: FloatArray
     exposure: FloatArray
     views: FloatArray
+    counts: bool
 
     @property
     def size(self) -> int:
@@ -52,12 +53,15 @@ def additive_leaves(
     observed: ArrayLike,
     expected: ArrayLike,
     views: ArrayLike | None = None,
+    counts: bool = True,
 ) -> Leaves:
     """Leaves of an additive metric. `columns[j]` holds dimension j's value of each leaf (n,); `observed` and
-    `expected` the amounts (n,); `views` the leaf's views (n,), reported per cause (default: `observed`)."""
+    `expected` the amounts (n,); `views` the leaf's views (n,), reported per cause (default: `observed`);
+    `counts` says the amounts count events (their noise is at least Poisson), False for other amounts."""
     seen = _amounts("observed", observed)
     wanted = _amounts("expected", expected)
-    return _leaves(dimensions, columns, seen, wanted, wanted, seen if views is None else _amounts("views", views))
+    views_of = seen if views is None else _amounts("views", views)
+    return _leaves(dimensions, columns, seen, wanted, wanted, views_of, counts)
 
 
 def ratio_leaves(
@@ -72,7 +76,7 @@ def ratio_leaves(
     failures = _amounts("numerator", numerator)
     views = _amounts("denominator", denominator)
     rate = _amounts("expected_rate", expected_rate)
-    return _leaves(dimensions, columns, failures, rate * views, views, views)
+    return _leaves(dimensions, columns, failures, rate * views, views, views, True)
 
 
 def baseline_rate(
@@ -109,6 +113,7 @@ def _leaves(
     expected: FloatArray,
     exposure: FloatArray,
     views: FloatArray,
+    counts: bool,
 ) -> Leaves:
     n = observed.shape[0]
     if len(dimensions) != len(columns) or not dimensions or len(set(dimensions)) != len(dimensions):
@@ -123,4 +128,4 @@ def _leaves(
             raise LeavesError(f"column {dimensions[j]!r} must have one value per leaf")
         names, codes[:, j] = np.unique(values, return_inverse=True)
         labels.append(tuple(str(name) for name in names))
-    return Leaves(tuple(dimensions), tuple(labels), codes, observed, expected, exposure, views)
+    return Leaves(tuple(dimensions), tuple(labels), codes, observed, expected, exposure, views, counts)
