@@ -45,6 +45,8 @@ class Case:
     group: str
     leaves: Leaves
     truth: frozenset[Element]
+    direction: int | None
+    reference: tuple[Leaves, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +84,7 @@ def b0_cases(data: Path) -> Iterator[Case]:
                 counts=False,
             )
             truth = frozenset(element([tuple(p.split("=")) for p in e.split("&")]) for e in str(row.set).split(";"))  # type: ignore[misc]
-            yield Case(f"{setting.name}/{row.timestamp}", setting.name.removeprefix("B_cuboid_"), leaves, truth)
+            yield Case(f"{setting.name}/{row.timestamp}", setting.name.removeprefix("B_cuboid_"), leaves, truth, None)
 
 
 def rs_anomalies(data: Path) -> list[tuple[str, int, list[dict[str, object]]]]:
@@ -118,15 +120,21 @@ def rs_cases(data: Path, history: int) -> Iterator[Case]:
         columns = [now[d].to_numpy() for d in dims]
         rate = baseline_rate(past_numerator, past_denominator)
         leaves = ratio_leaves(dims, columns, now["value"].to_numpy(), now["cnt"].to_numpy(), rate)
+        reference = []
+        seen = [k for k in range(history) if past_denominator[k].sum() > 0]
+        for k in seen:
+            others = [o for o in seen if o != k]
+            others_rate = baseline_rate(past_numerator[others], past_denominator[others])
+            reference.append(ratio_leaves(dims, columns, past_numerator[k], past_denominator[k], others_rate))
         truth = frozenset(element([(k, label(v)) for k, v in cause.items()]) for cause in causes)
-        yield Case(name, f"{len(dims)} dimensions", leaves, truth)
+        yield Case(name, f"{len(dims)} dimensions", leaves, truth, 1, tuple(reference))
 
 
 def run(cases: Iterator[Case]) -> list[Outcome]:
     outcomes = []
     for case in cases:
         started = time.perf_counter()
-        ranked: tuple[Diagnosis, ...] = diagnose(case.leaves)
+        ranked: tuple[Diagnosis, ...] = diagnose(case.leaves, direction=case.direction, reference=case.reference)
         seconds = time.perf_counter() - started
         sets = tuple(frozenset(element(list(c.conditions)) for c in d.causes) for d in ranked)
         outcomes.append(Outcome(case, sets, seconds))

@@ -24,6 +24,7 @@ n × (number of cuboids) per greedy step.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -35,10 +36,10 @@ BoolArray = np.ndarray[tuple[int], np.dtype[np.bool_]]
 _Conditions = tuple[tuple[int, int], ...]
 """A combination inside the search: (dimension index, value code) pairs, sorted by dimension."""
 
-_TRIM = 0.8
-"""Share of a bin's smallest squared residuals its noise is estimated from (the rest may be anomalous)."""
-_TRIMMED_NORMAL = 0.4377
-"""E[z² | |z| below its 80th percentile] for z ~ N(0, 1): corrects the trimmed mean to a variance."""
+_MEDIAN_Z2 = 0.4549
+"""The median of z² for z ~ N(0, 1)."""
+_COUNTED = 5.0
+"""Leaves expecting at least this many events tell their extra (relative) noise; fewer are mostly Poisson."""
 _RELATIVE_FLOOR = 1e-3
 """The smallest relative noise assumed (a noiseless input would make any change infinitely significant)."""
 _SEARCH_STEPS = 20
@@ -78,6 +79,7 @@ def diagnose(
     max_causes: int = 5,
     candidates: int = 5,
     false_alarm: float = 0.01,
+    reference: Sequence[Leaves] = (),
 ) -> tuple[Diagnosis, ...]:
     """Ranked candidate cause sets of the anomaly in `leaves`, best first; empty when nothing is significant.
 
@@ -92,7 +94,10 @@ def diagnose(
     kept = (leaves.observed > 0) | (leaves.expected > 0) | (leaves.exposure > 0)
     if not kept.any():
         return ()
-    model = _model(leaves, kept)
+    noisy = reference or (leaves,)
+    residual = np.concatenate([past.observed - past.expected for past in noisy])
+    noise = _noise(residual, np.concatenate([past.expected for past in noisy]), leaves.counts)
+    model = _model(leaves, kept, noise)
     elements = _elements(model.codes, max_dimensions)
     everything: BoolArray = np.ones(model.size, dtype=bool)
     threshold = _chi2_bound(false_alarm / elements.count)
@@ -106,29 +111,28 @@ def diagnose(
         if gains[start] <= 0:
             break
         chosen = _greedy(elements, model, direction, threshold, int(start))
-        causes = _by_gain(model, _generalised(model, chosen, direction))[:max_causes]
+        causes = tuple(_strongest(model, _generalised(model, chosen, direction), direction, threshold)[:max_causes])
         if causes not in found:
             found.append(causes)
-    return tuple(_diagnosis(leaves, kept, model, causes) for causes in found)
+    return tuple(_diagnosis(leaves, kept, model, causes, direction) for causes in found)
 
 
-def _model(leaves: Leaves, kept: BoolArray) -> _Model:
+def _model(leaves: Leaves, kept: BoolArray, noise: tuple[float, float]) -> _Model:
     observed, expected, exposure = leaves.observed[kept], leaves.expected[kept], leaves.exposure[kept]
     residual = observed - expected
-    a, b = _noise(residual, expected)
-    a = max(a, 1.0) if leaves.counts else a
+    a, b = noise
     variance = a * expected + b * expected**2
     positive = expected > 0
     weight = 1.0 / np.where(positive, variance, variance[positive].min() if positive.any() else 1.0)
     return _Model(
-        leaves.codes[kept], observed, expected, exposure, weight * exposure * residual, weight * exposure**2, a
+        leaves.codes[kept], observed, expected, exposure, weight * exposure * residual, weight * exposure**2, noise
     )
 
 
 @dataclass(frozen=True, slots=True)
 class _Model:
     """The leaves kept for the search: their codes (n, d); observed y, expected e, exposure x, w·x·r and w·x²
-    of each (n,); `dispersion` a, the count-like part of the noise variance a·e + b·e²."""
+    of each (n,); `noise` (a, b) of the noise variance a·e + b·e²."""
 
     codes: IntArray
     observed: FloatArray
@@ -136,7 +140,7 @@ class _Model:
     exposure: FloatArray
     numerator: FloatArray
     denominator: FloatArray
-    dispersion: float
+    noise: tuple[float, float]
 
     @property
     def size(self) -> int:
@@ -162,12 +166,14 @@ class _Model:
         bottom = self.bottom(mask)
         return self.top(mask) / bottom if bottom > 0 else 0.0
 
-    def gain(self, mask: BoolArray) -> float:
-        """The gain of a shift on the leaves of `mask` (see the module docstring)."""
-        gain = self.top(mask) * self.shift(mask)
-        if self.dispersion > 0:
+    def gain(self, mask: BoolArray, direction: int) -> float:
+        """The gain of a shift towards `direction` on the leaves of `mask` (see the module docstring); 0 when
+        they moved the other way."""
+        gain = max(0.0, self.top(mask) * direction) * abs(self.shift(mask))
+        a = self.noise[0]
+        if a > 0:
             totals = np.array([self.observed[mask].sum()]), np.array([self.expected[mask].sum()])
-            gain = min(gain, float(_poisson_ratio(*totals)[0]) / self.dispersion)
+            gain = min(gain, float(_poisson_ratio(*totals)[0]) / a)
         return gain
 
 
@@ -210,7 +216,7 @@ def _generalised(model: _Model, causes: list[_Conditions], direction: int) -> li
     """Replace the causes under an ancestor by the ancestor when they are most of its volume (two or more
     causes: the pieces of one cause whose effect varies), or when its leaves no cause covers fit their
     shift δ better than none (Σw(r − δx)² < Σw·r², i.e. 2δ·Σwxr − δ²·Σwx² ≥ 0). The ancestor taking the
-    most causes first, then the one with fewer conditions, then the better fit."""
+    most causes first, then the one whose other leaves fit best, then the one with fewer conditions."""
     while True:
         covered: BoolArray = np.zeros(model.size, dtype=bool)
         for cause in causes:
@@ -224,7 +230,7 @@ def _generalised(model: _Model, causes: list[_Conditions], direction: int) -> li
             better = 2 * shift * model.top(rest) - shift * shift * model.bottom(rest)
             most = members >= 2 and model.volume(inside & covered) >= _MOST * model.volume(inside)
             if shift * direction > 0 and (better >= 0 or most):
-                options.append((members, -len(ancestor), better, ancestor))
+                options.append((members, better, -len(ancestor), ancestor))
         if not options:
             return causes
         ancestor = max(options, key=lambda option: option[:3])[3]
@@ -236,17 +242,20 @@ def _ancestors(cause: _Conditions) -> list[_Conditions]:
     return [subset for size in range(1, len(cause)) for subset in combinations(cause, size)]
 
 
-def _by_gain(model: _Model, causes: list[_Conditions]) -> tuple[_Conditions, ...]:
-    """Causes strongest first: each of largest gain over the leaves the ones before it left."""
+def _strongest(model: _Model, causes: list[_Conditions], direction: int, threshold: float) -> list[_Conditions]:
+    """Causes strongest first, each of largest gain over the leaves the ones before it left, while that gain
+    (towards `direction`) passes `threshold`: a generalised cause may leave little to the ones after it."""
     ordered: list[_Conditions] = []
     left: BoolArray = np.ones(model.size, dtype=bool)
     remaining = sorted(set(causes))
     while remaining:
-        cause = max(remaining, key=lambda c: (model.gain(model.mask(c) & left), -len(c)))
-        ordered.append(cause)
-        remaining.remove(cause)
-        left &= ~model.mask(cause)
-    return tuple(ordered)
+        gains = [model.gain(model.mask(c) & left, direction) for c in remaining]
+        best = max(range(len(remaining)), key=lambda k: (gains[k], -len(remaining[k])))
+        if gains[best] <= threshold:
+            break
+        ordered.append(remaining.pop(best))
+        left &= ~model.mask(ordered[-1])
+    return ordered
 
 
 def _gains(elements: _Elements, model: _Model, mask: BoolArray, direction: int | None) -> tuple[FloatArray, FloatArray]:
@@ -255,14 +264,14 @@ def _gains(elements: _Elements, model: _Model, mask: BoolArray, direction: int |
     ids = elements.ids[mask].ravel()
 
     def total(values: FloatArray) -> FloatArray:
-        sums: FloatArray = np.bincount(ids, weights=np.repeat(values[mask], columns), minlength=elements.count)
-        return sums
+        sums = np.bincount(ids, weights=np.repeat(values[mask], columns), minlength=elements.count)
+        return sums.astype(np.float64, copy=False)
 
     top, bottom = total(model.numerator), total(model.denominator)
     with np.errstate(divide="ignore", invalid="ignore"):
         gains: FloatArray = np.where(bottom > 0, top * top / bottom, 0.0)
-    if model.dispersion > 0:
-        gains = np.minimum(gains, _poisson_ratio(total(model.observed), total(model.expected)) / model.dispersion)
+    if model.noise[0] > 0:
+        gains = np.minimum(gains, _poisson_ratio(total(model.observed), total(model.expected)) / model.noise[0])
     if direction is not None:
         gains = np.where(top * direction > 0, gains, 0.0)
     return gains, top
@@ -315,23 +324,37 @@ def _elements(codes: IntArray, max_dimensions: int) -> _Elements:
     return _Elements(ids, cuboid, layer, np.concatenate(representative), cuboids)
 
 
-def _noise(residual: FloatArray, expected: FloatArray) -> tuple[float, float]:
-    """(a, b) of var = a·e + b·e², fitted to the trimmed relative second moments of the residuals in narrow
-    bins of e (quantile bins of about 50 leaves, at most 16): r²/e² ≈ a/e + b; b at least _RELATIVE_FLOOR²."""
+def _noise(residual: FloatArray, expected: FloatArray, counts: bool) -> tuple[float, float]:
+    """(a, b) of the noise variance a·e + b·e², b at least _RELATIVE_FLOOR², from medians of squared residuals
+    (robust while fewer than half the leaves compared are anomalous).
+    Counts: a = 1 (events are Poisson-noisy) and b is what the leaves of at least _COUNTED expected events
+    need so that the median of r²/(e + b·e²) is that of a normal z². Other amounts: r²/e² ≈ a/e + b fitted
+    to the medians of (r/e)² in narrow bins of e (quantile bins of about 50 leaves, at most 16)."""
     positive = np.flatnonzero(expected > 0)
+    floor = _RELATIVE_FLOOR**2
+    if counts:
+        large = expected >= _COUNTED
+        if not large.any():
+            return 1.0, floor
+        squares, level = residual[large] ** 2, expected[large]
+        low, high = floor, 1e6
+        if np.median(squares / (level + low * level**2)) <= _MEDIAN_Z2:
+            return 1.0, low
+        for _ in range(100):
+            middle = math.sqrt(low * high)
+            if np.median(squares / (level + middle * level**2)) > _MEDIAN_Z2:
+                low = middle
+            else:
+                high = middle
+        return 1.0, high
     if positive.size == 0:
-        return 1.0, _RELATIVE_FLOOR**2
+        return 0.0, floor
     order = positive[np.argsort(expected[positive], kind="stable")]
     chunks = np.array_split(order, max(1, min(16, order.size // 50)))
-    level = np.empty(len(chunks))
-    spread = np.empty(len(chunks))
-    for k, chunk in enumerate(chunks):
-        relative = np.sort((residual[chunk] / expected[chunk]) ** 2)
-        trimmed = relative[: max(1, math.ceil(_TRIM * relative.size))]
-        level[k] = float(np.exp(np.log(expected[chunk]).mean()))
-        spread[k] = max(float(trimmed.mean()) / _TRIMMED_NORMAL, _RELATIVE_FLOOR**2)
-    a, b = _fit_variance(level, spread)
-    return a, max(b, _RELATIVE_FLOOR**2)
+    levels = np.array([np.exp(np.log(expected[chunk]).mean()) for chunk in chunks])
+    spread = np.array([np.median((residual[chunk] / expected[chunk]) ** 2) / _MEDIAN_Z2 for chunk in chunks])
+    a, b = _fit_variance(levels, np.maximum(spread, floor))
+    return a, max(b, floor)
 
 
 def _fit_variance(level: FloatArray, spread: FloatArray) -> tuple[float, float]:
@@ -363,7 +386,9 @@ def _chi2_bound(tail: float) -> float:
     return high * high
 
 
-def _diagnosis(leaves: Leaves, kept: BoolArray, model: _Model, causes: tuple[_Conditions, ...]) -> Diagnosis:
+def _diagnosis(
+    leaves: Leaves, kept: BoolArray, model: _Model, causes: tuple[_Conditions, ...], direction: int
+) -> Diagnosis:
     excess = leaves.observed[kept] - leaves.expected[kept]
     total = float(excess.sum())
     explained: BoolArray = np.zeros(model.size, dtype=bool)
@@ -383,7 +408,7 @@ def _diagnosis(leaves: Leaves, kept: BoolArray, model: _Model, causes: tuple[_Co
                 views=float(leaves.views[everywhere].sum()),
                 leaves=int(inside.sum()),
                 share=float(excess[mine].sum()) / total if total != 0 else 0.0,
-                significance=model.gain(mine),
+                significance=model.gain(mine, direction),
             )
         )
     share = float(excess[explained].sum()) / total if total != 0 else 0.0
