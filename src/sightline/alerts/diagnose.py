@@ -221,7 +221,7 @@ def _generalised(model: _Model, causes: list[_Conditions], direction: int) -> li
         covered: BoolArray = np.zeros(model.size, dtype=bool)
         for cause in causes:
             covered |= model.mask(cause)
-        options: list[tuple[int, int, float, _Conditions]] = []
+        options: list[tuple[int, float, int, _Conditions]] = []
         for ancestor in sorted({a for cause in causes for a in _ancestors(cause)}):
             members = sum(set(ancestor) <= set(c) for c in causes)
             inside = model.mask(ancestor)
