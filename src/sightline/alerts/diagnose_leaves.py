@@ -76,7 +76,7 @@ def ratio_leaves(
     failures = _amounts("numerator", numerator)
     views = _amounts("denominator", denominator)
     rate = _amounts("expected_rate", expected_rate)
-    return _leaves(dimensions, columns, failures, rate * views, views, views, True)
+    return _leaves(dimensions, columns, failures, rate * views, rate * views, views, True)
 
 
 def baseline_rate(
