@@ -166,15 +166,13 @@ class _Model:
         bottom = self.bottom(mask)
         return self.top(mask) / bottom if bottom > 0 else 0.0
 
-    def gain(self, mask: BoolArray, direction: int) -> float:
-        """The gain of a shift towards `direction` on the leaves of `mask` (see the module docstring); 0 when
-        they moved the other way."""
-        gain = max(0.0, self.top(mask) * direction) * abs(self.shift(mask))
-        a = self.noise[0]
-        if a > 0:
-            totals = np.array([self.observed[mask].sum()]), np.array([self.expected[mask].sum()])
-            gain = min(gain, float(_poisson_ratio(*totals)[0]) / a)
-        return gain
+    def gain(self, mask: BoolArray, within: BoolArray, direction: int) -> float:
+        """The gain of the leaves of `mask` standing out towards `direction` from the rest of `within`."""
+        inside = mask & within
+        sums = tuple(
+            np.array([float(v[inside].sum())]) for v in (self.numerator, self.denominator, self.observed, self.expected)
+        )
+        return float(_contrast(self, within, sums, direction)[0][0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +247,7 @@ def _strongest(model: _Model, causes: list[_Conditions], direction: int, thresho
     left: BoolArray = np.ones(model.size, dtype=bool)
     remaining = sorted(set(causes))
     while remaining:
-        gains = [model.gain(model.mask(c) & left, direction) for c in remaining]
+        gains = [model.gain(model.mask(c), left, direction) for c in remaining]
         best = max(range(len(remaining)), key=lambda k: (gains[k], -len(remaining[k])))
         if gains[best] <= threshold:
             break
@@ -259,7 +257,8 @@ def _strongest(model: _Model, causes: list[_Conditions], direction: int, thresho
 
 
 def _gains(elements: _Elements, model: _Model, mask: BoolArray, direction: int | None) -> tuple[FloatArray, FloatArray]:
-    """Each element's gain over the leaves of `mask` (0 when its shift is against `direction`), and its Σwxr."""
+    """Each element's gain over the leaves of `mask` against their common shift (0 when it stands out against
+    `direction`), and how much its shift exceeds the others' (see `_contrast`)."""
     columns = elements.ids.shape[1]
     ids = elements.ids[mask].ravel()
 
@@ -267,14 +266,42 @@ def _gains(elements: _Elements, model: _Model, mask: BoolArray, direction: int |
         sums = np.bincount(ids, weights=np.repeat(values[mask], columns), minlength=elements.count)
         return sums.astype(np.float64, copy=False)
 
-    top, bottom = total(model.numerator), total(model.denominator)
+    sums = (total(model.numerator), total(model.denominator), total(model.observed), total(model.expected))
+    return _contrast(model, mask, sums, direction)
+
+
+def _contrast(
+    model: _Model,
+    mask: BoolArray,
+    sums: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
+    direction: int | None,
+) -> tuple[FloatArray, FloatArray]:
+    """The gain of giving each element (its Σwxr, Σwx², Σy, Σe in `sums`) a shift of its own, over one shift
+    common to all the leaves of `mask`: a cause is a cohort that stands out from the rest, so a drift of
+    everything is no cause and an element covering all the leaves has none. For counts it is capped by the
+    Poisson likelihood ratio of the element's total against its expected at the rest's level."""
+    top, bottom, observed, expected = sums
+    whole_top, whole_bottom = model.top(mask), model.bottom(mask)
+    rest_top, rest_bottom = whole_top - top, whole_bottom - bottom
+    tiny = 1e-12 * whole_bottom
     with np.errstate(divide="ignore", invalid="ignore"):
-        gains: FloatArray = np.where(bottom > 0, top * top / bottom, 0.0)
-    if model.noise[0] > 0:
-        gains = np.minimum(gains, _poisson_ratio(total(model.observed), total(model.expected)) / model.noise[0])
+        own = np.where(bottom > 0, top * top / bottom, 0.0)
+        rest = np.where(rest_bottom > tiny, rest_top * rest_top / rest_bottom, 0.0)
+        common = whole_top * whole_top / whole_bottom if whole_bottom > 0 else 0.0
+        gains: FloatArray = np.where(rest_bottom > tiny, np.maximum(own + rest - common, 0.0), 0.0)
+        excess: FloatArray = np.where(bottom > 0, top / bottom, 0.0) - np.where(
+            rest_bottom > tiny, rest_top / rest_bottom, 0.0
+        )
+        a = model.noise[0]
+        if a > 0:
+            rest_expected = float(model.expected[mask].sum()) - expected
+            rest_level = np.where(
+                rest_expected > 0, (float(model.observed[mask].sum()) - observed) / rest_expected, 1.0
+            )
+            gains = np.minimum(gains, _poisson_ratio(observed, expected * rest_level) / a)
     if direction is not None:
-        gains = np.where(top * direction > 0, gains, 0.0)
-    return gains, top
+        gains = np.where(excess * direction > 0, gains, 0.0)
+    return gains, excess
 
 
 def _poisson_ratio(observed: FloatArray, expected: FloatArray) -> FloatArray:
@@ -395,6 +422,7 @@ def _diagnosis(
     described: list[Cause] = []
     for cause in causes:
         inside = model.mask(cause)
+        significance = model.gain(inside, ~explained, direction)
         mine = inside & ~explained
         explained |= mine
         everywhere: BoolArray = np.ones(leaves.size, dtype=bool)
@@ -408,7 +436,7 @@ def _diagnosis(
                 views=float(leaves.views[everywhere].sum()),
                 leaves=int(inside.sum()),
                 share=float(excess[mine].sum()) / total if total != 0 else 0.0,
-                significance=model.gain(mine, direction),
+                significance=significance,
             )
         )
     share = float(excess[explained].sum()) / total if total != 0 else 0.0
