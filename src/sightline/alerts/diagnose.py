@@ -169,9 +169,11 @@ class _Model:
     def gain(self, mask: BoolArray, within: BoolArray, direction: int) -> float:
         """The gain of the leaves of `mask` standing out towards `direction` from the rest of `within`."""
         inside = mask & within
-        sums = tuple(
-            np.array([float(v[inside].sum())]) for v in (self.numerator, self.denominator, self.observed, self.expected)
-        )
+
+        def total(values: FloatArray) -> FloatArray:
+            return np.array([values[inside].sum()], dtype=np.float64)
+
+        sums = (total(self.numerator), total(self.denominator), total(self.observed), total(self.expected))
         return float(_contrast(self, within, sums, direction)[0][0])
 
 
