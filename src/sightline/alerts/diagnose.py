@@ -101,10 +101,9 @@ def diagnose(
     elements = _elements(model.codes, max_dimensions)
     everything: BoolArray = np.ones(model.size, dtype=bool)
     threshold = _chi2_bound(false_alarm / elements.count)
-    gains, tops = _gains(elements, model, everything, direction)
     if direction is None:
-        direction = 1 if tops[int(np.argmax(gains))] >= 0 else -1
-        gains = _gains(elements, model, everything, direction)[0]
+        direction = max((1, -1), key=lambda way: float(_gains(elements, model, everything, way).max()))
+    gains = _gains(elements, model, everything, direction)
     gains = np.where(gains > threshold, gains, 0.0)
     found: list[tuple[_Conditions, ...]] = []
     for start in _ranked(elements, gains)[:candidates]:
@@ -174,7 +173,7 @@ class _Model:
             return np.array([values[inside].sum()], dtype=np.float64)
 
         sums = (total(self.numerator), total(self.denominator), total(self.observed), total(self.expected))
-        return float(_contrast(self, within, sums, direction)[0][0])
+        return float(_contrast(self, within, sums, direction)[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +201,7 @@ def _greedy(elements: _Elements, model: _Model, direction: int, threshold: float
     chosen = [start]
     left = ~_covered(elements, start)
     while len(chosen) < _SEARCH_STEPS and left.any():
-        gains = _gains(elements, model, left, direction)[0]
+        gains = _gains(elements, model, left, direction)
         gains = np.where(gains > threshold, gains, 0.0)
         best = int(_ranked(elements, gains)[0])
         if gains[best] <= 0:
@@ -258,9 +257,8 @@ def _strongest(model: _Model, causes: list[_Conditions], direction: int, thresho
     return ordered
 
 
-def _gains(elements: _Elements, model: _Model, mask: BoolArray, direction: int | None) -> tuple[FloatArray, FloatArray]:
-    """Each element's gain over the leaves of `mask` against their common shift (0 when it stands out against
-    `direction`), and how much its shift exceeds the others' (see `_contrast`)."""
+def _gains(elements: _Elements, model: _Model, mask: BoolArray, direction: int) -> FloatArray:
+    """Each element's gain over the leaves of `mask` (see `_contrast`)."""
     columns = elements.ids.shape[1]
     ids = elements.ids[mask].ravel()
 
@@ -273,37 +271,34 @@ def _gains(elements: _Elements, model: _Model, mask: BoolArray, direction: int |
 
 
 def _contrast(
-    model: _Model,
-    mask: BoolArray,
-    sums: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
-    direction: int | None,
-) -> tuple[FloatArray, FloatArray]:
-    """The gain of giving each element (its Σwxr, Σwx², Σy, Σe in `sums`) a shift of its own, over one shift
-    common to all the leaves of `mask`: a cause is a cohort that stands out from the rest, so a drift of
-    everything is no cause and an element covering all the leaves has none. For counts it is capped by the
-    Poisson likelihood ratio of the element's total against its expected at the rest's level."""
+    model: _Model, mask: BoolArray, sums: tuple[FloatArray, FloatArray, FloatArray, FloatArray], direction: int
+) -> FloatArray:
+    """The gain of each element (its Σwxr, Σwx², Σy, Σe in `sums`) standing out towards `direction` from the
+    other leaves of `mask`: how much better its own shift and one for the others fit than one shift common
+    to all, each shift counted only when towards `direction` (a drift of everything that way is no cause;
+    leaves moved the other way are not a drift). 0 unless the element's shift passes the others'. For
+    counts, capped by the Poisson likelihood ratio of its total against its expected at the others' level."""
     top, bottom, observed, expected = sums
     whole_top, whole_bottom = model.top(mask), model.bottom(mask)
     rest_top, rest_bottom = whole_top - top, whole_bottom - bottom
     tiny = 1e-12 * whole_bottom
     with np.errstate(divide="ignore", invalid="ignore"):
-        own = np.where(bottom > 0, top * top / bottom, 0.0)
-        rest = np.where(rest_bottom > tiny, rest_top * rest_top / rest_bottom, 0.0)
-        common = whole_top * whole_top / whole_bottom if whole_bottom > 0 else 0.0
-        gains: FloatArray = np.where(rest_bottom > tiny, np.maximum(own + rest - common, 0.0), 0.0)
-        excess: FloatArray = np.where(bottom > 0, top / bottom, 0.0) - np.where(
-            rest_bottom > tiny, rest_top / rest_bottom, 0.0
+        own = np.where((bottom > 0) & (top * direction > 0), top * top / bottom, 0.0)
+        moved = (rest_bottom > tiny) & (rest_top * direction > 0)
+        rest = np.where(moved, rest_top * rest_top / rest_bottom, 0.0)
+        common = whole_top * whole_top / whole_bottom if whole_top * direction > 0 else 0.0
+        stands_out = np.where(bottom > 0, top / bottom, 0.0) * direction > np.where(
+            moved, rest_top / rest_bottom * direction, 0.0
         )
+        gains: FloatArray = np.where(stands_out, np.maximum(own + rest - common, 0.0), 0.0)
         a = model.noise[0]
         if a > 0:
             rest_expected = float(model.expected[mask].sum()) - expected
-            rest_level = np.where(
-                rest_expected > 0, (float(model.observed[mask].sum()) - observed) / rest_expected, 1.0
-            )
-            gains = np.minimum(gains, _poisson_ratio(observed, expected * rest_level) / a)
-    if direction is not None:
-        gains = np.where(excess * direction > 0, gains, 0.0)
-    return gains, excess
+            rest_observed = float(model.observed[mask].sum()) - observed
+            level = np.where(rest_expected > 0, rest_observed / rest_expected, 1.0)
+            level = np.maximum(level, 1.0) if direction > 0 else np.minimum(level, 1.0)
+            gains = np.minimum(gains, _poisson_ratio(observed, expected * level) / a)
+    return gains
 
 
 def _poisson_ratio(observed: FloatArray, expected: FloatArray) -> FloatArray:
