@@ -29,8 +29,9 @@ def inside(columns: list[NDArray[np.str_]], combination: Combination) -> NDArray
     return mask
 
 
-def counts_cube(effects: dict[Combination, float], seed: int = 7) -> Diagnosis | None:
-    """Errors per leaf: expected ~100 each, observed Poisson around expected × (1 + effect of its cause)."""
+def counts_cube(effects: dict[Combination, float], seed: int = 7, reference: bool = False) -> Diagnosis | None:
+    """Errors per leaf: expected ~100 each, observed Poisson around expected × (1 + effect of its cause);
+    with `reference`, the noise is learnt from a window of the same leaves without effect."""
     rng = np.random.default_rng(seed)
     columns = grid()
     expected = rng.gamma(4.0, 25.0, size=columns[0].shape[0])
@@ -38,7 +39,9 @@ def counts_cube(effects: dict[Combination, float], seed: int = 7) -> Diagnosis |
     for combination, effect in effects.items():
         factor[inside(columns, combination)] += effect
     observed = rng.poisson(expected * factor).astype(np.float64)
-    found = diagnose(additive_leaves(DIMENSIONS, columns, observed, expected))
+    normal = additive_leaves(DIMENSIONS, columns, rng.poisson(expected).astype(np.float64), expected)
+    leaves = additive_leaves(DIMENSIONS, columns, observed, expected)
+    found = diagnose(leaves, reference=(normal,) if reference else ())
     return found[0] if found else None
 
 
@@ -72,7 +75,10 @@ def test_noise_alone_yields_no_cause_but_by_the_false_alarm_rate() -> None:
 
 
 def test_a_drift_of_everything_is_no_cause() -> None:
-    assert counts_cube({(("cdn", value),): 0.3 for value in VALUES[0]}) is None
+    drift = {(("cdn", value),): 0.3 for value in VALUES[0]}
+    assert counts_cube(drift, reference=True) is None
+    cause = (("country", "us"),)
+    assert causes(counts_cube({**drift, cause: 0.5}, reference=True)) == {cause}
 
 
 def test_a_drop_is_found_towards_its_direction_only() -> None:
