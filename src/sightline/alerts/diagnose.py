@@ -79,6 +79,7 @@ def diagnose(
     max_causes: int = 5,
     candidates: int = 5,
     false_alarm: float = 0.01,
+    min_share: float = 0.02,
     reference: Sequence[Leaves] = (),
 ) -> tuple[Diagnosis, ...]:
     """Ranked candidate cause sets of the anomaly in `leaves`, best first; empty when nothing is significant.
@@ -89,8 +90,10 @@ def diagnose(
     alone yields a cause (Bonferroni over all elements)."""
     if direction not in (None, 1, -1):
         raise ValueError("direction must be +1, -1 or None")
-    if max_dimensions < 1 or max_causes < 1 or candidates < 1 or not 0 < false_alarm < 1:
-        raise ValueError("max_dimensions, max_causes and candidates must be ≥ 1, false_alarm in (0, 1)")
+    if max_dimensions < 1 or max_causes < 1 or candidates < 1:
+        raise ValueError("max_dimensions, max_causes and candidates must be ≥ 1")
+    if not 0 < false_alarm < 1 or not 0 <= min_share < 1:
+        raise ValueError("false_alarm must be in (0, 1) and min_share in [0, 1)")
     kept = (leaves.observed > 0) | (leaves.expected > 0) | (leaves.exposure > 0)
     if not kept.any():
         return ()
@@ -110,7 +113,8 @@ def diagnose(
         if gains[start] <= 0:
             break
         chosen = _greedy(elements, model, direction, threshold, int(start))
-        causes = tuple(_strongest(model, _generalised(model, chosen, direction), direction, threshold)[:max_causes])
+        general = _generalised(model, chosen, direction)
+        causes = tuple(_strongest(model, general, direction, threshold, min_share)[:max_causes])
         if causes not in found:
             found.append(causes)
     return tuple(_diagnosis(leaves, kept, model, causes, direction) for causes in found)
@@ -241,20 +245,30 @@ def _ancestors(cause: _Conditions) -> list[_Conditions]:
     return [subset for size in range(1, len(cause)) for subset in combinations(cause, size)]
 
 
-def _strongest(model: _Model, causes: list[_Conditions], direction: int, threshold: float) -> list[_Conditions]:
+def _strongest(
+    model: _Model, causes: list[_Conditions], direction: int, threshold: float, min_share: float
+) -> list[_Conditions]:
     """Causes strongest first, each of largest gain over the leaves the ones before it left, while that gain
-    (towards `direction`) passes `threshold`: a generalised cause may leave little to the ones after it."""
-    ordered: list[_Conditions] = []
-    left: BoolArray = np.ones(model.size, dtype=bool)
-    remaining = sorted(set(causes))
-    while remaining:
-        gains = [model.gain(model.mask(c), left, direction) for c in remaining]
-        best = max(range(len(remaining)), key=lambda k: (gains[k], -len(remaining[k])))
-        if gains[best] <= threshold:
-            break
-        ordered.append(remaining.pop(best))
-        left &= ~model.mask(ordered[-1])
-    return ordered
+    passes `threshold` (a generalised cause may leave little to the ones after it); then without the causes
+    whose excess there is below `min_share` of the excess of them all, until none is."""
+    while True:
+        ordered: list[_Conditions] = []
+        excess: list[float] = []
+        left: BoolArray = np.ones(model.size, dtype=bool)
+        remaining = sorted(set(causes))
+        while remaining:
+            gains = [model.gain(model.mask(c), left, direction) for c in remaining]
+            best = max(range(len(remaining)), key=lambda k: (gains[k], -len(remaining[k])))
+            if gains[best] <= threshold:
+                break
+            ordered.append(remaining.pop(best))
+            mine = model.mask(ordered[-1]) & left
+            excess.append(direction * float(model.observed[mine].sum() - model.expected[mine].sum()))
+            left &= ~mine
+        kept = [cause for cause, part in zip(ordered, excess, strict=True) if part >= min_share * sum(excess)]
+        if kept == ordered:
+            return ordered
+        causes = kept
 
 
 def _gains(elements: _Elements, model: _Model, mask: BoolArray, direction: int) -> FloatArray:
