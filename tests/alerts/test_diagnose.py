@@ -39,7 +39,7 @@ def counts_cube(effects: dict[Combination, float], seed: int = 7, reference: boo
     for combination, effect in effects.items():
         factor[inside(columns, combination)] += effect
     observed = rng.poisson(expected * factor).astype(np.float64)
-    normal = additive_leaves(DIMENSIONS, columns, rng.poisson(expected).astype(np.float64), expected)
+    normal = additive_leaves(DIMENSIONS, columns, np.asarray(rng.poisson(expected), dtype=np.float64), expected)
     leaves = additive_leaves(DIMENSIONS, columns, observed, expected)
     found = diagnose(leaves, reference=(normal,) if reference else ())
     return found[0] if found else None
@@ -75,9 +75,9 @@ def test_noise_alone_yields_no_cause_but_by_the_false_alarm_rate() -> None:
 
 
 def test_a_drift_of_everything_is_no_cause() -> None:
-    drift = {(("cdn", value),): 0.3 for value in VALUES[0]}
+    drift: dict[Combination, float] = {(("cdn", value),): 0.3 for value in VALUES[0]}
     assert counts_cube(drift, reference=True) is None
-    cause = (("country", "us"),)
+    cause: Combination = (("country", "us"),)
     assert causes(counts_cube({**drift, cause: 0.5}, reference=True)) == {cause}
 
 
