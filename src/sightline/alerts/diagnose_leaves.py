@@ -1,16 +1,18 @@
 """The input of root-cause diagnosis: leaves, one per combination of dimension values, with the observed and
 the expected amount of a metric (pure, numpy).
 
-Both kinds of metric become one additive model. A leaf holds `observed` (y), `expected` (e) and `exposure`
-(x): the hypothesis "cohort E is a cause" says y = e + δ·x on E's leaves for one δ, and y = e elsewhere.
-- Additive metric (plays, errors, ad errors): y and e are the amounts, x = e (a cause moves its leaves by
-  the same proportion: the "ripple effect" of Squeeze).
-- Ratio metric (VSF % = failures / attempts, stall ratio, rebuffering ratio): y is the observed numerator,
-  e = expected rate × observed denominator, x = the observed denominator (a cause adds δ to its views' rate,
-  so the excess numerator of a cohort is its views times the rise of the rate, and volume counts: 3 failures
-  of 4 attempts weigh what 4 attempts weigh).
-Invariants: arrays are float64 of shape (n,), finite and ≥ 0; codes is int64 of shape (n, d) with
-0 ≤ codes[:, j] < len(labels[j]).
+Both kinds of metric become one additive model: a leaf holds `observed` (y) and `expected` (e), and the
+hypothesis "cohort E is a cause" says y = e·(1 + δ) on E's leaves for one δ, and y = e elsewhere.
+- Additive metric (plays, errors, ad errors): y and e are the amounts; a cause moves its leaves by one
+  proportion (the "ripple effect" of Squeeze).
+- Ratio metric (VSF % = failures / attempts, stall ratio = stalling / viewers, rebuffering ratio): y is the
+  observed numerator and e = expected rate × observed denominator, so the excess y − e of a cohort is its
+  excess numerator at its own volume, and a cause multiplies the rate of its views. Volume counts: 3
+  failures of 4 attempts are 3 events, not 75 %.
+`views` is reported per cause (the denominator of a ratio metric). `counts` says y and e count events,
+whose noise is at least Poisson.
+Invariants: observed, expected and views are float64 of shape (n,), finite and ≥ 0; codes is int64 of shape
+(n, d) with 0 ≤ codes[:, j] < len(labels[j]).
 """
 
 from __future__ import annotations
@@ -31,14 +33,13 @@ class LeavesError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Leaves:
-    """One row per leaf (combination of dimension values); see the module docstring for the model."""
+    """One row per leaf (combination of dimension values); see the module docstring."""
 
     dimensions: tuple[str, ...]
     labels: tuple[tuple[str, ...], ...]
     codes: IntArray
     observed: FloatArray
     expected: FloatArray
-    exposure: FloatArray
     views: FloatArray
     counts: bool
 
@@ -57,11 +58,10 @@ def additive_leaves(
 ) -> Leaves:
     """Leaves of an additive metric. `columns[j]` holds dimension j's value of each leaf (n,); `observed` and
     `expected` the amounts (n,); `views` the leaf's views (n,), reported per cause (default: `observed`);
-    `counts` says the amounts count events (their noise is at least Poisson), False for other amounts."""
+    `counts` False for amounts that do not count events (their noise is then learnt whole)."""
     seen = _amounts("observed", observed)
-    wanted = _amounts("expected", expected)
     views_of = seen if views is None else _amounts("views", views)
-    return _leaves(dimensions, columns, seen, wanted, wanted, views_of, counts)
+    return _leaves(dimensions, columns, seen, _amounts("expected", expected), views_of, counts)
 
 
 def ratio_leaves(
@@ -71,12 +71,11 @@ def ratio_leaves(
     denominator: ArrayLike,
     expected_rate: ArrayLike,
 ) -> Leaves:
-    """Leaves of a ratio metric: observed `numerator` and `denominator` (views) of each leaf (n,), and the
+    """Leaves of a ratio metric: the observed `numerator` and `denominator` (views) of each leaf (n,), and the
     rate expected of it (n,), e.g. from `baseline_rate`. The excess is numerator − expected_rate × denominator."""
-    failures = _amounts("numerator", numerator)
     views = _amounts("denominator", denominator)
     rate = _amounts("expected_rate", expected_rate)
-    return _leaves(dimensions, columns, failures, rate * views, rate * views, views, True)
+    return _leaves(dimensions, columns, _amounts("numerator", numerator), rate * views, views, True)
 
 
 def baseline_rate(
@@ -111,14 +110,13 @@ def _leaves(
     columns: Sequence[ArrayLike],
     observed: FloatArray,
     expected: FloatArray,
-    exposure: FloatArray,
     views: FloatArray,
     counts: bool,
 ) -> Leaves:
     n = observed.shape[0]
     if len(dimensions) != len(columns) or not dimensions or len(set(dimensions)) != len(dimensions):
         raise LeavesError("dimensions must be distinct and name each column, at least one")
-    if any(array.shape[0] != n for array in (expected, exposure, views)):
+    if expected.shape[0] != n or views.shape[0] != n:
         raise LeavesError("every amount must have one value per leaf")
     labels: list[tuple[str, ...]] = []
     codes = np.empty((n, len(columns)), dtype=np.int64)
@@ -128,4 +126,4 @@ def _leaves(
             raise LeavesError(f"column {dimensions[j]!r} must have one value per leaf")
         names, codes[:, j] = np.unique(values, return_inverse=True)
         labels.append(tuple(str(name) for name in names))
-    return Leaves(tuple(dimensions), tuple(labels), codes, observed, expected, exposure, views, counts)
+    return Leaves(tuple(dimensions), tuple(labels), codes, observed, expected, views, counts)
