@@ -37,10 +37,11 @@ from sightline.alerts.diagnose_score import (
     Elements,
     Scorer,
     chi2_bound,
+    contrast,
     elements,
     fit_noise,
-    gains,
     scorer,
+    totals,
 )
 
 _SEARCH_STEPS = 20
@@ -108,15 +109,16 @@ def diagnose(
     found = elements(score.codes, max_dimensions)
     everything: BoolArray = np.ones(score.size, dtype=bool)
     threshold = chi2_bound(false_alarm / found.count)
+    sums = totals(found, score, everything)
     if direction is None:
-        direction = max((1, -1), key=lambda way: float(gains(found, score, everything, way).max()))
-    first = gains(found, score, everything, direction)
+        direction = max((1, -1), key=lambda way: float(contrast(score, everything, sums, way).max()))
+    first = contrast(score, everything, sums, direction)
     first = np.where(first > threshold, first, 0.0)
     sets: list[tuple[Conditions, ...]] = []
     for start in _ranked(found, first)[:candidates]:
         if first[start] <= 0:
             break
-        chosen = _greedy(found, score, direction, threshold, int(start))
+        chosen = _greedy(found, score, sums, direction, threshold, int(start))
         general = _generalised(score, chosen, direction)
         causes = tuple(_strongest(score, general, direction, threshold, min_share)[:max_causes])
         if causes and causes not in sets:
@@ -124,19 +126,24 @@ def diagnose(
     return tuple(_diagnosis(leaves, kept, score, causes, direction) for causes in sets)
 
 
-def _greedy(found: Elements, score: Scorer, direction: int, threshold: float, start: int) -> list[Conditions]:
+def _greedy(
+    found: Elements, score: Scorer, sums: FloatArray, direction: int, threshold: float, start: int
+) -> list[Conditions]:
     """From `start`, add the combination of largest gain over the leaves none covers yet while that gain
-    passes `threshold` (at most _SEARCH_STEPS combinations)."""
+    passes `threshold` (at most _SEARCH_STEPS combinations); `sums` are the totals over all leaves."""
     chosen = [start]
     left = ~found.covered(start)
+    sums = sums - totals(found, score, ~left)
     while len(chosen) < _SEARCH_STEPS and left.any():
-        step = gains(found, score, left, direction)
+        step = contrast(score, left, sums, direction)
         step = np.where(step > threshold, step, 0.0)
         best = int(_ranked(found, step)[0])
         if step[best] <= 0:
             break
         chosen.append(best)
-        left &= ~found.covered(best)
+        taken = found.covered(best) & left
+        sums = sums - totals(found, score, taken)
+        left &= ~taken
     return [found.conditions(e) for e in chosen]
 
 

@@ -7,8 +7,9 @@ y = e·(1 + δ) on its leaves; weighted least squares (w = 1/var) fits δ_E = Σ
 A cause stands out from the rest (`contrast`): its gain is how much better its own shift and one for the
 other leaves fit than one shift common to all, so a drift of everything is no cause. For counts the gain is
 capped by the Poisson likelihood ratio of E's total, honest where few events are expected.
-An element is a combination of 1 to `max_dimensions` dimensions' values (`Elements`); the gains of every
-element come from one bincount per summed quantity over n × (number of cuboids) ids.
+An element is a combination of 1 to `max_dimensions` dimensions' values (`Elements`); the sums behind the
+gains of every element come from one bincount per summed quantity over n × (number of cuboids) ids, and
+are updated by subtraction as leaves are set aside.
 """
 
 from __future__ import annotations
@@ -66,10 +67,7 @@ class Scorer:
         """The gain of the leaves of `mask` standing out towards `direction` from the rest of `within`."""
         inside = mask & within
 
-        def total(values: FloatArray) -> FloatArray:
-            return np.array([values[inside].sum()], dtype=np.float64)
-
-        sums = (total(self.numerator), total(self.denominator), total(self.observed), total(self.expected))
+        sums = np.array([[v[inside].sum()] for v in (self.numerator, self.denominator, self.observed, self.expected)])
         return float(contrast(self, within, sums, direction)[0])
 
 
@@ -86,10 +84,12 @@ def scorer(leaves: Leaves, kept: BoolArray, noise: tuple[float, float]) -> Score
 
 @dataclass(frozen=True, slots=True)
 class Elements:
-    """Every element of every cuboid: `ids[i, c]` is leaf i's element in cuboid c (ids are global); element k
-    is the combination `codes[k, j]` of the dimensions j of `cuboids[cuboid[k]]`."""
+    """Every element of every cuboid. Cuboid c (dimensions `cuboids[c]`) holds elements start[c] to
+    start[c + 1] − 1; `ids[c, i]` is leaf i's element in it, counted from start[c]; element k is the
+    combination `codes[k, j]` of the dimensions j of its cuboid `cuboid[k]`."""
 
     ids: IntArray
+    start: IntArray
     cuboid: IntArray
     layer: IntArray
     codes: IntArray
@@ -103,57 +103,60 @@ class Elements:
         return tuple((j, int(self.codes[element, j])) for j in self.cuboids[int(self.cuboid[element])])
 
     def covered(self, element: int) -> BoolArray:
-        covered: BoolArray = self.ids[:, self.cuboid[element]] == element
+        c = int(self.cuboid[element])
+        covered: BoolArray = self.ids[c] == element - int(self.start[c])
         return covered
 
 
 def elements(codes: IntArray, max_dimensions: int) -> Elements:
     """Group the leaves (codes (n, d)) by every combination of 1 to `max_dimensions` dimensions (a cuboid)."""
     n, d = codes.shape
+    cardinality = codes.max(axis=0, initial=0) + 1
     cuboids = tuple(c for size in range(1, min(max_dimensions, d) + 1) for c in combinations(range(d), size))
-    ids = np.empty((n, len(cuboids)), dtype=np.int64)
-    cuboid_of: list[IntArray] = []
+    ids = np.empty((len(cuboids), n), dtype=np.int64)
     representative: list[IntArray] = []
-    offset = 0
     for c, dims in enumerate(cuboids):
-        key = np.zeros(n, dtype=np.int64)
-        for j in dims:
-            key = key * (int(codes[:, j].max()) + 1) + codes[:, j]
-            if key.max(initial=0) > 2**40:
-                key = np.unique(key, return_inverse=True)[1].astype(np.int64)
-        _, first, group = np.unique(key, return_index=True, return_inverse=True)
-        ids[:, c] = group + offset
-        rows = np.full((first.shape[0], d), -1, dtype=np.int64)
-        rows[:, list(dims)] = codes[first][:, list(dims)]
+        radix = [int(cardinality[j]) for j in dims]
+        if math.prod(radix) <= 8 * n:
+            key = np.ravel_multi_index(tuple(codes[:, j] for j in dims), radix)
+            present = np.zeros(math.prod(radix), dtype=bool)
+            present[key] = True
+            ids[c] = (np.cumsum(present) - 1)[key]
+            unique = np.column_stack(np.unravel_index(np.flatnonzero(present), radix))
+        else:
+            unique, inverse = np.unique(codes[:, list(dims)], axis=0, return_inverse=True)
+            ids[c] = inverse.reshape(-1)
+        rows = np.full((unique.shape[0], d), -1, dtype=np.int64)
+        rows[:, list(dims)] = unique
         representative.append(rows)
-        cuboid_of.append(np.full(first.shape[0], c, dtype=np.int64))
-        offset += first.shape[0]
-    cuboid = np.concatenate(cuboid_of)
+    sizes = np.array([rows.shape[0] for rows in representative], dtype=np.int64)
+    start = np.concatenate(([0], np.cumsum(sizes)))
+    cuboid = np.repeat(np.arange(len(cuboids)), sizes)
     layer = np.array([len(dims) for dims in cuboids], dtype=np.int64)[cuboid]
-    return Elements(ids, cuboid, layer, np.concatenate(representative), cuboids)
+    return Elements(ids, start, cuboid, layer, np.concatenate(representative), cuboids)
 
 
-def gains(found: Elements, score: Scorer, mask: BoolArray, direction: int) -> FloatArray:
-    """Each element's gain over the leaves of `mask` (see `contrast`), shape (found.count,)."""
-    columns = found.ids.shape[1]
-    ids = found.ids[mask].ravel()
+def totals(found: Elements, score: Scorer, mask: BoolArray) -> FloatArray:
+    """Σw·e·r, Σw·e², Σy and Σe of each element over the leaves of `mask`, shape (4, found.count); they add
+    up, so the totals of fewer leaves are those of more minus the leaves' own."""
+    quantities = np.stack((score.numerator, score.denominator, score.observed, score.expected))
+    rows = np.flatnonzero(mask)
+    sums = np.empty((4, found.count), dtype=np.float64)
+    for c in range(len(found.cuboids)):
+        low, high = int(found.start[c]), int(found.start[c + 1])
+        ids = found.ids[c, rows]
+        for q in range(4):
+            sums[q, low:high] = np.bincount(ids, weights=quantities[q, rows], minlength=high - low)
+    return sums
 
-    def total(values: FloatArray) -> FloatArray:
-        sums = np.bincount(ids, weights=np.repeat(values[mask], columns), minlength=found.count)
-        return sums.astype(np.float64, copy=False)
 
-    sums = (total(score.numerator), total(score.denominator), total(score.observed), total(score.expected))
-    return contrast(score, mask, sums, direction)
-
-
-def contrast(
-    score: Scorer, mask: BoolArray, sums: tuple[FloatArray, FloatArray, FloatArray, FloatArray], direction: int
-) -> FloatArray:
-    """The gain of each element (its Σw·e·r, Σw·e², Σy, Σe in `sums`) standing out towards `direction` from
-    the other leaves of `mask`: how much better its own shift and one for the others fit than one shift
-    common to all, each shift counted only towards `direction` (a drift of everything that way is no cause;
-    leaves moved the other way are no drift). 0 unless the element's shift passes the others'. For counts,
-    capped by the Poisson likelihood ratio of its total against its expected at the others' level."""
+def contrast(score: Scorer, mask: BoolArray, sums: FloatArray, direction: int) -> FloatArray:
+    """The gain of each element (its `totals` over the leaves of `mask`, (4, k)) standing out towards
+    `direction` from the other leaves of `mask`: how much better its own shift and one for the others fit
+    than one shift common to all, each shift counted only towards `direction` (a drift of everything that
+    way is no cause; leaves moved the other way are no drift). 0 unless the element's shift passes the
+    others'. For counts, capped by the Poisson likelihood ratio of its total against its expected at the
+    others' level."""
     top, bottom, observed, expected = sums
     whole_top, whole_bottom = float(score.numerator[mask].sum()), float(score.denominator[mask].sum())
     rest_top, rest_bottom = whole_top - top, whole_bottom - bottom
