@@ -1,5 +1,5 @@
-"""Root-cause diagnosis on small synthetic cubes: CDN × country × device leaves with Poisson noise, an effect
-injected on known combinations, and the diagnosis compared with them."""
+"""Root-cause diagnosis on small synthetic cubes: CDN × country × device × player leaves with Poisson noise,
+an effect injected on known combinations, and the diagnosis compared with them."""
 
 from __future__ import annotations
 
@@ -12,8 +12,13 @@ from numpy.typing import NDArray
 from sightline.alerts.diagnose import Diagnosis, diagnose
 from sightline.alerts.diagnose_leaves import LeavesError, additive_leaves, baseline_rate, ratio_leaves
 
-DIMENSIONS = ("cdn", "country", "device")
-VALUES = (("akamai", "fastly", "cloudfront", "edgio"), ("us", "fr", "de", "br", "in"), ("android", "ios", "web", "tv"))
+DIMENSIONS = ("cdn", "country", "device", "player")
+VALUES = (
+    ("akamai", "fastly", "cloudfront", "edgio"),
+    ("us", "fr", "de", "br", "in"),
+    ("android", "ios", "web", "tv"),
+    ("shaka", "hls.js", "avplayer"),
+)
 Combination = tuple[tuple[str, str], ...]
 
 
@@ -29,7 +34,9 @@ def inside(columns: list[NDArray[np.str_]], combination: Combination) -> NDArray
     return mask
 
 
-def counts_cube(effects: dict[Combination, float], seed: int = 7, reference: bool = False) -> Diagnosis | None:
+def counts_cube(
+    effects: dict[Combination, float], seed: int = 7, reference: bool = False, max_dimensions: int = 3
+) -> Diagnosis | None:
     """Errors per leaf: expected ~100 each, observed Poisson around expected × (1 + effect of its cause);
     with `reference`, the noise is learnt from a window of the same leaves without effect."""
     rng = np.random.default_rng(seed)
@@ -41,7 +48,7 @@ def counts_cube(effects: dict[Combination, float], seed: int = 7, reference: boo
     observed = rng.poisson(expected * factor).astype(np.float64)
     normal = additive_leaves(DIMENSIONS, columns, np.asarray(rng.poisson(expected), dtype=np.float64), expected)
     leaves = additive_leaves(DIMENSIONS, columns, observed, expected)
-    found = diagnose(leaves, reference=(normal,) if reference else ())
+    found = diagnose(leaves, reference=(normal,) if reference else (), max_dimensions=max_dimensions)
     return found[0] if found else None
 
 
@@ -54,13 +61,18 @@ def causes(diagnosis: Diagnosis | None) -> set[Combination]:
     [
         (("cdn", "fastly"),),
         (("country", "br"), ("device", "tv")),
-        (("cdn", "edgio"), ("country", "fr"), ("device", "web")),
+        (("cdn", "edgio"), ("country", "fr"), ("player", "shaka")),
     ],
-    ids=["1 dimension", "2 dimensions", "3 dimensions (a single leaf)"],
+    ids=["1 dimension", "2 dimensions", "3 dimensions"],
 )
 def test_a_cause_is_found_at_its_own_combination(cause: Combination) -> None:
     diagnosis = counts_cube({cause: 0.8})
     assert causes(diagnosis) == {cause}
+
+
+def test_a_single_leaf_cause_is_found_when_combinations_reach_every_dimension() -> None:
+    leaf = (("cdn", "akamai"), ("country", "in"), ("device", "ios"), ("player", "avplayer"))
+    assert causes(counts_cube({leaf: 1.5}, max_dimensions=4)) == {leaf}
 
 
 def test_two_simultaneous_causes_are_both_found() -> None:
@@ -101,7 +113,7 @@ def test_a_cause_reports_its_totals_and_share() -> None:
     (diagnosis, *_) = diagnose(additive_leaves(DIMENSIONS, columns, observed, expected))
     (found,) = diagnosis.causes
     assert found.conditions == cause
-    assert (found.observed, found.expected, found.views, found.leaves) == (600.0, 400.0, 600.0, 4)
+    assert (found.observed, found.expected, found.views, found.leaves) == (1800.0, 1200.0, 1800.0, 12)
     assert found.share == pytest.approx(1.0)
     assert diagnosis.share == pytest.approx(1.0)
 
@@ -118,7 +130,7 @@ def test_a_ratio_cause_of_high_volume_wins_over_a_small_cohort_of_high_ratio() -
     rng = np.random.default_rng(5)
     columns, attempts, rate = ratio_cube()
     big = (("cdn", "cloudfront"),)  # a quarter of the attempts, 2 % → 4 %
-    small = (("cdn", "akamai"), ("country", "fr"), ("device", "tv"))  # one leaf, 2 % → 30 %
+    small = (("cdn", "akamai"), ("country", "fr"), ("device", "tv"), ("player", "shaka"))  # 2 % → 30 %
     attempts[inside(columns, small)] = 40.0
     true_rate = rate + np.where(inside(columns, big), 0.02, 0.0) + np.where(inside(columns, small), 0.28, 0.0)
     failures = rng.poisson(true_rate * attempts).astype(np.float64)
@@ -132,7 +144,7 @@ def test_a_ratio_cause_of_high_volume_wins_over_a_small_cohort_of_high_ratio() -
 def test_few_failures_of_few_attempts_are_no_incident() -> None:
     rng = np.random.default_rng(9)
     columns, attempts, rate = ratio_cube()
-    small = (("cdn", "edgio"), ("country", "br"), ("device", "android"))
+    small = (("cdn", "edgio"), ("country", "br"), ("device", "android"), ("player", "hls.js"))
     attempts[inside(columns, small)] = 4.0
     failures = rng.poisson(rate * attempts).astype(np.float64)
     failures[inside(columns, small)] = 2.0  # 50 % of 4 attempts
