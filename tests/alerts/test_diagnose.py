@@ -194,3 +194,13 @@ def test_bad_parameters_are_refused() -> None:
         diagnose(leaves, direction=2)
     with pytest.raises(ValueError, match="max_dimensions"):
         diagnose(leaves, max_dimensions=0)
+
+
+def test_a_new_cohort_nothing_was_expected_of_is_a_cause() -> None:
+    rng = np.random.default_rng(4)
+    columns = grid()
+    cause = (("device", "tv"), ("player", "shaka"))
+    expected = np.where(inside(columns, cause), 0.0, rng.gamma(4.0, 25.0, size=columns[0].shape[0]))
+    observed = np.asarray(rng.poisson(expected), dtype=np.float64) + np.where(inside(columns, cause), 40.0, 0.0)
+    (diagnosis, *_) = diagnose(additive_leaves(DIMENSIONS, columns, observed, expected))
+    assert [c.conditions for c in diagnosis.causes] == [cause]

@@ -1,7 +1,8 @@
 """How much a combination of dimension values explains: the statistics of root-cause diagnosis (pure, numpy).
 
 A leaf has observed y and expected e (diagnose_leaves.py), residual r = y − e and noise variance
-var = a·e + b·e² (`fit_noise`: Poisson-like counts a, proportional error b). A cause E with shift δ says
+var = a·e + b·e² (`fit_noise`: Poisson-like counts a, proportional error b; e = 0 counts as the least
+positive e). A cause E with shift δ says
 y = e·(1 + δ) on its leaves; weighted least squares (w = 1/var) fits δ_E = Σ_E w·e·r / Σ_E w·e² and lowers
 Σw·r² by gain(E) = (Σ_E w·e·r)² / Σ_E w·e², a χ² with one degree of freedom when E is no cause.
 A cause stands out from the rest (`contrast`): its gain is how much better its own shift and one for the
@@ -72,14 +73,15 @@ class Scorer:
 
 
 def scorer(leaves: Leaves, kept: BoolArray, noise: tuple[float, float]) -> Scorer:
-    """The scorer of the `kept` leaves under the noise (a, b) (see `fit_noise`)."""
+    """The scorer of the `kept` leaves under the noise (a, b) (see `fit_noise`). A leaf nothing was expected
+    of scales and varies as the least expected one does, so that a new cohort can be a cause."""
     observed, expected = leaves.observed[kept], leaves.expected[kept]
-    a, b = noise
-    variance = a * expected + b * expected**2
     positive = expected > 0
-    weight = 1.0 / np.where(positive, variance, variance[positive].min() if positive.any() else 1.0)
+    scale = np.where(positive, expected, expected[positive].min() if positive.any() else 1.0)
+    a, b = noise
+    weight = 1.0 / (a * scale + b * scale**2)
     residual = observed - expected
-    return Scorer(leaves.codes[kept], observed, expected, weight * expected * residual, weight * expected**2, noise)
+    return Scorer(leaves.codes[kept], observed, expected, weight * scale * residual, weight * scale**2, noise)
 
 
 @dataclass(frozen=True, slots=True)
