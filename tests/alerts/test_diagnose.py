@@ -158,11 +158,13 @@ def test_diagnosis_is_deterministic_and_ranks_alternatives() -> None:
     cause = (("cdn", "fastly"), ("device", "web"))
     observed = rng.poisson(expected * np.where(inside(columns, cause), 1.8, 1.0)).astype(np.float64)
     leaves = additive_leaves(DIMENSIONS, columns, observed, expected)
-    ranked = diagnose(leaves, candidates=3)
-    assert ranked == diagnose(leaves, candidates=3)
+    ranked = diagnose(leaves, candidates=5)
+    assert ranked == diagnose(leaves, candidates=5)
     assert ranked[0].causes[0].conditions == cause
-    assert 1 <= len(ranked) <= 3
+    assert 2 <= len(ranked) <= 5
     assert len({tuple(c.conditions for c in d.causes) for d in ranked}) == len(ranked)
+    broader = {d.causes[0].conditions for d in ranked[1:]} & {(cause[0],), (cause[1],)}
+    assert broader, "an alternative names the cause one level broader"
 
 
 def test_baseline_rate_pools_windows_and_shrinks_thin_leaves() -> None:
@@ -204,3 +206,15 @@ def test_a_new_cohort_nothing_was_expected_of_is_a_cause() -> None:
     observed = np.asarray(rng.poisson(expected), dtype=np.float64) + np.where(inside(columns, cause), 40.0, 0.0)
     (diagnosis, *_) = diagnose(additive_leaves(DIMENSIONS, columns, observed, expected))
     assert [c.conditions for c in diagnosis.causes] == [cause]
+
+
+def test_an_alternative_names_the_cause_one_level_narrower() -> None:
+    rng = np.random.default_rng(2)
+    columns = grid()
+    expected = rng.gamma(4.0, 25.0, size=columns[0].shape[0])
+    cause = (("country", "fr"),)
+    observed = np.asarray(rng.poisson(expected * np.where(inside(columns, cause), 1.6, 1.0)), dtype=np.float64)
+    ranked = diagnose(additive_leaves(DIMENSIONS, columns, observed, expected))
+    assert ranked[0].causes[0].conditions == cause
+    narrower = [d.causes[0].conditions for d in ranked[1:] if set(cause) < set(d.causes[0].conditions)]
+    assert [len(conditions) for conditions in narrower] == [2]

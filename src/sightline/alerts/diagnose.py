@@ -18,7 +18,8 @@ common ancestor (fewer conditions) become the ancestor when they hold most of it
 its other leaves fit their shift better than none (one cause whose effect varies across its leaves, not
 the pieces the greedy search took it apart into); (3) keep, strongest first, the causes that still pass the
 bound over what the ones before them left and explain at least `min_share` of the excess of them all.
-Alternatives run the same search from the next-best first combinations, in that order.
+Alternatives: the same search from the next-best first combinations, in that order, then the first set
+with its strongest cause one level broader or narrower.
 Deterministic: ties go to fewer dimensions, then to the combination met first.
 """
 
@@ -123,7 +124,22 @@ def diagnose(
         causes = tuple(_strongest(score, general, direction, threshold, min_share)[:max_causes])
         if causes and causes not in sets:
             sets.append(causes)
-    return tuple(_diagnosis(leaves, kept, score, causes, direction) for causes in sets)
+    if sets:
+        sets += [variant for variant in _variants(found, first, sets[0]) if variant not in sets]
+    return tuple(_diagnosis(leaves, kept, score, causes, direction) for causes in sets[:candidates])
+
+
+def _variants(found: Elements, first: FloatArray, causes: tuple[Conditions, ...]) -> list[tuple[Conditions, ...]]:
+    """The set with its strongest cause one level broader or narrower: each of its ancestors that passed the
+    bound, strongest first, then its child (one more condition) of largest gain."""
+    main, rest = causes[0], causes[1:]
+    inside = found.layer == len(main) + 1
+    for j, code in main:
+        inside &= found.codes[:, j] == code
+    gain_of = {found.conditions(int(e)): float(first[e]) for e in np.flatnonzero(first > 0)}
+    broader = sorted((a for a in _ancestors(main) if a in gain_of), key=lambda a: -gain_of[a])
+    narrower = [found.conditions(int(np.argmax(np.where(inside, first, -1.0))))] if (first[inside] > 0).any() else []
+    return [(other, *rest) for other in broader + narrower]
 
 
 def _greedy(
