@@ -133,13 +133,13 @@ def _variants(found: Elements, first: FloatArray, causes: tuple[Conditions, ...]
     """The set with its strongest cause one level broader or narrower: each of its ancestors that passed the
     bound, strongest first, then its child (one more condition) of largest gain."""
     main, rest = causes[0], causes[1:]
-    inside = found.layer == len(main) + 1
+    broader = [e for e in map(found.element, _ancestors(main)) if first[e] > 0]
+    children = found.layer == len(main) + 1
     for j, code in main:
-        inside &= found.codes[:, j] == code
-    gain_of = {found.conditions(int(e)): float(first[e]) for e in np.flatnonzero(first > 0)}
-    broader = sorted((a for a in _ancestors(main) if a in gain_of), key=lambda a: -gain_of[a])
-    narrower = [found.conditions(int(np.argmax(np.where(inside, first, -1.0))))] if (first[inside] > 0).any() else []
-    return [(other, *rest) for other in broader + narrower]
+        children &= found.codes[:, j] == code
+    narrower = [int(np.argmax(np.where(children, first, -1.0)))] if (first[children] > 0).any() else []
+    ordered = sorted(broader, key=lambda e: -first[e]) + narrower
+    return [(found.conditions(e), *rest) for e in ordered]
 
 
 def _greedy(

@@ -104,6 +104,13 @@ class Elements:
     def conditions(self, element: int) -> Conditions:
         return tuple((j, int(self.codes[element, j])) for j in self.cuboids[int(self.cuboid[element])])
 
+    def element(self, conditions: Conditions) -> int:
+        """The element of a combination of the leaves' values."""
+        match = self.cuboid == self.cuboids.index(tuple(j for j, _ in conditions))
+        for j, code in conditions:
+            match &= self.codes[:, j] == code
+        return int(np.flatnonzero(match)[0])
+
     def covered(self, element: int) -> BoolArray:
         c = int(self.cuboid[element])
         covered: BoolArray = self.ids[c] == element - int(self.start[c])
