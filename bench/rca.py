@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import re
 import statistics
 import sys
@@ -242,12 +243,13 @@ def scale() -> str:
     return "\n".join(lines)
 
 
-def write(command: str, body: str) -> None:
+def write(command: str, body: str, load: str) -> None:
     """Replace the bench block of docs/alerts.md's "Root-cause localisation" section with `body`."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     block = (
         f"<!-- bench:rca -->\n- command: `{command}`\n- machine: {machine()}\n"
-        f"- run: {stamp}, revision {git_revision()}\n\n{body.strip()}\n<!-- /bench:rca -->"
+        f"- run: {stamp}, revision {git_revision()}; load average (1 min) {load}\n\n{body.strip()}\n"
+        "<!-- /bench:rca -->"
     )
     text = ALERTS_MD.read_text() if ALERTS_MD.exists() else "# AI alerts\n\n## Root-cause localisation\n"
     pattern = re.compile(r"<!-- bench:rca -->.*?<!-- /bench:rca -->", re.S)
@@ -265,6 +267,7 @@ def main() -> None:
     parser.add_argument("--show-misses", action="store_true")
     parser.add_argument("--write", action="store_true", help="run the ablations too and write docs/alerts.md")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     results: dict[str, list[Outcome]] = {}
     ablations: dict[str, list[Outcome]] = {}
     if args.only in (None, "b0"):
@@ -287,7 +290,8 @@ def main() -> None:
                     got = [sorted(s) for s in o.ranked[:3]]
                     print(f"miss {o.case.name}: truth {sorted(o.case.truth)}, got {got}")
     if args.write:
-        write(" ".join(["python", "bench/rca.py", *sys.argv[1:]]), body)
+        load = f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
+        write(" ".join(["python", "bench/rca.py", *sys.argv[1:]]), body, load)
 
 
 if __name__ == "__main__":
