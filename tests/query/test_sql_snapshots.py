@@ -138,9 +138,12 @@ CASES: dict[str, Callable[[], list[Select]]] = {
 }
 
 
+_CLAUSE = re.compile(r" (FROM|WHERE|GROUP BY|HAVING|ORDER BY|LIMIT|UNION ALL|LEFT OUTER JOIN|FULL OUTER JOIN) ")
+
+
 def _readable(sql: str) -> str:
     """The printed SQL with a line break before each clause, so that a diff shows where it changed."""
-    return re.sub(r" (FROM|WHERE|GROUP BY|HAVING|ORDER BY|LIMIT|UNION ALL|LEFT OUTER JOIN|FULL OUTER JOIN) ", r"\n\1 ", sql)
+    return _CLAUSE.sub(r"\n\1 ", sql)
 
 
 def render(selects: list[Select]) -> str:
