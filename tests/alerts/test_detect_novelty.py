@@ -7,7 +7,15 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from sightline.alerts.detect_novelty import NoveltyParams, novelty_excess, novelty_scores, past_range, record_excess
+from sightline.alerts.detect_novelty import (
+    NoveltyParams,
+    novelty_excess,
+    novelty_scores,
+    novelty_views,
+    past_range,
+    record_excess,
+    seasonal_fit,
+)
 
 STEP_S = 300
 DAY = 288  # 5-minute rows a day
@@ -83,6 +91,17 @@ def test_a_value_normal_by_day_is_an_alarm_at_night() -> None:
     assert trough in _alarms(values)
     assert excess["value"][trough] == 0.0
     assert excess["daily"][trough] > NoveltyParams().tolerance
+
+
+def test_a_seasonal_view_counts_only_where_its_season_predicts() -> None:
+    """A daily wave: the daily expectation beats the recent level from its second day on; the weekly one never
+    beats the daily one, so a week's residual is not a second, noisier copy of the day's."""
+    rows = 21 * DAY
+    values = _daily(13, rows)
+    params = NoveltyParams()
+    fits = seasonal_fit(values, novelty_views(_times(rows), values, params), params)
+    assert fits["daily"][2 * DAY :].all()
+    assert not fits["weekly"].any()
 
 
 @pytest.mark.parametrize("seed", [8, 9, 10])

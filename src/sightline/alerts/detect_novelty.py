@@ -16,9 +16,9 @@ The last three are measured against the series' past range (the values' record h
 their own if larger): their own range is the noise's, and a record of noise is not news. A seasonal view counts
 only while its expectation predicts the series at least as well as its recent level does: the median absolute
 error of the seasonal expectation over the last `fit_points` rows is at most that of the median of the
-`recent_points` values before each row (refitted every `refit_every` rows), so a series without that season
-gets no second, noisier copy of the value view. A view's records count once it has `warm_up` values; NaN
-values are skipped, and a window statistic needs half its window.
+`recent_points` values before each row, and the weekly view's below the daily view's (refitted every
+`refit_every` rows), so a series without that season gets no second, noisier copy of the value view. A view's
+records count once it has `warm_up` values; NaN values are skipped, and a window statistic needs half its window.
 
 Alarms: a view that alarmed is quiet for the next `quiet_points` rows (a lasting change is one alarm, not one
 per new high), and after any alarm the detector is quiet for `episode_points` rows (one alarm per episode across
@@ -47,8 +47,6 @@ from sightline.alerts.detect_stream import past_window, same_time_before
 Array = npt.NDArray[np.float64]
 Flags = npt.NDArray[np.bool_]
 
-VIEWS = ("value", "level", "spread", "daily", "weekly")
-SEASONAL_VIEWS = ("daily", "weekly")
 OWN_RANGE_VIEWS = ("value", "level")
 
 
@@ -109,14 +107,19 @@ def past_median(values: Array, params: NoveltyParams) -> Array:
     return median
 
 
-def seasonal_fit(values: Array, residual: Array, params: NoveltyParams) -> Flags:
-    """Where a seasonal view counts: the past median absolute error of its expectation (`residual` = value −
-    expectation) is at most that of the median of the `recent_points` values before the row."""
+def seasonal_fit(values: Array, views: dict[str, Array], params: NoveltyParams) -> dict[str, Flags]:
+    """Where each seasonal view counts: the past median absolute error of its expectation is at most that of the
+    median of the `recent_points` values before the row, and, for the weekly view, below the daily one's (a
+    weekly expectation is only news where the week tells more than the day)."""
     recent = _rows("median", past_window(values, params.recent_points))
     level_error = past_median(np.abs(values - recent), params)
-    seasonal_error = past_median(np.abs(residual), params)
+    daily_error = past_median(np.abs(views["daily"]), params)
+    weekly_error = past_median(np.abs(views["weekly"]), params)
     with np.errstate(invalid="ignore"):
-        return np.asarray(seasonal_error <= level_error)
+        return {
+            "daily": np.asarray(daily_error <= level_error),
+            "weekly": np.asarray((weekly_error <= level_error) & ~(daily_error < weekly_error)),
+        }
 
 
 def past_range(view: Array) -> Array:
@@ -147,8 +150,8 @@ def novelty_excess(times_s: npt.NDArray[np.int64], values: Array, params: Novelt
     for name, view in views.items():
         unit = past_range(view) if name in OWN_RANGE_VIEWS else np.fmax(past_range(view), series_range)
         excess[name] = record_excess(view, unit, params.warm_up)
-    for name in SEASONAL_VIEWS:
-        excess[name] = np.where(seasonal_fit(values, views[name], params), excess[name], 0.0)
+    for name, fits in seasonal_fit(values, views, params).items():
+        excess[name] = np.where(fits, excess[name], 0.0)
     return excess
 
 
