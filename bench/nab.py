@@ -347,7 +347,7 @@ def report(
         "series (Gaussian, random walk, trend, Pareto, seasonal), not from NAB's labels; both also raised the even "
         "half. The odd half was scored, as a total, for seven designs, and its per-category totals looked at once "
         "(for the design above): records of the five views without the seasonal fit, 58.5 (all 58: 68.4); with a "
-        "first seasonal fit, 63.5 (69.3); with `detect_stream` at alpha 1e-5 instead, 58.4 (67.7); the fit "
+        "first seasonal fit, 63.5 (69.3); with `detect_stream` at alpha 1e-5 added, 58.4 (67.7); the fit "
         "corrected, 63.2 (71.3); the first module, 63.0 (72.1); a window statistic needing half its window, 64.6 "
         "(71.0); the design above. The held-out half is lower than the design half, as it was for every design: "
         "the gap is the honest measure of what the even half taught that does not carry over.",
@@ -366,8 +366,9 @@ def report(
         "",
         "### SDFVAE CDN KPIs",
         "",
-        "The same streaming detector on every KPI of `sdfvae_cdn/{live,vod1}` (5-minute KPIs of a video CDN, point "
-        "labels); a row is anomalous when its smallest p over the K KPIs, times K, is below the same alpha. "
+        "The product's detector in streaming form (`detect_stream`, which gives every row a p-value) on every KPI of "
+        "`sdfvae_cdn/{live,vod1}` (5-minute KPIs of a video CDN, point labels); a row is anomalous when its smallest "
+        "p over the K KPIs, times K, is below its alpha. "
         "Scored on the rows after the first 15 %; the point-adjusted F1 counts a whole labelled segment as found "
         "when one of its rows is flagged. SDFVAE's own numbers are best-F1 over all thresholds, not comparable "
         "with a fixed threshold.",
