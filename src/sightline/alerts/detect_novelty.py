@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -48,6 +49,7 @@ Array = npt.NDArray[np.float64]
 Flags = npt.NDArray[np.bool_]
 
 OWN_RANGE_VIEWS = ("value", "level")
+FIT_MINIMUM = 100  # values a past median absolute error needs
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ def trailing_window(values: Array, width: int) -> Array:
     return sliding_window_view(np.concatenate([np.full(width - 1, np.nan), values]), width)
 
 
-def _rows(statistic: str, windows: Array) -> Array:
+def _rows(statistic: Literal["median", "std"], windows: Array) -> Array:
     """The nan-aware median or standard deviation of each row, NaN for a row with fewer values than half its
     width (the first rows of a series, or a stretch of missing values)."""
     with warnings.catch_warnings():
@@ -97,12 +99,12 @@ def novelty_views(times_s: npt.NDArray[np.int64], values: Array, params: Novelty
 
 def past_median(values: Array, params: NoveltyParams) -> Array:
     """The median of the (non-NaN) values among the `fit_points` rows before each row, refitted every
-    `refit_every` rows on the rows before the refit; NaN until 100 values are there."""
+    `refit_every` rows on the rows before the refit; NaN until FIT_MINIMUM values are there."""
     median = np.full(len(values), np.nan)
     for start in range(params.refit_every, len(values), params.refit_every):
         past = values[max(0, start - params.fit_points) : start]
         past = past[~np.isnan(past)]
-        if len(past) >= 100:
+        if len(past) >= FIT_MINIMUM:
             median[start : start + params.refit_every] = np.median(past)
     return median
 
@@ -122,17 +124,22 @@ def seasonal_fit(values: Array, views: dict[str, Array], params: NoveltyParams) 
         }
 
 
-def past_range(view: Array) -> Array:
-    """The view's record high minus its record low over the rows before each row (NaN before two values)."""
+def records(view: Array) -> tuple[Array, Array]:
+    """The view's record high and record low over the rows before each row (NaN before its first value)."""
     before = np.concatenate([[np.nan], view[:-1]])
-    return np.asarray(np.fmax.accumulate(before) - np.fmin.accumulate(before), dtype=np.float64)
+    return np.fmax.accumulate(before), np.fmin.accumulate(before)
+
+
+def past_range(view: Array) -> Array:
+    """The view's record high minus its record low over the rows before each row."""
+    record_high, record_low = records(view)
+    return record_high - record_low
 
 
 def record_excess(view: Array, unit: Array, warm_up: int) -> Array:
     """How far each row goes past the view's record high or low before it, in units of `unit` (a range); 0
     within the records, before the view has `warm_up` values, or while the unit is 0."""
-    before = np.concatenate([[np.nan], view[:-1]])
-    record_high, record_low = np.fmax.accumulate(before), np.fmin.accumulate(before)
+    record_high, record_low = records(view)
     seen = np.concatenate([[0], np.cumsum(~np.isnan(view))[:-1]])
     with np.errstate(invalid="ignore", divide="ignore"):
         excess = np.fmax(view - record_high, record_low - view) / unit
