@@ -104,6 +104,12 @@ def test_a_seasonal_view_counts_only_where_its_season_predicts() -> None:
     assert not fits["weekly"].any()
 
 
+@pytest.mark.parametrize("seed", [14, 15, 16])
+def test_a_clean_daily_series_raises_no_alarm_after_its_first_day(seed: int) -> None:
+    alarms = _alarms(_daily(seed))
+    assert alarms[alarms >= DAY].size == 0
+
+
 @pytest.mark.parametrize("seed", [8, 9, 10])
 def test_a_clean_seasonal_series_raises_no_alarm_once_its_week_is_learnt(seed: int) -> None:
     """Three weeks of a daily wave with quieter weekends: the first weekend is new (the detector may say so),
