@@ -1,6 +1,7 @@
-"""NAB v1.1: our streaming detector on all 58 series, scored by our scorer (bench/nab_scorer.py) in NAB's three
-profiles, and the scorer checked against NAB's published numenta and ARTime scores; the same detector on the
-SDFVAE CDN KPIs (F1 at the same fixed threshold); the cost of one batch detection round.
+"""NAB v1.1: our novelty detector (and, for comparison, the product's detector in streaming form) on all 58 series,
+scored by our scorer (bench/nab_scorer.py) in NAB's three profiles, on the design half and the held-out half too,
+and the scorer checked against NAB's published numenta and ARTime scores; the product's streaming form on the
+SDFVAE CDN KPIs (F1 at its fixed threshold); the cost of one batch detection round.
 
     .venv/bin/python bench/nab.py [--data ../shared/benchmarks/alerts] [--no-docs]
 
@@ -17,7 +18,7 @@ import re
 import sys
 import tarfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +30,7 @@ import pandas as pd
 from benchlib import git_revision, machine
 from nab_scorer import PROFILES, Profile, Windows, normalised, score_series
 from sightline.alerts.detect import MetricKind, MetricSeries, detect
+from sightline.alerts.detect_novelty import NoveltyParams, novelty_scores
 from sightline.alerts.detect_stream import StreamParams, stream_p_values, stream_scores
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +39,10 @@ PUBLISHED = {
     "numenta": {"standard": 70.10, "reward_low_FP_rate": 63.12, "reward_low_FN_rate": 74.32},
     "ARTime": {"standard": 74.85, "reward_low_FP_rate": 65.15, "reward_low_FN_rate": 80.36},
 }
+NOVELTY_THRESHOLD = 0.5  # novelty_scores gives e / (e + tolerance) > 0.5 to the rows that open an alarm, 0 elsewhere
+
+Scorer = Callable[[npt.NDArray[np.int64], npt.NDArray[np.float64]], npt.NDArray[np.float64]]
+Scores = dict[str, dict[str, float]]  # by half of the corpus ("all", "even", "odd"), by profile
 
 
 @dataclass(frozen=True)
@@ -110,14 +116,24 @@ def reproduce_published(nab: Path, corpus: list[Series]) -> dict[str, dict[str, 
     return reproduced
 
 
-def run_detector(corpus: list[Series], params: StreamParams) -> tuple[dict[str, npt.NDArray[np.float64]], float]:
-    """Our streaming detector's scores of every series, and the seconds it took."""
+def run_detector(corpus: list[Series], scorer: Scorer) -> tuple[dict[str, npt.NDArray[np.float64]], float]:
+    """A streaming detector's scores of every series, and the seconds it took."""
     started = time.perf_counter()
     scores = {
-        series.name: stream_scores(series.timestamps.astype("datetime64[s]").astype(np.int64), series.values, params)
+        series.name: scorer(series.timestamps.astype("datetime64[s]").astype(np.int64), series.values)
         for series in corpus
     }
     return scores, time.perf_counter() - started
+
+
+def score_halves(corpus: list[Series], scores: dict[str, npt.NDArray[np.float64]], threshold: float) -> Scores:
+    """The normalised scores of all 58 series, of the even-numbered ones (the design half: every choice was made
+    on them) and of the odd-numbered ones (held out), in each profile."""
+    halves = {"all": corpus, "even": corpus[0::2], "odd": corpus[1::2]}
+    return {
+        half: {profile.name: score_corpus(series, scores, threshold, profile) for profile in PROFILES}
+        for half, series in halves.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -217,17 +233,39 @@ def _row(name: str, scores: dict[str, float]) -> str:
     return f"| {name} | " + " | ".join(f"{scores[profile.name]:.2f}" for profile in PROFILES) + " |"
 
 
+@dataclass(frozen=True)
+class DetectorRun:
+    """One streaming detector's NAB scores (by half, by profile) and the seconds it took on all 58 series."""
+
+    scores: Scores
+    seconds: float
+
+
+def _verdict(standard: float) -> str:
+    floor, goal = PUBLISHED["numenta"]["standard"], PUBLISHED["ARTime"]["standard"]
+    if standard > goal:
+        return f"**Above the goal**: {standard:.2f} against ARTime's {goal:.2f} (standard)"
+    if standard >= floor:
+        return (
+            f"**The floor is met, the goal is not**: {standard:.2f} against numenta's {floor:.2f} and ARTime's "
+            f"{goal:.2f} (standard)"
+        )
+    return f"**The floor is not met**: {standard:.2f} against numenta's {floor:.2f} (standard)"
+
+
 def report(
     reproduced: dict[str, dict[str, float]],
-    ours: dict[str, dict[str, float]],
-    seconds: float,
+    novelty: DetectorRun,
+    product: DetectorRun,
     rows: int,
     cdn: dict[str, dict[str, float]],
     batch: dict[int, float],
     clean: dict[str, int],
-    params: StreamParams,
+    params: tuple[NoveltyParams, StreamParams],
 ) -> str:
     """The section "Anomaly detection (NAB)" of docs/alerts.md."""
+    novelty_params, stream_params = params
+    ours = novelty.scores
     lines = [
         "## Anomaly detection (NAB)",
         "",
@@ -235,38 +273,84 @@ def report(
         f"../shared/benchmarks/alerts by default), on {machine()}, revision {git_revision()}, "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
         "",
-        "The streaming form of the detector (`sightline.alerts.detect_stream`) runs on each of NAB v1.1's 58 series "
-        "point by point, seeing only the past, and is scored by our scorer (`bench/nab_scorer.py`) with NAB's rules "
-        "in its three profiles. **One threshold, fixed in advance**: the detector's tail probability "
-        f"alpha = {params.alpha:g}, so the NAB threshold is 1 − alpha = {1 - params.alpha:g} (the detector gives "
-        "1 − p to the row that opens an episode and 0 to every other row, so any threshold in (0, 1 − alpha] "
-        "gives the same score). It was not optimised per profile.",
+        "The novelty detector (`sightline.alerts.detect_novelty`) runs on each of NAB v1.1's 58 series point by "
+        "point, seeing only the past, and is scored by our scorer (`bench/nab_scorer.py`) with NAB's rules in its "
+        "three profiles. **One threshold, fixed in advance**: an alarm is the first point of an episode at which one "
+        "of five views of the series (the value, its level, its spread, and its daily and weekly residuals) goes "
+        f"past its record high or low by more than {100 * novelty_params.tolerance:g} % of a range; the detector "
+        f"scores that point e / (e + {novelty_params.tolerance:g}) > {NOVELTY_THRESHOLD:g} (e the excess) and every "
+        f"other point 0, so the NAB threshold is {NOVELTY_THRESHOLD:g}, and any threshold in "
+        f"(0, {NOVELTY_THRESHOLD:g}] gives the same score. It was not optimised per profile, nor per series.",
         "",
         "| detector | standard | reward_low_FP_rate | reward_low_FN_rate |",
         "|---|---|---|---|",
         _row("ARTime (published; the goal)", PUBLISHED["ARTime"]),
         _row("numenta HTM (published; the floor)", PUBLISHED["numenta"]),
-        _row("**Sightline, all 58 series**", ours["all"]),
-        _row("Sightline, the 29 even-numbered series (design set)", ours["even"]),
-        _row("Sightline, the 29 odd-numbered series (held out)", ours["odd"]),
+        _row("**Sightline novelty, all 58 series**", ours["all"]),
+        _row("Sightline novelty, the 29 even-numbered series (design half)", ours["even"]),
+        _row("Sightline novelty, the 29 odd-numbered series (held out)", ours["odd"]),
+        _row("the product's detector in streaming form (`detect_stream`), all 58", product.scores["all"]),
         "",
-        f"**The floor is not met**: {ours['all']['standard']:.2f} against numenta's 70.10 (standard). The "
-        f"detector took {seconds:.1f} s for the {rows:,} rows ({1e6 * seconds / rows:.0f} µs a row, one core of a "
-        "shared machine).",
+        f"{_verdict(ours['all']['standard'])}. The novelty detector took {novelty.seconds:.1f} s for the {rows:,} "
+        f"rows ({1e6 * novelty.seconds / rows:.1f} µs a row, one core of a shared machine); `detect_stream` took "
+        f"{product.seconds:.1f} s (its even half {product.scores['even']['standard']:.2f}, odd half "
+        f"{product.scores['odd']['standard']:.2f}, at 1 − alpha = {1 - stream_params.alpha:g}).",
         "",
-        "How the design was chosen, honestly: the series are numbered in name order, and every design decision was "
-        "taken looking at the scores of the even-numbered half only; the odd half was scored for three candidate "
-        "designs only, never examined series by series (standard: with a volatility surprise at alpha 3e-3, 53.4; "
-        "daily seasonal surprise only, 55.4; daily and weekly, the design above). Tried on the even half: a "
-        "Gaussian z-score (negative scores: heavy tails), the "
-        "peaks-over-threshold tail (exponential and generalised Pareto), tail windows of 500, 1000, 2000 and all "
-        "rows, tail quantiles 0.95, 0.98 and 0.99, episode lengths of 20, 50, 100 and 200 rows, escalations within "
-        "an episode, leaving episode rows out of the tail fit (much worse: a lasting change never ends), surprises "
-        "normalised by a local or seasonal spread, in log space, a volatility surprise (dropped: 46 of its 49 "
-        "openings on the even half were false positives), seasonal shifts, and alpha in {1e-4, 1e-3, 3e-3, 1e-2}. "
-        "The weekly seasonal surprise raised the even half from 56.9 to 62.1 but the held-out half not at all "
-        "(55.4 → 54.9): kept because it is the product's own seasonal expectation, not because of the held-out "
-        "score.",
+        "### How it works, and how it relates to what the product runs",
+        "",
+        "A point is novel when, in one view of the series, it goes past everything the series has shown before: "
+        "the **value** itself (a spike, a drop to a level never seen); its **level**, the median of the last "
+        f"{novelty_params.level_points} values (a lasting shift, even within the values' range); its **spread**, the "
+        f"standard deviation of the last {novelty_params.spread_points} values (a change of variance, a flat line); "
+        f"its **daily** residual, the value minus the median of the same time on the {novelty_params.days} previous "
+        f"days; its **weekly** residual, against the {novelty_params.weeks} previous weeks. The value and the level "
+        "are measured in their own past range, the spread and the residuals in the series' range (their own range "
+        "is the noise's: a record of noise is not news). A seasonal view counts only while its expectation predicts "
+        "the series at least as well as the recent level (and, for the week, better than the day), measured on the "
+        f"last {novelty_params.fit_points:,} points. A view's records count after {novelty_params.warm_up} values; "
+        f"a view that alarmed is quiet for {novelty_params.quiet_points} points and the detector for "
+        f"{novelty_params.episode_points} after any alarm, so a lasting change is one alarm. If a series' points "
+        "were exchangeable, the n-th would be a record with chance 1/n: alarms grow rarer as history grows, with no "
+        "threshold fitted to a series.",
+        "",
+        "The product's scheduled detection (`sightline.alerts.detect`) judges the counts of every cohort against a "
+        "seasonal expectation with a significance that respects volume (50 % failures of 4 attempts is not an "
+        "incident); NAB's series have no volumes. Restated for one series (`detect_stream`: tail probabilities of "
+        "surprises fitted to the series' own past) that method scores the last row of the table: on NAB's "
+        "heavy-tailed, drifting series a tail model fitted to a recent window both alarms on noise and misses "
+        "changes that stay inside its tails. The novelty detector keeps the product's seasonal expectation (the "
+        "median of the same time on previous days and weeks) and its alert lifecycle (one alarm per episode) and "
+        "replaces the significance test by records. It is the method for a single series without volumes; the "
+        "scheduled rounds keep `detect`, whose tests of counts a record cannot replace (a record says nothing about "
+        "how many views it rests on). Its limits, seen in its design: records never forget, so a series' worst past "
+        "incident hides a smaller later one, and a series that trends alarms again at each new high by the "
+        "tolerance: on 4,032 points of Gaussian noise it raises 5 to 10 alarms (10 seeds), and 17 to 26 when "
+        "the noise rides a linear trend of 5 standard deviations.",
+        "",
+        "### How it was chosen",
+        "",
+        "The series are numbered in name order; every choice was made looking at the even-numbered half, and the "
+        "odd half was never examined series by series. Tried on the even half: records of 20 views (the value, "
+        "medians and means of 6 to 96 points, standard deviations of 6 to 24, first differences, residuals against "
+        "the previous day, the median of 7 days, of 3 weeks, and their medians over 6 points), chosen greedily (a "
+        "two-fold split of the even half put the greedy choice 4 points lower on the fold it did not see); "
+        "tolerances 0 to 10 % (2 % best; 1.5 to 3 % within 1.4 points); warm-ups of 20 to 500 values; quiet "
+        "periods of 25 to 400 points and episodes of 0 to 100; records over the last 2,000 to 8,640 points, or "
+        "forgetting with a half-life of 1,000 to 8,640 points, instead of all history (all worse: more false "
+        "alarms); a margin of 0.25 to 1 robust standard deviation beyond the record (fewer false alarms on "
+        "synthetic noise, fewer detections); a level of 288 points, spreads of 6 and 96, a median of 12 (no "
+        "better); peaks-over-threshold tail probabilities of the same views, exponential and generalised Pareto, "
+        "over all history (71.3 at best on the even half); the nearest past pattern of 8 block means of 6 points "
+        "(a record of its distance: few windows found, none that the records missed); and the union with "
+        "`detect_stream` at alpha 1e-3 to 1e-6 (more false alarms, no more windows). The seasonal fit and the "
+        "measure of the spread and residuals in the series' range came from false alarms on synthetic clean "
+        "series (Gaussian, random walk, trend, Pareto, seasonal), not from NAB's labels; both also raised the even "
+        "half. The odd half was scored, as a total, for seven designs, and its per-category totals looked at once "
+        "(for the design above): records of the five views without the seasonal fit, 58.5 (all 58: 68.4); with a "
+        "first seasonal fit, 63.5 (69.3); with `detect_stream` at alpha 1e-5 added, 58.4 (67.7); the fit "
+        "corrected, 63.2 (71.3); the first module, 63.0 (72.1); a window statistic needing half its window, 64.6 "
+        "(71.0); the design above. The held-out half is lower than the design half, as it was for every design: "
+        "the gap is the honest measure of what the even half taught that does not carry over.",
         "",
         "The scorer is checked against NAB's published scoreboard: from "
         "`nab/results_fixtures/{numenta,ARTime}_per_row_results.tar.gz` at the thresholds of "
@@ -282,8 +366,9 @@ def report(
         "",
         "### SDFVAE CDN KPIs",
         "",
-        "The same streaming detector on every KPI of `sdfvae_cdn/{live,vod1}` (5-minute KPIs of a video CDN, point "
-        "labels); a row is anomalous when its smallest p over the K KPIs, times K, is below the same alpha. "
+        "The product's detector in streaming form (`detect_stream`, which gives every row a p-value) on every KPI of "
+        "`sdfvae_cdn/{live,vod1}` (5-minute KPIs of a video CDN, point labels); a row is anomalous when its smallest "
+        "p over the K KPIs, times K, is below its alpha. "
         "Scored on the rows after the first 15 %; the point-adjusted F1 counts a whole labelled segment as found "
         "when one of its rows is flagged. SDFVAE's own numbers are best-F1 over all thresholds, not comparable "
         "with a fixed threshold.",
@@ -334,16 +419,14 @@ def main() -> None:
     corpus = load_corpus(nab)
     reproduced = reproduce_published(nab, corpus)
     print("scorer on the published fixtures:", json.dumps(reproduced))
-    params = StreamParams()
-    scores, seconds = run_detector(corpus, params)
-    threshold = 1.0 - params.alpha
-    halves = {"even": corpus[0::2], "odd": corpus[1::2], "all": corpus}
-    ours = {
-        half: {profile.name: score_corpus(series, scores, threshold, profile) for profile in PROFILES}
-        for half, series in halves.items()
-    }
-    print("ours:", json.dumps(ours), f"detector {seconds:.1f} s")
-    cdn = {name: run_cdn(arguments.data / "sdfvae_cdn" / name, params) for name in ("live", "vod1")}
+    novelty_params, stream_params = NoveltyParams(), StreamParams()
+    scores, seconds = run_detector(corpus, lambda times, values: novelty_scores(times, values, novelty_params))
+    novelty = DetectorRun(score_halves(corpus, scores, NOVELTY_THRESHOLD), seconds)
+    print("novelty:", json.dumps(novelty.scores), f"detector {seconds:.1f} s")
+    scores, seconds = run_detector(corpus, lambda times, values: stream_scores(times, values, stream_params))
+    product = DetectorRun(score_halves(corpus, scores, 1.0 - stream_params.alpha), seconds)
+    print("detect_stream:", json.dumps(product.scores), f"detector {seconds:.1f} s")
+    cdn = {name: run_cdn(arguments.data / "sdfvae_cdn" / name, stream_params) for name in ("live", "vod1")}
     print("sdfvae_cdn:", json.dumps(cdn))
     batch = {cohorts: measure_batch(cohorts, weeks=3) for cohorts in (1_000, 5_000)}
     print("batch round:", json.dumps(batch))
@@ -351,7 +434,8 @@ def main() -> None:
     print("clean false alarms:", json.dumps(clean))
     if not arguments.no_docs:
         rows = sum(len(series.values) for series in corpus)
-        write_section(report(reproduced, ours, seconds, rows, cdn, batch, clean, params))
+        sections = report(reproduced, novelty, product, rows, cdn, batch, clean, (novelty_params, stream_params))
+        write_section(sections)
 
 
 if __name__ == "__main__":
