@@ -625,14 +625,24 @@ def _within(got: float, interval: tuple[float, float]) -> bool:
     return low - ROUNDING - 1e-9 * abs(low) <= got <= high + ROUNDING + 1e-9 * abs(high)
 
 
+def span_ms(period: tuple[datetime, datetime], key: Key, series: bool) -> float:
+    """The length of a group's time span: the whole period, or the part of the group's hourly bucket (its
+    key's last value, epoch seconds) that lies inside the period."""
+    start, end = (int(t.timestamp() * 1000) for t in period)
+    if not series:
+        return float(end - start)
+    bucket = int(key[-1]) * 1000
+    return float(min(bucket + HOUR_MS, end) - max(bucket, start))
+
+
 def mismatches(world: World, case: Case, metric: MetricSpec) -> list[str]:
     period = world.period(case)
-    period_ms = HOUR_MS if case.series else (period[1] - period[0]).total_seconds() * 1000
     got_rows, want_parts = answer(world, case, metric.name), expected(world, case)
     formula = metric.formula_for(case.business)
     found = []
     for key in sorted(set(got_rows) | set(want_parts), key=repr):
         parts = want_parts.get(key) or {name: _empty(name) for name in PART_DEFINITIONS}
+        period_ms = span_ms(period, key, case.series)
         if key not in got_rows:
             if not _zero(formula, parts):
                 found.append(f"{key}: no row, expected {expected_range(formula, parts, period_ms)}")

@@ -81,7 +81,9 @@ SmartSight's where it has one.
 |---|---|---|---|
 {parts}
 
-`period_ms` is the length of the group's time span: the bucket of a series, else the whole period.
+`period_ms` is the length of the group's time span: the whole period, or in a series the part of the
+bucket inside the period (the first and last buckets of a period that does not start and end on their
+bounds are shorter).
 `q50(…)`, `q95(…)`, `q99(…)` are quantiles of a t-digest (within about 1 %).
 """
 

@@ -26,8 +26,8 @@ FUNCTIONS: frozenset[str] = frozenset(
         "sum", "sumIf", "uniqMerge", "uniqMergeState", "uniqStateIf", "quantileTDigestMerge",
         "quantileTDigestMergeState", "quantileTDigestStateIf", "toStartOfMinute", "toStartOfFiveMinutes",
         "toStartOfTenMinutes", "toStartOfHour", "toStartOfDay", "toDateTime", "UUIDv7ToDateTime", "nullIf",
-        "greatest", "least", "toUInt64", "toFloat64", "round", "toUnixTimestamp", "count", "ifNull", "if", "isNull",
-        "max", "min", "uniqExact", "multiIf", "isFinite",
+        "greatest", "least", "toInt64", "toUInt64", "toFloat64", "round", "toUnixTimestamp", "count", "ifNull", "if",
+        "isNull", "max", "min", "uniqExact", "multiIf", "isFinite",
         # arrays, tuples and the aggregates of the named queries (smartquery/)
         "any", "anyIf", "avg", "avgIf", "countIf", "uniqExactIf", "maxIf", "minIf", "groupArray", "tuple",
         "tupleElement", "array", "arrayJoin", "arrayMap", "arrayFilter", "arraySort", "arraySlice", "arraySplit",
