@@ -47,6 +47,8 @@ COLUMNS = (
     "play_ms",
     "rebuffer_ms",
     "interval_bitrate_kbps",
+    "live_latency_ms",
+    "streamtype",
     "fatal",
     "business_error",
     "error_code",

@@ -33,6 +33,7 @@ FIELDS = (
     "errors",
     "fatalerrors",
     "buffcount",
+    "livelatency",
 )
 OUTCOME_STATUS = {
     "vsf": "startfailed",
@@ -66,6 +67,7 @@ def _per_view(events: pd.DataFrame) -> pd.DataFrame:
     fatal = events[(events["event"] == "error") & (events["fatal"] == 1)].groupby("view_key").first()
     terminal = events[events["event"].isin(["end", "exit"])].groupby("view_key").first()
     first = events[events["event"] == "first_frame"].groupby("view_key")["startup_ms"].max()
+    live = events[(events["live_latency_ms"] > 0) & (events["streamtype"] == "live")].groupby("view_key")
     frame = pd.DataFrame(
         {
             "startms": by_view["view_start"].first(),
@@ -78,6 +80,7 @@ def _per_view(events: pd.DataFrame) -> pd.DataFrame:
             "errors": errors.size(),
             "fatalerrors": errors["fatal"].sum(),
             "buffcount": events[events["event"] == "stall_start"].groupby("view_key").size(),
+            "livelatency": live["live_latency_ms"].mean() / 1000,  # samples of live views only
             "errorcode": fatal["error_code"],
             "business": fatal["business_error"] == 1,
         }

@@ -7,7 +7,7 @@ from typing import Any
 from sightline.catalog.dimensions import DIMENSIONS
 from sightline.catalog.formula import parts_of, render
 from sightline.catalog.metrics import METRICS, MetricSpec
-from sightline.catalog.parts import PARTS
+from sightline.catalog.parts import PARTS, SKETCH_ACCURACY
 from sightline.catalog.rollups import ROLLUPS
 
 
@@ -84,7 +84,12 @@ SmartSight's where it has one.
 `period_ms` is the length of the group's time span: the whole period, or in a series the part of the
 bucket inside the period (the first and last buckets of a period that does not start and end on their
 bounds are shorter).
-`q50(…)`, `q95(…)`, `q99(…)` are quantiles of a t-digest (within about 1 %).
+`q50(…)`, `q95(…)`, `q99(…)` are quantiles of a DDSketch (ClickHouse's `quantileDD`, relative accuracy
+{SKETCH_ACCURACY * 100:g} %): of n values, the value at rank ⌊q·(n − 1)⌋ in order (counting from 0; the lower
+of the two order statistics around the rank), within {SKETCH_ACCURACY * 100:g} % of it, and within 1 % once
+the API rounds seconds to 4 decimals, for every group size. The buckets of a sketch are exact counts, so
+the same views give the same value whichever table answers and however the rows were merged; the median
+of two plays is the smaller one.
 """
 
 

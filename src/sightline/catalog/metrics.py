@@ -78,8 +78,9 @@ def _startup_quantile(name: str, label: str, level: float) -> MetricSpec:
         name,
         label,
         "seconds",
-        div(Quantile("startup_ms_digest", level), SECOND),
-        f"The {label.lower()} of the views that started (t-digest, within 1 %).",
+        div(Quantile("startup_ms_sketch", level), SECOND),
+        f"The {label.lower()} of the views that started: the start time at rank ⌊q·(n − 1)⌋ of their n start "
+        "times in order (q the level), within 1 % (DDSketch), whichever table answers.",
         KPI,
     )
 

@@ -23,8 +23,8 @@ IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
 
 FUNCTIONS: frozenset[str] = frozenset(
     {
-        "sum", "sumIf", "uniqMerge", "uniqMergeState", "uniqStateIf", "quantileTDigestMerge",
-        "quantileTDigestMergeState", "quantileTDigestStateIf", "toStartOfMinute", "toStartOfFiveMinutes",
+        "sum", "sumIf", "uniqMerge", "uniqMergeState", "uniqStateIf", "quantileDDMerge", "quantileDDMergeState",
+        "toStartOfMinute", "toStartOfFiveMinutes",
         "toStartOfTenMinutes", "toStartOfHour", "toStartOfDay", "toDateTime", "UUIDv7ToDateTime", "nullIf",
         "greatest", "least", "toInt64", "toUInt64", "toFloat64", "round", "toUnixTimestamp", "count", "ifNull", "if",
         "isNull", "max", "min", "uniqExact", "multiIf", "isFinite",
@@ -87,7 +87,7 @@ class Func:
     name: str
     args: tuple[Expr, ...]
     parameters: tuple[float, ...] = ()
-    """Parametric aggregate levels, as in `quantileTDigestMerge(0.95)(x)`."""
+    """Parameters of a parametric aggregate, as in `quantileDDMerge(0.005, 0.95)(x)`."""
 
     def __post_init__(self) -> None:
         if self.name not in FUNCTIONS:

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from sightline.catalog import ROLLUPS, dimension
 from sightline.catalog.formula import Clamp, Const, Formula, Part, PeriodMs, Quantile, parts_of
 from sightline.catalog.metrics import MetricSpec
-from sightline.catalog.parts import OUTCOMES, PARTS, PartSpec
+from sightline.catalog.parts import OUTCOMES, PARTS, SKETCH_ACCURACY, SKETCH_LEVEL, PartSpec
 from sightline.catalog.perview import PART_VIEW_COLUMNS, PER_VIEW_METRICS, VIEW_COLUMN_SPECS
 from sightline.query.ast import (
     Aliased,
@@ -204,18 +204,29 @@ def _counted_views(query: MetricQuery) -> Select | None:
     return None if condition is None else _views_having(query, condition)
 
 
+SKETCH = (SKETCH_ACCURACY, SKETCH_LEVEL)
+"""The parameters of a quantile sketch's states: its accuracy, and the level its type names."""
+
+
 def _rollup_part(part: PartSpec) -> Expr:
-    function = {"sum": "sum", "uniq": "uniqMergeState", "tdigest": "quantileTDigestMergeState"}[part.aggregate]
-    return Func(function, (Column(part.name),))
+    if part.aggregate == "ddsketch":
+        return Func("quantileDDMergeState", (Column(part.name),), SKETCH)
+    return Func({"sum": "sum", "uniq": "uniqMergeState"}[part.aggregate], (Column(part.name),))
 
 
 def _events_part(part: PartSpec, counted: bool) -> Expr:
-    """The part computed from `events`; an empty value (0 or an empty state) when not `counted` here."""
+    """The part computed from `events` (as the rollups' materialized views do, so that a sketch has the same
+    buckets from either); an empty value (0 or an empty state) when not `counted` here."""
     condition = part.condition if counted else "0"
     if part.aggregate == "sum":
         return Trusted(f"sumIf(toUInt64({part.expression}), {condition})")
-    function = "uniqStateIf" if part.aggregate == "uniq" else "quantileTDigestStateIf"
+    function = "uniqStateIf" if part.aggregate == "uniq" else f"quantileDDStateIf({SKETCH_ACCURACY}, {SKETCH_LEVEL})"
     return Trusted(f"{function}({part.expression}, {condition})")
+
+
+def _quantile(part: Quantile, column: Column) -> Expr:
+    """A quantile of the sketches of `column` merged over the group (`catalog.parts.SKETCH_ACCURACY`)."""
+    return Func("quantileDDMerge", (column,), (SKETCH_ACCURACY, part.level))
 
 
 def _inner(
@@ -292,7 +303,7 @@ def _merged_part(part: Part | Quantile) -> Expr:
     spec = _PARTS[part.name]
     column = Column(_part_column(spec))
     if isinstance(part, Quantile):
-        return Func("quantileTDigestMerge", (column,), (part.level,))
+        return _quantile(part, column)
     return Func("sum" if spec.aggregate == "sum" else "uniqMerge", (column,))
 
 
@@ -354,7 +365,7 @@ def _stored_part(table: str) -> Callable[[Part | Quantile], Expr]:
         spec = _PARTS[part.name]
         column = Column(spec.name, table)
         if isinstance(part, Quantile):
-            return Func("quantileTDigestMerge", (column,), (part.level,))
+            return _quantile(part, column)
         return Func("sum" if spec.aggregate == "sum" else "uniqMerge", (column,))
 
     return merged

@@ -16,6 +16,7 @@ from sightline.store.schema import (
     added_hashes_ddl,
     deduplication_ddl,
     error_events_ddl,
+    recounted_ddl,
     schema_ddl,
     stored_days_ddl,
     views_by_day_ddl,
@@ -37,6 +38,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "error_events: the error events, for the error API", partial(error_events_ddl, 5)),
     Migration(6, "views partitioned by day, each past day merged into one part", partial(views_by_day_ddl, 6)),
     Migration(7, "what contentpaths, subscriberinsight and subscribercohorts store of past days", stored_days_ddl),
+    Migration(
+        8,
+        "views and rollups recounted from events: startup-time quantiles as a DDSketch within 0.5 % (was a "
+        "t-digest), live latency from live views' samples only (was every sample)",
+        partial(recounted_ddl, 8),
+    ),
 )
 
 _LEDGER = (
