@@ -105,6 +105,16 @@ def test_every_view_is_well_formed(day: SimulatedDay) -> None:
     assert gap.max() <= 60_000, "an event at least every 60 s"
 
 
+def test_only_live_views_report_latency_on_their_heartbeats(day: SimulatedDay) -> None:
+    """A VOD view has no live edge: no latency sample (not even 1 ms)."""
+    frame = day.events.select(["event", "streamtype", "live_latency_ms"]).to_pandas()
+    live = frame["streamtype"].astype(str) == "live"
+    heartbeat = frame["event"].astype(str) == "heartbeat"
+    sampled = frame["live_latency_ms"] > 0
+    assert (sampled == (live & heartbeat)).all()
+    assert heartbeat[~live].any(), "VOD views have heartbeats"
+
+
 def test_startup_excludes_preroll_ads(day: SimulatedDay) -> None:
     f = _frame(day)
     f["gap"] = f.groupby("view")["ts"].diff().fillna(0).astype(np.int64)

@@ -61,7 +61,7 @@ def events_table(
     new_level = np.where(is_rendition, code, 0)
     interval = _BITRATE[tl.level_before]
     latency = batch.live_latency_ms[view] * rng.lognormal(0.0, 0.15, n)
-    heartbeat = event == EVENT["heartbeat"]
+    sampled = (event == EVENT["heartbeat"]) & (batch.live_latency_ms[view] > 0)  # live views' heartbeats
     columns: dict[str, pa.Array | NDArray[np.generic]] = {
         "customer_id": np.full(n, customer.customer_id),
         "view_id": fixed16(ids.bytes16()[view]),
@@ -76,7 +76,7 @@ def events_table(
         "dropped_frames": rng.poisson(tl.play_ms / 60_000 * batch.dropped_per_min[view]),
         "bytes": interval * tl.play_ms // 8,
         "ad_ms": tl.ad_ms,
-        "live_latency_ms": np.where(heartbeat, np.maximum(latency, 1), 0).astype(np.int64),
+        "live_latency_ms": np.where(sampled, np.maximum(latency, 1), 0).astype(np.int64),
         "rendition_bitrate_kbps": _BITRATE[new_level],
         "rendition_width": _WIDTH[new_level],
         "rendition_height": _HEIGHT[new_level],
