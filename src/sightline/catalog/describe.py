@@ -46,16 +46,14 @@ def _cell(text: str) -> str:
 def _business_note(metric: MetricSpec) -> str:
     if not metric.business:
         return ""
-    return (
-        " Business exceptions are left out unless `businesserror=true`: "
-        f"`{render(metric.formula_for(include_business=False))}`."
-    )
+    return f" Business exceptions are left out; with `businesserror=true` they count: `{render(metric.formula)}`."
 
 
 def metrics_md() -> str:
+    """docs/metrics.md. The formula column is what the API computes by default (`businesserror=false`)."""
     rows = "\n".join(
-        f"| `{m.name}` | {m.label} | {m.unit} | {_cell(m.definition)}{_business_note(m)} | `{render(m.formula)}` | "
-        f"{', '.join(m.dashboards)} |"
+        f"| `{m.name}` | {m.label} | {m.unit} | {_cell(m.definition)}{_business_note(m)} | "
+        f"`{render(m.formula_for(include_business=False))}` | {', '.join(m.dashboards)} |"
         for m in METRICS
     )
     parts = "\n".join(
@@ -70,6 +68,15 @@ breakdown, a time bucket): ratios are computed from summed parts, never averaged
 gives `null`. Outcome parts count in the bucket of the view's start; time-based parts in the bucket of
 the event (docs/architecture.md). Definitions follow CTA-2066 and industry usage; names follow
 SmartSight's where it has one.
+
+Words used exactly: an **attempt** is a view with a play request; a view **started** when it rendered
+its first frame (the `first_frame` event), and a started view is a **play**. "Views that started" never
+means attempts. **Business exceptions** are error events that the player flags as `business_error`
+(entitlement, geo-block, concurrency limit: the service refused, the player did not fail). The error
+metrics (vsf, videostartfailures, vpf, playbackfailures, totalstartupfailure, errors, fatalerrors,
+errorsperplay) leave them out by default (`businesserror=false`), as their formula column shows; each
+says what `businesserror=true` computes instead. **Errors** are the player's `error` events; ad errors
+(`ad_error`) count only in the ad metrics.
 
 | metric | label | unit | definition | formula | dashboards |
 |---|---|---|---|---|---|
