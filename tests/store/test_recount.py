@@ -18,13 +18,13 @@ from sightline.catalog import PARTS, ROLLUPS, VIEW_COLUMNS
 from sightline.catalog.parts import SKETCH_ACCURACY
 from sightline.simulate import SimulationConfig, simulate
 from sightline.store import EmbeddedStore
-from sightline.store.migrations import apply_migrations
+from sightline.store.migrations import apply_migrations, event_days
 from sightline.store.schema import recounted_ddl
 
 CUSTOMER = 1
 CONFIG = SimulationConfig(
-    start=datetime(2024, 5, 4, tzinfo=UTC),
-    end=datetime(2024, 5, 4, 6, tzinfo=UTC),
+    start=datetime(2024, 5, 4, 21, tzinfo=UTC),
+    end=datetime(2024, 5, 5, 3, tzinfo=UTC),
     customer_ids=(CUSTOMER,),
     views_per_day=8000,
     seed=3,
@@ -108,8 +108,14 @@ def test_a_version_7_store_is_recounted_into_what_version_8_makes(
         assert "quantileTDigest" in _scalar(store, "SELECT type FROM system.columns WHERE table = 'rollup_1m' "
                                                   "AND name = 'startup_ms_digest'")  # fmt: skip
 
+        store.execute(  # a day a named query stored from the old `views`
+            "INSERT INTO stored_day_slices (customer_id, kind, day, slice, views_version) VALUES (1, 'paths', "
+            "'2024-05-04', 1, 1)"
+        )
+
         assert apply_migrations(store) == [8]
         assert content(store) == made_at_8
+        assert _scalar(store, "SELECT count() FROM stored_day_slices") == 0, "computed again from the new views"
         for table in ("rollup_1h", "views"):
             assert _scalar(store, f"SELECT sum(live_latency_count) FROM {table}") == pc.sum(live).as_py()
         leftovers = _scalar(
@@ -131,20 +137,22 @@ def test_a_version_7_store_is_recounted_into_what_version_8_makes(
         store.close()
 
 
-@pytest.mark.parametrize("crash", ["after the replay", "after the first exchange", "before the last view"])
+@pytest.mark.parametrize("crash", ["between two days", "after the first exchange", "before the last view"])
 def test_the_recount_run_again_after_a_crash_comes_out_the_same(
     made_at_8: dict[str, list[dict[str, Any]]], tmp_path: Path, crash: str
 ) -> None:
-    statements = recounted_ddl(8)
-    done = {
-        "after the replay": next(i for i, s in enumerate(statements) if s.startswith("INSERT")) + 1,
-        "after the first exchange": next(i for i, s in enumerate(statements) if s.startswith("EXCHANGE")) + 1,
-        "before the last view": len(statements) - 1,
-    }[crash]
     store = EmbeddedStore(tmp_path)
     try:
         apply_migrations(store, until=7)
         _insert(store, EVENTS)
+        statements = recounted_ddl(8, event_days(store))
+        assert event_days(store) == [20240504, 20240505]
+        assert sum(s.startswith("INSERT") for s in statements) == 2, "a day at a time"
+        done = {
+            "between two days": next(i for i, s in enumerate(statements) if s.startswith("INSERT")) + 1,
+            "after the first exchange": next(i for i, s in enumerate(statements) if s.startswith("EXCHANGE")) + 1,
+            "before the last view": len(statements) - 1,
+        }[crash]
         for statement in statements[:done]:
             store.execute(statement)
         assert apply_migrations(store) == [8]  # not recorded yet: run again whole
