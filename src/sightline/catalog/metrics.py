@@ -395,7 +395,8 @@ METRICS: tuple[MetricSpec, ...] = (
         "Live latency",
         "seconds",
         div(div(P("live_latency_sum"), P("live_latency_count")), SECOND),
-        "Average distance from the live edge over live views' samples.",
+        "Average distance from the live edge over the samples of live views (`streamtype` `live`): what a view "
+        "that is not said to be live sends is not counted.",
         VX,
     ),
     MetricSpec("cbrsize", "Traffic", "bytes", P("bytes"), "Media bytes downloaded.", VX),
