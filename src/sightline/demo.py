@@ -21,7 +21,7 @@ from sightline.settings import Settings
 from sightline.simulate.cli import expected_events
 from sightline.simulate.customers import profile_for
 from sightline.simulate.incidents import to_ms
-from sightline.simulate.live import LiveTraffic, split_due
+from sightline.simulate.live import LiveTraffic
 from sightline.simulate.traffic import SimulationConfig, simulate
 from sightline.store import EmbeddedStore, open_store
 from sightline.store.writer import BatchingWriter
@@ -60,13 +60,12 @@ def demo_customers() -> list[DemoCustomer]:
 
 def seed(store: EmbeddedStore, config: SimulationConfig, live: LiveTraffic) -> int:
     """Insert `config`'s traffic up to its end; hold later events for `live`. The events inserted."""
-    end_ms, inserted = to_ms(config.end), 0
+    inserted = 0
     with tqdm(total=expected_events(config), unit=" events", unit_scale=True, desc="simulating") as bar:
         for chunk in simulate(config):
-            past, future = split_due(chunk.events, end_ms)
-            store.insert_events(past)
-            live.hold(future)
-            inserted += past.num_rows
+            store.insert_events(chunk.events)
+            live.hold(chunk.later)
+            inserted += chunk.events.num_rows
             bar.update(chunk.events.num_rows)
     return inserted
 
