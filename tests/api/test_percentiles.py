@@ -1,6 +1,7 @@
 """Every percentile keeps its promise in every group size: within 1 % of a value between the exact lower and
 upper order statistics at its rank (numpy's `lower` and `higher` at q·(n − 1)), for groups of 1, 2, 3, 10,
-166, 1,000, 5,000 and 20,000 plays, whichever table answers, and with the same value from every table.
+166, 1,000, 5,000 and 20,000 plays and one of the smallest start times (0, 1, 2 ms …), whichever table
+answers, and with the same value from every table.
 
 The start times are drawn from four populations (a warm cache, a cold one, slow and stalled starts) whose
 shares put the median, p95 and p99 just inside a population's edge, where values are dense on one side of
@@ -38,6 +39,8 @@ HOUR_S = 3600
 SIZES = (1, 2, 3, 10, 166, 1000, 5000, 20_000)
 POPULATIONS = ((0.505, 600.0), (0.45, 2400.0), (0.039, 7000.0), (1.0, 20_000.0))
 """(share, median start time in ms): the last takes what is left."""
+EDGES = np.array([0, 0, 1, 2, 3, 10, 999])
+"""A group of the smallest start times a player can report (whole milliseconds, 0 included)."""
 PROMISE = 0.01
 ROUNDING = 5e-5  # the API answers seconds to 4 decimals
 
@@ -101,8 +104,8 @@ def _runs(plays: Plays, rng: np.random.Generator) -> list[ViewEvents]:
 @pytest.fixture(scope="module")
 def plays(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plays]:
     rng = np.random.default_rng(19)
-    group = np.concatenate([np.full(n, f"n{n}") for n in SIZES])
-    startup = np.concatenate([start_times(n, rng) for n in SIZES])
+    group = np.concatenate([*(np.full(n, f"n{n}") for n in SIZES), np.full(EDGES.size, "edges")])
+    startup = np.concatenate([*(start_times(n, rng) for n in SIZES), EDGES])
     start_s = int(DAY.timestamp()) + rng.integers(0, 24 * HOUR_S, group.size)
     app = create_app(
         Settings(data_dir=Path(tmp_path_factory.mktemp("percentiles")), argon2_time_cost=1, argon2_memory_kib=1024)
@@ -207,7 +210,7 @@ def test_every_percentile_is_within_its_promise_in_every_group(plays: Plays, way
 
 def test_the_group_sizes_asked_for_are_there(plays: Plays) -> None:
     sizes = sorted(len(values) for values in _groups(plays, WAYS[0]).values())
-    assert sizes == list(SIZES)
+    assert sizes == sorted([*SIZES, EDGES.size])
 
 
 def test_the_answer_does_not_depend_on_the_table(plays: Plays) -> None:
