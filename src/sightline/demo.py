@@ -28,7 +28,7 @@ from sightline.settings import Settings
 from sightline.simulate.cli import expected_events
 from sightline.simulate.customers import profile_for
 from sightline.simulate.incidents import to_ms
-from sightline.simulate.live import LiveTraffic, split_due
+from sightline.simulate.live import LiveTraffic
 from sightline.simulate.traffic import SimulationConfig, prefetch, simulate
 from sightline.smartquery.subscribers import LOOKBACK
 from sightline.store import DataDirLock, EmbeddedStore, open_store
@@ -101,16 +101,15 @@ def history(config: SimulationConfig) -> SimulationConfig:
 
 
 def seed(store: EmbeddedStore, config: SimulationConfig, live: LiveTraffic) -> int:
-    """Insert `config`'s traffic, after its `history`, up to its end; hold later events for `live`. The events
-    inserted. Small chunks (the history's) are inserted together, up to `config.chunk_events` rows: an insert
-    costs the same whatever its size below that."""
-    end_ms, inserted, pending = to_ms(config.end), 0, list[pa.Table]()
+    """Insert `config`'s traffic, after its `history`, up to its end; hand what its views do later to `live`. The
+    events inserted. Small chunks (the history's) are inserted together, up to `config.chunk_events` rows: an
+    insert costs the same whatever its size below that."""
+    inserted, pending = 0, list[pa.Table]()
     total = expected_events(history(config)) + expected_events(config)
     with tqdm(total=total, unit=" events", unit_scale=True, desc="simulating") as bar:
         for chunk in prefetch(itertools.chain(simulate(history(config)), simulate(config))):
-            past, future = split_due(chunk.events, end_ms)
-            live.hold(future)
-            pending.append(past)
+            live.hold(chunk.later)
+            pending.append(chunk.events)
             if sum(t.num_rows for t in pending) >= config.chunk_events:
                 inserted += _insert(store, pending)
             bar.update(chunk.events.num_rows)

@@ -51,7 +51,7 @@ from sightline.query.compile import (
     view_closed,
 )
 from sightline.query.filters import Condition, Node
-from sightline.query.period import GRANULARITY_SECONDS, Granularity, Period
+from sightline.query.period import Granularity, Period
 
 SESSION_ID = "sessionid"
 STATUSES: tuple[tuple[str, str | None, str], ...] = (
@@ -244,17 +244,12 @@ def _inner(query: SessionQuery) -> Select:
 def _outer_value(name: str, query: SessionQuery) -> Expr:
     """An output of the outer SELECT: the view's value, or the group's."""
     if name in METRIC_FORMULAS:
-        period_ms = (
-            GRANULARITY_SECONDS[query.granularity] * 1000.0
-            if TIMESTAMP in query.keys
-            else (query.period.end - query.period.start).total_seconds() * 1000.0
-        )
 
         def part(p: Part | Quantile) -> Expr:
             column = Column(_part_column(p.name))
             return column if query.per_view else Func("sum", (column,))
 
-        return formula_expr(_formula(name, query), period_ms, part)
+        return formula_expr(_formula(name, query), None, part)  # per-view metrics read no period length
     column = Column(f"v_{name}")
     if query.per_view or name in query.keys:
         return column

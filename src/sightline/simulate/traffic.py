@@ -1,8 +1,9 @@
 """The traffic simulator's entry points: configuration, the chunk generator and the run into a store.
 
 Invariants: the output depends only on the `SimulationConfig` (same config → identical tables); a
-chunk holds whole views (every event of each view whose truth row it carries); chunks come in time
-order, customers in config order within a time window.
+chunk holds whole views (every event of each view whose truth row it carries: those before the end of
+the period in `events`, the rest in `later`); chunks come in time order, customers in config order
+within a time window.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def _minute(moment: datetime) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class SimulationConfig:
-    """What to simulate. Views start in [start, end); their events may run past `end`.
+    """What to simulate. Views start in [start, end), and so do the events of a chunk; what views still going
+    on at `end` do afterwards is apart (`SimulatedChunk.later`).
 
     `views_per_day` is per customer at `scale` 1.0, before the customer's relative size (1.0 for the
     first profile); the default makes 7 days of 2 customers about 2.7 million events (~15 per view).
@@ -80,13 +82,16 @@ class SimulationConfig:
 
 @dataclass(frozen=True, slots=True)
 class SimulatedChunk:
-    """The events (store insert layout) and the truth (one row per view) of one customer's window."""
+    """The events (store insert layout) and the truth (one row per view) of one customer's window: `events`
+    before the end of the period, and the truth as of then; `later`, the events of the views still going on
+    then, for traffic that goes on live (`simulate.live`)."""
 
     customer_id: int
     start: datetime
     end: datetime
     events: pa.Table
     views: pa.Table
+    later: pa.Table
 
 
 def _chunk_hours(config: SimulationConfig) -> int:
@@ -117,13 +122,14 @@ def _chunk(
     seeds = np.random.SeedSequence([config.seed, customer.customer_id, low // 60_000, hours])
     rng = np.random.Generator(np.random.PCG64(seeds))
     sessions_per_day = config.views_per_day_of(customer.customer_id) * config.rate / MEAN_SESSION_VIEWS
-    events, views = simulate_window(customer, sessions_per_day, low, high, end_ms, rng)
+    events, later, views = simulate_window(customer, sessions_per_day, low, high, end_ms, rng)
     return SimulatedChunk(
         customer.customer_id,
         datetime.fromtimestamp(low / 1000, UTC),
         datetime.fromtimestamp(high / 1000, UTC),
         events,
         views,
+        later,
     )
 
 

@@ -1,4 +1,4 @@
-SELECT `device` AS `device`, quantileTDigestMerge(0.5)(`rollup_1h_device`.`startup_ms_digest`) / 1000.0 AS `median_latency`, quantileTDigestMerge(0.95)(`rollup_1h_device`.`startup_ms_digest`) / 1000.0 AS `p95_latency`, quantileTDigestMerge(0.99)(`rollup_1h_device`.`startup_ms_digest`) / 1000.0 AS `p99_latency`
+SELECT `device` AS `device`, quantileDDMerge(0.005, 0.5)(`rollup_1h_device`.`startup_ms_sketch`) / 1000.0 AS `median_latency`, quantileDDMerge(0.005, 0.95)(`rollup_1h_device`.`startup_ms_sketch`) / 1000.0 AS `p95_latency`, quantileDDMerge(0.005, 0.99)(`rollup_1h_device`.`startup_ms_sketch`) / 1000.0 AS `p99_latency`
 FROM `rollup_1h_device`
 WHERE `customer_id` = {p0:UInt32} AND `bucket` >= toDateTime({p1:Int64}) AND `bucket` < toDateTime({p2:Int64})
 GROUP BY `device`
