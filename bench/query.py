@@ -41,8 +41,10 @@ from fastapi import FastAPI
 
 from benchlib import ClientProcess, benchmark_app, median, write_section
 from query_data import CUSTOMERS, END
-from sightline.api.metrics import compiled, envelope
+from sightline.api.metrics import compiled
+from sightline.query.pipeline import MAX_LIMIT, envelope, fetch_json_page
 from sightline.query.plan import EVENTS
+from sightline.query.printer import print_select
 from sightline.query.request import MetricQueryParams
 from sightline.store import Store
 
@@ -333,10 +335,12 @@ def _in_process_costs(query: DashboardQuery, store: Store, repeats: int = 50) ->
         limit=int(raw.get("limit", "1000")),
     )
     plan = compiled.__wrapped__
-    parsed, _, sql, sql_params = plan(CUSTOMER, params)
-    rows = store.query_json_rows(sql, sql_params)[: parsed.limit]
-    plan_ms = median([_timed(lambda: plan(CUSTOMER, params)) for _ in range(repeats)])
-    shape_ms = median([_timed(lambda: envelope(parsed, rows, len(rows)).body) for _ in range(repeats)])
+    parsed, compiled_query = plan(CUSTOMER, params)
+    page = fetch_json_page(store, compiled_query, parsed.limit or MAX_LIMIT, parsed.offset)
+    plan_ms = median([_timed(lambda: print_select(plan(CUSTOMER, params)[1].select)) for _ in range(repeats)])
+    shape_ms = median(
+        [_timed(lambda: envelope(page.rows, page.total, parsed.limit or MAX_LIMIT)) for _ in range(repeats)]
+    )
     return plan_ms, shape_ms
 
 

@@ -36,8 +36,10 @@ def test_the_formula_column_is_what_a_request_computes_by_default() -> None:
     rows = _metric_rows()
     assert set(rows) == {m.name for m in METRICS}
     for metric in METRICS:
-        default = parse_metric_query(1001, MetricQueryParams(metric.name, period))
-        with_business = parse_metric_query(1001, MetricQueryParams(metric.name, period, businesserror="true"))
+        default = parse_metric_query(1001, MetricQueryParams(metrics=metric.name, period=period))
+        with_business = parse_metric_query(
+            1001, MetricQueryParams(metrics=metric.name, period=period, businesserror="true")
+        )
         cells = rows[metric.name]
         assert cells[4] == f"`{render(default.metrics[0].formula_for(default.include_business))}`", metric.name
         other = render(with_business.metrics[0].formula_for(with_business.include_business))

@@ -28,7 +28,7 @@ from sightline.auth.errors import (
     LoginRateLimitedError,
 )
 from sightline.query.filters import FilterError
-from sightline.query.request import RequestError
+from sightline.query.pipeline import RequestError
 
 _AUTH_ERRORS: dict[type[AuthError], tuple[int, str]] = {
     InvalidCredentialsError: (400, "invalid_grant"),

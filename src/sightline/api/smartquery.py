@@ -13,7 +13,6 @@ for anyone else).
 from __future__ import annotations
 
 import json
-import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -22,12 +21,12 @@ from fastapi.concurrency import run_in_threadpool
 from sightline.api.access import access
 from sightline.api.deps import CurrentPrincipal, CustomerScope
 from sightline.api.errors import ApiError, invalid_parameter
-from sightline.api.querying import json_value, store_error_answer
+from sightline.api.querying import Explain, explain_answer, json_value, on_store, store_error_answer
 from sightline.auth.kinds import Role
 from sightline.auth.plans import CUSTOMER, OWNER_OR_ADMIN, Feature
 from sightline.query.filters import FilterError
 from sightline.query.period import GRANULARITY_SECONDS
-from sightline.query.request import RequestError
+from sightline.query.pipeline import RequestError, encode_rows, envelope
 from sightline.smartquery.catalog import NAMED_QUERIES
 from sightline.smartquery.request import SmartQueryParams, parse_query_id, parse_querycache, parse_smart_query
 from sightline.smartquery.service import SmartQueryService
@@ -47,10 +46,7 @@ def _service(request: Request) -> SmartQueryService:
 
 def render_page(rows: list[dict[str, Any]], total: int, query: SmartQuery) -> bytes:
     """The envelope of a page as JSON, without the queryId (`with_query_id` adds it)."""
-    pages = math.ceil(total / query.limit) if total else 0
-    response = [{**{k: json_value(v) for k, v in row.items()}, "totalpages": pages} for row in rows]
-    envelope = {"totalcount": len(response), "pagecount": pages, "totalrecords": total, "response": response}
-    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    return envelope(encode_rows(rows, json_value), total, query.limit)
 
 
 def with_query_id(body: bytes, query_id: str) -> Response:
@@ -103,10 +99,20 @@ async def smart_query(
     query_id: Annotated[
         str | None, Query(alias="queryId", description="A UUID naming the query, for its status and cancelling.")
     ] = None,
+    explain: Explain = False,
 ) -> Response:
     """Run a named query over a period (docs/smartquery.md)."""
     scope.require(Feature.SMART_QUERY)
-    params = SmartQueryParams(queryname, period, filter_text, limit, offset, granularity, querycache, query_id)
+    params = SmartQueryParams(
+        period=period,
+        granularity=granularity,
+        filter=filter_text,
+        limit=limit,
+        offset=offset,
+        queryname=queryname,
+        querycache=querycache,
+        query_id=query_id,
+    )
     try:
         query = parse_smart_query(scope.id, params, NAMED_QUERIES)
         use_cache, given_id = parse_querycache(querycache), parse_query_id(query_id)
@@ -114,6 +120,8 @@ async def smart_query(
         raise invalid_parameter(error) from error
     if NAMED_QUERIES[query.name].uses_granularity and GRANULARITY_SECONDS[query.granularity] < 3600:
         scope.require(Feature.MINUTE_GRANULARITY)
+    if explain:
+        return explain_answer(*await on_store(lambda: _service(request).compiled(query)))
     try:
         ran_id, answer = await run_in_threadpool(_service(request).run, query, principal.identity, use_cache, given_id)
     except QueryIdInUseError as error:

@@ -44,12 +44,12 @@ from sightline.query.ast import (
     UnionAll,
     and_all,
 )
-from sightline.query.filters import And, Condition, Node
-from sightline.query.period import GRANULARITY_SECONDS, Granularity, Period
-from sightline.query.plan import EVENTS, Segment, TablePlan
+from sightline.query.filters import And, Condition, Node, fields_of
+from sightline.query.period import GRANULARITY_SECONDS, Granularity
+from sightline.query.pipeline import Compiled, QueryRequest
+from sightline.query.plan import EVENTS, Segment, TablePlan, choose_tables
 
 TIMESTAMP = "timestamp"
-TOTAL_RECORDS = "totalrecords"
 MAX_VIEW_SPAN = timedelta(days=1)
 """How long after its start an `events` segment looks for a view's outcome events."""
 
@@ -64,28 +64,17 @@ _PARTS = {p.name: p for p in PARTS}
 _UTC = Trusted("'UTC'")
 
 
-@dataclass(frozen=True, slots=True)
-class MetricQuery:
-    """A validated request: every name is from the catalog, the period is aligned to minutes."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetricQuery(QueryRequest):
+    """A validated metric query: every name is from the catalog."""
 
-    customer_id: int
     metrics: tuple[MetricSpec, ...]
-    dimensions: tuple[str, ...]
-    series: bool
-    period: Period
-    granularity: Granularity
-    filter: Node | None = None
-    qoefilter: Node | None = None
-    """Per-view conditions: only views whose whole-view values satisfy them count."""
+    dimensions: tuple[str, ...] = ()
+    series: bool = False
     concurrency: bool = False
     """Count every part in the bucket of its event, outcomes included (SmartSight's `concurrency=1`)."""
-    include_business: bool = False
-    """Count business exceptions in error metrics (SmartSight's `businesserror=true`)."""
     ended: bool = False
     """SmartSight's `sessiontype=ended`: whole views, counted in the period in which they ended."""
-    order_by: tuple[str, Direction] | None = None
-    limit: int = 1000
-    offset: int = 0
     open_views: bool = True
     """Whether views not closed yet count (SmartSight's `allstatus=1`); else only the views closed by now."""
 
@@ -404,20 +393,20 @@ def compile_query(query: MetricQuery, plan: TablePlan, answer: bool = False) -> 
         Aliased(formula_expr(m.formula_for(query.include_business), period_ms, part_reader), m.name)
         for m in query.metrics
     ]
-    if grouped:
-        columns.append(Aliased(Trusted("count() OVER ()"), TOTAL_RECORDS))
     order: list[OrderBy] = []
     if query.order_by:
         field, direction = query.order_by
         by_metric = field in {m.name for m in query.metrics}
         order += metric_order(Column(field), direction) if by_metric else [OrderBy(Column(field), direction)]
     order += [OrderBy(k, "ASC") for k in keys if not query.order_by or k != Column(query.order_by[0])]
-    return Select(
-        tuple(columns),
-        source,
-        where=where_all,
-        group_by=tuple(keys),
-        order_by=tuple(order),
-        limit=query.limit if grouped else None,
-        offset=query.offset if grouped else 0,
-    )
+    return Select(tuple(columns), source, where=where_all, group_by=tuple(keys), order_by=tuple(order))
+
+
+def compile_metrics(query: MetricQuery) -> Compiled:
+    """`query` with its tables chosen (`plan.choose_tables`) and compiled, its time buckets as the API answers
+    them (epoch seconds)."""
+    dimensions = frozenset(query.dimensions) | (fields_of(query.filter) if query.filter else frozenset())
+    bucket = GRANULARITY_SECONDS[query.granularity] if query.series else None
+    plan = choose_tables(query.period, dimensions, bucket, query.rollups_refused)
+    select = compile_query(query, plan, answer=True)
+    return Compiled(select, pages_in_engine(plan), segments=plan.segments, rejected=plan.rejected)

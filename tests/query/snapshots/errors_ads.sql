@@ -1,4 +1,4 @@
-SELECT `errorcode` AS `errorcode`, `errormessage` AS `errormessage`, `errors` AS `errors`, 100.0 * `errors` / nullIf(toFloat64(`attempts`), 0.0) AS `errorrate`, (count() OVER ()) AS `totalrecords`
+SELECT `errorcode` AS `errorcode`, `errormessage` AS `errormessage`, `errors` AS `errors`, 100.0 * `errors` / nullIf(toFloat64(`attempts`), 0.0) AS `errorrate`, count() OVER () AS `totalrecords`
 FROM (SELECT `error_code` AS `errorcode`, `error_message` AS `errormessage`, count() AS `errors`
 FROM `error_events`
 WHERE `customer_id` = {p0:UInt32} AND `ts` >= toDateTime({p1:Int64}) AND `ts` < toDateTime({p2:Int64}) AND (event = 'ad_error')

@@ -1,4 +1,4 @@
-SELECT `cdn` AS `cdn`, `errors` AS `errors`, `affectedviewers` AS `affectedviewers`, (count() OVER ()) AS `totalrecords`
+SELECT `cdn` AS `cdn`, `errors` AS `errors`, `affectedviewers` AS `affectedviewers`, count() OVER () AS `totalrecords`
 FROM (SELECT `cdn` AS `cdn`, count() AS `errors`, uniqExact(`viewerid`) AS `affectedviewers`
 FROM `error_events`
 WHERE `customer_id` = {p0:UInt32} AND `ts` >= toDateTime({p1:Int64}) AND `ts` < toDateTime({p2:Int64}) AND (event = 'error') AND `business_error` = {p3:UInt8} AND `country` IN ({p4:String}) AND `error_code` IN ({p5:String})

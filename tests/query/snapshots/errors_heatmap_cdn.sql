@@ -1,4 +1,4 @@
-SELECT `errorcode` AS `errorcode`, `errors` AS `errors`, 100.0 * `affectedviews` / nullIf(toFloat64(`attempts`), 0.0) AS `errorrate`, (count() OVER ()) AS `totalrecords`
+SELECT `errorcode` AS `errorcode`, `errors` AS `errors`, 100.0 * `affectedviews` / nullIf(toFloat64(`attempts`), 0.0) AS `errorrate`, count() OVER () AS `totalrecords`
 FROM (SELECT `error_code` AS `errorcode`, count() AS `errors`, uniqExact(`view_id`) AS `affectedviews`
 FROM `error_events`
 WHERE `customer_id` = {p0:UInt32} AND `ts` >= toDateTime({p1:Int64}) AND `ts` < toDateTime({p2:Int64}) AND (event = 'error') AND `business_error` = {p3:UInt8}
@@ -9,7 +9,7 @@ ORDER BY `errors` DESC, `errorcode` ASC
 LIMIT 50 OFFSET 0
 -- params: {"p0": 1001, "p1": 1793577600, "p2": 1793664000, "p3": 0, "p4": 1001, "p5": 1793577600, "p6": 1793664000}
 
-SELECT `cdn` AS `cdn`, `errors` AS `errors`, 100.0 * `affectedviews` / nullIf(toFloat64(`attempts`), 0.0) AS `errorrate`, `attempts` AS `attempts`, (count() OVER ()) AS `totalrecords`
+SELECT `cdn` AS `cdn`, `errors` AS `errors`, 100.0 * `affectedviews` / nullIf(toFloat64(`attempts`), 0.0) AS `errorrate`, `attempts` AS `attempts`, count() OVER () AS `totalrecords`
 FROM (SELECT `cdn` AS `cdn`, count() AS `errors`, uniqExact(`view_id`) AS `affectedviews`
 FROM `error_events`
 WHERE `customer_id` = {p0:UInt32} AND `ts` >= toDateTime({p1:Int64}) AND `ts` < toDateTime({p2:Int64}) AND (event = 'error') AND `business_error` = {p3:UInt8}
@@ -22,7 +22,7 @@ ORDER BY `errors` DESC, `cdn` ASC
 LIMIT 5 OFFSET 0
 -- params: {"p0": 1001, "p1": 1793577600, "p2": 1793664000, "p3": 0, "p4": 1001, "p5": 1793577600, "p6": 1793664000}
 
-SELECT `errorcode` AS `errorcode`, `cdn` AS `cdn`, `errors` AS `errors`, 100.0 * `affectedviews` / nullIf(toFloat64(`attempts`), 0.0) AS `errorrate`, (count() OVER ()) AS `totalrecords`
+SELECT `errorcode` AS `errorcode`, `cdn` AS `cdn`, `errors` AS `errors`, 100.0 * `affectedviews` / nullIf(toFloat64(`attempts`), 0.0) AS `errorrate`
 FROM (SELECT `error_code` AS `errorcode`, `cdn` AS `cdn`, count() AS `errors`, uniqExact(`view_id`) AS `affectedviews`
 FROM `error_events`
 WHERE `customer_id` = {p0:UInt32} AND `ts` >= toDateTime({p1:Int64}) AND `ts` < toDateTime({p2:Int64}) AND (event = 'error') AND `business_error` = {p3:UInt8} AND `cdn` IN ({p4:String}, {p5:String}) AND `error_code` IN ({p6:String}, {p7:String})

@@ -1,4 +1,4 @@
-SELECT `errorcode` AS `errorcode`, `errors` AS `errors`, (count() OVER ()) AS `totalrecords`
+SELECT `errorcode` AS `errorcode`, `errors` AS `errors`, count() OVER () AS `totalrecords`
 FROM (SELECT `error_code` AS `errorcode`, count() AS `errors`
 FROM `error_events`
 WHERE `customer_id` = {p0:UInt32} AND `ts` >= toDateTime({p1:Int64}) AND `ts` < toDateTime({p2:Int64}) AND (event = 'error') AND `business_error` = {p3:UInt8}
@@ -9,7 +9,7 @@ ORDER BY `errors` DESC, `errorcode` ASC
 LIMIT 50 OFFSET 0
 -- params: {"p0": 1001, "p1": 1793577600, "p2": 1793664000, "p3": 0, "p4": 1001, "p5": 1793577600, "p6": 1793664000}
 
-SELECT `timestamp` AS `timestamp`, `errors` AS `errors`, `attempts` AS `attempts`, (count() OVER ()) AS `totalrecords`
+SELECT `timestamp` AS `timestamp`, `errors` AS `errors`, `attempts` AS `attempts`
 FROM (SELECT toStartOfHour(toDateTime(`ts`), ('UTC')) AS `timestamp`, count() AS `errors`
 FROM `error_events`
 WHERE `customer_id` = {p0:UInt32} AND `ts` >= toDateTime({p1:Int64}) AND `ts` < toDateTime({p2:Int64}) AND (event = 'error') AND `business_error` = {p3:UInt8}
@@ -21,7 +21,7 @@ GROUP BY `timestamp`) AS `r` USING (`timestamp`)
 ORDER BY `timestamp` ASC
 -- params: {"p0": 1001, "p1": 1793577600, "p2": 1793664000, "p3": 0, "p4": 1001, "p5": 1793577600, "p6": 1793664000}
 
-SELECT `errorcode` AS `errorcode`, `timestamp` AS `timestamp`, `errors` AS `errors`, (count() OVER ()) AS `totalrecords`
+SELECT `errorcode` AS `errorcode`, `timestamp` AS `timestamp`, `errors` AS `errors`
 FROM (SELECT `error_code` AS `errorcode`, toStartOfHour(toDateTime(`ts`), ('UTC')) AS `timestamp`, count() AS `errors`
 FROM `error_events`
 WHERE `customer_id` = {p0:UInt32} AND `ts` >= toDateTime({p1:Int64}) AND `ts` < toDateTime({p2:Int64}) AND (event = 'error') AND `business_error` = {p3:UInt8} AND `error_code` IN ({p4:String}, {p5:String})

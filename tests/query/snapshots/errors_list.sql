@@ -1,4 +1,4 @@
-SELECT `errorcode` AS `errorcode`, `errormessage` AS `errormessage`, `errors` AS `errors`, `fatalerrors` AS `fatalerrors`, `affectedviews` AS `affectedviews`, 100.0 * `affectedviews` / nullIf(toFloat64(`attempts`), 0.0) AS `errorrate`, (count() OVER ()) AS `totalrecords`
+SELECT `errorcode` AS `errorcode`, `errormessage` AS `errormessage`, `errors` AS `errors`, `fatalerrors` AS `fatalerrors`, `affectedviews` AS `affectedviews`, 100.0 * `affectedviews` / nullIf(toFloat64(`attempts`), 0.0) AS `errorrate`, count() OVER () AS `totalrecords`
 FROM (SELECT `error_code` AS `errorcode`, `error_message` AS `errormessage`, count() AS `errors`, sum(`fatal`) AS `fatalerrors`, uniqExact(`view_id`) AS `affectedviews`
 FROM `error_events`
 WHERE `customer_id` = {p0:UInt32} AND `ts` >= toDateTime({p1:Int64}) AND `ts` < toDateTime({p2:Int64}) AND (event = 'error') AND `business_error` = {p3:UInt8}

@@ -1,4 +1,4 @@
-SELECT `timestamp` AS `timestamp`, `errors` AS `errors`, (count() OVER ()) AS `totalrecords`
+SELECT `timestamp` AS `timestamp`, `errors` AS `errors`, count() OVER () AS `totalrecords`
 FROM (SELECT toStartOfHour(toDateTime(`ts`), ('UTC')) AS `timestamp`, count() AS `errors`
 FROM `error_events`
 WHERE `customer_id` = {p0:UInt32} AND `ts` >= toDateTime({p1:Int64}) AND `ts` < toDateTime({p2:Int64}) AND (event = 'error') AND `view_id` IN (SELECT `view_id` AS `view_id`

@@ -1,4 +1,4 @@
-SELECT `cdn` AS `cdn`, sum(`part_plays`) AS `viewercount`, 100.0 * (sum(`part_rebuffer_ms`) / (sum(`part_play_ms`) + sum(`part_rebuffer_ms`))) AS `bufferingratio`, (count() OVER ()) AS `totalrecords`
+SELECT `cdn` AS `cdn`, sum(`part_plays`) AS `viewercount`, 100.0 * (sum(`part_rebuffer_ms`) / (sum(`part_play_ms`) + sum(`part_rebuffer_ms`))) AS `bufferingratio`, count() OVER () AS `totalrecords`
 FROM (SELECT `cdn` AS `cdn`, (sumIf(toUInt64(1), event = 'first_frame')) AS `part_plays`, (sumIf(toUInt64(play_ms), 0)) AS `part_play_ms`, (sumIf(toUInt64(rebuffer_ms), 0)) AS `part_rebuffer_ms`
 FROM `events`
 WHERE `customer_id` = {p0:UInt32} AND UUIDv7ToDateTime(`view_id`) >= toDateTime({p1:Int64}) AND UUIDv7ToDateTime(`view_id`) < toDateTime({p2:Int64}) AND (`ts` >= toDateTime({p3:Int64}) AND `ts` < toDateTime({p4:Int64})) AND `view_id` IN (SELECT `view_id` AS `view_id`

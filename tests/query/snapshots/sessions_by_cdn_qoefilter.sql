@@ -1,4 +1,4 @@
-SELECT `v_cdn` AS `cdn`, 100.0 * (sum(`v_rebuffer_ms`) / (sum(`v_play_ms`) + sum(`v_rebuffer_ms`))) AS `bufferingratio`, (sum(`v_play_ms`) + sum(`v_rebuffer_ms`)) / 60000.0 AS `watchtime`, (count() OVER ()) AS `totalrecords`
+SELECT `v_cdn` AS `cdn`, 100.0 * (sum(`v_rebuffer_ms`) / (sum(`v_play_ms`) + sum(`v_rebuffer_ms`))) AS `bufferingratio`, (sum(`v_play_ms`) + sum(`v_rebuffer_ms`)) / 60000.0 AS `watchtime`, count() OVER () AS `totalrecords`
 FROM (SELECT `view_id` AS `v_sessionid`, min(`view_start`) AS `v_starttime`, max(`last_ts`) AS `v_endtime`, max(`cdn`) AS `v_cdn`, sum(`play_ms`) AS `v_play_ms`, sum(`rebuffer_ms`) AS `v_rebuffer_ms`
 FROM `views`
 WHERE `customer_id` = {p0:UInt32} AND `view_start` >= toDateTime({p1:Int64}) AND `view_start` < toDateTime({p2:Int64})
