@@ -1,0 +1,94 @@
+// Content Paths: a flow (Sankey) of what viewers watch next, step by step from the start of their viewing
+// sessions, with where they stop, and the top paths of length 2 to 5.
+
+import { chart } from "../charts.js";
+import { h, panel, table } from "../ui.js";
+import { params, select } from "./common.js";
+
+const END = "(end)";
+const MAX_LINKS = 40;
+
+/** Sankey nodes and links from `path` rows: a path's last step is a link from its step before; titles are
+ * told apart by their step, so the flow never loops back. */
+export function flow(rows) {
+  const links = new Map();
+  for (const row of rows) {
+    const titles = row.titles;
+    if (row.kind !== "path" || titles.length < 2) continue;
+    const step = titles.length - 1;
+    const key = `${step}. ${titles[step - 1]}\u0000${step + 1}. ${titles[step]}`;
+    links.set(key, (links.get(key) ?? 0) + row.count);
+  }
+  const kept = [...links].sort((a, b) => b[1] - a[1]).slice(0, MAX_LINKS);
+  const names = new Set();
+  const data = kept.map(([key, value]) => {
+    const [source, target] = key.split("\u0000");
+    names.add(source);
+    names.add(target);
+    return { source, target, value };
+  });
+  return { nodes: [...names].map((name) => ({ name, itemStyle: name.endsWith(END) ? { color: "#9ca3af" } : undefined })), links: data };
+}
+
+export async function render(ctx) {
+  const length = ["2", "3", "4", "5"].includes(ctx.state.len) ? ctx.state.len : "2";
+  const answer = ctx.q.smartQuery(params(ctx, { queryname: "contentpaths", limit: 2000 }));
+  const sankey = panel(
+    "Where viewing sessions go: first titles, next titles, stops",
+    async () => {
+      const { url, answer: a } = await answer;
+      const { nodes, links } = flow(a.response);
+      if (!links.length) return null;
+      const node = chart(
+        {
+          tooltip: { trigger: "item" },
+          series: [{ type: "sankey", data: nodes, links, nodeAlign: "left", emphasis: { focus: "adjacency" }, label: { fontSize: 11 }, lineStyle: { color: "gradient", opacity: 0.4 } }],
+        },
+        { height: 520, label: "Flow of viewing sessions from title to title, step by step" },
+      );
+      node.dataset.request = url;
+      return node;
+    },
+    { wide: true },
+  );
+  const top = panel(
+    `Top paths of ${length} titles`,
+    async ({ actions }) => {
+      const { url, answer: a } = await answer;
+      const rows = a.response.filter((r) => r.kind === "path" && r.pathlength === Number(length)).slice(0, 25);
+      if (!rows.length) return null;
+      const columns = [
+        { key: "titles", label: "Path" },
+        { key: "count", label: "Sessions", unit: "count" },
+        { key: "share", label: "Share of the path before", unit: "percent" },
+        { key: "sessionshare", label: "Share of all sessions", unit: "percent" },
+      ];
+      return table({ columns, rows, request: url, caption: `Top paths of ${length} titles`, actions, filename: `paths-${length}.csv` });
+    },
+    { wide: true },
+  );
+  const exits = panel("Where viewers stop", async ({ actions }) => {
+    const { url, answer: a } = await answer;
+    const rows = a.response.filter((r) => r.kind === "exit").slice(0, 15);
+    if (!rows.length) return null;
+    const columns = [
+      { key: "titles", label: "Last title → stop" },
+      { key: "count", label: "Stops", unit: "count" },
+      { key: "share", label: "Of the title's plays in sessions", unit: "percent" },
+    ];
+    return table({ columns, rows, request: url, caption: "Where viewers stop", actions, filename: "exits.csv" });
+  });
+  const transitions = panel("Most common next titles", async ({ actions }) => {
+    const { url, answer: a } = await answer;
+    const rows = a.response.filter((r) => r.kind === "transition").slice(0, 15);
+    if (!rows.length) return null;
+    const columns = [
+      { key: "titles", label: "Title → next title" },
+      { key: "count", label: "Times", unit: "count" },
+      { key: "share", label: "Of the title's plays in sessions", unit: "percent" },
+    ];
+    return table({ columns, rows, request: url, caption: "Most common next titles", actions, filename: "transitions.csv" });
+  });
+  const choose = select({ label: "Path length", value: length, options: ["2", "3", "4", "5"].map((n) => [n, `${n} titles`]), onChange: (v) => ctx.go({ len: v }), id: "path-length" });
+  return [sankey, h("div", { class: "page-tools wide" }, choose), top, transitions, exits];
+}
