@@ -21,7 +21,7 @@ export async function render(ctx) {
   const metric = METRICS.find(([key]) => key === ctx.state.hmm) ?? METRICS[0];
   const [key, label, unit] = metric;
   const metrics = [...new Set([key, "fatalerrors", "errors", "affectedviews", "errorrate"])];
-  const answer = ctx.q.errors(params(ctx, { metrics: metrics.join(","), heatmap: by, granularity: by === "timestamp" ? ctx.granularity : undefined, columnlimit: 30, limit: 20, orderby: key }));
+  const answer = ctx.q.errors(params(ctx, { metrics: metrics.join(","), heatmap: by, ...(by === "timestamp" ? { granularity: ctx.granularity } : { columnlimit: 30 }), limit: 20, orderby: key }));
   const column = (value) => (by === "timestamp" ? formatTime(value) : value === "" ? "(none)" : String(value));
   /** The views behind a cell: the views this code ended, in the column's value or its time bucket. */
   const cellHref = (code, value, heat) => {

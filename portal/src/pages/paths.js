@@ -32,7 +32,8 @@ export function flow(rows) {
 
 export async function render(ctx) {
   const length = ["2", "3", "4", "5"].includes(ctx.state.len) ? ctx.state.len : "2";
-  const answer = ctx.q.smartQuery(params(ctx, { queryname: "contentpaths", limit: 2000 }));
+  const rowsOf = (kind, limit) => ctx.q.smartQuery({ ...params(ctx, { queryname: "contentpaths", limit }), filter: `${ctx.state.f ?? ""}[kind=${kind}]` });
+  const answer = rowsOf("path", 5000);
   const sankey = panel(
     "Where viewing sessions go: first titles, next titles, stops",
     async () => {
@@ -68,8 +69,8 @@ export async function render(ctx) {
     { wide: true },
   );
   const exits = panel("Where viewers stop", async ({ actions }) => {
-    const { url, answer: a } = await answer;
-    const rows = a.response.filter((r) => r.kind === "exit").slice(0, 15);
+    const { url, answer: a } = await rowsOf("exit", 15);
+    const rows = a.response;
     if (!rows.length) return null;
     const columns = [
       { key: "titles", label: "Last title → stop" },
@@ -79,8 +80,8 @@ export async function render(ctx) {
     return table({ columns, rows, request: url, caption: "Where viewers stop", actions, filename: "exits.csv" });
   });
   const transitions = panel("Most common next titles", async ({ actions }) => {
-    const { url, answer: a } = await answer;
-    const rows = a.response.filter((r) => r.kind === "transition").slice(0, 15);
+    const { url, answer: a } = await rowsOf("transition", 15);
+    const rows = a.response;
     if (!rows.length) return null;
     const columns = [
       { key: "titles", label: "Title → next title" },

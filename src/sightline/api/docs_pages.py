@@ -16,6 +16,9 @@ from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from sightline.api.access import access
+from sightline.auth.plans import PUBLIC
+
 ASSETS_URL = "/docs-assets"
 _ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
 
@@ -25,7 +28,7 @@ def include_docs_pages(app: FastAPI) -> None:
     openapi_url, redirect_url = app.openapi_url or "/openapi.json", app.swagger_ui_oauth2_redirect_url
     app.mount(ASSETS_URL, StaticFiles(directory=_ASSETS_DIR), name="docs-assets")
 
-    @app.get("/docs", include_in_schema=False)
+    @app.get("/docs", include_in_schema=False, **access(PUBLIC))
     async def swagger_ui() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url=openapi_url,
@@ -38,6 +41,6 @@ def include_docs_pages(app: FastAPI) -> None:
 
     if redirect_url:
 
-        @app.get(redirect_url, include_in_schema=False)
+        @app.get(redirect_url, include_in_schema=False, **access(PUBLIC))
         async def swagger_ui_redirect() -> HTMLResponse:
             return get_swagger_ui_oauth2_redirect_html()
