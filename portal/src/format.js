@@ -1,7 +1,9 @@
 // How numbers are shown: a fixed locale (en-US grouping), decimals by unit; no value is "—".
 
-const DECIMALS = { percent: 2, seconds: 2, ratio: 2, "per hour": 2, score: 1 };
-const SUFFIX = { percent: " %", seconds: " s", minutes: " min", kbps: " kbps", "per hour": " /h", bytes: " B" };
+const DECIMALS = { percent: 2, fraction: 2, seconds: 2, ratio: 2, "per hour": 2, score: 1 };
+/** Units shown scaled: a fraction (0–1) as a percentage. */
+export const SCALE = { fraction: 100 };
+const SUFFIX = { percent: " %", fraction: " %", seconds: " s", minutes: " min", kbps: " kbps", "per hour": " /h", bytes: " B" };
 const formats = new Map();
 
 function numberFormat(decimals) {
@@ -14,7 +16,7 @@ function numberFormat(decimals) {
 export function formatValue(value, unit = "count") {
   if (value === null || value === undefined || Number.isNaN(value)) return "—";
   if (typeof value !== "number") return String(value);
-  return numberFormat(DECIMALS[unit] ?? 0).format(value) + (SUFFIX[unit] ?? "");
+  return numberFormat(DECIMALS[unit] ?? 0).format(value * (SCALE[unit] ?? 1)) + (SUFFIX[unit] ?? "");
 }
 
 /** The change from `before` to `now` in percent, or null when there is nothing to compare. */

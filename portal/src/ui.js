@@ -2,7 +2,7 @@
 // states), tables (downloadable as CSV), tiles.
 
 import { ApiError } from "./api.js";
-import { formatValue } from "./format.js";
+import { SCALE, formatValue } from "./format.js";
 
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -114,11 +114,13 @@ export function table({ columns, rows, request, caption, actions, filename, navi
   if (actions) actions.append(downloadButton(filename ?? "sightline.csv", columns, rows));
   const cell = (row, column) => {
     const value = row[column.key];
-    const text = column.unit !== undefined ? formatValue(value, column.unit) : Array.isArray(value) ? value.join(" → ") : value ?? "—";
+    const text =
+      column.unit !== undefined ? formatValue(value, column.unit) : Array.isArray(value) ? value.join(" → ") : value === "" ? "(none)" : (value ?? "—");
     const href = column.link?.(row);
     const content = href ? h("a", { href, onclick: navigate }, text) : text;
     const numeric = typeof value === "number";
-    return h("td", { class: numeric ? "num" : null, dataset: numeric ? { key: column.key, value: String(value) } : { key: column.key } }, content);
+    const dataset = numeric ? { key: column.key, value: String(value), scale: String(SCALE[column.unit] ?? 1) } : { key: column.key };
+    return h("td", { class: column.unit !== undefined ? "num" : null, dataset }, content);
   };
   return h(
     "div",

@@ -16,13 +16,14 @@ export async function render(ctx) {
       panel(
         "Right now",
         async () => {
-          const { url, answer } = await ctx.q.metrics({ metrics: "concurviewavg,viewercount", period: `start=${end - 120},end=${end - 60}`, filter: ctx.state.f });
+          const { url, answer } = await ctx.q.metrics({ metrics: "concurviewavg,viewercount,uniqueviewercount", period: `start=${end - 120},end=${end - 60}`, filter: ctx.state.f });
           const row = answer.response[0] ?? {};
           return h(
             "div",
             { class: "tiles" },
             tile({ metric: "concurviewavg", label: "Concurrent viewers (last full minute)", unit: "views", value: row.concurviewavg, request: url }),
             tile({ metric: "viewercount", label: "Plays started (last full minute)", unit: "views", value: row.viewercount, request: url }),
+            tile({ metric: "uniqueviewercount", label: "Unique viewers (last full minute)", unit: "count", value: row.uniqueviewercount, request: url }),
           );
         },
         { wide: true },

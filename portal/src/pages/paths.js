@@ -61,8 +61,8 @@ export async function render(ctx) {
       const columns = [
         { key: "titles", label: "Path" },
         { key: "count", label: "Sessions", unit: "count" },
-        { key: "share", label: "Share of the path before", unit: "percent" },
-        { key: "sessionshare", label: "Share of all sessions", unit: "percent" },
+        { key: "share", label: "Share of the path before", unit: "fraction" },
+        { key: "sessionshare", label: "Share of all sessions", unit: "fraction" },
       ];
       return table({ columns, rows, request: url, caption: `Top paths of ${length} titles`, actions, filename: `paths-${length}.csv` });
     },
@@ -75,7 +75,7 @@ export async function render(ctx) {
     const columns = [
       { key: "titles", label: "Last title → stop" },
       { key: "count", label: "Stops", unit: "count" },
-      { key: "share", label: "Of the title's plays in sessions", unit: "percent" },
+      { key: "share", label: "Of the title's plays in sessions", unit: "fraction" },
     ];
     return table({ columns, rows, request: url, caption: "Where viewers stop", actions, filename: "exits.csv" });
   });
@@ -86,7 +86,7 @@ export async function render(ctx) {
     const columns = [
       { key: "titles", label: "Title → next title" },
       { key: "count", label: "Times", unit: "count" },
-      { key: "share", label: "Of the title's plays in sessions", unit: "percent" },
+      { key: "share", label: "Of the title's plays in sessions", unit: "fraction" },
     ];
     return table({ columns, rows, request: url, caption: "Most common next titles", actions, filename: "transitions.csv" });
   });
