@@ -99,6 +99,8 @@ addEventListener("popstate", () => {
 // --- the shell ------------------------------------------------------------------------------------------
 
 async function render(state, { replace = false } = {}) {
+  const shown = document.getElementById("main");
+  if (shown) shown.dataset.ready = "false";
   const customer = account.customers.find((c) => String(c.customerid) === state.c) ?? account.customers[0];
   if (state.c !== String(customer.customerid)) {
     state = patched(state, { c: customer.customerid });

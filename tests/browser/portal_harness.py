@@ -164,8 +164,9 @@ _SHOWN = """(limit) => {
     for (const tr of Array.from(table.tBodies[0].rows).slice(0, limit)) {
       for (const td of tr.cells) {
         if (td.dataset.value === undefined) continue;
-        out.push({text: td.textContent, value: td.dataset.value, scale: td.dataset.scale, request: table.dataset.request,
-                  key: td.dataset.key, row: tr.cells[0].textContent, rowkey: tr.cells[0].dataset.key});
+        out.push({text: td.textContent, value: td.dataset.value, scale: td.dataset.scale,
+                  request: table.dataset.request, key: td.dataset.key, row: tr.cells[0].textContent,
+                  rowkey: tr.cells[0].dataset.key});
       }
     }
   }
