@@ -123,7 +123,10 @@ async function render(state, { replace = false } = {}) {
   );
   document.title = `${page.title} – Sightline`;
   await showPage(page, state, main, pageRun.signal);
-  if (run === renders) main.dataset.ready = "true";
+  if (run === renders) {
+    main.dataset.ready = "true";
+    performance.mark("sightline:drawn", { detail: page.id }); // every panel drawn (bench/portal.py reads it)
+  }
 }
 
 function header(state, page) {
