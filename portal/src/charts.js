@@ -15,7 +15,7 @@ import {
 import * as echarts from "echarts/core";
 import { CanvasRenderer } from "echarts/renderers";
 import { formatValue } from "./format.js";
-import { h } from "./ui.js";
+import { h, onLeave } from "./ui.js";
 
 echarts.use([
   BarChart, HeatmapChart, LineChart, SankeyChart, ScatterChart, AriaComponent, GridComponent, LegendComponent,
@@ -39,18 +39,16 @@ export function chart(option, { height = 260, label, onClick } = {}) {
     }
     const instance = echarts.init(el, null, { renderer: "canvas" });
     charts.add(instance);
+    onLeave(() => {
+      charts.delete(instance);
+      instance.dispose();
+    });
     instance.on("finished", () => resolveDrawn());
     if (onClick) instance.on("click", onClick);
     instance.setOption({ animation: false, color: PALETTE, aria: { enabled: true, label: { description: label } }, ...option });
     el.chart = instance;
   });
   return el;
-}
-
-/** Dispose of every chart (the page is left). */
-export function disposeCharts() {
-  for (const instance of charts) instance.dispose();
-  charts.clear();
 }
 
 addEventListener("resize", () => {

@@ -3,13 +3,12 @@
 
 import "./style.css";
 import { apiUrl, createApi, customerApi } from "./api.js";
-import { disposeCharts } from "./charts.js";
 import { describeCondition, filterText, parseFilter } from "./filters.js";
 import { FEATURES, PAGES, pageById } from "./pages.js";
 import { LoginError, Session, SignedOutError } from "./session.js";
 import { hrefFor, pageState, patched, readState } from "./state.js";
 import { DEFAULT_RANGE, PRESETS, fromLocalInput, granularityFor, periodOf, previousPeriod, timeZone, toLocalInput } from "./time.js";
-import { errorText, h, notIncluded } from "./ui.js";
+import { errorText, h, leavePage, notIncluded } from "./ui.js";
 
 const root = document.getElementById("app");
 const session = new Session((message) => showLogin(message));
@@ -23,7 +22,7 @@ let renders = 0;
 
 function showLogin(message = "") {
   pageRun?.abort();
-  disposeCharts();
+  leavePage();
   account = null;
   current = null;
   const error = h("p", { class: "login-error", role: "alert", id: "login-error" }, message);
@@ -113,7 +112,7 @@ async function render(state, { replace = false } = {}) {
   const page = pageById(state.p);
   pageRun?.abort();
   pageRun = new AbortController();
-  disposeCharts();
+  leavePage();
   const run = ++renders;
   const main = h("main", { id: "main", tabindex: "-1", dataset: { ready: "false", page: page.id } });
   root.replaceChildren(

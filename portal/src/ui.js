@@ -20,6 +20,14 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/** What to undo when the page is left (charts to dispose of), registered by the modules that made them. */
+const cleanups = new Set();
+export const onLeave = (cleanup) => cleanups.add(cleanup);
+export function leavePage() {
+  for (const cleanup of cleanups) cleanup();
+  cleanups.clear();
+}
+
 let ids = 0;
 export const uniqueId = (prefix) => `${prefix}-${++ids}`;
 
