@@ -37,7 +37,7 @@ from tests.browser.harness import (
     run_app,
     serve_static,
 )
-from tests.browser.portal_harness import AXE, PortalWorld, portal_world
+from tests.browser.portal_harness import AXE, PortalWorld, bundle_is_current, portal_world
 
 _customer_ids = itertools.count(3001)
 
@@ -106,7 +106,7 @@ def page(browser: Browser) -> Iterator[Page]:
 @pytest.fixture(scope="session")
 def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalWorld]:
     """The portal's world, shared by every portal test: simulated traffic of two customers, users and keys."""
-    if not AXE.exists():
-        pytest.fail("the portal's npm packages are missing: run `make portal` (make test does)", pytrace=False)
+    if not AXE.exists() or not bundle_is_current():
+        pytest.fail("the portal's bundle is missing or older than its sources: run `make portal`", pytrace=False)
     with portal_world(tmp_path_factory.mktemp("portal") / "data") as world:
         yield world

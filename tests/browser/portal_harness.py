@@ -34,8 +34,17 @@ from tests.browser.harness import run_app
 
 ENTERPRISE, PROFESSIONAL = (1001, 6831), (1002, 6830)
 ACCESS_TOKEN_TTL_S = 30
-NODE_MODULES = Path(__file__).resolve().parents[2] / "portal" / "node_modules"
-AXE = NODE_MODULES / "axe-core" / "axe.min.js"
+PORTAL = Path(__file__).resolve().parents[2] / "portal"
+AXE = PORTAL / "node_modules" / "axe-core" / "axe.min.js"
+BUNDLE = PORTAL.parent / "src" / "sightline" / "portal" / "static" / "index.html"
+
+
+def bundle_is_current() -> bool:
+    """Whether the built portal (`make portal`) is newer than every source it is built from."""
+    if not BUNDLE.exists():
+        return False
+    sources = [*PORTAL.joinpath("src").rglob("*"), PORTAL / "build.mjs"]
+    return all(source.stat().st_mtime <= BUNDLE.stat().st_mtime for source in sources if source.is_file())
 
 
 @dataclass(frozen=True)
