@@ -30,3 +30,8 @@ export function formatChange(percent) {
   const sign = percent > 0 ? "+" : percent < 0 ? "−" : "±";
   return `${sign}${numberFormat(1).format(Math.abs(percent))} % vs previous period`;
 }
+
+/** `text` safe inside HTML (chart tooltips are HTML, and names come from players' beacons). */
+export function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { filterText, parseFilter, withCondition } from "../src/filters.js";
-import { change, formatChange, formatValue } from "../src/format.js";
+import { change, escapeHtml, formatChange, formatValue } from "../src/format.js";
 import { flow } from "../src/pages/flow.js";
 import { hrefFor, pageState, patched, readState } from "../src/state.js";
 import { granularityFor, periodOf, previousPeriod } from "../src/time.js";
@@ -105,4 +105,9 @@ test("the paths' flow links each step to the next, told apart by step, so it nev
   const top = flow(many).links;
   assert.equal(top.length, 40);
   assert.equal(top[0].value, 60);
+});
+
+test("text from beacons is escaped before a chart's tooltip shows it as HTML", () => {
+  assert.equal(escapeHtml(`<img src=x onerror="alert('1')">&`), "&#60;img src=x onerror=&#34;alert(&#39;1&#39;)&#34;&#62;&#38;");
+  assert.equal(escapeHtml(42), "42");
 });

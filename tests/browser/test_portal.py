@@ -12,6 +12,7 @@ import csv
 import io
 import os
 import re
+import urllib.parse
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -212,6 +213,48 @@ def test_a_heatmap_cell_opens_the_views_its_code_ended(tour: tuple[Page, Traffic
     page.mouse.click(point[0], point[1])
     wait_ready(page, "views")
     assert state_of(page)["f"] == f"[errorcode={code}][playerversion={version}]"
+
+
+def test_a_heatmap_cell_over_time_opens_the_views_its_code_ended_in_that_bucket(tour: tuple[Page, Traffic]) -> None:
+    page, _ = tour
+    open_page(page, "heatmap")
+    cell = page.locator("section.panel", has_text="Hottest cells").locator("tbody tr").first
+    code = cell.locator("td[data-key=errorcode]").inner_text()
+    cell.locator("a").click()
+    wait_ready(page, "views")
+    state = state_of(page)
+    assert (state["f"], state["range"], state["st"]) == (f"[errorcode={code}]", "custom", "ended")
+    assert 0 < int(state["to"]) - int(state["from"]) <= 3600
+    codes = page.eval_on_selector_all("td[data-key=errorcode]", "cells => cells.map(c => c.textContent)")
+    assert codes, f"no view that {code} ended in the hottest bucket"
+    assert set(codes) == {code}
+
+
+def test_a_subscriber_opens_their_views_and_a_qoefilter_keeps_the_poor_ones(
+    tour: tuple[Page, Traffic], portal: PortalWorld
+) -> None:
+    page, traffic = tour
+    open_page(page, "subscribers")
+    link = page.locator("td[data-key=subscriberid] a").first
+    subscriber = link.inner_text()
+    link.click()
+    wait_ready(page, "views")
+    assert state_of(page)["f"] == f"[subscriberid={subscriber}]"
+    request = page.get_attribute("table[data-request]", "data-request") or ""
+    assert "subscriberid" in urllib.parse.unquote(request)
+    assert page.locator("td[data-key=sessionid] a").count() > 0
+    check_numbers(portal, traffic, shown_numbers(page))
+    open_page(page, "views")
+    page.fill("#qoefilter", "latency>3")
+    page.press("#qoefilter", "Enter")
+    wait_ready(page, "views")
+    assert state_of(page)["q"] == "latency>3"
+    latencies = page.eval_on_selector_all(
+        "td[data-key=latency][data-value]", "cells => cells.map(c => +c.dataset.value)"
+    )
+    assert latencies, "some views started slowly"
+    assert min(latencies) > 3
+    check_numbers(portal, traffic, shown_numbers(page))
 
 
 def test_the_time_range_and_filters_live_in_the_url_and_back_restores_them(

@@ -2,7 +2,7 @@
 // that error ended there.
 
 import { chart } from "../charts.js";
-import { formatValue } from "../format.js";
+import { escapeHtml, formatValue } from "../format.js";
 import { withCondition } from "../filters.js";
 import { formatTime } from "../time.js";
 import { h, panel, table } from "../ui.js";
@@ -44,7 +44,9 @@ export async function render(ctx) {
       const node = chart(
         {
           grid: { left: 190, right: 24, top: 12, bottom: 90 },
-          tooltip: { formatter: (p) => `${rows[p.value[1]].errorcode} · ${column(heat.columnlabels[p.value[0]])}: ${formatValue(p.value[2], unit)}` },
+          tooltip: {
+            formatter: (p) => escapeHtml(`${rows[p.value[1]].errorcode} · ${column(heat.columnlabels[p.value[0]])}: ${formatValue(p.value[2], unit)}`),
+          },
           xAxis: { type: "category", data: heat.columnlabels.map(column), axisLabel: { rotate: 45, width: 90, overflow: "truncate" } },
           yAxis: { type: "category", inverse: true, data: rows.map((r) => r.errorcode), axisLabel: { width: 180, overflow: "truncate" } },
           visualMap: { min: 0, max: heat.max[key] || 1, calculable: true, orient: "horizontal", left: "center", bottom: 0, inRange: { color: ["#f8fafc", "#fdba74", "#b91c1c"] } },

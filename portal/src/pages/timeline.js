@@ -2,7 +2,7 @@
 // view's own row, and the events as a table.
 
 import { chart } from "../charts.js";
-import { formatValue } from "../format.js";
+import { escapeHtml, formatValue } from "../format.js";
 import { formatTime } from "../time.js";
 import { h, panel, table } from "../ui.js";
 
@@ -38,7 +38,7 @@ export async function render(ctx) {
       const node = chart(
         {
           grid: { left: 80, right: 24, top: 12, bottom: 40 },
-          tooltip: { formatter: (p) => `${p.data.event} at +${p.data.value[0].toFixed(1)} s${p.data.detail ? `: ${p.data.detail}` : ""}` },
+          tooltip: { formatter: (p) => escapeHtml(`${p.data.event} at +${p.data.value[0].toFixed(1)} s${p.data.detail ? `: ${p.data.detail}` : ""}`) },
           xAxis: { type: "value", name: "seconds since the play request", nameLocation: "middle", nameGap: 26 },
           yAxis: { type: "category", data: LANES.map(([name]) => name), inverse: true },
           series: [
