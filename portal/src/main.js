@@ -70,7 +70,7 @@ async function start() {
     root.replaceChildren(h("main", { id: "main" }, h("h1", {}, "No customer"), h("p", {}, "Your user belongs to no customer.")));
     return;
   }
-  await render(readState(), { replace: true });
+  await show(readState(), { replace: true });
 }
 
 // --- navigation -----------------------------------------------------------------------------------------
@@ -79,7 +79,17 @@ async function go(state, { replace = false } = {}) {
   const href = hrefFor(state);
   if (replace) history.replaceState(null, "", href);
   else if (href !== location.pathname + location.search) history.pushState(null, "", href);
-  await render(readState());
+  await show(readState());
+}
+
+/** `render`, its failure shown on the page (a signed-out session has already shown the sign-in form). */
+function show(state, options) {
+  return render(state, options).catch((error) => {
+    if (error instanceof SignedOutError) return;
+    const main = document.getElementById("main");
+    main?.append(h("p", { role: "alert", class: "state error" }, errorText(error)));
+    if (main) main.dataset.ready = "true";
+  });
 }
 
 document.addEventListener("click", (event) => {
@@ -92,13 +102,16 @@ document.addEventListener("click", (event) => {
 document.addEventListener("portal:navigate", (event) => go(readState(new URL(event.detail, location.origin).search)));
 
 addEventListener("popstate", () => {
-  if (account) render(readState());
+  if (account) show(readState());
 });
 
 // --- the shell ------------------------------------------------------------------------------------------
 
+/** Show the page of `state`. The control that had the focus keeps it (by its id), else a new page's content
+ * takes it, so that keyboard and screen-reader users stay where they were or start at the content. */
 async function render(state, { replace = false } = {}) {
   const shown = document.getElementById("main");
+  const focused = document.activeElement?.id;
   if (shown) shown.dataset.ready = "false";
   const customer = account.customers.find((c) => String(c.customerid) === state.c) ?? account.customers[0];
   if (state.c !== String(customer.customerid)) {
@@ -121,6 +134,9 @@ async function render(state, { replace = false } = {}) {
     h("div", { class: "layout" }, navigation(state, page), main),
   );
   document.title = `${page.title} – Sightline`;
+  const again = focused && focused !== "main" ? document.getElementById(focused) : null;
+  if (again) again.focus();
+  else if (shown) main.focus();
   await showPage(page, state, main, pageRun.signal);
   if (run === renders) {
     main.dataset.ready = "true";

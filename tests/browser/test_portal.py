@@ -412,10 +412,15 @@ def test_every_control_is_reachable_and_usable_with_the_keyboard(tour: tuple[Pag
     page.focus("nav a[href*='p=video']")
     page.keyboard.press("Enter")
     wait_ready(page, "video")
+    assert page.evaluate("() => document.activeElement.id") == "main", "a new page takes the focus to its content"
     page.focus("#range")
     page.keyboard.press("ArrowDown")  # the next preset
     wait_ready(page, "video")
     assert state_of(page)["range"] == "7d"
+    assert page.evaluate("() => document.activeElement.id") == "range", "the control keeps the focus"
+    page.keyboard.press("ArrowDown")
+    wait_ready(page, "video")
+    assert state_of(page)["range"] == "30d"
     page.focus("table tbody tr td a")
     page.keyboard.press("Enter")
     wait_ready(page, "views")
