@@ -6,10 +6,14 @@ import { h, panel, table } from "../ui.js";
 import { params, select } from "./common.js";
 import { flow } from "./flow.js";
 
+const SANKEY_PATHS = 1000;
+
 export async function render(ctx) {
   const length = ["2", "3", "4", "5"].includes(ctx.state.len) ? ctx.state.len : "2";
-  const rowsOf = (kind, limit) => ctx.q.smartQuery({ ...params(ctx, { queryname: "contentpaths", limit }), filter: `${ctx.state.f ?? ""}[kind=${kind}]` });
-  const answer = rowsOf("path", 5000);
+  /** The rows of contentpaths that `conditions` keep (the page's filter too), the first `limit`. */
+  const rowsOf = (conditions, limit) =>
+    ctx.q.smartQuery({ ...params(ctx, { queryname: "contentpaths", limit }), filter: `${ctx.state.f ?? ""}${conditions}` });
+  const answer = rowsOf("[kind=path]", SANKEY_PATHS);
   const sankey = panel(
     "Where viewing sessions go: first titles, next titles, stops",
     async () => {
@@ -26,13 +30,13 @@ export async function render(ctx) {
       node.dataset.request = url;
       return node;
     },
-    { wide: true },
+    { wide: true, note: `The ${SANKEY_PATHS} most common paths, their 40 largest steps.` },
   );
   const top = panel(
     `Top paths of ${length} titles`,
     async ({ actions }) => {
-      const { url, answer: a } = await answer;
-      const rows = a.response.filter((r) => r.kind === "path" && r.pathlength === Number(length)).slice(0, 25);
+      const { url, answer: a } = await rowsOf(`[kind=path][pathlength=${length}]`, 25);
+      const rows = a.response;
       if (!rows.length) return null;
       const columns = [
         { key: "titles", label: "Path" },
@@ -45,7 +49,7 @@ export async function render(ctx) {
     { wide: true },
   );
   const exits = panel("Where viewers stop", async ({ actions }) => {
-    const { url, answer: a } = await rowsOf("exit", 15);
+    const { url, answer: a } = await rowsOf("[kind=exit]", 15);
     const rows = a.response;
     if (!rows.length) return null;
     const columns = [
@@ -56,7 +60,7 @@ export async function render(ctx) {
     return table({ columns, rows, request: url, caption: "Where viewers stop", actions, filename: "exits.csv" });
   });
   const transitions = panel("Most common next titles", async ({ actions }) => {
-    const { url, answer: a } = await rowsOf("transition", 15);
+    const { url, answer: a } = await rowsOf("[kind=transition]", 15);
     const rows = a.response;
     if (!rows.length) return null;
     const columns = [
