@@ -59,6 +59,9 @@ function alertDetail(ctx, alert) {
     h("h3", {}, "Diagnosis"),
     h("p", {}, typeof alert.diagnosis === "string" ? alert.diagnosis : JSON.stringify(alert.diagnosis ?? "none")),
     h("p", {}, h("a", { href: viewsHref(ctx, alert) }, "The views of this alert")),
+    alert.requests?.length
+      ? [h("h3", {}, "The requests that reproduce it"), h("ul", {}, alert.requests.map((r) => h("li", {}, h("code", {}, r))))]
+      : null,
   );
 }
 
