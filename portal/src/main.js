@@ -13,8 +13,8 @@ import { errorText, h, leavePage, notIncluded } from "./ui.js";
 const root = document.getElementById("app");
 const session = new Session((message) => showLogin(message));
 const api = createApi(session);
-let account = null; // {customers, byId, catalog}
-let current = null; // {customer, features} of the customer shown
+let account = null; // {caller, customers, catalog} of the signed-in user
+let current = null; // {customer, features, plan} of the customer shown
 let pageRun = null; // the AbortController of the page being shown
 let renders = 0;
 
@@ -63,8 +63,7 @@ function showLogin(message = "") {
 }
 
 async function start() {
-  const answer = await api.get("/mm-apis/whoami");
-  const catalog = await api.get("/mm-apis/catalog");
+  const [answer, catalog] = await Promise.all([api.get("/mm-apis/whoami"), api.get("/mm-apis/catalog")]);
   account = { caller: answer.caller, customers: answer.customers, catalog };
   if (!answer.customers.length) {
     root.replaceChildren(h("main", { id: "main" }, h("h1", {}, "No customer"), h("p", {}, "Your user belongs to no customer.")));
