@@ -95,16 +95,19 @@ export function sparkline(points, label) {
   );
 }
 
-/** Horizontal bars of `rows` [{name, value}] in `unit`. */
-export function barChart(rows, unit, { label, height } = {}) {
+/** Horizontal bars of `rows` [{name, value, previous}] in `unit`; with `compare`, the previous values beside. */
+export function barChart(rows, unit, { label, height, compare = false } = {}) {
+  const series = [{ name: "this period", type: "bar", data: rows.map((r) => r.value) }];
+  if (compare) series.push({ name: "previous period", type: "bar", data: rows.map((r) => r.previous), itemStyle: { opacity: 0.45 } });
   return chart(
     {
-      grid: { left: 150, right: 24, top: 8, bottom: 24 },
+      grid: { left: 150, right: 24, top: compare ? 28 : 8, bottom: 24 },
+      legend: compare ? { top: 0 } : undefined,
       tooltip: { trigger: "axis", valueFormatter: (v) => formatValue(v, unit) },
       xAxis: { type: "value", axisLabel: { formatter: (v) => formatValue(v, unit) } },
       yAxis: { type: "category", inverse: true, data: rows.map((r) => r.name), axisLabel: { width: 140, overflow: "truncate" } },
-      series: [{ type: "bar", data: rows.map((r) => r.value) }],
+      series,
     },
-    { label, height: height ?? Math.max(120, 28 * rows.length + 40) },
+    { label, height: height ?? Math.max(120, (compare ? 40 : 28) * rows.length + 40) },
   );
 }

@@ -115,7 +115,7 @@ export function downloadButton(filename, columns, rows) {
 }
 
 /**
- * A table of `rows` (as the API answered them) with `columns` [{key, label, unit, link(row) → href}],
+ * A table of `rows` (as the API answered them) with `columns` [{key, label, unit, link(row) → href, derived}],
  * its request on `data-request`, and a CSV download of the same rows in `actions`.
  */
 export function table({ columns, rows, request, caption, actions, filename, navigate }) {
@@ -127,7 +127,8 @@ export function table({ columns, rows, request, caption, actions, filename, navi
     const href = column.link?.(row);
     const content = href ? h("a", { href, onclick: navigate }, text) : text;
     const numeric = typeof value === "number";
-    const dataset = numeric ? { key: column.key, value: String(value), scale: String(SCALE[column.unit] ?? 1) } : { key: column.key };
+    // a number of the API's answer carries its value; one the page computed (`derived`) says so
+    const dataset = !numeric ? { key: column.key } : column.derived ? { key: column.key, derived: String(value) } : { key: column.key, value: String(value), scale: String(SCALE[column.unit] ?? 1) };
     return h("td", { class: column.unit !== undefined ? "num" : null, dataset }, content);
   };
   return h(

@@ -304,6 +304,58 @@ def test_the_time_range_and_filters_live_in_the_url_and_back_restores_them(
     assert "f" not in state_of(page)
 
 
+def test_the_comparison_draws_the_previous_period_from_the_apis_answer(
+    tour: tuple[Page, Traffic], portal: PortalWorld
+) -> None:
+    page, traffic = tour
+    open_page(page, "video", by="cdn")
+    page.check("#compare")
+    wait_ready(page, "video")
+    assert state_of(page)["cmp"] == "1"
+    assert page.is_checked("#compare")
+    chart = page.evaluate(
+        """() => {
+            const el = document.querySelector('.chart[data-request]');
+            const series = el.chart.getOption().series.map(s => ({name: s.name, data: s.data}));
+            return {request: el.dataset.request, series};
+        }"""
+    )
+    names = [s["name"] for s in chart["series"]]
+    assert names == ["Video start time", "Video start time (previous period)", "Median video start time",
+                     "Median video start time (previous period)", "95th percentile video start time",
+                     "95th percentile video start time (previous period)"]  # fmt: skip
+    now = urllib.parse.parse_qs(urllib.parse.urlsplit(chart["request"]).query)["period"][0]
+    start, end = (int(part.split("=")[1]) for part in now.split(","))
+
+    def of_previous_period(request: str) -> str:
+        return request.replace(
+            urllib.parse.quote(now, safe=""), urllib.parse.quote(f"start={2 * start - end},end={start}", safe="")
+        )
+
+    previous_request = of_previous_period(chart["request"])
+    assert previous_request in traffic.api_paths()
+    before = portal.get(previous_request)["response"]
+    drawn = chart["series"][1]["data"]
+    assert len(drawn) == len(before) > 0
+    assert [[t / 1000 - (end - start), v] for t, v in drawn] == [[row["timestamp"], row["latency"]] for row in before]
+    row = page.locator("section.panel", has_text="Experience by cdn").locator("tbody tr").first
+    cdn = row.locator("td[data-key=cdn]").inner_text()
+    previous = float(row.locator("td[data-key=previous]").get_attribute("data-derived") or "nan")
+    latency = float(row.locator("td[data-key=latency]").get_attribute("data-value") or "nan")
+    breakdown = page.get_attribute("section.panel:has-text('Experience by cdn') table", "data-request") or ""
+    answer = portal.get(
+        breakdown.replace(
+            urllib.parse.quote(now, safe=""), urllib.parse.quote(f"start={2 * start - end},end={start}", safe="")
+        )
+    )
+    assert previous == next(r["latency"] for r in answer["response"] if r["cdn"] == cdn)
+    change = float(row.locator("td[data-key=change]").get_attribute("data-derived") or "nan")
+    assert abs(change - 100 * (latency - previous) / previous) < 1e-9
+    page.uncheck("#compare")
+    wait_ready(page, "video")
+    assert "cmp" not in state_of(page)
+
+
 def test_a_custom_range_is_read_in_the_viewers_time_zone(browser: Browser, portal: PortalWorld) -> None:
     context = browser.new_context(viewport=VIEWPORT, timezone_id="America/New_York")
     page = context.new_page()

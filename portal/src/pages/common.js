@@ -3,6 +3,7 @@
 
 import { barChart, timeChart } from "../charts.js";
 import { withCondition } from "../filters.js";
+import { change } from "../format.js";
 import { periodParam } from "../time.js";
 import { h, panel, table, uniqueId } from "../ui.js";
 
@@ -57,27 +58,38 @@ export function select({ label, value, options, onChange, id }) {
 
 /**
  * A breakdown of `metrics` by the dimension `by`: a bar chart of `focus` and the table, each row linking to
- * the views of that value (the page's filter and the row's value).
+ * the views of that value (the page's filter and the row's value). When comparing, the previous period's
+ * `focus` is drawn beside it and its change is a column (computed here from the two answers).
  */
 export function breakdownPanel(ctx, { by, metrics, focus, title, extra = {}, units }) {
   return panel(
     title ?? `By ${by}`,
     async ({ actions }) => {
-      const { url, answer } = await ctx.q.metrics(params(ctx, { metrics: metrics.join(","), aggby: by, orderby: metrics[0], order: "desc", limit: 50, ...extra }));
+      const ask = (period) => ctx.q.metrics(params(ctx, { metrics: metrics.join(","), aggby: by, orderby: metrics[0], order: "desc", limit: 50, ...extra }, period));
+      const [{ url, answer }, before] = await Promise.all([ask(ctx.period), ctx.comparing ? ask(ctx.previous) : null]);
       const rows = answer.response;
       if (!rows.length) return null;
       const unit = (name) => units?.[name] ?? ctx.metric(name)?.unit ?? "count";
+      const label = ctx.metric(focus)?.label ?? focus;
+      const previous = new Map((before?.answer.response ?? []).map((row) => [row[by], row[focus]]));
+      const shown = before ? rows.map((row) => ({ ...row, previous: previous.get(row[by]) ?? null, change: change(row[focus], previous.get(row[by])) })) : rows;
       const columns = [
         { key: by, label: by, link: (row) => ctx.pageHref("views", { f: withCondition(ctx.state.f, by, row[by]) }) },
         ...metrics.map((name) => ({ key: name, label: ctx.metric(name)?.label ?? name, unit: unit(name) })),
+        ...(before
+          ? [
+              { key: "previous", label: `${label}, previous period`, unit: unit(focus), derived: true },
+              { key: "change", label: `${label}: change`, unit: "percent", derived: true },
+            ]
+          : []),
       ];
-      const top = rows.slice(0, 12).map((row) => ({ name: String(row[by] === "" ? "(none)" : row[by]), value: row[focus] }));
-      const chartNode = barChart(top, unit(focus), { label: `${ctx.metric(focus)?.label ?? focus} by ${by}` });
+      const top = shown.slice(0, 12).map((row) => ({ name: String(row[by] === "" ? "(none)" : row[by]), value: row[focus], previous: row.previous }));
+      const chartNode = barChart(top, unit(focus), { label: `${label} by ${by}`, compare: Boolean(before) });
       const node = h(
         "div",
         {},
         chartNode,
-        table({ columns, rows, request: url, caption: `${title ?? by} breakdown`, actions, filename: `${by}-breakdown.csv` }),
+        table({ columns, rows: shown, request: url, caption: `${title ?? by} breakdown`, actions, filename: `${by}-breakdown.csv` }),
       );
       node.drawn = chartNode.drawn;
       return node;
