@@ -7,8 +7,6 @@ import {
   AriaComponent,
   GridComponent,
   LegendComponent,
-  MarkAreaComponent,
-  MarkPointComponent,
   TooltipComponent,
   VisualMapComponent,
 } from "echarts/components";
@@ -19,7 +17,7 @@ import { h, onLeave } from "./ui.js";
 
 echarts.use([
   BarChart, HeatmapChart, LineChart, SankeyChart, ScatterChart, AriaComponent, GridComponent, LegendComponent,
-  MarkAreaComponent, MarkPointComponent, TooltipComponent, VisualMapComponent, CanvasRenderer,
+  TooltipComponent, VisualMapComponent, CanvasRenderer,
 ]);
 
 export const PALETTE = ["#1f5fa8", "#c2410c", "#15803d", "#7e22ce", "#b91c1c", "#0e7490", "#a16207", "#4b5563"];
