@@ -15,7 +15,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +102,7 @@ def seed(data_dir: Path, config: SimulationConfig) -> None:
 @contextlib.contextmanager
 def portal_world(data_dir: Path) -> Iterator[PortalWorld]:
     config = SimulationConfig.last_days(2, customer_ids=(ENTERPRISE[0], PROFESSIONAL[0]), scale=0.15, seed=16)
-    seed(data_dir, replace(config))
+    seed(data_dir, config)
     auth = open_auth(Settings(data_dir=data_dir))
     try:
         accounts = auth.accounts
