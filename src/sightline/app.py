@@ -25,6 +25,7 @@ from sightline.ingest.pipeline import IngestPipeline
 from sightline.ingest.recovery import restore_sessions
 from sightline.ingest.sessions import Sessionizer
 from sightline.ingest.snapshot_log import SnapshotLog
+from sightline.portal.routes import portal_router
 from sightline.settings import Settings
 from sightline.smartquery.service import SmartQueryService
 from sightline.smartquery.stored_days import Refresher
@@ -108,6 +109,7 @@ def create_app(
     app.include_router(cmcd.router)
     app.include_router(media.router)
     app.include_router(mux_router)
+    app.include_router(portal_router())  # GET /: the portal; POST / stays mux's
     app.add_middleware(collect.CollectLane)  # added before CrossOriginIngest, so it runs inside it: CORS applies
     # Players post from their customers' pages: CORS on the ingest paths only (one prefix a line).
     app.add_middleware(
