@@ -126,7 +126,8 @@ def _addressees(session: Session, notice: Notice) -> list[Recipient]:
 
 
 def _told(session: Session, notice: Notice) -> list[Recipient]:
-    """The recipients that were told of the alert of `notice` before it (by an open or an escalation)."""
+    """The recipients that were told of the alert of `notice` before it (by an open or an escalation), in the
+    order they were first told, each with its latest level and secret."""
     rows = session.scalars(
         select(AlertDelivery)
         .join(AlertNotice, AlertDelivery.notice_id == AlertNotice.id)
@@ -135,6 +136,7 @@ def _told(session: Session, notice: Notice) -> list[Recipient]:
             AlertDelivery.alert_id == notice.alert_id,
             AlertNotice.transition != "resolve",
         )
-        .order_by(AlertDelivery.id.desc())
+        .order_by(AlertDelivery.id)
     ).all()
-    return [Recipient(cast(Kind, row.kind), row.target, cast(Level, row.level), row.secret) for row in rows]
+    latest = {(row.kind, row.target): row for row in rows}
+    return [Recipient(cast(Kind, r.kind), r.target, cast(Level, r.level), r.secret) for r in latest.values()]
