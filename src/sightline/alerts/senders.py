@@ -100,14 +100,13 @@ class Senders:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._client = httpx.Client(
-            timeout=settings.notify_timeout_s,
-            follow_redirects=False,
-            headers={"User-Agent": f"Sightline/{__version__}"},
-        )
+        # The transport, not a client: a client logs each request's URL (which may hold a token) at INFO, and
+        # follows no redirect unless told; the transport neither logs nor redirects.
+        self._transport = httpx.HTTPTransport(retries=0)
+        self._timeout = httpx.Timeout(settings.notify_timeout_s).as_dict()
 
     def close(self) -> None:
-        self._client.close()
+        self._transport.close()
 
     def send(self, job: Job, now: datetime) -> Outcome:
         """One attempt at `job`, at `now` (the signature's time)."""
@@ -116,7 +115,11 @@ class Senders:
         refused = check_address(job.target, self.settings.notify_private_targets)
         if refused is not None:
             return refused
-        headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: job.idempotency_key}
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": f"Sightline/{__version__}",
+            IDEMPOTENCY_HEADER: job.idempotency_key,
+        }
         if job.kind == "slack":
             body = slack_payload(job.notice)
         else:
@@ -124,9 +127,12 @@ class Senders:
             headers[EVENT_HEADER] = event_name(job.notice)
             if job.secret:
                 headers[SIGNATURE_HEADER] = signature_header(job.secret, int(now.timestamp()), body)
+        limits = {"timeout": self._timeout}
+        request = httpx.Request("POST", job.target, content=body, headers=headers, extensions=limits)
         try:
-            with self._client.stream("POST", job.target, content=body, headers=headers) as response:
-                return http_outcome(response.status_code, response.headers.get("retry-after"))
+            response = self._transport.handle_request(request)
+            response.close()
+            return http_outcome(response.status_code, response.headers.get("retry-after"))
         except httpx.TimeoutException:
             return Outcome(False, error=f"no answer within {self.settings.notify_timeout_s:g} s")
         except httpx.HTTPError as error:
