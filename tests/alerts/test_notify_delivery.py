@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sightline.alerts.delivery import DeliveryWorker, RetryPolicy
 from sightline.alerts.notify import Level, Notice, Recipient, Transition, enqueue
 from sightline.alerts.outbox import AlertDelivery, read_log
-from sightline.alerts.senders import Senders
+from sightline.alerts.senders import Job, Outcome, Senders
 from sightline.auth.service import AuthService
 from sightline.settings import Settings
 from tests.alerts.receivers import Mailbox, Receiver, run_smtp, serve
@@ -315,3 +315,21 @@ def test_an_email_without_smtp_settings_fails_saying_so(customers: AuthService, 
     [row] = log(customers)
     assert (row["status"], row["attempts"]) == ("failed", 1)
     assert "SIGHTLINE_SMTP_HOST" in str(row["lasterror"])
+
+
+class BrokenSenders(Senders):
+    """Senders with a bug of ours: every send raises."""
+
+    def send(self, job: Job, now: datetime) -> Outcome:
+        raise RuntimeError("a bug")
+
+
+def test_an_error_of_ours_in_sending_is_retried_and_ends_failed_not_claimed_forever(
+    customers: AuthService, local: Settings
+) -> None:
+    put(customers, notice((Recipient("webhook", "http://127.0.0.1:9/x"),)))
+    broken = DeliveryWorker(sessionmaker(customers.engine), BrokenSenders(local), RetryPolicy(3, 0.01, 0.01))
+    drain(customers, broken)
+    [row] = log(customers)
+    assert (row["status"], row["attempts"]) == ("failed", 3)
+    assert str(row["lasterror"]).startswith("Sightline could not send it")

@@ -4,6 +4,9 @@ once, in the caller's transaction."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -144,3 +147,41 @@ def test_notices_commit_with_the_callers_transaction_and_roll_back_with_it(custo
     assert told(customers) == []
     run(customers, [notice("open", "critical")])
     assert len(told(customers)) == 3
+
+
+def test_a_bad_recipient_is_a_failed_delivery_saying_why_and_the_rest_are_told(customers: AuthService) -> None:
+    bad = (
+        Recipient("webhook", "https://example.com/" + "x" * 3000, "warning", "s"),
+        Recipient("email", "ops@example.com\r\nBcc: everyone@example.com"),
+        Recipient("slack", "javascript:alert(1)"),
+        Recipient("email", "ops@example.com", "urgent"),  # type: ignore[arg-type]
+        Recipient("email", "ops2@example.com", "warning", "a secret for e-mail"),
+    )
+    run(customers, [notice("open", "critical", recipients=(CRITICAL, *bad))])
+    with Session(customers.engine) as session:
+        rows, total = read_log(session, A, None, None, 10, 0)
+        secrets = session.scalars(select(AlertDelivery.secret).order_by(AlertDelivery.id)).all()
+    by_status = sorted((row["status"], row["kind"], str(row["lasterror"])[:24]) for row in rows)
+    assert total == 6
+    assert by_status == [
+        ("failed", "email", "a recipient's level must"),
+        ("failed", "email", "an email recipient's tar"),
+        ("failed", "email", "only a webhook recipient"),
+        ("failed", "slack", "a slack recipient's targ"),
+        ("failed", "webhook", "a recipient's target mus"),
+        ("pending", "webhook", "None"),
+    ]
+    assert secrets == ["pager-secret", None, None, None, None, None]
+
+
+def test_an_alert_that_json_cannot_hold_as_it_is_is_stored_as_it_can(customers: AuthService) -> None:
+    alert: dict[Any, Any] = {
+        "expected": float("nan"),
+        "band": (1.0, float("inf")),
+        "start": datetime(2026, 1, 5, tzinfo=UTC),
+        7: "x",
+    }
+    run(customers, [replace(notice("open", "critical"), alert=alert)])
+    with Session(customers.engine) as session:
+        stored = session.scalars(select(AlertNotice.alert)).one()
+    assert stored == {"expected": None, "band": [1.0, None], "start": "2026-01-05 00:00:00+00:00", "7": "x"}

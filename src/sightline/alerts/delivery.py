@@ -125,7 +125,11 @@ class DeliveryWorker:
         if job is None:
             return False
         try:
-            outcome = self._senders.send(job, self._clock())
+            try:
+                outcome = self._senders.send(job, self._clock())
+            except Exception:  # an error of ours: retried like a failed send, so that it ends as `failed`
+                logger.exception("notification %s could not be sent", job.delivery_id)
+                outcome = Outcome(False, error="Sightline could not send it (an internal error: see the service's log)")
             self.record(job, outcome)
         finally:
             with self._lock:

@@ -4,16 +4,21 @@ records them in the outbox (alerts/outbox.py) in the engine's own transaction. T
 
 Who is told: of an open or an escalation, each recipient whose level admits the notice's severity (a
 recipient at "major" gets major and critical notices); of a resolve, whoever was told of the alert before,
-whatever the severity. A recipient listed twice (same kind and target) is told once.
+whatever the severity. A recipient listed twice (same kind and target) is told once. A recipient that
+`recipient_problem` refuses is recorded as a failed delivery saying why, never raised: one rule's bad
+recipient must not undo the engine's transaction.
 """
 
 from __future__ import annotations
 
+import math
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -66,6 +71,32 @@ def admits(level: Level, severity: Level) -> bool:
     return _RANK[severity] <= _RANK[level]
 
 
+_EMAIL = re.compile(r"[^@\s<>,;:\"()\[\]]+@[^@\s<>,;:\"()\[\]]+\.[^@\s<>,;:\"()\[\]]+")
+MAX_TARGET = 2000
+MAX_SECRET = 500
+
+
+def recipient_problem(recipient: Recipient) -> str | None:
+    """What is wrong with `recipient`, in words for a 400 (the rules API checks recipients with it); None when
+    nothing is. A URL of http(s) with a host for webhook and slack, one e-mail address for email, a known
+    level, a secret for webhooks only."""
+    target, kind = recipient.target, recipient.kind
+    if kind not in ("webhook", "slack", "email"):
+        return f"a recipient's kind must be webhook, slack or email, not {kind!r}"
+    if recipient.level not in LEVELS:
+        return f"a recipient's level must be one of {', '.join(LEVELS)}, not {recipient.level!r}"
+    if len(target) > MAX_TARGET:
+        return f"a recipient's target must be at most {MAX_TARGET} characters"
+    if kind == "email" and not _EMAIL.fullmatch(target):
+        return "an email recipient's target must be one e-mail address (name@domain)"
+    parts = urlsplit(target)
+    if kind != "email" and (parts.scheme not in ("http", "https") or not parts.hostname or " " in target):
+        return f"a {kind} recipient's target must be an http(s) URL"
+    if recipient.secret is not None and (kind != "webhook" or not 0 < len(recipient.secret) <= MAX_SECRET):
+        return f"only a webhook recipient has a secret, of 1 to {MAX_SECRET} characters"
+    return None
+
+
 def idempotency_key(customer_id: int, notice_key: str, recipient: Recipient) -> str:
     """The key of a (notice, recipient) delivery: the same on every attempt and on every enqueueing."""
     return str(uuid.uuid5(_KEYS, f"{customer_id}\n{notice_key}\n{recipient.kind}\n{recipient.target}"))
@@ -87,29 +118,45 @@ def enqueue(session: Session, notices: Sequence[Notice]) -> None:
             transition=notice.transition,
             severity=notice.severity,
             title=notice.title[:500],
-            alert=dict(notice.alert),
+            alert=_jsonable(notice.alert),
             created_at=now,
         )
         session.add(row)
         session.flush()
         for recipient in _addressees(session, notice):
+            problem = recipient_problem(recipient)  # recorded as failed, not raised: the engine's round goes on
             session.add(
                 AlertDelivery(
                     notice_id=row.id,
                     customer_id=notice.customer_id,
                     alert_id=notice.alert_id,
-                    kind=recipient.kind,
-                    target=recipient.target,
-                    level=recipient.level,
-                    secret=recipient.secret,
+                    kind=recipient.kind[:16],
+                    target=recipient.target[:MAX_TARGET],
+                    level=recipient.level[:16],
+                    secret=None if problem else recipient.secret,
                     idempotency_key=idempotency_key(notice.customer_id, notice.key, recipient),
-                    status="pending",
+                    status="failed" if problem else "pending",
                     attempts=0,
                     created_at=now,
                     next_attempt_at=now,
+                    last_error=problem,
                 )
             )
         session.flush()
+
+
+def _jsonable(value: Any) -> Any:
+    """`value` as JSON can hold it: mappings with string keys, lists, and no NaN or infinity (null instead);
+    anything else as its text. So that no alert's content can fail the engine's transaction."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    return str(value)
 
 
 def _addressees(session: Session, notice: Notice) -> list[Recipient]:
@@ -118,7 +165,7 @@ def _addressees(session: Session, notice: Notice) -> list[Recipient]:
         current = {(r.kind, r.target): r for r in notice.recipients}  # for a secret changed since
         ordered = [current.get((r.kind, r.target), r) for r in _told(session, notice)]
     else:
-        ordered = [r for r in notice.recipients if admits(r.level, notice.severity)]
+        ordered = [r for r in notice.recipients if recipient_problem(r) or admits(r.level, notice.severity)]
     chosen: dict[tuple[str, str], Recipient] = {}
     for recipient in ordered:
         chosen.setdefault((recipient.kind, recipient.target), recipient)
