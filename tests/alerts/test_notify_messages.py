@@ -12,8 +12,8 @@ import pytest
 from sightline.alerts.delivery import RetryPolicy
 from sightline.alerts.messages import email_message, signature_header, slack_payload, webhook_body
 from sightline.alerts.notify import Level, Notice, Recipient, admits, idempotency_key
-from sightline.alerts.outbox import shown_target
 from sightline.alerts.senders import check_address, http_outcome, smtp_outcome
+from sightline.alerts.targets import shown_target
 from tests.alerts.receivers import documented_verify, slack_problems
 
 CREATED = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -149,6 +149,7 @@ def test_backoff_doubles_with_jitter_within_its_cap_and_honours_retry_after() ->
         ("http://169.254.169.254/latest/meta-data", "private address"),
         ("http://[::1]/x", "private address"),
         ("https://93.184.215.14/hook", None),
+        ("https://example.com:99999/hook", "not an http(s) URL"),
     ],
 )
 def test_webhooks_reach_only_public_addresses_by_default(url: str, refused: str | None) -> None:
@@ -169,6 +170,9 @@ def test_webhooks_reach_only_public_addresses_by_default(url: str, refused: str 
         ("webhook", "https://user:pw@example.com:8443/in?token=abc", "https://example.com:8443/…"),
         ("webhook", "https://example.com", "https://example.com"),
         ("email", "ops@example.com", "ops@example.com"),
+        ("webhook", "http://[::1]:8080/in", "http://[::1]:8080/…"),
+        ("webhook", "http://example.com:99999/in", "(not an http(s) URL)"),
+        ("webhook", "not a url", "(not an http(s) URL)"),
     ],
 )
 def test_the_log_shows_a_url_without_its_path_query_or_login(kind: str, target: str, shown: str) -> None:

@@ -154,6 +154,7 @@ def test_a_bad_recipient_is_a_failed_delivery_saying_why_and_the_rest_are_told(c
         Recipient("webhook", "https://example.com/" + "x" * 3000, "warning", "s"),
         Recipient("email", "ops@example.com\r\nBcc: everyone@example.com"),
         Recipient("slack", "javascript:alert(1)"),
+        Recipient("webhook", "https://example.com:99999/in"),
         Recipient("email", "ops@example.com", "urgent"),  # type: ignore[arg-type]
         Recipient("email", "ops2@example.com", "warning", "a secret for e-mail"),
     )
@@ -162,16 +163,17 @@ def test_a_bad_recipient_is_a_failed_delivery_saying_why_and_the_rest_are_told(c
         rows, total = read_log(session, A, None, None, 10, 0)
         secrets = session.scalars(select(AlertDelivery.secret).order_by(AlertDelivery.id)).all()
     by_status = sorted((row["status"], row["kind"], str(row["lasterror"])[:24]) for row in rows)
-    assert total == 6
+    assert total == 7
     assert by_status == [
         ("failed", "email", "a recipient's level must"),
         ("failed", "email", "an email recipient's tar"),
         ("failed", "email", "only a webhook recipient"),
         ("failed", "slack", "a slack recipient's targ"),
         ("failed", "webhook", "a recipient's target mus"),
+        ("failed", "webhook", "a webhook recipient's ta"),
         ("pending", "webhook", "None"),
     ]
-    assert secrets == ["pager-secret", None, None, None, None, None]
+    assert secrets == ["pager-secret", None, None, None, None, None, None]
 
 
 def test_an_alert_that_json_cannot_hold_as_it_is_is_stored_as_it_can(customers: AuthService) -> None:

@@ -28,8 +28,9 @@ from sqlalchemy import Engine, and_, exists, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from sightline.alerts.notify import Level, Notice, Transition
-from sightline.alerts.outbox import AlertDelivery, AlertNotice, shown_target
+from sightline.alerts.outbox import AlertDelivery, AlertNotice
 from sightline.alerts.senders import Job, Outcome, Senders
+from sightline.alerts.targets import shown_target
 from sightline.auth.clock import Clock, utc_now
 from sightline.settings import Settings
 

@@ -18,12 +18,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sightline.alerts.outbox import AlertDelivery, AlertNotice
+from sightline.alerts.targets import parse_web_target
 
 Level = Literal["critical", "major", "warning"]
 """A recipient's level, and an alert's severity; most severe first."""
@@ -89,8 +89,7 @@ def recipient_problem(recipient: Recipient) -> str | None:
         return f"a recipient's target must be at most {MAX_TARGET} characters"
     if kind == "email" and not _EMAIL.fullmatch(target):
         return "an email recipient's target must be one e-mail address (name@domain)"
-    parts = urlsplit(target)
-    if kind != "email" and (parts.scheme not in ("http", "https") or not parts.hostname or " " in target):
+    if kind != "email" and parse_web_target(target) is None:
         return f"a {kind} recipient's target must be an http(s) URL"
     if recipient.secret is not None and (kind != "webhook" or not 0 < len(recipient.secret) <= MAX_SECRET):
         return f"only a webhook recipient has a secret, of 1 to {MAX_SECRET} characters"

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from sightline.alerts.targets import shown_target
 from sightline.auth.models import Base, UtcDateTime
 
 Status = Literal["pending", "delivered", "failed"]
@@ -72,17 +72,6 @@ class AlertDelivery(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_code: Mapped[int | None]
     last_error: Mapped[str | None] = mapped_column(String(500))
-
-
-def shown_target(kind: str, target: str) -> str:
-    """A target as the log shows it: an e-mail address as it is; of a URL, only its scheme, host and port (a
-    webhook's path or query may hold a token, as Slack's do; user and password are left out)."""
-    if kind == "email":
-        return target
-    parts = urlsplit(target)
-    port = f":{parts.port}" if parts.port else ""
-    rest = "/…" if parts.path.strip("/") or parts.query else ""
-    return f"{parts.scheme}://{parts.hostname or ''}{port}{rest}"
 
 
 def _epoch(moment: datetime | None) -> int | None:

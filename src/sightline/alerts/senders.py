@@ -16,7 +16,6 @@ import socket
 import ssl
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -32,6 +31,7 @@ from sightline.alerts.messages import (
     webhook_body,
 )
 from sightline.alerts.notify import Notice
+from sightline.alerts.targets import parse_web_target
 from sightline.settings import Settings
 
 
@@ -80,13 +80,13 @@ def check_address(url: str, allow_private: bool) -> Outcome | None:
     """None when `url` may be posted to; else why not: not an http(s) URL, or a host that resolves to a
     loopback, private, link-local or reserved address (unless `allow_private`). A name that does not resolve
     is retried (DNS may be down)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    web = parse_web_target(url)
+    if web is None:
         return Outcome(False, permanent=True, error="the target is not an http(s) URL")
     if allow_private:
         return None
     try:
-        found = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
+        found = socket.getaddrinfo(web.host, web.port or 443, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, ValueError):
         return Outcome(False, error="the target's host name does not resolve")
     if any(not ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_global for info in found):
