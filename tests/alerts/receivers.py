@@ -181,10 +181,14 @@ def free_port() -> int:
 
 @contextmanager
 def run_smtp(
-    mailbox: Mailbox, tls: ssl.SSLContext | None = None, login: tuple[str, str] | None = None
+    mailbox: Mailbox,
+    tls: ssl.SSLContext | None = None,
+    login: tuple[str, str] | None = None,
+    implicit_tls: bool = False,
 ) -> Iterator[Mailbox]:
-    """An aiosmtpd server on 127.0.0.1 into `mailbox` while the context lasts; with `tls`, STARTTLS required,
-    and with `login`, a LOGIN/PLAIN authentication with that user and password required."""
+    """An aiosmtpd server on 127.0.0.1 into `mailbox` while the context lasts; with `tls`, STARTTLS required
+    (or TLS from the start with `implicit_tls`), and with `login`, a LOGIN/PLAIN authentication with that user
+    and password required."""
 
     def authenticate(server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:
         ok = (
@@ -201,7 +205,9 @@ def run_smtp(
     mailbox.port = free_port()
     options: dict[str, Any] = {}
     if tls is not None:
-        options |= {"tls_context": tls, "require_starttls": True}
+        # aiosmtpd sees no TLS on an implicit-TLS connection: it would not offer AUTH there otherwise
+        implicit = {"ssl_context": tls, "auth_require_tls": False}
+        options |= implicit if implicit_tls else {"tls_context": tls, "require_starttls": True}
     if login is not None:
         options |= {"authenticator": authenticate, "auth_required": True}
     controller = Controller(mailbox, hostname="127.0.0.1", port=mailbox.port, **options)

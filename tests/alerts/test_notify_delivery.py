@@ -286,17 +286,20 @@ def test_an_email_goes_over_smtp_with_text_and_html(customers: AuthService, loca
     assert (refused["status"], refused["attempts"], refused["lastcode"]) == ("failed", 1, 550)
 
 
-def test_an_email_over_starttls_with_a_login(customers: AuthService, local: Settings, tmp_path: Path) -> None:
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # aiosmtpd's, on implicit TLS
+def test_an_email_over_tls_with_a_login(customers: AuthService, local: Settings, tmp_path: Path, security: str) -> None:
     ca = trustme.CA()
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(server)
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
-    with run_smtp(Mailbox(), tls=server, login=("alerts", "smtp-pass")) as box:
+    login = ("alerts", "smtp-pass")
+    with run_smtp(Mailbox(), tls=server, login=login, implicit_tls=security == "tls") as box:
         smtp = local.model_copy(
             update={
                 "smtp_host": "127.0.0.1",
                 "smtp_port": box.port,
-                "smtp_security": "starttls",
+                "smtp_security": security,
                 "smtp_user": "alerts",
                 "smtp_password": SecretStr("smtp-pass"),
                 "smtp_from": "alerts@example.com",

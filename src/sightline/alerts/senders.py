@@ -162,6 +162,8 @@ class Senders:
             return smtp_outcome(code, text)
         except smtplib.SMTPResponseException as error:
             return smtp_outcome(error.smtp_code, error.smtp_error)
-        except (smtplib.SMTPException, OSError) as error:
+        except smtplib.SMTPException as error:
+            return Outcome(False, error=f"SMTP failed: {error}"[:300])
+        except OSError as error:
             return Outcome(False, error=f"could not reach the SMTP server ({type(error).__name__})")
         return Outcome(True, code=250)
