@@ -169,7 +169,13 @@ def _cpu_ms() -> float:
 
 
 def _stages(store: Store, repeats: int = STAGE_REPEATS) -> Stages:
-    query = SmartQuery(CUSTOMER, "contentpaths", Period(END - timedelta(days=DAYS), END), "hour", None, (), 1000, 0)
+    query = SmartQuery(
+        customer_id=CUSTOMER,
+        period=Period(END - timedelta(days=DAYS), END),
+        granularity="hour",
+        limit=1000,
+        name="contentpaths",
+    )
     count = (Aliased(Func("count", ()), "n"), Aliased(Func("sum", (Func("length", (Column("session"),)),)), "views"))
 
     def engine(select: Select) -> Engine:

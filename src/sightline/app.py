@@ -10,10 +10,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from sightline import __version__
-from sightline.api import catalog, cmcd, collect, errors_api, health, media, metrics, sdk, smartquery
+from sightline.alerts.delivery import DeliveryWorker
+from sightline.api import alertdeliveries, catalog, cmcd, collect, errors_api, health, media, metrics, sdk, smartquery
 from sightline.api import sessions as session_routes
 from sightline.api.auth import include_auth
 from sightline.api.cors import ALLOWED_HEADERS, CrossOriginIngest
+from sightline.api.docs_pages import include_docs_pages
 from sightline.api.errors import install_error_handlers
 from sightline.api.media import CMCD_REQUEST_HEADERS
 from sightline.api.mux import router as mux_router
@@ -23,7 +25,9 @@ from sightline.ingest.mux_sessions import MuxViews
 from sightline.ingest.pipeline import IngestPipeline
 from sightline.ingest.recovery import restore_sessions
 from sightline.ingest.sessions import Sessionizer
+from sightline.ingest.snapshot_log import SnapshotLog
 from sightline.ingest.window import EventWindow
+from sightline.portal.routes import portal_router
 from sightline.settings import Settings
 from sightline.smartquery.service import SmartQueryService
 from sightline.smartquery.stored_days import Refresher
@@ -49,22 +53,35 @@ def create_app(
             customers = [customer.id for customer in app.state.auth.accounts.list_customers()]
             restore_sessions(app.state.store, sessions, customers, int(time.time() * 1000))
         app.state.ingest = IngestPipeline(sessions, app.state.writer, EventWindow.for_settings(settings))
-        app.state.cmcd = CmcdSessions(app.state.ingest)
+        cmcd_log = SnapshotLog(settings.data_dir / "cmcd")
+        app.state.cmcd = CmcdSessions(
+            app.state.ingest,
+            cmcd_log,
+            lambda dimensions, origin: app.state.enricher.enrich(dimensions, *origin),
+            window_ms=round(settings.cmcd_reorder_window_s * 1000),
+        )
+        app.state.cmcd.recover(app.state.store)
         app.state.media_origin = media.MediaOrigin.from_settings(settings)
         app.state.mux_views = MuxViews()
         app.state.smartquery = SmartQueryService(app.state.store, smartquery.render_page)
         sweeper = asyncio.create_task(collect.sweep_forever(app))
+        app.state.cmcd.start()
         stored_days = Refresher(
             app.state.store,
             lambda: [customer.id for customer in app.state.auth.accounts.list_customers()],
             settings.stored_days_every_s,
         )
         stored_days.start()
+        notifications = DeliveryWorker.for_settings(app.state.auth.engine, settings)
+        notifications.start()
         try:
             yield
         finally:
             sweeper.cancel()
+            await app.state.cmcd.close()
+            cmcd_log.close()
             stored_days.stop()
+            notifications.stop()
             if own_writer:
                 app.state.writer.close()
             if own_store:
@@ -80,8 +97,11 @@ def create_app(
         # No OpenTelemetry export: FastAPI's check for configured providers on every request costs about a
         # twentieth of a beacon's handling.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
+        docs_url=None,  # FastAPI's pages load their files from a CDN: ours serve them (api.docs_pages)
+        redoc_url=None,
     )
     install_error_handlers(app)
+    include_docs_pages(app)
     app.include_router(health.router)
     include_auth(app, settings)
     app.include_router(metrics.router)
@@ -89,11 +109,13 @@ def create_app(
     app.include_router(smartquery.router)
     app.include_router(session_routes.router)
     app.include_router(catalog.router)
+    app.include_router(alertdeliveries.router)
     app.include_router(collect.router)
     app.include_router(sdk.router)
     app.include_router(cmcd.router)
     app.include_router(media.router)
     app.include_router(mux_router)
+    app.include_router(portal_router())  # GET /: the portal; POST / stays mux's
     app.add_middleware(collect.CollectLane)  # added before CrossOriginIngest, so it runs inside it: CORS applies
     # Players post from their customers' pages: CORS on the ingest paths only (one prefix a line).
     app.add_middleware(

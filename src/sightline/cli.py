@@ -24,6 +24,8 @@ def _settings(args: argparse.Namespace) -> Settings:
             "data_dir": args.data_dir,
             "host": getattr(args, "host", None),
             "port": getattr(args, "port", None),
+            "tls_cert": getattr(args, "tls_cert", None),
+            "tls_key": getattr(args, "tls_key", None),
         }.items()
         if v is not None
     }
@@ -31,20 +33,12 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _serve(args: argparse.Namespace) -> None:
-    import uvicorn
-
     from sightline.app import create_app
+    from sightline.server import serve, tls_files
 
     settings = _settings(args)
-    # proxy_headers off: the app alone reads X-Forwarded-For, from its trusted proxies (docs/enrichment.md)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        access_log=settings.access_log,
-        proxy_headers=False,
-    )
+    tls = tls_files(settings)
+    serve(create_app(settings), settings, tls, log_level="info")
 
 
 def _migrate(args: argparse.Namespace) -> None:
@@ -92,6 +86,8 @@ def _parser() -> argparse.ArgumentParser:
         if server:
             sub.add_argument("--host", help="address to listen on (default 127.0.0.1)")
             sub.add_argument("--port", type=int, help="port to listen on (default 8000)")
+            sub.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve HTTPS (with --tls-key)")
+            sub.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
         return sub
 
     command("serve", "run the API service", server=True).set_defaults(run=_serve)

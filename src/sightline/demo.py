@@ -1,31 +1,45 @@
 """`sightline demo`: a fresh data directory, demo customers, simulated traffic, then the service.
 
-The demo's seeded traffic ends now; events of the seeded views that lie in the future are held back and
-released by `LiveTraffic` when their time comes, together with new live views, so that the store holds
-only what real players would have sent by now.
+The data directory is locked before anything in it changes, and marked as a demo's (demo.json) before
+anything else is written, so that a running demo is never disturbed and an interrupted one is replaced.
+
+The demo seeds its period after the 28 days before it (`history`, at a lower rate), which the subscriber
+queries look back at. The seeded traffic ends now; events of the seeded views that lie in the future are
+held back and released by `LiveTraffic` when their time comes, together with new live views, so that the
+store holds only what real players would have sent by now.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import secrets
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import pyarrow as pa
 from tqdm import tqdm
 
 from sightline.auth.demo import DemoAccount, provision_demo_customer
 from sightline.auth.service import open_auth
+from sightline.server import base_url, serve, tls_files
 from sightline.settings import Settings
 from sightline.simulate.cli import expected_events
 from sightline.simulate.customers import profile_for
 from sightline.simulate.incidents import to_ms
-from sightline.simulate.live import LiveTraffic, split_due
-from sightline.simulate.traffic import SimulationConfig, simulate
-from sightline.store import EmbeddedStore, open_store
+from sightline.simulate.live import LiveTraffic
+from sightline.simulate.traffic import SimulationConfig, prefetch, simulate
+from sightline.smartquery.subscribers import LOOKBACK
+from sightline.store import DataDirLock, EmbeddedStore, open_store
+from sightline.store.embedded import LOCK_FILE
 from sightline.store.writer import BatchingWriter
 
+DEMO_JSON = "demo.json"
+"""The demo's credentials; its presence marks a data directory as a demo's (see `claim_data_dir`)."""
+HISTORY_RATE = 0.05
+"""The rate of the weeks before the demo's period (`history`), against the period's: enough for the cohorts
+of the period to read as a customer's would (about a quarter `new`), for a fifth more events to seed."""
 DEMO_CUSTOMERS: tuple[tuple[int, int], ...] = ((1001, 6831), (1002, 6830))
 """(customer id, plan level): the first has the highest plan level, which allows everything."""
 
@@ -39,13 +53,35 @@ class DemoCustomer:
     password: str
 
 
-def fresh_data_dir(data_dir: Path) -> None:
-    """Empty `data_dir` for the demo; refuse a directory that holds anything but an earlier demo."""
-    if data_dir.exists() and any(data_dir.iterdir()):
-        if not (data_dir / "demo.json").exists():
-            raise ValueError(f"{data_dir} is not empty and holds no earlier demo; choose another --data-dir")
-        shutil.rmtree(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+def claim_data_dir(data_dir: Path) -> DataDirLock:
+    """Own `data_dir` for a new demo, and mark it as a demo's before anything else is written.
+
+    A directory that holds anything but an earlier demo is refused, and one that a running process owns
+    fails to lock (`DataDirectoryLockedError`): both untouched. An earlier demo, finished or interrupted,
+    is emptied under the lock (its lock file kept: that is the lock)."""
+    if not _replaceable(data_dir):
+        raise ValueError(f"{data_dir} is not empty and holds no earlier demo; choose another --data-dir")
+    lock = DataDirLock(data_dir)
+    try:
+        for entry in data_dir.iterdir():
+            if entry.name == LOCK_FILE:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        write_demo_json(data_dir, [])
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+def _replaceable(data_dir: Path) -> bool:
+    """Whether `data_dir` is missing, empty (but for a lock file) or a demo's: it holds demo.json, written
+    first by every demo."""
+    names = {entry.name for entry in data_dir.iterdir()} if data_dir.exists() else set()
+    return names <= {LOCK_FILE} or DEMO_JSON in names
 
 
 def demo_customers() -> list[DemoCustomer]:
@@ -58,17 +94,36 @@ def demo_customers() -> list[DemoCustomer]:
     return customers
 
 
+def history(config: SimulationConfig) -> SimulationConfig:
+    """The lookback of the subscriber queries before `config`'s period, at `HISTORY_RATE` of its rate, of the
+    same audience and without incidents: what tells a returning subscriber from a new one."""
+    return replace(config, start=config.start - LOOKBACK, end=config.start, rate=HISTORY_RATE, with_incidents=False)
+
+
 def seed(store: EmbeddedStore, config: SimulationConfig, live: LiveTraffic) -> int:
-    """Insert `config`'s traffic up to its end; hold later events for `live`. The events inserted."""
-    end_ms, inserted = to_ms(config.end), 0
-    with tqdm(total=expected_events(config), unit=" events", unit_scale=True, desc="simulating") as bar:
-        for chunk in simulate(config):
-            past, future = split_due(chunk.events, end_ms)
-            store.insert_events(past)
-            live.hold(future)
-            inserted += past.num_rows
+    """Insert `config`'s traffic, after its `history`, up to its end; hand what its views do later to `live`. The
+    events inserted. Small chunks (the history's) are inserted together, up to `config.chunk_events` rows: an
+    insert costs the same whatever its size below that."""
+    inserted, pending = 0, list[pa.Table]()
+    total = expected_events(history(config)) + expected_events(config)
+    with tqdm(total=total, unit=" events", unit_scale=True, desc="simulating") as bar:
+        for chunk in prefetch(itertools.chain(simulate(history(config)), simulate(config))):
+            live.hold(chunk.later)
+            pending.append(chunk.events)
+            if sum(t.num_rows for t in pending) >= config.chunk_events:
+                inserted += _insert(store, pending)
             bar.update(chunk.events.num_rows)
+        inserted += _insert(store, pending)
     return inserted
+
+
+def _insert(store: EmbeddedStore, tables: list[pa.Table]) -> int:
+    """Insert `tables` as one batch and empty the list; the rows inserted."""
+    batch = pa.concat_tables(tables)
+    tables.clear()
+    if batch.num_rows:
+        store.insert_events(batch)
+    return int(batch.num_rows)
 
 
 def provision(settings: Settings, customers: list[DemoCustomer]) -> list[DemoAccount]:
@@ -81,7 +136,8 @@ def provision(settings: Settings, customers: list[DemoCustomer]) -> list[DemoAcc
 
 
 def write_demo_json(data_dir: Path, accounts: list[DemoAccount]) -> Path:
-    path = data_dir / "demo.json"
+    """demo.json, readable by its owner alone: the demo's customers and their credentials."""
+    path = data_dir / DEMO_JSON
     path.touch(mode=0o600)
     path.write_text(json.dumps({"customers": [a.to_json() for a in accounts]}, indent=2) + "\n")
     return path
@@ -89,7 +145,7 @@ def write_demo_json(data_dir: Path, accounts: list[DemoAccount]) -> Path:
 
 def welcome(settings: Settings, accounts: list[DemoAccount], end_s: int, path: Path) -> str:
     """What the demo prints once ready: credentials, and curl lines that work as they are."""
-    base = f"http://{settings.host}:{settings.port}"
+    base = base_url(settings)
     lines = [
         f"customer {a.customer_id} {a.name!r} (plan level {a.plan_level}): user {a.username} / {a.password}, "
         f"API key {a.api_key}, ingest key {a.ingest_key}"
@@ -100,6 +156,7 @@ def welcome(settings: Settings, accounts: list[DemoAccount], end_s: int, path: P
     lines += [
         f"credentials in {path}",
         f"serving on {base}  (OpenAPI docs: {base}/docs)",
+        f"portal: {base}/  sign in as {first.username} / {first.password} (or as the user of another customer above)",
         "try:",
         f"  curl -s -H 'X-API-Key: {first.api_key}' \\\n"
         f"    '{base}/mm-apis/metricquery/{first.customer_id}?period={period}"
@@ -111,12 +168,10 @@ def welcome(settings: Settings, accounts: list[DemoAccount], end_s: int, path: P
 
 
 def run_demo(settings: Settings, *, days: float, scale: float, seed_value: int) -> None:
-    import uvicorn
-
     from sightline.app import create_app
 
-    fresh_data_dir(settings.data_dir)
-    store = open_store(settings)
+    tls = tls_files(settings)
+    store = open_store(settings, claim_data_dir(settings.data_dir))
     writer = BatchingWriter.for_settings(store, settings)
     try:
         customers = demo_customers()
@@ -127,7 +182,10 @@ def run_demo(settings: Settings, *, days: float, scale: float, seed_value: int) 
         events = seed(store, config, live)
         accounts = provision(settings, customers)
         path = write_demo_json(settings.data_dir, accounts)
-        print(f"\n{events:,} events of {days:g} days simulated into {settings.data_dir}")
+        print(
+            f"\n{events:,} events of {days:g} days, and of the {LOOKBACK.days} days before at "
+            f"{HISTORY_RATE:.0%} of the rate, simulated into {settings.data_dir}"
+        )
         for incident in config.incidents:
             print(
                 f"  incident {incident.kind} on {incident.customer_id}: {incident.start:%a %H:%M} to "
@@ -136,14 +194,8 @@ def run_demo(settings: Settings, *, days: float, scale: float, seed_value: int) 
         print(welcome(settings, accounts, to_ms(config.end) // 1000, path))
         live.start()
         try:
-            uvicorn.run(
-                # the simulated live traffic goes around the collector: its views are not the collector's
-                create_app(settings, store, writer, restore_views=False),
-                host=settings.host,
-                port=settings.port,
-                log_level="warning",
-                proxy_headers=False,  # the app reads X-Forwarded-For from its trusted proxies alone
-            )
+            # the simulated live traffic goes around the collector: its views are not the collector's
+            serve(create_app(settings, store, writer, restore_views=False), settings, tls, log_level="warning")
         finally:
             live.stop()
     finally:

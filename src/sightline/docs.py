@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from sightline.api.access import route_access
+from sightline.app import create_app
 from sightline.auth.plans import plans_md
 from sightline.catalog import DIMENSIONS, EVENT_FIELDS, EVENT_TYPES
 from sightline.catalog.describe import dimensions_md, metrics_md
@@ -159,11 +162,22 @@ says (docs/enrichment.md).
 """
 
 
+def plans_document() -> str:
+    """docs/plans.md, with every route of the app as its route table has them (an app built only to be read:
+    its accounts database in memory, its store never opened)."""
+    with tempfile.TemporaryDirectory() as directory:
+        app = create_app(Settings(data_dir=Path(directory), metadata_url="sqlite://"))
+        try:
+            return plans_md(route_access(app))
+        finally:
+            app.state.auth.close()
+
+
 DOCUMENTS: dict[str, Callable[[], str]] = {
     "beacon-format.md": beacon_format_md,
     "dimensions.md": dimensions_md,
     "metrics.md": metrics_md,
-    "plans.md": plans_md,
+    "plans.md": plans_document,
     "smartquery.md": smartquery_md,
 }
 

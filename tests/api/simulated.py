@@ -47,6 +47,8 @@ COLUMNS = (
     "play_ms",
     "rebuffer_ms",
     "interval_bitrate_kbps",
+    "live_latency_ms",
+    "streamtype",
     "fatal",
     "business_error",
     "error_code",
@@ -66,7 +68,7 @@ class World:
     """The simulator's truth, one row per view (view_id, outcome, totals, dimensions)."""
     incidents: tuple[Incident, ...]
     opened: frozenset[str]
-    """Views of CUSTOMER whose closing event was left out: still open."""
+    """Views of CUSTOMER still open: going on at the end of the day, or their closing event left out."""
     cache: dict[str, Any] = field(default_factory=dict)
     """Independent computations, made once per world."""
 
@@ -118,12 +120,15 @@ def without_closing(events: pa.Table, count: int) -> tuple[pa.Table, frozenset[s
 @contextmanager
 def simulated_world(data_dir: Path, open_views: int = 0) -> Iterator[World]:
     """The app owning its store (closed on exit: chDB opens one data directory per process), the simulated
-    day inserted in shuffled batches (`open_views` views of CUSTOMER without their closing event), both
-    customers on the plan that allows everything, and an API key of each."""
+    day inserted in shuffled batches (`open_views` views of CUSTOMER without their closing event, besides
+    those going on at the end of the day), both customers on the plan that allows everything, and an API key
+    of each."""
     chunks = list(simulate(CONFIG))
     events = pa.concat_tables([chunk.events for chunk in chunks])
     truth = pa.concat_tables([chunk.views for chunk in chunks]).to_pandas()
-    events, opened = without_closing(events, open_views)
+    events, left_open = without_closing(events, open_views)
+    going_on = (truth["outcome"].astype(str) == "open") & (truth["customer_id"] == CUSTOMER)
+    opened = left_open | frozenset(truth.loc[going_on, "view_id"])
     app = create_app(Settings(data_dir=data_dir, argon2_time_cost=1, argon2_memory_kib=1024))
     auth = app.state.auth
     auth.accounts.add_customer(CUSTOMER, "Errors", PLAN_LEVEL)

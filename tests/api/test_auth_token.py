@@ -109,6 +109,24 @@ def test_bodies_that_are_neither_form_nor_json_object_are_400(
     assert (response.status_code, _error(response)["code"]) == (400, "invalid_request")
 
 
+@pytest.mark.parametrize("path", ["/generateOAuthToken", "/oauth/revoke"])
+def test_json_nested_too_deeply_is_400_not_a_server_error(client: TestClient, path: str) -> None:
+    response = client.post(path, content=b"[" * 100_000, headers={"Content-Type": "application/json"})
+    assert (response.status_code, _error(response)["code"]) == (400, "invalid_request")
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "application/json"])
+def test_a_body_past_a_mebibyte_is_413(client: TestClient, content_type: str) -> None:
+    body = b"grant_type=password&username=ann%40example.com&password=" + b"x" * (1 << 20)
+    response = client.post("/generateOAuthToken", content=body, headers={"Content-Type": content_type})
+    assert (response.status_code, _error(response)["code"]) == (413, "body_too_large")
+
+
+def test_a_multipart_form_is_read_as_well(client: TestClient) -> None:
+    response = client.post("/generateOAuthToken", files={k: (None, v) for k, v in PASSWORD.items()})
+    assert response.status_code == 201
+
+
 def test_five_failed_logins_in_a_minute_answer_429_with_retry_after(client: TestClient, clock: ManualClock) -> None:
     for _ in range(5):
         failed = _token(client, grant_type="password", username="ann@example.com", password="wrong-one")
@@ -140,7 +158,9 @@ def test_the_revocation_endpoint_ends_the_login(client: TestClient, which: str) 
 
 
 def test_revoking_an_unknown_token_is_200_and_no_token_is_400(client: TestClient) -> None:
-    assert client.post("/oauth/revoke", data={"token": "sla_unknown"}).status_code == 200
+    unknown = client.post("/oauth/revoke", data={"token": "sla_unknown"})
+    assert unknown.status_code == 200
+    assert (unknown.headers["content-type"], unknown.json()) == ("application/json", {})
     response = client.post("/oauth/revoke", data={"token_type_hint": "access_token"})
     assert (response.status_code, _error(response)["parameter"]) == (400, "token")
 
@@ -151,3 +171,8 @@ def test_openapi_documents_the_form_body_and_both_credentials(client: TestClient
     assert set(body) == {"application/x-www-form-urlencoded", "application/json"}
     assert set(spec["components"]["securitySchemes"]) == {"HTTPBearer", "APIKeyHeader"}
     assert set(spec["paths"]["/mm-apis/whoami/{customerId}"]["get"]["responses"]) >= {"200", "401", "403"}
+
+
+def test_a_multipart_body_without_its_boundary_is_400(client: TestClient) -> None:
+    response = client.post("/generateOAuthToken", content=b"x", headers={"Content-Type": "multipart/form-data"})
+    assert (response.status_code, _error(response)["code"]) == (400, "invalid_request")

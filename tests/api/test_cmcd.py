@@ -42,7 +42,9 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("cmcd"), argon2_time_cost=1, argon2_memory_kib=1024)
+    settings = Settings(  # no reorder window: a report's records are stored before its answer (see test_cmcd_reorder)
+        data_dir=tmp_path_factory.mktemp("cmcd"), argon2_time_cost=1, argon2_memory_kib=1024, cmcd_reorder_window_s=0
+    )
     with TestClient(create_app(settings)) as client:
         auth = client.app.state.auth  # type: ignore[attr-defined]
         auth.accounts.add_customer(CUSTOMER, "Alpha", PLAN_LEVEL)
@@ -204,7 +206,12 @@ def test_a_missing_key_is_401_and_an_unknown_or_revoked_one_is_410(world: World)
         assert response.json()["error"]["code"] == "unknown_ingest_key"
 
 
-def test_an_overloaded_collector_answers_429_and_the_retry_counts(world: World, tmp_path: Path) -> None:
+def test_a_refusing_store_delays_the_events_and_the_next_report_is_429_until_they_are_stored(
+    world: World, tmp_path: Path
+) -> None:
+    """The records of a report are durable in the collector's log before the store takes their events: the
+    report is acknowledged, the events are stored once the store takes them again, and meanwhile the
+    session's next report is refused whole (429) and counts once when sent again."""
     app = world.client.app
     pipeline = app.state.ingest  # type: ignore[attr-defined]
     original = pipeline.writer
@@ -215,25 +222,34 @@ def test_an_overloaded_collector_answers_429_and_the_retry_counts(world: World, 
             "events": [{"event": "play_request", "ts": T0, "seq": 0}, {"event": "exit", "ts": T0, "seq": 1}],
         }
     )
-    records = [line("busy", "ps", 0, 0, sta="s"), line("busy", "ps", 500, 1, sta="p")]
     pipeline.writer = blocked
     try:
         blocked.submit(to_event_table(CUSTOMER, [filler]))
-        refused = report(world, *records)
+        assert report(world, line("busy", "ps", 0, 0, sta="s")).status_code == 204
+        refused = report(world, line("busy", "ps", 500, 1, sta="p"))
         assert refused.status_code == 429
         assert refused.headers["Retry-After"] == "1"
     finally:
         blocked.close()
         pipeline.writer = original
-    assert report(world, *records).status_code == 204
-    app.state.writer.flush()  # type: ignore[attr-defined]
     store = app.state.store  # type: ignore[attr-defined]
     view_id = str(uuid.UUID(bytes=derived_view_id(CUSTOMER, "cmcd", "busy", T0)))
-    stored = store.query(
-        "SELECT toString(event) AS event, startup_ms FROM events WHERE view_id = toUUID({v:String}) ORDER BY seq",
-        {"v": view_id},
-    ).to_pylist()
-    assert stored == [{"event": "play_request", "startup_ms": 0}, {"event": "first_frame", "startup_ms": 500}]
+
+    def stored() -> list[dict[str, Any]]:
+        app.state.writer.flush()  # type: ignore[attr-defined]
+        rows: list[dict[str, Any]] = store.query(
+            "SELECT toString(event) AS event, startup_ms FROM events WHERE view_id = toUUID({v:String}) ORDER BY seq",
+            {"v": view_id},
+        ).to_pylist()
+        return rows
+
+    deadline = time.monotonic() + 10
+    while not stored():  # the collector's timer offers the held events again, with no report to prompt it
+        assert time.monotonic() < deadline, "the acknowledged events were never stored"
+        time.sleep(0.2)
+    assert report(world, line("busy", "ps", 500, 1, sta="p")).status_code == 204
+    assert report(world, line("busy", "ps", 500, 1, sta="p")).status_code == 204  # a retry: counted once
+    assert stored() == [{"event": "play_request", "startup_ms": 0}, {"event": "first_frame", "startup_ms": 500}]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -49,7 +49,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     (root / ".hidden").write_text("HIDDEN-CONTENT")
     (base / "secret.txt").write_text("SECRET")
     (root / "link-out").symlink_to(base / "secret.txt")
-    settings = Settings(data_dir=base / "data", media_origin_dir=root, argon2_time_cost=1, argon2_memory_kib=1024)
+    settings = Settings(  # no reorder window: a request's data is stored as soon as it is read
+        data_dir=base / "data",
+        media_origin_dir=root,
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+        cmcd_reorder_window_s=0,
+    )
     with TestClient(create_app(settings)) as client:
         auth = client.app.state.auth  # type: ignore[attr-defined]
         auth.accounts.add_customer(CUSTOMER, "Alpha", 6831)

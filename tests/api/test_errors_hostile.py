@@ -35,6 +35,7 @@ from tests.api.test_metrics_hostile import (
     HOSTILE,
     HYPOTHESIS,
     MAX_QUERY,
+    PLAN_KEYS,
     RAW,
     START,
     E,
@@ -53,11 +54,7 @@ FIELDS = st.sampled_from(["errorcode", "errormessage", "timestamp", *(d.name for
 ERROR_METRIC = st.sampled_from(sorted(ERROR_METRIC_NAMES))
 
 ERROR_HOSTILE: dict[str, st.SearchStrategy[str]] = {
-    **{
-        k: v
-        for k, v in HOSTILE.items()
-        if k not in ("sessiontype", "concurrency", "allstatus", "explain", "metrics", "aggby")
-    },
+    **{k: v for k, v in HOSTILE.items() if k not in ("sessiontype", "concurrency", "allstatus", "metrics", "aggby")},
     "metrics": st.one_of(RAW, _joined(ERROR_METRIC, st.just(","), RAW), _joined(st.just("errors,"), FIELDS)),
     "aggby": st.one_of(RAW, _joined(FIELDS, st.just(","), RAW), _joined(FIELDS, st.just(","), FIELDS)),
     "heatmap": st.one_of(RAW, FIELDS),
@@ -107,6 +104,10 @@ def check_answer(response: httpx.Response, at_fault: Collection[str]) -> dict[st
     assert status < 500, _show(response)
     body = response.json()
     assert isinstance(body, dict), _show(response)
+    if status == 200 and "sql" in body:  # the plan, for `explain`
+        assert "explain" in response.request.url.params, _show(response)
+        assert set(body) == PLAN_KEYS, _show(response)
+        return body
     if status == 200:
         assert ENVELOPE <= set(body) <= {*ENVELOPE, "heatmap", "queryId", "session"}, _show(response)
         assert body["totalcount"] == len(body["response"]), _show(response)

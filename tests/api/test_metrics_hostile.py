@@ -818,7 +818,7 @@ def test_edge_requests_never_fail_on_the_server(api: Api, params: dict[str, str]
 
 
 def test_a_page_past_the_end_still_counts_every_record(api: Api) -> None:
-    """`totalrecords` is the number of rows in all (DESIGN §6), whichever page is asked for."""
+    """`totalrecords` is the number of rows in all (README), whichever page is asked for."""
     first = check_answer(api.get({**BASE, "aggby": "country", "limit": "2"}), set())
     assert first["totalrecords"] > 2
     response = api.get({**BASE, "aggby": "country", "limit": "2", "offset": "1000"})

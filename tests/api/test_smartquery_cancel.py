@@ -21,7 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sightline.app import create_app
-from sightline.auth.kinds import KeyKind
+from sightline.auth.kinds import KeyKind, Role
 from sightline.settings import Settings
 from sightline.smartquery.service import store_tag
 
@@ -51,6 +51,8 @@ FROM (SELECT number,
 class World:
     client: TestClient
     headers: dict[str, str]
+    users: dict[str, dict[str, str]]
+    """Headers of the customer's users by name: `admin` (an admin), `viewer` and `other_viewer`."""
 
 
 @pytest.fixture(scope="module")
@@ -60,24 +62,29 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     auth = app.state.auth
     auth.accounts.add_customer(CUSTOMER, "Cancel", PLAN_LEVEL)
     key = auth.accounts.create_key(KeyKind.API, CUSTOMER)[1]
+    users = {}
+    for name, role in (("admin", Role.ADMIN), ("viewer", Role.VIEWER), ("other_viewer", Role.VIEWER)):
+        auth.accounts.add_user(name, f"password-{name}", [CUSTOMER], role)
+        token = auth.tokens.password_grant(name, f"password-{name}").access_token
+        users[name] = {"Authorization": f"Bearer {token}"}
     with TestClient(app) as client:
         app.state.store.execute(_VIEWS_SQL)
-        yield World(client, {"X-API-Key": key})
+        yield World(client, {"X-API-Key": key}, users)
 
 
 class Request:
     """A named query on a thread of its own; `status`, `body` and `seconds` once it answered."""
 
-    def __init__(self, world: World, query_id: str) -> None:
+    def __init__(self, world: World, query_id: str, headers: dict[str, str] | None = None) -> None:
         self.status, self.seconds = 0, 0.0
         self.body: dict[str, Any] = {}
         params = {"queryname": "contentpaths", "period": PERIOD, "queryId": query_id, "querycache": "False"}
-        self.thread = threading.Thread(target=self._run, args=(world, params))
+        self.thread = threading.Thread(target=self._run, args=(world, params, headers or world.headers))
         self.thread.start()
 
-    def _run(self, world: World, params: dict[str, str]) -> None:
+    def _run(self, world: World, params: dict[str, str], headers: dict[str, str]) -> None:
         began = time.perf_counter()
-        response = world.client.get(f"/mm-apis/smartQuery/{CUSTOMER}", params=params, headers=world.headers)
+        response = world.client.get(f"/mm-apis/smartQuery/{CUSTOMER}", params=params, headers=headers)
         self.status, self.body, self.seconds = response.status_code, response.json(), time.perf_counter() - began
 
     def join(self) -> None:
@@ -154,3 +161,42 @@ def test_unknown_and_malformed_queryids(world: World) -> None:
     malformed = world.client.get(f"/mm-apis/smartQuery/{CUSTOMER}/queries/nope", headers=world.headers)
     assert malformed.status_code == 400
     assert malformed.json()["error"]["parameter"] == "queryId"
+
+
+def _running(world: World, headers: dict[str, str]) -> tuple[str, Request]:
+    """A long query run with `headers`, once the engine runs it."""
+    query_id = str(uuid.uuid4())
+    request = Request(world, query_id, headers)
+    deadline = time.monotonic() + 60
+    while not _in_engine(world, query_id):
+        assert time.monotonic() < deadline, "the query never reached the engine"
+        time.sleep(0.02)
+    return query_id, request
+
+
+def _cancel(world: World, query_id: str, headers: dict[str, str]) -> tuple[int, Any]:
+    response = world.client.delete(f"/mm-apis/smartQuery/{CUSTOMER}/queries/{query_id}", headers=headers)
+    return response.status_code, response.json()
+
+
+def test_only_its_owner_and_admins_cancel_a_running_query(world: World) -> None:
+    admins_query, admins_request = _running(world, world.users["admin"])
+    for other in (world.users["viewer"], world.headers):  # a viewer, an API key
+        status, body = _cancel(world, admins_query, other)
+        assert (status, body["error"]["code"]) == (403, "not_query_owner")
+    assert _status(world, admins_query)[1]["status"] == "running"
+    assert _in_engine(world, admins_query)
+    assert _cancel(world, admins_query, world.users["admin"])[1]["status"] == "cancelled"
+    admins_request.join()
+    assert admins_request.status == 409
+
+    viewers_query, viewers_request = _running(world, world.users["viewer"])
+    assert _cancel(world, viewers_query, world.users["other_viewer"])[0] == 403
+    assert _cancel(world, viewers_query, world.users["viewer"])[1]["status"] == "cancelled"
+    viewers_request.join()
+
+    keys_query, keys_request = _running(world, world.headers)
+    assert _cancel(world, keys_query, world.users["viewer"])[0] == 403
+    assert _cancel(world, keys_query, world.users["admin"])[1]["status"] == "cancelled"  # an admin cancels any
+    keys_request.join()
+    assert (admins_request.status, viewers_request.status, keys_request.status) == (409, 409, 409)

@@ -164,7 +164,9 @@ def test_answers_read_from_stored_days_equal_those_computed_from_views_and_the_t
     is computed from `views`: the answers stay the truth's, row for row."""
     spans = {"day two": DAY_TWO, "a day and a half": (START + timedelta(hours=12), DAY_TWO[1]), "both": CONFIG_DAYS}
     queries = ("contentpaths", "subscriberinsight", "subscribercohorts")
-    request = SmartQuery(CUSTOMER, "contentpaths", Period(*DAY_TWO), "hour", None, (), 1, 0)
+    request = SmartQuery(
+        customer_id=CUSTOMER, period=Period(*DAY_TWO), granularity="hour", limit=1, name="contentpaths"
+    )
     assert stored_days.plan(paths.DAYS, world.store, request).stored == StoredDays()
     computed = {(q, name): every_row(world, q, span) for q in queries for name, span in spans.items()}
     assert stored_days.refresh_days(world.store, [CUSTOMER], datetime.now(UTC)) == 4  # 2 days, 2 kinds

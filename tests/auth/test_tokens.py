@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import func, select, update
@@ -180,6 +181,6 @@ def test_a_customer_scope_is_the_callers_customer_with_its_plan(accounts: AuthSe
 
 def test_a_customer_scope_of_a_customer_that_does_not_exist_is_forbidden(accounts: AuthService) -> None:
     principal = accounts.access.principal_for_access_token(_login(accounts).access_token)
-    ghost = type(principal)(principal.kind, principal.subject, principal.role, frozenset({4242}))
+    ghost = replace(principal, customer_ids=frozenset({4242}))
     with pytest.raises(CustomerForbiddenError):
         accounts.access.customer_scope(ghost, 4242)

@@ -7,7 +7,9 @@
 - `clip`: the 10 s clip's paths on the static site (`clip.hls`, `clip.dash`, `clip.mp4`); the app's media
   pass-through serves the same files, without the `clip/` prefix, at `/media/{ingestKey}/…`;
 - `page`: a Playwright page in a fresh context of Debian's Chromium; `play_to_end(page, url)` plays a page
-  that uses pages/measure.js and returns what the page measured.
+  that uses pages/measure.js and returns what the page measured;
+- `playwright`: to launch a browser of other flags than `browser`'s;
+- `portal`: the portal's world (portal_harness.py), shared by the portal tests.
 """
 
 from __future__ import annotations
@@ -17,25 +19,25 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from sightline.auth.kinds import KeyKind
 from sightline.auth.service import AuthService, open_auth
 from sightline.settings import Settings
 from tests.browser.harness import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    PLAN_LEVEL,
     Clip,
     SightlineApp,
     StaticSite,
     Tenant,
+    add_tenant,
     build_clip,
     install_npm_modules,
     npm_cache_root,
     run_app,
     serve_static,
 )
+from tests.browser.portal_harness import AXE, PortalWorld, bundle_is_current, portal_world
 
 _customer_ids = itertools.count(3001)
 
@@ -74,27 +76,24 @@ def auth_service(sightline_app: SightlineApp) -> Iterator[AuthService]:
 @pytest.fixture
 def tenant(sightline_app: SightlineApp, auth_service: AuthService) -> Tenant:
     """A fresh customer of the running app, with an ingest key and an API key."""
-    accounts = auth_service.accounts
-    customer_id = next(_customer_ids)
-    accounts.add_customer(customer_id, f"Browser test {customer_id}", PLAN_LEVEL)
-    return Tenant(
-        base_url=sightline_app.base_url,
-        customer_id=customer_id,
-        plan_level=PLAN_LEVEL,
-        ingest_key=accounts.create_key(KeyKind.INGEST, customer_id)[1],
-        api_key=accounts.create_key(KeyKind.API, customer_id)[1],
-    )
+    return add_tenant(sightline_app, auth_service, next(_customer_ids))
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    """Debian's Chromium (never a downloaded one), with a fresh profile made by Playwright."""
+def playwright() -> Iterator[Playwright]:
+    """Playwright, once per session (its sync API cannot be started twice at once)."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (.ci/run installs it)", pytrace=False)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS), headless=True)
-        yield launched
-        launched.close()
+    with sync_playwright() as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    """Debian's Chromium (never a downloaded one), with a fresh profile made by Playwright."""
+    launched = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS), headless=True)
+    yield launched
+    launched.close()
 
 
 @pytest.fixture
@@ -102,3 +101,12 @@ def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context()
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture(scope="session")
+def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalWorld]:
+    """The portal's world, shared by every portal test: simulated traffic of two customers, users and keys."""
+    if not AXE.exists() or not bundle_is_current():
+        pytest.fail("the portal's bundle is missing or older than its sources: run `make portal`", pytrace=False)
+    with portal_world(tmp_path_factory.mktemp("portal") / "data") as world:
+        yield world

@@ -8,6 +8,7 @@ Every part is real: Debian's Chromium (never a downloaded browser), ffmpeg and n
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import functools
@@ -18,6 +19,7 @@ import platform
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -33,8 +35,14 @@ from typing import Any
 from xml.etree import ElementTree
 
 import pytest
+import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from playwright.sync_api import Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+from sightline.auth.kinds import KeyKind
+from sightline.auth.service import AuthService
 
 HERE = Path(__file__).resolve().parent
 PAGES = HERE / "pages"
@@ -234,6 +242,8 @@ class Tenant:
     plan_level: int
     ingest_key: str
     api_key: str
+    context: ssl.SSLContext | None = None
+    """What trusts the app's certificate, when it serves TLS."""
 
     def query(self, metrics: str, since_s: float, until_s: float, **params: str) -> dict[str, Any]:
         """GET /mm-apis/metricquery/{customerId} over [since, until] (whole minutes around them)."""
@@ -245,7 +255,7 @@ class Tenant:
             f"{self.base_url}/mm-apis/metricquery/{self.customer_id}?{query}", headers={"X-API-Key": self.api_key}
         )
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
+            with urllib.request.urlopen(request, timeout=30, context=self.context) as response:
                 answer: dict[str, Any] = json.loads(response.read())
                 return answer
         except urllib.error.HTTPError as error:
@@ -293,29 +303,84 @@ def reported_view(tenant: Tenant, since_s: float) -> ReportedView:
 
 
 @dataclass(frozen=True)
+class Certificate:
+    """A TLS certificate made by the test for a host name and 127.0.0.1, signed by a CA of its own."""
+
+    cert: Path
+    """The certificate chain (PEM)."""
+    key: Path
+    """Its private key (PEM)."""
+    spki_sha256: str
+    """Base64 SHA-256 of its public key (SubjectPublicKeyInfo): Chromium's
+    `--ignore-certificate-errors-spki-list` accepts the certificate by it, and by nothing else."""
+    client: ssl.SSLContext
+    """A client context that trusts it."""
+
+
+def make_certificate(directory: Path, host: str) -> Certificate:
+    """A certificate for `host` and 127.0.0.1, written to `directory`."""
+    authority = trustme.CA()
+    issued = authority.issue_cert(host, "127.0.0.1")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    for i, pem in enumerate(issued.cert_chain_pems):
+        pem.write_to_path(str(cert), append=i > 0)
+    issued.private_key_pem.write_to_path(str(key))
+    public_key = x509.load_pem_x509_certificate(issued.cert_chain_pems[0].bytes()).public_key()
+    spki = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    client = ssl.create_default_context()
+    authority.configure_trust(client)
+    return Certificate(cert, key, base64.b64encode(hashlib.sha256(spki).digest()).decode(), client)
+
+
+@dataclass(frozen=True)
 class SightlineApp:
     """The app serving on 127.0.0.1 in a subprocess, over a data directory of its own."""
 
     base_url: str
     data_dir: Path
     log: Path
+    context: ssl.SSLContext | None = None
+    """What trusts the app's certificate, when it serves TLS."""
+
+
+def add_tenant(app: SightlineApp, auth: AuthService, customer_id: int) -> Tenant:
+    """A new customer of the running `app` (whose accounts database `auth` is), with an ingest and an API key."""
+    accounts = auth.accounts
+    accounts.add_customer(customer_id, f"Browser test {customer_id}", PLAN_LEVEL)
+    return Tenant(
+        base_url=app.base_url,
+        customer_id=customer_id,
+        plan_level=PLAN_LEVEL,
+        ingest_key=accounts.create_key(KeyKind.INGEST, customer_id)[1],
+        api_key=accounts.create_key(KeyKind.API, customer_id)[1],
+        context=app.context,
+    )
 
 
 @contextlib.contextmanager
-def run_app(data_dir: Path, media_dir: Path | None = None) -> Iterator[SightlineApp]:
+def run_app(
+    data_dir: Path,
+    media_dir: Path | None = None,
+    certificate: Certificate | None = None,
+    settings: dict[str, str] | None = None,
+) -> Iterator[SightlineApp]:
     """`sightline serve` (uvicorn) on a free port, writes flushed within 0.1 s, serving `media_dir` at
-    /media/{ingestKey}/…; stopped with SIGTERM."""
+    /media/{ingestKey}/…, over TLS with `certificate` if given, with `settings` (`SIGHTLINE_*` variables);
+    stopped with SIGTERM."""
     port, log = free_port(), data_dir.parent / f"{data_dir.name}-server.log"
-    env = {**os.environ, "SIGHTLINE_WRITER_MAX_DELAY_S": "0.1"}
+    env = {**os.environ, "SIGHTLINE_WRITER_MAX_DELAY_S": "0.1", **(settings or {})}
     if media_dir is not None:
         env["SIGHTLINE_MEDIA_ORIGIN_DIR"] = str(media_dir)
     command = [sys.executable, "-m", "sightline", "serve", "--data-dir", str(data_dir), "--port", str(port)]
+    if certificate is not None:
+        command += ["--tls-cert", str(certificate.cert), "--tls-key", str(certificate.key)]
     with log.open("wb") as output:
         server = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    base_url = f"http://127.0.0.1:{port}"
+    context = certificate.client if certificate is not None else None
+    base_url = f"{'https' if certificate is not None else 'http'}://127.0.0.1:{port}"
     try:
-        _wait_healthy(base_url, server, log)
-        yield SightlineApp(base_url, data_dir, log)
+        _wait_healthy(base_url, server, log, context)
+        yield SightlineApp(base_url, data_dir, log, context)
     finally:
         server.terminate()
         try:
@@ -325,13 +390,13 @@ def run_app(data_dir: Path, media_dir: Path | None = None) -> Iterator[Sightline
             server.wait(10)
 
 
-def _wait_healthy(base_url: str, server: subprocess.Popen[bytes], log: Path) -> None:
+def _wait_healthy(base_url: str, server: subprocess.Popen[bytes], log: Path, context: ssl.SSLContext | None) -> None:
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise AssertionError(f"the server exited ({server.returncode}): {log.read_text()[-2000:]}")
         try:
-            with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:
+            with urllib.request.urlopen(f"{base_url}/healthz", timeout=2, context=context) as response:
                 if response.status == 200:
                     return
         except OSError:
@@ -350,6 +415,8 @@ class Playback:
     stalls: int
     stall_ms: float
     user_agent: str
+    player_startup_ms: float | None = None
+    """The startup as the player itself times it, when the page measures it (the CMCD pages do)."""
 
     def expected_browser(self) -> str:
         """The browser's name as its User-Agent gives it: `HeadlessChrome` or `Chrome` for Chromium."""
@@ -398,4 +465,5 @@ def play_to_end(page: Page, url: str, timeout_s: float = 60.0) -> Playback:
         stalls=state["stalls"],
         stall_ms=state["stallMs"],
         user_agent=page.evaluate("navigator.userAgent"),
+        player_startup_ms=state.get("playerStartupMs"),
     )

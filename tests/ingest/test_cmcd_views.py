@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from sightline.ingest.cmcd import CmcdRecord, parse_record
-from sightline.ingest.cmcd_views import SidState, ViewEvents, advance
+from sightline.ingest.cmcd_views import REORDER_WINDOW_MS, SidState, ViewEvents, advance
 from sightline.ingest.native import EVENT
 from sightline.ingest.pipeline import derived_view_id
 from sightline.ingest.sessions import IDLE_CLOSE_MS
@@ -31,7 +31,8 @@ def event(e: str, at: int, text: str = "") -> CmcdRecord:
 def run(
     *records: CmcdRecord, state: SidState | None = None, now: int | None = None
 ) -> tuple[SidState, list[ViewEvents]]:
-    return advance(state, 7, SID, list(records), now if now is not None else T + 60_000)
+    """`advance` with no reorder window: the records of the call are applied at once, in order of time."""
+    return advance(state, 7, SID, list(records), now if now is not None else T + 60_000, window_ms=0)
 
 
 def kinds(batches: list[ViewEvents]) -> list[str]:
@@ -146,10 +147,17 @@ def test_advance_leaves_its_input_state_as_it_was() -> None:
     assert state == before
 
 
-def test_an_older_record_does_not_move_the_play_state() -> None:
-    _, batches = run(ps("s", 0), ps("p", 1_000), event("t", 500, ",sta=s"), ps("e", 2_000))
-    assert kinds(batches) == ["play_request", "first_frame", "heartbeat", "end"]
-    assert totals(batches, "play_ms") == 1_000
+def test_records_of_one_call_are_applied_in_order_of_time() -> None:
+    _, batches = run(ps("p", 1_000), ps("s", 0), ps("e", 2_000))
+    assert kinds(batches) == ["play_request", "first_frame", "end"]
+    assert (batches[0].events[1]["startup_ms"], totals(batches, "play_ms")) == (1_000, 1_000)
+
+
+def test_a_record_older_than_the_applied_ones_does_not_move_the_play_state() -> None:
+    state, first = run(ps("s", 0), ps("p", 1_000))
+    _, second = run(event("t", 500, ",sta=s"), ps("e", 2_000), state=state)
+    assert kinds(first + second) == ["play_request", "first_frame", "heartbeat", "end"]
+    assert totals(first + second, "play_ms") == 1_000
 
 
 def test_response_received_records_never_move_the_state() -> None:
@@ -198,11 +206,11 @@ def test_request_mode_states_are_inferred_from_su_and_bs() -> None:
     def request(text: str) -> CmcdRecord:
         return parse_record(f'sid="{SID}",br=2000,{text}')
 
-    state, batches = advance(None, 7, SID, [request("su,ot=m")], T)
-    state, more = advance(state, 7, SID, [request("su,ot=v")], T + 300)
-    state, started = advance(state, 7, SID, [request("ot=v")], T + 2_300)
-    state, stalled = advance(state, 7, SID, [request("bs,su,ot=v")], T + 8_300)
-    _, recovered = advance(state, 7, SID, [request("ot=v")], T + 9_300)
+    state, batches = run(request("su,ot=m"), now=T)
+    state, more = run(request("su,ot=v"), state=state, now=T + 300)
+    state, started = run(request("ot=v"), state=state, now=T + 2_300)
+    state, stalled = run(request("bs,su,ot=v"), state=state, now=T + 8_300)
+    _, recovered = run(request("ot=v"), state=state, now=T + 9_300)
     assert kinds(batches + more + started + stalled + recovered) == [
         "play_request", "first_frame", "stall_start", "stall_end",
     ]  # fmt: skip
@@ -213,7 +221,7 @@ def test_request_mode_states_are_inferred_from_su_and_bs() -> None:
 
 def test_request_mode_data_does_not_drive_a_session_that_sends_events() -> None:
     state, _ = run(ps("s", 0))
-    _, batches = advance(state, 7, SID, [parse_record(f'sid="{SID}",cdn="fastly"')], T + 500)
+    _, batches = run(parse_record(f'sid="{SID}",cdn="fastly"'), state=state, now=T + 500)
     assert kinds(batches) == []
     assert batches[0].dimensions["cdn"] == "fastly"
 
@@ -248,12 +256,14 @@ def _session(draw: st.DrawFn) -> list[list[CmcdRecord]]:
 
 
 @settings(max_examples=300)
-@given(_session(), st.integers(0, 3 * IDLE_CLOSE_MS))
-def test_random_sessions_keep_the_view_invariants(calls: list[list[CmcdRecord]], gap: int) -> None:
+@given(_session(), st.integers(0, 3 * IDLE_CLOSE_MS), st.sampled_from([0, REORDER_WINDOW_MS]))
+def test_random_sessions_keep_the_view_invariants(calls: list[list[CmcdRecord]], gap: int, window_ms: int) -> None:
     state: SidState | None = None
     views: dict[bytes, list[dict[str, Any]]] = {}
-    for number, call in enumerate(calls):
-        state, batches = advance(state, 7, SID, call, T + number * gap)
+    times = [T + number * gap for number in range(len(calls))]
+    timer: tuple[int, list[CmcdRecord]] = (T + len(calls) * gap + window_ms, [])  # it applies what is still held
+    for now, call in [*zip(times, calls, strict=True), timer]:
+        state, batches = advance(state, 7, SID, call, now, window_ms)
         for batch in batches:
             views.setdefault(batch.view_id, []).extend(batch.events)
             for row in batch.events:

@@ -14,7 +14,7 @@ from sightline.catalog import DIMENSIONS
 from sightline.query.error_request import ErrorQueryParams, HeatmapSpec, parse_error_request
 from sightline.query.errors import ErrorQuery, compile_errors
 from sightline.query.filters import And, Condition
-from sightline.query.heatmap import cells_query, columns_query, time_labels
+from sightline.query.heatmap import assemble, cells_query, columns_query, time_labels
 from sightline.query.printer import print_select
 
 START = int(datetime(2024, 5, 4, tzinfo=UTC).timestamp())
@@ -64,7 +64,9 @@ def test_the_filter_splits_into_dimensions_and_error_fields() -> None:
 
 
 def test_the_heatmap_queries() -> None:
-    request = parse_error_request(7, ErrorQueryParams("errorrate", PERIOD, heatmap="playerversion", columnlimit=7))
+    request = parse_error_request(
+        7, ErrorQueryParams(metrics="errorrate", period=PERIOD, heatmap="playerversion", columnlimit=7)
+    )
     rows, spec = request.query, request.heatmap
     assert spec == HeatmapSpec("playerversion", 7)
     columns = columns_query(rows, spec)
@@ -101,7 +103,7 @@ def test_values_are_parameters_and_every_read_is_guarded(value: str, field: str,
         params = {"filter": f"[{field}={text}]", "aggby": ",".join(aggby), "granularity": "hour"}
         if qoe:
             params["qoefilter"] = "latency>3.5 OR buffcount>=2"
-        sql, bound = print_select(compile_errors(parse(**params)))
+        sql, bound = print_select(compile_errors(parse(**params)).page(1000, 0))
         return sql, dict(bound)
 
     sql, params = compiled(value)
@@ -114,12 +116,36 @@ def test_values_are_parameters_and_every_read_is_guarded(value: str, field: str,
 
 @pytest.mark.parametrize("dimension", [d.name for d in DIMENSIONS])
 def test_every_dimension_compiles_as_a_heatmap_column(dimension: str) -> None:
-    request = parse_error_request(7, ErrorQueryParams("errors,errorrate", PERIOD, heatmap=dimension))
+    request = parse_error_request(7, ErrorQueryParams(metrics="errors,errorrate", period=PERIOD, heatmap=dimension))
     assert request.heatmap is not None
     for query in (
         request.query,
         columns_query(request.query, request.heatmap),
         cells_query(request.query, request.heatmap, ["X"], ["1" if dimension in ("season", "episode") else "a"]),
     ):
-        sql, params = print_select(compile_errors(query))
+        sql, params = print_select(compile_errors(query).select)
         assert _reads(sql, dict(params))
+
+
+@pytest.mark.parametrize(("metrics", "kind"), [("errors,errorrate", int), ("errorrate,errors", float)])
+def test_the_hottest_cells_give_their_values_as_the_cells_do(metrics: str, kind: type) -> None:
+    """`hottest` lists each cell's value of the order metric as the cells and rows do: counts as integers."""
+    request = parse_error_request(7, ErrorQueryParams(metrics=metrics, period=PERIOD, heatmap="cdn"))
+    assert request.heatmap is not None
+    rows = [{"errorcode": "E1", "errors": 5, "errorrate": 2.5}, {"errorcode": "E2", "errors": 2, "errorrate": 1.0}]
+    columns = [
+        {"cdn": "A", "errors": 6, "errorrate": 3.0, "attempts": 200},
+        {"cdn": "B", "errors": 1, "errorrate": 1.0, "attempts": 100},
+    ]
+    cells = [
+        {"errorcode": "E1", "cdn": "A", "errors": 4, "errorrate": 2.0},
+        {"errorcode": "E1", "cdn": "B", "errors": 1, "errorrate": 1.0},
+        {"errorcode": "E2", "cdn": "A", "errors": 2, "errorrate": 1.0},
+    ]
+    heatmap, _ = assemble(request.query, request.heatmap, rows, columns, cells)
+    order = metrics.split(",")[0]
+    hottest = heatmap["hottest"]
+    assert [(h["errorcode"], h["cdn"]) for h in hottest][:1] == [("E1", "A")]
+    assert all(type(h[order]) is kind for h in hottest), hottest
+    by_cell = {(c["errorcode"], c["cdn"]): c[order] for c in cells}
+    assert [h[order] for h in hottest] == [by_cell[(h["errorcode"], h["cdn"])] for h in hottest]

@@ -65,10 +65,10 @@ PLAYS = Aliased(Func("sum", (Column("plays"),)), "viewercount")
         ),
         (
             Select(
-                (Aliased(Func("quantileTDigestMerge", (Column("d"),), (0.95,)), "p95"),),
+                (Aliased(Func("quantileDDMerge", (Column("d"),), (0.005, 0.95)), "p95"),),
                 UnionAll((Select((PLAYS,), Table("rollup_1m", 3)), Select((PLAYS,), Table("events", 3)))),
             ),
-            "SELECT quantileTDigestMerge(0.95)(`d`) AS `p95` FROM (SELECT sum(`plays`) AS `viewercount` FROM "
+            "SELECT quantileDDMerge(0.005, 0.95)(`d`) AS `p95` FROM (SELECT sum(`plays`) AS `viewercount` FROM "
             "`rollup_1m` WHERE `customer_id` = {p0:UInt32} UNION ALL SELECT sum(`plays`) AS `viewercount` FROM "
             "`events` WHERE `customer_id` = {p1:UInt32})",
             {"p0": 3, "p1": 3},

@@ -33,7 +33,7 @@ GUARD = re.compile(r"FROM `([a-z0-9_]+)` WHERE `customer_id` = \{(p[0-9]+):UInt3
     ],
 )
 def test_session_fields_make_a_session_request(metrics: str, aggby: str | None, wanted: bool) -> None:
-    assert wants_sessions(MetricQueryParams(metrics, PERIOD, aggby)) is wanted
+    assert wants_sessions(MetricQueryParams(metrics=metrics, period=PERIOD, aggby=aggby)) is wanted
 
 
 @pytest.mark.parametrize(
@@ -49,7 +49,7 @@ def test_session_fields_make_a_session_request(metrics: str, aggby: str | None, 
 def test_keys_and_default_order(
     metrics: str | None, aggby: str | None, keys: tuple[str, ...], order: tuple[str, str] | None
 ) -> None:
-    query = parse_session_query(7, SessionParams(metrics, PERIOD, aggby))
+    query = parse_session_query(7, SessionParams(metrics=metrics, period=PERIOD, aggby=aggby))
     assert query.keys == keys
     assert query.fields[: len(keys)] == keys
     assert query.order_by == (order or ("viewercount", "DESC"))
@@ -78,14 +78,14 @@ def test_values_are_parameters_and_every_read_is_guarded(
 ) -> None:
     def compiled(text: str) -> tuple[str, dict[str, object]]:
         params = SessionParams(
-            ",".join([*metrics, "starttime"]),
-            PERIOD,
-            aggby,
+            metrics=",".join([*metrics, "starttime"]),
+            period=PERIOD,
+            aggby=aggby,
             sessiontype="ended" if ended else None,
             filter=f"[{field}={text}]",
             qoefilter="latency>3.5 OR buffcount>=2",
         )
-        sql, bound = print_select(compile_sessions(parse_session_query(7, params)))
+        sql, bound = print_select(compile_sessions(parse_session_query(7, params)).page(1000, 0))
         return sql, dict(bound)
 
     sql, params = compiled(value)
@@ -98,7 +98,7 @@ def test_a_timeline_reads_one_view_of_one_customer() -> None:
     view = uuid.UUID("018f4596-5922-7579-803e-2ea4101fab00")
     start = view_start(view)
     assert start == datetime(2024, 5, 4, 21, 50, 32, 226000, tzinfo=UTC)
-    sql, params = print_select(compile_timeline(7, view, start, 100, 0))
+    sql, params = print_select(compile_timeline(7, view, start).page(100, 0))
     assert _reads(sql, dict(params)) == ["events"]
     assert str(view) in params.values()
     assert "ORDER BY `seq` ASC" in sql

@@ -13,7 +13,9 @@ from sightline.smartquery.spec import SmartQuery
 from sightline.store import DataArrival
 
 START = datetime(2025, 3, 1, tzinfo=UTC)
-QUERY = SmartQuery(7, "topcontent", Period(START, START + timedelta(days=1)), "hour", None, (), 100, 0)
+QUERY = SmartQuery(
+    customer_id=7, period=Period(START, START + timedelta(days=1)), granularity="hour", limit=100, name="topcontent"
+)
 SPAN = (int(START.timestamp() * 1000), int((START + timedelta(days=1)).timestamp() * 1000))
 
 
@@ -30,7 +32,7 @@ def test_an_identical_request_hits_and_any_difference_misses() -> None:
         replace(QUERY, name="contentpaths"),
         replace(QUERY, offset=100),
         replace(QUERY, granularity="day"),
-        replace(QUERY, view_filter=Condition("device", "=", ("tv",))),
+        replace(QUERY, filter=Condition("device", "=", ("tv",))),
         replace(QUERY, period=Period(START, START + timedelta(hours=23))),
     ):
         assert cache.get(other) is None

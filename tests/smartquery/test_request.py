@@ -17,15 +17,15 @@ PERIOD = "start=1717200000,end=1717286400"
 
 
 def parse(name: str = "subscriberinsight", **params: Any) -> SmartQuery:
-    return parse_smart_query(7, SmartQueryParams(name, PERIOD, **params), NAMED_QUERIES)
+    return parse_smart_query(7, SmartQueryParams(queryname=name, period=PERIOD, **params), NAMED_QUERIES)
 
 
 def test_a_filter_splits_into_the_views_counted_and_the_rows_kept() -> None:
     query = parse(filter="[device=tv|stb][cohort=atrisk][country=US]")
-    assert query.view_filter == And((Condition("device", "=", ("tv", "stb")), Condition("country", "=", ("US",))))
+    assert query.filter == And((Condition("device", "=", ("tv", "stb")), Condition("country", "=", ("US",))))
     assert query.row_filter == (Condition("cohort", "=", ("atrisk",)),)
     only_rows = parse("contentpaths", filter="kind=path, pathlength>=3")
-    assert only_rows.view_filter is None
+    assert only_rows.filter is None
     assert only_rows.row_filter == (Condition("kind", "=", ("path",)), Condition("pathlength", ">=", (3,)))
 
 

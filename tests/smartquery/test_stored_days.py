@@ -6,7 +6,6 @@ counted path entries of a day) and the subscriber queries (each subscriber's sum
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,12 +13,12 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from sightline.query.ast import Select
 from sightline.query.filters import parse_filter
 from sightline.query.period import Period
-from sightline.query.printer import print_select
+from sightline.query.pipeline import fetch_value_page, value_rows
 from sightline.simulate import SimulationConfig, simulate
 from sightline.smartquery import paths, stored_days, subscribers
+from sightline.smartquery.catalog import compile_named
 from sightline.smartquery.request import DIMENSION_KINDS
 from sightline.smartquery.spec import DayTable, SmartQuery, StoredDays
 from sightline.smartquery.views import live_spans, whole_days
@@ -32,10 +31,10 @@ DAY = timedelta(days=1)
 END = START + 3 * DAY
 DAYS = tuple((START + k * DAY).date() for k in range(3))
 SETTLED = END + stored_days.SETTLE
-QUERIES: dict[str, tuple[DayTable, Callable[[SmartQuery], Select]]] = {
-    "contentpaths": (paths.DAYS, paths.build),
-    "subscriberinsight": (subscribers.DAYS, subscribers.build_insight),
-    "subscribercohorts": (subscribers.DAYS, subscribers.build_cohorts),
+QUERIES: dict[str, DayTable] = {
+    "contentpaths": paths.DAYS,
+    "subscriberinsight": subscribers.DAYS,
+    "subscribercohorts": subscribers.DAYS,
 }
 
 
@@ -44,17 +43,16 @@ def _events(config: SimulationConfig) -> pa.Table:
 
 
 def _query(name: str, start: datetime, end: datetime, customer_id: int = CUSTOMER) -> SmartQuery:
-    return SmartQuery(customer_id, name, Period(start, end), "hour", None, (), 100_000, 0)
+    return SmartQuery(customer_id=customer_id, period=Period(start, end), granularity="hour", limit=100_000, name=name)
 
 
 def _answer(store: EmbeddedStore, query: SmartQuery) -> list[dict[str, Any]]:
-    sql, params = print_select(QUERIES[query.name][1](query))
-    rows: list[dict[str, Any]] = store.query(sql, params).to_pylist()
-    return rows
+    """The query's page, as the service reads it (`SmartQueryService`)."""
+    return fetch_value_page(value_rows(store), compile_named(query), query.limit, 0).rows
 
 
 def _planned(store: EmbeddedStore, query: SmartQuery) -> SmartQuery:
-    return stored_days.plan(QUERIES[query.name][0], store, query)
+    return stored_days.plan(QUERIES[query.name], store, query)
 
 
 def _slices(store: EmbeddedStore, table: str) -> set[int]:
@@ -137,7 +135,7 @@ def test_a_day_whose_views_changed_is_computed_from_views_until_stored_again(loa
 
 def test_a_query_that_counts_some_views_or_no_whole_day_is_computed_from_views(loaded: EmbeddedStore) -> None:
     stored_days.refresh_days(loaded, [CUSTOMER], SETTLED)
-    filtered = replace(_query("contentpaths", START, END), view_filter=parse_filter("[device=tv]", DIMENSION_KINDS))
+    filtered = replace(_query("contentpaths", START, END), filter=parse_filter("[device=tv]", DIMENSION_KINDS))
     assert _planned(loaded, filtered) == filtered
     short = _query("contentpaths", START + timedelta(hours=2), START + timedelta(hours=20))
     assert _planned(loaded, short) == short

@@ -6,14 +6,15 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from sightline.api.access import access
 from sightline.api.deps import CurrentPrincipal
-from sightline.api.errors import AUTH_RESPONSES
+from sightline.auth.plans import SIGNED_IN
 from sightline.catalog.describe import describe_catalog
 
-router = APIRouter(prefix="/mm-apis", tags=["metrics and dimensions"], responses=AUTH_RESPONSES)
+router = APIRouter(prefix="/mm-apis", tags=["metrics and dimensions"])
 
 
-@router.get("/catalog", summary="Metrics and dimensions")
+@router.get("/catalog", summary="Metrics and dimensions", **access(SIGNED_IN))
 def catalog(_: CurrentPrincipal) -> dict[str, Any]:
     """Every metric (unit, definition, formula over additive parts) and every dimension."""
     return describe_catalog()

@@ -4,8 +4,9 @@ The URL is what a player is given as an event target (hls.js `cmcd.eventTargets[
 `cmcd.targets[].url`). The body is `application/cmcd` (`text/cmcd` from older reporters, `text/plain`
 from `navigator.sendBeacon`): one data set per line (docs/ingest-cmcd.md). Answers, as CTA-5004-B asks
 of a collector:
-- 204 once the usable records' events are stored (a record refused or of a version above 2 is dropped;
-  the others are kept);
+- 204 once the usable records are durable (a record refused or of a version above 2 is dropped; the
+  others are kept): held for the reorder window in the collector's log, or stored as events
+  (`ingest.cmcd_sessions`);
 - 400 when no record of the body can be used (each refused, naming why; `unsupported_version` when
   they all carry a `v` above 2), 413 for a body past 1 MiB or 1000 records, 415 for another content
   type or a content encoding;
@@ -14,7 +15,8 @@ of a collector:
 - 429 with `Retry-After` when the collector cannot store now: nothing of the report was kept, and the
   reporter sends it again.
 Every origin may call it (CORS: `api/cors.py`); the dimensions are enriched from the request
-(`api/enrichment.py`: browser, OS and device from the User-Agent, geography from the address).
+(`api/enrichment.py`: browser, OS and device from the User-Agent, geography from the address; the
+session's latest request when its records come due).
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from sightline.api.access import access, request_body
 from sightline.api.collect import read_body
 from sightline.api.deps import AuthDep
-from sightline.api.enrichment import enrich_request
-from sightline.api.errors import ApiError, ErrorResponse
+from sightline.api.enrichment import request_origin
+from sightline.api.errors import ApiError
+from sightline.auth.plans import INGEST
 from sightline.auth.service import AuthService
 from sightline.ingest.cmcd import CmcdError, parse_event_report
 from sightline.ingest.cmcd_sessions import CmcdSessions
@@ -36,10 +40,19 @@ from sightline.ingest.pipeline import IngestUnavailableError
 
 router = APIRouter(tags=["ingest"])
 REPORT_MEDIA_TYPES = frozenset({"application/cmcd", "text/cmcd", "text/plain"})
-_RESPONSES: dict[int | str, dict[str, object]] = {
-    204: {"description": "Stored."},
-    **{status: {"model": ErrorResponse} for status in (400, 401, 410, 413, 415, 429)},
-}
+_ANSWERS = access(
+    INGEST,
+    400,
+    410,
+    413,
+    415,
+    429,
+    descriptions={401: "No ingest key.", 410: "An unknown or revoked ingest key: stop sending."},
+    responses={204: {"description": "Stored."}},
+    openapi_extra=request_body(
+        {"type": "string", "description": "CMCD data sets, one a line."}, *sorted(REPORT_MEDIA_TYPES)
+    ),
+)
 
 
 def _error(status: int, code: str, message: str, parameter: str | None = None, **headers: str) -> ApiError:
@@ -87,17 +100,14 @@ async def _event_report(request: Request, auth: AuthService, key: str | None, pa
     sessions: CmcdSessions = request.app.state.cmcd
     try:
         await sessions.ingest(
-            customer_id,
-            [record for _, record in report.records],
-            int(time.time() * 1000),
-            lambda dimensions: enrich_request(request, dimensions),
+            customer_id, [record for _, record in report.records], int(time.time() * 1000), request_origin(request)
         )
     except IngestUnavailableError as error:
         raise _error(429, "overloaded", error.message, **{"Retry-After": str(error.retry_after_s)}) from error
     return Response(status_code=204)
 
 
-@router.post("/cmcd/{ingestKey}", status_code=204, responses=_RESPONSES)
+@router.post("/cmcd/{ingestKey}", status_code=204, **_ANSWERS)
 async def cmcd_report_keyed(
     request: Request,
     auth: AuthDep,
@@ -107,7 +117,7 @@ async def cmcd_report_keyed(
     return await _event_report(request, auth, ingest_key, "ingestKey")
 
 
-@router.post("/cmcd", status_code=204, responses=_RESPONSES)
+@router.post("/cmcd", status_code=204, **_ANSWERS)
 async def cmcd_report(
     request: Request,
     auth: AuthDep,

@@ -19,11 +19,13 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from sightline.api.access import access, request_body
 from sightline.api.enrichment import enrich_request
-from sightline.api.errors import ApiError, ErrorResponse, error_response
+from sightline.api.errors import ApiError, error_response
 from sightline.auth.access import Access
+from sightline.auth.plans import INGEST
 from sightline.ingest.collect import MAX_BODY_BYTES, CollectError, inflate_body, is_compressed, parse_batch
-from sightline.ingest.native import EventRow, event_table
+from sightline.ingest.native import BATCH, EventRow, event_table
 from sightline.ingest.pipeline import IngestPipeline, IngestUnavailableError
 from sightline.store.writer import WriterOverloadedError
 
@@ -72,23 +74,35 @@ def unavailable(error: IngestUnavailableError) -> ApiError:
     return ApiError(error.status, error.code, error.message, headers={"Retry-After": str(error.retry_after_s)})
 
 
+_KEY_PARAMETERS = [
+    {"name": "X-Ingest-Key", "in": "header", "required": False, "schema": {"type": "string"},
+     "description": "The ingest key."},
+    {"name": "key", "in": "query", "required": False, "schema": {"type": "string"},
+     "description": "The ingest key, for players that cannot set headers."},
+]  # fmt: skip
+
+
 @router.post(
     "/collect",
     response_model=CollectResponse,
-    responses={400: {"model": ErrorResponse}, 401: {"model": ErrorResponse}, 413: {"model": ErrorResponse},
-               415: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
-    openapi_extra={"parameters": [
-        {"name": "X-Ingest-Key", "in": "header", "required": False, "schema": {"type": "string"},
-         "description": "The ingest key."},
-        {"name": "key", "in": "query", "required": False, "schema": {"type": "string"},
-         "description": "The ingest key, for players that cannot set headers."},
-    ]},
-)  # fmt: skip
+    **access(
+        INGEST,
+        400,
+        413,
+        415,
+        503,
+        descriptions={401: "No ingest key, or an unknown or revoked one."},
+        openapi_extra={
+            "parameters": _KEY_PARAMETERS,
+            **request_body(BATCH.json_schema(), "application/json", "text/plain"),
+        },
+    ),
+)
 async def collect(request: Request) -> Response:
     """Store a batch of one view's events (docs/beacon-format.md)."""
     ingest_key = request.headers.get("x-ingest-key") or request.query_params.get("key")
-    access: Access = request.app.state.auth.access
-    customer_id = access.customer_for_ingest_key(ingest_key) if ingest_key else None
+    keys: Access = request.app.state.auth.access
+    customer_id = keys.customer_for_ingest_key(ingest_key) if ingest_key else None
     if customer_id is None:
         raise ApiError(401, "invalid_ingest_key", "send a valid ingest key as X-Ingest-Key or ?key=", "key",
                        headers={"WWW-Authenticate": 'Bearer realm="ingest"'})  # fmt: skip

@@ -1,4 +1,4 @@
-"""Error answers as DESIGN §6 has them: `{"error": {"code", "message", "parameter"}}`.
+"""Error answers as the README has them: `{"error": {"code", "message", "parameter"}}`.
 
 Every 401 carries `WWW-Authenticate: Bearer` (RFC 6750). Errors of the accounts package map here, in
 one table, to their status; request validation failures are 400s naming the parameter.
@@ -6,14 +6,16 @@ one table, to their status; request validation failures are 400s naming the para
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from sightline.auth.errors import (
     AccountError,
@@ -26,7 +28,7 @@ from sightline.auth.errors import (
     LoginRateLimitedError,
 )
 from sightline.query.filters import FilterError
-from sightline.query.request import RequestError
+from sightline.query.pipeline import RequestError
 
 _AUTH_ERRORS: dict[type[AuthError], tuple[int, str]] = {
     InvalidCredentialsError: (400, "invalid_grant"),
@@ -49,11 +51,35 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorResponse, "description": "No credentials, or an unknown, expired or revoked one."},
-    403: {"model": ErrorResponse, "description": "Not the caller's customer, or not the customer's plan level."},
+_DESCRIPTIONS: dict[int, str] = {
+    400: "A bad parameter or body: `parameter` names it, the message says what is allowed.",
+    401: "No credentials, or an unknown, expired or revoked one.",
+    403: "Not the caller's customer, not the customer's plan level, or not allowed to the caller or the plan.",
+    404: "Not found.",
+    409: "In conflict with the state of the resource.",
+    410: "Gone.",
+    413: "The body is too large.",
+    415: "A Content-Type or Content-Encoding that the route does not take.",
+    429: "Too many requests: retry after `Retry-After` seconds.",
+    502: "The upstream origin failed.",
+    503: "Unavailable for now: retry after `Retry-After` seconds.",
+    504: "Ran past its time limit.",
 }
-"""OpenAPI answers of a route guarded by `CustomerScope`."""
+_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"description": "The challenge: `Bearer`, with the error when a token was given."}},
+    429: {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
+    503: {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
+}
+
+
+def error_responses(*statuses: int, descriptions: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of error answers in the envelope, for a route decorator."""
+    described = _DESCRIPTIONS | (descriptions or {})
+    return {
+        status: {"model": ErrorResponse, "description": described[status]}
+        | ({"headers": _HEADERS[status]} if status in _HEADERS else {})
+        for status in statuses
+    }
 
 
 class ApiError(Exception):
@@ -103,7 +129,8 @@ def _from_auth_error(error: AuthError) -> ApiError:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Answer ApiError, the accounts package's errors, validation errors and HTTP errors in the envelope."""
+    """Answer ApiError, the accounts package's errors, validation errors and HTTP errors in the envelope, and
+    have the OpenAPI document say so: FastAPI's 422 answer, never given, is left out of it."""
 
     async def api_error(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, ApiError)
@@ -119,12 +146,41 @@ def install_error_handlers(app: FastAPI) -> None:
         parameter = str(first["loc"][-1]) if first.get("loc") else None
         return error_response(ApiError(400, "invalid_parameter", f"{parameter}: {first['msg']}", parameter))
 
-    async def http_error(_: Request, error: Exception) -> JSONResponse:
+    async def http_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, HTTPException)
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-        return error_response(ApiError(error.status_code, code, str(error.detail), headers=error.headers))
+        headers = dict(error.headers or {})
+        if error.status_code == 405:  # the router names the methods of one route of the path; a path has several
+            headers["Allow"] = ", ".join(_methods_of_path(app, request))
+        return error_response(ApiError(error.status_code, code, str(error.detail), headers=headers))
 
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(AuthError, auth_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
+    app.openapi = _without_validation_answers(app.openapi)  # type: ignore[method-assign]
+
+
+def _methods_of_path(app: FastAPI, request: Request) -> list[str]:
+    """Every method that some route of `app` takes at the request's path."""
+    methods = set()
+    for route in iter_route_contexts(app.routes):
+        if route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods or set()
+    return sorted(methods)
+
+
+def _without_validation_answers(openapi: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """`openapi` (which builds the document once and keeps it) with FastAPI's 422 answers and their schemas
+    taken out: a request that fails validation is answered 400, which each route documents."""
+
+    def document() -> dict[str, Any]:
+        schema = openapi()
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                operation.get("responses", {}).pop("422", None)
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(name, None)
+        return schema
+
+    return document

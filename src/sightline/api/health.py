@@ -8,7 +8,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from sightline import __version__
+from sightline.api.access import access
 from sightline.api.deps import StoreDep
+from sightline.auth.plans import PUBLIC
 from sightline.store.migrations import MIGRATIONS
 
 router = APIRouter(tags=["health"])
@@ -20,7 +22,13 @@ class HealthResponse(BaseModel):
     schema_version: int
 
 
-@router.get("/healthz", response_model=HealthResponse, responses={503: {"description": "The store does not answer."}})
+@router.get(
+    "/healthz",
+    response_model=HealthResponse,
+    **access(
+        PUBLIC, responses={503: {"description": "The store does not answer: its error, as `status` and `error`."}}
+    ),
+)
 async def healthz(store: StoreDep) -> HealthResponse | JSONResponse:
     """200 when the store answers a query; 503 otherwise."""
     try:

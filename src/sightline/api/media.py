@@ -11,7 +11,8 @@ requests (relative URLs resolve under the same prefix) carries CMCD in request m
   validators forwarded, the `CMCD` query parameter and headers not), 502/504 when it fails.
 Media requests must never wait for analytics nor fail because of them: their CMCD data is stored in
 the background, after the answer, and dropped (never an error) when it is malformed, of a version above
-2, or when the collector is busy. The media answer is 401/410 for a missing/unknown ingest key, 404 for
+2, or when the collector is busy. Like event reports, it is held for the reorder window (its time is its
+`ts`, else its arrival). The media answer is 401/410 for a missing/unknown ingest key, 404 for
 a path that is not served (or no origin configured).
 """
 
@@ -30,10 +31,12 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
+from sightline.api.access import access
 from sightline.api.cmcd import customer_for_key
 from sightline.api.deps import AuthDep
-from sightline.api.enrichment import enrich_request
-from sightline.api.errors import ApiError, ErrorResponse
+from sightline.api.enrichment import request_origin
+from sightline.api.errors import ApiError
+from sightline.auth.plans import INGEST
 from sightline.ingest.cmcd import CmcdError, parse_request_data
 from sightline.ingest.cmcd_sessions import CmcdSessions
 from sightline.settings import Settings
@@ -136,10 +139,28 @@ async def _forward(request: Request, origin_url: str, relative: PurePosixPath) -
     return StreamingResponse(body(), status_code=upstream.status_code, headers=answer, background=BackgroundTask(close))
 
 
-@router.get(
-    "/media/{ingestKey}/{path:path}",
-    responses={status: {"model": ErrorResponse} for status in (401, 404, 410, 502, 504)},
+_ANSWERS = access(
+    INGEST,
+    404,
+    410,
+    502,
+    504,
+    descriptions={
+        401: "No ingest key.",
+        404: "A path that is not served, or no origin configured.",
+        410: "An unknown or revoked ingest key.",
+        504: "The origin did not answer in time.",
+    },
+    responses={
+        200: {"description": "The file."},
+        206: {"description": "The part of the file a `Range` asked for."},
+        416: {"description": "A `Range` outside the file.", "content": {"text/plain": {}}},
+        "default": {"description": "What the HTTP origin answered, passed through."},
+    },
 )
+
+
+@router.get("/media/{ingestKey}/{path:path}", **_ANSWERS)
 async def media(
     request: Request,
     auth: AuthDep,
@@ -162,7 +183,7 @@ async def media(
     return await _forward(request, origin.url, relative)
 
 
-router.add_api_route("/media/{ingestKey}/{path:path}", media, methods=["HEAD"], include_in_schema=False)
+router.add_api_route("/media/{ingestKey}/{path:path}", media, methods=["HEAD"], include_in_schema=False, **_ANSWERS)
 
 
 def _read_cmcd(request: Request, customer_id: int) -> None:
@@ -174,6 +195,4 @@ def _read_cmcd(request: Request, customer_id: int) -> None:
     if record is None or record.sid is None:
         return
     sessions: CmcdSessions = request.app.state.cmcd
-    sessions.ingest_soon(
-        customer_id, [record], int(time.time() * 1000), lambda dimensions: enrich_request(request, dimensions)
-    )
+    sessions.ingest_soon(customer_id, [record], int(time.time() * 1000), request_origin(request))

@@ -15,18 +15,20 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
+from sightline.api.access import access, request_body
 from sightline.api.collect import Refusal, read_inflated, unavailable
 from sightline.api.deps import AuthDep
 from sightline.api.enrichment import enrich_request
-from sightline.api.errors import ApiError, ErrorResponse
+from sightline.api.errors import ApiError
+from sightline.auth.plans import INGEST
 from sightline.ingest.collect import CollectError, decode_json
 from sightline.ingest.mux import MuxBeacon, decode_view, parse_body
 from sightline.ingest.mux_sessions import MuxViews
+from sightline.ingest.native import MAX_EVENTS
 from sightline.ingest.pipeline import IngestPipeline, IngestUnavailableError, derived_view_id
 
 router = APIRouter(tags=["ingest"])
@@ -39,11 +41,28 @@ class MuxResponse(BaseModel):
     refused: list[Refusal]
 
 
-_RESPONSES: dict[int | str, dict[str, Any]] = {status: {"model": ErrorResponse} for status in (400, 401, 413, 415, 503)}
+_BODY = {
+    "type": "object",
+    "description": "mux-embed's beacon body; each event carries the env key (`ake`) and the view (`xid`).",
+    "properties": {
+        "metadata": {"type": "object"},
+        "events": {"type": "array", "items": {"type": "object"}, "minItems": 1, "maxItems": MAX_EVENTS},
+    },
+    "required": ["events"],
+}
+_ANSWERS = access(
+    INGEST,
+    400,
+    413,
+    415,
+    503,
+    descriptions={401: "No env_key, or an unknown or revoked one."},
+    openapi_extra=request_body(_BODY, "text/plain", "application/json"),
+)
 
 
-@router.post("/mux", response_model=MuxResponse, responses=_RESPONSES)
-@router.post("/", response_model=MuxResponse, responses=_RESPONSES, include_in_schema=False)
+@router.post("/mux", response_model=MuxResponse, **_ANSWERS)
+@router.post("/", response_model=MuxResponse, include_in_schema=False, **_ANSWERS)
 async def mux_beacons(request: Request, auth: AuthDep) -> MuxResponse:
     """Store the events of a mux-embed beacon body; its `env_key` is the customer's ingest key."""
     try:

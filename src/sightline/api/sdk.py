@@ -13,6 +13,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 
+from sightline.api.access import access
+from sightline.auth.plans import PUBLIC
+
 router = APIRouter(tags=["sdk"])
 MAX_AGE_S = 300
 MEDIA_TYPE = "text/javascript; charset=utf-8"
@@ -42,10 +45,13 @@ def _matches(if_none_match: str, etag: str) -> bool:
 @router.get(
     "/sdk/sightline.js",
     response_class=Response,
-    responses={
-        200: {"content": {"text/javascript": {}}, "description": "The SDK."},
-        304: {"description": "The copy the client holds (If-None-Match) is current."},
-    },
+    **access(
+        PUBLIC,
+        responses={
+            200: {"content": {"text/javascript": {}}, "description": "The SDK."},
+            304: {"description": "The copy the client holds (If-None-Match) is current."},
+        },
+    ),
 )
 async def sightline_js(if_none_match: Annotated[str | None, Header()] = None) -> Response:
     """The browser SDK, to load with `<script src>` from any origin."""
@@ -59,4 +65,4 @@ async def sightline_js(if_none_match: Annotated[str | None, Header()] = None) ->
     return Response(SDK.body, media_type=MEDIA_TYPE, headers=headers)
 
 
-router.add_api_route("/sdk/sightline.js", sightline_js, methods=["HEAD"], include_in_schema=False)
+router.add_api_route("/sdk/sightline.js", sightline_js, methods=["HEAD"], include_in_schema=False, **access(PUBLIC))

@@ -2,44 +2,39 @@
 queryIds; `GET` and `DELETE /mm-apis/smartQuery/{customerId}/queries/{queryId}`: a query's status, and
 cancelling it.
 
-The answer is the envelope of DESIGN §6 (`totalcount`, `pagecount`, `totalrecords`, `response`, each row
-carrying `totalpages`) with the query's `queryId`. A cancelled query answers 409 `query_cancelled`; a
-queryId that is still running, 409 `query_id_in_use`. Every route needs the `smart_query` feature.
+The answer is the envelope of the query API (README: `totalcount`, `pagecount`, `totalrecords`,
+`response`, each row carrying `totalpages`) with the query's `queryId`. A cancelled query answers 409
+`query_cancelled`; a queryId that is still running, 409 `query_id_in_use`. Every route needs the
+`smart_query` feature. Any user or API key of the customer may run a query and read a query's status;
+cancelling is for the user or key that ran the query and for the customer's admins (403 `not_query_owner`
+for anyone else).
 """
 
 from __future__ import annotations
 
 import json
-import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from sightline.api.deps import CustomerScope
-from sightline.api.errors import AUTH_RESPONSES, ApiError, ErrorResponse, invalid_parameter
-from sightline.api.querying import json_value, store_error_answer
-from sightline.auth.plans import Feature
+from sightline.api.access import access
+from sightline.api.deps import CurrentPrincipal, CustomerScope
+from sightline.api.errors import ApiError, invalid_parameter
+from sightline.api.querying import Explain, explain_answer, json_value, on_store, store_error_answer
+from sightline.auth.kinds import Role
+from sightline.auth.plans import CUSTOMER, OWNER_OR_ADMIN, Feature
 from sightline.query.filters import FilterError
 from sightline.query.period import GRANULARITY_SECONDS
-from sightline.query.request import RequestError
+from sightline.query.pipeline import RequestError, encode_rows, envelope
 from sightline.smartquery.catalog import NAMED_QUERIES
 from sightline.smartquery.request import SmartQueryParams, parse_query_id, parse_querycache, parse_smart_query
 from sightline.smartquery.service import SmartQueryService
 from sightline.smartquery.spec import SmartQuery
-from sightline.smartquery.tracking import QueryIdInUseError, QueryRecord
+from sightline.smartquery.tracking import NotQueryOwnerError, QueryIdInUseError, QueryRecord
 from sightline.store import QueryCancelledError, StoreError
 
-router = APIRouter(
-    prefix="/mm-apis",
-    tags=["smartQuery"],
-    responses={
-        **AUTH_RESPONSES,
-        400: {"model": ErrorResponse},
-        409: {"model": ErrorResponse, "description": "The query was cancelled, or its queryId still runs."},
-        504: {"model": ErrorResponse},
-    },
-)
+router = APIRouter(prefix="/mm-apis", tags=["smartQuery"])
 
 QueryIdPath = Annotated[str, Path(alias="queryId", description="The queryId the query was run with.")]
 
@@ -51,10 +46,7 @@ def _service(request: Request) -> SmartQueryService:
 
 def render_page(rows: list[dict[str, Any]], total: int, query: SmartQuery) -> bytes:
     """The envelope of a page as JSON, without the queryId (`with_query_id` adds it)."""
-    pages = math.ceil(total / query.limit) if total else 0
-    response = [{**{k: json_value(v) for k, v in row.items()}, "totalpages": pages} for row in rows]
-    envelope = {"totalcount": len(response), "pagecount": pages, "totalrecords": total, "response": response}
-    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    return envelope(encode_rows(rows, json_value), total, query.limit)
 
 
 def with_query_id(body: bytes, query_id: str) -> Response:
@@ -81,10 +73,18 @@ def _record(record: QueryRecord) -> dict[str, Any]:
     "/smartQuery/{customerId}",
     summary="Named queries: content paths, subscriber insight, …",
     response_class=Response,
-    responses={200: {"content": {"application/json": {}}, "description": "The envelope of the query endpoints."}},
+    **access(
+        CUSTOMER,
+        409,
+        503,
+        504,
+        descriptions={409: "The query was cancelled, or its queryId still runs."},
+        responses={200: {"content": {"application/json": {}}, "description": "The envelope of the query endpoints."}},
+    ),
 )
 async def smart_query(
     scope: CustomerScope,
+    principal: CurrentPrincipal,
     request: Request,
     queryname: Annotated[str, Query(description=f"The named query: {', '.join(NAMED_QUERIES)}.")],
     period: Annotated[str, Query(description="`start=<epoch s>,end=<epoch s>`.")],
@@ -99,10 +99,20 @@ async def smart_query(
     query_id: Annotated[
         str | None, Query(alias="queryId", description="A UUID naming the query, for its status and cancelling.")
     ] = None,
+    explain: Explain = False,
 ) -> Response:
     """Run a named query over a period (docs/smartquery.md)."""
     scope.require(Feature.SMART_QUERY)
-    params = SmartQueryParams(queryname, period, filter_text, limit, offset, granularity, querycache, query_id)
+    params = SmartQueryParams(
+        period=period,
+        granularity=granularity,
+        filter=filter_text,
+        limit=limit,
+        offset=offset,
+        queryname=queryname,
+        querycache=querycache,
+        query_id=query_id,
+    )
     try:
         query = parse_smart_query(scope.id, params, NAMED_QUERIES)
         use_cache, given_id = parse_querycache(querycache), parse_query_id(query_id)
@@ -110,8 +120,10 @@ async def smart_query(
         raise invalid_parameter(error) from error
     if NAMED_QUERIES[query.name].uses_granularity and GRANULARITY_SECONDS[query.granularity] < 3600:
         scope.require(Feature.MINUTE_GRANULARITY)
+    if explain:
+        return explain_answer(*await on_store(lambda: _service(request).compiled(query)))
     try:
-        ran_id, answer = await run_in_threadpool(_service(request).run, query, use_cache, given_id)
+        ran_id, answer = await run_in_threadpool(_service(request).run, query, principal.identity, use_cache, given_id)
     except QueryIdInUseError as error:
         raise ApiError(409, "query_id_in_use", str(error), "queryId") from error
     except QueryCancelledError as error:
@@ -131,7 +143,11 @@ def _query_id(text: str) -> str:
     return found
 
 
-@router.get("/smartQuery/{customerId}/queries/{queryId}", summary="A named query's status")
+@router.get(
+    "/smartQuery/{customerId}/queries/{queryId}",
+    summary="A named query's status",
+    **access(CUSTOMER, 404, descriptions={404: "No query of this customer ran with this queryId."}),
+)
 async def query_status(scope: CustomerScope, request: Request, query_id: QueryIdPath) -> dict[str, Any]:
     """Status (`running`, `done`, `failed` or `cancelled`), times and rows of the query run with this queryId."""
     scope.require(Feature.SMART_QUERY)
@@ -141,13 +157,34 @@ async def query_status(scope: CustomerScope, request: Request, query_id: QueryId
     return _record(record)
 
 
-@router.delete("/smartQuery/{customerId}/queries/{queryId}", summary="Cancel a running named query")
-async def cancel_query(scope: CustomerScope, request: Request, query_id: QueryIdPath) -> dict[str, Any]:
+@router.delete(
+    "/smartQuery/{customerId}/queries/{queryId}",
+    summary="Cancel a running named query",
+    **access(
+        OWNER_OR_ADMIN,
+        404,
+        409,
+        descriptions={
+            403: "Not the caller's customer or plan level, or a query that another user or key ran (for a viewer "
+            "or an API key).",
+            404: "No query of this customer ran with this queryId.",
+            409: "The query ended before it could be cancelled.",
+        },
+    ),
+)
+async def cancel_query(
+    scope: CustomerScope, principal: CurrentPrincipal, request: Request, query_id: QueryIdPath
+) -> dict[str, Any]:
     """Cancel the query run with this queryId and answer its record once it has stopped (again for a query
-    already cancelled); 409 when it ended otherwise."""
+    already cancelled); 409 when it ended otherwise. For the user or key that ran it, and for admins."""
     scope.require(Feature.SMART_QUERY)
     found = _query_id(query_id)
-    record = await run_in_threadpool(_service(request).cancel, scope.id, found)
+    owner = None if principal.role is Role.ADMIN else principal.identity
+    try:
+        record = await run_in_threadpool(_service(request).cancel, scope.id, found, owner)
+    except NotQueryOwnerError as error:
+        message = "only the user or key that ran a query, or an admin, may cancel it"
+        raise ApiError(403, "not_query_owner", message, "queryId") from error
     if record is None:
         raise ApiError(404, "not_found", f"no query {query_id} of this customer", "queryId")
     if record.status not in ("cancelled", "running"):

@@ -1,4 +1,5 @@
-"""`GET /mm-apis/whoami/{customerId}`: the caller's customer, plan level and allowed features."""
+"""`GET /mm-apis/whoami/{customerId}`: the caller's customer, plan level and allowed features; `GET
+/mm-apis/whoami`: the caller and every customer it may see (the portal's customer switcher)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from sightline.api.deps import CurrentPrincipal, CustomerScope
-from sightline.api.errors import AUTH_RESPONSES
-from sightline.auth.plans import plan_for
+from sightline.api.access import access
+from sightline.api.deps import AuthDep, CurrentPrincipal, CustomerScope
+from sightline.auth.errors import CustomerForbiddenError
+from sightline.auth.plans import CUSTOMER, SIGNED_IN, plan_for
 
-router = APIRouter(prefix="/mm-apis", tags=["accounts"], responses=AUTH_RESPONSES)
+router = APIRouter(prefix="/mm-apis", tags=["accounts"])
 
 
 class CallerResponse(BaseModel):
@@ -29,7 +31,36 @@ class WhoAmIResponse(BaseModel):
     caller: CallerResponse
 
 
-@router.get("/whoami/{customerId}", response_model=WhoAmIResponse)
+class CustomerResponse(BaseModel):
+    customerid: int
+    name: str
+    planlevel: int
+    plan: str
+
+
+class CallerCustomersResponse(BaseModel):
+    caller: CallerResponse
+    customers: list[CustomerResponse]
+
+
+@router.get("/whoami", response_model=CallerCustomersResponse, **access(SIGNED_IN))
+def whoami_customers(principal: CurrentPrincipal, auth: AuthDep) -> CallerCustomersResponse:
+    """Who is asking, and the customers it may see (by id), each with its plan level."""
+    customers = []
+    for customer_id in sorted(principal.customer_ids):
+        try:
+            scope = auth.access.customer_scope(principal, customer_id)
+        except CustomerForbiddenError:  # removed since the token was issued
+            continue
+        customers.append(CustomerResponse(customerid=scope.id, name=scope.name, planlevel=scope.plan_level,
+                                          plan=plan_for(scope.plan_level).name))  # fmt: skip
+    return CallerCustomersResponse(
+        caller=CallerResponse(kind=principal.kind, subject=principal.subject, role=principal.role.value),
+        customers=customers,
+    )
+
+
+@router.get("/whoami/{customerId}", response_model=WhoAmIResponse, **access(CUSTOMER))
 def whoami(scope: CustomerScope, principal: CurrentPrincipal) -> WhoAmIResponse:
     """Who is asking, for which customer, and what that customer's plan level allows."""
     return WhoAmIResponse(

@@ -25,12 +25,14 @@ from sightline.auth.recent import RecentLookups
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """An authenticated caller: a user (by access token) or one customer's API key."""
+    """An authenticated caller: a user (by access token) or one customer's API key. `subject` is shown (a
+    username or a key's prefix); `identity` tells callers apart (`user:<username>`, `api_key:<key id>`)."""
 
     kind: Literal["user", "api_key"]
     subject: str
     role: Role
     customer_ids: frozenset[int]
+    identity: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +52,9 @@ class CustomerContext:
 
 @dataclass(frozen=True, slots=True)
 class LiveKey:
-    """A key that was found unrevoked: whose it is, and its public prefix."""
+    """A key that was found unrevoked: its id, whose it is, and its public prefix."""
 
+    id: int
     customer_id: int
     prefix: str
 
@@ -85,13 +88,13 @@ class Access:
                 raise InvalidTokenError("the access token has been revoked")
             if pair.access_expires_at <= self._clock():
                 raise InvalidTokenError("the access token has expired")
-            return Principal("user", user.username, Role(user.role), user.customer_ids)
+            return Principal("user", user.username, Role(user.role), user.customer_ids, f"user:{user.username}")
 
     def principal_for_api_key(self, key: str) -> Principal:
         found = self._live_key(KeyKind.API, key)
         if found is None:
             raise InvalidTokenError("the API key is not valid or has been revoked")
-        return Principal("api_key", found.prefix, Role.VIEWER, frozenset({found.customer_id}))
+        return Principal("api_key", found.prefix, Role.VIEWER, frozenset({found.customer_id}), f"api_key:{found.id}")
 
     def customer_for_ingest_key(self, key: str) -> int | None:
         """The customer whose beacons `key` may write, or None for an unknown or revoked key."""
@@ -126,6 +129,6 @@ class Access:
             ).one_or_none()
             if row is None:
                 return None
-            found = LiveKey(row.customer_id, row.prefix)
+            found = LiveKey(row.id, row.customer_id, row.prefix)
         self._keys.put((kind, key_hash), found)
         return found

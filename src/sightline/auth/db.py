@@ -1,11 +1,14 @@
 """The metadata engine and its migrations (Alembic, with the revisions shipped in `migrations/`).
 
 SQLite gets write-ahead logging, a busy timeout and foreign keys, so that the CLI can change accounts
-while the service runs. Migrating is idempotent: it brings the database to the newest revision.
+while the service runs; its file is private to the user (0600, and so its -wal and -shm files, which
+SQLite creates with the database's mode), in a directory created 0700. Migrating is idempotent: it brings
+the database to the newest revision.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +21,18 @@ MIGRATIONS = "sightline.auth:migrations"
 
 
 def open_engine(url: str) -> Engine:
-    """An engine for `url`: psycopg (3) for a PostgreSQL URL that names no driver; for SQLite, its
-    file's directory is created."""
+    """An engine for `url`: psycopg (3) for a PostgreSQL URL that names no driver; for SQLite, its file
+    made private (created 0600, in a directory created 0700, or made 0600 if it was not)."""
     parsed = make_url(url)
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        database = Path(parsed.database)
+        database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(database, os.O_RDWR | os.O_CREAT, 0o600))
+        database.chmod(0o600)
     engine = create_engine(url, connect_args={"timeout": 30})
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine

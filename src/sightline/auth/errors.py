@@ -19,7 +19,7 @@ class InvalidGrantError(AuthError):
 
 
 class LoginRateLimitedError(AuthError):
-    """Too many failed logins for one username; retry after `retry_after_s` seconds."""
+    """Too many failed logins of a username from an address, or from an address; retry after `retry_after_s` s."""
 
     def __init__(self, retry_after_s: int) -> None:
         super().__init__(f"too many failed logins; retry after {retry_after_s} s")

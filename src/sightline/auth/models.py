@@ -101,3 +101,18 @@ class OAuthToken(Base):
     refresh_expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     refreshed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class LoginFailure(Base):
+    """A failed login (or one being checked) of a rate-limited subject: the SHA-256 of a (username, client
+    address) pair or of a client address (auth/ratelimit.py), so that neither is stored as it is."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_subject_failed_at", "subject", "failed_at"),
+        Index("ix_login_failures_failed_at", "failed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime] = mapped_column(UtcDateTime)

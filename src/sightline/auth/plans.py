@@ -1,11 +1,14 @@
 """Plan levels as data: which features each SmartSight-style numeric plan level allows.
 
 Invariant: plans are ordered by level and each plan allows every feature of the plans below it; the
-highest plan allows every feature. docs/plans.md is rendered from this module (`plans_md`).
+highest plan allows every feature. Who may call a route is data too (`AccessRule`): each route of the app
+names its rule (api/access.py). docs/plans.md is rendered from this module (`plans_md`), with the
+routes read from the app's route table.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -51,6 +54,64 @@ PLANS: tuple[PlanSpec, ...] = (
 _BY_LEVEL = {plan.level: plan for plan in PLANS}
 
 
+class Caller(StrEnum):
+    """Who calls a route: the columns of docs/plans.md's route table, each called in the route × role test."""
+
+    ADMIN = "admin"
+    VIEWER = "viewer"
+    API_KEY = "API key"
+    OTHER_CUSTOMER = "another customer's user"
+    INGEST_KEY = "ingest key"
+    ANONYMOUS = "no credentials"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRule:
+    """Who may call a route: `allowed` callers, and `own` callers for what they own (a query they ran)."""
+
+    name: str
+    description: str
+    allowed: frozenset[Caller]
+    own: frozenset[Caller] = frozenset()
+
+
+PUBLIC = AccessRule("public", "anyone, without credentials", frozenset(Caller))
+INGEST = AccessRule(
+    "ingest key",
+    "the customer's ingest key (public: it ships in players), nothing else",
+    frozenset({Caller.INGEST_KEY}),
+)
+SIGNED_IN = AccessRule(
+    "signed in",
+    "any user or API key, whatever its customer",
+    frozenset({Caller.ADMIN, Caller.VIEWER, Caller.API_KEY, Caller.OTHER_CUSTOMER}),
+)
+CUSTOMER = AccessRule(
+    "customer",
+    "a user (admin or viewer) or an API key of the customer",
+    frozenset({Caller.ADMIN, Caller.VIEWER, Caller.API_KEY}),
+)
+OWNER_OR_ADMIN = AccessRule(
+    "owner or admin",
+    "an admin of the customer, or the user or API key of the customer that ran the query",
+    frozenset({Caller.ADMIN}),
+    frozenset({Caller.VIEWER, Caller.API_KEY}),
+)
+ADMIN = AccessRule("admin", "an admin of the customer (a user, not an API key)", frozenset({Caller.ADMIN}))
+ACCESS_RULES: dict[str, AccessRule] = {
+    rule.name: rule for rule in (PUBLIC, INGEST, SIGNED_IN, CUSTOMER, OWNER_OR_ADMIN, ADMIN)
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RouteAccess:
+    """A route of the app (a method and a path) and who may call it."""
+
+    method: str
+    path: str
+    rule: AccessRule
+
+
 def plan_for(level: int) -> PlanSpec:
     """The plan of `level`; ValueError naming the known levels when there is none."""
     try:
@@ -60,17 +121,34 @@ def plan_for(level: int) -> PlanSpec:
         raise ValueError(f"unknown plan level {level}; known levels: {known}") from None
 
 
-def plans_md() -> str:
-    """docs/plans.md: the plan levels and the features table."""
+def _cell(rule: AccessRule, caller: Caller) -> str:
+    if caller in rule.allowed:
+        return "yes"
+    return "its own" if caller in rule.own else "—"
+
+
+def routes_md(routes: Sequence[RouteAccess]) -> str:
+    """The route × caller table of docs/plans.md."""
+    header = "| method | route | who may call | " + " | ".join(caller.value for caller in Caller) + " |"
+    rows = [
+        f"| {r.method} | `{r.path}` | {r.rule.name} | " + " | ".join(_cell(r.rule, c) for c in Caller) + " |"
+        for r in routes
+    ]
+    rules = "\n".join(f"- **{rule.name}**: {rule.description}." for rule in ACCESS_RULES.values())
+    return "\n".join([rules, "", header, "|" + "---|" * (len(Caller) + 3), *rows])
+
+
+def plans_md(routes: Sequence[RouteAccess]) -> str:
+    """docs/plans.md: the plan levels and the features table, and who may call each of `routes` (the app's)."""
     header = "| feature | what it allows | " + " | ".join(f"{p.name} ({p.level})" for p in PLANS) + " |"
     rows = [
         f"| `{f.value}` | {description} | " + " | ".join("yes" if f in p.features else "—" for p in PLANS) + " |"
         for f, description in FEATURE_DESCRIPTIONS.items()
     ]
     table = "\n".join([header, "|" + "---|" * (len(PLANS) + 2), *rows])
-    return f"""# Plan levels
+    return f"""# Plan levels and roles
 
-<!-- generated from src/sightline/auth/plans.py; a test fails when this file is stale -->
+<!-- generated from src/sightline/auth/plans.py and the app's routes; a test fails when this file is stale -->
 
 Every customer has one plan level, a SmartSight-style numeric id. Routes under `/mm-apis/` that take
 `planlevel` answer 403 (`plan_level_mismatch`) when it is not the customer's plan level, and 403
@@ -82,4 +160,16 @@ before it.
 
 `GET /mm-apis/whoami/{{customerId}}` tells a caller its customer's plan level and allowed features.
 Set a customer's plan with `sightline customers add --plan-level LEVEL`.
+
+## Who may call each route
+
+A user is an `admin` or a `viewer` of one or more customers (`sightline users add --role`) and signs in
+for an access token (`Authorization: Bearer`); an API key (`X-API-Key`, `sightline apikeys create`)
+reads one customer's data as a viewer does; an ingest key (`sightline ingestkeys create`) only sends a
+customer's beacons. A caller without credentials gets 401 (with `WWW-Authenticate: Bearer`); a user or
+key of another customer, or a viewer or key on what only its owner or an admin may do, gets 403; a
+route that takes an ingest key answers 401 without a valid one (CMCD's routes: 410 for an unknown key,
+so that a player stops sending). The table lists every route of the app, read from its route table:
+
+{routes_md(routes)}
 """

@@ -1,49 +1,114 @@
-"""Failed-login rate limit: at most `limit` failures per username in a sliding window.
+"""Failed-login limits, kept in the metadata database so that every process sharing it counts alike.
 
-In memory and per process (a deployment with several API processes multiplies the limit by their
-number). Invariants: a blocked attempt is answered before any password check and is not itself
-recorded, so a username holds at most `limit` failures; usernames whose failures have all left the
-window are dropped whenever the table grows past `max_usernames`.
+Two limits over a sliding window (a minute): the failures of one username from one client address
+(`per_pair`), so that guessing a user's password from one address stops there while the user still logs
+in from anywhere else; and the failures from one client address whatever the username (`per_address`),
+so that trying many usernames meets a limit too. An IPv6 client is limited by its /64 (one subscriber's
+network, whose addresses it can choose freely); requests whose address is unknown share one limit.
+
+Invariants:
+- an attempt is recorded as a failure of both its subjects before its password is checked, and only
+  then are the subjects' failures counted; an attempt that finds either subject at its limit is refused
+  (`LoginRateLimitedError`, before any password check) and its records removed, so it counts for
+  nothing. Recording first bounds concurrent attempts too, in one process or many: no more than `limit`
+  password checks of a subject can fail within a window;
+- a successful attempt removes its own records and the earlier failures of its pair, never those of its
+  address (a login to one's own account must not clear the address's failures on other usernames);
+- records older than the window are deleted by the next attempt;
+- subjects are stored as SHA-256 hashes: no username or address is kept.
 """
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import math
-import threading
-from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from sightline.auth.clock import Clock
+from sightline.auth.errors import LoginRateLimitedError
+from sightline.auth.models import LoginFailure
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPV6_PREFIX = 64
+
+
+@dataclass(frozen=True, slots=True)
+class LoginAttempt:
+    """An admitted attempt: its pair's subject and the ids of its records."""
+
+    pair: str
+    record_ids: tuple[int, ...]
+
+
+def address_key(address: IPAddress | None) -> str:
+    """What an address is limited as: an IPv4 address itself, an IPv6 address's /64, or `unknown`."""
+    if address is None:
+        return "unknown"
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/{IPV6_PREFIX}", strict=False))
+    return str(address)
+
+
+def _subject(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
 class LoginRateLimiter:
-    def __init__(self, clock: Clock, limit: int = 5, window_s: float = 60.0, max_usernames: int = 10_000) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], clock: Clock, per_pair: int, per_address: int, window_s: float = 60.0
+    ) -> None:
+        self._sessions = sessions
         self._clock = clock
-        self._limit = limit
-        self._window_s = window_s
-        self._max_usernames = max_usernames
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+        self._per_pair = per_pair
+        self._per_address = per_address
+        self._window = timedelta(seconds=window_s)
 
-    def retry_after(self, username: str) -> int | None:
-        """Whole seconds until `username` may try again, or None when it may try now."""
-        now = self._clock().timestamp()
-        with self._lock:
-            failures = self._recent(username, now)
-            if len(failures) < self._limit:
-                return None
-            return max(1, math.ceil(failures[0] + self._window_s - now))
+    def admit(self, username: str, address: IPAddress | None) -> LoginAttempt:
+        """Record an attempt of `username` from `address` as a failure, then count: the attempt, or
+        LoginRateLimitedError (with nothing recorded) when its pair or its address is at its limit."""
+        now = self._clock()
+        where = address_key(address)
+        pair = _subject("pair", username, where)
+        limits = {pair: self._per_pair, _subject("address", where): self._per_address}
+        with self._sessions.begin() as session:
+            session.execute(delete(LoginFailure).where(LoginFailure.failed_at <= now - self._window))
+            records = [LoginFailure(subject=subject, failed_at=now) for subject in limits]
+            session.add_all(records)
+            session.flush()
+            ids = tuple(record.id for record in records)
+        with self._sessions() as session:
+            waits = [self._wait_s(session, subject, limit, ids, now) for subject, limit in limits.items()]
+        blocked = [wait for wait in waits if wait is not None]
+        if blocked:
+            self._delete(LoginFailure.id.in_(ids))
+            raise LoginRateLimitedError(max(blocked))
+        return LoginAttempt(pair, ids)
 
-    def record_failure(self, username: str) -> None:
-        now = self._clock().timestamp()
-        with self._lock:
-            self._recent(username, now).append(now)
-            if len(self._failures) > self._max_usernames:
-                for name in list(self._failures):
-                    if not self._recent(name, now):
-                        del self._failures[name]
+    def succeeded(self, attempt: LoginAttempt) -> None:
+        """The attempt's password was right: forget it, and the earlier failures of its pair."""
+        self._delete(or_(LoginFailure.id.in_(attempt.record_ids), LoginFailure.subject == attempt.pair))
 
-    def _recent(self, username: str, now: float) -> deque[float]:
-        failures = self._failures.setdefault(username, deque())
-        while failures and failures[0] <= now - self._window_s:
-            failures.popleft()
-        return failures
+    def _wait_s(self, session: Session, subject: str, limit: int, own: tuple[int, ...], now: datetime) -> int | None:
+        """Whole seconds until `subject` holds fewer than `limit` other failures in the window; None if it does."""
+        times = session.scalars(
+            select(LoginFailure.failed_at)
+            .where(
+                LoginFailure.subject == subject,
+                LoginFailure.failed_at > now - self._window,
+                LoginFailure.id.not_in(own),
+            )
+            .order_by(LoginFailure.failed_at)
+        ).all()
+        if len(times) < limit:
+            return None
+        frees_at = times[len(times) - limit] + self._window
+        return max(1, math.ceil((frees_at - now).total_seconds()))
+
+    def _delete(self, condition: ColumnElement[bool]) -> None:
+        with self._sessions.begin() as session:
+            session.execute(delete(LoginFailure).where(condition))

@@ -24,7 +24,9 @@ class AuthService:
         self.engine = engine
         sessions = sessionmaker(engine, expire_on_commit=False)
         hasher = PasswordHasher(settings.argon2_time_cost, settings.argon2_memory_kib)
-        limiter = LoginRateLimiter(clock, limit=settings.login_failures_per_minute)
+        limiter = LoginRateLimiter(
+            sessions, clock, settings.login_failures_per_minute, settings.login_failures_per_address_per_minute
+        )
         self.access = Access(sessions, clock, timedelta(seconds=settings.access_cache_ttl_s))
         self.accounts = Accounts(sessions, hasher, clock, self.access.forget)
         self.tokens = Tokens(

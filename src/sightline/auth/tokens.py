@@ -5,7 +5,8 @@ Invariants:
 - a refresh spends the refresh token of its pair and issues a new pair in the same family (the login);
 - presenting a spent or revoked refresh token revokes every pair of its family: whoever holds a copy
   of a stolen refresh token loses the login along with the thief;
-- wrong passwords and unknown users cost the same Argon2 check and get the same error.
+- wrong passwords and unknown users cost the same Argon2 check and get the same error;
+- a password is checked only for an attempt the failed-login limits admit (auth/ratelimit.py).
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from sightline.auth.clock import Clock
-from sightline.auth.errors import InvalidCredentialsError, InvalidGrantError, LoginRateLimitedError
+from sightline.auth.errors import InvalidCredentialsError, InvalidGrantError
 from sightline.auth.hashing import PasswordHasher, new_secret, secret_hash
 from sightline.auth.models import OAuthToken, User
-from sightline.auth.ratelimit import LoginRateLimiter
+from sightline.auth.ratelimit import IPAddress, LoginRateLimiter
 
 ACCESS_PREFIX = "sla_"
 REFRESH_PREFIX = "slr_"
@@ -64,22 +65,22 @@ class Tokens:
         self._access_ttl = timedelta(seconds=access_ttl_s)
         self._refresh_ttl = timedelta(seconds=refresh_ttl_s)
 
-    def password_grant(self, username: str, password: str) -> TokenPair:
-        """A new login; LoginRateLimitedError before any check when the username is blocked."""
+    def password_grant(self, username: str, password: str, address: IPAddress | None = None) -> TokenPair:
+        """A new login from the client `address` (None: unknown); LoginRateLimitedError before any check
+        when the username from that address, or that address, has failed too often."""
         name = normalise_username(username)
-        retry_after = self._limiter.retry_after(name)
-        if retry_after is not None:
-            raise LoginRateLimitedError(retry_after)
+        attempt = self._limiter.admit(name, address)
         with self._sessions.begin() as session:
             user = session.scalars(select(User).where(User.username == name)).one_or_none()
             valid, updated = self._hasher.verify(password, None if user is None else user.password_hash)
             if user is None or not valid:
-                self._limiter.record_failure(name)
                 raise InvalidCredentialsError("the username or the password is wrong")
             if updated is not None:
                 user.password_hash = updated
             session.execute(delete(OAuthToken).where(OAuthToken.refresh_expires_at <= self._clock()))
-            return self._issue(session, user.id, family=secrets.token_hex(16))
+            pair = self._issue(session, user.id, family=secrets.token_hex(16))
+        self._limiter.succeeded(attempt)
+        return pair
 
     def refresh_grant(self, refresh_token: str) -> TokenPair:
         """A new pair for a live refresh token; reuse of a spent or revoked one ends its whole family."""

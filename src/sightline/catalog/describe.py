@@ -7,7 +7,7 @@ from typing import Any
 from sightline.catalog.dimensions import DIMENSIONS
 from sightline.catalog.formula import parts_of, render
 from sightline.catalog.metrics import METRICS, MetricSpec
-from sightline.catalog.parts import PARTS
+from sightline.catalog.parts import PARTS, SKETCH_ACCURACY
 from sightline.catalog.rollups import ROLLUPS
 
 
@@ -46,16 +46,14 @@ def _cell(text: str) -> str:
 def _business_note(metric: MetricSpec) -> str:
     if not metric.business:
         return ""
-    return (
-        " Business exceptions are left out unless `businesserror=true`: "
-        f"`{render(metric.formula_for(include_business=False))}`."
-    )
+    return f" Business exceptions are left out; with `businesserror=true` they count: `{render(metric.formula)}`."
 
 
 def metrics_md() -> str:
+    """docs/metrics.md. The formula column is what the API computes by default (`businesserror=false`)."""
     rows = "\n".join(
-        f"| `{m.name}` | {m.label} | {m.unit} | {_cell(m.definition)}{_business_note(m)} | `{render(m.formula)}` | "
-        f"{', '.join(m.dashboards)} |"
+        f"| `{m.name}` | {m.label} | {m.unit} | {_cell(m.definition)}{_business_note(m)} | "
+        f"`{render(m.formula_for(include_business=False))}` | {', '.join(m.dashboards)} |"
         for m in METRICS
     )
     parts = "\n".join(
@@ -71,6 +69,15 @@ gives `null`. Outcome parts count in the bucket of the view's start; time-based 
 the event (docs/architecture.md). Definitions follow CTA-2066 and industry usage; names follow
 SmartSight's where it has one.
 
+Words used exactly: an **attempt** is a view with a play request; a view **started** when it rendered
+its first frame (the `first_frame` event), and a started view is a **play**. "Views that started" never
+means attempts. **Business exceptions** are error events that the player flags as `business_error`
+(entitlement, geo-block, concurrency limit: the service refused, the player did not fail). The error
+metrics (vsf, videostartfailures, vpf, playbackfailures, totalstartupfailure, errors, fatalerrors,
+errorsperplay) leave them out by default (`businesserror=false`), as their formula column shows; each
+says what `businesserror=true` computes instead. **Errors** are the player's `error` events; ad errors
+(`ad_error`) count only in the ad metrics.
+
 | metric | label | unit | definition | formula | dashboards |
 |---|---|---|---|---|---|
 {rows}
@@ -81,8 +88,15 @@ SmartSight's where it has one.
 |---|---|---|---|
 {parts}
 
-`period_ms` is the length of the group's time span: the bucket of a series, else the whole period.
-`q50(…)`, `q95(…)`, `q99(…)` are quantiles of a t-digest (within about 1 %).
+`period_ms` is the length of the group's time span: the whole period, or in a series the part of the
+bucket inside the period (the first and last buckets of a period that does not start and end on their
+bounds are shorter).
+`q50(…)`, `q95(…)`, `q99(…)` are quantiles of a DDSketch (ClickHouse's `quantileDD`, relative accuracy
+{SKETCH_ACCURACY * 100:g} %): of n values, the value at rank ⌊q·(n − 1)⌋ in order (counting from 0; the lower
+of the two order statistics around the rank), within {SKETCH_ACCURACY * 100:g} % of it, and within 1 % once
+the API rounds seconds to 4 decimals, for every group size. The buckets of a sketch are exact counts, so
+the same views give the same value whichever table answers and however the rows were merged; the median
+of two plays is the smaller one.
 """
 
 

@@ -22,7 +22,7 @@ class Part:
 
 @dataclass(frozen=True, slots=True)
 class Quantile:
-    """A quantile of a t-digest part over the group."""
+    """A quantile of a sketch part (`ddsketch`) over the group."""
 
     name: str
     level: float

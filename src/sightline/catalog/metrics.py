@@ -78,8 +78,9 @@ def _startup_quantile(name: str, label: str, level: float) -> MetricSpec:
         name,
         label,
         "seconds",
-        div(Quantile("startup_ms_digest", level), SECOND),
-        f"The {label.lower()} of the views that started (t-digest, within 1 %).",
+        div(Quantile("startup_ms_sketch", level), SECOND),
+        f"The {label.lower()} of the views that started: the start time at rank ⌊q·(n − 1)⌋ of their n start "
+        "times in order (q the level), within 1 % (DDSketch), whichever table answers.",
         KPI,
     )
 
@@ -93,7 +94,7 @@ METRICS: tuple[MetricSpec, ...] = (
         "Attempts",
         "views",
         P("attempts"),
-        "Views with a play request (started views).",
+        "Views with a play request, whether or not they started (rendered a first frame).",
         KPI,
         concurrency=True,
     ),
@@ -190,8 +191,9 @@ METRICS: tuple[MetricSpec, ...] = (
         "Video start failure (business exceptions excluded)",
         "percent",
         percent(sub(P("vsf_views"), P("vsf_business_views")), P("attempts")),
-        "Attempts that failed with a fatal error before the first frame, business exceptions "
-        "(entitlement, geo-block, concurrency limit) excluded, ÷ attempts.",
+        "Attempts that failed with a fatal error before the first frame, business exceptions always left out, "
+        "÷ attempts. The same as `vsf` by default; with `businesserror=true` `vsf` counts business exceptions "
+        "and this still does not.",
         KPI,
     ),
     MetricSpec(
@@ -255,13 +257,21 @@ METRICS: tuple[MetricSpec, ...] = (
         ("errors",),
         business=True,
     ),
-    MetricSpec("errors", "Errors", "count", P("errors"), "Error events, fatal or not.", ("errors",), business=True),
+    MetricSpec(
+        "errors",
+        "Errors",
+        "count",
+        P("errors"),
+        "Player error events (`error`), fatal or not. Ad errors (`ad_error`) are not counted: see `aderrors`.",
+        ("errors",),
+        business=True,
+    ),
     MetricSpec(
         "fatalerrors",
         "Fatal errors",
         "count",
         P("fatal_errors"),
-        "Error events that ended playback.",
+        "Player error events that ended playback (fatal). Ad errors are not counted.",
         ("errors",),
         business=True,
     ),
@@ -270,7 +280,7 @@ METRICS: tuple[MetricSpec, ...] = (
         "Errors per play",
         "ratio",
         div(P("errors"), P("plays")),
-        "Error events ÷ plays.",
+        "Player error events ÷ plays. Ad errors are not counted.",
         ("errors",),
         business=True,
     ),
@@ -385,7 +395,8 @@ METRICS: tuple[MetricSpec, ...] = (
         "Live latency",
         "seconds",
         div(div(P("live_latency_sum"), P("live_latency_count")), SECOND),
-        "Average distance from the live edge over live views' samples.",
+        "Average distance from the live edge over the samples of live views (`streamtype` `live`): what a view "
+        "that is not said to be live sends is not counted.",
         VX,
     ),
     MetricSpec("cbrsize", "Traffic", "bytes", P("bytes"), "Media bytes downloaded.", VX),
@@ -401,7 +412,11 @@ METRICS: tuple[MetricSpec, ...] = (
             Clamp(sub(Const(1.0), div(sub(STARTUP_S, Const(1.0)), Const(9.0))), 0.0, 1.0),
         ),
         "0–100: the share of attempts that played, × (1 − 5 × rebuffering ratio), × a start-time "
-        "factor falling from 1 at 1 s to 0 at 10 s; each factor clamped to [0, 1].",
+        "factor falling from 1 at 1 s to 0 at 10 s; each factor clamped to [0, 1]. 0 when the rebuffering ratio "
+        "is 20 % or more or the average start time 10 s or more. No value (null) when a factor has none: a "
+        "group without plays (its attempts all failed or exited before the first frame: no start time, so no "
+        "score rather than 0), or without play or stall time (in a series a bucket can hold plays, counted at "
+        "the view's start, and no play time, counted when it happens).",
         KPI,
     ),
     MetricSpec("adrequests", "Ad requests", "count", P("ad_requests"), "Ad requests.", ADS, ad=True),

@@ -1,24 +1,40 @@
 """Additive parts of the rollups and the per-view columns of `views`, declared as data.
 
 A part is an aggregate over event rows that can be merged across rows of any grain: a sum, a
-distinct-count state or a t-digest state. Every metric is a formula over parts (Cube's model), so
+distinct-count state or a quantile sketch. Every metric is a formula over parts (Cube's model), so
 ratios are computed from summed parts and never averaged.
 
-Attribution (DESIGN.md §4): view outcomes (attempts, plays, startup, VSF, EBVS, VPF, completion,
+Attribution (docs/architecture.md): view outcomes (attempts, plays, startup, VSF, EBVS, VPF, completion,
 unique viewers) count in the bucket of the view's start, taken from its UUIDv7 id; time-based
 quantities (play time, stalls, bitrate, errors, ads) count in the bucket of the event.
 
 `expression` and `condition` are trusted SQL fragments over the columns of `events`; they are part of
 the schema, written here once, and never carry user input.
+
+Parts and view columns have versions, as dimensions do: a declaration that changed at schema version v
+(`schema_version`) keeps the one it `replaces`, which the tables held before v; the migration to v
+recounts them from `events` (`store.schema.recounted_ddl`). `declared_at` gives the declarations of a
+version, so that every migration builds the schema of its own version.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol, Self, TypeVar
 
-Aggregate = Literal["sum", "uniq", "tdigest"]
+Aggregate = Literal["sum", "uniq", "tdigest", "ddsketch"]
 Attribution = Literal["view_start", "event_time"]
+
+SKETCH_ACCURACY = 0.005
+"""The relative accuracy a of the quantile sketches (ClickHouse's `quantileDD`, a DDSketch with a logarithmic
+mapping). The sketch answers the level q of n values with the value at rank floor(q·(n − 1)) of the sorted values
+(the lower order statistic; the counts in its buckets are exact, whatever the grouping and order of merges),
+read back from its bucket within a of it: 0 is kept exactly, and a value v ≥ 1 falls in the bucket
+[g^k, g^(k+1)), g = (1 + a) ÷ (1 − a), which answers g^k·(1 + a), within a·v of v. Times are integer
+milliseconds, so every value is 0 or ≥ 1. Half of the 1 % promised (docs/metrics.md), so that the API's
+rounding to 0.1 ms keeps the promise for every start time of 10 ms and more."""
+SKETCH_LEVEL = 0.5
+"""The level named in a sketch's type and states; a sketch answers every level, given when it is read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +48,19 @@ class PartSpec:
     expression: str = "1"
     condition: str = "1"
     argument_type: str = "UInt64"
+    schema_version: int = 1
+    """The schema version from which the rollups hold the part as declared here."""
+    replaces: PartSpec | None = None
+    """The declaration the rollups held before `schema_version` (None: the part is new then)."""
 
 
 FATAL_ERROR = "event = 'error' AND fatal = 1"
 TERMINAL = "event IN ('end', 'exit')"
+LIVE_SAMPLE = "live_latency_ms > 0 AND streamtype = 'live'"
+"""A live-edge latency sample: of an event of a live view (a VOD view has no live edge, whatever it sent)."""
+RECOUNTED_VERSION = 8
+"""The schema version that recounted the startup-time quantiles (a DDSketch, was a t-digest) and the live
+latency (live views' samples only, was any sample) from `events`."""
 
 
 def _count(name: str, attribution: Attribution, condition: str, description: str) -> PartSpec:
@@ -62,13 +87,23 @@ PARTS: tuple[PartSpec, ...] = (
         condition="event = 'first_frame'",
     ),
     PartSpec(
-        "startup_ms_digest",
-        "tdigest",
+        "startup_ms_sketch",
+        "ddsketch",
         "view_start",
-        "T-digest of startup times of views that started.",
+        "Quantile sketch (DDSketch) of startup times of views that started.",
         expression="startup_ms",
         condition="event = 'first_frame'",
         argument_type="UInt32",
+        schema_version=RECOUNTED_VERSION,
+        replaces=PartSpec(
+            "startup_ms_digest",
+            "tdigest",
+            "view_start",
+            "T-digest of startup times of views that started.",
+            expression="startup_ms",
+            condition="event = 'first_frame'",
+            argument_type="UInt32",
+        ),
     ),
     _count(
         "vsf_views",
@@ -167,13 +202,27 @@ PARTS: tuple[PartSpec, ...] = (
         "event = 'rendition_change' AND rendition_bitrate_kbps < interval_bitrate_kbps",
         "Rendition changes to a lower bitrate.",
     ),
-    _total(
+    PartSpec(
         "live_latency_sum",
-        "live_latency_ms",
-        "Σ live-edge latency samples (ms).",
-        condition="live_latency_ms > 0",
+        "sum",
+        "event_time",
+        "Σ live-edge latency samples of live views (ms).",
+        expression="live_latency_ms",
+        condition=LIVE_SAMPLE,
+        schema_version=RECOUNTED_VERSION,
+        replaces=_total(
+            "live_latency_sum", "live_latency_ms", "Σ live-edge latency samples (ms).", "live_latency_ms > 0"
+        ),
     ),
-    _count("live_latency_count", "event_time", "live_latency_ms > 0", "Live-edge latency samples."),
+    PartSpec(
+        "live_latency_count",
+        "sum",
+        "event_time",
+        "Live-edge latency samples of live views.",
+        condition=LIVE_SAMPLE,
+        schema_version=RECOUNTED_VERSION,
+        replaces=_count("live_latency_count", "event_time", "live_latency_ms > 0", "Live-edge latency samples."),
+    ),
     PartSpec(
         "active_views",
         "uniq",
@@ -209,6 +258,10 @@ class ViewColumnSpec:
     expression: str
     clickhouse_type: str
     description: str
+    schema_version: int = 1
+    """The schema version from which `views` holds the column as declared here."""
+    replaces: ViewColumnSpec | None = None
+    """The declaration `views` held before `schema_version` (None: the column is new then)."""
 
 
 def _view_sum(name: str, expression: str, description: str) -> ViewColumnSpec:
@@ -251,8 +304,24 @@ VIEW_COLUMNS: tuple[ViewColumnSpec, ...] = (
     _view_sum("errors", "event = 'error'", "Error events."),
     _view_sum("fatal_errors", f"{FATAL_ERROR}", "Fatal error events."),
     _view_sum("bitrate_switches", "event = 'rendition_change'", "Rendition changes."),
-    _view_sum("live_latency_sum", "live_latency_ms", "Σ live-edge latency samples (ms)."),
-    _view_sum("live_latency_count", "live_latency_ms > 0", "Live-edge latency samples."),
+    ViewColumnSpec(
+        "live_latency_sum",
+        "sum",
+        f"if({LIVE_SAMPLE}, live_latency_ms, 0)",
+        "UInt64",
+        "Σ live-edge latency samples of a live view (ms).",
+        RECOUNTED_VERSION,
+        _view_sum("live_latency_sum", "live_latency_ms", "Σ live-edge latency samples (ms)."),
+    ),
+    ViewColumnSpec(
+        "live_latency_count",
+        "sum",
+        LIVE_SAMPLE,
+        "UInt64",
+        "Live-edge latency samples of a live view.",
+        RECOUNTED_VERSION,
+        _view_sum("live_latency_count", "live_latency_ms > 0", "Live-edge latency samples."),
+    ),
     _view_sum("ad_ms", "ad_ms", "Ad play time."),
     _view_sum("ad_impressions", "event = 'ad_impression'", "Ad impressions."),
     _view_sum("ad_errors", "event = 'ad_error'", "Ad errors."),
@@ -277,3 +346,26 @@ VIEW_COLUMNS: tuple[ViewColumnSpec, ...] = (
 
 OUTCOMES: tuple[str, ...] = ("vsf", "ebvs", "vpf", "completed", "exited")
 """Terminal outcomes of a view: at most one is 1 for a closed view; none for a view still open."""
+
+
+class _Versioned(Protocol):
+    @property
+    def schema_version(self) -> int: ...
+    @property
+    def replaces(self) -> Self | None: ...
+
+
+Spec = TypeVar("Spec", bound=_Versioned)
+
+
+def declared_at(specs: tuple[Spec, ...], version: int | None) -> tuple[Spec, ...]:
+    """`specs` as schema `version` declared them (None: the newest): each by the declaration it replaces while
+    its `schema_version` is later, and left out where it had none then."""
+    found = []
+    for spec in specs:
+        declared: Spec | None = spec
+        while declared is not None and version is not None and declared.schema_version > version:
+            declared = declared.replaces
+        if declared is not None:
+            found.append(declared)
+    return tuple(found)

@@ -17,11 +17,15 @@ invariants of docs/architecture.md, so the metrics come out as for native beacon
   is a `rendition_change`;
 - a new `s` or a new content id after the first frame exits the view and starts the next one;
   records after a view closed are ignored until the next `s`;
-- records are applied in arrival order; one older than the newest applied does not change the play
-  state (it may still add an error or dimensions); an event record seen before (same `e`, `ts`, `sn`,
-  `sta`) is a retry and is skipped; `rr` (response received) records carry the time their request
-  started, so they never move the play state;
-- request-mode data (media requests) has no `ts` in v1 and no `sta`: its time is the server's and its
+- records are applied in the order of their own times (`ts`), not of their arrival: a record arriving
+  is held for the reorder window (`window_ms`), and a record is applied once it has been held that long,
+  with every held record of an earlier or equal time (equal times in arrival order), so a record that
+  arrives up to the window after any record of a later time takes its place; a call with no records (the
+  collector's timer) applies what is due. A record older than the newest applied (it came later than
+  the window) does not change the play state (it may still add an error or dimensions); an event record
+  seen before (same `e`, `ts`, `sn`, `sta`) is a retry and is skipped; `rr` (response received) records
+  carry the time their request started, so they never move the play state;
+- request-mode data (media requests) has no `ts` in v1 and no `sta`: its time is its arrival and its
   state is inferred — the first request is the play request, `su` (startup) before the first frame
   keeps starting, the first request without it is the first frame, `bs` (starvation) afterwards a
   stall, `su` afterwards a seek; a session that also sends event reports is driven by those alone;
@@ -29,9 +33,9 @@ invariants of docs/architecture.md, so the metrics come out as for native beacon
   minutes without a beacon and came back) is joined in progress: its play and stall time count, but
   it is no new attempt or play (those were counted when it started); when the `s` record of the
   session's first view arrives after all (overtaken in transit by the report of the first frame), the
-  joined view gets its play request and first frame;
-- a view with no beacon for `IDLE_CLOSE_MS` was closed by the collector's sweeper (with an `exit`):
-  the sid's next records start afresh.
+  joined view gets its play request and first frame (its view id keeps the time it was joined at);
+- a view with no record arriving for `IDLE_CLOSE_MS` was closed by the collector's sweeper (with an
+  `exit`): the sid's next records start afresh.
 `advance` is pure: it returns the sid's next state and the events to store, and leaves its input as
 it was, so a caller that could not store the events keeps the old state and the client's retry counts.
 """
@@ -47,10 +51,16 @@ from sightline.ingest.pipeline import derived_view_id
 from sightline.ingest.sessions import IDLE_CLOSE_MS
 
 SOURCE = "cmcd"
-RECENT_KEYS = 256
+REORDER_WINDOW_MS = 5_000
+"""How long a record is held for records of earlier times to arrive (`SIGHTLINE_CMCD_REORDER_WINDOW_S`)."""
+RECENT_KEYS = 64
+"""Event records remembered to recognise a retry (a reporter resends a report it had no answer for, soon);
+few, since the state is written to the collector's log at each step (`ingest.cmcd_sessions`)."""
 _UINT32 = 2**32 - 1
 _PLAYING_LIKE = frozenset("prakw")
 _TERMINAL = {"e": "end", "q": "exit", "f": "error"}
+Held = tuple[tuple[int, CmcdRecord], ...]
+"""Records held for the reorder window, each with its arrival time (ms)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,14 +105,16 @@ class SidState:
     in_stall: bool = False
     seek_recovery: bool = False
     recent: tuple[tuple[Any, ...], ...] = ()
+    held: Held = ()
+    """Records not applied yet, with their arrival times, in order of arrival; each has its `ts`."""
 
 
 class _Advance:
     """One call of `advance`: a private copy of the state, and the events it emits per view."""
 
-    def __init__(self, state: SidState, customer_id: int, sid: str, now_ms: int) -> None:
+    def __init__(self, state: SidState, customer_id: int, sid: str) -> None:
         self.s = replace(state, dimensions=dict(state.dimensions), view=replace(state.view) if state.view else None)
-        self.customer_id, self.sid, self.now_ms = customer_id, sid, now_ms
+        self.customer_id, self.sid = customer_id, sid
         self.out: dict[bytes, ViewEvents] = {}
         self.fatal_codes: dict[int, str] = {}
         """Codes of the error events of this call by time: a player reports `sta=f` and the error that
@@ -176,7 +188,7 @@ class _Advance:
         elif self.s.event_mode:
             self._merge_dimensions(record.dimensions)
             return
-        ts = record.ts if record.ts is not None else self.now_ms
+        ts = _time(record)
         fresh = ts >= self.s.last_ts and record.event != "rr"
         view = self.s.view
         if fresh and self._content_changed(record) and view is not None and view.started and not view.closed:
@@ -321,20 +333,48 @@ def _code(record: CmcdRecord) -> str:
     return record.error_codes[0] if record.error_codes else ""
 
 
+def _time(record: CmcdRecord) -> int:
+    assert record.ts is not None, "a held record has its time"
+    return record.ts
+
+
+def _due(held: Held, now_ms: int, window_ms: int) -> tuple[list[CmcdRecord], Held]:
+    """The held records to apply now, in order of time (equal times in order of arrival), and those that stay
+    held: each record is held for the window, then goes with every record of an earlier or equal time."""
+    due_times = [_time(record) for arrived, record in held if arrived + window_ms <= now_ms]
+    if not due_times:
+        return [], held
+    cutoff = max(due_times)
+    ready = sorted((record for _, record in held if _time(record) <= cutoff), key=_time)
+    return ready, tuple(pair for pair in held if _time(pair[1]) > cutoff)
+
+
 def advance(
-    state: SidState | None, customer_id: int, sid: str, records: list[CmcdRecord], now_ms: int
+    state: SidState | None,
+    customer_id: int,
+    sid: str,
+    records: list[CmcdRecord],
+    now_ms: int,
+    window_ms: int = REORDER_WINDOW_MS,
 ) -> tuple[SidState, list[ViewEvents]]:
-    """Apply the records of one sid (in the order they were sent) to its state: the next state, and the
-    events per view to store. The input state is not changed."""
-    run = _Advance(state or SidState(), customer_id, sid, now_ms)
-    if run.s.view is not None and not run.s.view.closed and now_ms - run.s.last_touch_ms >= IDLE_CLOSE_MS:
-        run.s.view.closed, run.s.idle_closed, run.s.state = True, True, None
-    run.fatal_codes = {r.ts: r.error_codes[0] for r in records if r.event == "e" and r.error_codes and r.ts}
-    for record in records:
+    """Take the records of one sid arriving at `now_ms` (in the order they were sent; none for a call of
+    the collector's timer) into its state, and apply the held records that are due: the next state, and
+    the events per view to store. The input state is not changed."""
+    run = _Advance(state or SidState(), customer_id, sid)
+    if records:
+        view = run.s.view
+        if view is not None and not view.closed and now_ms - run.s.last_touch_ms >= IDLE_CLOSE_MS:
+            view.closed, run.s.idle_closed, run.s.state = True, True, None
+        arrived = tuple((now_ms, record if record.ts is not None else replace(record, ts=now_ms)) for record in records)
+        run.s.held += arrived
+        run.s.last_touch_ms = now_ms
+    ready, run.s.held = _due(run.s.held, now_ms, window_ms)
+    if not ready:
+        return run.s, []
+    run.fatal_codes = {r.ts: r.error_codes[0] for r in ready if r.event == "e" and r.error_codes and r.ts}
+    for record in ready:
         run.apply(record)
     view = run.s.view
     if view is not None and not view.closed:
-        run._batch(view)
-    if run.out or view is not None:
-        run.s.last_touch_ms = now_ms
+        run._batch(view)  # the view is touched, so that the sweeper sees it alive
     return run.s, list(run.out.values())

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sightline.ingest.clientaddr import AddressStorage, IPNetwork, client_address, stored_address
 from sightline.ingest.geo import GeoDatabases
@@ -35,6 +35,14 @@ DERIVED_GROUPS: tuple[tuple[str, ...], ...] = (
     ("country", "region", "city"),
     ("isp", "asn"),
 )
+
+
+class RequestOrigin(NamedTuple):
+    """What enrichment reads of a request: its User-Agent, its peer's address and X-Forwarded-For headers."""
+
+    user_agent: str
+    peer: str | None
+    forwarded_for: tuple[str, ...]
 
 
 def _unset(value: Any) -> bool:

@@ -7,7 +7,9 @@ customer, the views with events in the last `LOOKBACK_MS` that are still open, o
 in the last 30 minutes, are restored with their `seq`s, state, last event time and dimensions; so are the
 views still open that fell silent before that and started in the `STALE_LOOKBACK_MS` before (a collector
 down for longer than the lookback), from `views`, with their highest `seq`. The sweeper then closes those
-idle for 30 minutes at their last event's time, as if no restart happened.
+idle for 30 minutes at their last event's time, as if no restart happened. `restore_views` restores
+given views whatever their age (the views of CMCD events a crash may have stored already, which the
+collector offers again: `ingest.cmcd_sessions`).
 Invariant: runs after the spool's replay (the store holds every acknowledged event) and before serving.
 """
 
@@ -42,14 +44,14 @@ STALE_LOOKBACK_MS = 30 * 24 * 3600 * 1000
 """How far back views still open and silent since before `LOOKBACK_MS` are looked for: older ones stay open."""
 
 
-def recent_views_query(customer_id: int, now_ms: int) -> Select:
-    """One row per view of `customer_id` open in the lookback, or active in the last 30 minutes."""
+def _view_columns() -> tuple[Aliased, ...]:
+    """Per view of a SELECT on `events` grouped by view: its seqs, started, closed, last event time, dimensions."""
     terminal = Binary(
         "OR",
         InList(Column("event"), tuple(Param(name, "String") for name in sorted(TERMINAL))),
         Binary("AND", Binary("=", Column("event"), Param("error", "String")), Binary("=", Column("fatal"), Integer(1))),
     )
-    columns = (
+    return (
         Aliased(Func("toString", (Column("view_id"),)), "view"),
         Aliased(Func("groupArray", (Column("seq"),)), "seqs"),
         Aliased(Func("max", (Column("started"),)), "was_started"),
@@ -57,16 +59,37 @@ def recent_views_query(customer_id: int, now_ms: int) -> Select:
         Aliased(Func("max", (Func("toUnixTimestamp64Milli", (Column("ts"),)),)), "last_ts"),
         *(Aliased(Func("argMax", (Column(d.name), Column("ts"))), f"dim_{d.name}") for d in DIMENSIONS),
     )
+
+
+def _since(ms: int) -> Expr:
+    return Binary(">=", Column("ts"), Func("toDateTime", (Param(ms // 1000, "Int64"),)))
+
+
+def recent_views_query(customer_id: int, now_ms: int) -> Select:
+    """One row per view of `customer_id` open in the lookback, or active in the last 30 minutes."""
     return Select(
-        columns=columns,
+        columns=_view_columns(),
         source=Table("events", customer_id),
-        where=Binary(">=", Column("ts"), Func("toDateTime", (Param((now_ms - LOOKBACK_MS) // 1000, "Int64"),))),
+        where=_since(now_ms - LOOKBACK_MS),
         group_by=(Column("view_id"),),
         having=Binary(
             "OR",
             Binary("=", Column("is_closed"), Integer(0)),
             Binary(">=", Column("last_ts"), Param(now_ms - IDLE_CLOSE_MS, "Int64")),
         ),
+    )
+
+
+def views_query(customer_id: int, view_ids: list[bytes]) -> Select:
+    """One row per view of `view_ids` (UUIDv7) of `customer_id` with events, in the columns of
+    `recent_views_query`; events are looked for from an hour before the earliest view's start."""
+    earliest = min(uuid.UUID(bytes=view_id).int >> 80 for view_id in view_ids)
+    ids = InList(Column("view_id"), tuple(Param(str(uuid.UUID(bytes=view_id)), "UUID") for view_id in view_ids))
+    return Select(
+        columns=_view_columns(),
+        source=Table("events", customer_id),
+        where=Binary("AND", _since(earliest - 3_600_000), ids),
+        group_by=(Column("view_id"),),
     )
 
 
@@ -99,11 +122,27 @@ def stale_views_query(customer_id: int, now_ms: int) -> Select:
 def restore_sessions(store: Store, sessions: Sessionizer, customer_ids: list[int], now_ms: int) -> int:
     """Restore the recent and the stale open views of `customer_ids` into `sessions`, least recently active
     first; how many."""
+    queries = [
+        (customer_id, query)
+        for customer_id in customer_ids
+        for query in (recent_views_query(customer_id, now_ms), stale_views_query(customer_id, now_ms))
+    ]
+    return _restore(store, sessions, queries)
+
+
+def restore_views(store: Store, sessions: Sessionizer, view_ids: dict[int, list[bytes]]) -> int:
+    """Restore the given views (by customer) that have events in the store into `sessions`, so that events of
+    theirs stored already are recognised when they are offered again; how many."""
+    return _restore(
+        store, sessions, [(customer_id, views_query(customer_id, ids)) for customer_id, ids in view_ids.items() if ids]
+    )
+
+
+def _restore(store: Store, sessions: Sessionizer, queries: list[tuple[int, Select]]) -> int:
     rows: list[tuple[int, dict[str, Any]]] = []
-    for customer_id in customer_ids:
-        for query in (recent_views_query(customer_id, now_ms), stale_views_query(customer_id, now_ms)):
-            table = store.read_internal(*print_select(query))
-            rows.extend((customer_id, row) for row in table.to_pylist())
+    for customer_id, query in queries:
+        table = store.read_internal(*print_select(query))
+        rows.extend((customer_id, row) for row in table.to_pylist())
     for customer_id, row in sorted(rows, key=lambda pair: int(pair[1]["last_ts"])):
         sessions.restore(
             customer_id,

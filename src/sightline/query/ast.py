@@ -23,11 +23,11 @@ IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
 
 FUNCTIONS: frozenset[str] = frozenset(
     {
-        "sum", "sumIf", "uniqMerge", "uniqMergeState", "uniqStateIf", "quantileTDigestMerge",
-        "quantileTDigestMergeState", "quantileTDigestStateIf", "toStartOfMinute", "toStartOfFiveMinutes",
+        "sum", "sumIf", "uniqMerge", "uniqMergeState", "uniqStateIf", "quantileDDMerge", "quantileDDMergeState",
+        "toStartOfMinute", "toStartOfFiveMinutes",
         "toStartOfTenMinutes", "toStartOfHour", "toStartOfDay", "toDateTime", "UUIDv7ToDateTime", "nullIf",
-        "greatest", "least", "toUInt64", "toFloat64", "round", "toUnixTimestamp", "count", "ifNull", "if", "isNull",
-        "max", "min", "uniqExact", "multiIf", "isFinite",
+        "greatest", "least", "toInt64", "toUInt64", "toFloat64", "round", "toUnixTimestamp", "count", "ifNull", "if",
+        "isNull", "max", "min", "uniqExact", "multiIf", "isFinite",
         # arrays, tuples and the aggregates of the named queries (smartquery/)
         "any", "anyIf", "avg", "avgIf", "countIf", "uniqExactIf", "maxIf", "minIf", "groupArray", "tuple",
         "tupleElement", "array", "arrayJoin", "arrayMap", "arrayFilter", "arraySort", "arraySlice", "arraySplit",
@@ -87,7 +87,7 @@ class Func:
     name: str
     args: tuple[Expr, ...]
     parameters: tuple[float, ...] = ()
-    """Parametric aggregate levels, as in `quantileTDigestMerge(0.95)(x)`."""
+    """Parameters of a parametric aggregate, as in `quantileDDMerge(0.005, 0.95)(x)`."""
 
     def __post_init__(self) -> None:
         if self.name not in FUNCTIONS:

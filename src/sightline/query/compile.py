@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from sightline.catalog import ROLLUPS, dimension
 from sightline.catalog.formula import Clamp, Const, Formula, Part, PeriodMs, Quantile, parts_of
 from sightline.catalog.metrics import MetricSpec
-from sightline.catalog.parts import OUTCOMES, PARTS, PartSpec
+from sightline.catalog.parts import OUTCOMES, PARTS, SKETCH_ACCURACY, SKETCH_LEVEL, PartSpec
 from sightline.catalog.perview import PART_VIEW_COLUMNS, PER_VIEW_METRICS, VIEW_COLUMN_SPECS
 from sightline.query.ast import (
     Aliased,
@@ -34,6 +34,7 @@ from sightline.query.ast import (
     Func,
     InList,
     InSelect,
+    Integer,
     Number,
     OrderBy,
     Param,
@@ -43,12 +44,12 @@ from sightline.query.ast import (
     UnionAll,
     and_all,
 )
-from sightline.query.filters import And, Condition, Node
-from sightline.query.period import GRANULARITY_SECONDS, Granularity, Period
-from sightline.query.plan import EVENTS, Segment, TablePlan
+from sightline.query.filters import And, Condition, Node, fields_of
+from sightline.query.period import GRANULARITY_SECONDS, Granularity
+from sightline.query.pipeline import Compiled, QueryRequest
+from sightline.query.plan import EVENTS, Segment, TablePlan, choose_tables
 
 TIMESTAMP = "timestamp"
-TOTAL_RECORDS = "totalrecords"
 MAX_VIEW_SPAN = timedelta(days=1)
 """How long after its start an `events` segment looks for a view's outcome events."""
 
@@ -63,28 +64,17 @@ _PARTS = {p.name: p for p in PARTS}
 _UTC = Trusted("'UTC'")
 
 
-@dataclass(frozen=True, slots=True)
-class MetricQuery:
-    """A validated request: every name is from the catalog, the period is aligned to minutes."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetricQuery(QueryRequest):
+    """A validated metric query: every name is from the catalog."""
 
-    customer_id: int
     metrics: tuple[MetricSpec, ...]
-    dimensions: tuple[str, ...]
-    series: bool
-    period: Period
-    granularity: Granularity
-    filter: Node | None = None
-    qoefilter: Node | None = None
-    """Per-view conditions: only views whose whole-view values satisfy them count."""
+    dimensions: tuple[str, ...] = ()
+    series: bool = False
     concurrency: bool = False
     """Count every part in the bucket of its event, outcomes included (SmartSight's `concurrency=1`)."""
-    include_business: bool = False
-    """Count business exceptions in error metrics (SmartSight's `businesserror=true`)."""
     ended: bool = False
     """SmartSight's `sessiontype=ended`: whole views, counted in the period in which they ended."""
-    order_by: tuple[str, Direction] | None = None
-    limit: int = 1000
-    offset: int = 0
     open_views: bool = True
     """Whether views not closed yet count (SmartSight's `allstatus=1`); else only the views closed by now."""
 
@@ -160,7 +150,7 @@ def _view_part(part: Part | Quantile) -> Expr:
 
 def qoe_condition(condition: Condition) -> Expr:
     """A qoefilter condition on the per-view value of its metric (over the merged columns of `views`)."""
-    per_view = formula_expr(PER_VIEW_METRICS[condition.field].formula, 0.0, _view_part)
+    per_view = formula_expr(PER_VIEW_METRICS[condition.field].formula, None, _view_part)
     compared = Binary(condition.op, per_view, Param(float(condition.values[0]), "Float64"))
     return Binary("AND", Func("isFinite", (per_view,)), compared)
 
@@ -203,18 +193,29 @@ def _counted_views(query: MetricQuery) -> Select | None:
     return None if condition is None else _views_having(query, condition)
 
 
+SKETCH = (SKETCH_ACCURACY, SKETCH_LEVEL)
+"""The parameters of a quantile sketch's states: its accuracy, and the level its type names."""
+
+
 def _rollup_part(part: PartSpec) -> Expr:
-    function = {"sum": "sum", "uniq": "uniqMergeState", "tdigest": "quantileTDigestMergeState"}[part.aggregate]
-    return Func(function, (Column(part.name),))
+    if part.aggregate == "ddsketch":
+        return Func("quantileDDMergeState", (Column(part.name),), SKETCH)
+    return Func({"sum": "sum", "uniq": "uniqMergeState"}[part.aggregate], (Column(part.name),))
 
 
 def _events_part(part: PartSpec, counted: bool) -> Expr:
-    """The part computed from `events`; an empty value (0 or an empty state) when not `counted` here."""
+    """The part computed from `events` (as the rollups' materialized views do, so that a sketch has the same
+    buckets from either); an empty value (0 or an empty state) when not `counted` here."""
     condition = part.condition if counted else "0"
     if part.aggregate == "sum":
         return Trusted(f"sumIf(toUInt64({part.expression}), {condition})")
-    function = "uniqStateIf" if part.aggregate == "uniq" else "quantileTDigestStateIf"
+    function = "uniqStateIf" if part.aggregate == "uniq" else f"quantileDDStateIf({SKETCH_ACCURACY}, {SKETCH_LEVEL})"
     return Trusted(f"{function}({part.expression}, {condition})")
+
+
+def _quantile(part: Quantile, column: Column) -> Expr:
+    """A quantile of the sketches of `column` merged over the group (`catalog.parts.SKETCH_ACCURACY`)."""
+    return Func("quantileDDMerge", (column,), (SKETCH_ACCURACY, part.level))
 
 
 def _inner(
@@ -291,13 +292,14 @@ def _merged_part(part: Part | Quantile) -> Expr:
     spec = _PARTS[part.name]
     column = Column(_part_column(spec))
     if isinstance(part, Quantile):
-        return Func("quantileTDigestMerge", (column,), (part.level,))
+        return _quantile(part, column)
     return Func("sum" if spec.aggregate == "sum" else "uniqMerge", (column,))
 
 
-def formula_expr(formula: Formula, period_ms: float, part: Callable[[Part | Quantile], Expr]) -> Expr:
-    """`formula` as an expression; `part` says how a part is read where the formula is evaluated. `/` is the
-    engine's float division: a ratio over a zero denominator is NaN or ±inf, which the API answers as no
+def formula_expr(formula: Formula, period_ms: Expr | None, part: Callable[[Part | Quantile], Expr]) -> Expr:
+    """`formula` as an expression; `part` says how a part is read where the formula is evaluated, `period_ms`
+    is the length of the group's time span (None where no formula reads it: per-view metrics have none). `/`
+    is the engine's float division: a ratio over a zero denominator is NaN or ±inf, which the API answers as no
     value (`api.querying.json_value`), a qoefilter never passes (`qoe_condition`) and sorts last (`metric_order`).
     (Guarding each denominator with `nullIf` would cost ~1 ms of planning per query: bench/query.py.)"""
     if isinstance(formula, Part | Quantile):
@@ -305,13 +307,33 @@ def formula_expr(formula: Formula, period_ms: float, part: Callable[[Part | Quan
     if isinstance(formula, Const):
         return Number(formula.value)
     if isinstance(formula, PeriodMs):
-        return Number(period_ms)
+        if period_ms is None:
+            raise ValueError("this formula reads the period's length, which is not known here")
+        return period_ms
     if isinstance(formula, Clamp):  # a clamp of no value stays no value
         inner = formula_expr(formula.value, period_ms, part)
         clamped = Func("greatest", (Number(formula.low), Func("least", (Number(formula.high), inner))))
         return Func("if", (Func("isFinite", (inner,)), clamped, Number(math.nan)))
     left, right = formula_expr(formula.left, period_ms, part), formula_expr(formula.right, period_ms, part)
     return Binary(formula.op, left, right)
+
+
+def span_ms(query: MetricQuery, answer: bool) -> Expr:
+    """The length (ms) of a group's time span, which `PeriodMs` reads: the whole period, or in a series the
+    part of the group's bucket inside the period (the period cuts its first and last buckets short when it
+    does not start and end on their bounds). Read in the outer SELECT, where the bucket is `TIMESTAMP` (epoch
+    seconds with `answer`, else a DateTime)."""
+    period = query.period
+    if not query.series:
+        return Number((period.end - period.start).total_seconds() * 1000.0)
+    start = Func("toInt64", (Column(TIMESTAMP) if answer else _epoch(Column(TIMESTAMP)),))
+    end = Binary("+", start, Integer(GRANULARITY_SECONDS[query.granularity]))
+    inside = Binary(
+        "-",
+        Func("least", (end, Param(int(period.end.timestamp()), "Int64"))),
+        Func("greatest", (start, Param(int(period.start.timestamp()), "Int64"))),
+    )
+    return Binary("*", Number(1000.0), inside)
 
 
 def metric_order(value: Expr, direction: Direction) -> tuple[OrderBy, OrderBy]:
@@ -332,7 +354,7 @@ def _stored_part(table: str) -> Callable[[Part | Quantile], Expr]:
         spec = _PARTS[part.name]
         column = Column(spec.name, table)
         if isinstance(part, Quantile):
-            return Func("quantileTDigestMerge", (column,), (part.level,))
+            return _quantile(part, column)
         return Func("sum" if spec.aggregate == "sum" else "uniqMerge", (column,))
 
     return merged
@@ -349,11 +371,7 @@ def compile_query(query: MetricQuery, plan: TablePlan, answer: bool = False) -> 
     """The SELECT that answers `query` with the tables of `plan`; with `answer`, the time bucket as the API
     answers it, epoch seconds (else a DateTime)."""
     grouped = pages_in_engine(plan)
-    period_ms = (
-        GRANULARITY_SECONDS[query.granularity] * 1000.0
-        if query.series
-        else (query.period.end - query.period.start).total_seconds() * 1000.0
-    )
+    period_ms = span_ms(query, answer)
     flat = not grouped and len(plan.segments) == 1
     columns = [Aliased(Column(d), d) for d in query.dimensions]
     if flat:
@@ -375,20 +393,20 @@ def compile_query(query: MetricQuery, plan: TablePlan, answer: bool = False) -> 
         Aliased(formula_expr(m.formula_for(query.include_business), period_ms, part_reader), m.name)
         for m in query.metrics
     ]
-    if grouped:
-        columns.append(Aliased(Trusted("count() OVER ()"), TOTAL_RECORDS))
     order: list[OrderBy] = []
     if query.order_by:
         field, direction = query.order_by
         by_metric = field in {m.name for m in query.metrics}
         order += metric_order(Column(field), direction) if by_metric else [OrderBy(Column(field), direction)]
     order += [OrderBy(k, "ASC") for k in keys if not query.order_by or k != Column(query.order_by[0])]
-    return Select(
-        tuple(columns),
-        source,
-        where=where_all,
-        group_by=tuple(keys),
-        order_by=tuple(order),
-        limit=query.limit if grouped else None,
-        offset=query.offset if grouped else 0,
-    )
+    return Select(tuple(columns), source, where=where_all, group_by=tuple(keys), order_by=tuple(order))
+
+
+def compile_metrics(query: MetricQuery) -> Compiled:
+    """`query` with its tables chosen (`plan.choose_tables`) and compiled, its time buckets as the API answers
+    them (epoch seconds)."""
+    dimensions = frozenset(query.dimensions) | (fields_of(query.filter) if query.filter else frozenset())
+    bucket = GRANULARITY_SECONDS[query.granularity] if query.series else None
+    plan = choose_tables(query.period, dimensions, bucket, query.rollups_refused)
+    select = compile_query(query, plan, answer=True)
+    return Compiled(select, pages_in_engine(plan), segments=plan.segments, rejected=plan.rejected)

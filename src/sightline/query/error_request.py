@@ -23,23 +23,24 @@ import math
 import uuid
 from dataclasses import dataclass
 
-from sightline.query.ast import Direction
 from sightline.query.compile import TIMESTAMP
 from sightline.query.errors import ERROR_FIELDS, ERROR_METRIC_NAMES, ErrorQuery
 from sightline.query.filters import And, Condition, FieldKind, Node, parse_filter, quote
-from sightline.query.period import GRANULARITY_SECONDS, PeriodError, choose_granularity, parse_period
-from sightline.query.qoefilter import parse_qoefilter
-from sightline.query.request import (
-    DIMENSION_KINDS,
+from sightline.query.period import GRANULARITY_SECONDS
+from sightline.query.pipeline import (
     MAX_LIMIT,
-    MAX_OFFSET,
-    QOE_METRICS,
+    QueryParams,
     RequestError,
-    parse_direction,
+    parse_bounded,
     parse_flag,
+    parse_offset,
+    parse_order,
+    parse_window,
     split_names,
     unknown_value,
 )
+from sightline.query.qoefilter import parse_qoefilter
+from sightline.query.request import DIMENSION_KINDS, QOE_METRICS
 
 HEATMAP_MAX_ROWS = 200
 HEATMAP_DEFAULT_ROWS = 50
@@ -49,22 +50,12 @@ LIST_FIELDS: tuple[str, ...] = ("errorcode", "errormessage")
 FILTER_FIELDS: dict[str, FieldKind] = {**DIMENSION_KINDS, **dict.fromkeys(ERROR_FIELDS, "string")}
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorQueryParams:
-    """The raw query parameters, as strings, before validation."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ErrorQueryParams(QueryParams):
+    """The raw parameters of the error API, as sent."""
 
     metrics: str
-    period: str
     aggby: str | None = None
-    granularity: str = "auto"
-    filter: str | None = None
-    orderby: str | None = None
-    order: str | None = None
-    orderas: str | None = None
-    limit: int | None = None
-    offset: int = 0
-    qoefilter: str | None = None
-    businesserror: str | None = None
     heatmap: str | None = None
     columnlimit: int | None = None
     query_id: str | None = None
@@ -129,14 +120,6 @@ def _fields(params: ErrorQueryParams) -> tuple[list[str], list[str], list[str], 
     return unique, list(dict.fromkeys(error_fields)), list(dict.fromkeys(dimensions)), series, named_in
 
 
-def _bounded(parameter: str, value: int | None, default: int, high: int, low: int = 1) -> int:
-    if value is None:
-        return default
-    if not low <= value <= high:
-        raise RequestError(parameter, f"{parameter} must be between {low} and {high}")
-    return value
-
-
 def _query_id(text: str | None) -> str | None:
     if text is None:
         return None
@@ -160,19 +143,12 @@ def _heatmap(params: ErrorQueryParams, fields_in: str | None) -> HeatmapSpec | N
         )
     if column == TIMESTAMP and params.columnlimit is not None:
         raise RequestError("columnlimit", "a heatmap over time has every bucket of the period as columns")
-    return HeatmapSpec(column, _bounded("columnlimit", params.columnlimit, DEFAULT_COLUMNS, MAX_COLUMNS))
+    return HeatmapSpec(column, parse_bounded("columnlimit", params.columnlimit, DEFAULT_COLUMNS, MAX_COLUMNS))
 
 
 def parse_error_request(customer_id: int, params: ErrorQueryParams) -> ErrorRequest:
     """Validate `params`; RequestError (or FilterError) names the parameter at fault and what is allowed."""
-    try:
-        period = parse_period(params.period)
-    except PeriodError as error:
-        raise RequestError("period", str(error)) from error
-    try:
-        granularity = choose_granularity(params.granularity.strip().lower(), period)
-    except PeriodError as error:
-        raise RequestError("granularity", str(error)) from error
+    period, granularity = parse_window(params.period, params.granularity)
     metrics, error_fields, dimensions, series, fields_in = _fields(params)
     heatmap = _heatmap(params, fields_in)
     if heatmap is not None:
@@ -194,37 +170,26 @@ def parse_error_request(customer_id: int, params: ErrorQueryParams) -> ErrorRequ
     qoefilter = parse_qoefilter(params.qoefilter or "", QOE_METRICS)
     include_business = parse_flag("businesserror", params.businesserror)
     if heatmap is None:
-        limit = _bounded("limit", params.limit, 1000, MAX_LIMIT)
+        limit = parse_bounded("limit", params.limit, 1000, MAX_LIMIT)
     else:
-        limit = _bounded("limit", params.limit, HEATMAP_DEFAULT_ROWS, HEATMAP_MAX_ROWS)
-    if not 0 <= params.offset <= MAX_OFFSET:
-        raise RequestError("offset", f"offset must be between 0 and {MAX_OFFSET}")
-    direction: Direction | None = parse_direction(params.order, params.orderas)
+        limit = parse_bounded("limit", params.limit, HEATMAP_DEFAULT_ROWS, HEATMAP_MAX_ROWS)
+    offset = parse_offset(params.offset)
     keys = [*error_fields, *dimensions, *([TIMESTAMP] if series else [])]
-    outputs = [*metrics, *keys]
-    if params.orderby:
-        if params.orderby.strip() not in outputs:
-            raise RequestError(
-                "orderby", f"orderby must name a requested field, not {quote(params.orderby.strip())}", outputs
-            )
-        order_by = (params.orderby.strip(), direction or "DESC")
-    else:
-        order_by = (metrics[0], direction or "DESC")
     query = ErrorQuery(
-        customer_id,
-        tuple(metrics),
-        tuple(error_fields),
-        tuple(dimensions),
-        series,
-        period,
-        granularity,
-        dimension_filter,
-        error_filter,
-        qoefilter,
-        include_business,
-        order_by,
-        limit,
-        params.offset,
-        "ad" if (params.dimension or "").strip().lower() == "ad" else "player",
+        customer_id=customer_id,
+        period=period,
+        granularity=granularity,
+        filter=dimension_filter,
+        qoefilter=qoefilter,
+        include_business=include_business,
+        order_by=parse_order(params, [*metrics, *keys], (metrics[0], "DESC")),
+        limit=limit,
+        offset=offset,
+        metrics=tuple(metrics),
+        error_fields=tuple(error_fields),
+        dimensions=tuple(dimensions),
+        series=series,
+        error_filter=error_filter,
+        source="ad" if (params.dimension or "").strip().lower() == "ad" else "player",
     )
     return ErrorRequest(query, heatmap, _query_id(params.query_id))

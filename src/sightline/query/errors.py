@@ -46,7 +46,6 @@ from sightline.query.ast import (
 )
 from sightline.query.compile import (
     TIMESTAMP,
-    TOTAL_RECORDS,
     MetricQuery,
     compile_query,
     filter_expr,
@@ -55,7 +54,8 @@ from sightline.query.compile import (
     time_bucket,
 )
 from sightline.query.filters import And, Condition, Node
-from sightline.query.period import GRANULARITY_SECONDS, Granularity, Period
+from sightline.query.period import GRANULARITY_SECONDS
+from sightline.query.pipeline import Compiled, QueryRequest
 from sightline.query.plan import choose_tables
 
 ERROR_FIELDS: dict[str, str] = {"errorcode": "error_code", "errormessage": "error_message"}
@@ -98,26 +98,18 @@ ERROR_METRICS: tuple[ErrorMetricSpec, ...] = (
 ERROR_METRIC_NAMES: frozenset[str] = frozenset(m.name for m in ERROR_METRICS)
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorQuery:
-    """A validated error query: names are from `ERROR_METRICS`, `ERROR_FIELDS` and the catalog."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ErrorQuery(QueryRequest):
+    """A validated error query: names are from `ERROR_METRICS`, `ERROR_FIELDS` and the catalog. Its `filter`
+    holds the conditions on dimensions (they restrict errors and attempts alike)."""
 
-    customer_id: int
     metrics: tuple[str, ...]
-    error_fields: tuple[str, ...]
-    dimensions: tuple[str, ...]
-    series: bool
-    period: Period
-    granularity: Granularity
-    filter: Node | None = None
-    """Conditions on dimensions: they restrict errors and attempts alike."""
+    error_fields: tuple[str, ...] = ()
+    dimensions: tuple[str, ...] = ()
+    series: bool = False
+    order_by: tuple[str, Direction]
     error_filter: Node | None = None
     """Conditions on error fields: they restrict errors only."""
-    qoefilter: Node | None = None
-    include_business: bool = False
-    order_by: tuple[str, Direction] = ("errors", "DESC")
-    limit: int | None = 1000
-    offset: int = 0
     source: ErrorSource = "player"
     """`ad`: ad errors, with ad requests as `attempts` (SmartSight's `dimension=ad`)."""
 
@@ -157,15 +149,17 @@ def counted(query: ErrorQuery) -> tuple[str, ...]:
 
 def attempts_query(query: ErrorQuery) -> MetricQuery:
     """The metric query of the attempts (or ad requests) of each dimension and time group of `query`."""
+    denominator = metric(DENOMINATORS[query.source])
     return MetricQuery(
-        query.customer_id,
-        (metric(DENOMINATORS[query.source]),),
-        query.dimensions,
-        query.series,
-        query.period,
-        query.granularity,
-        query.filter,
-        query.qoefilter,
+        customer_id=query.customer_id,
+        period=query.period,
+        granularity=query.granularity,
+        filter=query.filter,
+        qoefilter=query.qoefilter,
+        order_by=(denominator.name, "DESC"),
+        metrics=(denominator,),
+        dimensions=query.dimensions,
+        series=query.series,
     )
 
 
@@ -216,8 +210,8 @@ def _attempts_side(attempts: MetricQuery) -> Select:
     bucket = GRANULARITY_SECONDS[attempts.granularity] if attempts.series else None
     select = compile_query(attempts, choose_tables(attempts.period, dimensions, bucket, attempts.rollups_refused))
     columns = tuple(Aliased(c.expr, "attempts") for c in select.columns if c.alias in DENOMINATORS.values())
-    columns = tuple(c for c in select.columns if c.alias not in (TOTAL_RECORDS, *DENOMINATORS.values())) + columns
-    return replace(select, columns=columns, order_by=(), limit=None, offset=0)
+    columns = tuple(c for c in select.columns if c.alias not in DENOMINATORS.values()) + columns
+    return replace(select, columns=columns, order_by=())
 
 
 def _fields(node: Node | None) -> list[str]:
@@ -242,8 +236,8 @@ def metric_expr(name: str, source: ErrorSource = "player") -> Expr:
     return Column(name)
 
 
-def compile_errors(query: ErrorQuery) -> Select:
-    """The SELECT that answers `query`: its keys, its metrics and `totalrecords`, ordered and paged."""
+def compile_errors(query: ErrorQuery) -> Compiled:
+    """The rows that answer `query`: its keys and its metrics, in order."""
     attempts = attempts_query(query)
     join = Join(
         "LEFT" if query.error_fields else "FULL",
@@ -253,10 +247,9 @@ def compile_errors(query: ErrorQuery) -> Select:
     )
     columns = [Aliased(Column(k), k) for k in query.keys]
     columns += [Aliased(metric_expr(m, query.source), m) for m in query.metrics]
-    columns.append(Aliased(Trusted("count() OVER ()"), TOTAL_RECORDS))
     field, direction = query.order_by
     order = [OrderBy(Column(field), direction)] + [OrderBy(Column(k), "ASC") for k in query.keys if k != field]
-    return Select(tuple(columns), join, order_by=tuple(order), limit=query.limit, offset=query.offset)
+    return Compiled(Select(tuple(columns), join, order_by=tuple(order)))
 
 
 __all__ = [

@@ -105,20 +105,18 @@ def assemble(
     row_results: Sequence[Row],
     column_results: Sequence[Row],
     cell_results: Sequence[Row],
-    total: int,
-) -> dict[str, Any]:
-    """The heatmap answer: the envelope of the query API, with `heatmap` (axes, column totals with attempts,
-    maxima and the hottest cells) and one `response` row per error code holding its totals and its `cells`,
-    one list per metric aligned with `heatmap.columnlabels`."""
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The heatmap (axes, column totals with attempts, maxima and the hottest cells), and one row per error code
+    holding its totals and its `cells`, one list per metric aligned with `heatmap.columnlabels`: the `heatmap`
+    and the `response` of the answer's envelope."""
     metrics = rows.metrics
     by_column = {_label(r[spec.column]): r for r in column_results}
     labels: list[Any] = time_labels(rows) if spec.column == TIMESTAMP else list(by_column)
     attempts = [int(by_column[c]["attempts"]) if c in by_column else 0 for c in labels]
     cells = {(r[ROW_FIELD], _label(r[spec.column])): r for r in cell_results}
-    pages = math.ceil(total / rows.limit) if total and rows.limit else 0
     order_metric = rows.order_by[0] if rows.order_by[0] in metrics else metrics[0]
     response: list[dict[str, Any]] = []
-    candidates: list[tuple[float, int, int]] = []
+    candidates: list[tuple[int | float, int, int]] = []
     for i, row in enumerate(row_results):
         code = row[ROW_FIELD]
         matrix: dict[str, list[Any]] = {m: [] for m in metrics}
@@ -129,8 +127,8 @@ def assemble(
                 matrix[m].append(cell[m])
             order_value = cell[order_metric]
             if isinstance(order_value, int | float) and order_value > 0:
-                candidates.append((float(order_value), i, j))
-        response.append({ROW_FIELD: code, **{m: _value(row[m]) for m in metrics}, "cells": matrix, "totalpages": pages})
+                candidates.append((order_value, i, j))
+        response.append({ROW_FIELD: code, **{m: _value(row[m]) for m in metrics}, "cells": matrix})
     candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
     hottest = [
         {ROW_FIELD: response[i][ROW_FIELD], spec.column: labels[j], order_metric: value}
@@ -151,10 +149,4 @@ def assemble(
         "max": maxima,
         "hottest": hottest,
     }
-    return {
-        "totalcount": len(response),
-        "pagecount": pages,
-        "totalrecords": total,
-        "heatmap": heatmap,
-        "response": response,
-    }
+    return heatmap, response

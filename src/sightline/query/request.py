@@ -28,8 +28,6 @@ Rules (SmartSight's, with its contradictions resolved as reference ยง6 advises โ
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sightline.catalog import DIMENSIONS
@@ -37,87 +35,50 @@ from sightline.catalog.metrics import METRICS, MetricSpec
 from sightline.catalog.perview import PER_VIEW_METRICS
 from sightline.query.ast import Direction
 from sightline.query.compile import TIMESTAMP, MetricQuery
-from sightline.query.filters import FieldKind, FilterError, parse_filter, quote
-from sightline.query.period import PeriodError, choose_granularity, parse_period
+from sightline.query.filters import FieldKind, FilterError, parse_filter
+from sightline.query.pipeline import (
+    MAX_LIMIT,
+    QueryParams,
+    RequestError,
+    parse_bounded,
+    parse_choice,
+    parse_flag,
+    parse_offset,
+    parse_order,
+    parse_window,
+    split_names,
+    unknown_value,
+)
 from sightline.query.qoefilter import parse_qoefilter
 
-MAX_LIMIT = 10_000
-MAX_OFFSET = 10**12
 METRIC_NAMES: dict[str, MetricSpec] = {m.name: m for m in METRICS}
 DIMENSION_KINDS: dict[str, FieldKind] = {d.name: d.kind for d in DIMENSIONS}
 QOE_METRICS: dict[str, str] = {name: m.label for name, m in PER_VIEW_METRICS.items()}
 
 
-class RequestError(ValueError):
-    """A parameter the API refuses with a 400: which one, why, and what is allowed."""
-
-    def __init__(self, parameter: str, message: str, allowed: Iterable[str] = ()) -> None:
-        super().__init__(message)
-        self.parameter = parameter
-        self.message = message
-        self.allowed = tuple(allowed)
-
-
-@dataclass(frozen=True, slots=True)
-class MetricQueryParams:
-    """The raw query parameters, as strings, before validation."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetricQueryParams(QueryParams):
+    """The raw parameters of the metric query API, as sent."""
 
     metrics: str
-    period: str
     aggby: str | None = None
-    granularity: str = "auto"
-    filter: str | None = None
-    orderby: str | None = None
-    order: str | None = None
-    orderas: str | None = None
-    limit: int = 1000
-    offset: int = 0
     sessiontype: str | None = None
-    qoefilter: str | None = None
     concurrency: int = 0
-    businesserror: str | None = None
     allstatus: int = 1
-
-
-def split_names(text: str | None) -> list[str]:
-    """The comma-separated names of `text`, trimmed, blanks left out."""
-    return [name.strip() for name in (text or "").split(",") if name.strip()]
-
-
-def unknown_value(parameter: str, name: str, allowed: Iterable[str]) -> RequestError:
-    """The error for a name `parameter` does not allow, with the closest allowed name as a hint."""
-    choices = sorted(allowed)
-    close = difflib.get_close_matches(name, choices, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return RequestError(
-        parameter, f"unknown {parameter[:-1] if parameter.endswith('s') else parameter} {quote(name)}{hint}", choices
-    )
-
-
-def parse_direction(order: str | None, orderas: str | None) -> Direction | None:
-    """The direction `orderas` (preferred) or `order` gives, None when neither does."""
-    text = orderas if orderas else order
-    if not text:
-        return None
-    if text.strip().lower() not in ("asc", "desc"):
-        raise RequestError("orderas" if orderas else "order", "order must be asc or desc", ("asc", "desc"))
-    return "ASC" if text.strip().lower() == "asc" else "DESC"
 
 
 def parse_allstatus(value: int) -> bool:
     """Whether views not closed yet count: SmartSight's `allstatus`, 0 (closed views only) or 1 (views of any
     status, `playing` and `starting` ones too)."""
-    if value not in (0, 1):
-        raise RequestError("allstatus", "allstatus must be 0 or 1", ("0", "1"))
-    return value == 1
+    return parse_choice("allstatus", value, (0, 1)) == 1
 
 
-def parse_flag(parameter: str, text: str | None) -> bool:
-    """A true/false (or 1/0) parameter; false when absent."""
-    value = (text or "false").strip().lower()
-    if value not in ("true", "false", "1", "0"):
-        raise RequestError(parameter, f"{parameter} must be true or false", ("true", "false"))
-    return value in ("true", "1")
+def parse_sessiontype(text: str | None) -> bool:
+    """Whether `sessiontype` is `ended` (whole views at their end) rather than `started` (the default)."""
+    sessiontype = (text or "started").strip().lower()
+    if sessiontype not in ("started", "ended"):
+        raise RequestError("sessiontype", "sessiontype must be started or ended", ("started", "ended"))
+    return sessiontype == "ended"
 
 
 def _fields(params: MetricQueryParams) -> tuple[list[MetricSpec], list[str], bool]:
@@ -149,66 +110,43 @@ def _fields(params: MetricQueryParams) -> tuple[list[MetricSpec], list[str], boo
 
 def parse_metric_query(customer_id: int, params: MetricQueryParams) -> MetricQuery:
     """Validate `params` against the catalog; RequestError (or FilterError) names what is wrong."""
-    sessiontype = (params.sessiontype or "started").strip().lower()
-    if sessiontype not in ("started", "ended"):
-        raise RequestError("sessiontype", "sessiontype must be started or ended", ("started", "ended"))
-    try:
-        period = parse_period(params.period)
-    except PeriodError as error:
-        raise RequestError("period", str(error)) from error
-    try:
-        granularity = choose_granularity(params.granularity.strip().lower(), period)
-    except PeriodError as error:
-        raise RequestError("granularity", str(error)) from error
+    ended = parse_sessiontype(params.sessiontype)
+    period, granularity = parse_window(params.period, params.granularity)
     metrics, dimensions, series = _fields(params)
     include_business = parse_flag("businesserror", params.businesserror)
-    ended = sessiontype == "ended"
     if ended and (series or params.concurrency or params.qoefilter):
         raise RequestError(
             "sessiontype",
             "sessiontype=ended counts whole views in the period they ended in: it cannot make a time series "
             "and does not combine with concurrency or qoefilter; use sessiontype=started",
         )
-    if params.concurrency not in (0, 1):
-        raise RequestError("concurrency", "concurrency must be 0 or 1", ("0", "1"))
-    refused = [m.name for m in metrics if params.concurrency and not m.concurrency]
+    concurrency = parse_choice("concurrency", params.concurrency, (0, 1)) == 1
+    refused = [m.name for m in metrics if concurrency and not m.concurrency]
     if refused:
         allowed = [m.name for m in METRICS if m.concurrency]
         raise RequestError("concurrency", f"concurrency=1 does not apply to {', '.join(refused)}", allowed)
     filter_node = parse_filter(params.filter or "", DIMENSION_KINDS)
     qoefilter = parse_qoefilter(params.qoefilter or "", QOE_METRICS)
-    if not 1 <= params.limit <= MAX_LIMIT:
-        raise RequestError("limit", f"limit must be between 1 and {MAX_LIMIT}")
-    if not 0 <= params.offset <= MAX_OFFSET:
-        raise RequestError("offset", f"offset must be between 0 and {MAX_OFFSET}")
-    direction = parse_direction(params.order, params.orderas)
+    limit = parse_bounded("limit", params.limit, 1000, MAX_LIMIT)
+    offset = parse_offset(params.offset)
     outputs = [m.name for m in metrics] + dimensions + ([TIMESTAMP] if series else [])
-    if params.orderby:
-        if params.orderby.strip() not in outputs:
-            raise RequestError(
-                "orderby", f"orderby must name a requested field, not {quote(params.orderby.strip())}", outputs
-            )
-        order_by = (params.orderby.strip(), direction or "DESC")
-    elif series:
-        order_by = (TIMESTAMP, direction or "ASC")
-    else:
-        order_by = (metrics[0].name, direction or "DESC")
+    default_order: tuple[str, Direction] = (TIMESTAMP, "ASC") if series else (metrics[0].name, "DESC")
     return MetricQuery(
-        customer_id,
-        tuple(metrics),
-        tuple(dimensions),
-        series,
-        period,
-        granularity,
-        filter_node,
-        qoefilter,
-        params.concurrency == 1,
-        include_business,
-        ended,
-        order_by,
-        params.limit,
-        params.offset,
-        parse_allstatus(params.allstatus),
+        customer_id=customer_id,
+        period=period,
+        granularity=granularity,
+        filter=filter_node,
+        qoefilter=qoefilter,
+        include_business=include_business,
+        order_by=parse_order(params, outputs, default_order),
+        limit=limit,
+        offset=offset,
+        metrics=tuple(metrics),
+        dimensions=tuple(dimensions),
+        series=series,
+        concurrency=concurrency,
+        ended=ended,
+        open_views=parse_allstatus(params.allstatus),
     )
 
 

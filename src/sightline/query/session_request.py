@@ -22,24 +22,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sightline.query.ast import Direction
 from sightline.query.compile import TIMESTAMP
 from sightline.query.filters import FieldKind, parse_filter, quote
-from sightline.query.period import PeriodError, choose_granularity, parse_period
+from sightline.query.pipeline import (
+    MAX_LIMIT,
+    QueryParams,
+    RequestError,
+    parse_bounded,
+    parse_flag,
+    parse_offset,
+    parse_order,
+    parse_window,
+    split_names,
+    unknown_value,
+)
 from sightline.query.qoefilter import parse_qoefilter
 from sightline.query.request import (
     DIMENSION_KINDS,
-    MAX_LIMIT,
-    MAX_OFFSET,
     METRIC_NAMES,
     QOE_METRICS,
     MetricQueryParams,
-    RequestError,
     parse_allstatus,
-    parse_direction,
-    parse_flag,
-    split_names,
-    unknown_value,
+    parse_sessiontype,
 )
 from sightline.query.sessions import GROUP_FIELDS, METRIC_FORMULAS, SESSION_FIELDS, SESSION_ID, SessionQuery
 
@@ -48,24 +52,14 @@ FILTER_FIELDS: dict[str, FieldKind] = {**DIMENSION_KINDS, "status": "string", "e
 KEY_FIELDS = frozenset({*DIMENSION_KINDS, TIMESTAMP, *GROUP_FIELDS})
 
 
-@dataclass(frozen=True, slots=True)
-class SessionParams:
-    """The raw query parameters, as strings, before validation."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionParams(QueryParams):
+    """The raw parameters of a session query, as sent."""
 
     metrics: str | None
-    period: str
     aggby: str | None = None
-    granularity: str = "auto"
     sessiontype: str | None = None
-    filter: str | None = None
-    qoefilter: str | None = None
-    orderby: str | None = None
-    order: str | None = None
-    orderas: str | None = None
-    limit: int = 1000
-    offset: int = 0
     allstatus: int = 1
-    businesserror: str | None = None
 
 
 def wants_sessions(params: MetricQueryParams) -> bool:
@@ -78,20 +72,20 @@ def session_params(params: MetricQueryParams) -> SessionParams:
     if params.concurrency:
         raise RequestError("concurrency", "session fields count whole views: concurrency=1 does not apply")
     return SessionParams(
-        params.metrics,
-        params.period,
-        params.aggby,
-        params.granularity,
-        params.sessiontype,
-        params.filter,
-        params.qoefilter,
-        params.orderby,
-        params.order,
-        params.orderas,
-        params.limit,
-        params.offset,
-        params.allstatus,
-        params.businesserror,
+        period=params.period,
+        granularity=params.granularity,
+        filter=params.filter,
+        qoefilter=params.qoefilter,
+        orderby=params.orderby,
+        order=params.order,
+        orderas=params.orderas,
+        limit=params.limit,
+        offset=params.offset,
+        businesserror=params.businesserror,
+        metrics=params.metrics,
+        aggby=params.aggby,
+        sessiontype=params.sessiontype,
+        allstatus=params.allstatus,
     )
 
 
@@ -124,49 +118,30 @@ def parse_session_query(
 ) -> SessionQuery:
     """Validate `params`; RequestError (or FilterError) names the parameter at fault and what is allowed.
     `view_id` restricts the query to one view; `period_text` then replaces a missing period."""
-    sessiontype = (params.sessiontype or "started").strip().lower()
-    if sessiontype not in ("started", "ended"):
-        raise RequestError("sessiontype", "sessiontype must be started or ended", ("started", "ended"))
-    try:
-        period = parse_period(params.period or period_text or "")
-    except PeriodError as error:
-        raise RequestError("period", str(error)) from error
-    try:
-        granularity = choose_granularity(params.granularity.strip().lower(), period)
-    except PeriodError as error:
-        raise RequestError("granularity", str(error)) from error
+    ended = parse_sessiontype(params.sessiontype)
+    period, granularity = parse_window(params.period or period_text or "", params.granularity)
     keys, fields, lead = _keys_and_fields(params)
     if not keys:
         raise RequestError("aggby", "name what to group views by: sessionid, or dimensions", sorted(KEY_FIELDS))
     filter_node = parse_filter(params.filter or "", FILTER_FIELDS)
     qoefilter = parse_qoefilter(params.qoefilter or "", QOE_METRICS)
     open_views = parse_allstatus(params.allstatus)
-    if not 1 <= params.limit <= MAX_LIMIT:
-        raise RequestError("limit", f"limit must be between 1 and {MAX_LIMIT}")
-    if not 0 <= params.offset <= MAX_OFFSET:
-        raise RequestError("offset", f"offset must be between 0 and {MAX_OFFSET}")
-    direction: Direction | None = parse_direction(params.order, params.orderas)
-    if params.orderby:
-        if params.orderby.strip() not in fields:
-            raise RequestError(
-                "orderby", f"orderby must name a requested field, not {quote(params.orderby.strip())}", fields
-            )
-        order_by = (params.orderby.strip(), direction or "DESC")
-    else:
-        order_by = (lead if lead in METRIC_FORMULAS else "starttime", direction or "DESC")
+    limit = parse_bounded("limit", params.limit, 1000, MAX_LIMIT)
+    offset = parse_offset(params.offset)
+    order_by = parse_order(params, fields, (lead if lead in METRIC_FORMULAS else "starttime", "DESC"))
     return SessionQuery(
-        customer_id,
-        fields,
-        keys,
-        period,
-        granularity,
-        ended=sessiontype == "ended",
+        customer_id=customer_id,
+        period=period,
+        granularity=granularity,
         filter=filter_node,
         qoefilter=qoefilter,
-        open_views=open_views,
-        view_id=view_id,
         include_business=parse_flag("businesserror", params.businesserror),
         order_by=order_by,
-        limit=params.limit,
-        offset=params.offset,
+        limit=limit,
+        offset=offset,
+        fields=fields,
+        keys=keys,
+        ended=ended,
+        open_views=open_views,
+        view_id=view_id,
     )

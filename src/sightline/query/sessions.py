@@ -35,13 +35,11 @@ from sightline.query.ast import (
     Param,
     Select,
     Table,
-    Trusted,
     and_all,
 )
 from sightline.query.compile import (
     MAX_VIEW_SPAN,
     TIMESTAMP,
-    TOTAL_RECORDS,
     formula_expr,
     in_range,
     metric_order,
@@ -51,7 +49,8 @@ from sightline.query.compile import (
     view_closed,
 )
 from sightline.query.filters import Condition, Node
-from sightline.query.period import GRANULARITY_SECONDS, Granularity, Period
+from sightline.query.pipeline import Compiled, QueryRequest
+from sightline.query.plan import Segment
 
 SESSION_ID = "sessionid"
 STATUSES: tuple[tuple[str, str | None, str], ...] = (
@@ -104,30 +103,21 @@ METRIC_FORMULAS: dict[str, tuple[Formula, Formula]] = {
 that `views` keeps per view."""
 
 
-@dataclass(frozen=True, slots=True)
-class SessionQuery:
-    """A validated session query: every name is a session field, a dimension or a `METRIC_FORMULAS` key."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionQuery(QueryRequest):
+    """A validated session query: every name is a session field, a dimension or a `METRIC_FORMULAS` key. Its
+    `filter` holds conditions on dimensions, `status` and `errorcode`."""
 
-    customer_id: int
     fields: tuple[str, ...]
     """The outputs, in order: keys, session fields, dimensions and metrics."""
     keys: tuple[str, ...]
     """`sessionid` alone (one row per view), or dimensions, `timestamp`, `status`, `errorcode`."""
-    period: Period
-    granularity: Granularity = "hour"
+    order_by: tuple[str, Direction]
     ended: bool = False
-    filter: Node | None = None
-    """Conditions on dimensions, `status` and `errorcode`."""
-    qoefilter: Node | None = None
     open_views: bool = True
     """Whether views not closed yet (`playing`, `starting`) are listed."""
     view_id: str | None = None
     """One view only (its UUID)."""
-    include_business: bool = False
-    """Count business exceptions in error metrics (SmartSight's `businesserror=true`)."""
-    order_by: tuple[str, Direction] = ("starttime", "DESC")
-    limit: int | None = 1000
-    offset: int = 0
     dimensions: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -244,32 +234,25 @@ def _inner(query: SessionQuery) -> Select:
 def _outer_value(name: str, query: SessionQuery) -> Expr:
     """An output of the outer SELECT: the view's value, or the group's."""
     if name in METRIC_FORMULAS:
-        period_ms = (
-            GRANULARITY_SECONDS[query.granularity] * 1000.0
-            if TIMESTAMP in query.keys
-            else (query.period.end - query.period.start).total_seconds() * 1000.0
-        )
 
         def part(p: Part | Quantile) -> Expr:
             column = Column(_part_column(p.name))
             return column if query.per_view else Func("sum", (column,))
 
-        return formula_expr(_formula(name, query), period_ms, part)
+        return formula_expr(_formula(name, query), None, part)  # per-view metrics read no period length
     column = Column(f"v_{name}")
     if query.per_view or name in query.keys:
         return column
     return Func({"starttime": "min", "endtime": "max"}[name], (column,))
 
 
-def compile_sessions(query: SessionQuery) -> Select:
-    """The SELECT of `query`'s rows: its fields and `totalrecords`, ordered and paged."""
+def compile_sessions(query: SessionQuery) -> Compiled:
+    """The rows of `query`: its fields, in order, over `views`."""
     columns = [Aliased(_outer_value(f, query), f) for f in query.fields]
-    columns.append(Aliased(Trusted("count() OVER ()"), TOTAL_RECORDS))
     field, direction = query.order_by
     value = Column(field) if field in query.fields else _outer_value(field, query)
     order = list(metric_order(value, direction)) if field in METRIC_FORMULAS else [OrderBy(value, direction)]
     order += [OrderBy(Column(f"v_{k}"), "ASC") for k in query.keys if k != field]
     group_by = () if query.per_view else tuple(Column(f"v_{k}") for k in query.keys)
-    return Select(
-        tuple(columns), _inner(query), group_by=group_by, order_by=tuple(order), limit=query.limit, offset=query.offset
-    )
+    select = Select(tuple(columns), _inner(query), group_by=group_by, order_by=tuple(order))
+    return Compiled(select, segments=(Segment("views", query.period.start, query.period.end),))

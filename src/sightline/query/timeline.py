@@ -10,9 +10,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from sightline.catalog import EVENT_FIELDS
-from sightline.query.ast import Aliased, Binary, Column, Func, OrderBy, Param, Select, Table, Trusted, and_all
-from sightline.query.compile import MAX_VIEW_SPAN, TOTAL_RECORDS, in_range
+from sightline.query.ast import Aliased, Binary, Column, Func, OrderBy, Param, Select, Table, and_all
+from sightline.query.compile import MAX_VIEW_SPAN, in_range
 from sightline.query.period import Period
+from sightline.query.pipeline import Compiled
 
 TIMELINE_FIELDS: tuple[str, ...] = ("timestamp", "event", *(f.name for f in EVENT_FIELDS))
 """The fields of a timeline event: its time (epoch s, ms as a fraction), type and the catalog's fields."""
@@ -33,21 +34,14 @@ def view_period(start: datetime) -> Period:
     return Period(minute, minute + timedelta(minutes=1))
 
 
-def compile_timeline(customer_id: int, view_id: uuid.UUID, start: datetime, limit: int, offset: int) -> Select:
-    """The events of the view in order (sequence, then time), paged, with `totalrecords`."""
+def compile_timeline(customer_id: int, view_id: uuid.UUID, start: datetime) -> Compiled:
+    """The events of the view in order (sequence, then time)."""
     ts = Column("ts")
     columns = [Aliased(ts, "timestamp"), Aliased(Func("toString", (Column("event"),)), "event")]
     columns += [Aliased(Column(name), name) for name in TIMELINE_FIELDS[2:]]
-    columns.append(Aliased(Trusted("count() OVER ()"), TOTAL_RECORDS))
     floor = start.replace(microsecond=0)
     where = and_all(
         [Binary("=", Column("view_id"), Param(str(view_id), "UUID")), in_range(ts, floor, floor + MAX_VIEW_SPAN)]
     )
-    return Select(
-        tuple(columns),
-        Table("events", customer_id),
-        where=where,
-        order_by=(OrderBy(Column("seq"), "ASC"), OrderBy(ts, "ASC")),
-        limit=limit,
-        offset=offset,
-    )
+    order = (OrderBy(Column("seq"), "ASC"), OrderBy(ts, "ASC"))
+    return Compiled(Select(tuple(columns), Table("events", customer_id), where=where, order_by=order))

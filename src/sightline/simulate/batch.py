@@ -2,7 +2,8 @@
 ground truth (one row per view).
 
 Invariants: the events table has every column of `sightline.store.layout` with the ClickHouse type's
-width; per view, every row carries the view's dimensions; the truth's sums equal the events' sums.
+width; per view, every row carries the view's dimensions; the truth's sums equal the sums of the events
+before the end of the period (a view still going on at the end is `open` in the truth).
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ _HEIGHT = np.array([r.height for r in LADDER])
 _FPS = np.array([r.fps for r in LADDER])
 _CODEC = np.array([_CODECS.to_pylist().index(r.codec) for r in LADDER], dtype=np.int32)
 _CREATIVE_TEMPLATES = np.array([t.startswith("ad_") and t not in ("ad_error", "ad_nofill") for t in TEMPLATES])
+TRUTH_OUTCOMES = (*OUTCOMES, "open")
+"""A view's outcome in the truth: the model's, or `open` for a view still going on at the end of the period."""
+OPEN = TRUTH_OUTCOMES.index("open")
 
 
 def _dict(codes: NDArray[np.integer], values: pa.Array) -> pa.DictionaryArray:
@@ -61,7 +65,7 @@ def events_table(
     new_level = np.where(is_rendition, code, 0)
     interval = _BITRATE[tl.level_before]
     latency = batch.live_latency_ms[view] * rng.lognormal(0.0, 0.15, n)
-    heartbeat = event == EVENT["heartbeat"]
+    sampled = (event == EVENT["heartbeat"]) & (batch.live_latency_ms[view] > 0)  # live views' heartbeats
     columns: dict[str, pa.Array | NDArray[np.generic]] = {
         "customer_id": np.full(n, customer.customer_id),
         "view_id": fixed16(ids.bytes16()[view]),
@@ -76,7 +80,7 @@ def events_table(
         "dropped_frames": rng.poisson(tl.play_ms / 60_000 * batch.dropped_per_min[view]),
         "bytes": interval * tl.play_ms // 8,
         "ad_ms": tl.ad_ms,
-        "live_latency_ms": np.where(heartbeat, np.maximum(latency, 1), 0).astype(np.int64),
+        "live_latency_ms": np.where(sampled, np.maximum(latency, 1), 0).astype(np.int64),
         "rendition_bitrate_kbps": _BITRATE[new_level],
         "rendition_width": _WIDTH[new_level],
         "rendition_height": _HEIGHT[new_level],
@@ -125,36 +129,50 @@ def truth_table(
     ids: ViewIds,
     session: NDArray[np.uint64],
     session_view: NDArray[np.int64],
+    end_ms: int,
 ) -> pa.Table:
     """One row per view: identity, start, its viewing session and place in it, every dimension, outcome
-    and true totals."""
+    and true totals, as of `end_ms` (the end of the period): the model's, except for a view still going on
+    then, which is `open`, with the totals of its events before `end_ms`."""
     n = batch.start_ms.size
+    inside = tl.ts < end_ms
+    going_on = np.bincount(tl.view[~inside], minlength=n) > 0
 
-    def count(event: str) -> NDArray[np.int64]:
-        return np.bincount(tl.view[tl.event == EVENT[event]], minlength=n).astype(np.int64)
+    def counted(rows: NDArray[np.bool_]) -> NDArray[np.int64]:
+        return np.bincount(tl.view[rows & inside], minlength=n).astype(np.int64)
 
-    bitrate_play = np.bincount(tl.view, weights=_BITRATE[tl.level_before] * tl.play_ms, minlength=n)
+    def summed(values: NDArray[np.int64]) -> NDArray[np.int64]:
+        return np.bincount(tl.view[inside], weights=values[inside], minlength=n).astype(np.int64)
+
+    def as_of_end(model: NDArray[np.int64], before_end: NDArray[np.int64]) -> NDArray[np.int64]:
+        return np.where(going_on, before_end, model)
+
+    event = {name: tl.event == EVENT[name] for name in ("first_frame", "stall_start", "error")}
+    fatal = event["error"] & (batch.groups.template[tl.group] == T["fail"])
+    started = as_of_end((batch.outcome >= 2).astype(np.int64), counted(event["first_frame"]))
     values: dict[str, NDArray[np.int64]] = {
-        "startup_ms": batch.startup_ms,
-        "play_ms": batch.play_ms,
-        "rebuffer_ms": batch.rebuffer_ms,
-        "rebuffer_count": batch.rebuffer_count,
-        "bitrate_play": bitrate_play.astype(np.int64),
-        "errors": batch.errors,
-        "fatal_errors": np.isin(batch.outcome, (0, 2)).astype(np.int64),
-        "event_count": np.bincount(tl.view, minlength=n).astype(np.int64),
-        "ad_impressions": count("ad_impression"),
-        "ad_errors": count("ad_error"),
+        "startup_ms": np.where(started == 1, batch.startup_ms, 0),
+        "play_ms": as_of_end(batch.play_ms, summed(tl.play_ms)),
+        "rebuffer_ms": as_of_end(batch.rebuffer_ms, summed(tl.rebuffer_ms)),
+        "rebuffer_count": as_of_end(batch.rebuffer_count, counted(event["stall_start"])),
+        "bitrate_play": summed(_BITRATE[tl.level_before] * tl.play_ms),
+        "errors": as_of_end(batch.errors, counted(event["error"])),
+        "fatal_errors": as_of_end(np.isin(batch.outcome, (0, 2)).astype(np.int64), counted(fatal)),
+        "event_count": counted(np.ones(tl.view.size, dtype=bool)),
+        "ad_impressions": counted(tl.event == EVENT["ad_impression"]),
+        "ad_errors": counted(tl.event == EVENT["ad_error"]),
     }
+    last_ts = np.zeros(n, dtype=np.int64)
+    np.maximum.at(last_ts, tl.view[inside], tl.ts[inside])
     columns: dict[str, pa.Array] = {
         "customer_id": pa.array(np.full(n, customer.customer_id, dtype=np.uint32)),
         "view_id": ids.strings(),
         "view_start": pa.array(batch.start_ms, pa.timestamp("ms", tz="UTC")),
-        "end_ts": pa.array(tl.view_end_ms, pa.timestamp("ms", tz="UTC")),
+        "end_ts": pa.array(last_ts, pa.timestamp("ms", tz="UTC")),
         "session": pa.array(session.astype(np.uint64)),
         "session_view": pa.array(session_view.astype(np.uint32)),
-        "outcome": _dict(batch.outcome, pa.array(list(OUTCOMES))),
-        "started": pa.array((batch.outcome >= 2).astype(np.uint8)),
+        "outcome": _dict(np.where(going_on, OPEN, batch.outcome), pa.array(list(TRUTH_OUTCOMES))),
+        "started": pa.array(started.astype(np.uint8)),
         **{name: pa.array(values[name].astype(np.uint64)) for name in TRUTH_COUNTS},
     }
     for d in DIMENSIONS:

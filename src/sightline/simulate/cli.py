@@ -14,7 +14,7 @@ from sightline.store import open_store
 def expected_events(config: SimulationConfig) -> int:
     """About how many events `config` makes, to size a progress bar."""
     days = (config.end - config.start).total_seconds() / 86_400
-    return int(sum(config.views_per_day_of(c) for c in config.customer_ids) * days * EVENTS_PER_VIEW)
+    return int(sum(config.views_per_day_of(c) for c in config.customer_ids) * config.rate * days * EVENTS_PER_VIEW)
 
 
 def simulate_command(

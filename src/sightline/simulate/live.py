@@ -61,7 +61,8 @@ class LiveTraffic:
     def _simulate_ahead(self, now: datetime) -> None:
         while self._next_window <= now + WINDOW:
             window = replace(self._config, start=self._next_window, end=self._next_window + WINDOW)
-            self._held.extend(chunk.events for chunk in simulate(window) if chunk.events.num_rows)
+            chunks = simulate(window)
+            self._held.extend(table for chunk in chunks for table in (chunk.events, chunk.later) if table.num_rows)
             self._next_window += WINDOW
 
     def _release(self, now_ms: int) -> None:

@@ -2,8 +2,9 @@
 each viewer's local time, then binge sessions of consecutive views by the same viewer.
 
 Invariants: a session's views follow each other (the next starts after the previous one's last event);
-every view starts in [window start, span end); after a failure the viewer often retries the same
-title, after an episode often watches the next one. The truth names each view's session (`session`,
+every view starts in [window start, span end), and its events before the span's end are apart from those
+after it; after a failure the viewer often retries the same title, after an episode often watches the
+next one. The truth names each view's session (`session`,
 unique per customer: the window's start in ms × 2^20 + the session's index) and its place in it
 (`session_view`, from 0).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from sightline.simulate.audience import ENTRY, Customer
@@ -90,8 +92,9 @@ def simulate_window(
     end_ms: int,
     span_end_ms: int,
     rng: np.random.Generator,
-) -> tuple[pa.Table, pa.Table]:
-    """Events and truth of the sessions that begin in [start_ms, end_ms); views start before span_end_ms."""
+) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """The events before `span_end_ms`, the events from then on, and the truth as of then (`truth_table`), of
+    the sessions that begin in [start_ms, end_ms); views start before span_end_ms."""
     times, viewers = arrivals(customer, sessions_per_day, start_ms, end_ms, rng)
     n = times.size
     if n >= 1 << _SESSION_BITS:
@@ -106,6 +109,7 @@ def simulate_window(
         p=[0.5, 0.15, 0.25, 0.1],
     ).astype(np.int64)
     events: list[pa.Table] = []
+    later: list[pa.Table] = []
     truth: list[pa.Table] = []
     for k in range(int(length.max(initial=0))):
         rows = np.flatnonzero((length > k) & (next_start < span_end_ms))
@@ -114,8 +118,11 @@ def simulate_window(
         batch = draw_views(customer, next_start[rows], viewers[rows], asset[rows], entry[rows], rng)
         timeline = build_timeline(batch.groups, batch.start_ms)
         ids = uuid7(batch.start_ms, rng)
-        events.append(events_table(customer, batch, timeline, ids, rng))
-        truth.append(truth_table(customer, batch, timeline, ids, session[rows], np.full(rows.size, k)))
+        table = events_table(customer, batch, timeline, ids, rng)
+        inside = pa.array(timeline.ts < span_end_ms)
+        events.append(table.filter(inside))
+        later.append(table.filter(pc.invert(inside)))
+        truth.append(truth_table(customer, batch, timeline, ids, session[rows], np.full(rows.size, k), span_end_ms))
         asset[rows], entry[rows] = _next_assets(customer, asset[rows], batch.outcome, rng)
         autoplay = entry[rows] == ENTRY["autoplay"]
         gap = np.where(
@@ -126,13 +133,14 @@ def simulate_window(
         next_start[rows] = timeline.view_end_ms + gap
     if not events:
         return _empty(customer, rng)
-    return pa.concat_tables(events), pa.concat_tables(truth)
+    return pa.concat_tables(events), pa.concat_tables(later), pa.concat_tables(truth)
 
 
-def _empty(customer: Customer, rng: np.random.Generator) -> tuple[pa.Table, pa.Table]:
+def _empty(customer: Customer, rng: np.random.Generator) -> tuple[pa.Table, pa.Table, pa.Table]:
     none = np.zeros(0, dtype=np.int64)
     batch = draw_views(customer, none, none, none, none, rng)
     timeline = build_timeline(batch.groups, batch.start_ms)
     ids = uuid7(none, rng)
-    truth = truth_table(customer, batch, timeline, ids, none.astype(np.uint64), none)
-    return events_table(customer, batch, timeline, ids, rng), truth
+    truth = truth_table(customer, batch, timeline, ids, none.astype(np.uint64), none, 0)
+    events = events_table(customer, batch, timeline, ids, rng)
+    return events, events, truth

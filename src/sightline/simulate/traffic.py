@@ -1,8 +1,9 @@
 """The traffic simulator's entry points: configuration, the chunk generator and the run into a store.
 
 Invariants: the output depends only on the `SimulationConfig` (same config → identical tables); a
-chunk holds whole views (every event of each view whose truth row it carries); chunks come in time
-order, customers in config order within a time window.
+chunk holds whole views (every event of each view whose truth row it carries: those before the end of
+the period in `events`, the rest in `later`); chunks come in time order, customers in config order
+within a time window.
 """
 
 from __future__ import annotations
@@ -36,10 +37,13 @@ def _minute(moment: datetime) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class SimulationConfig:
-    """What to simulate. Views start in [start, end); their events may run past `end`.
+    """What to simulate. Views start in [start, end), and so do the events of a chunk; what views still going
+    on at `end` do afterwards is apart (`SimulatedChunk.later`).
 
     `views_per_day` is per customer at `scale` 1.0, before the customer's relative size (1.0 for the
     first profile); the default makes 7 days of 2 customers about 2.7 million events (~15 per view).
+    `rate` simulates that share of the views, of the same audience (a quieter stretch, e.g. the weeks
+    before the demo's period).
     """
 
     start: datetime
@@ -50,14 +54,15 @@ class SimulationConfig:
     seed: int = 0
     chunk_events: int = 250_000
     with_incidents: bool = True
+    rate: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.customer_ids or any(c <= 0 for c in self.customer_ids):
             raise ValueError("customer_ids must be positive and not empty")
         if to_ms(self.end) <= to_ms(self.start):
             raise ValueError("end must be after start")
-        if self.scale <= 0 or self.views_per_day <= 0:
-            raise ValueError("scale and views_per_day must be positive")
+        if self.scale <= 0 or self.views_per_day <= 0 or not 0 < self.rate <= 1:
+            raise ValueError("scale and views_per_day must be positive, rate in (0, 1]")
 
     @staticmethod
     def last_days(days: float, *, end: datetime | None = None, **options: Any) -> SimulationConfig:
@@ -77,13 +82,16 @@ class SimulationConfig:
 
 @dataclass(frozen=True, slots=True)
 class SimulatedChunk:
-    """The events (store insert layout) and the truth (one row per view) of one customer's window."""
+    """The events (store insert layout) and the truth (one row per view) of one customer's window: `events`
+    before the end of the period, and the truth as of then; `later`, the events of the views still going on
+    then, for traffic that goes on live (`simulate.live`)."""
 
     customer_id: int
     start: datetime
     end: datetime
     events: pa.Table
     views: pa.Table
+    later: pa.Table
 
 
 def _chunk_hours(config: SimulationConfig) -> int:
@@ -113,14 +121,15 @@ def _chunk(
 ) -> SimulatedChunk:
     seeds = np.random.SeedSequence([config.seed, customer.customer_id, low // 60_000, hours])
     rng = np.random.Generator(np.random.PCG64(seeds))
-    sessions_per_day = config.views_per_day_of(customer.customer_id) / MEAN_SESSION_VIEWS
-    events, views = simulate_window(customer, sessions_per_day, low, high, end_ms, rng)
+    sessions_per_day = config.views_per_day_of(customer.customer_id) * config.rate / MEAN_SESSION_VIEWS
+    events, later, views = simulate_window(customer, sessions_per_day, low, high, end_ms, rng)
     return SimulatedChunk(
         customer.customer_id,
         datetime.fromtimestamp(low / 1000, UTC),
         datetime.fromtimestamp(high / 1000, UTC),
         events,
         views,
+        later,
     )
 
 
@@ -144,7 +153,7 @@ class SimulationSummary:
         return self.events / self.seconds * 60 if self.seconds > 0 else 0.0
 
 
-def _prefetch(chunks: Iterator[SimulatedChunk], depth: int = 2) -> Iterator[SimulatedChunk]:
+def prefetch(chunks: Iterator[SimulatedChunk], depth: int = 2) -> Iterator[SimulatedChunk]:
     """`chunks`, generated on a background thread up to `depth` ahead (numpy and chDB release the GIL)."""
     slots: queue.Queue[SimulatedChunk | BaseException | None] = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -183,7 +192,7 @@ def run_simulation(
     events = views = 0
     writer = GroundTruthWriter(truth_path, config.incidents) if truth_path is not None else None
     try:
-        for chunk in _prefetch(simulate(config)):
+        for chunk in prefetch(simulate(config)):
             store.insert_events(chunk.events)
             if writer is not None:
                 writer.write(chunk.views)

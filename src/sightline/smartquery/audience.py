@@ -19,7 +19,6 @@ from sightline.smartquery.sql import (
     op,
     ratio,
     same,
-    total_records,
 )
 from sightline.smartquery.views import STARTED, VIEW_START, hash_of, view_rows
 
@@ -99,11 +98,8 @@ def build(query: SmartQuery) -> Select:
                 newplaydur=op("/", f("sumIf", col("play"), new), minutes),
                 returningplaydur=op("/", f("sumIf", col("play"), returning), minutes),
             ),
-            total_records(),
         ),
         per_viewer_bucket,
         group_by=(col("play_bucket"),),
         order_by=(OrderBy(col("play_bucket"), "ASC"),),
-        limit=query.limit,
-        offset=query.offset,
     )

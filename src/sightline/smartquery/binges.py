@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sightline.query.ast import Expr, OrderBy, Select
 from sightline.smartquery.spec import ResultColumn, SmartQuery
-from sightline.smartquery.sql import at, col, f, i, item, lam, named, num, op, ratio, total_records
+from sightline.smartquery.sql import at, col, f, i, item, lam, named, num, op, ratio
 from sightline.smartquery.views import hash_of, series_of, sessions
 
 MIN_EPISODES = 3
@@ -96,11 +96,8 @@ def build(query: SmartQuery) -> Select:
                 playdur=op("/", f("sum", col("run_play")), minutes),
                 bingeplayshare=ratio(f("sumIf", col("run_play"), binge), f("sum", col("run_play")), 100.0),
             ),
-            total_records(),
         ),
         per_run,
         group_by=(col("run_series"),),
         order_by=(OrderBy(col("bingesessions"), "DESC"), OrderBy(col("series"), "ASC")),
-        limit=query.limit,
-        offset=query.offset,
     )

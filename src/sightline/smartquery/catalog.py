@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import partial
 
+from sightline.query.pipeline import Compiled
 from sightline.smartquery import audience, binges, content, paths, stored_days, subscribers
-from sightline.smartquery.spec import NamedQuerySpec, RowLabels
+from sightline.smartquery.spec import NamedQuerySpec, RowLabels, SmartQuery
 
 NAMED_QUERIES: dict[str, NamedQuerySpec] = {
     spec.name: spec
@@ -19,6 +20,7 @@ NAMED_QUERIES: dict[str, NamedQuerySpec] = {
             paths.DEFINITIONS,
             "paths, transitions, exits; each by count",
             paths.build,
+            name_page=paths.name_page,
             plan=partial(stored_days.plan, paths.DAYS),
         ),
         NamedQuerySpec(
@@ -30,6 +32,7 @@ NAMED_QUERIES: dict[str, NamedQuerySpec] = {
             subscribers.INSIGHT_DEFINITIONS,
             "play time",
             subscribers.build_insight,
+            name_page=subscribers.name_insight_page,
             lookback=subscribers.LOOKBACK,
             labels=RowLabels(subscribers.LABEL_KEYS, subscribers.LABELLED, subscribers.label_subscribers),
             plan=partial(stored_days.plan, subscribers.DAYS),
@@ -87,3 +90,10 @@ NAMED_QUERIES: dict[str, NamedQuerySpec] = {
         ),
     )
 }
+
+
+def compile_named(query: SmartQuery) -> Compiled:
+    """The rows of a named query (its spec's build) and the SELECT around a page that names them (`name_page`)."""
+    spec = NAMED_QUERIES[query.name]
+    around = None if spec.name_page is None else partial(spec.name_page, query)
+    return Compiled(spec.build(query), around_page=around)

@@ -6,11 +6,11 @@ from dataclasses import replace
 
 from sightline.catalog.metrics import metric
 from sightline.query.ast import Expr, OrderBy, Select, Window
-from sightline.query.compile import TOTAL_RECORDS, MetricQuery, compile_query
+from sightline.query.compile import MetricQuery, compile_query
 from sightline.query.filters import fields_of
 from sightline.query.plan import choose_tables
 from sightline.smartquery.spec import ResultColumn, SmartQuery
-from sightline.smartquery.sql import col, f, i, named, num, op, ratio, same, text, total_records
+from sightline.smartquery.sql import col, f, i, named, num, op, ratio, same, text
 from sightline.smartquery.views import STARTED, hash_of, name_of, view_rows
 
 TOP_DIMENSIONS = ("assetid", "assetname", "series", "genre", "streamtype")
@@ -53,24 +53,16 @@ TOP_DEFINITIONS: tuple[str, ...] = (
 
 def build_top(query: SmartQuery) -> Select:
     metrics = MetricQuery(
-        query.customer_id,
-        tuple(metric(name) for name in TOP_METRICS),
-        TOP_DIMENSIONS,
-        False,
-        query.period,
-        query.granularity,
-        filter=query.view_filter,
-        order_by=None,
+        customer_id=query.customer_id,
+        period=query.period,
+        granularity=query.granularity,
+        filter=query.filter,
+        metrics=tuple(metric(name) for name in TOP_METRICS),
+        dimensions=TOP_DIMENSIONS,
     )
-    dimensions = frozenset(TOP_DIMENSIONS) | (fields_of(query.view_filter) if query.view_filter else frozenset())
+    dimensions = frozenset(TOP_DIMENSIONS) | (fields_of(query.filter) if query.filter else frozenset())
     compiled = compile_query(metrics, choose_tables(query.period, dimensions, None))
-    per_title = replace(
-        compiled,
-        columns=tuple(c for c in compiled.columns if c.alias != TOTAL_RECORDS),
-        order_by=(),
-        limit=None,
-        offset=0,
-    )
+    per_title = replace(compiled, order_by=())
     playdur = col("playdur")
     columns = named(
         playshare=ratio(playdur, Window(f("sum", playdur)), 100.0),
@@ -78,11 +70,9 @@ def build_top(query: SmartQuery) -> Select:
     )
     by_name = {c.alias: c for c in same(*TOP_DIMENSIONS, *TOP_METRICS) + columns}
     return Select(
-        (*tuple(by_name[c.name] for c in TOP_COLUMNS), total_records()),
+        tuple(by_name[c.name] for c in TOP_COLUMNS),
         per_title,
         order_by=(OrderBy(playdur, "DESC"), OrderBy(col("assetid"), "ASC")),
-        limit=query.limit,
-        offset=query.offset,
     )
 
 
@@ -156,11 +146,8 @@ def build_engagement(query: SmartQuery) -> Select:
                 **{f"reached{q}": reached(q / 100) for q in QUARTILES},
                 dropoff25=ratio(f("countIf", op("<", col("reach"), num(0.25))), count, 100.0),
             ),
-            total_records(),
         ),
         plays,
         group_by=(col("title_hash"),),
         order_by=(OrderBy(col("viewercount"), "DESC"), OrderBy(col("assetid"), "ASC")),
-        limit=query.limit,
-        offset=query.offset,
     )

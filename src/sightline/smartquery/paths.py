@@ -27,7 +27,6 @@ from sightline.smartquery.sql import (
     ratio,
     same,
     text,
-    total_records,
 )
 from sightline.smartquery.views import (
     Spans,
@@ -184,29 +183,31 @@ def build(query: SmartQuery) -> Select:
     steps: Expr = f("toUInt32", op("!=", after, i(0)))
     for column in parent:
         steps = op("+", steps, f("toUInt32", op("!=", column, i(0))))
-    rows = Select(
-        (
-            *named(
-                rank=f("multiIf", is_path, i(1), op("=", after, i(0)), i(3), i(2)),
-                kind=f("multiIf", is_path, text("path"), op("=", after, i(0)), text("exit"), text("transition")),
-                **{name: col(name) for name in PARENT},
-                after=after,
-                pathlength=steps,
-                count=item(col("pair"), 2),
-                share=ratio(item(col("pair"), 2), col("parent_count")),
-                sessionshare=f("if", is_path, ratio(item(col("pair"), 2), sessions_total), _NULL),
-            ),
-            total_records(),
+    return Select(
+        named(
+            rank=f("multiIf", is_path, i(1), op("=", after, i(0)), i(3), i(2)),
+            kind=f("multiIf", is_path, text("path"), op("=", after, i(0)), text("exit"), text("transition")),
+            **{name: col(name) for name in PARENT},
+            after=after,
+            pathlength=steps,
+            count=item(col("pair"), 2),
+            share=ratio(item(col("pair"), 2), col("parent_count")),
+            sessionshare=f("if", is_path, ratio(item(col("pair"), 2), sessions_total), _NULL),
         ),
         pairs,
         where=row_filter(query.row_filter),
+        order_by=(
+            OrderBy(col("rank"), "ASC"),
+            OrderBy(col("count"), "DESC"),
+            *(OrderBy(column, "ASC") for column in (*parent, col("after"))),
+        ),
     )
-    order = (
-        OrderBy(col("rank"), "ASC"),
-        OrderBy(col("count"), "DESC"),
-        *(OrderBy(column, "ASC") for column in (*parent, col("after"))),
-    )
-    page = Select(rows.columns, rows.source, rows.where, order_by=order, limit=query.limit, offset=query.offset)
+
+
+def name_page(query: SmartQuery, page: Select) -> Select:
+    """The page of `build`'s rows with their titles named: the path of each row as asset ids and names."""
+    parent = [col(name) for name in PARENT]
+    order = page.order_by
     path = f("arrayPushBack", f("arrayFilter", lam("h", op("!=", col("h"), i(0))), f("array", *parent)), col("after"))
     return Select(
         named(

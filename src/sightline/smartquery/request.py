@@ -19,24 +19,18 @@ from dataclasses import dataclass
 
 from sightline.catalog import DIMENSIONS
 from sightline.query.filters import And, Condition, FieldKind, FilterError, Node, parse_filter, quote
-from sightline.query.period import PeriodError, choose_granularity, parse_period
-from sightline.query.request import MAX_LIMIT, MAX_OFFSET, RequestError
+from sightline.query.pipeline import MAX_LIMIT, QueryParams, RequestError, parse_bounded, parse_offset, parse_window
 from sightline.smartquery.spec import ColumnKind, NamedQuerySpec, SmartQuery
 
 DIMENSION_KINDS: dict[str, FieldKind] = {d.name: d.kind for d in DIMENSIONS}
 _FILTER_KINDS: dict[ColumnKind, FieldKind] = {"string": "string", "number": "number"}
 
 
-@dataclass(frozen=True, slots=True)
-class SmartQueryParams:
-    """The raw query parameters, as strings, before validation."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmartQueryParams(QueryParams):
+    """The raw parameters of the named query API, as sent."""
 
     queryname: str
-    period: str
-    filter: str | None = None
-    limit: int = 1000
-    offset: int = 0
-    granularity: str = "auto"
     querycache: str | None = None
     query_id: str | None = None
 
@@ -78,21 +72,21 @@ def parse_smart_query(customer_id: int, params: SmartQueryParams, queries: Mappi
     if name not in queries:
         raise RequestError("queryname", f"unknown queryname {quote(params.queryname.strip())}", sorted(queries))
     spec = queries[name]
-    try:
-        period = parse_period(params.period)
-    except PeriodError as error:
-        raise RequestError("period", str(error)) from error
-    try:
-        granularity = choose_granularity(params.granularity.strip().lower(), period)
-    except PeriodError as error:
-        raise RequestError("granularity", str(error)) from error
-    if not 1 <= params.limit <= MAX_LIMIT:
-        raise RequestError("limit", f"limit must be between 1 and {MAX_LIMIT}")
-    if not 0 <= params.offset <= MAX_OFFSET:
-        raise RequestError("offset", f"offset must be between 0 and {MAX_OFFSET}")
+    period, granularity = parse_window(params.period, params.granularity)
+    limit = parse_bounded("limit", params.limit, 1000, MAX_LIMIT)
+    offset = parse_offset(params.offset)
     fields = dict(DIMENSION_KINDS)
     for column, kind in spec.filterable().items():
         if column not in fields and kind in _FILTER_KINDS:
             fields[column] = _FILTER_KINDS[kind]
     view_filter, row_filter = _split(parse_filter(params.filter or "", fields))
-    return SmartQuery(customer_id, name, period, granularity, view_filter, row_filter, params.limit, params.offset)
+    return SmartQuery(
+        customer_id=customer_id,
+        period=period,
+        granularity=granularity,
+        filter=view_filter,
+        limit=limit,
+        offset=offset,
+        name=name,
+        row_filter=row_filter,
+    )

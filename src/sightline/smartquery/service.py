@@ -12,15 +12,15 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from sightline.query.ast import Select
+from sightline.query.pipeline import Compiled, fetch_value_page
 from sightline.query.printer import print_select
 from sightline.smartquery.cache import Answer, ResultCache
-from sightline.smartquery.catalog import NAMED_QUERIES
+from sightline.smartquery.catalog import NAMED_QUERIES, compile_named
 from sightline.smartquery.spec import RowLabels, SmartQuery
-from sightline.smartquery.sql import TOTAL_RECORDS
 from sightline.smartquery.tracking import QueryRecord, QueryRegistry
 from sightline.store.base import QueryCancelledError, Store, StoreError
 
@@ -46,11 +46,13 @@ class SmartQueryService:
         self.registry = registry or QueryRegistry()
         store.add_insert_listener(self.cache.invalidate)
 
-    def run(self, query: SmartQuery, use_cache: bool = True, query_id: str | None = None) -> tuple[str, Answer]:
-        """The queryId (the one given, or a new one) and the answer; QueryIdInUseError, QueryCancelledError or
-        another StoreError when it has none."""
+    def run(
+        self, query: SmartQuery, owner: str, use_cache: bool = True, query_id: str | None = None
+    ) -> tuple[str, Answer]:
+        """The queryId (the one given, or a new one) and the answer of a query run by `owner`; QueryIdInUseError,
+        QueryCancelledError or another StoreError when it has none."""
         query_id = query_id or str(uuid.uuid4())
-        self.registry.start(query.customer_id, query_id, query.name)
+        self.registry.start(query.customer_id, query_id, query.name, owner)
         try:
             cached = self.cache.get(query) if use_cache else None
             if cached is not None:
@@ -72,19 +74,23 @@ class SmartQueryService:
         self.registry.finish(query.customer_id, query_id, "done", answer.total)
         return query_id, answer
 
-    def _compute(self, query: SmartQuery, query_id: str) -> Answer:
+    def compiled(self, query: SmartQuery) -> tuple[SmartQuery, Compiled]:
+        """The query with what the store holds ready for it (its spec's `plan`), and its compiled form."""
         spec = NAMED_QUERIES[query.name]
         if spec.plan is not None:
             query = spec.plan(self.store, query)
-        rows = self._rows(spec.build(query), query, query_id)
-        total = int(rows[0][TOTAL_RECORDS]) if rows else 0
-        if not rows and query.offset:  # a page past the end: count the records on the first page instead
-            first = self._rows(spec.build(replace(query, offset=0, limit=1)), query, query_id)
-            total = int(first[0][TOTAL_RECORDS]) if first else 0
+        return query, compile_named(query)
+
+    def _compute(self, query: SmartQuery, query_id: str) -> Answer:
+        spec = NAMED_QUERIES[query.name]
+        query, compiled = self.compiled(query)
+        run = partial(self._rows, query=query, query_id=query_id)
+        page = fetch_value_page(run, compiled, query.limit, query.offset)
+        rows = page.rows
         if spec.labels is not None and rows:
             rows = self._labelled(spec.labels, rows, query, query_id)
-        page = [{c.name: row[c.name] for c in spec.columns} for row in rows]
-        return Answer(self.render(page, total, query), total)
+        answered = [{c.name: row[c.name] for c in spec.columns} for row in rows]
+        return Answer(self.render(answered, page.total, query), page.total)
 
     def _labelled(
         self, labels: RowLabels, rows: list[dict[str, Any]], query: SmartQuery, query_id: str
@@ -109,10 +115,11 @@ class SmartQueryService:
     def status(self, customer_id: int, query_id: str) -> QueryRecord | None:
         return self.registry.get(customer_id, query_id)
 
-    def cancel(self, customer_id: int, query_id: str) -> QueryRecord | None:
+    def cancel(self, customer_id: int, query_id: str, owner: str | None) -> QueryRecord | None:
         """Cancel the query if it runs, and wait (up to `CANCEL_WAIT_S`) for it to end; its record then, or None
-        for a queryId the customer never used (or long forgotten)."""
-        record = self.registry.request_cancel(customer_id, query_id)
+        for a queryId the customer never used (or long forgotten). With `owner`, only a query of that owner
+        (NotQueryOwnerError otherwise); None for any (an admin)."""
+        record = self.registry.request_cancel(customer_id, query_id, owner)
         if record is None or record.status != "running":
             return record
         tag = store_tag(customer_id, query_id)

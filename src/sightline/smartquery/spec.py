@@ -1,10 +1,11 @@
 """What a named query is (`NamedQuerySpec`: its question, columns and definitions, and the builder of its
 SELECT) and what a validated request for one is (`SmartQuery`).
 
-Invariants: a builder is pure (a `SmartQuery` in, a `query.ast.Select` out) and its SELECT answers exactly
-the spec's columns, in order, plus `totalrecords` — except the columns its `labels` name, which it answers
-as the hidden `labels.keys` columns instead; the spec's columns and definitions are what
-docs/smartquery.md says about the query.
+Invariants: a builder is pure (a `SmartQuery` in, a `query.ast.Select` out) and its SELECT answers every row,
+in order, unpaged (the pipeline pages it: `query.pipeline.paged`); the page, passed through `name_page` when
+the spec has one, answers exactly the spec's columns, in order, plus `totalrecords` — except the columns its
+`labels` name, which it answers as the hidden `labels.keys` columns instead; the spec's columns and
+definitions are what docs/smartquery.md says about the query.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 
 from sightline.query.ast import Select
-from sightline.query.filters import Condition, Node
-from sightline.query.period import Granularity, Period
+from sightline.query.filters import Condition
+from sightline.query.pipeline import QueryRequest
 from sightline.store.base import Store
 
 ColumnKind = Literal["string", "number", "list", "time"]
@@ -55,21 +56,15 @@ class DayTable:
     """The days of a query that may be read as stored: whole days that its computation does not cut."""
 
 
-@dataclass(frozen=True, slots=True)
-class SmartQuery:
-    """A validated request: the named query, its period and bucket size, the views it counts and the rows
-    it keeps, and the page."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmartQuery(QueryRequest):
+    """A validated request: the named query, its period and bucket size, the views it counts (`filter`, on
+    dimensions) and the rows it keeps, and the page."""
 
-    customer_id: int
     name: str
-    period: Period
-    granularity: Granularity
-    view_filter: Node | None
-    """Conditions on dimensions: only the views that pass them count."""
-    row_filter: tuple[Condition, ...]
+    row_filter: tuple[Condition, ...] = ()
     """Conditions on filterable result columns: only the rows that pass them are answered."""
     limit: int
-    offset: int
     stored: StoredDays = StoredDays()
     """Set by the spec's `plan`, from the store, after the request was validated (and looked up in the cache)."""
 
@@ -100,6 +95,8 @@ class NamedQuerySpec:
     """How each number is counted: the terms a reader must know, one sentence or two each."""
     order: str
     build: Callable[[SmartQuery], Select]
+    name_page: Callable[[SmartQuery, Select], Select] | None = None
+    """Names what the page's rows hold as hashes, around the paged SELECT (on the page's rows only)."""
     lookback: timedelta = timedelta(0)
     """How long before the period the query reads views (to tell new viewers from returning ones)."""
     uses_granularity: bool = False

@@ -18,12 +18,8 @@ from sightline.query.ast import (
     Lambda,
     Number,
     Param,
-    Window,
 )
 from sightline.query.period import Granularity
-
-TOTAL_RECORDS = "totalrecords"
-"""The column every named query adds to its rows: how many rows the whole answer has."""
 
 BUCKETS: dict[Granularity, str] = {
     "minute": "toStartOfMinute",
@@ -106,10 +102,6 @@ def ratio(numerator: Expr, denominator: Expr, scale: float = 1.0) -> Expr:
 def bucket(time: Expr, granularity: Granularity) -> Func:
     """The start of the UTC bucket of `granularity` that holds `time`."""
     return f(BUCKETS[granularity], f("toDateTime", time), text("UTC"))
-
-
-def total_records() -> Aliased:
-    return Aliased(Window(f("count")), TOTAL_RECORDS)
 
 
 def named(**columns: Expr) -> tuple[Aliased, ...]:

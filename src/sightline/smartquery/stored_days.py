@@ -95,7 +95,7 @@ def plan(days_of: DayTable, store: Store, query: SmartQuery) -> SmartQuery:
     """`query` with the days `days_of` allows whose latest slice is of the day's current version as `stored`;
     unchanged when the query counts only some views (a `filter` on dimensions)."""
     days = days_of.stored_days(query)
-    if query.view_filter is not None or not days:
+    if query.filter is not None or not days:
         return query
     versions = day_versions(store)
     latest = _latest(recorded_slices(store, query.customer_id, days_of.kind))
@@ -130,7 +130,7 @@ def _store_slice(store: Store, days_of: DayTable, customer_id: int, day: date, v
     """Compute the day's slice and record it as of `now`; `version` was read before the views are."""
     slice_id = secrets.randbits(63)
     period = Period(day_start(day), day_start(day) + _DAY)
-    day_rows = days_of.rows(SmartQuery(customer_id, "", period, "hour", None, (), 1, 0))
+    day_rows = days_of.rows(SmartQuery(customer_id=customer_id, period=period, granularity="hour", limit=1, name=""))
     rows = Select(
         named(customer_id=i(customer_id), day=f("toDate", moment(day_start(day)), text("UTC")), slice=i(slice_id))
         + same(*(column.alias for column in day_rows.columns)),

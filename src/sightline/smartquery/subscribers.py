@@ -12,10 +12,10 @@ from datetime import date, datetime, timedelta
 from sightline.catalog import ROLLUPS
 from sightline.query.ast import Expr, OrderBy, Param, ScalarSelect, Select, Table, Window
 from sightline.query.period import Period
+from sightline.query.pipeline import TOTAL_RECORDS
 from sightline.smartquery.rows import row_filter
 from sightline.smartquery.spec import DayTable, ResultColumn, SmartQuery
 from sightline.smartquery.sql import (
-    TOTAL_RECORDS,
     and_,
     at,
     between,
@@ -31,7 +31,6 @@ from sightline.smartquery.sql import (
     ratio,
     same,
     text,
-    total_records,
 )
 from sightline.smartquery.views import (
     VIEW_START,
@@ -322,8 +321,8 @@ hash and the start (epoch ms) of its latest view in the period."""
 
 
 def build_insight(query: SmartQuery) -> Select:
-    """The page of subscribers, then their device classes named (on the page's rows only); the subscribers
-    come as `LABEL_KEYS`, which `label_subscribers` names. Ties in play time go by hash."""
+    """The subscribers, by play time (ties by hash), as `LABEL_KEYS`, which `label_subscribers` names; their
+    device classes as hashes, which `name_insight_page` names."""
     minutes = num(60_000.0)
     columns = named(
         cohort=col("cohort"),
@@ -345,20 +344,20 @@ def build_insight(query: SmartQuery) -> Select:
         **{key: col(key) for key in LABEL_KEYS},
     )
     order = (OrderBy(col("play_ms"), "DESC"), OrderBy(col("subscriber_key"), "ASC"))
-    page = Select(
-        (*columns, *same("play_ms"), total_records()),
-        _per_subscriber(query),
-        where=row_filter(query.row_filter),
-        order_by=order,
-        limit=query.limit,
-        offset=query.offset,
+    return Select(
+        (*columns, *same("play_ms")), _per_subscriber(query), where=row_filter(query.row_filter), order_by=order
     )
+
+
+def name_insight_page(query: SmartQuery, page: Select) -> Select:
+    """The page of `build_insight`'s rows with their device classes named (on the page's rows only)."""
     names = lam("h", at(ScalarSelect(_device_names(query)), col("h")))
     named_types = named(devicetypes=f("arraySort", f("arrayMap", names, col("devicetypes"))))[0]
+    answered = (c.alias for c in page.columns if c.alias not in ("play_ms", TOTAL_RECORDS))
     return Select(
-        (*(named_types if c.alias == "devicetypes" else same(c.alias)[0] for c in columns), *same(TOTAL_RECORDS)),
+        (*(named_types if name == "devicetypes" else same(name)[0] for name in answered), *same(TOTAL_RECORDS)),
         page,
-        order_by=order,
+        order_by=page.order_by,
     )
 
 
@@ -412,11 +411,8 @@ def build_cohorts(query: SmartQuery) -> Select:
                 failurerate=ratio(col("sum_failures"), attempts, 100.0),
                 poorviewshare=ratio(col("sum_poorviews"), attempts, 100.0),
             ),
-            total_records(),
         ),
         grouped,
         where=row_filter(query.row_filter),
         order_by=(OrderBy(rank, "ASC"),),
-        limit=query.limit,
-        offset=query.offset,
     )

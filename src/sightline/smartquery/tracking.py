@@ -3,7 +3,8 @@
 Invariants (thread-safe; no IO): a queryId is a customer's own (another customer's is unknown to it); a
 running query is never forgotten, and one queryId runs at most one query at a time; finished records are
 kept, the oldest forgotten first beyond `max_finished`; a record moves from `running` to exactly one of
-`done`, `failed` or `cancelled`.
+`done`, `failed` or `cancelled`; a record names its owner (who ran it), and a cancel request that names an
+owner marks only a query of that owner.
 """
 
 from __future__ import annotations
@@ -23,11 +24,17 @@ class QueryIdInUseError(Exception):
     """A query with this queryId is still running."""
 
 
+class NotQueryOwnerError(Exception):
+    """The query was run by someone else."""
+
+
 @dataclass(frozen=True, slots=True)
 class QueryRecord:
     query_id: str
     customer_id: int
     queryname: str
+    owner: str
+    """Who ran it (`Principal.identity`)."""
     status: Status
     submitted: float
     """Epoch seconds."""
@@ -51,14 +58,14 @@ class QueryRegistry:
         self._finished: OrderedDict[Key, QueryRecord] = OrderedDict()
         self._changed = threading.Condition()
 
-    def start(self, customer_id: int, query_id: str, queryname: str) -> QueryRecord:
+    def start(self, customer_id: int, query_id: str, queryname: str, owner: str) -> QueryRecord:
         """Record a query as running; QueryIdInUseError when one with this queryId still runs."""
         key = (customer_id, query_id)
         with self._changed:
             if key in self._running:
                 raise QueryIdInUseError(f"query {query_id} is still running")
             self._finished.pop(key, None)
-            record = QueryRecord(query_id, customer_id, queryname, "running", self._clock())
+            record = QueryRecord(query_id, customer_id, queryname, owner, "running", self._clock())
             self._running[key] = record
             return record
 
@@ -82,10 +89,14 @@ class QueryRegistry:
             self._changed.notify_all()
             return record
 
-    def request_cancel(self, customer_id: int, query_id: str) -> QueryRecord | None:
-        """Mark a running query as to be cancelled; its record (None when unknown), running or not."""
+    def request_cancel(self, customer_id: int, query_id: str, owner: str | None) -> QueryRecord | None:
+        """Mark a running query as to be cancelled; its record (None when unknown), running or not.
+        NotQueryOwnerError, with nothing marked, when `owner` is given and the query is not its."""
         key = (customer_id, query_id)
         with self._changed:
+            found = self._running.get(key) or self._finished.get(key)
+            if found is not None and owner is not None and found.owner != owner:
+                raise NotQueryOwnerError(f"query {query_id} was run by someone else")
             if key in self._running:
                 self._running[key] = replace(self._running[key], cancel_requested=True)
                 return self._running[key]

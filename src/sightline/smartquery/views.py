@@ -95,8 +95,8 @@ def view_rows(
     `spans` when given, that passes the view filter and `where`."""
     started_in = spans if spans is not None else ((since or query.period.start, query.period.end),)
     conditions = [or_(*(between(VIEW_START, start, end) for start, end in started_in)), *where]
-    if query.view_filter is not None:
-        conditions.append(filter_expr(query.view_filter))
+    if query.filter is not None:
+        conditions.append(filter_expr(query.filter))
     return Select(columns, Table("views", query.customer_id, final=True), where=and_all(conditions))
 
 

@@ -9,10 +9,11 @@ from sightline.store.base import (
     Store,
     StoreError,
 )
-from sightline.store.embedded import EmbeddedStore, open_store
+from sightline.store.embedded import DataDirLock, EmbeddedStore, open_store
 
 __all__ = [
     "DataArrival",
+    "DataDirLock",
     "DataDirectoryLockedError",
     "EmbeddedStore",
     "QueryCancelledError",

@@ -1,8 +1,10 @@
 """The embedded backend: the ClickHouse engine in-process through chDB.
 
 Invariants:
-- one process owns a data directory: an exclusive `flock` on `<data_dir>/sightline.lock`, taken
-  before the engine opens, makes a second process fail with `DataDirectoryLockedError`;
+- one process owns a data directory: an exclusive `flock` on `<data_dir>/sightline.lock` (`DataDirLock`),
+  taken before the engine opens, makes a second process fail with `DataDirectoryLockedError`;
+- the data directory is private to the owner's user: made 0700, and the owning process's umask 077, so
+  that nothing the engine, the spool or the accounts database create in it can be read by others;
 - reads run on a small pool of sessions (one query at a time each, in parallel across sessions,
   without the GIL); inserts run on a session of their own;
 - every session carries the engine-enforced time and memory limits;
@@ -77,21 +79,46 @@ _COUNT_STORED_SQL = (
 )
 
 
-def _lock_data_dir(data_dir: Path) -> int:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(data_dir / "sightline.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        owner = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
-        os.close(fd)
-        raise DataDirectoryLockedError(
-            f"data directory {data_dir} is in use by another Sightline process (pid {owner}); "
-            "stop it or choose another --data-dir"
-        ) from None
-    os.ftruncate(fd, 0)
-    os.write(fd, str(os.getpid()).encode())
-    return fd
+LOCK_FILE = "sightline.lock"
+PRIVATE_UMASK = 0o077
+
+
+def _make_private(data_dir: Path) -> None:
+    """The data directory private to this process's user (0700, an older one too), and the process's umask
+    077 from now on, so that what chDB (in-process), the spool and the accounts database create in it is
+    theirs alone: the process that owns a data directory creates nothing others can read."""
+    os.umask(os.umask(PRIVATE_UMASK) | PRIVATE_UMASK)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
+
+
+class DataDirLock:
+    """An exclusive `flock` on `<data_dir>/sightline.lock`, held until released: the process holding it owns
+    the data directory. The lock file is never removed while held (a new file would be a new lock)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        """Take the lock; `DataDirectoryLockedError` when another process holds it (nothing else is touched
+        but the directory's mode)."""
+        _make_private(data_dir)
+        fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise DataDirectoryLockedError(
+                f"data directory {data_dir} is in use by another Sightline process (pid {owner}); "
+                "stop it or choose another --data-dir"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        """Let the directory go. Idempotent."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class EmbeddedStore:
@@ -104,9 +131,11 @@ class EmbeddedStore:
         query_sessions: int = 2,
         time_limit_s: float = 200.0,
         memory_limit_bytes: int = 4 * 1024**3,
+        lock: DataDirLock | None = None,
     ) -> None:
+        """Open the engine in `data_dir`, under `lock` (then the store's to release) or a lock it takes."""
         self.data_dir = data_dir
-        self._lock_fd = _lock_data_dir(data_dir)
+        self._lock = lock or DataDirLock(data_dir)
         self._path = str(data_dir / "clickhouse")
         self._limits = (
             f"SET max_execution_time = {float(time_limit_s)}",
@@ -302,7 +331,7 @@ class EmbeddedStore:
             with self._control_lock:
                 self._control_session.close()
             self._writer_session.close()
-            os.close(self._lock_fd)
+            self._lock.release()
 
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"})
@@ -327,8 +356,9 @@ def _store_error(error: Exception) -> StoreError:
     return StoreError(message)
 
 
-def open_store(settings: Settings) -> EmbeddedStore:
-    """The store that `settings.store_url` names, with its schema migrated to the newest version."""
+def open_store(settings: Settings, lock: DataDirLock | None = None) -> EmbeddedStore:
+    """The store that `settings.store_url` names, with its schema migrated to the newest version; opened
+    under `lock` when the caller took the data directory's lock already."""
     from sightline.store.migrations import apply_migrations
 
     if settings.store_url != "chdb://":
@@ -338,6 +368,7 @@ def open_store(settings: Settings) -> EmbeddedStore:
         query_sessions=settings.query_sessions,
         time_limit_s=settings.query_time_limit_s,
         memory_limit_bytes=settings.query_memory_limit_bytes,
+        lock=lock,
     )
     try:
         apply_migrations(store)

@@ -7,17 +7,20 @@ the schema at version 1 (so it stays what it was); a later version adds its dime
 `views` in catalog order and makes `views_mv` again (`added_dimensions_ddl`). The hash columns of `views`
 (`DIMENSION_HASHES`) are MATERIALIZED from their dimension's column, so `views_mv` does not name them and
 `SELECT *` does not return them; `added_hashes_ddl` adds them and computes them for the rows stored before.
+Parts and view columns are built as their version declared them (`catalog.parts.declared_at`); a version that
+changed some is a migration that recounts `views` and the rollups from `events` (`recounted_ddl`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
 from sightline.catalog import DIMENSION_HASHES, DIMENSIONS, EVENT_FIELDS, EVENT_TYPES, PARTS, ROLLUPS, VIEW_COLUMNS
 from sightline.catalog.dimensions import DimensionHashSpec, DimensionSpec
 from sightline.catalog.events import ERROR_EVENT_TYPES, ERROR_EVENTS_TABLE
-from sightline.catalog.parts import PartSpec
+from sightline.catalog.parts import SKETCH_ACCURACY, SKETCH_LEVEL, PartSpec, declared_at
 from sightline.catalog.rollups import RollupSpec
 
 VIEW_START = "UUIDv7ToDateTime(view_id, 'UTC')"
@@ -86,7 +89,10 @@ def _view_stored_columns(version: int | None) -> tuple[Column, ...]:
         Column("customer_id", "UInt32"),
         Column("view_start", "DateTime64(3, 'UTC')"),
         Column("view_id", "UUID"),
-        *(Column(c.name, f"SimpleAggregateFunction({c.aggregate}, {c.clickhouse_type})") for c in VIEW_COLUMNS),
+        *(
+            Column(c.name, f"SimpleAggregateFunction({c.aggregate}, {c.clickhouse_type})")
+            for c in declared_at(VIEW_COLUMNS, version)
+        ),
         *(Column(d.name, _dimension_view_type(d.clickhouse_type)) for d in dimensions_at(version)),
     )
 
@@ -133,20 +139,24 @@ def views_by_day_ddl(version: int) -> list[str]:
     ]
 
 
-def views_mv_ddl(version: int | None = None) -> str:
-    """The materialized view from `events` into `views`, at schema `version`."""
+def views_mv_ddl(version: int | None = None, table: str = "views", source: str = "events") -> str:
+    """The materialized view from `source` into `table` (`views`), at schema `version`: `views_mv` from
+    `events`, or `<table>_mv`."""
     selects = [
         "customer_id",
         f"{VIEW_START} AS view_start",
         "view_id",
-        *(f"{c.aggregate}({c.expression}) AS `{c.name}`" for c in VIEW_COLUMNS),
+        *(f"{c.aggregate}({c.expression}) AS `{c.name}`" for c in declared_at(VIEW_COLUMNS, version)),
         *(f"max(`{d.name}`) AS `{d.name}`" for d in dimensions_at(version)),
     ]
     return (
-        "CREATE MATERIALIZED VIEW IF NOT EXISTS views_mv TO views AS\nSELECT\n  "
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {table}_mv TO {table} AS\nSELECT\n  "
         + ",\n  ".join(selects)
-        + "\nFROM events\nGROUP BY customer_id, view_start, view_id\nSETTINGS prefer_column_name_to_alias = 1"
+        + f"\nFROM {source}\nGROUP BY customer_id, view_start, view_id\nSETTINGS prefer_column_name_to_alias = 1"
     )
+
+
+_SKETCH = f"quantileDD({SKETCH_ACCURACY}, {SKETCH_LEVEL})"
 
 
 def _part_type(part: PartSpec) -> str:
@@ -154,13 +164,19 @@ def _part_type(part: PartSpec) -> str:
         return "SimpleAggregateFunction(sum, UInt64)"
     if part.aggregate == "uniq":
         return f"AggregateFunction(uniq, {part.argument_type})"
+    if part.aggregate == "ddsketch":
+        return f"AggregateFunction({_SKETCH}, {part.argument_type})"
     return f"AggregateFunction(quantileTDigest, {part.argument_type})"
 
 
 def _part_state(part: PartSpec) -> str:
     if part.aggregate == "sum":
         return f"sumIf(toUInt64({part.expression}), {part.condition}) AS `{part.name}`"
-    function = "uniqStateIf" if part.aggregate == "uniq" else "quantileTDigestStateIf"
+    function = {
+        "uniq": "uniqStateIf",
+        "ddsketch": f"quantileDDStateIf({SKETCH_ACCURACY}, {SKETCH_LEVEL})",
+        "tdigest": "quantileTDigestStateIf",
+    }[part.aggregate]
     return f"{function}({part.expression}, {part.condition}) AS `{part.name}`"
 
 
@@ -169,22 +185,35 @@ def _bucket(rollup: RollupSpec, time: str) -> str:
     return f"{start}({time})"
 
 
-def rollup_ddl(rollup: RollupSpec) -> list[str]:
-    """A rollup table and its two materialized views: view-start parts and event-time parts."""
+def _rollup_keys(rollup: RollupSpec) -> str:
+    return ", ".join(["customer_id", "bucket", *(f"`{d}`" for d in rollup.dimensions)])
+
+
+def _rollup_table_ddl(rollup: RollupSpec, version: int | None, table: str) -> str:
+    """The table of `rollup` at schema `version`, named `table`."""
     columns = [
         Column("customer_id", "UInt32"),
         Column("bucket", "DateTime('UTC')"),
         *(Column(name, next(d.clickhouse_type for d in DIMENSIONS if d.name == name)) for name in rollup.dimensions),
-        *(Column(p.name, _part_type(p)) for p in PARTS),
+        *(Column(p.name, _part_type(p)) for p in declared_at(PARTS, version)),
     ]
-    keys = ", ".join(["customer_id", "bucket", *(f"`{d}`" for d in rollup.dimensions)])
-    table = (
-        f"CREATE TABLE IF NOT EXISTS {rollup.name} (\n  {_columns_ddl(columns)}\n)\n"
-        f"ENGINE = AggregatingMergeTree\nPARTITION BY toYYYYMM(bucket)\nORDER BY ({keys})"
+    return (
+        f"CREATE TABLE IF NOT EXISTS {table} (\n  {_columns_ddl(columns)}\n)\n"
+        f"ENGINE = AggregatingMergeTree\nPARTITION BY toYYYYMM(bucket)\nORDER BY ({_rollup_keys(rollup)})"
     )
-    statements = [table]
-    for attribution, time in (("view_start", VIEW_START), ("event_time", "ts")):
-        parts = [p for p in PARTS if p.attribution == attribution]
+
+
+ATTRIBUTION_TIMES = (("view_start", VIEW_START), ("event_time", "ts"))
+"""Each attribution of parts and the time whose bucket they count in."""
+
+
+def rollup_mvs_ddl(rollup: RollupSpec, version: int | None, table: str, source: str = "events") -> list[str]:
+    """The two materialized views from `source` into `table` (the table of `rollup`) at schema `version`,
+    `<table>_view_start_mv` and `<table>_event_time_mv`: view-start parts and event-time parts."""
+    keys = _rollup_keys(rollup)
+    statements = []
+    for attribution, time in ATTRIBUTION_TIMES:
+        parts = [p for p in declared_at(PARTS, version) if p.attribution == attribution]
         selects = [
             "customer_id",
             f"{_bucket(rollup, time)} AS bucket",
@@ -193,19 +222,24 @@ def rollup_ddl(rollup: RollupSpec) -> list[str]:
         ]
         where = " OR ".join(f"({p.condition})" for p in parts)
         statements.append(
-            f"CREATE MATERIALIZED VIEW IF NOT EXISTS {rollup.name}_{attribution}_mv TO {rollup.name} AS\n"
+            f"CREATE MATERIALIZED VIEW IF NOT EXISTS {table}_{attribution}_mv TO {table} AS\n"
             "SELECT\n  "
             + ",\n  ".join(selects)
-            + f"\nFROM events\nWHERE {where}\nGROUP BY {keys}\nSETTINGS prefer_column_name_to_alias = 1"
+            + f"\nFROM {source}\nWHERE {where}\nGROUP BY {keys}\nSETTINGS prefer_column_name_to_alias = 1"
         )
     return statements
+
+
+def rollup_ddl(rollup: RollupSpec, version: int | None = None) -> list[str]:
+    """A rollup table and its two materialized views from `events`, at schema `version`."""
+    return [_rollup_table_ddl(rollup, version, rollup.name), *rollup_mvs_ddl(rollup, version, rollup.name)]
 
 
 def schema_ddl(version: int | None = None) -> list[str]:
     """Every statement of the schema at `version` (None: the newest), in dependency order."""
     statements = [events_ddl(version), *views_ddl(version)]
     for rollup in ROLLUPS:
-        statements.extend(rollup_ddl(rollup))
+        statements.extend(rollup_ddl(rollup, version))
     return statements
 
 
@@ -269,6 +303,70 @@ def error_events_ddl(version: int) -> list[str]:
         f"INSERT INTO {ERROR_EVENTS_TABLE} ({columns}) {select}",
         f"CREATE MATERIALIZED VIEW {ERROR_EVENTS_TABLE}_mv TO {ERROR_EVENTS_TABLE} AS {select}",
     ]
+
+
+RECOUNT_SUFFIX = "_recounted"
+REPLAY_TABLE = "events_replay"
+REPLAY_SETTINGS = (
+    "insert_deduplicate = 0, max_threads = 1, parallel_view_processing = 1, "
+    "min_insert_block_size_rows = 262144, min_insert_block_size_bytes = 0"
+)
+"""How a day of `events` is replayed: one reading stream, blocks of 256Ki rows, the materialized views of a
+block in parallel. On a day of the benchmark's data (bench/query.py, 7.7M events) this used 1.4 GiB at most,
+where the defaults (blocks of 1Mi rows, a stream per core) used 3 GiB, and took a third of the time."""
+
+
+def recounted_ddl(version: int, days: Sequence[int]) -> list[str]:
+    """Migration `version`: `views` and every rollup made anew as schema `version` declares them, and recounted
+    from `events`, because `version` changed the declaration of some of their parts or columns (a stored
+    state or sum cannot be converted, only recounted; `catalog.parts.RECOUNTED_VERSION` says what changed).
+
+    Streaming, in the engine, a day at a time: each of the `days` (YYYYMMDD) that `events` holds is read once,
+    block by block (`REPLAY_SETTINGS`), into a Null table, `events_replay`, whose materialized views aggregate
+    each block into a copy of each table, as ingest does. The engine holds memory for the whole of one INSERT
+    (it grew to 5 GiB replaying the benchmark's 54M events at once), so one INSERT per day keeps it to what a
+    day needs (1.4 GiB for the benchmark's 7.7M). Each copy is merged into whole partitions (as the tables it
+    replaces were, over time), takes its table's place, and the materialized views from `events` are made
+    again. What the named queries stored of past days was computed
+    from the old `views`, whose partition versions no longer mean anything: its records are dropped, so those
+    days are computed again (`smartquery.stored_days`). Runs while nothing inserts (migrations run before the
+    writer). Safe to run again after a crash at any statement: the replay table and the copies are dropped
+    first, every table is recounted from `events` (which this never changes), and a table always holds
+    every row (the old ones until its exchange, the recounted ones after). The deduplication tokens of past
+    inserts stay with the old tables, as in `views_by_day_ddl`."""
+    views_copy = f"views{RECOUNT_SUFFIX}"
+    rollup_copies = [(r, f"{r.name}{RECOUNT_SUFFIX}") for r in ROLLUPS]
+    fed = [("views", views_copy), *((r.name, copy) for r, copy in rollup_copies)]
+    settings = f"MODIFY SETTING non_replicated_deduplication_window = {DEDUPLICATION_WINDOW}"
+    replay = (
+        f"INSERT INTO {REPLAY_TABLE} SELECT * FROM events WHERE toYYYYMMDD(ts) = {{day}} SETTINGS {REPLAY_SETTINGS}"
+    )
+    return [
+        *(f"DROP VIEW IF EXISTS {mv}" for table, copy in fed for mv in (*_feeding(table), *_feeding(copy))),
+        f"DROP TABLE IF EXISTS {REPLAY_TABLE}",
+        *(f"DROP TABLE IF EXISTS {copy}" for _, copy in fed),
+        _views_table_ddl(version, views_copy),
+        *(_rollup_table_ddl(r, version, copy) for r, copy in rollup_copies),
+        *(f"ALTER TABLE {copy} {settings}" for _, copy in rollup_copies),
+        f"CREATE TABLE {REPLAY_TABLE} AS events ENGINE = Null",
+        views_mv_ddl(version, views_copy, REPLAY_TABLE),
+        *(s for r, copy in rollup_copies for s in rollup_mvs_ddl(r, version, copy, REPLAY_TABLE)),
+        *(replay.format(day=int(day)) for day in days),
+        *(f"DROP VIEW {mv}" for _, copy in fed for mv in _feeding(copy)),
+        f"DROP TABLE {REPLAY_TABLE}",
+        *(f"OPTIMIZE TABLE {copy} FINAL" for _, copy in fed),
+        *(s for table, copy in fed for s in (f"EXCHANGE TABLES {table} AND {copy}", f"DROP TABLE {copy}")),
+        f"TRUNCATE TABLE IF EXISTS {STORED_DAY_SLICES_TABLE}",
+        views_mv_ddl(version),
+        *(s for r in ROLLUPS for s in rollup_mvs_ddl(r, version, r.name)),
+    ]
+
+
+def _feeding(table: str) -> list[str]:
+    """The materialized views that feed `table` (`views` or a rollup, or a copy of one), by their names."""
+    if table.startswith("views"):
+        return [f"{table}_mv"]
+    return [f"{table}_{attribution}_mv" for attribution, _ in ATTRIBUTION_TIMES]
 
 
 PATH_ENTRIES_TABLE = "path_entries"

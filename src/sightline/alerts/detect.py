@@ -1,0 +1,361 @@
+"""The anomaly detector of AI alerts: each cohort's observed value against the value expected from its own
+history, with a significance that respects volume. Pure: numpy only, no IO.
+
+One call evaluates one metric for C cohorts (the whole, and each cohort in scope) at once; nothing loops over
+cohorts in Python.
+
+    detect(series: MetricSeries, rule: DetectorRule = DetectorRule(), evaluate: int = 1) -> Detection
+
+`MetricSeries(kind, value, volume, interval_s)`: arrays of shape (C, T), one column per detection interval of
+`interval_s` seconds, oldest first, the last `evaluate` columns being the intervals to judge; NaN (or a volume
+of 0) is an interval without data. By `kind`:
+- `RATIO` (VSF %, EBVS %, VPF %, failure rate, rebuffering ratio, ad error and fill rates): `value` = the
+  numerator counts (failed attempts), `volume` = the denominator counts (attempts); tested as counts with a
+  binomial deviance, overdispersed as a beta-binomial: variance × (1 + (n − 1)·rho), rho learned per cohort;
+- `MEAN` (startup time, bitrate): `value` = sums (Σ startup ms), `volume` = counts (started views); variance of
+  an interval's mean = a / n + b, learned per cohort (a: spread between views, b: spread between intervals);
+- `COUNT` (plays, attempts, concurrent viewers): `value` = counts, `volume` = None; a Poisson deviance,
+  overdispersed as a negative binomial: variance × (1 + κ·μ), κ learned per cohort. Give 0 for an interval
+  without events (an outage is a count of 0), NaN only for an interval not measured.
+
+Expected value: for each judged interval, the values at the same time on each of the `rule.days` previous
+days (the same weekday excluded) and the `rule.weeks` previous weeks, a week's weighing WEEKLY_WEIGHT times a
+day's, so that with 3 weeks the same weekday outweighs the other weekdays (daily and weekly seasonality),
+combined robustly: their weighted median (MEAN, COUNT) or, for RATIO, their counts pooled, leaving out the
+lags whose rate is significantly above the pool's (z > LAG_OUTLIER_Z: past anomalies do not move it), shrunk
+towards the cohort's long-run rate by
+`PRIOR_ATTEMPTS` pseudo-attempts. Missing lags are skipped; a cohort with no usable lag falls back to its
+long-run value. The dispersion (rho, κ, a and b) is fitted on the `rule.fit_intervals` intervals before the
+judged ones, by medians, so that past anomalies do not inflate it. For RATIO the expected rate's own error
+(it is learnt from a finite pool of attempts) widens the test too.
+
+Decision: `score` is the test statistic in standard-normal units (z), signed so that positive is the bad
+`direction`; an interval is `anomalous` when score ≥ z*(alpha) and its volume ≥ `rule.min_volume`, with
+alpha = 10^−(2 + 6·(1 − sensitivity)): sensitivity 0 → alpha = 1e−8, 0.5 (default) → 1e−5, 1 → 1e−2. The
+default aims at one false alert per 100,000 cohort-intervals (about 3.5 weeks of one cohort at 5 minutes;
+measured by bench/nab.py on clean synthetic traffic: about 1e−5 for binomial counts, 2 to 3 times that for
+overdispersed ones), and makes 2 failures of 4 attempts at a 1 % baseline not significant (binomial tail
+≈ 6e−4) while 3 of 4 is.
+`lower` and `upper` bound the values that would not be anomalous (the normal approximation of the test's
+acceptance region, in the observed value's unit, both sides), for drawing the band.
+
+Cost: O(C × (fit_intervals + evaluate) × (days + weeks)) time and memory; 10,000 cohorts with the defaults
+(144 + 1 intervals, 6 + 3 lags) are about 13M values per intermediate array (104 MB); bench/nab.py measures a
+round.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from enum import StrEnum
+from statistics import NormalDist
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+Array = npt.NDArray[np.float64]
+Lags = tuple[npt.NDArray[np.int64], Array]  # seasonal lags (in intervals) and their weights
+
+PRIOR_ATTEMPTS = 100.0
+LAG_OUTLIER_Z = 4.0
+CHI2_1_MEDIAN = 0.454936423119572  # the median of a χ²(1) variable: the median squared z of clean intervals
+DAY_S = 86_400
+_ERFC_COEFFICIENTS = (
+    -1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806,
+    0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277,
+)  # fmt: skip
+WEEKLY_WEIGHT = 2.0
+
+
+class MetricKind(StrEnum):
+    RATIO = "ratio"
+    MEAN = "mean"
+    COUNT = "count"
+
+
+class Direction(StrEnum):
+    """Which deviation is bad: UP for failure rates and startup time, DOWN for bitrate and plays."""
+
+    UP = "up"
+    DOWN = "down"
+    BOTH = "both"
+
+
+@dataclass(frozen=True)
+class MetricSeries:
+    """One metric of C cohorts over T intervals (shape (C, T), oldest first); see the module docstring."""
+
+    kind: MetricKind
+    value: Array
+    volume: Array | None
+    interval_s: int = 300
+
+
+@dataclass(frozen=True)
+class DetectorRule:
+    """The detector's parameters of one alert rule: the bad direction, the sensitivity in [0, 1], the smallest
+    volume judged (attempts or views; not used for counts), the seasonal lags and the intervals the dispersion
+    is fitted on."""
+
+    direction: Direction = Direction.UP
+    sensitivity: float = 0.5
+    min_volume: float = 0.0
+    days: int = 6
+    weeks: int = 3
+    fit_intervals: int = 144
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The judged intervals, each of shape (C, evaluate): the observed value (rate, mean or count), the expected
+    value, the band [lower, upper] of values that are not anomalous, the score (z, positive = bad direction),
+    its one-sided p-value, the volume (denominator, count of means, or the count itself) and the decision."""
+
+    observed: Array
+    expected: Array
+    lower: Array
+    upper: Array
+    score: Array
+    p_value: Array
+    volume: Array
+    anomalous: npt.NDArray[np.bool_]
+
+
+def alpha_for(sensitivity: float) -> float:
+    """The one-sided tail probability below which an interval is anomalous, for a sensitivity in [0, 1]."""
+    if not 0.0 <= sensitivity <= 1.0:
+        raise ValueError(f"sensitivity must be between 0 and 1, not {sensitivity}")
+    return float(10.0 ** -(2.0 + 6.0 * (1.0 - sensitivity)))
+
+
+def z_threshold(alpha: float) -> float:
+    """z*(alpha): the standard-normal quantile with a tail probability alpha above it."""
+    return NormalDist().inv_cdf(1.0 - alpha)
+
+
+def normal_sf(z: Array) -> Array:
+    """P(Z ≥ z) for a standard normal Z, elementwise (Chebyshev fit of erfc, relative error < 1.2e−7)."""
+    x = np.abs(z) / np.sqrt(2.0)
+    t = 1.0 / (1.0 + 0.5 * x)
+    poly = np.zeros_like(t)
+    for coefficient in reversed(_ERFC_COEFFICIENTS):
+        poly = poly * t + coefficient
+    half_erfc: Array = 0.5 * t * np.exp(-x * x + poly)
+    return np.where(z >= 0, half_erfc, 1.0 - half_erfc)
+
+
+def seasonal_lags(interval_s: int, days: int, weeks: int) -> Lags:
+    """The lags, in intervals, of the same time on each of the `days` previous days (the same weekday excluded)
+    and on each of the `weeks` previous weeks, and their weights (WEEKLY_WEIGHT for a week's, 1 for a day's)."""
+    per_day = DAY_S // interval_s
+    if per_day * interval_s != DAY_S:
+        raise ValueError(f"the interval ({interval_s} s) must divide a day")
+    if not 0 <= days <= 6 or weeks < 0 or days + weeks == 0:
+        raise ValueError(f"days must be 0 to 6 and weeks 0 or more, not both 0 (days={days}, weeks={weeks})")
+    lags = [per_day * k for k in range(1, days + 1)] + [7 * per_day * k for k in range(1, weeks + 1)]
+    return np.array(lags), np.array([1.0] * days + [WEEKLY_WEIGHT] * weeks)
+
+
+def weighted_median(values: Array, weights: Array) -> Array:
+    """The weighted median along the last axis of `values` (weights of shape (K,)); NaN values are skipped, and
+    an all-NaN slice gives NaN."""
+    order = np.argsort(values, axis=-1)  # NaN sorts last
+    ordered = np.take_along_axis(values, order, axis=-1)
+    mass = np.where(np.isnan(ordered), 0.0, weights[order])
+    cumulative = np.cumsum(mass, axis=-1)
+    half = cumulative[..., -1:] / 2.0
+    first = np.argmax(cumulative >= half, axis=-1)[..., None]
+    middle = np.take_along_axis(ordered, first, axis=-1)[..., 0]
+    return np.where(cumulative[..., -1] > 0, middle, np.nan)
+
+
+def lagged(values: Array, columns: npt.NDArray[np.int64], lags: npt.NDArray[np.int64]) -> Array:
+    """values[:, columns − lag] for every lag: shape (C, len(columns), len(lags)), NaN before the first column."""
+    index = columns[:, None] - lags[None, :]
+    taken = values[:, np.maximum(index, 0)]
+    return np.where(index >= 0, taken, np.nan)
+
+
+def _xlogy(x: Array, y: Array) -> Array:
+    """x·ln(x / y), 0 where x = 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x > 0, x * np.log(np.where(x > 0, x, 1.0) / y), 0.0)
+
+
+def binomial_deviance_z(failures: Array, trials: Array, rate: Array) -> Array:
+    """The signed root of the binomial deviance of `failures` of `trials` at `rate`: ~N(0, 1) under the rate."""
+    rate = np.clip(rate, 1e-12, 1.0 - 1e-12)
+    deviance = 2.0 * (_xlogy(failures, trials * rate) + _xlogy(trials - failures, trials * (1.0 - rate)))
+    return np.sign(failures - trials * rate) * np.sqrt(np.maximum(deviance, 0.0))
+
+
+def poisson_deviance_z(counts: Array, mean: Array) -> Array:
+    """The signed root of the Poisson deviance of `counts` at `mean`."""
+    mean = np.maximum(mean, 1e-12)
+    deviance = 2.0 * (_xlogy(counts, mean) - (counts - mean))
+    return np.sign(counts - mean) * np.sqrt(np.maximum(deviance, 0.0))
+
+
+def _nanmedian(values: Array, axis: int) -> Array:
+    """np.nanmedian without the warning of an all-NaN slice (which gives NaN)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.asarray(np.nanmedian(values, axis=axis), dtype=np.float64)
+
+
+def _expected_rate(
+    value: Array, volume: Array, columns: npt.NDArray[np.int64], lags: npt.NDArray[np.int64], weights: Array
+) -> tuple[Array, Array]:
+    """RATIO: the lags' counts pooled (weighted), leaving out the lags significantly above the pooled rate of all
+    (z > LAG_OUTLIER_Z: a past anomaly), shrunk towards the cohort's long-run rate; and the pool's effective
+    number of trials, (Σ w·n)² / Σ w²·n + PRIOR_ATTEMPTS (the rate's variance is rate·(1 − rate) / that)."""
+    failures, trials = lagged(value, columns, lags), lagged(volume, columns, lags)
+    usable = np.isfinite(failures) & np.isfinite(trials) & (trials > 0)
+    failures, trials = np.where(usable, failures, 0.0), np.where(usable, trials, 0.0)
+    history = columns[0]
+    long_run = (value[:, :history].sum(axis=1) + 0.5) / (volume[:, :history].sum(axis=1) + 1.0)
+    prior = PRIOR_ATTEMPTS * long_run[:, None]
+    everything = ((failures * weights).sum(axis=2) + prior) / ((trials * weights).sum(axis=2) + PRIOR_ATTEMPTS)
+    kept = np.where(binomial_deviance_z(failures, trials, everything[..., None]) > LAG_OUTLIER_Z, 0.0, weights)
+    kept_trials = (trials * kept).sum(axis=2)
+    rate = ((failures * kept).sum(axis=2) + prior) / (kept_trials + PRIOR_ATTEMPTS)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        effective = np.nan_to_num(kept_trials**2 / (trials * kept**2).sum(axis=2)) + PRIOR_ATTEMPTS
+    return np.asarray(rate), np.asarray(effective)
+
+
+def _expected_level(
+    observed: Array, columns: npt.NDArray[np.int64], lags: npt.NDArray[np.int64], weights: Array
+) -> Array:
+    """MEAN and COUNT: the weighted median of the lags, or the cohort's median of its history when no lag is
+    usable."""
+    expected = weighted_median(lagged(observed, columns, lags), weights)
+    fallback = _nanmedian(observed[:, : columns[0]], axis=1)
+    return np.where(np.isnan(expected), fallback[:, None], expected)
+
+
+def _median_dispersion(z: Array, units: Array) -> Array:
+    """rho (or κ) with median(z² / (1 + rho·units)) ≈ the χ²(1) median, approximated at the median of `units`."""
+    excess = np.maximum(_nanmedian(z * z, axis=1) / CHI2_1_MEDIAN - 1.0, 0.0)
+    typical = np.maximum(_nanmedian(units, axis=1), 1.0)
+    return np.nan_to_num(excess / typical)
+
+
+def _mean_variance(residual: Array, count: Array) -> tuple[Array, Array]:
+    """a and b of variance(mean of n) = a / n + b, from the residuals of intervals of low and high volume."""
+    squared = residual * residual / CHI2_1_MEDIAN
+    middle = _nanmedian(np.where(count > 0, count, np.nan), axis=1)[:, None]
+    low, high = count <= middle, count > middle
+    v_low, v_high = _nanmedian(np.where(low, squared, np.nan), 1), _nanmedian(np.where(high, squared, np.nan), 1)
+    n_low, n_high = _nanmedian(np.where(low, count, np.nan), 1), _nanmedian(np.where(high, count, np.nan), 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.maximum((v_low - v_high) / (1.0 / n_low - 1.0 / n_high), 0.0)
+    a = np.nan_to_num(a)
+    b = np.maximum(np.nan_to_num(v_high - a / n_high), 0.0)
+    pooled = np.nan_to_num(_nanmedian(squared, axis=1))
+    b = np.where(a > 0, b, pooled)
+    return a, b
+
+
+class _Judged(NamedTuple):
+    """One kind's view of the intervals of `columns`, each (C, len(columns)): value, expectation, z, band."""
+
+    observed: Array
+    expected: Array
+    z: Array
+    lower: Array
+    upper: Array
+
+
+def _judge_ratio(
+    value: Array, volume: Array, columns: npt.NDArray[np.int64], fit: int, z_star: float, lags: Lags
+) -> _Judged:
+    n = volume[:, columns]
+    failures = np.where(n > 0, value[:, columns], 0.0)
+    rate, pooled = _expected_rate(value, volume, columns, *lags)
+    learning = 1.0 + n / pooled  # the expected rate's own error: Var(n·rate) = n²·rate(1 − rate) / pooled
+    deviance_z = np.where(n > 0, binomial_deviance_z(failures, n, rate), np.nan)
+    rho = _median_dispersion((deviance_z / np.sqrt(learning))[:, :fit], n[:, :fit] - 1.0)
+    spread = np.sqrt(learning + rho[:, None] * np.maximum(n - 1.0, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        observed = np.where(n > 0, failures / n, np.nan)
+        half_band = z_star * spread * np.sqrt(rate * (1.0 - rate) / n)
+    return _Judged(
+        observed, rate, deviance_z / spread, np.clip(rate - half_band, 0.0, 1.0), np.clip(rate + half_band, 0.0, 1.0)
+    )
+
+
+def _judge_mean(
+    value: Array, volume: Array, columns: npt.NDArray[np.int64], fit: int, z_star: float, lags: Lags
+) -> _Judged:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        means = np.where(volume > 0, value / volume, np.nan)
+    n, observed = volume[:, columns], means[:, columns]
+    expected = _expected_level(means, columns, *lags)
+    residual = observed - expected
+    a, b = _mean_variance(residual[:, :fit], n[:, :fit])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        deviation = np.sqrt(a[:, None] / n + b[:, None] + (1e-9 * np.abs(expected)) ** 2 + 1e-300)
+    return _Judged(
+        observed, expected, residual / deviation, expected - z_star * deviation, expected + z_star * deviation
+    )
+
+
+def _judge_count(
+    value: Array, volume: Array, columns: npt.NDArray[np.int64], fit: int, z_star: float, lags: Lags
+) -> _Judged:
+    observed = value[:, columns]
+    expected = np.maximum(_expected_level(value, columns, *lags), 0.0)
+    deviance_z = np.where(np.isfinite(observed), poisson_deviance_z(np.nan_to_num(observed), expected), np.nan)
+    kappa = _median_dispersion(deviance_z[:, :fit], expected[:, :fit])
+    dispersion = 1.0 + kappa[:, None] * expected
+    deviation = np.sqrt(expected * dispersion)
+    return _Judged(
+        observed,
+        expected,
+        deviance_z / np.sqrt(dispersion),
+        np.maximum(expected - z_star * deviation, 0.0),
+        expected + z_star * deviation,
+    )
+
+
+_JUDGES = {MetricKind.RATIO: _judge_ratio, MetricKind.MEAN: _judge_mean, MetricKind.COUNT: _judge_count}
+
+
+def detect(series: MetricSeries, rule: DetectorRule | None = None, evaluate: int = 1) -> Detection:
+    """Judge the last `evaluate` intervals of every cohort of `series` (see the module docstring)."""
+    rule = rule or DetectorRule()
+    value = np.asarray(series.value, dtype=np.float64)
+    intervals = value.shape[1]
+    if not 1 <= evaluate < intervals:
+        raise ValueError(f"evaluate must be between 1 and {intervals - 1} (the intervals given), not {evaluate}")
+    if (series.volume is None) != (series.kind is MetricKind.COUNT):
+        raise ValueError("volume is required for ratio and mean metrics, and absent for counts")
+    volume = value if series.volume is None else np.asarray(series.volume, dtype=np.float64)
+    measured = np.isfinite(volume) & np.isfinite(value)
+    volume = np.where(measured, volume, 0.0)
+    if series.kind is not MetricKind.COUNT:
+        value = np.where(measured, value, 0.0)  # a ratio's or a mean's interval without volume holds nothing
+    fit = min(rule.fit_intervals, intervals - evaluate - 1)
+    columns = np.arange(intervals - evaluate - fit, intervals)
+    z_star = z_threshold(alpha_for(rule.sensitivity))
+    lags = seasonal_lags(series.interval_s, rule.days, rule.weeks)
+    judged = _JUDGES[series.kind](value, volume, columns, fit, z_star, lags)
+
+    latest = slice(fit, fit + evaluate)
+    z = judged.z[:, latest]
+    score = {Direction.UP: z, Direction.DOWN: -z, Direction.BOTH: np.abs(z)}[rule.direction]
+    n = volume[:, columns][:, latest]
+    enough = n >= rule.min_volume if series.kind is not MetricKind.COUNT else np.ones_like(n, dtype=bool)
+    return Detection(
+        observed=judged.observed[:, latest],
+        expected=judged.expected[:, latest],
+        lower=judged.lower[:, latest],
+        upper=judged.upper[:, latest],
+        score=score,
+        p_value=normal_sf(np.nan_to_num(score, nan=-np.inf)),
+        volume=n,
+        anomalous=np.isfinite(score) & (score >= z_star) & enough & ((n > 0) | (series.kind is MetricKind.COUNT)),
+    )

@@ -1,0 +1,129 @@
+"""The input of root-cause diagnosis: leaves, one per combination of dimension values, with the observed and
+the expected amount of a metric (pure, numpy).
+
+Both kinds of metric become one additive model: a leaf holds `observed` (y) and `expected` (e), and the
+hypothesis "cohort E is a cause" says y = e·(1 + δ) on E's leaves for one δ, and y = e elsewhere.
+- Additive metric (plays, errors, ad errors): y and e are the amounts; a cause moves its leaves by one
+  proportion (the "ripple effect" of Squeeze).
+- Ratio metric (VSF % = failures / attempts, stall ratio = stalling / viewers, rebuffering ratio): y is the
+  observed numerator and e = expected rate × observed denominator, so the excess y − e of a cohort is its
+  excess numerator at its own volume, and a cause multiplies the rate of its views. Volume counts: 3
+  failures of 4 attempts are 3 events, not 75 %.
+`views` is reported per cause (the denominator of a ratio metric). `counts` says y and e count events,
+whose noise is at least Poisson.
+Invariants: observed, expected and views are float64 of shape (n,), finite and ≥ 0; codes is int64 of shape
+(n, d) with 0 ≤ codes[:, j] < len(labels[j]).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+
+class LeavesError(ValueError):
+    """Leaves that cannot be diagnosed: mismatched shapes, negative or non-finite amounts."""
+
+
+@dataclass(frozen=True, slots=True)
+class Leaves:
+    """One row per leaf (combination of dimension values); see the module docstring."""
+
+    dimensions: tuple[str, ...]
+    labels: tuple[tuple[str, ...], ...]
+    codes: IntArray
+    observed: FloatArray
+    expected: FloatArray
+    views: FloatArray
+    counts: bool
+
+    @property
+    def size(self) -> int:
+        return int(self.observed.shape[0])
+
+
+def additive_leaves(
+    dimensions: Sequence[str],
+    columns: Sequence[ArrayLike],
+    observed: ArrayLike,
+    expected: ArrayLike,
+    views: ArrayLike | None = None,
+    counts: bool = True,
+) -> Leaves:
+    """Leaves of an additive metric. `columns[j]` holds dimension j's value of each leaf (n,); `observed` and
+    `expected` the amounts (n,); `views` the leaf's views (n,), reported per cause (default: `observed`);
+    `counts` False for amounts that do not count events (their noise is then learnt whole)."""
+    seen = _amounts("observed", observed)
+    views_of = seen if views is None else _amounts("views", views)
+    return _leaves(dimensions, columns, seen, _amounts("expected", expected), views_of, counts)
+
+
+def ratio_leaves(
+    dimensions: Sequence[str],
+    columns: Sequence[ArrayLike],
+    numerator: ArrayLike,
+    denominator: ArrayLike,
+    expected_rate: ArrayLike,
+) -> Leaves:
+    """Leaves of a ratio metric: the observed `numerator` and `denominator` (views) of each leaf (n,), and the
+    rate expected of it (n,), e.g. from `baseline_rate`. The excess is numerator − expected_rate × denominator."""
+    views = _amounts("denominator", denominator)
+    rate = _amounts("expected_rate", expected_rate)
+    return _leaves(dimensions, columns, _amounts("numerator", numerator), rate * views, views, True)
+
+
+def baseline_rate(
+    history_numerator: ArrayLike, history_denominator: ArrayLike, prior_views: float = 20.0
+) -> FloatArray:
+    """The rate expected of each leaf from its past windows, (h, n) arrays (h windows, n leaves, zeros where a
+    leaf had no views): the leaf's pooled rate Σ numerator / Σ denominator, shrunk towards the pooled rate of
+    all leaves as if it had `prior_views` more views at that rate (a leaf seen little is not trusted alone)."""
+    past = np.atleast_2d(np.asarray(history_numerator, dtype=np.float64))
+    views = np.atleast_2d(np.asarray(history_denominator, dtype=np.float64))
+    if past.shape != views.shape or past.ndim != 2:
+        raise LeavesError(f"history arrays must have one shape (h, n), got {past.shape} and {views.shape}")
+    if not (np.isfinite(past).all() and np.isfinite(views).all()) or (past < 0).any() or (views < 0).any():
+        raise LeavesError("history amounts must be finite and ≥ 0")
+    total_views = float(views.sum())
+    overall = float(past.sum()) / total_views if total_views > 0 else 0.0
+    rate: FloatArray = (past.sum(axis=0) + prior_views * overall) / (views.sum(axis=0) + prior_views)
+    return rate
+
+
+def _amounts(name: str, values: ArrayLike) -> FloatArray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1:
+        raise LeavesError(f"{name} must be one-dimensional, got shape {array.shape}")
+    if not np.isfinite(array).all() or (array < 0).any():
+        raise LeavesError(f"{name} must be finite and ≥ 0")
+    return array
+
+
+def _leaves(
+    dimensions: Sequence[str],
+    columns: Sequence[ArrayLike],
+    observed: FloatArray,
+    expected: FloatArray,
+    views: FloatArray,
+    counts: bool,
+) -> Leaves:
+    n = observed.shape[0]
+    if len(dimensions) != len(columns) or not dimensions or len(set(dimensions)) != len(dimensions):
+        raise LeavesError("dimensions must be distinct and name each column, at least one")
+    if expected.shape[0] != n or views.shape[0] != n:
+        raise LeavesError("every amount must have one value per leaf")
+    labels: list[tuple[str, ...]] = []
+    codes = np.empty((n, len(columns)), dtype=np.int64)
+    for j, column in enumerate(columns):
+        values = np.asarray(column).astype(str)
+        if values.shape != (n,):
+            raise LeavesError(f"column {dimensions[j]!r} must have one value per leaf")
+        names, codes[:, j] = np.unique(values, return_inverse=True)
+        labels.append(tuple(str(name) for name in names))
+    return Leaves(tuple(dimensions), tuple(labels), codes, observed, expected, views, counts)

@@ -1,0 +1,240 @@
+"""The batch detector (sightline.alerts.detect): seasonality, robustness, missing data, volume, direction."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from sightline.alerts.detect import (
+    DetectorRule,
+    Direction,
+    MetricKind,
+    MetricSeries,
+    alpha_for,
+    detect,
+    normal_sf,
+    weighted_median,
+)
+
+HOUR = 3600
+DAYS = 28
+HOURS = DAYS * 24
+Array = npt.NDArray[np.float64]
+
+
+def _hours() -> npt.NDArray[np.int64]:
+    return np.arange(HOURS + 1)  # four weeks of hourly intervals, then the judged one
+
+
+def _daily_counts(rng: np.random.Generator, cohorts: int) -> Array:
+    """Plays of a service busy by day (1000 an hour from 08:00 to 20:00) and quiet at night (100 an hour)."""
+    level = np.where((_hours() % 24 >= 8) & (_hours() % 24 < 20), 1000.0, 100.0)
+    return rng.poisson(level, size=(cohorts, HOURS + 1)).astype(np.float64)
+
+
+def test_daily_seasonality_is_learned() -> None:
+    counts = _daily_counts(np.random.default_rng(1), 2)
+    assert HOURS % 24 == 0  # the judged interval is at 00:00, a night hour
+    counts[0, -1] = 1000.0  # a day's traffic at night: anomalous
+    counts[1, -1] = 100.0  # a night's traffic at night: normal
+    found = detect(MetricSeries(MetricKind.COUNT, counts, None, HOUR), DetectorRule(direction=Direction.BOTH))
+    assert found.expected[:, 0] == pytest.approx([100.0, 100.0], rel=0.15)
+    assert found.anomalous[:, 0].tolist() == [True, False]
+    assert found.lower[1, 0] < 100.0 < found.upper[1, 0] < 1000.0
+
+
+def test_weekly_seasonality_is_learned() -> None:
+    """Weekends have a tenth of the weekdays' traffic: a weekend hour at a weekend level is normal."""
+    rng = np.random.default_rng(2)
+    weekend = (_hours() // 24) % 7 >= 5
+    counts = rng.poisson(np.where(weekend, 50.0, 500.0), size=(1, HOURS + 1)).astype(np.float64)
+    assert weekend[-2]
+    assert not weekend[-1]
+    found = detect(MetricSeries(MetricKind.COUNT, counts[:, :-1], None, HOUR), DetectorRule(direction=Direction.BOTH))
+    assert found.expected[0, 0] == pytest.approx(50.0, rel=0.2)
+    assert not found.anomalous[0, 0]
+
+
+def _failures(rng: np.random.Generator, attempts: Array, rate: float) -> Array:
+    return rng.binomial(attempts.astype(np.int64), rate).astype(np.float64)
+
+
+def test_volume_decides_significance_of_a_ratio() -> None:
+    """2 failures of 4 attempts at a 1 % baseline is not an incident; 200 of 400 is, in the same round."""
+    rng = np.random.default_rng(3)
+    attempts = np.vstack([np.full(HOURS + 1, 4.0), np.full(HOURS + 1, 400.0)])
+    failures = _failures(rng, attempts, 0.01)
+    failures[:, -1] = [2.0, 200.0]
+    found = detect(MetricSeries(MetricKind.RATIO, failures, attempts, HOUR))
+    assert found.observed[:, 0].tolist() == [0.5, 0.5]
+    assert found.expected[:, 0] == pytest.approx([0.01, 0.01], abs=0.006)  # 4 attempts an hour teach little
+    assert found.anomalous[:, 0].tolist() == [False, True]
+    assert found.upper[0, 0] > found.upper[1, 0]  # the small cohort's band is wider
+
+
+def test_min_volume_of_the_rule_is_honoured() -> None:
+    rng = np.random.default_rng(4)
+    attempts = np.full((1, HOURS + 1), 400.0)
+    failures = _failures(rng, attempts, 0.01)
+    failures[0, -1] = 200.0
+    series = MetricSeries(MetricKind.RATIO, failures, attempts, HOUR)
+    assert detect(series, DetectorRule(min_volume=400)).anomalous[0, 0]
+    assert not detect(series, DetectorRule(min_volume=401)).anomalous[0, 0]
+
+
+def test_a_past_anomaly_does_not_move_the_expected_rate() -> None:
+    """Yesterday at this hour and two hours ago 30 % failed; today 1 % is normal and 4 % is not."""
+    rng = np.random.default_rng(5)
+    attempts = np.full((2, HOURS + 1), 2000.0)
+    failures = _failures(rng, attempts, 0.01)
+    failures[:, -1 - 24] = 600.0
+    failures[:, -3] = 600.0
+    failures[:, -1] = [20.0, 80.0]
+    found = detect(MetricSeries(MetricKind.RATIO, failures, attempts, HOUR))
+    assert found.expected[:, 0] == pytest.approx([0.01, 0.01], abs=0.002)
+    assert found.anomalous[:, 0].tolist() == [False, True]
+
+
+def test_missing_data_is_skipped() -> None:
+    """Whole days missing, and gaps in the last hours: the expected value still comes from what is there."""
+    counts = _daily_counts(np.random.default_rng(6), 2)
+    counts[:, 24 * 20 : 24 * 24] = np.nan  # four days missing, among them last week's same day
+    counts[:, -10:-4] = np.nan
+    counts[0, -1] = 1000.0
+    found = detect(MetricSeries(MetricKind.COUNT, counts, None, HOUR), DetectorRule(direction=Direction.BOTH))
+    assert np.isfinite(found.expected).all()
+    assert found.expected[:, 0] == pytest.approx([100.0, 100.0], rel=0.15)
+    assert found.anomalous[:, 0].tolist() == [True, False]
+
+
+def test_an_interval_without_data_is_not_judged() -> None:
+    rng = np.random.default_rng(7)
+    attempts = np.full((1, HOURS + 1), 100.0)
+    failures = _failures(rng, attempts, 0.02)
+    attempts[0, -1], failures[0, -1] = 0.0, 0.0
+    found = detect(MetricSeries(MetricKind.RATIO, failures, attempts, HOUR))
+    assert np.isnan(found.observed[0, 0])
+    assert not found.anomalous[0, 0]
+
+
+def _bitrate(rng: np.random.Generator, views: Array) -> Array:
+    """Σ bitrate over views of 3000 kbps ± 600 each (so a mean's spread falls with the views)."""
+    return views * 3000.0 + rng.normal(0.0, 600.0, size=views.shape) * np.sqrt(views)
+
+
+@pytest.mark.parametrize(
+    ("direction", "mean", "anomalous"),
+    [
+        (Direction.DOWN, 2000.0, True),  # lower bitrate is bad
+        (Direction.DOWN, 4000.0, False),
+        (Direction.UP, 2000.0, False),
+        (Direction.UP, 4000.0, True),  # (as for startup time: higher is bad)
+        (Direction.BOTH, 2000.0, True),
+        (Direction.BOTH, 3000.0, False),
+    ],
+)
+def test_only_the_bad_direction_alerts(direction: Direction, mean: float, anomalous: bool) -> None:
+    rng = np.random.default_rng(8)
+    views = rng.integers(50, 500, size=(1, HOURS + 1)).astype(np.float64)
+    sums = _bitrate(rng, views)
+    sums[0, -1] = mean * views[0, -1]
+    found = detect(MetricSeries(MetricKind.MEAN, sums, views, HOUR), DetectorRule(direction=direction))
+    assert found.expected[0, 0] == pytest.approx(3000.0, rel=0.02)
+    assert found.anomalous[0, 0] == anomalous
+
+
+def test_the_score_is_positive_in_the_bad_direction() -> None:
+    rng = np.random.default_rng(8)
+    views = rng.integers(50, 500, size=(1, HOURS + 1)).astype(np.float64)
+    sums = _bitrate(rng, views)
+    sums[0, -1] = 2000.0 * views[0, -1]
+    up, down = (
+        detect(MetricSeries(MetricKind.MEAN, sums, views, HOUR), DetectorRule(direction=direction)).score[0, 0]
+        for direction in (Direction.UP, Direction.DOWN)
+    )
+    assert down > 0 > up
+    assert down == -up
+
+
+def test_a_mean_of_few_views_needs_a_larger_deviation() -> None:
+    """The same 10 % higher startup time: not significant over 5 views, significant over 5000."""
+    rng = np.random.default_rng(9)
+    views = rng.choice([5.0, 5000.0], size=(1, HOURS + 1))
+    sums = _bitrate(rng, views)
+    few, many = sums.copy(), sums.copy()
+    few_views, many_views = views.copy(), views.copy()
+    few_views[0, -1], many_views[0, -1] = 5.0, 5000.0
+    few[0, -1], many[0, -1] = 3300.0 * 5.0, 3300.0 * 5000.0
+    judged = [
+        detect(MetricSeries(MetricKind.MEAN, s, v, HOUR)).anomalous[0, 0]
+        for s, v in ((few, few_views), (many, many_views))
+    ]
+    assert judged == [False, True]
+
+
+def test_many_cohorts_and_intervals_at_once() -> None:
+    rng = np.random.default_rng(10)
+    attempts = rng.integers(0, 300, size=(500, HOURS + 3)).astype(np.float64)
+    failures = _failures(rng, attempts, 0.02)
+    failures[:50, -3:] = attempts[:50, -3:] * 0.5
+    found = detect(MetricSeries(MetricKind.RATIO, failures, attempts, HOUR), evaluate=3)
+    assert found.score.shape == found.anomalous.shape == (500, 3)
+    busy = attempts[:, -3:] >= 20
+    assert found.anomalous[:50][busy[:50]].all()
+    assert found.anomalous[50:].sum() <= 1  # 1,350 clean cohort-intervals at alpha = 1e-5
+
+
+@pytest.mark.parametrize(("sensitivity", "alpha"), [(0.0, 1e-8), (0.5, 1e-5), (1.0, 1e-2)])
+def test_sensitivity_maps_to_the_tail_probability(sensitivity: float, alpha: float) -> None:
+    assert alpha_for(sensitivity) == pytest.approx(alpha)
+
+
+def test_a_sensitivity_out_of_range_is_refused() -> None:
+    with pytest.raises(ValueError, match="sensitivity"):
+        alpha_for(1.5)
+
+
+def test_normal_tail() -> None:
+    z = np.array([-1.0, 0.0, 1.6448536, 4.2648908, 8.0])
+    assert normal_sf(z) == pytest.approx([0.8413447, 0.5, 0.05, 1e-5, 6.220961e-16], rel=1e-6)
+
+
+def test_weighted_median_skips_missing_values() -> None:
+    values = np.array([[1.0, 2.0, np.nan, 10.0], [np.nan, np.nan, np.nan, np.nan]])
+    middle = weighted_median(values, np.array([1.0, 1.0, 5.0, 3.0]))
+    assert middle[0] == 10.0
+    assert np.isnan(middle[1])
+
+
+def test_an_outage_is_a_drop_of_plays_to_zero() -> None:
+    counts = _daily_counts(np.random.default_rng(11), 1)
+    counts[0, -1] = 0.0
+    found = detect(MetricSeries(MetricKind.COUNT, counts, None, HOUR), DetectorRule(direction=Direction.DOWN))
+    assert found.anomalous[0, 0]
+    assert found.lower[0, 0] > 0.0
+
+
+@pytest.mark.parametrize(
+    ("series", "evaluate", "message"),
+    [
+        (MetricSeries(MetricKind.RATIO, np.zeros((2, 10)), None, HOUR), 1, "volume is required"),
+        (MetricSeries(MetricKind.COUNT, np.zeros((2, 10)), np.ones((2, 10)), HOUR), 1, "absent for counts"),
+        (MetricSeries(MetricKind.COUNT, np.zeros((2, 10)), None, HOUR), 10, "evaluate must be between 1 and 9"),
+        (MetricSeries(MetricKind.COUNT, np.zeros((2, 10)), None, 7), 1, "must divide a day"),
+    ],
+)
+def test_bad_input_is_refused_with_a_clear_error(series: MetricSeries, evaluate: int, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        detect(series, evaluate=evaluate)
+
+
+def test_overdispersion_is_learned_from_history() -> None:
+    """The failure rate of a big cohort wanders between 0.5 % and 3 % from hour to hour: 3 % is within its normal
+    spread (a plain binomial test would call it significant at 5000 attempts), 10 % is not."""
+    rng = np.random.default_rng(12)
+    attempts = np.full((2, HOURS + 1), 5000.0)
+    failures = rng.binomial(5000, rng.uniform(0.005, 0.03, size=(2, HOURS + 1))).astype(np.float64)
+    failures[:, -1] = [150.0, 500.0]
+    found = detect(MetricSeries(MetricKind.RATIO, failures, attempts, HOUR))
+    assert found.anomalous[:, 0].tolist() == [False, True]

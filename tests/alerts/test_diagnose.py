@@ -1,0 +1,220 @@
+"""Root-cause diagnosis on small synthetic cubes: CDN × country × device × player leaves with Poisson noise,
+an effect injected on known combinations, and the diagnosis compared with them."""
+
+from __future__ import annotations
+
+from itertools import product
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from sightline.alerts.diagnose import Diagnosis, diagnose
+from sightline.alerts.diagnose_leaves import LeavesError, additive_leaves, baseline_rate, ratio_leaves
+
+DIMENSIONS = ("cdn", "country", "device", "player")
+VALUES = (
+    ("akamai", "fastly", "cloudfront", "edgio"),
+    ("us", "fr", "de", "br", "in"),
+    ("android", "ios", "web", "tv"),
+    ("shaka", "hls.js", "avplayer"),
+)
+Combination = tuple[tuple[str, str], ...]
+
+
+def grid() -> list[NDArray[np.str_]]:
+    rows = list(product(*VALUES))
+    return [np.array([row[j] for row in rows]) for j in range(len(DIMENSIONS))]
+
+
+def inside(columns: list[NDArray[np.str_]], combination: Combination) -> NDArray[np.bool_]:
+    mask = np.ones(columns[0].shape[0], dtype=bool)
+    for name, value in combination:
+        mask &= columns[DIMENSIONS.index(name)] == value
+    return mask
+
+
+def counts_cube(
+    effects: dict[Combination, float], seed: int = 7, reference: bool = False, max_dimensions: int = 3
+) -> Diagnosis | None:
+    """Errors per leaf: expected ~100 each, observed Poisson around expected × (1 + effect of its cause);
+    with `reference`, the noise is learnt from a window of the same leaves without effect."""
+    rng = np.random.default_rng(seed)
+    columns = grid()
+    expected = rng.gamma(4.0, 25.0, size=columns[0].shape[0])
+    factor = np.ones_like(expected)
+    for combination, effect in effects.items():
+        factor[inside(columns, combination)] += effect
+    observed = rng.poisson(expected * factor).astype(np.float64)
+    normal = additive_leaves(DIMENSIONS, columns, np.asarray(rng.poisson(expected), dtype=np.float64), expected)
+    leaves = additive_leaves(DIMENSIONS, columns, observed, expected)
+    found = diagnose(leaves, reference=(normal,) if reference else (), max_dimensions=max_dimensions)
+    return found[0] if found else None
+
+
+def causes(diagnosis: Diagnosis | None) -> set[Combination]:
+    return set() if diagnosis is None else {c.conditions for c in diagnosis.causes}
+
+
+@pytest.mark.parametrize(
+    "cause",
+    [
+        (("cdn", "fastly"),),
+        (("country", "br"), ("device", "tv")),
+        (("cdn", "edgio"), ("country", "fr"), ("player", "shaka")),
+    ],
+    ids=["1 dimension", "2 dimensions", "3 dimensions"],
+)
+def test_a_cause_is_found_at_its_own_combination(cause: Combination) -> None:
+    diagnosis = counts_cube({cause: 0.8})
+    assert causes(diagnosis) == {cause}
+
+
+def test_a_single_leaf_cause_is_found_when_combinations_reach_every_dimension() -> None:
+    leaf = (("cdn", "akamai"), ("country", "in"), ("device", "ios"), ("player", "avplayer"))
+    assert causes(counts_cube({leaf: 1.5}, max_dimensions=4)) == {leaf}
+
+
+def test_two_simultaneous_causes_are_both_found() -> None:
+    first = (("cdn", "akamai"), ("device", "ios"))
+    second = (("country", "in"),)
+    assert causes(counts_cube({first: 1.0, second: 0.6})) == {first, second}
+
+
+def test_noise_alone_yields_no_cause_but_by_the_false_alarm_rate() -> None:
+    """false_alarm = 0.01 per diagnosis: 40 cubes of noise expect 0.4 false causes; 3 or more has p < 0.01."""
+    assert sum(counts_cube({}, seed=seed) is not None for seed in range(40)) <= 2
+
+
+def test_a_drift_of_everything_is_no_cause() -> None:
+    drift: dict[Combination, float] = {(("cdn", value),): 0.3 for value in VALUES[0]}
+    assert counts_cube(drift, reference=True) is None
+    cause: Combination = (("country", "us"),)
+    assert causes(counts_cube({**drift, cause: 0.5}, reference=True)) == {cause}
+
+
+def test_a_drop_is_found_towards_its_direction_only() -> None:
+    cause = (("country", "de"),)
+    rng = np.random.default_rng(3)
+    columns = grid()
+    expected = rng.gamma(4.0, 25.0, size=columns[0].shape[0])
+    observed = rng.poisson(expected * np.where(inside(columns, cause), 0.3, 1.0)).astype(np.float64)
+    leaves = additive_leaves(DIMENSIONS, columns, observed, expected)
+    assert {c.conditions for c in diagnose(leaves)[0].causes} == {cause}
+    assert {c.conditions for c in diagnose(leaves, direction=-1)[0].causes} == {cause}
+    assert diagnose(leaves, direction=1) == ()
+
+
+def test_a_cause_reports_its_totals_and_share() -> None:
+    columns = grid()
+    expected = np.full(columns[0].shape[0], 100.0)
+    cause = (("cdn", "fastly"), ("country", "us"))
+    observed = expected + np.where(inside(columns, cause), 50.0, 0.0)
+    (diagnosis, *_) = diagnose(additive_leaves(DIMENSIONS, columns, observed, expected))
+    (found,) = diagnosis.causes
+    assert found.conditions == cause
+    assert (found.observed, found.expected, found.views, found.leaves) == (1800.0, 1200.0, 1800.0, 12)
+    assert found.share == pytest.approx(1.0)
+    assert diagnosis.share == pytest.approx(1.0)
+
+
+def ratio_cube(seed: int = 11) -> tuple[list[NDArray[np.str_]], NDArray[np.float64], NDArray[np.float64]]:
+    """Attempts per leaf (~500) and failures at a 2 % rate, Poisson."""
+    rng = np.random.default_rng(seed)
+    columns = grid()
+    attempts = np.asarray(rng.poisson(500.0, size=columns[0].shape[0]), dtype=np.float64)
+    return columns, attempts, np.full(attempts.shape[0], 0.02)
+
+
+def test_a_ratio_cause_of_high_volume_wins_over_a_small_cohort_of_high_ratio() -> None:
+    rng = np.random.default_rng(5)
+    columns, attempts, rate = ratio_cube()
+    big = (("cdn", "cloudfront"),)  # a quarter of the attempts, 2 % → 4 %
+    small = (("cdn", "akamai"), ("country", "fr"), ("device", "tv"), ("player", "shaka"))  # 2 % → 30 %
+    attempts[inside(columns, small)] = 40.0
+    true_rate = rate + np.where(inside(columns, big), 0.02, 0.0) + np.where(inside(columns, small), 0.28, 0.0)
+    failures = rng.poisson(true_rate * attempts).astype(np.float64)
+    (diagnosis, *_) = diagnose(ratio_leaves(DIMENSIONS, columns, failures, attempts, rate))
+    first = diagnosis.causes[0]
+    assert first.conditions == big
+    assert first.views == attempts[inside(columns, big)].sum()
+    assert first.share > 0.5
+
+
+def test_few_failures_of_few_attempts_are_no_incident() -> None:
+    rng = np.random.default_rng(9)
+    columns, attempts, rate = ratio_cube()
+    small = (("cdn", "edgio"), ("country", "br"), ("device", "android"), ("player", "hls.js"))
+    attempts[inside(columns, small)] = 4.0
+    failures = rng.poisson(rate * attempts).astype(np.float64)
+    failures[inside(columns, small)] = 2.0  # 50 % of 4 attempts
+    assert diagnose(ratio_leaves(DIMENSIONS, columns, failures, attempts, rate)) == ()
+
+
+def test_diagnosis_is_deterministic_and_ranks_alternatives() -> None:
+    columns = grid()
+    rng = np.random.default_rng(1)
+    expected = rng.gamma(4.0, 25.0, size=columns[0].shape[0])
+    cause = (("cdn", "fastly"), ("device", "web"))
+    observed = rng.poisson(expected * np.where(inside(columns, cause), 1.8, 1.0)).astype(np.float64)
+    leaves = additive_leaves(DIMENSIONS, columns, observed, expected)
+    ranked = diagnose(leaves, candidates=5)
+    assert ranked == diagnose(leaves, candidates=5)
+    assert ranked[0].causes[0].conditions == cause
+    assert 2 <= len(ranked) <= 5
+    assert len({tuple(c.conditions for c in d.causes) for d in ranked}) == len(ranked)
+    broader = {d.causes[0].conditions for d in ranked[1:]} & {(cause[0],), (cause[1],)}
+    assert broader, "an alternative names the cause one level broader"
+
+
+def test_baseline_rate_pools_windows_and_shrinks_thin_leaves() -> None:
+    failures = np.array([[2.0, 0.0, 0.0], [2.0, 1.0, 0.0]])
+    attempts = np.array([[100.0, 1.0, 0.0], [100.0, 1.0, 0.0]])
+    rate = baseline_rate(failures, attempts, prior_views=20.0)
+    overall = 5.0 / 202.0
+    assert rate[0] == pytest.approx((4.0 + 20.0 * overall) / 220.0)
+    assert rate[1] == pytest.approx((1.0 + 20.0 * overall) / 22.0)
+    assert rate[2] == pytest.approx(overall)
+
+
+@pytest.mark.parametrize(
+    ("observed", "expected", "message"),
+    [
+        ([1.0, -1.0], [1.0, 1.0], "observed must be finite and ≥ 0"),
+        ([1.0, np.nan], [1.0, 1.0], "observed must be finite and ≥ 0"),
+        ([1.0, 1.0], [1.0], "one value per leaf"),
+    ],
+)
+def test_bad_leaves_are_refused(observed: list[float], expected: list[float], message: str) -> None:
+    with pytest.raises(LeavesError, match=message):
+        additive_leaves(("cdn",), [np.array(["a", "b"])], observed, expected)
+
+
+def test_bad_parameters_are_refused() -> None:
+    leaves = additive_leaves(("cdn",), [np.array(["a", "b"])], [1.0, 2.0], [1.0, 1.0])
+    with pytest.raises(ValueError, match="direction"):
+        diagnose(leaves, direction=2)
+    with pytest.raises(ValueError, match="max_dimensions"):
+        diagnose(leaves, max_dimensions=0)
+
+
+def test_a_new_cohort_nothing_was_expected_of_is_a_cause() -> None:
+    rng = np.random.default_rng(4)
+    columns = grid()
+    cause = (("device", "tv"), ("player", "shaka"))
+    expected = np.where(inside(columns, cause), 0.0, rng.gamma(4.0, 25.0, size=columns[0].shape[0]))
+    observed = np.asarray(rng.poisson(expected), dtype=np.float64) + np.where(inside(columns, cause), 40.0, 0.0)
+    (diagnosis, *_) = diagnose(additive_leaves(DIMENSIONS, columns, observed, expected))
+    assert [c.conditions for c in diagnosis.causes] == [cause]
+
+
+def test_an_alternative_names_the_cause_one_level_narrower() -> None:
+    rng = np.random.default_rng(2)
+    columns = grid()
+    expected = rng.gamma(4.0, 25.0, size=columns[0].shape[0])
+    cause = (("country", "fr"),)
+    observed = np.asarray(rng.poisson(expected * np.where(inside(columns, cause), 1.6, 1.0)), dtype=np.float64)
+    ranked = diagnose(additive_leaves(DIMENSIONS, columns, observed, expected))
+    assert ranked[0].causes[0].conditions == cause
+    narrower = [d.causes[0].conditions for d in ranked[1:] if set(cause) < set(d.causes[0].conditions)]
+    assert [len(conditions) for conditions in narrower] == [2]
