@@ -43,7 +43,8 @@ class SimulationConfig:
     `views_per_day` is per customer at `scale` 1.0, before the customer's relative size (1.0 for the
     first profile); the default makes 7 days of 2 customers about 2.7 million events (~15 per view).
     `rate` simulates that share of the views, of the same audience (a quieter stretch, e.g. the weeks
-    before the demo's period).
+    before the demo's period). `given_incidents` are injected; None injects the demo's four
+    (`plan_incidents`), () none. Every incident lies within [start, end) and is of a simulated customer.
     """
 
     start: datetime
@@ -53,7 +54,7 @@ class SimulationConfig:
     scale: float = 1.0
     seed: int = 0
     chunk_events: int = 250_000
-    with_incidents: bool = True
+    given_incidents: tuple[Incident, ...] | None = None
     rate: float = 1.0
 
     def __post_init__(self) -> None:
@@ -63,6 +64,14 @@ class SimulationConfig:
             raise ValueError("end must be after start")
         if self.scale <= 0 or self.views_per_day <= 0 or not 0 < self.rate <= 1:
             raise ValueError("scale and views_per_day must be positive, rate in (0, 1]")
+        for incident in self.given_incidents or ():
+            if incident.customer_id not in self.customer_ids:
+                raise ValueError(f"incident {incident.name!r}: customer {incident.customer_id} is not simulated")
+            if to_ms(incident.start) < to_ms(self.start) or to_ms(incident.end) > to_ms(self.end):
+                raise ValueError(
+                    f"incident {incident.name!r}: {incident.start.isoformat()} + {incident.duration_s} s is not within "
+                    f"the simulated period {self.start.isoformat()} to {self.end.isoformat()}"
+                )
 
     @staticmethod
     def last_days(days: float, *, end: datetime | None = None, **options: Any) -> SimulationConfig:
@@ -75,8 +84,8 @@ class SimulationConfig:
 
     @property
     def incidents(self) -> tuple[Incident, ...]:
-        if not self.with_incidents:
-            return ()
+        if self.given_incidents is not None:
+            return self.given_incidents
         return plan_incidents(self.customer_ids, _minute(self.start), _minute(self.end))
 
 
