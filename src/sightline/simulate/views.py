@@ -34,9 +34,10 @@ VSF, EBVS, VPF, COMPLETED, EXITED = range(5)
 MAX_PLAY_MS = 4 * 3_600_000
 HEARTBEAT_MS = 60_000
 MIDROLL_EVERY_MS = 600_000
-_AD_TEMPLATES = ("ad_full", "ad_click", "ad_skip", "ad_stall", "ad_error", "ad_nofill")
-_AD_NORMAL = np.array([0.62, 0.03, 0.15, 0.05, 0.08, 0.07])
-_AD_ERROR = _AD_TEMPLATES.index("ad_error")
+AD_OUTCOMES = ("ad_full", "ad_click", "ad_skip", "ad_stall", "ad_error", "ad_nofill")
+AD_SHARES = np.array([0.62, 0.03, 0.15, 0.05, 0.08, 0.07])
+"""How an ad request ends (`AD_OUTCOMES`) without incident: each outcome but an error or no fill is an impression."""
+_AD_ERROR = AD_OUTCOMES.index("ad_error")
 _LADDER_KBPS = np.array([r.bitrate_kbps for r in LADDER])
 _MAX_LEVEL = np.array([d.max_level for d in DEVICES])
 _DROPPED_PER_MIN = np.array([d.dropped_frames_per_min for d in DEVICES])
@@ -93,10 +94,10 @@ def _ads(
     not NaN (the other outcomes in their usual proportions), left by the viewer after the first quartile
     where `abandon[view]`."""
     n = view.size
-    p = np.where(np.isnan(ad_errors[view])[:, None], _AD_NORMAL, _ad_outcomes(ad_errors[view]))
-    kind = np.minimum((rng.random(n)[:, None] > np.cumsum(p, axis=1)).sum(axis=1), len(_AD_TEMPLATES) - 1)
-    template = np.where(abandon[view], T["ad_abandon"], np.array([T[t] for t in _AD_TEMPLATES])[kind])
-    failed = kind >= _AD_TEMPLATES.index("ad_error")
+    p = np.where(np.isnan(ad_errors[view])[:, None], AD_SHARES, _ad_outcomes(ad_errors[view]))
+    kind = np.minimum((rng.random(n)[:, None] > np.cumsum(p, axis=1)).sum(axis=1), len(AD_OUTCOMES) - 1)
+    template = np.where(abandon[view], T["ad_abandon"], np.array([T[t] for t in AD_OUTCOMES])[kind])
+    failed = kind >= AD_OUTCOMES.index("ad_error")
     creative = rng.integers(1, len(customer.creatives), n)
     code = np.where(failed, _codes(rng, AD_ERROR_CODES, n), creative)
     aux = np.where(failed, rng.integers(1000, 8000, n), rng.integers(150, 1500, n))
@@ -105,8 +106,8 @@ def _ads(
 
 
 def _ad_outcomes(error: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Per entry, the probabilities of `_AD_TEMPLATES` when an ad ends in an error with probability `error`."""
-    others = _AD_NORMAL[None, :] * ((1 - error) / (1 - _AD_NORMAL[_AD_ERROR]))[:, None]
+    """Per entry, the probabilities of `AD_OUTCOMES` when an ad ends in an error with probability `error`."""
+    others = AD_SHARES[None, :] * ((1 - error) / (1 - AD_SHARES[_AD_ERROR]))[:, None]
     others[:, _AD_ERROR] = error
     return np.asarray(others, dtype=np.float64)
 
