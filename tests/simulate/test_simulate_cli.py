@@ -45,6 +45,15 @@ def test_a_file_of_incidents_over_a_fixed_period_is_reproducible(tmp_path: Path)
     assert max(starts).isoformat() < END
 
 
+def test_an_incident_no_view_matches_is_said(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "incidents.json"
+    source.write_text(json.dumps([INCIDENT, INCIDENT | {"name": "typo", "filters": {"country": "United States"}}]))
+    _simulate(tmp_path, "typo", str(source))
+    lines = {line.split(":")[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "no view matched" not in lines["incident us-slow on customer 1"]
+    assert lines["incident typo on customer 1"].endswith("; 0 views (no view matched: check the filter values)")
+
+
 def test_none_is_clean_traffic(tmp_path: Path) -> None:
     truth = read_ground_truth(_simulate(tmp_path, "clean", "none"))
     assert truth.incidents == ()

@@ -78,9 +78,11 @@ def simulate_command(
         f"({summary.events_per_minute / 1e6:.1f} M events/min) into {settings.data_dir}"
     )
     for incident in summary.incidents:
+        touched = summary.touched.get(incident.name, 0)
         print(
             f"incident {incident.name} on customer {incident.customer_id}: {incident.start:%Y-%m-%d %H:%M} UTC "
-            f"for {incident.duration_s // 60} min, {incident.filters or 'all views'}: {incident.describe()}"
+            f"for {incident.duration_s // 60} min, {incident.filters or 'all views'}: {incident.describe()}; "
+            f"{touched:,} views" + ("" if touched else " (no view matched: check the filter values)")
         )
     if truth is not None:
         print(f"ground truth in {truth}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,7 +25,7 @@ from sightline.simulate.audience import Customer, build_customer
 from sightline.simulate.customers import profile_for
 from sightline.simulate.incidents import Incident, plan_incidents, to_ms
 from sightline.simulate.sessions import HOUR_MS, MEAN_SESSION_VIEWS, simulate_window
-from sightline.simulate.truth import GroundTruthWriter
+from sightline.simulate.truth import GroundTruthWriter, touched_views
 from sightline.store.base import Store
 
 EVENTS_PER_VIEW = 15.0  # measured average, used only to size chunks
@@ -156,6 +157,8 @@ class SimulationSummary:
     views: int
     seconds: float
     incidents: tuple[Incident, ...] = field(default=())
+    touched: dict[str, int] = field(default_factory=dict)
+    """Views each incident touched, by name (none for an incident whose filters no view matched)."""
 
     @property
     def events_per_minute(self) -> float:
@@ -199,6 +202,7 @@ def run_simulation(
     """Insert the simulated traffic into `store` (and its ground truth into `truth_path` if given)."""
     began = time.perf_counter()
     events = views = 0
+    touched: Counter[str] = Counter()
     writer = GroundTruthWriter(truth_path, config.incidents) if truth_path is not None else None
     try:
         for chunk in prefetch(simulate(config)):
@@ -207,6 +211,7 @@ def run_simulation(
                 writer.write(chunk.views)
             events += chunk.events.num_rows
             views += chunk.views.num_rows
+            touched += touched_views(chunk.views)
             if isinstance(progress, ProgressBar):
                 progress.update(chunk.events.num_rows)
             elif progress is not None:
@@ -214,4 +219,4 @@ def run_simulation(
     finally:
         if writer is not None:
             writer.close()
-    return SimulationSummary(events, views, time.perf_counter() - began, config.incidents)
+    return SimulationSummary(events, views, time.perf_counter() - began, config.incidents, dict(touched))

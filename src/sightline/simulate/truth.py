@@ -28,6 +28,16 @@ class GroundTruth:
     incidents: tuple[Incident, ...]
 
 
+def touched_views(views: pa.Table) -> Counter[str]:
+    """How many of the truth rows `views` each incident touched, by name."""
+    touched: Counter[str] = Counter()
+    for item in pc.value_counts(views.column("incidents").cast(pa.string())).to_pylist():
+        for name in str(item["values"]).split(","):
+            if name:
+                touched[name] += int(item["counts"])
+    return touched
+
+
 class GroundTruthWriter:
     """Streams truth tables into `<path>/views.parquet`; `close` writes `<path>/incidents.json`."""
 
@@ -42,10 +52,7 @@ class GroundTruthWriter:
         if self._writer is None:
             self._writer = pq.ParquetWriter(self.path / VIEWS_FILE, views.schema)
         self._writer.write_table(views)
-        for item in pc.value_counts(views.column("incidents").cast(pa.string())).to_pylist():
-            for name in str(item["values"]).split(","):
-                if name:
-                    self._touched[name] += int(item["counts"])
+        self._touched += touched_views(views)
 
     def close(self) -> None:
         if self._writer is not None:
