@@ -191,9 +191,11 @@ class Intake:
     async def _arrive(
         self, fmt: IngestFormat[Unit, Any], key: StateKey, units: list[Unit], at_ms: int, origin: RequestOrigin
     ) -> Outcome:
-        entry = self._states.entry(key, at_ms)
-        async with entry.lock:
-            return await self._step(fmt, key, entry, units, at_ms, origin, request=True)
+        while True:
+            entry = self._states.entry(key, at_ms)
+            async with entry.lock:
+                if self._states.get(key) is entry:  # not forgotten while this step waited for the lock
+                    return await self._step(fmt, key, entry, units, at_ms, origin, request=True)
 
     async def _release(self, key: StateKey, at_ms: int) -> None:
         """The timer's step of a session: store its outbox, apply what came due; tried again later on refusal."""
@@ -201,6 +203,8 @@ class Intake:
         if entry is None or fmt is None:
             return
         async with entry.lock:
+            if self._states.get(key) is not entry:
+                return
             try:
                 origin = entry.snapshot.origin if entry.snapshot else NO_ORIGIN
                 await self._step(fmt, key, entry, [], at_ms, origin, request=False)
