@@ -69,7 +69,7 @@ class Entry:
 class SessionStates:
     """Every format's session states of one app."""
 
-    def __init__(self, directory: Path, now_ms: int, *, max_sessions: int = 150_000, ttl_ms: int = TTL_MS) -> None:
+    def __init__(self, directory: Path, now_ms: int, *, max_sessions: int = 100_000, ttl_ms: int = TTL_MS) -> None:
         """Opens the log of `directory`: its snapshots are the entries, touched at `now_ms`."""
         self._log = SnapshotLog(directory)
         self._max_sessions, self._ttl_ms = max_sessions, ttl_ms
@@ -115,12 +115,15 @@ class SessionStates:
         self._entries[key] = Entry(snapshot, touched_ms=now_ms)
 
     def expire(self, now_ms: int) -> None:
-        """Forget the idle sessions untouched for `ttl_ms`."""
-        for key, entry in list(itertools.islice(self._entries.items(), 1000)):
+        """Forget the idle sessions untouched for `ttl_ms` (of the 1000 least recently touched)."""
+        expired = []
+        for key, entry in itertools.islice(self._entries.items(), 1000):
             if now_ms - entry.touched_ms < self._ttl_ms:
-                return
+                break
             if entry.idle():
-                self._forget(key, entry)
+                expired.append((key, entry))
+        for key, entry in expired:
+            self._forget(key, entry)
 
     def close(self) -> None:
         """Write what was put, then stop. Idempotent."""
