@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 
 from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -21,7 +22,7 @@ from sightline.api.enrichment import request_origin
 from sightline.api.errors import ApiError, error_response
 from sightline.api.services import accounts, services
 from sightline.auth.plans import INGEST
-from sightline.ingest.collect import MAX_BODY_BYTES, inflate_body
+from sightline.ingest.collect import MAX_BODY_BYTES, inflate_body, is_compressed
 from sightline.ingest.format import CollectError, Message
 from sightline.ingest.native import BATCH
 from sightline.ingest.pipeline import IngestUnavailableError
@@ -52,6 +53,17 @@ async def read_body(request: Request) -> bytes:
         if len(body) > MAX_BODY_BYTES:
             raise too_large
     return bytes(body)
+
+
+async def read_inflated(request: Request) -> bytes:
+    """The request's body (`read_body`), decompressed (`inflate_body`). A compressed one is inflated off the
+    event loop (zlib releases the GIL), so that up to 8 MiB of inflating, a compression bomb's, holds up no
+    other request."""
+    body = await read_body(request)
+    encoding = request.headers.get("content-encoding")
+    if is_compressed(body, encoding):
+        return await run_in_threadpool(inflate_body, body, encoding)
+    return body
 
 
 def unavailable(error: IngestUnavailableError) -> ApiError:
@@ -92,8 +104,7 @@ async def collect(request: Request) -> Response:
                        headers={"WWW-Authenticate": 'Bearer realm="ingest"'})  # fmt: skip
     running = services(request.app)
     try:
-        body = inflate_body(await read_body(request), request.headers.get("content-encoding"))
-        decoded = running.formats.native.decode(Message(body))
+        decoded = running.formats.native.decode(Message(await read_inflated(request)))
     except CollectError as error:
         raise ApiError(error.status, error.code, error.message, error.parameter) from error
     try:

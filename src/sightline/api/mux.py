@@ -18,12 +18,11 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from sightline.api.access import access, request_body
-from sightline.api.collect import Refusal, read_body, unavailable
+from sightline.api.collect import Refusal, read_inflated, unavailable
 from sightline.api.deps import AuthDep, FormatsDep, IntakeDep
 from sightline.api.enrichment import request_origin
 from sightline.api.errors import ApiError
 from sightline.auth.plans import INGEST
-from sightline.ingest.collect import inflate_body
 from sightline.ingest.format import CollectError, Message
 from sightline.ingest.native import MAX_EVENTS
 from sightline.ingest.pipeline import IngestUnavailableError
@@ -63,8 +62,7 @@ _ANSWERS = access(
 async def mux_beacons(request: Request, auth: AuthDep, intake: IntakeDep, formats: FormatsDep) -> MuxResponse:
     """Store the events of a mux-embed beacon body; its `env_key` is the customer's ingest key."""
     try:
-        body = inflate_body(await read_body(request), request.headers.get("content-encoding"))
-        decoded = formats.mux.decode(Message(body))
+        decoded = formats.mux.decode(Message(await read_inflated(request)))
     except CollectError as error:
         raise ApiError(error.status, error.code, error.message, error.parameter) from error
     customer_id = auth.access.customer_for_ingest_key(decoded.key) if decoded.key else None

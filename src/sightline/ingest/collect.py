@@ -91,6 +91,11 @@ def inflate_body(body: bytes, content_encoding: str | None) -> bytes:
     return body if encoding is None else _inflate(body, encoding)
 
 
+def is_compressed(body: bytes, content_encoding: str | None) -> bool:
+    """Whether `inflate_body` decompresses `body` (415 for a declared encoding it does not read)."""
+    return _encoding(body, content_encoding) is not None
+
+
 def decode_json(raw: bytes) -> Any:
     """The JSON of a (decompressed) body; 400 `bad_json` when it is not JSON."""
     try:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from chdb import session as chdb_session
 
 from sightline.settings import Settings
@@ -40,6 +41,7 @@ from sightline.store.base import (
     StoreError,
 )
 from sightline.store.layout import arrivals_of, check_batch, insert_select_sql
+from sightline.store.units import MAX_PARTITIONS_PER_INSERT
 
 _TIMEOUT_CODE = "Code: 159."
 _MEMORY_CODE = "Code: 241."
@@ -57,14 +59,23 @@ _TAGGED = f" SETTINGS log_comment = {{{_TAG_PARAM}:String}}"
 _KILL_SQL = f"KILL QUERY WHERE Settings['log_comment'] = {{{_TAG_PARAM}:String}} SYNC"
 _KILL_RETRY_S = 0.01
 _WAIT_POLL_S = 0.1
-_INSERT_SQL = insert_select_sql("Python(batch)") + " SETTINGS parallel_view_processing = 1, insert_deduplicate = 0"
+_INSERT_SETTINGS = (
+    f" SETTINGS parallel_view_processing = 1, max_partitions_per_insert_block = {MAX_PARTITIONS_PER_INSERT}"
+)
+_INSERT_SQL = insert_select_sql("Python(batch)") + _INSERT_SETTINGS + ", insert_deduplicate = 0"
 _PARTITION_VERSIONS_SQL = (
     "SELECT partition, max(max_block_number) AS version FROM system.parts "
     "WHERE database = currentDatabase() AND table = {table:String} AND active GROUP BY partition"
 )
 _DEDUPLICATED_INSERT_SQL = (
-    insert_select_sql("Python(batch)") + " SETTINGS parallel_view_processing = 1, insert_deduplicate = 1,"
+    insert_select_sql("Python(batch)") + _INSERT_SETTINGS + ", insert_deduplicate = 1,"
     " insert_deduplication_token = {dedup_token:String}, deduplicate_blocks_in_dependent_materialized_views = 1"
+)
+_COUNT_STORED_SQL = (
+    "SELECT count() AS n FROM events WHERE customer_id IN {customers:Array(UInt32)}"
+    " AND ts BETWEEN fromUnixTimestamp64Milli({low:Int64}, 'UTC') AND fromUnixTimestamp64Milli({high:Int64}, 'UTC')"
+    " AND (customer_id, view_id, seq, ts) IN (SELECT customer_id, toUUID(UUIDNumToString(view_id)), seq,"
+    " fromUnixTimestamp64Milli(ts, 'UTC') FROM Python(batch))"
 )
 
 
@@ -286,6 +297,24 @@ class EmbeddedStore:
             arrivals = arrivals_of(batch)
             for listener in self._listeners:
                 listener(arrivals)
+
+    def count_stored(self, batch: pa.Table) -> int:
+        check_batch(batch)
+        if batch.num_rows == 0:
+            return 0
+        ts = batch.column("ts")
+        params = {
+            "customers": f"[{','.join(str(c) for c in pc.unique(batch.column('customer_id')).to_pylist())}]",
+            "low": pc.min(ts).as_py(),
+            "high": pc.max(ts).as_py(),
+        }
+        with self._writer_lock:
+            self._check_open()
+            try:
+                counted = self._writer_session.query(_COUNT_STORED_SQL, "CSV", params=_bound(params))
+            except Exception as error:
+                raise _store_error(error) from error
+        return int(str(counted).strip())
 
     def _check_open(self) -> None:
         if self._closed:

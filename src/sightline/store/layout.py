@@ -99,15 +99,23 @@ _DIMENSION_PART = pa.schema([EVENT_SCHEMA.field(name) for name in _DIMENSION_DEF
 _DEFAULTS = {**_DIMENSION_DEFAULTS, **_FIELD_DEFAULTS}
 
 
+_CONTROLS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+"""Control characters but tab, line feed and carriage return (NUL, ESC, …: C0, DEL and C1)."""
+
+
 def _filled(table: pa.Table, name: str) -> pa.ChunkedArray:
-    """Column `name` of `table` with its missing values (a key a dict left out) as the field's default."""
+    """Column `name` of `table` with its missing values (a key a dict left out) as the field's default, and,
+    in text, each control character (`_CONTROLS`) as U+FFFD."""
     column = table.column(name)
+    if pa.types.is_string(column.type):  # before the defaults: most event text fields are left out (null)
+        column = pc.replace_substring_regex(column, pattern=_CONTROLS, replacement="\ufffd")
     return pc.fill_null(column, _DEFAULTS[name]) if column.null_count else column
 
 
 def view_events_table(runs: list[ViewEvents]) -> pa.Table:
     """`runs` as one batch of the layout (`EVENT_SCHEMA`). Arrow converts the event dicts and each run's
-    dimensions once (the run's are then repeated by index), so no Python loop runs per event and column."""
+    dimensions once (the run's are then repeated by index), so no Python loop runs per event and column.
+    Control characters in text are stored as U+FFFD (docs/beacon-format.md)."""
     counts = np.fromiter((len(run.events) for run in runs), dtype=np.int64, count=len(runs))
     run_of_row = pa.array(np.repeat(np.arange(len(runs)), counts))
     events = pa.Table.from_pylist([event for run in runs for event in run.events], schema=_EVENT_PART)
