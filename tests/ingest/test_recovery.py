@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from sightline.api.services import services
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.ingest.recovery import LOOKBACK_MS, STALE_LOOKBACK_MS
@@ -59,7 +60,7 @@ def test_a_restart_keeps_duplicates_out_closed_views_closed_and_open_views_to_be
         assert late.status_code == 400
         assert "closed" in late.json()["error"]["message"]
         # idle for 30 minutes since its last event (not since the restart): closed at that event's time
-        exits = client.app.state.ingest.sweep(starts["silent"] + 10_800 + IDLE_CLOSE_MS)  # type: ignore[attr-defined]
+        exits = services(client.app).pipeline.sweep(starts["silent"] + 10_800 + IDLE_CLOSE_MS)
 
     closed = [(str(uuid.UUID(bytes=view_id)), event["event"], event["seq"], event["started"], event["ts"])
               for _, view_id, _, event in exits]  # fmt: skip
