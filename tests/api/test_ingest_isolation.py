@@ -27,8 +27,9 @@ from sightline.store import spool
 
 A, B = 1, 2
 WRITER_INTERVAL_S = 1.0
-FOUND_WITHIN_S = WRITER_INTERVAL_S + 2.5
-"""One writer interval, and the time the inserter takes on a shared 2-core machine."""
+FOUND_WITHIN_S = 12.0
+"""Well under the 35 s the defect held every customer back, and over what a CPU-starved shared machine takes
+to insert a segment (seconds, at a load of 10 on 2 cores); the delay itself is measured by bench/reliability.py."""
 
 
 @dataclass(frozen=True)
