@@ -455,7 +455,8 @@ def test_repeated_parameters_never_break_the_api(api: Api, parameter: str, value
         pytest.param({"filter": "[country=') OR 1=1 --][device!={p1:UInt32}|\\]", "aggby": "platform"}, id="filter"),
         pytest.param({"filter": "[season>=1e308]", "qoefilter": "latency>3 AND vsf=1 OR bufferingratio<-1e308"},
                      id="qoefilter"),
-        pytest.param({"metrics": "viewercount,attempts", "concurrency": "1", "aggby": "timestamp,cdn"}, id="concurrency"),
+        pytest.param({"metrics": "viewercount,attempts", "concurrency": "1", "aggby": "timestamp,cdn"},
+                     id="concurrency"),
         pytest.param({"allstatus": "0", "aggby": "country", "limit": "5", "offset": "10"}, id="closed-views"),
     ],
 )  # fmt: skip
