@@ -149,6 +149,7 @@ def test_one_hostile_parameter_never_breaks_the_api(
     client: TestClient, parameter: str, rows: dict[str, str], data: st.DataObject
 ) -> None:
     value = data.draw(ERROR_HOSTILE[parameter], label=parameter)
+    assume(_encoded_length(value) <= MAX_QUERY)  # longer URLs cannot be sent (the client refuses them)
     check_answer(_get(client, {**BASE, **rows, parameter: value}), {parameter})
 
 
