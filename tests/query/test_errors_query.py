@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from sightline.catalog import DIMENSIONS
 from sightline.query.error_request import ErrorQueryParams, HeatmapSpec, parse_error_request
 from sightline.query.errors import ErrorQuery, compile_errors
-from sightline.query.filters import And, Condition
+from sightline.query.filters import And, Condition, FilterError
 from sightline.query.heatmap import assemble, cells_query, columns_query, time_labels
+from sightline.query.pipeline import RequestError
 from sightline.query.printer import print_select
 
 START = int(datetime(2024, 5, 4, tzinfo=UTC).timestamp())
@@ -149,3 +150,33 @@ def test_the_hottest_cells_give_their_values_as_the_cells_do(metrics: str, kind:
     assert all(type(h[order]) is kind for h in hottest), hottest
     by_cell = {(c["errorcode"], c["cdn"]): c[order] for c in cells}
     assert [h[order] for h in hottest] == [by_cell[(h["errorcode"], h["cdn"])] for h in hottest]
+
+
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [
+        ({"metrics": "viewercount"}, "metrics"),
+        ({"metrics": "errors", "aggby": "sessionid"}, "aggby"),
+        ({"heatmap": "errorcode"}, "heatmap"),
+        ({"heatmap": "cdn", "aggby": "country"}, "aggby"),
+        ({"heatmap": "timestamp", "columnlimit": 5}, "columnlimit"),
+        ({"columnlimit": 5}, "columnlimit"),
+        ({"heatmap": "cdn", "columnlimit": 1001}, "columnlimit"),
+        ({"heatmap": "cdn", "limit": 201}, "limit"),
+        ({"heatmap": "timestamp", "granularity": "minute", "period": f"start={START},end={START + 86_400}"},
+         "granularity"),
+        ({"filter": "[errorcode>3]"}, "filter"),
+        ({"filter": "[nosuch=1]"}, "filter"),
+        ({"orderby": "fatalerrors"}, "orderby"),
+        ({"query_id": "not-a-uuid"}, "queryId"),
+        ({"businesserror": "maybe"}, "businesserror"),
+        ({"qoefilter": "errorrate>3"}, "qoefilter"),
+    ],
+)  # fmt: skip
+def test_refusals_name_their_parameter(params: dict[str, str | int], parameter: str) -> None:
+    """The refusals tests/api/test_errors_hostile.py sent over HTTP (it keeps one of the parser's and one of the
+    filter's to show the 400), checked on the parser."""
+    with pytest.raises((RequestError, FilterError)) as raised:
+        parse(**{"metrics": "errors,errorrate", **params})
+    assert isinstance(raised.value, RequestError | FilterError)
+    assert raised.value.parameter == parameter

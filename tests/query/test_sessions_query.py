@@ -11,6 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sightline.query.filters import FilterError
+from sightline.query.pipeline import RequestError
 from sightline.query.printer import print_select
 from sightline.query.request import MetricQueryParams
 from sightline.query.session_request import SessionParams, parse_session_query, wants_sessions
@@ -103,3 +105,28 @@ def test_a_timeline_reads_one_view_of_one_customer() -> None:
     assert str(view) in params.values()
     assert "ORDER BY `seq` ASC" in sql
     assert view_start(uuid.UUID("6ba7b810-9dad-11d1-80b4-00c04fd430c8")) is None  # not a UUIDv7
+
+
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [
+        ({"metrics": "uniqueviewercount,sessionid"}, "metrics"),
+        ({"metrics": "p95_latency"}, "metrics"),
+        ({"aggby": "nosuch"}, "aggby"),
+        ({"aggby": "timestamp,cdn", "granularity": "week"}, "granularity"),
+        ({"period": ""}, "period"),
+        ({"allstatus": 2}, "allstatus"),
+        ({"filter": "[status>1]"}, "filter"),
+        ({"orderby": "bufferingratio"}, "orderby"),
+        ({"sessiontype": "paused"}, "sessiontype"),
+        ({"businesserror": "maybe"}, "businesserror"),
+    ],
+)
+def test_refusals_name_their_parameter(params: dict[str, str | int], parameter: str) -> None:
+    """The refusals tests/api/test_errors_hostile.py sent to listsessions over HTTP (it keeps one of the parser's,
+    and the timeline's sessionid, to show the 400), checked on the parser; aggby defaults as the route's does."""
+    sent = {"metrics": "latency,starttime,endtime,assetname,watchtime,sessionid", "period": PERIOD, **params}
+    with pytest.raises((RequestError, FilterError)) as raised:
+        parse_session_query(1001, SessionParams(**{"aggby": "sessionid", **sent}))  # type: ignore[arg-type]
+    assert isinstance(raised.value, RequestError | FilterError)
+    assert raised.value.parameter == parameter

@@ -110,6 +110,12 @@ CASES: dict[str, Callable[[], list[Select]]] = {
             metrics="viewercount,bufferingratio", period=TWO_HOURS, aggby="timestamp,cdn", granularity="minute"
         )
     ),
+    "metrics_week_series_day": lambda: _metrics(
+        MetricQueryParams(metrics="viewercount,latency", period=WEEK, aggby="timestamp", granularity="day")
+    ),
+    "metrics_ragged_by_country": lambda: _metrics(
+        MetricQueryParams(metrics="viewercount,playdur,uniqueviewercount", period=RAGGED, aggby="country")
+    ),
     "metrics_percentiles_by_device": lambda: _metrics(
         MetricQueryParams(metrics="median_latency,p95_latency,p99_latency", period=DAY, aggby="device")
     ),

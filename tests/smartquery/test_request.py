@@ -17,7 +17,7 @@ PERIOD = "start=1717200000,end=1717286400"
 
 
 def parse(name: str = "subscriberinsight", **params: Any) -> SmartQuery:
-    return parse_smart_query(7, SmartQueryParams(queryname=name, period=PERIOD, **params), NAMED_QUERIES)
+    return parse_smart_query(7, SmartQueryParams(**{"queryname": name, "period": PERIOD, **params}), NAMED_QUERIES)
 
 
 def test_a_filter_splits_into_the_views_counted_and_the_rows_kept() -> None:
@@ -43,12 +43,18 @@ def test_the_name_is_case_insensitive_and_the_granularity_resolved() -> None:
         ("subscriberinsight", {"limit": 10_001}, "limit"),
         ("subscriberinsight", {"offset": -1}, "offset"),
         ("subscriberinsight", {"granularity": "week"}, "granularity"),
+        ("subscriberinsight", {"limit": 0}, "limit"),
+        ("subscriberinsight", {"period": "start=5,end=1"}, "period"),
     ],
 )
 def test_bad_parameters_name_themselves(name: str, params: dict[str, object], parameter: str) -> None:
+    """With the filters, queryIds and querycache below, every refusal tests/api/test_smartquery_correctness.py
+    sent over HTTP (it keeps an unknown queryname and an unknown filter field to show the 400s)."""
     with pytest.raises(RequestError) as raised:
         parse(name, **params)
     assert raised.value.parameter == parameter
+    if parameter == "queryname":
+        assert set(raised.value.allowed) == set(NAMED_QUERIES)
 
 
 @pytest.mark.parametrize(
@@ -58,6 +64,7 @@ def test_bad_parameters_name_themselves(name: str, params: dict[str, object], pa
         ("topcontent", "[cohort=new]"),
         ("subscriberinsight", "[cohort>2]"),  # a comparison on a string column
         ("contentpaths", "[titles=A]"),  # a list column is not filterable
+        ("subscriberinsight", "[nosuch=1]"),
     ],
 )
 def test_filters_on_columns_the_query_does_not_filter_are_refused(name: str, text: str) -> None:

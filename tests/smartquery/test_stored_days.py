@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from sightline.api.querying import json_value
 from sightline.query.filters import parse_filter
 from sightline.query.period import Period
 from sightline.query.pipeline import fetch_value_page, value_rows
@@ -47,8 +48,10 @@ def _query(name: str, start: datetime, end: datetime, customer_id: int = CUSTOME
 
 
 def _answer(store: EmbeddedStore, query: SmartQuery) -> list[dict[str, Any]]:
-    """The query's page, as the service reads it (`SmartQueryService`)."""
-    return fetch_value_page(value_rows(store), compile_named(query), query.limit, 0).rows
+    """The query's page, as the service reads it (`SmartQueryService`) and the API answers its values (a ratio
+    over a zero denominator, NaN, as no value)."""
+    rows = fetch_value_page(value_rows(store), compile_named(query), query.limit, 0).rows
+    return [{name: json_value(name, value) for name, value in row.items()} for row in rows]
 
 
 def _planned(store: EmbeddedStore, query: SmartQuery) -> SmartQuery:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 from sightline.catalog.dimensions import DIMENSIONS
-from sightline.catalog.formula import parts_of, render
+from sightline.catalog.formula import ZERO_DENOMINATOR_RULE, parts_of, render
 from sightline.catalog.metrics import METRICS, MetricSpec
 from sightline.catalog.parts import PARTS, SKETCH_ACCURACY
 from sightline.catalog.rollups import ROLLUPS
@@ -64,10 +65,10 @@ def metrics_md() -> str:
 <!-- generated from src/sightline/catalog/ by `sightline docs`; a test fails when this file is stale -->
 
 Every metric is a formula over **additive parts** summed over the group asked for (a total, a row of a
-breakdown, a time bucket): ratios are computed from summed parts, never averaged. A division by zero
-gives `null`. Outcome parts count in the bucket of the view's start; time-based parts in the bucket of
-the event (docs/architecture.md). Definitions follow CTA-2066 and industry usage; names follow
-SmartSight's where it has one.
+breakdown, a time bucket): ratios are computed from summed parts, never averaged; a ratio over a zero
+denominator has no value (`null`, see below). Outcome parts count in the bucket of the view's start;
+time-based parts in the bucket of the event (docs/architecture.md). Definitions follow CTA-2066 and
+industry usage; names follow SmartSight's where it has one.
 
 Words used exactly: an **attempt** is a view with a play request; a view **started** when it rendered
 its first frame (the `first_frame` event), and a started view is a **play**. "Views that started" never
@@ -97,6 +98,10 @@ of the two order statistics around the rank), within {SKETCH_ACCURACY * 100:g} %
 the API rounds seconds to 4 decimals, for every group size. The buckets of a sketch are exact counts, so
 the same views give the same value whichever table answers and however the rows were merged; the median
 of two plays is the smaller one.
+
+## A zero denominator
+
+{textwrap.fill(ZERO_DENOMINATOR_RULE, 105)}
 """
 
 

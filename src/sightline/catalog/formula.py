@@ -1,8 +1,10 @@
 """Metric formulas: small expression trees over the additive parts of `catalog.parts`.
 
 A formula never averages a ratio: it combines parts summed over the whole group (Cube's model), e.g.
-`bufferingratio = 100 × rebuffer_ms ÷ (play_ms + rebuffer_ms)`. Division by zero yields no value
-(null). `PeriodMs` is the length of the group's time span, for rates per unit of time.
+`bufferingratio = 100 × rebuffer_ms ÷ (play_ms + rebuffer_ms)`. A division by zero yields no value
+(`ZERO_DENOMINATOR_RULE`), and so does every formula over it: no formula divides by a quotient whose
+denominator reads a part (x ÷ (y ÷ 0) would be 0, a value).
+`PeriodMs` is the length of the group's time span, for rates per unit of time.
 """
 
 from __future__ import annotations
@@ -11,6 +13,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 Operator = Literal["+", "-", "*", "/"]
+
+ZERO_DENOMINATOR_RULE = (
+    "A ratio whose denominator is 0 has no value: 0 ÷ 0 and x ÷ 0 alike answer `null`, a metric computed from "
+    "a ratio without a value has none either (`qualityofexperience` of a group without plays, say), an order by "
+    "the metric puts it last whichever the direction, and a `qoefilter` condition on it never holds. The "
+    "named queries' ratios (docs/smartquery.md) follow the same rule; where a named query answers a metric of "
+    "this page (`latency`, `bufferingratio`, …), it computes it by the metric's formula."
+)
+"""The one rule for a zero denominator, of every ratio the API answers (`query.compile.divide` computes it)."""
 
 
 @dataclass(frozen=True, slots=True)

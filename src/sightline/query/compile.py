@@ -16,7 +16,7 @@ holds few groups, and the engine is then spared the window and the limit.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -296,12 +296,19 @@ def _merged_part(part: Part | Quantile) -> Expr:
     return Func("sum" if spec.aggregate == "sum" else "uniqMerge", (column,))
 
 
+def divide(numerator: Expr, denominator: Expr) -> Expr:
+    """`numerator ÷ denominator`: the one division of every ratio the API answers, the metrics' formulas and the
+    named queries' own ratios alike. It is the engine's float division: over a zero denominator a ratio is NaN
+    or ±inf, which the API answers as no value (null: `api.querying.json_value`, the engine's JSON), a qoefilter
+    never passes (`qoe_condition`) and sorts last (`metric_order`); docs/metrics.md states the rule.
+    (Guarding each denominator with `nullIf` would cost ~1 ms of planning per query: bench/query.py.)"""
+    return Binary("/", numerator, denominator)
+
+
 def formula_expr(formula: Formula, period_ms: Expr | None, part: Callable[[Part | Quantile], Expr]) -> Expr:
     """`formula` as an expression; `part` says how a part is read where the formula is evaluated, `period_ms`
     is the length of the group's time span (None where no formula reads it: per-view metrics have none). `/`
-    is the engine's float division: a ratio over a zero denominator is NaN or ±inf, which the API answers as no
-    value (`api.querying.json_value`), a qoefilter never passes (`qoe_condition`) and sorts last (`metric_order`).
-    (Guarding each denominator with `nullIf` would cost ~1 ms of planning per query: bench/query.py.)"""
+    is `divide`."""
     if isinstance(formula, Part | Quantile):
         return part(formula)
     if isinstance(formula, Const):
@@ -315,7 +322,14 @@ def formula_expr(formula: Formula, period_ms: Expr | None, part: Callable[[Part 
         clamped = Func("greatest", (Number(formula.low), Func("least", (Number(formula.high), inner))))
         return Func("if", (Func("isFinite", (inner,)), clamped, Number(math.nan)))
     left, right = formula_expr(formula.left, period_ms, part), formula_expr(formula.right, period_ms, part)
-    return Binary(formula.op, left, right)
+    return divide(left, right) if formula.op == "/" else Binary(formula.op, left, right)
+
+
+def metric_over(spec: MetricSpec, parts: Mapping[str, Expr]) -> Expr:
+    """`spec`'s formula (business exceptions left out, the API's default) over sums a named query computes itself:
+    `parts` maps each part the formula reads to the expression of its sum over the group. KeyError names a part
+    it lacks; a formula of the period's length has none here."""
+    return formula_expr(spec.formula_for(include_business=False), None, lambda part: parts[part.name])
 
 
 def span_ms(query: MetricQuery, answer: bool) -> Expr:

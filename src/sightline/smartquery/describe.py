@@ -93,7 +93,8 @@ with a token (`Authorization: Bearer …`) or an API key (`X-API-Key: …`). The
 
 The answer is the envelope of the other query endpoints, with the query's id:
 {_ENVELOPE}.
-Ratios come as numbers (percentages as 0–100) rounded to 4 decimals, or `null` when their denominator is 0.
+Ratios come as numbers (percentages as 0–100) rounded to 4 decimals, or `null` when their denominator is 0 (the
+rule of every metric: docs/metrics.md).
 
 ## Query ids, status and cancelling
 

@@ -19,6 +19,7 @@ from sightline.query.ast import (
     Number,
     Param,
 )
+from sightline.query.compile import divide
 from sightline.query.period import Granularity
 
 BUCKETS: dict[Granularity, str] = {
@@ -94,8 +95,9 @@ def between(value: Expr, start: datetime, end: datetime) -> Expr:
 
 
 def ratio(numerator: Expr, denominator: Expr, scale: float = 1.0) -> Expr:
-    """`scale × numerator ÷ denominator` as a float; no value (NULL) when the denominator is 0."""
-    divided = op("/", f("toFloat64", numerator), f("nullIf", f("toFloat64", denominator), num(0.0)))
+    """`scale × numerator ÷ denominator`, divided as every metric's formula is (`query.compile.divide`): no value
+    when the denominator is 0. A named query's column that is a catalog metric is `compile.metric_over` instead."""
+    divided = divide(numerator, denominator)
     return divided if scale == 1.0 else op("*", num(scale), divided)
 
 

@@ -1,16 +1,20 @@
 """`subscriberinsight` (one row per subscriber, with its cohort) and `subscribercohorts` (one row per cohort).
 
 Both read the same per-subscriber sums (`_per_subscriber`); a cohort's ratios are computed from its
-subscribers' summed parts, never averaged from their ratios.
+subscribers' summed parts, never averaged from their ratios. A column named after a catalog metric is that
+metric's formula over these sums (`compile.metric_over`), but for `failurerate`, which is not the metric.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from sightline.catalog import ROLLUPS
+from sightline.catalog.metrics import metric
 from sightline.query.ast import Expr, OrderBy, Param, ScalarSelect, Select, Table, Window
+from sightline.query.compile import metric_over
 from sightline.query.period import Period
 from sightline.query.pipeline import TOTAL_RECORDS
 from sightline.smartquery.rows import row_filter
@@ -77,7 +81,12 @@ INSIGHT_COLUMNS: tuple[ResultColumn, ...] = (
     ResultColumn("latency", "number", "Average video start time of its plays, in seconds."),
     ResultColumn("bufferingratio", "number", "Stall time ÷ (play + stall time), in percent."),
     ResultColumn("failures", "number", "Views that failed with a fatal error (VSF + VPF)."),
-    ResultColumn("failurerate", "number", "`failures` ÷ `attempts`, in percent."),
+    ResultColumn(
+        "failurerate",
+        "number",
+        "`failures` ÷ `attempts`, in percent: business exceptions count, so this is not the metric `failurerate` "
+        "(VSF only, business exceptions left out).",
+    ),
     ResultColumn("poorviews", "number", "Poor views (see the definitions)."),
     ResultColumn("devices", "number", "Distinct devices (`viewerid`)."),
     ResultColumn("devicetypes", "list", "Its device classes (`device`), sorted."),
@@ -101,7 +110,11 @@ COHORT_COLUMNS: tuple[ResultColumn, ...] = (
     ResultColumn("playdurpersubscriber", "number", "Play time per subscriber, in minutes."),
     ResultColumn("latency", "number", "Average video start time of its plays, in seconds."),
     ResultColumn("bufferingratio", "number", "Stall time ÷ (play + stall time), in percent."),
-    ResultColumn("failurerate", "number", "Failed views ÷ views, in percent."),
+    ResultColumn(
+        "failurerate",
+        "number",
+        "Failed views (VSF + VPF, business exceptions included) ÷ views, in percent: not the metric `failurerate`.",
+    ),
     ResultColumn("poorviewshare", "number", "Poor views ÷ views, in percent."),
 )
 COHORT_DEFINITIONS_ALL: tuple[str, ...] = (*COHORT_DEFINITIONS, "Cohorts come in the order above.")
@@ -320,19 +333,33 @@ LABELLED = ("subscriberid", "subscribertype")
 hash and the start (epoch ms) of its latest view in the period."""
 
 
+def _catalog_metrics(
+    attempts: Expr, plays: Expr, play_ms: Expr, rebuffer_ms: Expr, startup_ms: Expr
+) -> Callable[[str], Expr]:
+    """A catalog metric, by name, over these sums of the subscribers' views' parts (`compile.metric_over`)."""
+    parts = {
+        "attempts": attempts,
+        "plays": plays,
+        "play_ms": play_ms,
+        "rebuffer_ms": rebuffer_ms,
+        "startup_ms_sum": startup_ms,
+    }
+    return lambda name: metric_over(metric(name), parts)
+
+
 def build_insight(query: SmartQuery) -> Select:
     """The subscribers, by play time (ties by hash), as `LABEL_KEYS`, which `label_subscribers` names; their
     device classes as hashes, which `name_insight_page` names."""
-    minutes = num(60_000.0)
+    over = _catalog_metrics(*(col(name) for name in ("attempts", "plays", "play_ms", "rebuffer_ms", "startup_ms")))
     columns = named(
         cohort=col("cohort"),
-        attempts=col("attempts"),
-        viewercount=col("plays"),
+        attempts=over("attempts"),
+        viewercount=over("viewercount"),
         titles=col("titles"),
-        playdur=op("/", col("play_ms"), minutes),
+        playdur=over("playdur"),
         daysactive=col("daysactive"),
-        latency=ratio(col("startup_ms"), col("plays"), 0.001),
-        bufferingratio=ratio(col("rebuffer_ms"), op("+", col("play_ms"), col("rebuffer_ms")), 100.0),
+        latency=over("latency"),
+        bufferingratio=over("bufferingratio"),
         failures=col("failures"),
         failurerate=ratio(col("failures"), col("attempts"), 100.0),
         poorviews=col("poorviews"),
@@ -393,7 +420,8 @@ def build_cohorts(query: SmartQuery) -> Select:
         _per_subscriber(query),
         group_by=(col("cohort"),),
     )
-    attempts, plays, play_ms, rebuffer_ms = (col(f"sum_{n}") for n in ("attempts", "plays", "play_ms", "rebuffer_ms"))
+    attempts, plays, play_ms = (col(f"sum_{n}") for n in ("attempts", "plays", "play_ms"))
+    over = _catalog_metrics(attempts, plays, play_ms, col("sum_rebuffer_ms"), col("sum_startup_ms"))
     minutes = num(60_000.0)
     rank = f("indexOf", f("array", *(text(c) for c in COHORTS)), col("cohort"))
     return Select(
@@ -402,12 +430,12 @@ def build_cohorts(query: SmartQuery) -> Select:
                 cohort=col("cohort"),
                 subscribers=col("subscribers"),
                 share=ratio(col("subscribers"), Window(f("sum", col("subscribers"))), 100.0),
-                attempts=attempts,
-                viewercount=plays,
-                playdur=op("/", play_ms, minutes),
+                attempts=over("attempts"),
+                viewercount=over("viewercount"),
+                playdur=over("playdur"),
                 playdurpersubscriber=op("/", ratio(play_ms, col("subscribers")), minutes),
-                latency=ratio(col("sum_startup_ms"), plays, 0.001),
-                bufferingratio=ratio(rebuffer_ms, op("+", play_ms, rebuffer_ms), 100.0),
+                latency=over("latency"),
+                bufferingratio=over("bufferingratio"),
                 failurerate=ratio(col("sum_failures"), attempts, 100.0),
                 poorviewshare=ratio(col("sum_poorviews"), attempts, 100.0),
             ),
