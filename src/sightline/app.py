@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.orm import sessionmaker
 
 from sightline import __version__
-from sightline.api import catalog, cmcd, collect, errors_api, health, media, metrics, sdk, smartquery
+from sightline.alerts.store import RuleStore
+from sightline.api import alerts, catalog, cmcd, collect, errors_api, health, media, metrics, sdk, smartquery
 from sightline.api import sessions as session_routes
 from sightline.api.auth import include_auth
 from sightline.api.cors import ALLOWED_HEADERS, CrossOriginIngest
@@ -18,6 +20,7 @@ from sightline.api.docs_pages import include_docs_pages
 from sightline.api.errors import install_error_handlers
 from sightline.api.media import CMCD_REQUEST_HEADERS
 from sightline.api.mux import router as mux_router
+from sightline.auth.clock import utc_now
 from sightline.ingest.cmcd_sessions import CmcdSessions
 from sightline.ingest.enrich import Enricher
 from sightline.ingest.mux_sessions import MuxViews
@@ -50,6 +53,7 @@ def create_app(
             customers = [customer.id for customer in app.state.auth.accounts.list_customers()]
             restore_sessions(app.state.store, sessions, customers, int(time.time() * 1000))
         app.state.ingest = IngestPipeline(sessions, app.state.writer)
+        app.state.alert_rules = RuleStore(sessionmaker(app.state.auth.engine, expire_on_commit=False), utc_now)
         cmcd_log = SnapshotLog(settings.data_dir / "cmcd")
         app.state.cmcd = CmcdSessions(
             app.state.ingest,
@@ -98,6 +102,7 @@ def create_app(
     include_docs_pages(app)
     app.include_router(health.router)
     include_auth(app, settings)
+    app.include_router(alerts.router)
     app.include_router(metrics.router)
     app.include_router(errors_api.router)
     app.include_router(smartquery.router)

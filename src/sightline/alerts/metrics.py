@@ -1,0 +1,163 @@
+"""The metrics an alert rule can watch: catalog metrics, each with the direction that is bad, and the test the
+detector applies to it, read from its catalog formula (no second list of formulas). Pure.
+
+A metric's formula (without business exceptions, as the API answers it by default) has one of three shapes, after
+constant factors (percent, ms → s) are set aside as `scale`:
+- `numerator ÷ denominator`, both sums of count parts (parts that count events or views: vsf_views ÷ attempts,
+  ad_errors ÷ ad_requests): a RATIO, tested as counts (binomial);
+- `numerator ÷ denominator` where a part is not a count (startup_ms_sum ÷ plays, rebuffer_ms ÷ (play_ms +
+  rebuffer_ms), bitrate_play ÷ play_ms): a MEAN, an amount per unit of volume;
+- a sum of parts (aderrors, viewercount), or a sum of parts ÷ the period's length (concurviewavg): a COUNT.
+Anything else (quantiles, clamps, ratios of ratios) cannot be alerted on.
+
+    value = scale × numerator ÷ denominator      (RATIO, MEAN)
+    value = scale × numerator [÷ interval ms]     (COUNT; `per_period`)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from sightline.alerts.detect import Direction, MetricKind
+from sightline.catalog.formula import Binary, Const, Formula, Part, PeriodMs, parts_of
+from sightline.catalog.metrics import MetricSpec, metric
+from sightline.catalog.parts import PARTS
+
+Array = npt.NDArray[np.float64]
+
+ALERTABLE: dict[str, Direction] = {
+    "vsf": Direction.UP,
+    "failurerate": Direction.UP,
+    "ebvs": Direction.UP,
+    "vpf": Direction.UP,
+    "bufferingratio": Direction.UP,
+    "latency": Direction.UP,
+    "livelatency": Direction.UP,
+    "avgbitrate": Direction.DOWN,
+    "errors": Direction.UP,
+    "fatalerrors": Direction.UP,
+    "aderrorrate": Direction.UP,
+    "aderrors": Direction.UP,
+    "adfillrate": Direction.DOWN,
+    "adstartfailurerate": Direction.UP,
+    "viewercount": Direction.DOWN,
+    "attempts": Direction.DOWN,
+    "concurviewavg": Direction.DOWN,
+}
+"""The catalog metrics that make sense to alert on, with the direction of a deviation that is bad."""
+
+VOLUME_PARTS = ("attempts", "viewers")
+"""Parts every round reads besides its metrics': a cohort-interval is judged only with enough attempts and
+(distinct) viewers."""
+
+_COUNT_PARTS = frozenset(p.name for p in PARTS if p.aggregate == "sum" and p.expression == "1")
+"""Parts that count events or views (a sum of 1 per matching row)."""
+
+
+class NotAlertableError(ValueError):
+    """A metric whose formula is none of the shapes an alert can test (see the module docstring)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertMetric:
+    """A catalog metric as the detector sees it; see the module docstring."""
+
+    spec: MetricSpec
+    direction: Direction
+    kind: MetricKind
+    numerator: Formula
+    denominator: Formula | None
+    scale: float
+    per_period: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def parts(self) -> frozenset[str]:
+        """The parts its value reads."""
+        return parts_of(self.numerator) | (parts_of(self.denominator) if self.denominator else frozenset())
+
+    def amounts(self, parts: Mapping[str, Array], interval_s: float) -> tuple[Array, Array | None]:
+        """(value, volume) of `MetricSeries` from summed parts: numerator and denominator (for a COUNT the
+        numerator, per interval for a `per_period` metric, and no volume). A ratio's numerator is capped by its
+        denominator (a count of failures among trials)."""
+        numerator = evaluate(self.numerator, parts)
+        if self.denominator is None:
+            return (numerator / (interval_s * 1000.0) if self.per_period else numerator), None
+        denominator = evaluate(self.denominator, parts)
+        if self.kind is MetricKind.RATIO:
+            numerator = np.minimum(numerator, denominator)
+        return numerator, denominator
+
+    def value(self, numerator: Array, denominator: Array | None) -> Array:
+        """The metric's value in its unit (as the API answers it) from `amounts`; NaN without volume."""
+        if denominator is None:
+            return self.scale * numerator
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(
+                denominator > 0, self.scale * numerator / np.where(denominator > 0, denominator, 1.0), np.nan
+            )
+
+
+def evaluate(formula: Formula, parts: Mapping[str, Array]) -> Array:
+    """A formula of parts, + − × ÷ and constants over arrays of summed parts."""
+    if isinstance(formula, Part):
+        return parts[formula.name]
+    if isinstance(formula, Const):
+        return np.asarray(formula.value, dtype=np.float64)
+    if not isinstance(formula, Binary):
+        raise NotAlertableError(f"cannot evaluate {type(formula).__name__} over summed parts")
+    left, right = evaluate(formula.left, parts), evaluate(formula.right, parts)
+    if formula.op == "+":
+        return left + right
+    if formula.op == "-":
+        return left - right
+    if formula.op == "*":
+        return left * right
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return left / right
+
+
+def _scaled(formula: Formula) -> tuple[float, Formula]:
+    """(c, f) with formula = c × f, the constant factors of products and divisions set aside."""
+    if isinstance(formula, Binary) and formula.op in "*/" and isinstance(formula.right, Const):
+        scale, inner = _scaled(formula.left)
+        return (scale * formula.right.value if formula.op == "*" else scale / formula.right.value), inner
+    if isinstance(formula, Binary) and formula.op == "*" and isinstance(formula.left, Const):
+        scale, inner = _scaled(formula.right)
+        return scale * formula.left.value, inner
+    return 1.0, formula
+
+
+def _sum_of_parts(formula: Formula) -> bool:
+    """Whether `formula` is parts joined by + and −."""
+    if isinstance(formula, Part):
+        return True
+    return isinstance(formula, Binary) and formula.op in "+-" and all(map(_sum_of_parts, (formula.left, formula.right)))
+
+
+def alert_metric(name: str) -> AlertMetric:
+    """The alertable metric `name` (KeyError when it is not in `ALERTABLE`)."""
+    direction = ALERTABLE[name]
+    spec = metric(name)
+    scale, shape = _scaled(spec.formula_for(include_business=False))
+    if _sum_of_parts(shape):
+        return AlertMetric(spec, direction, MetricKind.COUNT, shape, None, scale)
+    if not (isinstance(shape, Binary) and shape.op == "/" and _sum_of_parts(shape.left)):
+        raise NotAlertableError(f"metric {name} is not a count, a ratio or a mean of parts")
+    if isinstance(shape.right, PeriodMs):
+        return AlertMetric(spec, direction, MetricKind.COUNT, shape.left, None, scale, per_period=True)
+    if not _sum_of_parts(shape.right):
+        raise NotAlertableError(f"metric {name}'s denominator is not a sum of parts")
+    counts = parts_of(shape) <= _COUNT_PARTS
+    return AlertMetric(spec, direction, MetricKind.RATIO if counts else MetricKind.MEAN, shape.left, shape.right, scale)
+
+
+ALERT_METRICS: dict[str, AlertMetric] = {name: alert_metric(name) for name in ALERTABLE}
+"""Every alertable metric by name (built at import: a catalog change that breaks one fails loudly)."""
