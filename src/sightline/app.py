@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import sessionmaker
 
 from sightline import __version__
+from sightline.alerts.alert_store import AlertStore
 from sightline.alerts.delivery import DeliveryWorker
 from sightline.alerts.store import RuleStore
 from sightline.api import (
@@ -67,7 +68,9 @@ def create_app(
             customers = [customer.id for customer in app.state.auth.accounts.list_customers()]
             restore_sessions(app.state.store, sessions, customers, int(time.time() * 1000))
         app.state.ingest = IngestPipeline(sessions, app.state.writer)
-        app.state.alert_rules = RuleStore(sessionmaker(app.state.auth.engine, expire_on_commit=False), utc_now)
+        metadata = sessionmaker(app.state.auth.engine, expire_on_commit=False)
+        app.state.alert_rules = RuleStore(metadata, utc_now)
+        app.state.alerts = AlertStore(metadata, utc_now)
         cmcd_log = SnapshotLog(settings.data_dir / "cmcd")
         app.state.cmcd = CmcdSessions(
             app.state.ingest,
