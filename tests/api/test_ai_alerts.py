@@ -93,9 +93,14 @@ def test_alerts_in_the_period_newest_first_in_the_envelope(app: FastAPI, client:
     assert (body["totalcount"], body["totalrecords"], body["pagecount"]) == (3, 3, 1)
     assert [a["id"] for a in body["response"]] == ["alert-1001-2", "alert-1001-1", "alert-1001-3"]
     first = body["response"][0]
-    assert first["status"] == "ongoing" and first["metric"] == "vsf" and first["cohort"] == {"cdn": "cdn2"}
-    assert first["start"] == int((T0 - timedelta(hours=1)).timestamp()) and first["end"] is None
-    assert first["totalpages"] == 1 and first["acknowledged"] is None and first["muted"] is None
+    assert first["status"] == "ongoing"
+    assert first["metric"] == "vsf"
+    assert first["cohort"] == {"cdn": "cdn2"}
+    assert first["start"] == int((T0 - timedelta(hours=1)).timestamp())
+    assert first["end"] is None
+    assert first["totalpages"] == 1
+    assert first["acknowledged"] is None
+    assert first["muted"] is None
 
 
 def test_filters_order_and_pages(app: FastAPI, client: TestClient) -> None:
@@ -156,7 +161,8 @@ def test_acknowledge_and_mute(app: FastAPI, client: TestClient) -> None:
     assert listed["alert-1001-1"]["muted"] == {"until": until, "by": "admin"}
     assert client.post(f"{base}/mute", headers=admin, json={"seconds": 0}).json()["muted"] is None
     bad = client.post(f"{base}/mute", headers=admin, json={"seconds": 10**9})
-    assert bad.status_code == 400 and bad.json()["error"]["parameter"] == "seconds"
+    assert bad.status_code == 400
+    assert bad.json()["error"]["parameter"] == "seconds"
 
 
 def test_another_customers_alert_is_not_found(app: FastAPI, client: TestClient) -> None:
@@ -172,4 +178,5 @@ def test_another_customers_alert_is_not_found(app: FastAPI, client: TestClient) 
 
 def test_a_plan_without_alerts_is_refused(app: FastAPI, client: TestClient) -> None:
     answer = client.get("/mm-apis/getAIAlerts/1003", params={"period": PERIOD}, headers=_token(app, "small"))
-    assert answer.status_code == 403 and answer.json()["error"]["code"] == "plan_forbidden"
+    assert answer.status_code == 403
+    assert answer.json()["error"]["code"] == "plan_forbidden"

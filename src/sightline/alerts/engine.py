@@ -151,9 +151,9 @@ class AlertEngine:
     def _changes(self, rule: AlertRule, round_: Round, judged: Judged, stored: Stored) -> list[_Change]:
         """The alerts a judged round opens, updates and resolves."""
         states = [state_of(row, body) for row, body in stored.values()]
-        anomalous = [judged.cohorts[n] for n in np.flatnonzero(judged.anomalous)]
         reported = [judged.cohorts[n] for n in np.flatnonzero(judged.reported)]
-        plan = plan_round(states, anomalous, reported)
+        continuing = {judged.cohorts[n] for n in np.flatnonzero(judged.continuing)}
+        plan = plan_round(states, continuing, reported)
         opened, folded = self._targets(rule, judged, plan, states)
         changes = [self._open(rule, round_, judged, target, diagnosis) for target, diagnosis in opened]
         for state, mine in plan.active:
@@ -242,7 +242,7 @@ class AlertEngine:
         taken: frozenset[Cohort],
     ) -> _Change:
         n = judged.position(state.cohort)
-        own = n is not None and bool(judged.anomalous[n])
+        own = n is not None and bool(judged.continuing[n])
         period = Period(instant(state.started_at), instant(judged.end))
         viewers = affected_viewers(self._store, rule.customer_id, rule.metric, state.cohort, period)
         impact = dict(body["impact"], viewers=viewers)
@@ -269,7 +269,7 @@ class AlertEngine:
                 "covers": state.covers | (taken - {state.cohort}),
             }
         )
-        added = [point(judged.end, *_bounds(judged, n), own)] if n is not None else []
+        added = [point(judged.end, *_bounds(judged, n), bool(judged.anomalous[n]))] if n is not None else []
         body.update(
             magnitude=number(peak),
             impact=impact,
@@ -277,8 +277,7 @@ class AlertEngine:
             series=dict(body["series"], points=with_points(body["series"]["points"], added)),
             **requests(rule, state.cohort, state.started_at, judged.end),
         )
-        transition: Transition | None = "escalate" if escalated and not state.acknowledged else None
-        return _Change(new, body, transition)
+        return _Change(new, body, "escalate" if escalated else None)
 
     def _write(self, session: Session, rule: AlertRule, change: _Change, now: int) -> Notice | None:
         """Store an alert's change; the notice it owes (None: none, or no recipient, or muted)."""
@@ -299,9 +298,13 @@ class AlertEngine:
         row.ended_at = instant(state.last_seen_at) if change.ended else None
         row.clean_intervals, row.escalations = state.clean_intervals, state.escalations
         row.body = json.dumps(change.body, ensure_ascii=False, separators=(",", ":"))
-        if change.transition is None or muted(state, now):
+        told = state_of(row, {})  # acknowledged and muted as they are now (the API may have changed them)
+        if change.transition is None or muted(told, now) or (change.transition == "escalate" and told.acknowledged):
             return None
-        recipients = recipients_for(rule.recipients, state.severity)
+        # a resolve goes to whoever was told of the alert (notify.enqueue knows), whatever its severity now
+        recipients = (
+            rule.recipients if change.transition == "resolve" else recipients_for(rule.recipients, state.severity)
+        )
         if not recipients:
             return None
         occurrence = state.escalations if change.transition == "escalate" else 1

@@ -2,9 +2,9 @@
 recipients each transition is told to.
 
 One alert per rule × cohort episode. At each round of a rule:
-- an open alert is *active* when its cohort is anomalous, or when a reported cohort is its own: related to its
-  cohort (one's conditions extend the other's), to one of its causes, or one it took in before (`covers`); an
-  active alert is updated (last seen, values, impact, severity), never duplicated;
+- an open alert is *active* when its cohort is anomalous or goes on (`Judged.continuing`), or when a reported
+  cohort is its own: related to its cohort (one's conditions extend the other's), to one of its causes, or one it
+  took in before (`covers`); an active alert is updated (last seen, values, impact, severity), never duplicated;
 - an alert that is not active counts a clean interval; after `RESOLVE_AFTER` clean intervals in a row it is
   resolved (it ended at its last anomalous interval);
 - a reported cohort that no open alert covers is a *candidate*: the engine diagnoses the rule's anomaly and opens
@@ -12,17 +12,18 @@ One alert per rule × cohort episode. At each round of a rule:
 Severity, from the magnitude (how many times the expected value, either way), the duration and the affected
 viewers, each worth 0 to 2 points: critical from 5 points, major from 3, else warning. An alert's severity never
 falls during its episode; a rise is an escalation. Notices: on open, on escalation (unless the alert was
-acknowledged) and on resolve, each to the recipients its severity reaches (`recipients_for`); none while muted.
+acknowledged) to the recipients its severity reaches (`recipients_for`), and on resolve to whoever was told of it
+(`notify.enqueue` knows); none while muted.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sightline.alerts.notify import LEVELS, Level, Recipient, Transition
+from sightline.alerts.notify import LEVELS, Level, Recipient, Transition, admits
 from sightline.alerts.rules import Cohort
 
 RESOLVE_AFTER = 3
@@ -81,14 +82,19 @@ class RoundPlan:
     candidates: tuple[Cohort, ...]
 
 
-def plan_round(open_alerts: Sequence[AlertState], anomalous: Sequence[Cohort], reported: Sequence[Cohort]) -> RoundPlan:
-    """The plan of a round whose `anomalous` cohorts include the `reported` ones."""
+def plan_round(
+    open_alerts: Sequence[AlertState],
+    continuing: Collection[Cohort],
+    reported: Sequence[Cohort],
+) -> RoundPlan:
+    """The plan of a round whose `continuing` cohorts (the anomalous ones and those that go on) include the
+    `reported` ones."""
     active, quiet, resolved = [], [], []
     taken: set[Cohort] = set()
     for alert in open_alerts:
         mine = frozenset(c for c in reported if covers(alert, c))
         taken |= mine
-        if alert.cohort in anomalous or mine:
+        if alert.cohort in continuing or mine:
             active.append((alert, mine))
         elif alert.clean_intervals + 1 >= RESOLVE_AFTER:
             resolved.append(alert)
@@ -152,19 +158,15 @@ def severity(magnitude_seen: float, duration_s: int, viewers: int) -> Level:
     return next(level for least, level in SEVERITY_POINTS if total >= least)
 
 
-def rank(level: Level) -> int:
-    """0 for critical, 1 for major, 2 for warning: a recipient at level L gets alerts of rank ≤ rank(L)."""
-    return LEVELS.index(level)
-
-
 def higher(one: Level, other: Level) -> Level:
-    return one if rank(one) <= rank(other) else other
+    """The more severe of two levels."""
+    return one if LEVELS.index(one) <= LEVELS.index(other) else other
 
 
 def recipients_for(recipients: Sequence[Recipient], level: Level) -> tuple[Recipient, ...]:
     """The recipients an alert of severity `level` reaches: those at `level` or below it (a recipient at major
     gets major and critical alerts)."""
-    return tuple(r for r in recipients if rank(level) <= rank(r.level))
+    return tuple(r for r in recipients if admits(r.level, level))
 
 
 def notice_key(alert_id: str, transition: Transition, occurrence: int) -> str:

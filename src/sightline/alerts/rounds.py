@@ -15,6 +15,8 @@ anomalous cohort D inside it (D's conditions extend P's), the rest of P (P − D
 same way: if the rest is anomalous too, the anomaly is broader than D and D is not reported; if not, D explains P's
 anomaly and P is not reported. So an incident of one CDN in one country is reported on that pair, not also on the
 CDN, the country and the whole; an incident of everything is reported on the whole alone.
+An open alert goes on while its cohort is `continuing`: anomalous, or beyond the bar of a single test at the rule's
+family alpha (hysteresis: an incident found goes on without passing the whole family's bar again at every round).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from sightline.alerts.detect import DAY_S, DetectorRule, Direction, MetricSeries, detect
+from sightline.alerts.detect import DAY_S, DetectorRule, Direction, MetricSeries, detect, z_threshold
 from sightline.alerts.metrics import VOLUME_PARTS
 from sightline.alerts.rules import AlertRule, Cohort
 from sightline.alerts.series import CohortSeries, catalog_order
@@ -74,6 +76,9 @@ class Judged:
     eligible: Mask
     anomalous: Mask
     reported: Mask
+    continuing: Mask
+    """Anomalous, or beyond the bar of one test at the rule's family alpha: what keeps an open alert going (the
+    question is then whether one known incident goes on, not which of many cohorts has one)."""
 
     def position(self, cohort: Cohort) -> int | None:
         """The index of `cohort` among the judged ones, None when it is not in scope."""
@@ -182,6 +187,7 @@ class Round:
         outcome = [np.full(rows.size, np.nan) for _ in range(5)]
         anomalous = np.zeros(rows.size, dtype=bool)
         reported = np.zeros(rows.size, dtype=bool)
+        continuing = np.zeros(rows.size, dtype=bool)
         if judged.size:
             *values, found = history.judge(alpha, whole)
             for target, value in zip(outcome, values, strict=True):
@@ -189,6 +195,9 @@ class Round:
             anomalous[eligible] = found
             chosen = [cohorts[n] for n in np.flatnonzero(eligible)]
             reported[eligible] = found & ~_explained(history, chosen, found, alpha, whole)
+            bar = z_threshold(min(MAX_ALPHA, family_alpha(rule.sensitivity))) if rule.type == "ai" else np.inf
+            with np.errstate(invalid="ignore"):
+                continuing[eligible] = found | (np.nan_to_num(values[4], nan=-np.inf) >= bar)
         numerator, volume = latest.value[:, -1], latest.volume
         return Judged(
             rule=rule,
@@ -208,6 +217,7 @@ class Round:
             eligible=eligible,
             anomalous=anomalous,
             reported=reported,
+            continuing=continuing,
         )
 
     def context(self, judged: Judged, position: int, points: int) -> list[tuple[int, float, float, float, float, bool]]:
