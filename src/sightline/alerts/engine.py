@@ -67,6 +67,12 @@ SETTLE_S = 60
 """How long after an interval's end its round waits (outcomes of views started near its end still arrive)."""
 MAX_CATCH_UP = 12
 CONTEXT_POINTS = 12
+DIAGNOSIS_MIN_S = 900
+"""The shortest span a diagnosis looks at: a 5-minute window holds too few views of a cohort's combinations to
+tell which of them the excess belongs to (the views before an incident add no excess, only evidence of the rest)."""
+REDIAGNOSE_S = 3600
+"""An alert younger than this is diagnosed again at each round it goes on, over its whole episode: the diagnosis
+sharpens as views accumulate (one query of leaves and one of the day before, per alert and round)."""
 log = logging.getLogger(__name__)
 
 
@@ -135,7 +141,8 @@ class AlertEngine:
         """One rule's round: judged, planned, diagnosed, then written with its notices in one transaction."""
         end = round_.end
         with self._sessions() as session:
-            rows = session.scalars(select(AlertRow).where(AlertRow.rule_id == rule.id, AlertRow.status != "resolved"))
+            going_on = (AlertRow.rule_id == rule.id, AlertRow.status != "resolved", AlertRow.started_at < instant(end))
+            rows = session.scalars(select(AlertRow).where(*going_on))  # a replay of earlier rounds leaves later ones
             stored = {row.id: (row, json.loads(row.body)) for row in rows}
         judged = round_.judge(rule)
         changes = [] if judged is None else self._changes(rule, round_, judged, stored)
@@ -173,7 +180,7 @@ class AlertEngine:
             return [], {}
         whole = judged.position(())
         expected = None if whole is None else float(judged.expected[whole])
-        window = span(judged.end, rule.window_s)
+        window = span(judged.end, max(rule.window_s, DIAGNOSIS_MIN_S))
         overall = diagnose_window(self._store, rule, (), window, expected)
         anomalous = [judged.cohorts[n] for n in np.flatnonzero(judged.anomalous)]
         scores = {judged.cohorts[n]: float(judged.score[n]) for n in np.flatnonzero(judged.anomalous)}
@@ -247,10 +254,18 @@ class AlertEngine:
         viewers = affected_viewers(self._store, rule.customer_id, rule.metric, state.cohort, period)
         impact = dict(body["impact"], viewers=viewers)
         peak = float(body.get("magnitude") or 0.0)
+        causes = state.causes
         if n is not None and own:
             peak = max(peak, magnitude(float(judged.observed[n]), float(judged.expected[n])))
             body.update(_values(judged, n))
             impact["excess"] = number((impact.get("excess") or 0.0) + _excess(judged, n) / rule.window_intervals)
+            age = judged.end - state.started_at
+            if age <= REDIAGNOSE_S:
+                episode = span(judged.end, max(age, DIAGNOSIS_MIN_S))
+                diagnosis = diagnose_window(self._store, rule, state.cohort, episode, float(judged.expected[n]))
+                if diagnosis.causes or not causes:  # a diagnosis that finds nothing keeps the one before
+                    body["diagnosis"] = diagnosis_json(diagnosis)
+                    causes = tuple(c.conditions for c in diagnosis.causes)
         if n is not None:
             row = judged.rows[n]
             attempts = round_.series.part("attempts")[row]
@@ -267,6 +282,7 @@ class AlertEngine:
                 "clean_intervals": 0,
                 "escalations": state.escalations + escalated,
                 "covers": state.covers | (taken - {state.cohort}),
+                "causes": causes,
             }
         )
         added = [point(judged.end, *_bounds(judged, n), bool(judged.anomalous[n]))] if n is not None else []

@@ -26,8 +26,9 @@ from typing import Literal
 from sightline.alerts.notify import LEVELS, Level, Recipient, Transition, admits
 from sightline.alerts.rules import Cohort
 
-RESOLVE_AFTER = 3
-"""Clean intervals in a row that resolve an alert."""
+RESOLVE_AFTER = 6
+"""Clean intervals in a row that resolve an alert (30 minutes at 5: the views an incident degraded play on for a
+while after it ends)."""
 Status = Literal["open", "ongoing", "resolved"]
 STATUSES: tuple[Status, ...] = ("open", "ongoing", "resolved")
 MAGNITUDE_POINTS = (math.log(1.5), math.log(3.0))
