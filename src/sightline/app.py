@@ -13,6 +13,8 @@ from sqlalchemy.orm import sessionmaker
 from sightline import __version__
 from sightline.alerts.alert_store import AlertStore
 from sightline.alerts.delivery import DeliveryWorker
+from sightline.alerts.engine import AlertEngine
+from sightline.alerts.scheduler import AlertScheduler, alerting_customers
 from sightline.alerts.store import RuleStore
 from sightline.api import (
     alertdeliveries,
@@ -92,6 +94,12 @@ def create_app(
         stored_days.start()
         notifications = DeliveryWorker.for_settings(app.state.auth.engine, settings)
         notifications.start()
+        alert_rounds = AlertScheduler(
+            AlertEngine(app.state.store, metadata, utc_now),
+            lambda: alerting_customers(app.state.auth.accounts.list_customers()),
+            settings.alerts_every_s,
+        )
+        alert_rounds.start()
         try:
             yield
         finally:
@@ -99,6 +107,7 @@ def create_app(
             await app.state.cmcd.close()
             cmcd_log.close()
             stored_days.stop()
+            alert_rounds.stop()
             notifications.stop()
             if own_writer:
                 app.state.writer.close()

@@ -21,6 +21,7 @@ from sightline.alerts.engine import AlertEngine
 from sightline.alerts.models import AlertRow, AlertRuleRow
 from sightline.alerts.outbox import AlertNotice
 from sightline.alerts.rules import RuleInput
+from sightline.alerts.scheduler import replay
 from sightline.auth.service import AuthService, open_auth
 from sightline.settings import Settings
 from sightline.simulate import Incident, SimulationConfig, simulate
@@ -51,11 +52,8 @@ class World:
         return AlertEngine(self.store, self.sessions, lambda: END)
 
     def replay(self, engine: AlertEngine, start: datetime, end: datetime) -> None:
-        """The rounds of [start, end], an hour of rounds per run, as `sightline alerts run` replays them."""
-        first = int(start.timestamp())
-        for until in range(first, int(end.timestamp()) + 1, 3600):
-            engine.run(CUSTOMER, min(until, int(end.timestamp())), until + 60, first=first)
-        engine.run(CUSTOMER, int(end.timestamp()), int(end.timestamp()) + 60, first=first)
+        """The rounds of [start, end], as `sightline alerts run` replays them."""
+        assert replay(engine, CUSTOMER, int(start.timestamp()), int(end.timestamp())) > 0
 
     def alerts(self) -> list[tuple[AlertRow, dict[str, Any]]]:
         with self.sessions() as session:

@@ -1,4 +1,5 @@
-"""`sightline alertrules list|show|add|update|delete`: alert rules from the command line.
+"""`sightline alertrules list|show|add|update|delete`: alert rules from the command line; `sightline alerts run`:
+the detection rounds replayed over stored history, as the service's scheduler would have run them.
 
 A rule is given by flags, or whole as JSON (`--json FILE`, `-` for stdin: the shape the API takes, the only way to
 give a webhook's secret, which an argument would show to other users of the machine). `update` changes only the
@@ -48,6 +49,55 @@ def register_alert_commands(commands: argparse._SubParsersAction[argparse.Argume
     _rule_flags(update)
     delete = _rule_action(rules, "delete", "delete a rule", _delete)
     delete.add_argument("id")
+    alerts = commands.add_parser("alerts", help="AI alerts").add_subparsers(dest="action", required=True)
+    run = alerts.add_parser("run", help="run the detection rounds of [--from, --to] over stored history")
+    run.add_argument("--data-dir", type=Path, help="data directory (default ./sightline-data)")
+    run.add_argument("--customer", type=int, action="append", help="a customer id (repeatable; default: every one)")
+    run.add_argument("--from", dest="start", type=moment, required=True, help="epoch seconds or ISO 8601 (UTC)")
+    run.add_argument("--to", dest="end", type=moment, help="epoch seconds or ISO 8601 (UTC); default now")
+    run.set_defaults(run=_run_alerts)
+
+
+def moment(text: str) -> int:
+    """Epoch seconds from epoch seconds or an ISO 8601 time (UTC unless it says otherwise)."""
+    from datetime import UTC, datetime
+
+    if text.strip().isdigit():
+        return int(text)
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not epoch seconds nor an ISO 8601 time: {text!r}") from None
+    return int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp())
+
+
+def _run_alerts(args: argparse.Namespace) -> None:
+    import time
+
+    from sqlalchemy.orm import sessionmaker
+
+    from sightline.alerts.engine import AlertEngine
+    from sightline.alerts.scheduler import alerting_customers, replay
+    from sightline.auth.clock import utc_now
+    from sightline.auth.service import open_auth
+    from sightline.settings import Settings
+    from sightline.store import open_store
+
+    end = int(time.time()) if args.end is None else args.end
+    if end <= args.start:
+        raise ValueError("--to must be after --from")
+    settings = Settings() if args.data_dir is None else Settings(data_dir=args.data_dir)
+    auth = open_auth(settings)
+    store = open_store(settings)
+    try:
+        engine = AlertEngine(store, sessionmaker(auth.engine, expire_on_commit=False), utc_now)
+        for customer_id in args.customer or alerting_customers(auth.accounts.list_customers()):
+            started = time.monotonic()
+            ran = replay(engine, customer_id, args.start, end)
+            print(f"customer {customer_id}: {ran} rule rounds in {time.monotonic() - started:.1f} s")
+    finally:
+        store.close()
+        auth.close()
 
 
 def _rule_action(
