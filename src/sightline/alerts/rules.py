@@ -257,7 +257,7 @@ DEFAULT_DIMENSIONS = ["cdn", "country", "device", "player", "playerversion"]
 def default_rules() -> list[RuleInput]:
     """The AI rules a new customer gets: start failures, exits before start, playback failures, rebuffering, start
     time and bitrate by the default dimensions, and the ad error and fill rates and plays customer-wide."""
-    by_cohort = {"scope": "selected", "dimensions": DEFAULT_DIMENSIONS}
+    by_cohort = {"scope": "selected", "dimensions": DEFAULT_DIMENSIONS, "window": 900}
     whole: Mapping[str, Any] = {"scope": "all"}
     rules: list[tuple[str, str, Mapping[str, Any]]] = [
         ("Video start failures", "vsf", by_cohort),
