@@ -103,3 +103,20 @@ def test_recipients_at_or_below_the_alerts_severity_are_told() -> None:
     assert recipients_for([noc, team, everyone], "major") == (team, everyone)
     assert recipients_for([noc, team, everyone], "critical") == (noc, team, everyone)
     assert notice_key("a1", "escalate", 2) == "a1:escalate:2" != notice_key("a1", "escalate", 1)
+
+
+def test_causes_of_one_incident_seen_in_two_combinations_open_one_alert() -> None:
+    mobile_cdn_us: Cohort = (("cdn", "Akamai"), ("country", "US"), ("device", "mobile"))
+    mobile: Cohort = (("device", "mobile"),)
+    found = targets(
+        candidates=[CDN_US, mobile], causes=[CDN_US, mobile_cdn_us], anomalous=[CDN_US, mobile], scores={mobile: 9.0}
+    )
+    assert [(t.cohort, t.causes) for t in found] == [(CDN_US, (CDN_US, mobile_cdn_us))]
+
+
+def test_a_reported_cohort_overlapping_an_open_alert_is_its_own() -> None:
+    exo_131: Cohort = (("player", "ExoPlayer"), ("playerversion", "1.3.1"))
+    mobile_131: Cohort = (("device", "mobile"), ("playerversion", "1.3.1"))
+    assert plan_round([_alert(exo_131)], set(), [mobile_131]).candidates == ()
+    other_version: Cohort = (("device", "mobile"), ("playerversion", "1.4.0"))
+    assert plan_round([_alert(exo_131)], set(), [other_version]).candidates == (other_version,)

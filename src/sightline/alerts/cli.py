@@ -74,12 +74,7 @@ def moment(text: str) -> int:
 def _run_alerts(args: argparse.Namespace) -> None:
     import time
 
-    from sqlalchemy.orm import sessionmaker
-
-    from sightline.alerts.engine import AlertEngine
-    from sightline.alerts.scheduler import alerting_customers, replay
-    from sightline.auth.clock import utc_now
-    from sightline.auth.service import open_auth
+    from sightline.alerts.scheduler import replay_customers
     from sightline.settings import Settings
     from sightline.store import open_store
 
@@ -87,17 +82,18 @@ def _run_alerts(args: argparse.Namespace) -> None:
     if end <= args.start:
         raise ValueError("--to must be after --from")
     settings = Settings() if args.data_dir is None else Settings(data_dir=args.data_dir)
-    auth = open_auth(settings)
     store = open_store(settings)
     try:
-        engine = AlertEngine(store, sessionmaker(auth.engine, expire_on_commit=False), utc_now)
-        for customer_id in args.customer or alerting_customers(auth.accounts.list_customers()):
-            started = time.monotonic()
-            ran = replay(engine, customer_id, args.start, end)
-            print(f"customer {customer_id}: {ran} rule rounds in {time.monotonic() - started:.1f} s")
+        replay_customers(
+            settings,
+            store,
+            args.customer,
+            args.start,
+            end,
+            lambda customer, ran, seconds: print(f"customer {customer}: {ran} rule rounds in {seconds:.1f} s"),
+        )
     finally:
         store.close()
-        auth.close()
 
 
 def _rule_action(

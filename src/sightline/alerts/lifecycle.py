@@ -3,8 +3,9 @@ recipients each transition is told to.
 
 One alert per rule × cohort episode. At each round of a rule:
 - an open alert is *active* when its cohort is anomalous or goes on (`Judged.continuing`), or when a reported
-  cohort is its own: related to its cohort (one's conditions extend the other's), to one of its causes, or one it
-  took in before (`covers`); an active alert is updated (last seen, values, impact, severity), never duplicated;
+  cohort is its own: related to its cohort (one's conditions extend the other's) or overlapping it (sharing a
+  condition, none in conflict), related to one of its causes, or one it took in before (`covers`); an active
+  alert is updated (last seen, values, impact, severity), never duplicated;
 - an alert that is not active counts a clean interval; after `RESOLVE_AFTER` clean intervals in a row it is
   resolved (it ended at its last anomalous interval);
 - a reported cohort that no open alert covers is a *candidate*: the engine diagnoses the rule's anomaly and opens
@@ -67,9 +68,20 @@ def consistent(one: Cohort, other: Cohort) -> bool:
     return all(values.get(name, value) == value for name, value in other)
 
 
+def overlaps(one: Cohort, other: Cohort) -> bool:
+    """Whether two cohorts share a condition and can hold the same views (`cdn=X ∧ country=Y` and `cdn=X ∧
+    device=tv`)."""
+    return bool(set(one) & set(other)) and consistent(one, other)
+
+
 def covers(alert: AlertState, cohort: Cohort) -> bool:
     """Whether `cohort`'s anomaly belongs to `alert` (see the module docstring)."""
-    return related(alert.cohort, cohort) or cohort in alert.covers or any(related(c, cohort) for c in alert.causes)
+    return (
+        related(alert.cohort, cohort)
+        or overlaps(alert.cohort, cohort)
+        or cohort in alert.covers
+        or any(related(c, cohort) for c in alert.causes)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,18 +130,21 @@ def targets(
     candidates: Sequence[Cohort], causes: Sequence[Cohort], anomalous: Sequence[Cohort], scores: dict[Cohort, float]
 ) -> tuple[Target, ...]:
     """Where the candidates' alerts go, given the causes the diagnosis of the rule's anomaly found: for each cause,
-    the narrowest anomalous cohort inside it (the strongest among equals; else the strongest candidate consistent
-    with it), taking in every candidate consistent with the cause. A candidate consistent with no cause is a target
-    of its own (with no cause: the diagnosis found it no part of the others)."""
+    the target of an earlier cause related to it (one incident seen in two combinations: `cdn=X ∧ country=Y` and
+    `cdn=X ∧ country=Y ∧ device=mobile`), else the narrowest anomalous cohort inside it (the strongest among
+    equals; else the strongest candidate consistent with it), taking in every candidate consistent with the cause.
+    A candidate consistent with no cause is a target of its own (with no cause: the diagnosis found it no part of
+    the others)."""
     chosen: dict[Cohort, tuple[list[Cohort], set[Cohort]]] = {}
     left = set(candidates)
     for cause in causes:
         inside = [c for c in anomalous if set(c) <= set(cause)]
         near = [c for c in candidates if consistent(c, cause)]
         pool = inside or near
-        if not pool:
+        joined = [t for t, (found, _) in chosen.items() if any(related(c, cause) for c in (t, *found))]
+        if not pool and not joined:
             continue
-        target = max(pool, key=lambda c: (len(c), scores.get(c, 0.0)))
+        target = joined[0] if joined else max(pool, key=lambda c: (len(c), scores.get(c, 0.0)))
         entry = chosen.setdefault(target, ([], set()))
         entry[0].append(cause)
         entry[1].update(near)

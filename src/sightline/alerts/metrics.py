@@ -50,6 +50,12 @@ ALERTABLE: dict[str, Direction] = {
 }
 """The catalog metrics that make sense to alert on, with the direction of a deviation that is bad."""
 
+MIN_RELATIVE_EFFECT = 0.2
+MIN_ABSOLUTE_EFFECT: dict[str, float] = {"percent": 0.5, "seconds": 0.25, "kbps": 100.0}
+"""The smallest change worth an alert (besides its significance): a fifth of the expected value, and at least this
+much in the metric's unit (half a percentage point, a quarter second, 100 kbps). A cohort whose rebuffering is
+nearly always 0 is significant at 0.3 % rebuffering, and not an incident."""
+
 VOLUME_PARTS = ("attempts", "viewers")
 """Parts every round reads besides its metrics': a cohort-interval is judged only with enough attempts and
 (distinct) viewers."""
@@ -103,6 +109,13 @@ class AlertMetric:
             return np.where(
                 denominator > 0, self.scale * numerator / np.where(denominator > 0, denominator, 1.0), np.nan
             )
+
+
+def effect_floor(metric: AlertMetric, expected: Array) -> Array:
+    """The smallest |observed − expected| worth an alert, in the metric's unit (see `MIN_ABSOLUTE_EFFECT`)."""
+    return np.maximum(
+        MIN_RELATIVE_EFFECT * np.abs(np.nan_to_num(expected)), MIN_ABSOLUTE_EFFECT.get(metric.spec.unit, 0.0)
+    )
 
 
 def evaluate(formula: Formula, parts: Mapping[str, Array]) -> Array:

@@ -15,6 +15,8 @@ anomalous cohort D inside it (D's conditions extend P's), the rest of P (P − D
 same way: if the rest is anomalous too, the anomaly is broader than D and D is not reported; if not, D explains P's
 anomaly and P is not reported. So an incident of one CDN in one country is reported on that pair, not also on the
 CDN, the country and the whole; an incident of everything is reported on the whole alone.
+An ai anomaly must also be a change worth an alert (`metrics.effect_floor`: a fifth of the expected value, and half a
+percentage point, a quarter second or 100 kbps), which widens the band.
 An open alert goes on while its cohort is `continuing`: anomalous, or beyond the bar of a single test at the rule's
 family alpha (hysteresis: an incident found goes on without passing the whole family's bar again at every round).
 """
@@ -28,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sightline.alerts.detect import DAY_S, DetectorRule, Direction, MetricSeries, detect, z_threshold
-from sightline.alerts.metrics import VOLUME_PARTS
+from sightline.alerts.metrics import VOLUME_PARTS, AlertMetric, effect_floor
 from sightline.alerts.rules import AlertRule, Cohort
 from sightline.alerts.series import CohortSeries, catalog_order
 
@@ -122,7 +124,8 @@ class _Window:
             )
             bounds = (found.observed, found.expected, found.lower, found.upper)
             observed, expected, lower, upper = (metric.scale * b[:, 0] for b in bounds)
-            return observed, expected, lower, upper, found.score[:, 0], found.anomalous[:, 0]
+            lower, upper, anomalous = practical(metric, observed, expected, lower, upper, found.anomalous[:, 0])
+            return observed, expected, lower, upper, found.score[:, 0], anomalous
         observed = metric.value(self.value[:, -1], None if self.volume is None else self.volume[:, -1])
         threshold = np.full_like(observed, self._threshold(whole))
         bad = -1.0 if metric.direction is Direction.DOWN else 1.0
@@ -148,6 +151,16 @@ class _Window:
             return self.rule.threshold
         share = self.rule.threshold / 100.0
         return whole * (1.0 - share if self.rule.metric.direction is Direction.DOWN else 1.0 + share)
+
+
+def practical(
+    metric: AlertMetric, observed: Array, expected: Array, lower: Array, upper: Array, anomalous: Mask
+) -> tuple[Array, Array, Mask]:
+    """The band widened to the smallest change worth an alert (`effect_floor`), and the anomalies beyond it."""
+    floor = effect_floor(metric, expected)
+    with np.errstate(invalid="ignore"):
+        worth = np.abs(observed - expected) >= floor
+    return np.minimum(lower, expected - floor), np.maximum(upper, expected + floor), anomalous & worth
 
 
 def in_scope(rule: AlertRule, series: CohortSeries) -> npt.NDArray[np.int64]:
@@ -238,12 +251,14 @@ class Round:
                 evaluate=points,
             )
             scale = rule.metric.scale
-            values = zip(
-                found.observed[0], found.expected[0], found.lower[0], found.upper[0], found.anomalous[0], strict=True
+            observed, expected = scale * found.observed[0], scale * found.expected[0]
+            lower, upper, anomalous = practical(
+                rule.metric, observed, expected, scale * found.lower[0], scale * found.upper[0], found.anomalous[0]
             )
+            values = zip(observed, expected, lower, upper, anomalous, strict=True)
             ends = range(self.end - (points - 1) * rule.interval_s, self.end + 1, rule.interval_s)
             return [
-                (t, scale * o, scale * e, scale * lo, scale * hi, bool(a))
+                (t, float(o), float(e), float(lo), float(hi), bool(a))
                 for t, (o, e, lo, hi, a) in zip(ends, values, strict=True)
             ]
         observed, expected, lower, upper, _, anomalous = window.judge(judged.alpha, float("nan"))

@@ -15,10 +15,16 @@ import threading
 import time
 from collections.abc import Callable
 
+from sqlalchemy.orm import sessionmaker
+
 from sightline.alerts.engine import MAX_CATCH_UP, SETTLE_S, AlertEngine
 from sightline.alerts.rules import INTERVALS
 from sightline.auth.accounts import CustomerInfo
+from sightline.auth.clock import utc_now
 from sightline.auth.plans import Feature, plan_for
+from sightline.auth.service import open_auth
+from sightline.query.pipeline import Engine
+from sightline.settings import Settings
 
 log = logging.getLogger(__name__)
 REPLAY_STEP_S = MAX_CATCH_UP * min(INTERVALS)
@@ -45,6 +51,30 @@ def replay(
         if progress is not None:
             progress(until)
     return ran
+
+
+def replay_customers(
+    settings: Settings,
+    store: Engine,
+    customer_ids: list[int] | None,
+    start: int,
+    end: int,
+    report: Callable[[int, int, float], None] = lambda customer, ran, seconds: None,
+) -> int:
+    """`replay` for each of `customer_ids` (None: every customer whose plan allows alerts) over the metadata
+    database of `settings`; `report` hears each customer's rule rounds and seconds. The rule rounds run."""
+    auth = open_auth(settings)
+    try:
+        engine = AlertEngine(store, sessionmaker(auth.engine, expire_on_commit=False), utc_now)
+        total = 0
+        for customer_id in alerting_customers(auth.accounts.list_customers()) if customer_ids is None else customer_ids:
+            started = time.monotonic()
+            ran = replay(engine, customer_id, start, end)
+            report(customer_id, ran, time.monotonic() - started)
+            total += ran
+        return total
+    finally:
+        auth.close()
 
 
 class AlertScheduler:
