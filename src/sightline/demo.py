@@ -187,7 +187,8 @@ def run_demo(settings: Settings, *, days: float, scale: float, seed_value: int) 
         accounts = provision(settings, customers)
         end_s = to_ms(config.end) // 1000
         print("running the alert rules over the last day, as the service would have")
-        replay_customers(settings, store, [c.id for c in customers], end_s - ALERTS_REPLAY_S, end_s)
+        start_s = max(to_ms(config.start) // 1000, end_s - ALERTS_REPLAY_S)
+        replay_customers(settings, store, [c.id for c in customers], start_s, end_s)
         path = write_demo_json(settings.data_dir, accounts)
         print(
             f"\n{events:,} events of {days:g} days, and of the {LOOKBACK.days} days before at "

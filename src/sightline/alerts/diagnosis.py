@@ -9,7 +9,8 @@ volume in the window; for a count, its share of the amount there times the amoun
 interval of that span, against the same expectation, is a reference window the diagnosis learns the noise from.
 A cause's affected views are the attempts of its leaves in the window; its affected viewers are counted by a query
 of `views` filtered by its conditions (and, for a failure metric, by the failed status): distinct viewers do not
-add up across leaves.
+add up across leaves. Within an alert's cohort, causes that explain less than `MIN_EXPLAINED` of its excess give way
+to the cohort itself.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ DIAGNOSIS_DIMENSIONS = catalog_order(
 """The dimensions a diagnosis looks through: delivery, geography, device and player."""
 REFERENCE_SPAN = timedelta(hours=1)
 MAX_REFERENCE_WINDOWS = 12
+MIN_EXPLAINED = 0.8
+"""Within an alert's cohort, causes that explain less of its excess than this say that the excess is spread over
+the cohort: the cohort itself is the cause (`cdn=X ∧ country=Y` rather than two of its ISPs and a device)."""
 PRIOR_VIEWS = 20.0
 """A leaf's expected rate is its rate the day before shrunk towards all leaves' as if it had this many more views
 there (in its denominator's unit: views, or their play time for a time-weighted mean)."""
@@ -222,6 +226,14 @@ def diagnose_window(
     found = diagnose(leaves, direction=1 if metric.direction is not Direction.DOWN else -1, reference=reference)
     if not found:
         return Diagnosis((), 0.0, leaves.size, dimensions)
+    if cohort and found[0].share < MIN_EXPLAINED:  # spread over the cohort: the cohort is the cause
+        everything = Cause((), 0.0, 0.0, 0.0, leaves.size, 1.0, 0.0)
+        return Diagnosis(
+            (_found(engine, rule, cohort, period, everything, columns, dimensions, reported),),
+            1.0,
+            leaves.size,
+            dimensions,
+        )
     causes = tuple(
         _found(engine, rule, cohort, period, cause, columns, dimensions, reported) for cause in found[0].causes
     )
