@@ -2,6 +2,7 @@
 default rules, one diagnosis, and getAIAlerts' answer time.
 
     .venv/bin/python bench/alerts.py [--data-dir DIR] [--events N] [--rounds N] [--no-write]
+    .venv/bin/python bench/alerts.py --clean-days D [--no-write]
 
 DIR holds the query benchmark's data (bench/query_data.py loads it there when it is absent or empty; it is
 reused when it holds enough). The alerts live in a temporary metadata database. Measured:
@@ -12,6 +13,10 @@ reused when it holds enough). The alerts live in a temporary metadata database. 
   and the day before, `diagnose`, and each cause's distinct viewers), the median of 3;
 - getAIAlerts through HTTP on the app (in process), a page of 100 of 2,000 stored alerts, p50 and p95 of 200.
 The section "alerts" of docs/benchmarks.md is rewritten unless `--no-write`.
+
+`--clean-days D`: the false alerts instead. Two customers of the demo's rate without incidents
+(`SimulationConfig(with_incidents=False)`), 8 days of history and D days judged with the default rules, replayed as
+the scheduler runs them; every alert is false. Section "alerts on clean traffic".
 """
 
 from __future__ import annotations
@@ -22,10 +27,11 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from benchlib import benchmark_app, write_section
@@ -33,8 +39,10 @@ from query_data import CUSTOMERS, END, ensure_loaded
 from sightline.alerts.diagnosis import diagnose_window, span
 from sightline.alerts.engine import AlertEngine
 from sightline.alerts.models import AlertRow
+from sightline.alerts.scheduler import replay_customers
 from sightline.auth.service import open_auth
 from sightline.settings import Settings
+from sightline.simulate import SimulationConfig, simulate
 from sightline.store import open_store
 
 CUSTOMER = CUSTOMERS[0]
@@ -113,13 +121,66 @@ def _get_ai_alerts(data_dir: Path, requests: int) -> list[float]:
         return times
 
 
+def _false_alerts(days: float) -> tuple[list[AlertRow], float]:
+    """The alerts of `days` days of clean traffic of two customers after 8 days of history, and the seconds the
+    rounds took."""
+    end = datetime(2024, 5, 20, tzinfo=UTC)
+    config = SimulationConfig(
+        start=end - timedelta(days=8 + days), end=end, customer_ids=CUSTOMERS, seed=11, with_incidents=False
+    )
+    with tempfile.TemporaryDirectory() as directory:
+        settings = Settings(data_dir=Path(directory))
+        store = open_store(settings)
+        auth = open_auth(settings)
+        try:
+            for chunk in simulate(config):
+                store.insert_events(chunk.events)
+            for customer in CUSTOMERS:
+                auth.accounts.add_customer(customer, f"Clean {customer}", 6831)
+            began = time.perf_counter()
+            start = int((end - timedelta(days=days)).timestamp())
+            replay_customers(settings, store, list(CUSTOMERS), start, int(end.timestamp()))
+            seconds = time.perf_counter() - began
+            with sessionmaker(auth.engine)() as session:
+                return list(session.scalars(select(AlertRow).order_by(AlertRow.started_at))), seconds
+        finally:
+            auth.close()
+            store.close()
+
+
+def clean(days: float, write: bool) -> None:
+    alerts, seconds = _false_alerts(days)
+    weeks = len(CUSTOMERS) * days / 7
+    by_severity = {level: sum(a.severity == level for a in alerts) for level in ("critical", "major", "warning")}
+    rows = "\n".join(
+        f"| {a.customer_id} | {a.metric} | {a.cohort} | {a.severity} | {a.started_at:%m-%d %H:%M} |" for a in alerts
+    )
+    body = f"""Two customers ({", ".join(map(str, CUSTOMERS))}) at the demo's rate without incidents, {days:g} days
+judged after 8 days of history with the 9 default rules (replayed in {seconds:.0f} s): every alert is false.
+
+**{len(alerts)} false alerts in {weeks:.2f} customer-weeks: {len(alerts) / weeks:.1f} per customer-week** (goal ≤ 1;
+critical {by_severity["critical"]}, major {by_severity["major"]}, warning {by_severity["warning"]}).
+
+| customer | metric | cohort | severity | start (UTC) |
+|---|---|---|---|---|
+{rows}
+"""
+    if write:
+        write_section("alerts on clean traffic", f"bench/alerts.py --clean-days {days:g}", body)
+    print(body)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=float, default=50e6)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "sightline-bench-query")
     parser.add_argument("--no-write", action="store_true", help="print the report instead of writing it")
+    parser.add_argument("--clean-days", type=float, help="measure false alerts on this many days of clean traffic")
     args = parser.parse_args()
+    if args.clean_days:
+        clean(args.clean_days, not args.no_write)
+        return
     loaded = ensure_loaded(args.data_dir, args.events)
     cold, warm, per_round, diagnosis = _rounds(args.data_dir, args.rounds)
     times = sorted(_get_ai_alerts(args.data_dir, 200))
