@@ -109,8 +109,9 @@ class AlertEngine:
         rules = [rule for rule in self.rules.rules(customer_id) if rule.enabled]
         judged = self._judged_until([rule.id for rule in rules])
         ran = 0
-        for step in sorted({rule.interval_s for rule in rules}):
-            of_step = [rule for rule in rules if rule.interval_s == step]
+        by_step = {step: [rule for rule in rules if rule.interval_s == step] for step in {r.interval_s for r in rules}}
+        self._cache.retain(customer_id, [_key(customer_id, of_step) for of_step in by_step.values()])
+        for step, of_step in sorted(by_step.items()):
             last = until // step * step
             due: dict[int, list[AlertRule]] = {}
             for rule in of_step:

@@ -31,7 +31,7 @@ from sightline.catalog.metrics import MetricSpec
 from sightline.query.compile import TIMESTAMP, MetricQuery, compile_metrics
 from sightline.query.filters import Node
 from sightline.query.period import Granularity, Period
-from sightline.query.pipeline import Engine, value_rows
+from sightline.query.pipeline import Engine
 from sightline.query.printer import print_select
 
 Array = npt.NDArray[np.float64]
@@ -81,11 +81,6 @@ def fetch(engine: Engine, query: MetricQuery) -> pa.Table:
     sql, params = print_select(compile_metrics(query).select)
     table: pa.Table = engine.query(sql, params)
     return table
-
-
-def fetch_rows(engine: Engine, query: MetricQuery) -> list[dict[str, object]]:
-    """The rows of `query` as Python values."""
-    return value_rows(engine)(compile_metrics(query).select)
 
 
 @dataclass
@@ -191,10 +186,6 @@ def _codes(column: pa.ChunkedArray) -> tuple[npt.NDArray[np.int64], list[str]]:
     ]
 
 
-def epoch(moment: datetime) -> int:
-    return int(moment.timestamp())
-
-
 def instant(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
@@ -242,7 +233,7 @@ class SeriesCache:
         self._held[key] = (series, max(settled, since))
         return series
 
-    def retain(self, keys: Iterable[SeriesKey]) -> None:
-        """Forget the series of every other key (rules changed or gone)."""
+    def retain(self, customer_id: int, keys: Iterable[SeriesKey]) -> None:
+        """Forget the customer's series of every other key (its rules changed or gone)."""
         wanted = set(keys)
-        self._held = {k: v for k, v in self._held.items() if k in wanted}
+        self._held = {k: v for k, v in self._held.items() if k.customer_id != customer_id or k in wanted}
