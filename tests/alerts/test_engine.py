@@ -6,20 +6,21 @@ run again, neither loses nor repeats an alert or a notice; getAIAlerts' store an
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from sightline.alerts.alert_store import AlertStore, parse_alerts_request
 from sightline.alerts.engine import AlertEngine
 from sightline.alerts.models import AlertRow, AlertRuleRow
-from sightline.alerts.outbox import AlertNotice
+from sightline.alerts.notify import Notice
+from sightline.alerts.outbox import AlertDelivery, AlertNotice
 from sightline.alerts.rules import RuleInput
 from sightline.alerts.scheduler import replay
 from sightline.auth.service import AuthService, open_auth
@@ -166,3 +167,27 @@ def test_the_alerts_store_answers_the_engines_alerts(world: World) -> None:
         assert field in alert
     for field in ("observed", "expected", "band", "impact", "diagnosis", "series", "metricquery", "listsessions"):
         assert field in alert
+
+
+def test_a_round_that_fails_before_its_commit_is_written_whole_by_the_next_run(world: World) -> None:
+    incident = world.incidents["cdn_degradation"]
+    rule_id = next(r.id for r in world.engine().rules.rules(CUSTOMER) if r.metric.name == "bufferingratio")
+    expected = sorted((row.id, row.status) for row, _ in world.alerts() if row.rule_id == rule_id)
+    told = [key for alert_id, key in world.notices() if alert_id in {i for i, _ in expected}]
+    with world.sessions.begin() as session:  # as if the rule had never been judged there
+        session.execute(delete(AlertDelivery).where(AlertDelivery.alert_id.in_([i for i, _ in expected])))
+        session.execute(delete(AlertNotice).where(AlertNotice.rule_id == rule_id))
+        session.execute(delete(AlertRow).where(AlertRow.rule_id == rule_id))
+        session.execute(update(AlertRuleRow).where(AlertRuleRow.id == rule_id).values(judged_until=None))
+
+    def crash(session: Session, notices: Sequence[Notice]) -> None:
+        if notices:
+            raise RuntimeError("killed in the middle of the round's transaction")
+
+    crashing = AlertEngine(world.store, world.sessions, lambda: END, notify=crash)
+    with pytest.raises(RuntimeError, match="killed"):
+        world.replay(crashing, incident.start - timedelta(minutes=30), incident.end + timedelta(minutes=80))
+    assert [row for row, _ in world.alerts() if row.rule_id == rule_id] == []  # nothing of the round written
+    world.replay(world.engine(), incident.start - timedelta(minutes=30), incident.end + timedelta(minutes=80))
+    assert sorted((row.id, row.status) for row, _ in world.alerts() if row.rule_id == rule_id) == expected
+    assert [key for alert_id, key in world.notices() if alert_id in {i for i, _ in expected}] == told
