@@ -51,9 +51,9 @@ ALERTABLE: dict[str, Direction] = {
 """The catalog metrics that make sense to alert on, with the direction of a deviation that is bad."""
 
 MIN_RELATIVE_EFFECT = 0.2
-MIN_ABSOLUTE_EFFECT: dict[str, float] = {"percent": 0.5, "seconds": 0.5, "kbps": 100.0}
+MIN_ABSOLUTE_EFFECT: dict[str, float] = {"percent": 0.5, "seconds": 0.25, "kbps": 100.0}
 """The smallest change worth an alert (besides its significance): a fifth of the expected value, and at least this
-much in the metric's unit (half a percentage point, half a second, 100 kbps). A cohort whose rebuffering is
+much in the metric's unit (half a percentage point, a quarter second, 100 kbps). A cohort whose rebuffering is
 nearly always 0 is significant at 0.3 % rebuffering, and not an incident."""
 
 VOLUME_PARTS = ("attempts", "viewers")
