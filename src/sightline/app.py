@@ -8,10 +8,27 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.orm import sessionmaker
 
 from sightline import __version__
+from sightline.alerts.alert_store import AlertStore
 from sightline.alerts.delivery import DeliveryWorker
-from sightline.api import alertdeliveries, catalog, cmcd, collect, errors_api, health, media, metrics, sdk, smartquery
+from sightline.alerts.engine import AlertEngine
+from sightline.alerts.scheduler import AlertScheduler, alerting_customers
+from sightline.alerts.store import RuleStore
+from sightline.api import (
+    alertdeliveries,
+    alerts,
+    catalog,
+    cmcd,
+    collect,
+    errors_api,
+    health,
+    media,
+    metrics,
+    sdk,
+    smartquery,
+)
 from sightline.api import sessions as session_routes
 from sightline.api.auth import include_auth
 from sightline.api.cors import ALLOWED_HEADERS, CrossOriginIngest
@@ -21,6 +38,7 @@ from sightline.api.media import CMCD_REQUEST_HEADERS
 from sightline.api.media_origin import MediaOrigin
 from sightline.api.mux import router as mux_router
 from sightline.api.services import Services, accounts
+from sightline.auth.clock import utc_now
 from sightline.ingest.cmcd_format import adopt_legacy_log
 from sightline.ingest.enrich import Enricher
 from sightline.ingest.formats import Formats
@@ -65,6 +83,7 @@ def create_app(
         adopt_legacy_log(settings.data_dir / "cmcd", states, formats.cmcd_reports, now_ms)
         intake = Intake(pipeline, states, lambda dims, origin: enricher.enrich(dims, *origin), formats.all())
         intake.recover(the_store)
+        metadata = sessionmaker(auth.engine, expire_on_commit=False)
         app.state.services = Services(
             store=the_store,
             writer=the_writer,
@@ -74,6 +93,8 @@ def create_app(
             intake=intake,
             media_origin=MediaOrigin.from_settings(settings),
             smartquery=SmartQueryService(the_store, smartquery.render_page),
+            alert_rules=RuleStore(metadata, utc_now),
+            alerts=AlertStore(metadata, utc_now),
         )
         sweeper = asyncio.create_task(pipeline.sweep_forever())
         intake.start()
@@ -85,6 +106,12 @@ def create_app(
         stored_days.start()
         notifications = DeliveryWorker.for_settings(auth.engine, settings)
         notifications.start()
+        alert_rounds = AlertScheduler(
+            AlertEngine(the_store, metadata, utc_now),
+            lambda: alerting_customers(auth.accounts.list_customers()),
+            settings.alerts_every_s,
+        )
+        alert_rounds.start()
         try:
             yield
         finally:
@@ -92,6 +119,7 @@ def create_app(
             await intake.close()
             states.close()
             stored_days.stop()
+            alert_rounds.stop()
             notifications.stop()
             if writer is None:
                 the_writer.close()
@@ -115,6 +143,7 @@ def create_app(
     include_docs_pages(app)
     app.include_router(health.router)
     include_auth(app, settings)
+    app.include_router(alerts.router)
     app.include_router(metrics.router)
     app.include_router(errors_api.router)
     app.include_router(smartquery.router)

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sightline.alerts.cli import register_alert_commands
 from sightline.auth.cli import register_commands
 from sightline.settings import Settings
 from sightline.store import StoreError
@@ -115,6 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     docs.set_defaults(run=_docs)
     register_commands(commands)
     register_quarantine_commands(commands)
+    register_alert_commands(commands)
     return parser
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 from tqdm import tqdm
 
+from sightline.alerts.scheduler import replay_customers
 from sightline.auth.demo import DemoAccount, provision_demo_customer
 from sightline.auth.service import open_auth
 from sightline.server import base_url, serve, tls_files
@@ -40,6 +41,9 @@ DEMO_JSON = "demo.json"
 HISTORY_RATE = 0.05
 """The rate of the weeks before the demo's period (`history`), against the period's: enough for the cohorts
 of the period to read as a customer's would (about a quarter `new`), for a fifth more events to seed."""
+ALERTS_REPLAY_S = 26 * 3600
+"""The alert rounds replayed at start: the injected incidents lie in the last day (each on the latest day its time
+of day fits, so up to a day and its length before the end)."""
 DEMO_CUSTOMERS: tuple[tuple[int, int], ...] = ((1001, 6831), (1002, 6830))
 """(customer id, plan level): the first has the highest plan level, which allows everything."""
 
@@ -181,6 +185,10 @@ def run_demo(settings: Settings, *, days: float, scale: float, seed_value: int) 
         live = LiveTraffic(writer, config)
         events = seed(store, config, live)
         accounts = provision(settings, customers)
+        end_s = to_ms(config.end) // 1000
+        print("running the alert rules over the last day, as the service would have")
+        start_s = max(to_ms(config.start) // 1000, end_s - ALERTS_REPLAY_S)
+        replay_customers(settings, store, [c.id for c in customers], start_s, end_s)
         path = write_demo_json(settings.data_dir, accounts)
         print(
             f"\n{events:,} events of {days:g} days, and of the {LOOKBACK.days} days before at "
@@ -191,7 +199,7 @@ def run_demo(settings: Settings, *, days: float, scale: float, seed_value: int) 
                 f"  incident {incident.name} on {incident.customer_id}: {incident.start:%a %H:%M} to "
                 f"{incident.end:%H:%M} UTC {incident.filters or ''}"
             )
-        print(welcome(settings, accounts, to_ms(config.end) // 1000, path))
+        print(welcome(settings, accounts, end_s, path))
         live.start()
         try:
             # the simulated live traffic goes around the collector: its views are not the collector's

@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     )
     notify_retry_cap_s: float = Field(default=3600.0, gt=0, description="Longest wait between two attempts.")
     notify_poll_s: float = Field(default=1.0, gt=0, le=60, description="How often due notifications are looked for.")
+    alerts_every_s: float = Field(
+        default=60.0, gt=0, description="How often the alert rules' due detection rounds are looked for and run."
+    )
     notify_private_targets: bool = Field(
         default=False,
         description="Let webhooks reach loopback, private and link-local addresses (refused by default: a rule's "

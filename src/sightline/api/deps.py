@@ -19,6 +19,8 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from sightline.alerts.alert_store import AlertStore
+from sightline.alerts.store import RuleStore
 from sightline.api.errors import ApiError, unauthorized
 from sightline.api.media_origin import MediaOrigin
 from sightline.api.services import accounts, services
@@ -67,6 +69,20 @@ async def get_smartquery(request: Request) -> SmartQueryService:
 
 
 SmartQueryDep = Annotated[SmartQueryService, Depends(get_smartquery)]
+
+
+async def get_alert_rules(request: Request) -> RuleStore:
+    return services(request.app).alert_rules
+
+
+AlertRulesDep = Annotated[RuleStore, Depends(get_alert_rules)]
+
+
+async def get_alerts(request: Request) -> AlertStore:
+    return services(request.app).alerts
+
+
+AlertsDep = Annotated[AlertStore, Depends(get_alerts)]
 
 
 async def get_auth(request: Request) -> AuthService:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
+from sightline.alerts.alert_store import AlertStore
+from sightline.alerts.store import RuleStore
 from sightline.api.media_origin import MediaOrigin
 from sightline.auth.service import AuthService
 from sightline.ingest.enrich import Enricher
@@ -32,6 +34,8 @@ class Services:
     intake: Intake
     media_origin: MediaOrigin
     smartquery: SmartQueryService
+    alert_rules: RuleStore
+    alerts: AlertStore
 
 
 def services(app: ASGIApp) -> Services:

@@ -1,0 +1,207 @@
+"""`sightline alertrules list|show|add|update|delete`: alert rules from the command line; `sightline alerts run`:
+the detection rounds replayed over stored history, as the service's scheduler would have run them.
+
+A rule is given by flags, or whole as JSON (`--json FILE`, `-` for stdin: the shape the API takes, the only way to
+give a webhook's secret, which an argument would show to other users of the machine). `update` changes only the
+flags given. Errors (a bad field, an unknown rule) print one line, as every `sightline` command's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sightline.alerts.store import RuleStore
+
+RuleAction = Callable[["RuleStore", argparse.Namespace], None]
+_FLAGS: dict[str, str] = {
+    "name": "name",
+    "type": "type",
+    "metric": "metric",
+    "interval": "interval",
+    "window": "window",
+    "min_attempts": "minattempts",
+    "min_users": "minusers",
+    "sensitivity": "sensitivity",
+    "condition": "condition",
+    "threshold": "threshold",
+}
+"""Flags of a rule → the field of the rule they set."""
+
+
+def register_alert_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `alertrules` to `sightline`'s subcommands."""
+    rules = commands.add_parser("alertrules", help="alert rules of a customer").add_subparsers(
+        dest="action", required=True
+    )
+    _rule_action(rules, "list", "list the customer's rules", _list)
+    show = _rule_action(rules, "show", "show a rule as JSON", _show)
+    show.add_argument("id")
+    add = _rule_action(rules, "add", "add a rule (flags, or --json)", _add)
+    _rule_flags(add)
+    update = _rule_action(rules, "update", "change the fields given of a rule", _update)
+    update.add_argument("id")
+    _rule_flags(update)
+    delete = _rule_action(rules, "delete", "delete a rule", _delete)
+    delete.add_argument("id")
+    alerts = commands.add_parser("alerts", help="AI alerts").add_subparsers(dest="action", required=True)
+    run = alerts.add_parser("run", help="run the detection rounds of [--from, --to] over stored history")
+    run.add_argument("--data-dir", type=Path, help="data directory (default ./sightline-data)")
+    run.add_argument("--customer", type=int, action="append", help="a customer id (repeatable; default: every one)")
+    run.add_argument("--from", dest="start", type=moment, required=True, help="epoch seconds or ISO 8601 (UTC)")
+    run.add_argument("--to", dest="end", type=moment, help="epoch seconds or ISO 8601 (UTC); default now")
+    run.set_defaults(run=_run_alerts)
+
+
+def moment(text: str) -> int:
+    """Epoch seconds from epoch seconds or an ISO 8601 time (UTC unless it says otherwise)."""
+    from datetime import UTC, datetime
+
+    if text.strip().isdigit():
+        return int(text)
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not epoch seconds nor an ISO 8601 time: {text!r}") from None
+    return int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp())
+
+
+def _run_alerts(args: argparse.Namespace) -> None:
+    import time
+
+    from sightline.alerts.scheduler import replay_customers
+    from sightline.settings import Settings
+    from sightline.store import open_store
+
+    end = int(time.time()) if args.end is None else args.end
+    if end <= args.start:
+        raise ValueError("--to must be after --from")
+    settings = Settings() if args.data_dir is None else Settings(data_dir=args.data_dir)
+    store = open_store(settings)
+    try:
+        replay_customers(
+            settings,
+            store,
+            args.customer,
+            args.start,
+            end,
+            lambda customer, ran, seconds: print(f"customer {customer}: {ran} rule rounds in {seconds:.1f} s"),
+        )
+    finally:
+        store.close()
+
+
+def _rule_action(
+    group: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str, action: RuleAction
+) -> argparse.ArgumentParser:
+    parser = group.add_parser(name, help=help_text)
+    parser.add_argument("--data-dir", type=Path, help="data directory (default ./sightline-data)")
+    parser.add_argument("--customer", type=int, required=True, help="the customer id")
+    parser.set_defaults(run=lambda args: _with_rules(action, args))
+    return parser
+
+
+def _rule_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", dest="json_file", help="the rule as JSON (the API's body); - for stdin")
+    parser.add_argument("--name")
+    parser.add_argument("--type", choices=["ai", "manual"])
+    parser.add_argument("--metric", help="an alertable metric (docs/alerts.md)")
+    parser.add_argument("--dimensions", help="comma-separated: scope selected; empty: scope all")
+    parser.add_argument("--pairs", action=argparse.BooleanOptionalAction, help="cohorts of pairs of dimensions too")
+    parser.add_argument("--interval", type=int, help="seconds: 60, 300, 600 or 3600")
+    parser.add_argument("--window", type=int, help="seconds judged each interval: a multiple of the interval")
+    parser.add_argument("--min-attempts", type=int)
+    parser.add_argument("--min-users", type=int)
+    parser.add_argument("--sensitivity", type=float, help="ai rules: 0 to 1")
+    parser.add_argument("--condition", choices=["fixed", "relative"], help="manual rules")
+    parser.add_argument("--threshold", type=float, help="manual rules")
+    parser.add_argument(
+        "--recipient",
+        action="append",
+        help="KIND:TARGET[:LEVEL] (repeatable), e.g. email:ops@example.com:major; replaces the rule's recipients",
+    )
+    parser.add_argument("--enabled", action=argparse.BooleanOptionalAction)
+
+
+def _with_rules(action: RuleAction, args: argparse.Namespace) -> None:
+    from pydantic import ValidationError
+    from sqlalchemy.orm import sessionmaker
+
+    from sightline.alerts.store import RuleNotFoundError, RuleStore
+    from sightline.auth.clock import utc_now
+    from sightline.auth.service import open_auth
+    from sightline.settings import Settings
+
+    settings = Settings() if args.data_dir is None else Settings(data_dir=args.data_dir)
+    auth = open_auth(settings)
+    try:
+        action(RuleStore(sessionmaker(auth.engine, expire_on_commit=False), utc_now), args)
+    except (RuleNotFoundError, ValidationError) as error:
+        raise ValueError(str(error).replace("\n", "; ")) from None
+    finally:
+        auth.close()
+
+
+def _fields(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:
+    """`base` (the rule's fields) with those the flags give."""
+    fields = dict(base)
+    if args.json_file is not None:
+        text = sys.stdin.read() if args.json_file == "-" else Path(args.json_file).read_text()
+        fields.update(json.loads(text))
+    fields.update({field: getattr(args, flag) for flag, field in _FLAGS.items() if getattr(args, flag) is not None})
+    if args.dimensions is not None:
+        names = [name.strip() for name in args.dimensions.split(",") if name.strip()]
+        fields.update(scope="selected" if names else "all", dimensions=names)
+    for flag in ("pairs", "enabled"):
+        if getattr(args, flag) is not None:
+            fields[flag] = getattr(args, flag)
+    if args.recipient is not None:
+        fields["recipients"] = [_recipient(text) for text in args.recipient]
+    return fields
+
+
+def _recipient(text: str) -> dict[str, str]:
+    kind, _, rest = text.partition(":")
+    target, _, level = rest.rpartition(":")
+    if level not in ("critical", "major", "warning"):
+        target, level = rest, "warning"
+    return {"kind": kind, "target": target, "level": level}
+
+
+def _print(rule: Any) -> None:
+    from sightline.alerts.rules import rule_json
+
+    print(json.dumps(rule_json(rule), indent=2, ensure_ascii=False))
+
+
+def _list(rules: RuleStore, args: argparse.Namespace) -> None:
+    for rule in rules.rules(args.customer):
+        scope = ",".join(rule.dimensions) or "all"
+        print(f"{rule.id}\t{'on' if rule.enabled else 'off'}\t{rule.type}\t{rule.metric.name}\t{scope}\t{rule.name}")
+
+
+def _show(rules: RuleStore, args: argparse.Namespace) -> None:
+    _print(rules.rule(args.customer, args.id))
+
+
+def _add(rules: RuleStore, args: argparse.Namespace) -> None:
+    from sightline.alerts.rules import RuleInput
+
+    _print(rules.add(args.customer, RuleInput.model_validate(_fields(args, {}))))
+
+
+def _update(rules: RuleStore, args: argparse.Namespace) -> None:
+    from sightline.alerts.rules import RuleInput
+
+    current = rules.rule(args.customer, args.id).to_input().model_dump()
+    _print(rules.replace(args.customer, args.id, RuleInput.model_validate(_fields(args, current))))
+
+
+def _delete(rules: RuleStore, args: argparse.Namespace) -> None:
+    rules.delete(args.customer, args.id)
+    print(f"deleted rule {args.id} of customer {args.customer}")

@@ -1,0 +1,292 @@
+"""The diagnosis of an anomaly, as the engine runs it: leaves from the store, `alerts.diagnose` over them, and each
+cause's affected viewers (IO at the edges, the model in `diagnose`).
+
+Leaves: the views of the anomalous window grouped by every dimension of `DIAGNOSIS_DIMENSIONS` (one query of the
+metric's parts through the query pipeline, like a round's), within the alert's cohort. What is expected of each
+leaf comes from the same leaves at the same time the day before (`REFERENCE_SPAN` either side, one query, by
+interval): for a ratio or a mean, each leaf's rate there, shrunk towards all leaves' (`baseline_rate`), times its
+volume in the window; for a count, its share of the amount there times the amount the detector expected. Each
+interval of that span, against the same expectation, is a reference window the diagnosis learns the noise from.
+A cause's affected views are the attempts of its leaves in the window; its affected viewers are counted by a query
+of `views` filtered by its conditions (and, for a failure metric, by the failed status): distinct viewers do not
+add up across leaves. Within an alert's cohort, causes that explain less than `MIN_EXPLAINED` of its excess give way
+to the cohort itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from sightline.alerts.detect import Direction, MetricKind
+from sightline.alerts.diagnose import Cause, diagnose
+from sightline.alerts.diagnose_leaves import Leaves, additive_leaves
+from sightline.alerts.metrics import CONFIRMED_BY, AlertMetric
+from sightline.alerts.rules import AlertRule, Cohort
+from sightline.alerts.series import as_cohort, catalog_order, fetch, instant, leaves_query
+from sightline.query.compile import TIMESTAMP
+from sightline.query.filters import And, Condition, Node
+from sightline.query.period import Period
+from sightline.query.pipeline import Engine, fetch_value_page, value_rows
+from sightline.query.sessions import SessionQuery, compile_sessions
+
+Array = npt.NDArray[np.float64]
+DIAGNOSIS_DIMENSIONS = catalog_order(
+    ("cdn", "country", "isp", "connectiontype", "device", "brand", "player", "playerversion")
+)
+"""The dimensions a diagnosis looks through: delivery, geography, device and player."""
+REFERENCE_SPAN = timedelta(hours=1)
+MAX_REFERENCE_WINDOWS = 12
+MIN_EXPLAINED = 0.8
+"""Within an alert's cohort, causes that explain less of its excess than this say that the excess is spread over
+the cohort: the cohort itself is the cause (`cdn=X ∧ country=Y` rather than two of its ISPs and a device)."""
+PRIOR_VIEWS = 20.0
+"""A leaf's expected rate is its rate the day before shrunk towards all leaves' as if it had this many more views
+there (in its denominator's unit: views, or their play time for a time-weighted mean)."""
+FAILED_STATUS: dict[str, str] = {
+    "vsf": "startfailed",
+    "failurerate": "startfailed",
+    "ebvs": "exitedbeforestart",
+    "vpf": "playbackfailed",
+}
+"""The status of the views a failure metric counts: its affected viewers are those of such views."""
+DAY = timedelta(days=1)
+PARENTS: dict[str, str] = {"playerversion": "player"}
+"""A dimension whose values belong to another's (a version is a version of a player): a cause on the child names
+the parent's value too when all its views have the same."""
+
+
+@dataclass(frozen=True, slots=True)
+class FoundCause:
+    """A cause in the metric's unit: its conditions (the cohort's among them), its share of the excess, its value
+    observed and expected, the attempts of its views and their distinct viewers."""
+
+    conditions: Cohort
+    share: float
+    observed: float
+    expected: float
+    views: float
+    viewers: int
+    significance: float
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    """The causes of an anomaly, strongest first (none: nothing stands out, the anomaly is the cohort's as a
+    whole), the share of the excess they explain, and the leaves and dimensions looked through."""
+
+    causes: tuple[FoundCause, ...]
+    share: float
+    leaves: int
+    dimensions: tuple[str, ...]
+
+
+def cohort_filter(conditions: Cohort, status: str | None = None) -> Node | None:
+    """The filter of a cohort's views (and of a status)."""
+    nodes: list[Node] = [Condition(name, "=", (value,)) for name, value in conditions]
+    if status is not None:
+        nodes.append(Condition("status", "=", (status,)))
+    if not nodes:
+        return None
+    return nodes[0] if len(nodes) == 1 else And(tuple(nodes))
+
+
+def affected_viewers(engine: Engine, customer_id: int, metric: AlertMetric, conditions: Cohort, period: Period) -> int:
+    """Distinct viewers of the views of `conditions` started in `period` (those that failed, for a failure
+    metric)."""
+    query = SessionQuery(
+        customer_id=customer_id,
+        period=period,
+        granularity="hour",
+        filter=cohort_filter(conditions, FAILED_STATUS.get(metric.name)),
+        order_by=("viewerid", "ASC"),
+        limit=1,
+        fields=("viewerid",),
+        keys=("viewerid",),
+    )
+    return fetch_value_page(value_rows(engine), compile_sessions(query), 1, 0).total
+
+
+class _Layer:
+    """A metric's amounts of each leaf in one window: numerator, denominator (attempts for a count), attempts."""
+
+    def __init__(self, metric: AlertMetric, frame: pd.DataFrame, window_s: int) -> None:
+        parts = {p: frame[p].to_numpy(dtype=np.float64) for p in frame.columns}
+        numerator, denominator = metric.amounts(parts, window_s)
+        self.numerator = np.maximum(np.nan_to_num(numerator), 0.0)
+        self.attempts = parts["attempts"]
+        self.denominator = self.attempts if denominator is None else np.maximum(np.nan_to_num(denominator), 0.0)
+
+
+class _Expectation:
+    """A metric's amounts of each leaf in the window and in the intervals of the history, and what is expected of
+    each in the window (and in each history interval, against the same rates), in the amounts' unit."""
+
+    def __init__(
+        self,
+        metric: AlertMetric,
+        window: pd.DataFrame,
+        history: list[pd.DataFrame],
+        window_s: int,
+        interval_s: int,
+        expected: float | None,
+    ) -> None:
+        self.metric = metric
+        self.observed = _Layer(metric, window, window_s)
+        self.history = [_Layer(metric, frame, interval_s) for frame in history]
+        known = self.history or [self.observed]
+        numerator = np.sum([layer.numerator for layer in known], axis=0)
+        if metric.kind is MetricKind.COUNT:
+            share = (numerator + 1e-9) / (float(numerator.sum()) + 1e-9 * numerator.size)
+            total = float(self.observed.numerator.sum()) if expected is None else expected
+            self.expected = share * total
+            self.expected_history = [share * float(layer.numerator.sum()) for layer in self.history]
+            return
+        denominator = np.sum([layer.denominator for layer in known], axis=0)
+        per_view = float(denominator.sum()) / max(1.0, sum(float(layer.attempts.sum()) for layer in known))
+        prior = PRIOR_VIEWS * max(per_view, 1e-9)
+        pooled = float(numerator.sum()) / float(denominator.sum()) if denominator.sum() > 0 else 0.0
+        rate = (numerator + prior * (pooled if expected is None else expected)) / (denominator + prior)
+        self.expected = rate * self.observed.denominator
+        self.expected_history = [rate * layer.denominator for layer in self.history]
+
+    def leaves(
+        self, dimensions: tuple[str, ...], columns: list[npt.NDArray[np.str_]]
+    ) -> tuple[Leaves, tuple[Leaves, ...]]:
+        """The window's leaves, and each history interval's as a reference window."""
+        counts = not self.metric.per_period
+        views = self.observed.attempts if self.metric.kind is MetricKind.COUNT else self.observed.denominator
+        leaves = additive_leaves(dimensions, columns, self.observed.numerator, self.expected, views, counts)
+        reference = tuple(
+            additive_leaves(dimensions, columns, layer.numerator, expected, None, counts)
+            for layer, expected in zip(self.history, self.expected_history, strict=True)
+            if layer.numerator.sum() + expected.sum() > 0
+        )
+        return leaves, reference
+
+    def values(self, inside: npt.NDArray[np.bool_]) -> tuple[float, float]:
+        """The metric's value observed and expected over the leaves `inside`, in its unit."""
+        numerator, expected = float(self.observed.numerator[inside].sum()), float(self.expected[inside].sum())
+        if self.metric.kind is MetricKind.COUNT:
+            return self.metric.scale * numerator, self.metric.scale * expected
+        denominator = float(self.observed.denominator[inside].sum())
+        if denominator <= 0:
+            return float("nan"), float("nan")
+        return self.metric.scale * numerator / denominator, self.metric.scale * expected / denominator
+
+
+def diagnose_window(
+    engine: Engine, rule: AlertRule, cohort: Cohort, period: Period, expected: float | None
+) -> Diagnosis:
+    """The diagnosis of `rule`'s anomaly of `cohort` in `period` (the rule's window); `expected` is the value the
+    detector expected of the cohort there (the metric's unit), None when unknown."""
+    metric = rule.metric
+    model = CONFIRMED_BY.get(metric.name, metric)
+    fixed = {name for name, _ in cohort}
+    dimensions = tuple(d for d in DIAGNOSIS_DIMENSIONS if d not in fixed)
+    parts = sorted({*metric.parts, *model.parts, "attempts"})
+    where = cohort_filter(cohort)
+    window = _frame(engine, rule, dimensions, parts, period, where)
+    if window.empty:
+        return Diagnosis((), 0.0, 0, dimensions)
+    before = Period(period.start - DAY - REFERENCE_SPAN, period.start - DAY + REFERENCE_SPAN)
+    history = _frame(engine, rule, dimensions, parts, before, where)
+    summed = window.drop(columns=[TIMESTAMP]).groupby(list(dimensions), observed=True).sum()
+    index = summed.index if metric.kind is not MetricKind.COUNT else summed.index.union(_index(history, dimensions))
+    by_interval = _intervals(history, dimensions, index)
+    amount = None if expected is None or not np.isfinite(expected) else expected / metric.scale
+    leaf_window = summed.reindex(index, fill_value=0.0)
+    reported = _Expectation(metric, leaf_window, by_interval, rule.window_s, rule.interval_s, amount)
+    modelled = (
+        reported
+        if model is metric
+        else _Expectation(model, leaf_window, by_interval, rule.window_s, rule.interval_s, None)
+    )
+    columns = [index.get_level_values(d).astype(str).to_numpy() for d in dimensions]
+    leaves, reference = modelled.leaves(dimensions, columns)
+    found = diagnose(leaves, direction=1 if metric.direction is not Direction.DOWN else -1, reference=reference)
+    if not found:
+        return Diagnosis((), 0.0, leaves.size, dimensions)
+    if cohort and found[0].share < MIN_EXPLAINED:  # spread over the cohort: the cohort is the cause
+        everything = Cause((), 0.0, 0.0, 0.0, leaves.size, 1.0, 0.0)
+        return Diagnosis(
+            (_found(engine, rule, cohort, period, everything, columns, dimensions, reported),),
+            1.0,
+            leaves.size,
+            dimensions,
+        )
+    causes = tuple(
+        _found(engine, rule, cohort, period, cause, columns, dimensions, reported) for cause in found[0].causes
+    )
+    return Diagnosis(causes, found[0].share, leaves.size, dimensions)
+
+
+def _frame(
+    engine: Engine, rule: AlertRule, dimensions: Sequence[str], parts: Sequence[str], period: Period, where: Node | None
+) -> pd.DataFrame:
+    query = leaves_query(rule.customer_id, dimensions, parts, period, rule.granularity, where)
+    frame: pd.DataFrame = fetch(engine, query).to_pandas()
+    for name in dimensions:
+        frame[name] = frame[name].astype(str)
+    return frame
+
+
+def _index(frame: pd.DataFrame, dimensions: Sequence[str]) -> pd.MultiIndex:
+    return pd.MultiIndex.from_frame(frame[list(dimensions)].drop_duplicates())
+
+
+def _intervals(history: pd.DataFrame, dimensions: Sequence[str], index: pd.Index) -> list[pd.DataFrame]:
+    """The history's amounts of each leaf of `index` in each of its intervals (the busiest
+    `MAX_REFERENCE_WINDOWS`)."""
+    grouped = history.groupby([*dimensions, TIMESTAMP], observed=True).sum()
+    frames = []
+    for bucket in grouped.index.get_level_values(TIMESTAMP).unique():
+        amounts = grouped.xs(bucket, level=TIMESTAMP)
+        assert isinstance(amounts, pd.DataFrame)
+        frames.append(amounts.reindex(index, fill_value=0.0))
+    return sorted(frames, key=lambda frame: -float(frame["attempts"].sum()))[:MAX_REFERENCE_WINDOWS]
+
+
+def _found(
+    engine: Engine,
+    rule: AlertRule,
+    cohort: Cohort,
+    period: Period,
+    cause: Cause,
+    columns: list[npt.NDArray[np.str_]],
+    dimensions: tuple[str, ...],
+    reported: _Expectation,
+) -> FoundCause:
+    """A cause in the metric's unit, with the cohort's conditions (and the player of a player version, …), its
+    views and its viewers."""
+    inside = np.ones(columns[0].shape[0], dtype=bool)
+    for name, label in cause.conditions:
+        inside &= columns[dimensions.index(name)] == label
+    implied = []
+    for child, parent in PARENTS.items():
+        named = {name for name, _ in (*cohort, *cause.conditions)}
+        if child in named and parent not in named and parent in dimensions:
+            values = np.unique(columns[dimensions.index(parent)][inside])
+            if values.size == 1:
+                implied.append((parent, str(values[0])))
+    conditions = as_cohort((*cohort, *cause.conditions, *implied))
+    value, expected = reported.values(inside)
+    return FoundCause(
+        conditions=conditions,
+        share=cause.share,
+        observed=value,
+        expected=expected,
+        views=float(reported.observed.attempts[inside].sum()),
+        viewers=affected_viewers(engine, rule.customer_id, rule.metric, conditions, period),
+        significance=cause.significance,
+    )
+
+
+def span(end: int, seconds: int) -> Period:
+    """The period of `seconds` ending at `end` (epoch s)."""
+    return Period(instant(end - seconds), instant(end))

@@ -1,0 +1,406 @@
+"""The alerts engine (IO): a customer's detection rounds, from the store's series to stored alerts and their notices.
+
+`AlertEngine.run(customer, until, now)` runs the rounds due for the customer's enabled rules: for each rule, every
+interval ending after the last one it judged (`judged_until`) and by `until`; a rule never judged starts at the last
+interval (or at `first`, for a replay), and a rule behind by more than `MAX_CATCH_UP` intervals skips the older ones.
+The rules of one interval read one series (one query of the store for what it did not hold: `SeriesCache`). Each
+rule's round is judged (`rounds`), planned over its open alerts (`lifecycle`), its new anomalies diagnosed
+(`diagnosis`), and its changes written in one transaction of the metadata database, with its notices
+(`notify(session, notices)`) and the rule's `judged_until`: a round is written whole or not at all, and a round
+already written (by an earlier run, or another process) is not written again, so a restart neither loses nor
+repeats an alert or a notice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from itertools import chain
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from sightline.alerts.diagnosis import Diagnosis, affected_viewers, diagnose_window, span
+from sightline.alerts.lifecycle import (
+    AlertState,
+    RoundPlan,
+    Target,
+    covers,
+    higher,
+    magnitude,
+    muted,
+    notice_key,
+    plan_round,
+    recipients_for,
+    severity,
+    targets,
+)
+from sightline.alerts.metrics import VOLUME_PARTS, judged_parts
+from sightline.alerts.models import AlertRow, AlertRuleRow
+from sightline.alerts.notify import Notice, Transition, enqueue
+from sightline.alerts.records import (
+    alert_id,
+    answer,
+    cohort_key,
+    diagnosis_json,
+    number,
+    point,
+    requests,
+    state_of,
+    with_points,
+)
+from sightline.alerts.rounds import Judged, Round, history_intervals
+from sightline.alerts.rules import INTERVALS, AlertRule, Cohort
+from sightline.alerts.series import SeriesCache, SeriesKey, catalog_order, instant
+from sightline.alerts.store import Clock, RuleStore
+from sightline.query.period import Period
+from sightline.query.pipeline import Engine
+
+Notify = Callable[[Session, Sequence[Notice]], None]
+Stored = dict[str, tuple[AlertRow, dict[str, Any]]]
+"""A rule's open alerts by id: row and body."""
+SETTLE_S = 60
+"""How long after an interval's end its round waits (outcomes of views started near its end still arrive)."""
+MAX_CATCH_UP = 12
+CONTEXT_POINTS = 12
+DIAGNOSIS_MIN_S = 900
+"""The shortest span a diagnosis looks at: a 5-minute window holds too few views of a cohort's combinations to
+tell which of them the excess belongs to (the views before an incident add no excess, only evidence of the rest)."""
+REDIAGNOSE_S = 3600
+"""An alert younger than this is diagnosed again at each round it goes on, over its whole episode: the diagnosis
+sharpens as views accumulate (one query of leaves and one of the day before, per alert and round)."""
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Change:
+    """One alert's new state in a round: its row's fields, its body, the notice it owes."""
+
+    state: AlertState
+    body: dict[str, Any]
+    transition: Transition | None
+    ended: bool = False
+
+
+class AlertEngine:
+    """Rounds over one store, alerts in one metadata database."""
+
+    def __init__(
+        self,
+        store: Engine,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        notify: Notify = enqueue,
+        settle_s: int = SETTLE_S,
+    ) -> None:
+        self._store = store
+        self._sessions = sessions
+        self._notify = notify
+        self.rules = RuleStore(sessions, clock)
+        self._cache = SeriesCache(store, settle_s)
+
+    def run(self, customer_id: int, until: int, now: int, first: int | None = None) -> int:
+        """The rounds of `customer_id`'s enabled rules due by `until` (epoch s), at time `now`; `first`: where a
+        rule never judged starts (default: its last interval). The number of rule rounds run."""
+        rules = [rule for rule in self.rules.rules(customer_id) if rule.enabled]
+        judged = self._judged_until([rule.id for rule in rules])
+        ran = 0
+        by_step = {step: [rule for rule in rules if rule.interval_s == step] for step in {r.interval_s for r in rules}}
+        self._cache.retain(customer_id, [_key(customer_id, of_step) for of_step in by_step.values()])
+        for step, of_step in sorted(by_step.items()):
+            last = until // step * step
+            due: dict[int, list[AlertRule]] = {}
+            for rule in of_step:
+                done = judged.get(rule.id)
+                begin = (first if first is not None else last) if done is None else done + step
+                begin = max(-(-begin // step) * step, last - (MAX_CATCH_UP - 1) * step)
+                for end in range(begin, last + 1, step):
+                    due.setdefault(end, []).append(rule)
+            if not due:
+                continue
+            history = max(history_intervals(rule) for rule in of_step) + MAX_CATCH_UP
+            series = self._cache.series(_key(customer_id, of_step), last - history * step, last, now)
+            for end in sorted(due):
+                round_ = Round(series, end)
+                for rule in due[end]:
+                    self._rule_round(rule, round_, now)
+                    ran += 1
+        return ran
+
+    def _judged_until(self, rule_ids: list[str]) -> dict[str, int]:
+        with self._sessions() as session:
+            rows = session.execute(
+                select(AlertRuleRow.id, AlertRuleRow.judged_until).where(AlertRuleRow.id.in_(rule_ids))
+            ).all()
+        return {rule_id: int(until.timestamp()) for rule_id, until in rows if until is not None}
+
+    def _rule_round(self, rule: AlertRule, round_: Round, now: int) -> None:
+        """One rule's round: judged, planned, diagnosed, then written with its notices in one transaction."""
+        end = round_.end
+        with self._sessions() as session:
+            going_on = (AlertRow.rule_id == rule.id, AlertRow.status != "resolved", AlertRow.started_at < instant(end))
+            rows = session.scalars(select(AlertRow).where(*going_on))  # a replay of earlier rounds leaves later ones
+            stored = {row.id: (row, json.loads(row.body)) for row in rows}
+        judged = round_.judge(rule)
+        changes = [] if judged is None else self._changes(rule, round_, judged, stored)
+        with self._sessions.begin() as session:
+            rule_row = session.get(AlertRuleRow, rule.id, with_for_update=True)
+            done = None if rule_row is None or rule_row.judged_until is None else rule_row.judged_until.timestamp()
+            if rule_row is None or (done is not None and done >= end):
+                return  # deleted meanwhile, or this round was written already
+            notices = [self._write(session, rule, change, now) for change in changes]
+            self._notify(session, [n for n in notices if n is not None])
+            rule_row.judged_until = instant(end)
+
+    def _changes(self, rule: AlertRule, round_: Round, judged: Judged, stored: Stored) -> list[_Change]:
+        """The alerts a judged round opens, updates and resolves."""
+        states = [state_of(row, body) for row, body in stored.values()]
+        reported = [judged.cohorts[n] for n in np.flatnonzero(judged.reported)]
+        continuing = {judged.cohorts[n] for n in np.flatnonzero(judged.continuing)}
+        plan = plan_round(states, continuing, reported)
+        opened, folded = self._targets(rule, judged, plan, states)
+        changes = [self._open(rule, round_, judged, target, diagnosis) for target, diagnosis in opened]
+        for state, mine in plan.active:
+            body = stored[state.id][1]
+            covered = mine | folded.get(state.id, frozenset())
+            changes.append(self._update(rule, round_, judged, state, body, covered))
+        for state in chain(plan.quiet, plan.resolved):
+            changes.append(_clean(judged, state, stored[state.id][1], state in plan.resolved))
+        return changes
+
+    def _targets(
+        self, rule: AlertRule, judged: Judged, plan: RoundPlan, states: list[AlertState]
+    ) -> tuple[list[tuple[Target, Diagnosis]], dict[str, frozenset[Cohort]]]:
+        """The alerts to open for the plan's candidates, each with its diagnosis, and the candidates that open alerts
+        take in (by alert id): the rule's anomaly diagnosed once, its causes pointing to the cohorts to alert on."""
+        if not plan.candidates:
+            return [], {}
+        whole = judged.position(())
+        expected = None if whole is None else float(judged.expected[whole])
+        window = span(judged.end, max(rule.window_s, DIAGNOSIS_MIN_S))
+        overall = diagnose_window(self._store, rule, (), window, expected)
+        anomalous = [judged.cohorts[n] for n in np.flatnonzero(judged.anomalous)]
+        scores = {judged.cohorts[n]: float(judged.score[n]) for n in np.flatnonzero(judged.anomalous)}
+        opened: list[tuple[Target, Diagnosis]] = []
+        folded: dict[str, frozenset[Cohort]] = {}
+        for target in targets(plan.candidates, [c.conditions for c in overall.causes], anomalous, scores):
+            owner = next((s for s in states if covers(s, target.cohort)), None)
+            if owner is not None:
+                folded[owner.id] = folded.get(owner.id, frozenset()) | target.covers | {target.cohort}
+                continue
+            if target.causes or not overall.causes:
+                causes = tuple(c for c in overall.causes if c.conditions in target.causes)
+                diagnosis = Diagnosis(causes, sum(c.share for c in causes), overall.leaves, overall.dimensions)
+            else:
+                position = judged.position(target.cohort)
+                own = None if position is None else float(judged.expected[position])
+                diagnosis = diagnose_window(self._store, rule, target.cohort, window, own)
+            opened.append((target, diagnosis))
+        return opened, folded
+
+    def _open(self, rule: AlertRule, round_: Round, judged: Judged, target: Target, diagnosis: Diagnosis) -> _Change:
+        n = judged.position(target.cohort)
+        assert n is not None  # a target is a judged cohort
+        started = judged.end - rule.window_s
+        window = span(judged.end, rule.window_s)
+        viewers = affected_viewers(self._store, rule.customer_id, rule.metric, target.cohort, window)
+        peak = magnitude(float(judged.observed[n]), float(judged.expected[n]))
+        level = severity(peak, judged.end - started, viewers)
+        state = AlertState(
+            id=alert_id(rule.id, target.cohort, started),
+            cohort=target.cohort,
+            status="open",
+            severity=level,
+            started_at=started,
+            last_seen_at=judged.end,
+            covers=target.covers - {target.cohort},
+            causes=tuple(c.conditions for c in diagnosis.causes),
+        )
+        context = [point(*values) for values in round_.context(judged, n, CONTEXT_POINTS)]
+        body = {
+            "rule": {"id": rule.id, "name": rule.name},
+            "type": rule.type,
+            "metric": rule.metric.name,
+            "label": rule.metric.spec.label,
+            "unit": rule.metric.spec.unit,
+            "cohort": dict(target.cohort),
+            "interval": rule.interval_s,
+            "window": rule.window_s,
+            **_values(judged, n),
+            "magnitude": number(peak),
+            "impact": {"views": int(judged.attempts[n]), "viewers": viewers, "excess": number(_excess(judged, n))},
+            "diagnosis": diagnosis_json(diagnosis),
+            "series": {"interval": rule.interval_s, "points": context},
+            "covers": [dict(c) for c in sorted(state.covers)],
+            **requests(rule, target.cohort, started, judged.end),
+        }
+        return _Change(state, body, "open")
+
+    def _update(
+        self,
+        rule: AlertRule,
+        round_: Round,
+        judged: Judged,
+        state: AlertState,
+        body: dict[str, Any],
+        taken: frozenset[Cohort],
+    ) -> _Change:
+        n = judged.position(state.cohort)
+        own = n is not None and bool(judged.continuing[n])
+        period = Period(instant(state.started_at), instant(judged.end))
+        viewers = affected_viewers(self._store, rule.customer_id, rule.metric, state.cohort, period)
+        impact = dict(body["impact"], viewers=viewers)
+        peak = float(body.get("magnitude") or 0.0)
+        causes = state.causes
+        if n is not None and own:
+            peak = max(peak, magnitude(float(judged.observed[n]), float(judged.expected[n])))
+            body.update(_values(judged, n))
+            impact["excess"] = number((impact.get("excess") or 0.0) + _excess(judged, n) / rule.window_intervals)
+            age = judged.end - state.started_at
+            if age <= REDIAGNOSE_S:
+                episode = span(judged.end, max(age, DIAGNOSIS_MIN_S))
+                diagnosis = diagnose_window(self._store, rule, state.cohort, episode, float(judged.expected[n]))
+                if diagnosis.causes or not causes:  # a diagnosis that finds nothing keeps the one before
+                    body["diagnosis"] = diagnosis_json(diagnosis)
+                    causes = tuple(c.conditions for c in diagnosis.causes)
+        if n is not None:
+            row = judged.rows[n]
+            attempts = round_.series.part("attempts")[row]
+            first = max(0, round_.series.column(state.started_at))
+            impact["views"] = int(attempts[first : round_.series.column(judged.end)].sum())
+        level = higher(state.severity, severity(peak, judged.end - state.started_at, viewers))
+        escalated = level != state.severity
+        new = AlertState(
+            **{
+                **_fields(state),
+                "status": "ongoing",
+                "severity": level,
+                "last_seen_at": judged.end,
+                "clean_intervals": 0,
+                "escalations": state.escalations + escalated,
+                "covers": state.covers | (taken - {state.cohort}),
+                "causes": causes,
+            }
+        )
+        added = [point(judged.end, *_bounds(judged, n), bool(judged.anomalous[n]))] if n is not None else []
+        body.update(
+            magnitude=number(peak),
+            impact=impact,
+            covers=[dict(c) for c in sorted(new.covers)],
+            series=dict(body["series"], points=with_points(body["series"]["points"], added)),
+            **requests(rule, state.cohort, state.started_at, judged.end),
+        )
+        return _Change(new, body, "escalate" if escalated else None)
+
+    def _write(self, session: Session, rule: AlertRule, change: _Change, now: int) -> Notice | None:
+        """Store an alert's change; the notice it owes (None: none, or no recipient, or muted)."""
+        state = change.state
+        row = session.get(AlertRow, state.id)
+        if row is None:
+            row = AlertRow(
+                id=state.id,
+                customer_id=rule.customer_id,
+                rule_id=rule.id,
+                cohort=cohort_key(state.cohort),
+                metric=rule.metric.name,
+                started_at=instant(state.started_at),
+            )
+            session.add(row)
+        row.status, row.severity = state.status, state.severity
+        row.last_seen_at = instant(state.last_seen_at)
+        row.ended_at = instant(state.last_seen_at) if change.ended else None
+        row.clean_intervals, row.escalations = state.clean_intervals, state.escalations
+        row.body = json.dumps(change.body, ensure_ascii=False, separators=(",", ":"))
+        told = state_of(row, {})  # acknowledged and muted as they are now (the API may have changed them)
+        if change.transition is None or muted(told, now) or (change.transition == "escalate" and told.acknowledged):
+            return None
+        # a resolve goes to whoever was told of the alert (notify.enqueue knows), whatever its severity now
+        recipients = (
+            rule.recipients if change.transition == "resolve" else recipients_for(rule.recipients, state.severity)
+        )
+        if not recipients:
+            return None
+        occurrence = state.escalations if change.transition == "escalate" else 1
+        return Notice(
+            key=notice_key(state.id, change.transition, occurrence),
+            customer_id=rule.customer_id,
+            alert_id=state.id,
+            rule_id=rule.id,
+            transition=change.transition,
+            severity=state.severity,
+            title=title(rule, state.cohort, change.body),
+            alert=json.loads(answer(row)),
+            recipients=recipients,
+        )
+
+
+def _key(customer_id: int, rules: list[AlertRule]) -> SeriesKey:
+    """What the rules of one interval read: the union of their dimensions, groupings and parts."""
+    groupings = {catalog_order(g) for rule in rules for g in rule.groupings}
+    return SeriesKey(
+        customer_id=customer_id,
+        dimensions=catalog_order(d for rule in rules for d in rule.dimensions),
+        groupings=tuple(sorted(groupings, key=lambda g: (len(g), g))),
+        parts=tuple(sorted({*VOLUME_PARTS, *(p for rule in rules for p in judged_parts(rule.metric))})),
+        granularity=INTERVALS[rules[0].interval_s],
+        step=rules[0].interval_s,
+    )
+
+
+def _bounds(judged: Judged, n: int) -> tuple[float, float, float, float]:
+    return (float(judged.observed[n]), float(judged.expected[n]), float(judged.lower[n]), float(judged.upper[n]))
+
+
+def _values(judged: Judged, n: int) -> dict[str, Any]:
+    """The fields of an alert's latest anomalous window."""
+    observed, expected, lower, upper = _bounds(judged, n)
+    return {
+        "observed": number(observed),
+        "expected": number(expected),
+        "band": {"lower": number(lower), "upper": number(upper)},
+        "score": number(float(judged.score[n])),
+    }
+
+
+def _excess(judged: Judged, n: int) -> float:
+    """The window's amount beyond the expected (failed views, events, or the amount of a mean), in the bad
+    direction."""
+    metric = judged.rule.metric
+    observed, expected = float(judged.observed[n]), float(judged.expected[n])
+    if not (np.isfinite(observed) and np.isfinite(expected)):
+        return 0.0
+    volume = 1.0 if metric.denominator is None else float(judged.denominator[n])
+    excess = (observed - expected) / metric.scale * volume
+    return excess if metric.direction.value != "down" else -excess
+
+
+def _clean(judged: Judged, state: AlertState, body: dict[str, Any], resolved: bool) -> _Change:
+    """A quiet round of an alert: a clean interval, resolving it after `RESOLVE_AFTER` in a row."""
+    n = judged.position(state.cohort)
+    added = [point(judged.end, *_bounds(judged, n), False)] if n is not None else []
+    body["series"] = dict(body["series"], points=with_points(body["series"]["points"], added))
+    new = AlertState(
+        **{
+            **_fields(state),
+            "status": "resolved" if resolved else "ongoing",
+            "clean_intervals": state.clean_intervals + 1,
+        }
+    )
+    return _Change(new, body, "resolve" if resolved else None, ended=resolved)
+
+
+def _fields(state: AlertState) -> dict[str, Any]:
+    return {name: getattr(state, name) for name in AlertState.__slots__}
+
+
+def title(rule: AlertRule, cohort: Cohort, body: dict[str, Any]) -> str:
+    """A notice's one line, e.g. "Video start failure 12.3 percent on cdn=Akamai ∧ country=US (expected 1.1)"."""
+    where = " ∧ ".join(f"{name}={value}" for name, value in cohort) or "all viewers"
+    return (
+        f"{rule.metric.spec.label} {body.get('observed')} {rule.metric.spec.unit} on {where} "
+        f"(expected {body.get('expected')}) — rule {rule.name}"
+    )

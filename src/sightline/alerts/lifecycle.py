@@ -1,0 +1,194 @@
+"""The lifecycle of alerts (pure): which alerts a rule's round continues, opens and resolves; their severity; the
+recipients each transition is told to.
+
+One alert per rule × cohort episode. At each round of a rule:
+- an open alert is *active* when its cohort is anomalous or goes on (`Judged.continuing`), or when a reported
+  cohort is its own: related to its cohort (one's conditions extend the other's) or overlapping it (sharing a
+  condition, none in conflict), related to one of its causes, or one it took in before (`covers`); an active
+  alert is updated (last seen, values, impact, severity), never duplicated;
+- an alert that is not active counts a clean interval; after `RESOLVE_AFTER` clean intervals in a row it is
+  resolved (it ended at its last anomalous interval);
+- a reported cohort that no open alert covers is a *candidate*: the engine diagnoses the rule's anomaly and opens
+  one alert per cohort its causes point to (`targets`), each taking in the candidates consistent with its causes.
+Severity, from the magnitude (how many times the expected value, either way), the duration and the affected
+viewers, each worth 0 to 2 points: critical from 5 points, major from 3, else warning. An alert's severity never
+falls during its episode; a rise is an escalation. Notices: on open, on escalation (unless the alert was
+acknowledged) to the recipients its severity reaches (`recipients_for`), and on resolve to whoever was told of it
+(`notify.enqueue` knows); none while muted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sightline.alerts.notify import LEVELS, Level, Recipient, Transition, admits
+from sightline.alerts.rules import Cohort
+
+RESOLVE_AFTER = 6
+"""Clean intervals in a row that resolve an alert (30 minutes at 5: the views an incident degraded play on for a
+while after it ends)."""
+Status = Literal["open", "ongoing", "resolved"]
+STATUSES: tuple[Status, ...] = ("open", "ongoing", "resolved")
+MAGNITUDE_POINTS = (math.log(1.5), math.log(3.0))
+"""|ln(observed ÷ expected)| for 1 and 2 points: 1.5 and 3 times (or a third and a third of) the expected value."""
+DURATION_POINTS = (15 * 60, 60 * 60)
+VIEWER_POINTS = (10, 100)
+SEVERITY_POINTS: tuple[tuple[int, Level], ...] = ((5, "critical"), (3, "major"), (0, "warning"))
+
+
+@dataclass(frozen=True, slots=True)
+class AlertState:
+    """What the lifecycle knows of a stored alert. Times in epoch seconds."""
+
+    id: str
+    cohort: Cohort
+    status: Status
+    severity: Level
+    started_at: int
+    last_seen_at: int
+    clean_intervals: int = 0
+    escalations: int = 0
+    covers: frozenset[Cohort] = frozenset()
+    causes: tuple[Cohort, ...] = ()
+    acknowledged: bool = False
+    muted_until: int | None = None
+
+
+def related(one: Cohort, other: Cohort) -> bool:
+    """Whether one cohort's conditions extend the other's (or they are the same)."""
+    return set(one) <= set(other) or set(other) <= set(one)
+
+
+def consistent(one: Cohort, other: Cohort) -> bool:
+    """Whether two cohorts can hold the same views: no dimension with two different values."""
+    values = dict(one)
+    return all(values.get(name, value) == value for name, value in other)
+
+
+def overlaps(one: Cohort, other: Cohort) -> bool:
+    """Whether two cohorts share a condition and can hold the same views (`cdn=X ∧ country=Y` and `cdn=X ∧
+    device=tv`)."""
+    return bool(set(one) & set(other)) and consistent(one, other)
+
+
+def covers(alert: AlertState, cohort: Cohort) -> bool:
+    """Whether `cohort`'s anomaly belongs to `alert` (see the module docstring)."""
+    return (
+        related(alert.cohort, cohort)
+        or overlaps(alert.cohort, cohort)
+        or cohort in alert.covers
+        or any(related(c, cohort) for c in alert.causes)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RoundPlan:
+    """What a rule's round does to its open alerts: `active` (with the reported cohorts each took in), `quiet`
+    (clean, not yet resolved), `resolved`; and the `candidates` (reported cohorts no open alert covers)."""
+
+    active: tuple[tuple[AlertState, frozenset[Cohort]], ...]
+    quiet: tuple[AlertState, ...]
+    resolved: tuple[AlertState, ...]
+    candidates: tuple[Cohort, ...]
+
+
+def plan_round(
+    open_alerts: Sequence[AlertState],
+    continuing: Collection[Cohort],
+    reported: Sequence[Cohort],
+) -> RoundPlan:
+    """The plan of a round whose `continuing` cohorts (the anomalous ones and those that go on) include the
+    `reported` ones."""
+    active, quiet, resolved = [], [], []
+    taken: set[Cohort] = set()
+    for alert in open_alerts:
+        mine = frozenset(c for c in reported if covers(alert, c))
+        taken |= mine
+        if alert.cohort in continuing or mine:
+            active.append((alert, mine))
+        elif alert.clean_intervals + 1 >= RESOLVE_AFTER:
+            resolved.append(alert)
+        else:
+            quiet.append(alert)
+    candidates = tuple(c for c in reported if c not in taken)
+    return RoundPlan(tuple(active), tuple(quiet), tuple(resolved), candidates)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A cohort to open an alert on, the causes that point to it and the candidates it takes in."""
+
+    cohort: Cohort
+    causes: tuple[Cohort, ...]
+    covers: frozenset[Cohort] = field(default_factory=frozenset)
+
+
+def targets(
+    candidates: Sequence[Cohort], causes: Sequence[Cohort], anomalous: Sequence[Cohort], scores: dict[Cohort, float]
+) -> tuple[Target, ...]:
+    """Where the candidates' alerts go, given the causes the diagnosis of the rule's anomaly found: for each cause,
+    the target of an earlier cause related to it (one incident seen in two combinations: `cdn=X ∧ country=Y` and
+    `cdn=X ∧ country=Y ∧ device=mobile`), else the narrowest anomalous cohort inside it (the strongest among
+    equals; else the strongest candidate consistent with it), taking in every candidate consistent with the cause.
+    A candidate consistent with no cause is a target of its own (with no cause: the diagnosis found it no part of
+    the others)."""
+    chosen: dict[Cohort, tuple[list[Cohort], set[Cohort]]] = {}
+    left = set(candidates)
+    for cause in causes:
+        inside = [c for c in anomalous if set(c) <= set(cause)]
+        near = [c for c in candidates if consistent(c, cause)]
+        pool = inside or near
+        joined = [t for t, (found, _) in chosen.items() if any(related(c, cause) for c in (t, *found))]
+        if not pool and not joined:
+            continue
+        target = joined[0] if joined else max(pool, key=lambda c: (len(c), scores.get(c, 0.0)))
+        entry = chosen.setdefault(target, ([], set()))
+        entry[0].append(cause)
+        entry[1].update(near)
+        left -= set(near)
+    found = [Target(cohort, tuple(found), frozenset(near)) for cohort, (found, near) in chosen.items()]
+    return (*found, *(Target(c, (), frozenset()) for c in candidates if c in left and c not in chosen))
+
+
+def points(value: float, thresholds: tuple[float, float]) -> int:
+    return sum(value >= threshold for threshold in thresholds)
+
+
+def magnitude(observed: float, expected: float) -> float:
+    """|ln(observed ÷ expected)|: 0 when neither is a positive number (or one is not a number), large when
+    nothing was expected or nothing was observed."""
+    if not (math.isfinite(observed) and math.isfinite(expected)) or (observed <= 0 and expected <= 0):
+        return 0.0
+    return abs(math.log(max(observed, 1e-9) / max(expected, 1e-9)))
+
+
+def severity(magnitude_seen: float, duration_s: int, viewers: int) -> Level:
+    """The severity of an alert whose largest magnitude so far is `magnitude_seen`, that has lasted `duration_s`
+    and affected `viewers` (see the module docstring)."""
+    total = (
+        points(magnitude_seen, MAGNITUDE_POINTS) + points(duration_s, DURATION_POINTS) + points(viewers, VIEWER_POINTS)
+    )
+    return next(level for least, level in SEVERITY_POINTS if total >= least)
+
+
+def higher(one: Level, other: Level) -> Level:
+    """The more severe of two levels."""
+    return one if LEVELS.index(one) <= LEVELS.index(other) else other
+
+
+def recipients_for(recipients: Sequence[Recipient], level: Level) -> tuple[Recipient, ...]:
+    """The recipients an alert of severity `level` reaches: those at `level` or below it (a recipient at major
+    gets major and critical alerts)."""
+    return tuple(r for r in recipients if admits(r.level, level))
+
+
+def notice_key(alert_id: str, transition: Transition, occurrence: int) -> str:
+    """The idempotency key of a notice: the same transition of the same alert is the same notice."""
+    return f"{alert_id}:{transition}:{occurrence}"
+
+
+def muted(alert: AlertState, now: int) -> bool:
+    return alert.muted_until is not None and now < alert.muted_until

@@ -1,0 +1,313 @@
+"""One rule's detection round (pure): each cohort's value at the judged interval against what is expected of it,
+and which anomalies to report.
+
+Input: the rule and the `CohortSeries` of its scope (summed parts per cohort and interval). For each cohort in the
+rule's scope, the parts are summed over the rule's window (rolling, one value per interval) and become the
+detector's `MetricSeries` (`AlertMetric.amounts`). A cohort-interval is judged when its window had at least
+`min_attempts` attempts and `min_users` viewers.
+- An ai rule: `alerts.detect` (seasonal expectation, robust to past anomalies, volume-aware test) with
+  `DETECTOR`'s seasonal lags, at a per-test alpha that spreads the rule's false-alert budget (`family_alpha`: per
+  day, from the sensitivity) over the cohorts judged and the intervals of a day (Bonferroni): a rule judging 500
+  cohorts every 5 minutes tests each at 1e-2 ÷ (500 × 288) ≈ 7e-8 at the default sensitivity.
+- A manual rule: the value against its threshold, fixed, or relative to the whole's value at the same interval.
+Reported: the anomalous cohorts that no related anomalous cohort explains. For each anomalous cohort P and each
+anomalous cohort D inside it (D's conditions extend P's), the rest of P (P − D, its parts subtracted) is judged the
+same way: if the rest is anomalous too, the anomaly is broader than D and D is not reported; if not, D explains P's
+anomaly and P is not reported. So an incident of one CDN in one country is reported on that pair, not also on the
+CDN, the country and the whole; an incident of everything is reported on the whole alone.
+An ai anomaly of a metric in `metrics.CONFIRMED_BY` (the rebuffering ratio) must show in its confirming metric too
+(stalls per watch time), at the same alpha. An ai anomaly must also be a change worth an alert
+(`metrics.effect_floor`: a fifth of the expected value, and half a percentage point, a quarter second or 100 kbps),
+which widens the band.
+An open alert goes on while its cohort is `continuing`: anomalous, or beyond the bar of a single test at the rule's
+family alpha (hysteresis: an incident found goes on without passing the whole family's bar again at every round).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from sightline.alerts.detect import DAY_S, DetectorRule, Direction, MetricSeries, detect, z_threshold
+from sightline.alerts.metrics import CONFIRMED_BY, VOLUME_PARTS, AlertMetric, effect_floor, judged_parts
+from sightline.alerts.rules import AlertRule, Cohort
+from sightline.alerts.series import CohortSeries, catalog_order
+
+Array = npt.NDArray[np.float64]
+Mask = npt.NDArray[np.bool_]
+DETECTOR = DetectorRule(days=6, weeks=1, fit_intervals=144)
+"""The detector's seasonal lags and fit for rounds: the same time on the 6 days before and a week before, and the
+dispersion from the 144 intervals before the judged one; the history a round reads (`history_intervals`)."""
+MAX_ALPHA = 0.01
+
+
+def family_alpha(sensitivity: float) -> float:
+    """The false alerts a rule may raise on clean traffic per day: 1e-4 at sensitivity 0, 1e-2 at 0.5 (the
+    default: with ten rules, under one a week), 1 at 1."""
+    return float(10.0 ** (4.0 * sensitivity - 4.0))
+
+
+def history_intervals(rule: AlertRule) -> int:
+    """The intervals of history a round of `rule` reads, the judged one included."""
+    per_day = DAY_S // rule.interval_s
+    lags = max(DETECTOR.days * per_day, 7 * per_day * DETECTOR.weeks)
+    return lags + DETECTOR.fit_intervals + rule.window_intervals
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """A rule's round: each cohort of its scope (`cohorts`, rows of `series`) at the interval ending at `end`.
+    Values are in the metric's unit; `numerator`/`denominator` are the window's amounts (`AlertMetric.amounts`;
+    for a count, the denominator is its attempts)."""
+
+    rule: AlertRule
+    end: int
+    alpha: float
+    cohorts: list[Cohort]
+    rows: npt.NDArray[np.int64]
+    observed: Array
+    expected: Array
+    lower: Array
+    upper: Array
+    score: Array
+    numerator: Array
+    denominator: Array
+    attempts: Array
+    viewers: Array
+    eligible: Mask
+    anomalous: Mask
+    reported: Mask
+    continuing: Mask
+    """Anomalous, or beyond the bar of one test at the rule's family alpha: what keeps an open alert going (the
+    question is then whether one known incident goes on, not which of many cohorts has one)."""
+
+    def position(self, cohort: Cohort) -> int | None:
+        """The index of `cohort` among the judged ones, None when it is not in scope."""
+        found = [n for n, c in enumerate(self.cohorts) if c == cohort]
+        return found[0] if found else None
+
+
+def windowed(values: npt.NDArray[np.float32], k: int) -> Array:
+    """Sums over the last `k` intervals at each interval (shape (C, T − k + 1))."""
+    if k == 1:
+        return values.astype(np.float64)
+    total = np.cumsum(values, axis=1, dtype=np.float64)
+    before = np.concatenate([np.zeros((total.shape[0], 1)), total[:, : total.shape[1] - k]], axis=1)
+    sums: Array = total[:, k - 1 :] - before
+    return sums
+
+
+class _Window:
+    """A rule's windowed parts of some cohorts over the history read, all of them eligible, and their judgement."""
+
+    def __init__(self, rule: AlertRule, parts: Mapping[str, Array], metric: AlertMetric | None = None) -> None:
+        self.rule = rule
+        self.parts = parts
+        self.metric = rule.metric if metric is None else metric
+        self.value, self.volume = self.metric.amounts(parts, rule.window_s)
+
+    def minus(self, broad: npt.NDArray[np.int64], narrow: npt.NDArray[np.int64]) -> _Window:
+        """The rests: each `broad` cohort without its `narrow` one."""
+        rests = {p: np.maximum(v[broad] - v[narrow], 0.0) for p, v in self.parts.items()}
+        return _Window(self.rule, rests, self.metric)
+
+    def eligible(self) -> Mask:
+        attempts, viewers = self.parts["attempts"][:, -1], self.parts["viewers"][:, -1]
+        return (attempts >= max(self.rule.min_attempts, 1)) & (viewers >= self.rule.min_users)
+
+    def judge(self, alpha: float, whole: float) -> tuple[Array, Array, Array, Array, Array, Mask]:
+        """(observed, expected, lower, upper, score, anomalous) at the last interval, in the metric's unit; `whole`
+        is the whole's value, for a relative threshold."""
+        metric = self.metric
+        if self.rule.type == "ai":
+            found = detect(
+                MetricSeries(metric.kind, self.value, self.volume, self.rule.interval_s), self.detector(alpha)
+            )
+            bounds = (found.observed, found.expected, found.lower, found.upper)
+            observed, expected, lower, upper = (metric.scale * b[:, 0] for b in bounds)
+            lower, upper, anomalous = practical(metric, observed, expected, lower, upper, found.anomalous[:, 0])
+            return observed, expected, lower, upper, found.score[:, 0], anomalous
+        observed = metric.value(self.value[:, -1], None if self.volume is None else self.volume[:, -1])
+        threshold = np.full_like(observed, self._threshold(whole))
+        bad = -1.0 if metric.direction is Direction.DOWN else 1.0
+        score = bad * (observed - threshold)
+        unbounded = np.full_like(observed, bad * np.inf)
+        lower, upper = (threshold, unbounded) if bad < 0 else (-unbounded, threshold)
+        with np.errstate(invalid="ignore"):
+            worse = np.isfinite(score) & (score > 0)
+        return observed, threshold, lower, upper, score, worse
+
+    def detector(self, alpha: float) -> DetectorRule:
+        return DetectorRule(
+            direction=self.metric.direction,
+            alpha=alpha,
+            days=DETECTOR.days,
+            weeks=DETECTOR.weeks,
+            fit_intervals=DETECTOR.fit_intervals,
+        )
+
+    def _threshold(self, whole: float) -> float:
+        assert self.rule.threshold is not None
+        if self.rule.condition == "fixed":
+            return self.rule.threshold
+        share = self.rule.threshold / 100.0
+        return whole * (1.0 - share if self.metric.direction is Direction.DOWN else 1.0 + share)
+
+
+def practical(
+    metric: AlertMetric, observed: Array, expected: Array, lower: Array, upper: Array, anomalous: Mask
+) -> tuple[Array, Array, Mask]:
+    """The band widened to the smallest change worth an alert (`effect_floor`), and the anomalies beyond it."""
+    floor = effect_floor(metric, expected)
+    with np.errstate(invalid="ignore"):
+        worth = np.abs(observed - expected) >= floor
+    return np.minimum(lower, expected - floor), np.maximum(upper, expected + floor), anomalous & worth
+
+
+def in_scope(rule: AlertRule, series: CohortSeries) -> npt.NDArray[np.int64]:
+    """The rows of `series` that are cohorts of `rule`."""
+    groupings = {catalog_order(g) for g in rule.groupings}
+    return np.asarray(
+        [n for n, cohort in enumerate(series.cohorts) if tuple(d for d, _ in cohort) in groupings], dtype=np.int64
+    )
+
+
+class Round:
+    """The rules of one series judged at the interval ending at `end`. Only cohorts with enough attempts and
+    viewers in the window are judged; what rules share (the windowed history of the same cohorts) is computed
+    once."""
+
+    def __init__(self, series: CohortSeries, end: int) -> None:
+        self.series = series
+        self.end = end
+        self._windowed: dict[tuple[str, int, int, bytes], Array] = {}
+
+    def judge(self, rule: AlertRule) -> Judged | None:
+        """`rule`'s round; None when the series holds too little history before `end` (under two windows)."""
+        series, k = self.series, rule.window_intervals
+        last = series.column(self.end)
+        columns = min(last, history_intervals(rule))
+        if columns - k < 1 or last > series.length:
+            return None
+        rows = in_scope(rule, series)
+        latest = _Window(
+            rule, {p: self._parts(p, rows, k, k, last) for p in {*judged_parts(rule.metric), *VOLUME_PARTS}}
+        )
+        eligible = latest.eligible()
+        judged = rows[eligible]
+        history = _Window(rule, {p: self._parts(p, judged, columns, k, last) for p in latest.parts})
+        cohorts = [series.cohorts[r] for r in rows]
+        whole = self._whole(rule, latest, cohorts)
+        per_day = DAY_S // rule.interval_s
+        alpha = min(MAX_ALPHA, family_alpha(rule.sensitivity) / (max(1, judged.size) * per_day))
+        outcome = [np.full(rows.size, np.nan) for _ in range(5)]
+        anomalous = np.zeros(rows.size, dtype=bool)
+        reported = np.zeros(rows.size, dtype=bool)
+        continuing = np.zeros(rows.size, dtype=bool)
+        if judged.size:
+            *values, found = history.judge(alpha, whole)
+            confirm = CONFIRMED_BY.get(rule.metric.name)
+            if confirm is not None and rule.type == "ai":  # the anomaly must show in the confirming metric too
+                found = found & _Window(rule, history.parts, confirm).judge(alpha, whole)[5]
+            for target, value in zip(outcome, values, strict=True):
+                target[eligible] = value
+            anomalous[eligible] = found
+            chosen = [cohorts[n] for n in np.flatnonzero(eligible)]
+            reported[eligible] = found & ~_explained(history, chosen, found, alpha, whole)
+            bar = z_threshold(min(MAX_ALPHA, family_alpha(rule.sensitivity))) if rule.type == "ai" else np.inf
+            with np.errstate(invalid="ignore"):
+                continuing[eligible] = found | (np.nan_to_num(values[4], nan=-np.inf) >= bar)
+        numerator, volume = latest.value[:, -1], latest.volume
+        return Judged(
+            rule=rule,
+            end=self.end,
+            alpha=alpha,
+            cohorts=cohorts,
+            rows=rows,
+            observed=outcome[0],
+            expected=outcome[1],
+            lower=outcome[2],
+            upper=outcome[3],
+            score=outcome[4],
+            numerator=numerator,
+            denominator=latest.parts["attempts"][:, -1] if volume is None else volume[:, -1],
+            attempts=latest.parts["attempts"][:, -1],
+            viewers=latest.parts["viewers"][:, -1],
+            eligible=eligible,
+            anomalous=anomalous,
+            reported=reported,
+            continuing=continuing,
+        )
+
+    def context(self, judged: Judged, position: int, points: int) -> list[tuple[int, float, float, float, float, bool]]:
+        """The `points` windows up to the judged one of the cohort at `position` (fewer when the series holds less):
+        (end, observed, expected, lower, upper, anomalous), judged as the round judges (at its alpha), for drawing."""
+        rule, k = judged.rule, judged.rule.window_intervals
+        last = self.series.column(self.end)
+        columns = min(last, history_intervals(rule) + points - 1)
+        points = min(points, columns - k)
+        if points < 1:
+            return []
+        row = judged.rows[position : position + 1]
+        window = _Window(rule, {p: self._parts(p, row, columns, k, last) for p in {*rule.metric.parts, *VOLUME_PARTS}})
+        if rule.type == "ai":
+            found = detect(
+                MetricSeries(rule.metric.kind, window.value, window.volume, rule.interval_s),
+                window.detector(judged.alpha),
+                evaluate=points,
+            )
+            scale = rule.metric.scale
+            observed, expected = scale * found.observed[0], scale * found.expected[0]
+            lower, upper, anomalous = practical(
+                rule.metric, observed, expected, scale * found.lower[0], scale * found.upper[0], found.anomalous[0]
+            )
+            values = zip(observed, expected, lower, upper, anomalous, strict=True)
+            ends = range(self.end - (points - 1) * rule.interval_s, self.end + 1, rule.interval_s)
+            return [
+                (t, float(o), float(e), float(lo), float(hi), bool(a))
+                for t, (o, e, lo, hi, a) in zip(ends, values, strict=True)
+            ]
+        observed, expected, lower, upper, _, anomalous = window.judge(judged.alpha, float("nan"))
+        return [
+            (self.end, float(observed[0]), float(expected[0]), float(lower[0]), float(upper[0]), bool(anomalous[0]))
+        ]
+
+    def _parts(self, part: str, rows: npt.NDArray[np.int64], columns: int, k: int, last: int) -> Array:
+        """Part `part` of `rows` summed over windows of `k` intervals, at the last `columns − k + 1` intervals
+        before column `last`."""
+        key = (part, columns, k, rows.tobytes())
+        if key not in self._windowed:
+            self._windowed[key] = windowed(self.series.part(part)[rows, last - columns : last], k)
+        return self._windowed[key]
+
+    @staticmethod
+    def _whole(rule: AlertRule, latest: _Window, cohorts: list[Cohort]) -> float:
+        """The whole's value in the window (NaN without one), which a relative threshold is relative to."""
+        if () not in cohorts:
+            return float("nan")
+        n = cohorts.index(())
+        volume = None if latest.volume is None else latest.volume[n : n + 1, -1]
+        return float(rule.metric.value(latest.value[n : n + 1, -1], volume)[0])
+
+
+def related(broad: Cohort, narrow: Cohort) -> bool:
+    """Whether `narrow`'s conditions extend `broad`'s (the whole is related to every cohort)."""
+    return len(narrow) > len(broad) and set(broad) <= set(narrow)
+
+
+def _explained(window: _Window, cohorts: list[Cohort], anomalous: Mask, alpha: float, whole: float) -> Mask:
+    """The anomalous cohorts that a related anomalous cohort explains (see the module docstring)."""
+    found = np.flatnonzero(anomalous)
+    pairs = [(p, d) for p in found for d in found if related(cohorts[p], cohorts[d])]
+    explained = np.zeros(len(cohorts), dtype=bool)
+    if not pairs:
+        return explained
+    broad, narrow = (np.asarray(side, dtype=np.int64) for side in zip(*pairs, strict=True))
+    rests = window.minus(broad, narrow)
+    rest_anomalous = rests.judge(alpha, whole)[5] & rests.eligible()
+    explained[narrow[rest_anomalous]] = True
+    explained[broad[~rest_anomalous]] = True
+    return explained

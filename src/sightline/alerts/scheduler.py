@@ -1,0 +1,126 @@
+"""When the engine's rounds run (IO): inside the service at each interval (`AlertScheduler`, a thread of the app's
+lifespan), and over stored history (`replay`, for `sightline alerts run` and the demo).
+
+Invariants: a round judges an interval `SETTLE_S` after its end (outcomes of views started near its end arrive
+meanwhile); a failed round (a store error, a bug) is logged and the next tick tries again from where the rule's
+`judged_until` says, so a failure delays rounds and never loses one; one customer's failure never stops another's
+rounds. A replay runs the rounds the scheduler would have run, in order, an hour of them per run (the engine's
+`MAX_CATCH_UP` intervals at 5 minutes); rules already judged past a time are not judged again there.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from sqlalchemy.orm import sessionmaker
+
+from sightline.alerts.engine import MAX_CATCH_UP, SETTLE_S, AlertEngine
+from sightline.alerts.rules import INTERVALS
+from sightline.auth.accounts import CustomerInfo
+from sightline.auth.clock import utc_now
+from sightline.auth.plans import Feature, plan_for
+from sightline.auth.service import open_auth
+from sightline.query.pipeline import Engine
+from sightline.settings import Settings
+
+log = logging.getLogger(__name__)
+REPLAY_STEP_S = MAX_CATCH_UP * min(INTERVALS)
+"""How far one run of a replay goes: no rule of any interval falls behind by more than the engine catches up."""
+
+
+def alerting_customers(customers: list[CustomerInfo]) -> list[int]:
+    """The customers whose plan allows alerts."""
+    return [c.id for c in customers if Feature.ALERTS in plan_for(c.plan_level).features]
+
+
+def replay(
+    engine: AlertEngine,
+    customer_id: int,
+    start: int,
+    end: int,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """The rounds of `customer_id`'s rules over [start, end] (epoch s) as the scheduler would have run them, a rule
+    never judged starting at `start`; the number of rule rounds run. `progress` hears the time reached."""
+    ran = 0
+    for until in [*range(start, end, REPLAY_STEP_S), end]:
+        ran += engine.run(customer_id, until, until + SETTLE_S, first=start)
+        if progress is not None:
+            progress(until)
+    return ran
+
+
+def replay_customers(
+    settings: Settings,
+    store: Engine,
+    customer_ids: list[int] | None,
+    start: int,
+    end: int,
+    report: Callable[[int, int, float], None] = lambda customer, ran, seconds: None,
+) -> int:
+    """`replay` for each of `customer_ids` (None: every customer whose plan allows alerts) over the metadata
+    database of `settings`; `report` hears each customer's rule rounds and seconds. The rule rounds run."""
+    auth = open_auth(settings)
+    try:
+        engine = AlertEngine(store, sessionmaker(auth.engine, expire_on_commit=False), utc_now)
+        total = 0
+        for customer_id in alerting_customers(auth.accounts.list_customers()) if customer_ids is None else customer_ids:
+            started = time.monotonic()
+            ran = replay(engine, customer_id, start, end)
+            report(customer_id, ran, time.monotonic() - started)
+            total += ran
+        return total
+    finally:
+        auth.close()
+
+
+class AlertScheduler:
+    """Runs the due rounds of every customer `customers()` lists, every `every_s`, on a thread of its own, until
+    `stop` (which waits for the round under way, so the stores can be closed after it)."""
+
+    def __init__(
+        self,
+        engine: AlertEngine,
+        customers: Callable[[], list[int]],
+        every_s: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.engine = engine
+        self.customers = customers
+        self.every_s = every_s
+        self._clock = clock
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sightline-alerts", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def tick(self) -> int:
+        """The rounds due now, for every customer; the number of rule rounds run. A customer's failure is logged."""
+        now = int(self._clock())
+        try:
+            customers = self.customers()
+        except Exception:
+            log.exception("listing the customers to run alert rounds for failed; trying again in %s s", self.every_s)
+            return 0
+        ran = 0
+        for customer_id in customers:
+            if self._stopping.is_set():
+                break
+            try:
+                ran += self.engine.run(customer_id, now - SETTLE_S, now)
+            except Exception:
+                log.exception("the alert round of customer %s failed; trying again in %s s", customer_id, self.every_s)
+        return ran
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.every_s):
+            self.tick()

@@ -1,0 +1,133 @@
+"""Alert rules in the metadata database: read, added, replaced and deleted per customer (IO).
+
+Invariants: every read and write is scoped to one customer (another customer's rule id is not found); a customer
+gets the default rules once, the first time its rules are read (`alert_customers` remembers it, so a customer that
+deleted them does not get them back), or at migration 0003 for the customers that existed then; a replaced rule
+keeps the secret of a webhook recipient whose target is unchanged when none is sent (the API never answers it).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from sightline.alerts.models import AlertCustomerRow, AlertRow, AlertRuleRow
+from sightline.alerts.rules import AlertRule, RecipientInput, RuleInput, default_rules, parse_rule
+from sightline.query.pipeline import RequestError
+
+Clock = Callable[[], datetime]
+log = logging.getLogger(__name__)
+
+
+class RuleNotFoundError(LookupError):
+    """No rule of that id for the customer."""
+
+
+def default_rule_definitions() -> list[str]:
+    """The `definition` of each default rule, as stored (migration 0003 inserts them too)."""
+    return [rule.model_dump_json() for rule in default_rules()]
+
+
+def load_rule(row: AlertRuleRow) -> AlertRule | None:
+    """The stored rule, validated again; None (logged) when the catalog no longer allows it."""
+    try:
+        return parse_rule(row.customer_id, RuleInput.model_validate_json(row.definition), row.id)
+    except (ValidationError, RequestError) as error:
+        log.warning("alert rule %s of customer %s is no longer valid: %s", row.id, row.customer_id, error)
+        return None
+
+
+class RuleStore:
+    """The rules of every customer, over one metadata database."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
+        self._sessions = sessions
+        self._clock = clock
+
+    def rules(self, customer_id: int) -> list[AlertRule]:
+        """The customer's rules, oldest first, then by name (the defaults added first if it never had them)."""
+        self._ensure_defaults(customer_id)
+        with self._sessions() as session:
+            rows = session.scalars(select(AlertRuleRow).where(AlertRuleRow.customer_id == customer_id)).all()
+        loaded = [(row.created_at, rule) for row in rows if (rule := load_rule(row)) is not None]
+        return [rule for _, rule in sorted(loaded, key=lambda pair: (pair[0], pair[1].name, pair[1].id))]
+
+    def rule(self, customer_id: int, rule_id: str) -> AlertRule:
+        with self._sessions() as session:
+            rule = load_rule(self._row(session, customer_id, rule_id))
+        if rule is None:
+            raise RuleNotFoundError(f"rule {rule_id} is no longer valid")
+        return rule
+
+    def add(self, customer_id: int, given: RuleInput) -> AlertRule:
+        """A new rule (RequestError when `given` is invalid)."""
+        rule_id = str(uuid.uuid4())
+        rule = parse_rule(customer_id, given, rule_id)
+        self._ensure_defaults(customer_id)
+        now = self._clock()
+        with self._sessions.begin() as session:
+            definition = rule.to_input().model_dump_json()
+            session.add(
+                AlertRuleRow(id=rule_id, customer_id=customer_id, definition=definition, created_at=now, updated_at=now)
+            )
+        return rule
+
+    def replace(self, customer_id: int, rule_id: str, given: RuleInput) -> AlertRule:
+        """The rule `rule_id` replaced by `given`, keeping unchanged webhooks' secrets (see the invariants)."""
+        with self._sessions.begin() as session:
+            row = self._row(session, customer_id, rule_id)
+            before = RuleInput.model_validate_json(row.definition)
+            kept = {r.target: r.secret for r in before.recipients if r.kind == "webhook" and r.secret}
+            recipients = [_with_secret(r, kept) for r in given.recipients]
+            rule = parse_rule(customer_id, given.model_copy(update={"recipients": recipients}), rule_id)
+            row.definition = rule.to_input().model_dump_json()
+            row.updated_at = self._clock()
+        return rule
+
+    def delete(self, customer_id: int, rule_id: str) -> None:
+        """Delete the rule; its alerts still going on end now (no notice: nobody asked to be told of them)."""
+        now = self._clock()
+        with self._sessions.begin() as session:
+            session.delete(self._row(session, customer_id, rule_id))
+            for alert in session.scalars(
+                select(AlertRow).where(AlertRow.rule_id == rule_id, AlertRow.status != "resolved")
+            ):
+                alert.status, alert.ended_at = "resolved", now
+
+    @staticmethod
+    def _row(session: Session, customer_id: int, rule_id: str) -> AlertRuleRow:
+        row = session.get(AlertRuleRow, rule_id)
+        if row is None or row.customer_id != customer_id:
+            raise RuleNotFoundError(f"no alert rule {rule_id} for customer {customer_id}")
+        return row
+
+    def _ensure_defaults(self, customer_id: int) -> None:
+        with self._sessions() as session:
+            if session.get(AlertCustomerRow, customer_id) is not None:
+                return
+        now = self._clock()
+        try:
+            with self._sessions.begin() as session:
+                session.add(AlertCustomerRow(customer_id=customer_id, defaults_added_at=now))
+                session.flush()  # another process adding them at the same time fails here, before the rules
+                session.add_all(
+                    AlertRuleRow(
+                        id=str(uuid.uuid4()), customer_id=customer_id, definition=text, created_at=now, updated_at=now
+                    )
+                    for text in default_rule_definitions()
+                )
+        except IntegrityError:
+            log.info("default alert rules of customer %s were added by another process", customer_id)
+
+
+def _with_secret(recipient: RecipientInput, kept: dict[str, str]) -> RecipientInput:
+    if recipient.kind != "webhook" or recipient.secret is not None or recipient.target not in kept:
+        return recipient
+    return recipient.model_copy(update={"secret": kept[recipient.target]})

@@ -1,0 +1,193 @@
+"""The alerts engine on a real chDB with simulated traffic and the simulator's injected incidents: each incident is
+an alert within 2 intervals of its start, diagnosed to its injected combination, one alert per episode, resolved
+after it ends; notices go to the notifications' outbox in the round's transaction; a restart, or the same rounds
+run again, neither loses nor repeats an alert or a notice; getAIAlerts' store answers the engine's alerts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from sightline.alerts.alert_store import AlertStore, parse_alerts_request
+from sightline.alerts.engine import AlertEngine
+from sightline.alerts.models import AlertRow, AlertRuleRow
+from sightline.alerts.notify import Notice
+from sightline.alerts.outbox import AlertDelivery, AlertNotice
+from sightline.alerts.rules import RuleInput
+from sightline.alerts.scheduler import replay
+from sightline.auth.service import AuthService, open_auth
+from sightline.settings import Settings
+from sightline.simulate import Incident, SimulationConfig, simulate
+from sightline.store import EmbeddedStore, open_store
+
+CUSTOMER = 1001
+END = datetime(2024, 5, 12, tzinfo=UTC)
+CONFIG = SimulationConfig(
+    start=END - timedelta(days=2), end=END, customer_ids=(CUSTOMER,), views_per_day=16_000, seed=7
+)
+STEP = 300
+HOOK = {"kind": "webhook", "target": "https://hooks.example/alerts", "level": "warning", "secret": "k"}
+RULES = [
+    {"name": "Rebuffering by CDN and country", "metric": "bufferingratio", "dimensions": ["cdn", "country"]},
+    {"name": "Start failures by player", "metric": "vsf", "dimensions": ["player", "playerversion"]},
+]
+
+
+@dataclass
+class World:
+    store: EmbeddedStore
+    auth: AuthService
+    sessions: sessionmaker[Session]
+    incidents: dict[str, Incident]
+
+    def engine(self) -> AlertEngine:
+        """A new engine, as after a restart: nothing held but what the databases hold."""
+        return AlertEngine(self.store, self.sessions, lambda: END)
+
+    def replay(self, engine: AlertEngine, start: datetime, end: datetime) -> None:
+        """The rounds of [start, end], as `sightline alerts run` replays them."""
+        assert replay(engine, CUSTOMER, int(start.timestamp()), int(end.timestamp())) > 0
+
+    def alerts(self) -> list[tuple[AlertRow, dict[str, Any]]]:
+        with self.sessions() as session:
+            rows = session.scalars(select(AlertRow).order_by(AlertRow.started_at, AlertRow.id)).all()
+            return [(row, json.loads(row.body)) for row in rows]
+
+    def notices(self) -> list[tuple[str, str]]:
+        with self.sessions() as session:
+            return sorted((n.alert_id, n.key) for n in session.scalars(select(AlertNotice)))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    settings = Settings(data_dir=Path(tmp_path_factory.mktemp("engine")), argon2_time_cost=1, argon2_memory_kib=1024)
+    store = open_store(settings)
+    for chunk in simulate(CONFIG):
+        store.insert_events(chunk.events)
+    auth = open_auth(settings)
+    auth.accounts.add_customer(CUSTOMER, "Alpha", 6831)
+    sessions = sessionmaker(auth.engine, expire_on_commit=False)
+    rules = AlertEngine(store, sessions, lambda: END).rules
+    for rule in rules.rules(CUSTOMER):
+        rules.delete(CUSTOMER, rule.id)
+    for given in RULES:
+        rules.add(CUSTOMER, RuleInput.model_validate({**given, "scope": "selected", "recipients": [HOOK]}))
+    try:
+        yield World(store, auth, sessions, {i.name: i for i in CONFIG.incidents if i.customer_id == CUSTOMER})
+    finally:
+        auth.close()
+        store.close()
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.replace(tzinfo=UTC).timestamp())
+
+
+def _detected_by(incident: Incident) -> int:
+    """The end of the second whole interval after the incident's start."""
+    return -(-_epoch(incident.start) // STEP) * STEP + 2 * STEP
+
+
+def _of(world: World, metric: str) -> list[tuple[AlertRow, dict[str, Any]]]:
+    return [(row, body) for row, body in world.alerts() if row.metric == metric]
+
+
+def _top_cause(body: dict[str, Any]) -> dict[str, str]:
+    causes = body["diagnosis"]["causes"]
+    return dict(causes[0]["conditions"]) if causes else dict(body["cohort"])
+
+
+def test_the_cdn_incident_is_one_alert_on_its_cdn_and_country_resolved_after_it(world: World) -> None:
+    incident = world.incidents["cdn_degradation"]
+    world.replay(world.engine(), incident.start - timedelta(minutes=30), incident.end + timedelta(minutes=80))
+    found = _of(world, "bufferingratio")
+    assert found, "no rebuffering alert"
+    row, body = found[0]
+    assert _top_cause(body) == incident.filters, json.dumps(
+        [(r.cohort, str(r.started_at), b["diagnosis"]) for r, b in found]
+    )
+    assert _epoch(row.started_at) + body["window"] <= _detected_by(incident)
+    assert row.status == "resolved"
+    assert _epoch(row.ended_at or row.last_seen_at) >= _epoch(incident.end) - 2 * STEP
+    assert len(found) == 1, [(r.cohort, r.started_at) for r, _ in found]  # one episode, not one per round
+    assert body["impact"]["views"] > 0
+    assert body["impact"]["viewers"] > 0
+    assert body["observed"] > body["expected"]
+    assert any(p["anomalous"] and p["value"] > p["upper"] for p in body["series"]["points"])
+    assert "filter=" in body["metricquery"]
+    assert "/mm-apis/listsessions/1001?" in body["listsessions"]
+    transitions = [key.split(":")[1] for alert_id, key in world.notices() if alert_id == row.id]
+    assert transitions.count("open") == 1
+    assert transitions.count("resolve") == 1
+    assert set(transitions) <= {"open", "escalate", "resolve"}
+
+
+def test_the_player_incident_is_diagnosed_to_the_player_and_its_version(world: World) -> None:
+    incident = world.incidents["player_start_failure"]
+    world.replay(world.engine(), incident.start - timedelta(minutes=20), incident.start + timedelta(minutes=30))
+    found = _of(world, "vsf")
+    assert found, "no start failure alert"
+    row, body = found[0]
+    assert _top_cause(body) == incident.filters
+    assert _epoch(row.started_at) + body["window"] <= _detected_by(incident)
+    assert row.status in ("open", "ongoing")
+
+
+def test_rounds_run_again_after_a_restart_repeat_no_alert_and_no_notice(world: World) -> None:
+    before, notices = [(row.id, row.status) for row, _ in world.alerts()], world.notices()
+    assert before
+    assert notices
+    incident = world.incidents["cdn_degradation"]
+    with world.sessions.begin() as session:  # the rounds are run again from before the incident
+        session.execute(update(AlertRuleRow).values(judged_until=None))  # (every rule: the later alert stays as is)
+    world.replay(world.engine(), incident.start - timedelta(minutes=30), incident.end + timedelta(minutes=80))
+    assert [(row.id, row.status) for row, _ in world.alerts()][: len(before)] == before
+    assert world.notices() == notices
+    with world.sessions() as session:
+        keys = session.scalar(select(func.count(func.distinct(AlertNotice.key))))
+    assert keys == len(notices)
+
+
+def test_the_alerts_store_answers_the_engines_alerts(world: World) -> None:
+    period = f"start={_epoch(END - timedelta(days=1))},end={_epoch(END)}"
+    rows, total = AlertStore(world.sessions, lambda: END).page(
+        parse_alerts_request(CUSTOMER, period=period, metric="bufferingratio")
+    )
+    assert total == len(_of(world, "bufferingratio"))
+    alert = json.loads(rows[0])
+    for field in ("id", "rule", "type", "metric", "cohort", "severity", "status", "start", "lastseen", "end"):
+        assert field in alert
+    for field in ("observed", "expected", "band", "impact", "diagnosis", "series", "metricquery", "listsessions"):
+        assert field in alert
+
+
+def test_a_round_that_fails_before_its_commit_is_written_whole_by_the_next_run(world: World) -> None:
+    incident = world.incidents["cdn_degradation"]
+    rule_id = next(r.id for r in world.engine().rules.rules(CUSTOMER) if r.metric.name == "bufferingratio")
+    expected = sorted((row.id, row.status) for row, _ in world.alerts() if row.rule_id == rule_id)
+    told = [key for alert_id, key in world.notices() if alert_id in {i for i, _ in expected}]
+    with world.sessions.begin() as session:  # as if the rule had never been judged there
+        session.execute(delete(AlertDelivery).where(AlertDelivery.alert_id.in_([i for i, _ in expected])))
+        session.execute(delete(AlertNotice).where(AlertNotice.rule_id == rule_id))
+        session.execute(delete(AlertRow).where(AlertRow.rule_id == rule_id))
+        session.execute(update(AlertRuleRow).where(AlertRuleRow.id == rule_id).values(judged_until=None))
+
+    def crash(session: Session, notices: Sequence[Notice]) -> None:
+        if notices:
+            raise RuntimeError("killed in the middle of the round's transaction")
+
+    crashing = AlertEngine(world.store, world.sessions, lambda: END, notify=crash)
+    with pytest.raises(RuntimeError, match="killed"):
+        world.replay(crashing, incident.start - timedelta(minutes=30), incident.end + timedelta(minutes=80))
+    assert [row for row, _ in world.alerts() if row.rule_id == rule_id] == []  # nothing of the round written
+    world.replay(world.engine(), incident.start - timedelta(minutes=30), incident.end + timedelta(minutes=80))
+    assert sorted((row.id, row.status) for row, _ in world.alerts() if row.rule_id == rule_id) == expected
+    assert [key for alert_id, key in world.notices() if alert_id in {i for i, _ in expected}] == told

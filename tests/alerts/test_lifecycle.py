@@ -1,0 +1,122 @@
+"""The lifecycle of alerts (pure): which open alerts a round continues, leaves quiet or resolves, which cohorts
+become new alerts, where the diagnosis points them, severity and the recipients of each level."""
+
+from __future__ import annotations
+
+import math
+
+from sightline.alerts.lifecycle import (
+    RESOLVE_AFTER,
+    AlertState,
+    higher,
+    magnitude,
+    notice_key,
+    plan_round,
+    recipients_for,
+    severity,
+    targets,
+)
+from sightline.alerts.notify import Recipient
+from sightline.alerts.rules import Cohort
+
+CDN: Cohort = (("cdn", "Akamai"),)
+US: Cohort = (("country", "US"),)
+CDN_US: Cohort = (("cdn", "Akamai"), ("country", "US"))
+TV: Cohort = (("device", "tv"),)
+
+
+def _alert(cohort: Cohort, clean: int = 0, **fields: object) -> AlertState:
+    return AlertState(
+        id=f"a-{cohort}",
+        cohort=cohort,
+        status="ongoing",
+        severity="warning",
+        started_at=0,
+        last_seen_at=300,
+        clean_intervals=clean,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def test_an_alert_goes_on_while_its_cohort_is_anomalous_and_is_never_opened_twice() -> None:
+    alert = _alert(CDN_US)
+    plan = plan_round([alert], continuing={CDN_US}, reported=[CDN_US])
+    assert [a.id for a, _ in plan.active] == [alert.id]
+    assert plan.candidates == ()
+    assert plan.quiet == ()
+    assert plan.resolved == ()
+
+
+def test_a_reported_cohort_related_to_an_open_alert_is_its_own() -> None:
+    alert = _alert(CDN_US)
+    plan = plan_round([alert], continuing={CDN}, reported=[CDN])  # the broader cohort: the same incident
+    assert [(a.id, mine) for a, mine in plan.active] == [(alert.id, frozenset({CDN}))]
+    assert plan.candidates == ()
+    caused = _alert(US, causes=(CDN_US,))
+    assert plan_round([caused], continuing=set(), reported=[CDN_US]).candidates == ()
+
+
+def test_an_unrelated_anomaly_is_a_candidate_and_the_quiet_alert_counts_clean_intervals() -> None:
+    alert = _alert(CDN_US)
+    plan = plan_round([alert], continuing={TV}, reported=[TV])
+    assert plan.candidates == (TV,)
+    assert plan.quiet == (alert,)
+    assert plan.active == ()
+
+
+def test_an_alert_is_resolved_after_resolve_after_clean_intervals() -> None:
+    assert plan_round([_alert(CDN, clean=RESOLVE_AFTER - 2)], set(), []).resolved == ()
+    last = _alert(CDN, clean=RESOLVE_AFTER - 1)
+    assert plan_round([last], set(), []).resolved == (last,)
+
+
+def test_targets_follow_the_diagnosis_to_the_narrowest_anomalous_cohort() -> None:
+    found = targets(candidates=[CDN, US], causes=[CDN_US], anomalous=[CDN, US, CDN_US], scores={CDN: 9.0, US: 7.0})
+    assert [(t.cohort, t.causes, t.covers) for t in found] == [(CDN_US, (CDN_US,), frozenset({CDN, US}))]
+    # a cause narrower than any cohort judged: the strongest candidate that holds it
+    deep = (("cdn", "Akamai"), ("country", "US"), ("device", "tv"))
+    found = targets(candidates=[CDN, US], causes=[deep], anomalous=[CDN, US], scores={CDN: 9.0, US: 7.0})
+    assert [(t.cohort, t.covers) for t in found] == [(CDN, frozenset({CDN, US}))]
+    # a candidate that cannot hold a cause's views is an alert of its own, without causes
+    other: Cohort = (("cdn", "Level3"),)
+    found = targets(candidates=[CDN, other], causes=[CDN], anomalous=[CDN, other], scores={})
+    assert [(t.cohort, t.causes) for t in found] == [(CDN, (CDN,)), (other, ())]
+
+
+def test_severity_from_magnitude_duration_and_viewers() -> None:
+    assert severity(magnitude(1.2, 1.0), 300, 3) == "warning"
+    assert severity(magnitude(4.0, 1.0), 300, 50) == "major"  # 2 + 0 + 1 points
+    assert severity(magnitude(4.0, 1.0), 3600, 500) == "critical"
+    assert severity(magnitude(0.2, 1.0), 3600, 500) == "critical"  # a fall is as large as a rise
+    assert magnitude(math.nan, 1.0) == 0.0
+    assert magnitude(0.0, 0.0) == 0.0
+    assert magnitude(5.0, 0.0) > math.log(3.0)  # nothing was expected: as large as it gets
+    assert higher("warning", "critical") == "critical"
+    assert higher("major", "warning") == "major"
+
+
+def test_recipients_at_or_below_the_alerts_severity_are_told() -> None:
+    noc = Recipient("email", "noc@example.com", "critical")
+    team = Recipient("slack", "https://hooks.slack.com/x", "major")
+    everyone = Recipient("webhook", "https://example.com/hook", "warning")
+    assert recipients_for([noc, team, everyone], "warning") == (everyone,)
+    assert recipients_for([noc, team, everyone], "major") == (team, everyone)
+    assert recipients_for([noc, team, everyone], "critical") == (noc, team, everyone)
+    assert notice_key("a1", "escalate", 2) == "a1:escalate:2" != notice_key("a1", "escalate", 1)
+
+
+def test_causes_of_one_incident_seen_in_two_combinations_open_one_alert() -> None:
+    mobile_cdn_us: Cohort = (("cdn", "Akamai"), ("country", "US"), ("device", "mobile"))
+    mobile: Cohort = (("device", "mobile"),)
+    found = targets(
+        candidates=[CDN_US, mobile], causes=[CDN_US, mobile_cdn_us], anomalous=[CDN_US, mobile], scores={mobile: 9.0}
+    )
+    assert [(t.cohort, t.causes) for t in found] == [(CDN_US, (CDN_US, mobile_cdn_us))]
+
+
+def test_a_reported_cohort_overlapping_an_open_alert_is_its_own() -> None:
+    exo_131: Cohort = (("player", "ExoPlayer"), ("playerversion", "1.3.1"))
+    mobile_131: Cohort = (("device", "mobile"), ("playerversion", "1.3.1"))
+    assert plan_round([_alert(exo_131)], set(), [mobile_131]).candidates == ()
+    other_version: Cohort = (("device", "mobile"), ("playerversion", "1.4.0"))
+    assert plan_round([_alert(exo_131)], set(), [other_version]).candidates == (other_version,)

@@ -1,0 +1,54 @@
+"""Rules in the metadata database (SQLite, and PostgreSQL when configured): the default rules of customers that
+existed at migration 0003 and of later ones, given once."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.orm import sessionmaker
+
+from sightline.alerts.models import AlertCustomerRow, AlertRuleRow
+from sightline.alerts.rules import default_rules
+from sightline.alerts.store import RuleStore
+from sightline.auth.db import MIGRATIONS, migrate, open_engine
+from sightline.auth.service import AuthService
+from sightline.settings import Settings
+from tests.auth.fixtures import ManualClock
+
+
+def _store(auth: AuthService, clock: ManualClock) -> RuleStore:
+    return RuleStore(sessionmaker(auth.engine, expire_on_commit=False), clock)
+
+
+def test_customers_that_existed_at_migration_get_the_default_rules(settings: Settings, clock: ManualClock) -> None:
+    engine = open_engine(settings.metadata_database_url())
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")
+    auth = AuthService(engine, settings, clock)
+    try:
+        auth.accounts.add_customer(1001, "Alpha", 6831)
+        migrate(engine)
+        with engine.connect() as connection:
+            rows = connection.execute(AlertRuleRow.__table__.select()).all()
+            marked = connection.execute(AlertCustomerRow.__table__.select()).all()
+        assert len(rows) == len(default_rules())
+        assert [m.customer_id for m in marked] == [1001]
+        assert sorted(r.metric.name for r in _store(auth, clock).rules(1001)) == sorted(
+            r.metric for r in default_rules()
+        )
+    finally:
+        auth.close()
+
+
+def test_a_customer_gets_the_defaults_once(auth: AuthService, clock: ManualClock) -> None:
+    auth.accounts.add_customer(1002, "Beta", 6831)
+    rules = _store(auth, clock)
+    first = rules.rules(1002)
+    assert len(first) == len(default_rules())
+    assert [r.id for r in rules.rules(1002)] == [r.id for r in first]
+    for rule in first:
+        rules.delete(1002, rule.id)
+    assert rules.rules(1002) == []
