@@ -22,6 +22,7 @@ from sightline.api.media import MediaOrigin, safe_relative_path
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.settings import Settings
+from tests.handwritten import by_hand
 
 CUSTOMER = 1001
 PLAYLIST = b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nsegment_00.ts\n#EXT-X-ENDLIST\n"
@@ -75,10 +76,12 @@ def stored_events(world: World, sid: str) -> list[dict[str, Any]]:
         time.sleep(0.02)
     app.state.writer.flush()  # type: ignore[attr-defined]
     rows: list[dict[str, Any]] = app.state.store.query(  # type: ignore[attr-defined]
-        "SELECT toString(event) AS event, startup_ms, play_ms, rebuffer_ms, streamformat, assetid FROM events "
-        "WHERE customer_id = {c:UInt32} AND sdkversion LIKE 'CMCD%' AND view_id IN "
-        "(SELECT view_id FROM events WHERE event = 'play_request' AND assetid = {a:String}) ORDER BY seq",
-        {"c": CUSTOMER, "a": sid},
+        by_hand(
+            "SELECT toString(event) AS event, startup_ms, play_ms, rebuffer_ms, streamformat, assetid FROM events "
+            "WHERE customer_id = {c:UInt32} AND sdkversion LIKE 'CMCD%' AND view_id IN "
+            "(SELECT view_id FROM events WHERE event = 'play_request' AND assetid = {a:String}) ORDER BY seq",
+            {"c": CUSTOMER, "a": sid},
+        ),
     ).to_pylist()
     return rows
 

@@ -22,6 +22,7 @@ from sightline.ingest.collect import MAX_BODY_BYTES, MAX_DECODED_BYTES
 from sightline.ingest.native import BATCH, to_event_table
 from sightline.settings import Settings
 from sightline.store.writer import BatchingWriter
+from tests.handwritten import by_hand
 
 START_MS = 1_780_000_000_000
 
@@ -75,9 +76,11 @@ def stored(world: World, view: int) -> list[dict[str, Any]]:
     world.client.app.state.writer.flush()  # type: ignore[attr-defined]
     store = world.client.app.state.store  # type: ignore[attr-defined]
     table = store.query(
-        "SELECT seq, toString(event) AS event, started, play_ms FROM events WHERE view_id = toUUID({v:String}) "
-        "ORDER BY seq",
-        {"v": uuid7(view)},
+        by_hand(
+            "SELECT seq, toString(event) AS event, started, play_ms FROM events WHERE view_id = toUUID({v:String}) "
+            "ORDER BY seq",
+            {"v": uuid7(view)},
+        ),
     )
     rows: list[dict[str, Any]] = table.to_pylist()
     return rows
@@ -92,9 +95,11 @@ def test_a_batch_is_stored_and_its_retry_counted_once(world: World) -> None:
     assert [r["seq"] for r in stored(world, 1)] == [0, 1, 2, 3]
     store = world.client.app.state.store  # type: ignore[attr-defined]
     view = store.query(
-        "SELECT sum(play_ms) AS play, max(completed) AS completed, max(cdn) AS cdn FROM views "
-        "WHERE view_id = toUUID({v:String})",
-        {"v": uuid7(1)},
+        by_hand(
+            "SELECT sum(play_ms) AS play, max(completed) AS completed, max(cdn) AS cdn FROM views "
+            "WHERE view_id = toUUID({v:String})",
+            {"v": uuid7(1)},
+        ),
     ).to_pylist()
     assert view == [{"play": 10_100, "completed": 1, "cdn": "akamai"}]
 

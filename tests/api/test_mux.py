@@ -21,6 +21,7 @@ from sightline.ingest.collect import MAX_BODY_BYTES
 from sightline.ingest.native import BATCH, to_event_table
 from sightline.settings import Settings
 from sightline.store.writer import BatchingWriter
+from tests.handwritten import by_hand
 from tests.ingest.mux_fixtures import Recorded, last, load
 
 CUSTOMER = 1001
@@ -143,9 +144,11 @@ def test_lone_surrogates_are_stored_as_replacement_characters_and_never_stop_the
     assert world.client.post("/mux", content=json.dumps({"metadata": {}, "events": bad_key})).status_code == 401
     world.client.app.state.writer.flush(timeout_s=10)  # type: ignore[attr-defined]
     stored = world.client.app.state.store.query(  # type: ignore[attr-defined]
-        "SELECT assetname, toString(error_code) AS code, error_message FROM events "
-        "WHERE customer_id = {c:UInt32} AND assetid = 'surrogates' AND event = 'error'",
-        {"c": CUSTOMER},
+        by_hand(
+            "SELECT assetname, toString(error_code) AS code, error_message FROM events "
+            "WHERE customer_id = {c:UInt32} AND assetid = 'surrogates' AND event = 'error'",
+            {"c": CUSTOMER},
+        ),
     ).to_pylist()
     assert stored == [{"assetname": "cut \ufffd", "code": "\ufffd", "error_message": "lost \ufffd"}]
 

@@ -24,6 +24,7 @@ from sightline.smartquery.spec import DayTable, SmartQuery, StoredDays
 from sightline.smartquery.views import live_spans, whole_days
 from sightline.store import EmbeddedStore
 from sightline.store.schema import PATH_ENTRIES_TABLE, STORED_DAY_SLICES_TABLE, SUBSCRIBER_DAYS_TABLE
+from tests.handwritten import by_hand
 
 CUSTOMER, OTHER = 41, 42
 START = datetime(2025, 3, 1, tzinfo=UTC)
@@ -56,7 +57,7 @@ def _planned(store: EmbeddedStore, query: SmartQuery) -> SmartQuery:
 
 
 def _slices(store: EmbeddedStore, table: str) -> set[int]:
-    found = store.query(f"SELECT DISTINCT slice FROM {table}").column("slice").to_pylist()
+    found = store.query(by_hand(f"SELECT DISTINCT slice FROM {table}")).column("slice").to_pylist()
     return {int(s) for s in found}
 
 

@@ -20,6 +20,7 @@ from sightline.store.writer import (
     WriterOverloadedError,
     segment_table,
 )
+from tests.handwritten import by_hand
 
 START_MS = 1_780_000_000_000
 
@@ -31,11 +32,11 @@ def view_batch(i: int, events: int = 3) -> pa.Table:
 
 
 def stored_events(store: EmbeddedStore) -> int:
-    return int(store.query("SELECT count() AS n FROM events").column("n")[0].as_py())
+    return int(store.query(by_hand("SELECT count() AS n FROM events")).column("n")[0].as_py())
 
 
 def rollup_play_ms(store: EmbeddedStore) -> int:
-    table = store.query("SELECT sum(play_ms) AS p FROM rollup_1h")
+    table = store.query(by_hand("SELECT sum(play_ms) AS p FROM rollup_1h"))
     return int(table.column("p")[0].as_py() or 0)
 
 
@@ -111,7 +112,7 @@ def test_a_segment_replayed_after_its_insert_landed_is_stored_once_rollups_inclu
     BatchingWriter(store, tmp_path).close()
     assert stored_events(store) == 15
     assert rollup_play_ms(store) == play_ms
-    assert store.query("SELECT count() AS n FROM views FINAL").column("n")[0].as_py() == 5
+    assert store.query(by_hand("SELECT count() AS n FROM views FINAL")).column("n")[0].as_py() == 5
 
 
 def test_a_segment_the_store_refuses_is_quarantined_and_later_ones_are_stored(

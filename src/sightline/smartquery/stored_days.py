@@ -28,9 +28,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
-from sightline.query.ast import Select, Table
+from sightline.query.ast import Delete, Expr, Insert, Param, Row, Select, Symbol, Table
 from sightline.query.period import Period
-from sightline.query.printer import print_select
+from sightline.query.printer import print_delete, print_insert, print_select
 from sightline.smartquery import paths, subscribers
 from sightline.smartquery.spec import DayTable, SmartQuery, StoredDays
 from sightline.smartquery.sql import col, f, i, moment, named, op, same, text
@@ -47,14 +47,7 @@ RETIRE_AFTER = timedelta(minutes=10)
 """How long a superseded slice is kept for the queries that planned with it (longer than any query runs)."""
 
 _DAY = timedelta(days=1)
-_RECORD_SQL = (
-    f"INSERT INTO {STORED_DAY_SLICES_TABLE} (customer_id, kind, day, slice, views_version, computed_at) VALUES "
-    "({customer:UInt32}, {kind:String}, {day:Date}, {slice:UInt64}, {version:UInt64}, "
-    "{computed_at:DateTime64(3, 'UTC')})"
-)
 DAY_TABLES: tuple[DayTable, ...] = (paths.DAYS, subscribers.DAYS)
-_RETIRE_SQL = "DELETE FROM {table} WHERE customer_id = {{customer:UInt32}} AND has({{slices:Array(UInt64)}}, slice)"
-"""Deletes slices by id: the ids are random 63-bit numbers, unique across kinds and days."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +74,7 @@ def recorded_slices(store: Store, customer_id: int, kind: str) -> list[Slice]:
     computed from (a day's versions only grow), then by when."""
     columns = ("day", "slice", "views_version", "computed_at")
     select = Select(same(*columns), Table(STORED_DAY_SLICES_TABLE, customer_id), where=op("=", col("kind"), text(kind)))
-    sql, params = print_select(select)
-    rows = store.query(sql, params).to_pylist()
+    rows = store.query(print_select(select)).to_pylist()
     found = [Slice(r["day"], int(r["slice"]), int(r["views_version"]), r["computed_at"]) for r in rows]
     return sorted(found, key=lambda s: (s.day, s.views_version, s.computed_at))
 
@@ -131,17 +123,16 @@ def _store_slice(store: Store, days_of: DayTable, customer_id: int, day: date, v
     slice_id = secrets.randbits(63)
     period = Period(day_start(day), day_start(day) + _DAY)
     day_rows = days_of.rows(SmartQuery(customer_id=customer_id, period=period, granularity="hour", limit=1, name=""))
-    rows = Select(
-        named(customer_id=i(customer_id), day=f("toDate", moment(day_start(day)), text("UTC")), slice=i(slice_id))
-        + same(*(column.alias for column in day_rows.columns)),
-        day_rows,
-    )
-    sql, params = print_select(rows)
-    names = ", ".join(column.alias for column in rows.columns)
-    store.execute(f"INSERT INTO {days_of.table} ({names}) {sql}", params)
-    computed_at = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:23]
-    record: dict[str, str | int] = {"customer": customer_id, "kind": days_of.kind, "day": day.isoformat()}
-    store.execute(_RECORD_SQL, {**record, "slice": slice_id, "version": version, "computed_at": computed_at})
+    of_slice = named(day=_date(day), slice=i(slice_id))
+    rows = Select(of_slice + same(*(column.alias for column in day_rows.columns)), day_rows)
+    store.execute(print_insert(Insert(days_of.table, customer_id, rows)))
+    computed_at = f("fromUnixTimestamp64Milli", Param(int(now.timestamp() * 1000), "Int64"), Symbol("UTC"))
+    record = named(kind=text(days_of.kind), views_version=Param(version, "UInt64"), computed_at=computed_at)
+    store.execute(print_insert(Insert(STORED_DAY_SLICES_TABLE, customer_id, Row(of_slice + record))))
+
+
+def _date(day: date) -> Expr:
+    return f("toDate", moment(day_start(day)), text("UTC"))
 
 
 def _retire(store: Store, days_of: DayTable, customer_id: int, recorded: list[Slice], now: datetime) -> None:
@@ -154,8 +145,9 @@ def _retire(store: Store, days_of: DayTable, customer_id: int, recorded: list[Sl
     ]
     if not retired:
         return
+    slices = f("has", Param(tuple(retired), "Array(UInt64)"), col("slice"))  # random 63-bit ids: unique
     for table in (days_of.table, STORED_DAY_SLICES_TABLE):
-        store.execute(_RETIRE_SQL.format(table=table), {"customer": customer_id, "slices": f"{retired}"})
+        store.execute(print_delete(Delete(table, customer_id, slices)))
 
 
 class Refresher:

@@ -4,6 +4,9 @@ Invariant: applying is idempotent; a version runs once, in order, and is recorde
 its statements succeeded (each statement is itself `IF NOT EXISTS`, so a crash mid-way is safe). A
 migration's statements are made when it runs, from the store as it is then (a recount replays the days
 `events` holds).
+
+The schema's statements are `SchemaStatement`s, made here alone from the DDL text of `store.schema` and from
+the few statements of the ledger below: with the printer's `Statement`s, the only text the store runs.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from sightline.query.printer import SqlParams, SqlText
 from sightline.store.base import Store
 from sightline.store.schema import (
     added_dimensions_ddl,
@@ -25,11 +29,34 @@ from sightline.store.schema import (
 )
 
 
+class _Token:
+    """Held by this module alone: what a `SchemaStatement`'s constructor asks for."""
+
+
+_SCHEMA = _Token()
+
+
+class SchemaStatement(SqlText):
+    """A statement of the schema: DDL of `store.schema`, or one of the ledger's. Only this module makes one."""
+
+    __slots__ = ()
+
+    def __new__(cls, sql: str, params: SqlParams, made_by: _Token) -> SchemaStatement:
+        if made_by is not _SCHEMA:
+            raise TypeError("a SchemaStatement is made by sightline.store.migrations alone")
+        return super().__new__(cls, (sql, params))
+
+
+def _schema(sql: str, params: SqlParams | None = None) -> SchemaStatement:
+    return SchemaStatement(sql, params or {}, _SCHEMA)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
     description: str
     statements: Callable[[Store], list[str]]
+    """The DDL of the migration (`store.schema`), made from the store as it is when it runs."""
 
 
 def _fixed(statements: Callable[[], list[str]]) -> Callable[[Store], list[str]]:
@@ -39,7 +66,7 @@ def _fixed(statements: Callable[[], list[str]]) -> Callable[[Store], list[str]]:
 
 def event_days(store: Store) -> list[int]:
     """The days (YYYYMMDD, UTC) that `events` holds, in order."""
-    days = store.read_internal("SELECT DISTINCT toYYYYMMDD(ts) AS day FROM events ORDER BY day")
+    days = store.read_internal(_schema("SELECT DISTINCT toYYYYMMDD(ts) AS day FROM events ORDER BY day"))
     return [int(day) for day in days.column("day").to_pylist()]
 
 
@@ -69,7 +96,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
-_LEDGER = (
+_LEDGER = _schema(
     "CREATE TABLE IF NOT EXISTS schema_migrations "
     "(version UInt32, description String, applied_at DateTime('UTC') DEFAULT now()) "
     "ENGINE = ReplacingMergeTree ORDER BY version"
@@ -78,7 +105,7 @@ _LEDGER = (
 
 def applied_versions(store: Store) -> set[int]:
     store.execute(_LEDGER)
-    table = store.read_internal("SELECT DISTINCT version FROM schema_migrations")
+    table = store.read_internal(_schema("SELECT DISTINCT version FROM schema_migrations"))
     return {int(v) for v in table.column("version").to_pylist()}
 
 
@@ -91,10 +118,12 @@ def apply_migrations(store: Store, until: int | None = None) -> list[int]:
         if migration.version in done or (until is not None and migration.version > until):
             continue
         for statement in migration.statements(store):
-            store.execute(statement)
+            store.execute(_schema(statement))
         store.execute(
-            "INSERT INTO schema_migrations (version, description) VALUES ({version:UInt32}, {description:String})",
-            {"version": migration.version, "description": migration.description},
+            _schema(
+                "INSERT INTO schema_migrations (version, description) VALUES ({version:UInt32}, {description:String})",
+                {"version": migration.version, "description": migration.description},
+            )
         )
         applied.append(migration.version)
     return applied

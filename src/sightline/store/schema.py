@@ -22,6 +22,8 @@ from sightline.catalog.dimensions import DimensionHashSpec, DimensionSpec
 from sightline.catalog.events import ERROR_EVENT_TYPES, ERROR_EVENTS_TABLE
 from sightline.catalog.parts import SKETCH_ACCURACY, SKETCH_LEVEL, PartSpec, declared_at
 from sightline.catalog.rollups import RollupSpec
+from sightline.query.parts import part_counted, part_state, view_column_value
+from sightline.query.printer import print_definition
 
 VIEW_START = "UUIDv7ToDateTime(view_id, 'UTC')"
 
@@ -146,7 +148,7 @@ def views_mv_ddl(version: int | None = None, table: str = "views", source: str =
         "customer_id",
         f"{VIEW_START} AS view_start",
         "view_id",
-        *(f"{c.aggregate}({c.expression}) AS `{c.name}`" for c in declared_at(VIEW_COLUMNS, version)),
+        *(f"{print_definition(view_column_value(c))} AS `{c.name}`" for c in declared_at(VIEW_COLUMNS, version)),
         *(f"max(`{d.name}`) AS `{d.name}`" for d in dimensions_at(version)),
     ]
     return (
@@ -170,14 +172,7 @@ def _part_type(part: PartSpec) -> str:
 
 
 def _part_state(part: PartSpec) -> str:
-    if part.aggregate == "sum":
-        return f"sumIf(toUInt64({part.expression}), {part.condition}) AS `{part.name}`"
-    function = {
-        "uniq": "uniqStateIf",
-        "ddsketch": f"quantileDDStateIf({SKETCH_ACCURACY}, {SKETCH_LEVEL})",
-        "tdigest": "quantileTDigestStateIf",
-    }[part.aggregate]
-    return f"{function}({part.expression}, {part.condition}) AS `{part.name}`"
+    return f"{print_definition(part_state(part))} AS `{part.name}`"
 
 
 def _bucket(rollup: RollupSpec, time: str) -> str:
@@ -213,14 +208,14 @@ def rollup_mvs_ddl(rollup: RollupSpec, version: int | None, table: str, source: 
     keys = _rollup_keys(rollup)
     statements = []
     for attribution, time in ATTRIBUTION_TIMES:
-        parts = [p for p in declared_at(PARTS, version) if p.attribution == attribution]
+        parts = tuple(p for p in declared_at(PARTS, version) if p.attribution == attribution)
         selects = [
             "customer_id",
             f"{_bucket(rollup, time)} AS bucket",
             *(f"`{d}`" for d in rollup.dimensions),
             *(_part_state(p) for p in parts),
         ]
-        where = " OR ".join(f"({p.condition})" for p in parts)
+        where = print_definition(part_counted(parts))
         statements.append(
             f"CREATE MATERIALIZED VIEW IF NOT EXISTS {table}_{attribution}_mv TO {table} AS\n"
             "SELECT\n  "
