@@ -41,11 +41,21 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _migrate(args: argparse.Namespace) -> None:
+    from sightline.smartquery.stored_days import outdated_slices
     from sightline.store import open_store
-    from sightline.store.migrations import MIGRATIONS
+    from sightline.store.migrations import MIGRATIONS, Migrated
 
-    store = open_store(_settings(args))
-    store.close()
+    def report(migrated: Migrated) -> None:
+        for line in migrated.lines():
+            print(line)
+
+    store = open_store(_settings(args), report=report)
+    try:
+        for kind, count in outdated_slices(store).items():
+            outdated = f"{count} slices of another catalog version"
+            print(f"stored days of {kind}: {outdated}, not read; `sightline serve` computes their days again")
+    finally:
+        store.close()
     print(f"schema at version {MIGRATIONS[-1].version} in {args.data_dir or Settings().data_dir}")
 
 

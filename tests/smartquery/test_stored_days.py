@@ -166,3 +166,27 @@ def test_the_refresher_stores_settled_days_and_goes_on_after_a_failed_round(load
         refresher.stop()
     assert len(rounds) >= 2
     assert _planned(loaded, query).stored.days == DAYS
+
+
+def test_slices_of_another_catalog_version_are_not_read_and_are_computed_again(
+    loaded: EmbeddedStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stored_days.refresh_days(loaded, [CUSTOMER], SETTLED)
+    query = _query("contentpaths", START, END)
+    assert _planned(loaded, query).stored.days == DAYS
+    assert stored_days.outdated_slices(loaded) == {}
+    # the same kind, computed otherwise (a changed formula): the SQL of a day's rows differs, so does its version
+    changed = replace(paths.DAYS, rows=lambda day: replace(paths.counted_entries(day), limit=10**9))
+    assert stored_days.kind_version(changed) != stored_days.kind_version(paths.DAYS)
+    assert stored_days.plan(changed, loaded, query).stored == StoredDays()  # computed from views meanwhile
+    monkeypatch.setattr(stored_days, "DAY_TABLES", (changed, subscribers.DAYS))
+    assert stored_days.outdated_slices(loaded) == {"paths": len(DAYS)}
+    later = SETTLED + timedelta(minutes=1)
+    assert stored_days.refresh_days(loaded, [CUSTOMER], later) == len(DAYS)
+    planned = stored_days.plan(changed, loaded, query)
+    assert planned.stored.days == DAYS
+    assert _answer(loaded, planned) == _answer(loaded, query)
+    assert _planned(loaded, query).stored == StoredDays()  # the old version reads none of the new slices
+    assert stored_days.outdated_slices(loaded) == {"paths": len(DAYS)}  # until retired
+    stored_days.refresh_days(loaded, [CUSTOMER], later + stored_days.RETIRE_AFTER)
+    assert stored_days.outdated_slices(loaded) == {}

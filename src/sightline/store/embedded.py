@@ -16,11 +16,12 @@ Invariants:
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import UnionType
@@ -50,7 +51,7 @@ from sightline.store.base import (
     StoreError,
 )
 from sightline.store.layout import EVENTS_INSERT, arrivals_of, check_batch
-from sightline.store.migrations import SchemaStatement
+from sightline.store.migrations import Migrated, SchemaStatement, migrate
 
 _TIMEOUT_CODE = "Code: 159."
 _MEMORY_CODE = "Code: 241."
@@ -73,6 +74,8 @@ _DEDUPLICATED: dict[str, Setting] = {
 }
 """The settings of an insert with a deduplication token (`insert_deduplication_token`, added per insert)."""
 
+
+logger = logging.getLogger(__name__)
 
 LOCK_FILE = "sightline.lock"
 PRIVATE_UMASK = 0o077
@@ -352,11 +355,12 @@ def _store_error(error: Exception) -> StoreError:
     return StoreError(message)
 
 
-def open_store(settings: Settings, lock: DataDirLock | None = None) -> EmbeddedStore:
-    """The store that `settings.store_url` names, with its schema migrated to the newest version; opened
-    under `lock` when the caller took the data directory's lock already."""
-    from sightline.store.migrations import apply_migrations
-
+def open_store(
+    settings: Settings, lock: DataDirLock | None = None, report: Callable[[Migrated], None] | None = None
+) -> EmbeddedStore:
+    """The store that `settings.store_url` names, with its schema migrated to the newest version and its derived
+    tables rebuilt where the catalog changed (`migrations.migrate`; what it did goes to `report`, else to the
+    log); opened under `lock` when the caller took the data directory's lock already."""
     if settings.store_url != "chdb://":
         raise StoreError(f"unsupported store URL {settings.store_url!r}; this build supports chdb://")
     store = EmbeddedStore(
@@ -367,8 +371,13 @@ def open_store(settings: Settings, lock: DataDirLock | None = None) -> EmbeddedS
         lock=lock,
     )
     try:
-        apply_migrations(store)
+        (report or _log)(migrate(store))
     except Exception:
         store.close()
         raise
     return store
+
+
+def _log(migrated: Migrated) -> None:
+    for line in migrated.lines():
+        logger.info("%s", line)
