@@ -6,14 +6,29 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 # ARGS: flags of `sightline demo`, e.g. make demo ARGS="--port 8001 --days 3"
 
-.PHONY: demo test lint format docs bench clean
+# The portal's bundle (src/sightline/portal/static/, not committed): npm installs portal/package-lock.json,
+# esbuild bundles portal/src/; rebuilt when a source is newer than the bundle.
+PORTAL_BUNDLE := src/sightline/portal/static/index.html
+PORTAL_MODULES := portal/node_modules/.installed
+PORTAL_SOURCES := $(shell find portal/src -type f) portal/build.mjs
+
+.PHONY: demo test lint format docs bench clean portal
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+$(PORTAL_MODULES): portal/package.json portal/package-lock.json
+	cd portal && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(PORTAL_BUNDLE): $(PORTAL_MODULES) $(PORTAL_SOURCES)
+	cd portal && node build.mjs
+
+portal: $(PORTAL_BUNDLE)
+
+demo: $(STAMP) $(PORTAL_BUNDLE)
 	$(BIN)/sightline demo $(ARGS)
 
 lint: $(STAMP)
@@ -21,7 +36,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: lint
+test: lint $(PORTAL_BUNDLE)
 	$(BIN)/pytest -q
 
 format: $(STAMP)
@@ -31,8 +46,8 @@ format: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/sightline docs
 
-bench: $(STAMP)
+bench: $(STAMP) $(PORTAL_BUNDLE)
 	$(BIN)/python bench/ingest_bulk.py
 
 clean:
-	rm -rf $(VENV) sightline-data .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) sightline-data .mypy_cache .ruff_cache .pytest_cache portal/node_modules src/sightline/portal/static

@@ -10,7 +10,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from sightline import __version__
-from sightline.api import catalog, cmcd, collect, errors_api, health, media, metrics, sdk, smartquery
+from sightline.alerts.delivery import DeliveryWorker
+from sightline.api import alertdeliveries, catalog, cmcd, collect, errors_api, health, media, metrics, sdk, smartquery
 from sightline.api import sessions as session_routes
 from sightline.api.auth import include_auth
 from sightline.api.cors import ALLOWED_HEADERS, CrossOriginIngest
@@ -25,6 +26,7 @@ from sightline.ingest.pipeline import IngestPipeline
 from sightline.ingest.recovery import restore_sessions
 from sightline.ingest.sessions import Sessionizer
 from sightline.ingest.snapshot_log import SnapshotLog
+from sightline.portal.routes import portal_router
 from sightline.settings import Settings
 from sightline.smartquery.service import SmartQueryService
 from sightline.smartquery.stored_days import Refresher
@@ -69,6 +71,8 @@ def create_app(
             settings.stored_days_every_s,
         )
         stored_days.start()
+        notifications = DeliveryWorker.for_settings(app.state.auth.engine, settings)
+        notifications.start()
         try:
             yield
         finally:
@@ -76,6 +80,7 @@ def create_app(
             await app.state.cmcd.close()
             cmcd_log.close()
             stored_days.stop()
+            notifications.stop()
             if own_writer:
                 app.state.writer.close()
             if own_store:
@@ -103,11 +108,13 @@ def create_app(
     app.include_router(smartquery.router)
     app.include_router(session_routes.router)
     app.include_router(catalog.router)
+    app.include_router(alertdeliveries.router)
     app.include_router(collect.router)
     app.include_router(sdk.router)
     app.include_router(cmcd.router)
     app.include_router(media.router)
     app.include_router(mux_router)
+    app.include_router(portal_router())  # GET /: the portal; POST / stays mux's
     app.add_middleware(collect.CollectLane)  # added before CrossOriginIngest, so it runs inside it: CORS applies
     # Players post from their customers' pages: CORS on the ingest paths only (one prefix a line).
     app.add_middleware(

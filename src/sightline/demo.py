@@ -156,6 +156,7 @@ def welcome(settings: Settings, accounts: list[DemoAccount], end_s: int, path: P
     lines += [
         f"credentials in {path}",
         f"serving on {base}  (OpenAPI docs: {base}/docs)",
+        f"portal: {base}/  sign in as {first.username} / {first.password} (or as the user of another customer above)",
         "try:",
         f"  curl -s -H 'X-API-Key: {first.api_key}' \\\n"
         f"    '{base}/mm-apis/metricquery/{first.customer_id}?period={period}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, IPvAnyNetwork, field_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -81,6 +81,34 @@ class Settings(BaseSettings):
     tls_key: Path | None = Field(default=None, description="PEM private key (not encrypted) of `tls_cert`.")
     ip_storage: Literal["full", "truncated", "none"] = Field(
         default="truncated", description="What `ipaddress` keeps: the address, its /24 or /48, or nothing."
+    )
+    smtp_host: str | None = Field(default=None, description="SMTP server of alert e-mails (none: e-mail is off).")
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP port (587 STARTTLS, 465 TLS, 25 none).")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls", description="STARTTLS after connecting, TLS from the start, or neither (a local relay)."
+    )
+    smtp_user: str | None = Field(default=None, description="SMTP login, when the server asks for one.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password of `smtp_user`.")
+    smtp_from: str | None = Field(default=None, description="The From address of alert e-mails.")
+    smtp_ca_file: Path | None = Field(
+        default=None, description="PEM CA certificates to verify the SMTP server with, instead of the system's."
+    )
+    notify_workers: int = Field(
+        default=4, ge=1, le=64, description="Notifications sent at once (one at a time per target)."
+    )
+    notify_timeout_s: float = Field(default=10.0, gt=0, le=300, description="Time limit of one notification.")
+    notify_max_attempts: int = Field(
+        default=10, ge=1, le=100, description="Attempts at a notification before it is `failed`."
+    )
+    notify_retry_base_s: float = Field(
+        default=10.0, gt=0, description="Wait before the second attempt; doubled at each attempt, with jitter."
+    )
+    notify_retry_cap_s: float = Field(default=3600.0, gt=0, description="Longest wait between two attempts.")
+    notify_poll_s: float = Field(default=1.0, gt=0, le=60, description="How often due notifications are looked for.")
+    notify_private_targets: bool = Field(
+        default=False,
+        description="Let webhooks reach loopback, private and link-local addresses (refused by default: a rule's "
+        "URL must not reach the service's own network).",
     )
 
     @field_validator("trusted_proxies", mode="before")

@@ -8,7 +8,8 @@
   pass-through serves the same files, without the `clip/` prefix, at `/media/{ingestKey}/…`;
 - `page`: a Playwright page in a fresh context of Debian's Chromium; `play_to_end(page, url)` plays a page
   that uses pages/measure.js and returns what the page measured;
-- `playwright`: to launch a browser of other flags than `browser`'s.
+- `playwright`: to launch a browser of other flags than `browser`'s;
+- `portal`: the portal's world (portal_harness.py), shared by the portal tests.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from tests.browser.harness import (
     run_app,
     serve_static,
 )
+from tests.browser.portal_harness import AXE, PortalWorld, bundle_is_current, portal_world
 
 _customer_ids = itertools.count(3001)
 
@@ -99,3 +101,12 @@ def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context()
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture(scope="session")
+def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalWorld]:
+    """The portal's world, shared by every portal test: simulated traffic of two customers, users and keys."""
+    if not AXE.exists() or not bundle_is_current():
+        pytest.fail("the portal's bundle is missing or older than its sources: run `make portal`", pytrace=False)
+    with portal_world(tmp_path_factory.mktemp("portal") / "data") as world:
+        yield world

@@ -359,12 +359,16 @@ def add_tenant(app: SightlineApp, auth: AuthService, customer_id: int) -> Tenant
 
 @contextlib.contextmanager
 def run_app(
-    data_dir: Path, media_dir: Path | None = None, certificate: Certificate | None = None
+    data_dir: Path,
+    media_dir: Path | None = None,
+    certificate: Certificate | None = None,
+    settings: dict[str, str] | None = None,
 ) -> Iterator[SightlineApp]:
     """`sightline serve` (uvicorn) on a free port, writes flushed within 0.1 s, serving `media_dir` at
-    /media/{ingestKey}/…, over TLS with `certificate` if given; stopped with SIGTERM."""
+    /media/{ingestKey}/…, over TLS with `certificate` if given, with `settings` (`SIGHTLINE_*` variables);
+    stopped with SIGTERM."""
     port, log = free_port(), data_dir.parent / f"{data_dir.name}-server.log"
-    env = {**os.environ, "SIGHTLINE_WRITER_MAX_DELAY_S": "0.1"}
+    env = {**os.environ, "SIGHTLINE_WRITER_MAX_DELAY_S": "0.1", **(settings or {})}
     if media_dir is not None:
         env["SIGHTLINE_MEDIA_ORIGIN_DIR"] = str(media_dir)
     command = [sys.executable, "-m", "sightline", "serve", "--data-dir", str(data_dir), "--port", str(port)]

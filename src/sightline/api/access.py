@@ -18,6 +18,7 @@ from starlette.routing import Route
 from sightline.api.errors import error_responses
 from sightline.auth.plans import (
     ACCESS_RULES,
+    ADMIN,
     CUSTOMER,
     INGEST,
     OWNER_OR_ADMIN,
@@ -34,6 +35,7 @@ _IMPLIED: dict[str, tuple[int, ...]] = {
     SIGNED_IN.name: (401,),
     CUSTOMER.name: (400, 401, 403),  # 400: a customerId or planlevel that is not a number
     OWNER_OR_ADMIN.name: (400, 401, 403),
+    ADMIN.name: (400, 401, 403),
     INGEST.name: (401,),
 }
 

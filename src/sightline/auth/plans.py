@@ -97,8 +97,9 @@ OWNER_OR_ADMIN = AccessRule(
     frozenset({Caller.ADMIN}),
     frozenset({Caller.VIEWER, Caller.API_KEY}),
 )
+ADMIN = AccessRule("admin", "an admin of the customer (a user, not an API key)", frozenset({Caller.ADMIN}))
 ACCESS_RULES: dict[str, AccessRule] = {
-    rule.name: rule for rule in (PUBLIC, INGEST, SIGNED_IN, CUSTOMER, OWNER_OR_ADMIN)
+    rule.name: rule for rule in (PUBLIC, INGEST, SIGNED_IN, CUSTOMER, OWNER_OR_ADMIN, ADMIN)
 }
 
 

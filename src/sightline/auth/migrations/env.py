@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+from sightline.alerts import outbox  # noqa: F401  (its tables are on Base's metadata too)
 from sightline.auth.models import Base
 
 connection: Connection = context.config.attributes["connection"]
