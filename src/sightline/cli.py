@@ -52,8 +52,12 @@ def _migrate(args: argparse.Namespace) -> None:
     store = open_store(_settings(args), report=report)
     try:
         for kind, count in outdated_slices(store).items():
-            outdated = f"{count} slices of another catalog version"
-            print(f"stored days of {kind}: {outdated}, not read; `sightline serve` computes their days again")
+            outdated = "1 day's slice" if count == 1 else f"{count} days' slices"
+            computed = "it" if count == 1 else "them"
+            print(
+                f"stored days of {kind}: {outdated} of another catalog version, not read; "
+                f"`sightline serve` computes {computed} again"
+            )
     finally:
         store.close()
     print(f"schema at version {MIGRATIONS[-1].version} in {args.data_dir or Settings().data_dir}")
@@ -100,7 +104,9 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     command("serve", "run the API service", server=True).set_defaults(run=_serve)
-    command("migrate", "create or upgrade the schema").set_defaults(run=_migrate)
+    command("migrate", "create or upgrade the schema, recount what a changed catalog derives").set_defaults(
+        run=_migrate
+    )
     simulate = command("simulate", "write simulated traffic with ground truth")
     simulate.add_argument("--days", type=float, default=1.0, help="days of traffic ending now")
     simulate.add_argument("--scale", type=float, default=1.0, help="traffic multiplier")

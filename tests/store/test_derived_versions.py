@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -17,9 +18,11 @@ import pytest
 from sightline.catalog import PARTS, ROLLUPS, VIEW_COLUMNS
 from sightline.catalog.expression import is_event
 from sightline.catalog.versions import VIEWS
+from sightline.cli import main
+from sightline.settings import Settings
 from sightline.simulate import SimulationConfig, simulate
-from sightline.store import EmbeddedStore
-from sightline.store.migrations import Migrated, Rebuilt, migrate
+from sightline.store import EmbeddedStore, open_store
+from sightline.store.migrations import MIGRATIONS, Migrated, Rebuilt, migrate
 from sightline.store.schema import STORED_DAY_SLICES_TABLE
 from tests.handwritten import by_hand
 
@@ -81,6 +84,36 @@ def test_a_changed_part_recounts_every_rollup_and_not_views(
     for rollup in ROLLUPS:
         assert _scalar(loaded, f"SELECT sum(rebuffer_count) FROM {rollup.name}") == stall_ends
     assert migrate(loaded).rebuilt == []  # recorded
+
+
+def test_sightline_migrate_says_what_it_recounts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["migrate", "--data-dir", str(tmp_path)])
+    made = [f"applied migration {m.version}: {m.description}" for m in MIGRATIONS]
+    assert capsys.readouterr().out.splitlines() == [*made, f"schema at version {MIGRATIONS[-1].version} in {tmp_path}"]
+    store = open_store(Settings(data_dir=tmp_path))
+    try:
+        store.insert_events(EVENTS)
+        store.execute(
+            by_hand(
+                f"INSERT INTO {STORED_DAY_SLICES_TABLE} "
+                "(customer_id, kind, day, slice, views_version, catalog_version) "
+                f"VALUES ({CUSTOMER}, 'paths', '2024-05-04', 1, 1, 'of another catalog')"
+            )
+        )
+    finally:
+        store.close()
+    changed = tuple(replace(p, condition=is_event("stall_end")) if p.name == "rebuffer_count" else p for p in PARTS)
+    _declare(monkeypatch, "PARTS", changed)
+    main(["migrate", "--data-dir", str(tmp_path)])
+    assert capsys.readouterr().out.splitlines() == [
+        *(f"recounted {r.name} from events: changed part rebuffer_count" for r in ROLLUPS),
+        "stored days of paths: 1 day's slice of another catalog version, not read; `sightline serve` computes it again",
+        f"schema at version {MIGRATIONS[-1].version} in {tmp_path}",
+    ]
+    main(["migrate", "--data-dir", str(tmp_path)])
+    assert "recounted" not in capsys.readouterr().out
 
 
 def test_a_changed_rollup_recounts_that_rollup_alone(loaded: EmbeddedStore, monkeypatch: pytest.MonkeyPatch) -> None:
