@@ -185,7 +185,8 @@ def test_deleted_rows_are_the_customers_whatever_the_condition(customer_id: int,
 
     statement = delete(value)
     assert statement.sql == delete("reference").sql
-    assert statement.sql.startswith("DELETE FROM `stored_day_slices` WHERE `customer_id` = {p0:UInt32} AND ")
+    guarded = "DELETE FROM `stored_day_slices` WHERE `customer_id` = {p0:UInt32} AND "
+    assert statement.sql.startswith(guarded + ("(" if nested else ""))  # an OR cannot reach around the guard
     assert statement.params["p0"] == customer_id
     assert value in statement.params.values()
 
