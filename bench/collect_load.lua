@@ -13,7 +13,7 @@ function init(args)
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["X-Ingest-Key"] = key
 end
-local START = 1780000000000
+local START = (os.time() - 86400) * 1000  -- a day ago: inside the collector's window of times
 function request()
   counter = counter + 1
   local n = id * 100000000 + counter

@@ -26,6 +26,7 @@ from sightline.ingest.pipeline import IngestPipeline
 from sightline.ingest.recovery import restore_sessions
 from sightline.ingest.sessions import Sessionizer
 from sightline.ingest.snapshot_log import SnapshotLog
+from sightline.ingest.window import EventWindow
 from sightline.portal.routes import portal_router
 from sightline.settings import Settings
 from sightline.smartquery.service import SmartQueryService
@@ -51,7 +52,7 @@ def create_app(
         if restore_views:
             customers = [customer.id for customer in app.state.auth.accounts.list_customers()]
             restore_sessions(app.state.store, sessions, customers, int(time.time() * 1000))
-        app.state.ingest = IngestPipeline(sessions, app.state.writer)
+        app.state.ingest = IngestPipeline(sessions, app.state.writer, EventWindow.for_settings(settings))
         cmcd_log = SnapshotLog(settings.data_dir / "cmcd")
         app.state.cmcd = CmcdSessions(
             app.state.ingest,

@@ -14,6 +14,7 @@ from pathlib import Path
 from sightline.auth.cli import register_commands
 from sightline.settings import Settings
 from sightline.store import StoreError
+from sightline.store.cli import register_commands as register_quarantine_commands
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -123,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     docs.add_argument("--out", default="docs", help="directory to write into")
     docs.set_defaults(run=_docs)
     register_commands(commands)
+    register_quarantine_commands(commands)
     return parser
 
 

@@ -67,7 +67,16 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     return "\n".join(lines)
 
 
+def _days(seconds: int) -> str:
+    days, hours = seconds / 86_400, seconds / 3600
+    if days.is_integer():
+        return f"{int(days)} day{'s' if days != 1 else ''}"
+    return f"{hours:g} hours" if hours.is_integer() else f"{seconds} seconds"
+
+
 def beacon_format_md() -> str:
+    late = _days(Settings.model_fields["event_max_late_s"].default)
+    ahead = _days(Settings.model_fields["event_max_ahead_s"].default)
     dimensions = _table(
         ("key", "group", "type", "meaning"),
         [(f"`{d.name}`", d.group, "integer" if d.kind == "number" else "string", d.description) for d in DIMENSIONS],
@@ -116,7 +125,8 @@ A view that sends nothing for 30 minutes is closed with an `exit` event at its l
 
 ## Event
 - `event` (string, required): one of {", ".join(f"`{t}`" for t in EVENT_TYPES)}.
-- `ts` (integer, required): milliseconds since the epoch, UTC.
+- `ts` (integer, required): milliseconds since the epoch, UTC, as a JSON integer (a string or a fraction
+  refuses the event), within the window below.
 - the fields below; those that do not apply to the event are left out.
 
 Counters (`play_ms`, `rebuffer_ms`, `ad_ms`, `dropped_frames`, `bytes`) are deltas since the view's
@@ -127,6 +137,20 @@ is the bitrate in effect while that `play_ms` was played. `started` is the view'
 `error` with `fatal` = 1.
 
 {fields}
+
+## When events may have happened
+Players that were offline send late, and a player's clock may be set wrong, so the window is days wide: an
+event is stored when its `ts` is at most {late} before and {ahead} after the time the collector receives it,
+and at most {ahead} before and {late} after its view's start (the time in its `view_id`). An event outside
+is refused by its index, the reason naming the window; a `view_id` whose time is more than {late} before or
+{ahead} after the collector's clock refuses every event of the batch. `SIGHTLINE_EVENT_MAX_LATE_S` and
+`SIGHTLINE_EVENT_MAX_AHEAD_S` set the window (in seconds).
+
+## Text
+Dimension values and text fields are stored as sent, except control characters other than tab, line feed
+and carriage return (NUL, ESC, DEL, and the C1 controls U+0080 to U+009F), each stored as U+FFFD (�). A
+lone UTF-16 surrogate (`"\\ud800"`), which no UTF-8 text can hold, refuses the batch in a dimension
+(`bad_dimensions`) and the event in an event's field.
 
 ## View dimensions
 Strings are at most {MAX_TEXT} characters; `country` is an ISO 3166-1 alpha-2 code; `streamtype` is

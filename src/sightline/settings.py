@@ -26,6 +26,18 @@ class Settings(BaseSettings):
         default=False, description="A log line per request (off: a collector answers thousands of beacons a second)."
     )
     writer_max_delay_s: float = Field(default=1.0, gt=0, description="Longest a row waits in the writer.")
+    event_max_late_s: int = Field(
+        default=7 * 86_400,
+        ge=1,
+        description="How much older than the collector's clock an event may be (offline players send late), and "
+        "how long after its view's start (docs/beacon-format.md).",
+    )
+    event_max_ahead_s: int = Field(
+        default=86_400,
+        ge=0,
+        description="How much newer than the collector's clock an event may be (a player's clock set wrong), and "
+        "how long before its view's start.",
+    )
     stored_days_every_s: float = Field(
         default=60.0, gt=0, description="How often past days' viewing sessions are stored for contentpaths."
     )

@@ -24,10 +24,11 @@ from sightline.ingest.sessions import IDLE_CLOSE_MS
 from sightline.settings import Settings
 from sightline.store.writer import BatchingWriter
 from tests.handwritten import by_hand
+from tests.times import RECENT_HOUR_MS
 
 CUSTOMER = 1001
 PLAN_LEVEL = 6831
-T0 = 494_445 * 3_600_000  # a whole hour (2026-05-28 09:00 UTC)
+T0 = RECENT_HOUR_MS
 CMCD = {"Content-Type": "application/cmcd"}
 CHROME_LINUX = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 

@@ -25,7 +25,8 @@ from tests.handwritten import by_hand
 
 CUSTOMER = 5
 SENDERS = 3
-START_MS = 1_780_000_000_000
+START_MS = (int(time.time()) - 86_400) * 1000
+"""A day ago: within the window of times the service stores (docs/beacon-format.md)."""
 REPORTS = (("r", 263), ("p", 509), ("s", 0), ("e", 10_509))
 """One session's reports in the order they are sent: the starting one overtaken by the next two."""
 

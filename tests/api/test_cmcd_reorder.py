@@ -25,7 +25,7 @@ from sightline.settings import Settings
 ALPHA, BETA = 1001, 1002
 PLAN_LEVEL = 6831
 WINDOW_S = 1.0
-T0 = 494_445 * 3_600_000  # a whole hour (2026-05-28 09:00 UTC)
+T0 = (int(time.time()) // 3600 - 24) * 3_600_000  # a whole hour, a day ago (within the stored window of times)
 CMCD = {"Content-Type": "application/cmcd"}
 
 

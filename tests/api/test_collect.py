@@ -23,8 +23,9 @@ from sightline.ingest.native import BATCH, to_event_table
 from sightline.settings import Settings
 from sightline.store.writer import BatchingWriter
 from tests.handwritten import by_hand
+from tests.times import RECENT_HOUR_MS
 
-START_MS = 1_780_000_000_000
+START_MS = RECENT_HOUR_MS
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,46 @@ def test_bad_events_are_refused_by_index_and_the_good_ones_kept(world: World) ->
     assert "event" in body["refused"][0]["reason"]
     assert "play_ms" in body["refused"][1]["reason"]
     assert [r["seq"] for r in stored(world, 3)] == [0, 3]
+
+
+def test_a_ts_that_is_not_a_json_integer_is_refused_by_index(world: World) -> None:
+    events = view_events(5)
+    events[1] = {**events[1], "ts": str(events[1]["ts"])}
+    events[2] = {**events[2], "ts": events[2]["ts"] + 0.5}
+    body = post(world, batch(5, events)).json()
+    assert body["accepted"] == 2
+    assert [(r["index"], r["reason"].split(":")[0]) for r in body["refused"]] == [(1, "ts"), (2, "ts")]
+    assert [r["seq"] for r in stored(world, 5)] == [0, 3]
+
+
+def test_events_outside_the_window_of_times_are_refused_by_index_naming_it(world: World) -> None:
+    events = view_events(6)
+    events[2] = {**events[2], "ts": START_MS - 9 * 86_400_000}  # more than 7 days before it is received
+    events[3] = {**events[3], "ts": START_MS + 9 * 86_400_000}  # more than 7 days after the view's start
+    body = post(world, batch(6, events)).json()
+    assert body["accepted"] == 2
+    assert [r["index"] for r in body["refused"]] == [2, 3]
+    assert "7 days before to 1 day after the time it is received" in body["refused"][0]["reason"]
+    assert [r["seq"] for r in stored(world, 6)] == [0, 1]
+    years_ago = START_MS - 20 * 365 * 86_400_000
+    view_id = str(uuid.UUID(int=(years_ago << 80) | (0x7 << 76) | (0b10 << 62) | 6))
+    old_view = post(world, {"view_id": view_id, "events": [{"event": "play_request", "ts": START_MS, "seq": 0}]})
+    assert old_view.status_code == 400
+    assert "view_id's time, the view's start (2006-" in old_view.json()["error"]["message"]
+
+
+def test_control_characters_are_stored_as_replacement_characters_tab_and_newlines_as_sent(world: World) -> None:
+    events = view_events(7)
+    events[2] = {**events[2], "event": "error", "error_message": "red \x1b[31m alert\r\n"}
+    sent = "NUL\x00 ESC\x1b[2J DEL\x7f C1\x85 tab\t LF\n é"
+    assert post(world, batch(7, events, assetname=sent)).json()["accepted"] == 4
+    world.client.app.state.writer.flush()  # type: ignore[attr-defined]
+    rows = world.client.app.state.store.query(  # type: ignore[attr-defined]
+        "SELECT assetname, error_message FROM events WHERE view_id = toUUID({v:String}) AND seq = 2",
+        {"v": uuid7(7)},
+    ).to_pylist()
+    assert rows == [{"assetname": "NUL\ufffd ESC\ufffd[2J DEL\ufffd C1\ufffd tab\t LF\n é",
+                     "error_message": "red \ufffd[31m alert\r\n"}]  # fmt: skip
 
 
 def test_events_after_the_view_ended_are_refused(world: World) -> None:

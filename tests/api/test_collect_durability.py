@@ -20,10 +20,11 @@ from pathlib import Path
 from sightline.settings import Settings
 from sightline.store import open_store
 from tests.handwritten import by_hand
+from tests.times import RECENT_HOUR_MS
 
 EVENTS_PER_BATCH = 50
 SENDERS = 4
-START_MS = 1_780_000_000_000
+START_MS = RECENT_HOUR_MS
 
 
 def free_port() -> int:

@@ -15,9 +15,10 @@ from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.settings import Settings
 from tests.ingest.geodb import CITY_NETWORKS, ISP_NETWORKS, write_database
+from tests.times import RECENT_HOUR_MS
 
 CUSTOMER = 1001
-START_MS = 1_780_000_000_000  # 2026-05-28T20:26:40Z
+START_MS = RECENT_HOUR_MS
 PERIOD = f"start={START_MS // 1000 - 60},end={START_MS // 1000 + 3600}"
 HEADLESS_CHROMIUM = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36"

@@ -18,8 +18,9 @@ from sightline.settings import Settings
 from sightline.store import open_store
 from tests.api.test_collect_durability import cli, free_port
 from tests.handwritten import by_hand
+from tests.times import RECENT_HOUR_MS
 
-START_MS = 1_780_000_000_000
+START_MS = RECENT_HOUR_MS
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:126.0) Gecko/20100101 Firefox/126.0"
 
 

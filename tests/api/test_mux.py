@@ -23,6 +23,7 @@ from sightline.settings import Settings
 from sightline.store.writer import BatchingWriter
 from tests.handwritten import by_hand
 from tests.ingest.mux_fixtures import Recorded, last, load
+from tests.times import ANY_PAST_S
 
 CUSTOMER = 1001
 
@@ -36,7 +37,9 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("mux"), argon2_time_cost=1, argon2_memory_kib=1024)
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("mux"), event_max_late_s=ANY_PAST_S, argon2_time_cost=1, argon2_memory_kib=1024
+    )
     with TestClient(create_app(settings)) as client:
         auth = client.app.state.auth  # type: ignore[attr-defined]
         auth.accounts.add_customer(CUSTOMER, "Alpha", 6831)

@@ -17,9 +17,10 @@ from sightline.api.cors import CrossOriginIngest
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.settings import Settings
+from tests.times import RECENT_HOUR_MS
 
 PAGE = "http://player.example"
-START_MS = 1_780_000_000_000
+START_MS = RECENT_HOUR_MS
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from sightline.auth.kinds import KeyKind
 from sightline.settings import Settings
 from sightline.simulate import SimulationConfig, simulate
 from sightline.smartquery.catalog import NAMED_QUERIES
+from tests.times import ANY_PAST_S
 
 CUSTOMER, PLAN_LEVEL = 1001, 6831
 START = datetime(2024, 6, 3, tzinfo=UTC)
@@ -41,7 +42,8 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("cache"), argon2_time_cost=1, argon2_memory_kib=1024)
+    directory = tmp_path_factory.mktemp("cache")
+    settings = Settings(data_dir=directory, event_max_late_s=ANY_PAST_S, argon2_time_cost=1, argon2_memory_kib=1024)
     app = create_app(settings)
     auth = app.state.auth
     auth.accounts.add_customer(CUSTOMER, "Cache", PLAN_LEVEL)

@@ -15,6 +15,7 @@ from sightline.auth.kinds import KeyKind
 from sightline.ingest.recovery import LOOKBACK_MS, STALE_LOOKBACK_MS
 from sightline.ingest.sessions import IDLE_CLOSE_MS
 from sightline.settings import Settings
+from tests.times import ANY_PAST_S
 
 NOW_MS = int(time.time() * 1000)
 
@@ -38,7 +39,8 @@ def post(client: TestClient, key: str, view_id: str, batch: list[dict[str, Any]]
 
 
 def test_a_restart_keeps_duplicates_out_closed_views_closed_and_open_views_to_be_swept(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, argon2_time_cost=1, argon2_memory_kib=1024)
+    # views of the past month, posted now as the collector received them then
+    settings = Settings(data_dir=tmp_path, event_max_late_s=ANY_PAST_S, argon2_time_cost=1, argon2_memory_kib=1024)
     starts = {"retried": NOW_MS - 60_000, "silent": NOW_MS - 90_000, "ended": NOW_MS - 120_000,
               "old": NOW_MS - LOOKBACK_MS - 3_600_000, "old_ended": NOW_MS - LOOKBACK_MS - 7_200_000,
               "ancient": NOW_MS - STALE_LOOKBACK_MS - 86_400_000}  # fmt: skip

@@ -12,10 +12,12 @@ from hypothesis import strategies as st
 from sightline.query.ast import (
     Aliased,
     BatchInsert,
+    BatchStored,
     Binary,
     Column,
     Delete,
     Func,
+    InList,
     InSelect,
     Insert,
     Integer,
@@ -30,6 +32,7 @@ from sightline.query.ast import (
 from sightline.query.printer import (
     Statement,
     print_batch_insert,
+    print_batch_stored,
     print_definition,
     print_delete,
     print_insert,
@@ -91,6 +94,20 @@ def _views_of(customer_id: int) -> Select:
             "SETTINGS log_comment = {s_log_comment:String}",
             {"p0": 2, "s_log_comment": "q-1"},
         ),
+        (
+            print_batch_stored(
+                BatchStored(
+                    BatchInsert(
+                        "events", ("customer_id", "ts"), (Column("customer_id"), Func("toDateTime", (Column("ts"),)))
+                    ),
+                    ("customer_id", "ts"),
+                    InList(Column("customer_id"), (Param(4, "UInt32"), Param(5, "UInt32"))),
+                )
+            ),
+            "SELECT count() AS n FROM `events` WHERE `customer_id` IN ({p0:UInt32}, {p1:UInt32}) "
+            "AND (`customer_id`, `ts`) IN (SELECT `customer_id`, toDateTime(`ts`) FROM Python(batch))",
+            {"p0": 4, "p1": 5},
+        ),
         (print_session_setting("max_execution_time", 200.0), "SET max_execution_time = 200.0", {}),
         (print_session_setting("output_format_float_precision", 4), "SET output_format_float_precision = 4", {}),
     ],
@@ -134,6 +151,12 @@ def test_an_insert_reads_only_its_customers_tables(rows: Select | Row) -> None:
 def test_a_delete_reads_only_its_customers_tables() -> None:
     with pytest.raises(ValueError, match="reads customers \\[8\\]"):
         print_delete(Delete("path_entries", 7, InSelect(Column("view_id"), _views_of(8))))
+
+
+def test_a_batch_is_matched_by_columns_its_insert_stores() -> None:
+    insert = BatchInsert("events", ("customer_id",), (Column("customer_id"),))
+    with pytest.raises(ValueError, match="a key of columns the insert stores"):
+        BatchStored(insert, ("view_id",), Binary("=", Column("customer_id"), Integer(1)))
 
 
 def test_a_statement_is_made_by_the_printer_alone() -> None:

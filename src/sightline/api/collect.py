@@ -15,6 +15,7 @@ import json
 import time
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -23,7 +24,7 @@ from sightline.api.enrichment import enrich_request
 from sightline.api.errors import ApiError, error_response
 from sightline.auth.access import Access
 from sightline.auth.plans import INGEST
-from sightline.ingest.collect import MAX_BODY_BYTES, CollectError, inflate_body, parse_batch
+from sightline.ingest.collect import MAX_BODY_BYTES, CollectError, inflate_body, is_compressed, parse_batch
 from sightline.ingest.native import BATCH, EventRow, event_table
 from sightline.ingest.pipeline import IngestPipeline, IngestUnavailableError
 from sightline.store.writer import WriterOverloadedError
@@ -55,6 +56,17 @@ async def read_body(request: Request) -> bytes:
         if len(body) > MAX_BODY_BYTES:
             raise too_large
     return bytes(body)
+
+
+async def read_inflated(request: Request) -> bytes:
+    """The request's body (`read_body`), decompressed (`inflate_body`). A compressed one is inflated off the
+    event loop (zlib releases the GIL), so that up to 8 MiB of inflating, a compression bomb's, holds up no
+    other request."""
+    body = await read_body(request)
+    encoding = request.headers.get("content-encoding")
+    if is_compressed(body, encoding):
+        return await run_in_threadpool(inflate_body, body, encoding)
+    return body
 
 
 def unavailable(error: IngestUnavailableError) -> ApiError:
@@ -95,7 +107,7 @@ async def collect(request: Request) -> Response:
         raise ApiError(401, "invalid_ingest_key", "send a valid ingest key as X-Ingest-Key or ?key=", "key",
                        headers={"WWW-Authenticate": 'Bearer realm="ingest"'})  # fmt: skip
     try:
-        batch = parse_batch(inflate_body(await read_body(request), request.headers.get("content-encoding")))
+        batch = parse_batch(await read_inflated(request))
     except CollectError as error:
         raise ApiError(error.status, error.code, error.message, error.parameter) from error
     pipeline: IngestPipeline = request.app.state.ingest

@@ -20,12 +20,12 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from sightline.api.access import access, request_body
-from sightline.api.collect import Refusal, read_body, unavailable
+from sightline.api.collect import Refusal, read_inflated, unavailable
 from sightline.api.deps import AuthDep
 from sightline.api.enrichment import enrich_request
 from sightline.api.errors import ApiError
 from sightline.auth.plans import INGEST
-from sightline.ingest.collect import CollectError, decode_body
+from sightline.ingest.collect import CollectError, decode_json
 from sightline.ingest.mux import MuxBeacon, decode_view, parse_body
 from sightline.ingest.mux_sessions import MuxViews
 from sightline.ingest.native import MAX_EVENTS
@@ -66,7 +66,7 @@ _ANSWERS = access(
 async def mux_beacons(request: Request, auth: AuthDep) -> MuxResponse:
     """Store the events of a mux-embed beacon body; its `env_key` is the customer's ingest key."""
     try:
-        beacons, refused = parse_body(decode_body(await read_body(request), request.headers.get("content-encoding")))
+        beacons, refused = parse_body(decode_json(await read_inflated(request)))
     except CollectError as error:
         raise ApiError(error.status, error.code, error.message, error.parameter) from error
     env_keys = Counter(beacon.env_key for beacon in beacons if beacon.env_key)

@@ -96,12 +96,13 @@ def inflate_body(body: bytes, content_encoding: str | None) -> bytes:
     return body if encoding is None else _inflate(body, encoding)
 
 
-def decode_body(body: bytes, content_encoding: str | None) -> Any:
-    """The JSON of `body` (`inflate_body`)."""
-    return _json(inflate_body(body, content_encoding))
+def is_compressed(body: bytes, content_encoding: str | None) -> bool:
+    """Whether `inflate_body` decompresses `body` (415 for a declared encoding it does not read)."""
+    return _encoding(body, content_encoding) is not None
 
 
-def _json(raw: bytes) -> Any:
+def decode_json(raw: bytes) -> Any:
+    """The JSON of a (decompressed) body; 400 `bad_json` when it is not JSON."""
     try:
         return json.loads(raw)
     except ValueError as error:  # not UTF-8, not JSON, or an integer past Python's 4300 digits
@@ -123,7 +124,7 @@ def parse_batch(raw: bytes) -> ParsedBatch:
     try:
         batch = BATCH.validate_json(raw)
     except ValidationError:
-        return parse_decoded(_json(raw))
+        return parse_decoded(decode_json(raw))
     return ParsedBatch(batch["view_id"].bytes, dimensions_of(batch), list(enumerate(batch["events"])), [])
 
 

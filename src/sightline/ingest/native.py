@@ -3,7 +3,8 @@
 The models are built from the catalog, so a dimension or event field added there is accepted here
 and documented in docs/beacon-format.md without further edits. Invariants of a valid batch:
 - `view_id` is a UUIDv7 minted by the player when the view starts (its time is the view's start);
-- 1 to `MAX_EVENTS` events, each with a known `event` type and `ts` in epoch milliseconds;
+- 1 to `MAX_EVENTS` events, each with a known `event` type and `ts` in epoch milliseconds, a JSON integer
+  (a string or a fraction is refused; the window of times stored is `ingest.window`'s);
 - counters are non-negative and within their column's range; strings are at most 512 characters.
 """
 
@@ -64,7 +65,7 @@ else:
         "BeaconEvent",
         {
             "event": Required[Annotated[Literal[EVENT_TYPES], Field(description="What happened.")]],
-            "ts": Required[Annotated[int, Field(ge=MIN_TS_MS, le=MAX_TS_MS, description=_TS_DESCRIPTION)]],
+            "ts": Required[Annotated[int, Field(strict=True, ge=MIN_TS_MS, le=MAX_TS_MS, description=_TS_DESCRIPTION)]],
             **{f.name: _field_type(f.clickhouse_type, f.description, default=False) for f in EVENT_FIELDS},
         },
         total=False,

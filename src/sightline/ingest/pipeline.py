@@ -2,8 +2,9 @@
 
 Formats (native `/collect`, mux-embed, CMCD) decode their input into one view's dimensions and
 `(index, event)` pairs in the native event model (docs/beacon-format.md) and call `IngestPipeline.accept`.
-Its invariant: when `accept` returns, the kept events are durable; when it raises
-`IngestUnavailableError`, nothing of the call is kept and the sessionizer forgot it, so a retry counts.
+Its invariants: an event outside the `EventWindow` (of the time received and of its view's start) is
+refused; when `accept` returns, the kept events are durable; when it raises `IngestUnavailableError`,
+nothing of the call is kept and the sessionizer forgot it, so a retry counts.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from sightline.ingest.native import EventRow
 from sightline.ingest.sessions import Admission, Sessionizer
+from sightline.ingest.window import EventWindow
 from sightline.store.layout import ViewEvents
 from sightline.store.writer import BatchingWriter, WriterClosedError, WriterOverloadedError
 
@@ -44,18 +46,25 @@ class IngestPipeline:
 
     sessions: Sessionizer
     writer: BatchingWriter
+    window: EventWindow
 
     async def accept(
         self, customer_id: int, view_id: bytes, dimensions: dict[str, Any], events: list[tuple[int, dict[str, Any]]]
     ) -> Admission:
         """Admit the new events of one view and store them; returns what was kept, refused and dropped."""
-        admission = self.sessions.admit(customer_id, view_id, dimensions, events, int(time.time() * 1000))
+        now_ms = int(time.time() * 1000)
+        events, outside = self.window.admit(view_id, events, now_ms)
+        if not events:
+            return Admission([], outside, 0)
+        admission = self.sessions.admit(customer_id, view_id, dimensions, events, now_ms)
         if admission.kept:
             try:
                 await self._store(ViewEvents(customer_id, view_id, dimensions, admission.kept))
             except IngestUnavailableError:
                 self.sessions.rollback(view_id, admission.kept)
                 raise
+        if outside:
+            return Admission(admission.kept, sorted(admission.refused + outside), admission.duplicates)
         return admission
 
     async def _store(self, run: ViewEvents) -> None:

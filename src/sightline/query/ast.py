@@ -302,6 +302,21 @@ class BatchInsert:
             raise ValueError("a batch insert needs one value per column")
 
 
+@dataclass(frozen=True, slots=True)
+class BatchStored:
+    """How many rows of the collector's batch (`Python(batch)`), as `insert` stores them, its table holds: matched
+    by the `key` columns, among the table's rows where `within` holds (the batch's customers and times: the batch
+    holds many customers' rows, as in `BatchInsert`)."""
+
+    insert: BatchInsert
+    key: tuple[str, ...]
+    within: Expr
+
+    def __post_init__(self) -> None:
+        if not self.key or not set(self.key) <= set(self.insert.columns):
+            raise ValueError(f"a key of columns the insert stores, not {self.key!r}")
+
+
 def and_all(conditions: list[Expr]) -> Expr | None:
     """The conjunction of `conditions`; None when there are none."""
     result: Expr | None = None

@@ -2,9 +2,9 @@
 
 Every statement the store runs is a `Statement` made here (besides the schema's DDL, `store.schema`): reads
 (`print_select`), inserts and deletes of one customer's rows (`print_insert`, `print_delete`), the collector's
-batch of events (`print_batch_insert`) and the store's own few (session settings, partition versions,
-cancelling, a health check). A `Statement` cannot be made elsewhere: its constructor asks for a token only
-this module holds, so `store.query("SELECT 1")` does not type-check.
+batch of events (`print_batch_insert`; how much of it is stored, `print_batch_stored`) and the store's own few
+(session settings, partition versions, cancelling, a health check). A `Statement` cannot be made elsewhere:
+its constructor asks for a token only this module holds, so `store.query("SELECT 1")` does not type-check.
 
 Values become `{pN:Type}` placeholders bound by the engine; identifiers and functions were validated when
 their nodes were built; each SELECT that reads a `Table` gets `customer_id = {pN:UInt32}` as the first
@@ -23,6 +23,7 @@ from sightline.query.ast import (
     SYMBOL,
     Aliased,
     BatchInsert,
+    BatchStored,
     Binary,
     Column,
     Delete,
@@ -250,6 +251,19 @@ def print_batch_insert(insert: BatchInsert, settings: Mapping[str, Setting]) -> 
     values = ", ".join(printer.expr(value) for value in insert.values)
     sql = f"INSERT INTO `{insert.table}` ({names}) SELECT {values} FROM Python(batch)"
     return Statement(sql, printer.params, _PRINTED).with_settings(settings)
+
+
+def print_batch_stored(count: BatchStored) -> Statement:
+    """`SELECT count() AS n FROM table WHERE within AND (key) IN (SELECT key's values FROM Python(batch))` (see
+    `BatchStored`)."""
+    printer = _Printer()
+    stored = dict(zip(count.insert.columns, count.insert.values, strict=True))
+    within = printer.expr(count.within, _PRECEDENCE["AND"] + 1)
+    keys = ", ".join(f"`{name}`" for name in count.key)
+    values = ", ".join(printer.expr(stored[name]) for name in count.key)
+    batch = f"SELECT {values} FROM Python(batch)"
+    sql = f"SELECT count() AS n FROM `{count.insert.table}` WHERE {within} AND ({keys}) IN ({batch})"
+    return Statement(sql, printer.params, _PRINTED)
 
 
 def print_session_setting(name: str, value: int | float) -> Statement:

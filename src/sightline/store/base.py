@@ -98,7 +98,15 @@ class Store(Protocol):
 
     def insert_events(self, batch: pa.Table, dedup_token: str | None = None) -> None:
         """Insert an event batch in the columnar layout of `sightline.store.layout`; durable on return.
-        A second insert with the same `dedup_token` (a replay after a crash) changes nothing, rollups included."""
+        A second insert with the same `dedup_token` (a replay after a crash) changes nothing, rollups included,
+        and completes an insert with that token that failed after part of it had landed (in `events` but not in
+        every materialized view, or in some partitions only): each table stores what it lacks of it."""
+        ...
+
+    def count_stored(self, batch: pa.Table) -> int:
+        """How many rows of `batch` (in the layout) `events` holds, matched by customer, view, seq and time.
+        After a failed insert of `batch`, 0 means that nothing of it landed anywhere: the engine feeds the
+        materialized views a block only once `events` has stored it (tests/store/test_writer_isolation.py)."""
         ...
 
     def close(self) -> None: ...

@@ -28,6 +28,7 @@ from types import UnionType
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from chdb import session as chdb_session
 
 from sightline.query.printer import (
@@ -35,6 +36,7 @@ from sightline.query.printer import (
     SqlText,
     Statement,
     print_batch_insert,
+    print_batch_stored,
     print_kill_tagged,
     print_partition_versions,
     print_session_setting,
@@ -50,8 +52,9 @@ from sightline.store.base import (
     QueryTimeoutError,
     StoreError,
 )
-from sightline.store.layout import EVENTS_INSERT, arrivals_of, check_batch
+from sightline.store.layout import EVENTS_INSERT, arrivals_of, check_batch, events_stored
 from sightline.store.migrations import Migrated, SchemaStatement, migrate
+from sightline.store.units import MAX_PARTITIONS_PER_INSERT
 
 _TIMEOUT_CODE = "Code: 159."
 _MEMORY_CODE = "Code: 241."
@@ -66,9 +69,13 @@ _JSON_OUTPUT: dict[str, int] = {
 """How query sessions write JSON rows (`query_json_rows`); the Arrow results of `query` are not affected."""
 _KILL_RETRY_S = 0.01
 _WAIT_POLL_S = 0.1
-_INSERT = print_batch_insert(EVENTS_INSERT, {"parallel_view_processing": 1, "insert_deduplicate": 0})
-_DEDUPLICATED: dict[str, Setting] = {
+_INSERT_SETTINGS: dict[str, Setting] = {
     "parallel_view_processing": 1,
+    "max_partitions_per_insert_block": MAX_PARTITIONS_PER_INSERT,
+}
+_INSERT = print_batch_insert(EVENTS_INSERT, {**_INSERT_SETTINGS, "insert_deduplicate": 0})
+_DEDUPLICATED: dict[str, Setting] = {
+    **_INSERT_SETTINGS,
     "insert_deduplicate": 1,
     "deduplicate_blocks_in_dependent_materialized_views": 1,
 }
@@ -308,6 +315,21 @@ class EmbeddedStore:
             arrivals = arrivals_of(batch)
             for listener in self._listeners:
                 listener(arrivals)
+
+    def count_stored(self, batch: pa.Table) -> int:
+        check_batch(batch)
+        if batch.num_rows == 0:
+            return 0
+        ts = batch.column("ts")
+        customers = sorted(pc.unique(batch.column("customer_id")).to_pylist())
+        count = print_batch_stored(events_stored(customers, pc.min(ts).as_py(), pc.max(ts).as_py()))
+        with self._writer_lock:
+            self._check_open()
+            try:
+                counted = self._writer_session.query(count.sql, "CSV", params=_bound(count.params))
+            except Exception as error:
+                raise _store_error(error) from error
+        return int(str(counted).strip())
 
     def _check_open(self) -> None:
         if self._closed:

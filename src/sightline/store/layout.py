@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from sightline.catalog import DIMENSIONS, EVENT_FIELDS
-from sightline.query.ast import BatchInsert, Column, Expr, Func, Symbol
+from sightline.query.ast import BatchInsert, BatchStored, Binary, Column, Expr, Func, InList, Param, Symbol
 from sightline.store.base import DataArrival
 from sightline.store.schema import event_columns
 
@@ -47,6 +47,22 @@ def _stored_value(name: str) -> Expr:
 
 EVENTS_INSERT = BatchInsert("events", EVENT_COLUMN_NAMES, tuple(_stored_value(n) for n in EVENT_COLUMN_NAMES))
 """The insert of a batch in this layout into `events` (printed by `query.printer.print_batch_insert`)."""
+
+STORED_KEY = ("customer_id", "view_id", "seq", "ts")
+"""What identifies an event of a batch among the stored ones (`Store.count_stored`)."""
+
+
+def events_stored(customer_ids: list[int], low_ms: int, high_ms: int) -> BatchStored:
+    """How many rows of a batch of `customer_ids`' events, at times from `low_ms` to `high_ms`, `events` holds
+    (printed by `query.printer.print_batch_stored`): searched among those customers' rows at those times."""
+    ts = Column("ts")
+    customers = InList(Column("customer_id"), tuple(Param(c, "UInt32") for c in customer_ids))
+    times = Binary("AND", Binary(">=", ts, _moment(low_ms)), Binary("<=", ts, _moment(high_ms)))
+    return BatchStored(EVENTS_INSERT, STORED_KEY, Binary("AND", customers, times))
+
+
+def _moment(ms: int) -> Func:
+    return Func("fromUnixTimestamp64Milli", (Param(ms, "Int64"), Symbol("UTC")))
 
 
 def with_added_dimensions(batch: pa.Table) -> pa.Table:
@@ -98,15 +114,23 @@ _DIMENSION_PART = pa.schema([EVENT_SCHEMA.field(name) for name in _DIMENSION_DEF
 _DEFAULTS = {**_DIMENSION_DEFAULTS, **_FIELD_DEFAULTS}
 
 
+_CONTROLS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+"""Control characters but tab, line feed and carriage return (NUL, ESC, …: C0, DEL and C1)."""
+
+
 def _filled(table: pa.Table, name: str) -> pa.ChunkedArray:
-    """Column `name` of `table` with its missing values (a key a dict left out) as the field's default."""
+    """Column `name` of `table` with its missing values (a key a dict left out) as the field's default, and,
+    in text, each control character (`_CONTROLS`) as U+FFFD."""
     column = table.column(name)
+    if pa.types.is_string(column.type):  # before the defaults: most event text fields are left out (null)
+        column = pc.replace_substring_regex(column, pattern=_CONTROLS, replacement="\ufffd")
     return pc.fill_null(column, _DEFAULTS[name]) if column.null_count else column
 
 
 def view_events_table(runs: list[ViewEvents]) -> pa.Table:
     """`runs` as one batch of the layout (`EVENT_SCHEMA`). Arrow converts the event dicts and each run's
-    dimensions once (the run's are then repeated by index), so no Python loop runs per event and column."""
+    dimensions once (the run's are then repeated by index), so no Python loop runs per event and column.
+    Control characters in text are stored as U+FFFD (docs/beacon-format.md)."""
     counts = np.fromiter((len(run.events) for run in runs), dtype=np.int64, count=len(runs))
     run_of_row = pa.array(np.repeat(np.arange(len(runs)), counts))
     events = pa.Table.from_pylist([event for run in runs for event in run.events], schema=_EVENT_PART)

@@ -10,7 +10,9 @@ Invariants:
 - a record whose header or checksum does not hold ends what is read of its segment: it is a torn
   write of a crash, whose append never returned (never acknowledged);
 - a segment is deleted only after the store confirmed its insert (`delete`), so a crash at any moment
-  leaves every acknowledged batch in a segment that `read_segment` returns at the next start.
+  leaves every acknowledged batch in a segment that `read_segment` returns at the next start;
+- a segment's `Journal` (`<name>.journal`) records, before they take effect, the writer's decisions about
+  its units (`store.units`): split, quarantined. It is deleted with the segment.
 """
 
 from __future__ import annotations
@@ -21,14 +23,16 @@ import struct
 import time
 import uuid
 import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeAlias
+from typing import Literal, TypeAlias
 
 import pyarrow as pa
 
 from sightline.store.layout import ViewEvents
 
 SUFFIX = ".spool"
+JOURNAL_SUFFIX = ".journal"
 _HEADER = struct.Struct("<II")
 Batch: TypeAlias = pa.Table | list[ViewEvents]
 """What a record holds: an Arrow batch in the layout, or view runs (converted to one when inserted)."""
@@ -103,9 +107,55 @@ class SegmentFile:
         os.close(self._fd)
 
 
+Decision = Literal["split", "quarantined"]
+
+
+@dataclass
+class Journal:
+    """The writer's decisions about the units of segment `segment`, one line each (`<decision> <token>`),
+    fsync'd before they take effect, so that a replay after a crash takes the same ones: a unit split is
+    never inserted whole again (only its parts), a unit quarantined is not inserted again. A torn last
+    line (a crash mid-write) was never acted on and is ignored."""
+
+    segment: Path
+    split: set[str] = field(default_factory=set)
+    quarantined: set[str] = field(default_factory=set)
+
+    @property
+    def path(self) -> Path:
+        return self.segment.with_suffix(JOURNAL_SUFFIX)
+
+    @classmethod
+    def of(cls, segment: Path) -> Journal:
+        journal = cls(segment)
+        try:
+            text = journal.path.read_text()
+        except FileNotFoundError:
+            return journal
+        for line in text.split("\n")[:-1]:  # the last piece is empty, or a torn line
+            decision, _, token = line.partition(" ")
+            if decision == "split":
+                journal.split.add(token)
+            elif decision == "quarantined":
+                journal.quarantined.add(token)
+        return journal
+
+    def record(self, decision: Decision, token: str) -> None:
+        """Append `decision` about unit `token`; durable on return (OSError when it cannot be written)."""
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, f"{decision} {token}\n".encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _fsync_directory(self.path.parent)  # the journal's own entry, when this line created it
+        (self.split if decision == "split" else self.quarantined).add(token)
+
+
 def delete(path: Path) -> None:
-    """Remove an inserted segment (idempotent)."""
+    """Remove an inserted segment and its journal (idempotent)."""
     path.unlink(missing_ok=True)
+    path.with_suffix(JOURNAL_SUFFIX).unlink(missing_ok=True)
     _fsync_directory(path.parent)
 
 

@@ -2,24 +2,36 @@
 
 Callers `submit` Arrow batches in the layout of `store.layout`, or the collector's view runs
 (`layout.ViewEvents`, converted to the layout when their segment is inserted, which is far cheaper than
-per request), and get a future that completes once
-the batch is in the spool (written and fsync'd; one fsync serves every batch waiting for it), or
-fails with the disk's error. An appender thread writes batches to the open spool segment and seals it
-after `max_rows` rows or `max_delay_s`; an inserter thread inserts each sealed segment into the store
-as one insert whose deduplication token is the segment's name, then deletes the segment. An insert
-that fails is retried; a segment the store still refuses after `retry_delays_s`, and any batch of a
-segment that does not convert to the layout, is moved to `<spool>/quarantine/` with an error in the log
-(kept, never dropped: an operator moves it back into the spool to replay it), so one bad batch cannot stop
-ingestion nor the next start, nor keep the rest of its segment out of the store. Segments left by a crash are inserted
-when the next writer starts; one whose insert had landed before the crash is recognised by its token.
-Rows submitted but not yet inserted are bounded by `max_pending_rows`: `submit` raises
+per request), and get a future that completes once the batch is in the spool (written and fsync'd; one
+fsync serves every batch waiting for it), or fails with the disk's error. An appender thread writes
+batches to the open spool segment and seals it after `max_rows` rows or `max_delay_s`; an inserter thread
+inserts each sealed segment as one insert whose deduplication token is the segment's name, then deletes it.
+
+One customer's bad batch costs no other customer anything. A segment the store refuses is divided into
+units (`store.units`: its customers, then halves of their batches), each inserted on its own under a token of its
+own, so what can be stored is stored at once and only what the store refuses on its own is held back:
+- a unit is divided only when nothing of it landed (`Store.count_stored`), and the division is recorded in
+  the segment's journal (`spool.Journal`) before any part is inserted: no row is ever stored under two
+  tokens, and a replay after a crash divides the same way. A unit that partly landed is completed under its
+  own token only (the tables that hold it skip it);
+- a segment of several customers is divided at its first refusal; a unit of one customer is divided when it
+  fails again after the store accepted other inserts (so an engine refusing everything does not shatter
+  segments into batches);
+- a refused unit is held and tried again after `retry_delays_s` (the last delay repeats), or as soon as the
+  store accepts another insert, between the segments behind it, which it never holds up. It is quarantined
+  (`store.quarantine`, with the engine's error; an operator replays it) once it cannot be divided and has
+  failed `POISON_FAILURES` times, each after the store accepted another insert: while the engine refuses
+  everything nothing is quarantined. A unit that does not convert to the layout, or of one batch whose rows
+  fall in more partitions than one insert may touch, is quarantined at once (retrying cannot help);
+- a segment is deleted once each of its units is stored or quarantined; segments left by a crash are
+  inserted when the next writer starts, as their journal says, before it takes new batches.
+Rows submitted and not yet stored or quarantined are bounded by `max_pending_rows`: `submit` raises
 `WriterOverloadedError` beyond it, so memory never grows without bound and callers can answer 503.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -30,33 +42,22 @@ from pathlib import Path
 import pyarrow as pa
 
 from sightline.settings import Settings
-from sightline.store import spool
+from sightline.store import quarantine, spool
 from sightline.store.base import Store
-from sightline.store.layout import conform, view_events_table, with_added_dimensions
+from sightline.store.layout import conform
 from sightline.store.spool import Batch
+from sightline.store.units import MAX_PARTITIONS_PER_INSERT, Unit, batch_rows, fits_one_insert, partitions_per_insert
 
 logger = logging.getLogger(__name__)
-RETRY_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0)
-"""Waits between attempts to insert a segment; when they are used up the segment is quarantined."""
-QUARANTINE = "quarantine"
+RETRY_DELAYS_S = (0.5, 1.0, 2.0, 5.0)
+"""Waits before each new attempt of a refused unit; the last one repeats. Any insert the store accepts makes
+due at once every held unit not yet refused while the store accepted others: an engine that is back takes them
+without waiting out their delays."""
+POISON_FAILURES = 3
+"""Failures of a unit that cannot be divided, each after the store accepted another insert, that make it
+poison: it is quarantined."""
 
 InsertListener = Callable[[pa.Table], None]
-
-
-def segment_table(batches: list[Batch]) -> pa.Table:
-    """A segment's batches as the one insert of it: its Arrow batches (conformed to the layout; older
-    segments may lack dimensions added since) and its view runs, as a single chunk, so that the
-    materialized views see a few large blocks rather than one per batch (measured: 50k rows as 1,000
-    chunks 4-6 s, as one 0.9 s), and a replay inserts the same blocks, which its deduplication token needs."""
-    tables = [conform(with_added_dimensions(b)) for b in batches if isinstance(b, pa.Table)]
-    runs = [run for b in batches if not isinstance(b, pa.Table) for run in b]
-    if runs:
-        tables.append(view_events_table(runs))
-    return pa.concat_tables(tables).combine_chunks()
-
-
-def _rows(batch: Batch) -> int:
-    return batch.num_rows if isinstance(batch, pa.Table) else sum(len(run.events) for run in batch)
 
 
 class WriterOverloadedError(Exception):
@@ -79,13 +80,39 @@ class _Submitted:
 class _Sealed:
     path: Path
     batches: list[Batch]
-    rows: int
 
 
 @dataclass
 class _Open:
     segment: spool.SegmentFile
     batches: list[Batch] = field(default_factory=list)
+
+
+@dataclass
+class _Segment:
+    """A sealed segment being stored: its batches, its journal, and how many of its units are not yet
+    stored nor quarantined (it is deleted when none is left)."""
+
+    path: Path
+    batches: list[Batch]
+    journal: spool.Journal
+    open_units: int = 1
+
+
+@dataclass
+class _Held:
+    """A unit the store refused, to be tried again at `due`; or, without `table`, to be quarantined again
+    (the disk refused it)."""
+
+    segment: _Segment
+    unit: Unit
+    table: pa.Table | None
+    error: str
+    inserts_seen: int
+    """How many inserts the store had accepted when the unit last failed."""
+    attempts: int = 1
+    poison_failures: int = 0
+    due: float = 0.0
 
 
 class BatchingWriter:
@@ -114,6 +141,9 @@ class BatchingWriter:
         self._pending_rows = 0
         self._flush_requested = False
         self._closed = False
+        self._held: list[_Held] = []  # the inserter's own (and the constructor's, before it starts)
+        self._inserts = 0
+        self._stored_rows = 0
         spool_dir.mkdir(parents=True, exist_ok=True)
         self.replayed_rows = self._replay()
         self._appender = threading.Thread(target=self._append_loop, name="sightline-spool", daemon=True)
@@ -123,7 +153,7 @@ class BatchingWriter:
 
     @property
     def pending_rows(self) -> int:
-        """Rows submitted and not yet in the store."""
+        """Rows submitted and not yet stored nor quarantined."""
         with self._condition:
             return self._pending_rows
 
@@ -135,7 +165,7 @@ class BatchingWriter:
         """Queue `batch`; the future completes when it is durable in the spool."""
         if isinstance(batch, pa.Table):
             batch = conform(batch)
-        rows = _rows(batch)
+        rows = batch_rows(batch)
         future: Future[None] = Future()
         record = spool.encode(batch)
         with self._condition:
@@ -153,7 +183,7 @@ class BatchingWriter:
         self.submit(batch).result()
 
     def flush(self, timeout_s: float = 60.0) -> None:
-        """Wait until every row submitted before the call is in the store (or raise TimeoutError)."""
+        """Wait until every row submitted before the call is stored or quarantined (or raise TimeoutError)."""
         deadline = time.monotonic() + timeout_s
         with self._condition:
             self._flush_requested = True
@@ -165,8 +195,8 @@ class BatchingWriter:
                 self._condition.wait(remaining)
 
     def close(self) -> None:
-        """Seal and insert what is pending, then stop. Idempotent. A segment the store refuses even
-        then stays in the spool and is inserted at the next start."""
+        """Seal and insert what is pending, try each held unit once more, then stop. Idempotent. What the
+        store still refuses stays in the spool and is inserted at the next start."""
         with self._condition:
             self._closed = True
             self._condition.notify_all()
@@ -184,17 +214,16 @@ class BatchingWriter:
         )
 
     def _replay(self) -> int:
-        """Insert the segments a previous process left (each with its token, so twice is once)."""
-        rows = 0
+        """Store the segments a previous process left, as their journals say; the rows stored now."""
+        for journal in self._dir.glob(f"*{spool.JOURNAL_SUFFIX}"):
+            if not journal.with_suffix(spool.SUFFIX).exists():
+                journal.unlink()  # its segment was deleted by a process that died before deleting it
         for path in spool.segments(self._dir):
             batches = spool.read_segment(path)
-            if batches:
-                table = _converted(path, batches)
-                if table is not None:
-                    self._store.insert_events(table, dedup_token=path.stem)
-                    rows += table.num_rows
-            spool.delete(path)
-        return rows
+            with self._condition:
+                self._pending_rows += sum(batch_rows(b) for b in batches)
+            self._store_segment(_Sealed(path, batches))
+        return self._stored_rows
 
     def _append_loop(self) -> None:
         current: _Open | None = None
@@ -238,7 +267,7 @@ class BatchingWriter:
     def _seal(self, current: _Open) -> None:
         current.segment.close()
         with self._condition:
-            self._sealed.append(_Sealed(current.segment.path, current.batches, current.segment.rows))
+            self._sealed.append(_Sealed(current.segment.path, current.batches))
             self._condition.notify_all()
 
     def _seal_due(self, current: _Open | None) -> bool:
@@ -255,73 +284,161 @@ class BatchingWriter:
     def _insert_loop(self) -> None:
         while True:
             with self._condition:
-                while not self._sealed:
-                    self._condition.wait()
-                sealed = self._sealed.pop(0)
-            if sealed is None:
-                return
-            if sealed.batches and not self._insert(sealed):
-                continue  # closing with a refusing store: the segment stays for the next start
-            spool.delete(sealed.path)
-            with self._condition:
-                self._pending_rows -= sealed.rows
-                self._condition.notify_all()
+                while not self._sealed and not self._held_due():
+                    self._condition.wait(self._until_held_due())
+                taken, self._sealed = self._sealed[:1], self._sealed[1:]
+            for sealed in taken:
+                if sealed is None:  # closing: one more attempt for each held unit; what fails stays in the spool
+                    self._retry_held(everything=True)
+                    return
+                self._store_segment(sealed)
+            self._retry_held(everything=False)
 
-    def _insert(self, sealed: _Sealed) -> bool:
-        """Insert a sealed segment, retrying; False when the writer closes first (the segment stays)."""
-        table = _converted(sealed.path, sealed.batches)
-        if table is None:
-            return True  # nothing of it can be stored; its batches are in quarantine
-        for attempt, delay in enumerate((*self._retry_delays_s, None)):
+    def _held_due(self) -> bool:
+        now = time.monotonic()
+        return any(held.due <= now for held in self._held)
+
+    def _until_held_due(self) -> float | None:
+        if not self._held:
+            return None
+        return max(0.0, min(held.due for held in self._held) - time.monotonic())
+
+    def _store_segment(self, sealed: _Sealed) -> None:
+        segment = _Segment(sealed.path, sealed.batches, spool.Journal.of(sealed.path))
+        if not sealed.batches:
+            spool.delete(sealed.path)
+            return
+        self._store_unit(segment, Unit(sealed.path.stem), self._inserts)
+
+    def _store_unit(self, segment: _Segment, unit: Unit, inserts_seen: int) -> None:
+        """Store `unit` of `segment`: insert it whole, or its parts (`_refused`); `inserts_seen`: the inserts
+        the store had accepted when the unit it is a part of failed."""
+        if unit.token in segment.journal.quarantined:  # before a crash
+            self._dealt_with(segment, unit)
+            return
+        if unit.token in segment.journal.split:
+            self._store_parts(segment, unit.parts(segment.batches), inserts_seen)
+            return
+        try:
+            table = unit.table(segment.batches)
+        except Exception as error:  # retrying cannot help: divide it to keep what converts, else quarantine it
+            logger.exception("unit %s of spool segment %s does not convert to the layout", unit.token, segment.path)
+            parts = unit.parts(segment.batches)
+            if not (parts and self._record_split(segment, unit)):
+                self._quarantine(segment, unit, f"does not convert to the layout: {error}")
+                return
+            self._store_parts(segment, parts, inserts_seen)
+            return
+        if not fits_one_insert(table):  # the store would refuse it, maybe after `events` stored it
+            parts = unit.parts(segment.batches)
+            if not parts:  # refused whatever happens: no attempt costs the segments behind it
+                count = partitions_per_insert(table)
+                limit = f"more than the {MAX_PARTITIONS_PER_INSERT} one insert may touch"
+                self._quarantine(segment, unit, f"Too many partitions: its rows fall in {count} of one table, {limit}")
+                return
+            if self._record_split(segment, unit):
+                self._store_parts(segment, parts, inserts_seen)
+                return
+        refusal = self._insert(unit, table)
+        if refusal is None:
+            self._dealt_with(segment, unit)
+        else:
+            self._refused(_Held(segment, unit, table, refusal, inserts_seen))
+
+    def _store_parts(self, segment: _Segment, parts: list[Unit], inserts_seen: int) -> None:
+        segment.open_units += len(parts) - 1
+        for part in parts:
+            self._store_unit(segment, part, inserts_seen)
+
+    def _insert(self, unit: Unit, table: pa.Table) -> str | None:
+        """Insert `unit` under its token; None when stored, else the store's error."""
+        try:
+            self._store.insert_events(table, dedup_token=unit.token)
+        except Exception as error:
+            logger.warning("the store refused unit %s (%d rows): %s", unit.token, table.num_rows, error)
+            return str(error) or type(error).__name__
+        self._inserts += 1
+        self._stored_rows += table.num_rows
+        for held in self._held:
+            if not held.poison_failures:  # refused while nothing was accepted: the engine may be back
+                held.due = 0.0
+        for listener in self._listeners:
             try:
-                self._store.insert_events(table, dedup_token=sealed.path.stem)
+                listener(table)
             except Exception:
-                logger.exception("inserting spool segment %s failed (attempt %d)", sealed.path.name, attempt + 1)
-                with self._condition:
-                    if self._closed and attempt >= 2:
-                        return False
-                if delay is not None:
-                    time.sleep(delay)
+                logger.exception("an insert listener failed")
+        return None
+
+    def _refused(self, held: _Held) -> None:
+        """`held.unit` failed (again): divide it, quarantine it, or hold it for a later attempt."""
+        isolated = self._inserts > held.inserts_seen  # the store accepted other inserts since it last failed
+        held.inserts_seen = self._inserts
+        parts = held.unit.parts(held.segment.batches)
+        divide_now = isolated or bool(parts and parts[0].span is None)  # a segment's customers: at once
+        if parts and divide_now and self._nothing_landed(held) and self._record_split(held.segment, held.unit):
+            self._store_parts(held.segment, parts, held.inserts_seen)
+            return
+        held.poison_failures += isolated
+        if held.poison_failures >= POISON_FAILURES:
+            self._quarantine(held.segment, held.unit, held.error)
+            return
+        delay = self._retry_delays_s[min(held.attempts, len(self._retry_delays_s)) - 1]
+        held.due = time.monotonic() + delay
+        self._held.append(held)
+
+    def _retry_held(self, *, everything: bool) -> None:
+        now = time.monotonic()
+        due = [held for held in self._held if everything or held.due <= now]
+        self._held = [held for held in self._held if not (everything or held.due <= now)]
+        for held in due:
+            held.attempts += 1
+            if held.table is None:
+                self._quarantine(held.segment, held.unit, held.error)
                 continue
-            for listener in self._listeners:
-                try:
-                    listener(table)
-                except Exception:
-                    logger.exception("an insert listener failed")
+            error = self._insert(held.unit, held.table)
+            if error is None:
+                self._dealt_with(held.segment, held.unit)
+            else:
+                held.error = error
+                self._refused(held)
+
+    def _nothing_landed(self, held: _Held) -> bool:
+        """Whether none of the rows of a unit whose insert failed are in the store (unknown: False)."""
+        if held.table is None:
             return True
-        _quarantine(sealed.path)
+        try:
+            return self._store.count_stored(held.table) == 0
+        except Exception as error:
+            logger.warning("cannot tell whether unit %s partly landed: %s", held.unit.token, error)
+            return False
+
+    def _record_split(self, segment: _Segment, unit: Unit) -> bool:
+        try:
+            segment.journal.record("split", unit.token)
+        except OSError as error:
+            logger.error("cannot journal the division of unit %s: %s", unit.token, error)
+            return False
         return True
 
-
-def _converted(path: Path, batches: list[Batch]) -> pa.Table | None:
-    """The insert of a segment. A batch that does not convert to the layout (retrying cannot help, and an
-    exception would stop the inserter, or the start, for every customer) is left out and written to
-    `<spool>/quarantine/<segment>.bad.spool`, so the others of the segment are still stored; None when none
-    converts. Deterministic, so a replay of the segment inserts the same rows under the same token."""
-    try:
-        return segment_table(batches)
-    except Exception:
-        logger.exception("spool segment %s does not convert to the layout: converting it batch by batch", path.name)
-    good: list[Batch] = []
-    bad: list[Batch] = []
-    for batch in batches:
+    def _quarantine(self, segment: _Segment, unit: Unit, reason: str) -> None:
+        """Keep `unit` in quarantine, or, when the disk refuses, hold it for a later attempt."""
         try:
-            segment_table([batch])
-        except Exception:
-            bad.append(batch)
-        else:
-            good.append(batch)
-    quarantine = path.parent / QUARANTINE
-    quarantine.mkdir(exist_ok=True)
-    with (quarantine / f"{path.stem}.bad{spool.SUFFIX}").open("wb") as file:
-        file.write(b"".join(spool.encode(batch) for batch in bad))
-        os.fsync(file.fileno())
-    logger.error("%d batches of spool segment %s quarantined: they cannot be stored", len(bad), path.name)
-    return segment_table(good) if good else None
+            quarantine.put(self._dir, unit.token, unit.batches(segment.batches), reason)
+            segment.journal.record("quarantined", unit.token)
+        except OSError as error:
+            logger.error("cannot quarantine unit %s: %s", unit.token, error)
+            due = time.monotonic() + self._retry_delays_s[-1]
+            self._held.append(_Held(segment, unit, None, reason, self._inserts, due=due))
+            return
+        logger.error("unit %s quarantined in %s: %s", unit.token, self._dir / quarantine.DIRECTORY, reason)
+        self._dealt_with(segment, unit)
 
-
-def _quarantine(path: Path) -> None:
-    quarantine = path.parent / QUARANTINE
-    quarantine.mkdir(exist_ok=True)
-    path.rename(quarantine / path.name)
-    logger.error("spool segment %s quarantined in %s: it cannot be stored", path.name, quarantine)
+    def _dealt_with(self, segment: _Segment, unit: Unit) -> None:
+        """`unit` is stored or quarantined: its rows are no longer pending, and its segment goes with its last."""
+        segment.open_units -= 1
+        if segment.open_units == 0:
+            spool.delete(segment.path)
+        rows = unit.rows(segment.batches)
+        with self._condition:
+            self._pending_rows -= rows
+            self._condition.notify_all()
