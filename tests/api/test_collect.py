@@ -221,8 +221,10 @@ def test_control_characters_are_stored_as_replacement_characters_tab_and_newline
     assert post(world, batch(7, events, assetname=sent)).json()["accepted"] == 4
     world.client.app.state.writer.flush()  # type: ignore[attr-defined]
     rows = world.client.app.state.store.query(  # type: ignore[attr-defined]
-        "SELECT assetname, error_message FROM events WHERE view_id = toUUID({v:String}) AND seq = 2",
-        {"v": uuid7(7)},
+        by_hand(
+            "SELECT assetname, error_message FROM events WHERE view_id = toUUID({v:String}) AND seq = 2",
+            {"v": uuid7(7)},
+        )
     ).to_pylist()
     assert rows == [{"assetname": "NUL\ufffd ESC\ufffd[2J DEL\ufffd C1\ufffd tab\t LF\n é",
                      "error_message": "red \ufffd[31m alert\r\n"}]  # fmt: skip
