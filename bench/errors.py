@@ -22,6 +22,7 @@ import httpx
 from benchlib import benchmark_app, by_hand, median, write_section
 from query import CUSTOMER, PLAN_LEVEL, START, Served, _load, _percentile
 from query_data import END
+from sightline.api.services import services
 from sightline.store import Store
 
 WEEK = f"start={int(START.timestamp())},end={int(END.timestamp())}"
@@ -168,7 +169,7 @@ def main() -> None:
             base = f"http://127.0.0.1:{served.port}"
             with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=300) as client:
                 results = measure(client, args.repeats, args.warmup)
-            counts = {t: count_ms(app.state.store, t, args.repeats) for t in ("events", "error_events")}
+            counts = {t: count_ms(services(app).store, t, args.repeats) for t in ("events", "error_events")}
         finally:
             served.stop()
     body = report(results, loaded, args.repeats, args.warmup, counts)

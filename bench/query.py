@@ -42,6 +42,7 @@ from fastapi import FastAPI
 from benchlib import ClientProcess, benchmark_app, by_hand, median, write_section
 from query_data import CUSTOMERS, END
 from sightline.api.metrics import compiled
+from sightline.api.services import services
 from sightline.query.pipeline import MAX_LIMIT, envelope, fetch_json_page
 from sightline.query.plan import EVENTS
 from sightline.query.printer import print_select
@@ -371,7 +372,7 @@ class Run:
 def measure(app: FastAPI, key: str, queries: list[DashboardQuery], repeats: int, warmup: int) -> Run:
     """The timings of each query, and the store's parts (after the load's merges have settled)."""
     served = Served(app)  # the app opens its store on start (lifespan)
-    store: Store = app.state.store
+    store: Store = services(app).store
     _wait_for_merges(store)
     parts, auth_ms = _parts(store), _auth_ms(app, key)
     probes: dict[str, list[float]] = {name: [] for name in PROBES}

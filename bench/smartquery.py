@@ -39,6 +39,7 @@ import httpx
 from benchlib import benchmark_app, by_hand, median, write_section
 from query import Served, _load, _percentile, _timed, _wait_for_merges
 from query_data import CUSTOMERS, END
+from sightline.api.services import services
 from sightline.query.ast import Aliased, Column, Func, Select
 from sightline.query.period import Period
 from sightline.query.printer import print_select
@@ -218,7 +219,7 @@ def measure(
     app: Any, key: str, repeats: int, warmup: int
 ) -> tuple[dict[str, Timing], Cancellation, int, Stages, tuple[int, float]]:
     served = Served(app)
-    store: Store = app.state.store
+    store: Store = services(app).store
     _wait_for_merges(store)
     _merge_past_days(store)
     stored = _store_past_days(store)

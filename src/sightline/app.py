@@ -18,14 +18,17 @@ from sightline.api.cors import ALLOWED_HEADERS, CrossOriginIngest
 from sightline.api.docs_pages import include_docs_pages
 from sightline.api.errors import install_error_handlers
 from sightline.api.media import CMCD_REQUEST_HEADERS
+from sightline.api.media_origin import MediaOrigin
 from sightline.api.mux import router as mux_router
-from sightline.ingest.cmcd_sessions import CmcdSessions
+from sightline.api.services import Services, accounts
+from sightline.ingest.cmcd_format import adopt_legacy_log
 from sightline.ingest.enrich import Enricher
-from sightline.ingest.mux_sessions import MuxViews
+from sightline.ingest.formats import Formats
+from sightline.ingest.intake import Intake
 from sightline.ingest.pipeline import IngestPipeline
 from sightline.ingest.recovery import restore_sessions
+from sightline.ingest.session_states import SessionStates
 from sightline.ingest.sessions import Sessionizer
-from sightline.ingest.snapshot_log import SnapshotLog
 from sightline.ingest.window import EventWindow
 from sightline.portal.routes import portal_router
 from sightline.settings import Settings
@@ -34,60 +37,68 @@ from sightline.smartquery.stored_days import Refresher
 from sightline.store import Store, open_store
 from sightline.store.writer import BatchingWriter
 
+SESSION_STATES = "session-states"
+"""The directory of `<data-dir>` that holds the formats' session states (`ingest.session_states`)."""
+
 
 def create_app(
     settings: Settings, store: Store | None = None, writer: BatchingWriter | None = None, *, restore_views: bool = True
 ) -> FastAPI:
     """The app. It opens (and then owns and closes) the store of `settings` and its writer unless given,
     and the accounts database of `settings`. With `restore_views`, the collector's view state is rebuilt
-    from the store at start (`ingest.recovery`); only for stores whose events all came through it."""
+    from the store at start (`ingest.recovery`); only for stores whose events all came through it.
+    The accounts service is opened here (`api.services.accounts`: accounts are added before the app starts);
+    the rest at start, once, as the app's `Services` (`api.services.services`)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        own_store, own_writer = store is None, writer is None
-        app.state.enricher = Enricher.from_settings(settings)
-        app.state.store = open_store(settings) if store is None else store
-        app.state.writer = writer or BatchingWriter.for_settings(app.state.store, settings)
+        auth, now_ms = accounts(app), int(time.time() * 1000)
+        enricher = Enricher.from_settings(settings)
+        the_store = open_store(settings) if store is None else store
+        the_writer = writer or BatchingWriter.for_settings(the_store, settings)
         sessions = Sessionizer()
         if restore_views:
-            customers = [customer.id for customer in app.state.auth.accounts.list_customers()]
-            restore_sessions(app.state.store, sessions, customers, int(time.time() * 1000))
-        app.state.ingest = IngestPipeline(sessions, app.state.writer, EventWindow.for_settings(settings))
-        cmcd_log = SnapshotLog(settings.data_dir / "cmcd")
-        app.state.cmcd = CmcdSessions(
-            app.state.ingest,
-            cmcd_log,
-            lambda dimensions, origin: app.state.enricher.enrich(dimensions, *origin),
-            window_ms=round(settings.cmcd_reorder_window_s * 1000),
+            restore_sessions(the_store, sessions, [customer.id for customer in auth.accounts.list_customers()], now_ms)
+        pipeline = IngestPipeline(sessions, the_writer, EventWindow.for_settings(settings))
+        formats = Formats.for_settings(settings)
+        states = SessionStates(settings.data_dir / SESSION_STATES, now_ms)
+        adopt_legacy_log(settings.data_dir / "cmcd", states, formats.cmcd_reports, now_ms)
+        intake = Intake(pipeline, states, lambda dims, origin: enricher.enrich(dims, *origin), formats.all())
+        intake.recover(the_store)
+        app.state.services = Services(
+            store=the_store,
+            writer=the_writer,
+            enricher=enricher,
+            pipeline=pipeline,
+            formats=formats,
+            intake=intake,
+            media_origin=MediaOrigin.from_settings(settings),
+            smartquery=SmartQueryService(the_store, smartquery.render_page),
         )
-        app.state.cmcd.recover(app.state.store)
-        app.state.media_origin = media.MediaOrigin.from_settings(settings)
-        app.state.mux_views = MuxViews()
-        app.state.smartquery = SmartQueryService(app.state.store, smartquery.render_page)
-        sweeper = asyncio.create_task(collect.sweep_forever(app))
-        app.state.cmcd.start()
+        sweeper = asyncio.create_task(pipeline.sweep_forever())
+        intake.start()
         stored_days = Refresher(
-            app.state.store,
-            lambda: [customer.id for customer in app.state.auth.accounts.list_customers()],
+            the_store,
+            lambda: [customer.id for customer in auth.accounts.list_customers()],
             settings.stored_days_every_s,
         )
         stored_days.start()
-        notifications = DeliveryWorker.for_settings(app.state.auth.engine, settings)
+        notifications = DeliveryWorker.for_settings(auth.engine, settings)
         notifications.start()
         try:
             yield
         finally:
             sweeper.cancel()
-            await app.state.cmcd.close()
-            cmcd_log.close()
+            await intake.close()
+            states.close()
             stored_days.stop()
             notifications.stop()
-            if own_writer:
-                app.state.writer.close()
-            if own_store:
-                app.state.store.close()
-            app.state.enricher.close()
-            app.state.auth.close()
+            if writer is None:
+                the_writer.close()
+            if store is None:
+                the_store.close()
+            enricher.close()
+            auth.close()
 
     app = FastAPI(
         title="Sightline",

@@ -70,6 +70,8 @@ def _simulate(args: argparse.Namespace) -> None:
     simulate_command(
         _settings(args),
         days=args.days,
+        end=args.end,
+        incidents=args.incidents,
         scale=args.scale,
         seed=args.seed,
         customers=tuple(args.customers),
@@ -109,7 +111,11 @@ def _parser() -> argparse.ArgumentParser:
         run=_migrate
     )
     simulate = command("simulate", "write simulated traffic with ground truth")
-    simulate.add_argument("--days", type=float, default=1.0, help="days of traffic ending now")
+    simulate.add_argument("--days", type=float, default=1.0, help="days of traffic ending at --end")
+    simulate.add_argument("--end", help="end of the simulated period, ISO 8601 with a time zone (default now)")
+    simulate.add_argument(
+        "--incidents", metavar="FILE|none", help="incidents to inject: a JSON file (docs/simulator.md), or none"
+    )
     simulate.add_argument("--scale", type=float, default=1.0, help="traffic multiplier")
     simulate.add_argument("--seed", type=int, default=7)
     simulate.add_argument("--customers", type=int, nargs="+", default=[1001, 1002], help="customer ids")

@@ -97,7 +97,7 @@ def demo_customers() -> list[DemoCustomer]:
 def history(config: SimulationConfig) -> SimulationConfig:
     """The lookback of the subscriber queries before `config`'s period, at `HISTORY_RATE` of its rate, of the
     same audience and without incidents: what tells a returning subscriber from a new one."""
-    return replace(config, start=config.start - LOOKBACK, end=config.start, rate=HISTORY_RATE, with_incidents=False)
+    return replace(config, start=config.start - LOOKBACK, end=config.start, rate=HISTORY_RATE, given_incidents=())
 
 
 def seed(store: EmbeddedStore, config: SimulationConfig, live: LiveTraffic) -> int:
@@ -188,7 +188,7 @@ def run_demo(settings: Settings, *, days: float, scale: float, seed_value: int) 
         )
         for incident in config.incidents:
             print(
-                f"  incident {incident.kind} on {incident.customer_id}: {incident.start:%a %H:%M} to "
+                f"  incident {incident.name} on {incident.customer_id}: {incident.start:%a %H:%M} to "
                 f"{incident.end:%H:%M} UTC {incident.filters or ''}"
             )
         print(welcome(settings, accounts, to_ms(config.end) // 1000, path))

@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 from fastapi.testclient import TestClient
 
+from sightline.api.services import services
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.settings import Settings
@@ -138,7 +139,7 @@ def simulated_world(data_dir: Path, open_views: int = 0) -> Iterator[World]:
     with TestClient(app) as client:
         rows = np.random.default_rng(2).permutation(events.num_rows)
         for batch in np.array_split(rows, 3):
-            app.state.store.insert_events(events.take(pa.array(batch)))
+            services(app).store.insert_events(events.take(pa.array(batch)))
         yield World(
             client, {"X-API-Key": key}, {"X-API-Key": other_key}, events_frame(events), truth, CONFIG.incidents, opened
         )

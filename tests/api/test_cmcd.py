@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sightline.api.services import services
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.ingest.native import BATCH, to_event_table
@@ -69,7 +70,7 @@ def report(world: World, *lines: str, **headers: str) -> Any:
 
 
 def metrics(world: World, names: str, **params: str) -> dict[str, Any]:
-    world.client.app.state.writer.flush()  # type: ignore[attr-defined]  # acknowledged = spooled; now stored
+    services(world.client.app).writer.flush()  # acknowledged = spooled; now stored
     period = f"start={T0 // 1000 - 3600},end={T0 // 1000 + 7200}"
     response = world.client.get(
         f"/mm-apis/qbrData/vod/{CUSTOMER}",
@@ -123,7 +124,7 @@ def test_scripted_sessions_give_the_numbers_the_query_api_answers(world: World) 
     assert {row["assetid"]: row["attempts"] for row in by_asset} == {"clip-a": 2, "clip-b": 1}
     by_browser = metrics(world, "attempts", aggby="browser,platform")["rows"]
     assert {(row["browser"], row["platform"]): row["attempts"] for row in by_browser}[("Chrome", "Linux")] == 1
-    store = world.client.app.state.store  # type: ignore[attr-defined]
+    store = services(world.client.app).store
     codes = store.query(
         by_hand("SELECT error_code FROM events WHERE event = 'error' AND customer_id = 1001")
     ).to_pylist()
@@ -216,9 +217,9 @@ def test_a_refusing_store_delays_the_events_and_the_next_report_is_429_until_the
     report is acknowledged, the events are stored once the store takes them again, and meanwhile the
     session's next report is refused whole (429) and counts once when sent again."""
     app = world.client.app
-    pipeline = app.state.ingest  # type: ignore[attr-defined]
+    pipeline = services(app).pipeline
     original = pipeline.writer
-    blocked = BatchingWriter(app.state.store, tmp_path, max_rows=10**9, max_delay_s=3600, max_pending_rows=2)  # type: ignore[attr-defined]
+    blocked = BatchingWriter(services(app).store, tmp_path, max_rows=10**9, max_delay_s=3600, max_pending_rows=2)
     filler = BATCH.validate_python(
         {
             "view_id": "01980000-0000-7000-8000-000000000001",
@@ -235,11 +236,11 @@ def test_a_refusing_store_delays_the_events_and_the_next_report_is_429_until_the
     finally:
         blocked.close()
         pipeline.writer = original
-    store = app.state.store  # type: ignore[attr-defined]
+    store = services(app).store
     view_id = str(uuid.UUID(bytes=derived_view_id(CUSTOMER, "cmcd", "busy", T0)))
 
     def stored() -> list[dict[str, Any]]:
-        app.state.writer.flush()  # type: ignore[attr-defined]
+        services(app).writer.flush()
         rows: list[dict[str, Any]] = store.query(
             by_hand(
                 "SELECT toString(event) AS event, startup_ms FROM events WHERE view_id = toUUID({v:String}) "
@@ -287,13 +288,13 @@ def test_any_structured_report_is_stored_or_refused_and_the_writer_keeps_storing
     lines = [",".join(f"{key}={value}" for key, value in record.items()) for record in records]
     response = report(world, *lines, f'e=ps,sta=p,sid="fuzz-sf",ts={T0},v=2')
     assert response.status_code == 204, response.text
-    world.client.app.state.writer.flush(timeout_s=30)  # type: ignore[attr-defined]
+    services(world.client.app).writer.flush(timeout_s=30)
 
 
 def test_a_session_silent_for_30_minutes_is_closed_by_the_sweeper_as_an_exit(world: World) -> None:
     """(Last in the module: the sweep closes every view the collector holds.)"""
     assert report(world, line("idle", "ps", 0, 0, sta="s"), line("idle", "ps", 700, 1, sta="p")).status_code == 204
-    pipeline = world.client.app.state.ingest  # type: ignore[attr-defined]
+    pipeline = services(world.client.app).pipeline
     exits = pipeline.sweep(int(time.time() * 1000) + IDLE_CLOSE_MS)
     view_id = derived_view_id(CUSTOMER, "cmcd", "idle", T0)
     assert [event for _, view, _, event in exits if view == view_id] == [

@@ -17,6 +17,7 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
+from sightline.app import SESSION_STATES
 from sightline.ingest.pipeline import derived_view_id
 from sightline.ingest.snapshot_log import SnapshotLog
 from sightline.settings import Settings
@@ -105,9 +106,9 @@ def test_held_records_survive_sigkill_and_become_events_once(tmp_path: Path) -> 
         sender.join(20)
     complete = [n for n, count in acknowledged.items() if count == len(REPORTS)]
     assert len(complete) > 20, "the load did not get going"
-    log = SnapshotLog(data_dir / "cmcd")  # reads what the kill left, as the restart will
+    log = SnapshotLog(data_dir / SESSION_STATES)  # reads what the kill left, as the restart will
     log.close()
-    assert any(state.held for state, _, _ in log.recovered.values()), "nothing was held at the kill"
+    assert any(snapshot.state.held for snapshot in log.recovered.values()), "nothing was held at the kill"
 
     restarted = serve(data_dir, port)  # takes the held records back
     os.killpg(restarted.pid, signal.SIGTERM)  # and applies them all before it stops

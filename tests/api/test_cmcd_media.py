@@ -3,6 +3,7 @@ with the right content types, and the CMCD data of each request (query or header
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import time
@@ -18,7 +19,10 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 
-from sightline.api.media import MediaOrigin, safe_relative_path
+from sightline.api.deps import get_media_origin
+from sightline.api.media import safe_relative_path
+from sightline.api.media_origin import MediaOrigin
+from sightline.api.services import services
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.settings import Settings
@@ -72,17 +76,21 @@ def stored_events(world: World, sid: str) -> list[dict[str, Any]]:
     """The events of the sid's first view, once the background ingests are done and the spool written."""
     app = world.client.app
     deadline = time.monotonic() + 10
-    while app.state.cmcd.pending and time.monotonic() < deadline:  # type: ignore[attr-defined]
+    while services(app).intake.pending and time.monotonic() < deadline:
         time.sleep(0.02)
-    app.state.writer.flush()  # type: ignore[attr-defined]
-    rows: list[dict[str, Any]] = app.state.store.query(  # type: ignore[attr-defined]
-        by_hand(
-            "SELECT toString(event) AS event, startup_ms, play_ms, rebuffer_ms, streamformat, assetid FROM events "
-            "WHERE customer_id = {c:UInt32} AND sdkversion LIKE 'CMCD%' AND view_id IN "
-            "(SELECT view_id FROM events WHERE event = 'play_request' AND assetid = {a:String}) ORDER BY seq",
-            {"c": CUSTOMER, "a": sid},
-        ),
-    ).to_pylist()
+    services(app).writer.flush()
+    rows: list[dict[str, Any]] = (
+        services(app)
+        .store.query(
+            by_hand(
+                "SELECT toString(event) AS event, startup_ms, play_ms, rebuffer_ms, streamformat, assetid FROM events "
+                "WHERE customer_id = {c:UInt32} AND sdkversion LIKE 'CMCD%' AND view_id IN "
+                "(SELECT view_id FROM events WHERE event = 'play_request' AND assetid = {a:String}) ORDER BY seq",
+                {"c": CUSTOMER, "a": sid},
+            )
+        )
+        .to_pylist()
+    )
     return rows
 
 
@@ -200,6 +208,17 @@ class _Recording(SimpleHTTPRequestHandler):
         """Quiet."""
 
 
+@contextlib.contextmanager
+def origin(world: World, media_origin: MediaOrigin) -> Iterator[None]:
+    """The app serving from `media_origin` meanwhile."""
+    overrides = world.client.app.dependency_overrides  # type: ignore[attr-defined]
+    overrides[get_media_origin] = lambda: media_origin
+    try:
+        yield
+    finally:
+        del overrides[get_media_origin]
+
+
 @pytest.fixture
 def http_origin(world: World) -> Iterator[list[tuple[str, str | None]]]:
     seen: list[tuple[str, str | None]] = []
@@ -207,14 +226,10 @@ def http_origin(world: World) -> Iterator[list[tuple[str, str | None]]]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(world.root)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    app = world.client.app
-    original = app.state.media_origin  # type: ignore[attr-defined]
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    app.state.media_origin = MediaOrigin(None, url)  # type: ignore[attr-defined]
     try:
-        yield seen
+        with origin(world, MediaOrigin(None, f"http://127.0.0.1:{server.server_address[1]}")):
+            yield seen
     finally:
-        app.state.media_origin = original  # type: ignore[attr-defined]
         server.shutdown()
         server.server_close()
 
@@ -235,24 +250,14 @@ def test_an_http_origin_is_forwarded_to(world: World, http_origin: list[tuple[st
 
 
 def test_an_unreachable_origin_is_502(world: World) -> None:
-    app = world.client.app
-    original = app.state.media_origin  # type: ignore[attr-defined]
-    app.state.media_origin = MediaOrigin(None, "http://127.0.0.1:9")  # type: ignore[attr-defined]
-    try:
+    with origin(world, MediaOrigin(None, "http://127.0.0.1:9")):
         response = get(world, "hls/master.m3u8")
-    finally:
-        app.state.media_origin = original  # type: ignore[attr-defined]
     assert (response.status_code, response.json()["error"]["code"]) == (502, "origin_unreachable")
 
 
 def test_without_an_origin_nothing_is_served(world: World) -> None:
-    app = world.client.app
-    original = app.state.media_origin  # type: ignore[attr-defined]
-    app.state.media_origin = MediaOrigin(None, None)  # type: ignore[attr-defined]
-    try:
+    with origin(world, MediaOrigin(None, None)):
         assert get(world, "hls/master.m3u8").status_code == 404
-    finally:
-        app.state.media_origin = original  # type: ignore[attr-defined]
 
 
 def test_the_routes_are_documented_once_each(tmp_path: Path) -> None:

@@ -13,13 +13,16 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from sightline.api.services import services
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.ingest.cmcd import parse_record
-from sightline.ingest.cmcd_sessions import CmcdSessions
+from sightline.ingest.cmcd_format import CmcdReports
 from sightline.ingest.enrich import RequestOrigin
+from sightline.ingest.format import Decoded
+from sightline.ingest.intake import Intake
 from sightline.ingest.pipeline import IngestUnavailableError, derived_view_id
-from sightline.ingest.snapshot_log import SnapshotLog
+from sightline.ingest.session_states import SessionStates
 from sightline.settings import Settings
 
 ALPHA, BETA = 1001, 1002
@@ -68,10 +71,10 @@ def settled(world: World) -> None:
     """Wait until the collector holds nothing (its timer applied every record) and the writer stored it all."""
     app = world.client.app
     deadline = time.monotonic() + 10 * WINDOW_S + 10
-    while app.state.cmcd.held:  # type: ignore[attr-defined]
+    while services(app).intake.held:
         assert time.monotonic() < deadline, "held records were never applied"
         time.sleep(0.05)
-    app.state.writer.flush()  # type: ignore[attr-defined]
+    services(app).writer.flush()
 
 
 def get(world: World, customer: int, path: str, **params: str) -> Any:
@@ -145,20 +148,21 @@ def test_two_customers_with_the_same_sid_do_not_meet(world: World) -> None:
 
 
 def test_a_customer_holding_its_limit_of_records_does_not_hold_up_another(world: World, tmp_path: Path) -> None:
-    app = world.client.app
-    log = SnapshotLog(tmp_path)
-    sessions = CmcdSessions(app.state.ingest, log, lambda dims, _: dims, window_ms=60_000, max_held=3)  # type: ignore[attr-defined]
+    states = SessionStates(tmp_path, int(time.time() * 1000))
+    cmcd = CmcdReports(window_ms=60_000)
+    intake = Intake(services(world.client.app).pipeline, states, lambda dims, _: dims, [cmcd], max_held=3)
     origin = RequestOrigin("", None, ())
 
-    def ingest(customer: int, text: str) -> None:
-        world.client.portal.call(sessions.ingest, customer, [parse_record(text)], int(time.time() * 1000), origin)  # type: ignore[union-attr]
+    def take(customer: int, sid: str) -> None:
+        decoded = Decoded({sid: [parse_record(line(sid, "ps", 0, 0, sta="s"))]})
+        world.client.portal.call(intake.take, cmcd, customer, decoded, origin)  # type: ignore[union-attr]
 
     try:
         for n in range(3):
-            ingest(ALPHA, line(f"flood-{n}", "ps", 0, 0, sta="s"))
+            take(ALPHA, f"flood-{n}")
         with pytest.raises(IngestUnavailableError):
-            ingest(ALPHA, line("flood-3", "ps", 0, 0, sta="s"))
-        ingest(BETA, line("calm", "ps", 0, 0, sta="s"))
-        assert sessions.held == 4
+            take(ALPHA, "flood-3")
+        take(BETA, "calm")
+        assert intake.held == 4
     finally:
-        log.close()
+        states.close()

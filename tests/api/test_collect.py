@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sightline.api.services import services
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.ingest.collect import MAX_BODY_BYTES, MAX_DECODED_BYTES
@@ -74,8 +75,8 @@ def post(world: World, body: Any, *, key: str | None = None, raw: bytes | None =
 
 
 def stored(world: World, view: int) -> list[dict[str, Any]]:
-    world.client.app.state.writer.flush()  # type: ignore[attr-defined]
-    store = world.client.app.state.store  # type: ignore[attr-defined]
+    services(world.client.app).writer.flush()
+    store = services(world.client.app).store
     table = store.query(
         by_hand(
             "SELECT seq, toString(event) AS event, started, play_ms FROM events WHERE view_id = toUUID({v:String}) "
@@ -94,7 +95,7 @@ def test_a_batch_is_stored_and_its_retry_counted_once(world: World) -> None:
     again = post(world, batch(1, view_events(1)))
     assert again.json() == {"accepted": 0, "duplicates": 4, "refused": []}
     assert [r["seq"] for r in stored(world, 1)] == [0, 1, 2, 3]
-    store = world.client.app.state.store  # type: ignore[attr-defined]
+    store = services(world.client.app).store
     view = store.query(
         by_hand(
             "SELECT sum(play_ms) AS play, max(completed) AS completed, max(cdn) AS cdn FROM views "
@@ -219,8 +220,9 @@ def test_control_characters_are_stored_as_replacement_characters_tab_and_newline
     events[2] = {**events[2], "event": "error", "error_message": "red \x1b[31m alert\r\n"}
     sent = "NUL\x00 ESC\x1b[2J DEL\x7f C1\x85 tab\t LF\n é"
     assert post(world, batch(7, events, assetname=sent)).json()["accepted"] == 4
-    world.client.app.state.writer.flush()  # type: ignore[attr-defined]
-    rows = world.client.app.state.store.query(  # type: ignore[attr-defined]
+    running = services(world.client.app)
+    running.writer.flush()
+    rows = running.store.query(
         by_hand(
             "SELECT assetname, error_message FROM events WHERE view_id = toUUID({v:String}) AND seq = 2",
             {"v": uuid7(7)},
@@ -309,9 +311,9 @@ def test_a_missing_or_unknown_key_is_401(world: World, key: str) -> None:
 
 def test_an_overloaded_writer_answers_503_and_the_retry_counts(world: World, tmp_path: Path) -> None:
     app = world.client.app
-    pipeline = app.state.ingest  # type: ignore[attr-defined]
+    pipeline = services(app).pipeline
     original = pipeline.writer
-    blocked = BatchingWriter(app.state.store, tmp_path, max_rows=10**9, max_delay_s=3600, max_pending_rows=2)  # type: ignore[attr-defined]
+    blocked = BatchingWriter(services(app).store, tmp_path, max_rows=10**9, max_delay_s=3600, max_pending_rows=2)
     pipeline.writer = blocked
     try:
         blocked.submit(to_event_table(1001, [BATCH.validate_python(batch(8, view_events(8)[:2]))]))
@@ -358,7 +360,7 @@ def test_any_body_is_stored_or_refused_never_a_5xx(world: World, value: Any, fie
 def test_a_stored_title_comes_back_from_the_query_api_character_for_character(world: World) -> None:
     title = 'Quotes " and \\ back/slash, tab\t, "ünïcödé" 🎬 and </script>'
     assert post(world, batch(40, view_events(40), assetname=title)).status_code == 200
-    world.client.app.state.writer.flush()  # type: ignore[attr-defined]
+    services(world.client.app).writer.flush()
     auth = world.client.app.state.auth  # type: ignore[attr-defined]
     api_key = auth.accounts.create_key(KeyKind.API, 1001)[1]
     hour = START_MS // 3_600_000 * 3600

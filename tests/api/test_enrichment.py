@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from sightline.api.services import services
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.settings import Settings
@@ -102,7 +103,7 @@ def played(world: World) -> World:
     )  # fmt: skip
     # an untrusted peer claims an address in the US: ignored, its own address is in no database
     play(world.untrusted, world, 4, {"User-Agent": ANDROID, "X-Forwarded-For": "203.0.113.9"}, ipaddress="6.6.6.6")
-    world.client.app.state.writer.flush()  # type: ignore[attr-defined]
+    services(world.client.app).writer.flush()
     return world
 
 

@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from sightline.api.services import services
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.catalog import DIMENSIONS
@@ -82,7 +83,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     auth.accounts.add_customer(OTHER, "Other", PLAN_LEVEL)
     key = auth.accounts.create_key(KeyKind.API, CUSTOMER)[1]
     with TestClient(app, raise_server_exceptions=False) as test_client:
-        app.state.store.insert_events(events)
+        services(app).store.insert_events(events)
         test_client.headers["X-API-Key"] = key
         yield test_client
 

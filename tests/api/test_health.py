@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from sightline.api.services import services
 from sightline.app import create_app
 from sightline.settings import Settings
 from sightline.store.migrations import MIGRATIONS
@@ -24,7 +25,7 @@ def test_healthz_answers_from_the_store(tmp_path: Path) -> None:
 
 def test_healthz_is_503_when_the_store_is_gone(tmp_path: Path) -> None:
     with TestClient(create_app(Settings(data_dir=tmp_path))) as client:
-        client.app.state.store.close()  # type: ignore[attr-defined]
+        services(client.app).store.close()
         response = client.get("/healthz")
         assert response.status_code == 503
         assert response.json()["status"] == "unavailable"

@@ -27,8 +27,9 @@ from sightline.store import spool
 
 A, B = 1, 2
 WRITER_INTERVAL_S = 1.0
-FOUND_WITHIN_S = WRITER_INTERVAL_S + 2.5
-"""One writer interval, and the time the inserter takes on a shared 2-core machine."""
+FOUND_WITHIN_S = 12.0
+"""Well under the 35 s the defect held every customer back, and over what a CPU-starved shared machine takes
+to insert a segment (seconds, at a load of 10 on 2 cores); the delay itself is measured by bench/reliability.py."""
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,12 @@ WIDE_S = 100 * 365 * 86_400
 
 @pytest.fixture(params=["validated", "admitted"])
 def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
-    settings = Settings(
-        data_dir=tmp_path / "data", writer_max_delay_s=WRITER_INTERVAL_S, argon2_time_cost=1, argon2_memory_kib=1024
+    settings = Settings(  # CMCD records applied as they come (no reorder window): B's view is due at its 204
+        data_dir=tmp_path / "data",
+        writer_max_delay_s=WRITER_INTERVAL_S,
+        cmcd_reorder_window_s=0,
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
     )
     if request.param == "admitted":
         settings = settings.model_copy(update={"event_max_late_s": WIDE_S, "event_max_ahead_s": WIDE_S})

@@ -30,6 +30,7 @@ import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
+from sightline.api.services import services
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.catalog.formula import Binary, Clamp, Const, Formula, Part, PeriodMs, Quantile, parts_of
@@ -384,7 +385,7 @@ def simulated_day(data_dir: Path, open_views: int = 0) -> Iterator[World]:
         # insert blocks and out of order, as they do from players
         rows = np.random.default_rng(1).permutation(events.num_rows)
         for batch in np.array_split(rows, 4):
-            app.state.store.insert_events(events.take(pa.array(batch)))
+            services(app).store.insert_events(events.take(pa.array(batch)))
         frame = _events_frame(events)
         start = START.replace(minute=0, second=0, microsecond=0)
         yield World(client, {"X-API-Key": key}, frame, truth, (start, _ceil_hour(int(frame["ts"].max()) + 1)))
@@ -744,7 +745,7 @@ def test_parts_no_metric_reads_equal_their_definitions_in_every_rollup(
     """The API cannot show a part that no metric reads; its stored total is checked directly."""
     merge = "sum" if part.aggregate == "sum" else "uniqMerge"
     sql = f"SELECT {merge}(`{part.name}`) AS value FROM {rollup} WHERE customer_id = {CUSTOMER}"
-    got = world.client.app.state.store.query(by_hand(sql)).to_pylist()[0]["value"]  # type: ignore[attr-defined]
+    got = services(world.client.app).store.query(by_hand(sql)).to_pylist()[0]["value"]
     want = _interval(part.name, None, expected(world, CASES[0])[()][part.name])
     assert want is not None
     assert want[0] <= got <= want[1], f"{part.name} in {rollup}: got {got}, expected {_show(want)}"

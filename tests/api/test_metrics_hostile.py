@@ -34,6 +34,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
+from sightline.api.services import services
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.catalog import DIMENSIONS
@@ -118,7 +119,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     auth.accounts.add_customer(OTHER_CUSTOMER, "Other", PLAN_LEVEL)
     key = auth.accounts.create_key(KeyKind.API, CUSTOMER)[1]
     with TestClient(app, raise_server_exceptions=False) as client:
-        app.state.store.insert_events(events)
+        services(app).store.insert_events(events)
         yield Api(client, {"X-API-Key": key})
 
 

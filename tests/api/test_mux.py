@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sightline.api.services import services
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.ingest.collect import MAX_BODY_BYTES
@@ -57,7 +58,7 @@ def post(world: World, posted: Recorded, path: str = "/", env_key: str | None = 
 
 def metrics(world: World, name: str, wanted: str, **params: str) -> dict[str, Any]:
     """The query API's one row over the hour around the recording `name`."""
-    world.client.app.state.writer.flush()  # type: ignore[attr-defined]
+    services(world.client.app).writer.flush()
     start_s = last(name, "xst") // 1000 // 3600 * 3600
     query = {"period": f"start={start_s},end={start_s + 7200}", "metrics": wanted, **params}
     response = world.client.get(f"/mm-apis/metricquery/{CUSTOMER}", params=query, headers=world.api_headers)
@@ -106,11 +107,11 @@ def test_a_body_sent_again_is_counted_once(world: World) -> None:
 
 def test_a_busy_collector_answers_503_and_the_retry_decodes_the_same(world: World, tmp_path: Path) -> None:
     app = world.client.app
-    pipeline = app.state.ingest  # type: ignore[attr-defined]
+    pipeline = services(app).pipeline
     original = pipeline.writer
     body = load("mp4_play_to_end")[0].with_env_key(world.ingest_key)
     body = body.replace(b"clip-10s", b"clip-busy").replace(b'"xid":"f9418e83', b'"xid":"0000ab83')
-    blocked = BatchingWriter(app.state.store, tmp_path, max_rows=10**9, max_delay_s=3600, max_pending_rows=1)  # type: ignore[attr-defined]
+    blocked = BatchingWriter(services(app).store, tmp_path, max_rows=10**9, max_delay_s=3600, max_pending_rows=1)
     filler_view = "01900000-0000-7000-8000-000000000001"
     filler = {"view_id": filler_view, "events": [{"event": "play_request", "ts": 1_780_000_000_000}]}
     blocked.submit(to_event_table(CUSTOMER, [BATCH.validate_python(filler)]))
@@ -145,14 +146,18 @@ def test_lone_surrogates_are_stored_as_replacement_characters_and_never_stop_the
     assert response.json()["accepted"] == 3
     bad_key = [{**e, "ake": "\ud800"} for e in events]
     assert world.client.post("/mux", content=json.dumps({"metadata": {}, "events": bad_key})).status_code == 401
-    world.client.app.state.writer.flush(timeout_s=10)  # type: ignore[attr-defined]
-    stored = world.client.app.state.store.query(  # type: ignore[attr-defined]
-        by_hand(
-            "SELECT assetname, toString(error_code) AS code, error_message FROM events "
-            "WHERE customer_id = {c:UInt32} AND assetid = 'surrogates' AND event = 'error'",
-            {"c": CUSTOMER},
-        ),
-    ).to_pylist()
+    services(world.client.app).writer.flush(timeout_s=10)
+    stored = (
+        services(world.client.app)
+        .store.query(
+            by_hand(
+                "SELECT assetname, toString(error_code) AS code, error_message FROM events "
+                "WHERE customer_id = {c:UInt32} AND assetid = 'surrogates' AND event = 'error'",
+                {"c": CUSTOMER},
+            )
+        )
+        .to_pylist()
+    )
     assert stored == [{"assetname": "cut \ufffd", "code": "\ufffd", "error_message": "lost \ufffd"}]
 
 

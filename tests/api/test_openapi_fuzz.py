@@ -24,6 +24,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import events
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from sightline.api.services import services
 from sightline.app import create_app
 from sightline.auth.demo import DemoAccount, provision_demo_customer
 from sightline.settings import Settings
@@ -47,7 +48,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, De
     config = SimulationConfig(start=end - timedelta(hours=6), end=end, customer_ids=(CUSTOMER,), views_per_day=2000)
     with TestClient(app):
         for chunk in simulate(config):
-            app.state.store.insert_events(chunk.events)
+            services(app).store.insert_events(chunk.events)
         yield app, account, token
     app.state.auth.close()
 

@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from sightline.api.services import services
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.catalog.formula import Quantile
@@ -117,7 +118,7 @@ def plays(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plays]:
         runs = _runs(found, rng)
         order = rng.permutation(len(runs))
         for batch in np.array_split(order, 5):  # several insert blocks, so rollup rows are merged states
-            app.state.store.insert_events(view_events_table([runs[i] for i in batch]))
+            services(app).store.insert_events(view_events_table([runs[i] for i in batch]))
         yield found
 
 

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
+from sightline.api.services import services
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.settings import Settings
@@ -50,7 +51,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     key = auth.accounts.create_key(KeyKind.API, CUSTOMER)[1]
     ingest_key = auth.accounts.create_key(KeyKind.INGEST, CUSTOMER)[1]
     with TestClient(app) as client:
-        app.state.store.insert_events(pa.concat_tables([c.events for c in simulate(_config(1))]))
+        services(app).store.insert_events(pa.concat_tables([c.events for c in simulate(_config(1))]))
         yield World(client, {"X-API-Key": key}, ingest_key)
 
 
@@ -91,9 +92,7 @@ def _plays(answer: dict[str, Any]) -> int:
 def test_new_data_for_the_period_drops_its_answers_and_no_other(world: World) -> None:
     before, later = ask(world, "topcontent", DAY, limit=10_000), ask(world, "topcontent", LATER)
     assert ask(world, "topcontent", DAY, limit=10_000)["cached"]
-    world.client.app.state.store.insert_events(  # type: ignore[attr-defined]
-        pa.concat_tables([c.events for c in simulate(_config(2))])
-    )
+    services(world.client.app).store.insert_events(pa.concat_tables([c.events for c in simulate(_config(2))]))
     after = ask(world, "topcontent", DAY, limit=10_000)
     assert not after["cached"]
     assert _plays(after) > _plays(before)

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from sightline.api.services import services
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind, Role
 from sightline.settings import Settings
@@ -69,7 +70,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         token = auth.tokens.password_grant(name, f"password-{name}").access_token
         users[name] = {"Authorization": f"Bearer {token}"}
     with TestClient(app) as client:
-        app.state.store.execute(by_hand(_VIEWS_SQL))
+        services(app).store.execute(by_hand(_VIEWS_SQL))
         yield World(client, {"X-API-Key": key}, users)
 
 
@@ -95,7 +96,7 @@ class Request:
 
 def _in_engine(world: World, query_id: str) -> bool:
     tag = store_tag(CUSTOMER, query_id)
-    listed = world.client.app.state.store.query(  # type: ignore[attr-defined]
+    listed = services(world.client.app).store.query(
         by_hand("SELECT count() AS n FROM system.processes WHERE Settings['log_comment'] = {tag:String}", {"tag": tag})
     )
     return bool(listed.column("n")[0].as_py())

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
+from sightline.api.services import services
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.query.period import Period
@@ -88,8 +89,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with TestClient(app) as client:
         rows = np.random.default_rng(3).permutation(events.num_rows)
         for batch in np.array_split(rows, 4):
-            app.state.store.insert_events(events.take(pa.array(batch)))
-        store = app.state.store
+            services(app).store.insert_events(events.take(pa.array(batch)))
+        store = services(app).store
         yield World(client, {"X-API-Key": key}, {"X-API-Key": other_key}, frame, _business_vsf(events), store)
 
 

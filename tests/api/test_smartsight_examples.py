@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from sightline.api.services import services
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.settings import Settings
@@ -33,7 +34,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         config = SimulationConfig(
             start=END - timedelta(days=1), end=END, customer_ids=(1001,), views_per_day=2000, seed=3
         )
-        run_simulation(app.state.store, config)  # type: ignore[attr-defined]
+        run_simulation(services(app).store, config)
         auth = app.state.auth  # type: ignore[attr-defined]
         auth.accounts.add_customer(1001, "Alpha", PLAN)
         test_client.headers["X-API-Key"] = auth.accounts.create_key(KeyKind.API, 1001)[1]
@@ -211,7 +212,7 @@ def test_x17_as_one_request_is_refused_for_its_orderby_alone(client: TestClient)
 
 
 def test_x17_with_an_orderby_it_requests_answers_each_of_its_parameters(client: TestClient) -> None:
-    store = client.app.state.store  # type: ignore[attr-defined]
+    store = services(client.app).store
     city, device = (
         store.query(  # X17's filter syntax over values the simulated day holds
             by_hand(

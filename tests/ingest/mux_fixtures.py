@@ -9,6 +9,8 @@ from typing import Any
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mux"
 RECORDED_ENV_KEY = "test-env-key"
+MIN_RECORDED_MS, MAX_RECORDED_MS = 1_700_000_000_000, 1_900_000_000_000
+"""Numbers in this range in the recordings are times in epoch milliseconds."""
 NAMES = ("mp4_play_to_end", "hls_ads_pause_seek", "hls_stall_fatal_error", "hls_videochange")
 
 
@@ -27,6 +29,17 @@ class Recorded:
 
     def with_env_key(self, env_key: str) -> bytes:
         return self.body.replace(f'"ake":"{RECORDED_ENV_KEY}"', f'"ake":"{env_key}"').encode()
+
+    def replayed(self, env_key: str, view: str, shift_ms: int) -> bytes:
+        """The body as another player would send it: its env key, every event of view `view`, and every time
+        (a number of epoch milliseconds) `shift_ms` later."""
+        payload = json.loads(self.with_env_key(env_key))
+        for event in payload["events"]:
+            event["xid"] = view
+            for key, value in event.items():
+                if type(value) in (int, float) and MIN_RECORDED_MS <= value <= MAX_RECORDED_MS:
+                    event[key] = value + shift_ms
+        return json.dumps(payload).encode()
 
 
 def load(name: str) -> list[Recorded]:

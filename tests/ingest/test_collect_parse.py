@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sightline.ingest.collect import CollectError, ParsedBatch, parse_batch, parse_decoded
+from sightline.ingest.collect import ParsedBatch, parse_batch, parse_decoded
+from sightline.ingest.format import CollectError
 from sightline.ingest.native import event_table
 
 VIEW_ID = "019d1c1f-5a00-7000-8000-000000000001"

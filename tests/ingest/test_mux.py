@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sightline.ingest.collect import CollectError
+from sightline.ingest.format import CollectError
 from sightline.ingest.mux import MuxBeacon, MuxViewState, decode_view, parse_body
 from sightline.ingest.native import EVENT, VIEW_DIMENSIONS
 from tests.ingest.mux_fixtures import NAMES, last, load

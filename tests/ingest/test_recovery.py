@@ -10,14 +10,13 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from sightline.api.services import services
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.ingest.recovery import LOOKBACK_MS, STALE_LOOKBACK_MS
 from sightline.ingest.sessions import IDLE_CLOSE_MS
 from sightline.settings import Settings
 from tests.times import ANY_PAST_S
-
-NOW_MS = int(time.time() * 1000)
 
 
 def uuid7(start_ms: int, n: int) -> str:
@@ -41,9 +40,10 @@ def post(client: TestClient, key: str, view_id: str, batch: list[dict[str, Any]]
 def test_a_restart_keeps_duplicates_out_closed_views_closed_and_open_views_to_be_swept(tmp_path: Path) -> None:
     # views of the past month, posted now as the collector received them then
     settings = Settings(data_dir=tmp_path, event_max_late_s=ANY_PAST_S, argon2_time_cost=1, argon2_memory_kib=1024)
-    starts = {"retried": NOW_MS - 60_000, "silent": NOW_MS - 90_000, "ended": NOW_MS - 120_000,
-              "old": NOW_MS - LOOKBACK_MS - 3_600_000, "old_ended": NOW_MS - LOOKBACK_MS - 7_200_000,
-              "ancient": NOW_MS - STALE_LOOKBACK_MS - 86_400_000}  # fmt: skip
+    now_ms = int(time.time() * 1000)  # at the test's start, not at the suite's: the 30 minutes of idle count
+    starts = {"retried": now_ms - 60_000, "silent": now_ms - 90_000, "ended": now_ms - 120_000,
+              "old": now_ms - LOOKBACK_MS - 3_600_000, "old_ended": now_ms - LOOKBACK_MS - 7_200_000,
+              "ancient": now_ms - STALE_LOOKBACK_MS - 86_400_000}  # fmt: skip
     views = {name: uuid7(start, n) for n, (name, start) in enumerate(starts.items())}
     with TestClient(create_app(settings)) as client:
         auth = client.app.state.auth  # type: ignore[attr-defined]
@@ -60,7 +60,7 @@ def test_a_restart_keeps_duplicates_out_closed_views_closed_and_open_views_to_be
         assert late.status_code == 400
         assert "closed" in late.json()["error"]["message"]
         # idle for 30 minutes since its last event (not since the restart): closed at that event's time
-        exits = client.app.state.ingest.sweep(starts["silent"] + 10_800 + IDLE_CLOSE_MS)  # type: ignore[attr-defined]
+        exits = services(client.app).pipeline.sweep(starts["silent"] + 10_800 + IDLE_CLOSE_MS)
 
     closed = [(str(uuid.UUID(bytes=view_id)), event["event"], event["seq"], event["started"], event["ts"])
               for _, view_id, _, event in exits]  # fmt: skip

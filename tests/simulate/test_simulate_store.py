@@ -128,8 +128,8 @@ def test_rollup_totals_equal_truth_and_events(loaded_store: EmbeddedStore, day: 
             assert totals[name] == expected, name
 
 
-def _ratio_in_and_out(store: EmbeddedStore, sql_value: str, where: str, kind: str) -> tuple[float, float]:
-    incident = next(i for i in DAY.incidents if i.kind == kind)
+def _ratio_in_and_out(store: EmbeddedStore, sql_value: str, where: str, name: str) -> tuple[float, float]:
+    incident = next(i for i in DAY.incidents if i.name == name)
     matches = " AND ".join(f"{k} = '{v}'" for k, v in incident.filters.items()) or "1"
     inside = f"toUnixTimestamp64Milli(view_start) BETWEEN {to_ms(incident.start)} AND {to_ms(incident.end) - 1}"
     row = store.query(
@@ -142,7 +142,7 @@ def _ratio_in_and_out(store: EmbeddedStore, sql_value: str, where: str, kind: st
 
 
 @pytest.mark.parametrize(
-    ("kind", "value", "where", "factor"),
+    ("name", "value", "where", "factor"),
     [
         (
             "cdn_degradation",
@@ -166,9 +166,9 @@ def _ratio_in_and_out(store: EmbeddedStore, sql_value: str, where: str, kind: st
     ],
 )
 def test_incidents_show_in_the_data(
-    loaded_store: EmbeddedStore, kind: str, value: str, where: str, factor: float
+    loaded_store: EmbeddedStore, name: str, value: str, where: str, factor: float
 ) -> None:
-    during, base = _ratio_in_and_out(loaded_store, value, where, kind)
+    during, base = _ratio_in_and_out(loaded_store, value, where, name)
     assert during > 0
     assert during >= factor * base, (during, base)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from sightline.api.services import services
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.auth.service import open_auth
@@ -48,7 +49,7 @@ def test_the_service_creates_nothing_that_others_can_read(tmp_path: Path) -> Non
     with TestClient(app) as client:
         assert client.post("/collect", json=batch, headers={"X-Ingest-Key": key}).status_code == 200
         deadline = time.monotonic() + 30
-        while not app.state.store.query(by_hand("SELECT count() AS n FROM events")).column("n")[0].as_py():
+        while not services(app).store.query(by_hand("SELECT count() AS n FROM events")).column("n")[0].as_py():
             assert time.monotonic() < deadline, "the batch never reached the store"
             time.sleep(0.1)
     app.state.auth.close()

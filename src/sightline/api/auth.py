@@ -29,7 +29,7 @@ from sightline.api.deps import AuthDep
 from sightline.api.errors import ApiError
 from sightline.auth.clock import Clock, utc_now
 from sightline.auth.plans import PUBLIC
-from sightline.auth.service import open_auth
+from sightline.auth.service import AuthService, open_auth
 from sightline.auth.tokens import TokenPair
 from sightline.ingest.clientaddr import IPAddress, client_address
 from sightline.settings import Settings
@@ -99,9 +99,9 @@ async def _read_body(request: Request, model: type[M]) -> M:
         raise ApiError(400, "invalid_request", message, parameter) from None
 
 
-def _client(request: Request) -> IPAddress | None:
+def _client(request: Request, auth: AuthService) -> IPAddress | None:
     peer = request.client.host if request.client else None
-    return client_address(peer, request.headers.getlist("x-forwarded-for"), request.app.state.trusted_proxies)
+    return client_address(peer, request.headers.getlist("x-forwarded-for"), auth.trusted_proxies)
 
 
 def _required(value: str | None, name: str) -> str:
@@ -136,7 +136,7 @@ async def token(request: Request, response: Response, auth: AuthDep) -> TokenRes
     pair: TokenPair
     if body.grant_type == "password":
         username, password = _required(body.username, "username"), _required(body.password, "password")
-        pair = await run_in_threadpool(auth.tokens.password_grant, username, password, _client(request))
+        pair = await run_in_threadpool(auth.tokens.password_grant, username, password, _client(request, auth))
     elif body.grant_type == "refresh_token":
         refresh = _required(body.refresh_token or body.username, "refresh_token")
         pair = await run_in_threadpool(auth.tokens.refresh_grant, refresh)
@@ -174,6 +174,5 @@ def include_auth(app: FastAPI, settings: Settings, clock: Clock = utc_now) -> No
     The caller closes it at shutdown: `app.state.auth.close()`.
     """
     app.state.auth = open_auth(settings, clock)
-    app.state.trusted_proxies = tuple(settings.trusted_proxies)
     app.include_router(router)
     app.include_router(whoami.router)

@@ -6,7 +6,7 @@ from `navigator.sendBeacon`): one data set per line (docs/ingest-cmcd.md). Answe
 of a collector:
 - 204 once the usable records are durable (a record refused or of a version above 2 is dropped; the
   others are kept): held for the reorder window in the collector's log, or stored as events
-  (`ingest.cmcd_sessions`);
+  (`ingest.cmcd_format`, `ingest.intake`);
 - 400 when no record of the body can be used (each refused, naming why; `unsupported_version` when
   they all carry a `v` above 2), 413 for a body past 1 MiB or 1000 records, 415 for another content
   type or a content encoding;
@@ -21,7 +21,6 @@ session's latest request when its records come due).
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
@@ -29,17 +28,18 @@ from fastapi.concurrency import run_in_threadpool
 
 from sightline.api.access import access, request_body
 from sightline.api.collect import read_body
-from sightline.api.deps import AuthDep
+from sightline.api.deps import AuthDep, FormatsDep, IntakeDep
 from sightline.api.enrichment import request_origin
 from sightline.api.errors import ApiError
 from sightline.auth.plans import INGEST
 from sightline.auth.service import AuthService
-from sightline.ingest.cmcd import CmcdError, parse_event_report
-from sightline.ingest.cmcd_sessions import CmcdSessions
+from sightline.ingest.cmcd_format import REPORT_MEDIA_TYPES
+from sightline.ingest.format import CollectError, Message
+from sightline.ingest.formats import Formats
+from sightline.ingest.intake import Intake
 from sightline.ingest.pipeline import IngestUnavailableError
 
 router = APIRouter(tags=["ingest"])
-REPORT_MEDIA_TYPES = frozenset({"application/cmcd", "text/cmcd", "text/plain"})
 _ANSWERS = access(
     INGEST,
     400,
@@ -69,39 +69,17 @@ async def customer_for_key(auth: AuthService, key: str | None, parameter: str) -
     return customer_id
 
 
-async def _read_text(request: Request) -> str:
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type not in REPORT_MEDIA_TYPES:
-        allowed = ", ".join(sorted(REPORT_MEDIA_TYPES))
-        raise _error(415, "unsupported_media_type", f"Content-Type must be one of {allowed}", "Content-Type")
-    if request.headers.get("content-encoding", "identity").strip().lower() != "identity":
-        raise _error(415, "unsupported_media_type", "CMCD reports are sent without a content encoding")
-    body = await read_body(request)
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise _error(400, "bad_encoding", "the body is not UTF-8 text") from None
-
-
-async def _event_report(request: Request, auth: AuthService, key: str | None, parameter: str) -> Response:
+async def _event_report(
+    request: Request, auth: AuthService, intake: Intake, formats: Formats, key: str | None, parameter: str
+) -> Response:
     customer_id = await customer_for_key(auth, key, parameter)
-    text = await _read_text(request)
+    message = Message(await read_body(request), request.headers)
     try:  # up to 1 MiB of pure-Python parsing, seconds of CPU: off the event loop, so media answers never wait
-        report = await run_in_threadpool(parse_event_report, text)
-    except CmcdError as error:
-        raise _error(413, "too_many_records", error.reason) from None
-    if not report.records:
-        if report.unsupported and not report.refused:
-            raise _error(400, "unsupported_version", "no record is of a CMCD version this collector reads (1, 2)", "v")
-        if not report.refused:
-            raise _error(400, "empty_report", "the report holds no record")
-        detail = "; ".join(f"record {index}: {reason}" for index, reason in report.refused[:5])
-        raise _error(400, "no_valid_record", f"no record of the report can be used: {detail}")
-    sessions: CmcdSessions = request.app.state.cmcd
+        decoded = await run_in_threadpool(formats.cmcd_reports.decode, message)
+    except CollectError as error:
+        raise _error(error.status, error.code, error.message, error.parameter) from None
     try:
-        await sessions.ingest(
-            customer_id, [record for _, record in report.records], int(time.time() * 1000), request_origin(request)
-        )
+        await intake.take(formats.cmcd_reports, customer_id, decoded, request_origin(request))
     except IngestUnavailableError as error:
         raise _error(429, "overloaded", error.message, **{"Retry-After": str(error.retry_after_s)}) from error
     return Response(status_code=204)
@@ -111,18 +89,22 @@ async def _event_report(request: Request, auth: AuthService, key: str | None, pa
 async def cmcd_report_keyed(
     request: Request,
     auth: AuthDep,
+    intake: IntakeDep,
+    formats: FormatsDep,
     ingest_key: Annotated[str, Path(alias="ingestKey", description="The customer's ingest key.")],
 ) -> Response:
     """Store a CMCD v2 event report (the URL to give a player as its event target)."""
-    return await _event_report(request, auth, ingest_key, "ingestKey")
+    return await _event_report(request, auth, intake, formats, ingest_key, "ingestKey")
 
 
 @router.post("/cmcd", status_code=204, **_ANSWERS)
 async def cmcd_report(
     request: Request,
     auth: AuthDep,
+    intake: IntakeDep,
+    formats: FormatsDep,
     key: Annotated[str | None, Query(description="The ingest key, when it cannot be sent as a header.")] = None,
     x_ingest_key: Annotated[str | None, Header(description="The ingest key.")] = None,
 ) -> Response:
     """Store a CMCD v2 event report whose ingest key comes as `X-Ingest-Key` (or `?key=`)."""
-    return await _event_report(request, auth, x_ingest_key or key, "X-Ingest-Key")
+    return await _event_report(request, auth, intake, formats, x_ingest_key or key, "X-Ingest-Key")

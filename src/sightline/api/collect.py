@@ -10,27 +10,24 @@ the client's retry counts).
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sightline.api.access import access, request_body
-from sightline.api.enrichment import enrich_request
+from sightline.api.enrichment import request_origin
 from sightline.api.errors import ApiError, error_response
-from sightline.auth.access import Access
+from sightline.api.services import accounts, services
 from sightline.auth.plans import INGEST
-from sightline.ingest.collect import MAX_BODY_BYTES, CollectError, inflate_body, is_compressed, parse_batch
-from sightline.ingest.native import BATCH, EventRow, event_table
-from sightline.ingest.pipeline import IngestPipeline, IngestUnavailableError
-from sightline.store.writer import WriterOverloadedError
+from sightline.ingest.collect import MAX_BODY_BYTES, inflate_body, is_compressed
+from sightline.ingest.format import CollectError, Message
+from sightline.ingest.native import BATCH
+from sightline.ingest.pipeline import IngestUnavailableError
 
 router = APIRouter(tags=["ingest"])
-SWEEP_EVERY_S = 60.0
 
 
 class Refusal(BaseModel):
@@ -101,26 +98,24 @@ _KEY_PARAMETERS = [
 async def collect(request: Request) -> Response:
     """Store a batch of one view's events (docs/beacon-format.md)."""
     ingest_key = request.headers.get("x-ingest-key") or request.query_params.get("key")
-    keys: Access = request.app.state.auth.access
-    customer_id = keys.customer_for_ingest_key(ingest_key) if ingest_key else None
+    customer_id = accounts(request.app).access.customer_for_ingest_key(ingest_key) if ingest_key else None
     if customer_id is None:
         raise ApiError(401, "invalid_ingest_key", "send a valid ingest key as X-Ingest-Key or ?key=", "key",
                        headers={"WWW-Authenticate": 'Bearer realm="ingest"'})  # fmt: skip
+    running = services(request.app)
     try:
-        batch = parse_batch(await read_inflated(request))
+        decoded = running.formats.native.decode(Message(await read_inflated(request)))
     except CollectError as error:
         raise ApiError(error.status, error.code, error.message, error.parameter) from error
-    pipeline: IngestPipeline = request.app.state.ingest
-    dimensions = enrich_request(request, batch.dimensions)
     try:
-        admission = await pipeline.accept(customer_id, batch.view_id, dimensions, batch.events)
+        outcome = await running.intake.take(running.formats.native, customer_id, decoded, request_origin(request))
     except IngestUnavailableError as error:
         raise unavailable(error) from error
-    refused = sorted(batch.refused + admission.refused)
-    if not admission.kept and refused:
+    refused = sorted(outcome.refused)
+    if not outcome.accepted and refused:
         detail = "; ".join(f"event {index}: {reason}" for index, reason in refused[:5])
         raise ApiError(400, "no_valid_event", f"no event of the batch can be stored: {detail}", "events")
-    answer = {"accepted": len(admission.kept), "duplicates": admission.duplicates,
+    answer = {"accepted": outcome.accepted, "duplicates": outcome.duplicates,
               "refused": [{"index": i, "reason": r} for i, r in refused]}  # fmt: skip
     return Response(json.dumps(answer, separators=(",", ":")), media_type="application/json")
 
@@ -144,19 +139,3 @@ class CollectLane:
         except ApiError as error:
             response = error_response(error)
         await response(scope, receive, send)
-
-
-async def sweep_forever(app: FastAPI) -> None:
-    """Close views idle for 30 minutes with an `exit` event, every `SWEEP_EVERY_S`; exits the writer
-    cannot take now are kept and offered again on the next round."""
-    pending: list[EventRow] = []
-    while True:
-        await asyncio.sleep(SWEEP_EVERY_S)
-        pipeline: IngestPipeline = app.state.ingest
-        pending += pipeline.sweep(int(time.time() * 1000))
-        if pending:
-            try:
-                pipeline.writer.submit(event_table(pending))
-                pending = []
-            except WriterOverloadedError:
-                continue

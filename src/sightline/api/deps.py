@@ -1,4 +1,5 @@
-"""Dependencies shared by the routers, as `Annotated` aliases.
+"""Dependencies shared by the routers, as `Annotated` aliases: the app's services (`api/services.py`) and
+the caller's identity and customer.
 
 `CustomerScope` guards every `/mm-apis/{customerId}` route. It answers, in this order: 401 without a
 valid Bearer token or `X-API-Key`; 400 for a customerId that is not a number; 403 when the customer
@@ -19,8 +20,13 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from sightline.api.errors import ApiError, unauthorized
+from sightline.api.media_origin import MediaOrigin
+from sightline.api.services import accounts, services
 from sightline.auth.access import CustomerContext, Principal
 from sightline.auth.service import AuthService
+from sightline.ingest.formats import Formats
+from sightline.ingest.intake import Intake
+from sightline.smartquery.service import SmartQueryService
 from sightline.store import Store
 
 _NUMBER = re.compile(r"[0-9]{1,18}")
@@ -29,16 +35,42 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="A custo
 
 
 async def get_store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
+    return services(request.app).store
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
+async def get_intake(request: Request) -> Intake:
+    return services(request.app).intake
+
+
+IntakeDep = Annotated[Intake, Depends(get_intake)]
+
+
+async def get_formats(request: Request) -> Formats:
+    return services(request.app).formats
+
+
+FormatsDep = Annotated[Formats, Depends(get_formats)]
+
+
+async def get_media_origin(request: Request) -> MediaOrigin:
+    return services(request.app).media_origin
+
+
+MediaOriginDep = Annotated[MediaOrigin, Depends(get_media_origin)]
+
+
+async def get_smartquery(request: Request) -> SmartQueryService:
+    return services(request.app).smartquery
+
+
+SmartQueryDep = Annotated[SmartQueryService, Depends(get_smartquery)]
+
+
 async def get_auth(request: Request) -> AuthService:
-    auth: AuthService = request.app.state.auth
-    return auth
+    return accounts(request.app)
 
 
 AuthDep = Annotated[AuthService, Depends(get_auth)]

@@ -1,13 +1,11 @@
-"""`enrich_request`: what every ingest route calls between decoding a beacon and `IngestPipeline.accept`
-(CMCD, whose records wait for their reorder window, keeps the `request_origin` and enriches later)."""
+"""`request_origin`: what enrichment reads of a request (`ingest.enrich`), which every ingest route hands to
+`Intake.take` with what it decoded."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import Request
 
-from sightline.ingest.enrich import Enricher, RequestOrigin
+from sightline.ingest.enrich import RequestOrigin
 
 
 def request_origin(request: Request) -> RequestOrigin:
@@ -17,9 +15,3 @@ def request_origin(request: Request) -> RequestOrigin:
         request.client.host if request.client else None,
         tuple(request.headers.getlist("x-forwarded-for")),
     )
-
-
-def enrich_request(request: Request, dimensions: dict[str, Any]) -> dict[str, Any]:
-    """`dimensions` completed from the request's User-Agent and client address (docs/enrichment.md)."""
-    enricher: Enricher = request.app.state.enricher
-    return enricher.enrich(dimensions, *request_origin(request))

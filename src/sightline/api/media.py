@@ -3,7 +3,7 @@
 A player is pointed at `/media/<ingest key>/<path of a manifest>`; every manifest and segment it then
 requests (relative URLs resolve under the same prefix) carries CMCD in request mode — `?CMCD=` or the
 `CMCD-Object/-Request/-Session/-Status` headers, v1 or v2 — which feeds the CMCD sessions
-(`ingest.cmcd_views`), and is answered with the file of the configured origin:
+(`ingest.cmcd_format`, `ingest.cmcd_views`), and is answered with the file of the configured origin:
 - `SIGHTLINE_MEDIA_ORIGIN_DIR`: a directory served as it is (Range requests included); a path is
   plain segments only (no `..`, no hidden names, no back-slashes) and must resolve inside the
   directory, symbolic links included, so nothing outside it can be reached;
@@ -18,10 +18,8 @@ a path that is not served (or no origin configured).
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
@@ -33,13 +31,13 @@ from starlette.background import BackgroundTask
 
 from sightline.api.access import access
 from sightline.api.cmcd import customer_for_key
-from sightline.api.deps import AuthDep
+from sightline.api.deps import AuthDep, FormatsDep, IntakeDep, MediaOriginDep
 from sightline.api.enrichment import request_origin
 from sightline.api.errors import ApiError
 from sightline.auth.plans import INGEST
-from sightline.ingest.cmcd import CmcdError, parse_request_data
-from sightline.ingest.cmcd_sessions import CmcdSessions
-from sightline.settings import Settings
+from sightline.ingest.format import Message
+from sightline.ingest.formats import Formats
+from sightline.ingest.intake import Intake
 
 router = APIRouter(tags=["ingest"])
 MEDIA_TYPES = {
@@ -79,26 +77,6 @@ def safe_relative_path(path: str) -> PurePosixPath | None:
     if any(not part or part.startswith(".") for part in parts):
         return None
     return PurePosixPath(*parts)
-
-
-@dataclass(frozen=True)
-class MediaOrigin:
-    """Where media comes from: a directory, or an HTTP origin (a directory wins when both are set)."""
-
-    directory: Path | None
-    url: str | None
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> MediaOrigin:
-        directory = settings.media_origin_dir.resolve() if settings.media_origin_dir else None
-        return cls(directory, settings.media_origin_url.rstrip("/") if settings.media_origin_url else None)
-
-    def file(self, relative: PurePosixPath) -> Path | None:
-        """The file of the directory at `relative`, if it is one and resolves inside the directory."""
-        if self.directory is None:
-            return None
-        target = (self.directory / relative).resolve()
-        return target if target.is_relative_to(self.directory) and target.is_file() else None
 
 
 def _not_found(path: str) -> ApiError:
@@ -164,16 +142,18 @@ _ANSWERS = access(
 async def media(
     request: Request,
     auth: AuthDep,
+    intake: IntakeDep,
+    formats: FormatsDep,
+    origin: MediaOriginDep,
     ingest_key: Annotated[str, PathParam(alias="ingestKey", description="The customer's ingest key.")],
     path: Annotated[str, PathParam(description="The media file, relative to the configured origin.")],
 ) -> Response:
     """A manifest or segment of the configured origin; its CMCD data (request mode) is stored."""
     customer_id = await customer_for_key(auth, ingest_key, "ingestKey")
-    origin: MediaOrigin = request.app.state.media_origin
     relative = safe_relative_path(path)
     if relative is None or (origin.directory is None and origin.url is None):
         raise _not_found(path)
-    _read_cmcd(request, customer_id)
+    _read_cmcd(request, customer_id, intake, formats)
     if origin.directory is not None:
         target = origin.file(relative)
         if target is None:
@@ -186,13 +166,8 @@ async def media(
 router.add_api_route("/media/{ingestKey}/{path:path}", media, methods=["HEAD"], include_in_schema=False, **_ANSWERS)
 
 
-def _read_cmcd(request: Request, customer_id: int) -> None:
+def _read_cmcd(request: Request, customer_id: int, intake: Intake, formats: Formats) -> None:
     """Queue the request's CMCD data for storing; malformed or unsupported data is dropped."""
-    try:
-        record = parse_request_data(request.query_params.get("CMCD"), request.headers)
-    except CmcdError:
-        return
-    if record is None or record.sid is None:
-        return
-    sessions: CmcdSessions = request.app.state.cmcd
-    sessions.ingest_soon(customer_id, [record], int(time.time() * 1000), request_origin(request))
+    decoded = formats.cmcd_requests.decode(Message(b"", request.headers, request.query_params))
+    if decoded.sessions:
+        intake.take_soon(formats.cmcd_requests, customer_id, decoded, request_origin(request))

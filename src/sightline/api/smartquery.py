@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from sightline.api.access import access
-from sightline.api.deps import CurrentPrincipal, CustomerScope
+from sightline.api.deps import CurrentPrincipal, CustomerScope, SmartQueryDep
 from sightline.api.errors import ApiError, invalid_parameter
 from sightline.api.querying import Explain, explain_answer, json_value, on_store, store_error_answer
 from sightline.auth.kinds import Role
@@ -29,7 +29,6 @@ from sightline.query.period import GRANULARITY_SECONDS
 from sightline.query.pipeline import RequestError, encode_rows, envelope
 from sightline.smartquery.catalog import NAMED_QUERIES
 from sightline.smartquery.request import SmartQueryParams, parse_query_id, parse_querycache, parse_smart_query
-from sightline.smartquery.service import SmartQueryService
 from sightline.smartquery.spec import SmartQuery
 from sightline.smartquery.tracking import NotQueryOwnerError, QueryIdInUseError, QueryRecord
 from sightline.store import QueryCancelledError, StoreError
@@ -37,11 +36,6 @@ from sightline.store import QueryCancelledError, StoreError
 router = APIRouter(prefix="/mm-apis", tags=["smartQuery"])
 
 QueryIdPath = Annotated[str, Path(alias="queryId", description="The queryId the query was run with.")]
-
-
-def _service(request: Request) -> SmartQueryService:
-    service: SmartQueryService = request.app.state.smartquery
-    return service
 
 
 def render_page(rows: list[dict[str, Any]], total: int, query: SmartQuery) -> bytes:
@@ -85,7 +79,7 @@ def _record(record: QueryRecord) -> dict[str, Any]:
 async def smart_query(
     scope: CustomerScope,
     principal: CurrentPrincipal,
-    request: Request,
+    service: SmartQueryDep,
     queryname: Annotated[str, Query(description=f"The named query: {', '.join(NAMED_QUERIES)}.")],
     period: Annotated[str, Query(description="`start=<epoch s>,end=<epoch s>`.")],
     filter_text: Annotated[
@@ -121,9 +115,9 @@ async def smart_query(
     if NAMED_QUERIES[query.name].uses_granularity and GRANULARITY_SECONDS[query.granularity] < 3600:
         scope.require(Feature.MINUTE_GRANULARITY)
     if explain:
-        return explain_answer(*await on_store(lambda: _service(request).compiled(query)))
+        return explain_answer(*await on_store(lambda: service.compiled(query)))
     try:
-        ran_id, answer = await run_in_threadpool(_service(request).run, query, principal.identity, use_cache, given_id)
+        ran_id, answer = await run_in_threadpool(service.run, query, principal.identity, use_cache, given_id)
     except QueryIdInUseError as error:
         raise ApiError(409, "query_id_in_use", str(error), "queryId") from error
     except QueryCancelledError as error:
@@ -148,10 +142,10 @@ def _query_id(text: str) -> str:
     summary="A named query's status",
     **access(CUSTOMER, 404, descriptions={404: "No query of this customer ran with this queryId."}),
 )
-async def query_status(scope: CustomerScope, request: Request, query_id: QueryIdPath) -> dict[str, Any]:
+async def query_status(scope: CustomerScope, service: SmartQueryDep, query_id: QueryIdPath) -> dict[str, Any]:
     """Status (`running`, `done`, `failed` or `cancelled`), times and rows of the query run with this queryId."""
     scope.require(Feature.SMART_QUERY)
-    record = _service(request).status(scope.id, _query_id(query_id))
+    record = service.status(scope.id, _query_id(query_id))
     if record is None:
         raise ApiError(404, "not_found", f"no query {query_id} of this customer", "queryId")
     return _record(record)
@@ -173,7 +167,7 @@ async def query_status(scope: CustomerScope, request: Request, query_id: QueryId
     ),
 )
 async def cancel_query(
-    scope: CustomerScope, principal: CurrentPrincipal, request: Request, query_id: QueryIdPath
+    scope: CustomerScope, principal: CurrentPrincipal, service: SmartQueryDep, query_id: QueryIdPath
 ) -> dict[str, Any]:
     """Cancel the query run with this queryId and answer its record once it has stopped (again for a query
     already cancelled); 409 when it ended otherwise. For the user or key that ran it, and for admins."""
@@ -181,7 +175,7 @@ async def cancel_query(
     found = _query_id(query_id)
     owner = None if principal.role is Role.ADMIN else principal.identity
     try:
-        record = await run_in_threadpool(_service(request).cancel, scope.id, found, owner)
+        record = await run_in_threadpool(service.cancel, scope.id, found, owner)
     except NotQueryOwnerError as error:
         message = "only the user or key that ran a query, or an admin, may cancel it"
         raise ApiError(403, "not_query_owner", message, "queryId") from error

@@ -32,6 +32,8 @@ class AuthService:
         self.tokens = Tokens(
             sessions, hasher, limiter, clock, settings.access_token_ttl_s, settings.refresh_token_ttl_s
         )
+        self.trusted_proxies = tuple(settings.trusted_proxies)
+        """Proxies whose `X-Forwarded-For` names the client: the address the login limits count."""
 
     def close(self) -> None:
         self.engine.dispose()

@@ -55,7 +55,7 @@ REORDER_WINDOW_MS = 5_000
 """How long a record is held for records of earlier times to arrive (`SIGHTLINE_CMCD_REORDER_WINDOW_S`)."""
 RECENT_KEYS = 64
 """Event records remembered to recognise a retry (a reporter resends a report it had no answer for, soon);
-few, since the state is written to the collector's log at each step (`ingest.cmcd_sessions`)."""
+few, since the state is written to the collector's log at each step (`ingest.session_states`)."""
 _UINT32 = 2**32 - 1
 _PLAYING_LIKE = frozenset("prakw")
 _TERMINAL = {"e": "end", "q": "exit", "f": "error"}
@@ -65,8 +65,8 @@ Held = tuple[tuple[int, CmcdRecord], ...]
 
 @dataclass(frozen=True, slots=True)
 class ViewEvents:
-    """Native events of one view, with the view's dimensions, ready for `IngestPipeline.accept`.
-    `events` may be empty: the view is then only touched, so the sweeper sees it alive."""
+    """Native events of one view, with the view's dimensions (`cmcd_format.CmcdReports` numbers them into a
+    `format.ViewBatch`). `events` may be empty: the view is then only touched, so the sweeper sees it alive."""
 
     view_id: bytes
     dimensions: dict[str, Any]

@@ -1,10 +1,11 @@
-"""Decoding and validating a native beacon batch as the collector receives it.
+"""The native beacon format (`NativeFormat`): decoding and validating a batch as the collector receives it.
 
 A batch is refused whole (`CollectError`) when its body, envelope, view id or dimensions are bad (the
 dimensions are the view's, shared by every event: an object, or absent or null for none); an event that
 fails validation is refused alone, with its index and the reason, and the others are kept.
 Bodies are limited before and after decompression (gzip, or deflate: `Content-Encoding`), so a small
-compressed body cannot expand without bound.
+compressed body cannot expand without bound. The format keeps no state of its own: a batch names its view,
+and the sessionizer's view state (`ingest.sessions`) is all its events need.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from __future__ import annotations
 import json
 import uuid
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
+from sightline.ingest.format import CollectError, Decoded, IngestFormat, Message, Step, ViewBatch
 from sightline.ingest.native import BATCH, EVENT, MAX_EVENTS, VIEW_DIMENSIONS, dimensions_of
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -30,14 +33,6 @@ _JSON_KINDS: dict[type, str] = {
     int: "a number",
     float: "a number",
 }
-
-
-class CollectError(ValueError):
-    """A batch refused whole: the HTTP status, a code and a message naming what is wrong."""
-
-    def __init__(self, status: int, code: str, message: str, parameter: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.parameter = status, code, message, parameter
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,3 +159,19 @@ def _event_by_event(events: list[Any]) -> tuple[list[tuple[int, dict[str, Any]]]
         except ValidationError as error:
             refused.append((index, _reason(error)))
     return kept, refused
+
+
+class NativeFormat(IngestFormat[ParsedBatch, None]):
+    """Native batches (`POST /collect`): a request is one view's batch."""
+
+    name = "native"
+    keeps_state = False
+
+    def decode(self, message: Message) -> Decoded[ParsedBatch]:
+        batch = parse_batch(message.body)
+        return Decoded({batch.view_id.hex(): [batch]}, batch.refused)
+
+    def advance(
+        self, state: None, customer_id: int, session: str, units: Sequence[ParsedBatch], now_ms: int
+    ) -> Step[None]:
+        return Step(None, [ViewBatch(batch.view_id, batch.dimensions, batch.events) for batch in units])

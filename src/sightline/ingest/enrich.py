@@ -1,7 +1,7 @@
 """Enrichment: the view dimensions a player did not send, derived from its User-Agent and client address.
 
-Every beacon format (native `/collect`, mux-embed, CMCD) decodes its dimensions, then the route calls
-`Enricher.enrich` before `IngestPipeline.accept` (see `api/enrichment.enrich_request`).
+Every beacon format (native `/collect`, mux-embed, CMCD) decodes its dimensions, then the intake calls
+`Enricher.enrich` with the request's origin before `IngestPipeline.accept` (`ingest.intake`).
 
 Invariant — player-sent values win, group by group: each group of `DERIVED_GROUPS` is filled from the
 request only when the player set none of its dimensions (a dimension is unset when it is "" or 0), so

@@ -32,7 +32,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sightline.ingest.collect import CollectError
+from sightline.ingest.format import CollectError
 from sightline.ingest.mux_dimensions import (
     SOURCE_KEYS,
     UINT32_MAX,

@@ -16,11 +16,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sightline.ingest.native import EventRow
+from sightline.ingest.native import EventRow, event_table
 from sightline.ingest.sessions import Admission, Sessionizer
 from sightline.ingest.window import EventWindow
 from sightline.store.layout import ViewEvents
 from sightline.store.writer import BatchingWriter, WriterClosedError, WriterOverloadedError
+
+SWEEP_EVERY_S = 60.0
 
 
 class IngestUnavailableError(Exception):
@@ -80,3 +82,17 @@ class IngestPipeline:
     def sweep(self, now_ms: int) -> list[EventRow]:
         """The `exit` events of views idle for 30 minutes (see `Sessionizer.sweep`)."""
         return self.sessions.sweep(now_ms)
+
+    async def sweep_forever(self, every_s: float = SWEEP_EVERY_S) -> None:
+        """Close views idle for 30 minutes with an `exit` event, every `every_s`; exits the writer cannot take
+        now are kept and offered again on the next round."""
+        pending: list[EventRow] = []
+        while True:
+            await asyncio.sleep(every_s)
+            pending += self.sweep(int(time.time() * 1000))
+            if pending:
+                try:
+                    self.writer.submit(event_table(pending))
+                    pending = []
+                except WriterOverloadedError:
+                    continue

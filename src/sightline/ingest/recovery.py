@@ -9,7 +9,7 @@ views still open that fell silent before that and started in the `STALE_LOOKBACK
 down for longer than the lookback), from `views`, with their highest `seq`. The sweeper then closes those
 idle for 30 minutes at their last event's time, as if no restart happened. `restore_views` restores
 given views whatever their age (the views of CMCD events a crash may have stored already, which the
-collector offers again: `ingest.cmcd_sessions`).
+collector offers again: `ingest.intake`).
 Invariant: runs after the spool's replay (the store holds every acknowledged event) and before serving.
 """
 

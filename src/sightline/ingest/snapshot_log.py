@@ -1,13 +1,14 @@
 """A durable map of small values by key: the latest value of each key survives a crash.
 
-The collector keeps what it has acknowledged but not yet stored here (the CMCD records held for their
-reorder window, `ingest.cmcd_sessions`). `put(key, value)` appends the pair to the current segment of
-`<directory>/` and its future completes once the pair is written and fsync'd (one fsync serves every
-pair waiting for it); `put(key, None)` forgets the key. At start the segments are read back, oldest first,
-the latest value of each key wins, and the values (`recovered`) are written to a new segment before the
-old ones are deleted; the same compaction runs while the log grows, so the log holds little more than
-the live values. Segment format: records `[payload length: u32][crc32 of payload: u32][payload]`, the
-payload a pickle of `(key, value)` (the log reads only its own files). Invariants:
+The collector keeps its formats' session states here (`ingest.session_states`: what decoding a view needs
+to remember, and the CMCD records held for their reorder window, acknowledged but not yet stored).
+`put(key, value)` appends the pair to the current segment of `<directory>/` and its future completes once
+the pair is written and fsync'd (one fsync serves every pair waiting for it); `put(key, None)` forgets the
+key. At start the segments are read back, oldest first, the latest value of each key wins, and the values
+(`recovered`) are written to a new segment before the old ones are deleted; the same compaction runs while
+the log grows, so the log holds little more than the live values. Segment format: records `[payload length:
+u32][crc32 of payload: u32][payload]`, the payload a pickle of `(key, value)` (the log reads only its own
+files). Invariants:
 - a value whose `put` completed is `recovered` by the next start until a later `put` of its key completed;
 - a record whose header or checksum does not hold ends what is read of its segment: it is a torn write
   of a crash, whose `put` never completed;

@@ -58,7 +58,7 @@ class Customer:
     cdn_names: pa.Array
     cdn_hosts: pa.Array
     creatives: pa.Array  # index 0 is "" (no creative)
-    incidents: dict[str, Incident]
+    incidents: tuple[Incident, ...]  # the customer's own
     content: dict[str, pa.Array]  # dictionaries of content dimensions
 
     def view_dims(
@@ -116,7 +116,7 @@ def build_customer(customer_id: int, seed: int, viewers: int, incidents: tuple[I
         cdn_names=pa.array([c.name for c in cdns]),
         cdn_hosts=pa.array([c.host.format(slug=profile.slug) for c in cdns]),
         creatives=pa.array(["", *(f"cr-{profile.slug}-{i:03d}" for i in range(1, 41))]),
-        incidents={i.kind: i for i in incidents if i.customer_id == customer_id},
+        incidents=tuple(i for i in incidents if i.customer_id == customer_id),
         content={
             "assetid": pa.array(catalogue.asset_ids),
             "assetname": pa.array(catalogue.asset_names),

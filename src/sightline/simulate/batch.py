@@ -133,7 +133,8 @@ def truth_table(
 ) -> pa.Table:
     """One row per view: identity, start, its viewing session and place in it, every dimension, outcome
     and true totals, as of `end_ms` (the end of the period): the model's, except for a view still going on
-    then, which is `open`, with the totals of its events before `end_ms`."""
+    then, which is `open`, with the totals of its events before `end_ms`; `incidents` names the incidents that
+    touched the view (joined by ","; "" for none)."""
     n = batch.start_ms.size
     inside = tl.ts < end_ms
     going_on = np.bincount(tl.view[~inside], minlength=n) > 0
@@ -173,6 +174,7 @@ def truth_table(
         "session_view": pa.array(session_view.astype(np.uint32)),
         "outcome": _dict(np.where(going_on, OPEN, batch.outcome), pa.array(list(TRUTH_OUTCOMES))),
         "started": pa.array(started.astype(np.uint8)),
+        "incidents": batch.effects.incidents.arrow(),
         **{name: pa.array(values[name].astype(np.uint64)) for name in TRUTH_COUNTS},
     }
     for d in DIMENSIONS:

@@ -40,7 +40,7 @@ class LiveTraffic:
 
     def __init__(self, writer: BatchingWriter, config: SimulationConfig) -> None:
         self._writer = writer
-        self._config = replace(config, with_incidents=False)
+        self._config = replace(config, given_incidents=())
         self._next_window = config.end
         self._held: list[pa.Table] = []
         self._stop = threading.Event()

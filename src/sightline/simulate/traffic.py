@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,7 +25,7 @@ from sightline.simulate.audience import Customer, build_customer
 from sightline.simulate.customers import profile_for
 from sightline.simulate.incidents import Incident, plan_incidents, to_ms
 from sightline.simulate.sessions import HOUR_MS, MEAN_SESSION_VIEWS, simulate_window
-from sightline.simulate.truth import GroundTruthWriter
+from sightline.simulate.truth import GroundTruthWriter, touched_views
 from sightline.store.base import Store
 
 EVENTS_PER_VIEW = 15.0  # measured average, used only to size chunks
@@ -43,7 +44,8 @@ class SimulationConfig:
     `views_per_day` is per customer at `scale` 1.0, before the customer's relative size (1.0 for the
     first profile); the default makes 7 days of 2 customers about 2.7 million events (~15 per view).
     `rate` simulates that share of the views, of the same audience (a quieter stretch, e.g. the weeks
-    before the demo's period).
+    before the demo's period). `given_incidents` are injected; None injects the demo's four
+    (`plan_incidents`), () none. Every incident lies within [start, end) and is of a simulated customer.
     """
 
     start: datetime
@@ -53,7 +55,7 @@ class SimulationConfig:
     scale: float = 1.0
     seed: int = 0
     chunk_events: int = 250_000
-    with_incidents: bool = True
+    given_incidents: tuple[Incident, ...] | None = None
     rate: float = 1.0
 
     def __post_init__(self) -> None:
@@ -63,6 +65,14 @@ class SimulationConfig:
             raise ValueError("end must be after start")
         if self.scale <= 0 or self.views_per_day <= 0 or not 0 < self.rate <= 1:
             raise ValueError("scale and views_per_day must be positive, rate in (0, 1]")
+        for incident in self.given_incidents or ():
+            if incident.customer_id not in self.customer_ids:
+                raise ValueError(f"incident {incident.name!r}: customer {incident.customer_id} is not simulated")
+            if to_ms(incident.start) < to_ms(self.start) or to_ms(incident.end) > to_ms(self.end):
+                raise ValueError(
+                    f"incident {incident.name!r}: {incident.start.isoformat()} + {incident.duration_s} s is not within "
+                    f"the simulated period {self.start.isoformat()} to {self.end.isoformat()}"
+                )
 
     @staticmethod
     def last_days(days: float, *, end: datetime | None = None, **options: Any) -> SimulationConfig:
@@ -75,8 +85,8 @@ class SimulationConfig:
 
     @property
     def incidents(self) -> tuple[Incident, ...]:
-        if not self.with_incidents:
-            return ()
+        if self.given_incidents is not None:
+            return self.given_incidents
         return plan_incidents(self.customer_ids, _minute(self.start), _minute(self.end))
 
 
@@ -147,6 +157,8 @@ class SimulationSummary:
     views: int
     seconds: float
     incidents: tuple[Incident, ...] = field(default=())
+    touched: dict[str, int] = field(default_factory=dict)
+    """Views each incident touched, by name (none for an incident whose filters no view matched)."""
 
     @property
     def events_per_minute(self) -> float:
@@ -190,6 +202,7 @@ def run_simulation(
     """Insert the simulated traffic into `store` (and its ground truth into `truth_path` if given)."""
     began = time.perf_counter()
     events = views = 0
+    touched: Counter[str] = Counter()
     writer = GroundTruthWriter(truth_path, config.incidents) if truth_path is not None else None
     try:
         for chunk in prefetch(simulate(config)):
@@ -198,6 +211,7 @@ def run_simulation(
                 writer.write(chunk.views)
             events += chunk.events.num_rows
             views += chunk.views.num_rows
+            touched += touched_views(chunk.views)
             if isinstance(progress, ProgressBar):
                 progress.update(chunk.events.num_rows)
             elif progress is not None:
@@ -205,4 +219,4 @@ def run_simulation(
     finally:
         if writer is not None:
             writer.close()
-    return SimulationSummary(events, views, time.perf_counter() - began, config.incidents)
+    return SimulationSummary(events, views, time.perf_counter() - began, config.incidents, dict(touched))

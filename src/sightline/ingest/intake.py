@@ -1,0 +1,325 @@
+"""The collector's one way in for every beacon format (`ingest.format`): sessions stepped, made durable, stored.
+
+`take(format, customer, decoded, origin)` runs the sessions of a decoded request side by side (their log and
+spool writes share fsyncs) and answers what became of their units (`Outcome`) once they are durable; it
+raises `IngestUnavailableError` when they cannot be, keeping nothing of the sessions that raised. A step:
+- of a format without state (native): `advance`, the views' dimensions enriched from the request's origin,
+  `IngestPipeline.accept`;
+- of a format with state, under the session's lock (`SessionStates`): an outbox an earlier step left is
+  stored first (raises when the store refuses); `advance` from the session's state; the snapshot — next
+  state, the enriched events as its outbox, the origin — is put in the log and waited for; the outbox is
+  stored, and the log told so without waiting (until then a restart offers it again, and the sessionizer
+  recognises its stored events by `seq`). When the store refuses the outbox, a format
+  `acknowledged_when_logged` (CMCD) leaves it to the timer; for another (mux) the session gets its
+  previous snapshot back and the request raises: nothing of it is kept, the client sends it again.
+So nothing acknowledged depends on memory: after a crash, `recover` takes back every session of the log,
+restores the views of their outboxes into the sessionizer from the store and offers the outboxes again. The
+timer (every `TIMER_S`) steps the sessions whose held units came due or whose outbox waits, and forgets the
+idle sessions past their time. Held units are bounded per customer (`max_held`: past it, that customer's
+requests raise; another customer's go on). Used from the event loop only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+from sightline.ingest.enrich import RequestOrigin
+from sightline.ingest.format import Decoded, IngestFormat, Step, ViewBatch
+from sightline.ingest.pipeline import IngestPipeline, IngestUnavailableError
+from sightline.ingest.recovery import restore_views
+from sightline.ingest.session_states import NO_ORIGIN, Entry, SessionStates, Snapshot, StateKey
+from sightline.store.base import Store
+
+logger = logging.getLogger(__name__)
+Unit = TypeVar("Unit")
+Enrich = Callable[[dict[str, Any], RequestOrigin], dict[str, Any]]
+TIMER_S = 0.1
+"""How often the timer looks for sessions with work."""
+RETRY_MS = 1_000
+"""How soon an outbox the store refused is offered again."""
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What became of a request's units: events stored, duplicates dropped, units with no event to store,
+    and the parts refused `(index, reason)`."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    ignored: int = 0
+    refused: list[tuple[int, str]] = field(default_factory=list)
+
+    def add(self, other: Outcome) -> None:
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.ignored += other.ignored
+        self.refused += other.refused
+
+
+def _counts(step: Step[Any]) -> Outcome:
+    return Outcome(0, step.duplicates, step.ignored, list(step.refused))
+
+
+class Intake:
+    """The collector of one app: every format's sessions, over one pipeline and one `SessionStates`."""
+
+    def __init__(
+        self,
+        pipeline: IngestPipeline,
+        states: SessionStates,
+        enrich: Enrich,
+        formats: Sequence[IngestFormat[Any, Any]],
+        *,
+        max_held: int = 200_000,
+        max_background: int = 1_000,
+    ) -> None:
+        self.pipeline, self._states, self._enrich = pipeline, states, enrich
+        self._formats = {fmt.name: fmt for fmt in formats if fmt.keeps_state}
+        """The stateful formats by the name of their states (formats of one name share `advance`)."""
+        self._max_held, self._max_background = max_held, max_background
+        self._held: dict[int, int] = {}
+        """Held units by customer."""
+        self._due: list[tuple[int, int, StateKey]] = []
+        """(when, tie-break, session): a heap of the times a session has something to apply or store."""
+        self._tie = itertools.count()
+        self._timer: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._background: set[asyncio.Task[None]] = set()
+        self.dropped = 0
+        """Units taken in the background (`take_soon`) and not stored: the collector was busy."""
+
+    @property
+    def held(self) -> int:
+        """Units held by formats that hold (CMCD's reorder window)."""
+        return sum(self._held.values())
+
+    @property
+    def pending(self) -> int:
+        """Background takes not finished yet."""
+        return len(self._background)
+
+    async def take(
+        self, fmt: IngestFormat[Unit, Any], customer_id: int, decoded: Decoded[Unit], origin: RequestOrigin
+    ) -> Outcome:
+        """Step every session of `decoded` with its units, arrived now; returns once they are durable."""
+        at = now_ms()
+        outcome = Outcome(refused=list(decoded.refused))
+        if not fmt.keeps_state:
+            for session, units in decoded.sessions.items():
+                step = fmt.advance(None, customer_id, session, units, at)
+                outcome.add(_counts(step))
+                for view in step.views:
+                    outcome.add(await self._accept(customer_id, view, self._enrich(view.dimensions, origin)))
+            return outcome
+        if self._held.get(customer_id, 0) + decoded.units > self._max_held:
+            raise IngestUnavailableError(503, "overloaded", "the collector holds too many of your records; retry", 1)
+        arrivals = [
+            self._arrive(fmt, (fmt.name, customer_id, session), units, at, origin)
+            for session, units in decoded.sessions.items()
+        ]
+        for result in await asyncio.gather(*arrivals, return_exceptions=True):
+            if isinstance(result, BaseException):
+                raise result
+            outcome.add(result)
+        return outcome
+
+    def take_soon(
+        self, fmt: IngestFormat[Unit, Any], customer_id: int, decoded: Decoded[Unit], origin: RequestOrigin
+    ) -> None:
+        """`take` in the background, for data that rides on another answer (media requests): nothing waits
+        for it, and it is dropped (counted in `dropped`) when the collector is busy or more than
+        `max_background` such takes are waiting."""
+        if len(self._background) >= self._max_background:
+            self.dropped += decoded.units
+            return
+        task = asyncio.get_running_loop().create_task(self._take_or_drop(fmt, customer_id, decoded, origin))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def recover(self, store: Store) -> int:
+        """Take back the sessions of the log (once, at start, after the sessionizer's state was restored and
+        before `start`): the views of their outboxes are restored into the sessionizer from `store`, and the
+        outboxes offered again and held units applied when due; how many sessions hold something."""
+        at = now_ms()
+        views: dict[int, list[bytes]] = {}
+        holding = 0
+        for key, entry in self._states.items():
+            fmt, snapshot = self._formats.get(key[0]), entry.snapshot
+            if fmt is None or snapshot is None:
+                continue
+            self._held[key[1]] = self._held.get(key[1], 0) + self._held_by(fmt, snapshot)
+            views.setdefault(key[1], []).extend(view.view_id for view in snapshot.outbox)
+            holding += snapshot.holds
+            self._schedule(key, entry, at)
+        restore_views(store, self.pipeline.sessions, views)
+        return holding
+
+    def start(self) -> None:
+        """Start the timer."""
+        self._timer = asyncio.get_running_loop().create_task(self._run_timer())
+
+    async def close(self) -> None:
+        """Stop the timer (after its round), then apply every held unit and store every outbox (before the
+        writer closes); what the store refuses stays in the log for the next start."""
+        self._stopping.set()
+        if self._timer is not None:
+            await self._timer
+        busy = [(key, entry) for key, entry in self._states.items() if not entry.idle()]
+        await asyncio.gather(*(self._drain(key, entry) for key, entry in busy))
+
+    # -- steps ---------------------------------------------------------------------------------------------
+    async def _take_or_drop(
+        self, fmt: IngestFormat[Unit, Any], customer_id: int, decoded: Decoded[Unit], origin: RequestOrigin
+    ) -> None:
+        try:
+            await self.take(fmt, customer_id, decoded, origin)
+        except IngestUnavailableError:
+            self.dropped += decoded.units
+
+    async def _arrive(
+        self, fmt: IngestFormat[Unit, Any], key: StateKey, units: list[Unit], at_ms: int, origin: RequestOrigin
+    ) -> Outcome:
+        while True:
+            entry = self._states.entry(key, at_ms)
+            async with entry.lock:
+                if self._states.get(key) is entry:  # not forgotten while this step waited for the lock
+                    return await self._step(fmt, key, entry, units, at_ms, origin, request=True)
+
+    async def _release(self, key: StateKey, at_ms: int) -> None:
+        """The timer's step of a session: store its outbox, apply what came due; tried again later on refusal."""
+        entry, fmt = self._states.get(key), self._formats.get(key[0])
+        if entry is None or fmt is None:
+            return
+        async with entry.lock:
+            if self._states.get(key) is not entry:
+                return
+            try:
+                origin = entry.snapshot.origin if entry.snapshot else NO_ORIGIN
+                await self._step(fmt, key, entry, [], at_ms, origin, request=False)
+            except IngestUnavailableError as error:
+                logger.warning("a %s session of customer %d is not stored yet: %s", key[0], key[1], error.message)
+                self._schedule(key, entry, at_ms + RETRY_MS)
+
+    async def _drain(self, key: StateKey, entry: Entry) -> None:
+        """At close: step the session through the times its held units come due, as the timer would have, and
+        store its outbox."""
+        fmt = self._formats.get(key[0])
+        if fmt is None:
+            return
+        async with entry.lock:
+            try:
+                while entry.snapshot is not None and entry.snapshot.holds:
+                    before = entry.snapshot
+                    at = before.due_ms if before.due_ms is not None else now_ms()
+                    await self._step(fmt, key, entry, [], at, before.origin, request=False)
+                    if entry.snapshot is before or (entry.snapshot is not None and entry.snapshot.outbox):
+                        return  # nothing more comes due, or the store refuses: the log keeps it for the next start
+            except IngestUnavailableError as error:
+                logger.warning("a %s session of customer %d stays in the log: %s", key[0], key[1], error.message)
+
+    async def _step(
+        self,
+        fmt: IngestFormat[Unit, Any],
+        key: StateKey,
+        entry: Entry,
+        units: list[Unit],
+        at_ms: int,
+        origin: RequestOrigin,
+        *,
+        request: bool,
+    ) -> Outcome:
+        """Under the session's lock: store an earlier outbox, advance, make the result durable, store it."""
+        await self._deliver(key, entry)
+        before = entry.snapshot
+        state = before.state if before is not None else None
+        step = fmt.advance(state, key[1], key[2], units, at_ms)
+        if not units and step.state is state and not step.views:
+            return Outcome()  # nothing came due
+        outbox = tuple(
+            ViewBatch(view.view_id, self._enrich(view.dimensions, origin), view.events) for view in step.views
+        )
+        after = None
+        if step.state is not None or outbox:
+            due = fmt.due_ms(step.state) if step.state is not None else None
+            after = Snapshot(step.state, outbox, origin if due is not None else NO_ORIGIN, due)
+        await self._put(fmt, key, entry, after)
+        outcome = _counts(step)
+        try:
+            outcome.add(await self._deliver(key, entry))
+        except IngestUnavailableError:
+            if request and not fmt.acknowledged_when_logged:  # nothing of the request is kept
+                try:
+                    await self._put(fmt, key, entry, before)
+                except IngestUnavailableError:  # the log holds the outbox: the timer stores it
+                    self._schedule(key, entry, at_ms + RETRY_MS)
+                raise
+        self._schedule(key, entry, at_ms + RETRY_MS if entry.snapshot and entry.snapshot.outbox else at_ms)
+        return outcome
+
+    async def _put(self, fmt: IngestFormat[Any, Any], key: StateKey, entry: Entry, snapshot: Snapshot | None) -> None:
+        """Make `snapshot` the session's once it is durable; raises `IngestUnavailableError` when the log fails."""
+        if snapshot is None and entry.snapshot is None:
+            return
+        change = self._held_by(fmt, snapshot) - self._held_by(fmt, entry.snapshot)
+        try:
+            await self._states.put(key, entry, snapshot)
+        except OSError as error:
+            raise IngestUnavailableError(503, "store_failed", "the data could not be made durable; retry", 5) from error
+        self._held[key[1]] = self._held.get(key[1], 0) + change
+
+    async def _deliver(self, key: StateKey, entry: Entry) -> Outcome:
+        """Store the session's outbox, view by view (raises `IngestUnavailableError`, keeping what is left),
+        then note in the log that it is stored."""
+        snapshot = entry.snapshot
+        if snapshot is None or not snapshot.outbox:
+            return Outcome()
+        outcome = Outcome()
+        while snapshot.outbox:
+            view = snapshot.outbox[0]
+            outcome.add(await self._accept(key[1], view, dict(view.dimensions)))
+            snapshot = entry.snapshot = replace(snapshot, outbox=snapshot.outbox[1:])
+        self._states.put_soon(key, entry, snapshot if snapshot.state is not None else None)
+        return outcome
+
+    async def _accept(self, customer_id: int, view: ViewBatch, dimensions: dict[str, Any]) -> Outcome:
+        admission = await self.pipeline.accept(customer_id, view.view_id, dimensions, list(view.events))
+        return Outcome(len(admission.kept), admission.duplicates, 0, list(admission.refused))
+
+    def _held_by(self, fmt: IngestFormat[Any, Any], snapshot: Snapshot | None) -> int:
+        return fmt.held(snapshot.state) if snapshot is not None and snapshot.state is not None else 0
+
+    def _schedule(self, key: StateKey, entry: Entry, earliest_ms: int) -> None:
+        """Have the timer look at the session from `earliest_ms` on: when its held units come due, or to offer
+        its outbox again."""
+        snapshot = entry.snapshot
+        if snapshot is None or not snapshot.holds:
+            return
+        when = earliest_ms if snapshot.due_ms is None else max(earliest_ms, snapshot.due_ms)
+        heapq.heappush(self._due, (when, next(self._tie), key))
+
+    async def _run_timer(self) -> None:
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), TIMER_S)
+            at = now_ms()
+            keys: dict[StateKey, None] = {}
+            while self._due and self._due[0][0] <= at:
+                keys[heapq.heappop(self._due)[2]] = None
+            releases = [self._release(key, at) for key in keys]
+            for key, outcome in zip(keys, await asyncio.gather(*releases, return_exceptions=True), strict=True):
+                if isinstance(outcome, Exception):  # a defect: logged, and the session tried again, never dropped
+                    logger.error("a %s session of customer %d failed to advance", key[0], key[1], exc_info=outcome)
+                    heapq.heappush(self._due, (at + RETRY_MS, next(self._tie), key))
+            self._states.expire(at)

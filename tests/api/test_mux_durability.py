@@ -1,0 +1,156 @@
+"""mux-embed views whose bodies straddle a SIGKILL of the server are stored exactly as if it never happened:
+players send their bodies in order, and send a body again until it is answered 200 (as mux-embed does); the
+server is killed mid-load and started again; every view then holds exactly the events of decoding its
+bodies in one go — none lost, none twice, no counter started again."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sightline.ingest.mux import MuxViewState, decode_view, parse_body
+from sightline.ingest.pipeline import derived_view_id
+from sightline.settings import Settings
+from sightline.store import open_store
+from tests.handwritten import by_hand
+from tests.ingest.mux_fixtures import load
+
+CUSTOMER = 7
+SENDERS = 4
+RECORDING = load("hls_ads_pause_seek")  # 4 bodies: the viewstart in the first, deltas in the next ones
+SHIFT_MS = int(time.time() * 1000) - 600_000 - RECORDING[0].events[0]["uti"]
+COMPARED = ("event", "seq", "ts", "started", "startup_ms", "play_ms", "rebuffer_ms", "ad_ms", "bytes")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def cli(*args: str) -> str:
+    result = subprocess.run([sys.executable, "-m", "sightline", *args], capture_output=True, text=True, check=True)
+    return result.stdout.strip()
+
+
+def serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "sightline", "serve", "--data-dir", str(data_dir), "--port", str(port)]
+    env = {**os.environ, "SIGHTLINE_WRITER_MAX_DELAY_S": "0.2"}
+    server = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise AssertionError("the server did not come up")
+
+
+def bodies(key: str, player: int) -> list[bytes]:
+    return [posted.replayed(key, f"player-{player}", SHIFT_MS) for posted in RECORDING]
+
+
+def decoded(player: int) -> tuple[bytes, list[dict[str, Any]]]:
+    """The view id and native events of the player's bodies decoded in one go, with nothing in between."""
+    state: MuxViewState | None = None
+    events: list[dict[str, Any]] = []
+    for body in bodies("key", player):
+        beacons, _ = parse_body(json.loads(body))
+        decoding = decode_view(state, beacons)
+        state = decoding.state
+        events += [event for _, event in decoding.events]
+    assert state is not None
+    view_id = derived_view_id(CUSTOMER, "mux", f"player-{player}", state.view_start_ms)
+    return view_id, [{name: event.get(name, 0) for name in COMPARED} for event in events]
+
+
+def send_players(port: int, key: str, first: int, sent: dict[int, list[bool]], stop: threading.Event) -> None:
+    """Players first, first + SENDERS, …, each body sent until answered 200, until `stop`; `sent[player]` says,
+    body by body, whether it went through at once."""
+    player = first
+    while not stop.is_set():
+        sent[player] = []
+        for body in bodies(key, player):
+            tries = 0
+            while True:
+                tries += 1
+                try:
+                    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                    connection.request("POST", "/mux", body=body, headers={"Content-Type": "text/plain"})
+                    response = connection.getresponse()
+                    response.read()
+                    if response.status == 200:
+                        break
+                except (OSError, http.client.HTTPException):  # the server is down: mux-embed sends it again later
+                    pass
+                time.sleep(0.2)
+            sent[player].append(tries == 1)
+        player += SENDERS
+
+
+def test_mux_views_straddling_a_sigkill_are_stored_as_if_nothing_happened(tmp_path: Path) -> None:
+    data_dir, port = tmp_path / "data", free_port()
+    cli(
+        "customers", "add", "--data-dir", str(data_dir), "--id", str(CUSTOMER), "--name", "Kill", "--plan-level", "6831"
+    )
+    key = cli("ingestkeys", "create", "--data-dir", str(data_dir), "--customer", str(CUSTOMER))
+    server = serve(data_dir, port)
+    sent: dict[int, list[bool]] = {}
+    stop = threading.Event()
+    senders = [threading.Thread(target=send_players, args=(port, key, i, sent, stop)) for i in range(SENDERS)]
+    for sender in senders:
+        sender.start()
+    time.sleep(3)
+    os.killpg(server.pid, signal.SIGKILL)
+    server.wait(10)
+    server = serve(data_dir, port)
+    time.sleep(2)
+    stop.set()
+    for sender in senders:
+        sender.join(60)
+    os.killpg(server.pid, signal.SIGTERM)
+    server.wait(30)
+
+    straddled = [player for player, through in sent.items() if through and through[0] and not all(through)]
+    assert len(sent) > 20, "the load did not get going"
+    assert straddled, "no view had bodies on both sides of the kill"
+    store = open_store(Settings(data_dir=data_dir))
+    try:
+        rows = store.query(
+            by_hand(
+                "SELECT toString(view_id) AS view, toString(event) AS event, seq, toUnixTimestamp64Milli(ts) AS ts, "
+                "started, startup_ms, play_ms, rebuffer_ms, ad_ms, bytes FROM events "
+                "WHERE customer_id = {c:UInt32} ORDER BY view, seq",
+                {"c": CUSTOMER},
+            )
+        ).to_pylist()
+    finally:
+        store.close()
+    views: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        views.setdefault(row.pop("view"), []).append(row)
+    wrong = {}
+    for player in sent:
+        view_id, expected = decoded(player)
+        stored = views.pop(str(uuid.UUID(bytes=view_id)), [])
+        if stored != expected:
+            wrong[player] = (len(stored), len(expected))
+    assert wrong == {}, f"{len(wrong)} of {len(sent)} views (stored, expected events) differ; straddled: {straddled}"
+    assert views == {}, "events of views no player sent"
