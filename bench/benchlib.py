@@ -13,7 +13,7 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -25,6 +25,7 @@ from fastapi import FastAPI
 
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
+from sightline.query.printer import _PRINTED, Statement
 from sightline.settings import Settings
 
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
@@ -141,3 +142,10 @@ class ClientProcess:
     def close(self) -> None:
         self._connection.send(None)
         self._process.join(timeout=10)
+
+
+def by_hand(sql: str, params: Mapping[str, str | int | float] | None = None) -> Statement:
+    """SQL written by hand (the best we can write, to compare with the compiled; system tables), as a statement
+    the store runs: the store runs only what the printer made, so a benchmark takes the printer's token here,
+    on purpose and in this one place (as tests/handwritten.py does for the tests)."""
+    return Statement(sql, dict(params or {}), _PRINTED)

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bare_rows import bare_insert_sql
-from benchlib import median, write_section
+from benchlib import by_hand, median, write_section
 from sightline.settings import Settings
 from sightline.simulate import SimulationConfig, run_simulation, simulate
 from sightline.store import EmbeddedStore, open_store
@@ -36,13 +36,15 @@ def _open(directory: str, views: bool) -> EmbeddedStore:
     if not views:
         names = (
             store.query(
-                "SELECT name FROM system.tables WHERE database = currentDatabase() AND engine = 'MaterializedView'"
+                by_hand(
+                    "SELECT name FROM system.tables WHERE database = currentDatabase() AND engine = 'MaterializedView'"
+                )
             )
             .column("name")
             .to_pylist()
         )
         for name in names:
-            store.execute(f"DETACH TABLE `{name}`")
+            store.execute(by_hand(f"DETACH TABLE `{name}`"))
     return store
 
 
@@ -78,7 +80,7 @@ def measure_bare(rows: int, views: bool) -> dict[str, float]:
         store = _open(directory, views)
         started = time.perf_counter()
         for offset in range(0, rows, BARE_CHUNK_ROWS):
-            store.execute(bare_insert_sql(min(BARE_CHUNK_ROWS, rows - offset)))
+            store.execute(by_hand(bare_insert_sql(min(BARE_CHUNK_ROWS, rows - offset))))
         seconds = time.perf_counter() - started
         store.close()
     return {"rows": rows, "seconds": seconds}

@@ -25,7 +25,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from benchlib import write_section
+from benchlib import by_hand, write_section
 
 
 def _cli(*args: str) -> str:
@@ -70,7 +70,7 @@ def _stored(data_dir: Path) -> int:
 
     store = open_store(Settings(data_dir=data_dir))
     try:
-        return int(store.query("SELECT count() AS n FROM events").column("n")[0].as_py())
+        return int(store.query(by_hand("SELECT count() AS n FROM events")).column("n")[0].as_py())
     finally:
         store.close()
 

@@ -39,7 +39,7 @@ import pyarrow as pa
 import uvicorn
 from fastapi import FastAPI
 
-from benchlib import ClientProcess, benchmark_app, median, write_section
+from benchlib import ClientProcess, benchmark_app, by_hand, median, write_section
 from query_data import CUSTOMERS, END
 from sightline.api.metrics import compiled
 from sightline.api.services import services
@@ -307,7 +307,7 @@ def _wait_for_merges(store: Store, limit_s: float = 300) -> None:
     """Let the background merges of the load finish, so that they do not run under the timings."""
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
-        running = store.query("SELECT count() AS n FROM system.merges").column("n")[0].as_py()
+        running = store.query(by_hand("SELECT count() AS n FROM system.merges")).column("n")[0].as_py()
         if running == 0:
             return
         print(f"  waiting for {running} background merges", flush=True)
@@ -316,9 +316,11 @@ def _wait_for_merges(store: Store, limit_s: float = 300) -> None:
 
 def _parts(store: Store) -> str:
     table = store.query(
-        "SELECT table, count() AS parts, sum(rows) AS rows FROM system.parts WHERE active AND database = "
-        "currentDatabase() AND (table = 'events' OR table LIKE 'rollup%' OR table = 'views') GROUP BY table "
-        "ORDER BY table"
+        by_hand(
+            "SELECT table, count() AS parts, sum(rows) AS rows FROM system.parts WHERE active AND database = "
+            "currentDatabase() AND (table = 'events' OR table LIKE 'rollup%' OR table = 'views') GROUP BY table "
+            "ORDER BY table"
+        )
     )
     return ", ".join(f"`{r['table']}` {r['rows']:,} rows in {r['parts']} parts" for r in table.to_pylist())
 
@@ -390,8 +392,8 @@ def measure(app: FastAPI, key: str, queries: list[DashboardQuery], repeats: int,
             plans[query.name] = plan
             api_rows = get(query.params)[1]["response"]
             page = int(query.params.get("limit", "1000"))  # a plan of rollups answers every group: the API pages
-            compiled_rows = _rows(store.query(plan["sql"], plan["params"]))[:page]
-            hand_rows = _rows(store.query(query.hand))
+            compiled_rows = _rows(store.query(by_hand(plan["sql"], plan["params"])))[:page]
+            hand_rows = _rows(store.query(by_hand(query.hand)))
             check_equal(query, hand_rows, api_rows, "the API")
             check_equal(query, hand_rows, compiled_rows, "the compiled SQL")
             timings = Timings(tables=tuple(s["table"] for s in plan["segments"]), rows=len(hand_rows))
@@ -400,9 +402,9 @@ def measure(app: FastAPI, key: str, queries: list[DashboardQuery], repeats: int,
             print(f"  {query.name}: the same {len(hand_rows)} rows by API, compiled SQL and hand", flush=True)
         runs: list[tuple[str, Callable[[DashboardQuery], float]]] = [
             ("api", lambda q: get(q.params)[0]),
-            ("hand", lambda q: _timed(lambda: store.query(q.hand))),
+            ("hand", lambda q: _timed(lambda: store.query(by_hand(q.hand)))),
             ("explain", lambda q: get({**q.params, "explain": "true"})[0]),
-            ("compiled", lambda q: _timed(lambda: store.query(plans[q.name]["sql"], plans[q.name]["params"]))),
+            ("compiled", lambda q: _timed(lambda: store.query(by_hand(plans[q.name]["sql"], plans[q.name]["params"])))),
         ]
         for round_number in range(warmup + repeats):
             for query in queries:
@@ -412,8 +414,8 @@ def measure(app: FastAPI, key: str, queries: list[DashboardQuery], repeats: int,
                         getattr(results[query.name], what).append(elapsed)
             probe_calls: tuple[tuple[str, Callable[[], float]], ...] = (
                 ("http_floor", lambda: client.get(path, queries[0].params, {"X-API-Key": ""}, expect=401)[0]),
-                ("engine_floor", lambda: _timed(lambda: store.query("SELECT 1"))),
-                ("kpi_sums_only", lambda: _timed(lambda: store.query(sums_only))),
+                ("engine_floor", lambda: _timed(lambda: store.query(by_hand("SELECT 1")))),
+                ("kpi_sums_only", lambda: _timed(lambda: store.query(by_hand(sums_only)))),
             )
             for name, probe in probe_calls:
                 elapsed = probe()

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_ports import free_port
-from benchlib import git_revision, machine
+from benchlib import by_hand, git_revision, machine
 from sightline.settings import Settings
 from sightline.store import open_store, quarantine, spool
 from sightline.store.layout import ViewEvents
@@ -236,7 +236,7 @@ def tally(data_dir: Path, acknowledged: dict[str, int]) -> tuple[int, int, int]:
     store = open_store(Settings(data_dir=data_dir))
     try:
         rows = store.query(
-            "SELECT toString(view_id) AS v, count() AS n, uniqExact(seq) AS u FROM events GROUP BY v"
+            by_hand("SELECT toString(view_id) AS v, count() AS n, uniqExact(seq) AS u FROM events GROUP BY v")
         ).to_pylist()
     finally:
         store.close()

@@ -17,6 +17,7 @@ import statistics
 import time
 from pathlib import Path
 
+from benchlib import by_hand
 from sightline.catalog.parts import SKETCH_ACCURACY
 from sightline.store import EmbeddedStore
 
@@ -48,18 +49,21 @@ def main() -> None:
     store = EmbeddedStore(args.data_dir)
     try:
         rows = store.query(
-            "SELECT table, sum(rows) AS rows, sum(data_compressed_bytes) AS stored FROM system.parts_columns "
-            "WHERE database = currentDatabase() AND active AND column = {column:String} GROUP BY table ORDER BY table",
-            {"column": args.column},
+            by_hand(
+                "SELECT table, sum(rows) AS rows, sum(data_compressed_bytes) AS stored FROM system.parts_columns "
+                "WHERE database = currentDatabase() AND active AND column = {column:String} GROUP BY table "
+                "ORDER BY table",
+                {"column": args.column},
+            ),
         ).to_pylist()
         print(f"`{args.column}`, `{args.merge}`\n\n| read | p50 ms |\n|---|---|")
         for name, sql in reads(args.column, args.merge).items():
             for _ in range(3):
-                store.query(sql)
+                store.query(by_hand(sql))
             times = []
             for _ in range(args.repeats):
                 began = time.perf_counter()
-                store.query(sql)
+                store.query(by_hand(sql))
                 times.append((time.perf_counter() - began) * 1000)
             print(f"| {name} | {statistics.median(times):.1f} |")
         print("\n| rollup | rows | stored (compressed) |\n|---|---|---|")

@@ -36,7 +36,7 @@ from typing import Any
 
 import httpx
 
-from benchlib import benchmark_app, median, write_section
+from benchlib import benchmark_app, by_hand, median, write_section
 from query import Served, _load, _percentile, _timed, _wait_for_merges
 from query_data import CUSTOMERS, END
 from sightline.api.services import services
@@ -125,14 +125,14 @@ def _timed_get(client: httpx.Client, url: str, params: dict[str, str]) -> tuple[
 
 def _views(store: Store) -> int:
     table = store.query(
-        "SELECT count() AS n FROM views FINAL WHERE customer_id = {c:UInt32}", {"c": CUSTOMER}
+        by_hand("SELECT count() AS n FROM views FINAL WHERE customer_id = {c:UInt32}", {"c": CUSTOMER})
     )  # the customer's views, for the report
     return int(table.column("n")[0].as_py())
 
 
 def _in_engine(store: Store, tag: str) -> bool:
     listed = store.query(
-        "SELECT count() AS n FROM system.processes WHERE Settings['log_comment'] = {t:String}", {"t": tag}
+        by_hand("SELECT count() AS n FROM system.processes WHERE Settings['log_comment'] = {t:String}", {"t": tag})
     )
     return bool(listed.column("n")[0].as_py())
 
@@ -184,7 +184,7 @@ def _stages(store: Store, repeats: int = STAGE_REPEATS) -> Stages:
         walls, cpus = [], []
         for _ in range(repeats):
             cpu = _cpu_ms()
-            walls.append(_timed(lambda: store.query(sql, params)))
+            walls.append(_timed(lambda: store.query(by_hand(sql, params))))
             cpus.append(_cpu_ms() - cpu)
         return Engine(median(walls), median(cpus))
 
@@ -201,7 +201,7 @@ def _stages(store: Store, repeats: int = STAGE_REPEATS) -> Stages:
 def _merge_past_days(store: Store) -> None:
     """Merge each day of `views` into one part, as the engine does an hour after a day's last insert
     (`schema.CLOSED_DAY_MERGE_S`): the benchmark's 7 days are past days, loaded moments ago."""
-    store.execute("OPTIMIZE TABLE views FINAL")
+    store.execute(by_hand("OPTIMIZE TABLE views FINAL"))
 
 
 def _store_past_days(store: Store) -> tuple[int, float]:
@@ -209,7 +209,7 @@ def _store_past_days(store: Store) -> tuple[int, float]:
     once a day has settled, from scratch (a reused data directory holds them already); the slices computed,
     and the seconds it took."""
     for table in (PATH_ENTRIES_TABLE, SUBSCRIBER_DAYS_TABLE, STORED_DAY_SLICES_TABLE):
-        store.execute(f"TRUNCATE TABLE {table}")
+        store.execute(by_hand(f"TRUNCATE TABLE {table}"))
     began = time.perf_counter()
     computed = stored_days.refresh_days(store, list(CUSTOMERS), datetime.now(UTC))
     return computed, time.perf_counter() - began

@@ -43,11 +43,25 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _migrate(args: argparse.Namespace) -> None:
+    from sightline.smartquery.stored_days import outdated_slices
     from sightline.store import open_store
-    from sightline.store.migrations import MIGRATIONS
+    from sightline.store.migrations import MIGRATIONS, Migrated
 
-    store = open_store(_settings(args))
-    store.close()
+    def report(migrated: Migrated) -> None:
+        for line in migrated.lines():
+            print(line)
+
+    store = open_store(_settings(args), report=report)
+    try:
+        for kind, count in outdated_slices(store).items():
+            outdated = "1 day's slice" if count == 1 else f"{count} days' slices"
+            computed = "it" if count == 1 else "them"
+            print(
+                f"stored days of {kind}: {outdated} of another catalog version, not read; "
+                f"`sightline serve` computes {computed} again"
+            )
+    finally:
+        store.close()
     print(f"schema at version {MIGRATIONS[-1].version} in {args.data_dir or Settings().data_dir}")
 
 
@@ -94,7 +108,9 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     command("serve", "run the API service", server=True).set_defaults(run=_serve)
-    command("migrate", "create or upgrade the schema").set_defaults(run=_migrate)
+    command("migrate", "create or upgrade the schema, recount what a changed catalog derives").set_defaults(
+        run=_migrate
+    )
     simulate = command("simulate", "write simulated traffic with ground truth")
     simulate.add_argument("--days", type=float, default=1.0, help="days of traffic ending at --end")
     simulate.add_argument("--end", help="end of the simulated period, ISO 8601 with a time zone (default now)")

@@ -24,6 +24,7 @@ from sightline.ingest.pipeline import derived_view_id
 from sightline.ingest.sessions import IDLE_CLOSE_MS
 from sightline.settings import Settings
 from sightline.store.writer import BatchingWriter
+from tests.handwritten import by_hand
 from tests.times import RECENT_HOUR_MS
 
 CUSTOMER = 1001
@@ -124,7 +125,9 @@ def test_scripted_sessions_give_the_numbers_the_query_api_answers(world: World) 
     by_browser = metrics(world, "attempts", aggby="browser,platform")["rows"]
     assert {(row["browser"], row["platform"]): row["attempts"] for row in by_browser}[("Chrome", "Linux")] == 1
     store = services(world.client.app).store
-    codes = store.query("SELECT error_code FROM events WHERE event = 'error' AND customer_id = 1001").to_pylist()
+    codes = store.query(
+        by_hand("SELECT error_code FROM events WHERE event = 'error' AND customer_id = 1001")
+    ).to_pylist()
     assert codes == [{"error_code": "manifestLoadError"}]
 
 
@@ -239,8 +242,11 @@ def test_a_refusing_store_delays_the_events_and_the_next_report_is_429_until_the
     def stored() -> list[dict[str, Any]]:
         services(app).writer.flush()
         rows: list[dict[str, Any]] = store.query(
-            "SELECT toString(event) AS event, startup_ms FROM events WHERE view_id = toUUID({v:String}) ORDER BY seq",
-            {"v": view_id},
+            by_hand(
+                "SELECT toString(event) AS event, startup_ms FROM events WHERE view_id = toUUID({v:String}) "
+                "ORDER BY seq",
+                {"v": view_id},
+            ),
         ).to_pylist()
         return rows
 

@@ -22,6 +22,7 @@ from sightline.ingest.pipeline import derived_view_id
 from sightline.ingest.snapshot_log import SnapshotLog
 from sightline.settings import Settings
 from sightline.store import open_store
+from tests.handwritten import by_hand
 
 CUSTOMER = 5
 SENDERS = 3
@@ -115,9 +116,11 @@ def test_held_records_survive_sigkill_and_become_events_once(tmp_path: Path) -> 
     store = open_store(Settings(data_dir=data_dir))
     try:
         rows = store.query(
-            "SELECT toString(view_id) AS view, toString(event) AS event, startup_ms FROM events "
-            "WHERE customer_id = {c:UInt32} ORDER BY view, seq",
-            {"c": CUSTOMER},
+            by_hand(
+                "SELECT toString(view_id) AS view, toString(event) AS event, startup_ms FROM events "
+                "WHERE customer_id = {c:UInt32} ORDER BY view, seq",
+                {"c": CUSTOMER},
+            ),
         ).to_pylist()
     finally:
         store.close()

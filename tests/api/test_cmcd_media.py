@@ -26,6 +26,7 @@ from sightline.api.services import services
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.settings import Settings
+from tests.handwritten import by_hand
 
 CUSTOMER = 1001
 PLAYLIST = b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nsegment_00.ts\n#EXT-X-ENDLIST\n"
@@ -81,10 +82,12 @@ def stored_events(world: World, sid: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = (
         services(app)
         .store.query(
-            "SELECT toString(event) AS event, startup_ms, play_ms, rebuffer_ms, streamformat, assetid FROM events "
-            "WHERE customer_id = {c:UInt32} AND sdkversion LIKE 'CMCD%' AND view_id IN "
-            "(SELECT view_id FROM events WHERE event = 'play_request' AND assetid = {a:String}) ORDER BY seq",
-            {"c": CUSTOMER, "a": sid},
+            by_hand(
+                "SELECT toString(event) AS event, startup_ms, play_ms, rebuffer_ms, streamformat, assetid FROM events "
+                "WHERE customer_id = {c:UInt32} AND sdkversion LIKE 'CMCD%' AND view_id IN "
+                "(SELECT view_id FROM events WHERE event = 'play_request' AND assetid = {a:String}) ORDER BY seq",
+                {"c": CUSTOMER, "a": sid},
+            )
         )
         .to_pylist()
     )

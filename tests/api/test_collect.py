@@ -23,6 +23,7 @@ from sightline.ingest.collect import MAX_BODY_BYTES, MAX_DECODED_BYTES
 from sightline.ingest.native import BATCH, to_event_table
 from sightline.settings import Settings
 from sightline.store.writer import BatchingWriter
+from tests.handwritten import by_hand
 from tests.times import RECENT_HOUR_MS
 
 START_MS = RECENT_HOUR_MS
@@ -77,9 +78,11 @@ def stored(world: World, view: int) -> list[dict[str, Any]]:
     services(world.client.app).writer.flush()
     store = services(world.client.app).store
     table = store.query(
-        "SELECT seq, toString(event) AS event, started, play_ms FROM events WHERE view_id = toUUID({v:String}) "
-        "ORDER BY seq",
-        {"v": uuid7(view)},
+        by_hand(
+            "SELECT seq, toString(event) AS event, started, play_ms FROM events WHERE view_id = toUUID({v:String}) "
+            "ORDER BY seq",
+            {"v": uuid7(view)},
+        ),
     )
     rows: list[dict[str, Any]] = table.to_pylist()
     return rows
@@ -94,9 +97,11 @@ def test_a_batch_is_stored_and_its_retry_counted_once(world: World) -> None:
     assert [r["seq"] for r in stored(world, 1)] == [0, 1, 2, 3]
     store = services(world.client.app).store
     view = store.query(
-        "SELECT sum(play_ms) AS play, max(completed) AS completed, max(cdn) AS cdn FROM views "
-        "WHERE view_id = toUUID({v:String})",
-        {"v": uuid7(1)},
+        by_hand(
+            "SELECT sum(play_ms) AS play, max(completed) AS completed, max(cdn) AS cdn FROM views "
+            "WHERE view_id = toUUID({v:String})",
+            {"v": uuid7(1)},
+        ),
     ).to_pylist()
     assert view == [{"play": 10_100, "completed": 1, "cdn": "akamai"}]
 
@@ -218,8 +223,10 @@ def test_control_characters_are_stored_as_replacement_characters_tab_and_newline
     running = services(world.client.app)
     running.writer.flush()
     rows = running.store.query(
-        "SELECT assetname, error_message FROM events WHERE view_id = toUUID({v:String}) AND seq = 2",
-        {"v": uuid7(7)},
+        by_hand(
+            "SELECT assetname, error_message FROM events WHERE view_id = toUUID({v:String}) AND seq = 2",
+            {"v": uuid7(7)},
+        )
     ).to_pylist()
     assert rows == [{"assetname": "NUL\ufffd ESC\ufffd[2J DEL\ufffd C1\ufffd tab\t LF\n é",
                      "error_message": "red \ufffd[31m alert\r\n"}]  # fmt: skip

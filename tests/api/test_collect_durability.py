@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sightline.settings import Settings
 from sightline.store import open_store
+from tests.handwritten import by_hand
 from tests.times import RECENT_HOUR_MS
 
 EVENTS_PER_BATCH = 50
@@ -108,7 +109,9 @@ def test_acknowledged_events_survive_sigkill(tmp_path: Path) -> None:
     store = open_store(Settings(data_dir=data_dir))
     try:
         counts = store.query(
-            "SELECT toString(view_id) AS view, count() AS events FROM events WHERE customer_id = 5 GROUP BY view"
+            by_hand(
+                "SELECT toString(view_id) AS view, count() AS events FROM events WHERE customer_id = 5 GROUP BY view"
+            )
         ).to_pylist()
     finally:
         store.close()

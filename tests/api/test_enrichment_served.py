@@ -17,6 +17,7 @@ from pathlib import Path
 from sightline.settings import Settings
 from sightline.store import open_store
 from tests.api.test_collect_durability import cli, free_port
+from tests.handwritten import by_hand
 from tests.times import RECENT_HOUR_MS
 
 START_MS = RECENT_HOUR_MS
@@ -59,7 +60,9 @@ def test_a_local_client_cannot_claim_an_address_through_the_server(tmp_path: Pat
         server.wait(30)
     store = open_store(Settings(data_dir=data_dir))
     try:
-        rows = store.query("SELECT ipaddress, browser, platform, device FROM events WHERE customer_id = 5").to_pylist()
+        rows = store.query(
+            by_hand("SELECT ipaddress, browser, platform, device FROM events WHERE customer_id = 5")
+        ).to_pylist()
     finally:
         store.close()
     assert rows == [{"ipaddress": "127.0.0.1", "browser": "Firefox", "platform": "Windows", "device": "desktop"}]

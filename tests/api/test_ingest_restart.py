@@ -17,6 +17,7 @@ from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.settings import Settings
 from sightline.store import open_store
+from tests.handwritten import by_hand
 from tests.ingest.mux_fixtures import load
 
 CUSTOMER = 1001
@@ -45,9 +46,11 @@ def stored_views(data_dir: Path, asset_column: str) -> dict[str, list[dict[str, 
     store = open_store(settings(data_dir))
     try:
         rows = store.query(
-            f"SELECT {asset_column} AS asset, toUnixTimestamp64Milli(ts) AS at, {COMPARED} FROM events "
-            "WHERE customer_id = {c:UInt32} ORDER BY asset, seq",
-            {"c": CUSTOMER},
+            by_hand(
+                f"SELECT {asset_column} AS asset, toUnixTimestamp64Milli(ts) AS at, {COMPARED} FROM events "
+                "WHERE customer_id = {c:UInt32} ORDER BY asset, seq",
+                {"c": CUSTOMER},
+            )
         ).to_pylist()
     finally:
         store.close()

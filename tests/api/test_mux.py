@@ -22,6 +22,7 @@ from sightline.ingest.collect import MAX_BODY_BYTES
 from sightline.ingest.native import BATCH, to_event_table
 from sightline.settings import Settings
 from sightline.store.writer import BatchingWriter
+from tests.handwritten import by_hand
 from tests.ingest.mux_fixtures import Recorded, last, load
 from tests.times import ANY_PAST_S
 
@@ -149,9 +150,11 @@ def test_lone_surrogates_are_stored_as_replacement_characters_and_never_stop_the
     stored = (
         services(world.client.app)
         .store.query(
-            "SELECT assetname, toString(error_code) AS code, error_message FROM events "
-            "WHERE customer_id = {c:UInt32} AND assetid = 'surrogates' AND event = 'error'",
-            {"c": CUSTOMER},
+            by_hand(
+                "SELECT assetname, toString(error_code) AS code, error_message FROM events "
+                "WHERE customer_id = {c:UInt32} AND assetid = 'surrogates' AND event = 'error'",
+                {"c": CUSTOMER},
+            )
         )
         .to_pylist()
     )

@@ -22,6 +22,7 @@ from sightline.ingest.mux import MuxViewState, decode_view, parse_body
 from sightline.ingest.pipeline import derived_view_id
 from sightline.settings import Settings
 from sightline.store import open_store
+from tests.handwritten import by_hand
 from tests.ingest.mux_fixtures import load
 
 CUSTOMER = 7
@@ -133,10 +134,12 @@ def test_mux_views_straddling_a_sigkill_are_stored_as_if_nothing_happened(tmp_pa
     store = open_store(Settings(data_dir=data_dir))
     try:
         rows = store.query(
-            "SELECT toString(view_id) AS view, toString(event) AS event, seq, toUnixTimestamp64Milli(ts) AS ts, "
-            "started, startup_ms, play_ms, rebuffer_ms, ad_ms, bytes FROM events "
-            "WHERE customer_id = {c:UInt32} ORDER BY view, seq",
-            {"c": CUSTOMER},
+            by_hand(
+                "SELECT toString(view_id) AS view, toString(event) AS event, seq, toUnixTimestamp64Milli(ts) AS ts, "
+                "started, startup_ms, play_ms, rebuffer_ms, ad_ms, bytes FROM events "
+                "WHERE customer_id = {c:UInt32} ORDER BY view, seq",
+                {"c": CUSTOMER},
+            )
         ).to_pylist()
     finally:
         store.close()

@@ -25,6 +25,7 @@ from sightline.app import create_app
 from sightline.auth.kinds import KeyKind, Role
 from sightline.settings import Settings
 from sightline.smartquery.service import store_tag
+from tests.handwritten import by_hand
 
 CUSTOMER, PLAN_LEVEL = 1001, 6831
 START = datetime(2024, 6, 1, tzinfo=UTC)
@@ -69,7 +70,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         token = auth.tokens.password_grant(name, f"password-{name}").access_token
         users[name] = {"Authorization": f"Bearer {token}"}
     with TestClient(app) as client:
-        services(app).store.execute(_VIEWS_SQL)
+        services(app).store.execute(by_hand(_VIEWS_SQL))
         yield World(client, {"X-API-Key": key}, users)
 
 
@@ -96,7 +97,7 @@ class Request:
 def _in_engine(world: World, query_id: str) -> bool:
     tag = store_tag(CUSTOMER, query_id)
     listed = services(world.client.app).store.query(
-        "SELECT count() AS n FROM system.processes WHERE Settings['log_comment'] = {tag:String}", {"tag": tag}
+        by_hand("SELECT count() AS n FROM system.processes WHERE Settings['log_comment'] = {tag:String}", {"tag": tag})
     )
     return bool(listed.column("n")[0].as_py())
 

@@ -18,6 +18,7 @@ from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.settings import Settings
 from sightline.simulate import SimulationConfig, run_simulation
+from tests.handwritten import by_hand
 
 END = datetime(2026, 10, 1, tzinfo=UTC)
 START_S, END_S = int((END - timedelta(days=1)).timestamp()), int(END.timestamp())
@@ -214,8 +215,10 @@ def test_x17_with_an_orderby_it_requests_answers_each_of_its_parameters(client: 
     store = services(client.app).store
     city, device = (
         store.query(  # X17's filter syntax over values the simulated day holds
-            "SELECT city, device FROM views WHERE customer_id = 1001 AND city != '' GROUP BY city, device "
-            "ORDER BY count() DESC, city, device LIMIT 1"
+            by_hand(
+                "SELECT city, device FROM views WHERE customer_id = 1001 AND city != '' GROUP BY city, device "
+                "ORDER BY count() DESC, city, device LIMIT 1"
+            )
         )
         .to_pylist()[0]
         .values()

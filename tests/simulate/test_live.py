@@ -12,6 +12,7 @@ from sightline.simulate import SimulationConfig, simulate
 from sightline.simulate.live import LiveTraffic, split_due
 from sightline.store import EmbeddedStore
 from sightline.store.writer import BatchingWriter
+from tests.handwritten import by_hand
 
 
 def events_at(ms: list[int]) -> BeaconBatch:
@@ -38,7 +39,9 @@ def test_held_events_reach_the_store_when_due(store: EmbeddedStore, tmp_path: Pa
     live.hold(to_event_table(1, [events_at([now_ms - 1_000, now_ms + 2_500, now_ms + 3_600_000])]))
 
     def stored() -> list[int]:
-        table = store.query("SELECT toUnixTimestamp64Milli(ts) AS t FROM events WHERE customer_id = 1 ORDER BY t")
+        table = store.query(
+            by_hand("SELECT toUnixTimestamp64Milli(ts) AS t FROM events WHERE customer_id = 1 ORDER BY t")
+        )
         return [int(t) for t in table.column("t").to_pylist()]
 
     live.start()

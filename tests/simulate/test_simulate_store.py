@@ -10,9 +10,12 @@ import pytest
 from sightline.catalog import DIMENSION_HASHES, PARTS, ROLLUPS
 from sightline.catalog.dimensions import DimensionHashSpec
 from sightline.catalog.parts import OUTCOMES
+from sightline.query.parts import part_state
+from sightline.query.printer import print_definition
 from sightline.simulate.batch import TRUTH_COUNTS
 from sightline.simulate.incidents import to_ms
 from sightline.store import EmbeddedStore
+from tests.handwritten import by_hand
 from tests.simulate.conftest import DAY, SimulatedDay
 
 TRUE_COLUMNS = TRUTH_COUNTS
@@ -28,7 +31,7 @@ def _views(store: EmbeddedStore) -> pd.DataFrame:
         f"max(play_requested) AS play_requested, max(started) AS started, {merged}, {flags} "
         "FROM views GROUP BY view_id"
     )
-    views: pd.DataFrame = store.query(sql).to_pandas().set_index("view_id").sort_index()
+    views: pd.DataFrame = store.query(by_hand(sql)).to_pandas().set_index("view_id").sort_index()
     return views
 
 
@@ -59,8 +62,10 @@ def test_stored_hashes_are_those_of_the_true_ids(
     """Each view's stored hash is the hash of its true value (0 for none), although its rows were merged from
     several insert blocks."""
     got = loaded_store.query(
-        f"SELECT toString(view_id) AS view_id, `{stored.dimension}` AS value, `{stored.name}` AS stored, "
-        "if(empty(value), 0, cityHash64(value)) AS expected FROM views FINAL ORDER BY view_id"
+        by_hand(
+            f"SELECT toString(view_id) AS view_id, `{stored.dimension}` AS value, `{stored.name}` AS stored, "
+            "if(empty(value), 0, cityHash64(value)) AS expected FROM views FINAL ORDER BY view_id"
+        )
     ).to_pandas()
     truth = day.views.to_pandas().set_index("view_id").sort_index()
     assert list(got["view_id"]) == list(truth.index)
@@ -72,12 +77,14 @@ def test_stored_hashes_are_those_of_the_true_ids(
 def _rollup_totals(store: EmbeddedStore, table: str) -> dict[str, float]:
     sums = ", ".join(f"sum(`{p.name}`) AS `{p.name}`" for p in SUM_PARTS)
     uniqs = ", ".join(f"uniqMerge(`{p.name}`) AS `{p.name}`" for p in UNIQ_PARTS)
-    return dict(store.query(f"SELECT {sums}, {uniqs} FROM {table}").to_pylist()[0])
+    return dict(store.query(by_hand(f"SELECT {sums}, {uniqs} FROM {table}")).to_pylist()[0])
 
 
 def _event_totals(store: EmbeddedStore) -> dict[str, float]:
-    sums = ", ".join(f"sumIf(toUInt64({p.expression}), {p.condition}) AS `{p.name}`" for p in SUM_PARTS)
-    return dict(store.query(f"SELECT {sums} FROM events SETTINGS prefer_column_name_to_alias = 1").to_pylist()[0])
+    sums = ", ".join(f"{print_definition(part_state(p))} AS `{p.name}`" for p in SUM_PARTS)
+    return dict(
+        store.query(by_hand(f"SELECT {sums} FROM events SETTINGS prefer_column_name_to_alias = 1")).to_pylist()[0]
+    )
 
 
 def _truth_totals(day: SimulatedDay) -> dict[str, int]:
@@ -126,8 +133,10 @@ def _ratio_in_and_out(store: EmbeddedStore, sql_value: str, where: str, name: st
     matches = " AND ".join(f"{k} = '{v}'" for k, v in incident.filters.items()) or "1"
     inside = f"toUnixTimestamp64Milli(view_start) BETWEEN {to_ms(incident.start)} AND {to_ms(incident.end) - 1}"
     row = store.query(
-        f"SELECT {sql_value.format(cond=inside)} AS during, {sql_value.format(cond=f'NOT ({inside})')} AS base "
-        f"FROM (SELECT * FROM views FINAL) WHERE {matches} AND {where}"
+        by_hand(
+            f"SELECT {sql_value.format(cond=inside)} AS during, {sql_value.format(cond=f'NOT ({inside})')} AS base "
+            f"FROM (SELECT * FROM views FINAL) WHERE {matches} AND {where}"
+        )
     ).to_pylist()[0]
     return float(row["during"]), float(row["base"])
 
@@ -186,7 +195,7 @@ VIEW_TOTALS = {
 @pytest.mark.parametrize("rollup", [r.name for r in ROLLUPS])
 def test_rollup_totals_equal_the_totals_of_views(loaded_store: EmbeddedStore, rollup: str) -> None:
     selects = ", ".join(f"{sql} AS `{name}`" for name, sql in VIEW_TOTALS.items())
-    of_views = loaded_store.query(f"SELECT {selects} FROM (SELECT * FROM views FINAL)").to_pylist()[0]
+    of_views = loaded_store.query(by_hand(f"SELECT {selects} FROM (SELECT * FROM views FINAL)")).to_pylist()[0]
     totals = _rollup_totals(loaded_store, rollup)
     assert {name: totals[name] for name in VIEW_TOTALS} == of_views
     assert of_views["attempts"] > 1000

@@ -25,6 +25,7 @@ from sightline.smartquery.spec import DayTable, SmartQuery, StoredDays
 from sightline.smartquery.views import live_spans, whole_days
 from sightline.store import EmbeddedStore
 from sightline.store.schema import PATH_ENTRIES_TABLE, STORED_DAY_SLICES_TABLE, SUBSCRIBER_DAYS_TABLE
+from tests.handwritten import by_hand
 
 CUSTOMER, OTHER = 41, 42
 START = datetime(2025, 3, 1, tzinfo=UTC)
@@ -59,7 +60,7 @@ def _planned(store: EmbeddedStore, query: SmartQuery) -> SmartQuery:
 
 
 def _slices(store: EmbeddedStore, table: str) -> set[int]:
-    found = store.query(f"SELECT DISTINCT slice FROM {table}").column("slice").to_pylist()
+    found = store.query(by_hand(f"SELECT DISTINCT slice FROM {table}")).column("slice").to_pylist()
     return {int(s) for s in found}
 
 
@@ -168,3 +169,27 @@ def test_the_refresher_stores_settled_days_and_goes_on_after_a_failed_round(load
         refresher.stop()
     assert len(rounds) >= 2
     assert _planned(loaded, query).stored.days == DAYS
+
+
+def test_slices_of_another_catalog_version_are_not_read_and_are_computed_again(
+    loaded: EmbeddedStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stored_days.refresh_days(loaded, [CUSTOMER], SETTLED)
+    query = _query("contentpaths", START, END)
+    assert _planned(loaded, query).stored.days == DAYS
+    assert stored_days.outdated_slices(loaded) == {}
+    # the same kind, computed otherwise (a changed formula): the SQL of a day's rows differs, so does its version
+    changed = replace(paths.DAYS, rows=lambda day: replace(paths.counted_entries(day), limit=10**9))
+    assert stored_days.kind_version(changed) != stored_days.kind_version(paths.DAYS)
+    assert stored_days.plan(changed, loaded, query).stored == StoredDays()  # computed from views meanwhile
+    monkeypatch.setattr(stored_days, "DAY_TABLES", (changed, subscribers.DAYS))
+    assert stored_days.outdated_slices(loaded) == {"paths": len(DAYS)}
+    later = SETTLED + timedelta(minutes=1)
+    assert stored_days.refresh_days(loaded, [CUSTOMER], later) == len(DAYS)
+    planned = stored_days.plan(changed, loaded, query)
+    assert planned.stored.days == DAYS
+    assert _answer(loaded, planned) == _answer(loaded, query)
+    assert _planned(loaded, query).stored == StoredDays()  # the old version reads none of the new slices
+    assert stored_days.outdated_slices(loaded) == {"paths": len(DAYS)}  # until retired
+    stored_days.refresh_days(loaded, [CUSTOMER], later + stored_days.RETIRE_AFTER)
+    assert stored_days.outdated_slices(loaded) == {}

@@ -15,6 +15,7 @@ import pytest
 from sightline.ingest.native import BATCH, to_event_table
 from sightline.store import DataArrival, EmbeddedStore, QueryCancelledError
 from sightline.store.layout import arrivals_of
+from tests.handwritten import by_hand
 
 LONG_QUERY = "SELECT count() AS n FROM numbers(100000000000) WHERE sipHash64(number) % 7 = 3 SETTINGS max_threads = 1"
 """Minutes of work on one core: it ends only when cancelled (or at the store's time limit)."""
@@ -39,7 +40,7 @@ class Running:
     def _run(self, store: EmbeddedStore, sql: str, tag: str) -> None:
         began = time.perf_counter()
         try:
-            store.query(sql, tag=tag)
+            store.query(by_hand(sql), tag=tag)
         except BaseException as error:
             self.error = error
         self.seconds = time.perf_counter() - began
@@ -57,7 +58,7 @@ def test_a_running_query_is_cancelled_by_its_tag(one_session_store: EmbeddedStor
     running.join(timeout=20)
     assert isinstance(running.error, QueryCancelledError)
     assert time.perf_counter() - began < 10
-    assert one_session_store.query("SELECT 42 AS x").column("x").to_pylist() == [42]  # the session works again
+    assert one_session_store.query(by_hand("SELECT 42 AS x")).column("x").to_pylist() == [42]  # the session works again
     assert not one_session_store.cancel("q-long")  # ended: nothing to cancel
 
 
@@ -77,8 +78,8 @@ def test_a_query_waiting_for_a_session_is_cancelled_before_it_runs(one_session_s
 def test_tags_are_checked(store: EmbeddedStore) -> None:
     assert not store.cancel("never-seen")
     with pytest.raises(ValueError, match="not a query tag"):
-        store.query("SELECT 1", tag="x'; KILL")
-    assert store.query("SELECT 7 AS x", tag="q-1").column("x").to_pylist() == [7]
+        store.query(by_hand("SELECT 1"), tag="x'; KILL")
+    assert store.query(by_hand("SELECT 7 AS x"), tag="q-1").column("x").to_pylist() == [7]
 
 
 def _batch(customer_id: int, start_ms: int, offsets_ms: list[int]) -> pa.Table:

@@ -12,9 +12,11 @@ import pyarrow as pa
 from sightline.catalog.events import ERROR_EVENT_TYPES, ERROR_EVENTS_TABLE
 from sightline.ingest.native import BATCH, to_event_table
 from sightline.query.errors import ERROR_EVENTS
+from sightline.query.printer import print_definition
 from sightline.store import EmbeddedStore
 from sightline.store.migrations import apply_migrations
 from sightline.store.schema import error_events_ddl, event_columns
+from tests.handwritten import by_hand
 
 CUSTOMER = 7
 START_MS = 1_780_000_000_000
@@ -33,7 +35,7 @@ def batch(view: int, events: list[tuple[str, int]]) -> pa.Table:
 
 def rows(store: EmbeddedStore, table: str, where: str = "1") -> list[tuple[Any, ...]]:
     columns = ", ".join(f"`{c.name}`" for c in event_columns())
-    found = store.query(f"SELECT {columns} FROM {table} WHERE {where} ORDER BY view_id, seq").to_pylist()
+    found = store.query(by_hand(f"SELECT {columns} FROM {table} WHERE {where} ORDER BY view_id, seq")).to_pylist()
     return [tuple(row.values()) for row in found]
 
 
@@ -52,7 +54,7 @@ def test_error_events_hold_each_error_of_events_once(tmp_path: Path) -> None:
         store.insert_events(later, dedup_token="segment-1")
         store.insert_events(later, dedup_token="segment-1")  # a spool segment inserted again after a crash
         for statement in error_events_ddl(5):  # the migration run again, as after a crash before its record
-            store.execute(statement)
+            store.execute(by_hand(statement))
         store.insert_events(batch(4, [("ad_error", 0)]))
         assert len(rows(store, ERROR_EVENTS_TABLE)) == 5
         assert rows(store, ERROR_EVENTS_TABLE) == rows(store, "events", errors_in_events)
@@ -62,4 +64,5 @@ def test_error_events_hold_each_error_of_events_once(tmp_path: Path) -> None:
 
 
 def test_the_error_api_counts_only_events_the_table_holds() -> None:
-    assert set(ERROR_EVENTS.values()) == {f"event = '{name}'" for name in ERROR_EVENT_TYPES}
+    printed = {print_definition(condition) for condition in ERROR_EVENTS.values()}
+    assert printed == {f"`event` = '{name}'" for name in ERROR_EVENT_TYPES}

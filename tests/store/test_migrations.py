@@ -18,6 +18,7 @@ from sightline.store import EmbeddedStore, open_store, spool
 from sightline.store.migrations import MIGRATIONS, apply_migrations
 from sightline.store.schema import event_columns
 from sightline.store.writer import BatchingWriter
+from tests.handwritten import by_hand
 
 CUSTOMER = 7
 START_MS = 1_780_000_000_000
@@ -40,8 +41,10 @@ def insert_at_version_1(store: EmbeddedStore, view: int, seq: int, event: str, *
         *(f"{{{n}:{'String' if 'String' in types[n] else types[n]}}}" for n in values),
     ]
     store.execute(
-        f"INSERT INTO events ({', '.join(names)}) SELECT {', '.join(selects)}",
-        {"view_id": view_id(view), "ts": START_MS + view + seq * 1000, "event": event, **values},
+        by_hand(
+            f"INSERT INTO events ({', '.join(names)}) SELECT {', '.join(selects)}",
+            {"view_id": view_id(view), "ts": START_MS + view + seq * 1000, "event": event, **values},
+        ),
     )
 
 
@@ -52,8 +55,11 @@ def batch(view: int, events: list[dict[str, Any]], **dimensions: Any) -> pa.Tabl
 
 def columns(store: EmbeddedStore, table: str) -> list[str]:
     described = store.query(
-        "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String} ORDER BY position",
-        {"t": table},
+        by_hand(
+            "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String} "
+            "ORDER BY position",
+            {"t": table},
+        ),
     )
     names: list[str] = described.column("name").to_pylist()
     return names
@@ -61,10 +67,12 @@ def columns(store: EmbeddedStore, table: str) -> list[str]:
 
 def views(store: EmbeddedStore) -> dict[str, dict[str, Any]]:
     rows = store.query(
-        "SELECT toString(view_id) AS id, sum(play_ms) AS play, max(play_requested) AS attempts, max(cdn) AS cdn, "
-        "max(country) AS country, max(ipaddress) AS ipaddress FROM views WHERE customer_id = {c:UInt32} "
-        "GROUP BY view_id",
-        {"c": CUSTOMER},
+        by_hand(
+            "SELECT toString(view_id) AS id, sum(play_ms) AS play, max(play_requested) AS attempts, max(cdn) AS cdn, "
+            "max(country) AS country, max(ipaddress) AS ipaddress FROM views WHERE customer_id = {c:UInt32} "
+            "GROUP BY view_id",
+            {"c": CUSTOMER},
+        ),
     ).to_pylist()
     return {row.pop("id"): row for row in rows}
 
@@ -98,16 +106,21 @@ def test_the_upgrade_adds_the_columns_in_catalog_order_and_keeps_old_data(upgrad
         assert writer.replayed_rows == 1
         materialized = (
             store.query(
-                "SELECT count() AS n FROM system.parts_columns WHERE database = currentDatabase() AND table = 'views' "
-                "AND active AND has(splitByChar(',', {names:String}), column)",
-                {"names": ",".join(h.name for h in DIMENSION_HASHES)},
+                by_hand(
+                    "SELECT count() AS n FROM system.parts_columns WHERE database = currentDatabase() AND table = "
+                    "'views' "
+                    "AND active AND has(splitByChar(',', {names:String}), column)",
+                    {"names": ",".join(h.name for h in DIMENSION_HASHES)},
+                ),
             )
             .column("n")[0]
             .as_py()
         )
-        parts = store.query("SELECT count() AS n FROM system.parts WHERE table = 'views' AND active").column("n")
+        parts = store.query(by_hand("SELECT count() AS n FROM system.parts WHERE table = 'views' AND active")).column(
+            "n"
+        )
         assert materialized == parts[0].as_py() * len(DIMENSION_HASHES)  # on disk in every part, old ones too
-        applied = store.query("SELECT version FROM schema_migrations ORDER BY version").column("version")
+        applied = store.query(by_hand("SELECT version FROM schema_migrations ORDER BY version")).column("version")
         assert applied.to_pylist() == [m.version for m in MIGRATIONS]
         assert columns(store, "events") == [c.name for c in event_columns()]
         view_dimensions = [c for c in columns(store, "views") if c in {d.name for d in DIMENSIONS}]
@@ -130,11 +143,17 @@ def test_the_upgrade_adds_the_columns_in_catalog_order_and_keeps_old_data(upgrad
             view_id(SPOOLED_VIEW): {"play": 0, "attempts": 1, "cdn": "fastly", "country": "", "ipaddress": ""},
         }
         hashes = store.query(
-            "SELECT toString(view_id) AS id, title_hash AS title, viewer_hash AS viewer, subscriber_hash AS subscriber "
-            "FROM views FINAL ORDER BY id"
+            by_hand(
+                "SELECT toString(view_id) AS id, title_hash AS title, viewer_hash AS viewer, subscriber_hash AS "
+                "subscriber "
+                "FROM views FINAL ORDER BY id"
+            )
         ).to_pylist()
         expected = store.query(
-            "SELECT cityHash64('title-old') AS old, cityHash64('title-new') AS new, cityHash64('viewer-old') AS viewer"
+            by_hand(
+                "SELECT cityHash64('title-old') AS old, cityHash64('title-new') AS new, "
+                "cityHash64('viewer-old') AS viewer"
+            )
         ).to_pylist()[0]
         assert hashes == [
             {"id": view_id(OLD_VIEW), "title": expected["old"], "viewer": expected["viewer"], "subscriber": 0},
@@ -142,14 +161,14 @@ def test_the_upgrade_adds_the_columns_in_catalog_order_and_keeps_old_data(upgrad
             {"id": view_id(SPOOLED_VIEW), "title": 0, "viewer": 0, "subscriber": 0},
         ]
         events = store.query(
-            "SELECT toString(view_id) AS id, seq, ipaddress, cdn FROM events ORDER BY id, seq"
+            by_hand("SELECT toString(view_id) AS id, seq, ipaddress, cdn FROM events ORDER BY id, seq")
         ).to_pylist()
         assert [(e["id"][-1], e["seq"], e["ipaddress"], e["cdn"]) for e in events] == [
             ("1", 0, "", "akamai"), ("1", 1, "", "akamai"), ("1", 2, "", "akamai"), ("1", 3, "", ""),
             ("2", 0, "203.0.113.0", ""), ("3", 0, "", "fastly"),
         ]  # fmt: skip
         for rollup in ROLLUPS:  # the rollups' materialized views still count every view
-            attempts = store.query(f"SELECT sum(attempts) AS n FROM {rollup.name}").column("n")[0].as_py()
+            attempts = store.query(by_hand(f"SELECT sum(attempts) AS n FROM {rollup.name}")).column("n")[0].as_py()
             assert attempts == 3, rollup.name
     finally:
         writer.close()

@@ -19,6 +19,7 @@ from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.auth.service import open_auth
 from sightline.settings import Settings
+from tests.handwritten import by_hand
 
 OPEN = stat.S_IRWXG | stat.S_IRWXO
 
@@ -48,7 +49,7 @@ def test_the_service_creates_nothing_that_others_can_read(tmp_path: Path) -> Non
     with TestClient(app) as client:
         assert client.post("/collect", json=batch, headers={"X-Ingest-Key": key}).status_code == 200
         deadline = time.monotonic() + 30
-        while not services(app).store.query("SELECT count() AS n FROM events").column("n")[0].as_py():
+        while not services(app).store.query(by_hand("SELECT count() AS n FROM events")).column("n")[0].as_py():
             assert time.monotonic() < deadline, "the batch never reached the store"
             time.sleep(0.1)
     app.state.auth.close()

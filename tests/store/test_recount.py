@@ -20,6 +20,7 @@ from sightline.simulate import SimulationConfig, simulate
 from sightline.store import EmbeddedStore
 from sightline.store.migrations import apply_migrations, event_days
 from sightline.store.schema import recounted_ddl
+from tests.handwritten import by_hand
 
 CUSTOMER = 1
 CONFIG = SimulationConfig(
@@ -65,19 +66,19 @@ def content(store: EmbeddedStore) -> dict[str, list[dict[str, Any]]]:
     found = {}
     views = [f"{c.aggregate}(`{c.name}`) AS `{c.name}`" for c in VIEW_COLUMNS]
     found["views"] = store.query(
-        f"SELECT toString(view_id) AS id, {', '.join(views)} FROM views GROUP BY view_id ORDER BY id"
+        by_hand(f"SELECT toString(view_id) AS id, {', '.join(views)} FROM views GROUP BY view_id ORDER BY id")
     ).to_pylist()
     for rollup in ROLLUPS:
         keys = ", ".join(["bucket", *(f"`{d}`" for d in rollup.dimensions)])
         parts = ", ".join(s for p in PARTS for s in _merge(p.aggregate, p.name))
         found[rollup.name] = store.query(
-            f"SELECT {keys}, {parts} FROM {rollup.name} GROUP BY {keys} ORDER BY {keys}"
+            by_hand(f"SELECT {keys}, {parts} FROM {rollup.name} GROUP BY {keys} ORDER BY {keys}")
         ).to_pylist()
     return found
 
 
 def _scalar(store: EmbeddedStore, sql: str) -> Any:
-    return store.query(sql).column(0)[0].as_py()
+    return store.query(by_hand(sql)).column(0)[0].as_py()
 
 
 @pytest.fixture(scope="module")
@@ -109,11 +110,13 @@ def test_a_version_7_store_is_recounted_into_what_version_8_makes(
                                                   "AND name = 'startup_ms_digest'")  # fmt: skip
 
         store.execute(  # a day a named query stored from the old `views`
-            "INSERT INTO stored_day_slices (customer_id, kind, day, slice, views_version) VALUES (1, 'paths', "
-            "'2024-05-04', 1, 1)"
+            by_hand(
+                "INSERT INTO stored_day_slices (customer_id, kind, day, slice, views_version) VALUES (1, 'paths', "
+                "'2024-05-04', 1, 1)"
+            )
         )
 
-        assert apply_migrations(store) == [8]
+        assert apply_migrations(store, until=8) == [8]
         assert content(store) == made_at_8
         assert _scalar(store, "SELECT count() FROM stored_day_slices") == 0, "computed again from the new views"
         for table in ("rollup_1h", "views"):
@@ -154,8 +157,8 @@ def test_the_recount_run_again_after_a_crash_comes_out_the_same(
             "before the last view": len(statements) - 1,
         }[crash]
         for statement in statements[:done]:
-            store.execute(statement)
-        assert apply_migrations(store) == [8]  # not recorded yet: run again whole
+            store.execute(by_hand(statement))
+        assert apply_migrations(store, until=8) == [8]  # not recorded yet: run again whole
         assert content(store) == made_at_8
     finally:
         store.close()

@@ -16,6 +16,7 @@ from sightline.settings import Settings
 from sightline.store import DataDirectoryLockedError, EmbeddedStore, open_store
 from sightline.store.migrations import MIGRATIONS, apply_migrations
 from sightline.store.schema import event_columns
+from tests.handwritten import by_hand
 
 START_MS = 1_780_000_000_000  # 2026-05-28T20:26:40Z
 
@@ -72,22 +73,26 @@ def sample_view(view_id: uuid.UUID) -> BeaconBatch:
 
 def test_migrations_are_idempotent(store: EmbeddedStore) -> None:
     assert apply_migrations(store) == []
-    versions = store.query("SELECT version FROM schema_migrations ORDER BY version").column("version").to_pylist()
+    versions = (
+        store.query(by_hand("SELECT version FROM schema_migrations ORDER BY version")).column("version").to_pylist()
+    )
     assert versions == [m.version for m in MIGRATIONS]
 
 
 def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
     for _ in range(2):
         store = open_store(Settings(data_dir=tmp_path))
-        count = store.query("SELECT count() AS n FROM schema_migrations").column("n")[0].as_py()
+        count = store.query(by_hand("SELECT count() AS n FROM schema_migrations")).column("n")[0].as_py()
         store.close()
         assert count == len(MIGRATIONS)
 
 
 def test_events_table_has_catalog_columns(store: EmbeddedStore) -> None:
     described = store.query(
-        "SELECT name, type FROM system.columns WHERE database = currentDatabase() "
-        "AND table = 'events' ORDER BY position"
+        by_hand(
+            "SELECT name, type FROM system.columns WHERE database = currentDatabase() "
+            "AND table = 'events' ORDER BY position"
+        )
     )
     assert described.column("name").to_pylist() == [c.name for c in event_columns()]
     assert len(DIMENSIONS) >= 40
@@ -99,13 +104,18 @@ def test_round_trip_events_views_rollups(store: EmbeddedStore) -> None:
     # the view arrives in two blocks, the later half first
     store.insert_events(batch.slice(3))
     store.insert_events(batch.slice(0, 3))
-    assert store.query("SELECT count() AS n FROM events WHERE customer_id = 42").column("n")[0].as_py() == 6
+    assert store.query(by_hand("SELECT count() AS n FROM events WHERE customer_id = 42")).column("n")[0].as_py() == 6
     view = store.query(
-        "SELECT toString(view_id) AS id, toUnixTimestamp64Milli(min(view_start)) AS start, max(started) AS started, "
-        "max(startup_ms) AS startup, sum(play_ms) AS play, sum(rebuffer_ms) AS rebuf, sum(rebuffer_count) AS stalls, "
-        "sum(bitrate_play) AS br, max(vpf) AS vpf, max(vsf) AS vsf, max(cdn) AS cdn, max(season) AS season, "
-        "max(fatal_error_code) AS code FROM views WHERE customer_id = {c:UInt32} GROUP BY view_id",
-        {"c": 42},
+        by_hand(
+            "SELECT toString(view_id) AS id, toUnixTimestamp64Milli(min(view_start)) AS start, max(started) "
+            "AS started, "
+            ""
+            "max(startup_ms) AS startup, sum(play_ms) AS play, sum(rebuffer_ms) AS rebuf, "
+            "sum(rebuffer_count) AS stalls, "
+            "sum(bitrate_play) AS br, max(vpf) AS vpf, max(vsf) AS vsf, max(cdn) AS cdn, max(season) AS season, "
+            "max(fatal_error_code) AS code FROM views WHERE customer_id = {c:UInt32} GROUP BY view_id",
+            {"c": 42},
+        ),
     ).to_pylist()
     assert view == [
         {
@@ -126,15 +136,17 @@ def test_round_trip_events_views_rollups(store: EmbeddedStore) -> None:
     ]
     for rollup in ROLLUPS:
         totals = store.query(
-            f"SELECT sum(attempts) AS attempts, sum(plays) AS plays, sum(play_ms) AS play, sum(vpf_views) AS vpf, "
-            f"sum(upswitches) AS up, uniqMerge(viewers) AS viewers FROM {rollup.name}"
+            by_hand(
+                f"SELECT sum(attempts) AS attempts, sum(plays) AS plays, sum(play_ms) AS play, sum(vpf_views) AS vpf, "
+                f"sum(upswitches) AS up, uniqMerge(viewers) AS viewers FROM {rollup.name}"
+            )
         ).to_pylist()
         assert totals == [{"attempts": 1, "plays": 1, "play": 36_500, "vpf": 1, "up": 1, "viewers": 1}], rollup.name
 
 
 def test_parameters_are_bound_not_spliced(store: EmbeddedStore) -> None:
     hostile = "x' OR 1=1 --"
-    table = store.query("SELECT {v:String} AS v", {"v": hostile})
+    table = store.query(by_hand("SELECT {v:String} AS v", {"v": hostile}))
     assert table.column("v").to_pylist() == [hostile]
 
 
@@ -162,4 +174,4 @@ def test_second_process_gets_a_clear_error(store: EmbeddedStore) -> None:
 
 @pytest.mark.parametrize("value", ["a\\", "\\", "a\tb", "a\nb", "x\\ny", "\\N", "\\'", "nul\0x", "{p0:String}"])
 def test_parameter_values_arrive_verbatim(store: EmbeddedStore, value: str) -> None:
-    assert store.query("SELECT {v:String} AS v", {"v": value}).column("v").to_pylist() == [value]
+    assert store.query(by_hand("SELECT {v:String} AS v", {"v": value})).column("v").to_pylist() == [value]

@@ -14,6 +14,7 @@ from sightline.ingest.native import BATCH, to_event_table
 from sightline.store import EmbeddedStore
 from sightline.store.migrations import apply_migrations
 from sightline.store.schema import CLOSED_DAY_MERGE_S, views_by_day_ddl
+from tests.handwritten import by_hand
 
 CUSTOMER = 7
 DAY_MS = 86_400_000
@@ -33,17 +34,23 @@ def batch(view: int, start_ms: int, events: list[tuple[str, int]]) -> pa.Table:
 
 def views(store: EmbeddedStore) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = store.query(
-        "SELECT toString(view_id) AS id, view_start, play_ms, started, cdn, last_ts, play_requested "
-        "FROM views FINAL ORDER BY id"
+        by_hand(
+            "SELECT toString(view_id) AS id, view_start, play_ms, started, cdn, last_ts, play_requested "
+            "FROM views FINAL ORDER BY id"
+        )
     ).to_pylist()
     return found
 
 
 def layout(store: EmbeddedStore) -> tuple[str, list[str]]:
     here = "database = currentDatabase() AND"
-    table = store.query(f"SELECT engine_full FROM system.tables WHERE {here} name = 'views'").column(0)[0].as_py()
+    table = (
+        store.query(by_hand(f"SELECT engine_full FROM system.tables WHERE {here} name = 'views'")).column(0)[0].as_py()
+    )
     partitions = store.query(
-        f"SELECT DISTINCT partition FROM system.parts WHERE {here} table = 'views' AND active ORDER BY partition"
+        by_hand(
+            f"SELECT DISTINCT partition FROM system.parts WHERE {here} table = 'views' AND active ORDER BY partition"
+        )
     ).column(0)
     return table, partitions.to_pylist()
 
@@ -73,9 +80,9 @@ def test_views_move_to_daily_partitions_whole_and_stay_fed(tmp_path: Path) -> No
         statements = views_by_day_ddl(6)
         exchanged = next(i for i, s in enumerate(statements) if s.startswith("EXCHANGE")) + 1
         for statement in statements[:exchanged]:  # a crash after the exchange, before the old table is dropped
-            store.execute(statement)
+            store.execute(by_hand(statement))
         for statement in statements:  # the migration run again, as after a crash before its record
-            store.execute(statement)
+            store.execute(by_hand(statement))
         assert layout(store) == (engine, partitions)
         assert views(store) == after
         store.insert_events(batch(3, START_MS, [("play_request", 0)]))

@@ -17,6 +17,7 @@ from sightline.store.layout import ViewEvents
 from sightline.store.quarantine import DIRECTORY as QUARANTINE
 from sightline.store.units import segment_table
 from sightline.store.writer import BatchingWriter, WriterClosedError, WriterOverloadedError
+from tests.handwritten import by_hand
 
 START_MS = 1_780_000_000_000
 
@@ -28,11 +29,11 @@ def view_batch(i: int, events: int = 3) -> pa.Table:
 
 
 def stored_events(store: EmbeddedStore) -> int:
-    return int(store.query("SELECT count() AS n FROM events").column("n")[0].as_py())
+    return int(store.query(by_hand("SELECT count() AS n FROM events")).column("n")[0].as_py())
 
 
 def rollup_play_ms(store: EmbeddedStore) -> int:
-    table = store.query("SELECT sum(play_ms) AS p FROM rollup_1h")
+    table = store.query(by_hand("SELECT sum(play_ms) AS p FROM rollup_1h"))
     return int(table.column("p")[0].as_py() or 0)
 
 
@@ -108,7 +109,7 @@ def test_a_segment_replayed_after_its_insert_landed_is_stored_once_rollups_inclu
     BatchingWriter(store, tmp_path).close()
     assert stored_events(store) == 15
     assert rollup_play_ms(store) == play_ms
-    assert store.query("SELECT count() AS n FROM views FINAL").column("n")[0].as_py() == 5
+    assert store.query(by_hand("SELECT count() AS n FROM views FINAL")).column("n")[0].as_py() == 5
 
 
 def test_a_segment_the_store_refuses_is_quarantined_and_later_ones_are_stored(

@@ -23,6 +23,7 @@ from sightline.store import EmbeddedStore, StoreError, open_store, quarantine, s
 from sightline.store.layout import ViewEvents
 from sightline.store.spool import Batch
 from sightline.store.writer import BatchingWriter
+from tests.handwritten import by_hand
 
 DAY_MS = 86_400_000
 NOW_MS = 1_780_000_000_000
@@ -50,9 +51,9 @@ def months_apart(customer: int, n: int) -> Batch:
 
 def counts(store: EmbeddedStore) -> dict[int, tuple[int, int, int]]:
     """Per customer: events, views, and play_ms summed in the hourly rollup."""
-    events = store.query("SELECT customer_id AS c, count() AS n FROM events GROUP BY c").to_pylist()
-    views = store.query("SELECT customer_id AS c, uniqExact(view_id) AS n FROM views GROUP BY c").to_pylist()
-    play = store.query("SELECT customer_id AS c, sum(play_ms) AS p FROM rollup_1h GROUP BY c").to_pylist()
+    events = store.query(by_hand("SELECT customer_id AS c, count() AS n FROM events GROUP BY c")).to_pylist()
+    views = store.query(by_hand("SELECT customer_id AS c, uniqExact(view_id) AS n FROM views GROUP BY c")).to_pylist()
+    play = store.query(by_hand("SELECT customer_id AS c, sum(play_ms) AS p FROM rollup_1h GROUP BY c")).to_pylist()
     by: dict[int, list[int]] = {}
     for index, rows in enumerate((events, views, play)):
         for row in rows:
@@ -129,13 +130,15 @@ POISONED_VIEW = (
 def poisoned_view(store: EmbeddedStore) -> EmbeddedStore:
     """A materialized view that refuses every block holding an event of asset `poison`: an insert of such a block
     fails, after `events` stored it or before (it depends on the engine's threads)."""
-    store.execute("CREATE TABLE poisoned_sink (x UInt8) ENGINE = Null")
-    store.execute(POISONED_VIEW)
+    store.execute(by_hand("CREATE TABLE poisoned_sink (x UInt8) ENGINE = Null"))
+    store.execute(by_hand(POISONED_VIEW))
     return store
 
 
 def stored_events(store: EmbeddedStore, customer: int) -> int:
-    return int(store.query(f"SELECT count() AS n FROM events WHERE customer_id = {customer}").column("n")[0].as_py())
+    return int(
+        store.query(by_hand(f"SELECT count() AS n FROM events WHERE customer_id = {customer}")).column("n")[0].as_py()
+    )
 
 
 def test_a_failed_insert_leaves_rows_in_a_materialized_view_only_when_events_holds_them(
@@ -178,7 +181,7 @@ def test_an_insert_that_partly_landed_is_completed_under_its_own_token_never_div
     time.sleep(0.3)  # a few more attempts fail
     assert writer.pending_rows == 6
     assert spool.Journal.of(segment).split == set()
-    store.execute("DROP VIEW poisoned_mv")  # the fault goes away
+    store.execute(by_hand("DROP VIEW poisoned_mv"))  # the fault goes away
     writer.flush()
     writer.close()
     assert counts(store) == {1: (3, 1, 3000), 2: (3, 1, 3000)}  # once in every table
@@ -201,7 +204,7 @@ def test_a_poison_unit_that_partly_landed_is_quarantined_whole_and_its_replay_co
     assert (unit.customers, unit.rows) == ((1, 2), 6)
     assert "a materialized view refuses this block" in unit.reason
     assert "." not in unit.token  # the segment's own token
-    store.execute("DROP VIEW poisoned_mv")
+    store.execute(by_hand("DROP VIEW poisoned_mv"))
     [(_, refusal)] = quarantine.replay(store, tmp_path)
     assert refusal is None
     assert {c: v for c, v in counts(store).items() if c != 9} == {1: (3, 1, 3000), 2: (3, 1, 3000)}
@@ -225,13 +228,13 @@ def test_nothing_is_quarantined_while_the_engine_refuses_every_insert(
     writer = BatchingWriter(store, tmp_path, max_delay_s=SEAL_S, retry_delays_s=RETRY_S)
     writer.write(run(3, 0))
     writer.flush()  # a part in the month's partition
-    store.execute(refuse)
+    store.execute(by_hand(refuse))
     for n in range(4):
         one_segment(writer, [run(1, n), run(2, n)])
     time.sleep(2.0)  # about 40 attempts of each held unit
     assert writer.pending_rows == 24
     assert quarantine.entries(tmp_path) == []
-    store.execute(restore)
+    store.execute(by_hand(restore))
     writer.flush()
     writer.close()
     assert counts(store) == {1: (12, 4, 12_000), 2: (12, 4, 12_000), 3: (3, 1, 3000)}

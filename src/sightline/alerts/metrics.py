@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sightline.alerts.detect import Direction, MetricKind
+from sightline.catalog.expression import ALWAYS
 from sightline.catalog.formula import Binary, Const, Formula, Part, PeriodMs, parts_of
 from sightline.catalog.metrics import MetricSpec, metric
 from sightline.catalog.parts import PARTS
@@ -60,7 +61,7 @@ VOLUME_PARTS = ("attempts", "viewers")
 """Parts every round reads besides its metrics': a cohort-interval is judged only with enough attempts and
 (distinct) viewers."""
 
-_COUNT_PARTS = frozenset(p.name for p in PARTS if p.aggregate == "sum" and p.expression == "1")
+_COUNT_PARTS = frozenset(p.name for p in PARTS if p.aggregate == "sum" and p.expression == ALWAYS)
 """Parts that count events or views (a sum of 1 per matching row)."""
 
 

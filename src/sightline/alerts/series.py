@@ -78,8 +78,7 @@ def leaves_query(
 
 def fetch(engine: Engine, query: MetricQuery) -> pa.Table:
     """The rows of `query`, as an Arrow table (columns: dimensions, `timestamp` in epoch s, parts)."""
-    sql, params = print_select(compile_metrics(query).select)
-    table: pa.Table = engine.query(sql, params)
+    table: pa.Table = engine.query(print_select(compile_metrics(query).select))
     return table
 
 

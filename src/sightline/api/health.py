@@ -11,6 +11,7 @@ from sightline import __version__
 from sightline.api.access import access
 from sightline.api.deps import StoreDep
 from sightline.auth.plans import PUBLIC
+from sightline.query.printer import PING
 from sightline.store.migrations import MIGRATIONS
 
 router = APIRouter(tags=["health"])
@@ -32,7 +33,7 @@ class HealthResponse(BaseModel):
 async def healthz(store: StoreDep) -> HealthResponse | JSONResponse:
     """200 when the store answers a query; 503 otherwise."""
     try:
-        await run_in_threadpool(store.query, "SELECT 1")
+        await run_in_threadpool(store.query, PING)
     except Exception as error:  # any store failure means unhealthy, and says why
         return JSONResponse(status_code=503, content={"status": "unavailable", "error": str(error)[:200]})
     return HealthResponse(status="ok", version=__version__, schema_version=MIGRATIONS[-1].version)

@@ -141,7 +141,7 @@ def restore_views(store: Store, sessions: Sessionizer, view_ids: dict[int, list[
 def _restore(store: Store, sessions: Sessionizer, queries: list[tuple[int, Select]]) -> int:
     rows: list[tuple[int, dict[str, Any]]] = []
     for customer_id, query in queries:
-        table = store.read_internal(*print_select(query))
+        table = store.read_internal(print_select(query))
         rows.extend((customer_id, row) for row in table.to_pylist())
     for customer_id, row in sorted(rows, key=lambda pair: int(pair[1]["last_ts"])):
         sessions.restore(

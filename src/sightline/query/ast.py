@@ -6,7 +6,10 @@ Invariants, held by construction:
 - a function is a `Func` whose name is in `FUNCTIONS`;
 - every table read is a `Table` carrying the customer id: the printer adds the tenant guard
   `customer_id = {…}` to the WHERE of the SELECT that reads it, so no query can be printed without it;
-- `Trusted` holds SQL fragments written in the catalog (part expressions over `events`), never input;
+- every statement that writes is of one customer: an `Insert` writes the customer id of its rows itself and
+  reads only that customer's tables, a `Delete` deletes only that customer's rows; the one exception is
+  `BatchInsert`, the collector's batch of events of many customers, each row carrying its own;
+- constants are the code's or the catalog's (`Number`, `Integer`, `Symbol`, `Null`), never input;
 - a `Join` joins two SELECTs, each printed with its own tenant guard, on key columns by name;
 - a SELECT may read another SELECT (a subquery) or use one as a value (`ScalarSelect`): the inner SELECT
   carries its own tenant guard; a `Lambda`'s parameters are identifiers, read in its body as `Column`s.
@@ -38,6 +41,9 @@ FUNCTIONS: frozenset[str] = frozenset(
         "arrayUniq", "groupUniqArray",
         # the collector's state rebuilt at start (ingest/recovery.py)
         "argMax", "toString",
+        # the parts' states and view columns (query/parts.py), the columns of an events batch (store/layout.py)
+        "quantileDDStateIf", "quantileTDigestStateIf", "toDateTime64", "fromUnixTimestamp64Milli", "toUUID",
+        "UUIDNumToString",
     }
 )  # fmt: skip
 
@@ -104,7 +110,7 @@ class Binary:
 @dataclass(frozen=True, slots=True)
 class InList:
     expr: Expr
-    values: tuple[Param, ...]
+    values: tuple[Param | Symbol, ...]
     negated: bool = False
 
 
@@ -116,11 +122,24 @@ class InSelect:
     select: Select
 
 
-@dataclass(frozen=True, slots=True)
-class Trusted:
-    """A fragment written in the catalog; never built from input."""
+SYMBOL = re.compile(r"^[A-Za-z0-9_ .:/+-]{0,64}$")
 
-    sql: str
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    """A string constant of the catalog or of our code (an event type, the time zone `UTC`), printed quoted;
+    it matches `SYMBOL`, so it never needs escaping. A value of the input is a `Param`, never a `Symbol`."""
+
+    value: str
+
+    def __post_init__(self) -> None:
+        if not SYMBOL.match(self.value):
+            raise ValueError(f"not a symbol: {self.value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Null:
+    """No value (`NULL`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +173,21 @@ class Window:
     partition_by: tuple[Expr, ...] = ()
 
 
-Expr = Column | Param | Number | Integer | Func | Binary | InList | InSelect | Trusted | Lambda | ScalarSelect | Window
+Expr = (
+    Column
+    | Param
+    | Number
+    | Integer
+    | Symbol
+    | Null
+    | Func
+    | Binary
+    | InList
+    | InSelect
+    | Lambda
+    | ScalarSelect
+    | Window
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +247,74 @@ class Join:
     left: Select
     right: Select
     using: tuple[Column, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One row of values computed from no table (a SELECT without FROM), each column by its alias."""
+
+    columns: tuple[Aliased, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Insert:
+    """`INSERT INTO table` the rows of `rows` for customer `customer_id`: the printer writes the `customer_id`
+    column itself, and refuses rows that read another customer's table or name `customer_id`."""
+
+    table: str
+    customer_id: int
+    rows: Select | Row
+
+    def __post_init__(self) -> None:
+        if not IDENTIFIER.match(self.table):
+            raise ValueError(f"not an identifier: {self.table!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    """`DELETE FROM table` the rows of customer `customer_id` where `where` holds: the printer puts the
+    customer's guard first, so no other customer's row can be deleted."""
+
+    table: str
+    customer_id: int
+    where: Expr
+
+    def __post_init__(self) -> None:
+        if not IDENTIFIER.match(self.table):
+            raise ValueError(f"not an identifier: {self.table!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchInsert:
+    """`INSERT INTO table (columns) SELECT values FROM Python(batch)`: the collector's batch of events, an Arrow
+    table bound to the name `batch` where the statement runs. Each value is an expression over the batch's
+    columns; each row carries its own customer id, set by the collector from the ingest key."""
+
+    table: str
+    columns: tuple[str, ...]
+    values: tuple[Expr, ...]
+
+    def __post_init__(self) -> None:
+        for identifier in (self.table, *self.columns):
+            if not IDENTIFIER.match(identifier):
+                raise ValueError(f"not an identifier: {identifier!r}")
+        if len(self.columns) != len(self.values):
+            raise ValueError("a batch insert needs one value per column")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchStored:
+    """How many rows of the collector's batch (`Python(batch)`), as `insert` stores them, its table holds: matched
+    by the `key` columns, among the table's rows where `within` holds (the batch's customers and times: the batch
+    holds many customers' rows, as in `BatchInsert`)."""
+
+    insert: BatchInsert
+    key: tuple[str, ...]
+    within: Expr
+
+    def __post_init__(self) -> None:
+        if not self.key or not set(self.key) <= set(self.insert.columns):
+            raise ValueError(f"a key of columns the insert stores, not {self.key!r}")
 
 
 def and_all(conditions: list[Expr]) -> Expr | None:

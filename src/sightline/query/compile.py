@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from sightline.catalog import ROLLUPS, dimension
 from sightline.catalog.formula import Clamp, Const, Formula, Part, PeriodMs, Quantile, parts_of
 from sightline.catalog.metrics import MetricSpec
-from sightline.catalog.parts import OUTCOMES, PARTS, SKETCH_ACCURACY, SKETCH_LEVEL, PartSpec
+from sightline.catalog.parts import OUTCOMES, PARTS, SKETCH_ACCURACY, PartSpec
 from sightline.catalog.perview import PART_VIEW_COLUMNS, PER_VIEW_METRICS, VIEW_COLUMN_SPECS
 from sightline.query.ast import (
     Aliased,
@@ -39,12 +39,13 @@ from sightline.query.ast import (
     OrderBy,
     Param,
     Select,
+    Symbol,
     Table,
-    Trusted,
     UnionAll,
     and_all,
 )
 from sightline.query.filters import And, Condition, Node, fields_of
+from sightline.query.parts import SKETCH, part_state
 from sightline.query.period import GRANULARITY_SECONDS, Granularity
 from sightline.query.pipeline import Compiled, QueryRequest
 from sightline.query.plan import EVENTS, Segment, TablePlan, choose_tables
@@ -61,7 +62,7 @@ _BUCKET_FUNCTIONS: dict[Granularity, str] = {
     "day": "toStartOfDay",
 }
 _PARTS = {p.name: p for p in PARTS}
-_UTC = Trusted("'UTC'")
+_UTC = Symbol("UTC")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -193,24 +194,10 @@ def _counted_views(query: MetricQuery) -> Select | None:
     return None if condition is None else _views_having(query, condition)
 
 
-SKETCH = (SKETCH_ACCURACY, SKETCH_LEVEL)
-"""The parameters of a quantile sketch's states: its accuracy, and the level its type names."""
-
-
 def _rollup_part(part: PartSpec) -> Expr:
     if part.aggregate == "ddsketch":
         return Func("quantileDDMergeState", (Column(part.name),), SKETCH)
     return Func({"sum": "sum", "uniq": "uniqMergeState"}[part.aggregate], (Column(part.name),))
-
-
-def _events_part(part: PartSpec, counted: bool) -> Expr:
-    """The part computed from `events` (as the rollups' materialized views do, so that a sketch has the same
-    buckets from either); an empty value (0 or an empty state) when not `counted` here."""
-    condition = part.condition if counted else "0"
-    if part.aggregate == "sum":
-        return Trusted(f"sumIf(toUInt64({part.expression}), {condition})")
-    function = "uniqStateIf" if part.aggregate == "uniq" else f"quantileDDStateIf({SKETCH_ACCURACY}, {SKETCH_LEVEL})"
-    return Trusted(f"{function}({part.expression}, {condition})")
 
 
 def _quantile(part: Quantile, column: Column) -> Expr:
@@ -266,7 +253,7 @@ def _segment_selects(query: MetricQuery, segment: Segment, grouped: bool, answer
         started = in_range(view_start, segment.start - MAX_VIEW_SPAN, segment.end)
         before_end = Binary("AND", started, Binary("<", ts, _time(segment.end)))
         where = Binary("AND", before_end, InSelect(Column("view_id"), ended_views(query)))
-        columns = [Aliased(_events_part(p, True), _part_column(p)) for p in parts]
+        columns = [Aliased(part_state(p), _part_column(p)) for p in parts]
         return [_inner(query, EVENTS, view_start, where, columns, answer=answer)]
     for attribution, time, where in (
         (
@@ -282,7 +269,7 @@ def _segment_selects(query: MetricQuery, segment: Segment, grouped: bool, answer
     ):
         if not any(query.attribution(p) == attribution for p in parts):
             continue
-        columns = [Aliased(_events_part(p, query.attribution(p) == attribution), _part_column(p)) for p in parts]
+        columns = [Aliased(part_state(p, query.attribution(p) == attribution), _part_column(p)) for p in parts]
         selects.append(_inner(query, EVENTS, time, where, columns, answer=answer))
     return selects
 

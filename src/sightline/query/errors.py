@@ -41,7 +41,6 @@ from sightline.query.ast import (
     Param,
     Select,
     Table,
-    Trusted,
     and_all,
 )
 from sightline.query.compile import (
@@ -54,6 +53,7 @@ from sightline.query.compile import (
     time_bucket,
 )
 from sightline.query.filters import And, Condition, Node
+from sightline.query.parts import expression
 from sightline.query.period import GRANULARITY_SECONDS
 from sightline.query.pipeline import Compiled, QueryRequest
 from sightline.query.plan import choose_tables
@@ -62,8 +62,8 @@ ERROR_FIELDS: dict[str, str] = {"errorcode": "error_code", "errormessage": "erro
 """API name → column of `events`: the fields that split errors but not attempts."""
 
 ErrorSource = Literal["player", "ad"]
-_CONDITIONS = {p.name: p.condition for p in PARTS}
-ERROR_EVENTS: dict[ErrorSource, str] = {"player": _CONDITIONS["errors"], "ad": _CONDITIONS["ad_errors"]}
+_CONDITIONS = {p.name: expression(p.condition) for p in PARTS}
+ERROR_EVENTS: dict[ErrorSource, Expr] = {"player": _CONDITIONS["errors"], "ad": _CONDITIONS["ad_errors"]}
 """The catalog's condition of an error event: the player's (`error`) or the ad's (`ad_error`)."""
 DENOMINATORS: dict[ErrorSource, str] = {"player": "attempts", "ad": "adrequests"}
 """The catalog metric a source's rates divide by: attempts, or ad requests."""
@@ -192,7 +192,7 @@ def _errors_side(query: ErrorQuery, attempts: MetricQuery) -> Select:
         "affectedviewers": Func("uniqExact", (Column("viewerid"),)),
     }
     columns += [Aliased(counts[name], name) for name in counted(query)]
-    conditions: list[Expr] = [in_range(ts, query.period.start, query.period.end), Trusted(ERROR_EVENTS[query.source])]
+    conditions: list[Expr] = [in_range(ts, query.period.start, query.period.end), ERROR_EVENTS[query.source]]
     if not query.include_business and query.source == "player":
         conditions.append(Binary("=", Column("business_error"), Param(0, "UInt8")))
     if query.filter is not None:

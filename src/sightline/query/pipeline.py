@@ -26,7 +26,7 @@ from sightline.query.ast import Aliased, Direction, Func, Select, Window
 from sightline.query.filters import Node, quote
 from sightline.query.period import Granularity, Period, PeriodError, choose_granularity, parse_period
 from sightline.query.plan import Segment
-from sightline.query.printer import SqlParams, print_select
+from sightline.query.printer import Statement, print_select
 
 TOTAL_RECORDS = "totalrecords"
 """The column a SELECT paged in the engine adds to each row: how many rows the whole answer has."""
@@ -195,9 +195,9 @@ class Rows(Protocol):
 class Engine(Protocol):
     """Where printed SELECTs run: the store (`store.base.Store`)."""
 
-    def query(self, sql: str, params: SqlParams, *, tag: str | None = None) -> Rows: ...
+    def query(self, statement: Statement, *, tag: str | None = None) -> Rows: ...
 
-    def query_json_rows(self, sql: str, params: SqlParams) -> list[bytes]: ...
+    def query_json_rows(self, statement: Statement) -> list[bytes]: ...
 
 
 Row = TypeVar("Row")
@@ -248,7 +248,7 @@ def fetch_json_page(engine: Engine, compiled: Compiled, limit: int | None, offse
         return row[: row.rindex(_TOTAL_KEY)] + b"}"
 
     return fetch_page(
-        lambda select: engine.query_json_rows(*print_select(select)), compiled, limit, offset, total_of, without_total
+        lambda select: engine.query_json_rows(print_select(select)), compiled, limit, offset, total_of, without_total
     )
 
 
@@ -257,8 +257,7 @@ def value_rows(engine: Engine, tag: str | None = None) -> Callable[[Select], lis
     cancelled)."""
 
     def run(select: Select) -> list[dict[str, Any]]:
-        sql, params = print_select(select)
-        return engine.query(sql, params, tag=tag).to_pylist()
+        return engine.query(print_select(select), tag=tag).to_pylist()
 
     return run
 

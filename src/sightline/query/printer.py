@@ -1,33 +1,50 @@
-"""The printer: the only place query SQL text is made, from the AST of `query.ast`.
+"""The printer: the only place SQL text of a statement is made, from the AST of `query.ast`.
 
-`print_select` returns the SQL and its parameters. Values become `{pN:Type}` placeholders bound by
-the engine; identifiers and functions were validated when their nodes were built; each SELECT that
-reads a `Table` gets `customer_id = {pN:UInt32}` as the first conjunct of its WHERE.
+Every statement the store runs is a `Statement` made here (besides the schema's DDL, `store.schema`): reads
+(`print_select`), inserts and deletes of one customer's rows (`print_insert`, `print_delete`), the collector's
+batch of events (`print_batch_insert`; how much of it is stored, `print_batch_stored`) and the store's own few
+(session settings, partition versions, cancelling, a health check). A `Statement` cannot be made elsewhere:
+its constructor asks for a token only this module holds, so `store.query("SELECT 1")` does not type-check.
+
+Values become `{pN:Type}` placeholders bound by the engine; identifiers and functions were validated when
+their nodes were built; each SELECT that reads a `Table` gets `customer_id = {pN:UInt32}` as the first
+conjunct of its WHERE, a DELETE gets it first too, and an INSERT writes the customer id itself.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sightline.query.ast import (
+    IDENTIFIER,
+    SYMBOL,
     Aliased,
+    BatchInsert,
+    BatchStored,
     Binary,
     Column,
+    Delete,
     Expr,
     Func,
     InList,
     InSelect,
+    Insert,
     Integer,
     Join,
     Lambda,
+    Null,
     Number,
     Param,
     ParamValue,
+    Row,
     ScalarSelect,
     Select,
+    Symbol,
     Table,
-    Trusted,
+    UnionAll,
     Window,
 )
 
@@ -36,6 +53,61 @@ _JOINS = {"LEFT": "LEFT OUTER JOIN", "FULL": "FULL OUTER JOIN"}
 _PRECEDENCE = {"OR": 1, "AND": 2, "=": 3, "!=": 3, "<": 3, "<=": 3, ">": 3, ">=": 3, "+": 4, "-": 4, "*": 5, "/": 5}
 
 SqlParams = dict[str, str | int | float]
+Setting = int | float | str
+"""A value of an engine setting: numbers are printed, text is bound."""
+
+
+class _Token:
+    """Held by this module alone: what a `Statement`'s constructor asks for."""
+
+
+_PRINTED = _Token()
+
+
+class SqlText(tuple[str, SqlParams]):
+    """SQL text and the values of its placeholders, a pair (`sql, params = …`). The store runs two kinds of it
+    only: `Statement`, made here, and the schema's `store.migrations.SchemaStatement`."""
+
+    __slots__ = ()
+
+    @property
+    def sql(self) -> str:
+        return self[0]
+
+    @property
+    def params(self) -> SqlParams:
+        return self[1]
+
+
+class Statement(SqlText):
+    """A statement as this module printed it. Only this module makes one (see the module's docstring)."""
+
+    __slots__ = ()
+
+    def __new__(cls, sql: str, params: SqlParams, printed_by: _Token) -> Statement:
+        if printed_by is not _PRINTED:
+            raise TypeError("a Statement is made by sightline.query.printer alone")
+        return super().__new__(cls, (sql, params))
+
+    def with_settings(self, settings: Mapping[str, Setting]) -> Statement:
+        """The statement with a SETTINGS clause (`log_comment` for a tag, the deduplication token of an
+        insert): names are identifiers, numbers printed, text bound as `{s_name:String}`. For a statement
+        that has no SETTINGS yet (none printed here has)."""
+        params = dict(self.params)
+        clauses = []
+        for name, value in settings.items():
+            if not IDENTIFIER.match(name):
+                raise ValueError(f"not a setting: {name!r}")
+            if isinstance(value, str):
+                params[f"s_{name}"] = value
+                clauses.append(f"{name} = {{s_{name}:String}}")
+            else:
+                clauses.append(f"{name} = {_number(value)}")
+        return Statement(f"{self.sql} SETTINGS {', '.join(clauses)}", params, _PRINTED) if clauses else self
+
+
+def _number(value: int | float) -> str:
+    return str(int(value)) if isinstance(value, int) else repr(float(value))
 
 
 class _Printer:
@@ -62,6 +134,12 @@ class _Printer:
             return repr(float(node.value))
         if isinstance(node, Integer):
             return str(int(node.value))
+        if isinstance(node, Symbol):
+            if not SYMBOL.match(node.value):  # checked again here: printed as it is
+                raise ValueError(f"not a symbol: {node.value!r}")
+            return f"'{node.value}'"
+        if isinstance(node, Null):
+            return "NULL"
         if isinstance(node, Lambda):
             return f"({', '.join(f'`{name}`' for name in node.params)}) -> {self.expr(node.body)}"
         if isinstance(node, ScalarSelect):
@@ -69,8 +147,6 @@ class _Printer:
         if isinstance(node, Window):
             partition = ", ".join(self.expr(e) for e in node.partition_by)
             return f"{self.expr(node.func)} OVER ({'PARTITION BY ' + partition if partition else ''})"
-        if isinstance(node, Trusted):
-            return f"({node.sql})"
         if isinstance(node, Func):
             levels = f"({', '.join(repr(float(p)) for p in node.parameters)})" if node.parameters else ""
             return f"{node.name}{levels}({', '.join(self.expr(a) for a in node.args)})"
@@ -133,7 +209,138 @@ def _direction(direction: str) -> str:
     return direction
 
 
-def print_select(select: Select) -> tuple[str, SqlParams]:
+def print_select(select: Select) -> Statement:
     """The SQL text of `select` and the values of its placeholders."""
     printer = _Printer()
-    return printer.select(select), printer.params
+    return Statement(printer.select(select), printer.params, _PRINTED)
+
+
+def print_insert(insert: Insert) -> Statement:
+    """`INSERT INTO table (customer_id, …) SELECT {customer} AS customer_id, …`: the rows of `insert.rows`, each
+    with the insert's customer id. ValueError when the rows name `customer_id` or read another customer's table."""
+    columns = insert.rows.columns
+    if any(column.alias == "customer_id" for column in columns):
+        raise ValueError("an insert writes customer_id itself")
+    _check_reads(insert.customer_id, insert.rows)
+    printer = _Printer()
+    customer = Aliased(Param(insert.customer_id, "UInt32"), "customer_id")
+    names = ", ".join(f"`{c.alias}`" for c in (customer, *columns))
+    if isinstance(insert.rows, Row):
+        rows = "SELECT " + ", ".join(printer.aliased(c) for c in (customer, *columns))
+    else:
+        rows = printer.select(replace(insert.rows, columns=(customer, *columns)))
+    return Statement(f"INSERT INTO `{insert.table}` ({names}) {rows}", printer.params, _PRINTED)
+
+
+def print_delete(delete: Delete) -> Statement:
+    """`DELETE FROM table WHERE customer_id = {customer} AND (where)`. ValueError when `where` reads another
+    customer's table."""
+    _check_reads(delete.customer_id, delete.where)
+    printer = _Printer()
+    guard = printer.bind(delete.customer_id, "UInt32")
+    where = printer.expr(delete.where, _PRECEDENCE["AND"] + 1)
+    return Statement(
+        f"DELETE FROM `{delete.table}` WHERE `customer_id` = {guard} AND {where}", printer.params, _PRINTED
+    )
+
+
+def print_batch_insert(insert: BatchInsert, settings: Mapping[str, Setting]) -> Statement:
+    """`INSERT INTO table (columns) SELECT values FROM Python(batch) SETTINGS …` (see `BatchInsert`)."""
+    printer = _Printer()
+    names = ", ".join(f"`{name}`" for name in insert.columns)
+    values = ", ".join(printer.expr(value) for value in insert.values)
+    sql = f"INSERT INTO `{insert.table}` ({names}) SELECT {values} FROM Python(batch)"
+    return Statement(sql, printer.params, _PRINTED).with_settings(settings)
+
+
+def print_batch_stored(count: BatchStored) -> Statement:
+    """`SELECT count() AS n FROM table WHERE within AND (key) IN (SELECT key's values FROM Python(batch))` (see
+    `BatchStored`)."""
+    printer = _Printer()
+    stored = dict(zip(count.insert.columns, count.insert.values, strict=True))
+    within = printer.expr(count.within, _PRECEDENCE["AND"] + 1)
+    keys = ", ".join(f"`{name}`" for name in count.key)
+    values = ", ".join(printer.expr(stored[name]) for name in count.key)
+    batch = f"SELECT {values} FROM Python(batch)"
+    sql = f"SELECT count() AS n FROM `{count.insert.table}` WHERE {within} AND ({keys}) IN ({batch})"
+    return Statement(sql, printer.params, _PRINTED)
+
+
+def print_session_setting(name: str, value: int | float) -> Statement:
+    """`SET name = value`, a setting of the session that runs it (its time and memory limits, its JSON output)."""
+    if not IDENTIFIER.match(name):
+        raise ValueError(f"not a setting: {name!r}")
+    return Statement(f"SET {name} = {_number(value)}", {}, _PRINTED)
+
+
+def print_kill_tagged(tag: str) -> Statement:
+    """Stops the queries whose `log_comment` is `tag` (`Statement.with_settings`), waiting until they have stopped;
+    answers a row per query stopped."""
+    return Statement("KILL QUERY WHERE Settings['log_comment'] = {p0:String} SYNC", {"p0": tag}, _PRINTED)
+
+
+def print_partition_versions(table: str) -> Statement:
+    """The version of each partition of `table` (`partition`, `version`): the largest block number among its
+    active parts (`store.base.Store.partition_versions`)."""
+    if not IDENTIFIER.match(table):
+        raise ValueError(f"not an identifier: {table!r}")
+    sql = (
+        "SELECT partition, max(max_block_number) AS version FROM system.parts "
+        "WHERE database = currentDatabase() AND table = {p0:String} AND active GROUP BY partition"
+    )
+    return Statement(sql, {"p0": table}, _PRINTED)
+
+
+PING = Statement("SELECT 1", {}, _PRINTED)
+"""A query that needs nothing but a working engine (the health check)."""
+
+
+def _check_reads(customer_id: int, node: Select | Row | Expr) -> None:
+    others = customers_read(node) - {customer_id}
+    if others:
+        raise ValueError(f"a statement of customer {customer_id} reads customers {sorted(others)}")
+
+
+def customers_read(node: Select | Row | Expr) -> set[int]:
+    """The customers whose tables `node` reads, in its sources and in its expressions' subqueries."""
+    if isinstance(node, Row):
+        return {c for column in node.columns for c in customers_read(column.expr)}
+    if isinstance(node, Select):
+        exprs = [c.expr for c in node.columns] + list(node.group_by) + [o.expr for o in node.order_by]
+        exprs += [e for e in (node.where, node.having) if e is not None]
+        return _source_customers(node.source) | {c for e in exprs for c in customers_read(e)}
+    if isinstance(node, InSelect):
+        return customers_read(node.expr) | customers_read(node.select)
+    if isinstance(node, ScalarSelect):
+        return customers_read(node.select)
+    if isinstance(node, Func):
+        return {c for arg in node.args for c in customers_read(arg)}
+    if isinstance(node, Binary):
+        return customers_read(node.left) | customers_read(node.right)
+    if isinstance(node, InList):
+        return customers_read(node.expr)
+    if isinstance(node, Lambda):
+        return customers_read(node.body)
+    if isinstance(node, Window):
+        return customers_read(node.func) | {c for e in node.partition_by for c in customers_read(e)}
+    return set()
+
+
+def _source_customers(source: Table | UnionAll | Join | Select) -> set[int]:
+    if isinstance(source, Table):
+        return {source.customer_id}
+    if isinstance(source, Join):
+        return customers_read(source.left) | customers_read(source.right)
+    if isinstance(source, Select):
+        return customers_read(source)
+    return {c for select in source.selects for c in customers_read(select)}
+
+
+def print_definition(expr: Expr) -> str:
+    """`expr` as the schema's DDL writes it (a column or condition of a materialized view): constants printed
+    as they are; ValueError when it holds a value to bind or reads a table (a definition binds nothing)."""
+    printer = _Printer()
+    text = printer.expr(expr)
+    if printer.params:
+        raise ValueError("a definition holds no bound value and reads no table")
+    return text

@@ -12,7 +12,7 @@ kept once), three kinds of rows:
 
 from __future__ import annotations
 
-from sightline.query.ast import Expr, OrderBy, Select, Trusted, Window
+from sightline.query.ast import Expr, Null, OrderBy, Select, Window
 from sightline.smartquery.rows import row_filter
 from sightline.smartquery.spec import DayTable, ResultColumn, SmartQuery
 from sightline.smartquery.sql import (
@@ -41,7 +41,7 @@ from sightline.store.schema import PATH_ENTRIES_TABLE
 MAX_PATH = 5
 END = "(end)"
 _PATH, _NEXT = 1, 2
-_NULL = Trusted("NULL")
+_NULL = Null()
 
 COLUMNS: tuple[ResultColumn, ...] = (
     ResultColumn("kind", "string", "`path`, `transition` or `exit`.", filterable=True),

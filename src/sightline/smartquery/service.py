@@ -106,10 +106,8 @@ class SmartQueryService:
         record = self.registry.get(query.customer_id, query_id)
         if record is not None and record.cancel_requested:
             raise QueryCancelledError(f"query {query_id} was cancelled before it started")
-        sql, params = print_select(select)
-        rows: list[dict[str, Any]] = self.store.query(
-            sql, params, tag=store_tag(query.customer_id, query_id)
-        ).to_pylist()
+        statement = print_select(select)
+        rows: list[dict[str, Any]] = self.store.query(statement, tag=store_tag(query.customer_id, query_id)).to_pylist()
         return rows
 
     def status(self, customer_id: int, query_id: str) -> QueryRecord | None:

@@ -6,9 +6,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
+
+from sightline.query.printer import Statement
+
+if TYPE_CHECKING:  # the migrations run on a Store: a cycle at run time, none for the type
+    from sightline.store.migrations import SchemaStatement
 
 QueryParams = Mapping[str, str | int | float]
 QUERY_TAG = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
@@ -50,14 +55,16 @@ class DataDirectoryLockedError(StoreError):
 
 
 class Store(Protocol):
-    """ClickHouse, embedded or remote. Values reach SQL only as bound parameters (`{name:Type}`)."""
+    """ClickHouse, embedded or remote. It runs only statements printed by `query.printer` (`Statement`) and the
+    schema's (`store.migrations.SchemaStatement`): never text made elsewhere. Values reach SQL only as bound
+    parameters (`{name:Type}`)."""
 
-    def query(self, sql: str, params: QueryParams | None = None, *, tag: str | None = None) -> pa.Table:
+    def query(self, statement: Statement, *, tag: str | None = None) -> pa.Table:
         """Run a read query with the engine's time and memory limits; the result as an Arrow table. A query
         with a `tag` (matching `QUERY_TAG`, unique among running queries) can be stopped by `cancel(tag)`."""
         ...
 
-    def query_json_rows(self, sql: str, params: QueryParams | None = None) -> list[bytes]:
+    def query_json_rows(self, statement: Statement) -> list[bytes]:
         """Run a read query as `query` does; each row as a JSON object (bytes), columns in order: floats with
         at most 4 decimals (rounded; a value too small for them in scientific notation), 64-bit integers as
         numbers, NaN and infinities as null, text valid UTF-8."""
@@ -72,7 +79,7 @@ class Store(Protocol):
         """Call `listener` after every successful insert (see `InsertListener`)."""
         ...
 
-    def read_internal(self, sql: str, params: QueryParams | None = None) -> pa.Table:
+    def read_internal(self, statement: Statement | SchemaStatement) -> pa.Table:
         """A read of Sightline's own (migrations, the collector's start-up), on the writer's session: not
         under the API's time and memory limits, and serialised with inserts and DDL."""
         ...
@@ -84,8 +91,9 @@ class Store(Protocol):
         the same rows."""
         ...
 
-    def execute(self, sql: str, params: QueryParams | None = None) -> None:
-        """Run a statement that returns nothing (DDL, migrations) on the writer's session."""
+    def execute(self, statement: Statement | SchemaStatement) -> None:
+        """Run a statement that returns nothing (an insert or delete of Sightline's own, DDL, migrations) on the
+        writer's session."""
         ...
 
     def insert_events(self, batch: pa.Table, dedup_token: str | None = None) -> None:

@@ -16,19 +16,31 @@ Invariants:
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import UnionType
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from chdb import session as chdb_session
 
+from sightline.query.printer import (
+    Setting,
+    SqlText,
+    Statement,
+    print_batch_insert,
+    print_batch_stored,
+    print_kill_tagged,
+    print_partition_versions,
+    print_session_setting,
+)
 from sightline.settings import Settings
 from sightline.store.base import (
     QUERY_TAG,
@@ -40,44 +52,37 @@ from sightline.store.base import (
     QueryTimeoutError,
     StoreError,
 )
-from sightline.store.layout import arrivals_of, check_batch, insert_select_sql
+from sightline.store.layout import EVENTS_INSERT, arrivals_of, check_batch, events_stored
+from sightline.store.migrations import Migrated, SchemaStatement, migrate
 from sightline.store.units import MAX_PARTITIONS_PER_INSERT
 
 _TIMEOUT_CODE = "Code: 159."
 _MEMORY_CODE = "Code: 241."
 _CANCELLED_CODE = "Code: 394."
-_TAG_PARAM = "sightline_query_tag"
-_JSON_OUTPUT = (
-    "SET output_format_float_precision = 4",
-    "SET output_format_json_quote_64bit_integers = 0",
-    "SET output_format_json_quote_denormals = 0",
-    "SET output_format_json_validate_utf8 = 1",
-    "SET output_format_json_escape_forward_slashes = 0",
-)
+_JSON_OUTPUT: dict[str, int] = {
+    "output_format_float_precision": 4,
+    "output_format_json_quote_64bit_integers": 0,
+    "output_format_json_quote_denormals": 0,
+    "output_format_json_validate_utf8": 1,
+    "output_format_json_escape_forward_slashes": 0,
+}
 """How query sessions write JSON rows (`query_json_rows`); the Arrow results of `query` are not affected."""
-_TAGGED = f" SETTINGS log_comment = {{{_TAG_PARAM}:String}}"
-_KILL_SQL = f"KILL QUERY WHERE Settings['log_comment'] = {{{_TAG_PARAM}:String}} SYNC"
 _KILL_RETRY_S = 0.01
 _WAIT_POLL_S = 0.1
-_INSERT_SETTINGS = (
-    f" SETTINGS parallel_view_processing = 1, max_partitions_per_insert_block = {MAX_PARTITIONS_PER_INSERT}"
-)
-_INSERT_SQL = insert_select_sql("Python(batch)") + _INSERT_SETTINGS + ", insert_deduplicate = 0"
-_PARTITION_VERSIONS_SQL = (
-    "SELECT partition, max(max_block_number) AS version FROM system.parts "
-    "WHERE database = currentDatabase() AND table = {table:String} AND active GROUP BY partition"
-)
-_DEDUPLICATED_INSERT_SQL = (
-    insert_select_sql("Python(batch)") + _INSERT_SETTINGS + ", insert_deduplicate = 1,"
-    " insert_deduplication_token = {dedup_token:String}, deduplicate_blocks_in_dependent_materialized_views = 1"
-)
-_COUNT_STORED_SQL = (
-    "SELECT count() AS n FROM events WHERE customer_id IN {customers:Array(UInt32)}"
-    " AND ts BETWEEN fromUnixTimestamp64Milli({low:Int64}, 'UTC') AND fromUnixTimestamp64Milli({high:Int64}, 'UTC')"
-    " AND (customer_id, view_id, seq, ts) IN (SELECT customer_id, toUUID(UUIDNumToString(view_id)), seq,"
-    " fromUnixTimestamp64Milli(ts, 'UTC') FROM Python(batch))"
-)
+_INSERT_SETTINGS: dict[str, Setting] = {
+    "parallel_view_processing": 1,
+    "max_partitions_per_insert_block": MAX_PARTITIONS_PER_INSERT,
+}
+_INSERT = print_batch_insert(EVENTS_INSERT, {**_INSERT_SETTINGS, "insert_deduplicate": 0})
+_DEDUPLICATED: dict[str, Setting] = {
+    **_INSERT_SETTINGS,
+    "insert_deduplicate": 1,
+    "deduplicate_blocks_in_dependent_materialized_views": 1,
+}
+"""The settings of an insert with a deduplication token (`insert_deduplication_token`, added per insert)."""
 
+
+logger = logging.getLogger(__name__)
 
 LOCK_FILE = "sightline.lock"
 PRIVATE_UMASK = 0o077
@@ -137,10 +142,13 @@ class EmbeddedStore:
         self.data_dir = data_dir
         self._lock = lock or DataDirLock(data_dir)
         self._path = str(data_dir / "clickhouse")
-        self._limits = (
-            f"SET max_execution_time = {float(time_limit_s)}",
-            f"SET max_memory_usage = {int(memory_limit_bytes)}",
-            *_JSON_OUTPUT,
+        self._limits = tuple(
+            print_session_setting(name, value)
+            for name, value in {
+                "max_execution_time": float(time_limit_s),
+                "max_memory_usage": int(memory_limit_bytes),
+                **_JSON_OUTPUT,
+            }.items()
         )
         self._writer_session = chdb_session.Session(self._path)
         self._writer_lock = threading.Lock()
@@ -158,7 +166,7 @@ class EmbeddedStore:
     def _query_session(self) -> Any:
         session = chdb_session.Session(self._path)
         for statement in self._limits:
-            session.query(statement)
+            session.query(statement.sql)
         return session
 
     def _take_session(self, tag: str | None) -> Any:
@@ -185,21 +193,23 @@ class EmbeddedStore:
         finally:
             self._sessions.put(session)
 
-    def query(self, sql: str, params: QueryParams | None = None, *, tag: str | None = None) -> pa.Table:
-        result = self._run(sql, params, "ArrowTable", tag)
+    def query(self, statement: Statement, *, tag: str | None = None) -> pa.Table:
+        result = self._run(statement, "ArrowTable", tag)
         if not isinstance(result, pa.Table):
             raise StoreError(f"engine returned {type(result).__name__}, not an Arrow table")
         return result
 
-    def query_json_rows(self, sql: str, params: QueryParams | None = None) -> list[bytes]:
-        rows: list[bytes] = self._run(sql, params, "JSONEachRow", None).bytes().splitlines()
+    def query_json_rows(self, statement: Statement) -> list[bytes]:
+        rows: list[bytes] = self._run(statement, "JSONEachRow", None).bytes().splitlines()
         return rows
 
-    def _run(self, sql: str, params: QueryParams | None, output: str, tag: str | None) -> Any:
-        """The engine's result of `sql` in `output` format, on a query session (see `query`)."""
+    def _run(self, statement: Statement, output: str, tag: str | None) -> Any:
+        """The engine's result of `statement` in `output` format, on a query session (see `query`)."""
+        _check(statement, Statement)
         if tag is not None:
-            sql, params = sql + _TAGGED, {**(params or {}), _TAG_PARAM: tag}
+            statement = statement.with_settings({"log_comment": tag})
             self._register(tag)
+        sql, params = statement
         try:
             with self._session(tag) as session:
                 started = tag is None or self._start(tag)
@@ -248,7 +258,8 @@ class EmbeddedStore:
         while True:
             with self._control_lock:
                 self._check_open()
-                killed = self._control_session.query(_KILL_SQL, "CSV", params={_TAG_PARAM: tag})
+                kill = print_kill_tagged(tag)
+                killed = self._control_session.query(kill.sql, "CSV", params=_bound(kill.params))
             if str(killed).strip():
                 return True
             with self._tags_lock:
@@ -259,7 +270,9 @@ class EmbeddedStore:
     def add_insert_listener(self, listener: InsertListener) -> None:
         self._listeners.append(listener)
 
-    def read_internal(self, sql: str, params: QueryParams | None = None) -> pa.Table:
+    def read_internal(self, statement: Statement | SchemaStatement) -> pa.Table:
+        _check(statement, Statement | SchemaStatement)
+        sql, params = statement
         with self._writer_lock:
             self._check_open()
             try:
@@ -271,10 +284,12 @@ class EmbeddedStore:
         return result
 
     def partition_versions(self, table: str) -> dict[str, int]:
-        versions = self.query(_PARTITION_VERSIONS_SQL, {"table": table})
+        versions = self.query(print_partition_versions(table))
         return dict(zip(versions.column("partition").to_pylist(), versions.column("version").to_pylist(), strict=True))
 
-    def execute(self, sql: str, params: QueryParams | None = None) -> None:
+    def execute(self, statement: Statement | SchemaStatement) -> None:
+        _check(statement, Statement | SchemaStatement)
+        sql, params = statement
         with self._writer_lock:
             self._check_open()
             try:
@@ -288,9 +303,12 @@ class EmbeddedStore:
             self._check_open()
             try:
                 if dedup_token is None:
-                    self._writer_session.query(_INSERT_SQL)
+                    self._writer_session.query(_INSERT.sql)
                 else:
-                    self._writer_session.query(_DEDUPLICATED_INSERT_SQL, params=_bound({"dedup_token": dedup_token}))
+                    insert = print_batch_insert(
+                        EVENTS_INSERT, {**_DEDUPLICATED, "insert_deduplication_token": dedup_token}
+                    )
+                    self._writer_session.query(insert.sql, params=_bound(insert.params))
             except Exception as error:
                 raise _store_error(error) from error
         if self._listeners:
@@ -303,15 +321,12 @@ class EmbeddedStore:
         if batch.num_rows == 0:
             return 0
         ts = batch.column("ts")
-        params = {
-            "customers": f"[{','.join(str(c) for c in pc.unique(batch.column('customer_id')).to_pylist())}]",
-            "low": pc.min(ts).as_py(),
-            "high": pc.max(ts).as_py(),
-        }
+        customers = sorted(pc.unique(batch.column("customer_id")).to_pylist())
+        count = print_batch_stored(events_stored(customers, pc.min(ts).as_py(), pc.max(ts).as_py()))
         with self._writer_lock:
             self._check_open()
             try:
-                counted = self._writer_session.query(_COUNT_STORED_SQL, "CSV", params=_bound(params))
+                counted = self._writer_session.query(count.sql, "CSV", params=_bound(count.params))
             except Exception as error:
                 raise _store_error(error) from error
         return int(str(counted).strip())
@@ -332,6 +347,12 @@ class EmbeddedStore:
                 self._control_session.close()
             self._writer_session.close()
             self._lock.release()
+
+
+def _check(statement: object, kinds: type[SqlText] | UnionType) -> None:
+    """TypeError unless `statement` is of `kinds`: the store runs no text made elsewhere (mypy refuses it too)."""
+    if not isinstance(statement, kinds):
+        raise TypeError(f"the store runs printed statements only, not {type(statement).__name__}")
 
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"})
@@ -356,11 +377,12 @@ def _store_error(error: Exception) -> StoreError:
     return StoreError(message)
 
 
-def open_store(settings: Settings, lock: DataDirLock | None = None) -> EmbeddedStore:
-    """The store that `settings.store_url` names, with its schema migrated to the newest version; opened
-    under `lock` when the caller took the data directory's lock already."""
-    from sightline.store.migrations import apply_migrations
-
+def open_store(
+    settings: Settings, lock: DataDirLock | None = None, report: Callable[[Migrated], None] | None = None
+) -> EmbeddedStore:
+    """The store that `settings.store_url` names, with its schema migrated to the newest version and its derived
+    tables rebuilt where the catalog changed (`migrations.migrate`; what it did goes to `report`, else to the
+    log); opened under `lock` when the caller took the data directory's lock already."""
     if settings.store_url != "chdb://":
         raise StoreError(f"unsupported store URL {settings.store_url!r}; this build supports chdb://")
     store = EmbeddedStore(
@@ -371,8 +393,13 @@ def open_store(settings: Settings, lock: DataDirLock | None = None) -> EmbeddedS
         lock=lock,
     )
     try:
-        apply_migrations(store)
+        (report or _log)(migrate(store))
     except Exception:
         store.close()
         raise
     return store
+
+
+def _log(migrated: Migrated) -> None:
+    for line in migrated.lines():
+        logger.info("%s", line)

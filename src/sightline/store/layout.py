@@ -1,4 +1,4 @@
-"""The columnar layout of an event batch handed to `Store.insert_events`, and the SQL that reads it.
+"""The columnar layout of an event batch handed to `Store.insert_events`, and the insert that reads it.
 
 A batch is an Arrow table with one column per `events` column, named alike, except that `view_id` is
 the UUID's 16 bytes (big-endian, fixed_size_binary(16)) and `ts` is milliseconds since the epoch
@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from sightline.catalog import DIMENSIONS, EVENT_FIELDS
+from sightline.query.ast import BatchInsert, BatchStored, Binary, Column, Expr, Func, InList, Param, Symbol
 from sightline.store.base import DataArrival
 from sightline.store.schema import event_columns
 
@@ -35,19 +36,33 @@ EVENT_SCHEMA = pa.schema(
 _ADDED_LATER = {d.name: d for d in DIMENSIONS if d.schema_version > 1}
 
 
-def _select_expression(name: str) -> str:
+def _stored_value(name: str) -> Expr:
+    """Column `name` of `events` from the batch's column of that name."""
     if name == "view_id":
-        return "toUUID(UUIDNumToString(view_id))"
+        return Func("toUUID", (Func("UUIDNumToString", (Column("view_id"),)),))
     if name == "ts":
-        return "fromUnixTimestamp64Milli(ts, 'UTC')"
-    return f"`{name}`"
+        return Func("fromUnixTimestamp64Milli", (Column("ts"), Symbol("UTC")))
+    return Column(name)
 
 
-def insert_select_sql(source: str) -> str:
-    """`INSERT INTO events … SELECT … FROM <source>` for a batch in this layout."""
-    columns = ", ".join(f"`{n}`" for n in EVENT_COLUMN_NAMES)
-    selects = ", ".join(_select_expression(n) for n in EVENT_COLUMN_NAMES)
-    return f"INSERT INTO events ({columns}) SELECT {selects} FROM {source}"
+EVENTS_INSERT = BatchInsert("events", EVENT_COLUMN_NAMES, tuple(_stored_value(n) for n in EVENT_COLUMN_NAMES))
+"""The insert of a batch in this layout into `events` (printed by `query.printer.print_batch_insert`)."""
+
+STORED_KEY = ("customer_id", "view_id", "seq", "ts")
+"""What identifies an event of a batch among the stored ones (`Store.count_stored`)."""
+
+
+def events_stored(customer_ids: list[int], low_ms: int, high_ms: int) -> BatchStored:
+    """How many rows of a batch of `customer_ids`' events, at times from `low_ms` to `high_ms`, `events` holds
+    (printed by `query.printer.print_batch_stored`): searched among those customers' rows at those times."""
+    ts = Column("ts")
+    customers = InList(Column("customer_id"), tuple(Param(c, "UInt32") for c in customer_ids))
+    times = Binary("AND", Binary(">=", ts, _moment(low_ms)), Binary("<=", ts, _moment(high_ms)))
+    return BatchStored(EVENTS_INSERT, STORED_KEY, Binary("AND", customers, times))
+
+
+def _moment(ms: int) -> Func:
+    return Func("fromUnixTimestamp64Milli", (Param(ms, "Int64"), Symbol("UTC")))
 
 
 def with_added_dimensions(batch: pa.Table) -> pa.Table:

@@ -13,7 +13,7 @@ changed some is a migration that recounts `views` and the rollups from `events` 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -22,6 +22,8 @@ from sightline.catalog.dimensions import DimensionHashSpec, DimensionSpec
 from sightline.catalog.events import ERROR_EVENT_TYPES, ERROR_EVENTS_TABLE
 from sightline.catalog.parts import SKETCH_ACCURACY, SKETCH_LEVEL, PartSpec, declared_at
 from sightline.catalog.rollups import RollupSpec
+from sightline.query.parts import part_counted, part_state, view_column_value
+from sightline.query.printer import print_definition
 
 VIEW_START = "UUIDv7ToDateTime(view_id, 'UTC')"
 
@@ -146,7 +148,7 @@ def views_mv_ddl(version: int | None = None, table: str = "views", source: str =
         "customer_id",
         f"{VIEW_START} AS view_start",
         "view_id",
-        *(f"{c.aggregate}({c.expression}) AS `{c.name}`" for c in declared_at(VIEW_COLUMNS, version)),
+        *(f"{print_definition(view_column_value(c))} AS `{c.name}`" for c in declared_at(VIEW_COLUMNS, version)),
         *(f"max(`{d.name}`) AS `{d.name}`" for d in dimensions_at(version)),
     ]
     return (
@@ -170,14 +172,7 @@ def _part_type(part: PartSpec) -> str:
 
 
 def _part_state(part: PartSpec) -> str:
-    if part.aggregate == "sum":
-        return f"sumIf(toUInt64({part.expression}), {part.condition}) AS `{part.name}`"
-    function = {
-        "uniq": "uniqStateIf",
-        "ddsketch": f"quantileDDStateIf({SKETCH_ACCURACY}, {SKETCH_LEVEL})",
-        "tdigest": "quantileTDigestStateIf",
-    }[part.aggregate]
-    return f"{function}({part.expression}, {part.condition}) AS `{part.name}`"
+    return f"{print_definition(part_state(part))} AS `{part.name}`"
 
 
 def _bucket(rollup: RollupSpec, time: str) -> str:
@@ -213,14 +208,14 @@ def rollup_mvs_ddl(rollup: RollupSpec, version: int | None, table: str, source: 
     keys = _rollup_keys(rollup)
     statements = []
     for attribution, time in ATTRIBUTION_TIMES:
-        parts = [p for p in declared_at(PARTS, version) if p.attribution == attribution]
+        parts = tuple(p for p in declared_at(PARTS, version) if p.attribution == attribution)
         selects = [
             "customer_id",
             f"{_bucket(rollup, time)} AS bucket",
             *(f"`{d}`" for d in rollup.dimensions),
             *(_part_state(p) for p in parts),
         ]
-        where = " OR ".join(f"({p.condition})" for p in parts)
+        where = print_definition(part_counted(parts))
         statements.append(
             f"CREATE MATERIALIZED VIEW IF NOT EXISTS {table}_{attribution}_mv TO {table} AS\n"
             "SELECT\n  "
@@ -316,10 +311,12 @@ block in parallel. On a day of the benchmark's data (bench/query.py, 7.7M events
 where the defaults (blocks of 1Mi rows, a stream per core) used 3 GiB, and took a third of the time."""
 
 
-def recounted_ddl(version: int, days: Sequence[int]) -> list[str]:
-    """Migration `version`: `views` and every rollup made anew as schema `version` declares them, and recounted
-    from `events`, because `version` changed the declaration of some of their parts or columns (a stored
-    state or sum cannot be converted, only recounted; `catalog.parts.RECOUNTED_VERSION` says what changed).
+def recounted_ddl(version: int | None, days: Sequence[int], tables: Collection[str] | None = None) -> list[str]:
+    """`views` and the rollups named in `tables` (None: `views` and every rollup) made anew as schema `version`
+    declares them (None: the newest), and recounted from `events`: migration `version` when it changed the
+    declaration of some of their parts or columns (`catalog.parts.RECOUNTED_VERSION` says what changed), or the
+    tables whose catalog version changed (`store.migrations.rebuild_changed`). A stored state or sum cannot be
+    converted, only recounted.
 
     Streaming, in the engine, a day at a time: each of the `days` (YYYYMMDD) that `events` holds is read once,
     block by block (`REPLAY_SETTINGS`), into a Null table, `events_replay`, whose materialized views aggregate
@@ -327,16 +324,17 @@ def recounted_ddl(version: int, days: Sequence[int]) -> list[str]:
     (it grew to 5 GiB replaying the benchmark's 54M events at once), so one INSERT per day keeps it to what a
     day needs (1.4 GiB for the benchmark's 7.7M). Each copy is merged into whole partitions (as the tables it
     replaces were, over time), takes its table's place, and the materialized views from `events` are made
-    again. What the named queries stored of past days was computed
-    from the old `views`, whose partition versions no longer mean anything: its records are dropped, so those
-    days are computed again (`smartquery.stored_days`). Runs while nothing inserts (migrations run before the
+    again. When `views` is recounted, what the named queries stored of past days was computed from the old
+    `views`, whose partition versions no longer mean anything: its records are dropped, so those days are
+    computed again (`smartquery.stored_days`). Runs while nothing inserts (migrations run before the
     writer). Safe to run again after a crash at any statement: the replay table and the copies are dropped
     first, every table is recounted from `events` (which this never changes), and a table always holds
     every row (the old ones until its exchange, the recounted ones after). The deduplication tokens of past
     inserts stay with the old tables, as in `views_by_day_ddl`."""
+    views = tables is None or "views" in tables
     views_copy = f"views{RECOUNT_SUFFIX}"
-    rollup_copies = [(r, f"{r.name}{RECOUNT_SUFFIX}") for r in ROLLUPS]
-    fed = [("views", views_copy), *((r.name, copy) for r, copy in rollup_copies)]
+    rollup_copies = [(r, f"{r.name}{RECOUNT_SUFFIX}") for r in ROLLUPS if tables is None or r.name in tables]
+    fed = [*((("views", views_copy),) if views else ()), *((r.name, copy) for r, copy in rollup_copies)]
     settings = f"MODIFY SETTING non_replicated_deduplication_window = {DEDUPLICATION_WINDOW}"
     replay = (
         f"INSERT INTO {REPLAY_TABLE} SELECT * FROM events WHERE toYYYYMMDD(ts) = {{day}} SETTINGS {REPLAY_SETTINGS}"
@@ -345,20 +343,19 @@ def recounted_ddl(version: int, days: Sequence[int]) -> list[str]:
         *(f"DROP VIEW IF EXISTS {mv}" for table, copy in fed for mv in (*_feeding(table), *_feeding(copy))),
         f"DROP TABLE IF EXISTS {REPLAY_TABLE}",
         *(f"DROP TABLE IF EXISTS {copy}" for _, copy in fed),
-        _views_table_ddl(version, views_copy),
+        *((_views_table_ddl(version, views_copy),) if views else ()),
         *(_rollup_table_ddl(r, version, copy) for r, copy in rollup_copies),
         *(f"ALTER TABLE {copy} {settings}" for _, copy in rollup_copies),
         f"CREATE TABLE {REPLAY_TABLE} AS events ENGINE = Null",
-        views_mv_ddl(version, views_copy, REPLAY_TABLE),
+        *((views_mv_ddl(version, views_copy, REPLAY_TABLE),) if views else ()),
         *(s for r, copy in rollup_copies for s in rollup_mvs_ddl(r, version, copy, REPLAY_TABLE)),
         *(replay.format(day=int(day)) for day in days),
         *(f"DROP VIEW {mv}" for _, copy in fed for mv in _feeding(copy)),
         f"DROP TABLE {REPLAY_TABLE}",
         *(f"OPTIMIZE TABLE {copy} FINAL" for _, copy in fed),
         *(s for table, copy in fed for s in (f"EXCHANGE TABLES {table} AND {copy}", f"DROP TABLE {copy}")),
-        f"TRUNCATE TABLE IF EXISTS {STORED_DAY_SLICES_TABLE}",
-        views_mv_ddl(version),
-        *(s for r in ROLLUPS for s in rollup_mvs_ddl(r, version, r.name)),
+        *((f"TRUNCATE TABLE IF EXISTS {STORED_DAY_SLICES_TABLE}", views_mv_ddl(version)) if views else ()),
+        *(s for r, _ in rollup_copies for s in rollup_mvs_ddl(r, version, r.name)),
     ]
 
 
@@ -397,4 +394,21 @@ def stored_days_ddl() -> list[str]:
         "  customer_id UInt32, kind LowCardinality(String), day Date, slice UInt64, views_version UInt64,\n"
         "  computed_at DateTime64(3, 'UTC')\n"
         ")\nENGINE = MergeTree\nORDER BY (customer_id, kind, day, computed_at)",
+    ]
+
+
+DERIVED_VERSIONS_TABLE = "derived_versions"
+
+
+def derived_versions_ddl() -> list[str]:
+    """`derived_versions`: the catalog version each table derived from `events` was built by (`catalog.versions`,
+    written by `store.migrations.rebuild_changed`), the latest row of a table counting; and the catalog version
+    each stored day's slice was computed by (`stored_day_slices.catalog_version`, `smartquery.stored_days`):
+    the slices recorded before have none, so they are computed again."""
+    return [
+        f"CREATE TABLE IF NOT EXISTS {DERIVED_VERSIONS_TABLE} (\n"
+        "  derived_table String, version String, declarations String,\n"
+        "  built_at DateTime64(3, 'UTC') DEFAULT now64(3)\n"
+        ")\nENGINE = ReplacingMergeTree(built_at)\nORDER BY derived_table",
+        f"ALTER TABLE {STORED_DAY_SLICES_TABLE} ADD COLUMN IF NOT EXISTS catalog_version String",
     ]

@@ -1,7 +1,7 @@
 SELECT `cdn` AS `cdn`, `errors` AS `errors`, `affectedviewers` AS `affectedviewers`, count() OVER () AS `totalrecords`
 FROM (SELECT `cdn` AS `cdn`, count() AS `errors`, uniqExact(`viewerid`) AS `affectedviewers`
 FROM `error_events`
-WHERE `customer_id` = {p0:UInt32} AND `ts` >= toDateTime({p1:Int64}) AND `ts` < toDateTime({p2:Int64}) AND (event = 'error') AND `business_error` = {p3:UInt8} AND `country` IN ({p4:String}) AND `error_code` IN ({p5:String})
+WHERE `customer_id` = {p0:UInt32} AND `ts` >= toDateTime({p1:Int64}) AND `ts` < toDateTime({p2:Int64}) AND `event` = 'error' AND `business_error` = {p3:UInt8} AND `country` IN ({p4:String}) AND `error_code` IN ({p5:String})
 GROUP BY `cdn`) AS `l`
 FULL OUTER JOIN (SELECT `cdn` AS `cdn`, sum(`rollup_1h_delivery`.`attempts`) AS `attempts`
 FROM `rollup_1h_delivery`

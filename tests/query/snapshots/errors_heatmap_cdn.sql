@@ -1,7 +1,7 @@
 SELECT `errorcode` AS `errorcode`, `errors` AS `errors`, 100.0 * `affectedviews` / nullIf(toFloat64(`attempts`), 0.0) AS `errorrate`, count() OVER () AS `totalrecords`
 FROM (SELECT `error_code` AS `errorcode`, count() AS `errors`, uniqExact(`view_id`) AS `affectedviews`
 FROM `error_events`
-WHERE `customer_id` = {p0:UInt32} AND `ts` >= toDateTime({p1:Int64}) AND `ts` < toDateTime({p2:Int64}) AND (event = 'error') AND `business_error` = {p3:UInt8}
+WHERE `customer_id` = {p0:UInt32} AND `ts` >= toDateTime({p1:Int64}) AND `ts` < toDateTime({p2:Int64}) AND `event` = 'error' AND `business_error` = {p3:UInt8}
 GROUP BY `error_code`) AS `l` CROSS JOIN (SELECT sum(`rollup_1h`.`attempts`) AS `attempts`
 FROM `rollup_1h`
 WHERE `customer_id` = {p4:UInt32} AND `bucket` >= toDateTime({p5:Int64}) AND `bucket` < toDateTime({p6:Int64})) AS `r`
@@ -12,7 +12,7 @@ LIMIT 50 OFFSET 0
 SELECT `cdn` AS `cdn`, `errors` AS `errors`, 100.0 * `affectedviews` / nullIf(toFloat64(`attempts`), 0.0) AS `errorrate`, `attempts` AS `attempts`, count() OVER () AS `totalrecords`
 FROM (SELECT `cdn` AS `cdn`, count() AS `errors`, uniqExact(`view_id`) AS `affectedviews`
 FROM `error_events`
-WHERE `customer_id` = {p0:UInt32} AND `ts` >= toDateTime({p1:Int64}) AND `ts` < toDateTime({p2:Int64}) AND (event = 'error') AND `business_error` = {p3:UInt8}
+WHERE `customer_id` = {p0:UInt32} AND `ts` >= toDateTime({p1:Int64}) AND `ts` < toDateTime({p2:Int64}) AND `event` = 'error' AND `business_error` = {p3:UInt8}
 GROUP BY `cdn`) AS `l`
 FULL OUTER JOIN (SELECT `cdn` AS `cdn`, sum(`rollup_1h`.`attempts`) AS `attempts`
 FROM `rollup_1h`
@@ -25,7 +25,7 @@ LIMIT 5 OFFSET 0
 SELECT `errorcode` AS `errorcode`, `cdn` AS `cdn`, `errors` AS `errors`, 100.0 * `affectedviews` / nullIf(toFloat64(`attempts`), 0.0) AS `errorrate`
 FROM (SELECT `error_code` AS `errorcode`, `cdn` AS `cdn`, count() AS `errors`, uniqExact(`view_id`) AS `affectedviews`
 FROM `error_events`
-WHERE `customer_id` = {p0:UInt32} AND `ts` >= toDateTime({p1:Int64}) AND `ts` < toDateTime({p2:Int64}) AND (event = 'error') AND `business_error` = {p3:UInt8} AND `cdn` IN ({p4:String}, {p5:String}) AND `error_code` IN ({p6:String}, {p7:String})
+WHERE `customer_id` = {p0:UInt32} AND `ts` >= toDateTime({p1:Int64}) AND `ts` < toDateTime({p2:Int64}) AND `event` = 'error' AND `business_error` = {p3:UInt8} AND `cdn` IN ({p4:String}, {p5:String}) AND `error_code` IN ({p6:String}, {p7:String})
 GROUP BY `error_code`, `cdn`) AS `l`
 LEFT OUTER JOIN (SELECT `cdn` AS `cdn`, sum(`rollup_1h`.`attempts`) AS `attempts`
 FROM `rollup_1h`

@@ -1,7 +1,7 @@
 SELECT `errorcode` AS `errorcode`, `errormessage` AS `errormessage`, `errors` AS `errors`, `fatalerrors` AS `fatalerrors`, `affectedviews` AS `affectedviews`, 100.0 * `affectedviews` / nullIf(toFloat64(`attempts`), 0.0) AS `errorrate`, count() OVER () AS `totalrecords`
 FROM (SELECT `error_code` AS `errorcode`, `error_message` AS `errormessage`, count() AS `errors`, sum(`fatal`) AS `fatalerrors`, uniqExact(`view_id`) AS `affectedviews`
 FROM `error_events`
-WHERE `customer_id` = {p0:UInt32} AND `ts` >= toDateTime({p1:Int64}) AND `ts` < toDateTime({p2:Int64}) AND (event = 'error') AND `business_error` = {p3:UInt8}
+WHERE `customer_id` = {p0:UInt32} AND `ts` >= toDateTime({p1:Int64}) AND `ts` < toDateTime({p2:Int64}) AND `event` = 'error' AND `business_error` = {p3:UInt8}
 GROUP BY `error_code`, `error_message`) AS `l` CROSS JOIN (SELECT sum(`rollup_1h`.`attempts`) AS `attempts`
 FROM `rollup_1h`
 WHERE `customer_id` = {p4:UInt32} AND `bucket` >= toDateTime({p5:Int64}) AND `bucket` < toDateTime({p6:Int64})) AS `r`

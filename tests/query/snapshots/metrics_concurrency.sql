@@ -1,5 +1,5 @@
 SELECT sum(`part_plays`) AS `viewercount`, sum(`part_attempts`) AS `attempts`, count() OVER () AS `totalrecords`
-FROM (SELECT (sumIf(toUInt64(1), event = 'play_request')) AS `part_attempts`, (sumIf(toUInt64(1), event = 'first_frame')) AS `part_plays`
+FROM (SELECT sumIf(toUInt64(1), `event` = 'play_request') AS `part_attempts`, sumIf(toUInt64(1), `event` = 'first_frame') AS `part_plays`
 FROM `events`
 WHERE `customer_id` = {p0:UInt32} AND `ts` >= toDateTime({p1:Int64}) AND `ts` < toDateTime({p2:Int64}))
 ORDER BY isFinite(toFloat64(`viewercount`)) DESC, `viewercount` DESC

@@ -1,5 +1,5 @@
 SELECT sum(`part_plays`) AS `viewercount`, sum(`part_play_ms`) / 60000.0 AS `playdur`, count() OVER () AS `totalrecords`
-FROM (SELECT (sumIf(toUInt64(1), event = 'first_frame')) AS `part_plays`, (sumIf(toUInt64(play_ms), 1)) AS `part_play_ms`
+FROM (SELECT sumIf(toUInt64(1), `event` = 'first_frame') AS `part_plays`, sumIf(toUInt64(`play_ms`), 1) AS `part_play_ms`
 FROM `events`
 WHERE `customer_id` = {p0:UInt32} AND UUIDv7ToDateTime(`view_id`) >= toDateTime({p1:Int64}) AND UUIDv7ToDateTime(`view_id`) < toDateTime({p2:Int64}) AND `ts` < toDateTime({p3:Int64}) AND `view_id` IN (SELECT `view_id` AS `view_id`
 FROM `views`

@@ -1,5 +1,5 @@
 SELECT `assetname` AS `assetname`, sum(`part_plays`) AS `viewercount`, count() OVER () AS `totalrecords`
-FROM (SELECT `assetname` AS `assetname`, (sumIf(toUInt64(1), event = 'first_frame')) AS `part_plays`
+FROM (SELECT `assetname` AS `assetname`, sumIf(toUInt64(1), `event` = 'first_frame') AS `part_plays`
 FROM `events`
 WHERE `customer_id` = {p0:UInt32} AND UUIDv7ToDateTime(`view_id`) >= toDateTime({p1:Int64}) AND UUIDv7ToDateTime(`view_id`) < toDateTime({p2:Int64}) AND (`ts` >= toDateTime({p3:Int64}) AND `ts` < toDateTime({p4:Int64})) AND `isp` IN ({p5:String})
 GROUP BY `assetname`)

@@ -1,9 +1,9 @@
 SELECT `country` AS `country`, sum(`part_plays`) AS `viewercount`, sum(`part_play_ms`) / 60000.0 AS `playdur`, uniqMerge(`part_viewers`) AS `uniqueviewercount`, count() OVER () AS `totalrecords`
-FROM (SELECT `country` AS `country`, (sumIf(toUInt64(1), event = 'first_frame')) AS `part_plays`, (uniqStateIf(viewerid, event = 'first_frame')) AS `part_viewers`, (sumIf(toUInt64(play_ms), 0)) AS `part_play_ms`
+FROM (SELECT `country` AS `country`, sumIf(toUInt64(1), `event` = 'first_frame') AS `part_plays`, uniqStateIf(`viewerid`, `event` = 'first_frame') AS `part_viewers`, sumIf(toUInt64(`play_ms`), 0) AS `part_play_ms`
 FROM `events`
 WHERE `customer_id` = {p0:UInt32} AND UUIDv7ToDateTime(`view_id`) >= toDateTime({p1:Int64}) AND UUIDv7ToDateTime(`view_id`) < toDateTime({p2:Int64}) AND (`ts` >= toDateTime({p3:Int64}) AND `ts` < toDateTime({p4:Int64}))
 GROUP BY `country`
-UNION ALL SELECT `country` AS `country`, (sumIf(toUInt64(1), 0)) AS `part_plays`, (uniqStateIf(viewerid, 0)) AS `part_viewers`, (sumIf(toUInt64(play_ms), 1)) AS `part_play_ms`
+UNION ALL SELECT `country` AS `country`, sumIf(toUInt64(1), 0) AS `part_plays`, uniqStateIf(`viewerid`, 0) AS `part_viewers`, sumIf(toUInt64(`play_ms`), 1) AS `part_play_ms`
 FROM `events`
 WHERE `customer_id` = {p5:UInt32} AND `ts` >= toDateTime({p6:Int64}) AND `ts` < toDateTime({p7:Int64})
 GROUP BY `country`
@@ -11,11 +11,11 @@ UNION ALL SELECT `country` AS `country`, sum(`plays`) AS `part_plays`, uniqMerge
 FROM `rollup_1h_delivery`
 WHERE `customer_id` = {p8:UInt32} AND `bucket` >= toDateTime({p9:Int64}) AND `bucket` < toDateTime({p10:Int64})
 GROUP BY `country`
-UNION ALL SELECT `country` AS `country`, (sumIf(toUInt64(1), event = 'first_frame')) AS `part_plays`, (uniqStateIf(viewerid, event = 'first_frame')) AS `part_viewers`, (sumIf(toUInt64(play_ms), 0)) AS `part_play_ms`
+UNION ALL SELECT `country` AS `country`, sumIf(toUInt64(1), `event` = 'first_frame') AS `part_plays`, uniqStateIf(`viewerid`, `event` = 'first_frame') AS `part_viewers`, sumIf(toUInt64(`play_ms`), 0) AS `part_play_ms`
 FROM `events`
 WHERE `customer_id` = {p11:UInt32} AND UUIDv7ToDateTime(`view_id`) >= toDateTime({p12:Int64}) AND UUIDv7ToDateTime(`view_id`) < toDateTime({p13:Int64}) AND (`ts` >= toDateTime({p14:Int64}) AND `ts` < toDateTime({p15:Int64}))
 GROUP BY `country`
-UNION ALL SELECT `country` AS `country`, (sumIf(toUInt64(1), 0)) AS `part_plays`, (uniqStateIf(viewerid, 0)) AS `part_viewers`, (sumIf(toUInt64(play_ms), 1)) AS `part_play_ms`
+UNION ALL SELECT `country` AS `country`, sumIf(toUInt64(1), 0) AS `part_plays`, uniqStateIf(`viewerid`, 0) AS `part_viewers`, sumIf(toUInt64(`play_ms`), 1) AS `part_play_ms`
 FROM `events`
 WHERE `customer_id` = {p16:UInt32} AND `ts` >= toDateTime({p17:Int64}) AND `ts` < toDateTime({p18:Int64})
 GROUP BY `country`)

@@ -1,11 +1,11 @@
 SELECT `timestamp` AS `timestamp`, sum(`part_play_ms`) / (1000.0 * (least(toInt64(`timestamp`) + 3600, {p0:Int64}) - greatest(toInt64(`timestamp`), {p1:Int64}))) AS `concurviewavg`, sum(`part_play_ms`) / 60000.0 AS `playdur`
-FROM (SELECT toUnixTimestamp(toStartOfHour(toDateTime(`bucket`), ('UTC'))) AS `timestamp`, `play_ms` AS `part_play_ms`
+FROM (SELECT toUnixTimestamp(toStartOfHour(toDateTime(`bucket`), 'UTC')) AS `timestamp`, `play_ms` AS `part_play_ms`
 FROM `rollup_1m`
 WHERE `customer_id` = {p2:UInt32} AND `bucket` >= toDateTime({p3:Int64}) AND `bucket` < toDateTime({p4:Int64})
-UNION ALL SELECT toUnixTimestamp(toStartOfHour(toDateTime(`bucket`), ('UTC'))) AS `timestamp`, `play_ms` AS `part_play_ms`
+UNION ALL SELECT toUnixTimestamp(toStartOfHour(toDateTime(`bucket`), 'UTC')) AS `timestamp`, `play_ms` AS `part_play_ms`
 FROM `rollup_1h`
 WHERE `customer_id` = {p5:UInt32} AND `bucket` >= toDateTime({p6:Int64}) AND `bucket` < toDateTime({p7:Int64})
-UNION ALL SELECT toUnixTimestamp(toStartOfHour(toDateTime(`bucket`), ('UTC'))) AS `timestamp`, `play_ms` AS `part_play_ms`
+UNION ALL SELECT toUnixTimestamp(toStartOfHour(toDateTime(`bucket`), 'UTC')) AS `timestamp`, `play_ms` AS `part_play_ms`
 FROM `rollup_1m`
 WHERE `customer_id` = {p8:UInt32} AND `bucket` >= toDateTime({p9:Int64}) AND `bucket` < toDateTime({p10:Int64}))
 GROUP BY `timestamp`

@@ -1,4 +1,4 @@
-SELECT toUnixTimestamp(toStartOfDay(toDateTime(`bucket`), ('UTC'))) AS `timestamp`, sum(`rollup_1h`.`plays`) AS `viewercount`, sum(`rollup_1h`.`startup_ms_sum`) / sum(`rollup_1h`.`plays`) / 1000.0 AS `latency`
+SELECT toUnixTimestamp(toStartOfDay(toDateTime(`bucket`), 'UTC')) AS `timestamp`, sum(`rollup_1h`.`plays`) AS `viewercount`, sum(`rollup_1h`.`startup_ms_sum`) / sum(`rollup_1h`.`plays`) / 1000.0 AS `latency`
 FROM `rollup_1h`
 WHERE `customer_id` = {p0:UInt32} AND `bucket` >= toDateTime({p1:Int64}) AND `bucket` < toDateTime({p2:Int64})
 GROUP BY `timestamp`
