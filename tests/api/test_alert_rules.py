@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from sightline.alerts.rules import default_rules
+from sightline.api.services import services
 from sightline.auth.kinds import KeyKind, Role
 from sightline.settings import Settings
 from tests.auth.fixtures import ManualClock, auth_app, postgres_schema
@@ -106,7 +107,7 @@ def test_a_rule_is_added_read_replaced_and_deleted(client: TestClient, admin: di
     assert replaced.json()["sensitivity"] == 0.8
     assert replaced.json()["recipients"] == [rule["recipients"][0]]
     assert "hmac-key-1" not in replaced.text + client.get(path, headers=admin).text
-    stored = client.app.state.alert_rules.rule(A, rule["id"])  # type: ignore[attr-defined]
+    stored = services(client.app).alert_rules.rule(A, rule["id"])
     assert stored.recipients[0].secret == "hmac-key-1"
 
     assert client.delete(path, headers=admin).status_code == 204
