@@ -63,7 +63,7 @@ function alertChart(alert, unit) {
   return chart(
     {
       grid: { left: 72, right: 16, top: 32, bottom: 28 },
-      legend: { top: 0 },
+      legend: { top: 0, data: ["expected band", "expected", "observed", "anomalous"] },
       tooltip: {
         trigger: "axis",
         formatter: (items) => {
