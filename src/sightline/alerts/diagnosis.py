@@ -26,11 +26,9 @@ import pandas as pd
 from sightline.alerts.detect import Direction, MetricKind
 from sightline.alerts.diagnose import Cause, diagnose
 from sightline.alerts.diagnose_leaves import Leaves, additive_leaves
-from sightline.alerts.metrics import AlertMetric
+from sightline.alerts.metrics import CONFIRMED_BY, AlertMetric
 from sightline.alerts.rules import AlertRule, Cohort
 from sightline.alerts.series import as_cohort, catalog_order, fetch, instant, leaves_query
-from sightline.catalog.formula import Part, add
-from sightline.catalog.metrics import metric as catalog_metric
 from sightline.query.compile import TIMESTAMP
 from sightline.query.filters import And, Condition, Node
 from sightline.query.period import Period
@@ -61,18 +59,6 @@ DAY = timedelta(days=1)
 PARENTS: dict[str, str] = {"playerversion": "player"}
 """A dimension whose values belong to another's (a version is a version of a player): a cause on the child names
 the parent's value too when all its views have the same."""
-DIAGNOSED_BY: dict[str, AlertMetric] = {
-    "bufferingratio": AlertMetric(
-        catalog_metric("rebufferfrequency"),
-        Direction.UP,
-        MetricKind.MEAN,
-        Part("rebuffer_count"),
-        add(Part("play_ms"), Part("rebuffer_ms")),
-        3_600_000.0,
-    )
-}
-"""Metrics whose causes are sought in another's counts: the rebuffering ratio in stalls per watch time (counts of
-events: one view's long stall, which dominates a leaf's stall time, weighs as one stall)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +186,7 @@ def diagnose_window(
     """The diagnosis of `rule`'s anomaly of `cohort` in `period` (the rule's window); `expected` is the value the
     detector expected of the cohort there (the metric's unit), None when unknown."""
     metric = rule.metric
-    model = DIAGNOSED_BY.get(metric.name, metric)
+    model = CONFIRMED_BY.get(metric.name, metric)
     fixed = {name for name, _ in cohort}
     dimensions = tuple(d for d in DIAGNOSIS_DIMENSIONS if d not in fixed)
     parts = sorted({*metric.parts, *model.parts, "attempts"})

@@ -39,7 +39,7 @@ from sightline.alerts.lifecycle import (
     severity,
     targets,
 )
-from sightline.alerts.metrics import VOLUME_PARTS
+from sightline.alerts.metrics import VOLUME_PARTS, judged_parts
 from sightline.alerts.models import AlertRow, AlertRuleRow
 from sightline.alerts.notify import Notice, Transition, enqueue
 from sightline.alerts.records import (
@@ -345,7 +345,7 @@ def _key(customer_id: int, rules: list[AlertRule]) -> SeriesKey:
         customer_id=customer_id,
         dimensions=catalog_order(d for rule in rules for d in rule.dimensions),
         groupings=tuple(sorted(groupings, key=lambda g: (len(g), g))),
-        parts=tuple(sorted({*VOLUME_PARTS, *(p for rule in rules for p in rule.metric.parts)})),
+        parts=tuple(sorted({*VOLUME_PARTS, *(p for rule in rules for p in judged_parts(rule.metric))})),
         granularity=INTERVALS[rules[0].interval_s],
         step=rules[0].interval_s,
     )

@@ -174,3 +174,24 @@ def alert_metric(name: str) -> AlertMetric:
 
 ALERT_METRICS: dict[str, AlertMetric] = {name: alert_metric(name) for name in ALERTABLE}
 """Every alertable metric by name (built at import: a catalog change that breaks one fails loudly)."""
+
+STALL_RATE = AlertMetric(
+    metric("rebufferfrequency"),
+    Direction.UP,
+    MetricKind.MEAN,
+    Part("rebuffer_count"),
+    Binary("+", Part("play_ms"), Part("rebuffer_ms")),
+    3_600_000.0,
+)
+"""Stalls per hour watched: counts of events, where one view's long stall (which dominates a cohort's stall time)
+weighs as one stall."""
+CONFIRMED_BY: dict[str, AlertMetric] = {"bufferingratio": STALL_RATE}
+"""Metrics whose anomalies must show in another's too, and whose causes are sought in it: the rebuffering ratio, a
+ratio of durations that one view's long stall moves as much as an incident does, in its stalls per watch time (on
+clean traffic, 23 of 27 false alerts of the default rules in 2 days were the ratio's alone)."""
+
+
+def judged_parts(metric: AlertMetric) -> frozenset[str]:
+    """The parts a round of `metric` reads: its own and its confirming metric's."""
+    confirm = CONFIRMED_BY.get(metric.name)
+    return metric.parts | (confirm.parts if confirm else frozenset())

@@ -15,8 +15,10 @@ anomalous cohort D inside it (D's conditions extend P's), the rest of P (P − D
 same way: if the rest is anomalous too, the anomaly is broader than D and D is not reported; if not, D explains P's
 anomaly and P is not reported. So an incident of one CDN in one country is reported on that pair, not also on the
 CDN, the country and the whole; an incident of everything is reported on the whole alone.
-An ai anomaly must also be a change worth an alert (`metrics.effect_floor`: a fifth of the expected value, and half a
-percentage point, a quarter second or 100 kbps), which widens the band.
+An ai anomaly of a metric in `metrics.CONFIRMED_BY` (the rebuffering ratio) must show in its confirming metric too
+(stalls per watch time), at the same alpha. An ai anomaly must also be a change worth an alert
+(`metrics.effect_floor`: a fifth of the expected value, and half a percentage point, a quarter second or 100 kbps),
+which widens the band.
 An open alert goes on while its cohort is `continuing`: anomalous, or beyond the bar of a single test at the rule's
 family alpha (hysteresis: an incident found goes on without passing the whole family's bar again at every round).
 """
@@ -30,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sightline.alerts.detect import DAY_S, DetectorRule, Direction, MetricSeries, detect, z_threshold
-from sightline.alerts.metrics import VOLUME_PARTS, AlertMetric, effect_floor
+from sightline.alerts.metrics import CONFIRMED_BY, VOLUME_PARTS, AlertMetric, effect_floor, judged_parts
 from sightline.alerts.rules import AlertRule, Cohort
 from sightline.alerts.series import CohortSeries, catalog_order
 
@@ -101,14 +103,16 @@ def windowed(values: npt.NDArray[np.float32], k: int) -> Array:
 class _Window:
     """A rule's windowed parts of some cohorts over the history read, all of them eligible, and their judgement."""
 
-    def __init__(self, rule: AlertRule, parts: Mapping[str, Array]) -> None:
+    def __init__(self, rule: AlertRule, parts: Mapping[str, Array], metric: AlertMetric | None = None) -> None:
         self.rule = rule
         self.parts = parts
-        self.value, self.volume = rule.metric.amounts(parts, rule.window_s)
+        self.metric = rule.metric if metric is None else metric
+        self.value, self.volume = self.metric.amounts(parts, rule.window_s)
 
     def minus(self, broad: npt.NDArray[np.int64], narrow: npt.NDArray[np.int64]) -> _Window:
         """The rests: each `broad` cohort without its `narrow` one."""
-        return _Window(self.rule, {p: np.maximum(v[broad] - v[narrow], 0.0) for p, v in self.parts.items()})
+        rests = {p: np.maximum(v[broad] - v[narrow], 0.0) for p, v in self.parts.items()}
+        return _Window(self.rule, rests, self.metric)
 
     def eligible(self) -> Mask:
         attempts, viewers = self.parts["attempts"][:, -1], self.parts["viewers"][:, -1]
@@ -117,7 +121,7 @@ class _Window:
     def judge(self, alpha: float, whole: float) -> tuple[Array, Array, Array, Array, Array, Mask]:
         """(observed, expected, lower, upper, score, anomalous) at the last interval, in the metric's unit; `whole`
         is the whole's value, for a relative threshold."""
-        metric = self.rule.metric
+        metric = self.metric
         if self.rule.type == "ai":
             found = detect(
                 MetricSeries(metric.kind, self.value, self.volume, self.rule.interval_s), self.detector(alpha)
@@ -138,7 +142,7 @@ class _Window:
 
     def detector(self, alpha: float) -> DetectorRule:
         return DetectorRule(
-            direction=self.rule.metric.direction,
+            direction=self.metric.direction,
             alpha=alpha,
             days=DETECTOR.days,
             weeks=DETECTOR.weeks,
@@ -150,7 +154,7 @@ class _Window:
         if self.rule.condition == "fixed":
             return self.rule.threshold
         share = self.rule.threshold / 100.0
-        return whole * (1.0 - share if self.rule.metric.direction is Direction.DOWN else 1.0 + share)
+        return whole * (1.0 - share if self.metric.direction is Direction.DOWN else 1.0 + share)
 
 
 def practical(
@@ -189,7 +193,9 @@ class Round:
         if columns - k < 1 or last > series.length:
             return None
         rows = in_scope(rule, series)
-        latest = _Window(rule, {p: self._parts(p, rows, k, k, last) for p in {*rule.metric.parts, *VOLUME_PARTS}})
+        latest = _Window(
+            rule, {p: self._parts(p, rows, k, k, last) for p in {*judged_parts(rule.metric), *VOLUME_PARTS}}
+        )
         eligible = latest.eligible()
         judged = rows[eligible]
         history = _Window(rule, {p: self._parts(p, judged, columns, k, last) for p in latest.parts})
@@ -203,6 +209,9 @@ class Round:
         continuing = np.zeros(rows.size, dtype=bool)
         if judged.size:
             *values, found = history.judge(alpha, whole)
+            confirm = CONFIRMED_BY.get(rule.metric.name)
+            if confirm is not None and rule.type == "ai":  # the anomaly must show in the confirming metric too
+                found = found & _Window(rule, history.parts, confirm).judge(alpha, whole)[5]
             for target, value in zip(outcome, values, strict=True):
                 target[eligible] = value
             anomalous[eligible] = found
