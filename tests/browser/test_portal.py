@@ -503,6 +503,8 @@ def test_alert_filters_are_the_apis_parameters_and_live_in_the_url(tour: tuple[P
     wait_ready(page, "alerts")
     assert "status" not in state_of(page)
     assert state_of(page)["severity"] == "major"
+    open_page(page, "alerts", range="custom", **{"from": "978307200", "to": "978393600"})  # 2001: none
+    expect(page.locator("section.panel[data-state=empty]")).to_have_text(re.compile("No alert in this period."))
 
 
 def test_the_alerts_table_downloads_as_csv(tour: tuple[Page, Traffic]) -> None:
