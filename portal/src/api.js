@@ -23,17 +23,17 @@ export function apiUrl(path, params = {}) {
 }
 
 export function createApi(session) {
-  async function send(url, signal) {
+  async function send(url, init) {
     const token = await session.accessToken();
-    return fetch(url, { headers: { Authorization: `Bearer ${token}` }, signal });
+    return fetch(url, { ...init, headers: { ...init.headers, Authorization: `Bearer ${token}` } });
   }
 
-  /** The JSON answer of GET `url`; ApiError with the API's own error, SignedOutError when the session ended. */
-  async function get(url, signal) {
-    let response = await send(url, signal);
+  /** The JSON answer of `url`; ApiError with the API's own error, SignedOutError when the session ended. */
+  async function request(url, init) {
+    let response = await send(url, init);
     if (response.status === 401) {
       await session.refresh();
-      response = await send(url, signal);
+      response = await send(url, init);
       if (response.status === 401) {
         session.end("Your session has ended. Sign in again.");
         throw new SignedOutError("unauthorized");
@@ -47,7 +47,12 @@ export function createApi(session) {
     return response.json();
   }
 
-  return { get };
+  return {
+    get: (url, signal) => request(url, { signal, headers: {} }),
+    /** POST `body` as JSON (none when undefined). */
+    post: (url, body, signal) =>
+      request(url, { method: "POST", signal, headers: body === undefined ? {} : { "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) }),
+  };
 }
 
 /** The requests of one customer: each returns {url, answer}. */
@@ -63,5 +68,8 @@ export function customerApi(api, customer, signal) {
     smartQuery: (params) => call("smartQuery", params),
     sessions: (params) => call("listsessions", params),
     alerts: (params) => call("getAIAlerts", params),
+    /** An alert's action (`acknowledge`, or `mute` with `{seconds}`): the alert as the API answers it. */
+    alertAction: (alertId, action, body) =>
+      api.post(`/mm-apis/getAIAlerts/${customer.customerid}/${encodeURIComponent(alertId)}/${action}`, body, signal),
   };
 }

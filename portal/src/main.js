@@ -338,6 +338,7 @@ async function showPage(page, state, main, signal) {
     features: current.features,
     plan: current.plan,
     customer: current.customer,
+    caller: account.caller,
     catalog: account.catalog,
     metric: (name) => account.catalog.metrics.find((m) => m.name === name),
     dimensionNames: account.catalog.dimensions.filter((d) => d.kind !== "time").map((d) => d.name),

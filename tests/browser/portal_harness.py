@@ -1,6 +1,7 @@
 """The portal's test world: two days of simulated traffic (and the weeks before, at a lower rate, as the demo
-seeds them) for two customers of different plan levels, served by `sightline serve`, with users and keys;
-and what the tests read off the portal's pages.
+seeds them) for two customers of different plan levels, served by `sightline serve`, with users and keys, and
+the alerts of the Enterprise customer's injected player incident (its rounds replayed as `sightline alerts run`
+replays them); and what the tests read off the portal's pages.
 
 Access tokens live 30 s here, so the portal refreshes them (20 s after each grant) many times during the tests.
 """
@@ -16,17 +17,23 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 from playwright.sync_api import Page
+from sqlalchemy.orm import sessionmaker
 
+from sightline.alerts.rules import RuleInput
+from sightline.alerts.scheduler import replay_customers
+from sightline.alerts.store import RuleStore
+from sightline.auth.clock import utc_now
 from sightline.auth.kinds import KeyKind, Role
 from sightline.auth.service import open_auth
 from sightline.demo import history
 from sightline.settings import Settings
-from sightline.simulate.incidents import to_ms
+from sightline.simulate.incidents import Incident, to_ms
 from sightline.simulate.live import split_due
 from sightline.simulate.traffic import SimulationConfig, simulate
 from sightline.store import open_store
@@ -99,6 +106,41 @@ def seed(data_dir: Path, config: SimulationConfig) -> None:
         store.close()
 
 
+PLAYER_RULE = RuleInput(
+    name="Start failures by player version",
+    metric="vsf",
+    scope="selected",
+    dimensions=["playerversion"],
+    pairs=False,
+    window=3600,
+    minattempts=5,
+    sensitivity=1.0,
+)
+"""At the world's volume (about 100 views an hour) the player version's cohort holds a few attempts in the default
+rules' 15 minutes: this rule judges an hour, at the highest sensitivity."""
+
+
+def player_incident(config: SimulationConfig) -> Incident:
+    """The Enterprise customer's injected incident: ExoPlayer 1.3.1 fails to start."""
+    return next(i for i in config.incidents if i.customer_id == ENTERPRISE[0] and "playerversion" in i.filters)
+
+
+def replay_alerts(settings: Settings, config: SimulationConfig) -> None:
+    """The Enterprise customer's alert rounds (its default rules and `PLAYER_RULE`) over its player incident."""
+    auth = open_auth(settings)
+    try:
+        RuleStore(sessionmaker(auth.engine, expire_on_commit=False), utc_now).add(ENTERPRISE[0], PLAYER_RULE)
+    finally:
+        auth.close()
+    incident = player_incident(config)
+    start, end = incident.start - timedelta(minutes=20), incident.start + timedelta(minutes=150)
+    store = open_store(settings)
+    try:
+        replay_customers(settings, store, [ENTERPRISE[0]], int(start.timestamp()), int(end.timestamp()))
+    finally:
+        store.close()
+
+
 @contextlib.contextmanager
 def portal_world(data_dir: Path) -> Iterator[PortalWorld]:
     config = SimulationConfig.last_days(2, customer_ids=(ENTERPRISE[0], PROFESSIONAL[0]), scale=0.15, seed=16)
@@ -115,6 +157,7 @@ def portal_world(data_dir: Path) -> Iterator[PortalWorld]:
         accounts.add_user(both.username, both.password, [ENTERPRISE[0], PROFESSIONAL[0]], Role.VIEWER)
     finally:
         auth.close()
+    replay_alerts(Settings(data_dir=data_dir), config)
     settings = {"SIGHTLINE_ACCESS_TOKEN_TTL_S": str(ACCESS_TOKEN_TTL_S)}
     with run_app(data_dir, settings=settings) as app:
         yield PortalWorld(app.base_url, admin, both, keys)

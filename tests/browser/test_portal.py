@@ -25,6 +25,7 @@ from playwright.sync_api import Browser, Page, Request, Response, ViewportSize, 
 from tests.browser.portal_harness import (
     ACCESS_TOKEN_TTL_S,
     AXE,
+    ENTERPRISE,
     PortalWorld,
     ShownNumber,
     decimals_in_text,
@@ -85,12 +86,19 @@ def api_value(answer: dict[str, Any], number: ShownNumber) -> list[Any]:
     if number.row_label is None:
         return [rows[0].get(number.key)] if rows else []
 
+    def field(row: dict[str, Any], key: str) -> Any:
+        """`key` of `row`, a dotted key (`impact.views`) read in its nested object."""
+        value: Any = row
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return value
+
     def label(row: dict[str, Any]) -> str:
         value = row.get(number.row_key or "")
         return " → ".join(value) if isinstance(value, list) else str(value) if value != "" else "(none)"
 
     labelled = [row for row in rows if label(row) == number.row_label]
-    return [row.get(number.key) for row in labelled]
+    return [field(row, number.key) for row in labelled]
 
 
 def check_numbers(portal: PortalWorld, traffic: Traffic, numbers: list[ShownNumber]) -> int:
@@ -142,18 +150,18 @@ def test_every_page_shows_the_apis_answers(tour: tuple[Page, Traffic], portal: P
     page, traffic = tour
     page.click(f"nav a[href*='p={name}']")
     wait_ready(page, name)
+    if name == "alerts":  # the player incident may be more than a day ago
+        open_page(page, name, range="7d")
     assert f"p={name}&" in (page.get_attribute("nav a[aria-current=page]", "href") or "")
     states = page.eval_on_selector_all("section.panel", "els => els.map(e => e.dataset.state)")
     assert states, "the page has no panel"
     assert "error" not in states, page.inner_text("main")[:2000]
     assert "loading" not in states
-    if name == "alerts":
-        assert page.locator("[data-alerts=not-configured]").is_visible()
-        assert "Alerts are not configured" in page.inner_text("main")
-        assert any("/mm-apis/getAIAlerts/" in path for path in traffic.api_paths())
-    else:
-        checked = check_numbers(portal, traffic, shown_numbers(page))
-        assert checked >= 3, f"only {checked} numbers shown on {name}"
+    numbers = shown_numbers(page)
+    if name == "alerts":  # the list's impact (the diagnosis's numbers: test_an_alert_shows_its_band_…)
+        numbers = [n for n in numbers if n.key.startswith("impact.")]
+    checked = check_numbers(portal, traffic, numbers)
+    assert checked >= 3, f"only {checked} numbers shown on {name}"
     assert axe_violations(page) == []
     screenshot(page, name)
 
@@ -420,6 +428,136 @@ def test_a_table_downloads_as_csv(tour: tuple[Page, Traffic]) -> None:
     first = panel.locator("tbody tr").first
     assert rows[1][0] == first.locator("td").first.inner_text()
     assert float(rows[1][1]) == float(first.locator("td[data-key=attempts]").get_attribute("data-value") or "nan")
+
+
+def the_player_alert(page: Page, portal: PortalWorld) -> dict[str, Any]:
+    """The alerts page of the last 7 days opened, the API's alert of the injected player incident (its cohort the
+    player version, or diagnosed to it)."""
+    open_page(page, "alerts", range="7d")
+    answer = portal.get(page.get_attribute("section.panel table[data-request]", "data-request") or "")
+    for alert in answer["response"]:
+        named = [alert["cohort"], *(c["conditions"] for c in alert["diagnosis"]["causes"])]
+        if alert["metric"] == "vsf" and any(c.get("playerversion") == "1.3.1" for c in named):
+            return dict(alert)
+    raise AssertionError(f"no alert of the player incident in {[a['cohort'] for a in answer['response']]}")
+
+
+def test_an_alert_shows_its_band_red_points_and_diagnosis(tour: tuple[Page, Traffic], portal: PortalWorld) -> None:
+    page, _ = tour
+    alert = the_player_alert(page, portal)
+    page.click(f"table a[href*='alert={alert['id']}']")
+    wait_ready(page, "alerts")
+    assert state_of(page)["alert"] == alert["id"]
+    detail = page.locator(f"article.alert-detail[data-alert='{alert['id']}']")
+    expect(detail).to_be_visible()
+    # the chart: the band (lower + width, green), the observed values and the anomalous points (red), as answered
+    points = alert["series"]["points"]
+    drawn = detail.locator(".chart").evaluate(
+        "el => el.chart.getOption().series.map(s => ({name: s.name, type: s.type, n: s.data.length, data: s.data}))"
+    )
+    by_name = {s["name"]: s for s in drawn}
+    assert by_name["expected band"]["n"] == by_name["observed"]["n"] == len(points) > 0
+    assert [v for _, v in by_name["expected low"]["data"]] == [p["lower"] for p in points]
+    anomalous = [[p["timestamp"] * 1000, p["value"]] for p in points if p["anomalous"]]
+    assert anomalous
+    assert by_name["anomalous"]["type"] == "scatter"
+    assert by_name["anomalous"]["data"] == anomalous
+    # values in the catalog's unit of the metric (vsf: percent)
+    observed = detail.locator("dd[data-fact=observed]").inner_text()
+    assert observed.endswith(" %")
+    assert number_in_text(observed) == round(alert["observed"], 2)
+    # the diagnosis names the injected combination, its numbers are the API's, and a cause opens its views
+    causes = alert["diagnosis"]["causes"]
+    rows = detail.locator("table tbody tr")
+    assert rows.count() == len(causes) > 0
+    first = rows.first.locator("td").first.inner_text()
+    assert set(first.split(" ∧ ")) >= {"player = ExoPlayer", "playerversion = 1.3.1"}, first
+    for key in ("share", "observed", "expected", "views", "viewers"):
+        assert float(rows.first.locator(f"td[data-key={key}]").get_attribute("data-value") or "nan") == causes[0][key]
+    assert detail.locator("code[data-request=metricquery]").inner_text() == alert["metricquery"]
+    assert detail.locator("code[data-request=listsessions]").inner_text() == alert["listsessions"]
+    screenshot(page, "alerts")
+    rows.first.locator("td a").click()
+    wait_ready(page, "views")
+    state = state_of(page)
+    assert "[player=ExoPlayer]" in state["f"]
+    assert "[playerversion=1.3.1]" in state["f"]
+    assert int(state["from"]) == alert["start"] - alert["window"]
+    assert page.locator("table tbody tr").count() > 0, "the cause's views are listed"
+
+
+def test_alert_filters_are_the_apis_parameters_and_live_in_the_url(tour: tuple[Page, Traffic]) -> None:
+    page, traffic = tour
+    open_page(page, "alerts", range="7d")
+    page.select_option("#alert-severity", "major")
+    wait_ready(page, "alerts")
+    page.select_option("#alert-status", "resolved")
+    wait_ready(page, "alerts")
+    assert state_of(page)["severity"] == "major"
+    assert state_of(page)["status"] == "resolved"
+    last = [p for p in traffic.api_paths() if "/getAIAlerts/" in p and "severity=major" in p and "status=resolved" in p]
+    assert last, "the filters are not sent as the API's parameters"
+    shown = page.eval_on_selector_all("table tbody tr td[data-key=severity]", "els => els.map(e => e.textContent)")
+    assert set(shown) <= {"major"}
+    page.go_back()
+    wait_ready(page, "alerts")
+    assert "status" not in state_of(page)
+    assert state_of(page)["severity"] == "major"
+    open_page(page, "alerts", range="custom", **{"from": "978307200", "to": "978393600"})  # 2001: none
+    expect(page.locator("section.panel[data-state=empty]")).to_have_text(re.compile("No alert in this period."))
+
+
+def test_the_alerts_table_downloads_as_csv(tour: tuple[Page, Traffic]) -> None:
+    page, _ = tour
+    open_page(page, "alerts", range="7d")
+    panel = page.locator("section.panel", has_text="Alerts of the period")
+    with page.expect_download() as download:
+        panel.locator("button.csv").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    shown = panel.locator("table").first.locator("tbody tr")
+    assert len(rows) == shown.count() > 0
+    assert rows[0]["label"] == shown.first.locator("td").first.inner_text()
+    assert float(rows[0]["impact.views"]) == float(
+        shown.first.locator("td[data-key='impact.views']").get_attribute("data-value") or "nan"
+    )
+
+
+def test_acknowledge_and_mute_call_the_api_and_update_the_row(tour: tuple[Page, Traffic], portal: PortalWorld) -> None:
+    page, _ = tour
+    alert = the_player_alert(page, portal)
+    assert alert["acknowledged"] is None
+    assert alert["muted"] is None
+    open_page(page, "alerts", range="7d", alert=alert["id"])
+    detail = page.locator(f"article.alert-detail[data-alert='{alert['id']}']")
+    row = page.locator(f"table tbody tr:has(a[href*='alert={alert['id']}'])")
+    detail.locator("button[data-action=acknowledge]").click()
+    expect(detail.locator("button[data-action=acknowledge]")).to_have_text("Acknowledged")
+    expect(detail.locator("button[data-action=acknowledge]")).to_be_disabled()
+    expect(row.locator("td[data-key=acked]")).to_have_text(f"by {portal.admin.username}")
+    detail.locator("button[data-action=mute][data-seconds='86400']").click()
+    expect(detail.locator("dd[data-fact=muted]")).to_contain_text(portal.admin.username)
+    answered = the_player_alert(page, portal)  # GET getAIAlerts again: the API holds both
+    assert answered["acknowledged"]["by"] == portal.admin.username
+    assert answered["muted"]["by"] == portal.admin.username
+    assert abs(answered["muted"]["until"] - answered["acknowledged"]["at"] - 86400) < 600
+    assert axe_violations(page) == []
+
+
+def test_a_viewer_may_acknowledge_but_not_mute(browser: Browser, portal: PortalWorld) -> None:
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    sign_in(page, portal, portal.both)
+    open_page(page, "alerts", c=str(ENTERPRISE[0]), range="7d")
+    detail = page.locator("article.alert-detail")
+    expect(detail.locator("button[data-action=acknowledge]")).to_be_visible()
+    mutes = detail.locator("button[data-action=mute]")
+    assert mutes.count() == 2
+    for i in range(2):
+        expect(mutes.nth(i)).to_be_disabled()
+        reason = page.locator("#" + (mutes.nth(i).get_attribute("aria-describedby") or "none"))
+        expect(reason).to_have_text("Only an admin of the customer may mute an alert.")
+    assert axe_violations(page) == []
+    context.close()
 
 
 def test_a_panel_shows_its_loading_empty_and_error_states(tour: tuple[Page, Traffic]) -> None:
