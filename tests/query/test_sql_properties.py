@@ -176,11 +176,13 @@ COMPILER_NAMES = {
     "view_id",
     "view_start",
     "ts",
+    "event",
     "bucket",
     "timestamp",
     "totalrecords",
 }
-"""The tables and columns every query reads that the catalog does not declare, and the series' and page's keys."""
+"""The tables and columns every query reads that the catalog does not declare (`event`, the event's type, is read by
+the catalog's part conditions), and the series' and page's keys."""
 
 
 @settings(max_examples=150, deadline=None)
