@@ -19,6 +19,7 @@ from sightline.api.docs_pages import include_docs_pages
 from sightline.api.errors import install_error_handlers
 from sightline.api.media import CMCD_REQUEST_HEADERS
 from sightline.api.mux import router as mux_router
+from sightline.api.observe import include_operations, serve_metrics
 from sightline.ingest.cmcd_sessions import CmcdSessions
 from sightline.ingest.enrich import Enricher
 from sightline.ingest.mux_sessions import MuxViews
@@ -74,10 +75,14 @@ def create_app(
         stored_days.start()
         notifications = DeliveryWorker.for_settings(app.state.auth.engine, settings)
         notifications.start()
+        app.state.telemetry.watch(app.state.writer, app.state.smartquery.cache)
+        stop_metrics = serve_metrics(app.state.telemetry, settings)
         try:
             yield
         finally:
             sweeper.cancel()
+            if stop_metrics is not None:
+                stop_metrics()
             await app.state.cmcd.close()
             cmcd_log.close()
             stored_days.stop()
@@ -130,4 +135,5 @@ def create_app(
         allow_headers=(*ALLOWED_HEADERS, *CMCD_REQUEST_HEADERS),
         paths=("/",),  # mux-embed posts to the root of its beaconCollectionDomain
     )
+    include_operations(app, settings)  # last: its middleware sees every request and answer
     return app

@@ -32,6 +32,7 @@ from sightline.api.collect import read_body
 from sightline.api.deps import AuthDep
 from sightline.api.enrichment import request_origin
 from sightline.api.errors import ApiError
+from sightline.api.observe import count_ingest
 from sightline.auth.plans import INGEST
 from sightline.auth.service import AuthService
 from sightline.ingest.cmcd import CmcdError, parse_event_report
@@ -90,6 +91,7 @@ async def _event_report(request: Request, auth: AuthService, key: str | None, pa
         report = await run_in_threadpool(parse_event_report, text)
     except CmcdError as error:
         raise _error(413, "too_many_records", error.reason) from None
+    count_ingest(request, "cmcd", 0, report.refused)
     if not report.records:
         if report.unsupported and not report.refused:
             raise _error(400, "unsupported_version", "no record is of a CMCD version this collector reads (1, 2)", "v")
@@ -104,6 +106,7 @@ async def _event_report(request: Request, auth: AuthService, key: str | None, pa
         )
     except IngestUnavailableError as error:
         raise _error(429, "overloaded", error.message, **{"Retry-After": str(error.retry_after_s)}) from error
+    count_ingest(request, "cmcd", len(report.records), ())
     return Response(status_code=204)
 
 

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from sightline.api.access import access, request_body
 from sightline.api.enrichment import enrich_request
 from sightline.api.errors import ApiError, error_response
+from sightline.api.observe import count_ingest
 from sightline.auth.access import Access
 from sightline.auth.plans import INGEST
 from sightline.ingest.collect import MAX_BODY_BYTES, CollectError, inflate_body, is_compressed, parse_batch
@@ -117,6 +118,7 @@ async def collect(request: Request) -> Response:
     except IngestUnavailableError as error:
         raise unavailable(error) from error
     refused = sorted(batch.refused + admission.refused)
+    count_ingest(request, "native", len(admission.kept), refused)
     if not admission.kept and refused:
         detail = "; ".join(f"event {index}: {reason}" for index, reason in refused[:5])
         raise ApiError(400, "no_valid_event", f"no event of the batch can be stored: {detail}", "events")

@@ -24,6 +24,7 @@ from sightline.api.collect import Refusal, read_inflated, unavailable
 from sightline.api.deps import AuthDep
 from sightline.api.enrichment import enrich_request
 from sightline.api.errors import ApiError
+from sightline.api.observe import count_ingest
 from sightline.auth.plans import INGEST
 from sightline.ingest.collect import CollectError, decode_json
 from sightline.ingest.mux import MuxBeacon, decode_view, parse_body
@@ -90,6 +91,7 @@ async def mux_beacons(request: Request, auth: AuthDep) -> MuxResponse:
                                               for view, vb in views.items())):  # fmt: skip
         refused += view_refused
     answer.refused = [Refusal(index=i, reason=r) for i, r in sorted(refused)]
+    count_ingest(request, "mux", answer.accepted, refused)
     return answer
 
 
