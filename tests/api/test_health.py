@@ -1,15 +1,24 @@
-"""`/healthz` and `/docs` through the real app over a real chDB store."""
+"""`/healthz`, `/readyz` and `/docs` through the real app over a real chDB store."""
 
 from __future__ import annotations
 
 import re
+import shutil
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
 from sightline.app import create_app
 from sightline.settings import Settings
+from sightline.store import open_store
 from sightline.store.migrations import MIGRATIONS
+
+
+def _settings(data_dir: Path, **more: Any) -> Settings:
+    return Settings(data_dir=data_dir, argon2_time_cost=1, argon2_memory_kib=1024, **more)
 
 
 def test_healthz_answers_from_the_store(tmp_path: Path) -> None:
@@ -22,12 +31,44 @@ def test_healthz_answers_from_the_store(tmp_path: Path) -> None:
         assert client.get("/docs").status_code == 200
 
 
-def test_healthz_is_503_when_the_store_is_gone(tmp_path: Path) -> None:
-    with TestClient(create_app(Settings(data_dir=tmp_path))) as client:
-        client.app.state.store.close()  # type: ignore[attr-defined]
-        response = client.get("/healthz")
-        assert response.status_code == 503
-        assert response.json()["status"] == "unavailable"
+def test_readiness_follows_the_store_and_the_spool(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    with TestClient(create_app(settings)) as client:
+        state = client.app.state  # type: ignore[attr-defined]
+        assert client.get("/readyz").json() == {"status": "ready"}
+        state.store.close()
+        closed = client.get("/readyz")
+        assert closed.status_code == 503
+        assert closed.json()["status"] == "unavailable"
+        assert "store" in closed.json()["reason"]
+        assert client.get("/healthz").status_code == 200  # live: restarting it would not bring the store back
+        state.store = open_store(settings)
+        assert client.get("/readyz").status_code == 200
+        spool = state.writer.spool_dir
+        shutil.rmtree(spool)
+        gone = client.get("/readyz")
+        assert gone.status_code == 503
+        assert "spool" in gone.json()["reason"]
+        spool.mkdir()
+        assert client.get("/readyz").status_code == 200
+        state.store.close()
+
+
+def test_readiness_waits_for_the_store_no_longer_than_its_timeout(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, ready_timeout_s=0.3, query_sessions=1)
+    with TestClient(create_app(settings)) as client:
+        store = client.app.state.store  # type: ignore[attr-defined]
+        busy = threading.Thread(target=store.query, args=("SELECT sleep(2)", {}))
+        busy.start()  # holds the store's one query session for 2 s
+        time.sleep(0.1)
+        started = time.monotonic()
+        answer = client.get("/readyz")
+        waited = time.monotonic() - started
+        busy.join()
+        assert answer.status_code == 503
+        assert answer.json()["reason"] == "the store did not answer within 0.3 s"
+        assert waited < 1.5
+        assert client.get("/readyz").status_code == 200
 
 
 ASSET_TYPES = {".js": ("text/javascript", "application/javascript"), ".css": ("text/css",), ".png": ("image/png",)}

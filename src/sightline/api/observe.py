@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.routing import iter_route_contexts
 from prometheus_client import CONTENT_TYPE_LATEST, start_http_server
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -63,9 +64,9 @@ class RequestTelemetry:
 
     def _static(self, scope: Scope) -> frozenset[str]:
         if self._static_paths is None:
-            routes = scope["app"].routes if "app" in scope else []
+            routes = iter_route_contexts(scope["app"].routes) if "app" in scope else []
             self._static_paths = frozenset(
-                path for route in routes if "{" not in (path := getattr(route, "path", "{")) and path
+                context.path for context in routes if context.path and "{" not in context.path
             )
         return self._static_paths
 
