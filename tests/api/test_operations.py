@@ -115,6 +115,24 @@ def test_mux_events_count_as_mux_as_each_answer_says(world: World) -> None:
     assert moved("sightline_ingest_events_accepted_total", format="native") == 0
 
 
+def test_cmcd_records_count_as_cmcd(world: World) -> None:
+    before = scrape(world)
+    at = RECENT_HOUR_MS
+    good = f'e=ps,sta=s,sid="ops-cmcd",ts={at},sn=0,v=2'
+    bad = f'e=ps,sid="ops-cmcd",ts={at + 100},sn=1,v=2'  # a play state record without its state
+    response = world.client.post(
+        f"/cmcd/{world.ingest_key}", content=f"{good}\n{bad}\n", headers={"Content-Type": "text/cmcd"}
+    )
+    assert response.status_code == 204, response.text
+    after = scrape(world)
+
+    def moved(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert moved("sightline_ingest_events_accepted_total", format="cmcd") == 1
+    assert moved("sightline_ingest_events_refused_total", format="cmcd", reason="invalid") == 1
+
+
 def test_queries_are_timed_by_route_template_and_table_and_labels_name_no_customer(world: World) -> None:
     before = scrape(world)
     response = world.client.get(
@@ -152,6 +170,9 @@ def test_named_queries_count_cache_hits_and_misses(world: World) -> None:
     assert value(after, "sightline_query_cache_misses_total") - value(before, "sightline_query_cache_misses_total") == 1
     assert value(after, "sightline_query_cache_hits_total") - value(before, "sightline_query_cache_hits_total") == 1
     assert value(after, "sightline_query_cache_entries") >= 1
+    timed = {"api": "/mm-apis/smartQuery/{customerId}", "table": "views"}  # computed once, on a worker thread
+    count = "sightline_query_duration_seconds_count"
+    assert value(after, count, **timed) - value(before, count, **timed) == 1
 
 
 def test_the_writer_and_spool_are_read_at_each_scrape(world: World) -> None:
