@@ -12,9 +12,12 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from sightline.app import create_app
+from sightline.auth.kinds import KeyKind
 from sightline.settings import Settings
 from sightline.store import open_store
 from sightline.store.migrations import MIGRATIONS
+from sightline.store.writer import BatchingWriter
+from tests.api.test_collect import batch, view_events
 
 
 def _settings(data_dir: Path, **more: Any) -> Settings:
@@ -91,3 +94,26 @@ def test_the_documentation_page_needs_nothing_but_the_app(tmp_path: Path) -> Non
             assert served.status_code == 200, asset
             assert served.headers["content-type"].split(";")[0] in ASSET_TYPES[Path(asset).suffix], asset
             assert len(served.content) > 1000, asset
+
+
+def test_readiness_is_503_while_the_writer_is_at_its_limit(tmp_path: Path) -> None:
+    """A writer holding its limit of pending rows makes ingest answer 503: the process is not ready."""
+    settings = _settings(tmp_path)
+    store = open_store(settings)
+    writer = BatchingWriter(store, tmp_path / "spool", max_delay_s=60, max_pending_rows=4)  # holds rows for 60 s
+    try:
+        with TestClient(create_app(settings, store, writer)) as client:
+            auth = client.app.state.auth  # type: ignore[attr-defined]
+            auth.accounts.add_customer(1001, "Alpha", 6831)
+            key = auth.accounts.create_key(KeyKind.INGEST, 1001)[1]
+            assert client.get("/readyz").status_code == 200
+            posted = client.post("/collect", json=batch(1, view_events(1)), headers={"X-Ingest-Key": key})
+            assert posted.json()["accepted"] == 4
+            full = client.get("/readyz")
+            assert full.status_code == 503
+            assert full.json()["reason"] == "the writer holds 4 rows, its limit; ingest answers 503"
+            writer.flush()
+            assert client.get("/readyz").status_code == 200
+    finally:
+        writer.close()
+        store.close()
