@@ -142,6 +142,7 @@ def test_queries_are_timed_by_route_template_and_table_and_labels_name_no_custom
     )
     assert response.status_code == 200, response.text
     assert world.client.get(f"/no/such/{CUSTOMER}/path?secret=hunter2").status_code == 404
+    assert world.client.request("HUNTER2", "/healthz").status_code == 405
     after = scrape(world)
     api = "/mm-apis/metricquery/{customerId}"
     timed = [
@@ -154,6 +155,7 @@ def test_queries_are_timed_by_route_template_and_table_and_labels_name_no_custom
     assert timed[0]["table"] in {"rollup", "views", "events", "events+rollup"}, timed
     assert value(after, "sightline_http_requests_total", method="GET", route=api, status="200") >= 1
     assert value(after, "sightline_http_requests_total", method="GET", route="unmatched", status="404") >= 1
+    assert value(after, "sightline_http_requests_total", method="other", route="/healthz", status="405") >= 1
     label_values = {v for _, labels in after for _, v in labels}
     assert not any(str(CUSTOMER) in v or "secret" in v or "hunter2" in v or "/no/" in v for v in label_values)
 

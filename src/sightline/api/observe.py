@@ -37,6 +37,8 @@ access_logger = logging.getLogger("sightline.access")
 logger = logging.getLogger(__name__)
 UNMATCHED = "unmatched"
 """The route label of a request that no route takes."""
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""The method labels; any other method a client sends is counted as `other`."""
 
 
 def route_template(scope: Scope, static_paths: frozenset[str]) -> str | None:
@@ -85,7 +87,7 @@ class RequestTelemetry:
         def on_query(tables: Sequence[str], seconds: float) -> None:
             self.telemetry.query_seconds.labels(route() or UNMATCHED, table_kind(tables)).observe(seconds)
 
-        context = RequestContext(request_id, route, on_query)
+        context = RequestContext(request_id, route, lambda: _customer_of(scope), on_query)
         token = current_request.set(context)
         status = 0
 
@@ -111,9 +113,9 @@ class RequestTelemetry:
 
     def _observe(self, scope: Scope, context: RequestContext, status: int, seconds: float) -> None:
         method, route = scope["method"], context.route() or UNMATCHED
-        self.telemetry.requests.labels(method, route, str(status)).inc()
-        self.telemetry.request_seconds.labels(method, route).observe(seconds)
-        context.customer_id = _customer_of(scope)
+        label = method if method in METHODS else "other"
+        self.telemetry.requests.labels(label, route, str(status)).inc()
+        self.telemetry.request_seconds.labels(label, route).observe(seconds)
         if self.access_log:
             access_logger.info(
                 "%s %s %d", method, scope["path"], status, extra={"status": status, "duration_ms": seconds * 1000}

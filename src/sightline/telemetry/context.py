@@ -19,14 +19,14 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 @dataclass(slots=True)
 class RequestContext:
-    """The request being handled: its id, how to read its route template (known once routed), and its
-    customer when the route names one."""
+    """The request being handled: its id, and how to read its route template and its customer (known once it
+    is routed, when the route names one)."""
 
     request_id: str
     route: Callable[[], str | None]
+    customer_id: Callable[[], int | None]
     on_query: Callable[[Sequence[str], float], None]
     """Count `seconds` spent on the store reading the tables named."""
-    customer_id: int | None = None
 
 
 current_request: ContextVar[RequestContext | None] = ContextVar("sightline_request", default=None)

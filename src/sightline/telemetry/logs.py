@@ -25,7 +25,7 @@ def _request_fields(record: logging.LogRecord) -> dict[str, object]:
     fields: dict[str, object] = {}
     context = current_request.get()
     if context is not None:
-        fields = {"request_id": context.request_id, "route": context.route(), "customer_id": context.customer_id}
+        fields = {"request_id": context.request_id, "route": context.route(), "customer_id": context.customer_id()}
     for name in FIELDS:
         if name in record.__dict__:
             fields[name] = record.__dict__[name]
