@@ -6,6 +6,7 @@ cannot be used is a one-line error rather than a traceback from the server after
 
 from __future__ import annotations
 
+import logging
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +66,7 @@ def serve(app: FastAPI, settings: Settings, tls: TlsFiles | None, *, log_level: 
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
-    configure_logging(settings.log_format)
+    configure_logging(settings.log_format, logging.getLevelNamesMapping()[log_level.upper()])
     uvicorn.run(
         app,
         host=settings.host,
