@@ -3,6 +3,7 @@ HTTPS from a subprocess, and a one-line error (exit 2) for a certificate or key 
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import ssl
@@ -117,3 +118,32 @@ def test_a_certificate_or_key_it_cannot_use_is_one_line_and_exit_2(
     assert error.count("\n") == 1, error
     assert expected in error, error
     assert not (tmp_path / "data").exists(), "nothing is opened before the certificate and key are checked"
+
+
+def test_serve_logs_json_lines_that_carry_the_request_id(tmp_path: Path) -> None:
+    """With `SIGHTLINE_LOG_FORMAT=json`, every line `sightline serve` writes is a JSON object (the server's own
+    too), and the access line of a request names its id."""
+    port = _free_port()
+    command = [sys.executable, "-m", "sightline", "serve", "--data-dir", str(tmp_path / "data"), "--port", str(port)]
+    env = dict(os.environ) | {"SIGHTLINE_LOG_FORMAT": "json", "SIGHTLINE_ACCESS_LOG": "true"}
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, answer = time.monotonic() + 90, None
+        while answer is None and time.monotonic() < deadline:
+            assert server.poll() is None, server.communicate()[1]
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/healthz", headers={"X-Request-ID": "serve-1"})
+            try:
+                with urllib.request.urlopen(request, timeout=2) as response:
+                    answer = response.status
+            except OSError:
+                time.sleep(0.3)
+        assert answer == 200
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=30)
+    lines = [json.loads(line) for line in stderr.splitlines() if line.strip()]
+    assert any(line["logger"].startswith("uvicorn") for line in lines), stderr
+    (access,) = [line for line in lines if line.get("request_id") == "serve-1"]
+    assert access["logger"] == "sightline.access"
+    assert access["route"] == "/healthz"
+    assert access["status"] == 200

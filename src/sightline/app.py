@@ -37,6 +37,7 @@ from sightline.api.errors import install_error_handlers
 from sightline.api.media import CMCD_REQUEST_HEADERS
 from sightline.api.media_origin import MediaOrigin
 from sightline.api.mux import router as mux_router
+from sightline.api.observe import include_operations, serve_metrics
 from sightline.api.services import Services, accounts
 from sightline.auth.clock import utc_now
 from sightline.ingest.cmcd_format import adopt_legacy_log
@@ -112,10 +113,14 @@ def create_app(
             settings.alerts_every_s,
         )
         alert_rounds.start()
+        app.state.telemetry.watch(the_writer, app.state.services.smartquery.cache)
+        stop_metrics = serve_metrics(app.state.telemetry, settings)
         try:
             yield
         finally:
             sweeper.cancel()
+            if stop_metrics is not None:
+                stop_metrics()
             await intake.close()
             states.close()
             stored_days.stop()
@@ -170,4 +175,5 @@ def create_app(
         allow_headers=(*ALLOWED_HEADERS, *CMCD_REQUEST_HEADERS),
         paths=("/",),  # mux-embed posts to the root of its beaconCollectionDomain
     )
+    include_operations(app, settings)  # last: its middleware sees every request and answer
     return app

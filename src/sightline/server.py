@@ -6,6 +6,7 @@ cannot be used is a one-line error rather than a traceback from the server after
 
 from __future__ import annotations
 
+import logging
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from sightline.settings import Settings
+from sightline.telemetry.logs import configure_logging
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,15 +61,19 @@ def base_url(settings: Settings) -> str:
 
 
 def serve(app: FastAPI, settings: Settings, tls: TlsFiles | None, *, log_level: str) -> None:
-    """Serve `app` on the settings' host and port until stopped; over TLS with `tls` (from `tls_files`)."""
+    """Serve `app` on the settings' host and port until stopped; over TLS with `tls` (from `tls_files`). Logs go
+    to stderr in the settings' `log_format`; the app writes the access log itself (`api.observe`)."""
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
+    configure_logging(settings.log_format, logging.getLevelNamesMapping()[log_level.upper()])
     uvicorn.run(
         app,
         host=settings.host,
         port=settings.port,
         log_level=log_level,
-        access_log=settings.access_log,
+        log_config=None if settings.log_format == "json" else LOGGING_CONFIG,  # None: uvicorn's lines go to ours
+        access_log=False,
         proxy_headers=False,  # the app alone reads X-Forwarded-For, from its trusted proxies (docs/enrichment.md)
         ssl_certfile=None if tls is None else tls.cert,
         ssl_keyfile=None if tls is None else tls.key,

@@ -25,6 +25,19 @@ class Settings(BaseSettings):
     access_log: bool = Field(
         default=False, description="A log line per request (off: a collector answers thousands of beacons a second)."
     )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="Log lines as text, or one JSON object a line (docs/operations.md)."
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token that reads GET /metrics (unset: /metrics answers no one)."
+    )
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Serve the metrics to anyone on this port of `metrics_host`."
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="Address of `metrics_port`: a private one.")
+    ready_timeout_s: float = Field(
+        default=2.0, gt=0, le=60, description="How long GET /readyz waits for the store's answer."
+    )
     writer_max_delay_s: float = Field(default=1.0, gt=0, description="Longest a row waits in the writer.")
     event_max_late_s: int = Field(
         default=7 * 86_400,

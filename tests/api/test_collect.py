@@ -280,6 +280,7 @@ def test_dimensions_that_are_not_an_object_refuse_the_batch(world: World, dimens
         "code": "bad_dimensions",
         "message": f"dimensions must be a JSON object, not {kind}",
         "parameter": "dimensions",
+        "requestid": response.headers["x-request-id"],
     }
     assert stored(world, 10) == []
 

@@ -124,7 +124,7 @@ def check_answer(response: httpx.Response, at_fault: Collection[str]) -> dict[st
         return body
     assert status in (400, 403, 404), _show(response)
     assert set(body) == {"error"}, _show(response)
-    assert set(body["error"]) == {"code", "message", "parameter"}, _show(response)
+    assert set(body["error"]) == {"code", "message", "parameter", "requestid"}, _show(response)
     if status == 400:
         assert body["error"]["code"] == "invalid_parameter", _show(response)
         assert body["error"]["parameter"] in at_fault, _show(response)

@@ -153,7 +153,7 @@ def check_answer(response: httpx.Response, at_fault: Collection[str]) -> dict[st
     assert status in (400, 403, 404), _show(response)
     assert set(body) == {"error"}, _show(response)
     error = body["error"]
-    assert set(error) == {"code", "message", "parameter"}, _show(response)
+    assert set(error) == {"code", "message", "parameter", "requestid"}, _show(response)
     assert isinstance(error["code"], str), _show(response)
     assert error["code"], _show(response)
     assert isinstance(error["message"], str), _show(response)
@@ -533,6 +533,7 @@ def test_a_wrong_plan_level_is_a_403_naming_it(api: Api) -> None:
         "code": "plan_level_mismatch",
         "message": "planlevel does not match the customer's plan level",
         "parameter": "planlevel",
+        "requestid": response.headers["x-request-id"],
     }
 
 

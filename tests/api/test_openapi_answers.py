@@ -27,14 +27,14 @@ def test_a_method_a_path_does_not_take_is_405_naming_every_method_it_takes(clien
     assert sorted(m.strip() for m in sdk.headers["allow"].split(",")) == ["GET", "HEAD"]
 
 
-NOT_IN_THE_ENVELOPE = {("/healthz", "503"), ("/media/{ingestKey}/{path}", "416")}
-"""Error answers of their own shape: the health check's, and a file server's plain-text 416."""
+NOT_IN_THE_ENVELOPE = {("/readyz", "503"), ("/media/{ingestKey}/{path}", "416")}
+"""Error answers of their own shape: the readiness check's, and a file server's plain-text 416."""
 
 
 def test_every_error_answer_is_documented_in_the_envelope_with_its_access_rule(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     envelope = spec["components"]["schemas"]["ErrorBody"]
-    assert set(envelope["properties"]) == {"code", "message", "parameter"}
+    assert set(envelope["properties"]) == {"code", "message", "parameter", "requestid"}
     assert "HTTPValidationError" not in spec["components"]["schemas"]
     for method, path, operation in _operations(client):
         responses = operation["responses"]

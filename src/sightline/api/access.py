@@ -21,6 +21,7 @@ from sightline.auth.plans import (
     ADMIN,
     CUSTOMER,
     INGEST,
+    OPERATOR,
     OWNER_OR_ADMIN,
     PUBLIC,
     SIGNED_IN,
@@ -37,6 +38,7 @@ _IMPLIED: dict[str, tuple[int, ...]] = {
     OWNER_OR_ADMIN.name: (400, 401, 403),
     ADMIN.name: (400, 401, 403),
     INGEST.name: (401,),
+    OPERATOR.name: (401, 403),  # 403: no metrics_token is set
 }
 
 

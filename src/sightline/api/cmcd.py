@@ -31,6 +31,7 @@ from sightline.api.collect import read_body
 from sightline.api.deps import AuthDep, FormatsDep, IntakeDep
 from sightline.api.enrichment import request_origin
 from sightline.api.errors import ApiError
+from sightline.api.observe import count_ingest
 from sightline.auth.plans import INGEST
 from sightline.auth.service import AuthService
 from sightline.ingest.cmcd_format import REPORT_MEDIA_TYPES
@@ -79,9 +80,10 @@ async def _event_report(
     except CollectError as error:
         raise _error(error.status, error.code, error.message, error.parameter) from None
     try:
-        await intake.take(formats.cmcd_reports, customer_id, decoded, request_origin(request))
+        outcome = await intake.take(formats.cmcd_reports, customer_id, decoded, request_origin(request))
     except IngestUnavailableError as error:
         raise _error(429, "overloaded", error.message, **{"Retry-After": str(error.retry_after_s)}) from error
+    count_ingest(request, "cmcd", outcome.accepted, sorted(outcome.refused))
     return Response(status_code=204)
 
 

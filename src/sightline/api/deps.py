@@ -30,6 +30,7 @@ from sightline.ingest.formats import Formats
 from sightline.ingest.intake import Intake
 from sightline.smartquery.service import SmartQueryService
 from sightline.store import Store
+from sightline.store.writer import BatchingWriter
 
 _NUMBER = re.compile(r"[0-9]{1,18}")
 _bearer = HTTPBearer(auto_error=False, description="An access token from `POST /generateOAuthToken`.")
@@ -41,6 +42,13 @@ async def get_store(request: Request) -> Store:
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
+
+
+async def get_writer(request: Request) -> BatchingWriter:
+    return services(request.app).writer
+
+
+WriterDep = Annotated[BatchingWriter, Depends(get_writer)]
 
 
 async def get_intake(request: Request) -> Intake:

@@ -1,4 +1,7 @@
-"""Error answers as the README has them: `{"error": {"code", "message", "parameter"}}`.
+"""Error answers as the README has them: `{"error": {"code", "message", "parameter", "requestid"}}`.
+
+`requestid` is the request's id (`telemetry.logs`), also in the answer's `X-Request-ID`: the line to look for
+in the logs when a customer reports the answer.
 
 Every 401 carries `WWW-Authenticate: Bearer` (RFC 6750). Errors of the accounts package map here, in
 one table, to their status; request validation failures are 400s naming the parameter.
@@ -13,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
@@ -29,6 +32,7 @@ from sightline.auth.errors import (
 )
 from sightline.query.filters import FilterError
 from sightline.query.pipeline import RequestError
+from sightline.telemetry.context import current_request_id
 
 _AUTH_ERRORS: dict[type[AuthError], tuple[int, str]] = {
     InvalidCredentialsError: (400, "invalid_grant"),
@@ -45,6 +49,7 @@ class ErrorBody(BaseModel):
     code: str
     message: str
     parameter: str | None
+    requestid: str | None = Field(description="The request's id, as in its `X-Request-ID` answer header.")
 
 
 class ErrorResponse(BaseModel):
@@ -115,7 +120,14 @@ def error_response(error: ApiError) -> JSONResponse:
     headers = dict(error.headers)
     if error.status == 401:
         headers.setdefault("WWW-Authenticate", "Bearer")
-    body = {"error": {"code": error.code, "message": error.message, "parameter": error.parameter}}
+    body = {
+        "error": {
+            "code": error.code,
+            "message": error.message,
+            "parameter": error.parameter,
+            "requestid": current_request_id(),
+        }
+    }
     return JSONResponse(body, status_code=error.status, headers=headers)
 
 

@@ -98,8 +98,13 @@ OWNER_OR_ADMIN = AccessRule(
     frozenset({Caller.VIEWER, Caller.API_KEY}),
 )
 ADMIN = AccessRule("admin", "an admin of the customer (a user, not an API key)", frozenset({Caller.ADMIN}))
+OPERATOR = AccessRule(
+    "operator",
+    "the operator's metrics token (`metrics_token`, docs/operations.md); no user, API key or ingest key",
+    frozenset(),
+)
 ACCESS_RULES: dict[str, AccessRule] = {
-    rule.name: rule for rule in (PUBLIC, INGEST, SIGNED_IN, CUSTOMER, OWNER_OR_ADMIN, ADMIN)
+    rule.name: rule for rule in (PUBLIC, INGEST, SIGNED_IN, CUSTOMER, OWNER_OR_ADMIN, ADMIN, OPERATOR)
 }
 
 

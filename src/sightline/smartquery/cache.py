@@ -45,6 +45,10 @@ class ResultCache:
         self._lock = threading.Lock()
         self._seq = 0
         self._arrivals: deque[tuple[int, DataArrival]] = deque(maxlen=arrivals_kept)
+        self.hits = 0
+        """Lookups (`get`) answered from the cache since it was made."""
+        self.misses = 0
+        """Lookups that found nothing."""
 
     def ticket(self) -> int:
         """Take before running a query; give to `put` with its answer."""
@@ -55,7 +59,9 @@ class ResultCache:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
+                self.misses += 1
                 return None
+            self.hits += 1
             self._entries.move_to_end(key)
             return entry.answer
 

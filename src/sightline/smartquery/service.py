@@ -23,6 +23,7 @@ from sightline.smartquery.catalog import NAMED_QUERIES, compile_named
 from sightline.smartquery.spec import RowLabels, SmartQuery
 from sightline.smartquery.tracking import QueryRecord, QueryRegistry
 from sightline.store.base import QueryCancelledError, Store, StoreError
+from sightline.telemetry.context import observe_query
 
 Render = Callable[[list[dict[str, Any]], int, SmartQuery], bytes]
 """The body of an answer: from its page of rows, the rows of the whole answer, and the request."""
@@ -83,12 +84,14 @@ class SmartQueryService:
 
     def _compute(self, query: SmartQuery, query_id: str) -> Answer:
         spec = NAMED_QUERIES[query.name]
+        started = time.perf_counter()
         query, compiled = self.compiled(query)
         run = partial(self._rows, query=query, query_id=query_id)
         page = fetch_value_page(run, compiled, query.limit, query.offset)
         rows = page.rows
         if spec.labels is not None and rows:
             rows = self._labelled(spec.labels, rows, query, query_id)
+        observe_query([segment.table for segment in compiled.segments], time.perf_counter() - started)
         answered = [{c.name: row[c.name] for c in spec.columns} for row in rows]
         return Answer(self.render(answered, page.total, query), page.total)
 

@@ -78,6 +78,30 @@ def segments(directory: Path) -> list[Path]:
     return sorted(directory.glob(f"*{SUFFIX}"))
 
 
+@dataclass(frozen=True, slots=True)
+class Depth:
+    """The segments of a spool directory not yet stored: how many, their bytes, and when the oldest was opened
+    (epoch seconds, from its name; None when there is none)."""
+
+    segments: int
+    bytes: int
+    oldest_opened_s: float | None
+
+
+def depth(directory: Path) -> Depth:
+    """The `Depth` of the spool in `directory` now (segments deleted meanwhile are left out)."""
+    count, size, oldest = 0, 0, None
+    for path in segments(directory):
+        try:
+            size += path.stat().st_size
+        except FileNotFoundError:
+            continue
+        count += 1
+        if oldest is None:
+            oldest = int(path.name[:20]) / 1e9
+    return Depth(count, size, oldest)
+
+
 def new_segment_name() -> str:
     """A name that sorts after every earlier one of this clock and is unique across restarts."""
     return f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"

@@ -60,6 +60,21 @@ poison: it is quarantined."""
 InsertListener = Callable[[pa.Table], None]
 
 
+@dataclass(frozen=True, slots=True)
+class WriterStats:
+    """What the writer has done since it started (counters only grow), and what it holds now."""
+
+    inserts: int
+    insert_failures: int
+    insert_seconds: float
+    """Time spent in the store's inserts, accepted or refused."""
+    stored_rows: int
+    quarantined_units: int
+    quarantined_rows: int
+    pending_rows: int
+    max_pending_rows: int
+
+
 class WriterOverloadedError(Exception):
     """More rows are pending than the writer accepts; retry later."""
 
@@ -144,6 +159,9 @@ class BatchingWriter:
         self._held: list[_Held] = []  # the inserter's own (and the constructor's, before it starts)
         self._inserts = 0
         self._stored_rows = 0
+        self._insert_failures = 0
+        self._insert_seconds = 0.0
+        self._quarantined = (0, 0)  # units, rows
         spool_dir.mkdir(parents=True, exist_ok=True)
         self.replayed_rows = self._replay()
         self._appender = threading.Thread(target=self._append_loop, name="sightline-spool", daemon=True)
@@ -156,6 +174,22 @@ class BatchingWriter:
         """Rows submitted and not yet stored nor quarantined."""
         with self._condition:
             return self._pending_rows
+
+    @property
+    def spool_dir(self) -> Path:
+        return self._dir
+
+    def stats(self) -> WriterStats:
+        with self._condition:
+            return WriterStats(
+                self._inserts,
+                self._insert_failures,
+                self._insert_seconds,
+                self._stored_rows,
+                *self._quarantined,
+                self._pending_rows,
+                self._max_pending_rows,
+            )
 
     def add_insert_listener(self, listener: InsertListener) -> None:
         """Call `listener` with each batch of rows once it is in the store (from the inserter's thread)."""
@@ -352,11 +386,17 @@ class BatchingWriter:
 
     def _insert(self, unit: Unit, table: pa.Table) -> str | None:
         """Insert `unit` under its token; None when stored, else the store's error."""
+        started = time.monotonic()
         try:
             self._store.insert_events(table, dedup_token=unit.token)
         except Exception as error:
             logger.warning("the store refused unit %s (%d rows): %s", unit.token, table.num_rows, error)
+            with self._condition:
+                self._insert_seconds += time.monotonic() - started
+                self._insert_failures += 1
             return str(error) or type(error).__name__
+        with self._condition:
+            self._insert_seconds += time.monotonic() - started
         self._inserts += 1
         self._stored_rows += table.num_rows
         for held in self._held:
@@ -431,6 +471,9 @@ class BatchingWriter:
             self._held.append(_Held(segment, unit, None, reason, self._inserts, due=due))
             return
         logger.error("unit %s quarantined in %s: %s", unit.token, self._dir / quarantine.DIRECTORY, reason)
+        with self._condition:
+            units, rows = self._quarantined
+            self._quarantined = (units + 1, rows + unit.rows(segment.batches))
         self._dealt_with(segment, unit)
 
     def _dealt_with(self, segment: _Segment, unit: Unit) -> None:
