@@ -83,7 +83,9 @@ async def _event_report(
         outcome = await intake.take(formats.cmcd_reports, customer_id, decoded, request_origin(request))
     except IngestUnavailableError as error:
         raise _error(429, "overloaded", error.message, **{"Retry-After": str(error.retry_after_s)}) from error
-    count_ingest(request, "cmcd", outcome.accepted, sorted(outcome.refused))
+    count_ingest(
+        request, "cmcd", decoded.units, sorted(outcome.refused)
+    )  # records acknowledged; stored as their views order them
     return Response(status_code=204)
 
 
