@@ -308,15 +308,11 @@ def _judge_mean(
     with np.errstate(invalid="ignore"):
         residual = np.log(np.maximum(observed, floor)) - np.log(np.maximum(expected, floor))
     a, b = _mean_variance(residual[:, :fit], n[:, :fit])
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         deviation = np.sqrt(a[:, None] / n + b[:, None] + 1e-18)
-    return _Judged(
-        observed,
-        expected,
-        residual / deviation,
-        expected * np.exp(-z_star * deviation),
-        expected * np.exp(z_star * deviation),
-    )
+        reach = np.exp(z_star * deviation)  # infinite without views: any value is within the band
+        upper = np.where(np.isinf(reach), np.inf, expected * reach)
+        return _Judged(observed, expected, residual / deviation, expected / reach, upper)
 
 
 def _judge_count(
