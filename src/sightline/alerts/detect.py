@@ -12,8 +12,13 @@ of 0) is an interval without data. By `kind`:
 - `RATIO` (VSF %, EBVS %, VPF %, failure rate, rebuffering ratio, ad error and fill rates): `value` = the
   numerator counts (failed attempts), `volume` = the denominator counts (attempts); tested as counts with a
   binomial deviance, overdispersed as a beta-binomial: variance × (1 + (n − 1)·rho), rho learned per cohort;
-- `MEAN` (startup time, bitrate): `value` = sums (Σ startup ms), `volume` = counts (started views); variance of
-  an interval's mean = a / n + b, learned per cohort (a: spread between views, b: spread between intervals);
+- `MEAN` (startup time, bitrate, rebuffering ratio): `value` = sums (Σ startup ms), `volume` = counts (started
+  views) or durations; a cohort whose means before the judged intervals were never 0 (start time, bitrate) is
+  judged on the log scale, where a mean of long-tailed positive values is near-normal: on the linear scale its
+  right tail is far heavier than the normal's and medians underestimate its spread (on clean lognormal views of
+  log-sd 1 to 1.5, 20 to 40 a mean, 1e−2 to 2e−3 of the intervals passed alpha = 1e−5; 2e−4 to 7e−5 on the log
+  scale); a cohort with means of 0 (no stall in an interval) on the linear scale. Variance of an interval's
+  (log) mean = a / n + b, learned per cohort (a: spread between views, b: spread between intervals);
 - `COUNT` (plays, attempts, concurrent viewers): `value` = counts, `volume` = None; a Poisson deviance,
   overdispersed as a negative binomial: variance × (1 + κ·μ), κ learned per cohort. Give 0 for an interval
   without events (an outage is a count of 0), NaN only for an interval not measured.
@@ -300,13 +305,19 @@ def _judge_mean(
         means = np.where(volume > 0, value / volume, np.nan)
     n, observed = volume[:, columns], means[:, columns]
     expected = _expected_level(means, columns, *lags)
-    residual = observed - expected
+    before = means[:, : columns[fit]]
+    logged = np.all(np.isnan(before) | (before > 0), axis=1)[:, None]  # never 0: durations, bitrates
+    floor = np.maximum(1e-9 * np.abs(expected), 1e-300)
+    with np.errstate(invalid="ignore"):
+        ratio = np.log(np.maximum(observed, floor)) - np.log(np.maximum(expected, floor))
+    residual = np.where(logged, ratio, observed - expected)
     a, b = _mean_variance(residual[:, :fit], n[:, :fit])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        deviation = np.sqrt(a[:, None] / n + b[:, None] + (1e-9 * np.abs(expected)) ** 2 + 1e-300)
-    return _Judged(
-        observed, expected, residual / deviation, expected - z_star * deviation, expected + z_star * deviation
-    )
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        deviation = np.sqrt(a[:, None] / n + b[:, None] + np.where(logged, 1e-18, (1e-9 * expected) ** 2) + 1e-300)
+        reach = np.exp(z_star * deviation)  # infinite without views: any value is within the band
+        upper = np.where(logged, np.where(np.isinf(reach), np.inf, expected * reach), expected + z_star * deviation)
+        lower = np.where(logged, expected / reach, expected - z_star * deviation)
+        return _Judged(observed, expected, residual / deviation, lower, upper)
 
 
 def _judge_count(

@@ -47,7 +47,7 @@ from sightline.alerts.diagnose_score import (
 
 _SEARCH_STEPS = 20
 """The most combinations one greedy search takes before generalising."""
-_MOST = 0.5
+MOST = 0.5
 """Causes that hold more than this share of an ancestor's expected amount are pieces of the ancestor."""
 
 
@@ -180,7 +180,7 @@ def _generalised(score: Scorer, causes: list[Conditions], direction: int) -> lis
             rest = inside & ~covered
             better = shift * (2 * float(score.numerator[rest].sum()) - shift * float(score.denominator[rest].sum()))
             held = float(score.expected[inside & covered].sum())
-            most = members >= 2 and held >= _MOST * float(score.expected[inside].sum())
+            most = members >= 2 and held >= MOST * float(score.expected[inside].sum())
             if shift * direction > 0 and (better >= 0 or most):
                 options.append((members, better, -len(ancestor), ancestor))
         if not options:

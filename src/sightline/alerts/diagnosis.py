@@ -9,8 +9,9 @@ volume in the window; for a count, its share of the amount there times the amoun
 interval of that span, against the same expectation, is a reference window the diagnosis learns the noise from.
 A cause's affected views are the attempts of its leaves in the window; its affected viewers are counted by a query
 of `views` filtered by its conditions (and, for a failure metric, by the failed status): distinct viewers do not
-add up across leaves. Within an alert's cohort, causes that explain less than `MIN_EXPLAINED` of its excess give way
-to the cohort itself.
+add up across leaves. Within an alert's cohort, causes that explain less than `MIN_EXPLAINED` of its excess, or that
+are its pieces (two or more holding most of its expected amount, as `diagnose` generalises), give way to the cohort
+itself: the cohort is the more succinct cause of the same excess.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from sightline.alerts.detect import Direction, MetricKind
-from sightline.alerts.diagnose import Cause, diagnose
+from sightline.alerts.diagnose import MOST, Cause, diagnose
 from sightline.alerts.diagnose_leaves import Leaves, additive_leaves
 from sightline.alerts.metrics import CONFIRMED_BY, AlertMetric
 from sightline.alerts.rules import AlertRule, Cohort
@@ -212,7 +213,7 @@ def diagnose_window(
     found = diagnose(leaves, direction=1 if metric.direction is not Direction.DOWN else -1, reference=reference)
     if not found:
         return Diagnosis((), 0.0, leaves.size, dimensions)
-    if cohort and found[0].share < MIN_EXPLAINED:  # spread over the cohort: the cohort is the cause
+    if cohort and (found[0].share < MIN_EXPLAINED or pieces(found[0].causes, leaves)):  # the cohort is the cause
         everything = Cause((), 0.0, 0.0, 0.0, leaves.size, 1.0, 0.0)
         return Diagnosis(
             (_found(engine, rule, cohort, period, everything, columns, dimensions, reported),),
@@ -224,6 +225,19 @@ def diagnose_window(
         _found(engine, rule, cohort, period, cause, columns, dimensions, reported) for cause in found[0].causes
     )
     return Diagnosis(causes, found[0].share, leaves.size, dimensions)
+
+
+def pieces(causes: Sequence[Cause], leaves: Leaves) -> bool:
+    """Whether two or more `causes` hold more than `MOST` of the expected amount of all `leaves` (a cohort): they
+    are pieces of an excess spread over the cohort, which names it more succinctly."""
+    held = np.zeros(leaves.size, dtype=bool)
+    for cause in causes:
+        inside = np.ones(leaves.size, dtype=bool)
+        for name, label in cause.conditions:
+            j = leaves.dimensions.index(name)
+            inside &= leaves.codes[:, j] == leaves.labels[j].index(label)
+        held |= inside
+    return len(causes) >= 2 and float(leaves.expected[held].sum()) > MOST * float(leaves.expected.sum())
 
 
 def _frame(
