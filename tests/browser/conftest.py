@@ -79,16 +79,17 @@ def tenant(sightline_app: SightlineApp, auth_service: AuthService) -> Tenant:
     return add_tenant(sightline_app, auth_service, next(_customer_ids))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
-    """Playwright, once per session (its sync API cannot be started twice at once)."""
+    """Playwright, once for the browser tests (its sync API cannot be started twice at once), stopped when they
+    are done: its sync API keeps an event loop running in the main thread, where later tests call asyncio.run."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (.ci/run installs it)", pytrace=False)
     with sync_playwright() as started:
         yield started
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     """Debian's Chromium (never a downloaded one), with a fresh profile made by Playwright."""
     launched = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS), headless=True)
