@@ -8,9 +8,6 @@ from __future__ import annotations
 import http.client
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -23,44 +20,15 @@ from sightline.ingest.snapshot_log import SnapshotLog
 from sightline.settings import Settings
 from sightline.store import open_store
 from tests.handwritten import by_hand
+from tests.server_process import FAST_WRITER, cli, free_port, serve
 
 CUSTOMER = 5
 SENDERS = 3
 START_MS = (int(time.time()) - 86_400) * 1000
 """A day ago: within the window of times the service stores (docs/beacon-format.md)."""
+SERVER_ENV = {**FAST_WRITER, "SIGHTLINE_CMCD_REORDER_WINDOW_S": "0.5"}
 REPORTS = (("r", 263), ("p", 509), ("s", 0), ("e", 10_509))
 """One session's reports in the order they are sent: the starting one overtaken by the next two."""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def cli(*args: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "sightline", *args], capture_output=True, text=True, check=True)
-    return result.stdout.strip()
-
-
-def serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "SIGHTLINE_CMCD_REORDER_WINDOW_S": "0.5", "SIGHTLINE_WRITER_MAX_DELAY_S": "0.2"}
-    command = [sys.executable, "-m", "sightline", "serve", "--data-dir", str(data_dir), "--port", str(port)]
-    server = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise AssertionError("the server did not come up")
 
 
 def session_start(n: int) -> int:
@@ -92,7 +60,7 @@ def test_held_records_survive_sigkill_and_become_events_once(tmp_path: Path) -> 
         "customers", "add", "--data-dir", str(data_dir), "--id", str(CUSTOMER), "--name", "Kill", "--plan-level", "6831"
     )
     key = cli("ingestkeys", "create", "--data-dir", str(data_dir), "--customer", str(CUSTOMER))
-    server = serve(data_dir, port)
+    server = serve(data_dir, port, SERVER_ENV)
     acknowledged: Counter[int] = Counter()
     stop = threading.Event()
     senders = [threading.Thread(target=send_sessions, args=(port, key, i, acknowledged, stop)) for i in range(SENDERS)]
@@ -110,7 +78,7 @@ def test_held_records_survive_sigkill_and_become_events_once(tmp_path: Path) -> 
     log.close()
     assert any(snapshot.state.held for snapshot in log.recovered.values()), "nothing was held at the kill"
 
-    restarted = serve(data_dir, port)  # takes the held records back
+    restarted = serve(data_dir, port, SERVER_ENV)  # takes the held records back
     os.killpg(restarted.pid, signal.SIGTERM)  # and applies them all before it stops
     restarted.wait(30)
     store = open_store(Settings(data_dir=data_dir))

@@ -7,9 +7,6 @@ import http.client
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -20,43 +17,12 @@ from pathlib import Path
 from sightline.settings import Settings
 from sightline.store import open_store
 from tests.handwritten import by_hand
+from tests.server_process import FAST_WRITER, cli, free_port, serve
 from tests.times import RECENT_HOUR_MS
 
 EVENTS_PER_BATCH = 50
 SENDERS = 4
 START_MS = RECENT_HOUR_MS
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def cli(*args: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "sightline", *args], capture_output=True, text=True, check=True)
-    return result.stdout.strip()
-
-
-def serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "sightline", "serve", "--data-dir", str(data_dir), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        env={**os.environ, "SIGHTLINE_WRITER_MAX_DELAY_S": "0.2"},  # acknowledge sooner: more batches in flight
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
-                if response.status == 200:
-                    return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise AssertionError("the server did not come up")
 
 
 def batch(n: int) -> bytes:
@@ -84,7 +50,7 @@ def test_acknowledged_events_survive_sigkill(tmp_path: Path) -> None:
     data_dir, port = tmp_path / "data", free_port()
     cli("customers", "add", "--data-dir", str(data_dir), "--id", "5", "--name", "Kill", "--plan-level", "6831")
     key = cli("ingestkeys", "create", "--data-dir", str(data_dir), "--customer", "5")
-    server = serve(data_dir, port)
+    server = serve(data_dir, port, FAST_WRITER)
     acknowledged: list[int] = []
     stop = threading.Event()
     senders = [
@@ -103,7 +69,7 @@ def test_acknowledged_events_survive_sigkill(tmp_path: Path) -> None:
         sender.join(20)
     assert len(acknowledged) > 10, "the load did not get going"
 
-    restarted = serve(data_dir, port)  # recovers by itself
+    restarted = serve(data_dir, port, FAST_WRITER)  # recovers by itself
     os.killpg(restarted.pid, signal.SIGTERM)
     restarted.wait(30)
     store = open_store(Settings(data_dir=data_dir))

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from sightline.settings import Settings
 from sightline.store import open_store
-from tests.api.test_collect_durability import cli, free_port
 from tests.handwritten import by_hand
+from tests.server_process import cli, free_port
 from tests.times import RECENT_HOUR_MS
 
 START_MS = RECENT_HOUR_MS

@@ -9,9 +9,6 @@ import http.client
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -24,43 +21,13 @@ from sightline.settings import Settings
 from sightline.store import open_store
 from tests.handwritten import by_hand
 from tests.ingest.mux_fixtures import load
+from tests.server_process import FAST_WRITER, cli, free_port, serve
 
 CUSTOMER = 7
 SENDERS = 4
 RECORDING = load("hls_ads_pause_seek")  # 4 bodies: the viewstart in the first, deltas in the next ones
 SHIFT_MS = int(time.time() * 1000) - 600_000 - RECORDING[0].events[0]["uti"]
 COMPARED = ("event", "seq", "ts", "started", "startup_ms", "play_ms", "rebuffer_ms", "ad_ms", "bytes")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def cli(*args: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "sightline", *args], capture_output=True, text=True, check=True)
-    return result.stdout.strip()
-
-
-def serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "sightline", "serve", "--data-dir", str(data_dir), "--port", str(port)]
-    env = {**os.environ, "SIGHTLINE_WRITER_MAX_DELAY_S": "0.2"}
-    server = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise AssertionError("the server did not come up")
 
 
 def bodies(key: str, player: int) -> list[bytes]:
@@ -111,7 +78,7 @@ def test_mux_views_straddling_a_sigkill_are_stored_as_if_nothing_happened(tmp_pa
         "customers", "add", "--data-dir", str(data_dir), "--id", str(CUSTOMER), "--name", "Kill", "--plan-level", "6831"
     )
     key = cli("ingestkeys", "create", "--data-dir", str(data_dir), "--customer", str(CUSTOMER))
-    server = serve(data_dir, port)
+    server = serve(data_dir, port, FAST_WRITER)
     sent: dict[int, list[bool]] = {}
     stop = threading.Event()
     senders = [threading.Thread(target=send_players, args=(port, key, i, sent, stop)) for i in range(SENDERS)]
@@ -120,7 +87,7 @@ def test_mux_views_straddling_a_sigkill_are_stored_as_if_nothing_happened(tmp_pa
     time.sleep(3)
     os.killpg(server.pid, signal.SIGKILL)
     server.wait(10)
-    server = serve(data_dir, port)
+    server = serve(data_dir, port, FAST_WRITER)
     time.sleep(2)
     stop.set()
     for sender in senders:
