@@ -122,7 +122,10 @@ def seed(store: EmbeddedStore, config: SimulationConfig, live: LiveTraffic) -> i
 
 
 def _insert(store: EmbeddedStore, tables: list[pa.Table]) -> int:
-    """Insert `tables` as one batch and empty the list; the rows inserted."""
+    """Insert `tables` as one batch and empty the list; the rows inserted (none when the list is empty: the last
+    chunk may just have been inserted with the ones before it)."""
+    if not tables:
+        return 0
     batch = pa.concat_tables(tables)
     tables.clear()
     if batch.num_rows:
