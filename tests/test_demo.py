@@ -77,7 +77,13 @@ def _demo(data_dir: Path, *options: str) -> Iterator[tuple[subprocess.Popen[byte
     """`sightline demo` over `data_dir` on a free port, in a process of its own; stopped at the end."""
     port = _free_port()
     command = [sys.executable, "-m", "sightline", "demo", "--data-dir", str(data_dir), "--port", str(port), *options]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # SIGINT as a terminal gives it, even when the suite runs in the background (where the shell ignores it)
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         yield process, port
     finally:
