@@ -20,9 +20,17 @@ from typing import Any
 import pytest
 
 from sightline.ingest.native import BATCH, to_event_table
+from sightline.query.printer import PING
 from sightline.store import EmbeddedStore
 from sightline.store.migrations import MIGRATIONS, apply_migrations
-from sightline.store.schema import SHARDING_KEY, ledger_ddl, recounted_ddl, render
+from sightline.store.schema import (
+    CLUSTER_INSERT_SETTINGS,
+    CLUSTER_READ_SETTINGS,
+    SHARDING_KEY,
+    ledger_ddl,
+    recounted_ddl,
+    render,
+)
 from tests.handwritten import by_hand
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -212,3 +220,12 @@ def _counts(store: EmbeddedStore) -> Any:
             "(SELECT groupArraySorted(100)(version) FROM schema_migrations FINAL) AS versions"
         )
     ).to_pylist()[0]
+
+
+def test_the_cluster_settings_are_the_engines(migrated: EmbeddedStore) -> None:
+    """Every setting of a read or an insert on a cluster exists in the engine, and takes the value given."""
+    settings = {**CLUSTER_READ_SETTINGS, **CLUSTER_INSERT_SETTINGS}
+    for name in settings:
+        known = migrated.query(by_hand("SELECT count() AS n FROM system.settings WHERE name = {n:String}", {"n": name}))
+        assert known.column("n")[0].as_py() == 1, name
+    assert migrated.query(PING.with_settings(settings)).num_rows == 1

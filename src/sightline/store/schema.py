@@ -38,7 +38,7 @@ from sightline.catalog.parts import SKETCH_ACCURACY, SKETCH_LEVEL, PartSpec, dec
 from sightline.catalog.rollups import RollupSpec
 from sightline.query.ast import IDENTIFIER
 from sightline.query.parts import part_counted, part_state, view_column_value
-from sightline.query.printer import print_definition
+from sightline.query.printer import Setting, print_definition
 
 VIEW_START = "UUIDv7ToDateTime(view_id, 'UTC')"
 
@@ -48,6 +48,25 @@ SHARDING_KEY = "cityHash64(view_id)"
 """How the Distributed tables spread rows over shards: by view, so that all events of a view (and its row of
 `views`, its error events) are on one shard, and a GROUP BY view_id is whole on each shard. View ids are
 UUIDv7, unique across customers, so the customer need not be hashed too."""
+CLUSTER_READ_SETTINGS: dict[str, Setting] = {
+    "optimize_distributed_group_by_sharding_key": 1,
+    "optimize_skip_unused_shards": 1,
+    "distributed_product_mode": "local",
+    "distributed_aggregation_memory_efficient": 1,
+    "prefer_localhost_replica": 1,
+}
+"""The settings of every read through the Distributed tables of a cluster (docs/deploy.md says what each query
+fans out to): a GROUP BY that holds `view_id` (session lists, a view's timeline, the named queries' per-view
+steps) is finished on each shard, which sends its final rows, not states; a query of one view (`view_id = …`)
+reads the one shard that holds it; a `view_id IN (SELECT view_id FROM …)` subquery (`qoefilter`, `allstatus=0`,
+the ended views) runs on each shard against its local tables, which is exact because every table of rows of a
+view is sharded by `SHARDING_KEY`; the initiator merges the shards' states bucket by bucket, in less memory;
+a node reads its own shard locally. Every other aggregation (rollups, totals over views) is two-stage: states on
+the shards, merged on the initiator, which is exact for sums, `uniq` and the quantile sketches alike.
+`distributed_group_by_no_merge` is not set: it is wrong for any group that spans shards."""
+CLUSTER_INSERT_SETTINGS: dict[str, Setting] = {"distributed_foreground_insert": 1}
+"""The settings of an insert into a Distributed table of a cluster: it returns once every shard stored its rows
+(durable, as `Store.insert_events` promises, and deduplicated by its token on each shard's replicas)."""
 _REPLICATED_SETTINGS = {"non_replicated_deduplication_window": "replicated_deduplication_window"}
 """Settings of a table on one server and their name on a Replicated table."""
 Placement = Literal["sharded", "global"]
