@@ -117,3 +117,9 @@ def test_the_proxy_spreads_over_both_processes(compose: dict[str, Any]) -> None:
     assert upstream is not None
     assert re.findall(r"server (\S+?):8000", upstream.group(1)) == ["sightline-1", "sightline-2"]
     assert "proxy_pass http://sightline;" in config
+
+
+def test_the_processes_trust_the_proxy_alone(compose: dict[str, Any]) -> None:
+    proxy = compose["services"]["proxy"]["networks"]["default"]["ipv4_address"]
+    for name in ("sightline-1", "sightline-2"):
+        assert compose["services"][name]["environment"]["SIGHTLINE_TRUSTED_PROXIES"].split()[0] == f"{proxy}/32"
