@@ -58,15 +58,16 @@ def _tables(store: EmbeddedStore) -> list[dict[str, int | str]]:
     return rows
 
 
-def _beacon_rate(store: EmbeddedStore) -> tuple[int, float]:
-    """Views, and events per second of a view's span (first to last event), over every view."""
+def _beacon_rate(store: EmbeddedStore) -> tuple[int, float, float]:
+    """Views, events per second of a view's span (first to last event, over every view), and the mean span (s)."""
     row = store.query(
         by_hand(
-            "SELECT count() AS views, sum(events) / sum(span_s) AS rate FROM (SELECT view_id, count() AS events, "
-            "greatest(dateDiff('millisecond', min(ts), max(ts)) / 1000, 1) AS span_s FROM events GROUP BY view_id)"
+            "SELECT count() AS views, sum(events) / sum(span_s) AS rate, avg(span_s) AS span FROM (SELECT view_id, "
+            "count() AS events, greatest(dateDiff('millisecond', min(ts), max(ts)) / 1000, 1) AS span_s "
+            "FROM events GROUP BY view_id)"
         )
     ).to_pylist()[0]
-    return int(row["views"]), float(row["rate"])
+    return int(row["views"]), float(row["rate"]), float(row["span"])
 
 
 def main() -> None:
@@ -82,18 +83,24 @@ def main() -> None:
         store = open_store(Settings(data_dir=Path(directory)))
         try:
             events, wall, cpu = _insert(store, config)
-            views, rate = _beacon_rate(store)
+            views, rate, span = _beacon_rate(store)
+            started, cpu_started = time.perf_counter(), _cpu_s()
             tables = _tables(store)
+            merge_wall, merge_cpu = time.perf_counter() - started, _cpu_s() - cpu_started
         finally:
             store.close()
     print(f"- command: `python bench/storage.py --days {args.days:g} --scale {args.scale:g}`")
     print(f"- machine: {machine()}")
     print(f"- run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, revision {git_revision()}")
-    print(f"\n{events:,} events, {views:,} views; {events / views:.1f} events per view, {rate:.4f} events/s per view")
+    print(
+        f"\n{events:,} events, {views:,} views; {events / views:.1f} events per view, a view's span {span:.0f} s "
+        f"on average (first to last event), {rate:.4f} events/s per view"
+    )
     print(
         f"inserts (events + every materialized view): {wall:.1f} s wall, {cpu:.1f} s CPU: "
-        f"{events / wall:,.0f} events/s, {events / cpu:,.0f} events per CPU-second\n"
+        f"{events / wall:,.0f} events/s, {events / cpu:,.0f} events per CPU-second"
     )
+    print(f"merging every table into one part per partition: {merge_wall:.1f} s wall, {merge_cpu:.1f} s CPU\n")
     print("| table | rows | parts | compressed MiB | uncompressed MiB | ratio | compressed bytes per event |")
     print("|---|---|---|---|---|---|---|")
     total = 0

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,14 +50,26 @@ def _insert_a_view(store: EmbeddedStore) -> None:
     store.insert_events(to_event_table(5, [view]))
 
 
+@dataclass(frozen=True)
+class Migrated:
+    """What a store of the newest version holding one view (on 2026-12-01) makes of the migrations, for a single
+    server and for a cluster, and what it holds. (One engine per process: the store is closed by then.)"""
+
+    single: dict[str, list[str]]
+    cluster: dict[str, list[str]]
+    described: list[dict[str, object]]
+    counts: Any
+
+
 @pytest.fixture(scope="module")
-def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStore]:
-    """A store of the newest version holding one view, on 2026-12-01: what the migrations are made from."""
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Migrated:
     store = EmbeddedStore(tmp_path_factory.mktemp("migrated"))
-    apply_migrations(store)
-    _insert_a_view(store)
-    yield store
-    store.close()
+    try:
+        apply_migrations(store)
+        _insert_a_view(store)
+        return Migrated(_documents(store, None), _documents(store, CLUSTER), _described(store), _counts(store))
+    finally:
+        store.close()
 
 
 def _documents(store: EmbeddedStore, cluster: str | None) -> dict[str, list[str]]:
@@ -74,8 +86,8 @@ def _text(statements: list[str]) -> str:
 
 
 @pytest.mark.parametrize("layout", ["single", "cluster"])
-def test_the_schema_matches_its_snapshots(migrated: EmbeddedStore, layout: str) -> None:
-    documents = _documents(migrated, None if layout == "single" else CLUSTER)
+def test_the_schema_matches_its_snapshots(migrated: Migrated, layout: str) -> None:
+    documents = migrated.single if layout == "single" else migrated.cluster
     folder = SNAPSHOTS / layout
     if os.environ.get("SIGHTLINE_UPDATE_SNAPSHOTS") == "1":
         folder.mkdir(parents=True, exist_ok=True)
@@ -86,13 +98,13 @@ def test_the_schema_matches_its_snapshots(migrated: EmbeddedStore, layout: str) 
         assert (folder / f"{name}.sql").read_text() == _text(statements), f"{layout}/{name}.sql"
 
 
-def _cluster_statements(store: EmbeddedStore) -> list[str]:
-    return [s for statements in _documents(store, CLUSTER).values() for s in statements]
+def _cluster_statements(migrated: Migrated) -> list[str]:
+    return [s for statements in migrated.cluster.values() for s in statements]
 
 
-def test_the_engine_parses_every_cluster_statement(migrated: EmbeddedStore) -> None:
+def test_the_engine_parses_every_cluster_statement(migrated: Migrated, store: EmbeddedStore) -> None:
     for statement in _cluster_statements(migrated):
-        formatted = migrated.query(by_hand("SELECT formatQuery({q:String}) AS f", {"q": statement}))
+        formatted = store.query(by_hand("SELECT formatQuery({q:String}) AS f", {"q": statement}))
         text = formatted.column("f")[0].as_py()
         assert text.split()[0] == statement.split()[0]
         assert ("ON CLUSTER sightline" in text) == ("ON CLUSTER sightline" in statement), statement[:200]
@@ -118,7 +130,7 @@ def _tables(statements: list[str]) -> dict[str, tuple[str, str, str]]:
     return tables
 
 
-def test_every_cluster_statement_runs_on_the_whole_cluster_and_can_run_again(migrated: EmbeddedStore) -> None:
+def test_every_cluster_statement_runs_on_the_whole_cluster_and_can_run_again(migrated: Migrated) -> None:
     for statement in _cluster_statements(migrated):
         first = " ".join(statement.split()[:2])
         if first == "INSERT INTO":  # on each shard, from and to its local tables
@@ -131,7 +143,7 @@ def test_every_cluster_statement_runs_on_the_whole_cluster_and_can_run_again(mig
             assert "IF EXISTS" in statement, statement
 
 
-def test_every_local_table_is_replicated_and_every_distributed_table_reads_one(migrated: EmbeddedStore) -> None:
+def test_every_local_table_is_replicated_and_every_distributed_table_reads_one(migrated: Migrated) -> None:
     statements = _cluster_statements(migrated)
     tables = _tables(statements)
     assert tables, "the pattern finds the tables"
@@ -152,7 +164,7 @@ def test_every_local_table_is_replicated_and_every_distributed_table_reads_one(m
             assert args.startswith(f"'/clickhouse/tables/all/{{database}}/{name}/{{uuid}}', '{{replica}}'"), name
 
 
-def test_materialized_views_read_and_write_local_tables_only(migrated: EmbeddedStore) -> None:
+def test_materialized_views_read_and_write_local_tables_only(migrated: Migrated) -> None:
     views = [CREATE_VIEW.match(s) for s in _cluster_statements(migrated) if "MATERIALIZED VIEW IF NOT" in s]
     assert len(views) > 20
     for view in views:
@@ -161,10 +173,10 @@ def test_materialized_views_read_and_write_local_tables_only(migrated: EmbeddedS
         assert view.group(2).endswith("_local"), view.group(0)[:200]
 
 
-def test_every_table_of_the_single_server_has_its_cluster_counterparts(migrated: EmbeddedStore) -> None:
+def test_every_table_of_the_single_server_has_its_cluster_counterparts(migrated: Migrated) -> None:
     single = {
         m.group(1)
-        for statements in _documents(migrated, None).values()
+        for statements in migrated.single.values()
         for s in statements
         if (m := re.match(r"^CREATE TABLE (?:IF NOT EXISTS )?(\w+)", s))
     }
@@ -184,7 +196,7 @@ def test_a_bad_cluster_name_is_refused() -> None:
         render([ledger_ddl()], "c; DROP TABLE events")
 
 
-def test_each_migration_run_again_before_its_record_changes_nothing(migrated: EmbeddedStore, tmp_path: Path) -> None:
+def test_each_migration_run_again_before_its_record_changes_nothing(migrated: Migrated, tmp_path: Path) -> None:
     """As after a crash between a migration's last statement and its record: every migration runs twice."""
     store = EmbeddedStore(tmp_path)
     try:
@@ -194,8 +206,8 @@ def test_each_migration_run_again_before_its_record_changes_nothing(migrated: Em
             for statement in render(migration.statements(store)):
                 store.execute(by_hand(statement))
             assert apply_migrations(store, until=migration.version) == [migration.version]
-        assert _described(store) == _described(migrated)
-        assert _counts(store) == _counts(migrated)
+        assert _described(store) == migrated.described
+        assert _counts(store) == migrated.counts
     finally:
         store.close()
 
@@ -222,10 +234,10 @@ def _counts(store: EmbeddedStore) -> Any:
     ).to_pylist()[0]
 
 
-def test_the_cluster_settings_are_the_engines(migrated: EmbeddedStore) -> None:
+def test_the_cluster_settings_are_the_engines(store: EmbeddedStore) -> None:
     """Every setting of a read or an insert on a cluster exists in the engine, and takes the value given."""
     settings = {**CLUSTER_READ_SETTINGS, **CLUSTER_INSERT_SETTINGS}
     for name in settings:
-        known = migrated.query(by_hand("SELECT count() AS n FROM system.settings WHERE name = {n:String}", {"n": name}))
+        known = store.query(by_hand("SELECT count() AS n FROM system.settings WHERE name = {n:String}", {"n": name}))
         assert known.column("n")[0].as_py() == 1, name
-    assert migrated.query(PING.with_settings(settings)).num_rows == 1
+    assert store.query(PING.with_settings(settings)).num_rows == 1
