@@ -36,6 +36,7 @@ from sightline.query.printer import (
     print_definition,
     print_delete,
     print_insert,
+    print_partition_versions,
     print_select,
     print_session_setting,
 )
@@ -110,10 +111,30 @@ def _views_of(customer_id: int) -> Select:
         ),
         (print_session_setting("max_execution_time", 200.0), "SET max_execution_time = 200.0", {}),
         (print_session_setting("output_format_float_precision", 4), "SET output_format_float_precision = 4", {}),
+        (
+            print_partition_versions("views"),
+            "SELECT partition, max(max_block_number) AS version FROM system.parts "
+            "WHERE database = currentDatabase() AND table = {p0:String} AND active GROUP BY partition",
+            {"p0": "views"},
+        ),
+        (
+            print_partition_versions("views_local", "sightline"),
+            "SELECT partition, sum(replica_version) AS version FROM (SELECT hostName() AS replica, partition, "
+            "max(max_block_number) AS replica_version FROM clusterAllReplicas(sightline, system.parts) "
+            "WHERE database = currentDatabase() AND table = {p0:String} AND active GROUP BY replica, partition) "
+            "GROUP BY partition",
+            {"p0": "views_local"},
+        ),
     ],
 )
 def test_printed_statements(statement: Statement, sql: str, params: dict[str, object]) -> None:
     assert (statement.sql, statement.params) == (sql, params)
+
+
+@pytest.mark.parametrize("cluster", ["a b", "c, system.tables", "x)", ""])
+def test_a_cluster_name_is_an_identifier(cluster: str) -> None:
+    with pytest.raises(ValueError, match="cluster"):
+        print_partition_versions("views_local", cluster)
 
 
 def test_symbols_are_printed_quoted_and_cannot_hold_a_quote() -> None:

@@ -15,7 +15,7 @@ from sightline.query.errors import ERROR_EVENTS
 from sightline.query.printer import print_definition
 from sightline.store import EmbeddedStore
 from sightline.store.migrations import apply_migrations
-from sightline.store.schema import error_events_ddl, event_columns
+from sightline.store.schema import error_events_ddl, event_columns, render
 from tests.handwritten import by_hand
 
 CUSTOMER = 7
@@ -53,7 +53,7 @@ def test_error_events_hold_each_error_of_events_once(tmp_path: Path) -> None:
         later = batch(3, [("play_request", 0), ("error", 1), ("exit", 2)])
         store.insert_events(later, dedup_token="segment-1")
         store.insert_events(later, dedup_token="segment-1")  # a spool segment inserted again after a crash
-        for statement in error_events_ddl(5):  # the migration run again, as after a crash before its record
+        for statement in render(error_events_ddl(5)):  # the migration run again, as after a crash before its record
             store.execute(by_hand(statement))
         store.insert_events(batch(4, [("ad_error", 0)]))
         assert len(rows(store, ERROR_EVENTS_TABLE)) == 5

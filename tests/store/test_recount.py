@@ -19,7 +19,7 @@ from sightline.catalog.parts import SKETCH_ACCURACY
 from sightline.simulate import SimulationConfig, simulate
 from sightline.store import EmbeddedStore
 from sightline.store.migrations import apply_migrations, event_days
-from sightline.store.schema import recounted_ddl
+from sightline.store.schema import recounted_ddl, render
 from tests.handwritten import by_hand
 
 CUSTOMER = 1
@@ -148,7 +148,7 @@ def test_the_recount_run_again_after_a_crash_comes_out_the_same(
     try:
         apply_migrations(store, until=7)
         _insert(store, EVENTS)
-        statements = recounted_ddl(8, event_days(store))
+        statements = render(recounted_ddl(8, event_days(store)))
         assert event_days(store) == [20240504, 20240505]
         assert sum(s.startswith("INSERT") for s in statements) == 2, "a day at a time"
         done = {

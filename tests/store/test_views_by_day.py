@@ -13,7 +13,7 @@ import pyarrow as pa
 from sightline.ingest.native import BATCH, to_event_table
 from sightline.store import EmbeddedStore
 from sightline.store.migrations import apply_migrations
-from sightline.store.schema import CLOSED_DAY_MERGE_S, views_by_day_ddl
+from sightline.store.schema import CLOSED_DAY_MERGE_S, render, views_by_day_ddl
 from tests.handwritten import by_hand
 
 CUSTOMER = 7
@@ -77,7 +77,7 @@ def test_views_move_to_daily_partitions_whole_and_stay_fed(tmp_path: Path) -> No
         after = views(store)
         assert [row["play_ms"] for row in after] == [6000, 3000]
 
-        statements = views_by_day_ddl(6)
+        statements = render(views_by_day_ddl(6))
         exchanged = next(i for i, s in enumerate(statements) if s.startswith("EXCHANGE")) + 1
         for statement in statements[:exchanged]:  # a crash after the exchange, before the old table is dropped
             store.execute(by_hand(statement))

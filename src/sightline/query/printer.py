@@ -279,15 +279,27 @@ def print_kill_tagged(tag: str) -> Statement:
     return Statement("KILL QUERY WHERE Settings['log_comment'] = {p0:String} SYNC", {"p0": tag}, _PRINTED)
 
 
-def print_partition_versions(table: str) -> Statement:
+def print_partition_versions(table: str, cluster: str | None = None) -> Statement:
     """The version of each partition of `table` (`partition`, `version`): the largest block number among its
-    active parts (`store.base.Store.partition_versions`)."""
+    active parts (`store.base.Store.partition_versions`). On `cluster`, `table` is a local table
+    (`store.schema.local_name`) and the version is the sum over every replica of the largest block number of
+    its parts: block numbers are counted per shard, and each replica's grows with every insert it holds, so the
+    sum changes when any shard's partition does (a replica catching up changes it too: a partition is then
+    taken as changed, never the reverse)."""
     if not IDENTIFIER.match(table):
         raise ValueError(f"not an identifier: {table!r}")
-    sql = (
-        "SELECT partition, max(max_block_number) AS version FROM system.parts "
-        "WHERE database = currentDatabase() AND table = {p0:String} AND active GROUP BY partition"
-    )
+    if cluster is not None and not IDENTIFIER.match(cluster):
+        raise ValueError(f"not a cluster name: {cluster!r}")
+    parts = "system.parts" if cluster is None else f"clusterAllReplicas({cluster}, system.parts)"
+    where = "WHERE database = currentDatabase() AND table = {p0:String} AND active"
+    if cluster is None:
+        sql = f"SELECT partition, max(max_block_number) AS version FROM {parts} {where} GROUP BY partition"
+    else:
+        sql = (
+            "SELECT partition, sum(replica_version) AS version FROM (SELECT hostName() AS replica, partition, "
+            f"max(max_block_number) AS replica_version FROM {parts} {where} GROUP BY replica, partition) "
+            "GROUP BY partition"
+        )
     return Statement(sql, {"p0": table}, _PRINTED)
 
 

@@ -15,12 +15,16 @@ is recorded; a crash before that recounts them again. A table not recorded yet (
 
 The schema's statements are `SchemaStatement`s, made here alone from the DDL text of `store.schema` and from
 the few statements of the ledger below: with the printer's `Statement`s, the only text the store runs.
+
+On a cluster (`cluster=NAME`), the same migrations are printed for it (`store.schema.render`): every statement
+`ON CLUSTER`, run once from one node; the ledger and `derived_versions` are global replicated tables, so a
+migration is recorded once for the whole cluster and every node reads the same record.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
 
@@ -30,12 +34,15 @@ from sightline.store.base import Store
 from sightline.store.schema import (
     DERIVED_VERSIONS_TABLE,
     STORED_DAY_SLICES_TABLE,
+    Ddl,
     added_dimensions_ddl,
     added_hashes_ddl,
     deduplication_ddl,
     derived_versions_ddl,
     error_events_ddl,
+    ledger_ddl,
     recounted_ddl,
+    render,
     schema_ddl,
     stored_days_ddl,
     views_by_day_ddl,
@@ -68,11 +75,11 @@ def _schema(sql: str, params: Mapping[str, str | int | float] | None = None) -> 
 class Migration:
     version: int
     description: str
-    statements: Callable[[Store], list[str]]
+    statements: Callable[[Store], list[Ddl]]
     """The DDL of the migration (`store.schema`), made from the store as it is when it runs."""
 
 
-def _fixed(statements: Callable[[], list[str]]) -> Callable[[Store], list[str]]:
+def _fixed(statements: Callable[[], list[Ddl]]) -> Callable[[Store], list[Ddl]]:
     """Statements that do not depend on what the store holds."""
     return lambda _store: statements()
 
@@ -83,7 +90,7 @@ def event_days(store: Store) -> list[int]:
     return [int(day) for day in days.column("day").to_pylist()]
 
 
-def _recounted(version: int) -> Callable[[Store], list[str]]:
+def _recounted(version: int) -> Callable[[Store], list[Ddl]]:
     return lambda store: recounted_ddl(version, event_days(store))
 
 
@@ -114,29 +121,27 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
-_LEDGER = _schema(
-    "CREATE TABLE IF NOT EXISTS schema_migrations "
-    "(version UInt32, description String, applied_at DateTime('UTC') DEFAULT now()) "
-    "ENGINE = ReplacingMergeTree ORDER BY version"
-)
+
+def _run(store: Store, statements: Iterable[Ddl], cluster: str | None) -> None:
+    for text in render(statements, cluster):
+        store.execute(_schema(text))
 
 
-def applied_versions(store: Store) -> set[int]:
-    store.execute(_LEDGER)
+def applied_versions(store: Store, cluster: str | None = None) -> set[int]:
+    _run(store, [ledger_ddl()], cluster)
     table = store.read_internal(_schema("SELECT DISTINCT version FROM schema_migrations"))
     return {int(v) for v in table.column("version").to_pylist()}
 
 
-def apply_migrations(store: Store, until: int | None = None) -> list[int]:
-    """Apply every migration not yet recorded (up to version `until`, if given); the versions applied now,
-    in order."""
-    done = applied_versions(store)
+def apply_migrations(store: Store, until: int | None = None, cluster: str | None = None) -> list[int]:
+    """Apply every migration not yet recorded (up to version `until`, if given), printed for a single server or
+    for `cluster`; the versions applied now, in order."""
+    done = applied_versions(store, cluster)
     applied = []
     for migration in MIGRATIONS:
         if migration.version in done or (until is not None and migration.version > until):
             continue
-        for statement in migration.statements(store):
-            store.execute(_schema(statement))
+        _run(store, migration.statements(store), cluster)
         store.execute(
             _schema(
                 "INSERT INTO schema_migrations (version, description) VALUES ({version:UInt32}, {description:String})",
@@ -165,7 +170,7 @@ def recorded_versions(store: Store) -> dict[str, TableVersion]:
     return found
 
 
-def rebuild_changed(store: Store) -> list[Rebuilt]:
+def rebuild_changed(store: Store, cluster: str | None = None) -> list[Rebuilt]:
     """Recount the derived tables whose catalog version is not the one they were built by, and record the version
     of every derived table (see the module's docstring); the tables recounted, with what changed."""
     current = table_versions()
@@ -177,8 +182,7 @@ def rebuild_changed(store: Store) -> list[Rebuilt]:
         if version.version != built[table].version
     ]
     if rebuilt:
-        for statement in recounted_ddl(None, event_days(store), [r.table for r in rebuilt]):
-            store.execute(_schema(statement))
+        _run(store, recounted_ddl(None, event_days(store), [r.table for r in rebuilt]), cluster)
     for table, version in current.items():
         if table not in recorded or recorded[table].version != version.version:
             record = {"table": table, "version": version.version, "declarations": json.dumps(version.declarations)}
@@ -208,10 +212,11 @@ class Migrated:
         return lines
 
 
-def migrate(store: Store) -> Migrated:
-    """Apply every migration not yet recorded, then rebuild the derived tables whose catalog version changed."""
-    applied = apply_migrations(store)
-    return Migrated(applied, rebuild_changed(store))
+def migrate(store: Store, cluster: str | None = None) -> Migrated:
+    """Apply every migration not yet recorded, then rebuild the derived tables whose catalog version changed;
+    for a single server or for `cluster`."""
+    applied = apply_migrations(store, cluster=cluster)
+    return Migrated(applied, rebuild_changed(store, cluster))
 
 
 def stored_slice_versions(store: Store) -> dict[tuple[str, str], int]:

@@ -1,0 +1,1350 @@
+DROP VIEW IF EXISTS views_mv;
+
+DROP VIEW IF EXISTS views_recounted_mv;
+
+DROP VIEW IF EXISTS rollup_1m_view_start_mv;
+
+DROP VIEW IF EXISTS rollup_1m_event_time_mv;
+
+DROP VIEW IF EXISTS rollup_1m_recounted_view_start_mv;
+
+DROP VIEW IF EXISTS rollup_1m_recounted_event_time_mv;
+
+DROP VIEW IF EXISTS rollup_1h_view_start_mv;
+
+DROP VIEW IF EXISTS rollup_1h_event_time_mv;
+
+DROP VIEW IF EXISTS rollup_1h_recounted_view_start_mv;
+
+DROP VIEW IF EXISTS rollup_1h_recounted_event_time_mv;
+
+DROP VIEW IF EXISTS rollup_1h_delivery_view_start_mv;
+
+DROP VIEW IF EXISTS rollup_1h_delivery_event_time_mv;
+
+DROP VIEW IF EXISTS rollup_1h_delivery_recounted_view_start_mv;
+
+DROP VIEW IF EXISTS rollup_1h_delivery_recounted_event_time_mv;
+
+DROP VIEW IF EXISTS rollup_1h_device_view_start_mv;
+
+DROP VIEW IF EXISTS rollup_1h_device_event_time_mv;
+
+DROP VIEW IF EXISTS rollup_1h_device_recounted_view_start_mv;
+
+DROP VIEW IF EXISTS rollup_1h_device_recounted_event_time_mv;
+
+DROP VIEW IF EXISTS rollup_1h_content_view_start_mv;
+
+DROP VIEW IF EXISTS rollup_1h_content_event_time_mv;
+
+DROP VIEW IF EXISTS rollup_1h_content_recounted_view_start_mv;
+
+DROP VIEW IF EXISTS rollup_1h_content_recounted_event_time_mv;
+
+DROP TABLE IF EXISTS events_replay;
+
+DROP TABLE IF EXISTS views_recounted;
+
+DROP TABLE IF EXISTS rollup_1m_recounted;
+
+DROP TABLE IF EXISTS rollup_1h_recounted;
+
+DROP TABLE IF EXISTS rollup_1h_delivery_recounted;
+
+DROP TABLE IF EXISTS rollup_1h_device_recounted;
+
+DROP TABLE IF EXISTS rollup_1h_content_recounted;
+
+CREATE TABLE IF NOT EXISTS views_recounted (
+  `customer_id` UInt32,
+  `view_start` DateTime64(3, 'UTC'),
+  `view_id` UUID,
+  `first_ts` SimpleAggregateFunction(min, DateTime64(3, 'UTC')),
+  `last_ts` SimpleAggregateFunction(max, DateTime64(3, 'UTC')),
+  `event_count` SimpleAggregateFunction(sum, UInt64),
+  `max_seq` SimpleAggregateFunction(max, UInt32),
+  `play_requested` SimpleAggregateFunction(max, UInt8),
+  `started` SimpleAggregateFunction(max, UInt8),
+  `first_frame_ts` SimpleAggregateFunction(max, DateTime64(3, 'UTC')),
+  `startup_ms` SimpleAggregateFunction(max, UInt32),
+  `play_ms` SimpleAggregateFunction(sum, UInt64),
+  `rebuffer_ms` SimpleAggregateFunction(sum, UInt64),
+  `rebuffer_count` SimpleAggregateFunction(sum, UInt64),
+  `bitrate_play` SimpleAggregateFunction(sum, UInt64),
+  `dropped_frames` SimpleAggregateFunction(sum, UInt64),
+  `bytes` SimpleAggregateFunction(sum, UInt64),
+  `errors` SimpleAggregateFunction(sum, UInt64),
+  `fatal_errors` SimpleAggregateFunction(sum, UInt64),
+  `bitrate_switches` SimpleAggregateFunction(sum, UInt64),
+  `live_latency_sum` SimpleAggregateFunction(sum, UInt64),
+  `live_latency_count` SimpleAggregateFunction(sum, UInt64),
+  `ad_ms` SimpleAggregateFunction(sum, UInt64),
+  `ad_impressions` SimpleAggregateFunction(sum, UInt64),
+  `ad_errors` SimpleAggregateFunction(sum, UInt64),
+  `vsf` SimpleAggregateFunction(max, UInt8),
+  `ebvs` SimpleAggregateFunction(max, UInt8),
+  `vpf` SimpleAggregateFunction(max, UInt8),
+  `completed` SimpleAggregateFunction(max, UInt8),
+  `exited` SimpleAggregateFunction(max, UInt8),
+  `business_error` SimpleAggregateFunction(max, UInt8),
+  `fatal_error_code` SimpleAggregateFunction(max, LowCardinality(String)),
+  `assetid` SimpleAggregateFunction(max, String),
+  `assetname` SimpleAggregateFunction(max, String),
+  `series` SimpleAggregateFunction(max, LowCardinality(String)),
+  `season` SimpleAggregateFunction(max, UInt32),
+  `episode` SimpleAggregateFunction(max, UInt32),
+  `genre` SimpleAggregateFunction(max, LowCardinality(String)),
+  `streamtype` SimpleAggregateFunction(max, LowCardinality(String)),
+  `contentduration` SimpleAggregateFunction(max, UInt32),
+  `viewerid` SimpleAggregateFunction(max, String),
+  `subscriberid` SimpleAggregateFunction(max, String),
+  `subscribertype` SimpleAggregateFunction(max, LowCardinality(String)),
+  `subscribertag` SimpleAggregateFunction(max, LowCardinality(String)),
+  `ipaddress` SimpleAggregateFunction(max, String),
+  `device` SimpleAggregateFunction(max, LowCardinality(String)),
+  `brand` SimpleAggregateFunction(max, LowCardinality(String)),
+  `model` SimpleAggregateFunction(max, LowCardinality(String)),
+  `platform` SimpleAggregateFunction(max, LowCardinality(String)),
+  `osversion` SimpleAggregateFunction(max, LowCardinality(String)),
+  `browser` SimpleAggregateFunction(max, LowCardinality(String)),
+  `browserversion` SimpleAggregateFunction(max, LowCardinality(String)),
+  `appname` SimpleAggregateFunction(max, LowCardinality(String)),
+  `appversion` SimpleAggregateFunction(max, LowCardinality(String)),
+  `screen` SimpleAggregateFunction(max, LowCardinality(String)),
+  `player` SimpleAggregateFunction(max, LowCardinality(String)),
+  `playerversion` SimpleAggregateFunction(max, LowCardinality(String)),
+  `sdkversion` SimpleAggregateFunction(max, LowCardinality(String)),
+  `streamformat` SimpleAggregateFunction(max, LowCardinality(String)),
+  `drm` SimpleAggregateFunction(max, LowCardinality(String)),
+  `cdn` SimpleAggregateFunction(max, LowCardinality(String)),
+  `host` SimpleAggregateFunction(max, LowCardinality(String)),
+  `isp` SimpleAggregateFunction(max, LowCardinality(String)),
+  `asn` SimpleAggregateFunction(max, UInt32),
+  `connectiontype` SimpleAggregateFunction(max, LowCardinality(String)),
+  `country` SimpleAggregateFunction(max, LowCardinality(String)),
+  `region` SimpleAggregateFunction(max, LowCardinality(String)),
+  `city` SimpleAggregateFunction(max, LowCardinality(String)),
+  `experiment` SimpleAggregateFunction(max, LowCardinality(String)),
+  `custom1` SimpleAggregateFunction(max, LowCardinality(String)),
+  `custom2` SimpleAggregateFunction(max, LowCardinality(String)),
+  `custom3` SimpleAggregateFunction(max, LowCardinality(String)),
+  `custom4` SimpleAggregateFunction(max, LowCardinality(String)),
+  `custom5` SimpleAggregateFunction(max, LowCardinality(String)),
+  `custom6` SimpleAggregateFunction(max, LowCardinality(String)),
+  `custom7` SimpleAggregateFunction(max, LowCardinality(String)),
+  `custom8` SimpleAggregateFunction(max, LowCardinality(String)),
+  `custom9` SimpleAggregateFunction(max, LowCardinality(String)),
+  `custom10` SimpleAggregateFunction(max, LowCardinality(String)),
+  `viewer_hash` SimpleAggregateFunction(max, UInt64) MATERIALIZED if(empty(`viewerid`), 0, cityHash64(`viewerid`)),
+  `title_hash` SimpleAggregateFunction(max, UInt64) MATERIALIZED if(empty(`assetid`), 0, cityHash64(`assetid`)),
+  `subscriber_hash` SimpleAggregateFunction(max, UInt64) MATERIALIZED if(empty(`subscriberid`), 0, cityHash64(`subscriberid`)),
+  `series_hash` SimpleAggregateFunction(max, UInt64) MATERIALIZED if(empty(`series`), 0, cityHash64(`series`)),
+  `device_hash` SimpleAggregateFunction(max, UInt64) MATERIALIZED if(empty(`device`), 0, cityHash64(`device`))
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMMDD(view_start)
+ORDER BY (customer_id, view_start, view_id)
+SETTINGS non_replicated_deduplication_window = 10000, min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
+
+CREATE TABLE IF NOT EXISTS rollup_1m_recounted (
+  `customer_id` UInt32,
+  `bucket` DateTime('UTC'),
+  `streamtype` LowCardinality(String),
+  `cdn` LowCardinality(String),
+  `attempts` SimpleAggregateFunction(sum, UInt64),
+  `plays` SimpleAggregateFunction(sum, UInt64),
+  `startup_ms_sum` SimpleAggregateFunction(sum, UInt64),
+  `startup_ms_sketch` AggregateFunction(quantileDD(0.005, 0.5), UInt32),
+  `vsf_views` SimpleAggregateFunction(sum, UInt64),
+  `vsf_business_views` SimpleAggregateFunction(sum, UInt64),
+  `ebvs_views` SimpleAggregateFunction(sum, UInt64),
+  `vpf_views` SimpleAggregateFunction(sum, UInt64),
+  `vpf_business_views` SimpleAggregateFunction(sum, UInt64),
+  `completed_views` SimpleAggregateFunction(sum, UInt64),
+  `ended_views` SimpleAggregateFunction(sum, UInt64),
+  `viewers` AggregateFunction(uniq, String),
+  `anonymous_viewers` AggregateFunction(uniq, String),
+  `subscribers` AggregateFunction(uniq, String),
+  `play_ms` SimpleAggregateFunction(sum, UInt64),
+  `rebuffer_ms` SimpleAggregateFunction(sum, UInt64),
+  `rebuffer_count` SimpleAggregateFunction(sum, UInt64),
+  `bitrate_play` SimpleAggregateFunction(sum, UInt64),
+  `dropped_frames` SimpleAggregateFunction(sum, UInt64),
+  `bytes` SimpleAggregateFunction(sum, UInt64),
+  `errors` SimpleAggregateFunction(sum, UInt64),
+  `fatal_errors` SimpleAggregateFunction(sum, UInt64),
+  `fatal_business_errors` SimpleAggregateFunction(sum, UInt64),
+  `business_errors` SimpleAggregateFunction(sum, UInt64),
+  `bitrate_switches` SimpleAggregateFunction(sum, UInt64),
+  `upswitches` SimpleAggregateFunction(sum, UInt64),
+  `downswitches` SimpleAggregateFunction(sum, UInt64),
+  `live_latency_sum` SimpleAggregateFunction(sum, UInt64),
+  `live_latency_count` SimpleAggregateFunction(sum, UInt64),
+  `active_views` AggregateFunction(uniq, UUID),
+  `ad_requests` SimpleAggregateFunction(sum, UInt64),
+  `ad_impressions` SimpleAggregateFunction(sum, UInt64),
+  `ad_starts` SimpleAggregateFunction(sum, UInt64),
+  `ad_first_quartiles` SimpleAggregateFunction(sum, UInt64),
+  `ad_midpoints` SimpleAggregateFunction(sum, UInt64),
+  `ad_third_quartiles` SimpleAggregateFunction(sum, UInt64),
+  `ad_completes` SimpleAggregateFunction(sum, UInt64),
+  `ad_skips` SimpleAggregateFunction(sum, UInt64),
+  `ad_clicks` SimpleAggregateFunction(sum, UInt64),
+  `ad_errors` SimpleAggregateFunction(sum, UInt64),
+  `ad_stalls` SimpleAggregateFunction(sum, UInt64),
+  `ad_ms` SimpleAggregateFunction(sum, UInt64)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (customer_id, bucket, `streamtype`, `cdn`);
+
+CREATE TABLE IF NOT EXISTS rollup_1h_recounted (
+  `customer_id` UInt32,
+  `bucket` DateTime('UTC'),
+  `streamtype` LowCardinality(String),
+  `cdn` LowCardinality(String),
+  `attempts` SimpleAggregateFunction(sum, UInt64),
+  `plays` SimpleAggregateFunction(sum, UInt64),
+  `startup_ms_sum` SimpleAggregateFunction(sum, UInt64),
+  `startup_ms_sketch` AggregateFunction(quantileDD(0.005, 0.5), UInt32),
+  `vsf_views` SimpleAggregateFunction(sum, UInt64),
+  `vsf_business_views` SimpleAggregateFunction(sum, UInt64),
+  `ebvs_views` SimpleAggregateFunction(sum, UInt64),
+  `vpf_views` SimpleAggregateFunction(sum, UInt64),
+  `vpf_business_views` SimpleAggregateFunction(sum, UInt64),
+  `completed_views` SimpleAggregateFunction(sum, UInt64),
+  `ended_views` SimpleAggregateFunction(sum, UInt64),
+  `viewers` AggregateFunction(uniq, String),
+  `anonymous_viewers` AggregateFunction(uniq, String),
+  `subscribers` AggregateFunction(uniq, String),
+  `play_ms` SimpleAggregateFunction(sum, UInt64),
+  `rebuffer_ms` SimpleAggregateFunction(sum, UInt64),
+  `rebuffer_count` SimpleAggregateFunction(sum, UInt64),
+  `bitrate_play` SimpleAggregateFunction(sum, UInt64),
+  `dropped_frames` SimpleAggregateFunction(sum, UInt64),
+  `bytes` SimpleAggregateFunction(sum, UInt64),
+  `errors` SimpleAggregateFunction(sum, UInt64),
+  `fatal_errors` SimpleAggregateFunction(sum, UInt64),
+  `fatal_business_errors` SimpleAggregateFunction(sum, UInt64),
+  `business_errors` SimpleAggregateFunction(sum, UInt64),
+  `bitrate_switches` SimpleAggregateFunction(sum, UInt64),
+  `upswitches` SimpleAggregateFunction(sum, UInt64),
+  `downswitches` SimpleAggregateFunction(sum, UInt64),
+  `live_latency_sum` SimpleAggregateFunction(sum, UInt64),
+  `live_latency_count` SimpleAggregateFunction(sum, UInt64),
+  `active_views` AggregateFunction(uniq, UUID),
+  `ad_requests` SimpleAggregateFunction(sum, UInt64),
+  `ad_impressions` SimpleAggregateFunction(sum, UInt64),
+  `ad_starts` SimpleAggregateFunction(sum, UInt64),
+  `ad_first_quartiles` SimpleAggregateFunction(sum, UInt64),
+  `ad_midpoints` SimpleAggregateFunction(sum, UInt64),
+  `ad_third_quartiles` SimpleAggregateFunction(sum, UInt64),
+  `ad_completes` SimpleAggregateFunction(sum, UInt64),
+  `ad_skips` SimpleAggregateFunction(sum, UInt64),
+  `ad_clicks` SimpleAggregateFunction(sum, UInt64),
+  `ad_errors` SimpleAggregateFunction(sum, UInt64),
+  `ad_stalls` SimpleAggregateFunction(sum, UInt64),
+  `ad_ms` SimpleAggregateFunction(sum, UInt64)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (customer_id, bucket, `streamtype`, `cdn`);
+
+CREATE TABLE IF NOT EXISTS rollup_1h_delivery_recounted (
+  `customer_id` UInt32,
+  `bucket` DateTime('UTC'),
+  `streamtype` LowCardinality(String),
+  `cdn` LowCardinality(String),
+  `country` LowCardinality(String),
+  `isp` LowCardinality(String),
+  `connectiontype` LowCardinality(String),
+  `attempts` SimpleAggregateFunction(sum, UInt64),
+  `plays` SimpleAggregateFunction(sum, UInt64),
+  `startup_ms_sum` SimpleAggregateFunction(sum, UInt64),
+  `startup_ms_sketch` AggregateFunction(quantileDD(0.005, 0.5), UInt32),
+  `vsf_views` SimpleAggregateFunction(sum, UInt64),
+  `vsf_business_views` SimpleAggregateFunction(sum, UInt64),
+  `ebvs_views` SimpleAggregateFunction(sum, UInt64),
+  `vpf_views` SimpleAggregateFunction(sum, UInt64),
+  `vpf_business_views` SimpleAggregateFunction(sum, UInt64),
+  `completed_views` SimpleAggregateFunction(sum, UInt64),
+  `ended_views` SimpleAggregateFunction(sum, UInt64),
+  `viewers` AggregateFunction(uniq, String),
+  `anonymous_viewers` AggregateFunction(uniq, String),
+  `subscribers` AggregateFunction(uniq, String),
+  `play_ms` SimpleAggregateFunction(sum, UInt64),
+  `rebuffer_ms` SimpleAggregateFunction(sum, UInt64),
+  `rebuffer_count` SimpleAggregateFunction(sum, UInt64),
+  `bitrate_play` SimpleAggregateFunction(sum, UInt64),
+  `dropped_frames` SimpleAggregateFunction(sum, UInt64),
+  `bytes` SimpleAggregateFunction(sum, UInt64),
+  `errors` SimpleAggregateFunction(sum, UInt64),
+  `fatal_errors` SimpleAggregateFunction(sum, UInt64),
+  `fatal_business_errors` SimpleAggregateFunction(sum, UInt64),
+  `business_errors` SimpleAggregateFunction(sum, UInt64),
+  `bitrate_switches` SimpleAggregateFunction(sum, UInt64),
+  `upswitches` SimpleAggregateFunction(sum, UInt64),
+  `downswitches` SimpleAggregateFunction(sum, UInt64),
+  `live_latency_sum` SimpleAggregateFunction(sum, UInt64),
+  `live_latency_count` SimpleAggregateFunction(sum, UInt64),
+  `active_views` AggregateFunction(uniq, UUID),
+  `ad_requests` SimpleAggregateFunction(sum, UInt64),
+  `ad_impressions` SimpleAggregateFunction(sum, UInt64),
+  `ad_starts` SimpleAggregateFunction(sum, UInt64),
+  `ad_first_quartiles` SimpleAggregateFunction(sum, UInt64),
+  `ad_midpoints` SimpleAggregateFunction(sum, UInt64),
+  `ad_third_quartiles` SimpleAggregateFunction(sum, UInt64),
+  `ad_completes` SimpleAggregateFunction(sum, UInt64),
+  `ad_skips` SimpleAggregateFunction(sum, UInt64),
+  `ad_clicks` SimpleAggregateFunction(sum, UInt64),
+  `ad_errors` SimpleAggregateFunction(sum, UInt64),
+  `ad_stalls` SimpleAggregateFunction(sum, UInt64),
+  `ad_ms` SimpleAggregateFunction(sum, UInt64)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (customer_id, bucket, `streamtype`, `cdn`, `country`, `isp`, `connectiontype`);
+
+CREATE TABLE IF NOT EXISTS rollup_1h_device_recounted (
+  `customer_id` UInt32,
+  `bucket` DateTime('UTC'),
+  `streamtype` LowCardinality(String),
+  `device` LowCardinality(String),
+  `platform` LowCardinality(String),
+  `browser` LowCardinality(String),
+  `player` LowCardinality(String),
+  `playerversion` LowCardinality(String),
+  `appversion` LowCardinality(String),
+  `attempts` SimpleAggregateFunction(sum, UInt64),
+  `plays` SimpleAggregateFunction(sum, UInt64),
+  `startup_ms_sum` SimpleAggregateFunction(sum, UInt64),
+  `startup_ms_sketch` AggregateFunction(quantileDD(0.005, 0.5), UInt32),
+  `vsf_views` SimpleAggregateFunction(sum, UInt64),
+  `vsf_business_views` SimpleAggregateFunction(sum, UInt64),
+  `ebvs_views` SimpleAggregateFunction(sum, UInt64),
+  `vpf_views` SimpleAggregateFunction(sum, UInt64),
+  `vpf_business_views` SimpleAggregateFunction(sum, UInt64),
+  `completed_views` SimpleAggregateFunction(sum, UInt64),
+  `ended_views` SimpleAggregateFunction(sum, UInt64),
+  `viewers` AggregateFunction(uniq, String),
+  `anonymous_viewers` AggregateFunction(uniq, String),
+  `subscribers` AggregateFunction(uniq, String),
+  `play_ms` SimpleAggregateFunction(sum, UInt64),
+  `rebuffer_ms` SimpleAggregateFunction(sum, UInt64),
+  `rebuffer_count` SimpleAggregateFunction(sum, UInt64),
+  `bitrate_play` SimpleAggregateFunction(sum, UInt64),
+  `dropped_frames` SimpleAggregateFunction(sum, UInt64),
+  `bytes` SimpleAggregateFunction(sum, UInt64),
+  `errors` SimpleAggregateFunction(sum, UInt64),
+  `fatal_errors` SimpleAggregateFunction(sum, UInt64),
+  `fatal_business_errors` SimpleAggregateFunction(sum, UInt64),
+  `business_errors` SimpleAggregateFunction(sum, UInt64),
+  `bitrate_switches` SimpleAggregateFunction(sum, UInt64),
+  `upswitches` SimpleAggregateFunction(sum, UInt64),
+  `downswitches` SimpleAggregateFunction(sum, UInt64),
+  `live_latency_sum` SimpleAggregateFunction(sum, UInt64),
+  `live_latency_count` SimpleAggregateFunction(sum, UInt64),
+  `active_views` AggregateFunction(uniq, UUID),
+  `ad_requests` SimpleAggregateFunction(sum, UInt64),
+  `ad_impressions` SimpleAggregateFunction(sum, UInt64),
+  `ad_starts` SimpleAggregateFunction(sum, UInt64),
+  `ad_first_quartiles` SimpleAggregateFunction(sum, UInt64),
+  `ad_midpoints` SimpleAggregateFunction(sum, UInt64),
+  `ad_third_quartiles` SimpleAggregateFunction(sum, UInt64),
+  `ad_completes` SimpleAggregateFunction(sum, UInt64),
+  `ad_skips` SimpleAggregateFunction(sum, UInt64),
+  `ad_clicks` SimpleAggregateFunction(sum, UInt64),
+  `ad_errors` SimpleAggregateFunction(sum, UInt64),
+  `ad_stalls` SimpleAggregateFunction(sum, UInt64),
+  `ad_ms` SimpleAggregateFunction(sum, UInt64)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (customer_id, bucket, `streamtype`, `device`, `platform`, `browser`, `player`, `playerversion`, `appversion`);
+
+CREATE TABLE IF NOT EXISTS rollup_1h_content_recounted (
+  `customer_id` UInt32,
+  `bucket` DateTime('UTC'),
+  `streamtype` LowCardinality(String),
+  `assetid` String,
+  `assetname` String,
+  `genre` LowCardinality(String),
+  `series` LowCardinality(String),
+  `attempts` SimpleAggregateFunction(sum, UInt64),
+  `plays` SimpleAggregateFunction(sum, UInt64),
+  `startup_ms_sum` SimpleAggregateFunction(sum, UInt64),
+  `startup_ms_sketch` AggregateFunction(quantileDD(0.005, 0.5), UInt32),
+  `vsf_views` SimpleAggregateFunction(sum, UInt64),
+  `vsf_business_views` SimpleAggregateFunction(sum, UInt64),
+  `ebvs_views` SimpleAggregateFunction(sum, UInt64),
+  `vpf_views` SimpleAggregateFunction(sum, UInt64),
+  `vpf_business_views` SimpleAggregateFunction(sum, UInt64),
+  `completed_views` SimpleAggregateFunction(sum, UInt64),
+  `ended_views` SimpleAggregateFunction(sum, UInt64),
+  `viewers` AggregateFunction(uniq, String),
+  `anonymous_viewers` AggregateFunction(uniq, String),
+  `subscribers` AggregateFunction(uniq, String),
+  `play_ms` SimpleAggregateFunction(sum, UInt64),
+  `rebuffer_ms` SimpleAggregateFunction(sum, UInt64),
+  `rebuffer_count` SimpleAggregateFunction(sum, UInt64),
+  `bitrate_play` SimpleAggregateFunction(sum, UInt64),
+  `dropped_frames` SimpleAggregateFunction(sum, UInt64),
+  `bytes` SimpleAggregateFunction(sum, UInt64),
+  `errors` SimpleAggregateFunction(sum, UInt64),
+  `fatal_errors` SimpleAggregateFunction(sum, UInt64),
+  `fatal_business_errors` SimpleAggregateFunction(sum, UInt64),
+  `business_errors` SimpleAggregateFunction(sum, UInt64),
+  `bitrate_switches` SimpleAggregateFunction(sum, UInt64),
+  `upswitches` SimpleAggregateFunction(sum, UInt64),
+  `downswitches` SimpleAggregateFunction(sum, UInt64),
+  `live_latency_sum` SimpleAggregateFunction(sum, UInt64),
+  `live_latency_count` SimpleAggregateFunction(sum, UInt64),
+  `active_views` AggregateFunction(uniq, UUID),
+  `ad_requests` SimpleAggregateFunction(sum, UInt64),
+  `ad_impressions` SimpleAggregateFunction(sum, UInt64),
+  `ad_starts` SimpleAggregateFunction(sum, UInt64),
+  `ad_first_quartiles` SimpleAggregateFunction(sum, UInt64),
+  `ad_midpoints` SimpleAggregateFunction(sum, UInt64),
+  `ad_third_quartiles` SimpleAggregateFunction(sum, UInt64),
+  `ad_completes` SimpleAggregateFunction(sum, UInt64),
+  `ad_skips` SimpleAggregateFunction(sum, UInt64),
+  `ad_clicks` SimpleAggregateFunction(sum, UInt64),
+  `ad_errors` SimpleAggregateFunction(sum, UInt64),
+  `ad_stalls` SimpleAggregateFunction(sum, UInt64),
+  `ad_ms` SimpleAggregateFunction(sum, UInt64)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (customer_id, bucket, `streamtype`, `assetid`, `assetname`, `genre`, `series`);
+
+ALTER TABLE rollup_1m_recounted MODIFY SETTING non_replicated_deduplication_window = 10000;
+
+ALTER TABLE rollup_1h_recounted MODIFY SETTING non_replicated_deduplication_window = 10000;
+
+ALTER TABLE rollup_1h_delivery_recounted MODIFY SETTING non_replicated_deduplication_window = 10000;
+
+ALTER TABLE rollup_1h_device_recounted MODIFY SETTING non_replicated_deduplication_window = 10000;
+
+ALTER TABLE rollup_1h_content_recounted MODIFY SETTING non_replicated_deduplication_window = 10000;
+
+CREATE TABLE events_replay AS events ENGINE = Null;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS views_recounted_mv TO views_recounted AS
+SELECT
+  customer_id,
+  UUIDv7ToDateTime(view_id, 'UTC') AS view_start,
+  view_id,
+  min(`ts`) AS `first_ts`,
+  max(`ts`) AS `last_ts`,
+  sum(1) AS `event_count`,
+  max(`seq`) AS `max_seq`,
+  max(toUInt8(`event` = 'play_request')) AS `play_requested`,
+  max(toUInt8(`event` = 'first_frame')) AS `started`,
+  max(if(`event` = 'first_frame', `ts`, toDateTime64(0, 3, 'UTC'))) AS `first_frame_ts`,
+  max(if(`event` = 'first_frame', `startup_ms`, 0)) AS `startup_ms`,
+  sum(`play_ms`) AS `play_ms`,
+  sum(`rebuffer_ms`) AS `rebuffer_ms`,
+  sum(`event` = 'stall_start') AS `rebuffer_count`,
+  sum(toUInt64(`interval_bitrate_kbps`) * `play_ms`) AS `bitrate_play`,
+  sum(`dropped_frames`) AS `dropped_frames`,
+  sum(`bytes`) AS `bytes`,
+  sum(`event` = 'error') AS `errors`,
+  sum(`event` = 'error' AND `fatal` = 1) AS `fatal_errors`,
+  sum(`event` = 'rendition_change') AS `bitrate_switches`,
+  sum(if(`live_latency_ms` > 0 AND `streamtype` = 'live', `live_latency_ms`, 0)) AS `live_latency_sum`,
+  sum(`live_latency_ms` > 0 AND `streamtype` = 'live') AS `live_latency_count`,
+  sum(`ad_ms`) AS `ad_ms`,
+  sum(`event` = 'ad_impression') AS `ad_impressions`,
+  sum(`event` = 'ad_error') AS `ad_errors`,
+  max(toUInt8(`event` = 'error' AND `fatal` = 1 AND `started` = 0)) AS `vsf`,
+  max(toUInt8(`event` IN ('end', 'exit') AND `started` = 0)) AS `ebvs`,
+  max(toUInt8(`event` = 'error' AND `fatal` = 1 AND `started` = 1)) AS `vpf`,
+  max(toUInt8(`event` = 'end' AND `started` = 1)) AS `completed`,
+  max(toUInt8(`event` = 'exit' AND `started` = 1)) AS `exited`,
+  max(toUInt8(`event` = 'error' AND `fatal` = 1 AND `business_error` = 1)) AS `business_error`,
+  max(if(`event` = 'error' AND `fatal` = 1, `error_code`, '')) AS `fatal_error_code`,
+  max(`assetid`) AS `assetid`,
+  max(`assetname`) AS `assetname`,
+  max(`series`) AS `series`,
+  max(`season`) AS `season`,
+  max(`episode`) AS `episode`,
+  max(`genre`) AS `genre`,
+  max(`streamtype`) AS `streamtype`,
+  max(`contentduration`) AS `contentduration`,
+  max(`viewerid`) AS `viewerid`,
+  max(`subscriberid`) AS `subscriberid`,
+  max(`subscribertype`) AS `subscribertype`,
+  max(`subscribertag`) AS `subscribertag`,
+  max(`ipaddress`) AS `ipaddress`,
+  max(`device`) AS `device`,
+  max(`brand`) AS `brand`,
+  max(`model`) AS `model`,
+  max(`platform`) AS `platform`,
+  max(`osversion`) AS `osversion`,
+  max(`browser`) AS `browser`,
+  max(`browserversion`) AS `browserversion`,
+  max(`appname`) AS `appname`,
+  max(`appversion`) AS `appversion`,
+  max(`screen`) AS `screen`,
+  max(`player`) AS `player`,
+  max(`playerversion`) AS `playerversion`,
+  max(`sdkversion`) AS `sdkversion`,
+  max(`streamformat`) AS `streamformat`,
+  max(`drm`) AS `drm`,
+  max(`cdn`) AS `cdn`,
+  max(`host`) AS `host`,
+  max(`isp`) AS `isp`,
+  max(`asn`) AS `asn`,
+  max(`connectiontype`) AS `connectiontype`,
+  max(`country`) AS `country`,
+  max(`region`) AS `region`,
+  max(`city`) AS `city`,
+  max(`experiment`) AS `experiment`,
+  max(`custom1`) AS `custom1`,
+  max(`custom2`) AS `custom2`,
+  max(`custom3`) AS `custom3`,
+  max(`custom4`) AS `custom4`,
+  max(`custom5`) AS `custom5`,
+  max(`custom6`) AS `custom6`,
+  max(`custom7`) AS `custom7`,
+  max(`custom8`) AS `custom8`,
+  max(`custom9`) AS `custom9`,
+  max(`custom10`) AS `custom10`
+FROM events_replay
+GROUP BY customer_id, view_start, view_id
+SETTINGS prefer_column_name_to_alias = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_1m_recounted_view_start_mv TO rollup_1m_recounted AS
+SELECT
+  customer_id,
+  toStartOfMinute(UUIDv7ToDateTime(view_id, 'UTC')) AS bucket,
+  `streamtype`,
+  `cdn`,
+  sumIf(toUInt64(1), `event` = 'play_request') AS `attempts`,
+  sumIf(toUInt64(1), `event` = 'first_frame') AS `plays`,
+  sumIf(toUInt64(`startup_ms`), `event` = 'first_frame') AS `startup_ms_sum`,
+  quantileDDStateIf(0.005, 0.5)(`startup_ms`, `event` = 'first_frame') AS `startup_ms_sketch`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 0) AS `vsf_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 0 AND `business_error` = 1) AS `vsf_business_views`,
+  sumIf(toUInt64(1), `event` IN ('end', 'exit') AND `started` = 0) AS `ebvs_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 1) AS `vpf_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 1 AND `business_error` = 1) AS `vpf_business_views`,
+  sumIf(toUInt64(1), `event` = 'end' AND `started` = 1) AS `completed_views`,
+  sumIf(toUInt64(1), `event` IN ('end', 'exit') OR `event` = 'error' AND `fatal` = 1) AS `ended_views`,
+  uniqStateIf(`viewerid`, `event` = 'first_frame') AS `viewers`,
+  uniqStateIf(`viewerid`, `event` = 'first_frame' AND `subscriberid` = '') AS `anonymous_viewers`,
+  uniqStateIf(`subscriberid`, `event` = 'first_frame' AND `subscriberid` != '') AS `subscribers`
+FROM events_replay
+WHERE `event` = 'play_request' OR `event` = 'first_frame' OR `event` = 'first_frame' OR `event` = 'first_frame' OR `event` = 'error' AND `fatal` = 1 AND `started` = 0 OR `event` = 'error' AND `fatal` = 1 AND `started` = 0 AND `business_error` = 1 OR `event` IN ('end', 'exit') AND `started` = 0 OR `event` = 'error' AND `fatal` = 1 AND `started` = 1 OR `event` = 'error' AND `fatal` = 1 AND `started` = 1 AND `business_error` = 1 OR `event` = 'end' AND `started` = 1 OR (`event` IN ('end', 'exit') OR `event` = 'error' AND `fatal` = 1) OR `event` = 'first_frame' OR `event` = 'first_frame' AND `subscriberid` = '' OR `event` = 'first_frame' AND `subscriberid` != ''
+GROUP BY customer_id, bucket, `streamtype`, `cdn`
+SETTINGS prefer_column_name_to_alias = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_1m_recounted_event_time_mv TO rollup_1m_recounted AS
+SELECT
+  customer_id,
+  toStartOfMinute(ts) AS bucket,
+  `streamtype`,
+  `cdn`,
+  sumIf(toUInt64(`play_ms`), 1) AS `play_ms`,
+  sumIf(toUInt64(`rebuffer_ms`), 1) AS `rebuffer_ms`,
+  sumIf(toUInt64(1), `event` = 'stall_start') AS `rebuffer_count`,
+  sumIf(toUInt64(toUInt64(`interval_bitrate_kbps`) * `play_ms`), 1) AS `bitrate_play`,
+  sumIf(toUInt64(`dropped_frames`), 1) AS `dropped_frames`,
+  sumIf(toUInt64(`bytes`), 1) AS `bytes`,
+  sumIf(toUInt64(1), `event` = 'error') AS `errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1) AS `fatal_errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `business_error` = 1) AS `fatal_business_errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `business_error` = 1) AS `business_errors`,
+  sumIf(toUInt64(1), `event` = 'rendition_change') AS `bitrate_switches`,
+  sumIf(toUInt64(1), `event` = 'rendition_change' AND `rendition_bitrate_kbps` > `interval_bitrate_kbps`) AS `upswitches`,
+  sumIf(toUInt64(1), `event` = 'rendition_change' AND `rendition_bitrate_kbps` < `interval_bitrate_kbps`) AS `downswitches`,
+  sumIf(toUInt64(`live_latency_ms`), `live_latency_ms` > 0 AND `streamtype` = 'live') AS `live_latency_sum`,
+  sumIf(toUInt64(1), `live_latency_ms` > 0 AND `streamtype` = 'live') AS `live_latency_count`,
+  uniqStateIf(`view_id`, `play_ms` > 0) AS `active_views`,
+  sumIf(toUInt64(1), `event` = 'ad_request') AS `ad_requests`,
+  sumIf(toUInt64(1), `event` = 'ad_impression') AS `ad_impressions`,
+  sumIf(toUInt64(1), `event` = 'ad_start') AS `ad_starts`,
+  sumIf(toUInt64(1), `event` = 'ad_first_quartile') AS `ad_first_quartiles`,
+  sumIf(toUInt64(1), `event` = 'ad_midpoint') AS `ad_midpoints`,
+  sumIf(toUInt64(1), `event` = 'ad_third_quartile') AS `ad_third_quartiles`,
+  sumIf(toUInt64(1), `event` = 'ad_complete') AS `ad_completes`,
+  sumIf(toUInt64(1), `event` = 'ad_skip') AS `ad_skips`,
+  sumIf(toUInt64(1), `event` = 'ad_click') AS `ad_clicks`,
+  sumIf(toUInt64(1), `event` = 'ad_error') AS `ad_errors`,
+  sumIf(toUInt64(1), `event` = 'ad_stall') AS `ad_stalls`,
+  sumIf(toUInt64(`ad_ms`), 1) AS `ad_ms`
+FROM events_replay
+WHERE 1 OR 1 OR `event` = 'stall_start' OR 1 OR 1 OR 1 OR `event` = 'error' OR `event` = 'error' AND `fatal` = 1 OR `event` = 'error' AND `fatal` = 1 AND `business_error` = 1 OR `event` = 'error' AND `business_error` = 1 OR `event` = 'rendition_change' OR `event` = 'rendition_change' AND `rendition_bitrate_kbps` > `interval_bitrate_kbps` OR `event` = 'rendition_change' AND `rendition_bitrate_kbps` < `interval_bitrate_kbps` OR `live_latency_ms` > 0 AND `streamtype` = 'live' OR `live_latency_ms` > 0 AND `streamtype` = 'live' OR `play_ms` > 0 OR `event` = 'ad_request' OR `event` = 'ad_impression' OR `event` = 'ad_start' OR `event` = 'ad_first_quartile' OR `event` = 'ad_midpoint' OR `event` = 'ad_third_quartile' OR `event` = 'ad_complete' OR `event` = 'ad_skip' OR `event` = 'ad_click' OR `event` = 'ad_error' OR `event` = 'ad_stall' OR 1
+GROUP BY customer_id, bucket, `streamtype`, `cdn`
+SETTINGS prefer_column_name_to_alias = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_1h_recounted_view_start_mv TO rollup_1h_recounted AS
+SELECT
+  customer_id,
+  toStartOfHour(UUIDv7ToDateTime(view_id, 'UTC')) AS bucket,
+  `streamtype`,
+  `cdn`,
+  sumIf(toUInt64(1), `event` = 'play_request') AS `attempts`,
+  sumIf(toUInt64(1), `event` = 'first_frame') AS `plays`,
+  sumIf(toUInt64(`startup_ms`), `event` = 'first_frame') AS `startup_ms_sum`,
+  quantileDDStateIf(0.005, 0.5)(`startup_ms`, `event` = 'first_frame') AS `startup_ms_sketch`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 0) AS `vsf_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 0 AND `business_error` = 1) AS `vsf_business_views`,
+  sumIf(toUInt64(1), `event` IN ('end', 'exit') AND `started` = 0) AS `ebvs_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 1) AS `vpf_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 1 AND `business_error` = 1) AS `vpf_business_views`,
+  sumIf(toUInt64(1), `event` = 'end' AND `started` = 1) AS `completed_views`,
+  sumIf(toUInt64(1), `event` IN ('end', 'exit') OR `event` = 'error' AND `fatal` = 1) AS `ended_views`,
+  uniqStateIf(`viewerid`, `event` = 'first_frame') AS `viewers`,
+  uniqStateIf(`viewerid`, `event` = 'first_frame' AND `subscriberid` = '') AS `anonymous_viewers`,
+  uniqStateIf(`subscriberid`, `event` = 'first_frame' AND `subscriberid` != '') AS `subscribers`
+FROM events_replay
+WHERE `event` = 'play_request' OR `event` = 'first_frame' OR `event` = 'first_frame' OR `event` = 'first_frame' OR `event` = 'error' AND `fatal` = 1 AND `started` = 0 OR `event` = 'error' AND `fatal` = 1 AND `started` = 0 AND `business_error` = 1 OR `event` IN ('end', 'exit') AND `started` = 0 OR `event` = 'error' AND `fatal` = 1 AND `started` = 1 OR `event` = 'error' AND `fatal` = 1 AND `started` = 1 AND `business_error` = 1 OR `event` = 'end' AND `started` = 1 OR (`event` IN ('end', 'exit') OR `event` = 'error' AND `fatal` = 1) OR `event` = 'first_frame' OR `event` = 'first_frame' AND `subscriberid` = '' OR `event` = 'first_frame' AND `subscriberid` != ''
+GROUP BY customer_id, bucket, `streamtype`, `cdn`
+SETTINGS prefer_column_name_to_alias = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_1h_recounted_event_time_mv TO rollup_1h_recounted AS
+SELECT
+  customer_id,
+  toStartOfHour(ts) AS bucket,
+  `streamtype`,
+  `cdn`,
+  sumIf(toUInt64(`play_ms`), 1) AS `play_ms`,
+  sumIf(toUInt64(`rebuffer_ms`), 1) AS `rebuffer_ms`,
+  sumIf(toUInt64(1), `event` = 'stall_start') AS `rebuffer_count`,
+  sumIf(toUInt64(toUInt64(`interval_bitrate_kbps`) * `play_ms`), 1) AS `bitrate_play`,
+  sumIf(toUInt64(`dropped_frames`), 1) AS `dropped_frames`,
+  sumIf(toUInt64(`bytes`), 1) AS `bytes`,
+  sumIf(toUInt64(1), `event` = 'error') AS `errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1) AS `fatal_errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `business_error` = 1) AS `fatal_business_errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `business_error` = 1) AS `business_errors`,
+  sumIf(toUInt64(1), `event` = 'rendition_change') AS `bitrate_switches`,
+  sumIf(toUInt64(1), `event` = 'rendition_change' AND `rendition_bitrate_kbps` > `interval_bitrate_kbps`) AS `upswitches`,
+  sumIf(toUInt64(1), `event` = 'rendition_change' AND `rendition_bitrate_kbps` < `interval_bitrate_kbps`) AS `downswitches`,
+  sumIf(toUInt64(`live_latency_ms`), `live_latency_ms` > 0 AND `streamtype` = 'live') AS `live_latency_sum`,
+  sumIf(toUInt64(1), `live_latency_ms` > 0 AND `streamtype` = 'live') AS `live_latency_count`,
+  uniqStateIf(`view_id`, `play_ms` > 0) AS `active_views`,
+  sumIf(toUInt64(1), `event` = 'ad_request') AS `ad_requests`,
+  sumIf(toUInt64(1), `event` = 'ad_impression') AS `ad_impressions`,
+  sumIf(toUInt64(1), `event` = 'ad_start') AS `ad_starts`,
+  sumIf(toUInt64(1), `event` = 'ad_first_quartile') AS `ad_first_quartiles`,
+  sumIf(toUInt64(1), `event` = 'ad_midpoint') AS `ad_midpoints`,
+  sumIf(toUInt64(1), `event` = 'ad_third_quartile') AS `ad_third_quartiles`,
+  sumIf(toUInt64(1), `event` = 'ad_complete') AS `ad_completes`,
+  sumIf(toUInt64(1), `event` = 'ad_skip') AS `ad_skips`,
+  sumIf(toUInt64(1), `event` = 'ad_click') AS `ad_clicks`,
+  sumIf(toUInt64(1), `event` = 'ad_error') AS `ad_errors`,
+  sumIf(toUInt64(1), `event` = 'ad_stall') AS `ad_stalls`,
+  sumIf(toUInt64(`ad_ms`), 1) AS `ad_ms`
+FROM events_replay
+WHERE 1 OR 1 OR `event` = 'stall_start' OR 1 OR 1 OR 1 OR `event` = 'error' OR `event` = 'error' AND `fatal` = 1 OR `event` = 'error' AND `fatal` = 1 AND `business_error` = 1 OR `event` = 'error' AND `business_error` = 1 OR `event` = 'rendition_change' OR `event` = 'rendition_change' AND `rendition_bitrate_kbps` > `interval_bitrate_kbps` OR `event` = 'rendition_change' AND `rendition_bitrate_kbps` < `interval_bitrate_kbps` OR `live_latency_ms` > 0 AND `streamtype` = 'live' OR `live_latency_ms` > 0 AND `streamtype` = 'live' OR `play_ms` > 0 OR `event` = 'ad_request' OR `event` = 'ad_impression' OR `event` = 'ad_start' OR `event` = 'ad_first_quartile' OR `event` = 'ad_midpoint' OR `event` = 'ad_third_quartile' OR `event` = 'ad_complete' OR `event` = 'ad_skip' OR `event` = 'ad_click' OR `event` = 'ad_error' OR `event` = 'ad_stall' OR 1
+GROUP BY customer_id, bucket, `streamtype`, `cdn`
+SETTINGS prefer_column_name_to_alias = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_1h_delivery_recounted_view_start_mv TO rollup_1h_delivery_recounted AS
+SELECT
+  customer_id,
+  toStartOfHour(UUIDv7ToDateTime(view_id, 'UTC')) AS bucket,
+  `streamtype`,
+  `cdn`,
+  `country`,
+  `isp`,
+  `connectiontype`,
+  sumIf(toUInt64(1), `event` = 'play_request') AS `attempts`,
+  sumIf(toUInt64(1), `event` = 'first_frame') AS `plays`,
+  sumIf(toUInt64(`startup_ms`), `event` = 'first_frame') AS `startup_ms_sum`,
+  quantileDDStateIf(0.005, 0.5)(`startup_ms`, `event` = 'first_frame') AS `startup_ms_sketch`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 0) AS `vsf_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 0 AND `business_error` = 1) AS `vsf_business_views`,
+  sumIf(toUInt64(1), `event` IN ('end', 'exit') AND `started` = 0) AS `ebvs_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 1) AS `vpf_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 1 AND `business_error` = 1) AS `vpf_business_views`,
+  sumIf(toUInt64(1), `event` = 'end' AND `started` = 1) AS `completed_views`,
+  sumIf(toUInt64(1), `event` IN ('end', 'exit') OR `event` = 'error' AND `fatal` = 1) AS `ended_views`,
+  uniqStateIf(`viewerid`, `event` = 'first_frame') AS `viewers`,
+  uniqStateIf(`viewerid`, `event` = 'first_frame' AND `subscriberid` = '') AS `anonymous_viewers`,
+  uniqStateIf(`subscriberid`, `event` = 'first_frame' AND `subscriberid` != '') AS `subscribers`
+FROM events_replay
+WHERE `event` = 'play_request' OR `event` = 'first_frame' OR `event` = 'first_frame' OR `event` = 'first_frame' OR `event` = 'error' AND `fatal` = 1 AND `started` = 0 OR `event` = 'error' AND `fatal` = 1 AND `started` = 0 AND `business_error` = 1 OR `event` IN ('end', 'exit') AND `started` = 0 OR `event` = 'error' AND `fatal` = 1 AND `started` = 1 OR `event` = 'error' AND `fatal` = 1 AND `started` = 1 AND `business_error` = 1 OR `event` = 'end' AND `started` = 1 OR (`event` IN ('end', 'exit') OR `event` = 'error' AND `fatal` = 1) OR `event` = 'first_frame' OR `event` = 'first_frame' AND `subscriberid` = '' OR `event` = 'first_frame' AND `subscriberid` != ''
+GROUP BY customer_id, bucket, `streamtype`, `cdn`, `country`, `isp`, `connectiontype`
+SETTINGS prefer_column_name_to_alias = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_1h_delivery_recounted_event_time_mv TO rollup_1h_delivery_recounted AS
+SELECT
+  customer_id,
+  toStartOfHour(ts) AS bucket,
+  `streamtype`,
+  `cdn`,
+  `country`,
+  `isp`,
+  `connectiontype`,
+  sumIf(toUInt64(`play_ms`), 1) AS `play_ms`,
+  sumIf(toUInt64(`rebuffer_ms`), 1) AS `rebuffer_ms`,
+  sumIf(toUInt64(1), `event` = 'stall_start') AS `rebuffer_count`,
+  sumIf(toUInt64(toUInt64(`interval_bitrate_kbps`) * `play_ms`), 1) AS `bitrate_play`,
+  sumIf(toUInt64(`dropped_frames`), 1) AS `dropped_frames`,
+  sumIf(toUInt64(`bytes`), 1) AS `bytes`,
+  sumIf(toUInt64(1), `event` = 'error') AS `errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1) AS `fatal_errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `business_error` = 1) AS `fatal_business_errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `business_error` = 1) AS `business_errors`,
+  sumIf(toUInt64(1), `event` = 'rendition_change') AS `bitrate_switches`,
+  sumIf(toUInt64(1), `event` = 'rendition_change' AND `rendition_bitrate_kbps` > `interval_bitrate_kbps`) AS `upswitches`,
+  sumIf(toUInt64(1), `event` = 'rendition_change' AND `rendition_bitrate_kbps` < `interval_bitrate_kbps`) AS `downswitches`,
+  sumIf(toUInt64(`live_latency_ms`), `live_latency_ms` > 0 AND `streamtype` = 'live') AS `live_latency_sum`,
+  sumIf(toUInt64(1), `live_latency_ms` > 0 AND `streamtype` = 'live') AS `live_latency_count`,
+  uniqStateIf(`view_id`, `play_ms` > 0) AS `active_views`,
+  sumIf(toUInt64(1), `event` = 'ad_request') AS `ad_requests`,
+  sumIf(toUInt64(1), `event` = 'ad_impression') AS `ad_impressions`,
+  sumIf(toUInt64(1), `event` = 'ad_start') AS `ad_starts`,
+  sumIf(toUInt64(1), `event` = 'ad_first_quartile') AS `ad_first_quartiles`,
+  sumIf(toUInt64(1), `event` = 'ad_midpoint') AS `ad_midpoints`,
+  sumIf(toUInt64(1), `event` = 'ad_third_quartile') AS `ad_third_quartiles`,
+  sumIf(toUInt64(1), `event` = 'ad_complete') AS `ad_completes`,
+  sumIf(toUInt64(1), `event` = 'ad_skip') AS `ad_skips`,
+  sumIf(toUInt64(1), `event` = 'ad_click') AS `ad_clicks`,
+  sumIf(toUInt64(1), `event` = 'ad_error') AS `ad_errors`,
+  sumIf(toUInt64(1), `event` = 'ad_stall') AS `ad_stalls`,
+  sumIf(toUInt64(`ad_ms`), 1) AS `ad_ms`
+FROM events_replay
+WHERE 1 OR 1 OR `event` = 'stall_start' OR 1 OR 1 OR 1 OR `event` = 'error' OR `event` = 'error' AND `fatal` = 1 OR `event` = 'error' AND `fatal` = 1 AND `business_error` = 1 OR `event` = 'error' AND `business_error` = 1 OR `event` = 'rendition_change' OR `event` = 'rendition_change' AND `rendition_bitrate_kbps` > `interval_bitrate_kbps` OR `event` = 'rendition_change' AND `rendition_bitrate_kbps` < `interval_bitrate_kbps` OR `live_latency_ms` > 0 AND `streamtype` = 'live' OR `live_latency_ms` > 0 AND `streamtype` = 'live' OR `play_ms` > 0 OR `event` = 'ad_request' OR `event` = 'ad_impression' OR `event` = 'ad_start' OR `event` = 'ad_first_quartile' OR `event` = 'ad_midpoint' OR `event` = 'ad_third_quartile' OR `event` = 'ad_complete' OR `event` = 'ad_skip' OR `event` = 'ad_click' OR `event` = 'ad_error' OR `event` = 'ad_stall' OR 1
+GROUP BY customer_id, bucket, `streamtype`, `cdn`, `country`, `isp`, `connectiontype`
+SETTINGS prefer_column_name_to_alias = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_1h_device_recounted_view_start_mv TO rollup_1h_device_recounted AS
+SELECT
+  customer_id,
+  toStartOfHour(UUIDv7ToDateTime(view_id, 'UTC')) AS bucket,
+  `streamtype`,
+  `device`,
+  `platform`,
+  `browser`,
+  `player`,
+  `playerversion`,
+  `appversion`,
+  sumIf(toUInt64(1), `event` = 'play_request') AS `attempts`,
+  sumIf(toUInt64(1), `event` = 'first_frame') AS `plays`,
+  sumIf(toUInt64(`startup_ms`), `event` = 'first_frame') AS `startup_ms_sum`,
+  quantileDDStateIf(0.005, 0.5)(`startup_ms`, `event` = 'first_frame') AS `startup_ms_sketch`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 0) AS `vsf_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 0 AND `business_error` = 1) AS `vsf_business_views`,
+  sumIf(toUInt64(1), `event` IN ('end', 'exit') AND `started` = 0) AS `ebvs_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 1) AS `vpf_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 1 AND `business_error` = 1) AS `vpf_business_views`,
+  sumIf(toUInt64(1), `event` = 'end' AND `started` = 1) AS `completed_views`,
+  sumIf(toUInt64(1), `event` IN ('end', 'exit') OR `event` = 'error' AND `fatal` = 1) AS `ended_views`,
+  uniqStateIf(`viewerid`, `event` = 'first_frame') AS `viewers`,
+  uniqStateIf(`viewerid`, `event` = 'first_frame' AND `subscriberid` = '') AS `anonymous_viewers`,
+  uniqStateIf(`subscriberid`, `event` = 'first_frame' AND `subscriberid` != '') AS `subscribers`
+FROM events_replay
+WHERE `event` = 'play_request' OR `event` = 'first_frame' OR `event` = 'first_frame' OR `event` = 'first_frame' OR `event` = 'error' AND `fatal` = 1 AND `started` = 0 OR `event` = 'error' AND `fatal` = 1 AND `started` = 0 AND `business_error` = 1 OR `event` IN ('end', 'exit') AND `started` = 0 OR `event` = 'error' AND `fatal` = 1 AND `started` = 1 OR `event` = 'error' AND `fatal` = 1 AND `started` = 1 AND `business_error` = 1 OR `event` = 'end' AND `started` = 1 OR (`event` IN ('end', 'exit') OR `event` = 'error' AND `fatal` = 1) OR `event` = 'first_frame' OR `event` = 'first_frame' AND `subscriberid` = '' OR `event` = 'first_frame' AND `subscriberid` != ''
+GROUP BY customer_id, bucket, `streamtype`, `device`, `platform`, `browser`, `player`, `playerversion`, `appversion`
+SETTINGS prefer_column_name_to_alias = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_1h_device_recounted_event_time_mv TO rollup_1h_device_recounted AS
+SELECT
+  customer_id,
+  toStartOfHour(ts) AS bucket,
+  `streamtype`,
+  `device`,
+  `platform`,
+  `browser`,
+  `player`,
+  `playerversion`,
+  `appversion`,
+  sumIf(toUInt64(`play_ms`), 1) AS `play_ms`,
+  sumIf(toUInt64(`rebuffer_ms`), 1) AS `rebuffer_ms`,
+  sumIf(toUInt64(1), `event` = 'stall_start') AS `rebuffer_count`,
+  sumIf(toUInt64(toUInt64(`interval_bitrate_kbps`) * `play_ms`), 1) AS `bitrate_play`,
+  sumIf(toUInt64(`dropped_frames`), 1) AS `dropped_frames`,
+  sumIf(toUInt64(`bytes`), 1) AS `bytes`,
+  sumIf(toUInt64(1), `event` = 'error') AS `errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1) AS `fatal_errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `business_error` = 1) AS `fatal_business_errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `business_error` = 1) AS `business_errors`,
+  sumIf(toUInt64(1), `event` = 'rendition_change') AS `bitrate_switches`,
+  sumIf(toUInt64(1), `event` = 'rendition_change' AND `rendition_bitrate_kbps` > `interval_bitrate_kbps`) AS `upswitches`,
+  sumIf(toUInt64(1), `event` = 'rendition_change' AND `rendition_bitrate_kbps` < `interval_bitrate_kbps`) AS `downswitches`,
+  sumIf(toUInt64(`live_latency_ms`), `live_latency_ms` > 0 AND `streamtype` = 'live') AS `live_latency_sum`,
+  sumIf(toUInt64(1), `live_latency_ms` > 0 AND `streamtype` = 'live') AS `live_latency_count`,
+  uniqStateIf(`view_id`, `play_ms` > 0) AS `active_views`,
+  sumIf(toUInt64(1), `event` = 'ad_request') AS `ad_requests`,
+  sumIf(toUInt64(1), `event` = 'ad_impression') AS `ad_impressions`,
+  sumIf(toUInt64(1), `event` = 'ad_start') AS `ad_starts`,
+  sumIf(toUInt64(1), `event` = 'ad_first_quartile') AS `ad_first_quartiles`,
+  sumIf(toUInt64(1), `event` = 'ad_midpoint') AS `ad_midpoints`,
+  sumIf(toUInt64(1), `event` = 'ad_third_quartile') AS `ad_third_quartiles`,
+  sumIf(toUInt64(1), `event` = 'ad_complete') AS `ad_completes`,
+  sumIf(toUInt64(1), `event` = 'ad_skip') AS `ad_skips`,
+  sumIf(toUInt64(1), `event` = 'ad_click') AS `ad_clicks`,
+  sumIf(toUInt64(1), `event` = 'ad_error') AS `ad_errors`,
+  sumIf(toUInt64(1), `event` = 'ad_stall') AS `ad_stalls`,
+  sumIf(toUInt64(`ad_ms`), 1) AS `ad_ms`
+FROM events_replay
+WHERE 1 OR 1 OR `event` = 'stall_start' OR 1 OR 1 OR 1 OR `event` = 'error' OR `event` = 'error' AND `fatal` = 1 OR `event` = 'error' AND `fatal` = 1 AND `business_error` = 1 OR `event` = 'error' AND `business_error` = 1 OR `event` = 'rendition_change' OR `event` = 'rendition_change' AND `rendition_bitrate_kbps` > `interval_bitrate_kbps` OR `event` = 'rendition_change' AND `rendition_bitrate_kbps` < `interval_bitrate_kbps` OR `live_latency_ms` > 0 AND `streamtype` = 'live' OR `live_latency_ms` > 0 AND `streamtype` = 'live' OR `play_ms` > 0 OR `event` = 'ad_request' OR `event` = 'ad_impression' OR `event` = 'ad_start' OR `event` = 'ad_first_quartile' OR `event` = 'ad_midpoint' OR `event` = 'ad_third_quartile' OR `event` = 'ad_complete' OR `event` = 'ad_skip' OR `event` = 'ad_click' OR `event` = 'ad_error' OR `event` = 'ad_stall' OR 1
+GROUP BY customer_id, bucket, `streamtype`, `device`, `platform`, `browser`, `player`, `playerversion`, `appversion`
+SETTINGS prefer_column_name_to_alias = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_1h_content_recounted_view_start_mv TO rollup_1h_content_recounted AS
+SELECT
+  customer_id,
+  toStartOfHour(UUIDv7ToDateTime(view_id, 'UTC')) AS bucket,
+  `streamtype`,
+  `assetid`,
+  `assetname`,
+  `genre`,
+  `series`,
+  sumIf(toUInt64(1), `event` = 'play_request') AS `attempts`,
+  sumIf(toUInt64(1), `event` = 'first_frame') AS `plays`,
+  sumIf(toUInt64(`startup_ms`), `event` = 'first_frame') AS `startup_ms_sum`,
+  quantileDDStateIf(0.005, 0.5)(`startup_ms`, `event` = 'first_frame') AS `startup_ms_sketch`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 0) AS `vsf_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 0 AND `business_error` = 1) AS `vsf_business_views`,
+  sumIf(toUInt64(1), `event` IN ('end', 'exit') AND `started` = 0) AS `ebvs_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 1) AS `vpf_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 1 AND `business_error` = 1) AS `vpf_business_views`,
+  sumIf(toUInt64(1), `event` = 'end' AND `started` = 1) AS `completed_views`,
+  sumIf(toUInt64(1), `event` IN ('end', 'exit') OR `event` = 'error' AND `fatal` = 1) AS `ended_views`,
+  uniqStateIf(`viewerid`, `event` = 'first_frame') AS `viewers`,
+  uniqStateIf(`viewerid`, `event` = 'first_frame' AND `subscriberid` = '') AS `anonymous_viewers`,
+  uniqStateIf(`subscriberid`, `event` = 'first_frame' AND `subscriberid` != '') AS `subscribers`
+FROM events_replay
+WHERE `event` = 'play_request' OR `event` = 'first_frame' OR `event` = 'first_frame' OR `event` = 'first_frame' OR `event` = 'error' AND `fatal` = 1 AND `started` = 0 OR `event` = 'error' AND `fatal` = 1 AND `started` = 0 AND `business_error` = 1 OR `event` IN ('end', 'exit') AND `started` = 0 OR `event` = 'error' AND `fatal` = 1 AND `started` = 1 OR `event` = 'error' AND `fatal` = 1 AND `started` = 1 AND `business_error` = 1 OR `event` = 'end' AND `started` = 1 OR (`event` IN ('end', 'exit') OR `event` = 'error' AND `fatal` = 1) OR `event` = 'first_frame' OR `event` = 'first_frame' AND `subscriberid` = '' OR `event` = 'first_frame' AND `subscriberid` != ''
+GROUP BY customer_id, bucket, `streamtype`, `assetid`, `assetname`, `genre`, `series`
+SETTINGS prefer_column_name_to_alias = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_1h_content_recounted_event_time_mv TO rollup_1h_content_recounted AS
+SELECT
+  customer_id,
+  toStartOfHour(ts) AS bucket,
+  `streamtype`,
+  `assetid`,
+  `assetname`,
+  `genre`,
+  `series`,
+  sumIf(toUInt64(`play_ms`), 1) AS `play_ms`,
+  sumIf(toUInt64(`rebuffer_ms`), 1) AS `rebuffer_ms`,
+  sumIf(toUInt64(1), `event` = 'stall_start') AS `rebuffer_count`,
+  sumIf(toUInt64(toUInt64(`interval_bitrate_kbps`) * `play_ms`), 1) AS `bitrate_play`,
+  sumIf(toUInt64(`dropped_frames`), 1) AS `dropped_frames`,
+  sumIf(toUInt64(`bytes`), 1) AS `bytes`,
+  sumIf(toUInt64(1), `event` = 'error') AS `errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1) AS `fatal_errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `business_error` = 1) AS `fatal_business_errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `business_error` = 1) AS `business_errors`,
+  sumIf(toUInt64(1), `event` = 'rendition_change') AS `bitrate_switches`,
+  sumIf(toUInt64(1), `event` = 'rendition_change' AND `rendition_bitrate_kbps` > `interval_bitrate_kbps`) AS `upswitches`,
+  sumIf(toUInt64(1), `event` = 'rendition_change' AND `rendition_bitrate_kbps` < `interval_bitrate_kbps`) AS `downswitches`,
+  sumIf(toUInt64(`live_latency_ms`), `live_latency_ms` > 0 AND `streamtype` = 'live') AS `live_latency_sum`,
+  sumIf(toUInt64(1), `live_latency_ms` > 0 AND `streamtype` = 'live') AS `live_latency_count`,
+  uniqStateIf(`view_id`, `play_ms` > 0) AS `active_views`,
+  sumIf(toUInt64(1), `event` = 'ad_request') AS `ad_requests`,
+  sumIf(toUInt64(1), `event` = 'ad_impression') AS `ad_impressions`,
+  sumIf(toUInt64(1), `event` = 'ad_start') AS `ad_starts`,
+  sumIf(toUInt64(1), `event` = 'ad_first_quartile') AS `ad_first_quartiles`,
+  sumIf(toUInt64(1), `event` = 'ad_midpoint') AS `ad_midpoints`,
+  sumIf(toUInt64(1), `event` = 'ad_third_quartile') AS `ad_third_quartiles`,
+  sumIf(toUInt64(1), `event` = 'ad_complete') AS `ad_completes`,
+  sumIf(toUInt64(1), `event` = 'ad_skip') AS `ad_skips`,
+  sumIf(toUInt64(1), `event` = 'ad_click') AS `ad_clicks`,
+  sumIf(toUInt64(1), `event` = 'ad_error') AS `ad_errors`,
+  sumIf(toUInt64(1), `event` = 'ad_stall') AS `ad_stalls`,
+  sumIf(toUInt64(`ad_ms`), 1) AS `ad_ms`
+FROM events_replay
+WHERE 1 OR 1 OR `event` = 'stall_start' OR 1 OR 1 OR 1 OR `event` = 'error' OR `event` = 'error' AND `fatal` = 1 OR `event` = 'error' AND `fatal` = 1 AND `business_error` = 1 OR `event` = 'error' AND `business_error` = 1 OR `event` = 'rendition_change' OR `event` = 'rendition_change' AND `rendition_bitrate_kbps` > `interval_bitrate_kbps` OR `event` = 'rendition_change' AND `rendition_bitrate_kbps` < `interval_bitrate_kbps` OR `live_latency_ms` > 0 AND `streamtype` = 'live' OR `live_latency_ms` > 0 AND `streamtype` = 'live' OR `play_ms` > 0 OR `event` = 'ad_request' OR `event` = 'ad_impression' OR `event` = 'ad_start' OR `event` = 'ad_first_quartile' OR `event` = 'ad_midpoint' OR `event` = 'ad_third_quartile' OR `event` = 'ad_complete' OR `event` = 'ad_skip' OR `event` = 'ad_click' OR `event` = 'ad_error' OR `event` = 'ad_stall' OR 1
+GROUP BY customer_id, bucket, `streamtype`, `assetid`, `assetname`, `genre`, `series`
+SETTINGS prefer_column_name_to_alias = 1;
+
+INSERT INTO events_replay SELECT * FROM events WHERE toYYYYMMDD(ts) = 20261201 SETTINGS insert_deduplicate = 0, max_threads = 1, parallel_view_processing = 1, min_insert_block_size_rows = 262144, min_insert_block_size_bytes = 0;
+
+DROP VIEW views_recounted_mv;
+
+DROP VIEW rollup_1m_recounted_view_start_mv;
+
+DROP VIEW rollup_1m_recounted_event_time_mv;
+
+DROP VIEW rollup_1h_recounted_view_start_mv;
+
+DROP VIEW rollup_1h_recounted_event_time_mv;
+
+DROP VIEW rollup_1h_delivery_recounted_view_start_mv;
+
+DROP VIEW rollup_1h_delivery_recounted_event_time_mv;
+
+DROP VIEW rollup_1h_device_recounted_view_start_mv;
+
+DROP VIEW rollup_1h_device_recounted_event_time_mv;
+
+DROP VIEW rollup_1h_content_recounted_view_start_mv;
+
+DROP VIEW rollup_1h_content_recounted_event_time_mv;
+
+DROP TABLE events_replay;
+
+OPTIMIZE TABLE views_recounted FINAL;
+
+OPTIMIZE TABLE rollup_1m_recounted FINAL;
+
+OPTIMIZE TABLE rollup_1h_recounted FINAL;
+
+OPTIMIZE TABLE rollup_1h_delivery_recounted FINAL;
+
+OPTIMIZE TABLE rollup_1h_device_recounted FINAL;
+
+OPTIMIZE TABLE rollup_1h_content_recounted FINAL;
+
+EXCHANGE TABLES views AND views_recounted;
+
+DROP TABLE views_recounted;
+
+EXCHANGE TABLES rollup_1m AND rollup_1m_recounted;
+
+DROP TABLE rollup_1m_recounted;
+
+EXCHANGE TABLES rollup_1h AND rollup_1h_recounted;
+
+DROP TABLE rollup_1h_recounted;
+
+EXCHANGE TABLES rollup_1h_delivery AND rollup_1h_delivery_recounted;
+
+DROP TABLE rollup_1h_delivery_recounted;
+
+EXCHANGE TABLES rollup_1h_device AND rollup_1h_device_recounted;
+
+DROP TABLE rollup_1h_device_recounted;
+
+EXCHANGE TABLES rollup_1h_content AND rollup_1h_content_recounted;
+
+DROP TABLE rollup_1h_content_recounted;
+
+TRUNCATE TABLE IF EXISTS stored_day_slices;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS views_mv TO views AS
+SELECT
+  customer_id,
+  UUIDv7ToDateTime(view_id, 'UTC') AS view_start,
+  view_id,
+  min(`ts`) AS `first_ts`,
+  max(`ts`) AS `last_ts`,
+  sum(1) AS `event_count`,
+  max(`seq`) AS `max_seq`,
+  max(toUInt8(`event` = 'play_request')) AS `play_requested`,
+  max(toUInt8(`event` = 'first_frame')) AS `started`,
+  max(if(`event` = 'first_frame', `ts`, toDateTime64(0, 3, 'UTC'))) AS `first_frame_ts`,
+  max(if(`event` = 'first_frame', `startup_ms`, 0)) AS `startup_ms`,
+  sum(`play_ms`) AS `play_ms`,
+  sum(`rebuffer_ms`) AS `rebuffer_ms`,
+  sum(`event` = 'stall_start') AS `rebuffer_count`,
+  sum(toUInt64(`interval_bitrate_kbps`) * `play_ms`) AS `bitrate_play`,
+  sum(`dropped_frames`) AS `dropped_frames`,
+  sum(`bytes`) AS `bytes`,
+  sum(`event` = 'error') AS `errors`,
+  sum(`event` = 'error' AND `fatal` = 1) AS `fatal_errors`,
+  sum(`event` = 'rendition_change') AS `bitrate_switches`,
+  sum(if(`live_latency_ms` > 0 AND `streamtype` = 'live', `live_latency_ms`, 0)) AS `live_latency_sum`,
+  sum(`live_latency_ms` > 0 AND `streamtype` = 'live') AS `live_latency_count`,
+  sum(`ad_ms`) AS `ad_ms`,
+  sum(`event` = 'ad_impression') AS `ad_impressions`,
+  sum(`event` = 'ad_error') AS `ad_errors`,
+  max(toUInt8(`event` = 'error' AND `fatal` = 1 AND `started` = 0)) AS `vsf`,
+  max(toUInt8(`event` IN ('end', 'exit') AND `started` = 0)) AS `ebvs`,
+  max(toUInt8(`event` = 'error' AND `fatal` = 1 AND `started` = 1)) AS `vpf`,
+  max(toUInt8(`event` = 'end' AND `started` = 1)) AS `completed`,
+  max(toUInt8(`event` = 'exit' AND `started` = 1)) AS `exited`,
+  max(toUInt8(`event` = 'error' AND `fatal` = 1 AND `business_error` = 1)) AS `business_error`,
+  max(if(`event` = 'error' AND `fatal` = 1, `error_code`, '')) AS `fatal_error_code`,
+  max(`assetid`) AS `assetid`,
+  max(`assetname`) AS `assetname`,
+  max(`series`) AS `series`,
+  max(`season`) AS `season`,
+  max(`episode`) AS `episode`,
+  max(`genre`) AS `genre`,
+  max(`streamtype`) AS `streamtype`,
+  max(`contentduration`) AS `contentduration`,
+  max(`viewerid`) AS `viewerid`,
+  max(`subscriberid`) AS `subscriberid`,
+  max(`subscribertype`) AS `subscribertype`,
+  max(`subscribertag`) AS `subscribertag`,
+  max(`ipaddress`) AS `ipaddress`,
+  max(`device`) AS `device`,
+  max(`brand`) AS `brand`,
+  max(`model`) AS `model`,
+  max(`platform`) AS `platform`,
+  max(`osversion`) AS `osversion`,
+  max(`browser`) AS `browser`,
+  max(`browserversion`) AS `browserversion`,
+  max(`appname`) AS `appname`,
+  max(`appversion`) AS `appversion`,
+  max(`screen`) AS `screen`,
+  max(`player`) AS `player`,
+  max(`playerversion`) AS `playerversion`,
+  max(`sdkversion`) AS `sdkversion`,
+  max(`streamformat`) AS `streamformat`,
+  max(`drm`) AS `drm`,
+  max(`cdn`) AS `cdn`,
+  max(`host`) AS `host`,
+  max(`isp`) AS `isp`,
+  max(`asn`) AS `asn`,
+  max(`connectiontype`) AS `connectiontype`,
+  max(`country`) AS `country`,
+  max(`region`) AS `region`,
+  max(`city`) AS `city`,
+  max(`experiment`) AS `experiment`,
+  max(`custom1`) AS `custom1`,
+  max(`custom2`) AS `custom2`,
+  max(`custom3`) AS `custom3`,
+  max(`custom4`) AS `custom4`,
+  max(`custom5`) AS `custom5`,
+  max(`custom6`) AS `custom6`,
+  max(`custom7`) AS `custom7`,
+  max(`custom8`) AS `custom8`,
+  max(`custom9`) AS `custom9`,
+  max(`custom10`) AS `custom10`
+FROM events
+GROUP BY customer_id, view_start, view_id
+SETTINGS prefer_column_name_to_alias = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_1m_view_start_mv TO rollup_1m AS
+SELECT
+  customer_id,
+  toStartOfMinute(UUIDv7ToDateTime(view_id, 'UTC')) AS bucket,
+  `streamtype`,
+  `cdn`,
+  sumIf(toUInt64(1), `event` = 'play_request') AS `attempts`,
+  sumIf(toUInt64(1), `event` = 'first_frame') AS `plays`,
+  sumIf(toUInt64(`startup_ms`), `event` = 'first_frame') AS `startup_ms_sum`,
+  quantileDDStateIf(0.005, 0.5)(`startup_ms`, `event` = 'first_frame') AS `startup_ms_sketch`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 0) AS `vsf_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 0 AND `business_error` = 1) AS `vsf_business_views`,
+  sumIf(toUInt64(1), `event` IN ('end', 'exit') AND `started` = 0) AS `ebvs_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 1) AS `vpf_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 1 AND `business_error` = 1) AS `vpf_business_views`,
+  sumIf(toUInt64(1), `event` = 'end' AND `started` = 1) AS `completed_views`,
+  sumIf(toUInt64(1), `event` IN ('end', 'exit') OR `event` = 'error' AND `fatal` = 1) AS `ended_views`,
+  uniqStateIf(`viewerid`, `event` = 'first_frame') AS `viewers`,
+  uniqStateIf(`viewerid`, `event` = 'first_frame' AND `subscriberid` = '') AS `anonymous_viewers`,
+  uniqStateIf(`subscriberid`, `event` = 'first_frame' AND `subscriberid` != '') AS `subscribers`
+FROM events
+WHERE `event` = 'play_request' OR `event` = 'first_frame' OR `event` = 'first_frame' OR `event` = 'first_frame' OR `event` = 'error' AND `fatal` = 1 AND `started` = 0 OR `event` = 'error' AND `fatal` = 1 AND `started` = 0 AND `business_error` = 1 OR `event` IN ('end', 'exit') AND `started` = 0 OR `event` = 'error' AND `fatal` = 1 AND `started` = 1 OR `event` = 'error' AND `fatal` = 1 AND `started` = 1 AND `business_error` = 1 OR `event` = 'end' AND `started` = 1 OR (`event` IN ('end', 'exit') OR `event` = 'error' AND `fatal` = 1) OR `event` = 'first_frame' OR `event` = 'first_frame' AND `subscriberid` = '' OR `event` = 'first_frame' AND `subscriberid` != ''
+GROUP BY customer_id, bucket, `streamtype`, `cdn`
+SETTINGS prefer_column_name_to_alias = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_1m_event_time_mv TO rollup_1m AS
+SELECT
+  customer_id,
+  toStartOfMinute(ts) AS bucket,
+  `streamtype`,
+  `cdn`,
+  sumIf(toUInt64(`play_ms`), 1) AS `play_ms`,
+  sumIf(toUInt64(`rebuffer_ms`), 1) AS `rebuffer_ms`,
+  sumIf(toUInt64(1), `event` = 'stall_start') AS `rebuffer_count`,
+  sumIf(toUInt64(toUInt64(`interval_bitrate_kbps`) * `play_ms`), 1) AS `bitrate_play`,
+  sumIf(toUInt64(`dropped_frames`), 1) AS `dropped_frames`,
+  sumIf(toUInt64(`bytes`), 1) AS `bytes`,
+  sumIf(toUInt64(1), `event` = 'error') AS `errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1) AS `fatal_errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `business_error` = 1) AS `fatal_business_errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `business_error` = 1) AS `business_errors`,
+  sumIf(toUInt64(1), `event` = 'rendition_change') AS `bitrate_switches`,
+  sumIf(toUInt64(1), `event` = 'rendition_change' AND `rendition_bitrate_kbps` > `interval_bitrate_kbps`) AS `upswitches`,
+  sumIf(toUInt64(1), `event` = 'rendition_change' AND `rendition_bitrate_kbps` < `interval_bitrate_kbps`) AS `downswitches`,
+  sumIf(toUInt64(`live_latency_ms`), `live_latency_ms` > 0 AND `streamtype` = 'live') AS `live_latency_sum`,
+  sumIf(toUInt64(1), `live_latency_ms` > 0 AND `streamtype` = 'live') AS `live_latency_count`,
+  uniqStateIf(`view_id`, `play_ms` > 0) AS `active_views`,
+  sumIf(toUInt64(1), `event` = 'ad_request') AS `ad_requests`,
+  sumIf(toUInt64(1), `event` = 'ad_impression') AS `ad_impressions`,
+  sumIf(toUInt64(1), `event` = 'ad_start') AS `ad_starts`,
+  sumIf(toUInt64(1), `event` = 'ad_first_quartile') AS `ad_first_quartiles`,
+  sumIf(toUInt64(1), `event` = 'ad_midpoint') AS `ad_midpoints`,
+  sumIf(toUInt64(1), `event` = 'ad_third_quartile') AS `ad_third_quartiles`,
+  sumIf(toUInt64(1), `event` = 'ad_complete') AS `ad_completes`,
+  sumIf(toUInt64(1), `event` = 'ad_skip') AS `ad_skips`,
+  sumIf(toUInt64(1), `event` = 'ad_click') AS `ad_clicks`,
+  sumIf(toUInt64(1), `event` = 'ad_error') AS `ad_errors`,
+  sumIf(toUInt64(1), `event` = 'ad_stall') AS `ad_stalls`,
+  sumIf(toUInt64(`ad_ms`), 1) AS `ad_ms`
+FROM events
+WHERE 1 OR 1 OR `event` = 'stall_start' OR 1 OR 1 OR 1 OR `event` = 'error' OR `event` = 'error' AND `fatal` = 1 OR `event` = 'error' AND `fatal` = 1 AND `business_error` = 1 OR `event` = 'error' AND `business_error` = 1 OR `event` = 'rendition_change' OR `event` = 'rendition_change' AND `rendition_bitrate_kbps` > `interval_bitrate_kbps` OR `event` = 'rendition_change' AND `rendition_bitrate_kbps` < `interval_bitrate_kbps` OR `live_latency_ms` > 0 AND `streamtype` = 'live' OR `live_latency_ms` > 0 AND `streamtype` = 'live' OR `play_ms` > 0 OR `event` = 'ad_request' OR `event` = 'ad_impression' OR `event` = 'ad_start' OR `event` = 'ad_first_quartile' OR `event` = 'ad_midpoint' OR `event` = 'ad_third_quartile' OR `event` = 'ad_complete' OR `event` = 'ad_skip' OR `event` = 'ad_click' OR `event` = 'ad_error' OR `event` = 'ad_stall' OR 1
+GROUP BY customer_id, bucket, `streamtype`, `cdn`
+SETTINGS prefer_column_name_to_alias = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_1h_view_start_mv TO rollup_1h AS
+SELECT
+  customer_id,
+  toStartOfHour(UUIDv7ToDateTime(view_id, 'UTC')) AS bucket,
+  `streamtype`,
+  `cdn`,
+  sumIf(toUInt64(1), `event` = 'play_request') AS `attempts`,
+  sumIf(toUInt64(1), `event` = 'first_frame') AS `plays`,
+  sumIf(toUInt64(`startup_ms`), `event` = 'first_frame') AS `startup_ms_sum`,
+  quantileDDStateIf(0.005, 0.5)(`startup_ms`, `event` = 'first_frame') AS `startup_ms_sketch`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 0) AS `vsf_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 0 AND `business_error` = 1) AS `vsf_business_views`,
+  sumIf(toUInt64(1), `event` IN ('end', 'exit') AND `started` = 0) AS `ebvs_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 1) AS `vpf_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 1 AND `business_error` = 1) AS `vpf_business_views`,
+  sumIf(toUInt64(1), `event` = 'end' AND `started` = 1) AS `completed_views`,
+  sumIf(toUInt64(1), `event` IN ('end', 'exit') OR `event` = 'error' AND `fatal` = 1) AS `ended_views`,
+  uniqStateIf(`viewerid`, `event` = 'first_frame') AS `viewers`,
+  uniqStateIf(`viewerid`, `event` = 'first_frame' AND `subscriberid` = '') AS `anonymous_viewers`,
+  uniqStateIf(`subscriberid`, `event` = 'first_frame' AND `subscriberid` != '') AS `subscribers`
+FROM events
+WHERE `event` = 'play_request' OR `event` = 'first_frame' OR `event` = 'first_frame' OR `event` = 'first_frame' OR `event` = 'error' AND `fatal` = 1 AND `started` = 0 OR `event` = 'error' AND `fatal` = 1 AND `started` = 0 AND `business_error` = 1 OR `event` IN ('end', 'exit') AND `started` = 0 OR `event` = 'error' AND `fatal` = 1 AND `started` = 1 OR `event` = 'error' AND `fatal` = 1 AND `started` = 1 AND `business_error` = 1 OR `event` = 'end' AND `started` = 1 OR (`event` IN ('end', 'exit') OR `event` = 'error' AND `fatal` = 1) OR `event` = 'first_frame' OR `event` = 'first_frame' AND `subscriberid` = '' OR `event` = 'first_frame' AND `subscriberid` != ''
+GROUP BY customer_id, bucket, `streamtype`, `cdn`
+SETTINGS prefer_column_name_to_alias = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_1h_event_time_mv TO rollup_1h AS
+SELECT
+  customer_id,
+  toStartOfHour(ts) AS bucket,
+  `streamtype`,
+  `cdn`,
+  sumIf(toUInt64(`play_ms`), 1) AS `play_ms`,
+  sumIf(toUInt64(`rebuffer_ms`), 1) AS `rebuffer_ms`,
+  sumIf(toUInt64(1), `event` = 'stall_start') AS `rebuffer_count`,
+  sumIf(toUInt64(toUInt64(`interval_bitrate_kbps`) * `play_ms`), 1) AS `bitrate_play`,
+  sumIf(toUInt64(`dropped_frames`), 1) AS `dropped_frames`,
+  sumIf(toUInt64(`bytes`), 1) AS `bytes`,
+  sumIf(toUInt64(1), `event` = 'error') AS `errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1) AS `fatal_errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `business_error` = 1) AS `fatal_business_errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `business_error` = 1) AS `business_errors`,
+  sumIf(toUInt64(1), `event` = 'rendition_change') AS `bitrate_switches`,
+  sumIf(toUInt64(1), `event` = 'rendition_change' AND `rendition_bitrate_kbps` > `interval_bitrate_kbps`) AS `upswitches`,
+  sumIf(toUInt64(1), `event` = 'rendition_change' AND `rendition_bitrate_kbps` < `interval_bitrate_kbps`) AS `downswitches`,
+  sumIf(toUInt64(`live_latency_ms`), `live_latency_ms` > 0 AND `streamtype` = 'live') AS `live_latency_sum`,
+  sumIf(toUInt64(1), `live_latency_ms` > 0 AND `streamtype` = 'live') AS `live_latency_count`,
+  uniqStateIf(`view_id`, `play_ms` > 0) AS `active_views`,
+  sumIf(toUInt64(1), `event` = 'ad_request') AS `ad_requests`,
+  sumIf(toUInt64(1), `event` = 'ad_impression') AS `ad_impressions`,
+  sumIf(toUInt64(1), `event` = 'ad_start') AS `ad_starts`,
+  sumIf(toUInt64(1), `event` = 'ad_first_quartile') AS `ad_first_quartiles`,
+  sumIf(toUInt64(1), `event` = 'ad_midpoint') AS `ad_midpoints`,
+  sumIf(toUInt64(1), `event` = 'ad_third_quartile') AS `ad_third_quartiles`,
+  sumIf(toUInt64(1), `event` = 'ad_complete') AS `ad_completes`,
+  sumIf(toUInt64(1), `event` = 'ad_skip') AS `ad_skips`,
+  sumIf(toUInt64(1), `event` = 'ad_click') AS `ad_clicks`,
+  sumIf(toUInt64(1), `event` = 'ad_error') AS `ad_errors`,
+  sumIf(toUInt64(1), `event` = 'ad_stall') AS `ad_stalls`,
+  sumIf(toUInt64(`ad_ms`), 1) AS `ad_ms`
+FROM events
+WHERE 1 OR 1 OR `event` = 'stall_start' OR 1 OR 1 OR 1 OR `event` = 'error' OR `event` = 'error' AND `fatal` = 1 OR `event` = 'error' AND `fatal` = 1 AND `business_error` = 1 OR `event` = 'error' AND `business_error` = 1 OR `event` = 'rendition_change' OR `event` = 'rendition_change' AND `rendition_bitrate_kbps` > `interval_bitrate_kbps` OR `event` = 'rendition_change' AND `rendition_bitrate_kbps` < `interval_bitrate_kbps` OR `live_latency_ms` > 0 AND `streamtype` = 'live' OR `live_latency_ms` > 0 AND `streamtype` = 'live' OR `play_ms` > 0 OR `event` = 'ad_request' OR `event` = 'ad_impression' OR `event` = 'ad_start' OR `event` = 'ad_first_quartile' OR `event` = 'ad_midpoint' OR `event` = 'ad_third_quartile' OR `event` = 'ad_complete' OR `event` = 'ad_skip' OR `event` = 'ad_click' OR `event` = 'ad_error' OR `event` = 'ad_stall' OR 1
+GROUP BY customer_id, bucket, `streamtype`, `cdn`
+SETTINGS prefer_column_name_to_alias = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_1h_delivery_view_start_mv TO rollup_1h_delivery AS
+SELECT
+  customer_id,
+  toStartOfHour(UUIDv7ToDateTime(view_id, 'UTC')) AS bucket,
+  `streamtype`,
+  `cdn`,
+  `country`,
+  `isp`,
+  `connectiontype`,
+  sumIf(toUInt64(1), `event` = 'play_request') AS `attempts`,
+  sumIf(toUInt64(1), `event` = 'first_frame') AS `plays`,
+  sumIf(toUInt64(`startup_ms`), `event` = 'first_frame') AS `startup_ms_sum`,
+  quantileDDStateIf(0.005, 0.5)(`startup_ms`, `event` = 'first_frame') AS `startup_ms_sketch`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 0) AS `vsf_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 0 AND `business_error` = 1) AS `vsf_business_views`,
+  sumIf(toUInt64(1), `event` IN ('end', 'exit') AND `started` = 0) AS `ebvs_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 1) AS `vpf_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 1 AND `business_error` = 1) AS `vpf_business_views`,
+  sumIf(toUInt64(1), `event` = 'end' AND `started` = 1) AS `completed_views`,
+  sumIf(toUInt64(1), `event` IN ('end', 'exit') OR `event` = 'error' AND `fatal` = 1) AS `ended_views`,
+  uniqStateIf(`viewerid`, `event` = 'first_frame') AS `viewers`,
+  uniqStateIf(`viewerid`, `event` = 'first_frame' AND `subscriberid` = '') AS `anonymous_viewers`,
+  uniqStateIf(`subscriberid`, `event` = 'first_frame' AND `subscriberid` != '') AS `subscribers`
+FROM events
+WHERE `event` = 'play_request' OR `event` = 'first_frame' OR `event` = 'first_frame' OR `event` = 'first_frame' OR `event` = 'error' AND `fatal` = 1 AND `started` = 0 OR `event` = 'error' AND `fatal` = 1 AND `started` = 0 AND `business_error` = 1 OR `event` IN ('end', 'exit') AND `started` = 0 OR `event` = 'error' AND `fatal` = 1 AND `started` = 1 OR `event` = 'error' AND `fatal` = 1 AND `started` = 1 AND `business_error` = 1 OR `event` = 'end' AND `started` = 1 OR (`event` IN ('end', 'exit') OR `event` = 'error' AND `fatal` = 1) OR `event` = 'first_frame' OR `event` = 'first_frame' AND `subscriberid` = '' OR `event` = 'first_frame' AND `subscriberid` != ''
+GROUP BY customer_id, bucket, `streamtype`, `cdn`, `country`, `isp`, `connectiontype`
+SETTINGS prefer_column_name_to_alias = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_1h_delivery_event_time_mv TO rollup_1h_delivery AS
+SELECT
+  customer_id,
+  toStartOfHour(ts) AS bucket,
+  `streamtype`,
+  `cdn`,
+  `country`,
+  `isp`,
+  `connectiontype`,
+  sumIf(toUInt64(`play_ms`), 1) AS `play_ms`,
+  sumIf(toUInt64(`rebuffer_ms`), 1) AS `rebuffer_ms`,
+  sumIf(toUInt64(1), `event` = 'stall_start') AS `rebuffer_count`,
+  sumIf(toUInt64(toUInt64(`interval_bitrate_kbps`) * `play_ms`), 1) AS `bitrate_play`,
+  sumIf(toUInt64(`dropped_frames`), 1) AS `dropped_frames`,
+  sumIf(toUInt64(`bytes`), 1) AS `bytes`,
+  sumIf(toUInt64(1), `event` = 'error') AS `errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1) AS `fatal_errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `business_error` = 1) AS `fatal_business_errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `business_error` = 1) AS `business_errors`,
+  sumIf(toUInt64(1), `event` = 'rendition_change') AS `bitrate_switches`,
+  sumIf(toUInt64(1), `event` = 'rendition_change' AND `rendition_bitrate_kbps` > `interval_bitrate_kbps`) AS `upswitches`,
+  sumIf(toUInt64(1), `event` = 'rendition_change' AND `rendition_bitrate_kbps` < `interval_bitrate_kbps`) AS `downswitches`,
+  sumIf(toUInt64(`live_latency_ms`), `live_latency_ms` > 0 AND `streamtype` = 'live') AS `live_latency_sum`,
+  sumIf(toUInt64(1), `live_latency_ms` > 0 AND `streamtype` = 'live') AS `live_latency_count`,
+  uniqStateIf(`view_id`, `play_ms` > 0) AS `active_views`,
+  sumIf(toUInt64(1), `event` = 'ad_request') AS `ad_requests`,
+  sumIf(toUInt64(1), `event` = 'ad_impression') AS `ad_impressions`,
+  sumIf(toUInt64(1), `event` = 'ad_start') AS `ad_starts`,
+  sumIf(toUInt64(1), `event` = 'ad_first_quartile') AS `ad_first_quartiles`,
+  sumIf(toUInt64(1), `event` = 'ad_midpoint') AS `ad_midpoints`,
+  sumIf(toUInt64(1), `event` = 'ad_third_quartile') AS `ad_third_quartiles`,
+  sumIf(toUInt64(1), `event` = 'ad_complete') AS `ad_completes`,
+  sumIf(toUInt64(1), `event` = 'ad_skip') AS `ad_skips`,
+  sumIf(toUInt64(1), `event` = 'ad_click') AS `ad_clicks`,
+  sumIf(toUInt64(1), `event` = 'ad_error') AS `ad_errors`,
+  sumIf(toUInt64(1), `event` = 'ad_stall') AS `ad_stalls`,
+  sumIf(toUInt64(`ad_ms`), 1) AS `ad_ms`
+FROM events
+WHERE 1 OR 1 OR `event` = 'stall_start' OR 1 OR 1 OR 1 OR `event` = 'error' OR `event` = 'error' AND `fatal` = 1 OR `event` = 'error' AND `fatal` = 1 AND `business_error` = 1 OR `event` = 'error' AND `business_error` = 1 OR `event` = 'rendition_change' OR `event` = 'rendition_change' AND `rendition_bitrate_kbps` > `interval_bitrate_kbps` OR `event` = 'rendition_change' AND `rendition_bitrate_kbps` < `interval_bitrate_kbps` OR `live_latency_ms` > 0 AND `streamtype` = 'live' OR `live_latency_ms` > 0 AND `streamtype` = 'live' OR `play_ms` > 0 OR `event` = 'ad_request' OR `event` = 'ad_impression' OR `event` = 'ad_start' OR `event` = 'ad_first_quartile' OR `event` = 'ad_midpoint' OR `event` = 'ad_third_quartile' OR `event` = 'ad_complete' OR `event` = 'ad_skip' OR `event` = 'ad_click' OR `event` = 'ad_error' OR `event` = 'ad_stall' OR 1
+GROUP BY customer_id, bucket, `streamtype`, `cdn`, `country`, `isp`, `connectiontype`
+SETTINGS prefer_column_name_to_alias = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_1h_device_view_start_mv TO rollup_1h_device AS
+SELECT
+  customer_id,
+  toStartOfHour(UUIDv7ToDateTime(view_id, 'UTC')) AS bucket,
+  `streamtype`,
+  `device`,
+  `platform`,
+  `browser`,
+  `player`,
+  `playerversion`,
+  `appversion`,
+  sumIf(toUInt64(1), `event` = 'play_request') AS `attempts`,
+  sumIf(toUInt64(1), `event` = 'first_frame') AS `plays`,
+  sumIf(toUInt64(`startup_ms`), `event` = 'first_frame') AS `startup_ms_sum`,
+  quantileDDStateIf(0.005, 0.5)(`startup_ms`, `event` = 'first_frame') AS `startup_ms_sketch`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 0) AS `vsf_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 0 AND `business_error` = 1) AS `vsf_business_views`,
+  sumIf(toUInt64(1), `event` IN ('end', 'exit') AND `started` = 0) AS `ebvs_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 1) AS `vpf_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 1 AND `business_error` = 1) AS `vpf_business_views`,
+  sumIf(toUInt64(1), `event` = 'end' AND `started` = 1) AS `completed_views`,
+  sumIf(toUInt64(1), `event` IN ('end', 'exit') OR `event` = 'error' AND `fatal` = 1) AS `ended_views`,
+  uniqStateIf(`viewerid`, `event` = 'first_frame') AS `viewers`,
+  uniqStateIf(`viewerid`, `event` = 'first_frame' AND `subscriberid` = '') AS `anonymous_viewers`,
+  uniqStateIf(`subscriberid`, `event` = 'first_frame' AND `subscriberid` != '') AS `subscribers`
+FROM events
+WHERE `event` = 'play_request' OR `event` = 'first_frame' OR `event` = 'first_frame' OR `event` = 'first_frame' OR `event` = 'error' AND `fatal` = 1 AND `started` = 0 OR `event` = 'error' AND `fatal` = 1 AND `started` = 0 AND `business_error` = 1 OR `event` IN ('end', 'exit') AND `started` = 0 OR `event` = 'error' AND `fatal` = 1 AND `started` = 1 OR `event` = 'error' AND `fatal` = 1 AND `started` = 1 AND `business_error` = 1 OR `event` = 'end' AND `started` = 1 OR (`event` IN ('end', 'exit') OR `event` = 'error' AND `fatal` = 1) OR `event` = 'first_frame' OR `event` = 'first_frame' AND `subscriberid` = '' OR `event` = 'first_frame' AND `subscriberid` != ''
+GROUP BY customer_id, bucket, `streamtype`, `device`, `platform`, `browser`, `player`, `playerversion`, `appversion`
+SETTINGS prefer_column_name_to_alias = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_1h_device_event_time_mv TO rollup_1h_device AS
+SELECT
+  customer_id,
+  toStartOfHour(ts) AS bucket,
+  `streamtype`,
+  `device`,
+  `platform`,
+  `browser`,
+  `player`,
+  `playerversion`,
+  `appversion`,
+  sumIf(toUInt64(`play_ms`), 1) AS `play_ms`,
+  sumIf(toUInt64(`rebuffer_ms`), 1) AS `rebuffer_ms`,
+  sumIf(toUInt64(1), `event` = 'stall_start') AS `rebuffer_count`,
+  sumIf(toUInt64(toUInt64(`interval_bitrate_kbps`) * `play_ms`), 1) AS `bitrate_play`,
+  sumIf(toUInt64(`dropped_frames`), 1) AS `dropped_frames`,
+  sumIf(toUInt64(`bytes`), 1) AS `bytes`,
+  sumIf(toUInt64(1), `event` = 'error') AS `errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1) AS `fatal_errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `business_error` = 1) AS `fatal_business_errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `business_error` = 1) AS `business_errors`,
+  sumIf(toUInt64(1), `event` = 'rendition_change') AS `bitrate_switches`,
+  sumIf(toUInt64(1), `event` = 'rendition_change' AND `rendition_bitrate_kbps` > `interval_bitrate_kbps`) AS `upswitches`,
+  sumIf(toUInt64(1), `event` = 'rendition_change' AND `rendition_bitrate_kbps` < `interval_bitrate_kbps`) AS `downswitches`,
+  sumIf(toUInt64(`live_latency_ms`), `live_latency_ms` > 0 AND `streamtype` = 'live') AS `live_latency_sum`,
+  sumIf(toUInt64(1), `live_latency_ms` > 0 AND `streamtype` = 'live') AS `live_latency_count`,
+  uniqStateIf(`view_id`, `play_ms` > 0) AS `active_views`,
+  sumIf(toUInt64(1), `event` = 'ad_request') AS `ad_requests`,
+  sumIf(toUInt64(1), `event` = 'ad_impression') AS `ad_impressions`,
+  sumIf(toUInt64(1), `event` = 'ad_start') AS `ad_starts`,
+  sumIf(toUInt64(1), `event` = 'ad_first_quartile') AS `ad_first_quartiles`,
+  sumIf(toUInt64(1), `event` = 'ad_midpoint') AS `ad_midpoints`,
+  sumIf(toUInt64(1), `event` = 'ad_third_quartile') AS `ad_third_quartiles`,
+  sumIf(toUInt64(1), `event` = 'ad_complete') AS `ad_completes`,
+  sumIf(toUInt64(1), `event` = 'ad_skip') AS `ad_skips`,
+  sumIf(toUInt64(1), `event` = 'ad_click') AS `ad_clicks`,
+  sumIf(toUInt64(1), `event` = 'ad_error') AS `ad_errors`,
+  sumIf(toUInt64(1), `event` = 'ad_stall') AS `ad_stalls`,
+  sumIf(toUInt64(`ad_ms`), 1) AS `ad_ms`
+FROM events
+WHERE 1 OR 1 OR `event` = 'stall_start' OR 1 OR 1 OR 1 OR `event` = 'error' OR `event` = 'error' AND `fatal` = 1 OR `event` = 'error' AND `fatal` = 1 AND `business_error` = 1 OR `event` = 'error' AND `business_error` = 1 OR `event` = 'rendition_change' OR `event` = 'rendition_change' AND `rendition_bitrate_kbps` > `interval_bitrate_kbps` OR `event` = 'rendition_change' AND `rendition_bitrate_kbps` < `interval_bitrate_kbps` OR `live_latency_ms` > 0 AND `streamtype` = 'live' OR `live_latency_ms` > 0 AND `streamtype` = 'live' OR `play_ms` > 0 OR `event` = 'ad_request' OR `event` = 'ad_impression' OR `event` = 'ad_start' OR `event` = 'ad_first_quartile' OR `event` = 'ad_midpoint' OR `event` = 'ad_third_quartile' OR `event` = 'ad_complete' OR `event` = 'ad_skip' OR `event` = 'ad_click' OR `event` = 'ad_error' OR `event` = 'ad_stall' OR 1
+GROUP BY customer_id, bucket, `streamtype`, `device`, `platform`, `browser`, `player`, `playerversion`, `appversion`
+SETTINGS prefer_column_name_to_alias = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_1h_content_view_start_mv TO rollup_1h_content AS
+SELECT
+  customer_id,
+  toStartOfHour(UUIDv7ToDateTime(view_id, 'UTC')) AS bucket,
+  `streamtype`,
+  `assetid`,
+  `assetname`,
+  `genre`,
+  `series`,
+  sumIf(toUInt64(1), `event` = 'play_request') AS `attempts`,
+  sumIf(toUInt64(1), `event` = 'first_frame') AS `plays`,
+  sumIf(toUInt64(`startup_ms`), `event` = 'first_frame') AS `startup_ms_sum`,
+  quantileDDStateIf(0.005, 0.5)(`startup_ms`, `event` = 'first_frame') AS `startup_ms_sketch`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 0) AS `vsf_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 0 AND `business_error` = 1) AS `vsf_business_views`,
+  sumIf(toUInt64(1), `event` IN ('end', 'exit') AND `started` = 0) AS `ebvs_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 1) AS `vpf_views`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 1 AND `business_error` = 1) AS `vpf_business_views`,
+  sumIf(toUInt64(1), `event` = 'end' AND `started` = 1) AS `completed_views`,
+  sumIf(toUInt64(1), `event` IN ('end', 'exit') OR `event` = 'error' AND `fatal` = 1) AS `ended_views`,
+  uniqStateIf(`viewerid`, `event` = 'first_frame') AS `viewers`,
+  uniqStateIf(`viewerid`, `event` = 'first_frame' AND `subscriberid` = '') AS `anonymous_viewers`,
+  uniqStateIf(`subscriberid`, `event` = 'first_frame' AND `subscriberid` != '') AS `subscribers`
+FROM events
+WHERE `event` = 'play_request' OR `event` = 'first_frame' OR `event` = 'first_frame' OR `event` = 'first_frame' OR `event` = 'error' AND `fatal` = 1 AND `started` = 0 OR `event` = 'error' AND `fatal` = 1 AND `started` = 0 AND `business_error` = 1 OR `event` IN ('end', 'exit') AND `started` = 0 OR `event` = 'error' AND `fatal` = 1 AND `started` = 1 OR `event` = 'error' AND `fatal` = 1 AND `started` = 1 AND `business_error` = 1 OR `event` = 'end' AND `started` = 1 OR (`event` IN ('end', 'exit') OR `event` = 'error' AND `fatal` = 1) OR `event` = 'first_frame' OR `event` = 'first_frame' AND `subscriberid` = '' OR `event` = 'first_frame' AND `subscriberid` != ''
+GROUP BY customer_id, bucket, `streamtype`, `assetid`, `assetname`, `genre`, `series`
+SETTINGS prefer_column_name_to_alias = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_1h_content_event_time_mv TO rollup_1h_content AS
+SELECT
+  customer_id,
+  toStartOfHour(ts) AS bucket,
+  `streamtype`,
+  `assetid`,
+  `assetname`,
+  `genre`,
+  `series`,
+  sumIf(toUInt64(`play_ms`), 1) AS `play_ms`,
+  sumIf(toUInt64(`rebuffer_ms`), 1) AS `rebuffer_ms`,
+  sumIf(toUInt64(1), `event` = 'stall_start') AS `rebuffer_count`,
+  sumIf(toUInt64(toUInt64(`interval_bitrate_kbps`) * `play_ms`), 1) AS `bitrate_play`,
+  sumIf(toUInt64(`dropped_frames`), 1) AS `dropped_frames`,
+  sumIf(toUInt64(`bytes`), 1) AS `bytes`,
+  sumIf(toUInt64(1), `event` = 'error') AS `errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1) AS `fatal_errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `business_error` = 1) AS `fatal_business_errors`,
+  sumIf(toUInt64(1), `event` = 'error' AND `business_error` = 1) AS `business_errors`,
+  sumIf(toUInt64(1), `event` = 'rendition_change') AS `bitrate_switches`,
+  sumIf(toUInt64(1), `event` = 'rendition_change' AND `rendition_bitrate_kbps` > `interval_bitrate_kbps`) AS `upswitches`,
+  sumIf(toUInt64(1), `event` = 'rendition_change' AND `rendition_bitrate_kbps` < `interval_bitrate_kbps`) AS `downswitches`,
+  sumIf(toUInt64(`live_latency_ms`), `live_latency_ms` > 0 AND `streamtype` = 'live') AS `live_latency_sum`,
+  sumIf(toUInt64(1), `live_latency_ms` > 0 AND `streamtype` = 'live') AS `live_latency_count`,
+  uniqStateIf(`view_id`, `play_ms` > 0) AS `active_views`,
+  sumIf(toUInt64(1), `event` = 'ad_request') AS `ad_requests`,
+  sumIf(toUInt64(1), `event` = 'ad_impression') AS `ad_impressions`,
+  sumIf(toUInt64(1), `event` = 'ad_start') AS `ad_starts`,
+  sumIf(toUInt64(1), `event` = 'ad_first_quartile') AS `ad_first_quartiles`,
+  sumIf(toUInt64(1), `event` = 'ad_midpoint') AS `ad_midpoints`,
+  sumIf(toUInt64(1), `event` = 'ad_third_quartile') AS `ad_third_quartiles`,
+  sumIf(toUInt64(1), `event` = 'ad_complete') AS `ad_completes`,
+  sumIf(toUInt64(1), `event` = 'ad_skip') AS `ad_skips`,
+  sumIf(toUInt64(1), `event` = 'ad_click') AS `ad_clicks`,
+  sumIf(toUInt64(1), `event` = 'ad_error') AS `ad_errors`,
+  sumIf(toUInt64(1), `event` = 'ad_stall') AS `ad_stalls`,
+  sumIf(toUInt64(`ad_ms`), 1) AS `ad_ms`
+FROM events
+WHERE 1 OR 1 OR `event` = 'stall_start' OR 1 OR 1 OR 1 OR `event` = 'error' OR `event` = 'error' AND `fatal` = 1 OR `event` = 'error' AND `fatal` = 1 AND `business_error` = 1 OR `event` = 'error' AND `business_error` = 1 OR `event` = 'rendition_change' OR `event` = 'rendition_change' AND `rendition_bitrate_kbps` > `interval_bitrate_kbps` OR `event` = 'rendition_change' AND `rendition_bitrate_kbps` < `interval_bitrate_kbps` OR `live_latency_ms` > 0 AND `streamtype` = 'live' OR `live_latency_ms` > 0 AND `streamtype` = 'live' OR `play_ms` > 0 OR `event` = 'ad_request' OR `event` = 'ad_impression' OR `event` = 'ad_start' OR `event` = 'ad_first_quartile' OR `event` = 'ad_midpoint' OR `event` = 'ad_third_quartile' OR `event` = 'ad_complete' OR `event` = 'ad_skip' OR `event` = 'ad_click' OR `event` = 'ad_error' OR `event` = 'ad_stall' OR 1
+GROUP BY customer_id, bucket, `streamtype`, `assetid`, `assetname`, `genre`, `series`
+SETTINGS prefer_column_name_to_alias = 1;
+
