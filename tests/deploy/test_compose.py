@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import yaml  # type: ignore[import-untyped]  # PyYAML, of uvicorn[standard]; no stubs installed
+import yaml
 
 from sightline.store.schema import REPLICA
 
