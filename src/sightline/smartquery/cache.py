@@ -1,5 +1,18 @@
 """The query cache: answers of named queries, kept until new data arrives for the times they read.
 
+Two ways of hearing of new data, one for each way the store is shared:
+- this process's inserts: the store's insert listener tells the cache what arrived (`invalidate`), exactly (by
+  customer and times). With the embedded engine that is all there is: one process owns a data directory.
+- every process's inserts, when the store is a server that other processes write to: an entry carries the
+  `Versions` of the store's data that the answer read, read before the query ran (`SmartQueryService` reads the
+  versions of the `views` partitions of the days of its span), and a lookup gives the versions read now; an entry
+  is served only to a lookup whose versions are its own. Every insert of any process into a partition raises its
+  version (`Store.partition_versions`), so an answer whose versions are unchanged read the rows still there.
+  Every row a named query reads (of `views`; the names rollups' rows and the stored days come from the same
+  views, in the hour and day of their start) belongs to a view started in its span, which has its row in the
+  `views` partition of its start day. Coarser than the listener (any customer's new views of a day change its
+  version), and exact across processes; with the embedded engine no versions are read (None).
+
 Invariants (thread-safe; no IO):
 - an entry is keyed by the validated request (`SmartQuery`: customer, query, period, granularity, filters,
   page), so a hit is an identical request and its answer the one computed for it;
@@ -7,6 +20,7 @@ Invariants (thread-safe; no IO):
   times overlaps it;
 - an answer computed while an overlapping arrival happened is not stored (`put` with the `ticket` taken
   before the query ran), so no entry is older than the data it was computed from;
+- an entry is answered only to a lookup with the `Versions` it was stored with;
 - bounded: at most `max_entries` entries holding at most `max_bytes` bytes of answers in all; the least
   recently used go first.
 """
@@ -19,6 +33,9 @@ from dataclasses import dataclass
 
 from sightline.smartquery.spec import SmartQuery
 from sightline.store.base import DataArrival
+
+Versions = tuple[tuple[str, int], ...] | None
+"""The versions of the store's data an answer read ((partition, version), sorted), or None when not checked."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +52,7 @@ class _Entry:
     start_ms: int
     end_ms: int
     answer: Answer
+    versions: Versions
 
 
 class ResultCache:
@@ -55,9 +73,13 @@ class ResultCache:
         with self._lock:
             return self._seq
 
-    def get(self, key: SmartQuery) -> Answer | None:
+    def get(self, key: SmartQuery, versions: Versions = None) -> Answer | None:
+        """The answer kept for `key` with `versions` (read now), if any; one kept with others is dropped."""
         with self._lock:
             entry = self._entries.get(key)
+            if entry is not None and entry.versions != versions:
+                self._drop(key)
+                entry = None
             if entry is None:
                 self.misses += 1
                 return None
@@ -65,10 +87,13 @@ class ResultCache:
             self._entries.move_to_end(key)
             return entry.answer
 
-    def put(self, key: SmartQuery, span_ms: tuple[int, int], answer: Answer, ticket: int) -> bool:
-        """Keep `answer` for `key`, which read the times [start, end) of `span_ms`, unless data that overlaps
-        them arrived since `ticket` was taken (or too long ago to tell). True when kept."""
-        entry = _Entry(key.customer_id, span_ms[0], span_ms[1], answer)
+    def put(
+        self, key: SmartQuery, span_ms: tuple[int, int], answer: Answer, ticket: int, versions: Versions = None
+    ) -> bool:
+        """Keep `answer` for `key`, which read the times [start, end) of `span_ms` (and the data of `versions`, read
+        before it ran), unless data that overlaps them arrived since `ticket` was taken (or too long ago to tell).
+        True when kept."""
+        entry = _Entry(key.customer_id, span_ms[0], span_ms[1], answer, versions)
         with self._lock:
             if ticket < self._seq - len(self._arrivals):
                 return False
