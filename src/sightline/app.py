@@ -65,6 +65,15 @@ SESSION_STATES = "session-states"
 """The directory of `<data-dir>` that holds the formats' session states (`ingest.session_states`)."""
 
 
+def views_reach(settings: Settings, store: Store) -> tuple[timedelta, timedelta] | None:
+    """How far around its times a named query's views may start, for a cache that must check the store's versions:
+    None for the embedded engine, whose data directory has one process (its inserts are all the cache must hear
+    of); else the ingest window (`smartquery.service.SmartQueryService`)."""
+    if isinstance(store, EmbeddedStore):
+        return None
+    return timedelta(seconds=settings.event_max_late_s), timedelta(seconds=settings.event_max_ahead_s)
+
+
 def create_app(
     settings: Settings, store: Store | None = None, writer: BatchingWriter | None = None, *, restore_views: bool = True
 ) -> FastAPI:
@@ -98,9 +107,8 @@ def create_app(
             formats=formats,
             intake=intake,
             media_origin=MediaOrigin.from_settings(settings),
-            # the embedded engine's data directory has one process: its inserts are all the cache must hear of
             smartquery=SmartQueryService(
-                the_store, smartquery.render_page, shared_store=not isinstance(the_store, EmbeddedStore)
+                the_store, smartquery.render_page, views_reach=views_reach(settings, the_store)
             ),
             alert_rules=RuleStore(metadata, utc_now),
             alerts=AlertStore(metadata, utc_now),

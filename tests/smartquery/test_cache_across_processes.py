@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from sightline.api.smartquery import render_page
@@ -42,8 +43,15 @@ def shared(tmp_path: Path) -> Iterator[SharedStore]:
     opened.close()
 
 
-def events(customer_ids: tuple[int, ...], seed: int, start: datetime = START) -> pa.Table:
-    config = SimulationConfig(start=start, end=start + DAY, customer_ids=customer_ids, views_per_day=300, seed=seed)
+REACH = (timedelta(days=7), timedelta(days=1))
+"""The default ingest window: an event at most 7 days after and 1 day before its view's start."""
+
+
+def events(customer_ids: tuple[int, ...], seed: int, start: datetime = START, end: datetime | None = None) -> pa.Table:
+    """Simulated events of views started in [start, end) (a day by default)."""
+    config = SimulationConfig(
+        start=start, end=end or start + DAY, customer_ids=customer_ids, views_per_day=2000, seed=seed
+    )
     return pa.concat_tables([chunk.events for chunk in simulate(config)])
 
 
@@ -61,17 +69,33 @@ def ask(service: SmartQueryService, name: str) -> tuple[bool, list[object]]:
 @pytest.mark.parametrize("name", ["topcontent", "contentpaths"])
 def test_rows_another_process_inserted_are_in_the_next_answer(shared: SharedStore, name: str) -> None:
     shared.insert_events(events((CUSTOMER, OTHER), seed=1))
-    service = SmartQueryService(shared, render_page, shared_store=True)
+    service = SmartQueryService(shared, render_page, views_reach=REACH)
     cached, first = ask(service, name)
     assert not cached
     assert ask(service, name) == (True, first)
-    shared.insert_events(events((OTHER,), seed=2, start=START + 3 * DAY))  # another day: the answer stays
+    shared.insert_events(events((OTHER,), seed=2, start=START + 9 * DAY))  # no view of it may be read: it stays
     assert ask(service, name) == (True, first)
     shared.insert_events(events((CUSTOMER,), seed=3))  # by another process: the cache never heard of it
     cached, after = ask(service, name)
     assert not cached
     assert after != first
     assert after == ask(SmartQueryService(shared, render_page), name)[1]  # as a fresh cache answers
+
+
+def test_rows_of_views_started_before_the_period_that_another_process_inserted_are_in_the_next_answer(
+    shared: SharedStore,
+) -> None:
+    shared.insert_events(events((CUSTOMER,), seed=1))
+    service = SmartQueryService(shared, render_page, views_reach=REACH)
+    first = ask(service, "topcontent")[1]
+    late = events((CUSTOMER,), seed=4, start=START - timedelta(hours=2), end=START)
+    assert (
+        pc.max(late.column("ts")).as_py() >= START.timestamp() * 1000
+    )  # views of the day before, playing into the period
+    shared.insert_events(late)
+    cached, after = ask(service, "topcontent")
+    assert not cached
+    assert after != first
 
 
 def test_a_process_of_an_embedded_store_hears_of_every_insert_and_reads_no_versions(shared: SharedStore) -> None:

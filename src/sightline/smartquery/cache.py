@@ -4,14 +4,15 @@ Two ways of hearing of new data, one for each way the store is shared:
 - this process's inserts: the store's insert listener tells the cache what arrived (`invalidate`), exactly (by
   customer and times). With the embedded engine that is all there is: one process owns a data directory.
 - every process's inserts, when the store is a server that other processes write to: an entry carries the
-  `Versions` of the store's data that the answer read, read before the query ran (`SmartQueryService` reads the
-  versions of the `views` partitions of the days of its span), and a lookup gives the versions read now; an entry
-  is served only to a lookup whose versions are its own. Every insert of any process into a partition raises its
-  version (`Store.partition_versions`), so an answer whose versions are unchanged read the rows still there.
-  Every row a named query reads (of `views`; the names rollups' rows and the stored days come from the same
-  views, in the hour and day of their start) belongs to a view started in its span, which has its row in the
-  `views` partition of its start day. Coarser than the listener (any customer's new views of a day change its
-  version), and exact across processes; with the embedded engine no versions are read (None).
+  `Versions` of the store's data that the answer read, read before the query ran, and a lookup gives the
+  versions read now; an entry is served only to a lookup whose versions are its own. `SmartQueryService` reads
+  the versions of the `views` partitions (by day of the view's start) of every day from `event_max_late_s` before
+  its span to `event_max_ahead_s` after it: every row a named query reads (of `views`, the rollups, the stored
+  days) comes from the events of a view that started in those days (the ingest window refuses an event further
+  from its view's start), and an insert of such events adds a part, so raises the version
+  (`Store.partition_versions`), of its view's day of `views`. Exact across processes and coarse: any customer's
+  new views of a day within a week after a span drop its answers, so recent periods are rarely served from the
+  cache of a busy service. With the embedded engine no versions are read (None).
 
 Invariants (thread-safe; no IO):
 - an entry is keyed by the validated request (`SmartQuery`: customer, query, period, granularity, filters,

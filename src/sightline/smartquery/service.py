@@ -2,8 +2,9 @@
 
 `SmartQueryService.run` records the query as running, answers from the cache when allowed and possible,
 else prints the query's SELECT and runs it on the store tagged with its queryId, then records how it
-ended (`done`, `failed` or `cancelled`). With a store other processes write to (`shared_store`), the cache is
-checked against the versions of the days the query reads (`smartquery.cache`), read before it runs. `cancel`
+ended (`done`, `failed` or `cancelled`). With a store other processes write to (`views_reach` given), the cache
+is checked against the versions of the days whose views the query may read (`smartquery.cache`), read before it
+runs. `cancel`
 stops a running query by its queryId, wherever it is: waiting for a store session, running in the engine, or
 about to be sent. The store's failures are raised as they are, for the API to answer.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -48,10 +49,13 @@ class SmartQueryService:
         cache: ResultCache | None = None,
         registry: QueryRegistry | None = None,
         *,
-        shared_store: bool = False,
+        views_reach: tuple[timedelta, timedelta] | None = None,
     ) -> None:
+        """`views_reach`, when other processes write to the store: how long before and after the times a query
+        reads the views whose rows it reads may have started (an event is stored at most `event_max_late_s` after
+        and `event_max_ahead_s` before its view's start: `ingest.window`)."""
         self.store = store
-        self.shared_store = shared_store
+        self.views_reach = views_reach
         self.render = render
         self.cache = cache or ResultCache()
         self.registry = registry or QueryRegistry()
@@ -87,12 +91,13 @@ class SmartQueryService:
         return query_id, answer
 
     def _versions(self, query: SmartQuery) -> Versions:
-        """The versions of the `views` partitions of the days `query` reads, when other processes write to the
-        store (None otherwise: this process hears of every insert)."""
-        if not self.shared_store:
+        """The versions of the `views` partitions of the days whose views `query` may read, when other processes
+        write to the store (None otherwise: this process hears of every insert)."""
+        if self.views_reach is None:
             return None
         start_ms, end_ms = _span_ms(query)
-        first, last = _utc_day(start_ms), _utc_day(end_ms - 1)
+        before, after = self.views_reach
+        first, last = _utc_day(start_ms - before // _MS), _utc_day(end_ms - 1 + after // _MS)
         return tuple(
             sorted((day.isoformat(), v) for day, v in day_versions(self.store).items() if first <= day <= last)
         )
@@ -155,6 +160,9 @@ class SmartQueryService:
                 return current
             time.sleep(_CANCEL_RETRY_S)  # between the registry and the store: try again
         return self.registry.wait(customer_id, query_id, max(0.0, deadline - time.monotonic()))
+
+
+_MS = timedelta(milliseconds=1)
 
 
 def _utc_day(ms: int) -> date:
