@@ -88,10 +88,10 @@ def test_rows_of_views_started_before_the_period_that_another_process_inserted_a
     shared.insert_events(events((CUSTOMER,), seed=1))
     service = SmartQueryService(shared, render_page, views_reach=REACH)
     first = ask(service, "topcontent")[1]
-    late = events((CUSTOMER,), seed=4, start=START - timedelta(hours=2), end=START)
-    assert (
-        pc.max(late.column("ts")).as_py() >= START.timestamp() * 1000
-    )  # views of the day before, playing into the period
+    around = events((CUSTOMER,), seed=4, start=START - timedelta(hours=2), end=START + timedelta(hours=2))
+    start_ms = START.timestamp() * 1000
+    late = around.filter(pa.array([int.from_bytes(v[:6]) < start_ms for v in around.column("view_id").to_pylist()]))
+    assert pc.max(late.column("ts")).as_py() >= start_ms  # views of the day before, playing into the period
     shared.insert_events(late)
     cached, after = ask(service, "topcontent")
     assert not cached
