@@ -85,7 +85,7 @@ def test_a_process_that_stops_releases_its_leases_to_the_other_at_once(tmp_path:
         second = serve(tmp_path / "second", second_port, env)
         servers.append(second)
         os.killpg(first.pid, signal.SIGTERM)
-        assert first.wait(30) == 0
+        assert first.wait(30) in (0, -signal.SIGTERM)  # uvicorn stops cleanly, then dies of the signal it caught
         # released: taken at the second's next attempt (every 10 s), long before the lease would have expired (20 s
         # at least after the first's last renewal)
         wait_for(lambda: leases_held(second_port) == set(LEASES), 15)
