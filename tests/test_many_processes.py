@@ -1,6 +1,7 @@
-"""Two real `sightline serve` processes sharing one metadata database (a SQLite file; each its own data directory,
-as the embedded engine lets one process own one): each lease of once-only work is held by one of them at a time,
-as their /metrics say, and when its holder is killed (-9) the other takes it over within the lease's lifetime."""
+"""Two real `sightline serve` processes sharing one metadata database (a SQLite file, and PostgreSQL when
+SIGHTLINE_TEST_POSTGRES_URL is set; each its own data directory, as the embedded engine lets one process own one):
+each lease of once-only work is held by one of them at a time, as their /metrics say, and when its holder is
+killed (-9) the other takes it over within the lease's lifetime; one that stops releases its leases at once."""
 
 from __future__ import annotations
 
@@ -10,10 +11,14 @@ import signal
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from sightline.alerts import delivery, scheduler
 from sightline.smartquery import stored_days
+from tests.auth.fixtures import postgres_schema
 from tests.server_process import free_port, serve
 
 LEASES = (scheduler.LEASE, stored_days.LEASE, delivery.LEASE)
@@ -43,9 +48,21 @@ def wait_for(condition: object, seconds: float) -> float:
     raise AssertionError(f"not within {seconds} s")
 
 
-def test_one_process_holds_each_lease_and_the_other_takes_them_over_when_it_is_killed(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def metadata(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of the metadata database the processes share."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'metadata' / 'metadata.db'}"
+        return
+    with postgres_schema() as url:
+        yield url
+
+
+def test_one_process_holds_each_lease_and_the_other_takes_them_over_when_it_is_killed(
+    tmp_path: Path, metadata: str
+) -> None:
     env = {
-        "SIGHTLINE_METADATA_URL": f"sqlite:///{tmp_path / 'metadata' / 'metadata.db'}",
+        "SIGHTLINE_METADATA_URL": metadata,
         "SIGHTLINE_LEASE_TTL_S": str(TTL_S),
         "SIGHTLINE_METRICS_TOKEN": TOKEN,
     }
@@ -71,9 +88,9 @@ def test_one_process_holds_each_lease_and_the_other_takes_them_over_when_it_is_k
                 server.wait(30)
 
 
-def test_a_process_that_stops_releases_its_leases_to_the_other_at_once(tmp_path: Path) -> None:
+def test_a_process_that_stops_releases_its_leases_to_the_other_at_once(tmp_path: Path, metadata: str) -> None:
     env = {
-        "SIGHTLINE_METADATA_URL": f"sqlite:///{tmp_path / 'metadata' / 'metadata.db'}",
+        "SIGHTLINE_METADATA_URL": metadata,
         "SIGHTLINE_LEASE_TTL_S": "30",
         "SIGHTLINE_METRICS_TOKEN": TOKEN,
     }

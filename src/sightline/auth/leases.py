@@ -57,8 +57,8 @@ def acquire(engine: Engine, name: str, holder: str, ttl: timedelta, clock: Clock
     taken = insert.values(name=name, **values).on_conflict_do_update(
         index_elements=[Lease.name], set_=values, where=or_(Lease.holder == holder, Lease.expires_at <= now)
     )
-    with engine.begin() as connection:
-        return connection.execute(taken).rowcount == 1
+    with engine.begin() as connection:  # a row returned: inserted or updated (psycopg counts no rows of an upsert)
+        return connection.execute(taken.returning(Lease.name)).first() is not None
 
 
 def renew(engine: Engine, name: str, holder: str, ttl: timedelta, clock: Clock = utc_now) -> bool:
