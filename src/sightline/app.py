@@ -6,11 +6,14 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
+from functools import partial
 
 from fastapi import FastAPI
 from sqlalchemy.orm import sessionmaker
 
 from sightline import __version__
+from sightline.alerts import delivery, scheduler
 from sightline.alerts.alert_store import AlertStore
 from sightline.alerts.delivery import DeliveryWorker
 from sightline.alerts.engine import AlertEngine
@@ -40,6 +43,7 @@ from sightline.api.mux import router as mux_router
 from sightline.api.observe import include_operations, serve_metrics
 from sightline.api.services import Services, accounts
 from sightline.auth.clock import utc_now
+from sightline.auth.leases import LeaseKeeper
 from sightline.ingest.cmcd_format import adopt_legacy_log
 from sightline.ingest.enrich import Enricher
 from sightline.ingest.formats import Formats
@@ -51,13 +55,23 @@ from sightline.ingest.sessions import Sessionizer
 from sightline.ingest.window import EventWindow
 from sightline.portal.routes import portal_router
 from sightline.settings import Settings
+from sightline.smartquery import stored_days
 from sightline.smartquery.service import SmartQueryService
 from sightline.smartquery.stored_days import Refresher
-from sightline.store import Store, open_store
+from sightline.store import EmbeddedStore, Store, open_store
 from sightline.store.writer import BatchingWriter
 
 SESSION_STATES = "session-states"
 """The directory of `<data-dir>` that holds the formats' session states (`ingest.session_states`)."""
+
+
+def views_reach(settings: Settings, store: Store) -> tuple[timedelta, timedelta] | None:
+    """How far around its times a named query's views may start, for a cache that must check the store's versions:
+    None for the embedded engine, whose data directory has one process (its inserts are all the cache must hear
+    of); else the ingest window (`smartquery.service.SmartQueryService`)."""
+    if isinstance(store, EmbeddedStore):
+        return None
+    return timedelta(seconds=settings.event_max_late_s), timedelta(seconds=settings.event_max_ahead_s)
 
 
 def create_app(
@@ -93,27 +107,38 @@ def create_app(
             formats=formats,
             intake=intake,
             media_origin=MediaOrigin.from_settings(settings),
-            smartquery=SmartQueryService(the_store, smartquery.render_page),
+            smartquery=SmartQueryService(
+                the_store, smartquery.render_page, views_reach=views_reach(settings, the_store)
+            ),
             alert_rules=RuleStore(metadata, utc_now),
             alerts=AlertStore(metadata, utc_now),
         )
         sweeper = asyncio.create_task(pipeline.sweep_forever())
         intake.start()
-        stored_days = Refresher(
+        # Work that runs in one process of the service at a time, each under its lease (auth/leases.py).
+        leases = LeaseKeeper(
+            auth.engine,
+            (stored_days.LEASE, delivery.LEASE, scheduler.LEASE),
+            timedelta(seconds=settings.lease_ttl_s),
+        )
+        leases.start()
+        day_slices = Refresher(
             the_store,
             lambda: [customer.id for customer in auth.accounts.list_customers()],
             settings.stored_days_every_s,
+            partial(leases.holds, stored_days.LEASE),
         )
-        stored_days.start()
-        notifications = DeliveryWorker.for_settings(auth.engine, settings)
+        day_slices.start()
+        notifications = DeliveryWorker.for_settings(auth.engine, settings, partial(leases.holds, delivery.LEASE))
         notifications.start()
         alert_rounds = AlertScheduler(
             AlertEngine(the_store, metadata, utc_now),
             lambda: alerting_customers(auth.accounts.list_customers()),
             settings.alerts_every_s,
+            may_run=partial(leases.holds, scheduler.LEASE),
         )
         alert_rounds.start()
-        app.state.telemetry.watch(the_writer, app.state.services.smartquery.cache)
+        app.state.telemetry.watch(the_writer, app.state.services.smartquery.cache, leases)
         stop_metrics = serve_metrics(app.state.telemetry, settings)
         try:
             yield
@@ -123,9 +148,10 @@ def create_app(
                 stop_metrics()
             await intake.close()
             states.close()
-            stored_days.stop()
+            day_slices.stop()
             alert_rounds.stop()
             notifications.stop()
+            leases.stop()  # after the work it guards: released, so another process takes it over at once
             if writer is None:
                 the_writer.close()
             if store is None:

@@ -133,6 +133,13 @@ class Settings(BaseSettings):
     alerts_every_s: float = Field(
         default=60.0, gt=0, description="How often the alert rules' due detection rounds are looked for and run."
     )
+    lease_ttl_s: float = Field(
+        default=30.0,
+        ge=0.3,
+        le=3600,
+        description="Lifetime of a lease of once-only background work (alert rounds, stored days, notifications): "
+        "renewed every third of it; a dead process's work is taken over by another within it.",
+    )
     notify_private_targets: bool = Field(
         default=False,
         description="Let webhooks reach loopback, private and link-local addresses (refused by default: a rule's "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -58,6 +59,7 @@ def worker(
     policy: RetryPolicy = FAST,
     clock: Callable[[], datetime] | None = None,
     workers: int = 1,
+    may_run: Callable[[], bool] = lambda: True,
 ) -> DeliveryWorker:
     return DeliveryWorker(
         sessionmaker(auth.engine, expire_on_commit=False),
@@ -68,6 +70,7 @@ def worker(
         lease=timedelta(seconds=30),
         clock=clock or Clock(),
         jitter=lambda: 0.5,
+        may_run=may_run,
     )
 
 
@@ -165,6 +168,26 @@ def test_4xx_is_permanent_but_408_and_429_attempts_are_bounded(
     assert [r.status for r in receiver.received] == statuses
     [row] = log(customers)
     assert (row["status"], row["attempts"], row["lastcode"]) == (status, len(statuses), statuses[-1])
+
+
+def test_the_workers_deliver_only_while_their_process_holds_the_lease(customers: AuthService, local: Settings) -> None:
+    held = threading.Event()
+    with serve(Receiver(secret=SECRET)) as receiver:
+        put(customers, notice((webhook(receiver),)))
+        deliverer = worker(customers, local, workers=2, may_run=held.is_set)
+        deliverer.start()
+        try:
+            time.sleep(0.3)  # 15 polls
+            assert pending(customers) == 1
+            assert receiver.received == []
+            held.set()
+            deadline = time.monotonic() + 30
+            while pending(customers):
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+        finally:
+            deliverer.stop()
+    assert len(receiver.accepted()) == 1
 
 
 def test_a_restart_in_the_middle_resumes_and_does_not_duplicate(customers: AuthService, local: Settings) -> None:

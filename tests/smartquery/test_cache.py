@@ -87,3 +87,15 @@ def test_entries_and_bytes_are_bounded_least_recently_used_first() -> None:
     assert cache.get(keys[4]) is not None
     assert not cache.put(replace(QUERY, offset=99), SPAN, answer(11), cache.ticket())  # larger than the bound
     assert cache.bytes <= 10
+
+
+def test_an_entry_is_answered_only_to_a_lookup_with_the_versions_it_was_stored_with() -> None:
+    cache = ResultCache()
+    versions = (("2025-03-01", 4), ("2025-03-02", 9))
+    assert cache.put(QUERY, SPAN, answer(), cache.ticket(), versions)
+    assert cache.get(QUERY, versions) == answer()
+    assert cache.get(QUERY) is None  # not checked: not the versions it read
+    assert cache.get(QUERY, versions) is None  # dropped at the first lookup of other versions
+    assert cache.put(QUERY, SPAN, answer(), cache.ticket(), versions)
+    assert cache.get(QUERY, (("2025-03-01", 4), ("2025-03-02", 10))) is None
+    assert len(cache) == 0

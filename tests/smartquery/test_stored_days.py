@@ -5,6 +5,7 @@ counted path entries of a day) and the subscriber queries (each subscriber's sum
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -168,6 +169,23 @@ def test_the_refresher_stores_settled_days_and_goes_on_after_a_failed_round(load
     finally:
         refresher.stop()
     assert len(rounds) >= 2
+    assert _planned(loaded, query).stored.days == DAYS
+
+
+def test_the_refresher_stores_nothing_while_its_process_does_not_hold_the_lease(loaded: EmbeddedStore) -> None:
+    held = threading.Event()
+    refresher = stored_days.Refresher(loaded, lambda: [CUSTOMER], every_s=0.05, may_run=held.is_set)
+    refresher.start()
+    query = _query("contentpaths", START, END)
+    try:
+        time.sleep(0.5)  # 10 rounds
+        assert _planned(loaded, query).stored.days == ()
+        held.set()
+        deadline = time.monotonic() + 60
+        while _planned(loaded, query).stored.days != DAYS and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        refresher.stop()
     assert _planned(loaded, query).stored.days == DAYS
 
 

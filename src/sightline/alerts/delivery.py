@@ -35,6 +35,10 @@ from sightline.auth.clock import Clock, utc_now
 from sightline.settings import Settings
 
 logger = logging.getLogger(__name__)
+LEASE = "notifications"
+"""The lease (`auth.leases`) under which one process of the service delivers notifications: the limits of one
+delivery at a time per target and half the workers per customer are this process's, so they hold for the service
+only while one process delivers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +62,8 @@ class RetryPolicy:
 
 class DeliveryWorker:
     """`workers` threads that deliver due deliveries until `stop` (which lets each finish and record the
-    delivery it is sending). `lease` bounds one attempt: longer than the senders' time limit."""
+    delivery it is sending), claiming one only while `may_run()` (this process holds the `LEASE`). `lease` bounds
+    one attempt: longer than the senders' time limit."""
 
     def __init__(
         self,
@@ -71,8 +76,10 @@ class DeliveryWorker:
         lease: timedelta = timedelta(minutes=1),
         clock: Clock = utc_now,
         jitter: Callable[[], float] = random.random,
+        may_run: Callable[[], bool] = lambda: True,
     ) -> None:
         self._sessions = sessions
+        self._may_run = may_run
         self._senders = senders
         self._policy = policy
         self._poll_s = poll_s
@@ -89,7 +96,9 @@ class DeliveryWorker:
         ]
 
     @classmethod
-    def for_settings(cls, engine: Engine, settings: Settings) -> DeliveryWorker:
+    def for_settings(
+        cls, engine: Engine, settings: Settings, may_run: Callable[[], bool] = lambda: True
+    ) -> DeliveryWorker:
         return cls(
             sessionmaker(engine, expire_on_commit=False),
             Senders(settings),
@@ -97,6 +106,7 @@ class DeliveryWorker:
             workers=settings.notify_workers,
             poll_s=settings.notify_poll_s,
             lease=timedelta(seconds=3 * settings.notify_timeout_s + 30),
+            may_run=may_run,
         )
 
     def start(self) -> None:
@@ -113,7 +123,7 @@ class DeliveryWorker:
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                delivered = self.deliver_one()
+                delivered = self._may_run() and self.deliver_one()
             except Exception:
                 logger.exception("delivering notifications failed; trying again in %s s", self._poll_s)
                 delivered = False

@@ -27,6 +27,8 @@ from sightline.query.pipeline import Engine
 from sightline.settings import Settings
 
 log = logging.getLogger(__name__)
+LEASE = "alert-rounds"
+"""The lease (`auth.leases`) under which one process of the service runs the alert rounds."""
 REPLAY_STEP_S = MAX_CATCH_UP * min(INTERVALS)
 """How far one run of a replay goes: no rule of any interval falls behind by more than the engine catches up."""
 
@@ -79,7 +81,8 @@ def replay_customers(
 
 class AlertScheduler:
     """Runs the due rounds of every customer `customers()` lists, every `every_s`, on a thread of its own, until
-    `stop` (which waits for the round under way, so the stores can be closed after it)."""
+    `stop` (which waits for the round under way, so the stores can be closed after it); only while `may_run()` (this
+    process holds the `LEASE`), which is asked before each customer's round."""
 
     def __init__(
         self,
@@ -87,8 +90,10 @@ class AlertScheduler:
         customers: Callable[[], list[int]],
         every_s: float,
         clock: Callable[[], float] = time.time,
+        may_run: Callable[[], bool] = lambda: True,
     ) -> None:
         self.engine = engine
+        self.may_run = may_run
         self.customers = customers
         self.every_s = every_s
         self._clock = clock
@@ -113,7 +118,7 @@ class AlertScheduler:
             return 0
         ran = 0
         for customer_id in customers:
-            if self._stopping.is_set():
+            if self._stopping.is_set() or not self.may_run():
                 break
             try:
                 ran += self.engine.run(customer_id, now - SETTLE_S, now)
@@ -123,4 +128,5 @@ class AlertScheduler:
 
     def _run(self) -> None:
         while not self._stopping.wait(self.every_s):
-            self.tick()
+            if self.may_run():
+                self.tick()

@@ -1,5 +1,19 @@
 """The query cache: answers of named queries, kept until new data arrives for the times they read.
 
+Two ways of hearing of new data, one for each way the store is shared:
+- this process's inserts: the store's insert listener tells the cache what arrived (`invalidate`), exactly (by
+  customer and times). With the embedded engine that is all there is: one process owns a data directory.
+- every process's inserts, when the store is a server that other processes write to: an entry carries the
+  `Versions` of the store's data that the answer read, read before the query ran, and a lookup gives the
+  versions read now; an entry is served only to a lookup whose versions are its own. `SmartQueryService` reads
+  the versions of the `views` partitions (by day of the view's start) of every day from `event_max_late_s` before
+  its span to `event_max_ahead_s` after it: every row a named query reads (of `views`, the rollups, the stored
+  days) comes from the events of a view that started in those days (the ingest window refuses an event further
+  from its view's start), and an insert of such events adds a part, so raises the version
+  (`Store.partition_versions`), of its view's day of `views`. Exact across processes and coarse: any customer's
+  new views of a day within a week after a span drop its answers, so recent periods are rarely served from the
+  cache of a busy service. With the embedded engine no versions are read (None).
+
 Invariants (thread-safe; no IO):
 - an entry is keyed by the validated request (`SmartQuery`: customer, query, period, granularity, filters,
   page), so a hit is an identical request and its answer the one computed for it;
@@ -7,6 +21,7 @@ Invariants (thread-safe; no IO):
   times overlaps it;
 - an answer computed while an overlapping arrival happened is not stored (`put` with the `ticket` taken
   before the query ran), so no entry is older than the data it was computed from;
+- an entry is answered only to a lookup with the `Versions` it was stored with;
 - bounded: at most `max_entries` entries holding at most `max_bytes` bytes of answers in all; the least
   recently used go first.
 """
@@ -19,6 +34,9 @@ from dataclasses import dataclass
 
 from sightline.smartquery.spec import SmartQuery
 from sightline.store.base import DataArrival
+
+Versions = tuple[tuple[str, int], ...] | None
+"""The versions of the store's data an answer read ((partition, version), sorted), or None when not checked."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +53,7 @@ class _Entry:
     start_ms: int
     end_ms: int
     answer: Answer
+    versions: Versions
 
 
 class ResultCache:
@@ -55,9 +74,13 @@ class ResultCache:
         with self._lock:
             return self._seq
 
-    def get(self, key: SmartQuery) -> Answer | None:
+    def get(self, key: SmartQuery, versions: Versions = None) -> Answer | None:
+        """The answer kept for `key` with `versions` (read now), if any; one kept with others is dropped."""
         with self._lock:
             entry = self._entries.get(key)
+            if entry is not None and entry.versions != versions:
+                self._drop(key)
+                entry = None
             if entry is None:
                 self.misses += 1
                 return None
@@ -65,10 +88,13 @@ class ResultCache:
             self._entries.move_to_end(key)
             return entry.answer
 
-    def put(self, key: SmartQuery, span_ms: tuple[int, int], answer: Answer, ticket: int) -> bool:
-        """Keep `answer` for `key`, which read the times [start, end) of `span_ms`, unless data that overlaps
-        them arrived since `ticket` was taken (or too long ago to tell). True when kept."""
-        entry = _Entry(key.customer_id, span_ms[0], span_ms[1], answer)
+    def put(
+        self, key: SmartQuery, span_ms: tuple[int, int], answer: Answer, ticket: int, versions: Versions = None
+    ) -> bool:
+        """Keep `answer` for `key`, which read the times [start, end) of `span_ms` (and the data of `versions`, read
+        before it ran), unless data that overlaps them arrived since `ticket` was taken (or too long ago to tell).
+        True when kept."""
+        entry = _Entry(key.customer_id, span_ms[0], span_ms[1], answer, versions)
         with self._lock:
             if ticket < self._seq - len(self._arrivals):
                 return False

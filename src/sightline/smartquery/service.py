@@ -2,9 +2,11 @@
 
 `SmartQueryService.run` records the query as running, answers from the cache when allowed and possible,
 else prints the query's SELECT and runs it on the store tagged with its queryId, then records how it
-ended (`done`, `failed` or `cancelled`). `cancel` stops a running query by its queryId, wherever it is:
-waiting for a store session, running in the engine, or about to be sent. The store's failures are raised
-as they are, for the API to answer.
+ended (`done`, `failed` or `cancelled`). With a store other processes write to (`views_reach` given), the cache
+is checked against the versions of the days whose views the query may read (`smartquery.cache`), read before it
+runs. `cancel`
+stops a running query by its queryId, wherever it is: waiting for a store session, running in the engine, or
+about to be sent. The store's failures are raised as they are, for the API to answer.
 """
 
 from __future__ import annotations
@@ -12,15 +14,17 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
 from sightline.query.ast import Select
 from sightline.query.pipeline import Compiled, fetch_value_page
 from sightline.query.printer import print_select
-from sightline.smartquery.cache import Answer, ResultCache
+from sightline.smartquery.cache import Answer, ResultCache, Versions
 from sightline.smartquery.catalog import NAMED_QUERIES, compile_named
 from sightline.smartquery.spec import RowLabels, SmartQuery
+from sightline.smartquery.stored_days import day_versions
 from sightline.smartquery.tracking import QueryRecord, QueryRegistry
 from sightline.store.base import QueryCancelledError, Store, StoreError
 from sightline.telemetry.context import observe_query
@@ -39,9 +43,19 @@ def store_tag(customer_id: int, query_id: str) -> str:
 
 class SmartQueryService:
     def __init__(
-        self, store: Store, render: Render, cache: ResultCache | None = None, registry: QueryRegistry | None = None
+        self,
+        store: Store,
+        render: Render,
+        cache: ResultCache | None = None,
+        registry: QueryRegistry | None = None,
+        *,
+        views_reach: tuple[timedelta, timedelta] | None = None,
     ) -> None:
+        """`views_reach`, when other processes write to the store: how long before and after the times a query
+        reads the views whose rows it reads may have started (an event is stored at most `event_max_late_s` after
+        and `event_max_ahead_s` before its view's start: `ingest.window`)."""
         self.store = store
+        self.views_reach = views_reach
         self.render = render
         self.cache = cache or ResultCache()
         self.registry = registry or QueryRegistry()
@@ -55,14 +69,15 @@ class SmartQueryService:
         query_id = query_id or str(uuid.uuid4())
         self.registry.start(query.customer_id, query_id, query.name, owner)
         try:
-            cached = self.cache.get(query) if use_cache else None
+            versions = self._versions(query) if use_cache else None
+            cached = self.cache.get(query, versions) if use_cache else None
             if cached is not None:
                 self.registry.finish(query.customer_id, query_id, "done", cached.total, cached=True)
                 return query_id, cached
             ticket = self.cache.ticket()
             answer = self._compute(query, query_id)
             if use_cache:
-                self.cache.put(query, _span_ms(query), answer, ticket)
+                self.cache.put(query, _span_ms(query), answer, ticket, versions)
         except QueryCancelledError:
             self.registry.finish(query.customer_id, query_id, "cancelled")
             raise
@@ -74,6 +89,18 @@ class SmartQueryService:
             raise
         self.registry.finish(query.customer_id, query_id, "done", answer.total)
         return query_id, answer
+
+    def _versions(self, query: SmartQuery) -> Versions:
+        """The versions of the `views` partitions of the days whose views `query` may read, when other processes
+        write to the store (None otherwise: this process hears of every insert)."""
+        if self.views_reach is None:
+            return None
+        start_ms, end_ms = _span_ms(query)
+        before, after = self.views_reach
+        first, last = _utc_day(start_ms - before // _MS), _utc_day(end_ms - 1 + after // _MS)
+        return tuple(
+            sorted((day.isoformat(), v) for day, v in day_versions(self.store).items() if first <= day <= last)
+        )
 
     def compiled(self, query: SmartQuery) -> tuple[SmartQuery, Compiled]:
         """The query with what the store holds ready for it (its spec's `plan`), and its compiled form."""
@@ -133,6 +160,13 @@ class SmartQueryService:
                 return current
             time.sleep(_CANCEL_RETRY_S)  # between the registry and the store: try again
         return self.registry.wait(customer_id, query_id, max(0.0, deadline - time.monotonic()))
+
+
+_MS = timedelta(milliseconds=1)
+
+
+def _utc_day(ms: int) -> date:
+    return datetime.fromtimestamp(ms / 1000, UTC).date()
 
 
 def _span_ms(query: SmartQuery) -> tuple[int, int]:

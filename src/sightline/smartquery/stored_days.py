@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 SETTLE = timedelta(hours=1)
 """How long after its end a day is first stored: most views that play past midnight have ended by then (an
 event of a later one changes the day's version, and the day is stored again)."""
+LEASE = "stored-days"
+"""The lease (`auth.leases`) under which one process of the service refreshes the stored days."""
 RETIRE_AFTER = timedelta(minutes=10)
 """How long a superseded slice is kept for the queries that planned with it (longer than any query runs)."""
 
@@ -186,13 +188,21 @@ def _retire(store: Store, days_of: DayTable, customer_id: int, recorded: list[Sl
 
 class Refresher:
     """Runs `refresh_days` every `every_s`, on a thread of its own, for the customers `customers()` lists,
-    until `stop` (which waits for the slice under way, so that the store can be closed after it). A round
-    that fails is logged, and the next round tries again."""
+    until `stop` (which waits for the slice under way, so that the store can be closed after it); only while
+    `may_run()` (this process holds the `LEASE`), which is asked before each slice. A round that fails is logged,
+    and the next round tries again."""
 
-    def __init__(self, store: Store, customers: Callable[[], list[int]], every_s: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        customers: Callable[[], list[int]],
+        every_s: float,
+        may_run: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.store = store
         self.customers = customers
         self.every_s = every_s
+        self.may_run = may_run
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sightline-stored-days", daemon=True)
 
@@ -205,10 +215,15 @@ class Refresher:
 
     def _run(self) -> None:
         while not self._stopping.wait(self.every_s):
+            if not self.may_run():
+                continue
             try:
-                refresh_days(self.store, self.customers(), datetime.now(UTC), self._stopping.is_set)
+                refresh_days(self.store, self.customers(), datetime.now(UTC), self._stop_slicing)
             except Exception:
                 logger.exception("storing past days' viewing sessions failed; trying again in %s s", self.every_s)
+
+    def _stop_slicing(self) -> bool:
+        return self._stopping.is_set() or not self.may_run()
 
 
 def outdated_slices(store: Store) -> dict[str, int]:

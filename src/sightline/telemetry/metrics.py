@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
+from sightline.auth.leases import LeaseKeeper
 from sightline.smartquery.cache import ResultCache
 from sightline.store import quarantine, spool
 from sightline.store.writer import BatchingWriter
@@ -91,11 +92,12 @@ class Telemetry:
         for _, message in refused:
             self.events_refused.labels(format_name, refusal_reason(message)).inc()
 
-    def watch(self, writer: BatchingWriter, cache: ResultCache) -> None:
-        """Read the writer, its spool and the query cache at each scrape (instead of those watched before)."""
+    def watch(self, writer: BatchingWriter, cache: ResultCache, leases: LeaseKeeper | None = None) -> None:
+        """Read the writer, its spool, the query cache and the leases at each scrape (instead of those watched
+        before)."""
         if self._state is not None:
             self.registry.unregister(self._state)
-        self._state = StateCollector(writer, cache)
+        self._state = StateCollector(writer, cache, leases)
         self.registry.register(self._state)
 
     def exposition(self) -> bytes:
@@ -105,10 +107,11 @@ class Telemetry:
 
 @dataclass(frozen=True)
 class StateCollector(Collector):
-    """The writer's counters, the spool's depth and the query cache's, read when scraped."""
+    """The writer's counters, the spool's depth, the query cache's and the leases held, read when scraped."""
 
     writer: BatchingWriter
     cache: ResultCache
+    leases: LeaseKeeper | None = None
 
     def collect(self) -> Iterable[Metric]:
         stats = self.writer.stats()
@@ -152,3 +155,12 @@ class StateCollector(Collector):
         yield CounterMetricFamily("sightline_query_cache_misses", "Named queries not in the cache.", self.cache.misses)
         yield GaugeMetricFamily("sightline_query_cache_entries", "Answers in the query cache.", len(self.cache))
         yield GaugeMetricFamily("sightline_query_cache_bytes", "Bytes of the answers in the cache.", self.cache.bytes)
+        if self.leases is not None:
+            held = GaugeMetricFamily(
+                "sightline_lease_held",
+                "1 while this process holds the lease of a once-only work, else 0.",
+                labels=["lease"],
+            )
+            for name, holds in self.leases.held().items():
+                held.add_metric([name], 1.0 if holds else 0.0)
+            yield held

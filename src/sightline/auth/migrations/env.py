@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from sightline.alerts import outbox  # noqa: F401  (its tables are on Base's metadata too)
+from sightline.auth import leases  # noqa: F401  (so is its table)
 from sightline.auth.models import Base
 
 connection: Connection = context.config.attributes["connection"]
