@@ -26,12 +26,12 @@ from bare_rows import bare_insert_sql
 from benchlib import by_hand, median, write_section
 from sightline.settings import Settings
 from sightline.simulate import SimulationConfig, run_simulation, simulate
-from sightline.store import EmbeddedStore, open_store
+from sightline.store import Store, open_store
 
 BARE_CHUNK_ROWS = 1_000_000
 
 
-def _open(directory: str, views: bool) -> EmbeddedStore:
+def _open(directory: str, views: bool) -> Store:
     store = open_store(Settings(data_dir=Path(directory)))
     if not views:
         names = (

@@ -22,7 +22,7 @@ from pathlib import Path
 from benchlib import by_hand, git_revision, machine
 from sightline.settings import Settings
 from sightline.simulate import SimulationConfig, simulate
-from sightline.store import EmbeddedStore, open_store
+from sightline.store import Store, open_store
 
 
 def _cpu_s() -> float:
@@ -30,7 +30,7 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _insert(store: EmbeddedStore, config: SimulationConfig) -> tuple[int, float, float]:
+def _insert(store: Store, config: SimulationConfig) -> tuple[int, float, float]:
     """Events inserted, wall seconds and CPU seconds of the inserts alone."""
     events, wall, cpu = 0, 0.0, 0.0
     for chunk in simulate(config):
@@ -42,7 +42,7 @@ def _insert(store: EmbeddedStore, config: SimulationConfig) -> tuple[int, float,
     return events, wall, cpu
 
 
-def _tables(store: EmbeddedStore) -> list[dict[str, int | str]]:
+def _tables(store: Store) -> list[dict[str, int | str]]:
     names = store.query(
         by_hand("SELECT name FROM system.tables WHERE database = currentDatabase() AND engine LIKE '%MergeTree'")
     )
@@ -58,7 +58,7 @@ def _tables(store: EmbeddedStore) -> list[dict[str, int | str]]:
     return rows
 
 
-def _beacon_rate(store: EmbeddedStore) -> tuple[int, float, float]:
+def _beacon_rate(store: Store) -> tuple[int, float, float]:
     """Views, events per second of a view's span (first to last event, over every view), and the mean span (s)."""
     row = store.query(
         by_hand(

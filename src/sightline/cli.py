@@ -1,4 +1,4 @@
-"""The `sightline` command: serve, migrate, simulate, demo, docs.
+"""The `sightline` command: serve, migrate, copy, simulate, demo, docs.
 
 Expected failures (a data directory owned by another process, a bad flag) print one line to stderr
 and exit with status 2; no traceback.
@@ -10,6 +10,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from sightline.alerts.cli import register_alert_commands
 from sightline.auth.cli import register_commands
@@ -23,6 +27,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         k: v
         for k, v in {
             "data_dir": args.data_dir,
+            "store_url": getattr(args, "store_url", None),
             "host": getattr(args, "host", None),
             "port": getattr(args, "port", None),
             "tls_cert": getattr(args, "tls_cert", None),
@@ -30,15 +35,30 @@ def _settings(args: argparse.Namespace) -> Settings:
         }.items()
         if v is not None
     }
-    return Settings(**overrides)
+    return _valid_settings(**overrides)
+
+
+def _valid_settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:  # one line per setting refused, no input in it (a URL's password)
+        raise ValueError("; ".join(_refused(problem) for problem in error.errors())) from None
+
+
+def _refused(problem: ErrorDetails) -> str:
+    name = ".".join(str(part) for part in problem["loc"])
+    message = problem["msg"].removeprefix("Value error, ")
+    return message if message.startswith(name) else f"{name}: {message}"
 
 
 def _serve(args: argparse.Namespace) -> None:
     from sightline.app import create_app
     from sightline.server import serve, tls_files
+    from sightline.store.opening import check_reachable
 
     settings = _settings(args)
     tls = tls_files(settings)
+    check_reachable(settings)
     serve(create_app(settings), settings, tls, log_level="info")
 
 
@@ -46,12 +66,14 @@ def _migrate(args: argparse.Namespace) -> None:
     from sightline.smartquery.stored_days import outdated_slices
     from sightline.store import open_store
     from sightline.store.migrations import MIGRATIONS, Migrated
+    from sightline.store.opening import store_name
 
     def report(migrated: Migrated) -> None:
         for line in migrated.lines():
             print(line)
 
-    store = open_store(_settings(args), report=report)
+    settings = _settings(args)
+    store = open_store(settings, report=report)
     try:
         for kind, count in outdated_slices(store).items():
             outdated = "1 day's slice" if count == 1 else f"{count} days' slices"
@@ -62,7 +84,33 @@ def _migrate(args: argparse.Namespace) -> None:
             )
     finally:
         store.close()
-    print(f"schema at version {MIGRATIONS[-1].version} in {args.data_dir or Settings().data_dir}")
+    print(f"schema at version {MIGRATIONS[-1].version} in {store_name(settings)}")
+
+
+def _copy(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from sightline.store import open_store
+    from sightline.store.copy import copy_events
+    from sightline.store.migrations import event_counts
+    from sightline.store.opening import store_name
+
+    scheme, _, directory = args.source.partition("://")
+    if scheme != "chdb" or not directory:
+        raise ValueError(f"--from must be chdb://DIR, the data directory to copy, not {args.source!r}")
+    source = open_store(_valid_settings(data_dir=Path(directory)))
+    try:
+        settings = _valid_settings(store_url=args.to)
+        destination = open_store(settings)
+        try:
+            total = sum(count for _, _, count in event_counts(source))
+            with tqdm(total=total, unit=" events", unit_scale=True, desc="copying") as bar:
+                copied = copy_events(source, destination, progress=bar.update)
+        finally:
+            destination.close()
+    finally:
+        source.close()
+    print(f"copied {copied.inserted} events to {store_name(settings)}; {copied.present} were there already")
 
 
 def _simulate(args: argparse.Namespace) -> None:
@@ -100,6 +148,9 @@ def _parser() -> argparse.ArgumentParser:
     def command(name: str, help_text: str, *, server: bool = False) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("--data-dir", type=Path, help="data directory (default ./sightline-data)")
+        sub.add_argument(
+            "--store-url", help="chdb:// (default) or clickhouse://USER:PASS@HOST:PORT/DB (docs/deploy.md)"
+        )
         if server:
             sub.add_argument("--host", help="address to listen on (default 127.0.0.1)")
             sub.add_argument("--port", type=int, help="port to listen on (default 8000)")
@@ -111,6 +162,10 @@ def _parser() -> argparse.ArgumentParser:
     command("migrate", "create or upgrade the schema, recount what a changed catalog derives").set_defaults(
         run=_migrate
     )
+    copy = commands.add_parser("copy", help="copy a data directory's events into a ClickHouse server")
+    copy.add_argument("--from", dest="source", required=True, help="chdb://DIR: the data directory")
+    copy.add_argument("--to", required=True, help="clickhouse://USER:PASS@HOST:PORT/DB (docs/architecture.md)")
+    copy.set_defaults(run=_copy)
     simulate = command("simulate", "write simulated traffic with ground truth")
     simulate.add_argument("--days", type=float, default=1.0, help="days of traffic ending at --end")
     simulate.add_argument("--end", help="end of the simulated period, ISO 8601 with a time zone (default now)")

@@ -32,7 +32,7 @@ from sightline.simulate.incidents import to_ms
 from sightline.simulate.live import LiveTraffic
 from sightline.simulate.traffic import SimulationConfig, prefetch, simulate
 from sightline.smartquery.subscribers import LOOKBACK
-from sightline.store import DataDirLock, EmbeddedStore, open_store
+from sightline.store import DataDirLock, Store, open_store
 from sightline.store.embedded import LOCK_FILE
 from sightline.store.writer import BatchingWriter
 
@@ -104,7 +104,7 @@ def history(config: SimulationConfig) -> SimulationConfig:
     return replace(config, start=config.start - LOOKBACK, end=config.start, rate=HISTORY_RATE, given_incidents=())
 
 
-def seed(store: EmbeddedStore, config: SimulationConfig, live: LiveTraffic) -> int:
+def seed(store: Store, config: SimulationConfig, live: LiveTraffic) -> int:
     """Insert `config`'s traffic, after its `history`, up to its end; hand what its views do later to `live`. The
     events inserted. Small chunks (the history's) are inserted together, up to `config.chunk_events` rows: an
     insert costs the same whatever its size below that."""
@@ -121,7 +121,7 @@ def seed(store: EmbeddedStore, config: SimulationConfig, live: LiveTraffic) -> i
     return inserted
 
 
-def _insert(store: EmbeddedStore, tables: list[pa.Table]) -> int:
+def _insert(store: Store, tables: list[pa.Table]) -> int:
     """Insert `tables` as one batch and empty the list; the rows inserted (none when the list is empty: the last
     chunk may just have been inserted with the ones before it)."""
     if not tables:

@@ -12,13 +12,18 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 class Settings(BaseSettings):
     """Runtime configuration. `store_url` "chdb://" means the embedded engine in `data_dir`."""
 
-    model_config = SettingsConfigDict(env_prefix="SIGHTLINE_", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="SIGHTLINE_", frozen=True, hide_input_in_errors=True)
+    """Inputs are left out of validation errors: a store URL's password must never be shown."""
 
     data_dir: Path = Path("./sightline-data")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    store_url: str = "chdb://"
-    query_sessions: int = Field(default=2, ge=1, le=16, description="Parallel query sessions of the store.")
+    store_url: str = Field(
+        default="chdb://", description="The embedded engine (chdb://) or a ClickHouse server (store/url.py)."
+    )
+    query_sessions: int = Field(
+        default=2, ge=1, le=16, description="Parallel query sessions of the store (a server's: HTTP connections)."
+    )
     query_time_limit_s: float = Field(default=200.0, gt=0, description="Engine-enforced limit per query.")
     query_memory_limit_bytes: int = Field(default=4 * 1024**3, gt=0, description="Engine-enforced limit per query.")
     writer_max_rows: int = Field(default=100_000, ge=1, description="Rows that make the writer flush at once.")
@@ -145,6 +150,14 @@ class Settings(BaseSettings):
         description="Let webhooks reach loopback, private and link-local addresses (refused by default: a rule's "
         "URL must not reach the service's own network).",
     )
+
+    @field_validator("store_url")
+    @classmethod
+    def _store_url(cls, value: str) -> str:
+        from sightline.store.url import parse_store_url  # here: the store package imports this module
+
+        parse_store_url(value)
+        return value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

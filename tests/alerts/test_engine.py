@@ -29,7 +29,7 @@ from sightline.auth.service import AuthService, open_auth
 from sightline.query.period import Period
 from sightline.settings import Settings
 from sightline.simulate import Incident, SimulationConfig, simulate
-from sightline.store import EmbeddedStore, open_store
+from sightline.store import Store, open_store
 
 CUSTOMER = 1001
 END = datetime(2024, 5, 12, tzinfo=UTC)
@@ -48,7 +48,7 @@ RULES = [
 
 @dataclass
 class World:
-    store: EmbeddedStore
+    store: Store
     auth: AuthService
     sessions: sessionmaker[Session]
     incidents: dict[str, Incident]

@@ -36,6 +36,7 @@ from sightline.query.printer import (
     print_definition,
     print_delete,
     print_insert,
+    print_kill_query,
     print_partition_versions,
     print_select,
     print_session_setting,
@@ -109,6 +110,32 @@ def _views_of(customer_id: int) -> Select:
             "AND (`customer_id`, `ts`) IN (SELECT `customer_id`, toDateTime(`ts`) FROM Python(batch))",
             {"p0": 4, "p1": 5},
         ),
+        (
+            print_batch_insert(
+                BatchInsert(
+                    "events", ("customer_id", "ts"), (Column("customer_id"), Func("toDateTime", (Column("ts"),)))
+                ),
+                {},
+                (("customer_id", "UInt32"), ("ts", "Int64")),
+            ),
+            "INSERT INTO `events` (`customer_id`, `ts`) SELECT `customer_id`, toDateTime(`ts`) "
+            "FROM input('customer_id UInt32, ts Int64') FORMAT ArrowStream",
+            {},
+        ),
+        (
+            print_batch_stored(
+                BatchStored(
+                    BatchInsert("events", ("customer_id",), (Column("customer_id"),)),
+                    ("customer_id",),
+                    Binary("=", Column("customer_id"), Param(4, "UInt32")),
+                ),
+                "sent_keys",
+            ),
+            "SELECT count() AS n FROM `events` WHERE `customer_id` = {p0:UInt32} "
+            "AND (`customer_id`) IN (SELECT `customer_id` FROM `sent_keys`)",
+            {"p0": 4},
+        ),
+        (print_kill_query("sightline-1"), "KILL QUERY WHERE query_id = {p0:String} SYNC", {"p0": "sightline-1"}),
         (print_session_setting("max_execution_time", 200.0), "SET max_execution_time = 200.0", {}),
         (print_session_setting("output_format_float_precision", 4), "SET output_format_float_precision = 4", {}),
         (
@@ -178,6 +205,14 @@ def test_a_batch_is_matched_by_columns_its_insert_stores() -> None:
     insert = BatchInsert("events", ("customer_id",), (Column("customer_id"),))
     with pytest.raises(ValueError, match="a key of columns the insert stores"):
         BatchStored(insert, ("view_id",), Binary("=", Column("customer_id"), Integer(1)))
+
+
+@pytest.mark.parametrize(
+    "sent", [(("ts", "String') FROM events --"),), (("ts'", "String"),), (("ts", "Nullable(String)"),)]
+)
+def test_the_structure_of_a_sent_batch_is_of_names_and_allowed_types(sent: tuple[tuple[str, str], ...]) -> None:
+    with pytest.raises(ValueError, match="not a column of a sent batch"):
+        print_batch_insert(BatchInsert("events", ("ts",), (Column("ts"),)), {}, sent)
 
 
 def test_a_statement_is_made_by_the_printer_alone() -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from sightline.settings import Settings
 from sightline.simulate import SimulationConfig, simulate
-from sightline.store import EmbeddedStore, open_store
+from sightline.store import Store, open_store
 
 DAY = SimulationConfig(
     start=datetime(2024, 5, 4, tzinfo=UTC),
@@ -37,7 +37,7 @@ def day() -> SimulatedDay:
 
 
 @pytest.fixture(scope="module")
-def loaded_store(day: SimulatedDay, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStore]:
+def loaded_store(day: SimulatedDay, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """The day inserted in 5 batches of shuffled rows: every view arrives in several, out of order.
 
     Module-scoped: chDB opens one data directory per process at a time, so it must be closed before

@@ -6,38 +6,35 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
 from sightline.ingest.native import BATCH, to_event_table
-from sightline.store import DataArrival, EmbeddedStore, QueryCancelledError
+from sightline.store import DataArrival, QueryCancelledError, Store
 from sightline.store.layout import arrivals_of
 from tests.handwritten import by_hand
+from tests.store.conftest import OpenStore
 
 LONG_QUERY = "SELECT count() AS n FROM numbers(100000000000) WHERE sipHash64(number) % 7 = 3 SETTINGS max_threads = 1"
 """Minutes of work on one core: it ends only when cancelled (or at the store's time limit)."""
 
 
 @pytest.fixture
-def one_session_store(tmp_path: Path) -> Iterator[EmbeddedStore]:
-    opened = EmbeddedStore(tmp_path / "data", query_sessions=1, time_limit_s=120)
-    yield opened
-    opened.close()
+def one_session_store(open_backend: OpenStore) -> Store:
+    return open_backend(query_sessions=1, query_time_limit_s=120)
 
 
 class Running:
     """A query on a thread of its own; `error` is what it raised, `seconds` how long it took."""
 
-    def __init__(self, store: EmbeddedStore, sql: str, tag: str) -> None:
+    def __init__(self, store: Store, sql: str, tag: str) -> None:
         self.error: BaseException | None = None
         self.seconds = 0.0
         self.thread = threading.Thread(target=self._run, args=(store, sql, tag))
         self.thread.start()
 
-    def _run(self, store: EmbeddedStore, sql: str, tag: str) -> None:
+    def _run(self, store: Store, sql: str, tag: str) -> None:
         began = time.perf_counter()
         try:
             store.query(by_hand(sql), tag=tag)
@@ -50,7 +47,7 @@ class Running:
         assert not self.thread.is_alive(), "the query did not end"
 
 
-def test_a_running_query_is_cancelled_by_its_tag(one_session_store: EmbeddedStore) -> None:
+def test_a_running_query_is_cancelled_by_its_tag(one_session_store: Store) -> None:
     running = Running(one_session_store, LONG_QUERY, "q-long")
     time.sleep(1.0)  # it runs in the engine by now
     began = time.perf_counter()
@@ -62,7 +59,7 @@ def test_a_running_query_is_cancelled_by_its_tag(one_session_store: EmbeddedStor
     assert not one_session_store.cancel("q-long")  # ended: nothing to cancel
 
 
-def test_a_query_waiting_for_a_session_is_cancelled_before_it_runs(one_session_store: EmbeddedStore) -> None:
+def test_a_query_waiting_for_a_session_is_cancelled_before_it_runs(one_session_store: Store) -> None:
     holder = Running(one_session_store, LONG_QUERY, "q-holder")
     time.sleep(0.5)
     waiting = Running(one_session_store, "SELECT 1 AS x", "q-waiting")
@@ -75,7 +72,7 @@ def test_a_query_waiting_for_a_session_is_cancelled_before_it_runs(one_session_s
     holder.join(timeout=20)
 
 
-def test_tags_are_checked(store: EmbeddedStore) -> None:
+def test_tags_are_checked(store: Store) -> None:
     assert not store.cancel("never-seen")
     with pytest.raises(ValueError, match="not a query tag"):
         store.query(by_hand("SELECT 1"), tag="x'; KILL")
@@ -88,7 +85,7 @@ def _batch(customer_id: int, start_ms: int, offsets_ms: list[int]) -> pa.Table:
     return to_event_table(customer_id, [BATCH.validate_python({"view_id": str(view_id), "events": rows})])
 
 
-def test_listeners_hear_each_customer_and_the_span_of_times_stored(store: EmbeddedStore) -> None:
+def test_listeners_hear_each_customer_and_the_span_of_times_stored(store: Store) -> None:
     heard: list[tuple[DataArrival, ...]] = []
     store.add_insert_listener(heard.append)
     start = 1_780_000_000_000

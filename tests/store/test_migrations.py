@@ -14,7 +14,7 @@ import pytest
 from sightline.catalog import DIMENSION_HASHES, DIMENSIONS, ROLLUPS
 from sightline.ingest.native import BATCH, to_event_table
 from sightline.settings import Settings
-from sightline.store import EmbeddedStore, open_store, spool
+from sightline.store import EmbeddedStore, Store, open_store, spool
 from sightline.store.migrations import MIGRATIONS, apply_migrations
 from sightline.store.schema import event_columns
 from sightline.store.writer import BatchingWriter
@@ -53,7 +53,7 @@ def batch(view: int, events: list[dict[str, Any]], **dimensions: Any) -> pa.Tabl
     return to_event_table(CUSTOMER, [model])
 
 
-def columns(store: EmbeddedStore, table: str) -> list[str]:
+def columns(store: Store, table: str) -> list[str]:
     described = store.query(
         by_hand(
             "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String} "
@@ -65,7 +65,7 @@ def columns(store: EmbeddedStore, table: str) -> list[str]:
     return names
 
 
-def views(store: EmbeddedStore) -> dict[str, dict[str, Any]]:
+def views(store: Store) -> dict[str, dict[str, Any]]:
     rows = store.query(
         by_hand(
             "SELECT toString(view_id) AS id, sum(play_ms) AS play, max(play_requested) AS attempts, max(cdn) AS cdn, "

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from sightline.settings import Settings
-from sightline.store import EmbeddedStore, StoreError, open_store, quarantine, spool, units
+from sightline.store import EmbeddedStore, Store, StoreError, open_store, quarantine, spool, units
 from sightline.store.layout import ViewEvents
 from sightline.store.spool import Batch
 from sightline.store.writer import BatchingWriter
@@ -49,7 +49,7 @@ def months_apart(customer: int, n: int) -> Batch:
     return run(customer, n, ts=times)
 
 
-def counts(store: EmbeddedStore) -> dict[int, tuple[int, int, int]]:
+def counts(store: Store) -> dict[int, tuple[int, int, int]]:
     """Per customer: events, views, and play_ms summed in the hourly rollup."""
     events = store.query(by_hand("SELECT customer_id AS c, count() AS n FROM events GROUP BY c")).to_pylist()
     views = store.query(by_hand("SELECT customer_id AS c, uniqExact(view_id) AS n FROM views GROUP BY c")).to_pylist()

@@ -44,6 +44,8 @@ FUNCTIONS: frozenset[str] = frozenset(
         # the parts' states and view columns (query/parts.py), the columns of an events batch (store/layout.py)
         "quantileDDStateIf", "quantileTDigestStateIf", "toDateTime64", "fromUnixTimestamp64Milli", "toUUID",
         "UUIDNumToString",
+        # a customer's events in the layout of a batch (store/layout.py: `sightline copy`)
+        "UUIDStringToNum",
     }
 )  # fmt: skip
 

@@ -49,6 +49,7 @@ from sightline.query.ast import (
 )
 
 _PARAM_TYPE = re.compile(r"^(String|UInt8|UInt16|UInt32|UInt64|Int64|Float64|DateTime|UUID|Array\((UInt64|Int64)\))$")
+_INPUT_TYPE = re.compile(r"^(UInt8|UInt16|UInt32|UInt64|Int64|Float32|Float64|String|FixedString\(16\))$")
 _JOINS = {"LEFT": "LEFT OUTER JOIN", "FULL": "FULL OUTER JOIN"}
 _PRECEDENCE = {"OR": 1, "AND": 2, "=": 3, "!=": 3, "<": 3, "<=": 3, ">": 3, ">=": 3, "+": 4, "-": 4, "*": 5, "/": 5}
 
@@ -244,24 +245,43 @@ def print_delete(delete: Delete) -> Statement:
     )
 
 
-def print_batch_insert(insert: BatchInsert, settings: Mapping[str, Setting]) -> Statement:
-    """`INSERT INTO table (columns) SELECT values FROM Python(batch) SETTINGS …` (see `BatchInsert`)."""
+BatchStructure = tuple[tuple[str, str], ...]
+"""The columns of a batch sent to a server, (name, ClickHouse type) each: the structure of `input(…)`, or of an
+external table (`print_batch_stored`)."""
+
+
+def print_batch_insert(
+    insert: BatchInsert, settings: Mapping[str, Setting], sent: BatchStructure | None = None
+) -> Statement:
+    """`INSERT INTO table (columns) SELECT values FROM Python(batch) SETTINGS …` (see `BatchInsert`); for a batch
+    `sent` to a server as the insert's data, `… FROM input('name Type, …') SETTINGS … FORMAT ArrowStream`."""
     printer = _Printer()
     names = ", ".join(f"`{name}`" for name in insert.columns)
     values = ", ".join(printer.expr(value) for value in insert.values)
-    sql = f"INSERT INTO `{insert.table}` ({names}) SELECT {values} FROM Python(batch)"
-    return Statement(sql, printer.params, _PRINTED).with_settings(settings)
+    source = "Python(batch)" if sent is None else f"input('{_structure(sent)}')"
+    sql = f"INSERT INTO `{insert.table}` ({names}) SELECT {values} FROM {source}"
+    statement = Statement(sql, printer.params, _PRINTED).with_settings(settings)
+    return statement if sent is None else Statement(f"{statement.sql} FORMAT ArrowStream", statement.params, _PRINTED)
 
 
-def print_batch_stored(count: BatchStored) -> Statement:
+def _structure(sent: BatchStructure) -> str:
+    for name, clickhouse_type in sent:  # printed as they are, inside a quoted literal
+        if not IDENTIFIER.match(name) or not _INPUT_TYPE.match(clickhouse_type):
+            raise ValueError(f"not a column of a sent batch: {name!r} {clickhouse_type!r}")
+    return ", ".join(f"{name} {clickhouse_type}" for name, clickhouse_type in sent)
+
+
+def print_batch_stored(count: BatchStored, external: str | None = None) -> Statement:
     """`SELECT count() AS n FROM table WHERE within AND (key) IN (SELECT key's values FROM Python(batch))` (see
-    `BatchStored`)."""
+    `BatchStored`); from the `external` table that a server receives with the query, when one is named."""
+    if external is not None and not IDENTIFIER.match(external):
+        raise ValueError(f"not an identifier: {external!r}")
     printer = _Printer()
     stored = dict(zip(count.insert.columns, count.insert.values, strict=True))
     within = printer.expr(count.within, _PRECEDENCE["AND"] + 1)
     keys = ", ".join(f"`{name}`" for name in count.key)
     values = ", ".join(printer.expr(stored[name]) for name in count.key)
-    batch = f"SELECT {values} FROM Python(batch)"
+    batch = f"SELECT {values} FROM " + ("Python(batch)" if external is None else f"`{external}`")
     sql = f"SELECT count() AS n FROM `{count.insert.table}` WHERE {within} AND ({keys}) IN ({batch})"
     return Statement(sql, printer.params, _PRINTED)
 
@@ -277,6 +297,12 @@ def print_kill_tagged(tag: str) -> Statement:
     """Stops the queries whose `log_comment` is `tag` (`Statement.with_settings`), waiting until they have stopped;
     answers a row per query stopped."""
     return Statement("KILL QUERY WHERE Settings['log_comment'] = {p0:String} SYNC", {"p0": tag}, _PRINTED)
+
+
+def print_kill_query(query_id: str) -> Statement:
+    """Stops the query of a server whose `query_id` is `query_id`, waiting until it has stopped; answers a row per
+    query stopped."""
+    return Statement("KILL QUERY WHERE query_id = {p0:String} SYNC", {"p0": query_id}, _PRINTED)
 
 
 def print_partition_versions(table: str, cluster: str | None = None) -> Statement:

@@ -1,4 +1,5 @@
-"""ClickHouse IO: the `Store` protocol, the embedded chDB backend, migrations and the batching writer."""
+"""ClickHouse IO: the `Store` protocol, the embedded chDB backend and the server backend, migrations and the
+batching writer."""
 
 from sightline.store.base import (
     DataArrival,
@@ -8,8 +9,10 @@ from sightline.store.base import (
     QueryTimeoutError,
     Store,
     StoreError,
+    StoreUnavailableError,
 )
-from sightline.store.embedded import DataDirLock, EmbeddedStore, open_store
+from sightline.store.embedded import DataDirLock, EmbeddedStore
+from sightline.store.opening import open_store
 
 __all__ = [
     "DataArrival",
@@ -21,5 +24,6 @@ __all__ = [
     "QueryTimeoutError",
     "Store",
     "StoreError",
+    "StoreUnavailableError",
     "open_store",
 ]

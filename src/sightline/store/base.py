@@ -50,6 +50,10 @@ class QueryCancelledError(StoreError):
     """The query was cancelled by `Store.cancel` before it finished."""
 
 
+class StoreUnavailableError(StoreError):
+    """The store's server cannot be reached, or refused the user: a one-line message without the password."""
+
+
 class DataDirectoryLockedError(StoreError):
     """Another process owns the data directory."""
 

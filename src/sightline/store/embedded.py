@@ -16,12 +16,11 @@ Invariants:
 from __future__ import annotations
 
 import fcntl
-import logging
 import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import UnionType
@@ -41,7 +40,6 @@ from sightline.query.printer import (
     print_partition_versions,
     print_session_setting,
 )
-from sightline.settings import Settings
 from sightline.store.base import (
     QUERY_TAG,
     DataDirectoryLockedError,
@@ -53,7 +51,7 @@ from sightline.store.base import (
     StoreError,
 )
 from sightline.store.layout import EVENTS_INSERT, arrivals_of, check_batch, events_stored
-from sightline.store.migrations import Migrated, SchemaStatement, migrate
+from sightline.store.migrations import SchemaStatement
 from sightline.store.units import MAX_PARTITIONS_PER_INSERT
 
 _TIMEOUT_CODE = "Code: 159."
@@ -81,8 +79,6 @@ _DEDUPLICATED: dict[str, Setting] = {
 }
 """The settings of an insert with a deduplication token (`insert_deduplication_token`, added per insert)."""
 
-
-logger = logging.getLogger(__name__)
 
 LOCK_FILE = "sightline.lock"
 PRIVATE_UMASK = 0o077
@@ -375,31 +371,3 @@ def _store_error(error: Exception) -> StoreError:
     if _CANCELLED_CODE in message:
         return QueryCancelledError(message)
     return StoreError(message)
-
-
-def open_store(
-    settings: Settings, lock: DataDirLock | None = None, report: Callable[[Migrated], None] | None = None
-) -> EmbeddedStore:
-    """The store that `settings.store_url` names, with its schema migrated to the newest version and its derived
-    tables rebuilt where the catalog changed (`migrations.migrate`; what it did goes to `report`, else to the
-    log); opened under `lock` when the caller took the data directory's lock already."""
-    if settings.store_url != "chdb://":
-        raise StoreError(f"unsupported store URL {settings.store_url!r}; this build supports chdb://")
-    store = EmbeddedStore(
-        settings.data_dir,
-        query_sessions=settings.query_sessions,
-        time_limit_s=settings.query_time_limit_s,
-        memory_limit_bytes=settings.query_memory_limit_bytes,
-        lock=lock,
-    )
-    try:
-        (report or _log)(migrate(store))
-    except Exception:
-        store.close()
-        raise
-    return store
-
-
-def _log(migrated: Migrated) -> None:
-    for line in migrated.lines():
-        logger.info("%s", line)

@@ -16,7 +16,22 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from sightline.catalog import DIMENSIONS, EVENT_FIELDS
-from sightline.query.ast import BatchInsert, BatchStored, Binary, Column, Expr, Func, InList, Param, Symbol
+from sightline.query.ast import (
+    Aliased,
+    BatchInsert,
+    BatchStored,
+    Binary,
+    Column,
+    Expr,
+    Func,
+    InList,
+    OrderBy,
+    Param,
+    Select,
+    Symbol,
+    Table,
+)
+from sightline.query.printer import BatchStructure
 from sightline.store.base import DataArrival
 from sightline.store.schema import event_columns
 
@@ -33,6 +48,12 @@ EVENT_SCHEMA = pa.schema(
     [(c.name, _KEY_TYPES.get(c.name) or _ARROW_TYPES.get(c.clickhouse_type, pa.string())) for c in event_columns()]
 )
 """The canonical Arrow schema of the layout: what `conform` makes of every batch."""
+_SENT_TYPES = {pa.binary(16): "FixedString(16)", pa.int64(): "Int64", pa.string(): "String"}
+EVENTS_SENT: BatchStructure = tuple(
+    (field.name, _SENT_TYPES.get(field.type) or next(n for n, t in _ARROW_TYPES.items() if t == field.type))
+    for field in EVENT_SCHEMA
+)
+"""The canonical layout as a server receives it (`conform`ed, in Arrow): the structure of the insert's input."""
 _ADDED_LATER = {d.name: d for d in DIMENSIONS if d.schema_version > 1}
 
 
@@ -63,6 +84,32 @@ def events_stored(customer_ids: list[int], low_ms: int, high_ms: int) -> BatchSt
 
 def _moment(ms: int) -> Func:
     return Func("fromUnixTimestamp64Milli", (Param(ms, "Int64"), Symbol("UTC")))
+
+
+def _copied_value(name: str) -> Expr:
+    """Column `name` of a batch from the column of `events` (the inverse of `_stored_value`); named by table,
+    as the batch's columns are aliased with the names of the table's."""
+    column = Column(name, "events")
+    if name == "view_id":
+        return Func("UUIDStringToNum", (Func("toString", (column,)),))
+    if name == "ts":
+        return Func("toUnixTimestamp64Milli", (column,))
+    if name == "event":
+        return Func("toString", (column,))
+    return column
+
+
+def stored_batch(customer_id: int, low_ms: int, high_ms: int) -> Select:
+    """`customer_id`'s events at times in [low_ms, high_ms) as a batch of this layout, in the order of their key
+    (so that the same events make the same batch)."""
+    ts = Column("ts", "events")
+    within = Binary("AND", Binary(">=", ts, _moment(low_ms)), Binary("<", ts, _moment(high_ms)))
+    return Select(
+        tuple(Aliased(_copied_value(name), name) for name in EVENT_COLUMN_NAMES),
+        Table("events", customer_id),
+        where=within,
+        order_by=tuple(OrderBy(Column(name, "events"), "ASC") for name in ("view_id", "seq", "ts")),
+    )
 
 
 def with_added_dimensions(batch: pa.Table) -> pa.Table:

@@ -90,6 +90,15 @@ def event_days(store: Store) -> list[int]:
     return [int(day) for day in days.column("day").to_pylist()]
 
 
+def event_counts(store: Store) -> list[tuple[int, int, int]]:
+    """(customer, day YYYYMMDD, events) of each customer's day that `events` holds, in order (`store.copy`)."""
+    read = _schema(
+        "SELECT customer_id, toYYYYMMDD(ts) AS day, count() AS n FROM events "
+        "GROUP BY customer_id, day ORDER BY customer_id, day"
+    )
+    return [(int(row["customer_id"]), int(row["day"]), int(row["n"])) for row in store.read_internal(read).to_pylist()]
+
+
 def _recounted(version: int) -> Callable[[Store], list[Ddl]]:
     return lambda store: recounted_ddl(version, event_days(store))
 
