@@ -235,10 +235,10 @@ def fetch_page(
     return Page([], total_of(first[0]) if first else 0)
 
 
-def fetch_rows(engine: Engine, compiled: Compiled, tag: str | None = None) -> Rows:
-    """Every row of `compiled`, in order and unpaged, as the engine reads them (the store: an Arrow table), under
-    `tag` when given: for clients that take the whole answer as columns (the alerts' series)."""
-    return engine.query(print_select(compiled.select), tag=tag)
+def fetch_rows(engine: Engine, compiled: Compiled) -> Rows:
+    """Every row of `compiled`, in order and unpaged, as the engine reads them (the store: an Arrow table): for
+    clients that take the whole answer as columns (the alerts' series)."""
+    return engine.query(print_select(compiled.select))
 
 
 _TOTAL_KEY = b',"' + TOTAL_RECORDS.encode() + b'":'
