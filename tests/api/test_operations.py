@@ -25,7 +25,7 @@ from sightline.ingest.format import REFUSAL_CODES
 from sightline.settings import Settings
 from sightline.telemetry.logs import JsonFormatter
 from tests.api.test_collect import batch, view_events
-from tests.ingest.mux_fixtures import load
+from tests.ingest.mux_fixtures import MAX_RECORDED_MS, MIN_RECORDED_MS, load
 from tests.times import ANY_PAST_S, RECENT_HOUR_MS
 
 CUSTOMER = 1001
@@ -189,8 +189,13 @@ def _mux(world: World, events: Callable[[list[Any]], list[Any]], shift_ms: int =
 
 
 def _mux_outside_window(world: World) -> int:
-    first = load("mp4_play_to_end")[0].events[0]
-    return _mux(world, lambda events: events, NINE_DAYS_AHEAD_MS - first["xst"])
+    times = [
+        value
+        for event in load("mp4_play_to_end")[0].events
+        for value in event.values()
+        if type(value) is int and MIN_RECORDED_MS <= value <= MAX_RECORDED_MS
+    ]
+    return _mux(world, lambda events: events, NINE_DAYS_AHEAD_MS - min(times))
 
 
 def _cmcd(world: World, *lines: str) -> int:
