@@ -10,17 +10,11 @@ docs/benchmarks.md (goals: ready within 90 s, peak ≤ 2 GiB).
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from bench_ports import free_port
 from benchlib import write_section
+from demo_process import running_demo
 
 READY_TIMEOUT_S = 300
 
@@ -32,51 +26,19 @@ def peak_rss_mib(pid: int) -> float:
     raise RuntimeError("no VmHWM in /proc status")
 
 
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=float, default=7.0)
     parser.add_argument("--live-seconds", type=float, default=60.0)
     args = parser.parse_args()
-    sightline = Path(sys.executable).parent / "sightline"
-    with tempfile.TemporaryDirectory() as directory:
-        port = free_port()
-        command = [
-            str(sightline),
-            "demo",
-            "--data-dir",
-            f"{directory}/data",
-            "--port",
-            str(port),
-            "--days",
-            str(args.days),
-        ]
-        started = time.perf_counter()
-        with open(f"{directory}/demo.log", "w") as log:
-            demo = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-            try:
-                while not healthy(f"http://127.0.0.1:{port}/healthz"):
-                    if demo.poll() is not None or time.perf_counter() - started > READY_TIMEOUT_S:
-                        raise SystemExit(f"demo did not come up: {Path(directory, 'demo.log').read_text()[-2000:]}")
-                    time.sleep(0.5)
-                ready_s = time.perf_counter() - started
-                peak_at_ready = peak_rss_mib(demo.pid)
-                time.sleep(args.live_seconds)
-                peak = peak_rss_mib(demo.pid)
-            finally:
-                os.killpg(demo.pid, signal.SIGTERM)
-                demo.wait(60)
+    with running_demo(args.days, READY_TIMEOUT_S) as demo:
+        peak_at_ready = peak_rss_mib(demo.pid)
+        time.sleep(args.live_seconds)
+        peak = peak_rss_mib(demo.pid)
     body = f"""
 | measure | value | goal |
 |---|---|---|
-| `sightline demo --days {args.days:g}` ready (`/healthz` 200), from process start | {ready_s:.1f} s | ≤ 90 s |
+| `sightline demo --days {args.days:g}` ready (`/healthz` 200), from process start | {demo.ready_s:.1f} s | ≤ 90 s |
 | peak resident memory (VmHWM) at ready | {peak_at_ready:,.0f} MiB | |
 | peak resident memory after {args.live_seconds:g} s of live traffic | {peak:,.0f} MiB | ≤ 2,048 MiB |
 """

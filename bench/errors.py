@@ -9,19 +9,16 @@ over HTTP with an `X-API-Key` (one kept-alive connection). Writes the `errors` s
 
 from __future__ import annotations
 
-import argparse
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 from benchlib import benchmark_app, by_hand, median, write_section
-from query import CUSTOMER, PLAN_LEVEL, START, Served, _load, _percentile
-from query_data import END
+from query import CUSTOMER, PLAN_LEVEL, START, Served, _percentile
+from query_data import END, benchmark_arguments, load_in_child
 from sightline.api.services import services
 from sightline.store import Store
 
@@ -154,15 +151,9 @@ def report(results: list[Result], loaded: dict[str, Any], repeats: int, warmup: 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=float, default=50e6)
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "sightline-bench-query")
-    parser.add_argument("--no-write", action="store_true", help="print the report instead of writing it")
-    args = parser.parse_args()
+    args = benchmark_arguments(__doc__, events=50e6, repeats=10, warmup=2)
     began = time.perf_counter()
-    loaded = _load(args.data_dir, args.events)
+    loaded = load_in_child(args.data_dir, args.events)
     with benchmark_app(args.data_dir, CUSTOMER, PLAN_LEVEL) as (app, key):
         served = Served(app)
         try:

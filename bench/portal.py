@@ -16,19 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page, sync_playwright
 
-from bench_ports import free_port
 from benchlib import median, write_section
+from demo_process import running_demo
 
 PAGES = ("kpis", "video", "ads", "insights", "analysis", "paths", "subscribers", "heatmap", "alerts", "views", "now")
 CHROMIUM = "/usr/bin/chromium"
@@ -41,14 +35,6 @@ _DRAWN = "() => performance.getEntriesByName('sightline:drawn').map(e => e.start
 _SHIPPED = """() => performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))
   .filter(e => e.entryType === 'navigation' || /\\/portal\\/.+\\.(js|css)$/.test(new URL(e.name).pathname))
   .map(e => ({name: new URL(e.name).pathname, bytes: e.encodedBodySize, kind: e.entryType}))"""
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 def open_and_time(page: Page, url: str, name: str) -> float:
@@ -98,33 +84,10 @@ def main() -> None:
     parser.add_argument("--days", type=float, default=7.0)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    sightline = Path(sys.executable).parent / "sightline"
-    with tempfile.TemporaryDirectory() as directory:
-        port = free_port()
-        command = [
-            str(sightline),
-            "demo",
-            "--data-dir",
-            f"{directory}/data",
-            "--port",
-            str(port),
-            "--days",
-            f"{args.days:g}",
-        ]
-        with open(f"{directory}/demo.log", "w") as log:
-            demo = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-            try:
-                started = time.perf_counter()
-                while not healthy(f"http://127.0.0.1:{port}/healthz"):
-                    if demo.poll() is not None or time.perf_counter() - started > READY_TIMEOUT_S:
-                        raise SystemExit(f"demo did not come up: {Path(directory, 'demo.log').read_text()[-2000:]}")
-                    time.sleep(0.5)
-                first = json.loads(Path(directory, "data", "demo.json").read_text())["customers"][0]
-                results = measure(f"http://127.0.0.1:{port}", first["username"], first["password"], args.runs)
-                load = os.getloadavg()
-            finally:
-                os.killpg(demo.pid, signal.SIGTERM)
-                demo.wait(60)
+    with running_demo(args.days, READY_TIMEOUT_S) as demo:
+        first = json.loads(Path(demo.data_dir, "demo.json").read_text())["customers"][0]
+        results = measure(demo.url, first["username"], first["password"], args.runs)
+        load = os.getloadavg()
     rows = "\n".join(
         f"| {r['page']} | {r['times'][0]:.2f} s | {median(r['times']):.2f} s | {max(r['times']):.2f} s | "
         f"{'yes' if median(r['times']) <= GOAL_S else '**no**'} | {r['js'] / 1024:,.1f} KiB | "

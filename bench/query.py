@@ -20,19 +20,13 @@ the same whatever the order of merges) before timing. Writes the `query` section
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -40,7 +34,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from benchlib import ClientProcess, benchmark_app, by_hand, median, write_section
-from query_data import CUSTOMERS, END
+from query_data import CUSTOMERS, END, benchmark_arguments, load_in_child
 from sightline.api.metrics import compiled
 from sightline.api.services import services
 from sightline.query.pipeline import MAX_LIMIT, envelope, fetch_json_page
@@ -535,24 +529,10 @@ def _findings(run: Run) -> list[str]:
     ]
 
 
-def _load(data_dir: Path, events: float) -> dict[str, Any]:
-    """Load (or reuse) the data directory in a child process: chDB opens one data directory per process."""
-    command = [sys.executable, str(Path(__file__).with_name("query_data.py")), str(data_dir), str(events)]
-    result = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
-    loaded: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
-    return loaded
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=float, default=50e6)
-    parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "sightline-bench-query")
-    parser.add_argument("--no-write", action="store_true", help="print the report instead of writing it")
-    args = parser.parse_args()
+    args = benchmark_arguments(__doc__, events=50e6, repeats=30, warmup=3)
     began = time.perf_counter()
-    loaded = _load(args.data_dir, args.events)
+    loaded = load_in_child(args.data_dir, args.events)
     with benchmark_app(args.data_dir, CUSTOMER, PLAN_LEVEL) as (app, key):
         queries = dashboard()
         print("measuring", flush=True)

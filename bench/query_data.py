@@ -6,14 +6,18 @@ it holds at least the events asked for (and was loaded with the same days and cu
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import math
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sightline.settings import Settings
 from sightline.simulate import SimulationConfig, run_simulation
@@ -81,6 +85,28 @@ def ensure_loaded(data_dir: Path, events: float) -> Loaded:
         )
     )
     return Loaded(summary.events, summary.views, config.scale, summary.seconds, False)
+
+
+def benchmark_arguments(
+    doc: str | None, *, events: float, repeats: int, warmup: int, data_dir: str = "sightline-bench-query"
+) -> argparse.Namespace:
+    """The command line of a benchmark over this data set: `--events`, `--repeats`, `--warmup`, `--data-dir`
+    (under the temporary directory by default) and `--no-write`."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=float, default=events)
+    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument("--warmup", type=int, default=warmup)
+    parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / data_dir)
+    parser.add_argument("--no-write", action="store_true", help="print the report instead of writing it")
+    return parser.parse_args()
+
+
+def load_in_child(data_dir: Path, events: float) -> dict[str, Any]:
+    """`ensure_loaded` in a child process (chDB opens one data directory per process): the `Loaded`, as a dict."""
+    command = [sys.executable, __file__, str(data_dir), str(events)]
+    result = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
+    loaded: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return loaded
 
 
 if __name__ == "__main__":  # `query_data.py DATA_DIR EVENTS`: progress on stderr, the `Loaded` as JSON on stdout

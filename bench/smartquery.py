@@ -22,23 +22,20 @@ docs/benchmarks.md.
 
 from __future__ import annotations
 
-import argparse
 import os
 import resource
-import tempfile
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 from benchlib import benchmark_app, by_hand, median, write_section
-from query import Served, _load, _percentile, _timed, _wait_for_merges
-from query_data import CUSTOMERS, END
+from query import Served, _percentile, _timed, _wait_for_merges
+from query_data import CUSTOMERS, END, benchmark_arguments, load_in_child
 from sightline.api.services import services
 from sightline.query.ast import Aliased, Column, Func, Select
 from sightline.query.period import Period
@@ -333,15 +330,9 @@ def _engine(measured: Engine) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=float, default=75e6)
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "sightline-bench-smartquery")
-    parser.add_argument("--no-write", action="store_true", help="print the report instead of writing it")
-    args = parser.parse_args()
+    args = benchmark_arguments(__doc__, events=75e6, repeats=15, warmup=2, data_dir="sightline-bench-smartquery")
     began = time.perf_counter()
-    loaded = _load(args.data_dir, args.events)
+    loaded = load_in_child(args.data_dir, args.events)
     if loaded["views"] < 5_000_000:
         raise SystemExit(f"{loaded['views']:,} views: the benchmark needs at least 5M (raise --events)")
     with benchmark_app(args.data_dir, CUSTOMER, PLAN_LEVEL) as (app, key):

@@ -96,7 +96,13 @@ def create_app(
         formats = Formats.for_settings(settings)
         states = SessionStates(settings.data_dir / SESSION_STATES, now_ms)
         adopt_legacy_log(settings.data_dir / "cmcd", states, formats.cmcd_reports, now_ms)
-        intake = Intake(pipeline, states, lambda dims, origin: enricher.enrich(dims, *origin), formats.all())
+        intake = Intake(
+            pipeline,
+            states,
+            lambda dims, origin: enricher.enrich(dims, *origin),
+            formats.all(),
+            count=app.state.telemetry.count_ingest,
+        )
         intake.recover(the_store)
         metadata = sessionmaker(auth.engine, expire_on_commit=False)
         app.state.services = Services(

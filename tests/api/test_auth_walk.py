@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.dependencies.models import Dependant
 from fastapi.testclient import TestClient
 
 from sightline.api.access import route_access
@@ -22,7 +21,7 @@ from sightline.api.deps import get_customer_scope, get_principal
 from sightline.auth.kinds import KeyKind
 from sightline.auth.plans import AccessRule, Caller
 from sightline.settings import Settings
-from tests.auth.fixtures import ManualClock, api_routes, auth_app
+from tests.auth.fixtures import ManualClock, api_routes, auth_app, dependencies
 
 A, B = 1001, 1002
 PLAN_A, PLAN_B = 6831, 6830
@@ -57,12 +56,6 @@ class Walk:
             query["planlevel"] = str(planlevel)
         path = self.path.replace("{customerId}", str(customer_id))
         return path + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
-
-
-def _dependencies(dependant: Dependant) -> Iterator[Dependant]:
-    yield dependant
-    for sub in dependant.dependencies:
-        yield from _dependencies(sub)
 
 
 @dataclass(frozen=True)
@@ -109,11 +102,11 @@ def _walks(app: FastAPI) -> list[Walk]:
     walks = []
     for route in api_routes(app):
         if route.path.startswith("/mm-apis/"):
-            calls = {d.call for d in _dependencies(route.dependant)}
+            calls = {d.call for d in dependencies(route.dependant)}
             assert get_principal in calls, f"{route.path} does not authenticate its caller"
             if "{customerId}" in route.path:
                 assert get_customer_scope in calls, f"{route.path} does not use CustomerScope"
-            query = [p for d in _dependencies(route.dependant) for p in d.query_params]
+            query = [p for d in dependencies(route.dependant) for p in d.query_params]
             required = tuple(sorted({p.alias for p in query if p.field_info.is_required()}))
             walks += [
                 Walk(method, route.path, required, rules[(method, route.path)]) for method in sorted(route.methods)

@@ -20,7 +20,7 @@ from sightline.ingest.snapshot_log import SnapshotLog
 from sightline.settings import Settings
 from sightline.store import open_store
 from tests.handwritten import by_hand
-from tests.server_process import FAST_WRITER, cli, free_port, serve
+from tests.server_process import FAST_WRITER, cli, free_port, kill, serve, under_load
 
 CUSTOMER = 5
 SENDERS = 3
@@ -62,16 +62,9 @@ def test_held_records_survive_sigkill_and_become_events_once(tmp_path: Path) -> 
     key = cli("ingestkeys", "create", "--data-dir", str(data_dir), "--customer", str(CUSTOMER))
     server = serve(data_dir, port, SERVER_ENV)
     acknowledged: Counter[int] = Counter()
-    stop = threading.Event()
-    senders = [threading.Thread(target=send_sessions, args=(port, key, i, acknowledged, stop)) for i in range(SENDERS)]
-    for sender in senders:
-        sender.start()
-    time.sleep(4)
-    os.killpg(server.pid, signal.SIGKILL)
-    server.wait(10)
-    stop.set()
-    for sender in senders:
-        sender.join(20)
+    with under_load(lambda first, stop: send_sessions(port, key, first, acknowledged, stop), SENDERS):
+        time.sleep(4)
+        kill(server)
     complete = [n for n, count in acknowledged.items() if count == len(REPORTS)]
     assert len(complete) > 20, "the load did not get going"
     log = SnapshotLog(data_dir / SESSION_STATES)  # reads what the kill left, as the restart will

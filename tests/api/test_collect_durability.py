@@ -17,7 +17,7 @@ from pathlib import Path
 from sightline.settings import Settings
 from sightline.store import open_store
 from tests.handwritten import by_hand
-from tests.server_process import FAST_WRITER, cli, free_port, serve
+from tests.server_process import FAST_WRITER, cli, free_port, kill, serve, under_load
 from tests.times import RECENT_HOUR_MS
 
 EVENTS_PER_BATCH = 50
@@ -52,21 +52,10 @@ def test_acknowledged_events_survive_sigkill(tmp_path: Path) -> None:
     key = cli("ingestkeys", "create", "--data-dir", str(data_dir), "--customer", "5")
     server = serve(data_dir, port, FAST_WRITER)
     acknowledged: list[int] = []
-    stop = threading.Event()
-    senders = [
-        threading.Thread(
-            target=send_until_refused, args=(f"http://127.0.0.1:{port}/collect", key, i, acknowledged, stop)
-        )
-        for i in range(2)
-    ]
-    for sender in senders:
-        sender.start()
-    time.sleep(4)
-    os.killpg(server.pid, signal.SIGKILL)
-    server.wait(10)
-    stop.set()
-    for sender in senders:
-        sender.join(20)
+    url = f"http://127.0.0.1:{port}/collect"
+    with under_load(lambda first, stop: send_until_refused(url, key, first, acknowledged, stop), 2):
+        time.sleep(4)
+        kill(server)
     assert len(acknowledged) > 10, "the load did not get going"
 
     restarted = serve(data_dir, port, FAST_WRITER)  # recovers by itself

@@ -30,7 +30,6 @@ from sightline.query.errors import ERROR_METRIC_NAMES
 from sightline.query.sessions import METRIC_FORMULAS, SESSION_FIELDS
 from sightline.settings import Settings
 from sightline.simulate import SimulationConfig, simulate
-from tests.api.test_auth_walk import _dependencies
 from tests.api.test_metrics_hostile import (
     EDGE_INTEGERS,
     END,
@@ -45,7 +44,7 @@ from tests.api.test_metrics_hostile import (
     _encoded_length,
     _joined,
 )
-from tests.auth.fixtures import api_routes
+from tests.auth.fixtures import api_routes, dependencies
 
 CUSTOMER, OTHER = 1001, 1002
 PLAN_LEVEL = 6831
@@ -138,7 +137,7 @@ def check_answer(response: httpx.Response, at_fault: Collection[str]) -> dict[st
 
 def test_the_hostile_strategies_cover_every_parameter(client: TestClient) -> None:
     [route] = [r for r in api_routes(client.app) if r.path == PATH + "/{customerId}"]  # type: ignore[arg-type]
-    names = {p.alias for d in _dependencies(route.dependant) for p in d.query_params}
+    names = {p.alias for d in dependencies(route.dependant) for p in d.query_params}
     assert set(PARAMETERS) == names | {"customerId"}
 
 
@@ -223,7 +222,7 @@ SESSION_LEGACY = ("agg", "count", "dimension")
 
 def test_the_session_strategies_cover_every_parameter(client: TestClient) -> None:
     [route] = [r for r in api_routes(client.app) if r.path == SESSIONS + "/{customerId}"]  # type: ignore[arg-type]
-    names = {p.alias for d in _dependencies(route.dependant) for p in d.query_params}
+    names = {p.alias for d in dependencies(route.dependant) for p in d.query_params}
     assert set(SESSION_PARAMETERS) == names | {"customerId"}
 
 

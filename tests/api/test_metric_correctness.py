@@ -8,7 +8,8 @@ definition here.
 The independent side never reads the catalog's SQL (`expression`, `condition`, `attribution`): each
 part is defined below in pandas from the events the simulator produced, with the attribution of
 DESIGN.md §4 (view outcomes in the bucket of the view's start, time-based quantities in the bucket of
-the event). Only the formula trees of `METRICS` are shared, evaluated here in Python.
+the event). Only the formula trees of `METRICS` are shared, evaluated in Python by the documented rule
+(`tests/catalog/formulas.by_the_rule`, which the catalog's tests hold the formulas to).
 
 One request per case answers every metric (a module-scoped cache); the per-metric tests read it, so a
 failure names the metric and the case. Should the combined request fail, each metric is requested alone.
@@ -33,13 +34,14 @@ from fastapi.testclient import TestClient
 from sightline.api.services import services
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
-from sightline.catalog.formula import Binary, Clamp, Const, Formula, Part, PeriodMs, Quantile, parts_of
+from sightline.catalog.formula import Binary, Clamp, Formula, Part, Quantile, parts_of
 from sightline.catalog.metrics import METRICS, MetricSpec
 from sightline.catalog.parts import PARTS, PartSpec
 from sightline.catalog.rollups import ROLLUPS
 from sightline.settings import Settings
 from sightline.simulate import SimulationConfig, simulate
 from tests.api.simulated import without_closing
+from tests.catalog.formulas import by_the_rule, quantile_key
 from tests.handwritten import by_hand
 
 CUSTOMER = 1001
@@ -522,33 +524,6 @@ def _interval(name: str, level: float | None, value: Any) -> Interval:
     return low * (1 - APPROXIMATE_QUANTILE), high * (1 + APPROXIMATE_QUANTILE)
 
 
-def evaluate(formula: Formula, env: Mapping[tuple[str, float | None], float | None], period_ms: float) -> float | None:
-    """The formula over the values of its parts (`(name, None)`) and quantiles (`(name, level)`);
-    None when a divisor is 0 or an operand has no value."""
-    if isinstance(formula, Part):
-        return env[(formula.name, None)]
-    if isinstance(formula, Quantile):
-        return env[(formula.name, formula.level)]
-    if isinstance(formula, Const):
-        return formula.value
-    if isinstance(formula, PeriodMs):
-        return period_ms
-    if isinstance(formula, Clamp):
-        inner = evaluate(formula.value, env, period_ms)
-        return None if inner is None else min(formula.high, max(formula.low, inner))
-    assert isinstance(formula, Binary)
-    left, right = evaluate(formula.left, env, period_ms), evaluate(formula.right, env, period_ms)
-    if left is None or right is None:
-        return None
-    if formula.op == "+":
-        return left + right
-    if formula.op == "-":
-        return left - right
-    if formula.op == "*":
-        return left * right
-    return None if right == 0 else left / right
-
-
 def _leaves(formula: Formula) -> set[tuple[str, float | None]]:
     if isinstance(formula, Part):
         return {(formula.name, None)}
@@ -566,8 +541,9 @@ def expected_range(formula: Formula, parts: Mapping[str, Any], period_ms: float)
     catalog is monotone in each part, so the extremes are at corners)."""
     leaves = sorted(_leaves(formula), key=lambda leaf: (leaf[0], leaf[1] or 0.0))
     ranges = [_interval(name, level, parts[name]) for name, level in leaves]
+    keys = [name if level is None else quantile_key(Quantile(name, level)) for name, level in leaves]
     corners = [
-        evaluate(formula, dict(zip(leaves, corner, strict=True)), period_ms)
+        by_the_rule(formula, dict(zip(keys, corner, strict=True)), period_ms)
         for corner in itertools.product(*[(None,) if r is None else sorted(set(r)) for r in ranges])
     ]
     values = [c for c in corners if c is not None]

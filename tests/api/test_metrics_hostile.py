@@ -44,6 +44,7 @@ from sightline.query.pipeline import explanation
 from sightline.query.request import MetricQueryParams, parse_metric_query
 from sightline.settings import Settings
 from sightline.simulate import SimulationConfig, simulate
+from tests.hostile import FRAGMENTS, NUMBER
 
 CUSTOMER = 1001
 OTHER_CUSTOMER = 1002  # has data too, but the key is not its
@@ -203,64 +204,6 @@ def _encoded_length(text: str) -> int:
     return len(quote(text, safe=""))
 
 
-FRAGMENTS = (
-    "",
-    " ",
-    "' OR 1=1 --",
-    "'); DROP TABLE events; --",
-    "); DROP TABLE events; --",
-    "`",
-    "`events`",
-    "{p0:String}",
-    "{p1:UInt32}",
-    "{customer_id:UInt32}",
-    "\\",
-    "\\\\",
-    "\\N",
-    "\\x55S",
-    "\\'",
-    "%00",
-    "%",
-    "\x00",
-    "\t",
-    "\n",
-    "\r\n",
-    "\x1b[31m",
-    "\x7f",
-    "\u0085",
-    "\u202e",
-    "\ufeff",
-    "\u3000",
-    "😀",
-    "İ",
-    "ﬃ",
-    "[",
-    "]",
-    "][",
-    "|",
-    "||",
-    "=",
-    "!",
-    "!=",
-    ">=",
-    ",",
-    ",,",
-    ";",
-    "--",
-    "/*",
-    "*/",
-    ")",
-    "(",
-    '"',
-    "null",
-    "None",
-    "true",
-    "SELECT 1",
-    "UNION ALL SELECT * FROM system.users",
-    "timestamp",
-    "viewercount",
-    "country",
-)
 NUMBERS = (
     "0",
     "-0",
@@ -311,11 +254,6 @@ RAW: st.SearchStrategy[str] = st.one_of(
 SOME_DIMENSION = st.sampled_from([d.name for d in DIMENSIONS])
 SOME_METRIC = st.sampled_from([m.name for m in METRICS])
 QOE_METRIC = st.sampled_from(list(PER_VIEW_METRICS))
-NUMBER = st.one_of(
-    st.integers(min_value=-(2**63), max_value=2**63 - 1).map(str),
-    st.floats(allow_nan=False, allow_infinity=False).map(repr),
-    st.sampled_from(["1e308", "-0", ".5", "5.", "+3", "1E-400", "-1.7976931348623157e308"]),
-)
 
 
 def _joined(*parts: st.SearchStrategy[str]) -> st.SearchStrategy[str]:

@@ -21,7 +21,7 @@ from sightline.settings import Settings
 from sightline.store import open_store
 from tests.handwritten import by_hand
 from tests.ingest.mux_fixtures import load
-from tests.server_process import FAST_WRITER, cli, free_port, serve
+from tests.server_process import FAST_WRITER, cli, free_port, kill, serve, under_load
 
 CUSTOMER = 7
 SENDERS = 4
@@ -80,18 +80,11 @@ def test_mux_views_straddling_a_sigkill_are_stored_as_if_nothing_happened(tmp_pa
     key = cli("ingestkeys", "create", "--data-dir", str(data_dir), "--customer", str(CUSTOMER))
     server = serve(data_dir, port, FAST_WRITER)
     sent: dict[int, list[bool]] = {}
-    stop = threading.Event()
-    senders = [threading.Thread(target=send_players, args=(port, key, i, sent, stop)) for i in range(SENDERS)]
-    for sender in senders:
-        sender.start()
-    time.sleep(3)
-    os.killpg(server.pid, signal.SIGKILL)
-    server.wait(10)
-    server = serve(data_dir, port, FAST_WRITER)
-    time.sleep(2)
-    stop.set()
-    for sender in senders:
-        sender.join(60)
+    with under_load(lambda first, stop: send_players(port, key, first, sent, stop), SENDERS, join_s=60):
+        time.sleep(3)
+        kill(server)
+        server = serve(data_dir, port, FAST_WRITER)
+        time.sleep(2)
     os.killpg(server.pid, signal.SIGTERM)
     server.wait(30)
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
+import time
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,14 +21,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from sightline.api.services import services
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
+from sightline.ingest.format import REFUSAL_CODES
 from sightline.settings import Settings
 from sightline.telemetry.logs import JsonFormatter
-from sightline.telemetry.metrics import REFUSAL_REASONS
 from tests.api.test_collect import batch, view_events
-from tests.ingest.mux_fixtures import load
+from tests.ingest.mux_fixtures import MAX_RECORDED_MS, MIN_RECORDED_MS, load
 from tests.times import ANY_PAST_S, RECENT_HOUR_MS
 
 CUSTOMER = 1001
+OTHER_CUSTOMER = 1002
 TOKEN = "metrics-token-for-tests"
 PERIOD = f"start={RECENT_HOUR_MS // 1000 - 3600},end={RECENT_HOUR_MS // 1000 + 3600}"
 
@@ -37,6 +40,7 @@ class World:
     settings: Settings
     ingest_key: str
     api_key: str
+    other_ingest_key: str
 
 
 def _settings(data_dir: Path, **more: Any) -> Settings:
@@ -46,12 +50,16 @@ def _settings(data_dir: Path, **more: Any) -> Settings:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     data_dir = tmp_path_factory.mktemp("operations")
-    settings = _settings(data_dir, metrics_token=TOKEN, access_log=True, event_max_late_s=ANY_PAST_S)
+    settings = _settings(
+        data_dir, metrics_token=TOKEN, access_log=True, event_max_late_s=ANY_PAST_S, cmcd_reorder_window_s=0.2
+    )
     with TestClient(create_app(settings)) as client:
         accounts = client.app.state.auth.accounts  # type: ignore[attr-defined]
         accounts.add_customer(CUSTOMER, "Alpha", 6831)
+        accounts.add_customer(OTHER_CUSTOMER, "Beta", 6831)
         ingest_key = accounts.create_key(KeyKind.INGEST, CUSTOMER)[1]
-        yield World(client, settings, ingest_key, accounts.create_key(KeyKind.API, CUSTOMER)[1])
+        other_key = accounts.create_key(KeyKind.INGEST, OTHER_CUSTOMER)[1]
+        yield World(client, settings, ingest_key, accounts.create_key(KeyKind.API, CUSTOMER)[1], other_key)
 
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -110,7 +118,7 @@ def test_mux_events_count_as_mux_as_each_answer_says(world: World) -> None:
     assert accepted > 0
     assert moved("sightline_ingest_events_accepted_total", format="mux") == accepted
     refused_moved = sum(
-        moved("sightline_ingest_events_refused_total", format="mux", reason=reason) for reason in REFUSAL_REASONS
+        moved("sightline_ingest_events_refused_total", format="mux", reason=reason) for reason in REFUSAL_CODES
     )
     assert refused_moved == refused
     assert moved("sightline_ingest_events_accepted_total", format="native") == 0
@@ -132,6 +140,115 @@ def test_cmcd_records_count_as_cmcd(world: World) -> None:
 
     assert moved("sightline_ingest_events_accepted_total", format="cmcd") == 1
     assert moved("sightline_ingest_events_refused_total", format="cmcd", reason="invalid") == 1
+
+
+NINE_DAYS_AHEAD_MS = int(time.time() * 1000) + 9 * 86_400_000
+"""A time past the window of times the collector stores (1 day ahead by default)."""
+
+
+def _collect(world: World, body: dict[str, Any], key: str | None = None) -> int:
+    """Post a native batch; how many events the answer refuses."""
+    response = world.client.post("/collect", json=body, headers={"X-Ingest-Key": key or world.ingest_key})
+    assert response.status_code in (200, 400), response.text
+    return len(response.json()["refused"]) if response.status_code == 200 else 1
+
+
+def _native_invalid(world: World) -> int:
+    events = view_events(11)
+    events[1] = {**events[1], "startup_ms": "not a number"}
+    return _collect(world, batch(11, events))
+
+
+def _native_outside_window(world: World) -> int:
+    late = {"event": "heartbeat", "ts": NINE_DAYS_AHEAD_MS, "seq": 1}
+    return _collect(world, batch(12, [view_events(12)[0], late]))
+
+
+def _native_view_closed(world: World) -> int:
+    events = view_events(13)
+    assert _collect(world, batch(13, events)) == 0
+    return _collect(world, batch(13, [{**events[2], "seq": 9}]))
+
+
+def _native_foreign_view(world: World) -> int:
+    events = view_events(14)
+    assert _collect(world, batch(14, events[:1])) == 0
+    return _collect(world, batch(14, events[1:2]), key=world.other_ingest_key)
+
+
+def _mux(world: World, events: Callable[[list[Any]], list[Any]], shift_ms: int = 0) -> int:
+    """Post the first body of a recorded view, as a view of its own, its events changed by `events`; how many
+    events the answer refuses."""
+    first = load("mp4_play_to_end")[0]
+    payload = json.loads(first.replayed(world.ingest_key, f"ops-{uuid.uuid4()}", shift_ms))
+    payload["events"] = events(payload["events"])
+    headers = {"Content-Type": first.content_type, "User-Agent": first.user_agent}
+    response = world.client.post("/mux", content=json.dumps(payload), headers=headers)
+    assert response.status_code == 200, response.text
+    return len(response.json()["refused"])
+
+
+def _mux_outside_window(world: World) -> int:
+    times = [
+        value
+        for event in load("mp4_play_to_end")[0].events
+        for value in event.values()
+        if type(value) is int and MIN_RECORDED_MS <= value <= MAX_RECORDED_MS
+    ]
+    return _mux(world, lambda events: events, NINE_DAYS_AHEAD_MS - min(times))
+
+
+def _cmcd(world: World, *lines: str) -> int:
+    body = "".join(f"{line}\n" for line in lines)
+    response = world.client.post(f"/cmcd/{world.ingest_key}", content=body, headers={"Content-Type": "text/cmcd"})
+    assert response.status_code == 204, response.text
+    return 1
+
+
+def _cmcd_invalid(world: World) -> int:
+    sid = uuid.uuid4()
+    return _cmcd(
+        world, f'e=ps,sta=s,sid="{sid}",ts={RECENT_HOUR_MS},sn=0,v=2', f'e=ps,sid="{sid}",ts={RECENT_HOUR_MS},sn=1,v=2'
+    )
+
+
+REFUSE: dict[tuple[str, str], Callable[[World], int]] = {
+    ("native", "invalid"): _native_invalid,
+    ("native", "outside_window"): _native_outside_window,
+    ("native", "view_closed"): _native_view_closed,
+    ("native", "foreign_view"): _native_foreign_view,
+    ("mux", "invalid"): lambda world: _mux(world, lambda events: [*events, 42]),
+    ("mux", "env_key_mismatch"): lambda world: _mux(world, lambda events: [*events, {**events[0], "ake": "another"}]),
+    ("mux", "outside_window"): _mux_outside_window,
+    ("cmcd", "invalid"): _cmcd_invalid,
+    ("cmcd", "outside_window"): lambda world: _cmcd(
+        world, f'e=ps,sta=s,sid="{uuid.uuid4()}",ts={NINE_DAYS_AHEAD_MS},sn=0,v=2'
+    ),
+}
+"""For each format and code: what makes the collector refuse events with that code (and no other), and how
+many the client is told of (CMCD: one, never answered, refused when its record comes due)."""
+
+
+@pytest.mark.parametrize(("format_name", "code"), sorted(REFUSE))
+def test_each_refusal_counts_once_under_its_code(world: World, format_name: str, code: str) -> None:
+    before = scrape(world)
+    refused = REFUSE[format_name, code](world)
+    assert refused >= 1
+
+    def moved() -> dict[str, float]:
+        after = scrape(world)
+        name = "sightline_ingest_events_refused_total"
+        return {
+            reason: value(after, name, format=format_name, reason=reason)
+            - value(before, name, format=format_name, reason=reason)
+            for reason in REFUSAL_CODES
+        }
+
+    deadline = time.monotonic() + 5  # CMCD: refused when the collector's timer applies the record
+    while sum(moved().values()) < refused and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # and nothing more comes
+    assert moved() == {reason: refused if reason == code else 0 for reason in REFUSAL_CODES}
 
 
 def test_queries_are_timed_by_route_template_and_table_and_labels_name_no_customer(world: World) -> None:

@@ -18,14 +18,13 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from fastapi.dependencies.models import Dependant
 from fastapi.testclient import TestClient
 
 from sightline.api.access import route_access
 from sightline.auth.kinds import KeyKind, Role
 from sightline.auth.plans import Caller, RouteAccess
 from sightline.settings import Settings
-from tests.auth.fixtures import ManualClock, api_routes, auth_app
+from tests.auth.fixtures import ManualClock, api_routes, auth_app, dependencies
 from tests.ingest.mux_fixtures import load
 
 A, B = 1001, 1002
@@ -44,12 +43,6 @@ def _plausible(name: str) -> str:
     if name not in values:
         pytest.fail(f"no plausible value for the required query parameter {name!r}: add one")
     return values[name]
-
-
-def _dependencies(dependant: Dependant) -> Iterator[Dependant]:
-    yield dependant
-    for sub in dependant.dependencies:
-        yield from _dependencies(sub)
 
 
 @dataclass(frozen=True)
@@ -84,7 +77,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     }
     required = {}
     for route in api_routes(app):
-        query = [p for d in _dependencies(route.dependant) for p in d.query_params]
+        query = [p for d in dependencies(route.dependant) for p in d.query_params]
         for method in route.methods:
             required[method, route.path] = tuple(sorted({p.alias for p in query if p.field_info.is_required()}))
     with TestClient(app) as client:

@@ -105,6 +105,13 @@ def api_routes(app: FastAPI) -> list[RouteInfo]:
     ]
 
 
+def dependencies(dependant: Dependant) -> Iterator[Dependant]:
+    """A route's dependant and every dependency below it, depth first."""
+    yield dependant
+    for sub in dependant.dependencies:
+        yield from dependencies(sub)
+
+
 def auth_app(settings: Settings, clock: ManualClock) -> FastAPI:
     """The real app, its accounts service reading `clock`. Close `app.state.auth` when done."""
     app = create_app(settings)

@@ -112,9 +112,13 @@ def test_an_event_report_keeps_good_lines_and_names_the_bad_ones() -> None:
     )
     report = parse_event_report(body)
     assert [index for index, _ in report.records] == [0, 5]  # numbered among the non-blank lines
-    assert [index for index, _ in report.refused] == [1, 2, 4]
-    assert "sta" in report.refused[0][1]
-    assert "ts" in report.refused[1][1]
+    assert [(refusal.index, refusal.code) for refusal in report.refused] == [
+        (1, "invalid"),
+        (2, "invalid"),
+        (4, "invalid"),
+    ]
+    assert "sta" in report.refused[0].reason
+    assert "ts" in report.refused[1].reason
     assert report.unsupported == 1
 
 

@@ -211,9 +211,9 @@ def test_events_that_are_not_mux_events_are_refused_by_index() -> None:
     ]
     beacons, refused = parse_body({"events": events})
     assert [b.index for b in beacons] == [0]
-    assert [index for index, _ in refused] == [1, 2, 3, 4, 5, 6, 7]
-    assert "view_id" in refused[1][1]
-    assert "viewer_time" in refused[4][1]
+    assert [(refusal.index, refusal.code) for refusal in refused] == [(i, "invalid") for i in range(1, 8)]
+    assert "view_id" in refused[1].reason
+    assert "viewer_time" in refused[4].reason
 
 
 json_values = st.recursive(

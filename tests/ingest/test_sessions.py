@@ -31,8 +31,8 @@ def test_events_after_the_terminal_event_are_refused_with_their_index() -> None:
     sessions.admit(1, VIEW, {}, indexed(event(0, "play_request"), event(1, "error", fatal=1)), now_ms=0)
     later = sessions.admit(1, VIEW, {}, indexed(event(2), event(3)), now_ms=1)
     assert later.kept == []
-    assert [index for index, _ in later.refused] == [0, 1]
-    assert "closed" in later.refused[0][1]
+    assert [(refusal.index, refusal.code) for refusal in later.refused] == [(0, "view_closed"), (1, "view_closed")]
+    assert "closed" in later.refused[0].reason
 
 
 def test_first_frame_marks_the_view_started() -> None:
@@ -46,7 +46,8 @@ def test_a_view_id_of_another_customer_is_refused() -> None:
     sessions.admit(1, VIEW, {}, indexed(event(0)), now_ms=0)
     other = sessions.admit(2, VIEW, {}, indexed(event(1)), now_ms=0)
     assert other.kept == []
-    assert "another customer" in other.refused[0][1]
+    assert other.refused[0].code == "foreign_view"
+    assert "another customer" in other.refused[0].reason
 
 
 def test_rollback_lets_the_retry_count() -> None:

@@ -43,19 +43,20 @@ def test_an_event_is_kept_within_the_window_of_the_time_received_and_of_its_view
     admitted, refused = WINDOW.admit(view(start), at(ts), NOW)
     assert (admitted == at(ts), refused == []) == (kept, kept)
     if not kept:
-        assert "7 days before to 1 day after the time it is received" in refused[0][1]
+        assert "7 days before to 1 day after the time it is received" in refused[0].reason
+        assert refused[0].code == "outside_window"
 
 
 @pytest.mark.parametrize("start", [NOW - 7 * DAY - 1, NOW + DAY + 1, 0, 2**48 - 1])
 def test_a_view_whose_start_is_outside_the_window_refuses_every_event(start: int) -> None:
     admitted, refused = WINDOW.admit(view(start), at(NOW, NOW + 1), NOW)
     assert admitted == []
-    assert [index for index, _ in refused] == [0, 1]
-    assert "view_id's time" in refused[0][1]
+    assert [(refusal.index, refusal.code) for refusal in refused] == [(0, "outside_window"), (1, "outside_window")]
+    assert "view_id's time" in refused[0].reason
 
 
 def test_the_events_inside_are_kept_beside_those_outside_and_the_reason_names_the_window() -> None:
     admitted, refused = WINDOW.admit(view(NOW), at(NOW, NOW - 8 * DAY, NOW + 5, NOW + 2 * DAY), NOW)
     assert [index for index, _ in admitted] == [0, 2]
-    assert [index for index, _ in refused] == [1, 3]
-    assert refused[0][1].startswith("ts is outside 2026-05-27T20:26:40Z to 2026-05-29T20:26:40Z")
+    assert [(refusal.index, refusal.code) for refusal in refused] == [(1, "outside_window"), (3, "outside_window")]
+    assert refused[0].reason.startswith("ts is outside 2026-05-27T20:26:40Z to 2026-05-29T20:26:40Z")

@@ -3,7 +3,6 @@ attempts, the heatmap's three queries; values only as bound parameters and the t
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
 import pytest
@@ -17,10 +16,10 @@ from sightline.query.filters import And, Condition, FilterError
 from sightline.query.heatmap import assemble, cells_query, columns_query, time_labels
 from sightline.query.pipeline import RequestError
 from sightline.query.printer import print_select
+from tests.hostile import FILTER_VALUES, guarded_reads
 
 START = int(datetime(2024, 5, 4, tzinfo=UTC).timestamp())
 PERIOD = f"start={START},end={START + 86_400}"
-GUARD = re.compile(r"FROM `([a-z0-9_]+)` WHERE `customer_id` = \{(p[0-9]+):UInt32\}")
 
 
 def parse(**params: str | int) -> ErrorQuery:
@@ -81,20 +80,9 @@ def test_the_heatmap_queries() -> None:
     assert time_labels(hourly) == [START, START + 3600, START + 7200]
 
 
-def _reads(sql: str, params: dict[str, object]) -> list[str]:
-    """The tables read, after checking each has its own guard bound to customer 7."""
-    guards = GUARD.findall(sql)
-    assert sql.count("FROM `") == len(guards) == sql.count("`customer_id` = {p")
-    assert all(params[name] == 7 for _, name in guards)
-    return [table for table, _ in guards]
-
-
-VALUES = st.text(min_size=1, max_size=30).filter(lambda v: v.strip() and not re.search(r"[\x00-\x1f\x7f-\x9f\[\]|]", v))
-
-
 @settings(max_examples=80, deadline=None)
 @given(
-    value=VALUES,
+    value=FILTER_VALUES,
     field=st.sampled_from(["errorcode", "errormessage", "cdn", "country"]),
     aggby=st.lists(st.sampled_from(["errorcode", "cdn", "timestamp", "assetid"]), max_size=3, unique=True),
     qoe=st.booleans(),
@@ -110,7 +98,7 @@ def test_values_are_parameters_and_every_read_is_guarded(value: str, field: str,
     sql, params = compiled(value)
     assert sql == compiled("reference")[0]
     assert value.strip() in params.values()
-    reads = _reads(sql, params)
+    reads = guarded_reads(sql, params, 7)
     assert "error_events" in reads
     assert ("views" in reads) == qoe
 
@@ -125,7 +113,7 @@ def test_every_dimension_compiles_as_a_heatmap_column(dimension: str) -> None:
         cells_query(request.query, request.heatmap, ["X"], ["1" if dimension in ("season", "episode") else "a"]),
     ):
         sql, params = print_select(compile_errors(query).select)
-        assert _reads(sql, dict(params))
+        assert guarded_reads(sql, dict(params), 7)
 
 
 @pytest.mark.parametrize(("metrics", "kind"), [("errors,errorrate", int), ("errorrate,errors", float)])

@@ -9,7 +9,6 @@ names); the API keeps one test that its explain answer is this explanation.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +21,7 @@ from sightline.catalog.perview import PER_VIEW_METRICS
 from sightline.query.compile import compile_metrics
 from sightline.query.pipeline import explanation
 from sightline.query.request import MetricQueryParams, parse_metric_query
+from tests.hostile import FILTER_VALUES, NUMBER, guarded_reads
 
 CUSTOMER = 1001
 S, E = 1714780800, 1714867200
@@ -29,71 +29,8 @@ BASE: dict[str, Any] = {"metrics": "viewercount", "period": f"start={S},end={E}"
 STRING_DIMENSIONS = [d.name for d in DIMENSIONS if d.kind == "string"]
 NUMBER_DIMENSIONS = [d.name for d in DIMENSIONS if d.kind == "number"]
 OPERATORS = ["=", "!=", ">", ">=", "<", "<="]
-GUARD = re.compile(r"`customer_id` = \{(p[0-9]+):UInt32\}")
 PROPERTIES = settings(max_examples=200, deadline=None)
 
-FRAGMENTS = [
-    " ",
-    "' OR 1=1 --",
-    "'); DROP TABLE events; --",
-    "); DROP TABLE events; --",
-    "`",
-    "`events`",
-    "{p0:String}",
-    "{p1:UInt32}",
-    "{customer_id:UInt32}",
-    "\\",
-    "\\\\",
-    "\\N",
-    "\\x55S",
-    "\\'",
-    "%00",
-    "%",
-    "\t",
-    "\n",
-    "\u202e",
-    "\ufeff",
-    "\u3000",
-    "😀",
-    "İ",
-    "ﬃ",
-    "=",
-    "!",
-    "!=",
-    ">=",
-    ",",
-    ";",
-    "--",
-    "/*",
-    "*/",
-    ")",
-    "(",
-    '"',
-    "null",
-    "SELECT 1",
-    "UNION ALL SELECT * FROM system.users",
-    "timestamp",
-    "viewercount",
-    "country",
-]
-"""Hostile pieces the filter grammar takes inside a value (no brackets, bars or refused control characters)."""
-
-
-def _filter_value_ok(text: str) -> bool:
-    """A value the filter grammar accepts whole: non-blank, no brackets or bar, no refused characters."""
-    return bool(text.strip()) and not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\[\]|]", text)
-
-
-FILTER_VALUES = st.one_of(
-    st.sampled_from(FRAGMENTS),
-    st.lists(st.sampled_from(FRAGMENTS), min_size=2, max_size=5).map("".join),
-    st.text(min_size=1, max_size=40),
-).filter(_filter_value_ok)
-NUMBER = st.one_of(
-    st.integers(min_value=-(2**63), max_value=2**63 - 1).map(str),
-    st.floats(allow_nan=False, allow_infinity=False).map(repr),
-    st.sampled_from(["1e308", "-0", ".5", "5.", "+3", "1E-400", "-1.7976931348623157e308"]),
-)
 QOE_METRIC = st.sampled_from(sorted(PER_VIEW_METRICS))
 
 
@@ -106,14 +43,7 @@ def explain(params: Mapping[str, Any]) -> dict[str, Any]:
 def check_tenant_guard(plan: Mapping[str, Any]) -> None:
     """Every `FROM \\`table\\`` has its own `customer_id = {pN:UInt32}`, bound to the customer, as the first
     conjunct of the reading SELECT's WHERE."""
-    sql: str = plan["sql"]
-    reads = sql.count("FROM `")
-    guards = GUARD.findall(sql)
-    assert reads >= 1, sql
-    assert reads == len(guards) == sql.count("`customer_id` = {p"), sql
-    assert all(plan["params"][name] == CUSTOMER for name in guards), (guards, plan["params"])
-    for select in sql.split("FROM `")[1:]:
-        assert re.match(r"[a-z0-9_]+` WHERE `customer_id` = \{p[0-9]+:UInt32\}", select), select[:200]
+    assert guarded_reads(plan["sql"], plan["params"], CUSTOMER), plan["sql"]
 
 
 @PROPERTIES

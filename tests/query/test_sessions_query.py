@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import UTC, datetime
 
@@ -18,10 +17,10 @@ from sightline.query.request import MetricQueryParams
 from sightline.query.session_request import SessionParams, parse_session_query, wants_sessions
 from sightline.query.sessions import METRIC_FORMULAS, compile_sessions
 from sightline.query.timeline import compile_timeline, view_start
+from tests.hostile import FILTER_VALUES, guarded_reads
 
 START = int(datetime(2024, 5, 4, tzinfo=UTC).timestamp())
 PERIOD = f"start={START},end={START + 86_400}"
-GUARD = re.compile(r"FROM `([a-z0-9_]+)` WHERE `customer_id` = \{(p[0-9]+):UInt32\}")
 
 
 @pytest.mark.parametrize(
@@ -57,19 +56,9 @@ def test_keys_and_default_order(
     assert query.order_by == (order or ("viewercount", "DESC"))
 
 
-def _reads(sql: str, params: dict[str, object]) -> list[str]:
-    guards = GUARD.findall(sql)
-    assert sql.count("FROM `") == len(guards) == sql.count("`customer_id` = {p")
-    assert all(params[name] == 7 for _, name in guards)
-    return [table for table, _ in guards]
-
-
-VALUES = st.text(min_size=1, max_size=30).filter(lambda v: v.strip() and not re.search(r"[\x00-\x1f\x7f-\x9f\[\]|]", v))
-
-
 @settings(max_examples=80, deadline=None)
 @given(
-    value=VALUES,
+    value=FILTER_VALUES,
     field=st.sampled_from(["status", "errorcode", "cdn", "assetname"]),
     aggby=st.sampled_from(["sessionid", "cdn", "status,timestamp"]),
     metrics=st.lists(st.sampled_from(sorted(METRIC_FORMULAS)), min_size=1, max_size=4, unique=True),
@@ -93,7 +82,7 @@ def test_values_are_parameters_and_every_read_is_guarded(
     sql, params = compiled(value)
     assert sql == compiled("reference")[0]
     assert value.strip() in params.values()
-    assert _reads(sql, params) == ["views"]
+    assert guarded_reads(sql, params, 7) == ["views"]
 
 
 def test_a_timeline_reads_one_view_of_one_customer() -> None:
@@ -101,7 +90,7 @@ def test_a_timeline_reads_one_view_of_one_customer() -> None:
     start = view_start(view)
     assert start == datetime(2024, 5, 4, 21, 50, 32, 226000, tzinfo=UTC)
     sql, params = print_select(compile_timeline(7, view, start).page(100, 0))
-    assert _reads(sql, dict(params)) == ["events"]
+    assert guarded_reads(sql, dict(params), 7) == ["events"]
     assert str(view) in params.values()
     assert "ORDER BY `seq` ASC" in sql
     assert view_start(uuid.UUID("6ba7b810-9dad-11d1-80b4-00c04fd430c8")) is None  # not a UUIDv7

@@ -31,8 +31,7 @@ from sightline.catalog.metrics import MetricSpec
 from sightline.query.compile import TIMESTAMP, MetricQuery, compile_metrics
 from sightline.query.filters import Node
 from sightline.query.period import Granularity, Period
-from sightline.query.pipeline import Engine
-from sightline.query.printer import print_select
+from sightline.query.pipeline import Engine, fetch_rows
 
 Array = npt.NDArray[np.float64]
 DAY_S = 86_400
@@ -78,7 +77,7 @@ def leaves_query(
 
 def fetch(engine: Engine, query: MetricQuery) -> pa.Table:
     """The rows of `query`, as an Arrow table (columns: dimensions, `timestamp` in epoch s, parts)."""
-    table: pa.Table = engine.query(print_select(compile_metrics(query).select))
+    table: pa.Table = fetch_rows(engine, compile_metrics(query))
     return table
 
 

@@ -31,7 +31,6 @@ from sightline.api.collect import read_body
 from sightline.api.deps import AuthDep, FormatsDep, IntakeDep
 from sightline.api.enrichment import request_origin
 from sightline.api.errors import ApiError
-from sightline.api.observe import count_ingest
 from sightline.auth.plans import INGEST
 from sightline.auth.service import AuthService
 from sightline.ingest.cmcd_format import REPORT_MEDIA_TYPES
@@ -80,12 +79,9 @@ async def _event_report(
     except CollectError as error:
         raise _error(error.status, error.code, error.message, error.parameter) from None
     try:
-        outcome = await intake.take(formats.cmcd_reports, customer_id, decoded, request_origin(request))
+        await intake.take(formats.cmcd_reports, customer_id, decoded, request_origin(request))
     except IngestUnavailableError as error:
         raise _error(429, "overloaded", error.message, **{"Retry-After": str(error.retry_after_s)}) from error
-    count_ingest(
-        request, "cmcd", decoded.units, sorted(outcome.refused)
-    )  # records acknowledged; stored as their views order them
     return Response(status_code=204)
 
 

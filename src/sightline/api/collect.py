@@ -20,7 +20,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from sightline.api.access import access, request_body
 from sightline.api.enrichment import request_origin
 from sightline.api.errors import ApiError, error_response
-from sightline.api.observe import count_ingest
 from sightline.api.services import accounts, services
 from sightline.auth.plans import INGEST
 from sightline.ingest.collect import MAX_BODY_BYTES, inflate_body, is_compressed
@@ -113,12 +112,11 @@ async def collect(request: Request) -> Response:
     except IngestUnavailableError as error:
         raise unavailable(error) from error
     refused = sorted(outcome.refused)
-    count_ingest(request, "native", outcome.accepted, refused)
     if not outcome.accepted and refused:
-        detail = "; ".join(f"event {index}: {reason}" for index, reason in refused[:5])
+        detail = "; ".join(f"event {refusal.index}: {refusal.reason}" for refusal in refused[:5])
         raise ApiError(400, "no_valid_event", f"no event of the batch can be stored: {detail}", "events")
     answer = {"accepted": outcome.accepted, "duplicates": outcome.duplicates,
-              "refused": [{"index": i, "reason": r} for i, r in refused]}  # fmt: skip
+              "refused": [{"index": refusal.index, "reason": refusal.reason} for refusal in refused]}  # fmt: skip
     return Response(json.dumps(answer, separators=(",", ":")), media_type="application/json")
 
 

@@ -14,10 +14,12 @@ thread-pool hops per request (~2 ms, bench/query.py).
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import ASGIApp
 
 from sightline.alerts.alert_store import AlertStore
 from sightline.alerts.store import RuleStore
@@ -32,72 +34,32 @@ from sightline.smartquery.service import SmartQueryService
 from sightline.store import Store
 from sightline.store.writer import BatchingWriter
 
+T = TypeVar("T")
 _NUMBER = re.compile(r"[0-9]{1,18}")
 _bearer = HTTPBearer(auto_error=False, description="An access token from `POST /generateOAuthToken`.")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="A customer's API key.")
 
 
-async def get_store(request: Request) -> Store:
-    return services(request.app).store
+def _of_app(part: Callable[[ASGIApp], T]) -> Callable[[Request], Awaitable[T]]:
+    """The dependency that answers `part` of the request's app (its services, or its accounts)."""
+
+    async def dependency(request: Request) -> T:
+        return part(request.app)
+
+    return dependency
 
 
-StoreDep = Annotated[Store, Depends(get_store)]
-
-
-async def get_writer(request: Request) -> BatchingWriter:
-    return services(request.app).writer
-
-
-WriterDep = Annotated[BatchingWriter, Depends(get_writer)]
-
-
-async def get_intake(request: Request) -> Intake:
-    return services(request.app).intake
-
-
-IntakeDep = Annotated[Intake, Depends(get_intake)]
-
-
-async def get_formats(request: Request) -> Formats:
-    return services(request.app).formats
-
-
-FormatsDep = Annotated[Formats, Depends(get_formats)]
-
-
-async def get_media_origin(request: Request) -> MediaOrigin:
-    return services(request.app).media_origin
-
-
+StoreDep = Annotated[Store, Depends(_of_app(lambda app: services(app).store))]
+WriterDep = Annotated[BatchingWriter, Depends(_of_app(lambda app: services(app).writer))]
+IntakeDep = Annotated[Intake, Depends(_of_app(lambda app: services(app).intake))]
+FormatsDep = Annotated[Formats, Depends(_of_app(lambda app: services(app).formats))]
+get_media_origin = _of_app(lambda app: services(app).media_origin)
+"""Overridden by tests that serve media from elsewhere."""
 MediaOriginDep = Annotated[MediaOrigin, Depends(get_media_origin)]
-
-
-async def get_smartquery(request: Request) -> SmartQueryService:
-    return services(request.app).smartquery
-
-
-SmartQueryDep = Annotated[SmartQueryService, Depends(get_smartquery)]
-
-
-async def get_alert_rules(request: Request) -> RuleStore:
-    return services(request.app).alert_rules
-
-
-AlertRulesDep = Annotated[RuleStore, Depends(get_alert_rules)]
-
-
-async def get_alerts(request: Request) -> AlertStore:
-    return services(request.app).alerts
-
-
-AlertsDep = Annotated[AlertStore, Depends(get_alerts)]
-
-
-async def get_auth(request: Request) -> AuthService:
-    return accounts(request.app)
-
-
-AuthDep = Annotated[AuthService, Depends(get_auth)]
+SmartQueryDep = Annotated[SmartQueryService, Depends(_of_app(lambda app: services(app).smartquery))]
+AlertRulesDep = Annotated[RuleStore, Depends(_of_app(lambda app: services(app).alert_rules))]
+AlertsDep = Annotated[AlertStore, Depends(_of_app(lambda app: services(app).alerts))]
+AuthDep = Annotated[AuthService, Depends(_of_app(accounts))]
 
 
 async def get_principal(

@@ -22,7 +22,6 @@ from sightline.api.collect import Refusal, read_inflated, unavailable
 from sightline.api.deps import AuthDep, FormatsDep, IntakeDep
 from sightline.api.enrichment import request_origin
 from sightline.api.errors import ApiError
-from sightline.api.observe import count_ingest
 from sightline.auth.plans import INGEST
 from sightline.ingest.format import CollectError, Message
 from sightline.ingest.native import MAX_EVENTS
@@ -74,8 +73,7 @@ async def mux_beacons(request: Request, auth: AuthDep, intake: IntakeDep, format
         outcome = await intake.take(formats.mux, customer_id, decoded, request_origin(request))
     except IngestUnavailableError as error:
         raise unavailable(error) from error
-    count_ingest(request, "mux", outcome.accepted, sorted(outcome.refused))
-    refused = [Refusal(index=index, reason=reason) for index, reason in sorted(outcome.refused)]
+    refused = [Refusal(index=refusal.index, reason=refusal.reason) for refusal in sorted(outcome.refused)]
     return MuxResponse(
         accepted=outcome.accepted, duplicates=outcome.duplicates, ignored=outcome.ignored, refused=refused
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.routing import iter_route_contexts
@@ -120,12 +120,6 @@ class RequestTelemetry:
             access_logger.info(
                 "%s %s %d", method, scope["path"], status, extra={"status": status, "duration_ms": seconds * 1000}
             )
-
-
-def count_ingest(request: Request, format_name: str, accepted: int, refused: Iterable[tuple[int, str]]) -> None:
-    """Count the events of one ingest request: `accepted` acknowledged, the `(index, reason)`s `refused`."""
-    telemetry: Telemetry = request.app.state.telemetry
-    telemetry.count_ingest(format_name, accepted, refused)
 
 
 router = APIRouter(tags=["operations"])

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sightline.catalog import DIMENSIONS
+from sightline.ingest.format import Refusal
 from sightline.ingest.structured_fields import InnerList, Item, Member, StructuredFieldError, Token, parse_dictionary
 
 SUPPORTED_VERSIONS = (1, 2)
@@ -80,11 +81,11 @@ class CmcdRecord:
 
 @dataclass(frozen=True, slots=True)
 class EventReport:
-    """An event-mode body: its usable records, the lines refused (index, reason), and how many lines
+    """An event-mode body: its usable records, the lines refused, and how many lines
     were dropped for an unsupported version."""
 
     records: list[tuple[int, CmcdRecord]]
-    refused: list[tuple[int, str]]
+    refused: list[Refusal]
     unsupported: int
 
 
@@ -221,7 +222,7 @@ def parse_event_report(body: str) -> EventReport:
     if len(numbered) > MAX_RECORDS:
         raise CmcdError(f"a report holds at most {MAX_RECORDS} records")
     records: list[tuple[int, CmcdRecord]] = []
-    refused: list[tuple[int, str]] = []
+    refused: list[Refusal] = []
     unsupported = 0
     for index, line in numbered:
         try:
@@ -230,13 +231,13 @@ def parse_event_report(body: str) -> EventReport:
             unsupported += 1
             continue
         except CmcdError as error:
-            refused.append((index, error.reason))
+            refused.append(Refusal(index, "invalid", error.reason))
             continue
         missing = [key for key, value in (("e", record.event), ("ts", record.ts), ("sid", record.sid)) if not value]
         if record.event == "ps" and record.state is None:
             missing.append("sta")
         if missing:
-            refused.append((index, f"an event record needs {', '.join(missing)}"))
+            refused.append(Refusal(index, "invalid", f"an event record needs {', '.join(missing)}"))
         else:
             records.append((index, record))
     return EventReport(records, refused, unsupported)

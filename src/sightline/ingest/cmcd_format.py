@@ -66,7 +66,7 @@ class CmcdReports(IngestFormat[CmcdRecord, SidState]):
                 raise CollectError(400, "unsupported_version", message_, "v")
             if not report.refused:
                 raise CollectError(400, "empty_report", "the report holds no record")
-            detail = "; ".join(f"record {index}: {reason}" for index, reason in report.refused[:5])
+            detail = "; ".join(f"record {refusal.index}: {refusal.reason}" for refusal in report.refused[:5])
             raise CollectError(400, "no_valid_record", f"no record of the report can be used: {detail}")
         return Decoded(_by_sid([record for _, record in report.records]), report.refused)
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sightline.ingest.format import CollectError, Decoded, IngestFormat, Message, Step, ViewBatch
+from sightline.ingest.format import CollectError, Decoded, IngestFormat, Message, Refusal, Step, ViewBatch
 from sightline.ingest.native import BATCH, EVENT, MAX_EVENTS, VIEW_DIMENSIONS, dimensions_of
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -40,7 +40,7 @@ class ParsedBatch:
     view_id: bytes
     dimensions: dict[str, Any]
     events: list[tuple[int, dict[str, Any]]]
-    refused: list[tuple[int, str]]
+    refused: list[Refusal]
 
 
 def _encoding(body: bytes, content_encoding: str | None) -> str | None:
@@ -150,14 +150,14 @@ def parse_decoded(payload: Any) -> ParsedBatch:
     return ParsedBatch(view_id.bytes, dimensions, *_event_by_event(events))
 
 
-def _event_by_event(events: list[Any]) -> tuple[list[tuple[int, dict[str, Any]]], list[tuple[int, str]]]:
+def _event_by_event(events: list[Any]) -> tuple[list[tuple[int, dict[str, Any]]], list[Refusal]]:
     """The valid events by index, and the reason each invalid one is refused."""
     kept, refused = [], []
     for index, raw in enumerate(events):
         try:
             kept.append((index, EVENT.validate_python(raw)))
         except ValidationError as error:
-            refused.append((index, _reason(error)))
+            refused.append(Refusal(index, "invalid", _reason(error)))
     return kept, refused
 
 

@@ -2,7 +2,7 @@
 
 A format turns what a player sends into the native event model (docs/beacon-format.md) in two pure steps:
 - `decode`: a request's body, headers and query → the units it carries (events, beacons, records), grouped by
-  the format's own session (a native view, a mux view, a CMCD `sid`), and the parts refused with the reason;
+  the format's own session (a native view, a mux view, a CMCD `sid`), and the parts refused (`Refusal`);
 - `advance`: a session's state and its new units → its next state and the native events they give, per view
   (`ViewBatch`). The input state is left as it was: a caller that cannot store the events keeps the old state.
 `ingest.intake.Intake` runs them for every format alike: it keeps each session's state in the one durable
@@ -17,12 +17,27 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar, get_args
 
 Unit = TypeVar("Unit")
 """What a request carries for a session: a native batch, a mux beacon, a CMCD record."""
 State = TypeVar("State")
 """What a format remembers of a session between requests (None: nothing yet)."""
+RefusalCode = Literal["invalid", "outside_window", "view_closed", "env_key_mismatch", "foreign_view"]
+"""Why an event (CMCD: a record) is refused alone, decided where it is refused: it fails validation; its time is
+outside the stored window (`ingest.window`); its view is closed (`ingest.sessions`); (mux) its env_key is not its
+body's; its view id is another customer's."""
+REFUSAL_CODES: tuple[RefusalCode, ...] = get_args(RefusalCode)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Refusal:
+    """An event (CMCD: a record) refused alone: its index in what was sent, why as a code (`RefusalCode`, what
+    the operator counts) and as a message for the client."""
+
+    index: int
+    code: RefusalCode
+    reason: str
 
 
 class CollectError(ValueError):
@@ -44,11 +59,11 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class Decoded(Generic[Unit]):
-    """A decoded request: its units by the format's session id (in the order sent), the parts refused
-    `(index, reason)`, and the ingest key when the format carries it in the body (mux's `env_key`)."""
+    """A decoded request: its units by the format's session id (in the order sent), the parts refused, and the
+    ingest key when the format carries it in the body (mux's `env_key`)."""
 
     sessions: dict[str, list[Unit]]
-    refused: list[tuple[int, str]] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
     key: str | None = None
 
     @property
@@ -70,11 +85,11 @@ class ViewBatch:
 @dataclass(frozen=True, slots=True)
 class Step(Generic[State]):
     """What `advance` gives: the session's next state (None: nothing to keep), the views' events to store,
-    and the units refused `(index, reason)`, ignored (no native event, or not placeable) and duplicated."""
+    and the units refused, ignored (no native event, or not placeable) and duplicated."""
 
     state: State | None
     views: list[ViewBatch]
-    refused: list[tuple[int, str]] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
     ignored: int = 0
     duplicates: int = 0
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from sightline.ingest.enrich import RequestOrigin
-from sightline.ingest.format import Decoded, IngestFormat, Step, ViewBatch
+from sightline.ingest.format import Decoded, IngestFormat, Refusal, Step, ViewBatch
 from sightline.ingest.pipeline import IngestPipeline, IngestUnavailableError
 from sightline.ingest.recovery import restore_views
 from sightline.ingest.session_states import NO_ORIGIN, Entry, SessionStates, Snapshot, StateKey
@@ -41,6 +41,9 @@ from sightline.store.base import Store
 logger = logging.getLogger(__name__)
 Unit = TypeVar("Unit")
 Enrich = Callable[[dict[str, Any], RequestOrigin], dict[str, Any]]
+Count = Callable[[str, int, Sequence[Refusal]], None]
+"""Where the intake counts what became of units (`Telemetry.count_ingest`): the format's name, the units
+acknowledged to a client, and the refusals."""
 TIMER_S = 0.1
 """How often the timer looks for sessions with work."""
 RETRY_MS = 1_000
@@ -54,12 +57,12 @@ def now_ms() -> int:
 @dataclass(slots=True)
 class Outcome:
     """What became of a request's units: events stored, duplicates dropped, units with no event to store,
-    and the parts refused `(index, reason)`."""
+    and the parts refused."""
 
     accepted: int = 0
     duplicates: int = 0
     ignored: int = 0
-    refused: list[tuple[int, str]] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
 
     def add(self, other: Outcome) -> None:
         self.accepted += other.accepted
@@ -72,8 +75,15 @@ def _counts(step: Step[Any]) -> Outcome:
     return Outcome(0, step.duplicates, step.ignored, list(step.refused))
 
 
+def _uncounted(format_name: str, acknowledged: int, refused: Sequence[Refusal]) -> None:
+    """`Count` of an intake whose outcomes nobody counts."""
+
+
 class Intake:
-    """The collector of one app: every format's sessions, over one pipeline and one `SessionStates`."""
+    """The collector of one app: every format's sessions, over one pipeline and one `SessionStates`. Each
+    outcome is counted once (`count`), when it is decided: a request's when it is answered (its units
+    acknowledged: events stored, CMCD records durable in the log; and its refusals), the refusals of events
+    stored later (the timer's, or an earlier outbox's) when they are stored."""
 
     def __init__(
         self,
@@ -82,10 +92,11 @@ class Intake:
         enrich: Enrich,
         formats: Sequence[IngestFormat[Any, Any]],
         *,
+        count: Count = _uncounted,
         max_held: int = 200_000,
         max_background: int = 1_000,
     ) -> None:
-        self.pipeline, self._states, self._enrich = pipeline, states, enrich
+        self.pipeline, self._states, self._enrich, self._count = pipeline, states, enrich, count
         self._formats = {fmt.name: fmt for fmt in formats if fmt.keeps_state}
         """The stateful formats by the name of their states (formats of one name share `advance`)."""
         self._max_held, self._max_background = max_held, max_background
@@ -114,6 +125,13 @@ class Intake:
         self, fmt: IngestFormat[Unit, Any], customer_id: int, decoded: Decoded[Unit], origin: RequestOrigin
     ) -> Outcome:
         """Step every session of `decoded` with its units, arrived now; returns once they are durable."""
+        outcome = await self._take(fmt, customer_id, decoded, origin)
+        self._count(fmt.name, decoded.units if fmt.acknowledged_when_logged else outcome.accepted, outcome.refused)
+        return outcome
+
+    async def _take(
+        self, fmt: IngestFormat[Unit, Any], customer_id: int, decoded: Decoded[Unit], origin: RequestOrigin
+    ) -> Outcome:
         at = now_ms()
         outcome = Outcome(refused=list(decoded.refused))
         if not fmt.keeps_state:
@@ -207,7 +225,7 @@ class Intake:
                 return
             try:
                 origin = entry.snapshot.origin if entry.snapshot else NO_ORIGIN
-                await self._step(fmt, key, entry, [], at_ms, origin, request=False)
+                self._count(fmt.name, 0, (await self._step(fmt, key, entry, [], at_ms, origin, request=False)).refused)
             except IngestUnavailableError as error:
                 logger.warning("a %s session of customer %d is not stored yet: %s", key[0], key[1], error.message)
                 self._schedule(key, entry, at_ms + RETRY_MS)
@@ -223,7 +241,8 @@ class Intake:
                 while entry.snapshot is not None and entry.snapshot.holds:
                     before = entry.snapshot
                     at = before.due_ms if before.due_ms is not None else now_ms()
-                    await self._step(fmt, key, entry, [], at, before.origin, request=False)
+                    outcome = await self._step(fmt, key, entry, [], at, before.origin, request=False)
+                    self._count(fmt.name, 0, outcome.refused)
                     if entry.snapshot is before or (entry.snapshot is not None and entry.snapshot.outbox):
                         return  # nothing more comes due, or the store refuses: the log keeps it for the next start
             except IngestUnavailableError as error:
@@ -241,7 +260,7 @@ class Intake:
         request: bool,
     ) -> Outcome:
         """Under the session's lock: store an earlier outbox, advance, make the result durable, store it."""
-        await self._deliver(key, entry)
+        self._count(fmt.name, 0, (await self._deliver(key, entry)).refused)
         before = entry.snapshot
         state = before.state if before is not None else None
         step = fmt.advance(state, key[1], key[2], units, at_ms)

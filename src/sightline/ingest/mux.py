@@ -32,7 +32,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sightline.ingest.format import CollectError
+from sightline.ingest.format import CollectError, Refusal
 from sightline.ingest.mux_dimensions import (
     SOURCE_KEYS,
     UINT32_MAX,
@@ -151,13 +151,13 @@ class ViewDecoding:
     state: MuxViewState | None
     dimensions: dict[str, Any]
     events: list[tuple[int, dict[str, Any]]]
-    refused: list[tuple[int, str]] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
     ignored: int = 0
     duplicates: int = 0
 
 
-def parse_body(payload: Any) -> tuple[list[MuxBeacon], list[tuple[int, str]]]:
-    """The events of a decoded body, and `(index, reason)` of those that are not mux events; the body
+def parse_body(payload: Any) -> tuple[list[MuxBeacon], list[Refusal]]:
+    """The events of a decoded body, and the refusals of those that are not mux events; the body
     is refused whole (`CollectError`) when it is not mux-embed's envelope."""
     if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
         raise CollectError(400, "bad_batch", 'the body must be mux-embed\'s {"metadata": {...}, "events": [...]}')
@@ -165,12 +165,12 @@ def parse_body(payload: Any) -> tuple[list[MuxBeacon], list[tuple[int, str]]]:
     if not 1 <= len(events) <= MAX_EVENTS:
         raise CollectError(400, "bad_events", f"events must be a list of 1 to {MAX_EVENTS} events", "events")
     beacons: list[MuxBeacon] = []
-    refused: list[tuple[int, str]] = []
+    refused: list[Refusal] = []
     for index, raw in enumerate(events):
         try:
             beacons.append(_beacon(index, raw))
         except ValueError as error:
-            refused.append((index, str(error)))
+            refused.append(Refusal(index, "invalid", str(error)))
     return beacons, refused
 
 
@@ -321,7 +321,7 @@ def decode_view(state: MuxViewState | None, beacons: list[MuxBeacon]) -> ViewDec
     is in the result, for the caller to keep once the events are stored)."""
     current = copy.deepcopy(state)
     events: list[tuple[int, dict[str, Any]]] = []
-    refused: list[tuple[int, str]] = []
+    refused: list[Refusal] = []
     ignored = duplicates = 0
     for beacon in sorted(beacons, key=lambda b: b.seq):
         if current is not None and beacon.seq <= current.last_seq:
@@ -346,7 +346,7 @@ def decode_view(state: MuxViewState | None, beacons: list[MuxBeacon]) -> ViewDec
         try:
             event = EVENT.validate_python(_with_counters(native, beacon, current, fields, bitrate_before))
         except ValidationError as error:
-            refused.append((beacon.index, f"{beacon.event}: {error.errors()[0]['msg']}"))
+            refused.append(Refusal(beacon.index, "invalid", f"{beacon.event}: {error.errors()[0]['msg']}"))
             continue
         events.append((beacon.index, event))
     dimensions = view_dimensions(current.fields) if current else {}

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from sightline.ingest.collect import decode_json
-from sightline.ingest.format import CollectError, Decoded, IngestFormat, Message, Step, ViewBatch
+from sightline.ingest.format import CollectError, Decoded, IngestFormat, Message, Refusal, Step, ViewBatch
 from sightline.ingest.mux import MuxBeacon, MuxViewState, decode_view, parse_body
 from sightline.ingest.pipeline import derived_view_id
 
@@ -27,7 +27,7 @@ class MuxFormat(IngestFormat[MuxBeacon, MuxViewState]):
         beacons, refused = parse_body(decode_json(message.body))
         env_keys = Counter(beacon.env_key for beacon in beacons if beacon.env_key)
         if not env_keys and refused:
-            detail = "; ".join(f"event {index}: {reason}" for index, reason in refused[:5])
+            detail = "; ".join(f"event {refusal.index}: {refusal.reason}" for refusal in refused[:5])
             raise CollectError(400, "no_valid_event", f"no event of the body is a mux-embed event: {detail}", "events")
         env_key = env_keys.most_common(1)[0][0] if env_keys else ""
         views: dict[str, list[MuxBeacon]] = {}
@@ -35,7 +35,9 @@ class MuxFormat(IngestFormat[MuxBeacon, MuxViewState]):
             if beacon.env_key == env_key:
                 views.setdefault(beacon.view, []).append(beacon)
             else:
-                refused.append((beacon.index, "env_key differs from the body's other events"))
+                refused.append(
+                    Refusal(beacon.index, "env_key_mismatch", "env_key differs from the body's other events")
+                )
         return Decoded(views, refused, env_key)
 
     def advance(

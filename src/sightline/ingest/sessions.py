@@ -15,7 +15,11 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from sightline.ingest.format import Refusal
+
 IDLE_CLOSE_MS = 30 * 60 * 1000
+VIEW_CLOSED = "the view is closed (it ended, failed, or was idle 30 minutes)"
+FOREIGN_VIEW = "view_id belongs to another customer"
 TERMINAL = frozenset({"end", "exit"})
 
 
@@ -36,10 +40,10 @@ class ViewState:
 
 @dataclass(frozen=True, slots=True)
 class Admission:
-    """What became of a batch's events: kept (in order), refused (index, reason), duplicates dropped."""
+    """What became of a batch's events: kept (in order), refused, duplicates dropped."""
 
     kept: list[dict[str, Any]]
-    refused: list[tuple[int, str]]
+    refused: list[Refusal]
     duplicates: int
 
 
@@ -58,18 +62,18 @@ class Sessionizer:
         """Keep the valid `(index, event)`s of one view that are new and arrive while the view is open. The kept
         event dicts are the caller's, given over: `started` is set in them (1 from the view's first frame on)."""
         kept: list[dict[str, Any]] = []
-        refused: list[tuple[int, str]] = []
+        refused: list[Refusal] = []
         duplicates = 0
         with self._lock:
             state = self._state(customer_id, view_id, dimensions)
             if state.customer_id != customer_id:
-                return Admission([], [(i, "view_id belongs to another customer") for i, _ in events], 0)
+                return Admission([], [Refusal(i, "foreign_view", FOREIGN_VIEW) for i, _ in events], 0)
             for index, event in sorted(events, key=lambda pair: pair[1].get("seq", 0)):
                 seq = event.get("seq", 0)
                 if seq in state.seqs:
                     duplicates += 1
                 elif state.closed:
-                    refused.append((index, "the view is closed (it ended, failed, or was idle 30 minutes)"))
+                    refused.append(Refusal(index, "view_closed", VIEW_CLOSED))
                 else:
                     state.seqs.add(seq)
                     sent_started = event.get("started", 0)

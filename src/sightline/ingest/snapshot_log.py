@@ -21,52 +21,31 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-import struct
 import threading
 import time
 import uuid
-import zlib
 from collections.abc import Hashable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sightline.store.spool import frame, fsync_directory, read_frames
+
 logger = logging.getLogger(__name__)
 SUFFIX = ".log"
 QUARANTINE = "quarantine"
 COMPACT_BYTES = 64 * 1024 * 1024
 """A segment past this size (and past twice the live values) is compacted into a new one."""
-_HEADER = struct.Struct("<II")
 
 
 def _frame(key: Hashable, value: Any) -> bytes:
-    payload = pickle.dumps((key, value), protocol=5)
-    return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+    return frame(pickle.dumps((key, value), protocol=5))
 
 
 def _read(path: Path) -> list[tuple[Hashable, Any]]:
     """The intact pairs of a segment, in order; a torn tail is ignored. Raises when a pair does not unpickle."""
-    data = path.read_bytes()
-    pairs: list[tuple[Hashable, Any]] = []
-    offset = 0
-    while offset + _HEADER.size <= len(data):
-        length, checksum = _HEADER.unpack_from(data, offset)
-        payload = data[offset + _HEADER.size : offset + _HEADER.size + length]
-        if len(payload) != length or zlib.crc32(payload) != checksum:
-            break
-        key, value = pickle.loads(payload)
-        pairs.append((key, value))
-        offset += _HEADER.size + length
-    return pairs
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    return [pickle.loads(payload) for payload in read_frames(path)]
 
 
 @dataclass
@@ -83,7 +62,7 @@ class _Segment:
     def __init__(self, directory: Path) -> None:
         self.path = directory / f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}{SUFFIX}"
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
-        _fsync_directory(directory)
+        fsync_directory(directory)
         self.size = 0
 
     def append(self, data: bytes) -> None:
@@ -168,7 +147,7 @@ class SnapshotLog:
             self._current.close()
         for path in self._written:
             path.unlink(missing_ok=True)
-        _fsync_directory(self._dir)
+        fsync_directory(self._dir)
         self._current, self._written = segment, [segment.path]
 
     def _loop(self) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sightline.ingest.format import Refusal
 from sightline.settings import Settings
 
 _UNITS_MS = (("day", 86_400_000), ("hour", 3_600_000), ("minute", 60_000), ("second", 1000))
@@ -49,8 +50,8 @@ class EventWindow:
 
     def admit(
         self, view_id: bytes, events: list[tuple[int, dict[str, Any]]], now_ms: int
-    ) -> tuple[list[tuple[int, dict[str, Any]]], list[tuple[int, str]]]:
-        """The `(index, event)`s of one view inside the window, and `(index, reason)` of those outside it."""
+    ) -> tuple[list[tuple[int, dict[str, Any]]], list[Refusal]]:
+        """The `(index, event)`s of one view inside the window, and the refusals of those outside it."""
         start = int.from_bytes(view_id[:6])
         late, ahead = _duration(self.late_ms), _duration(self.ahead_ms)
         if not now_ms - self.late_ms <= start <= now_ms + self.ahead_ms:
@@ -58,7 +59,7 @@ class EventWindow:
                 f"view_id's time, the view's start ({_utc(start)}), is more than {late} before or {ahead} after "
                 f"the collector's clock ({_utc(now_ms)})"
             )
-            return [], [(index, reason) for index, _ in events]
+            return [], [Refusal(index, "outside_window", reason) for index, _ in events]
         low, high = max(now_ms - self.late_ms, start - self.ahead_ms), min(now_ms + self.ahead_ms, start + self.late_ms)
         kept = [pair for pair in events if low <= pair[1]["ts"] <= high]
         if len(kept) == len(events):
@@ -67,4 +68,6 @@ class EventWindow:
             f"ts is outside {_utc(low)} to {_utc(high)}: an event is stored from {late} before to {ahead} after the "
             f"time it is received, and from {ahead} before to {late} after its view's start"
         )
-        return kept, [(index, reason) for index, event in events if not low <= event["ts"] <= high]
+        return kept, [
+            Refusal(index, "outside_window", reason) for index, event in events if not low <= event["ts"] <= high
+        ]

@@ -10,7 +10,8 @@ Stages, the same for metrics, errors, heatmaps, sessions and named queries (docs
       → the envelope (`envelope`: `totalcount`, `pagecount`, `totalrecords`, `response`).
 
 An API module declares its parameters, builds its request with the parsers here and its own, and hands the
-compiled request to the runner (`api/querying.py`). Nothing here does IO: the engine is given.
+compiled request to the runner (`api/querying.py`); the alerts engine reads its series by `fetch_rows`. Nothing
+here does IO: the engine is given.
 """
 
 from __future__ import annotations
@@ -232,6 +233,12 @@ def fetch_page(
         return Page([], 0)
     first = run(compiled.page(1, 0))
     return Page([], total_of(first[0]) if first else 0)
+
+
+def fetch_rows(engine: Engine, compiled: Compiled) -> Rows:
+    """Every row of `compiled`, in order and unpaged, as the engine reads them (the store: an Arrow table): for
+    clients that take the whole answer as columns (the alerts' series)."""
+    return engine.query(print_select(compiled.select))
 
 
 _TOTAL_KEY = b',"' + TOTAL_RECORDS.encode() + b'":'

@@ -38,6 +38,26 @@ Batch: TypeAlias = pa.Table | list[ViewEvents]
 """What a record holds: an Arrow batch in the layout, or view runs (converted to one when inserted)."""
 
 
+def frame(payload: bytes) -> bytes:
+    """`payload` as a record of a segment: its length and CRC-32, then itself."""
+    return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+def read_frames(path: Path) -> list[bytes]:
+    """The payloads of the intact records of a segment (`frame`), in order; a torn tail is ignored."""
+    data = path.read_bytes()
+    payloads: list[bytes] = []
+    offset = 0
+    while offset + _HEADER.size <= len(data):
+        length, checksum = _HEADER.unpack_from(data, offset)
+        payload = data[offset + _HEADER.size : offset + _HEADER.size + length]
+        if len(payload) != length or zlib.crc32(payload) != checksum:
+            break
+        payloads.append(payload)
+        offset += _HEADER.size + length
+    return payloads
+
+
 def encode(batch: Batch) -> bytes:
     """`batch` as one record: header and payload."""
     if isinstance(batch, pa.Table):
@@ -48,7 +68,7 @@ def encode(batch: Batch) -> bytes:
     else:
         runs = [(r.customer_id, r.view_id, r.dimensions, r.events) for r in batch]
         payload = b"P" + pickle.dumps(runs, protocol=5)
-    return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+    return frame(payload)
 
 
 def _decode(payload: bytes) -> Batch:
@@ -60,17 +80,7 @@ def _decode(payload: bytes) -> Batch:
 
 def read_segment(path: Path) -> list[Batch]:
     """The intact records of a segment, in order; a torn tail is ignored."""
-    data = path.read_bytes()
-    batches: list[Batch] = []
-    offset = 0
-    while offset + _HEADER.size <= len(data):
-        length, checksum = _HEADER.unpack_from(data, offset)
-        payload = data[offset + _HEADER.size : offset + _HEADER.size + length]
-        if len(payload) != length or zlib.crc32(payload) != checksum:
-            break
-        batches.append(_decode(payload))
-        offset += _HEADER.size + length
-    return batches
+    return [_decode(payload) for payload in read_frames(path)]
 
 
 def segments(directory: Path) -> list[Path]:
@@ -114,7 +124,7 @@ class SegmentFile:
         self.name = new_segment_name()
         self.path = directory / f"{self.name}{SUFFIX}"
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
-        _fsync_directory(directory)
+        fsync_directory(directory)
         self.rows = 0
         self.opened_at = time.monotonic()
 
@@ -172,7 +182,7 @@ class Journal:
             os.fsync(fd)
         finally:
             os.close(fd)
-        _fsync_directory(self.path.parent)  # the journal's own entry, when this line created it
+        fsync_directory(self.path.parent)  # the journal's own entry, when this line created it
         (self.split if decision == "split" else self.quarantined).add(token)
 
 
@@ -180,10 +190,11 @@ def delete(path: Path) -> None:
     """Remove an inserted segment and its journal (idempotent)."""
     path.unlink(missing_ok=True)
     path.with_suffix(JOURNAL_SUFFIX).unlink(missing_ok=True)
-    _fsync_directory(path.parent)
+    fsync_directory(path.parent)
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
+    """Make the entries of `directory` (files created, renamed or deleted) durable."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -17,6 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from sightline.auth.leases import LeaseKeeper
+from sightline.ingest.format import Refusal
 from sightline.smartquery.cache import ResultCache
 from sightline.store import quarantine, spool
 from sightline.store.writer import BatchingWriter
@@ -24,20 +25,6 @@ from sightline.store.writer import BatchingWriter
 REQUEST_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 QUERY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 200.0)
 FORMATS = ("native", "cmcd", "mux")
-REFUSAL_REASONS = ("invalid", "outside_window", "view_closed", "env_key_mismatch")
-"""The `reason` of a refused event: it fails validation (the default), its time is outside the stored window,
-its view is closed, or (mux) its env_key is not its body's."""
-
-
-def refusal_reason(message: str) -> str:
-    """The kind of an event's refusal (`REFUSAL_REASONS`), from the message the ingest path gave it."""
-    if message.startswith("ts is outside") or ("before or" in message and "the collector's clock" in message):
-        return "outside_window"
-    if message.startswith("the view is closed"):
-        return "view_closed"
-    if message.startswith("env_key differs"):
-        return "env_key_mismatch"
-    return "invalid"
 
 
 def table_kind(tables: Sequence[str]) -> str:
@@ -85,12 +72,13 @@ class Telemetry:
             registry=self.registry,
         )
 
-    def count_ingest(self, format_name: str, accepted: int, refused: Iterable[tuple[int, str]]) -> None:
-        """`accepted` events of `format_name` acknowledged, and the `(index, message)`s of events refused."""
+    def count_ingest(self, format_name: str, accepted: int, refused: Sequence[Refusal]) -> None:
+        """`accepted` events (CMCD: records) of `format_name` acknowledged, and the events refused, by the code
+        of their refusal (`ingest.format.RefusalCode`)."""
         if accepted:
             self.events_accepted.labels(format_name).inc(accepted)
-        for _, message in refused:
-            self.events_refused.labels(format_name, refusal_reason(message)).inc()
+        for refusal in refused:
+            self.events_refused.labels(format_name, refusal.code).inc()
 
     def watch(self, writer: BatchingWriter, cache: ResultCache, leases: LeaseKeeper | None = None) -> None:
         """Read the writer, its spool, the query cache and the leases at each scrape (instead of those watched
