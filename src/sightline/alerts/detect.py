@@ -32,8 +32,8 @@ or, for RATIO, their counts pooled, leaving out the lags whose rate is significa
 (z > LAG_OUTLIER_Z: past anomalies do not move it), shrunk towards the cohort's long-run rate by
 `PRIOR_ATTEMPTS` pseudo-attempts. Missing lags are skipped; a cohort with no usable lag falls back to its
 long-run value. The dispersion (rho, κ, a and b) is fitted on the `rule.fit_intervals` intervals before the
-judged ones, by medians, so that past anomalies do not inflate it. For RATIO the
-expected rate's own error (it is learnt from a finite pool of attempts) widens the test too.
+judged ones, by medians, so that past anomalies do not inflate it. For RATIO the expected rate's own error
+(it is learnt from a finite pool of attempts) widens the test too.
 
 Decision: `score` is the test statistic in standard-normal units (z), signed so that positive is the bad
 `direction`; an interval is `anomalous` when score ≥ z*(alpha) and its volume ≥ `rule.min_volume`, with
@@ -288,8 +288,7 @@ def _mean_variance(residual: Array, count: Array) -> tuple[Array, Array, Array]:
     b = np.maximum(np.nan_to_num(v_high - a / n_high), 0.0)
     pooled = np.nan_to_num(_nanmedian(squared, axis=1))
     b = np.where(a > 0, b, pooled)
-    typical = np.nan_to_num(_nanmedian(np.where(count > 0, count, np.nan), axis=1))
-    return a, b, pooled * typical
+    return a, b, pooled * np.nan_to_num(middle[:, 0])
 
 
 class _Judged(NamedTuple):
