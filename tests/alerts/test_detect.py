@@ -56,6 +56,27 @@ def test_weekly_seasonality_is_learned() -> None:
     assert not found.anomalous[0, 0]
 
 
+@pytest.mark.parametrize("kind", [MetricKind.COUNT, MetricKind.MEAN])
+def test_with_one_week_of_history_a_weekend_hour_is_expected_at_the_weekends_level(kind: MetricKind) -> None:
+    """With 6 days and the week before (all a round holds), 5 of a Saturday's 6 days before are weekdays: the week
+    before weighs as much as the days, so a Saturday at its usual level is neither expected at the weekdays' nor
+    anomalous."""
+    rng = np.random.default_rng(12)
+    hours = np.arange(3 * 24, 12 * 24 + 11)  # from a Thursday to the Saturday after next, 10:00 (day 0 a Monday)
+    weekend = (hours // 24) % 7 >= 5
+    assert (hours[-1] // 24) % 7 == 5  # a Saturday
+    level = np.where(weekend, 3.0, 1.0)
+    if kind is MetricKind.COUNT:
+        series = MetricSeries(kind, rng.poisson(100.0 * level, size=(1, hours.size)).astype(np.float64), None, HOUR)
+    else:
+        views = np.full((1, hours.size), 200.0)
+        series = MetricSeries(kind, views * level * rng.lognormal(0.0, 0.05, size=(1, hours.size)), views, HOUR)
+    found = detect(series, DetectorRule(direction=Direction.BOTH, days=6, weeks=1))
+    usual = 300.0 if kind is MetricKind.COUNT else 3.0
+    assert found.expected[0, 0] == pytest.approx(usual, rel=0.1)
+    assert not found.anomalous[0, 0]
+
+
 def _failures(rng: np.random.Generator, attempts: Array, rate: float) -> Array:
     return rng.binomial(attempts.astype(np.int64), rate).astype(np.float64)
 
@@ -171,6 +192,24 @@ def test_a_mean_of_few_views_needs_a_larger_deviation() -> None:
         for s, v in ((few, few_views), (many, many_views))
     ]
     assert judged == [False, True]
+
+
+def test_a_window_of_fewer_views_than_its_history_is_judged_with_the_spread_of_so_few() -> None:
+    """A history of 100 views an interval (startup times lognormal, log-sd 0.5, no spread between intervals), then
+    an interval of 20 views whose mean lies 2.5 of its own standard errors above: not anomalous. Its spread is at
+    least the history's times 100 / 20 (views' spread grows as 1 / n), which a fit over one volume cannot tell from
+    a spread between intervals; a shift of 2.5 standard errors of 100 views was judged as one of 5.6."""
+    rng = np.random.default_rng(13)
+    views = np.full((1, HOURS + 1), 100.0)
+    views[0, -1] = 20.0
+    log_sd = 0.5
+    per_view = rng.lognormal(np.log(2000.0), log_sd, size=(HOURS + 1, 100))
+    sums = (per_view * (np.arange(100) < views[0, :, None])).sum(axis=1)[None, :]
+    standard_error = np.sqrt((np.exp(log_sd**2) - 1.0) / 20.0)
+    sums[0, -1] = 20.0 * 2000.0 * np.exp(log_sd**2 / 2) * np.exp(2.5 * standard_error)
+    found = detect(MetricSeries(MetricKind.MEAN, sums, views, HOUR))
+    assert 1.5 < found.score[0, 0] < 3.5
+    assert not found.anomalous[0, 0]
 
 
 def test_many_cohorts_and_intervals_at_once() -> None:

@@ -3,6 +3,7 @@ an effect injected on known combinations, and the diagnosis compared with them."
 
 from __future__ import annotations
 
+import warnings
 from itertools import product
 
 import numpy as np
@@ -11,6 +12,7 @@ from numpy.typing import NDArray
 
 from sightline.alerts.diagnose import Diagnosis, diagnose
 from sightline.alerts.diagnose_leaves import LeavesError, additive_leaves, baseline_rate, ratio_leaves
+from sightline.alerts.diagnose_score import poisson_ratio
 
 DIMENSIONS = ("cdn", "country", "device", "player")
 VALUES = (
@@ -218,3 +220,29 @@ def test_an_alternative_names_the_cause_one_level_narrower() -> None:
     assert ranked[0].causes[0].conditions == cause
     narrower = [d.causes[0].conditions for d in ranked[1:] if set(cause) < set(d.causes[0].conditions)]
     assert [len(conditions) for conditions in narrower] == [2]
+
+
+def test_shares_never_pass_the_whole_excess_when_other_leaves_moved_the_other_way() -> None:
+    """The net excess of all leaves is smaller than the cause's when other leaves fell: each share, and the set's,
+    is at most 1 (the excess to explain is the larger of the net excess and the causes' own)."""
+    columns = grid()
+    expected = np.full(columns[0].shape[0], 100.0)
+    cause = (("cdn", "fastly"), ("country", "us"))
+    fell = inside(columns, (("device", "tv"),))
+    observed = expected + np.where(inside(columns, cause), 50.0, 0.0) - np.where(fell, 3.0, 0.0)
+    (diagnosis, *_) = diagnose(additive_leaves(DIMENSIONS, columns, observed, expected), direction=1)
+    assert [c.conditions for c in diagnosis.causes] == [cause]
+    assert 0.0 < diagnosis.causes[0].share <= 1.0
+    assert 0.0 < diagnosis.share <= 1.0
+
+
+def test_the_likelihood_ratio_of_amounts_against_nothing_expected_is_finite() -> None:
+    """Compared in logs: an amount against an expected 0 neither overflows nor warns, and is more surprising than
+    against any positive expected amount."""
+    observed = np.array([1e9, 3.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        against_nothing = poisson_ratio(observed, np.zeros(2))
+        against_some = poisson_ratio(observed, np.full(2, 1e-6))
+    assert np.isfinite(against_nothing).all()
+    assert (against_nothing > against_some).all()

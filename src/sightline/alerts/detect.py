@@ -18,17 +18,18 @@ of 0) is an interval without data. By `kind`:
   right tail is far heavier than the normal's and medians underestimate its spread (on clean lognormal views of
   log-sd 1 to 1.5, 20 to 40 a mean, 1e−2 to 2e−3 of the intervals passed alpha = 1e−5; 2e−4 to 7e−5 on the log
   scale); a cohort with means of 0 (no stall in an interval) on the linear scale. Variance of an interval's
-  (log) mean = a / n + b, learned per cohort (a: spread between views, b: spread between intervals);
+  (log) mean = max(a / n + b, s / n), learned per cohort (a: spread between views, b: spread between intervals;
+  s / n: the variance at the cohort's typical volume n₀ scaled by n₀ / n, a floor for windows of fewer views);
 - `COUNT` (plays, attempts, concurrent viewers): `value` = counts, `volume` = None; a Poisson deviance,
   overdispersed as a negative binomial: variance × (1 + κ·μ), κ learned per cohort. Give 0 for an interval
   without events (an outage is a count of 0), NaN only for an interval not measured.
 
 Expected value: for each judged interval, the values at the same time on each of the `rule.days` previous
-days (the same weekday excluded) and the `rule.weeks` previous weeks, a week's weighing WEEKLY_WEIGHT times a
-day's, so that with 3 weeks the same weekday outweighs the other weekdays (daily and weekly seasonality),
-combined robustly: their weighted median (MEAN, COUNT) or, for RATIO, their counts pooled, leaving out the
-lags whose rate is significantly above the pool's (z > LAG_OUTLIER_Z: past anomalies do not move it), shrunk
-towards the cohort's long-run rate by
+days (the same weekday excluded) and the `rule.weeks` previous weeks, the weeks present sharing equally the
+weight of the days present (`balanced`: the same weekday weighs as much as the other days, whether the history
+holds one week or three; daily and weekly seasonality), combined robustly: their weighted median (MEAN, COUNT)
+or, for RATIO, their counts pooled, leaving out the lags whose rate is significantly above the pool's
+(z > LAG_OUTLIER_Z: past anomalies do not move it), shrunk towards the cohort's long-run rate by
 `PRIOR_ATTEMPTS` pseudo-attempts. Missing lags are skipped; a cohort with no usable lag falls back to its
 long-run value. The dispersion (rho, κ, a and b) is fitted on the `rule.fit_intervals` intervals before the
 judged ones, by medians, so that past anomalies do not inflate it. For RATIO the expected rate's own error
@@ -61,6 +62,8 @@ import numpy.typing as npt
 
 Array = npt.NDArray[np.float64]
 Lags = tuple[npt.NDArray[np.int64], Array]  # seasonal lags (in intervals) and their weights
+Mask = npt.NDArray[np.bool_]
+Seasons = tuple[npt.NDArray[np.int64], Mask]  # seasonal lags (in intervals), and which are a week's
 
 PRIOR_ATTEMPTS = 100.0
 LAG_OUTLIER_Z = 4.0
@@ -155,7 +158,8 @@ def normal_sf(z: Array) -> Array:
 
 def seasonal_lags(interval_s: int, days: int, weeks: int) -> Lags:
     """The lags, in intervals, of the same time on each of the `days` previous days (the same weekday excluded)
-    and on each of the `weeks` previous weeks, and their weights (WEEKLY_WEIGHT for a week's, 1 for a day's)."""
+    and on each of the `weeks` previous weeks, and their weights when all are present (WEEKLY_WEIGHT for a
+    week's, 1 for a day's; `detect` weighs the lags present by `balanced`)."""
     per_day = DAY_S // interval_s
     if per_day * interval_s != DAY_S:
         raise ValueError(f"the interval ({interval_s} s) must divide a day")
@@ -166,16 +170,28 @@ def seasonal_lags(interval_s: int, days: int, weeks: int) -> Lags:
 
 
 def weighted_median(values: Array, weights: Array) -> Array:
-    """The weighted median along the last axis of `values` (weights of shape (K,)); NaN values are skipped, and
-    an all-NaN slice gives NaN."""
+    """The weighted median along the last axis of `values` (weights of shape (K,), or of `values`' shape); NaN
+    values are skipped, and an all-NaN slice gives NaN."""
     order = np.argsort(values, axis=-1)  # NaN sorts last
     ordered = np.take_along_axis(values, order, axis=-1)
-    mass = np.where(np.isnan(ordered), 0.0, weights[order])
+    mass = np.where(np.isnan(ordered), 0.0, np.take_along_axis(np.broadcast_to(weights, values.shape), order, -1))
     cumulative = np.cumsum(mass, axis=-1)
     half = cumulative[..., -1:] / 2.0
     first = np.argmax(cumulative >= half, axis=-1)[..., None]
     middle = np.take_along_axis(ordered, first, axis=-1)[..., 0]
     return np.where(cumulative[..., -1] > 0, middle, np.nan)
+
+
+def balanced(present: Mask, weekly: Mask) -> Array:
+    """The weight of each lag (shape of `present`, (…, K)): 1 for a day's; the weeks' lags present share the
+    days' present total equally (1 each without a day's), so that the same weekday weighs as much as the other
+    days whatever the history holds: with 6 days and the week before, that week weighs 6 (a weekend hour is
+    not expected at the level of the 5 weekdays among its 6 days before); with 3 weeks, each weighs 2. 0 for a
+    lag not present."""
+    days = np.sum(present & ~weekly, axis=-1, keepdims=True)
+    weeks = np.sum(present & weekly, axis=-1, keepdims=True)
+    share = np.where(days > 0, days, 1) / np.maximum(weeks, 1)
+    return np.where(present, np.where(weekly, share, 1.0), 0.0)
 
 
 def lagged(values: Array, columns: npt.NDArray[np.int64], lags: npt.NDArray[np.int64]) -> Array:
@@ -217,13 +233,14 @@ def _nanmedian(values: Array, axis: int) -> Array:
 
 
 def _expected_rate(
-    value: Array, volume: Array, columns: npt.NDArray[np.int64], lags: npt.NDArray[np.int64], weights: Array
+    value: Array, volume: Array, columns: npt.NDArray[np.int64], lags: npt.NDArray[np.int64], weekly: Mask
 ) -> tuple[Array, Array]:
     """RATIO: the lags' counts pooled (weighted), leaving out the lags significantly above the pooled rate of all
     (z > LAG_OUTLIER_Z: a past anomaly), shrunk towards the cohort's long-run rate; and the pool's effective
     number of trials, (Σ w·n)² / Σ w²·n + PRIOR_ATTEMPTS (the rate's variance is rate·(1 − rate) / that)."""
     failures, trials = lagged(value, columns, lags), lagged(volume, columns, lags)
     usable = np.isfinite(failures) & np.isfinite(trials) & (trials > 0)
+    weights = balanced(usable, weekly)
     failures, trials = np.where(usable, failures, 0.0), np.where(usable, trials, 0.0)
     history = columns[0]
     long_run = (value[:, :history].sum(axis=1) + 0.5) / (volume[:, :history].sum(axis=1) + 1.0)
@@ -238,11 +255,12 @@ def _expected_rate(
 
 
 def _expected_level(
-    observed: Array, columns: npt.NDArray[np.int64], lags: npt.NDArray[np.int64], weights: Array
+    observed: Array, columns: npt.NDArray[np.int64], lags: npt.NDArray[np.int64], weekly: Mask
 ) -> Array:
     """MEAN and COUNT: the weighted median of the lags, or the cohort's median of its history when no lag is
     usable."""
-    expected = weighted_median(lagged(observed, columns, lags), weights)
+    values = lagged(observed, columns, lags)
+    expected = weighted_median(values, balanced(~np.isnan(values), weekly))
     fallback = _nanmedian(observed[:, : columns[0]], axis=1)
     return np.where(np.isnan(expected), fallback[:, None], expected)
 
@@ -254,8 +272,11 @@ def _median_dispersion(z: Array, units: Array) -> Array:
     return np.nan_to_num(excess / typical)
 
 
-def _mean_variance(residual: Array, count: Array) -> tuple[Array, Array]:
-    """a and b of variance(mean of n) = a / n + b, from the residuals of intervals of low and high volume."""
+def _mean_variance(residual: Array, count: Array) -> tuple[Array, Array, Array]:
+    """a, b and s of variance(mean of n) = max(a / n + b, s / n): a and b from the residuals of intervals of low and
+    high volume; s, the variance at the typical volume times that volume, a bound from below for volumes under
+    it (the spread between views grows as 1 / n, and a fit over volumes that vary little cannot tell a from b: a
+    window of 20 views judged with the spread of 100 passed alpha on clean traffic)."""
     squared = residual * residual / CHI2_1_MEDIAN
     middle = _nanmedian(np.where(count > 0, count, np.nan), axis=1)[:, None]
     low, high = count <= middle, count > middle
@@ -267,7 +288,7 @@ def _mean_variance(residual: Array, count: Array) -> tuple[Array, Array]:
     b = np.maximum(np.nan_to_num(v_high - a / n_high), 0.0)
     pooled = np.nan_to_num(_nanmedian(squared, axis=1))
     b = np.where(a > 0, b, pooled)
-    return a, b
+    return a, b, pooled * np.nan_to_num(middle[:, 0])
 
 
 class _Judged(NamedTuple):
@@ -281,7 +302,7 @@ class _Judged(NamedTuple):
 
 
 def _judge_ratio(
-    value: Array, volume: Array, columns: npt.NDArray[np.int64], fit: int, z_star: float, lags: Lags
+    value: Array, volume: Array, columns: npt.NDArray[np.int64], fit: int, z_star: float, lags: Seasons
 ) -> _Judged:
     n = volume[:, columns]
     failures = np.where(n > 0, value[:, columns], 0.0)
@@ -299,7 +320,7 @@ def _judge_ratio(
 
 
 def _judge_mean(
-    value: Array, volume: Array, columns: npt.NDArray[np.int64], fit: int, z_star: float, lags: Lags
+    value: Array, volume: Array, columns: npt.NDArray[np.int64], fit: int, z_star: float, lags: Seasons
 ) -> _Judged:
     with np.errstate(divide="ignore", invalid="ignore"):
         means = np.where(volume > 0, value / volume, np.nan)
@@ -311,9 +332,10 @@ def _judge_mean(
     with np.errstate(invalid="ignore"):
         ratio = np.log(np.maximum(observed, floor)) - np.log(np.maximum(expected, floor))
     residual = np.where(logged, ratio, observed - expected)
-    a, b = _mean_variance(residual[:, :fit], n[:, :fit])
+    a, b, s = _mean_variance(residual[:, :fit], n[:, :fit])
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        deviation = np.sqrt(a[:, None] / n + b[:, None] + np.where(logged, 1e-18, (1e-9 * expected) ** 2) + 1e-300)
+        spread = np.maximum(a[:, None] / n + b[:, None], s[:, None] / n)
+        deviation = np.sqrt(spread + np.where(logged, 1e-18, (1e-9 * expected) ** 2) + 1e-300)
         reach = np.exp(z_star * deviation)  # infinite without views: any value is within the band
         upper = np.where(logged, np.where(np.isinf(reach), np.inf, expected * reach), expected + z_star * deviation)
         lower = np.where(logged, expected / reach, expected - z_star * deviation)
@@ -321,7 +343,7 @@ def _judge_mean(
 
 
 def _judge_count(
-    value: Array, volume: Array, columns: npt.NDArray[np.int64], fit: int, z_star: float, lags: Lags
+    value: Array, volume: Array, columns: npt.NDArray[np.int64], fit: int, z_star: float, lags: Seasons
 ) -> _Judged:
     observed = value[:, columns]
     expected = np.maximum(_expected_level(value, columns, *lags), 0.0)
@@ -358,8 +380,9 @@ def detect(series: MetricSeries, rule: DetectorRule | None = None, evaluate: int
     fit = min(rule.fit_intervals, intervals - evaluate - 1)
     columns = np.arange(intervals - evaluate - fit, intervals)
     z_star = z_threshold(alpha_for(rule.sensitivity) if rule.alpha is None else rule.alpha)
-    lags = seasonal_lags(series.interval_s, rule.days, rule.weeks)
-    judged = _JUDGES[series.kind](value, volume, columns, fit, z_star, lags)
+    lags, _ = seasonal_lags(series.interval_s, rule.days, rule.weeks)
+    weekly = np.arange(lags.size) >= rule.days
+    judged = _JUDGES[series.kind](value, volume, columns, fit, z_star, (lags, weekly))
 
     latest = slice(fit, fit + evaluate)
     z = judged.z[:, latest]

@@ -55,8 +55,9 @@ MOST = 0.5
 class Cause:
     """A combination of dimension values, `conditions` as (dimension, value) pairs in the leaves' dimension
     order. `observed`, `expected`, `views` and `leaves` are the combination's totals; `share` is the excess
-    of the leaves it explains (none explained by a cause before it) over the anomaly's total excess
-    Σ(observed − expected) of all leaves; `significance` its gain over those leaves (a χ²)."""
+    of the leaves it explains (none explained by a cause before it) over the anomaly's total excess: the net
+    Σ(observed − expected) of all leaves, or the causes' own when leaves moved the other way offset part of it
+    (so shares are at most 1); `significance` its gain over those leaves (a χ²)."""
 
     conditions: tuple[tuple[str, str], ...]
     observed: float
@@ -231,14 +232,16 @@ def _ranked(found: Elements, gain: FloatArray) -> IntArray:
 def _diagnosis(
     leaves: Leaves, kept: BoolArray, score: Scorer, causes: tuple[Conditions, ...], direction: int
 ) -> Diagnosis:
-    total = float(leaves.observed.sum() - leaves.expected.sum())
     explained: BoolArray = np.zeros(score.size, dtype=bool)
-    described: list[Cause] = []
+    own: list[tuple[BoolArray, float]] = []
     for cause in causes:
         inside = score.mask(cause)
-        significance = score.gain(inside, ~explained, direction)
-        mine = inside & ~explained
-        explained |= mine
+        own.append((inside & ~explained, score.gain(inside, ~explained, direction)))
+        explained |= own[-1][0]
+    net = float(leaves.observed.sum() - leaves.expected.sum())
+    total = direction * max(direction * net, direction * score.excess(explained))
+    described: list[Cause] = []
+    for cause, (mine, significance) in zip(causes, own, strict=True):
         everywhere: BoolArray = np.ones(leaves.size, dtype=bool)
         for j, code in cause:
             everywhere &= leaves.codes[:, j] == code

@@ -190,9 +190,11 @@ def contrast(score: Scorer, mask: BoolArray, sums: FloatArray, direction: int) -
 
 
 def poisson_ratio(observed: FloatArray, expected: FloatArray) -> FloatArray:
-    """2·(y·ln(y/e) − (y − e)): the likelihood ratio of y events against e expected, honest for few events."""
+    """2·(y·ln(y/e) − (y − e)): the likelihood ratio of y events against e expected, honest for few events; the
+    ratio y/e is taken in logs (finite for any y against an e of 0, taken as 1e-300)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        log_term = np.where(observed > 0, observed * np.log(observed / np.maximum(expected, 1e-300)), 0.0)
+        logs = np.log(np.where(observed > 0, observed, 1.0)) - np.log(np.maximum(expected, 1e-300))
+        log_term = np.where(observed > 0, observed * logs, 0.0)
     ratio: FloatArray = 2.0 * (log_term - (observed - expected))
     return ratio
 

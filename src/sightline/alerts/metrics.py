@@ -90,6 +90,12 @@ class AlertMetric:
         """The parts its value reads."""
         return parts_of(self.numerator) | (parts_of(self.denominator) if self.denominator else frozenset())
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The values the metric can take: from 0 (every alertable metric's parts are amounts ≥ 0) to 100 % for a
+        ratio of counts, unbounded otherwise."""
+        return 0.0, (self.scale if self.kind is MetricKind.RATIO else np.inf)
+
     def amounts(self, parts: Mapping[str, Array], interval_s: float) -> tuple[Array, Array | None]:
         """(value, volume) of `MetricSeries` from summed parts: numerator and denominator (for a COUNT the
         numerator, per interval for a `per_period` metric, and no volume). A ratio's numerator is capped by its

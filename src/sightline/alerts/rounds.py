@@ -160,11 +160,15 @@ class _Window:
 def practical(
     metric: AlertMetric, observed: Array, expected: Array, lower: Array, upper: Array, anomalous: Mask
 ) -> tuple[Array, Array, Mask]:
-    """The band widened to the smallest change worth an alert (`effect_floor`), and the anomalies beyond it."""
+    """The band widened to the smallest change worth an alert (`effect_floor`) within the values the metric can take
+    (`AlertMetric.bounds`), and the anomalies beyond it."""
     floor = effect_floor(metric, expected)
+    low, high = metric.bounds
     with np.errstate(invalid="ignore"):
         worth = np.abs(observed - expected) >= floor
-    return np.minimum(lower, expected - floor), np.maximum(upper, expected + floor), anomalous & worth
+        lower = np.clip(np.minimum(lower, expected - floor), low, high)
+        upper = np.clip(np.maximum(upper, expected + floor), low, high)
+    return lower, upper, anomalous & worth
 
 
 def in_scope(rule: AlertRule, series: CohortSeries) -> npt.NDArray[np.int64]:
