@@ -27,7 +27,7 @@ def open_store(
     url = parse_store_url(settings.store_url)
     store = open_embedded(settings, lock) if url is None else open_server(settings, url)
     try:
-        (report or _log)(migrate(store))
+        (report or _log)(migrate(store, None if url is None else url.cluster))
     except Exception:
         store.close()
         raise
