@@ -43,7 +43,7 @@ from sightline.api.mux import router as mux_router
 from sightline.api.observe import include_operations, serve_metrics
 from sightline.api.services import Services, accounts
 from sightline.auth.clock import utc_now
-from sightline.auth.leases import LeaseKeeper
+from sightline.auth.leases import LeaseKeeper, holding
 from sightline.ingest.cmcd_format import adopt_legacy_log
 from sightline.ingest.enrich import Enricher
 from sightline.ingest.formats import Formats
@@ -59,6 +59,7 @@ from sightline.smartquery import stored_days
 from sightline.smartquery.service import SmartQueryService
 from sightline.smartquery.stored_days import Refresher
 from sightline.store import EmbeddedStore, Store, open_store
+from sightline.store.opening import LEASE as STORE_MIGRATIONS
 from sightline.store.writer import BatchingWriter
 
 SESSION_STATES = "session-states"
@@ -87,7 +88,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         auth, now_ms = accounts(app), int(time.time() * 1000)
         enricher = Enricher.from_settings(settings)
-        the_store = open_store(settings) if store is None else store
+        # a server store is migrated by one process of the service at a time, under a lease (auth/leases.py)
+        migrations_lease = partial(holding, auth.engine, STORE_MIGRATIONS, timedelta(seconds=settings.lease_ttl_s))
+        the_store = open_store(settings, migrating=migrations_lease) if store is None else store
         the_writer = writer or BatchingWriter.for_settings(the_store, settings)
         sessions = Sessionizer()
         if restore_views:

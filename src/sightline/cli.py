@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +54,23 @@ def _refused(problem: ErrorDetails) -> str:
     return message if message.startswith(name) else f"{name}: {message}"
 
 
+@contextmanager
+def _migrations_lease(settings: Settings) -> Iterator[None]:
+    """The block run under the store's migrations lease (`store.opening.LEASE`) in the metadata database of
+    `settings`, as the service's processes take it at start: one process migrates a server store at a time."""
+    from sightline.auth.db import migrate, open_engine
+    from sightline.auth.leases import holding
+    from sightline.store.opening import LEASE
+
+    engine = open_engine(settings.metadata_database_url())
+    try:
+        migrate(engine)
+        with holding(engine, LEASE, timedelta(seconds=settings.lease_ttl_s)):
+            yield
+    finally:
+        engine.dispose()
+
+
 def _serve(args: argparse.Namespace) -> None:
     from sightline.app import create_app
     from sightline.server import serve, tls_files
@@ -73,7 +93,7 @@ def _migrate(args: argparse.Namespace) -> None:
             print(line)
 
     settings = _settings(args)
-    store = open_store(settings, report=report)
+    store = open_store(settings, report=report, migrating=partial(_migrations_lease, settings))
     try:
         for kind, count in outdated_slices(store).items():
             outdated = "1 day's slice" if count == 1 else f"{count} days' slices"
@@ -101,7 +121,7 @@ def _copy(args: argparse.Namespace) -> None:
     source = open_store(_valid_settings(data_dir=Path(directory)))
     try:
         settings = _valid_settings(store_url=args.to)
-        destination = open_store(settings)
+        destination = open_store(settings, migrating=partial(_migrations_lease, settings))
         try:
             total = sum(count for _, _, count in event_counts(source))
             with tqdm(total=total, unit=" events", unit_scale=True, desc="copying") as bar:

@@ -4,15 +4,17 @@ renewal fails; the work under a lease runs only while it is held."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import Engine
 
 from sightline.alerts.scheduler import AlertScheduler
 from sightline.auth.db import open_engine
-from sightline.auth.leases import LeaseKeeper, acquire, holder_id, release, renew
+from sightline.auth.leases import LeaseKeeper, acquire, holder_id, holding, release, renew
 from sightline.auth.service import AuthService
 from tests.auth.fixtures import ManualClock
 
@@ -128,3 +130,24 @@ def test_the_alert_rounds_run_only_while_the_lease_is_held(auth: AuthService, cl
     keeper.keep()
     assert scheduler.tick() == 2
     assert rounds.asked == [1, 2]
+
+
+def test_holding_waits_for_the_lease_and_releases_it(auth: AuthService, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="sightline.auth.leases")
+    ran: list[str] = []
+
+    def second() -> None:
+        with holding(auth.engine, "once", TTL):
+            ran.append("second")
+
+    with holding(auth.engine, "once", TTL):
+        waiting = threading.Thread(target=second)
+        waiting.start()
+        deadline = time.monotonic() + 10
+        while "waiting for the lease once" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert "waiting for the lease once" in caplog.text
+        assert ran == []
+    waiting.join(timeout=10)
+    assert ran == ["second"]
+    assert acquire(auth.engine, "once", "another", TTL)  # released after the block

@@ -1,6 +1,7 @@
 """Fixtures of the server backend's tests: the harness as a process of its own for the session (or, when
-`SIGHTLINE_TEST_CLICKHOUSE_URL` names one, a real ClickHouse server instead: docs/deploy.md), and for each test
-a database of its own on it (`server_url`), dropped afterwards."""
+`SIGHTLINE_TEST_CLICKHOUSE_URL` names one, a real ClickHouse server instead, and with
+`SIGHTLINE_TEST_CLICKHOUSE_CLUSTER` its cluster of that name: docs/deploy.md), and for each test a database of its
+own on it (`server_url`, on every node of the cluster), dropped afterwards."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from sightline.store.url import ServerUrl, parse_store_url
 from tests.server_process import free_port
 
 REAL_SERVER = "SIGHTLINE_TEST_CLICKHOUSE_URL"
+REAL_CLUSTER = "SIGHTLINE_TEST_CLICKHOUSE_CLUSTER"
 HARNESS_USER, HARNESS_PASSWORD = "sightline", "harness-password"
 
 
@@ -55,7 +57,7 @@ def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
     if real:
         url = parse_store_url(real)
         assert url is not None, f"{REAL_SERVER} must name a clickhouse:// or clickhouses:// server"
-        yield Server(url, harness=False)
+        yield Server(replace(url, cluster=os.environ.get(REAL_CLUSTER) or url.cluster), harness=False)
         return
     port = free_port()
     data_dir = tmp_path_factory.mktemp("clickhouse-harness")
@@ -78,10 +80,12 @@ def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
 def server_url(clickhouse_server: Server) -> Iterator[str]:
     """The store URL of a new database on the server, dropped after the test."""
     database = f"sightline_test_{uuid.uuid4().hex[:12]}"
+    cluster = clickhouse_server.url.cluster
+    on = f" ON CLUSTER {cluster}" if cluster else ""
     admin = clickhouse_server.admin()
-    admin.command(f"CREATE DATABASE {database}")
+    admin.command(f"CREATE DATABASE {database}{on}")
     try:
         yield url_text(replace(clickhouse_server.url, database=database))
     finally:
-        admin.command(f"DROP DATABASE IF EXISTS {database} SYNC")
+        admin.command(f"DROP DATABASE IF EXISTS {database}{on} SYNC")
         admin.close()

@@ -18,7 +18,9 @@ What it speaks:
 - `KILL QUERY WHERE query_id = {p:String} [SYNC]`: stops the running query of that id (each query carries its
   id as its `log_comment`, which the engine can kill by).
 And for the tests of connection failures: `POST /harness/drop?count=N` makes it close the connection of the
-next N queries without an answer; `GET /harness/drop` says how many are left.
+next N queries without an answer; `GET /harness/drop` says how many are left. For the tests of what a client
+sends: `GET /harness/log?database=NAME` lists the queries received for that database (the newest
+`LOG_SIZE` of all), each as `{"query": …, "settings": {…}}`, in the order received.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import sys
 import threading
 import uuid
 import zlib
+from collections import deque
 from email.message import Message
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -59,6 +62,7 @@ _HTTP_ONLY = {
 """Parameters of the HTTP interface that are not settings of the query."""
 _STATUS = {516: 401, 192: 401, 193: 401, 194: 401, 60: 404, 81: 404, 62: 400, 115: 400, 47: 400}
 _ENCODINGS = ("lz4", "zstd", "gzip", "deflate")
+LOG_SIZE = 20_000
 
 
 def compress(data: bytes, encoding: str) -> bytes:
@@ -95,6 +99,8 @@ class Harness(ThreadingHTTPServer):
         self.password = password
         self.drops = 0
         self.drops_lock = threading.Lock()
+        self.received: deque[tuple[str, str, dict[str, str]]] = deque(maxlen=LOG_SIZE)
+        """(database, query, settings) of each query received, the newest `LOG_SIZE`."""
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -133,6 +139,10 @@ class Handler(BaseHTTPRequestHandler):
                 with self.server.drops_lock:
                     self.server.drops = int(params.get("count", "1"))
             self._answer(200, str(self.server.drops).encode(), {})
+        elif url.path == "/harness/log":
+            database = params.get("database", "default")
+            logged = [{"query": q, "settings": s} for d, q, s in list(self.server.received) if d == database]
+            self._answer(200, json.dumps(logged).encode(), {"Content-Type": "application/json"})
         elif self._dropped():
             self.close_connection = True
         else:
@@ -148,6 +158,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             self._authenticate(params)
             query = self._query(params, body, query_id)
+            self.server.received.append((query.database, query.sql, dict(query.settings)))
             result, output = self.server.engine.run(query)
         except HarnessError as error:
             text = f"Code: {error.code}. DB::Exception: {error}"

@@ -9,7 +9,9 @@ token, so that a restarted process with the same pid is another holder). Invaria
 - a `LeaseKeeper` renews each lease it holds every third of the TTL and tries to take the others as often; it counts
   a lease held (`holds`) only while its renewal succeeds, and at most two thirds of the TTL after the last one
   began, so a process that cannot reach the database stops its work before another may take the lease over (at
-  its expiry), with a third of the TTL left for the clocks of the hosts to differ and for work under way to end.
+  its expiry), with a third of the TTL left for the clocks of the hosts to differ and for work under way to end;
+- `holding` is the same for one piece of work that every process does once, one at a time (the store's
+  migrations at start): it waits for the lease, renews it while the work runs, and releases it after.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, String, delete, or_, update
+from sqlalchemy import Engine, String, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -72,6 +75,48 @@ def release(engine: Engine, name: str, holder: str) -> bool:
     """Give up `holder`'s lease `name`, so that another process may take it at once; False when not `holder`'s."""
     with engine.begin() as connection:
         return connection.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder)).rowcount == 1
+
+
+def holder_of(engine: Engine, name: str) -> str | None:
+    """Who holds the lease `name` (or held it last, when it expired), if anyone."""
+    with engine.connect() as connection:
+        holder: str | None = connection.execute(select(Lease.holder).where(Lease.name == name)).scalar()
+    return holder
+
+
+@contextmanager
+def holding(engine: Engine, name: str, ttl: timedelta, clock: Clock = utc_now) -> Iterator[None]:
+    """Run the block while this process holds the lease `name`: wait until it is free (a log line says who holds
+    it), renew it on a thread every third of `ttl` while the block runs (an error is logged if it is lost), and
+    release it after."""
+    holder = holder_id()
+    if not acquire(engine, name, holder, ttl, clock):
+        logger.info(
+            "waiting for the lease %s: %s holds it, until it is released or expires", name, holder_of(engine, name)
+        )
+        while not acquire(engine, name, holder, ttl, clock):
+            time.sleep(min(1.0, ttl.total_seconds() / 10))
+    logger.info("took the lease %s (holder %s)", name, holder)
+    done = threading.Event()
+
+    def renewing() -> None:
+        while not done.wait(ttl.total_seconds() / 3):
+            try:
+                kept = renew(engine, name, holder, ttl, clock)
+            except Exception:
+                logger.exception("renewing the lease %s failed", name)
+                kept = False
+            if not kept:
+                logger.error("lost the lease %s while its work ran: another process may do it too", name)
+
+    renewer = threading.Thread(target=renewing, name=f"sightline-lease-{name}", daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        done.set()
+        renewer.join()
+        release(engine, name, holder)
 
 
 class LeaseKeeper:

@@ -1,12 +1,15 @@
 """`open_store`: the store that `Settings.store_url` names, its schema migrated.
 
-The data-directory lock is the embedded backend's alone: a server is shared by any number of processes.
+The data-directory lock is the embedded backend's alone: a server is shared by any number of processes, which
+migrate its schema one at a time inside `migrating()` (the service and `sightline migrate` pass a lease of the
+metadata database, `LEASE`; this package imports nothing of it).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 from sightline.settings import Settings
 from sightline.store.base import Store
@@ -18,16 +21,26 @@ from sightline.store.url import ServerUrl, parse_store_url
 logger = logging.getLogger(__name__)
 
 
+LEASE = "store-migrations"
+"""The lease of the metadata database that a server store's migrations run under (`migrating`)."""
+
+
 def open_store(
-    settings: Settings, lock: DataDirLock | None = None, report: Callable[[Migrated], None] | None = None
+    settings: Settings,
+    lock: DataDirLock | None = None,
+    report: Callable[[Migrated], None] | None = None,
+    migrating: Callable[[], AbstractContextManager[None]] = nullcontext,
 ) -> Store:
     """The store that `settings.store_url` names, with its schema migrated to the newest version and its derived
     tables rebuilt where the catalog changed (`migrations.migrate`; what it did goes to `report`, else to the
-    log); an embedded one opened under `lock` when the caller took the data directory's lock already."""
+    log); an embedded one opened under `lock` when the caller took the data directory's lock already, a server's
+    migrated inside `migrating()` (which its caller makes exclusive across processes: see the module)."""
     url = parse_store_url(settings.store_url)
     store = open_embedded(settings, lock) if url is None else open_server(settings, url)
     try:
-        (report or _log)(migrate(store))
+        with nullcontext() if url is None else migrating():
+            migrated = migrate(store, None if url is None else url.cluster)
+        (report or _log)(migrated)
     except Exception:
         store.close()
         raise

@@ -10,7 +10,10 @@ Invariants:
 - a tagged query runs under a `query_id` of its own; `cancel` stops it with `KILL QUERY` by that id;
 - inserts, DDL and Sightline's own reads are serialised (the embedded backend's writer session);
 - an unreachable server or refused credentials are a `StoreUnavailableError` of one line, password-free;
-- no data-directory lock: any number of processes share a server.
+- no data-directory lock: any number of processes share a server;
+- on a cluster (`url.cluster`), every read carries `CLUSTER_READ_SETTINGS` and every insert
+  `CLUSTER_INSERT_SETTINGS` (docs/deploy.md), and partition versions are every replica's (`clusterAllReplicas`
+  over the local table); with no cluster, neither is sent.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from sightline.store.base import (
 )
 from sightline.store.layout import EVENTS_INSERT, EVENTS_SENT, STORED_KEY, arrivals_of, conform, events_stored
 from sightline.store.migrations import SchemaStatement
+from sightline.store.schema import CLUSTER_INSERT_SETTINGS, CLUSTER_READ_SETTINGS, local_name
 from sightline.store.units import MAX_PARTITIONS_PER_INSERT
 from sightline.store.url import ServerUrl
 
@@ -117,6 +121,8 @@ class ServerStore:
             "max_execution_time": float(time_limit_s),
             "max_memory_usage": int(memory_limit_bytes),
         }
+        self._cluster_reads: dict[str, Any] = dict(CLUSTER_READ_SETTINGS) if url.cluster else {}
+        self._cluster_inserts: dict[str, Any] = dict(CLUSTER_INSERT_SETTINGS) if url.cluster else {}
         self._client = _connect(url, connections, time_limit_s)
         self._reads = threading.BoundedSemaphore(connections)
         self._writer_lock = threading.Lock()
@@ -129,12 +135,13 @@ class ServerStore:
 
     def query(self, statement: Statement, *, tag: str | None = None) -> pa.Table:
         _check(statement, Statement)
-        body = self._read(statement, "ArrowStream", {**self._limits, **_ARROW_OUTPUT}, tag)
+        body = self._read(statement, "ArrowStream", {**self._limits, **self._cluster_reads, **_ARROW_OUTPUT}, tag)
         return _arrow(body)
 
     def query_json_rows(self, statement: Statement) -> list[bytes]:
         _check(statement, Statement)
-        rows: list[bytes] = self._read(statement, "JSONEachRow", {**self._limits, **JSON_OUTPUT}, None).splitlines()
+        settings = {**self._limits, **self._cluster_reads, **JSON_OUTPUT}
+        rows: list[bytes] = self._read(statement, "JSONEachRow", settings, None).splitlines()
         return rows
 
     def _read(self, statement: Statement, output: str, settings: dict[str, Any], tag: str | None) -> bytes:
@@ -233,12 +240,15 @@ class ServerStore:
         _check(statement, Statement | SchemaStatement)
         with self._writer_lock:
             self._check_open()
-            return _arrow(self._retried(lambda: self._raw(statement, "ArrowStream", dict(_ARROW_OUTPUT))))
+            settings = {**self._cluster_reads, **_ARROW_OUTPUT}
+            return _arrow(self._retried(lambda: self._raw(statement, "ArrowStream", settings)))
 
     def partition_versions(self, table: str) -> dict[str, int]:
-        # on a cluster (`url.cluster`), the versions are every replica's (`clusterAllReplicas`): the cluster
-        # layout's read
-        versions = self.query(print_partition_versions(table))
+        cluster = self.url.cluster
+        read = (
+            print_partition_versions(table) if cluster is None else print_partition_versions(local_name(table), cluster)
+        )
+        versions = self.query(read)
         return dict(zip(versions.column("partition").to_pylist(), versions.column("version").to_pylist(), strict=True))
 
     def execute(self, statement: Statement | SchemaStatement) -> None:
@@ -253,9 +263,10 @@ class ServerStore:
 
     def insert_events(self, batch: pa.Table, dedup_token: str | None = None) -> None:
         sent = _ipc(conform(batch))
-        settings: dict[str, Any] = {**_INSERT_SETTINGS, "insert_deduplicate": 0}
+        settings: dict[str, Any] = {**_INSERT_SETTINGS, **self._cluster_inserts, "insert_deduplicate": 0}
         if dedup_token is not None:
-            settings = {**_INSERT_SETTINGS, **_DEDUPLICATED, "insert_deduplication_token": dedup_token}
+            deduplicated = {**_DEDUPLICATED, "insert_deduplication_token": dedup_token}
+            settings = {**_INSERT_SETTINGS, **self._cluster_inserts, **deduplicated}
 
         def insert() -> None:
             try:
@@ -287,7 +298,7 @@ class ServerStore:
         )
         with self._writer_lock:
             self._check_open()
-            counted = self._retried(lambda: self._raw(count, "TabSeparated", {}, external_data=keys))
+            counted = self._retried(lambda: self._raw(count, "TabSeparated", self._cluster_reads, external_data=keys))
         return int(counted.strip())
 
     def _check_open(self) -> None:
