@@ -25,6 +25,7 @@ from sightline.store import (
     open_store,
 )
 from sightline.store.migrations import MIGRATIONS
+from sightline.store.opening import open_server
 from sightline.store.server import ServerStore
 from sightline.store.url import ServerUrl, parse_store_url
 from tests.clickhouse_http.fixtures import Server, url_text
@@ -84,9 +85,24 @@ def test_wrong_credentials_are_one_line_without_the_password(clickhouse_server: 
     )
 
 
+def test_a_cluster_the_server_does_not_know_is_one_line(clickhouse_server: Server) -> None:
+    url = replace(clickhouse_server.url, cluster="no_such_cluster")
+    with pytest.raises(StoreUnavailableError) as refused:
+        open_server(Settings(), url)
+    assert str(refused.value) == (
+        f"the ClickHouse server {url.redacted()} has no cluster 'no_such_cluster' in its remote_servers"
+    )
+
+
 @pytest.mark.parametrize("command", ["migrate", "serve"])
-def test_the_cli_says_it_in_one_line_and_exits_non_zero(clickhouse_server: Server, command: str) -> None:
-    url = url_text(replace(clickhouse_server.url, password="not-the-password"))
+@pytest.mark.parametrize("wrong", ["password", "cluster"])
+def test_the_cli_says_it_in_one_line_and_exits_non_zero(clickhouse_server: Server, command: str, wrong: str) -> None:
+    bad = (
+        replace(clickhouse_server.url, password="not-the-password")
+        if wrong == "password"
+        else replace(clickhouse_server.url, cluster="no_such_cluster")
+    )
+    url = url_text(bad)
     port = ["--port", str(free_port())] if command == "serve" else []
     result = subprocess.run(
         [sys.executable, "-m", "sightline", command, "--store-url", url, *port],
@@ -97,8 +113,9 @@ def test_the_cli_says_it_in_one_line_and_exits_non_zero(clickhouse_server: Serve
     )
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        f"sightline: the ClickHouse server {clickhouse_server.url.redacted()} refused user "
-        f"{clickhouse_server.url.user!r}: wrong user name or password"
+        f"sightline: the ClickHouse server {bad.redacted()} refused user {bad.user!r}: wrong user name or password"
+        if wrong == "password"
+        else f"sightline: the ClickHouse server {bad.redacted()} has no cluster 'no_such_cluster' in its remote_servers"
     ]
 
 

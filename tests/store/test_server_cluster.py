@@ -15,11 +15,11 @@ import pytest
 from sightline.query.printer import PING, print_partition_versions
 from sightline.settings import Settings
 from sightline.store import StoreError, open_store
-from sightline.store.migrations import applied_versions
+from sightline.store.migrations import applied_versions, migrate
 from sightline.store.schema import CLUSTER_INSERT_SETTINGS, CLUSTER_READ_SETTINGS, ledger_ddl, render
 from sightline.store.server import ServerStore
 from sightline.store.url import ServerUrl
-from tests.clickhouse_http.fixtures import Server, url_text
+from tests.clickhouse_http.fixtures import Server
 from tests.store.test_server import batch, server_of
 
 CLUSTER = "sightline_cluster"
@@ -109,8 +109,12 @@ def test_a_cluster_store_reads_partition_versions_of_every_replica(harness: Serv
 
 def test_a_cluster_store_is_migrated_on_the_cluster(harness: Server, server_url: str) -> None:
     url = replace(server_of(server_url), cluster=CLUSTER)
-    with pytest.raises(StoreError, match=CLUSTER):  # the harness knows no cluster: the first DDL is refused
-        open_store(Settings(store_url=url_text(url)))
+    store = ServerStore(url)  # not open_store: it would refuse a cluster the server does not know before migrating
+    try:
+        with pytest.raises(StoreError, match=CLUSTER):  # the harness knows no cluster: the first DDL is refused
+            migrate(store, CLUSTER)
+    finally:
+        store.close()
     [first] = received(url)[-1:]
     assert first["query"] == render([ledger_ddl()], CLUSTER)[0]
     assert f"ON CLUSTER {CLUSTER} " in first["query"]

@@ -299,6 +299,14 @@ def print_kill_tagged(tag: str) -> Statement:
     return Statement("KILL QUERY WHERE Settings['log_comment'] = {p0:String} SYNC", {"p0": tag}, _PRINTED)
 
 
+def print_cluster_replicas(cluster: str) -> Statement:
+    """How many replicas the server's `remote_servers` gives the cluster `cluster` (`replicas`; 0: none of that
+    name)."""
+    return Statement(
+        "SELECT count() AS replicas FROM system.clusters WHERE cluster = {p0:String}", {"p0": cluster}, _PRINTED
+    )
+
+
 def print_kill_query(query_id: str) -> Statement:
     """Stops the query of a server whose `query_id` is `query_id`, waiting until it has stopped; answers a row per
     query stopped."""

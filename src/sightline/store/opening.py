@@ -59,13 +59,20 @@ def open_embedded(settings: Settings, lock: DataDirLock | None = None) -> Embedd
 
 
 def open_server(settings: Settings, url: ServerUrl) -> ServerStore:
-    """The server of `url`, with the limits and connections of `settings`, schema as it is."""
-    return ServerStore(
+    """The server of `url`, with the limits and connections of `settings`, schema as it is; its cluster, when the
+    URL names one, checked to be the server's."""
+    store = ServerStore(
         url,
         connections=settings.query_sessions,
         time_limit_s=settings.query_time_limit_s,
         memory_limit_bytes=settings.query_memory_limit_bytes,
     )
+    try:
+        store.check_cluster()
+    except Exception:
+        store.close()
+        raise
+    return store
 
 
 def check_reachable(settings: Settings) -> None:

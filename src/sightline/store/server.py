@@ -41,6 +41,7 @@ from sightline.query.printer import (
     Statement,
     print_batch_insert,
     print_batch_stored,
+    print_cluster_replicas,
     print_kill_query,
     print_partition_versions,
 )
@@ -132,6 +133,17 @@ class ServerStore:
         self._query_ids: dict[str, str] = {}
         self._tags_lock = threading.Lock()
         self._listeners: list[InsertListener] = []
+
+    def check_cluster(self) -> None:
+        """`StoreUnavailableError` in one line unless the server knows the URL's cluster (when it names one)."""
+        cluster = self.url.cluster
+        if cluster is None:
+            return
+        answer = self._retried(lambda: self._raw(print_cluster_replicas(cluster), "TabSeparated", {}))
+        if int(answer.strip()) == 0:
+            raise StoreUnavailableError(
+                f"the ClickHouse server {self.url.redacted()} has no cluster {cluster!r} in its remote_servers"
+            )
 
     def query(self, statement: Statement, *, tag: str | None = None) -> pa.Table:
         _check(statement, Statement)
