@@ -19,7 +19,6 @@ import fcntl
 import os
 import queue
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,7 +40,6 @@ from sightline.query.printer import (
     print_session_setting,
 )
 from sightline.store.base import (
-    QUERY_TAG,
     DataDirectoryLockedError,
     InsertListener,
     QueryCancelledError,
@@ -52,6 +50,7 @@ from sightline.store.base import (
 )
 from sightline.store.layout import EVENTS_INSERT, arrivals_of, check_batch, events_stored
 from sightline.store.migrations import SchemaStatement
+from sightline.store.tagged import TaggedQueries
 from sightline.store.units import MAX_PARTITIONS_PER_INSERT
 
 _TIMEOUT_CODE = "Code: 159."
@@ -65,7 +64,6 @@ _JSON_OUTPUT: dict[str, int] = {
     "output_format_json_escape_forward_slashes": 0,
 }
 """How query sessions write JSON rows (`query_json_rows`); the Arrow results of `query` are not affected."""
-_KILL_RETRY_S = 0.01
 _WAIT_POLL_S = 0.1
 _INSERT_SETTINGS: dict[str, Setting] = {
     "parallel_view_processing": 1,
@@ -154,9 +152,7 @@ class EmbeddedStore:
             self._sessions.put(self._query_session())
         self._control_session = chdb_session.Session(self._path)
         self._control_lock = threading.Lock()
-        self._tags: dict[str, str] = {}
-        """Tag → "waiting" (for a session), "running" or "cancelled" (before it ran)."""
-        self._tags_lock = threading.Lock()
+        self._tagged = TaggedQueries()
         self._listeners: list[InsertListener] = []
 
     def _query_session(self) -> Any:
@@ -167,7 +163,7 @@ class EmbeddedStore:
 
     def _take_session(self, tag: str | None) -> Any:
         while not self._closed:
-            if tag is not None and not self._waiting(tag):
+            if tag is not None and not self._tagged.waiting(tag):
                 raise QueryCancelledError(f"query {tag} was cancelled before it started")
             try:
                 return self._sessions.get(timeout=_WAIT_POLL_S)
@@ -204,11 +200,11 @@ class EmbeddedStore:
         _check(statement, Statement)
         if tag is not None:
             statement = statement.with_settings({"log_comment": tag})
-            self._register(tag)
+            self._tagged.register(tag)
         sql, params = statement
         try:
             with self._session(tag) as session:
-                started = tag is None or self._start(tag)
+                started = tag is None or self._tagged.start(tag)
                 if started:
                     try:
                         result = session.query(sql, output, params=_bound(params))
@@ -218,50 +214,19 @@ class EmbeddedStore:
                 raise QueryCancelledError(f"query {tag} was cancelled before it started")
         finally:
             if tag is not None:
-                with self._tags_lock:
-                    self._tags.pop(tag, None)
+                self._tagged.finish(tag)
         return result
 
-    def _register(self, tag: str) -> None:
-        if not QUERY_TAG.match(tag):
-            raise ValueError(f"not a query tag: {tag!r}")
-        with self._tags_lock:
-            if tag in self._tags:
-                raise ValueError(f"a query tagged {tag!r} is already waiting or running")
-            self._tags[tag] = "waiting"
-
-    def _waiting(self, tag: str) -> bool:
-        with self._tags_lock:
-            return self._tags[tag] == "waiting"
-
-    def _start(self, tag: str) -> bool:
-        """Mark `tag` running; False when it was cancelled while it waited."""
-        with self._tags_lock:
-            if self._tags[tag] == "cancelled":
-                return False
-            self._tags[tag] = "running"
-            return True
-
     def cancel(self, tag: str) -> bool:
-        with self._tags_lock:
-            state = self._tags.get(tag)
-            if state is None:
-                return False
-            if state != "running":
-                self._tags[tag] = "cancelled"
-                return True
-        # running: the engine may not list it yet, so KILL until it is killed or has ended
-        while True:
-            with self._control_lock:
-                self._check_open()
-                kill = print_kill_tagged(tag)
-                killed = self._control_session.query(kill.sql, "CSV", params=_bound(kill.params))
-            if str(killed).strip():
-                return True
-            with self._tags_lock:
-                if tag not in self._tags:
-                    return False
-            time.sleep(_KILL_RETRY_S)
+        return self._tagged.cancel(tag, lambda: self._kill(tag))
+
+    def _kill(self, tag: str) -> bool:
+        """Stop the running query tagged `tag`; False when the engine does not list it (yet, or any more)."""
+        with self._control_lock:
+            self._check_open()
+            kill = print_kill_tagged(tag)
+            killed = self._control_session.query(kill.sql, "CSV", params=_bound(kill.params))
+        return bool(str(killed).strip())
 
     def add_insert_listener(self, listener: InsertListener) -> None:
         self._listeners.append(listener)

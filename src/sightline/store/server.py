@@ -46,7 +46,6 @@ from sightline.query.printer import (
     print_partition_versions,
 )
 from sightline.store.base import (
-    QUERY_TAG,
     InsertListener,
     QueryCancelledError,
     QueryMemoryError,
@@ -57,6 +56,7 @@ from sightline.store.base import (
 from sightline.store.layout import EVENTS_INSERT, EVENTS_SENT, STORED_KEY, arrivals_of, conform, events_stored
 from sightline.store.migrations import SchemaStatement
 from sightline.store.schema import CLUSTER_INSERT_SETTINGS, CLUSTER_READ_SETTINGS, local_name
+from sightline.store.tagged import TaggedQueries
 from sightline.store.units import MAX_PARTITIONS_PER_INSERT
 from sightline.store.url import ServerUrl
 
@@ -95,7 +95,6 @@ _REFUSED_CREDENTIALS = {192, 193, 194, 516}  # UNKNOWN_USER, WRONG_PASSWORD, REQ
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
 _RETRY_WAITS_S = (0.2, 1.0)
 """How long to wait before each further attempt of a read whose connection failed."""
-_KILL_RETRY_S = 0.01
 _WAIT_POLL_S = 0.1
 
 T = TypeVar("T")
@@ -128,10 +127,9 @@ class ServerStore:
         self._reads = threading.BoundedSemaphore(connections)
         self._writer_lock = threading.Lock()
         self._closed = False
-        self._tags: dict[str, str] = {}
-        """Tag → "waiting" (for a connection), "running" or "cancelled" (before it ran)."""
-        self._query_ids: dict[str, str] = {}
-        self._tags_lock = threading.Lock()
+        self._tagged = TaggedQueries()
+        self._query_id_prefix = f"sightline-{uuid.uuid4().hex[:12]}-"
+        """The prefix of this store's query ids: a tagged query's id is it and the tag, unique on the server."""
         self._listeners: list[InsertListener] = []
 
     def check_cluster(self) -> None:
@@ -161,23 +159,22 @@ class ServerStore:
         if tag is None:
             with self._read_slot(None):
                 return self._retried(lambda: self._raw(statement, output, settings))
-        query_id = self._register(tag)
+        self._tagged.register(tag)
         try:
             with self._read_slot(tag):
-                if not self._start(tag):
+                if not self._tagged.start(tag):
                     raise QueryCancelledError(f"query {tag} was cancelled before it started")
                 # a read sent again after a failed connection keeps its id: KILL finds it either way
+                query_id = self._query_id_prefix + tag
                 return self._retried(lambda: self._raw(statement, output, {**settings, "query_id": query_id}))
         finally:
-            with self._tags_lock:
-                self._tags.pop(tag, None)
-                self._query_ids.pop(tag, None)
+            self._tagged.finish(tag)
 
     @contextmanager
     def _read_slot(self, tag: str | None) -> Iterator[None]:
         while not self._reads.acquire(timeout=_WAIT_POLL_S):
             self._check_open()
-            if tag is not None and not self._waiting(tag):
+            if tag is not None and not self._tagged.waiting(tag):
                 raise QueryCancelledError(f"query {tag} was cancelled before it started")
         try:
             self._check_open()
@@ -204,46 +201,13 @@ class ServerStore:
                 self._check_open()
         return read()
 
-    def _register(self, tag: str) -> str:
-        if not QUERY_TAG.match(tag):
-            raise ValueError(f"not a query tag: {tag!r}")
-        with self._tags_lock:
-            if tag in self._tags:
-                raise ValueError(f"a query tagged {tag!r} is already waiting or running")
-            self._tags[tag] = "waiting"
-            self._query_ids[tag] = query_id = f"sightline-{uuid.uuid4().hex}"
-        return query_id
-
-    def _waiting(self, tag: str) -> bool:
-        with self._tags_lock:
-            return self._tags[tag] == "waiting"
-
-    def _start(self, tag: str) -> bool:
-        """Mark `tag` running; False when it was cancelled while it waited."""
-        with self._tags_lock:
-            if self._tags[tag] == "cancelled":
-                return False
-            self._tags[tag] = "running"
-            return True
-
     def cancel(self, tag: str) -> bool:
-        with self._tags_lock:
-            state, query_id = self._tags.get(tag), self._query_ids.get(tag)
-            if state is None or query_id is None:
-                return False
-            if state != "running":
-                self._tags[tag] = "cancelled"
-                return True
-        # running: the server may not list it yet, so KILL until it is killed or has ended
-        kill = print_kill_query(query_id)
-        while True:
-            self._check_open()
-            if self._raw(kill, "TabSeparated", {}).strip():
-                return True
-            with self._tags_lock:
-                if tag not in self._tags:
-                    return False
-            time.sleep(_KILL_RETRY_S)
+        return self._tagged.cancel(tag, lambda: self._kill(tag))
+
+    def _kill(self, tag: str) -> bool:
+        """Stop the running query tagged `tag`; False when the server does not list it (yet, or any more)."""
+        self._check_open()
+        return bool(self._raw(print_kill_query(self._query_id_prefix + tag), "TabSeparated", {}).strip())
 
     def add_insert_listener(self, listener: InsertListener) -> None:
         self._listeners.append(listener)
