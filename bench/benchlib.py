@@ -60,6 +60,12 @@ def git_revision() -> str:
     return result.stdout.strip() or "unknown"
 
 
+def load_average() -> str:
+    """The machine's load (as `uptime` says it), to stamp a run on a shared machine."""
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f}, {five:.2f}, {fifteen:.2f} (1, 5, 15 min)"
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 

@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bare_rows import bare_insert_sql
-from benchlib import by_hand, harness_store_url, median, write_section
+from benchlib import by_hand, harness_store_url, load_average, median, write_section
 from sightline.settings import Settings
 from sightline.simulate import SimulationConfig, run_simulation, simulate
 from sightline.store import Store, open_store
@@ -167,6 +167,7 @@ def main() -> None:
 def compare_server(days: float, repeats: int) -> None:
     """The bulk path into `events` + MVs, embedded and through the server backend over the harness, each in a
     fresh process and data directory, the order flipped every run."""
+    load_before = load_average()
     _child("bulk", 0.05, True, "server")  # warm-up: the page cache, imports, the engine's first start
     rates: dict[str, list[float]] = {backend: [] for backend in BACKENDS}
     rows = 0
@@ -181,6 +182,7 @@ def compare_server(days: float, repeats: int) -> None:
         [
             f"{repeats} runs of {rows:,} events ({days:g} simulated days, 2 customers) into `events` + all MVs, "
             "each in a fresh process and data directory, embedded and server in turn, the order flipped every run.",
+            f"Load average at the start {load_before}, at the end {load_average()}.",
             "",
             "| backend | rows/s (median) | runs |",
             "|---|---|---|",
