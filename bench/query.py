@@ -638,7 +638,10 @@ def server_report(embedded: Run, server: Run, loaded: dict[str, Any], repeats: i
         "The server side is the app with `store_url=clickhouse://…` (clickhouse-connect over HTTP, Arrow "
         "results) to the loopback test harness (tests/clickhouse_http/), a process of its own that runs the "
         "queries on chDB over a copy of the embedded side's data directory. Before timing, each side checked its "
-        "API, compiled and hand-written answers equal.",
+        "API, compiled and hand-written answers equal, and both sides answered the same rows. The harness runs "
+        "the embedded engine's version in another process, so the ratio measures the client, HTTP, the formats "
+        "and the extra process, not a real server's engine; and on this 2-core machine the extra process can also "
+        "take the engine's work off the app's process.",
         "",
         "| query | API p50 ms embedded / server | server ÷ embedded | API p95 ms embedded / server "
         "| hand-written SQL p50 ms embedded / server | server ÷ embedded |",
