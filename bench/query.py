@@ -233,15 +233,11 @@ def _rows(table: pa.Table) -> list[dict[str, Any]]:
 
 
 def _same(metric: str, expected: Any, actual: Any) -> bool:
-    """Equal to the API's 4 decimals; NaN and null alike (the API answers null for NaN, and the embedded
-    store reads a NaN as null where the server backend's Arrow keeps it)."""
-    if _missing(expected) or _missing(actual):
-        return _missing(expected) and _missing(actual)
+    if expected is None or actual is None:
+        return expected is None and actual is None
+    if isinstance(expected, float) and math.isnan(expected):
+        return actual is None or (isinstance(actual, float) and math.isnan(actual))
     return math.isclose(float(expected), float(actual), rel_tol=1e-9, abs_tol=5.1e-5)
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def check_equal(query: DashboardQuery, hand: list[dict[str, Any]], other: list[dict[str, Any]], what: str) -> None:
