@@ -11,6 +11,7 @@ import re
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -28,7 +29,8 @@ from sightline.auth.kinds import KeyKind
 from sightline.query.printer import _PRINTED, Statement
 from sightline.settings import Settings
 
-BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+ROOT = Path(__file__).resolve().parent.parent
+BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
 _HEADER = """# Benchmarks
 
 Each section is written by the command it names, on the machine it names; numbers of one section come
@@ -58,6 +60,12 @@ def git_revision() -> str:
     return result.stdout.strip() or "unknown"
 
 
+def load_average() -> str:
+    """The machine's load (as `uptime` says it), to stamp a run on a shared machine."""
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f}, {five:.2f}, {fifteen:.2f} (1, 5, 15 min)"
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -77,12 +85,28 @@ def write_section(name: str, command: str, body: str) -> None:
 
 
 @contextmanager
-def benchmark_app(data_dir: Path, customer: int, plan_level: int) -> Iterator[tuple[FastAPI, str]]:
-    """The app over `data_dir` (not started), its accounts in a temporary database holding `customer` with
+def harness_store_url(data_dir: Path) -> Iterator[str]:
+    """The store URL of the loopback ClickHouse-HTTP test harness (tests/clickhouse_http/) serving `data_dir`
+    in a process of its own, until the block ends: the server backend over the embedded engine's version."""
+    if str(ROOT) not in sys.path:
+        sys.path.append(str(ROOT))  # the harness is the tests' own: bench/ runs it from the checkout
+    from tests.clickhouse_http.process import running_harness, url_text
+
+    with running_harness(data_dir) as url:
+        yield url_text(url)
+
+
+@contextmanager
+def benchmark_app(
+    data_dir: Path, customer: int, plan_level: int, store_url: str = "chdb://"
+) -> Iterator[tuple[FastAPI, str]]:
+    """The app over the store of `store_url` (the embedded engine in `data_dir` by default; else `data_dir` holds
+    the app's own files), not started, its accounts in a temporary database holding `customer` with
     `plan_level`, and an API key of that customer."""
     with tempfile.TemporaryDirectory() as accounts:
         settings = Settings(
             data_dir=data_dir,
+            store_url=store_url,
             metadata_url=f"sqlite:///{Path(accounts) / 'metadata.db'}",
             argon2_time_cost=1,
             argon2_memory_kib=1024,

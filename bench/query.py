@@ -16,24 +16,45 @@ the dashboard set, warm (after `--warmup` untimed rounds), `--repeats` rounds, e
 
 The answers of api, compiled and hand are checked equal (to the API's 4 decimals; a quantile sketch answers
 the same whatever the order of merges) before timing. Writes the `query` section of docs/benchmarks.md.
+
+With `--server`, it measures the same on both backends instead: the embedded engine over `--data-dir`, and the
+server backend (clickhouse-connect over HTTP) to the loopback test harness (tests/clickhouse_http/, a process
+of its own on chDB) serving a copy of it; each side in a fresh process with half the `--repeats`, in the order
+embedded, server, server, embedded. Writes the section "query: server backend over the harness vs embedded".
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import json
 import math
+import shutil
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import uvicorn
 from fastapi import FastAPI
 
-from benchlib import ClientProcess, benchmark_app, by_hand, median, write_section
+from benchlib import (
+    ClientProcess,
+    benchmark_app,
+    by_hand,
+    harness_store_url,
+    load_average,
+    median,
+    write_section,
+)
 from query_data import CUSTOMERS, END, benchmark_arguments, load_in_child
 from sightline.api.metrics import compiled
 from sightline.api.services import services
@@ -42,6 +63,7 @@ from sightline.query.plan import EVENTS
 from sightline.query.printer import print_select
 from sightline.query.request import MetricQueryParams
 from sightline.store import Store
+from sightline.store.embedded import ENGINE_DIR
 
 CUSTOMER = CUSTOMERS[0]
 PLAN_LEVEL = 6831  # Enterprise: every metric and granularity
@@ -529,9 +551,140 @@ def _findings(run: Run) -> list[str]:
     ]
 
 
+# ---------------------------------------------------------------------------------------------------
+# The server backend over the harness beside the embedded engine (--server).
+# ---------------------------------------------------------------------------------------------------
+
+SIDES = ("embedded", "server")
+SERVER_SECTION = "query: server backend over the harness vs embedded"
+GOAL_SERVER_RATIO = 1.3
+
+
+def measure_side(side: str, data_dir: Path, repeats: int, warmup: int) -> Run:
+    """The timings of `side` in this process: the app over the embedded engine in `data_dir`, or over the server
+    backend to the harness serving the engine's directory of `data_dir`."""
+    queries = dashboard()
+    if side == "embedded":
+        with benchmark_app(data_dir, CUSTOMER, PLAN_LEVEL) as (app, key):
+            return measure(app, key, queries, repeats, warmup)
+    with (
+        harness_store_url(data_dir / ENGINE_DIR) as url,
+        tempfile.TemporaryDirectory() as own,
+        benchmark_app(Path(own), CUSTOMER, PLAN_LEVEL, url) as (app, key),
+    ):
+        return measure(app, key, queries, repeats, warmup)
+
+
+def _side_in_child(side: str, data_dir: Path, repeats: int, warmup: int) -> Run:
+    """`measure_side` in a fresh process (chDB opens one data directory per process)."""
+    command = [sys.executable, __file__, "--side", side, "--data-dir", str(data_dir)]
+    command += ["--repeats", str(repeats), "--warmup", str(warmup)]
+    result = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
+    raw = json.loads(result.stdout.strip().splitlines()[-1])
+    results = {name: Timings(**{**t, "tables": tuple(t["tables"])}) for name, t in raw["results"].items()}
+    return Run(results, raw["parts"], raw["auth_ms"], raw["probes"])
+
+
+def _pooled(runs: list[Run]) -> Run:
+    """The timings of `runs` (of one side) together."""
+
+    def joined(name: str, path: str) -> list[float]:
+        return [x for run in runs for x in getattr(run.results[name], path)]
+
+    results = {
+        name: dataclasses.replace(
+            timings,
+            api=joined(name, "api"),
+            explain=joined(name, "explain"),
+            compiled=joined(name, "compiled"),
+            hand=joined(name, "hand"),
+        )
+        for name, timings in runs[0].results.items()
+    }
+    probes = {name: [x for run in runs for x in run.probes[name]] for name in PROBES}
+    return Run(results, runs[0].parts, median([run.auth_ms for run in runs]), probes)
+
+
+def compare_server(data_dir: Path, events: float, repeats: int, warmup: int) -> tuple[str, Run, Run]:
+    """Both sides over the same data (the server's harness on a copy of `data_dir`): the report's lines and
+    the pooled runs."""
+    loaded = load_in_child(data_dir, events)
+    copy = data_dir.with_name(data_dir.name + "-server")
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(data_dir, copy, symlinks=True)  # the engine's tables are relative symbolic links
+    half = max(1, repeats // 2)
+    runs: dict[str, list[Run]] = {side: [] for side in SIDES}
+    for side in (*SIDES, *SIDES[::-1]):
+        print(f"measuring {side}", flush=True)
+        runs[side].append(_side_in_child(side, data_dir if side == "embedded" else copy, half, warmup))
+    embedded, server = _pooled(runs["embedded"]), _pooled(runs["server"])
+    for name, timings in embedded.results.items():
+        if server.results[name].rows != timings.rows:
+            raise SystemExit(f"{name}: {server.results[name].rows} rows by the server, {timings.rows} embedded")
+    return server_report(embedded, server, loaded, 2 * half, warmup), embedded, server
+
+
+def server_report(embedded: Run, server: Run, loaded: dict[str, Any], repeats: int, warmup: int) -> str:
+    lines = [
+        f"{loaded['events']:,} events ({loaded['views']:,} views), the data set of the `query` section (scale "
+        f"{loaded['scale']:g}); the queries ask for customer {CUSTOMER}. Embedded store: {embedded.parts}.",
+        "",
+        f"Each side in a fresh process, in the order embedded, server, server, embedded; each time {warmup} "
+        f"untimed rounds, then {repeats // 2} timed rounds as in the `query` section ({repeats} per side in all). "
+        "The server side is the app with `store_url=clickhouse://…` (clickhouse-connect over HTTP, Arrow "
+        "results) to the loopback test harness (tests/clickhouse_http/), a process of its own that runs the "
+        "queries on chDB over a copy of the embedded side's data directory. Before timing, each side checked its "
+        "API, compiled and hand-written answers equal, and both sides answered the same rows. The harness runs "
+        "the embedded engine's version in another process, so the ratio measures the client, HTTP, the formats "
+        "and the extra process, not a real server's engine; and on this 2-core machine the extra process can also "
+        "take the engine's work off the app's process.",
+        "",
+        "| query | API p50 ms embedded / server | server ÷ embedded | API p95 ms embedded / server "
+        "| hand-written SQL p50 ms embedded / server | server ÷ embedded |",
+        "|---|---|---|---|---|---|",
+    ]
+    missed = []
+    for name, e in embedded.results.items():
+        s = server.results[name]
+        ratio, hand_ratio = median(s.api) / median(e.api), median(s.hand) / median(e.hand)
+        if ratio > GOAL_SERVER_RATIO:
+            missed.append(f"{name} ({ratio:.2f}×)")
+        lines.append(
+            f"| {name} | {median(e.api):.1f} / {median(s.api):.1f} | **{ratio:.2f}** | "
+            f"{_percentile(e.api, 0.95):.1f} / {_percentile(s.api, 0.95):.1f} | "
+            f"{median(e.hand):.1f} / {median(s.hand):.1f} | {hand_ratio:.2f} |"
+        )
+    for name, label in (("engine_floor", "`SELECT 1` on the store"), ("kpi_sums_only", "KPI sums by hand")):
+        e50, s50 = median(embedded.probes[name]), median(server.probes[name])
+        lines.append(f"| {label} (probe) | | | | {e50:.1f} / {s50:.1f} | {s50 / e50:.2f} |")
+    verdict = "met" if not missed else f"missed: {'; '.join(missed)}"
+    lines += ["", f"- Goal server ≤ {GOAL_SERVER_RATIO}× embedded API time per query (p50): **{verdict}**."]
+    return "\n".join(lines)
+
+
+def _more_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--server", action="store_true", help="the server backend over the harness vs embedded")
+    parser.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)
+
+
 def main() -> None:
-    args = benchmark_arguments(__doc__, events=50e6, repeats=30, warmup=3)
+    args = benchmark_arguments(__doc__, events=50e6, repeats=30, warmup=3, more=_more_arguments)
+    if args.side:  # a child of --server: progress on stderr, the `Run` as JSON on stdout
+        sys.stdout, real_stdout = sys.stderr, sys.stdout
+        run = measure_side(args.side, args.data_dir, args.repeats, args.warmup)
+        print(json.dumps(dataclasses.asdict(run)), file=real_stdout)
+        return
     began = time.perf_counter()
+    if args.server:
+        load_before = load_average()
+        body = compare_server(args.data_dir, args.events, args.repeats, args.warmup)[0]
+        body += f"\n\nWhole run: {time.perf_counter() - began:.0f} s; load average at the start {load_before}, "
+        body += f"at the end {load_average()}."
+        command = f"python bench/query.py --server --events {args.events / 1e6:g}e6 --repeats {args.repeats}"
+        print(body)
+        if not args.no_write:
+            write_section(SERVER_SECTION, command, body)
+        return
     loaded = load_in_child(args.data_dir, args.events)
     with benchmark_app(args.data_dir, CUSTOMER, PLAN_LEVEL) as (app, key):
         queries = dashboard()

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -88,16 +89,24 @@ def ensure_loaded(data_dir: Path, events: float) -> Loaded:
 
 
 def benchmark_arguments(
-    doc: str | None, *, events: float, repeats: int, warmup: int, data_dir: str = "sightline-bench-query"
+    doc: str | None,
+    *,
+    events: float,
+    repeats: int,
+    warmup: int,
+    data_dir: str = "sightline-bench-query",
+    more: Callable[[argparse.ArgumentParser], None] | None = None,
 ) -> argparse.Namespace:
     """The command line of a benchmark over this data set: `--events`, `--repeats`, `--warmup`, `--data-dir`
-    (under the temporary directory by default) and `--no-write`."""
+    (under the temporary directory by default), `--no-write`, and what `more` adds."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=float, default=events)
     parser.add_argument("--repeats", type=int, default=repeats)
     parser.add_argument("--warmup", type=int, default=warmup)
     parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / data_dir)
     parser.add_argument("--no-write", action="store_true", help="print the report instead of writing it")
+    if more is not None:
+        more(parser)
     return parser.parse_args()
 
 

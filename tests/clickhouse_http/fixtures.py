@@ -6,23 +6,19 @@ own on it (`server_url`, on every node of the cluster), dropped afterwards."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import clickhouse_connect
 import pytest
 from clickhouse_connect.driver.client import Client
 
 from sightline.store.url import ServerUrl, parse_store_url
-from tests.server_process import free_port
+from tests.clickhouse_http.process import running_harness, url_text
 
 REAL_SERVER = "SIGHTLINE_TEST_CLICKHOUSE_URL"
 REAL_CLUSTER = "SIGHTLINE_TEST_CLICKHOUSE_CLUSTER"
-HARNESS_USER, HARNESS_PASSWORD = "sightline", "harness-password"
 
 
 @dataclass(frozen=True)
@@ -45,12 +41,6 @@ class Server:
         )
 
 
-def url_text(url: ServerUrl) -> str:
-    """`url` as a store URL (with its password: for the tests' settings only)."""
-    options = f"?cluster={url.cluster}" if url.cluster else ""
-    return f"{url.scheme}://{url.user}:{url.password}@{url.host}:{url.port}/{url.database}{options}"
-
-
 @pytest.fixture(scope="session")
 def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     real = os.environ.get(REAL_SERVER)
@@ -59,21 +49,8 @@ def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
         assert url is not None, f"{REAL_SERVER} must name a clickhouse:// or clickhouses:// server"
         yield Server(replace(url, cluster=os.environ.get(REAL_CLUSTER) or url.cluster), harness=False)
         return
-    port = free_port()
-    data_dir = tmp_path_factory.mktemp("clickhouse-harness")
-    command = ["-m", "tests.clickhouse_http.harness", "--data-dir", str(data_dir), "--port", str(port)]
-    harness = subprocess.Popen(
-        [sys.executable, *command, "--user", HARNESS_USER, "--password", HARNESS_PASSWORD],
-        stdout=subprocess.PIPE,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    assert harness.stdout is not None
-    assert harness.stdout.readline().strip() == b"ready", "the ClickHouse HTTP harness did not start"
-    try:
-        yield Server(ServerUrl("127.0.0.1", port, "default", HARNESS_USER, HARNESS_PASSWORD), harness=True)
-    finally:
-        harness.terminate()
-        harness.wait(timeout=30)
+    with running_harness(tmp_path_factory.mktemp("clickhouse-harness")) as url:
+        yield Server(url, harness=True)
 
 
 @pytest.fixture

@@ -28,7 +28,8 @@ from sightline.store.migrations import MIGRATIONS
 from sightline.store.opening import open_server
 from sightline.store.server import ServerStore
 from sightline.store.url import ServerUrl, parse_store_url
-from tests.clickhouse_http.fixtures import Server, url_text
+from tests.clickhouse_http.fixtures import Server
+from tests.clickhouse_http.process import url_text
 from tests.handwritten import by_hand
 from tests.server_process import free_port
 from tests.store.test_cancel import LONG_QUERY

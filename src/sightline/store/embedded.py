@@ -120,6 +120,10 @@ class DataDirLock:
             self._fd = None
 
 
+ENGINE_DIR = "clickhouse"
+"""The engine's own directory under the data directory."""
+
+
 class EmbeddedStore:
     """chDB in `<data_dir>/clickhouse`. Thread-safe; close it to release the data directory."""
 
@@ -135,7 +139,7 @@ class EmbeddedStore:
         """Open the engine in `data_dir`, under `lock` (then the store's to release) or a lock it takes."""
         self.data_dir = data_dir
         self._lock = lock or DataDirLock(data_dir)
-        self._path = str(data_dir / "clickhouse")
+        self._path = str(data_dir / ENGINE_DIR)
         self._limits = tuple(
             print_session_setting(name, value)
             for name, value in {
