@@ -125,11 +125,8 @@ def create_app(
         sweeper = asyncio.create_task(pipeline.sweep_forever())
         intake.start()
         # Work that runs in one process of the service at a time, each under its lease (auth/leases.py).
-        leases = LeaseKeeper(
-            auth.engine,
-            (stored_days.LEASE, delivery.LEASE, scheduler.LEASE),
-            timedelta(seconds=settings.lease_ttl_s),
-        )
+        once_only = (stored_days.LEASE, delivery.LEASE) + ((scheduler.LEASE,) if settings.alert_rounds else ())
+        leases = LeaseKeeper(auth.engine, once_only, timedelta(seconds=settings.lease_ttl_s))
         leases.start()
         day_slices = Refresher(
             the_store,
@@ -146,7 +143,8 @@ def create_app(
             settings.alerts_every_s,
             may_run=partial(leases.holds, scheduler.LEASE),
         )
-        alert_rounds.start()
+        if settings.alert_rounds:
+            alert_rounds.start()
         app.state.telemetry.watch(the_writer, app.state.services.smartquery.cache, leases)
         stop_metrics = serve_metrics(app.state.telemetry, settings)
         try:

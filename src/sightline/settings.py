@@ -138,6 +138,11 @@ class Settings(BaseSettings):
     alerts_every_s: float = Field(
         default=60.0, gt=0, description="How often the alert rules' due detection rounds are looked for and run."
     )
+    alert_rounds: bool = Field(
+        default=True,
+        description="Run the alert rules' detection rounds in this process (while it holds their lease). Off: a "
+        "process that only serves requests (a benchmark, one of several API processes); another process runs them.",
+    )
     lease_ttl_s: float = Field(
         default=30.0,
         ge=0.3,

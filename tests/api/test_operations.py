@@ -374,3 +374,30 @@ def test_log_lines_are_json_and_carry_the_request(world: World) -> None:
     assert line["duration_ms"] > 0
     assert line["time"].endswith("+00:00")
     assert "nosuchmetric" not in line["message"]  # the path, not its query string
+
+
+def _leases_held(world: World) -> set[str]:
+    samples = scrape(world)
+    return {
+        dict(labels)["lease"] for (name, labels), held in samples.items() if name == "sightline_lease_held" and held
+    }
+
+
+def _within(seconds: float, condition: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_a_process_without_alert_rounds_takes_the_other_leases_and_leaves_the_rounds_to_another(
+    world: World, tmp_path: Path
+) -> None:
+    assert _within(10, lambda: _leases_held(world) == {"alert-rounds", "stored-days", "notifications"})
+    settings = _settings(tmp_path, metrics_token=TOKEN, alert_rounds=False)
+    with TestClient(create_app(settings, store=services(world.client.app).store)) as client:  # one engine a process
+        serving = World(client, settings, "", "", "")
+        assert _within(10, lambda: _leases_held(serving) == {"stored-days", "notifications"})
+        assert "alert-rounds" not in {dict(labels).get("lease") for (name, labels) in scrape(serving)}
