@@ -11,7 +11,6 @@ rounds. A replay runs the rounds the scheduler would have run, in order, an hour
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 
@@ -23,6 +22,7 @@ from sightline.auth.accounts import CustomerInfo
 from sightline.auth.clock import utc_now
 from sightline.auth.plans import Feature, plan_for
 from sightline.auth.service import open_auth
+from sightline.periodic import Periodic
 from sightline.query.pipeline import Engine
 from sightline.settings import Settings
 
@@ -97,16 +97,13 @@ class AlertScheduler:
         self.customers = customers
         self.every_s = every_s
         self._clock = clock
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sightline-alerts", daemon=True)
+        self._loop = Periodic("sightline-alerts", every_s, self._tick_if_held)
 
     def start(self) -> None:
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join()
+        self._loop.stop()
 
     def tick(self) -> int:
         """The rounds due now, for every customer; the number of rule rounds run. A customer's failure is logged."""
@@ -118,7 +115,7 @@ class AlertScheduler:
             return 0
         ran = 0
         for customer_id in customers:
-            if self._stopping.is_set() or not self.may_run():
+            if self._loop.stopping.is_set() or not self.may_run():
                 break
             try:
                 ran += self.engine.run(customer_id, now - SETTLE_S, now)
@@ -126,7 +123,6 @@ class AlertScheduler:
                 log.exception("the alert round of customer %s failed; trying again in %s s", customer_id, self.every_s)
         return ran
 
-    def _run(self) -> None:
-        while not self._stopping.wait(self.every_s):
-            if self.may_run():
-                self.tick()
+    def _tick_if_held(self) -> None:
+        if self.may_run():
+            self.tick()

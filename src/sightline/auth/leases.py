@@ -32,6 +32,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from sightline.auth.clock import Clock, utc_now
 from sightline.auth.models import Base, UtcDateTime
+from sightline.periodic import Periodic
 
 logger = logging.getLogger(__name__)
 
@@ -134,8 +135,7 @@ class LeaseKeeper:
         self._held_until: dict[str, float] = {}
         """Name → the monotonic time until which this process may work under it."""
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sightline-leases", daemon=True)
+        self._loop = Periodic("sightline-leases", ttl.total_seconds() / 3, self.keep, at_start=True)
 
     def holds(self, name: str) -> bool:
         """Whether this process holds the lease `name` and may do its work now."""
@@ -147,12 +147,10 @@ class LeaseKeeper:
         return {name: self.holds(name) for name in self.names}
 
     def start(self) -> None:
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join()
+        self._loop.stop()
         for name in self.names:
             with self._lock:
                 was_held = self._held_until.pop(name, None) is not None
@@ -180,10 +178,3 @@ class LeaseKeeper:
                     self._held_until.pop(name, None)
             if kept != ours:
                 logger.info("%s the lease %s (holder %s)", "took" if kept else "lost", name, self.holder)
-
-    def _run(self) -> None:
-        every_s = self.ttl.total_seconds() / 3
-        while True:
-            self.keep()
-            if self._stopping.wait(every_s):
-                return

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -32,6 +31,7 @@ from functools import cache
 from itertools import pairwise
 
 from sightline.catalog.versions import digest
+from sightline.periodic import Periodic
 from sightline.query.ast import Delete, Expr, Insert, Param, Row, Select, Symbol, Table
 from sightline.query.period import Period
 from sightline.query.printer import print_delete, print_insert, print_select
@@ -203,27 +203,24 @@ class Refresher:
         self.customers = customers
         self.every_s = every_s
         self.may_run = may_run
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sightline-stored-days", daemon=True)
+        self._loop = Periodic("sightline-stored-days", every_s, self._refresh_if_held)
 
     def start(self) -> None:
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join()
+        self._loop.stop()
 
-    def _run(self) -> None:
-        while not self._stopping.wait(self.every_s):
-            if not self.may_run():
-                continue
-            try:
-                refresh_days(self.store, self.customers(), datetime.now(UTC), self._stop_slicing)
-            except Exception:
-                logger.exception("storing past days' viewing sessions failed; trying again in %s s", self.every_s)
+    def _refresh_if_held(self) -> None:
+        if not self.may_run():
+            return
+        try:
+            refresh_days(self.store, self.customers(), datetime.now(UTC), self._stop_slicing)
+        except Exception:
+            logger.exception("storing past days' viewing sessions failed; trying again in %s s", self.every_s)
 
     def _stop_slicing(self) -> bool:
-        return self._stopping.is_set() or not self.may_run()
+        return self._loop.stopping.is_set() or not self.may_run()
 
 
 def outdated_slices(store: Store) -> dict[str, int]:
