@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
+TEST_WORKERS ?= auto
+# TEST_WORKERS: pytest-xdist workers of `make test` (one per core by default; each test file runs on one worker)
 # ARGS: flags of `sightline demo`, e.g. make demo ARGS="--port 8001 --days 3"
 
 # The portal's bundle (src/sightline/portal/static/, not committed): npm installs portal/package-lock.json,
@@ -37,7 +39,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: lint $(PORTAL_BUNDLE)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests bench
