@@ -10,6 +10,7 @@ from datetime import timedelta
 from functools import partial
 
 from fastapi import FastAPI
+from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from sightline import __version__
@@ -52,6 +53,7 @@ from sightline.ingest.pipeline import IngestPipeline
 from sightline.ingest.recovery import restore_sessions
 from sightline.ingest.session_states import SessionStates
 from sightline.ingest.sessions import Sessionizer
+from sightline.ingest.shared_states import SharedSessionStates
 from sightline.ingest.window import EventWindow
 from sightline.portal.routes import portal_router
 from sightline.settings import Settings
@@ -73,6 +75,14 @@ def views_reach(settings: Settings, store: Store) -> tuple[timedelta, timedelta]
     if isinstance(store, EmbeddedStore):
         return None
     return timedelta(seconds=settings.event_max_late_s), timedelta(seconds=settings.event_max_ahead_s)
+
+
+def session_states(settings: Settings, store: Store, metadata: Engine, formats: Formats, now_ms: int) -> SessionStates:
+    """The formats' session states: in `<data-dir>` for the embedded engine, whose data directory has one process;
+    else shared by every process of the service in the metadata database (`ingest.shared_states`)."""
+    if isinstance(store, EmbeddedStore):
+        return SessionStates(settings.data_dir / SESSION_STATES, now_ms)
+    return SharedSessionStates(metadata, formats.all(), now_ms)
 
 
 def create_app(
@@ -97,7 +107,7 @@ def create_app(
             restore_sessions(the_store, sessions, [customer.id for customer in auth.accounts.list_customers()], now_ms)
         pipeline = IngestPipeline(sessions, the_writer, EventWindow.for_settings(settings))
         formats = Formats.for_settings(settings)
-        states = SessionStates(settings.data_dir / SESSION_STATES, now_ms)
+        states = session_states(settings, the_store, auth.engine, formats, now_ms)
         adopt_legacy_log(settings.data_dir / "cmcd", states, formats.cmcd_reports, now_ms)
         intake = Intake(
             pipeline,
