@@ -133,7 +133,7 @@ def claim_due(engine: Engine, now_ms: int, limit: int = 100) -> list[StateKey]:
 def expire(engine: Engine, now_ms: int, ttl_ms: int) -> int:
     """Delete the rows that hold nothing (not due) and were not written for `ttl_ms`; how many (-1: the database
     failed, logged)."""
-    idle = delete(SessionRow).where(SessionRow.due_ms.is_(None), SessionRow.written_ms < now_ms - ttl_ms)
+    idle = delete(SessionRow).where(SessionRow.due_ms.is_(None), SessionRow.written_ms <= now_ms - ttl_ms)
     try:
         with engine.begin() as connection:
             deleted: int = connection.execute(idle).rowcount
