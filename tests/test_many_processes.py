@@ -1,7 +1,9 @@
 """Two real `sightline serve` processes sharing one metadata database (a SQLite file, and PostgreSQL when
 SIGHTLINE_TEST_POSTGRES_URL is set; each its own data directory, as the embedded engine lets one process own one):
 each lease of once-only work is held by one of them at a time, as their /metrics say, and when its holder is
-killed (-9) the other takes it over within the lease's lifetime; one that stops releases its leases at once."""
+killed (-9) the other takes it over within the lease's lifetime; one that stops releases its leases at once. Over
+one server store (the ClickHouse HTTP test harness) as well, a CMCD session and a mux view whose requests alternate
+between the two are stored exactly as the same requests sent to one of them."""
 
 from __future__ import annotations
 
@@ -13,13 +15,24 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from sightline.alerts import delivery, scheduler
+from sightline.auth.db import open_engine
+from sightline.auth.kinds import KeyKind
+from sightline.auth.service import open_auth
+from sightline.ingest.shared_states import SessionRow
+from sightline.settings import Settings
 from sightline.smartquery import stored_days
+from sightline.store import Store, open_store
 from tests.auth.fixtures import postgres_schema
-from tests.server_process import free_port, serve
+from tests.clickhouse_http.process import running_harness, url_text
+from tests.handwritten import by_hand
+from tests.ingest.mux_fixtures import load
+from tests.server_process import FAST_WRITER, free_port, serve
 
 LEASES = (scheduler.LEASE, stored_days.LEASE, delivery.LEASE)
 TTL_S = 2.0
@@ -111,3 +124,91 @@ def test_a_process_that_stops_releases_its_leases_to_the_other_at_once(tmp_path:
             if server.poll() is None:
                 os.killpg(server.pid, signal.SIGKILL)
                 server.wait(30)
+
+
+CMCD_SESSION = [  # a clean 10 s play as dash.js reports it, one record per report, in the order they arrive
+    ("r", 263, 1, {}),
+    ("p", 509, 2, {}),
+    ("s", 0, 0, {"cid": '"clip"', "sf": "d", "st": "v"}),  # overtaken in transit: held, then applied in order
+    ("e", 10_509, 3, {}),
+]
+MUX_RECORDING = load("hls_ads_pause_seek")  # 4 bodies of one view: its viewstart in the first, deltas in the next
+STORED = (
+    "SELECT toString(view_id) AS view, toString(event) AS event, seq, toUnixTimestamp64Milli(ts) AS ts, started, "
+    "startup_ms, play_ms, rebuffer_ms, bytes FROM events WHERE customer_id = {c:UInt32} ORDER BY view, seq"
+)
+
+
+def views_stored(store: Store, customer_id: int) -> list[list[dict[str, Any]]]:
+    """The events of each view of the customer (view ids aside), views in order of their events."""
+    views: dict[str, list[dict[str, Any]]] = {}
+    for row in store.query(by_hand(STORED, {"c": customer_id})).to_pylist():
+        views.setdefault(row.pop("view"), []).append(row)
+    return sorted(views.values(), key=lambda events: [sorted(event.items()) for event in events])
+
+
+def post(port: int, path: str, body: bytes, content_type: str) -> int:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", data=body, headers={"Content-Type": content_type}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        status: int = response.status
+        return status
+
+
+def settled(metadata: str) -> bool:
+    """Whether no session of the metadata database holds a record or an outbox."""
+    engine = open_engine(metadata)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(select(func.count()).where(SessionRow.due_ms.is_not(None))).scalar_one() == 0
+    finally:
+        engine.dispose()
+
+
+def test_sessions_whose_requests_alternate_between_two_processes_are_stored_as_by_one(
+    tmp_path: Path, metadata: str
+) -> None:
+    alternating, single = 7001, 7002
+    now_ms = int(time.time() * 1000)
+    shift_ms = now_ms - 600_000 - MUX_RECORDING[0].events[0]["uti"]
+    with running_harness(tmp_path / "harness") as url:
+        settings = Settings(data_dir=tmp_path / "accounts", metadata_url=metadata, store_url=url_text(url))
+        auth = open_auth(settings)
+        keys = {}
+        for customer in (alternating, single):
+            auth.accounts.add_customer(customer, f"Customer {customer}", 6831)
+            keys[customer] = auth.accounts.create_key(KeyKind.INGEST, customer)[1]
+        auth.close()
+        env = {
+            "SIGHTLINE_METADATA_URL": metadata,
+            "SIGHTLINE_STORE_URL": settings.store_url,
+            "SIGHTLINE_CMCD_REORDER_WINDOW_S": "1",
+            **FAST_WRITER,
+        }
+        ports = [free_port(), free_port()]
+        servers = [serve(tmp_path / f"process-{n}", port, env) for n, port in enumerate(ports)]
+        try:
+            for n, (sta, at_ms, sn, extra) in enumerate(CMCD_SESSION):
+                keys_ = "".join(f",{name}={value}" for name, value in extra.items())
+                record = f'e=ps,sid="shared",ts={now_ms - 60_000 + at_ms},sn={sn},v=2,sta={sta}{keys_}'.encode()
+                for customer, port in ((alternating, ports[n % 2]), (single, ports[0])):
+                    assert post(port, f"/cmcd/{keys[customer]}", record, "application/cmcd") == 204
+            for n, posted in enumerate(MUX_RECORDING):
+                for customer, port in ((alternating, ports[n % 2]), (single, ports[0])):
+                    body = posted.replayed(keys[customer], "player", shift_ms)
+                    assert post(port, "/mux", body, "text/plain") == 200
+            wait_for(lambda: settled(metadata), 30)
+        finally:
+            for server in servers:
+                os.killpg(server.pid, signal.SIGTERM)  # the writers store what they hold
+                server.wait(30)
+        store = open_store(settings)
+        try:
+            stored = {customer: views_stored(store, customer) for customer in keys}
+        finally:
+            store.close()
+    cmcd, mux = sorted(stored[single], key=len)
+    assert [event["event"] for event in cmcd] == ["play_request", "first_frame", "end"]
+    assert len(mux) > 10
+    assert stored[alternating] == stored[single]
