@@ -7,11 +7,13 @@ between the two are stored exactly as the same requests sent to one of them."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +30,7 @@ from sightline.ingest.shared_states import SessionRow
 from sightline.settings import Settings
 from sightline.smartquery import stored_days
 from sightline.store import Store, open_store
+from tests.api.test_collect import START_MS, uuid7
 from tests.auth.fixtures import postgres_schema
 from tests.clickhouse_http.process import running_harness, url_text
 from tests.handwritten import by_hand
@@ -147,13 +150,31 @@ def views_stored(store: Store, customer_id: int) -> list[list[dict[str, Any]]]:
     return sorted(views.values(), key=lambda events: [sorted(event.items()) for event in events])
 
 
-def post(port: int, path: str, body: bytes, content_type: str) -> int:
+def post(port: int, path: str, body: bytes, content_type: str, **headers: str) -> tuple[int, Any]:
+    """The answer's status and JSON (its request id left out; None: no body)."""
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}", data=body, headers={"Content-Type": content_type}, method="POST"
+        f"http://127.0.0.1:{port}{path}", data=body, headers={"Content-Type": content_type, **headers}, method="POST"
     )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        status: int = response.status
-        return status
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, text = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, text = error.code, error.read()
+    answer = json.loads(text) if text else None
+    if isinstance(answer, dict) and "error" in answer:
+        answer["error"].pop("requestid", None)
+    return status, answer
+
+
+def native_view() -> list[list[dict[str, Any]]]:
+    """A native view's batches as a player sends them: the second sends the first's last event again (a retry), the
+    fourth comes after the view ended."""
+    t = START_MS
+    play, first_frame = {"event": "play_request", "ts": t, "seq": 0}, {"event": "first_frame", "ts": t + 900, "seq": 1}
+    heartbeat = {"event": "heartbeat", "ts": t + 10_900, "seq": 2, "play_ms": 10_000}
+    end = {"event": "end", "ts": t + 11_000, "seq": 3, "play_ms": 100}
+    late = {"event": "heartbeat", "ts": t + 12_000, "seq": 4, "play_ms": 1_000}
+    return [[play, first_frame], [first_frame, heartbeat], [end], [late]]
 
 
 def settled(metadata: str) -> bool:
@@ -188,16 +209,24 @@ def test_sessions_whose_requests_alternate_between_two_processes_are_stored_as_b
         }
         ports = [free_port(), free_port()]
         servers = [serve(tmp_path / f"process-{n}", port, env) for n, port in enumerate(ports)]
+        answers: dict[int, list[tuple[int, Any]]] = {alternating: [], single: []}
         try:
             for n, (sta, at_ms, sn, extra) in enumerate(CMCD_SESSION):
                 keys_ = "".join(f",{name}={value}" for name, value in extra.items())
                 record = f'e=ps,sid="shared",ts={now_ms - 60_000 + at_ms},sn={sn},v=2,sta={sta}{keys_}'.encode()
                 for customer, port in ((alternating, ports[n % 2]), (single, ports[0])):
-                    assert post(port, f"/cmcd/{keys[customer]}", record, "application/cmcd") == 204
-            for n, posted in enumerate(MUX_RECORDING):
+                    answers[customer].append(post(port, f"/cmcd/{keys[customer]}", record, "application/cmcd"))
+            for n, posted in enumerate([*MUX_RECORDING, MUX_RECORDING[1]]):  # the second body sent again
                 for customer, port in ((alternating, ports[n % 2]), (single, ports[0])):
                     body = posted.replayed(keys[customer], "player", shift_ms)
-                    assert post(port, "/mux", body, "text/plain") == 200
+                    answers[customer].append(post(port, "/mux", body, "text/plain"))
+            for customer, view in ((alternating, 1), (single, 2)):
+                for n, events in enumerate(native_view()):
+                    batch = json.dumps({"view_id": uuid7(view), "dimensions": {"cdn": "edge"}, "events": events})
+                    port = ports[n % 2] if customer == alternating else ports[0]
+                    answers[customer].append(post(port, "/collect", batch.encode(), "application/json", **{
+                        "X-Ingest-Key": keys[customer]
+                    }))  # fmt: skip
             wait_for(lambda: settled(metadata), 30)
         finally:
             for server in servers:
@@ -208,7 +237,10 @@ def test_sessions_whose_requests_alternate_between_two_processes_are_stored_as_b
             stored = {customer: views_stored(store, customer) for customer in keys}
         finally:
             store.close()
-    cmcd, mux = sorted(stored[single], key=len)
+    cmcd, native, mux = sorted(stored[single], key=len)
     assert [event["event"] for event in cmcd] == ["play_request", "first_frame", "end"]
+    assert [event["event"] for event in native] == ["play_request", "first_frame", "heartbeat", "end"]
     assert len(mux) > 10
+    assert [status for status, _ in answers[single][-4:]] == [200, 200, 200, 400]  # the late event: view closed
+    assert answers[alternating] == answers[single]
     assert stored[alternating] == stored[single]

@@ -54,6 +54,7 @@ from sightline.ingest.recovery import restore_sessions
 from sightline.ingest.session_states import SessionStates
 from sightline.ingest.sessions import Sessionizer
 from sightline.ingest.shared_states import SharedSessionStates
+from sightline.ingest.shared_views import SharedSessionizer
 from sightline.ingest.window import EventWindow
 from sightline.portal.routes import portal_router
 from sightline.settings import Settings
@@ -102,8 +103,8 @@ def create_app(
         migrations_lease = partial(holding, auth.engine, STORE_MIGRATIONS, timedelta(seconds=settings.lease_ttl_s))
         the_store = open_store(settings, migrating=migrations_lease) if store is None else store
         the_writer = writer or BatchingWriter.for_settings(the_store, settings)
-        sessions = Sessionizer()
-        if restore_views:
+        sessions = Sessionizer() if isinstance(the_store, EmbeddedStore) else SharedSessionizer(auth.engine)
+        if restore_views and not sessions.shared:  # shared: the metadata database holds it
             restore_sessions(the_store, sessions, [customer.id for customer in auth.accounts.list_customers()], now_ms)
         pipeline = IngestPipeline(sessions, the_writer, EventWindow.for_settings(settings))
         formats = Formats.for_settings(settings)

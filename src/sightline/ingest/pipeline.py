@@ -58,12 +58,18 @@ class IngestPipeline:
         events, outside = self.window.admit(view_id, events, now_ms)
         if not events:
             return Admission([], outside, 0)
-        admission = self.sessions.admit(customer_id, view_id, dimensions, events, now_ms)
+        if self.sessions.shared:  # its state is in the metadata database
+            admission = await asyncio.to_thread(self.sessions.admit, customer_id, view_id, dimensions, events, now_ms)
+        else:
+            admission = self.sessions.admit(customer_id, view_id, dimensions, events, now_ms)
         if admission.kept:
             try:
                 await self._store(ViewEvents(customer_id, view_id, dimensions, admission.kept))
             except IngestUnavailableError:
-                self.sessions.rollback(view_id, admission.kept)
+                if self.sessions.shared:
+                    await asyncio.to_thread(self.sessions.rollback, view_id, admission.kept)
+                else:
+                    self.sessions.rollback(view_id, admission.kept)
                 raise
         if outside:
             return Admission(admission.kept, sorted(admission.refused + outside), admission.duplicates)
@@ -89,7 +95,8 @@ class IngestPipeline:
         pending: list[EventRow] = []
         while True:
             await asyncio.sleep(every_s)
-            pending += self.sweep(int(time.time() * 1000))
+            now_ms = int(time.time() * 1000)
+            pending += await asyncio.to_thread(self.sweep, now_ms) if self.sessions.shared else self.sweep(now_ms)
             if pending:
                 try:
                     self.writer.submit(event_table(pending))

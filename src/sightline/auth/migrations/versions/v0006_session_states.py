@@ -1,4 +1,5 @@
-"""The formats' session states shared by the processes of a service over a server store (ingest/shared_states.py).
+"""The formats' session states and the sessionizer's views shared by the processes of a service over a server store
+(ingest/shared_states.py, ingest/shared_views.py).
 
 Revision ID: 0006
 """
@@ -28,7 +29,17 @@ def upgrade() -> None:
     )
     op.create_index("ix_session_states_due_ms", "session_states", ["due_ms"])
     op.create_index("ix_session_states_written_ms", "session_states", ["written_ms"])
+    op.create_table(
+        "session_views",
+        sa.Column("view_id", sa.LargeBinary(16), primary_key=True),
+        sa.Column("customer_id", sa.BigInteger(), nullable=False),
+        sa.Column("version", sa.BigInteger(), nullable=False),
+        sa.Column("state", sa.LargeBinary(), nullable=False),
+        sa.Column("last_seen_ms", sa.BigInteger(), nullable=False),
+    )
+    op.create_index("ix_session_views_last_seen_ms", "session_views", ["last_seen_ms"])
 
 
 def downgrade() -> None:
+    op.drop_table("session_views")
     op.drop_table("session_states")

@@ -1,0 +1,141 @@
+"""The sessionizer's view state shared by every process of a service over a server store, in the metadata database
+(docs/architecture.md, Many processes): a view whose beacons reach two processes is counted once, stays closed once
+closed, and gets one `exit` from the sweepers.
+
+A view is a row of `session_views`: its `ViewState` (pickled: the `seq`s admitted, started, closed, the last event's
+time, the dimensions), a version and when it was last seen. Invariants:
+- `admit`, `restore` and `rollback` read the row, apply the same pure step as the one-process `Sessionizer`
+  (`sessions.admit_into`, …) and write over the version read; a lost race reads again and steps again (the steps
+  are pure but for the `started` they set in the kept events, which is the same on every try);
+- the sweepers of every process look for the views not seen for `IDLE_CLOSE_MS` and delete each over the version
+  they read: the one whose delete succeeds emits its `exit` (when it was open); another that read the same row
+  deletes nothing and emits nothing. A view seen meanwhile has another version: it stays;
+- every method does IO: the pipeline calls them off the event loop (`shared`).
+Pickles are read only from the service's own metadata database (the same trust as its data directory).
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import BigInteger, Engine, LargeBinary, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sightline.auth.models import Base
+from sightline.ingest.sessions import (
+    IDLE_CLOSE_MS,
+    Admission,
+    Sessionizer,
+    ViewState,
+    admit_into,
+    exit_event,
+    restore_into,
+    roll_back,
+)
+
+logger = logging.getLogger(__name__)
+Result = TypeVar("Result")
+SWEEP_LIMIT = 1_000
+"""Views a sweep looks at, least recently seen first (the next sweep takes the rest)."""
+
+
+class ViewRow(Base):
+    __tablename__ = "session_views"
+
+    view_id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    last_seen_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class SharedSessionizer(Sessionizer):
+    """A `Sessionizer` whose views are rows of the metadata database of `engine`."""
+
+    shared = True
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self._engine = engine
+
+    def admit(
+        self, customer_id: int, view_id: bytes, dimensions: dict[str, Any], events: list[tuple[int, dict[str, Any]]],
+        now_ms: int,
+    ) -> Admission:  # fmt: skip
+        def step(state: ViewState) -> Admission:
+            return admit_into(state, customer_id, dimensions, events, now_ms)
+
+        admission = self._change(view_id, lambda: ViewState(customer_id, dimensions), step)
+        assert admission is not None  # a view without a row gets a new state
+        return admission
+
+    def restore(
+        self, customer_id: int, view_id: bytes, dimensions: dict[str, Any], *, seqs: set[int], started: bool,
+        closed: bool, last_ts: int,
+    ) -> None:  # fmt: skip
+        def step(state: ViewState) -> None:
+            restore_into(state, seqs=seqs, started=started, closed=closed, last_ts=last_ts)
+
+        self._change(view_id, lambda: ViewState(customer_id, dimensions), step)
+
+    def rollback(self, view_id: bytes, kept: list[dict[str, Any]]) -> None:
+        self._change(view_id, None, lambda state: roll_back(state, kept))
+
+    def sweep(self, now_ms: int) -> list[tuple[int, bytes, dict[str, Any], dict[str, Any]]]:
+        idle = (
+            select(ViewRow.view_id, ViewRow.version, ViewRow.state)
+            .where(ViewRow.last_seen_ms <= now_ms - IDLE_CLOSE_MS)
+            .order_by(ViewRow.last_seen_ms)
+            .limit(SWEEP_LIMIT)
+        )
+        with self._engine.connect() as connection:
+            rows = connection.execute(idle).all()
+        closed = []
+        for row in rows:
+            gone = delete(ViewRow).where(ViewRow.view_id == row.view_id, ViewRow.version == row.version)
+            with self._engine.begin() as connection:
+                if connection.execute(gone).rowcount != 1:
+                    continue  # seen again, or another process swept it
+            state: ViewState = pickle.loads(row.state)
+            if not state.closed:
+                closed.append((state.customer_id, row.view_id, state.dimensions, exit_event(state, now_ms)))
+        return closed
+
+    def _change(
+        self, view_id: bytes, new: Callable[[], ViewState] | None, step: Callable[[ViewState], Result]
+    ) -> Result | None:
+        """Apply `step` to the view's state (a `new()` one when it has none; nothing when `new` is None) and write it
+        over the version read, again until no other process wrote it meanwhile; what `step` gave."""
+        while True:
+            with self._engine.connect() as connection:
+                row = connection.execute(
+                    select(ViewRow.version, ViewRow.state).where(ViewRow.view_id == view_id)
+                ).first()
+            if row is not None:
+                state: ViewState = pickle.loads(row.state)
+            elif new is not None:
+                state = new()
+            else:
+                return None
+            result = step(state)
+            values = {"state": pickle.dumps(state, protocol=5), "last_seen_ms": state.last_seen_ms}
+            try:
+                with self._engine.begin() as connection:
+                    if row is None:
+                        connection.execute(
+                            insert(ViewRow).values(view_id=view_id, customer_id=state.customer_id, version=1, **values)
+                        )
+                        return result
+                    changed = connection.execute(
+                        update(ViewRow)
+                        .where(ViewRow.view_id == view_id, ViewRow.version == row.version)
+                        .values(version=row.version + 1, **values)
+                    )
+                    if changed.rowcount == 1:
+                        return result
+            except IntegrityError:  # another process inserted it first
+                pass
