@@ -77,3 +77,14 @@ def test_an_idle_view_gets_one_exit_from_the_sweepers_of_two_processes(engine: E
     swept = second.sweep(IDLE_CLOSE_MS) + first.sweep(IDLE_CLOSE_MS)
     assert swept == [(1, VIEW, {"cdn": "edge"}, {"event": "exit", "ts": 1_001, "seq": 2, "started": 1})]
     assert second.sweep(2 * IDLE_CLOSE_MS) == []  # both rows are gone
+
+
+def test_a_database_that_fails_is_an_os_error_and_a_sweep_that_fails_is_done_next_time(tmp_path: Path) -> None:
+    unmigrated = open_engine(f"sqlite:///{tmp_path / 'empty.db'}")  # no tables: every statement fails
+    try:
+        sessions = SharedSessionizer(unmigrated)
+        with pytest.raises(OSError, match="metadata database"):
+            sessions.admit(1, VIEW, {}, indexed(event(0)), now_ms=0)
+        assert sessions.sweep(IDLE_CLOSE_MS) == []
+    finally:
+        unmigrated.dispose()

@@ -243,7 +243,7 @@ class Intake:
             try:
                 while True:
                     if isinstance(self._states, SharedSessionStates):
-                        await self._states.refresh(key, entry)
+                        await self._refreshed(self._states, key, entry)
                         await self._restore_outbox(key, entry)
                     origin = entry.snapshot.origin if entry.snapshot else NO_ORIGIN
                     with contextlib.suppress(SessionConflictError):  # another process stepped it: again
@@ -342,19 +342,28 @@ class Intake:
         return Outcome(len(admission.kept), admission.duplicates, 0, list(admission.refused))
 
     async def _held_of(self, customer_id: int) -> int:
-        if isinstance(self._states, SharedSessionStates):
+        if not isinstance(self._states, SharedSessionStates):
+            return self._held.get(customer_id, 0)
+        try:
             return await self._states.held(customer_id)
-        return self._held.get(customer_id, 0)
+        except OSError as error:
+            raise IngestUnavailableError(503, "store_failed", "the data could not be made durable; retry", 5) from error
 
     async def _settled(self, states: SharedSessionStates, key: StateKey, entry: Entry) -> None:
         """Read the shared session into `entry` once no other process is storing its outbox (as a step waits for
         the session's lock in one process); raises `IngestUnavailableError` after `SETTLE_MS`."""
         waited_ms = 0
-        while await states.refresh(key, entry):
+        while await self._refreshed(states, key, entry):
             if waited_ms >= SETTLE_MS:
                 raise IngestUnavailableError(503, "overloaded", "the session is being stored; retry", 1)
             await asyncio.sleep(SETTLE_POLL_S)
             waited_ms += round(SETTLE_POLL_S * 1000)
+
+    async def _refreshed(self, states: SharedSessionStates, key: StateKey, entry: Entry) -> bool:
+        try:
+            return await states.refresh(key, entry)
+        except OSError as error:
+            raise IngestUnavailableError(503, "store_failed", "the data could not be made durable; retry", 5) from error
 
     async def _restore_outbox(self, key: StateKey, entry: Entry) -> None:
         """Restore the views of an outbox (another process may have left it, having stored part of it) into the

@@ -59,7 +59,12 @@ class IngestPipeline:
         if not events:
             return Admission([], outside, 0)
         if self.sessions.shared:  # its state is in the metadata database
-            admission = await asyncio.to_thread(self.sessions.admit, customer_id, view_id, dimensions, events, now_ms)
+            try:
+                admission = await asyncio.to_thread(
+                    self.sessions.admit, customer_id, view_id, dimensions, events, now_ms
+                )
+            except OSError as error:
+                raise IngestUnavailableError(503, "store_failed", "the events could not be stored; retry", 5) from error
         else:
             admission = self.sessions.admit(customer_id, view_id, dimensions, events, now_ms)
         if admission.kept:

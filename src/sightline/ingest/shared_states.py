@@ -177,8 +177,12 @@ class SharedSessionStates(SessionStates):
 
     async def refresh(self, key: StateKey, entry: Entry) -> bool:
         """Read the session's snapshot and version into `entry` (under its lock, before a step); whether a process
-        is storing its outbox (until its grace is over, or a claim of it expires: then whoever claims it does)."""
-        entry.version, entry.snapshot, due_ms = await asyncio.to_thread(read, self._engine, key)
+        is storing its outbox (until its grace is over, or a claim of it expires: then whoever claims it does).
+        Raises the database's errors as `OSError`."""
+        try:
+            entry.version, entry.snapshot, due_ms = await asyncio.to_thread(read, self._engine, key)
+        except SQLAlchemyError as error:
+            raise OSError(f"the metadata database did not give the session: {error}") from error
         return bool(entry.snapshot and entry.snapshot.outbox and due_ms is not None and due_ms > _now_ms())
 
     async def put(self, key: StateKey, entry: Entry, snapshot: Snapshot | None) -> None:
@@ -207,10 +211,14 @@ class SharedSessionStates(SessionStates):
         return await asyncio.to_thread(claim_due, self._engine, now_ms)
 
     async def held(self, customer_id: int) -> int:
-        """The units the customer's sessions hold, in every process (read at most every `HELD_FOR_S`)."""
+        """The units the customer's sessions hold, in every process (read at most every `HELD_FOR_S`); raises the
+        database's errors as `OSError`."""
         read_at, units = self._held.get(customer_id, (0.0, 0))
         if time.monotonic() - read_at > HELD_FOR_S:
-            units = await asyncio.to_thread(held_units, self._engine, customer_id)
+            try:
+                units = await asyncio.to_thread(held_units, self._engine, customer_id)
+            except SQLAlchemyError as error:
+                raise OSError(f"the metadata database did not count the held units: {error}") from error
             self._held[customer_id] = (time.monotonic(), units)
         return units
 

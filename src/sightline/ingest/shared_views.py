@@ -10,7 +10,8 @@ time, the dimensions), a version and when it was last seen. Invariants:
 - the sweepers of every process look for the views not seen for `IDLE_CLOSE_MS` and delete each over the version
   they read: the one whose delete succeeds emits its `exit` (when it was open); another that read the same row
   deletes nothing and emits nothing. A view seen meanwhile has another version: it stays;
-- every method does IO: the pipeline calls them off the event loop (`shared`).
+- every method does IO: the pipeline calls them off the event loop (`shared`); the database's errors are raised as
+  `OSError` (the pipeline answers 503), and a sweep that fails is logged and done again at the next round.
 Pickles are read only from the service's own metadata database (the same trust as its data directory).
 """
 
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, Engine, LargeBinary, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sightline.auth.models import Base
@@ -86,6 +87,13 @@ class SharedSessionizer(Sessionizer):
         self._change(view_id, None, lambda state: roll_back(state, kept))
 
     def sweep(self, now_ms: int) -> list[tuple[int, bytes, dict[str, Any], dict[str, Any]]]:
+        try:
+            return self._sweep(now_ms)
+        except SQLAlchemyError:
+            logger.exception("sweeping the idle views failed; done again at the next round")
+            return []
+
+    def _sweep(self, now_ms: int) -> list[tuple[int, bytes, dict[str, Any], dict[str, Any]]]:
         idle = (
             select(ViewRow.view_id, ViewRow.version, ViewRow.state)
             .where(ViewRow.last_seen_ms <= now_ms - IDLE_CLOSE_MS)
@@ -109,7 +117,16 @@ class SharedSessionizer(Sessionizer):
         self, view_id: bytes, new: Callable[[], ViewState] | None, step: Callable[[ViewState], Result]
     ) -> Result | None:
         """Apply `step` to the view's state (a `new()` one when it has none; nothing when `new` is None) and write it
-        over the version read, again until no other process wrote it meanwhile; what `step` gave."""
+        over the version read, again until no other process wrote it meanwhile; what `step` gave. Raises the
+        database's errors as `OSError`."""
+        try:
+            return self._change_once(view_id, new, step)
+        except SQLAlchemyError as error:
+            raise OSError(f"the metadata database did not take the view: {error}") from error
+
+    def _change_once(
+        self, view_id: bytes, new: Callable[[], ViewState] | None, step: Callable[[ViewState], Result]
+    ) -> Result | None:
         while True:
             with self._engine.connect() as connection:
                 row = connection.execute(
