@@ -2,11 +2,17 @@
 (docs/architecture.md, Many processes): a view whose beacons reach two processes is counted once, stays closed once
 closed, and gets one `exit` from the sweepers.
 
-A view is a row of `session_views`: its `ViewState` (pickled: the `seq`s admitted, started, closed, the last event's
-time, the dimensions), a version and when it was last seen. Invariants:
-- `admit`, `restore` and `rollback` read the row, apply the same pure step as the one-process `Sessionizer`
-  (`sessions.admit_into`, …) and write over the version read; a lost race reads again and steps again (the steps
-  are pure but for the `started` they set in the kept events, which is the same on every try);
+A view is a row of `session_views`: its `SharedView` (pickled: the `ViewState` — the `seq`s stored, started,
+closed, the last event's time, the dimensions — and the `seq`s admitted and not yet durable), a version and when it
+was last seen. Invariants:
+- `admit`, `confirm`, `restore` and `rollback` read the row, apply the same pure steps as the one-process
+  `Sessionizer` (`sessions.admit_into`, …) and write over the version read; a lost race reads again and steps again
+  (the steps are pure but for the `started` they set in the kept events, which is the same on every try);
+- a `seq` admitted is pending until the pipeline has made it durable (`confirm`: then it is stored, and a
+  terminal event closes the view) or gave it up (`rollback`), for at most `PENDING_MS`: meanwhile the same `seq`
+  is neither admitted again nor a duplicate (`ViewBusyError`: the client retries), and a pending terminal event
+  refuses later ones. So a process killed between admitting and storing loses nothing another process is sent
+  again: its pending `seq`s lapse, and the retry is admitted (a one-process collector forgets them by dying);
 - the sweepers of every process look for the views not seen for `IDLE_CLOSE_MS` and delete each over the version
   they read: the one whose delete succeeds emits its `exit` (when it was open); another that read the same row
   deletes nothing and emits nothing. A view seen meanwhile has another version: it stays;
@@ -20,6 +26,7 @@ from __future__ import annotations
 import logging
 import pickle
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, Engine, LargeBinary, delete, insert, select, update
@@ -34,14 +41,29 @@ from sightline.ingest.sessions import (
     ViewState,
     admit_into,
     exit_event,
+    is_terminal,
     restore_into,
-    roll_back,
 )
 
 logger = logging.getLogger(__name__)
 Result = TypeVar("Result")
 SWEEP_LIMIT = 1_000
 """Views a sweep looks at, least recently seen first (the next sweep takes the rest)."""
+PENDING_MS = 30_000
+"""How long a `seq` admitted stays the admitting process's before it is confirmed or rolled back."""
+
+
+class ViewBusyError(Exception):
+    """Events of the batch were admitted by another process that is storing them now: retry."""
+
+
+@dataclass
+class SharedView:
+    """What a row keeps of a view: its state as one process's sessionizer keeps it, of the events stored; and the
+    `seq`s admitted but not yet durable: seq → (until when it is the admitting process's, whether terminal)."""
+
+    state: ViewState
+    pending: dict[int, tuple[int, bool]] = field(default_factory=dict)
 
 
 class ViewRow(Base):
@@ -67,24 +89,50 @@ class SharedSessionizer(Sessionizer):
         self, customer_id: int, view_id: bytes, dimensions: dict[str, Any], events: list[tuple[int, dict[str, Any]]],
         now_ms: int,
     ) -> Admission:  # fmt: skip
-        def step(state: ViewState) -> Admission:
-            return admit_into(state, customer_id, dimensions, events, now_ms)
+        """As `Sessionizer.admit`; raises `ViewBusyError` when an event's `seq` is another process's to store now."""
 
-        admission = self._change(view_id, lambda: ViewState(customer_id, dimensions), step)
+        def step(view: SharedView) -> Admission:
+            pending = {seq: lapse for seq, lapse in view.pending.items() if lapse[0] > now_ms}
+            if any(event.get("seq", 0) in pending for _, event in events):
+                raise ViewBusyError(view_id)
+            seen = replace(view.state, seqs=set(view.state.seqs))
+            seen.closed |= any(terminal for _, terminal in pending.values())
+            admission = admit_into(seen, customer_id, dimensions, events, now_ms)
+            pending |= {event.get("seq", 0): (now_ms + PENDING_MS, is_terminal(event)) for event in admission.kept}
+            view.state = replace(seen, seqs=view.state.seqs, closed=view.state.closed)  # what is stored, and when seen
+            view.pending = pending
+            return admission
+
+        admission = self._change(view_id, lambda: SharedView(ViewState(customer_id, dimensions)), step)
         assert admission is not None  # a view without a row gets a new state
         return admission
+
+    def confirm(self, view_id: bytes, kept: list[dict[str, Any]]) -> None:
+        """The events `admit` kept are durable: their `seq`s are stored ones, and a terminal one closes the view."""
+
+        def step(view: SharedView) -> None:
+            for event in kept:
+                view.pending.pop(event.get("seq", 0), None)
+                view.state.seqs.add(event.get("seq", 0))
+                view.state.closed |= is_terminal(event)
+
+        self._change(view_id, None, step)
 
     def restore(
         self, customer_id: int, view_id: bytes, dimensions: dict[str, Any], *, seqs: set[int], started: bool,
         closed: bool, last_ts: int,
     ) -> None:  # fmt: skip
-        def step(state: ViewState) -> None:
-            restore_into(state, seqs=seqs, started=started, closed=closed, last_ts=last_ts)
+        def step(view: SharedView) -> None:
+            restore_into(view.state, seqs=seqs, started=started, closed=closed, last_ts=last_ts)
 
-        self._change(view_id, lambda: ViewState(customer_id, dimensions), step)
+        self._change(view_id, lambda: SharedView(ViewState(customer_id, dimensions)), step)
 
     def rollback(self, view_id: bytes, kept: list[dict[str, Any]]) -> None:
-        self._change(view_id, None, lambda state: roll_back(state, kept))
+        def step(view: SharedView) -> None:
+            for event in kept:
+                view.pending.pop(event.get("seq", 0), None)
+
+        self._change(view_id, None, step)
 
     def sweep(self, now_ms: int) -> list[tuple[int, bytes, dict[str, Any], dict[str, Any]]]:
         try:
@@ -108,13 +156,13 @@ class SharedSessionizer(Sessionizer):
             with self._engine.begin() as connection:
                 if connection.execute(gone).rowcount != 1:
                     continue  # seen again, or another process swept it
-            state: ViewState = pickle.loads(row.state)
+            state = pickle.loads(row.state).state
             if not state.closed:
                 closed.append((state.customer_id, row.view_id, state.dimensions, exit_event(state, now_ms)))
         return closed
 
     def _change(
-        self, view_id: bytes, new: Callable[[], ViewState] | None, step: Callable[[ViewState], Result]
+        self, view_id: bytes, new: Callable[[], SharedView] | None, step: Callable[[SharedView], Result]
     ) -> Result | None:
         """Apply `step` to the view's state (a `new()` one when it has none; nothing when `new` is None) and write it
         over the version read, again until no other process wrote it meanwhile; what `step` gave. Raises the
@@ -125,7 +173,7 @@ class SharedSessionizer(Sessionizer):
             raise OSError(f"the metadata database did not take the view: {error}") from error
 
     def _change_once(
-        self, view_id: bytes, new: Callable[[], ViewState] | None, step: Callable[[ViewState], Result]
+        self, view_id: bytes, new: Callable[[], SharedView] | None, step: Callable[[SharedView], Result]
     ) -> Result | None:
         while True:
             with self._engine.connect() as connection:
@@ -133,18 +181,20 @@ class SharedSessionizer(Sessionizer):
                     select(ViewRow.version, ViewRow.state).where(ViewRow.view_id == view_id)
                 ).first()
             if row is not None:
-                state: ViewState = pickle.loads(row.state)
+                view: SharedView = pickle.loads(row.state)
             elif new is not None:
-                state = new()
+                view = new()
             else:
                 return None
-            result = step(state)
-            values = {"state": pickle.dumps(state, protocol=5), "last_seen_ms": state.last_seen_ms}
+            result = step(view)
+            values = {"state": pickle.dumps(view, protocol=5), "last_seen_ms": view.state.last_seen_ms}
             try:
                 with self._engine.begin() as connection:
                     if row is None:
                         connection.execute(
-                            insert(ViewRow).values(view_id=view_id, customer_id=state.customer_id, version=1, **values)
+                            insert(ViewRow).values(
+                                view_id=view_id, customer_id=view.state.customer_id, version=1, **values
+                            )
                         )
                         return result
                     changed = connection.execute(
