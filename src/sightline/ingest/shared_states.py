@@ -196,8 +196,13 @@ class SharedSessionStates(SessionStates):
 
     async def put_soon(self, key: StateKey, entry: Entry, snapshot: Snapshot | None) -> None:
         """Write `snapshot` (its outbox stored) before returning, so that no other process stores it again; when
-        another process wrote the session since, leave it to that one's."""
-        version = await self._write(key, entry, snapshot)
+        another process wrote the session since, leave it to that one's. When the database fails, the row keeps the
+        outbox, whose events are then offered again when it comes due (duplicates: `ingest.shared_views`)."""
+        try:
+            version = await self._write(key, entry, snapshot)
+        except OSError:
+            logger.exception("a %s session of customer %d keeps its stored outbox until it comes due", key[0], key[1])
+            version = None
         entry.version, entry.snapshot = (0, None) if version is None else (version, snapshot)
 
     def adopt(self, key: StateKey, snapshot: Snapshot, now_ms: int) -> None:
