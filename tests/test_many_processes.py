@@ -3,7 +3,8 @@ SIGHTLINE_TEST_POSTGRES_URL is set; each its own data directory, as the embedded
 each lease of once-only work is held by one of them at a time, as their /metrics say, and when its holder is
 killed (-9) the other takes it over within the lease's lifetime; one that stops releases its leases at once. Over
 one server store (the ClickHouse HTTP test harness) as well, a CMCD session and a mux view whose requests alternate
-between the two are stored exactly as the same requests sent to one of them."""
+between the two are stored exactly as the same requests sent to one of them, and CMCD records held by one that is
+killed are applied by the other."""
 
 from __future__ import annotations
 
@@ -244,3 +245,41 @@ def test_sessions_whose_requests_alternate_between_two_processes_are_stored_as_b
     assert [status for status, _ in answers[single][-4:]] == [200, 200, 200, 400]  # the late event: view closed
     assert answers[alternating] == answers[single]
     assert stored[alternating] == stored[single]
+
+
+def test_records_held_by_a_process_killed_are_applied_by_the_other(tmp_path: Path, metadata: str) -> None:
+    customer, now_ms = 7003, int(time.time() * 1000)
+    with running_harness(tmp_path / "harness") as url:
+        settings = Settings(data_dir=tmp_path / "accounts", metadata_url=metadata, store_url=url_text(url))
+        auth = open_auth(settings)
+        auth.accounts.add_customer(customer, "Killed", 6831)
+        key = auth.accounts.create_key(KeyKind.INGEST, customer)[1]
+        auth.close()
+        env = {
+            "SIGHTLINE_METADATA_URL": metadata,
+            "SIGHTLINE_STORE_URL": settings.store_url,
+            "SIGHTLINE_CMCD_REORDER_WINDOW_S": "3",
+        }
+        ports = [free_port(), free_port()]
+        killed, other = (serve(tmp_path / f"process-{n}", port, env) for n, port in enumerate(ports))
+        try:
+            lines = [
+                f'e=ps,sid="held",ts={now_ms - 60_000 + at_ms},sn={sn},v=2,sta={sta}'
+                + "".join(f",{name}={value}" for name, value in extra.items())
+                for sta, at_ms, sn, extra in CMCD_SESSION
+            ]
+            assert post(ports[0], f"/cmcd/{key}", "\n".join(lines).encode(), "application/cmcd")[0] == 204
+            os.killpg(killed.pid, signal.SIGKILL)  # within the reorder window: its records are all held
+            killed.wait(30)
+            wait_for(lambda: settled(metadata), 30)
+        finally:
+            for server in (killed, other):
+                if server.poll() is None:
+                    os.killpg(server.pid, signal.SIGTERM)
+                    server.wait(30)
+        store = open_store(settings)
+        try:
+            (view,) = views_stored(store, customer)
+        finally:
+            store.close()
+    assert [event["event"] for event in view] == ["play_request", "first_frame", "end"]
