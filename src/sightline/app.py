@@ -10,6 +10,7 @@ from datetime import timedelta
 from functools import partial
 
 from fastapi import FastAPI
+from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from sightline import __version__
@@ -52,6 +53,8 @@ from sightline.ingest.pipeline import IngestPipeline
 from sightline.ingest.recovery import restore_sessions
 from sightline.ingest.session_states import SessionStates
 from sightline.ingest.sessions import Sessionizer
+from sightline.ingest.shared_states import SharedSessionStates
+from sightline.ingest.shared_views import SharedSessionizer
 from sightline.ingest.window import EventWindow
 from sightline.portal.routes import portal_router
 from sightline.settings import Settings
@@ -75,6 +78,14 @@ def views_reach(settings: Settings, store: Store) -> tuple[timedelta, timedelta]
     return timedelta(seconds=settings.event_max_late_s), timedelta(seconds=settings.event_max_ahead_s)
 
 
+def session_states(settings: Settings, store: Store, metadata: Engine, formats: Formats, now_ms: int) -> SessionStates:
+    """The formats' session states: in `<data-dir>` for the embedded engine, whose data directory has one process;
+    else shared by every process of the service in the metadata database (`ingest.shared_states`)."""
+    if isinstance(store, EmbeddedStore):
+        return SessionStates(settings.data_dir / SESSION_STATES, now_ms)
+    return SharedSessionStates(metadata, formats.all(), now_ms)
+
+
 def create_app(
     settings: Settings, store: Store | None = None, writer: BatchingWriter | None = None, *, restore_views: bool = True
 ) -> FastAPI:
@@ -92,12 +103,12 @@ def create_app(
         migrations_lease = partial(holding, auth.engine, STORE_MIGRATIONS, timedelta(seconds=settings.lease_ttl_s))
         the_store = open_store(settings, migrating=migrations_lease) if store is None else store
         the_writer = writer or BatchingWriter.for_settings(the_store, settings)
-        sessions = Sessionizer()
-        if restore_views:
+        sessions = Sessionizer() if isinstance(the_store, EmbeddedStore) else SharedSessionizer(auth.engine)
+        if restore_views and not sessions.shared:  # shared: the metadata database holds it
             restore_sessions(the_store, sessions, [customer.id for customer in auth.accounts.list_customers()], now_ms)
         pipeline = IngestPipeline(sessions, the_writer, EventWindow.for_settings(settings))
         formats = Formats.for_settings(settings)
-        states = SessionStates(settings.data_dir / SESSION_STATES, now_ms)
+        states = session_states(settings, the_store, auth.engine, formats, now_ms)
         adopt_legacy_log(settings.data_dir / "cmcd", states, formats.cmcd_reports, now_ms)
         intake = Intake(
             pipeline,

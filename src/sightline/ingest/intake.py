@@ -16,7 +16,10 @@ So nothing acknowledged depends on memory: after a crash, `recover` takes back e
 restores the views of their outboxes into the sessionizer from the store and offers the outboxes again. The
 timer (every `TIMER_S`) steps the sessions whose held units came due or whose outbox waits, and forgets the
 idle sessions past their time. Held units are bounded per customer (`max_held`: past it, that customer's
-requests raise; another customer's go on). Used from the event loop only.
+requests raise; another customer's go on). With states `shared` by several processes (`ingest.shared_states`)
+a step reads its session from their home first and a lost race steps again; due sessions are the ones this process
+claims there (an outbox another process left: its views restored from the store first), and close leaves held
+units to the process that claims them. Used from the event loop only.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from sightline.ingest.format import Decoded, IngestFormat, Refusal, Step, ViewBa
 from sightline.ingest.pipeline import IngestPipeline, IngestUnavailableError
 from sightline.ingest.recovery import restore_views
 from sightline.ingest.session_states import NO_ORIGIN, Entry, SessionStates, Snapshot, StateKey
+from sightline.ingest.shared_states import SessionConflictError, SharedSessionStates
 from sightline.store.base import Store
 
 logger = logging.getLogger(__name__)
@@ -48,6 +52,8 @@ TIMER_S = 0.1
 """How often the timer looks for sessions with work."""
 RETRY_MS = 1_000
 """How soon an outbox the store refused is offered again."""
+SETTLE_MS, SETTLE_POLL_S = 5_000, 0.02
+"""How long a request waits for another process to store its session's outbox, and how often it looks."""
 
 
 def now_ms() -> int:
@@ -106,6 +112,8 @@ class Intake:
         """(when, tie-break, session): a heap of the times a session has something to apply or store."""
         self._tie = itertools.count()
         self._timer: asyncio.Task[None] | None = None
+        self._store: Store | None = None
+        """Where the views of an outbox another process left are restored from (shared states; set by `recover`)."""
         self._stopping = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
         self.dropped = 0
@@ -113,7 +121,9 @@ class Intake:
 
     @property
     def held(self) -> int:
-        """Units held by formats that hold (CMCD's reorder window)."""
+        """Units held by formats that hold (CMCD's reorder window); shared: in every process."""
+        if isinstance(self._states, SharedSessionStates):
+            return self._states.held_total()
         return sum(self._held.values())
 
     @property
@@ -141,7 +151,7 @@ class Intake:
                 for view in step.views:
                     outcome.add(await self._accept(customer_id, view, self._enrich(view.dimensions, origin)))
             return outcome
-        if self._held.get(customer_id, 0) + decoded.units > self._max_held:
+        if await self._held_of(customer_id) + decoded.units > self._max_held:
             raise IngestUnavailableError(503, "overloaded", "the collector holds too many of your records; retry", 1)
         arrivals = [
             self._arrive(fmt, (fmt.name, customer_id, session), units, at, origin)
@@ -171,6 +181,7 @@ class Intake:
         before `start`): the views of their outboxes are restored into the sessionizer from `store`, and the
         outboxes offered again and held units applied when due; how many sessions hold something."""
         at = now_ms()
+        self._store = store
         views: dict[int, list[bytes]] = {}
         holding = 0
         for key, entry in self._states.items():
@@ -194,6 +205,8 @@ class Intake:
         self._stopping.set()
         if self._timer is not None:
             await self._timer
+        if self._states.shared:
+            return  # held units come due in the process that claims them; outboxes were stored before answering
         busy = [(key, entry) for key, entry in self._states.items() if not entry.idle()]
         await asyncio.gather(*(self._drain(key, entry) for key, entry in busy))
 
@@ -213,19 +226,30 @@ class Intake:
             entry = self._states.entry(key, at_ms)
             async with entry.lock:
                 if self._states.get(key) is entry:  # not forgotten while this step waited for the lock
-                    return await self._step(fmt, key, entry, units, at_ms, origin, request=True)
+                    if isinstance(self._states, SharedSessionStates):
+                        await self._settled(self._states, key, entry)
+                    with contextlib.suppress(SessionConflictError):  # another process stepped it: again
+                        return await self._step(fmt, key, entry, units, at_ms, origin, request=True)
 
     async def _release(self, key: StateKey, at_ms: int) -> None:
         """The timer's step of a session: store its outbox, apply what came due; tried again later on refusal."""
-        entry, fmt = self._states.get(key), self._formats.get(key[0])
+        fmt = self._formats.get(key[0])
+        entry = self._states.entry(key, at_ms) if self._states.shared else self._states.get(key)
         if entry is None or fmt is None:
             return
         async with entry.lock:
             if self._states.get(key) is not entry:
                 return
             try:
-                origin = entry.snapshot.origin if entry.snapshot else NO_ORIGIN
-                self._count(fmt.name, 0, (await self._step(fmt, key, entry, [], at_ms, origin, request=False)).refused)
+                while True:
+                    if isinstance(self._states, SharedSessionStates):
+                        await self._refreshed(self._states, key, entry)
+                        await self._restore_outbox(key, entry)
+                    origin = entry.snapshot.origin if entry.snapshot else NO_ORIGIN
+                    with contextlib.suppress(SessionConflictError):  # another process stepped it: again
+                        outcome = await self._step(fmt, key, entry, [], at_ms, origin, request=False)
+                        self._count(fmt.name, 0, outcome.refused)
+                        return
             except IngestUnavailableError as error:
                 logger.warning("a %s session of customer %d is not stored yet: %s", key[0], key[1], error.message)
                 self._schedule(key, entry, at_ms + RETRY_MS)
@@ -259,7 +283,8 @@ class Intake:
         *,
         request: bool,
     ) -> Outcome:
-        """Under the session's lock: store an earlier outbox, advance, make the result durable, store it."""
+        """Under the session's lock: store an earlier outbox, advance, make the result durable, store it. Shared
+        states: raises `SessionConflictError` when another process wrote the session since it was read."""
         self._count(fmt.name, 0, (await self._deliver(key, entry)).refused)
         before = entry.snapshot
         state = before.state if before is not None else None
@@ -309,12 +334,43 @@ class Intake:
             view = snapshot.outbox[0]
             outcome.add(await self._accept(key[1], view, dict(view.dimensions)))
             snapshot = entry.snapshot = replace(snapshot, outbox=snapshot.outbox[1:])
-        self._states.put_soon(key, entry, snapshot if snapshot.state is not None else None)
+        await self._states.put_soon(key, entry, snapshot if snapshot.state is not None else None)
         return outcome
 
     async def _accept(self, customer_id: int, view: ViewBatch, dimensions: dict[str, Any]) -> Outcome:
         admission = await self.pipeline.accept(customer_id, view.view_id, dimensions, list(view.events))
         return Outcome(len(admission.kept), admission.duplicates, 0, list(admission.refused))
+
+    async def _held_of(self, customer_id: int) -> int:
+        if not isinstance(self._states, SharedSessionStates):
+            return self._held.get(customer_id, 0)
+        try:
+            return await self._states.held(customer_id)
+        except OSError as error:
+            raise IngestUnavailableError(503, "store_failed", "the data could not be made durable; retry", 5) from error
+
+    async def _settled(self, states: SharedSessionStates, key: StateKey, entry: Entry) -> None:
+        """Read the shared session into `entry` once no other process is storing its outbox (as a step waits for
+        the session's lock in one process); raises `IngestUnavailableError` after `SETTLE_MS`."""
+        waited_ms = 0
+        while await self._refreshed(states, key, entry):
+            if waited_ms >= SETTLE_MS:
+                raise IngestUnavailableError(503, "overloaded", "the session is being stored; retry", 1)
+            await asyncio.sleep(SETTLE_POLL_S)
+            waited_ms += round(SETTLE_POLL_S * 1000)
+
+    async def _refreshed(self, states: SharedSessionStates, key: StateKey, entry: Entry) -> bool:
+        try:
+            return await states.refresh(key, entry)
+        except OSError as error:
+            raise IngestUnavailableError(503, "store_failed", "the data could not be made durable; retry", 5) from error
+
+    async def _restore_outbox(self, key: StateKey, entry: Entry) -> None:
+        """Restore the views of an outbox (another process may have left it, having stored part of it) into the
+        sessionizer from the store, so that what is stored already is recognised when it is offered again."""
+        if self._store is not None and entry.snapshot is not None and entry.snapshot.outbox:
+            views = {key[1]: [view.view_id for view in entry.snapshot.outbox]}
+            await asyncio.to_thread(restore_views, self._store, self.pipeline.sessions, views)
 
     def _held_by(self, fmt: IngestFormat[Any, Any], snapshot: Snapshot | None) -> int:
         return fmt.held(snapshot.state) if snapshot is not None and snapshot.state is not None else 0
@@ -323,7 +379,7 @@ class Intake:
         """Have the timer look at the session from `earliest_ms` on: when its held units come due, or to offer
         its outbox again."""
         snapshot = entry.snapshot
-        if snapshot is None or not snapshot.holds:
+        if snapshot is None or not snapshot.holds or self._states.shared:  # shared: claimed when due (`due`)
             return
         when = earliest_ms if snapshot.due_ms is None else max(earliest_ms, snapshot.due_ms)
         heapq.heappush(self._due, (when, next(self._tie), key))
@@ -336,9 +392,20 @@ class Intake:
             keys: dict[StateKey, None] = {}
             while self._due and self._due[0][0] <= at:
                 keys[heapq.heappop(self._due)[2]] = None
+            if isinstance(self._states, SharedSessionStates):
+                keys.update(dict.fromkeys(await self._claimed(at)))
             releases = [self._release(key, at) for key in keys]
             for key, outcome in zip(keys, await asyncio.gather(*releases, return_exceptions=True), strict=True):
                 if isinstance(outcome, Exception):  # a defect: logged, and the session tried again, never dropped
                     logger.error("a %s session of customer %d failed to advance", key[0], key[1], exc_info=outcome)
                     heapq.heappush(self._due, (at + RETRY_MS, next(self._tie), key))
             self._states.expire(at)
+
+    async def _claimed(self, at_ms: int) -> list[StateKey]:
+        """The shared sessions due at `at_ms` that this process claimed (none when the database fails: logged)."""
+        assert isinstance(self._states, SharedSessionStates)
+        try:
+            return await self._states.due(at_ms)
+        except Exception:
+            logger.exception("claiming the due sessions failed; tried again at the next round")
+            return []

@@ -11,18 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sightline.ingest.native import EventRow, event_table
 from sightline.ingest.sessions import Admission, Sessionizer
+from sightline.ingest.shared_views import SharedSessionizer, ViewBusyError
 from sightline.ingest.window import EventWindow
 from sightline.store.layout import ViewEvents
 from sightline.store.writer import BatchingWriter, WriterClosedError, WriterOverloadedError
 
 SWEEP_EVERY_S = 60.0
+logger = logging.getLogger(__name__)
+Result = TypeVar("Result")
 
 
 class IngestUnavailableError(Exception):
@@ -42,6 +47,26 @@ def derived_view_id(customer_id: int, source: str, external_id: str, start_ms: i
     return uuid.UUID(int=value).bytes
 
 
+async def _shared(call: Callable[..., Result], *args: Any) -> Result:
+    """`call(*args)` of the shared sessionizer, on a thread; its failures as `IngestUnavailableError`."""
+    try:
+        return await asyncio.to_thread(call, *args)
+    except ViewBusyError as error:
+        message = "events of this view are being stored by another request; retry"
+        raise IngestUnavailableError(503, "overloaded", message, 1) from error
+    except OSError as error:
+        raise IngestUnavailableError(503, "store_failed", "the events could not be stored; retry", 5) from error
+
+
+async def _confirm(sessions: SharedSessionizer, view_id: bytes, kept: list[dict[str, Any]]) -> None:
+    """Tell the shared sessionizer that the kept events are durable; when the database fails, they are stored all
+    the same (logged: until their admission lapses, their `seq`s are pending; after, a retry is stored again)."""
+    try:
+        await asyncio.to_thread(sessions.confirm, view_id, kept)
+    except OSError:
+        logger.exception("the stored events of a view could not be confirmed in the metadata database")
+
+
 @dataclass
 class IngestPipeline:
     """Sessionizer and writer of one app; thread- and task-safe."""
@@ -58,13 +83,21 @@ class IngestPipeline:
         events, outside = self.window.admit(view_id, events, now_ms)
         if not events:
             return Admission([], outside, 0)
-        admission = self.sessions.admit(customer_id, view_id, dimensions, events, now_ms)
+        if isinstance(self.sessions, SharedSessionizer):  # its state is in the metadata database
+            admission = await _shared(self.sessions.admit, customer_id, view_id, dimensions, events, now_ms)
+        else:
+            admission = self.sessions.admit(customer_id, view_id, dimensions, events, now_ms)
         if admission.kept:
             try:
                 await self._store(ViewEvents(customer_id, view_id, dimensions, admission.kept))
             except IngestUnavailableError:
-                self.sessions.rollback(view_id, admission.kept)
+                if isinstance(self.sessions, SharedSessionizer):
+                    await _shared(self.sessions.rollback, view_id, admission.kept)
+                else:
+                    self.sessions.rollback(view_id, admission.kept)
                 raise
+            if isinstance(self.sessions, SharedSessionizer):
+                await _confirm(self.sessions, view_id, admission.kept)
         if outside:
             return Admission(admission.kept, sorted(admission.refused + outside), admission.duplicates)
         return admission
@@ -89,7 +122,8 @@ class IngestPipeline:
         pending: list[EventRow] = []
         while True:
             await asyncio.sleep(every_s)
-            pending += self.sweep(int(time.time() * 1000))
+            now_ms = int(time.time() * 1000)
+            pending += await asyncio.to_thread(self.sweep, now_ms) if self.sessions.shared else self.sweep(now_ms)
             if pending:
                 try:
                     self.writer.submit(event_table(pending))

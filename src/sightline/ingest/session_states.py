@@ -9,7 +9,8 @@ Bounded: sessions untouched for `ttl_ms` are forgotten (their views were closed 
 after their last beacon), and past `max_sessions` the least recently touched are; only idle ones — holding
 nothing that is not stored, no step running — in memory and in the log alike. A forgotten session starts
 afresh, as each format documents (mux resynchronises at its next full event, CMCD joins a view in progress).
-Used from the event loop only.
+With a server store the sessions' home is the metadata database instead (`ingest.shared_states`): a subclass
+overrides the hooks marked so, and the intake asks `shared` for what differs. Used from the event loop only.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from sightline.ingest.enrich import RequestOrigin
 from sightline.ingest.format import ViewBatch
@@ -61,6 +62,8 @@ class Entry:
     snapshot: Snapshot | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     touched_ms: int = 0
+    version: int = 0
+    """The version of `snapshot` in a shared home (`ingest.shared_states`); 0: none there."""
 
     def idle(self) -> bool:
         return not (self.lock.locked() or (self.snapshot is not None and self.snapshot.holds))
@@ -69,12 +72,18 @@ class Entry:
 class SessionStates:
     """Every format's session states of one app."""
 
+    shared: ClassVar[bool] = False
+    """Whether other processes step the same sessions (`ingest.shared_states`)."""
+
     def __init__(self, directory: Path, now_ms: int, *, max_sessions: int = 100_000, ttl_ms: int = TTL_MS) -> None:
         """Opens the log of `directory`: its snapshots are the entries, touched at `now_ms`."""
         self._log = SnapshotLog(directory)
+        self._init_entries(self._log.recovered, now_ms, max_sessions, ttl_ms)
+
+    def _init_entries(self, snapshots: dict[StateKey, Snapshot], now_ms: int, max_sessions: int, ttl_ms: int) -> None:
         self._max_sessions, self._ttl_ms = max_sessions, ttl_ms
         self._entries: OrderedDict[StateKey, Entry] = OrderedDict(
-            (key, Entry(snapshot, touched_ms=now_ms)) for key, snapshot in self._log.recovered.items()
+            (key, Entry(snapshot, touched_ms=now_ms)) for key, snapshot in snapshots.items()
         )
 
     def __len__(self) -> int:
@@ -102,7 +111,7 @@ class SessionStates:
         await asyncio.wrap_future(self._log.put(key, snapshot))
         entry.snapshot = snapshot
 
-    def put_soon(self, key: StateKey, entry: Entry, snapshot: Snapshot | None) -> None:
+    async def put_soon(self, key: StateKey, entry: Entry, snapshot: Snapshot | None) -> None:
         """Make `snapshot` the session's now, and durable without waiting: until it is, a restart finds the
         session's previous snapshot (so only for a snapshot that follows from that one)."""
         entry.snapshot = snapshot
@@ -120,7 +129,7 @@ class SessionStates:
         for key, entry in itertools.islice(self._entries.items(), 1000):
             if now_ms - entry.touched_ms < self._ttl_ms:
                 break
-            if entry.idle():
+            if self._idle(entry):
                 expired.append((key, entry))
         for key, entry in expired:
             self._forget(key, entry)
@@ -129,7 +138,12 @@ class SessionStates:
         """Write what was put, then stop. Idempotent."""
         self._log.close()
 
+    def _idle(self, entry: Entry) -> bool:
+        """Whether `entry` may be forgotten (a hook)."""
+        return entry.idle()
+
     def _forget(self, key: StateKey, entry: Entry) -> None:
+        """Forget the session here and in its home (a hook)."""
         del self._entries[key]
         if entry.snapshot is not None:
             self._log.put(key, None).add_done_callback(_log_failure)
@@ -140,7 +154,7 @@ class SessionStates:
         if excess <= 0:
             return
         for key, entry in list(itertools.islice(self._entries.items(), excess + 100)):
-            if key != keep and entry.idle():
+            if key != keep and self._idle(entry):
                 self._forget(key, entry)
                 excess -= 1
                 if not excess:

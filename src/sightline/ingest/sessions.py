@@ -5,7 +5,8 @@ the store must hold these invariants, which this module enforces for every view 
 - an event is stored once: a `seq` already admitted for the view is a duplicate (a client's retry);
 - a view closes at its terminal event (`end`, `exit`, or a fatal `error`); later events are refused;
 - a view with no beacon for `IDLE_CLOSE` is closed by `sweep`, which returns an `exit` event for it.
-State is in memory, bounded by `max_views` (the least recently seen views are forgotten first).
+State is in memory, bounded by `max_views` (the least recently seen views are forgotten first); with a server
+store, in the metadata database that every process shares (`ingest.shared_views`, over the same pure steps).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from sightline.ingest.format import Refusal
 
@@ -47,8 +48,62 @@ class Admission:
     duplicates: int
 
 
+def admit_into(
+    state: ViewState, customer_id: int, dimensions: dict[str, Any], events: list[tuple[int, dict[str, Any]]],
+    now_ms: int,
+) -> Admission:  # fmt: skip
+    """`Sessionizer.admit` on one view's `state`, which it updates."""
+    kept: list[dict[str, Any]] = []
+    refused: list[Refusal] = []
+    duplicates = 0
+    if state.customer_id != customer_id:
+        return Admission([], [Refusal(i, "foreign_view", FOREIGN_VIEW) for i, _ in events], 0)
+    for index, event in sorted(events, key=lambda pair: pair[1].get("seq", 0)):
+        seq = event.get("seq", 0)
+        if seq in state.seqs:
+            duplicates += 1
+        elif state.closed:
+            refused.append(Refusal(index, "view_closed", VIEW_CLOSED))
+        else:
+            state.seqs.add(seq)
+            sent_started = event.get("started", 0)
+            state.started |= event["event"] == "first_frame" or sent_started == 1
+            state.closed = is_terminal(event)
+            state.last_ts = max(state.last_ts, event["ts"])
+            event["started"] = int(sent_started or event["event"] == "first_frame")
+            kept.append(event)
+    state.last_seen_ms = now_ms
+    state.dimensions = dimensions or state.dimensions
+    return Admission(kept, sorted(refused), duplicates)
+
+
+def restore_into(state: ViewState, *, seqs: set[int], started: bool, closed: bool, last_ts: int) -> None:
+    """`Sessionizer.restore` on one view's `state`."""
+    state.seqs |= seqs
+    state.started |= started
+    state.closed |= closed
+    state.last_ts = max(state.last_ts, last_ts)
+    state.last_seen_ms = max(state.last_seen_ms, last_ts)
+
+
+def roll_back(state: ViewState, kept: list[dict[str, Any]]) -> None:
+    """`Sessionizer.rollback` on one view's `state`."""
+    state.seqs -= {event.get("seq", 0) for event in kept}
+    if any(is_terminal(event) for event in kept):
+        state.closed = False
+
+
+def exit_event(state: ViewState, now_ms: int) -> dict[str, Any]:
+    """The `exit` event that closes an idle view."""
+    return {"event": "exit", "ts": state.last_ts or now_ms, "seq": max(state.seqs, default=-1) + 1,
+            "started": int(state.started)}  # fmt: skip
+
+
 class Sessionizer:
     """Thread-safe per-view state keyed by view id (bytes)."""
+
+    shared: ClassVar[bool] = False
+    """Whether other processes admit the same views (`ingest.shared_views`): its calls then do IO, off the loop."""
 
     def __init__(self, max_views: int = 200_000) -> None:
         self._views: OrderedDict[bytes, ViewState] = OrderedDict()
@@ -61,30 +116,8 @@ class Sessionizer:
     ) -> Admission:  # fmt: skip
         """Keep the valid `(index, event)`s of one view that are new and arrive while the view is open. The kept
         event dicts are the caller's, given over: `started` is set in them (1 from the view's first frame on)."""
-        kept: list[dict[str, Any]] = []
-        refused: list[Refusal] = []
-        duplicates = 0
         with self._lock:
-            state = self._state(customer_id, view_id, dimensions)
-            if state.customer_id != customer_id:
-                return Admission([], [Refusal(i, "foreign_view", FOREIGN_VIEW) for i, _ in events], 0)
-            for index, event in sorted(events, key=lambda pair: pair[1].get("seq", 0)):
-                seq = event.get("seq", 0)
-                if seq in state.seqs:
-                    duplicates += 1
-                elif state.closed:
-                    refused.append(Refusal(index, "view_closed", VIEW_CLOSED))
-                else:
-                    state.seqs.add(seq)
-                    sent_started = event.get("started", 0)
-                    state.started |= event["event"] == "first_frame" or sent_started == 1
-                    state.closed = is_terminal(event)
-                    state.last_ts = max(state.last_ts, event["ts"])
-                    event["started"] = int(sent_started or event["event"] == "first_frame")
-                    kept.append(event)
-            state.last_seen_ms = now_ms
-            state.dimensions = dimensions or state.dimensions
-        return Admission(kept, sorted(refused), duplicates)
+            return admit_into(self._state(customer_id, view_id, dimensions), customer_id, dimensions, events, now_ms)
 
     def restore(
         self, customer_id: int, view_id: bytes, dimensions: dict[str, Any], *, seqs: set[int], started: bool,
@@ -93,22 +126,15 @@ class Sessionizer:
         """Recreate a view's state from the store (`ingest.recovery`); its last activity is its last event's
         time, so the sweeper closes it 30 minutes after that. Call in order of `last_ts`, before live traffic."""
         with self._lock:
-            state = self._state(customer_id, view_id, dimensions)
-            state.seqs |= seqs
-            state.started |= started
-            state.closed |= closed
-            state.last_ts = max(state.last_ts, last_ts)
-            state.last_seen_ms = max(state.last_seen_ms, last_ts)
+            restore_into(self._state(customer_id, view_id, dimensions), seqs=seqs, started=started, closed=closed,
+                         last_ts=last_ts)  # fmt: skip
 
     def rollback(self, view_id: bytes, kept: list[dict[str, Any]]) -> None:
         """Forget events admitted by `admit` that could not be stored, so that the client's retry counts."""
         with self._lock:
             state = self._views.get(view_id)
-            if state is None:
-                return
-            state.seqs -= {event.get("seq", 0) for event in kept}
-            if any(is_terminal(event) for event in kept):
-                state.closed = False
+            if state is not None:
+                roll_back(state, kept)
 
     def _state(self, customer_id: int, view_id: bytes, dimensions: dict[str, Any]) -> ViewState:
         state = self._views.get(view_id)
@@ -129,13 +155,6 @@ class Sessionizer:
                     break  # ordered by last activity: the rest are more recent
                 if not state.closed:
                     state.closed = True
-                    seq = max(state.seqs, default=-1) + 1
-                    exit_event = {
-                        "event": "exit",
-                        "ts": state.last_ts or now_ms,
-                        "seq": seq,
-                        "started": int(state.started),
-                    }
-                    closed.append((state.customer_id, view_id, state.dimensions, exit_event))
+                    closed.append((state.customer_id, view_id, state.dimensions, exit_event(state, now_ms)))
                 del self._views[view_id]
         return closed
