@@ -16,11 +16,9 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from sightline.alerts import delivery, scheduler
@@ -32,7 +30,6 @@ from sightline.settings import Settings
 from sightline.smartquery import stored_days
 from sightline.store import Store, open_store
 from tests.api.test_collect import START_MS, uuid7
-from tests.auth.fixtures import postgres_schema
 from tests.clickhouse_http.process import running_harness, url_text
 from tests.handwritten import by_hand
 from tests.ingest.mux_fixtures import load
@@ -65,21 +62,11 @@ def wait_for(condition: object, seconds: float) -> float:
     raise AssertionError(f"not within {seconds} s")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def metadata(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The URL of the metadata database the processes share."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'metadata' / 'metadata.db'}"
-        return
-    with postgres_schema() as url:
-        yield url
-
-
 def test_one_process_holds_each_lease_and_the_other_takes_them_over_when_it_is_killed(
-    tmp_path: Path, metadata: str
+    tmp_path: Path, shared_metadata: str
 ) -> None:
     env = {
-        "SIGHTLINE_METADATA_URL": metadata,
+        "SIGHTLINE_METADATA_URL": shared_metadata,
         "SIGHTLINE_LEASE_TTL_S": str(TTL_S),
         "SIGHTLINE_METRICS_TOKEN": TOKEN,
     }
@@ -105,9 +92,9 @@ def test_one_process_holds_each_lease_and_the_other_takes_them_over_when_it_is_k
                 server.wait(30)
 
 
-def test_a_process_that_stops_releases_its_leases_to_the_other_at_once(tmp_path: Path, metadata: str) -> None:
+def test_a_process_that_stops_releases_its_leases_to_the_other_at_once(tmp_path: Path, shared_metadata: str) -> None:
     env = {
-        "SIGHTLINE_METADATA_URL": metadata,
+        "SIGHTLINE_METADATA_URL": shared_metadata,
         "SIGHTLINE_LEASE_TTL_S": "30",
         "SIGHTLINE_METRICS_TOKEN": TOKEN,
     }
@@ -189,13 +176,13 @@ def settled(metadata: str) -> bool:
 
 
 def test_sessions_whose_requests_alternate_between_two_processes_are_stored_as_by_one(
-    tmp_path: Path, metadata: str
+    tmp_path: Path, shared_metadata: str
 ) -> None:
     alternating, single = 7001, 7002
     now_ms = int(time.time() * 1000)
     shift_ms = now_ms - 600_000 - MUX_RECORDING[0].events[0]["uti"]
     with running_harness(tmp_path / "harness") as url:
-        settings = Settings(data_dir=tmp_path / "accounts", metadata_url=metadata, store_url=url_text(url))
+        settings = Settings(data_dir=tmp_path / "accounts", metadata_url=shared_metadata, store_url=url_text(url))
         auth = open_auth(settings)
         keys = {}
         for customer in (alternating, single):
@@ -203,7 +190,7 @@ def test_sessions_whose_requests_alternate_between_two_processes_are_stored_as_b
             keys[customer] = auth.accounts.create_key(KeyKind.INGEST, customer)[1]
         auth.close()
         env = {
-            "SIGHTLINE_METADATA_URL": metadata,
+            "SIGHTLINE_METADATA_URL": shared_metadata,
             "SIGHTLINE_STORE_URL": settings.store_url,
             "SIGHTLINE_CMCD_REORDER_WINDOW_S": "1",
             **FAST_WRITER,
@@ -228,7 +215,7 @@ def test_sessions_whose_requests_alternate_between_two_processes_are_stored_as_b
                     answers[customer].append(post(port, "/collect", batch.encode(), "application/json", **{
                         "X-Ingest-Key": keys[customer]
                     }))  # fmt: skip
-            wait_for(lambda: settled(metadata), 30)
+            wait_for(lambda: settled(shared_metadata), 30)
         finally:
             for server in servers:
                 os.killpg(server.pid, signal.SIGTERM)  # the writers store what they hold
@@ -247,16 +234,16 @@ def test_sessions_whose_requests_alternate_between_two_processes_are_stored_as_b
     assert stored[alternating] == stored[single]
 
 
-def test_records_held_by_a_process_killed_are_applied_by_the_other(tmp_path: Path, metadata: str) -> None:
+def test_records_held_by_a_process_killed_are_applied_by_the_other(tmp_path: Path, shared_metadata: str) -> None:
     customer, now_ms = 7003, int(time.time() * 1000)
     with running_harness(tmp_path / "harness") as url:
-        settings = Settings(data_dir=tmp_path / "accounts", metadata_url=metadata, store_url=url_text(url))
+        settings = Settings(data_dir=tmp_path / "accounts", metadata_url=shared_metadata, store_url=url_text(url))
         auth = open_auth(settings)
         auth.accounts.add_customer(customer, "Killed", 6831)
         key = auth.accounts.create_key(KeyKind.INGEST, customer)[1]
         auth.close()
         env = {
-            "SIGHTLINE_METADATA_URL": metadata,
+            "SIGHTLINE_METADATA_URL": shared_metadata,
             "SIGHTLINE_STORE_URL": settings.store_url,
             "SIGHTLINE_CMCD_REORDER_WINDOW_S": "3",
         }
@@ -271,7 +258,7 @@ def test_records_held_by_a_process_killed_are_applied_by_the_other(tmp_path: Pat
             assert post(ports[0], f"/cmcd/{key}", "\n".join(lines).encode(), "application/cmcd")[0] == 204
             os.killpg(killed.pid, signal.SIGKILL)  # within the reorder window: its records are all held
             killed.wait(30)
-            wait_for(lambda: settled(metadata), 30)
+            wait_for(lambda: settled(shared_metadata), 30)
         finally:
             for server in (killed, other):
                 if server.poll() is None:

@@ -52,6 +52,16 @@ def metadata_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
         yield url
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_metadata(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a metadata database that several processes open: an SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'metadata' / 'metadata.db'}"
+        return
+    with postgres_schema() as url:
+        yield url
+
+
 @contextmanager
 def postgres_schema() -> Iterator[str]:
     """The URL of a fresh schema of the PostgreSQL of SIGHTLINE_TEST_POSTGRES_URL, dropped afterwards; the test

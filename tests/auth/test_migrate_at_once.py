@@ -5,28 +5,15 @@ Real processes (Alembic's context is one per process), released together by a ba
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Iterator
-from pathlib import Path
 from threading import Barrier
 
-import pytest
 import sqlalchemy as sa
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from sightline.auth.db import MIGRATIONS, migrate, open_engine
-from tests.auth.fixtures import postgres_schema
 
 STARTING = 4
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'metadata.db'}"
-        return
-    with postgres_schema() as url:
-        yield url
 
 
 def _head() -> str:
@@ -50,13 +37,13 @@ def _start(url: str, at_once: Barrier) -> str | None:
     return None
 
 
-def test_processes_starting_at_once_migrate_a_fresh_database_once_and_all_start(fresh_database: str) -> None:
+def test_processes_starting_at_once_migrate_a_shared_metadata_once_and_all_start(shared_metadata: str) -> None:
     processes = multiprocessing.get_context("spawn")
     with processes.Manager() as manager, processes.Pool(STARTING) as pool:
         at_once = manager.Barrier(STARTING)
-        failures = pool.starmap(_start, [(fresh_database, at_once)] * STARTING)
+        failures = pool.starmap(_start, [(shared_metadata, at_once)] * STARTING)
     assert failures == [None] * STARTING
-    engine = open_engine(fresh_database)
+    engine = open_engine(shared_metadata)
     try:
         with engine.connect() as connection:
             versions = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
