@@ -194,11 +194,13 @@ def compare_server(days: float, repeats: int) -> None:
             f"- Server ÷ embedded insert rate, per run: {', '.join(f'{r:.2f}' for r in ratios)}; median "
             f"**{median(ratios):.2f}** (goal ≥ {GOAL_SERVER_RATE}: **{met}**).",
             "",
-            "The server side is `ServerStore.insert_events`: the same Arrow batches, as an Arrow IPC stream, through",
-            "clickhouse-connect over HTTP to the loopback test harness (tests/clickhouse_http/), a process of its",
-            "own that hands the stream to chDB (`INSERT … FORMAT ArrowStream`). The harness runs the same engine",
-            "version, so the ratio measures the client, HTTP, the format and the extra process, not a real",
-            "server's engine.",
+            "The server side is `ServerStore.insert_events`: the same Arrow batches, as an Arrow IPC stream (lz4",
+            "buffers; text dictionary-encoded as the simulator makes it), through clickhouse-connect over HTTP to",
+            "the loopback test harness (tests/clickhouse_http/), a process of its own whose chDB runs the insert",
+            "(`INSERT … SELECT … FROM input(…) FORMAT ArrowStream`) reading the body from a temporary file with",
+            "the engine's ArrowStream input format, as a server reads it from the request. The harness runs the",
+            "same engine version, so the ratio measures the client, HTTP, the format and the extra process, not a",
+            "real server's engine.",
         ]
     )
     write_section(SERVER_SECTION, f"python bench/ingest_bulk.py --server --days {days:g} --repeats {repeats}", body)

@@ -20,7 +20,8 @@ What it speaks:
 And for the tests of connection failures: `POST /harness/drop?count=N` makes it close the connection of the
 next N queries without an answer; `GET /harness/drop` says how many are left. For the tests of what a client
 sends: `GET /harness/log?database=NAME` lists the queries received for that database (the newest
-`LOG_SIZE` of all), each as `{"query": …, "settings": {…}}`, in the order received.
+`LOG_SIZE` of all), each as `{"query": …, "settings": {…}, "data_bytes": N}` (N: the size of an insert's
+request body as it came, compressed if it was; 0 for other queries), in the order received.
 """
 
 from __future__ import annotations
@@ -99,13 +100,14 @@ class Harness(ThreadingHTTPServer):
         self.password = password
         self.drops = 0
         self.drops_lock = threading.Lock()
-        self.received: deque[tuple[str, str, dict[str, str]]] = deque(maxlen=LOG_SIZE)
-        """(database, query, settings) of each query received, the newest `LOG_SIZE`."""
+        self.received: deque[tuple[str, str, dict[str, str], int]] = deque(maxlen=LOG_SIZE)
+        """(database, query, settings, bytes of data) of each query received, the newest `LOG_SIZE`."""
 
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # an answer's headers and body go out at once, not 40 ms apart
+    wbufsize = 1 << 16  # and in one write when the body is small (flushed once the request is answered)
     server: Harness
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: the tests read answers, not logs
@@ -141,7 +143,11 @@ class Handler(BaseHTTPRequestHandler):
             self._answer(200, str(self.server.drops).encode(), {})
         elif url.path == "/harness/log":
             database = params.get("database", "default")
-            logged = [{"query": q, "settings": s} for d, q, s in list(self.server.received) if d == database]
+            logged = [
+                {"query": q, "settings": s, "data_bytes": n}
+                for d, q, s, n in list(self.server.received)
+                if d == database
+            ]
             self._answer(200, json.dumps(logged).encode(), {"Content-Type": "application/json"})
         elif self._dropped():
             self.close_connection = True
@@ -158,7 +164,8 @@ class Handler(BaseHTTPRequestHandler):
         try:
             self._authenticate(params)
             query = self._query(params, body, query_id)
-            self.server.received.append((query.database, query.sql, dict(query.settings)))
+            sent = len(body) if query.data is not None else 0
+            self.server.received.append((query.database, query.sql, dict(query.settings), sent))
             result, output = self.server.engine.run(query)
         except HarnessError as error:
             text = f"Code: {error.code}. DB::Exception: {error}"
