@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
+from types import UnionType
 
 from sightline.query.ast import (
     IDENTIFIER,
@@ -390,3 +391,9 @@ def print_definition(expr: Expr) -> str:
     if printer.params:
         raise ValueError("a definition holds no bound value and reads no table")
     return text
+
+
+def require_printed(statement: object, kinds: type[SqlText] | UnionType) -> None:
+    """TypeError unless `statement` is of `kinds`: a store runs no text made elsewhere (mypy refuses it too)."""
+    if not isinstance(statement, kinds):
+        raise TypeError(f"the store runs printed statements only, not {type(statement).__name__}")

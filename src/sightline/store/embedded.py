@@ -22,7 +22,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import UnionType
 from typing import Any
 
 import pyarrow as pa
@@ -31,13 +30,13 @@ from chdb import session as chdb_session
 
 from sightline.query.printer import (
     Setting,
-    SqlText,
     Statement,
     print_batch_insert,
     print_batch_stored,
     print_kill_tagged,
     print_partition_versions,
     print_session_setting,
+    require_printed,
 )
 from sightline.store.base import (
     DataDirectoryLockedError,
@@ -201,7 +200,7 @@ class EmbeddedStore:
 
     def _run(self, statement: Statement, output: str, tag: str | None) -> Any:
         """The engine's result of `statement` in `output` format, on a query session (see `query`)."""
-        _check(statement, Statement)
+        require_printed(statement, Statement)
         if tag is not None:
             statement = statement.with_settings({"log_comment": tag})
             self._tagged.register(tag)
@@ -236,7 +235,7 @@ class EmbeddedStore:
         self._listeners.append(listener)
 
     def read_internal(self, statement: Statement | SchemaStatement) -> pa.Table:
-        _check(statement, Statement | SchemaStatement)
+        require_printed(statement, Statement | SchemaStatement)
         sql, params = statement
         with self._writer_lock:
             self._check_open()
@@ -253,7 +252,7 @@ class EmbeddedStore:
         return dict(zip(versions.column("partition").to_pylist(), versions.column("version").to_pylist(), strict=True))
 
     def execute(self, statement: Statement | SchemaStatement) -> None:
-        _check(statement, Statement | SchemaStatement)
+        require_printed(statement, Statement | SchemaStatement)
         sql, params = statement
         with self._writer_lock:
             self._check_open()
@@ -312,12 +311,6 @@ class EmbeddedStore:
                 self._control_session.close()
             self._writer_session.close()
             self._lock.release()
-
-
-def _check(statement: object, kinds: type[SqlText] | UnionType) -> None:
-    """TypeError unless `statement` is of `kinds`: the store runs no text made elsewhere (mypy refuses it too)."""
-    if not isinstance(statement, kinds):
-        raise TypeError(f"the store runs printed statements only, not {type(statement).__name__}")
 
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"})

@@ -27,7 +27,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from types import UnionType
 from typing import Any, TypeVar
 
 import clickhouse_connect
@@ -46,6 +45,7 @@ from sightline.query.printer import (
     print_cluster_replicas,
     print_kill_query,
     print_partition_versions,
+    require_printed,
 )
 from sightline.store.base import (
     InsertListener,
@@ -155,12 +155,12 @@ class ServerStore:
             )
 
     def query(self, statement: Statement, *, tag: str | None = None) -> pa.Table:
-        _check(statement, Statement)
+        require_printed(statement, Statement)
         body = self._read(statement, "ArrowStream", {**self._limits, **self._cluster_reads, **_ARROW_OUTPUT}, tag)
         return _arrow(body)
 
     def query_json_rows(self, statement: Statement) -> list[bytes]:
-        _check(statement, Statement)
+        require_printed(statement, Statement)
         settings = {**self._limits, **self._cluster_reads, **JSON_OUTPUT}
         rows: list[bytes] = self._read(statement, "JSONEachRow", settings, None).splitlines()
         return rows
@@ -224,7 +224,7 @@ class ServerStore:
         self._listeners.append(listener)
 
     def read_internal(self, statement: Statement | SchemaStatement) -> pa.Table:
-        _check(statement, Statement | SchemaStatement)
+        require_printed(statement, Statement | SchemaStatement)
         with self._writer_lock:
             self._check_open()
             settings = {**self._cluster_reads, **_ARROW_OUTPUT}
@@ -239,7 +239,7 @@ class ServerStore:
         return dict(zip(versions.column("partition").to_pylist(), versions.column("version").to_pylist(), strict=True))
 
     def execute(self, statement: Statement | SchemaStatement) -> None:
-        _check(statement, Statement | SchemaStatement)
+        require_printed(statement, Statement | SchemaStatement)
         sql, params = statement
         with self._writer_lock:
             self._check_open()
@@ -324,12 +324,6 @@ def _connect(url: ServerUrl, connections: int, time_limit_s: float) -> Client:
     except ClickHouseError as error:
         pool.clear()
         raise _store_error(error, url) from None
-
-
-def _check(statement: object, kinds: type[SqlText] | UnionType) -> None:
-    """TypeError unless `statement` is of `kinds`: the store runs no text made elsewhere (mypy refuses it too)."""
-    if not isinstance(statement, kinds):
-        raise TypeError(f"the store runs printed statements only, not {type(statement).__name__}")
 
 
 def _sent(batch: pa.Table, names: tuple[str, ...]) -> pa.Table:
