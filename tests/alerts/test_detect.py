@@ -290,3 +290,41 @@ def test_means_of_long_tailed_durations_rarely_pass_alpha_on_clean_traffic() -> 
     rule = DetectorRule(alpha=1e-5, days=6, weeks=0)
     found = detect(MetricSeries(MetricKind.MEAN, sums, views, 300), rule, evaluate=1200)
     assert found.anomalous.mean() < 5e-4
+
+
+def _startup_sums(rng: np.random.Generator, views: Array, median_ms: float = 1000.0, log_sd: float = 0.45) -> Array:
+    """Σ startup ms over `views` views of lognormal startup times (each interval's views drawn one by one)."""
+    sums = np.zeros(views.shape)
+    for index, count in np.ndenumerate(views):
+        sums[index] = rng.lognormal(np.log(median_ms), log_sd, int(count)).sum()
+    return sums
+
+
+def test_a_mean_is_expected_from_the_lags_that_hold_views_not_from_a_thin_one() -> None:
+    """Start times of 20 to 40 views an hour; a week before the judged hour held 4 views, whose mean was half the
+    usual. That lag weighs half (the week as much as the 6 days), but a mean of 4 views is not half the evidence: the
+    judged hour at its usual level is expected near it, not at the 4 views' (which made it 2 × expected, z 5)."""
+    rng = np.random.default_rng(15)
+    views = rng.integers(20, 41, size=(1, HOURS + 1)).astype(np.float64)
+    sums = _startup_sums(rng, views)
+    week_before = -1 - 7 * 24
+    views[0, week_before], sums[0, week_before] = 4.0, 4.0 * 550.0
+    usual = 1000.0 * np.exp(0.45**2 / 2)
+    views[0, -1], sums[0, -1] = 25.0, 25.0 * 1.05 * usual
+    found = detect(MetricSeries(MetricKind.MEAN, sums, views, HOUR), DetectorRule(days=6, weeks=1))
+    assert found.expected[0, 0] == pytest.approx(usual, rel=0.15)
+    assert not found.anomalous[0, 0]
+
+
+def test_a_mean_expected_from_lags_of_few_views_has_a_wider_band() -> None:
+    """Two cohorts of 30 views an hour, alike but for the lags of the judged hour, which hold 3 views each in the
+    first: its expectation rests on a tenth of the views, and its own error widens the band (as a ratio's
+    expected rate's does); judged as if it were known, a window against thin lags passes alpha on clean traffic."""
+    rng = np.random.default_rng(16)
+    views = np.full((2, HOURS + 1), 30.0)
+    lags = -1 - np.array([24 * day for day in range(1, 8)])
+    views[0, lags] = 3.0
+    sums = _startup_sums(rng, views)
+    found = detect(MetricSeries(MetricKind.MEAN, sums, views, HOUR), DetectorRule(days=6, weeks=1))
+    reach = np.log(found.upper[:, 0] / found.expected[:, 0])
+    assert reach[0] > 1.4 * reach[1]
