@@ -314,17 +314,3 @@ def test_a_mean_is_expected_from_the_lags_that_hold_views_not_from_a_thin_one() 
     found = detect(MetricSeries(MetricKind.MEAN, sums, views, HOUR), DetectorRule(days=6, weeks=1))
     assert found.expected[0, 0] == pytest.approx(usual, rel=0.15)
     assert not found.anomalous[0, 0]
-
-
-def test_a_mean_expected_from_lags_of_few_views_has_a_wider_band() -> None:
-    """Two cohorts of 30 views an hour, alike but for the lags of the judged hour, which hold 3 views each in the
-    first: its expectation rests on a tenth of the views, and its own error widens the band (as a ratio's
-    expected rate's does); judged as if it were known, a window against thin lags passes alpha on clean traffic."""
-    rng = np.random.default_rng(16)
-    views = np.full((2, HOURS + 1), 30.0)
-    lags = -1 - np.array([24 * day for day in range(1, 8)])
-    views[0, lags] = 3.0
-    sums = _startup_sums(rng, views)
-    found = detect(MetricSeries(MetricKind.MEAN, sums, views, HOUR), DetectorRule(days=6, weeks=1))
-    reach = np.log(found.upper[:, 0] / found.expected[:, 0])
-    assert reach[0] > 1.4 * reach[1]

@@ -18,9 +18,8 @@ of 0) is an interval without data. By `kind`:
   right tail is far heavier than the normal's and medians underestimate its spread (on clean lognormal views of
   log-sd 1 to 1.5, 20 to 40 a mean, 1e−2 to 2e−3 of the intervals passed alpha = 1e−5; 2e−4 to 7e−5 on the log
   scale); a cohort with means of 0 (no stall in an interval) on the linear scale. Variance of an interval's
-  (log) mean against its expectation = max(a·u + b, s·u), u = 1 / n + 1 / m (n the interval's views, m the
-  expectation's effective views), learned per cohort (a: spread between views, b: spread between intervals;
-  s·u: the variance at the cohort's typical u₀ scaled by u / u₀, a floor for windows of fewer views);
+  (log) mean = max(a / n + b, s / n), learned per cohort (a: spread between views, b: spread between intervals;
+  s / n: the variance at the cohort's typical volume n₀ scaled by n₀ / n, a floor for windows of fewer views);
 - `COUNT` (plays, attempts, concurrent viewers): `value` = counts, `volume` = None; a Poisson deviance,
   overdispersed as a negative binomial: variance × (1 + κ·μ), κ learned per cohort. Give 0 for an interval
   without events (an outage is a count of 0), NaN only for an interval not measured.
@@ -34,8 +33,7 @@ pooled, leaving out the lags whose rate is significantly above the pool's (z > L
 not move it), shrunk towards the cohort's long-run rate by `PRIOR_ATTEMPTS` pseudo-attempts. Missing lags are
 skipped; a cohort with no usable lag falls back to its long-run value. The dispersion (rho, κ, a and b) is fitted
 on the `rule.fit_intervals` intervals before the judged ones, by medians, so that past anomalies do not inflate
-it. For RATIO and MEAN the expectation's own error (it is learnt from a finite pool of attempts or views) widens
-the test too.
+it. For RATIO the expected rate's own error (it is learnt from a finite pool of attempts) widens the test too.
 
 Decision: `score` is the test statistic in standard-normal units (z), signed so that positive is the bad
 `direction`; an interval is `anomalous` when score ≥ z*(alpha) and its volume ≥ `rule.min_volume`, with
@@ -268,21 +266,21 @@ def _expected_level(
 
 def _expected_mean(
     means: Array, volume: Array, columns: npt.NDArray[np.int64], lags: npt.NDArray[np.int64], weekly: Mask
-) -> tuple[Array, Array]:
-    """MEAN: the median of the lags' means, each weighted by its lag's weight times its views (a mean of 4 views
-    is not the evidence of one of 40: the week before, weighing as much as the 6 days, was the expectation
-    whenever it was the lowest, however few its views), or the cohort's median of its history when no lag holds
-    views; and 1 / the expectation's effective views, Σ w²·n / (Σ w·n)² (0 for the history's median), for its
-    own error."""
+) -> Array:
+    """MEAN: the median of the lags' means, each weighted by its lag's weight times its views, the weeks' together
+    at most the days' (a mean of 4 views is not the evidence of one of 40: the week before, weighing as much as the
+    6 days, was the expectation whenever it was the lowest, however few its views; and a week of more views than
+    the days is no reason to expect it alone), or the cohort's median of its history when no lag holds views."""
     values, views = lagged(means, columns, lags), lagged(volume, columns, lags)
     usable = ~np.isnan(values) & (views > 0)
-    weights = balanced(usable, weekly)
-    expected = weighted_median(np.where(usable, values, np.nan), weights * np.where(usable, views, 0.0))
-    fallback = _nanmedian(means[:, : columns[0]], axis=1)
-    pooled = np.where(usable, weights * views, 0.0)
+    weights = balanced(usable, weekly) * np.where(usable, views, 0.0)
+    days = np.sum(np.where(weekly, 0.0, weights), axis=-1, keepdims=True)
+    weeks = np.sum(np.where(weekly, weights, 0.0), axis=-1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
-        thin = np.nan_to_num((weights * pooled).sum(axis=2) / pooled.sum(axis=2) ** 2)
-    return np.where(np.isnan(expected), fallback[:, None], expected), thin
+        share = np.where((weeks > days) & (days > 0), days / weeks, 1.0)
+    expected = weighted_median(np.where(usable, values, np.nan), np.where(weekly, weights * share, weights))
+    fallback = _nanmedian(means[:, : columns[0]], axis=1)
+    return np.where(np.isnan(expected), fallback[:, None], expected)
 
 
 def _median_dispersion(z: Array, units: Array) -> Array:
@@ -292,24 +290,23 @@ def _median_dispersion(z: Array, units: Array) -> Array:
     return np.nan_to_num(excess / typical)
 
 
-def _mean_variance(residual: Array, units: Array) -> tuple[Array, Array, Array]:
-    """a, b and s of variance(residual) = max(a·u + b, s·u), u = `units` = 1 / the window's views + 1 / the
-    expectation's effective views (both means' spread between views falls as 1 / views): a and b from the
-    residuals of intervals of many and few units; s, the variance at the typical units over them, a bound from below
-    for more units (a fit over volumes that vary little cannot tell a from b: a window of 20 views judged with the
-    spread of 100 passed alpha on clean traffic)."""
+def _mean_variance(residual: Array, count: Array) -> tuple[Array, Array, Array]:
+    """a, b and s of variance(mean of n) = max(a / n + b, s / n): a and b from the residuals of intervals of low and
+    high volume; s, the variance at the typical volume times that volume, a bound from below for volumes under
+    it (the spread between views grows as 1 / n, and a fit over volumes that vary little cannot tell a from b: a
+    window of 20 views judged with the spread of 100 passed alpha on clean traffic)."""
     squared = residual * residual / CHI2_1_MEDIAN
-    units = np.where(np.isfinite(units) & np.isfinite(squared), units, np.nan)  # windows without views: no spread
-    middle = _nanmedian(units, axis=1)[:, None]
-    low, high = units <= middle, units > middle  # NaN is neither
+    middle = _nanmedian(np.where(count > 0, count, np.nan), axis=1)[:, None]
+    low, high = count <= middle, count > middle
     v_low, v_high = _nanmedian(np.where(low, squared, np.nan), 1), _nanmedian(np.where(high, squared, np.nan), 1)
-    u_low, u_high = _nanmedian(np.where(low, units, np.nan), 1), _nanmedian(np.where(high, units, np.nan), 1)
+    n_low, n_high = _nanmedian(np.where(low, count, np.nan), 1), _nanmedian(np.where(high, count, np.nan), 1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        a = np.nan_to_num(np.maximum((v_high - v_low) / (u_high - u_low), 0.0))
-        b = np.maximum(np.nan_to_num(v_low - a * u_low), 0.0)
-        pooled = np.nan_to_num(_nanmedian(np.where(np.isnan(units), np.nan, squared), axis=1))
-        b = np.where(a > 0, b, pooled)
-        return a, b, np.nan_to_num(pooled / middle[:, 0])
+        a = np.maximum((v_low - v_high) / (1.0 / n_low - 1.0 / n_high), 0.0)
+    a = np.nan_to_num(a)
+    b = np.maximum(np.nan_to_num(v_high - a / n_high), 0.0)
+    pooled = np.nan_to_num(_nanmedian(squared, axis=1))
+    b = np.where(a > 0, b, pooled)
+    return a, b, pooled * np.nan_to_num(middle[:, 0])
 
 
 class _Judged(NamedTuple):
@@ -346,18 +343,16 @@ def _judge_mean(
     with np.errstate(divide="ignore", invalid="ignore"):
         means = np.where(volume > 0, value / volume, np.nan)
     n, observed = volume[:, columns], means[:, columns]
-    expected, thin = _expected_mean(means, volume, columns, *lags)
-    with np.errstate(divide="ignore"):
-        units = np.where(n > 0, 1.0 / n, np.inf) + thin
+    expected = _expected_mean(means, volume, columns, *lags)
     before = means[:, : columns[fit]]
     logged = np.all(np.isnan(before) | (before > 0), axis=1)[:, None]  # never 0: durations, bitrates
     floor = np.maximum(1e-9 * np.abs(expected), 1e-300)
     with np.errstate(invalid="ignore"):
         ratio = np.log(np.maximum(observed, floor)) - np.log(np.maximum(expected, floor))
     residual = np.where(logged, ratio, observed - expected)
-    a, b, s = _mean_variance(residual[:, :fit], units[:, :fit])
+    a, b, s = _mean_variance(residual[:, :fit], n[:, :fit])
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        spread = np.maximum(a[:, None] * units + b[:, None], s[:, None] * units)
+        spread = np.maximum(a[:, None] / n + b[:, None], s[:, None] / n)
         deviation = np.sqrt(spread + np.where(logged, 1e-18, (1e-9 * expected) ** 2) + 1e-300)
         reach = np.exp(z_star * deviation)  # infinite without views: any value is within the band
         upper = np.where(logged, np.where(np.isinf(reach), np.inf, expected * reach), expected + z_star * deviation)
