@@ -314,3 +314,17 @@ def test_a_mean_is_expected_from_the_lags_that_hold_views_not_from_a_thin_one() 
     found = detect(MetricSeries(MetricKind.MEAN, sums, views, HOUR), DetectorRule(days=6, weeks=1))
     assert found.expected[0, 0] == pytest.approx(usual, rel=0.15)
     assert not found.anomalous[0, 0]
+
+
+def test_a_week_of_more_views_than_the_days_is_not_the_expectation_by_itself() -> None:
+    """The week before the judged hour held 3 times the views of each day before, and a mean 30 % above the usual:
+    weighed by views alone it would hold more than half the weight and be the expectation; the weeks together weigh
+    at most the days."""
+    rng = np.random.default_rng(18)
+    views = np.full((1, HOURS + 1), 30.0)
+    sums = _startup_sums(rng, views)
+    usual = 1000.0 * np.exp(0.45**2 / 2)
+    week_before = -1 - 7 * 24
+    views[0, week_before], sums[0, week_before] = 90.0, 90.0 * 1.3 * usual
+    found = detect(MetricSeries(MetricKind.MEAN, sums, views, HOUR), DetectorRule(days=6, weeks=1))
+    assert found.expected[0, 0] == pytest.approx(usual, rel=0.12)
