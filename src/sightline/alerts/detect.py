@@ -270,7 +270,8 @@ def _expected_mean(
     """MEAN: the median of the lags' means, each weighted by its lag's weight times its views, the weeks' together
     at most the days' (a mean of 4 views is not the evidence of one of 40: the week before, weighing as much as the
     6 days, was the expectation whenever it was the lowest, however few its views; and a week of more views than
-    the days is no reason to expect it alone), or the cohort's median of its history when no lag holds views."""
+    the days is no reason to expect it alone; at exactly half, the middle of the two weighted medians), or the
+    cohort's median of its history when no lag holds views."""
     values, views = lagged(means, columns, lags), lagged(volume, columns, lags)
     usable = ~np.isnan(values) & (views > 0)
     weights = balanced(usable, weekly) * np.where(usable, views, 0.0)
@@ -278,7 +279,10 @@ def _expected_mean(
     weeks = np.sum(np.where(weekly, weights, 0.0), axis=-1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where((weeks > days) & (days > 0), days / weeks, 1.0)
-    expected = weighted_median(np.where(usable, values, np.nan), np.where(weekly, weights * share, weights))
+    lags_values, lags_weights = np.where(usable, values, np.nan), np.where(weekly, weights * share, weights)
+    # between the lower and the upper weighted median: the weeks often hold exactly half the weight, and the lower
+    # alone made the week's value the expectation whenever it was the lowest
+    expected = (weighted_median(lags_values, lags_weights) - weighted_median(-lags_values, lags_weights)) / 2.0
     fallback = _nanmedian(means[:, : columns[0]], axis=1)
     return np.where(np.isnan(expected), fallback[:, None], expected)
 
