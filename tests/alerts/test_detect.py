@@ -290,3 +290,55 @@ def test_means_of_long_tailed_durations_rarely_pass_alpha_on_clean_traffic() -> 
     rule = DetectorRule(alpha=1e-5, days=6, weeks=0)
     found = detect(MetricSeries(MetricKind.MEAN, sums, views, 300), rule, evaluate=1200)
     assert found.anomalous.mean() < 5e-4
+
+
+def _startup_sums(rng: np.random.Generator, views: Array, median_ms: float = 1000.0, log_sd: float = 0.45) -> Array:
+    """Σ startup ms over `views` views of lognormal startup times (each interval's views drawn one by one)."""
+    sums = np.zeros(views.shape)
+    for index, count in np.ndenumerate(views):
+        sums[index] = rng.lognormal(np.log(median_ms), log_sd, int(count)).sum()
+    return sums
+
+
+def test_a_mean_is_expected_from_the_lags_that_hold_views_not_from_a_thin_one() -> None:
+    """Start times of 20 to 40 views an hour; a week before the judged hour held 4 views, whose mean was half the
+    usual. That lag weighs half (the week as much as the 6 days), but a mean of 4 views is not half the evidence: the
+    judged hour at its usual level is expected near it, not at the 4 views' (which made it 2 × expected, z 5)."""
+    rng = np.random.default_rng(15)
+    views = rng.integers(20, 41, size=(1, HOURS + 1)).astype(np.float64)
+    sums = _startup_sums(rng, views)
+    week_before = -1 - 7 * 24
+    views[0, week_before], sums[0, week_before] = 4.0, 4.0 * 550.0
+    usual = 1000.0 * np.exp(0.45**2 / 2)
+    views[0, -1], sums[0, -1] = 25.0, 25.0 * 1.05 * usual
+    found = detect(MetricSeries(MetricKind.MEAN, sums, views, HOUR), DetectorRule(days=6, weeks=1))
+    assert found.expected[0, 0] == pytest.approx(usual, rel=0.15)
+    assert not found.anomalous[0, 0]
+
+
+def test_a_week_of_more_views_than_the_days_is_not_the_expectation_by_itself() -> None:
+    """The week before the judged hour held 3 times the views of each day before, and a mean 30 % above the usual:
+    weighed by views alone it would hold more than half the weight and be the expectation; the weeks together weigh
+    at most the days (half the weight: the expectation is between the week's and the highest day's)."""
+    rng = np.random.default_rng(18)
+    views = np.full((1, HOURS + 1), 30.0)
+    sums = _startup_sums(rng, views)
+    usual = 1000.0 * np.exp(0.45**2 / 2)
+    week_before = -1 - 7 * 24
+    views[0, week_before], sums[0, week_before] = 90.0, 90.0 * 1.3 * usual
+    found = detect(MetricSeries(MetricKind.MEAN, sums, views, HOUR), DetectorRule(days=6, weeks=1))
+    assert usual < found.expected[0, 0] < 1.25 * usual
+
+
+def test_a_mean_whose_week_before_holds_exactly_half_the_weight_is_not_expected_at_the_week_alone() -> None:
+    """30 views an hour; the week before the judged hour (as many views as each day, so as much weight as the 6 days
+    together) had a mean 40 % under the usual, the lowest of the lags. The weighted median is then between the week's
+    and the lowest day's, not the lower of the two (which made the week's value the expectation whenever it was the
+    lowest: a start time of 22 views at 1.29 s against 0.79 s, z 4.9, on clean traffic)."""
+    rng = np.random.default_rng(19)
+    views = np.full((1, HOURS + 1), 30.0)
+    sums = _startup_sums(rng, views)
+    usual = 1000.0 * np.exp(0.45**2 / 2)
+    sums[0, -1 - 7 * 24] = 30.0 * 0.6 * usual
+    found = detect(MetricSeries(MetricKind.MEAN, sums, views, HOUR), DetectorRule(days=6, weeks=1))
+    assert found.expected[0, 0] > 0.75 * usual

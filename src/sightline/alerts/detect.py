@@ -27,13 +27,13 @@ of 0) is an interval without data. By `kind`:
 Expected value: for each judged interval, the values at the same time on each of the `rule.days` previous
 days (the same weekday excluded) and the `rule.weeks` previous weeks, the weeks present sharing equally the
 weight of the days present (`balanced`: the same weekday weighs as much as the other days, whether the history
-holds one week or three; daily and weekly seasonality), combined robustly: their weighted median (MEAN, COUNT)
-or, for RATIO, their counts pooled, leaving out the lags whose rate is significantly above the pool's
-(z > LAG_OUTLIER_Z: past anomalies do not move it), shrunk towards the cohort's long-run rate by
-`PRIOR_ATTEMPTS` pseudo-attempts. Missing lags are skipped; a cohort with no usable lag falls back to its
-long-run value. The dispersion (rho, κ, a and b) is fitted on the `rule.fit_intervals` intervals before the
-judged ones, by medians, so that past anomalies do not inflate it. For RATIO the expected rate's own error
-(it is learnt from a finite pool of attempts) widens the test too.
+holds one week or three; daily and weekly seasonality), combined robustly: their weighted median (COUNT; for
+MEAN each lag's weight times its views, a mean of few views being little evidence) or, for RATIO, their counts
+pooled, leaving out the lags whose rate is significantly above the pool's (z > LAG_OUTLIER_Z: past anomalies do
+not move it), shrunk towards the cohort's long-run rate by `PRIOR_ATTEMPTS` pseudo-attempts. Missing lags are
+skipped; a cohort with no usable lag falls back to its long-run value. The dispersion (rho, κ, a and b) is fitted
+on the `rule.fit_intervals` intervals before the judged ones, by medians, so that past anomalies do not inflate
+it. For RATIO the expected rate's own error (it is learnt from a finite pool of attempts) widens the test too.
 
 Decision: `score` is the test statistic in standard-normal units (z), signed so that positive is the bad
 `direction`; an interval is `anomalous` when score ≥ z*(alpha) and its volume ≥ `rule.min_volume`, with
@@ -257,11 +257,33 @@ def _expected_rate(
 def _expected_level(
     observed: Array, columns: npt.NDArray[np.int64], lags: npt.NDArray[np.int64], weekly: Mask
 ) -> Array:
-    """MEAN and COUNT: the weighted median of the lags, or the cohort's median of its history when no lag is
-    usable."""
+    """COUNT: the weighted median of the lags, or the cohort's median of its history when no lag is usable."""
     values = lagged(observed, columns, lags)
     expected = weighted_median(values, balanced(~np.isnan(values), weekly))
     fallback = _nanmedian(observed[:, : columns[0]], axis=1)
+    return np.where(np.isnan(expected), fallback[:, None], expected)
+
+
+def _expected_mean(
+    means: Array, volume: Array, columns: npt.NDArray[np.int64], lags: npt.NDArray[np.int64], weekly: Mask
+) -> Array:
+    """MEAN: the median of the lags' means, each weighted by its lag's weight times its views, the weeks' together
+    at most the days' (a mean of 4 views is not the evidence of one of 40: the week before, weighing as much as the
+    6 days, was the expectation whenever it was the lowest, however few its views; and a week of more views than
+    the days is no reason to expect it alone; at exactly half, the middle of the two weighted medians), or the
+    cohort's median of its history when no lag holds views."""
+    values, views = lagged(means, columns, lags), lagged(volume, columns, lags)
+    usable = ~np.isnan(values) & (views > 0)
+    weights = balanced(usable, weekly) * np.where(usable, views, 0.0)
+    days = np.sum(np.where(weekly, 0.0, weights), axis=-1, keepdims=True)
+    weeks = np.sum(np.where(weekly, weights, 0.0), axis=-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where((weeks > days) & (days > 0), days / weeks, 1.0)
+    lags_values, lags_weights = np.where(usable, values, np.nan), np.where(weekly, weights * share, weights)
+    # between the lower and the upper weighted median: the weeks often hold exactly half the weight, and the lower
+    # alone made the week's value the expectation whenever it was the lowest
+    expected = (weighted_median(lags_values, lags_weights) - weighted_median(-lags_values, lags_weights)) / 2.0
+    fallback = _nanmedian(means[:, : columns[0]], axis=1)
     return np.where(np.isnan(expected), fallback[:, None], expected)
 
 
@@ -325,7 +347,7 @@ def _judge_mean(
     with np.errstate(divide="ignore", invalid="ignore"):
         means = np.where(volume > 0, value / volume, np.nan)
     n, observed = volume[:, columns], means[:, columns]
-    expected = _expected_level(means, columns, *lags)
+    expected = _expected_mean(means, volume, columns, *lags)
     before = means[:, : columns[fit]]
     logged = np.all(np.isnan(before) | (before > 0), axis=1)[:, None]  # never 0: durations, bitrates
     floor = np.maximum(1e-9 * np.abs(expected), 1e-300)
