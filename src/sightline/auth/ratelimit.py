@@ -7,11 +7,12 @@ so that trying many usernames meets a limit too. An IPv6 client is limited by it
 network, whose addresses it can choose freely); requests whose address is unknown share one limit.
 
 Invariants:
-- an attempt is recorded as a failure of both its subjects before its password is checked, and only
-  then are the subjects' failures counted; an attempt that finds either subject at its limit is refused
-  (`LoginRateLimitedError`, before any password check) and its records removed, so it counts for
-  nothing. Recording first bounds concurrent attempts too, in one process or many: no more than `limit`
-  password checks of a subject can fail within a window;
+- an attempt counts its subjects' failures and, unless either is at its limit, records itself as a failure
+  of both before its password is checked, in one transaction that holds its subjects meanwhile (PostgreSQL:
+  an advisory lock a subject; SQLite: the database's write lock, which its first statement takes); an attempt
+  that finds a subject at its limit is refused (`LoginRateLimitedError`, before any password check) and
+  records nothing. So concurrent attempts, in one process or many, are admitted one after the other: no more
+  than `limit` password checks of a subject can fail within a window, and attempts under the limit pass;
 - a successful attempt removes its own records and the earlier failures of its pair, never those of its
   address (a login to one's own account must not clear the address's failures on other usernames);
 - records older than the window are deleted by the next attempt;
@@ -26,7 +27,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sightline.auth.clock import Clock
@@ -58,6 +59,11 @@ def _subject(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
+def _lock_key(subject: str) -> int:
+    """The PostgreSQL advisory lock key (a signed 64-bit integer) of a subject."""
+    return int.from_bytes(bytes.fromhex(subject)[:8], "big", signed=True)
+
+
 class LoginRateLimiter:
     def __init__(
         self, sessions: sessionmaker[Session], clock: Clock, per_pair: int, per_address: int, window_s: float = 60.0
@@ -76,32 +82,28 @@ class LoginRateLimiter:
         pair = _subject("pair", username, where)
         limits = {pair: self._per_pair, _subject("address", where): self._per_address}
         with self._sessions.begin() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                for subject in sorted(limits):  # in one order: two attempts never wait for each other's second
+                    session.execute(select(func.pg_advisory_xact_lock(_lock_key(subject))))
             session.execute(delete(LoginFailure).where(LoginFailure.failed_at <= now - self._window))
+            waits = [self._wait_s(session, subject, limit, now) for subject, limit in limits.items()]
+            blocked = [wait for wait in waits if wait is not None]
+            if blocked:
+                raise LoginRateLimitedError(max(blocked))  # the transaction is rolled back: nothing recorded
             records = [LoginFailure(subject=subject, failed_at=now) for subject in limits]
             session.add_all(records)
             session.flush()
-            ids = tuple(record.id for record in records)
-        with self._sessions() as session:
-            waits = [self._wait_s(session, subject, limit, ids, now) for subject, limit in limits.items()]
-        blocked = [wait for wait in waits if wait is not None]
-        if blocked:
-            self._delete(LoginFailure.id.in_(ids))
-            raise LoginRateLimitedError(max(blocked))
-        return LoginAttempt(pair, ids)
+            return LoginAttempt(pair, tuple(record.id for record in records))
 
     def succeeded(self, attempt: LoginAttempt) -> None:
         """The attempt's password was right: forget it, and the earlier failures of its pair."""
         self._delete(or_(LoginFailure.id.in_(attempt.record_ids), LoginFailure.subject == attempt.pair))
 
-    def _wait_s(self, session: Session, subject: str, limit: int, own: tuple[int, ...], now: datetime) -> int | None:
-        """Whole seconds until `subject` holds fewer than `limit` other failures in the window; None if it does."""
+    def _wait_s(self, session: Session, subject: str, limit: int, now: datetime) -> int | None:
+        """Whole seconds until `subject` holds fewer than `limit` failures in the window; None if it does."""
         times = session.scalars(
             select(LoginFailure.failed_at)
-            .where(
-                LoginFailure.subject == subject,
-                LoginFailure.failed_at > now - self._window,
-                LoginFailure.id.not_in(own),
-            )
+            .where(LoginFailure.subject == subject, LoginFailure.failed_at > now - self._window)
             .order_by(LoginFailure.failed_at)
         ).all()
         if len(times) < limit:
