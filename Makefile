@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
-TEST_WORKERS ?= auto
-# TEST_WORKERS: pytest-xdist workers of `make test` (one per core by default; each test file runs on one worker)
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
+# TEST_WORKERS: pytest-xdist workers of `make test`: one a core and one more (many tests wait on processes,
+# browsers and timers; each test file runs on one worker)
 # ARGS: flags of `sightline demo`, e.g. make demo ARGS="--port 8001 --days 3"
 
 # The portal's bundle (src/sightline/portal/static/, not committed): npm installs portal/package-lock.json,
