@@ -5,13 +5,11 @@ steps the session again; a due session is claimed by one process; idle rows expi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine
 
-from sightline.auth.db import migrate, open_engine
 from sightline.ingest.enrich import RequestOrigin
 from sightline.ingest.format import Decoded, IngestFormat, Message, Step, ViewBatch
 from sightline.ingest.intake import Intake
@@ -36,14 +34,6 @@ from sightline.store.writer import BatchingWriter
 T0 = 1_780_000_000_000
 KEY: StateKey = ("tally", 1001, "session-1")
 ORIGIN = RequestOrigin("", None, ())
-
-
-@pytest.fixture
-def engine(tmp_path: Path, metadata_url: str | None) -> Iterator[Engine]:
-    opened = open_engine(metadata_url or f"sqlite:///{tmp_path / 'metadata.db'}")
-    migrate(opened)
-    yield opened
-    opened.dispose()
 
 
 class Tally(IngestFormat[int, tuple[int, ...]]):

@@ -7,26 +7,17 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
-from sightline.auth.db import migrate, open_engine
+from sightline.auth.db import open_engine
 from sightline.ingest.sessions import IDLE_CLOSE_MS, Admission
 from sightline.ingest.shared_views import PENDING_MS, SharedSessionizer, ViewBusyError
 
 VIEW = b"\x01" * 16
-
-
-@pytest.fixture
-def engine(tmp_path: Path, metadata_url: str | None) -> Iterator[Engine]:
-    opened = open_engine(metadata_url or f"sqlite:///{tmp_path / 'metadata.db'}")
-    migrate(opened)
-    yield opened
-    opened.dispose()
 
 
 def event(seq: int, name: str = "heartbeat") -> dict[str, Any]:
