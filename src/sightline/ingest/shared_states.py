@@ -208,8 +208,9 @@ class SharedSessionStates(SessionStates):
     def adopt(self, key: StateKey, snapshot: Snapshot, now_ms: int) -> None:
         """Make `snapshot` the session's (at start: a legacy log's), whatever it was."""
         held = self._held_in(key, snapshot)
-        while write(self._engine, key, read(self._engine, key)[0], snapshot, held, now_ms) is None:
-            pass
+        written = None
+        while written is None:  # another process wrote the row between our read and write: read it again
+            written = write(self._engine, key, read(self._engine, key)[0], snapshot, held, now_ms)
 
     async def due(self, now_ms: int) -> list[StateKey]:
         """The sessions due now that this process claimed (their held units came due, or an outbox was left)."""

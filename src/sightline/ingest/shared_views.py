@@ -204,5 +204,5 @@ class SharedSessionizer(Sessionizer):
                     )
                     if changed.rowcount == 1:
                         return result
-            except IntegrityError:  # another process inserted it first
-                pass
+            except IntegrityError:  # another process inserted it first: read it and try again
+                continue
