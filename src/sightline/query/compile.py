@@ -105,13 +105,16 @@ def _part_column(part: PartSpec) -> str:
     return f"part_{part.name}"
 
 
-def _time(moment: datetime) -> Expr:
-    return Func("toDateTime", (Param(int(moment.timestamp()), "Int64"),))
+def moment(when: datetime) -> Expr:
+    """A point in time (whole seconds) as a `DateTime64(3)` value, the type of the stored times (`ts`,
+    `view_start`): the engine prunes parts and granules by a `DateTime64` column's min-max against a whole-second
+    `DateTime` bound as if `< end` were `<= end - 1 s`, losing the rows of a period's last second."""
+    return Func("toDateTime64", (Param(int(when.timestamp()), "Int64"), Integer(3), _UTC))
 
 
 def in_range(time: Expr, start: datetime, end: datetime) -> Expr:
     """`start <= time < end`."""
-    return Binary("AND", Binary(">=", time, _time(start)), Binary("<", time, _time(end)))
+    return Binary("AND", Binary(">=", time, moment(start)), Binary("<", time, moment(end)))
 
 
 def time_bucket(time: Expr, granularity: Granularity) -> Expr:
@@ -251,7 +254,7 @@ def _segment_selects(query: MetricQuery, segment: Segment, grouped: bool, answer
     ts = Column("ts")
     if query.ended:  # every event of the views that ended in the period
         started = in_range(view_start, segment.start - MAX_VIEW_SPAN, segment.end)
-        before_end = Binary("AND", started, Binary("<", ts, _time(segment.end)))
+        before_end = Binary("AND", started, Binary("<", ts, moment(segment.end)))
         where = Binary("AND", before_end, InSelect(Column("view_id"), ended_views(query)))
         columns = [Aliased(part_state(p), _part_column(p)) for p in parts]
         return [_inner(query, EVENTS, view_start, where, columns, answer=answer)]

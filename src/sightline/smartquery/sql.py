@@ -20,6 +20,7 @@ from sightline.query.ast import (
     Param,
 )
 from sightline.query.compile import divide
+from sightline.query.compile import moment as moment
 from sightline.query.period import Granularity
 
 BUCKETS: dict[Granularity, str] = {
@@ -82,11 +83,6 @@ def at(array: Expr, index: Expr) -> Func:
 def item(values: Expr, index: int) -> Func:
     """The `index`-th (1-based) element of a tuple."""
     return f("tupleElement", values, i(index))
-
-
-def moment(value: datetime) -> Func:
-    """A point in time as a DateTime value."""
-    return f("toDateTime", Param(int(value.timestamp()), "Int64"))
 
 
 def between(value: Expr, start: datetime, end: datetime) -> Expr:

@@ -1,11 +1,11 @@
 SELECT `cdn` AS `cdn`, `errors` AS `errors`, `affectedviewers` AS `affectedviewers`, count() OVER () AS `totalrecords`
 FROM (SELECT `cdn` AS `cdn`, count() AS `errors`, uniqExact(`viewerid`) AS `affectedviewers`
 FROM `error_events`
-WHERE `customer_id` = {p0:UInt32} AND `ts` >= toDateTime({p1:Int64}) AND `ts` < toDateTime({p2:Int64}) AND `event` = 'error' AND `business_error` = {p3:UInt8} AND `country` IN ({p4:String}) AND `error_code` IN ({p5:String})
+WHERE `customer_id` = {p0:UInt32} AND `ts` >= toDateTime64({p1:Int64}, 3, 'UTC') AND `ts` < toDateTime64({p2:Int64}, 3, 'UTC') AND `event` = 'error' AND `business_error` = {p3:UInt8} AND `country` IN ({p4:String}) AND `error_code` IN ({p5:String})
 GROUP BY `cdn`) AS `l`
 FULL OUTER JOIN (SELECT `cdn` AS `cdn`, sum(`rollup_1h_delivery`.`attempts`) AS `attempts`
 FROM `rollup_1h_delivery`
-WHERE `customer_id` = {p6:UInt32} AND `bucket` >= toDateTime({p7:Int64}) AND `bucket` < toDateTime({p8:Int64}) AND `country` IN ({p9:String})
+WHERE `customer_id` = {p6:UInt32} AND `bucket` >= toDateTime64({p7:Int64}, 3, 'UTC') AND `bucket` < toDateTime64({p8:Int64}, 3, 'UTC') AND `country` IN ({p9:String})
 GROUP BY `cdn`) AS `r` USING (`cdn`)
 ORDER BY `errors` DESC, `cdn` ASC
 LIMIT 1000 OFFSET 0

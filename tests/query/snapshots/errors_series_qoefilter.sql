@@ -1,18 +1,18 @@
 SELECT `timestamp` AS `timestamp`, `errors` AS `errors`, count() OVER () AS `totalrecords`
 FROM (SELECT toStartOfHour(toDateTime(`ts`), 'UTC') AS `timestamp`, count() AS `errors`
 FROM `error_events`
-WHERE `customer_id` = {p0:UInt32} AND `ts` >= toDateTime({p1:Int64}) AND `ts` < toDateTime({p2:Int64}) AND `event` = 'error' AND `view_id` IN (SELECT `view_id` AS `view_id`
+WHERE `customer_id` = {p0:UInt32} AND `ts` >= toDateTime64({p1:Int64}, 3, 'UTC') AND `ts` < toDateTime64({p2:Int64}, 3, 'UTC') AND `event` = 'error' AND `view_id` IN (SELECT `view_id` AS `view_id`
 FROM `views`
-WHERE `customer_id` = {p3:UInt32} AND `view_start` >= toDateTime({p4:Int64}) AND `view_start` < toDateTime({p5:Int64})
+WHERE `customer_id` = {p3:UInt32} AND `view_start` >= toDateTime64({p4:Int64}, 3, 'UTC') AND `view_start` < toDateTime64({p5:Int64}, 3, 'UTC')
 GROUP BY `view_id`
 HAVING isFinite(100.0 * (sum(`rebuffer_ms`) / (sum(`play_ms`) + sum(`rebuffer_ms`)))) AND 100.0 * (sum(`rebuffer_ms`) / (sum(`play_ms`) + sum(`rebuffer_ms`))) > {p6:Float64})
 GROUP BY toStartOfHour(toDateTime(`ts`), 'UTC')) AS `l`
 FULL OUTER JOIN (SELECT `timestamp` AS `timestamp`, sum(`part_attempts`) AS `attempts`
 FROM (SELECT toStartOfHour(toDateTime(UUIDv7ToDateTime(`view_id`)), 'UTC') AS `timestamp`, sumIf(toUInt64(1), `event` = 'play_request') AS `part_attempts`
 FROM `events`
-WHERE `customer_id` = {p7:UInt32} AND UUIDv7ToDateTime(`view_id`) >= toDateTime({p8:Int64}) AND UUIDv7ToDateTime(`view_id`) < toDateTime({p9:Int64}) AND (`ts` >= toDateTime({p10:Int64}) AND `ts` < toDateTime({p11:Int64})) AND `view_id` IN (SELECT `view_id` AS `view_id`
+WHERE `customer_id` = {p7:UInt32} AND UUIDv7ToDateTime(`view_id`) >= toDateTime64({p8:Int64}, 3, 'UTC') AND UUIDv7ToDateTime(`view_id`) < toDateTime64({p9:Int64}, 3, 'UTC') AND (`ts` >= toDateTime64({p10:Int64}, 3, 'UTC') AND `ts` < toDateTime64({p11:Int64}, 3, 'UTC')) AND `view_id` IN (SELECT `view_id` AS `view_id`
 FROM `views`
-WHERE `customer_id` = {p12:UInt32} AND `view_start` >= toDateTime({p13:Int64}) AND `view_start` < toDateTime({p14:Int64})
+WHERE `customer_id` = {p12:UInt32} AND `view_start` >= toDateTime64({p13:Int64}, 3, 'UTC') AND `view_start` < toDateTime64({p14:Int64}, 3, 'UTC')
 GROUP BY `view_id`
 HAVING isFinite(100.0 * (sum(`rebuffer_ms`) / (sum(`play_ms`) + sum(`rebuffer_ms`)))) AND 100.0 * (sum(`rebuffer_ms`) / (sum(`play_ms`) + sum(`rebuffer_ms`))) > {p15:Float64})
 GROUP BY toStartOfHour(toDateTime(UUIDv7ToDateTime(`view_id`)), 'UTC'))

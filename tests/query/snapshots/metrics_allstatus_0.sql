@@ -1,9 +1,9 @@
 SELECT `cdn` AS `cdn`, sum(`part_attempts`) AS `attempts`, 100.0 * ((sum(`part_vsf_views`) - sum(`part_vsf_business_views`)) / sum(`part_attempts`)) AS `vsf`, count() OVER () AS `totalrecords`
 FROM (SELECT `cdn` AS `cdn`, sumIf(toUInt64(1), `event` = 'play_request') AS `part_attempts`, sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 0) AS `part_vsf_views`, sumIf(toUInt64(1), `event` = 'error' AND `fatal` = 1 AND `started` = 0 AND `business_error` = 1) AS `part_vsf_business_views`
 FROM `events`
-WHERE `customer_id` = {p0:UInt32} AND UUIDv7ToDateTime(`view_id`) >= toDateTime({p1:Int64}) AND UUIDv7ToDateTime(`view_id`) < toDateTime({p2:Int64}) AND (`ts` >= toDateTime({p3:Int64}) AND `ts` < toDateTime({p4:Int64})) AND `view_id` IN (SELECT `view_id` AS `view_id`
+WHERE `customer_id` = {p0:UInt32} AND UUIDv7ToDateTime(`view_id`) >= toDateTime64({p1:Int64}, 3, 'UTC') AND UUIDv7ToDateTime(`view_id`) < toDateTime64({p2:Int64}, 3, 'UTC') AND (`ts` >= toDateTime64({p3:Int64}, 3, 'UTC') AND `ts` < toDateTime64({p4:Int64}, 3, 'UTC')) AND `view_id` IN (SELECT `view_id` AS `view_id`
 FROM `views`
-WHERE `customer_id` = {p5:UInt32} AND `view_start` >= toDateTime({p6:Int64}) AND `view_start` < toDateTime({p7:Int64})
+WHERE `customer_id` = {p5:UInt32} AND `view_start` >= toDateTime64({p6:Int64}, 3, 'UTC') AND `view_start` < toDateTime64({p7:Int64}, 3, 'UTC')
 GROUP BY `view_id`
 HAVING greatest(max(`vsf`), max(`ebvs`), max(`vpf`), max(`completed`), max(`exited`)) = 1.0)
 GROUP BY `cdn`)

@@ -1,11 +1,11 @@
 SELECT `kind` AS `kind`, `pathlength` AS `pathlength`, arrayMap((`h`) -> if(`h` = 0, {p0:String}, arrayElement((SELECT mapFromArrays(groupArray(`key_hash`), groupArray(`key_value`)) AS `names`
 FROM (SELECT if(notEmpty(`assetid`), cityHash64(`assetid`), toUInt64(0)) AS `key_hash`, any(`assetid`) AS `key_value`
 FROM `rollup_1h_content`
-WHERE `customer_id` = {p1:UInt32} AND `bucket` >= toDateTime({p2:Int64}) AND `bucket` < toDateTime({p3:Int64}) AND notEmpty(`assetid`)
+WHERE `customer_id` = {p1:UInt32} AND `bucket` >= toDateTime64({p2:Int64}, 3, 'UTC') AND `bucket` < toDateTime64({p3:Int64}, 3, 'UTC') AND notEmpty(`assetid`)
 GROUP BY if(notEmpty(`assetid`), cityHash64(`assetid`), toUInt64(0)))), `h`)), arrayPushBack(arrayFilter((`h`) -> `h` != 0, array(`p1`, `p2`, `p3`, `p4`)), `after`)) AS `assetids`, arrayMap((`h`) -> if(`h` = 0, {p4:String}, arrayElement((SELECT mapFromArrays(groupArray(`key_hash`), groupArray(`key_value`)) AS `names`
 FROM (SELECT if(notEmpty(`assetid`), cityHash64(`assetid`), toUInt64(0)) AS `key_hash`, max(`assetname`) AS `key_value`
 FROM `rollup_1h_content`
-WHERE `customer_id` = {p5:UInt32} AND `bucket` >= toDateTime({p6:Int64}) AND `bucket` < toDateTime({p7:Int64}) AND notEmpty(`assetid`)
+WHERE `customer_id` = {p5:UInt32} AND `bucket` >= toDateTime64({p6:Int64}, 3, 'UTC') AND `bucket` < toDateTime64({p7:Int64}, 3, 'UTC') AND notEmpty(`assetid`)
 GROUP BY if(notEmpty(`assetid`), cityHash64(`assetid`), toUInt64(0)))), `h`)), arrayPushBack(arrayFilter((`h`) -> `h` != 0, array(`p1`, `p2`, `p3`, `p4`)), `after`)) AS `titles`, `count` AS `count`, `share` AS `share`, `sessionshare` AS `sessionshare`, `totalrecords` AS `totalrecords`
 FROM (SELECT multiIf(`item_kind` = 1, 1, tupleElement(`pair`, 1) = 0, 3, 2) AS `rank`, multiIf(`item_kind` = 1, {p8:String}, tupleElement(`pair`, 1) = 0, {p9:String}, {p10:String}) AS `kind`, `p1` AS `p1`, `p2` AS `p2`, `p3` AS `p3`, `p4` AS `p4`, tupleElement(`pair`, 1) AS `after`, toUInt32(tupleElement(`pair`, 1) != 0) + toUInt32(`p1` != 0) + toUInt32(`p2` != 0) + toUInt32(`p3` != 0) + toUInt32(`p4` != 0) AS `pathlength`, tupleElement(`pair`, 2) AS `count`, tupleElement(`pair`, 2) / `parent_count` AS `share`, if(`item_kind` = 1, tupleElement(`pair`, 2) / sum(if(`item_kind` = 1 AND `p2` = 0, tupleElement(`pair`, 2), 0)) OVER (), NULL) AS `sessionshare`, count() OVER () AS `totalrecords`
 FROM (SELECT `item_kind` AS `item_kind`, `p1` AS `p1`, `p2` AS `p2`, `p3` AS `p3`, `p4` AS `p4`, `parent_count` AS `parent_count`, arrayJoin(`nexts`) AS `pair`
@@ -20,7 +20,7 @@ FROM (SELECT `viewer` AS `viewer`, arraySort(arrayZip(`all_start_ms`, `all_end_m
 FROM (SELECT `viewer` AS `viewer`, groupArray(`start_ms`) AS `all_start_ms`, groupArray(`end_ms`) AS `all_end_ms`, groupArray(`title`) AS `all_title`
 FROM (SELECT `viewer_hash` AS `viewer`, toUnixTimestamp64Milli(`view_start`) AS `start_ms`, toUnixTimestamp64Milli(`last_ts`) AS `end_ms`, `title_hash` AS `title`, toDate(`view_start`) AS `day`
 FROM `views` FINAL
-WHERE `customer_id` = {p11:UInt32} AND `view_start` >= toDateTime({p12:Int64}) AND `view_start` < toDateTime({p13:Int64}) AND `started` = 1 AND `viewer_hash` != 0 AND `title_hash` != 0 AND `country` IN ({p14:String}))
+WHERE `customer_id` = {p11:UInt32} AND `view_start` >= toDateTime64({p12:Int64}, 3, 'UTC') AND `view_start` < toDateTime64({p13:Int64}, 3, 'UTC') AND `started` = 1 AND `viewer_hash` != 0 AND `title_hash` != 0 AND `country` IN ({p14:String}))
 GROUP BY `viewer`, `day`))))
 GROUP BY `session_titles`)))
 GROUP BY `entry_hash`)

@@ -1,7 +1,7 @@
 SELECT `assetid` AS `assetid`, `assetname` AS `assetname`, `series` AS `series`, `genre` AS `genre`, `streamtype` AS `streamtype`, `viewercount` AS `viewercount`, `attempts` AS `attempts`, `uniqueviewercount` AS `uniqueviewercount`, `playdur` AS `playdur`, 100.0 * (`playdur` / sum(`playdur`) OVER ()) AS `playshare`, `playdur` / `viewercount` AS `avgplayminutes`, `completionrate` AS `completionrate`, `latency` AS `latency`, `bufferingratio` AS `bufferingratio`, `vsf` AS `vsf`, count() OVER () AS `totalrecords`
 FROM (SELECT `assetid` AS `assetid`, `assetname` AS `assetname`, `series` AS `series`, `genre` AS `genre`, `streamtype` AS `streamtype`, sum(`rollup_1h_content`.`plays`) AS `viewercount`, sum(`rollup_1h_content`.`attempts`) AS `attempts`, uniqMerge(`rollup_1h_content`.`viewers`) AS `uniqueviewercount`, sum(`rollup_1h_content`.`play_ms`) / 60000.0 AS `playdur`, 100.0 * (sum(`rollup_1h_content`.`completed_views`) / sum(`rollup_1h_content`.`plays`)) AS `completionrate`, sum(`rollup_1h_content`.`startup_ms_sum`) / sum(`rollup_1h_content`.`plays`) / 1000.0 AS `latency`, 100.0 * (sum(`rollup_1h_content`.`rebuffer_ms`) / (sum(`rollup_1h_content`.`play_ms`) + sum(`rollup_1h_content`.`rebuffer_ms`))) AS `bufferingratio`, 100.0 * ((sum(`rollup_1h_content`.`vsf_views`) - sum(`rollup_1h_content`.`vsf_business_views`)) / sum(`rollup_1h_content`.`attempts`)) AS `vsf`
 FROM `rollup_1h_content`
-WHERE `customer_id` = {p0:UInt32} AND `bucket` >= toDateTime({p1:Int64}) AND `bucket` < toDateTime({p2:Int64})
+WHERE `customer_id` = {p0:UInt32} AND `bucket` >= toDateTime64({p1:Int64}, 3, 'UTC') AND `bucket` < toDateTime64({p2:Int64}, 3, 'UTC')
 GROUP BY `assetid`, `assetname`, `series`, `genre`, `streamtype`)
 ORDER BY `playdur` DESC, `assetid` ASC
 LIMIT 50 OFFSET 0
