@@ -30,8 +30,8 @@ WRITER_INTERVAL_S = 1.0
 FOUND_WITHIN_S = 20.0
 """Under the 35 s the defect held every customer back, and over what a CPU-starved shared machine takes to
 insert a segment (seconds, at a load of 10 on 2 cores); the delay itself is measured by bench/reliability.py.
-At 12 s, one "validated" case (whose poison is refused before the writer: nothing to isolate) failed in each of
-three full runs of 2026-12-06 and passed alone: a latency of the full suite's process, under investigation."""
+The misses of full runs of 2026-12-06 (at 12 s and 20 s) were no latency: B's view, started in the last second
+of a minute, was never found (the engine pruned its part; tests/api/test_period_edges.py)."""
 
 
 @dataclass(frozen=True)
