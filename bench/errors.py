@@ -110,7 +110,7 @@ def count_ms(store: Store, table: str, repeats: int) -> float:
     the least an error query reads)."""
     sql = (
         f"SELECT count() FROM {table} WHERE customer_id = {{c:UInt32}} "
-        "AND ts >= toDateTime({s:Int64}) AND ts < toDateTime({e:Int64})"
+        "AND ts >= toDateTime64({s:Int64}, 3, 'UTC') AND ts < toDateTime64({e:Int64}, 3, 'UTC')"
     )
     params = {"c": CUSTOMER, "s": int(START.timestamp()), "e": int(END.timestamp())}
     times = []

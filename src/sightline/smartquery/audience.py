@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from sightline.query.ast import Aliased, OrderBy, Select, Window
+from sightline.query.compile import moment
 from sightline.smartquery.spec import ResultColumn, SmartQuery
 from sightline.smartquery.sql import (
     and_,
@@ -13,7 +14,6 @@ from sightline.smartquery.sql import (
     col,
     f,
     i,
-    moment,
     named,
     num,
     op,

@@ -19,8 +19,7 @@ from sightline.query.ast import (
     Number,
     Param,
 )
-from sightline.query.compile import divide
-from sightline.query.compile import moment as moment
+from sightline.query.compile import divide, moment
 from sightline.query.period import Granularity
 
 BUCKETS: dict[Granularity, str] = {

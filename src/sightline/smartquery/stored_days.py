@@ -33,11 +33,12 @@ from itertools import pairwise
 from sightline.catalog.versions import digest
 from sightline.periodic import Periodic
 from sightline.query.ast import Delete, Expr, Insert, Param, Row, Select, Symbol, Table
+from sightline.query.compile import moment
 from sightline.query.period import Period
 from sightline.query.printer import print_delete, print_insert, print_select
 from sightline.smartquery import paths, subscribers
 from sightline.smartquery.spec import DayTable, SmartQuery, StoredDays
-from sightline.smartquery.sql import col, f, i, moment, named, op, same, text
+from sightline.smartquery.sql import col, f, i, named, op, same, text
 from sightline.smartquery.views import day_start
 from sightline.store.base import Store
 from sightline.store.migrations import stored_slice_versions

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from sightline.catalog import ROLLUPS
 from sightline.catalog.metrics import metric
 from sightline.query.ast import Expr, OrderBy, Param, ScalarSelect, Select, Table, Window
-from sightline.query.compile import metric_over
+from sightline.query.compile import metric_over, moment
 from sightline.query.period import Period
 from sightline.query.pipeline import TOTAL_RECORDS
 from sightline.smartquery.rows import row_filter
@@ -27,7 +27,6 @@ from sightline.smartquery.sql import (
     f,
     i,
     lam,
-    moment,
     named,
     num,
     op,

@@ -19,10 +19,10 @@ from datetime import UTC, date, datetime, timedelta
 
 from sightline.catalog import DIMENSION_HASHES, ROLLUPS
 from sightline.query.ast import Aliased, Column, Expr, Param, ScalarSelect, Select, Table, UnionAll, and_all
-from sightline.query.compile import filter_expr
+from sightline.query.compile import filter_expr, moment
 from sightline.query.period import Period
 from sightline.smartquery.spec import SmartQuery
-from sightline.smartquery.sql import and_, at, between, col, f, i, item, lam, moment, named, op, or_, same, text
+from sightline.smartquery.sql import and_, at, between, col, f, i, item, lam, named, op, or_, same, text
 
 SESSION_GAP = timedelta(minutes=30)
 VIEW_START = col("view_start")
