@@ -9,7 +9,7 @@ reused when it holds enough). The alerts live in a temporary metadata database. 
 - the first round (the series of the history the detector needs, about 7.5 days of every leaf of the default
   rules' dimensions at 5 minutes, read from the store; then judged), and then each of `--rounds` later rounds
   (what the scheduler does every 5 minutes: the new interval read, every rule judged) — the median and the worst;
-- one diagnosis of the vsf rule customer-wide over the last 15 minutes (leaves over 8 dimensions in the window
+- one diagnosis of the vsf rule customer-wide over the last 15 minutes (leaves over 12 dimensions in the window
   and the day before, `diagnose`, and each cause's distinct viewers), the median of 3;
 - getAIAlerts through HTTP on the app (in process), a page of 100 of 2,000 stored alerts, p50 and p95 of 200.
 The section "alerts" of docs/benchmarks.md is rewritten unless `--no-write`.

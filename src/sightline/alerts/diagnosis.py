@@ -38,9 +38,23 @@ from sightline.query.sessions import SessionQuery, compile_sessions
 
 Array = npt.NDArray[np.float64]
 DIAGNOSIS_DIMENSIONS = catalog_order(
-    ("cdn", "country", "isp", "connectiontype", "device", "brand", "player", "playerversion")
+    (
+        "cdn",
+        "country",
+        "isp",
+        "connectiontype",
+        "device",
+        "brand",
+        "platform",
+        "appversion",
+        "player",
+        "playerversion",
+        "streamtype",
+        "subscribertype",
+    )
 )
-"""The dimensions a diagnosis looks through: delivery, geography, device and player."""
+"""The dimensions a diagnosis looks through: delivery, geography, the device and its app, the player, the kind of
+stream and of subscriber (not titles, viewers or free-form tags: too many values to name a cause of 3 of them)."""
 REFERENCE_SPAN = timedelta(hours=1)
 MAX_REFERENCE_WINDOWS = 12
 MIN_EXPLAINED = 0.8
