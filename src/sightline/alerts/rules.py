@@ -261,7 +261,7 @@ laptops, phones and TVs), which gave 4 false alerts in a week of two customers' 
 
 def default_rules() -> list[RuleInput]:
     """The AI rules a new customer gets: start failures, exits before start and playback failures by the failure
-    dimensions, rebuffering, start time and bitrate by the default dimensions, and the ad error and fill rates and
+    dimensions, rebuffering, start time, bitrate and ad errors by the default dimensions, and the ad fill rate and
     plays customer-wide."""
     failures = {"scope": "selected", "dimensions": FAILURE_DIMENSIONS, "window": 900}
     by_cohort = {"scope": "selected", "dimensions": DEFAULT_DIMENSIONS, "window": 900}
@@ -273,7 +273,7 @@ def default_rules() -> list[RuleInput]:
         ("Rebuffering", "bufferingratio", by_cohort),
         ("Video start time", "latency", by_cohort),
         ("Bitrate", "avgbitrate", by_cohort),
-        ("Ad errors", "aderrorrate", whole),
+        ("Ad errors", "aderrorrate", by_cohort),
         ("Ad fill rate", "adfillrate", whole),
         ("Plays", "viewercount", whole),
     ]
