@@ -143,7 +143,9 @@ def replay_alerts(settings: Settings, config: SimulationConfig) -> None:
 
 @contextlib.contextmanager
 def portal_world(data_dir: Path) -> Iterator[PortalWorld]:
-    config = SimulationConfig.last_days(2, customer_ids=(ENTERPRISE[0], PROFESSIONAL[0]), scale=0.15, seed=16)
+    # 3 days: the player incident lies in the last 2, and its diagnosis compares it with the same hours the day
+    # before, which 2 days did not hold when the world was built in the hours after the incident's time of day
+    config = SimulationConfig.last_days(3, customer_ids=(ENTERPRISE[0], PROFESSIONAL[0]), scale=0.15, seed=16)
     seed(data_dir, config)
     auth = open_auth(Settings(data_dir=data_dir))
     try:
