@@ -8,14 +8,16 @@ a bare JSON list of alerts. An alert needs only these fields (others are ignored
 - `start`, `end`: epoch seconds (or milliseconds, or ISO 8601 text); `end` null while the alert is going on;
 - `cohort`: the rule's cohort, `{dimension: value}` or `[[dimension, value], …]` (`{}` or absent: everything);
 - `diagnosis`: its causes, most impact first, as a list or as `{"causes": [...]}`; each cause has
-  `conditions`, `{dimension: value}` or `[[dimension, value], …]`. null or empty: none.
+  `conditions`, `{dimension: value}` or `[[dimension, value], …]`, the whole combination it names (not only
+  what it adds to the cohort). null or empty: none.
 
 Matching. An alert matches an incident of its customer when its metric is one the incident's effect moves
 (`METRIC_FAMILIES`) and its [start, end] meets the incident's [start, end + grace] (grace: 2 detection
 intervals). An incident is detected when an alert matches it; its time to detect is the earliest matching
-alert's start − the incident's start (0 if before). An alert's diagnosis is the union of its cohort and its
-top cause's conditions; it is exact when that equals the incident's filters as a set; an incident is exactly
-diagnosed when one of its alerts is.
+alert's start − the incident's start (0 if before). An alert's top diagnosis is its top cause's conditions (its
+cohort when it has no cause); it is exact when it names the incident's filters: the same set once each side also
+names what its values imply (a player version names its player: in the simulator a version is one player's,
+`IMPLIED`); an incident is exactly diagnosed when one of its alerts is.
 
 The numbers:
 - recall: detected ÷ incidents expected beyond noise (the scenario's `expected.beyond_noise`); `recall_all`
@@ -39,6 +41,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sightline.simulate.devices import DEVICES
+
 DEFAULT_INTERVAL_S = 300
 WEEK_S = 7 * 86_400
 METRIC_FAMILIES: dict[str, frozenset[str]] = {
@@ -51,6 +55,10 @@ METRIC_FAMILIES: dict[str, frozenset[str]] = {
     "aderrorrate": frozenset({"aderrorrate", "aderrors", "adfillrate"}),
 }
 """The metric an effect moves (the scenario's `expected.metric`) → the alert metrics that count as its."""
+IMPLIED: dict[tuple[str, str], tuple[str, str]] = {
+    ("playerversion", version): ("player", profile.player) for profile in DEVICES for version in profile.playerversions
+}
+"""A condition → the one it implies in the simulator's world (`playerversion=1.5.8` → `player=hls.js`)."""
 
 Conditions = frozenset[tuple[str, str]]
 
@@ -68,7 +76,17 @@ class Alert:
 
     @property
     def diagnosis(self) -> Conditions:
-        return self.cohort | self.top_cause
+        return self.top_cause or self.cohort
+
+
+def implied(named: Conditions) -> Conditions:
+    """`named` with the conditions its values imply (`IMPLIED`)."""
+    return named | {IMPLIED[c] for c in named if c in IMPLIED}
+
+
+def names(alert: Alert, incident: TrueIncident) -> bool:
+    """Whether the alert's top diagnosis names exactly the incident's combination (module docstring)."""
+    return implied(alert.diagnosis) == implied(incident.filters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,7 +299,7 @@ def score(scenario: Scenario, alerts: Sequence[Alert], interval_s: float = DEFAU
     times: list[float] = []
     for incident in scenario.incidents:
         found = [a for a in alerts if matches(a, incident, grace)]
-        exact = [a for a in found if a.diagnosis == incident.filters]
+        exact = [a for a in found if names(a, incident)]
         seconds = _seconds_after(incident, found)
         if seconds is not None:
             times.append(seconds)
@@ -291,9 +309,7 @@ def score(scenario: Scenario, alerts: Sequence[Alert], interval_s: float = DEFAU
             )
         )
     true_alerts = [a for a in alerts if any(matches(a, i, grace) for i in scenario.incidents)]
-    exact_alerts = [
-        a for a in true_alerts if any(matches(a, i, grace) and a.diagnosis == i.filters for i in scenario.incidents)
-    ]
+    exact_alerts = [a for a in true_alerts if any(matches(a, i, grace) and names(a, i) for i in scenario.incidents)]
     false_alerts = [a for a in alerts if a not in true_alerts and _on_clean_stretch(a, scenario.incidents, grace)]
     clean_weeks = sum(_clean_seconds(scenario, c, grace) for c in scenario.customer_ids) / WEEK_S
     expected = [s for s in per_incident if s.beyond_noise]

@@ -80,7 +80,7 @@ def _alert(customer: int, metric: str, start: float, cohort: Any = None, cause: 
 def test_every_incident_found_on_time_and_exactly_scores_one() -> None:
     scenario = parse_scenario(SCENARIO)
     alerts = [
-        _alert(1, "bufferingratio", T0 + DAY + 5 * MIN, {"cdn": "Fastly"}, {"country": "GB"}),
+        _alert(1, "bufferingratio", T0 + DAY + 5 * MIN, {"cdn": "Fastly"}, {"cdn": "Fastly", "country": "GB"}),
         _alert(1, "vsf", T0 + 3 * DAY + 10 * MIN, {}, [["player", "ExoPlayer"]]),
         _alert(2, "avgbitrate", T0 + 5 * DAY, {}, {"isp": "Oi", "device": "tv", "cdn": "Lumen"}),
         _alert(2, "aderrorrate", T0 + 7 * DAY - 2 * MIN),
@@ -124,6 +124,33 @@ def test_misses_false_alerts_late_and_inexact_diagnoses_count_against() -> None:
     assert result.false_per_customer_week == pytest.approx(3 / clean_weeks)
 
 
+def test_the_top_cause_is_the_diagnosis_and_a_version_names_its_player() -> None:
+    scenario = parse_scenario(
+        {
+            **SCENARIO,
+            "incidents": [
+                {
+                    "name": "version",
+                    "customer_id": 1,
+                    "start": T0 + DAY,
+                    "duration_s": 3600,
+                    "filters": {"playerversion": "1.5.8", "streamtype": "vod"},
+                    "effects": [{"effect": "stall_ratio", "magnitude": 8}],
+                    "expected": {"metric": "bufferingratio", "beyond_noise": True},
+                }
+            ],
+        }
+    )
+    cohort = {"country": "CA", "playerversion": "1.5.8"}
+    with_player = {"player": "hls.js", "playerversion": "1.5.8", "streamtype": "vod"}
+    assert score(scenario, [_alert(1, "bufferingratio", T0 + DAY, cohort, with_player)]).within_2_intervals == 1.0
+    # the cohort does not narrow a cause that names the combination without it; with no cause it is the diagnosis
+    assert score(scenario, [_alert(1, "bufferingratio", T0 + DAY, cohort, None)]).within_2_intervals == 0.0
+    # another player's version is not implied
+    other = {"player": "Shaka Player", "playerversion": "1.5.8", "streamtype": "vod"}
+    assert score(scenario, [_alert(1, "bufferingratio", T0 + DAY, cohort, other)]).within_2_intervals == 0.0
+
+
 def test_no_alert_scores_zero_without_dividing_by_zero() -> None:
     result = score(parse_scenario(SCENARIO), [])
     assert (result.recall, result.precision, result.f1, result.exact_diagnosis) == (0.0, 0.0, 0.0, 0.0)
@@ -151,7 +178,8 @@ def test_the_reader_takes_the_engine_s_answer_and_ignores_what_it_does_not_need(
     }
     (alert,) = parse_alerts(answer, 7)
     assert alert.end is None
-    assert alert.diagnosis == {("cdn", "Akamai"), ("country", "US")}
+    assert alert.cohort == {("cdn", "Akamai")}
+    assert alert.diagnosis == {("country", "US")}
     assert (alert.customer_id, alert.metric, alert.severity) == (7, "vsf", "critical")
 
 
