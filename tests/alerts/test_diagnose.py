@@ -11,7 +11,13 @@ import pytest
 from numpy.typing import NDArray
 
 from sightline.alerts.diagnose import Diagnosis, diagnose
-from sightline.alerts.diagnose_leaves import LeavesError, additive_leaves, baseline_rate, ratio_leaves
+from sightline.alerts.diagnose_leaves import (
+    LeavesError,
+    additive_leaves,
+    baseline_rate,
+    main_effect_rates,
+    ratio_leaves,
+)
 from sightline.alerts.diagnose_score import poisson_ratio
 
 DIMENSIONS = ("cdn", "country", "device", "player")
@@ -246,3 +252,25 @@ def test_the_likelihood_ratio_of_amounts_against_nothing_expected_is_finite() ->
         against_some = poisson_ratio(observed, np.full(2, 1e-6))
     assert np.isfinite(against_nothing).all()
     assert (against_nothing > against_some).all()
+
+
+def test_main_effects_learn_each_value_s_rate_and_do_not_count_correlated_values_twice() -> None:
+    # two dimensions that go together (a phone is on a cellular connection 9 times in 10); only the phone fails more
+    rng = np.random.default_rng(3)
+    phone = rng.random(4000) < 0.3
+    cellular = np.where(phone, rng.random(4000) < 0.9, rng.random(4000) < 0.05)
+    views = rng.integers(1, 4, 4000).astype(np.float64)
+    failures = rng.poisson(views * np.where(phone, 0.10, 0.02)).astype(np.float64)
+    past = np.column_stack((phone, cellular)).astype(np.int64)
+    unseen = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
+    rates = main_effect_rates(past, failures, views, unseen, prior=20.0)
+    assert rates[[0, 2]] == pytest.approx([0.10, 0.10], rel=0.15)  # a phone, on either connection
+    assert rates[[1, 3]] == pytest.approx([0.02, 0.02], rel=0.15)  # not a phone, on either connection
+
+
+def test_main_effects_keep_a_value_seen_little_near_the_pooled_rate() -> None:
+    past = np.array([[0], [1]])
+    rates = main_effect_rates(past, np.array([100.0, 0.0]), np.array([10_000.0, 20.0]), past, prior=200.0)
+    assert rates[0] == pytest.approx(0.01, rel=0.01)
+    assert 0.008 < rates[1] < 0.01  # 0 failures of 20 views: barely below the pooled rate, not 0
+    assert main_effect_rates(past, np.zeros(2), np.ones(2), past, prior=20.0).tolist() == [0.0, 0.0]

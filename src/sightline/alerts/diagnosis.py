@@ -26,7 +26,7 @@ import pandas as pd
 
 from sightline.alerts.detect import Direction, MetricKind
 from sightline.alerts.diagnose import MOST, Cause, diagnose
-from sightline.alerts.diagnose_leaves import Leaves, additive_leaves
+from sightline.alerts.diagnose_leaves import Leaves, additive_leaves, main_effect_rates
 from sightline.alerts.metrics import CONFIRMED_BY, AlertMetric
 from sightline.alerts.rules import AlertRule, Cohort
 from sightline.alerts.series import as_cohort, catalog_order, fetch, instant, leaves_query
@@ -60,6 +60,12 @@ MAX_REFERENCE_WINDOWS = 12
 MIN_EXPLAINED = 0.8
 """Within an alert's cohort, causes that explain less of its excess than this say that the excess is spread over
 the cohort: the cohort itself is the cause (`cdn=X ∧ country=Y` rather than two of its ISPs and a device)."""
+VALUE_PRIOR = 10.0
+"""A dimension value's effect on the rate is shrunk towards none as if it had this many times `PRIOR_VIEWS` more
+views at the pooled rate (an app version seen on 100 views without an ad error is not trusted to have none)."""
+RISE_BEYOND = 2.0
+"""How many times the rest's move (in the metric's points) a cause's must be: an ad server failing every ad by
+as many points everywhere is the whole's cause, not that of the app version whose rate was lowest before."""
 PRIOR_VIEWS = 20.0
 """A leaf's expected rate is its rate the day before shrunk towards all leaves' as if it had this many more views
 there (in its denominator's unit: views, or their play time for a time-weighted mean)."""
@@ -138,15 +144,29 @@ class _Layer:
         self.denominator = self.attempts if denominator is None else np.maximum(np.nan_to_num(denominator), 0.0)
 
 
+@dataclass(frozen=True, slots=True)
+class _Past:
+    """Every leaf of the history, its intervals summed (`frame`), and the codes of its leaves and of the window's
+    (`window`), one labelling of each dimension for both."""
+
+    frame: pd.DataFrame
+    codes: npt.NDArray[np.int64]
+    window: npt.NDArray[np.int64]
+
+
 class _Expectation:
     """A metric's amounts of each leaf in the window and in the intervals of the history, and what is expected of
-    each in the window (and in each history interval, against the same rates), in the amounts' unit."""
+    each in the window (and in each history interval, against the same rates), in the amounts' unit. A ratio's or
+    a mean's leaf rate is its own rate in the history shrunk towards the rate of its values' main effects there
+    (`main_effect_rates`, over every leaf of the history), scaled so that the window's leaves together meet the
+    detector's expected value: a leaf of a cellular phone is expected to rebuffer as cellular phones do."""
 
     def __init__(
         self,
         metric: AlertMetric,
         window: pd.DataFrame,
         history: list[pd.DataFrame],
+        past: _Past,
         window_s: int,
         interval_s: int,
         expected: float | None,
@@ -166,7 +186,16 @@ class _Expectation:
         per_view = float(denominator.sum()) / max(1.0, sum(float(layer.attempts.sum()) for layer in known))
         prior = PRIOR_VIEWS * max(per_view, 1e-9)
         pooled = float(numerator.sum()) / float(denominator.sum()) if denominator.sum() > 0 else 0.0
-        rate = (numerator + prior * (pooled if expected is None else expected)) / (denominator + prior)
+        target = np.full(numerator.shape[0], pooled)
+        if self.history:
+            before = _Layer(metric, past.frame, interval_s)
+            target = main_effect_rates(
+                past.codes, before.numerator, before.denominator, past.window, VALUE_PRIOR * prior
+            )
+        level = float(target @ self.observed.denominator) / max(float(self.observed.denominator.sum()), 1e-12)
+        if expected is not None and level > 0:
+            target = target * (expected / level)
+        rate = (numerator + prior * target) / (denominator + prior)
         self.expected = rate * self.observed.denominator
         self.expected_history = [rate * layer.denominator for layer in self.history]
 
@@ -183,6 +212,20 @@ class _Expectation:
             if layer.numerator.sum() + expected.sum() > 0
         )
         return leaves, reference
+
+    def rises_beyond_the_rest(self, inside: npt.NDArray[np.bool_], direction: int) -> bool:
+        """Whether the leaves `inside` moved `direction`, per unit of denominator (a ratio's or a mean's rate, in
+        points), `RISE_BEYOND` times as much as the other leaves did: when everything rose by about as many
+        points, a combination of a lower expected rate rose more in proportion but did not cause the rise. A
+        count has no rate and passes."""
+        if self.metric.kind is MetricKind.COUNT:
+            return True
+        rises = []
+        for leaves in (inside, ~inside):
+            denominator = float(self.observed.denominator[leaves].sum())
+            excess = float(self.observed.numerator[leaves].sum() - self.expected[leaves].sum())
+            rises.append(excess / denominator if denominator > 0 else 0.0)
+        return direction * rises[0] > RISE_BEYOND * max(direction * rises[1], 0.0)
 
     def values(self, inside: npt.NDArray[np.bool_]) -> tuple[float, float]:
         """The metric's value observed and expected over the leaves `inside`, in its unit."""
@@ -216,18 +259,22 @@ def diagnose_window(
     by_interval = _intervals(history, dimensions, index)
     amount = None if expected is None or not np.isfinite(expected) else expected / metric.scale
     leaf_window = summed.reindex(index, fill_value=0.0)
-    reported = _Expectation(metric, leaf_window, by_interval, rule.window_s, rule.interval_s, amount)
+    columns = [index.get_level_values(d).astype(str).to_numpy() for d in dimensions]
+    past = _past(history, dimensions, columns)
+    reported = _Expectation(metric, leaf_window, by_interval, past, rule.window_s, rule.interval_s, amount)
     modelled = (
         reported
         if model is metric
-        else _Expectation(model, leaf_window, by_interval, rule.window_s, rule.interval_s, None)
+        else _Expectation(model, leaf_window, by_interval, past, rule.window_s, rule.interval_s, None)
     )
-    columns = [index.get_level_values(d).astype(str).to_numpy() for d in dimensions]
     leaves, reference = modelled.leaves(dimensions, columns)
-    found = diagnose(leaves, direction=1 if metric.direction is not Direction.DOWN else -1, reference=reference)
+    direction = 1 if metric.direction is not Direction.DOWN else -1
+    found = diagnose(leaves, direction=direction, reference=reference)
     if not found:
         return Diagnosis((), 0.0, leaves.size, dimensions)
-    if cohort and (found[0].share < MIN_EXPLAINED or pieces(found[0].causes, leaves)):  # the cohort is the cause
+    kept = [c for c in found[0].causes if modelled.rises_beyond_the_rest(_inside(c, columns, dimensions), direction)]
+    share = sum(c.share for c in kept)
+    if cohort and (not kept or share < MIN_EXPLAINED or pieces(kept, leaves)):  # the cohort is the cause
         everything = Cause((), 0.0, 0.0, 0.0, leaves.size, 1.0, 0.0)
         return Diagnosis(
             (_found(engine, rule, cohort, period, everything, columns, dimensions, reported),),
@@ -235,10 +282,16 @@ def diagnose_window(
             leaves.size,
             dimensions,
         )
-    causes = tuple(
-        _found(engine, rule, cohort, period, cause, columns, dimensions, reported) for cause in found[0].causes
-    )
-    return Diagnosis(causes, found[0].share, leaves.size, dimensions)
+    causes = tuple(_found(engine, rule, cohort, period, cause, columns, dimensions, reported) for cause in kept)
+    return Diagnosis(causes, share, leaves.size, dimensions)
+
+
+def _inside(cause: Cause, columns: list[npt.NDArray[np.str_]], dimensions: tuple[str, ...]) -> npt.NDArray[np.bool_]:
+    """The leaves of a cause's combination."""
+    inside = np.ones(columns[0].shape[0], dtype=bool)
+    for name, label in cause.conditions:
+        inside &= columns[dimensions.index(name)] == label
+    return inside
 
 
 def pieces(causes: Sequence[Cause], leaves: Leaves) -> bool:
@@ -268,6 +321,18 @@ def _index(frame: pd.DataFrame, dimensions: Sequence[str]) -> pd.MultiIndex:
     return pd.MultiIndex.from_frame(frame[list(dimensions)].drop_duplicates())
 
 
+def _past(history: pd.DataFrame, dimensions: Sequence[str], columns: list[npt.NDArray[np.str_]]) -> _Past:
+    """The history's leaves summed over its intervals, coded with the window's leaves (`columns`)."""
+    frame = history.drop(columns=[TIMESTAMP]).groupby(list(dimensions), observed=True).sum()
+    codes, window = [], []
+    for name, column in zip(dimensions, columns, strict=True):
+        seen = frame.index.get_level_values(name).astype(str).to_numpy()
+        inverse = np.unique(np.concatenate((seen, column)), return_inverse=True)[1].reshape(-1)
+        codes.append(inverse[: seen.size])
+        window.append(inverse[seen.size :])
+    return _Past(frame, np.column_stack(codes), np.column_stack(window))
+
+
 def _intervals(history: pd.DataFrame, dimensions: Sequence[str], index: pd.Index) -> list[pd.DataFrame]:
     """The history's amounts of each leaf of `index` in each of its intervals (the busiest
     `MAX_REFERENCE_WINDOWS`)."""
@@ -292,9 +357,7 @@ def _found(
 ) -> FoundCause:
     """A cause in the metric's unit, with the cohort's conditions (and the player of a player version, …), its
     views and its viewers."""
-    inside = np.ones(columns[0].shape[0], dtype=bool)
-    for name, label in cause.conditions:
-        inside &= columns[dimensions.index(name)] == label
+    inside = _inside(cause, columns, dimensions)
     implied = []
     for child, parent in PARENTS.items():
         named = {name for name, _ in (*cohort, *cause.conditions)}
