@@ -83,6 +83,20 @@ def test_targets_follow_the_diagnosis_to_the_narrowest_anomalous_cohort() -> Non
     assert [(t.cohort, t.causes) for t in found] == [(CDN, (CDN,)), (other, ())]
 
 
+def test_candidates_without_a_cause_that_share_a_condition_open_one_alert_on_the_broadest() -> None:
+    hls: Cohort = (("player", "hls.js"),)
+    hls_desktop: Cohort = (("device", "desktop"), ("player", "hls.js"))
+    apple_17: Cohort = (("brand", "Apple"), ("playerversion", "17.5"))
+    avplayer_17: Cohort = (("player", "AVPlayer"), ("playerversion", "17.5"))
+    scores = {hls: 5.0, hls_desktop: 9.0, apple_17: 6.0, avplayer_17: 7.0, TV: 8.0}
+    found = targets([hls_desktop, apple_17, TV, hls, avplayer_17], causes=[], anomalous=list(scores), scores=scores)
+    assert [(t.cohort, t.causes, t.covers) for t in found] == [
+        (TV, (), frozenset()),
+        (hls, (), frozenset({hls_desktop})),
+        (avplayer_17, (), frozenset({apple_17})),
+    ]
+
+
 def test_severity_from_magnitude_duration_and_viewers() -> None:
     assert severity(magnitude(1.2, 1.0), 300, 3) == "warning"
     assert severity(magnitude(4.0, 1.0), 300, 50) == "major"  # 2 + 0 + 1 points

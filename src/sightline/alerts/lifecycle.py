@@ -133,8 +133,10 @@ def targets(
     the target of an earlier cause related to it (one incident seen in two combinations: `cdn=X ∧ country=Y` and
     `cdn=X ∧ country=Y ∧ device=mobile`), else the narrowest anomalous cohort inside it (the strongest among
     equals; else the strongest candidate consistent with it), taking in every candidate consistent with the cause.
-    A candidate consistent with no cause is a target of its own (with no cause: the diagnosis found it no part of
-    the others)."""
+    The candidates consistent with no cause (the diagnosis found them no part of the others) open alerts without
+    causes, one per group of candidates that share a condition (`related` or `overlapping`: `player=hls.js` and
+    `player=hls.js ∧ device=desktop`; `brand=Apple ∧ playerversion=17.5` and `player=AVPlayer ∧
+    playerversion=17.5`, the same views), on its broadest cohort (the strongest among equals)."""
     chosen: dict[Cohort, tuple[list[Cohort], set[Cohort]]] = {}
     left = set(candidates)
     for cause in causes:
@@ -150,7 +152,19 @@ def targets(
         entry[1].update(near)
         left -= set(near)
     found = [Target(cohort, tuple(found), frozenset(near)) for cohort, (found, near) in chosen.items()]
-    return (*found, *(Target(c, (), frozenset()) for c in candidates if c in left and c not in chosen))
+    return (*found, *_groups([c for c in candidates if c in left and c not in chosen], scores))
+
+
+def _groups(candidates: Sequence[Cohort], scores: dict[Cohort, float]) -> list[Target]:
+    """One target per group of candidates sharing a condition, on its broadest cohort, taking in the others."""
+    groups: list[tuple[Cohort, set[Cohort]]] = []
+    for candidate in sorted(candidates, key=lambda c: (len(c), -scores.get(c, 0.0))):
+        group = next((g for g in groups if any(related(c, candidate) or overlaps(c, candidate) for c in g[1])), None)
+        if group is None:
+            groups.append((candidate, {candidate}))
+        else:
+            group[1].add(candidate)
+    return [Target(head, (), frozenset(members - {head})) for head, members in groups]
 
 
 def points(value: float, thresholds: tuple[float, float]) -> int:
