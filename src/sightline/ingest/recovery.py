@@ -16,6 +16,7 @@ Invariant: runs after the spool's replay (the store holds every acknowledged eve
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from sightline.catalog import DIMENSIONS
@@ -35,6 +36,7 @@ from sightline.query.ast import (
     Table,
     and_all,
 )
+from sightline.query.compile import moment
 from sightline.query.printer import print_select
 from sightline.store.base import Store
 
@@ -61,8 +63,9 @@ def _view_columns() -> tuple[Aliased, ...]:
     )
 
 
-def _since(ms: int) -> Expr:
-    return Binary(">=", Column("ts"), Func("toDateTime", (Param(ms // 1000, "Int64"),)))
+def _since(ms: int, column: str = "ts") -> Expr:
+    """`column >= ms` (epoch milliseconds, to the second below), bounded as every stored time is (`moment`)."""
+    return Binary(">=", Column(column), moment(datetime.fromtimestamp(ms // 1000, UTC)))
 
 
 def recent_views_query(customer_id: int, now_ms: int) -> Select:
@@ -98,9 +101,7 @@ def stale_views_query(customer_id: int, now_ms: int) -> Select:
     outcome), whose last event is older than `LOOKBACK_MS`; in the columns of `recent_views_query`. The
     views are found on the few columns that say so (merged with FINAL), then their other columns are read
     for those views alone and merged by `max`, as `views` merges them."""
-    started = Binary(
-        ">=", Column("view_start"), Func("toDateTime", (Param((now_ms - STALE_LOOKBACK_MS) // 1000, "Int64"),))
-    )
+    started = _since(now_ms - STALE_LOOKBACK_MS, "view_start")
     silent = Binary("<", Func("toUnixTimestamp64Milli", (Column("last_ts"),)), Param(now_ms - LOOKBACK_MS, "Int64"))
     is_open = [Binary("=", Column(outcome), Integer(0)) for outcome in OUTCOMES]
     conditions: list[Expr] = [started, silent, *is_open]
