@@ -83,6 +83,16 @@ def test_targets_follow_the_diagnosis_to_the_narrowest_anomalous_cohort() -> Non
     assert [(t.cohort, t.causes) for t in found] == [(CDN, (CDN,)), (other, ())]
 
 
+def test_a_later_cause_only_the_whole_holds_goes_with_the_first_target() -> None:
+    exo: Cohort = (("player", "ExoPlayer"),)
+    premium_br: Cohort = (("country", "BR"), ("subscribertype", "premium"))
+    found = targets(candidates=[(), exo], causes=[exo, premium_br], anomalous=[(), exo], scores={(): 9.0, exo: 8.0})
+    assert [(t.cohort, t.causes) for t in found] == [(exo, (exo, premium_br))]
+    # the whole as the first cause's target stays the whole's
+    found = targets(candidates=[()], causes=[premium_br], anomalous=[()], scores={(): 9.0})
+    assert [(t.cohort, t.causes) for t in found] == [((), (premium_br,))]
+
+
 def test_candidates_without_a_cause_that_share_a_condition_open_one_alert_on_the_broadest() -> None:
     hls: Cohort = (("player", "hls.js"),)
     hls_desktop: Cohort = (("device", "desktop"), ("player", "hls.js"))

@@ -9,9 +9,9 @@ volume in the window; for a count, its share of the amount there times the amoun
 interval of that span, against the same expectation, is a reference window the diagnosis learns the noise from.
 A cause's affected views are the attempts of its leaves in the window; its affected viewers are counted by a query
 of `views` filtered by its conditions (and, for a failure metric, by the failed status): distinct viewers do not
-add up across leaves. Within an alert's cohort, causes that explain less than `MIN_EXPLAINED` of its excess, or that
-are its pieces (two or more holding most of its expected amount, as `diagnose` generalises), give way to the cohort
-itself: the cohort is the more succinct cause of the same excess.
+add up across leaves. Within an alert's cohort, no cause, causes that explain less than `MIN_EXPLAINED` of its
+excess, or causes that are its pieces (two or more holding most of its expected amount, as `diagnose` generalises)
+give way to the cohort itself: the cohort is the more succinct cause of the same excess.
 """
 
 from __future__ import annotations
@@ -98,8 +98,9 @@ class FoundCause:
 
 @dataclass(frozen=True, slots=True)
 class Diagnosis:
-    """The causes of an anomaly, strongest first (none: nothing stands out, the anomaly is the cohort's as a
-    whole), the share of the excess they explain, and the leaves and dimensions looked through."""
+    """The causes of an anomaly, strongest first (none: nothing stands out of the whole, the anomaly is
+    customer-wide; of a cohort, the cohort is its cause), the share of the excess they explain, and the leaves and
+    dimensions looked through."""
 
     causes: tuple[FoundCause, ...]
     share: float
@@ -270,9 +271,8 @@ def diagnose_window(
     leaves, reference = modelled.leaves(dimensions, columns)
     direction = 1 if metric.direction is not Direction.DOWN else -1
     found = diagnose(leaves, direction=direction, reference=reference)
-    if not found:
-        return Diagnosis((), 0.0, leaves.size, dimensions)
-    kept = [c for c in found[0].causes if modelled.rises_beyond_the_rest(_inside(c, columns, dimensions), direction)]
+    causes = found[0].causes if found else ()
+    kept = [c for c in causes if modelled.rises_beyond_the_rest(_inside(c, columns, dimensions), direction)]
     share = sum(c.share for c in kept)
     if cohort and (not kept or share < MIN_EXPLAINED or pieces(kept, leaves)):  # the cohort is the cause
         everything = Cause((), 0.0, 0.0, 0.0, leaves.size, 1.0, 0.0)
@@ -282,8 +282,8 @@ def diagnose_window(
             leaves.size,
             dimensions,
         )
-    causes = tuple(_found(engine, rule, cohort, period, cause, columns, dimensions, reported) for cause in kept)
-    return Diagnosis(causes, share, leaves.size, dimensions)
+    named = tuple(_found(engine, rule, cohort, period, cause, columns, dimensions, reported) for cause in kept)
+    return Diagnosis(named, share, leaves.size, dimensions)
 
 
 def _inside(cause: Cause, columns: list[npt.NDArray[np.str_]], dimensions: tuple[str, ...]) -> npt.NDArray[np.bool_]:

@@ -192,7 +192,7 @@ class AlertEngine:
             if owner is not None:
                 folded[owner.id] = folded.get(owner.id, frozenset()) | target.covers | {target.cohort}
                 continue
-            if target.causes or not overall.causes:
+            if target.causes or not target.cohort:
                 causes = tuple(c for c in overall.causes if c.conditions in target.causes)
                 diagnosis = Diagnosis(causes, sum(c.share for c in causes), overall.leaves, overall.dimensions)
             else:
