@@ -99,13 +99,14 @@ class FoundCause:
 @dataclass(frozen=True, slots=True)
 class Diagnosis:
     """The causes of an anomaly, strongest first (none: nothing stands out of the whole, the anomaly is
-    customer-wide; of a cohort, the cohort is its cause), the share of the excess they explain, and the leaves and
-    dimensions looked through."""
+    customer-wide), the share of the excess they explain, and the leaves and dimensions looked through;
+    `the_cohort`: the one cause is the diagnosed cohort itself (nothing narrower in it explains the excess)."""
 
     causes: tuple[FoundCause, ...]
     share: float
     leaves: int
     dimensions: tuple[str, ...]
+    the_cohort: bool = False
 
 
 def cohort_filter(conditions: Cohort, status: str | None = None) -> Node | None:
@@ -281,6 +282,7 @@ def diagnose_window(
             1.0,
             leaves.size,
             dimensions,
+            the_cohort=True,
         )
     named = tuple(_found(engine, rule, cohort, period, cause, columns, dimensions, reported) for cause in kept)
     return Diagnosis(named, share, leaves.size, dimensions)

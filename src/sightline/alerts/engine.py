@@ -72,7 +72,9 @@ DIAGNOSIS_MIN_S = 900
 tell which of them the excess belongs to (the views before an incident add no excess, only evidence of the rest)."""
 REDIAGNOSE_S = 3600
 """An alert younger than this is diagnosed again at each round it goes on, over its whole episode: the diagnosis
-sharpens as views accumulate (one query of leaves and one of the day before, per alert and round)."""
+sharpens as views accumulate (one query of leaves and one of the day before, per alert and round). A diagnosis
+that finds nothing narrower than the cohort keeps the causes before (the customer-wide diagnosis' `player=hls.js`
+for an alert on `playerversion=1.5.8 ∧ country=GB` says more than that cohort)."""
 log = logging.getLogger(__name__)
 
 
@@ -264,7 +266,7 @@ class AlertEngine:
             if age <= REDIAGNOSE_S:
                 episode = span(judged.end, max(age, DIAGNOSIS_MIN_S))
                 diagnosis = diagnose_window(self._store, rule, state.cohort, episode, float(judged.expected[n]))
-                if diagnosis.causes or not causes:  # a diagnosis that finds nothing keeps the one before
+                if not causes or (diagnosis.causes and not diagnosis.the_cohort):  # else it keeps the one before
                     body["diagnosis"] = diagnosis_json(diagnosis)
                     causes = tuple(c.conditions for c in diagnosis.causes)
         if n is not None:
