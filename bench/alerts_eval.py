@@ -15,9 +15,11 @@ Matching. An alert matches an incident of its customer when its metric is one th
 (`METRIC_FAMILIES`) and its [start, end] meets the incident's [start, end + grace] (grace: 2 detection
 intervals). An incident is detected when an alert matches it; its time to detect is the earliest matching
 alert's start − the incident's start (0 if before). An alert's top diagnosis is its top cause's conditions (its
-cohort when it has no cause); it is exact when it names the incident's filters: the same set once each side also
-names what its values imply (a player version names its player: in the simulator a version is one player's,
-`IMPLIED`); an incident is exactly diagnosed when one of its alerts is.
+cohort when it has no cause); it is exact when it names the incident's filters: the same views of the simulator's
+world, i.e. the same conditions on the dimensions a device profile does not fix, and on those it fixes
+(`PROFILE_DIMENSIONS`) the same profiles and player versions (`player=hls.js ∧ playerversion=1.5.8` and
+`playerversion=1.5.8` are one; `platform=Tizen` and `brand=Samsung ∧ player=Shaka Player` are one, Samsung's TVs);
+an incident is exactly diagnosed when one of its alerts is.
 
 The numbers:
 - recall: detected ÷ incidents expected beyond noise (the scenario's `expected.beyond_noise`); `recall_all`
@@ -55,10 +57,8 @@ METRIC_FAMILIES: dict[str, frozenset[str]] = {
     "aderrorrate": frozenset({"aderrorrate", "aderrors", "adfillrate"}),
 }
 """The metric an effect moves (the scenario's `expected.metric`) → the alert metrics that count as its."""
-IMPLIED: dict[tuple[str, str], tuple[str, str]] = {
-    ("playerversion", version): ("player", profile.player) for profile in DEVICES for version in profile.playerversions
-}
-"""A condition → the one it implies in the simulator's world (`playerversion=1.5.8` → `player=hls.js`)."""
+PROFILE_DIMENSIONS = ("device", "brand", "platform", "player", "playerversion")
+"""The dimensions whose values a viewer's device profile fixes (`sightline.simulate.devices`)."""
 
 Conditions = frozenset[tuple[str, str]]
 
@@ -79,14 +79,28 @@ class Alert:
         return self.top_cause or self.cohort
 
 
-def implied(named: Conditions) -> Conditions:
-    """`named` with the conditions its values imply (`IMPLIED`)."""
-    return named | {IMPLIED[c] for c in named if c in IMPLIED}
+def profiles(named: Conditions) -> frozenset[tuple[int, str]]:
+    """The (device profile, player version) pairs of the simulator's world that `named`'s conditions on
+    `PROFILE_DIMENSIONS` hold."""
+    wanted = {name: value for name, value in named if name in PROFILE_DIMENSIONS}
+    held = set()
+    for n, profile in enumerate(DEVICES):
+        for version in profile.playerversions:
+            fixed = (profile.device, profile.brand, profile.platform, profile.player, version)
+            if all(dict(zip(PROFILE_DIMENSIONS, fixed, strict=True))[name] == value for name, value in wanted.items()):
+                held.add((n, version))
+    return frozenset(held)
+
+
+def same_views(one: Conditions, other: Conditions) -> bool:
+    """Whether two combinations hold the same views of the simulator's world (module docstring)."""
+    free = [frozenset(c for c in side if c[0] not in PROFILE_DIMENSIONS) for side in (one, other)]
+    return free[0] == free[1] and profiles(one) == profiles(other)
 
 
 def names(alert: Alert, incident: TrueIncident) -> bool:
     """Whether the alert's top diagnosis names exactly the incident's combination (module docstring)."""
-    return implied(alert.diagnosis) == implied(incident.filters)
+    return same_views(alert.diagnosis, incident.filters)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from alerts_eval import (
     parse_alerts,
     parse_scenario,
     quantile,
+    same_views,
     score,
 )
 
@@ -149,6 +150,16 @@ def test_the_top_cause_is_the_diagnosis_and_a_version_names_its_player() -> None
     # another player's version is not implied
     other = {"player": "Shaka Player", "playerversion": "1.5.8", "streamtype": "vod"}
     assert score(scenario, [_alert(1, "bufferingratio", T0 + DAY, cohort, other)]).within_2_intervals == 0.0
+
+
+def test_combinations_of_the_same_views_are_one_diagnosis() -> None:
+    tizen = frozenset({("platform", "Tizen"), ("streamtype", "vod")})
+    assert same_views(tizen, frozenset({("brand", "Samsung"), ("player", "Shaka Player"), ("streamtype", "vod")}))
+    assert same_views(tizen, frozenset({("brand", "Samsung"), ("device", "tv"), ("streamtype", "vod")}))
+    # Samsung's phones are Samsung's too; a condition the profiles do not fix is never implied
+    assert not same_views(tizen, frozenset({("brand", "Samsung"), ("streamtype", "vod")}))
+    assert not same_views(tizen, frozenset({("platform", "Tizen")}))
+    assert not same_views(frozenset({("device", "tv")}), frozenset({("device", "tv"), ("connectiontype", "wifi")}))
 
 
 def test_no_alert_scores_zero_without_dividing_by_zero() -> None:

@@ -16,6 +16,7 @@ give way to the cohort itself: the cohort is the more succinct cause of the same
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,6 +28,7 @@ import pandas as pd
 from sightline.alerts.detect import Direction, MetricKind
 from sightline.alerts.diagnose import MOST, Cause, diagnose
 from sightline.alerts.diagnose_leaves import Leaves, additive_leaves, main_effect_rates
+from sightline.alerts.diagnose_score import chi2_bound, fit_noise
 from sightline.alerts.metrics import CONFIRMED_BY, AlertMetric
 from sightline.alerts.rules import AlertRule, Cohort
 from sightline.alerts.series import as_cohort, catalog_order, fetch, instant, leaves_query
@@ -66,6 +68,10 @@ views at the pooled rate (an app version seen on 100 views without an ad error i
 RISE_BEYOND = 2.0
 """How many times the rest's move (in the metric's points) a cause's must be: an ad server failing every ad by
 as many points everywhere is the whole's cause, not that of the app version whose rate was lowest before."""
+REFUTED = chi2_bound(0.01) / 2
+"""How much worse (log-likelihood) the views a condition leaves out must fit its cause's rise than none for the
+condition to stay in the cause: as sure as a cause itself must be (χ² of 1 %), so `streamtype=vod` joins
+`cdn=Akamai ∧ player=Shaka Player` only when the live views of that pair were seen not to fail as much."""
 PRIOR_VIEWS = 20.0
 """A leaf's expected rate is its rate the day before shrunk towards all leaves' as if it had this many more views
 there (in its denominator's unit: views, or their play time for a time-weighted mean)."""
@@ -156,6 +162,33 @@ class _Past:
     window: npt.NDArray[np.int64]
 
 
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """The values of each of `dimensions` of the leaves (one array per dimension, in their order)."""
+
+    dimensions: tuple[str, ...]
+    values: list[npt.NDArray[np.str_]]
+
+    def inside(self, conditions: Cohort) -> npt.NDArray[np.bool_]:
+        """The leaves of a combination of dimension values (every leaf for none)."""
+        inside = np.ones(self.values[0].shape[0], dtype=bool)
+        for name, value in conditions:
+            inside &= self.values[self.dimensions.index(name)] == value
+        return inside
+
+    def with_parents(self, conditions: Sequence[tuple[str, str]]) -> Cohort:
+        """`conditions` with the value of each `PARENTS` dimension its child's leaves all have (the player of a
+        player version)."""
+        named = {name for name, _ in conditions}
+        implied = []
+        for child, parent in PARENTS.items():
+            if child in named and parent not in named and parent in self.dimensions:
+                values = np.unique(self.values[self.dimensions.index(parent)][self.inside(as_cohort(conditions))])
+                if values.size == 1:
+                    implied.append((parent, str(values[0])))
+        return as_cohort((*conditions, *implied))
+
+
 class _Expectation:
     """A metric's amounts of each leaf in the window and in the intervals of the history, and what is expected of
     each in the window (and in each history interval, against the same rates), in the amounts' unit. A ratio's or
@@ -172,16 +205,18 @@ class _Expectation:
         window_s: int,
         interval_s: int,
         expected: float | None,
+        scope: npt.NDArray[np.bool_],
     ) -> None:
         self.metric = metric
+        self.scope = scope
         self.observed = _Layer(metric, window, window_s)
         self.history = [_Layer(metric, frame, interval_s) for frame in history]
         known = self.history or [self.observed]
         numerator = np.sum([layer.numerator for layer in known], axis=0)
         if metric.kind is MetricKind.COUNT:
             share = (numerator + 1e-9) / (float(numerator.sum()) + 1e-9 * numerator.size)
-            total = float(self.observed.numerator.sum()) if expected is None else expected
-            self.expected = share * total
+            total = float(self.observed.numerator[scope].sum()) if expected is None else expected
+            self.expected = share * (total / float(share[scope].sum()))
             self.expected_history = [share * float(layer.numerator.sum()) for layer in self.history]
             return
         denominator = np.sum([layer.denominator for layer in known], axis=0)
@@ -194,7 +229,8 @@ class _Expectation:
             target = main_effect_rates(
                 past.codes, before.numerator, before.denominator, past.window, VALUE_PRIOR * prior
             )
-        level = float(target @ self.observed.denominator) / max(float(self.observed.denominator.sum()), 1e-12)
+        volume = self.observed.denominator[scope]
+        level = float(target[scope] @ volume) / max(float(volume.sum()), 1e-12)
         if expected is not None and level > 0:
             target = target * (expected / level)
         rate = (numerator + prior * target) / (denominator + prior)
@@ -204,30 +240,69 @@ class _Expectation:
     def leaves(
         self, dimensions: tuple[str, ...], columns: list[npt.NDArray[np.str_]]
     ) -> tuple[Leaves, tuple[Leaves, ...]]:
-        """The window's leaves, and each history interval's as a reference window."""
+        """The window's leaves in scope, and each history interval's as a reference window (`columns`: the values
+        of `dimensions` of the leaves in scope)."""
         counts = not self.metric.per_period
+        scope = self.scope
         views = self.observed.attempts if self.metric.kind is MetricKind.COUNT else self.observed.denominator
-        leaves = additive_leaves(dimensions, columns, self.observed.numerator, self.expected, views, counts)
+        leaves = additive_leaves(
+            dimensions, columns, self.observed.numerator[scope], self.expected[scope], views[scope], counts
+        )
         reference = tuple(
-            additive_leaves(dimensions, columns, layer.numerator, expected, None, counts)
+            additive_leaves(dimensions, columns, layer.numerator[scope], expected[scope], None, counts)
             for layer, expected in zip(self.history, self.expected_history, strict=True)
-            if layer.numerator.sum() + expected.sum() > 0
+            if layer.numerator[scope].sum() + expected[scope].sum() > 0
         )
         return leaves, reference
 
     def rises_beyond_the_rest(self, inside: npt.NDArray[np.bool_], direction: int) -> bool:
         """Whether the leaves `inside` moved `direction`, per unit of denominator (a ratio's or a mean's rate, in
-        points), `RISE_BEYOND` times as much as the other leaves did: when everything rose by about as many
-        points, a combination of a lower expected rate rose more in proportion but did not cause the rise. A
-        count has no rate and passes."""
+        points), `RISE_BEYOND` times as much as the other leaves in scope did: when everything rose by about as
+        many points, a combination of a lower expected rate rose more in proportion but did not cause the rise.
+        A count has no rate and passes."""
         if self.metric.kind is MetricKind.COUNT:
             return True
         rises = []
-        for leaves in (inside, ~inside):
+        for leaves in (inside, self.scope & ~inside):
             denominator = float(self.observed.denominator[leaves].sum())
             excess = float(self.observed.numerator[leaves].sum() - self.expected[leaves].sum())
             rises.append(excess / denominator if denominator > 0 else 0.0)
         return direction * rises[0] > RISE_BEYOND * max(direction * rises[1], 0.0)
+
+    def broadened(self, conditions: Cohort, columns: _Columns) -> Cohort:
+        """`conditions` without those the views they leave out do not refute: a condition is dropped while, on
+        the leaves the others hold and it excludes, the cause's own ratio of observed to expected is less than
+        `REFUTED` log-likelihood worse than none (quasi-Poisson, dispersed as the history's leaves are). The
+        condition whose drop fits best goes first; one condition always stays; a condition that leaves out
+        nothing expected (the player of a player version) stays, as there is nothing to refute it with."""
+        numerator, expected = self.observed.numerator, self.expected
+        noise = self.noise()
+        while len(conditions) > 1:
+            inside = columns.inside(conditions)
+            ratio = float(numerator[inside].sum()) / max(float(expected[inside].sum()), 1e-300)
+            drops: list[tuple[float, Cohort]] = []
+            for condition in conditions:
+                others = tuple(c for c in conditions if c != condition)
+                rest = columns.inside(others) & ~inside
+                e = expected[rest]
+                if e.sum() <= 0:
+                    continue
+                dispersion = (noise[0] * e.sum() + noise[1] * float(e @ e)) / float(e.sum())
+                gain = float(numerator[rest].sum()) * math.log(max(ratio, 1e-300)) - (ratio - 1.0) * float(e.sum())
+                if gain / dispersion >= -REFUTED:
+                    drops.append((gain / dispersion, others))
+            if not drops:
+                break
+            conditions = max(drops, key=lambda drop: drop[0])[1]
+        return conditions
+
+    def noise(self) -> tuple[float, float]:
+        """(a, b) of the leaves' noise variance a·e + b·e² (`fit_noise`), from the history's intervals (from the
+        window itself when there is none)."""
+        pairs = list(zip((layer.numerator for layer in self.history), self.expected_history, strict=True))
+        pairs = pairs or [(self.observed.numerator, self.expected)]
+        residual = np.concatenate([seen - expected for seen, expected in pairs])
+        return fit_noise(residual, np.concatenate([expected for _, expected in pairs]), not self.metric.per_period)
 
     def values(self, inside: npt.NDArray[np.bool_]) -> tuple[float, float]:
         """The metric's value observed and expected over the leaves `inside`, in its unit."""
@@ -244,56 +319,46 @@ def diagnose_window(
     engine: Engine, rule: AlertRule, cohort: Cohort, period: Period, expected: float | None
 ) -> Diagnosis:
     """The diagnosis of `rule`'s anomaly of `cohort` in `period` (the rule's window); `expected` is the value the
-    detector expected of the cohort there (the metric's unit), None when unknown."""
+    detector expected of the cohort there (the metric's unit), None when unknown. The search looks within the
+    cohort; each cause it names (or the cohort) is then `broadened` over every leaf of the customer."""
     metric = rule.metric
     model = CONFIRMED_BY.get(metric.name, metric)
+    dimensions = DIAGNOSIS_DIMENSIONS
     fixed = {name for name, _ in cohort}
-    dimensions = tuple(d for d in DIAGNOSIS_DIMENSIONS if d not in fixed)
+    free = tuple(d for d in dimensions if d not in fixed)
     parts = sorted({*metric.parts, *model.parts, "attempts"})
-    where = cohort_filter(cohort)
-    window = _frame(engine, rule, dimensions, parts, period, where)
-    if window.empty:
-        return Diagnosis((), 0.0, 0, dimensions)
+    window = _frame(engine, rule, dimensions, parts, period)
     before = Period(period.start - DAY - REFERENCE_SPAN, period.start - DAY + REFERENCE_SPAN)
-    history = _frame(engine, rule, dimensions, parts, before, where)
+    history = _frame(engine, rule, dimensions, parts, before)
     summed = window.drop(columns=[TIMESTAMP]).groupby(list(dimensions), observed=True).sum()
     index = summed.index if metric.kind is not MetricKind.COUNT else summed.index.union(_index(history, dimensions))
+    columns = _Columns(dimensions, [index.get_level_values(d).astype(str).to_numpy() for d in dimensions])
+    scope = columns.inside(cohort)
+    if not scope.any():
+        return Diagnosis((), 0.0, 0, free)
     by_interval = _intervals(history, dimensions, index)
     amount = None if expected is None or not np.isfinite(expected) else expected / metric.scale
     leaf_window = summed.reindex(index, fill_value=0.0)
-    columns = [index.get_level_values(d).astype(str).to_numpy() for d in dimensions]
-    past = _past(history, dimensions, columns)
-    reported = _Expectation(metric, leaf_window, by_interval, past, rule.window_s, rule.interval_s, amount)
+    past = _past(history, dimensions, columns.values)
+    windows = (rule.window_s, rule.interval_s)
+    reported = _Expectation(metric, leaf_window, by_interval, past, *windows, amount, scope)
     modelled = (
-        reported
-        if model is metric
-        else _Expectation(model, leaf_window, by_interval, past, rule.window_s, rule.interval_s, None)
+        reported if model is metric else _Expectation(model, leaf_window, by_interval, past, *windows, None, scope)
     )
-    leaves, reference = modelled.leaves(dimensions, columns)
+    leaves, reference = modelled.leaves(free, [columns.values[dimensions.index(d)][scope] for d in free])
     direction = 1 if metric.direction is not Direction.DOWN else -1
     found = diagnose(leaves, direction=direction, reference=reference)
     causes = found[0].causes if found else ()
-    kept = [c for c in causes if modelled.rises_beyond_the_rest(_inside(c, columns, dimensions), direction)]
+    kept = [c for c in causes if modelled.rises_beyond_the_rest(columns.inside((*cohort, *c.conditions)), direction)]
     share = sum(c.share for c in kept)
-    if cohort and (not kept or share < MIN_EXPLAINED or pieces(kept, leaves)):  # the cohort is the cause
-        everything = Cause((), 0.0, 0.0, 0.0, leaves.size, 1.0, 0.0)
-        return Diagnosis(
-            (_found(engine, rule, cohort, period, everything, columns, dimensions, reported),),
-            1.0,
-            leaves.size,
-            dimensions,
-            the_cohort=True,
-        )
-    named = tuple(_found(engine, rule, cohort, period, cause, columns, dimensions, reported) for cause in kept)
-    return Diagnosis(named, share, leaves.size, dimensions)
-
-
-def _inside(cause: Cause, columns: list[npt.NDArray[np.str_]], dimensions: tuple[str, ...]) -> npt.NDArray[np.bool_]:
-    """The leaves of a cause's combination."""
-    inside = np.ones(columns[0].shape[0], dtype=bool)
-    for name, label in cause.conditions:
-        inside &= columns[dimensions.index(name)] == label
-    return inside
+    within = bool(cohort) and (not kept or share < MIN_EXPLAINED or pieces(kept, leaves))  # the cohort is the cause
+    named: dict[Cohort, FoundCause] = {}
+    for cause in [Cause((), 0.0, 0.0, 0.0, leaves.size, 1.0, 0.0)] if within else kept:
+        conditions = modelled.broadened(columns.with_parents((*cohort, *cause.conditions)), columns)
+        if conditions not in named:
+            named[conditions] = _found(engine, rule, conditions, period, cause, columns, reported)
+    the_cohort = within and cohort in named
+    return Diagnosis(tuple(named.values()), 1.0 if within else share, leaves.size, free, the_cohort=the_cohort)
 
 
 def pieces(causes: Sequence[Cause], leaves: Leaves) -> bool:
@@ -310,9 +375,9 @@ def pieces(causes: Sequence[Cause], leaves: Leaves) -> bool:
 
 
 def _frame(
-    engine: Engine, rule: AlertRule, dimensions: Sequence[str], parts: Sequence[str], period: Period, where: Node | None
+    engine: Engine, rule: AlertRule, dimensions: Sequence[str], parts: Sequence[str], period: Period
 ) -> pd.DataFrame:
-    query = leaves_query(rule.customer_id, dimensions, parts, period, rule.granularity, where)
+    query = leaves_query(rule.customer_id, dimensions, parts, period, rule.granularity)
     frame: pd.DataFrame = fetch(engine, query).to_pandas()
     for name in dimensions:
         frame[name] = frame[name].astype(str)
@@ -350,24 +415,15 @@ def _intervals(history: pd.DataFrame, dimensions: Sequence[str], index: pd.Index
 def _found(
     engine: Engine,
     rule: AlertRule,
-    cohort: Cohort,
+    conditions: Cohort,
     period: Period,
     cause: Cause,
-    columns: list[npt.NDArray[np.str_]],
-    dimensions: tuple[str, ...],
+    columns: _Columns,
     reported: _Expectation,
 ) -> FoundCause:
-    """A cause in the metric's unit, with the cohort's conditions (and the player of a player version, …), its
-    views and its viewers."""
-    inside = _inside(cause, columns, dimensions)
-    implied = []
-    for child, parent in PARENTS.items():
-        named = {name for name, _ in (*cohort, *cause.conditions)}
-        if child in named and parent not in named and parent in dimensions:
-            values = np.unique(columns[dimensions.index(parent)][inside])
-            if values.size == 1:
-                implied.append((parent, str(values[0])))
-    conditions = as_cohort((*cohort, *cause.conditions, *implied))
+    """The cause of `conditions` in the metric's unit, its views and its viewers; its share and significance from
+    the search's `cause`."""
+    inside = columns.inside(conditions)
     value, expected = reported.values(inside)
     return FoundCause(
         conditions=conditions,

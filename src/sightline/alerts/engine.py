@@ -36,6 +36,7 @@ from sightline.alerts.lifecycle import (
     notice_key,
     plan_round,
     recipients_for,
+    related,
     severity,
     targets,
 )
@@ -178,7 +179,9 @@ class AlertEngine:
         self, rule: AlertRule, judged: Judged, plan: RoundPlan, states: list[AlertState]
     ) -> tuple[list[tuple[Target, Diagnosis]], dict[str, frozenset[Cohort]]]:
         """The alerts to open for the plan's candidates, each with its diagnosis, and the candidates that open alerts
-        take in (by alert id): the rule's anomaly diagnosed once, its causes pointing to the cohorts to alert on."""
+        take in (by alert id): the rule's anomaly diagnosed once, its causes pointing to the cohorts to alert on. A
+        target an open alert covers, or whose causes are related to one of its causes, is that alert's (the same
+        failing views, seen in another cohort later)."""
         if not plan.candidates:
             return [], {}
         whole = judged.position(())
@@ -191,18 +194,27 @@ class AlertEngine:
         folded: dict[str, frozenset[Cohort]] = {}
         for target in targets(plan.candidates, [c.conditions for c in overall.causes], anomalous, scores):
             owner = next((s for s in states if covers(s, target.cohort)), None)
-            if owner is not None:
+            if owner is None:
+                diagnosis = self._diagnosis(rule, judged, target, overall, window)
+                found = [c.conditions for c in diagnosis.causes]
+                owner = next((s for s in states if any(related(c, f) for c in s.causes for f in found)), None)
+            if owner is not None:  # its cohort, or a cause of the same views: one incident, one alert
                 folded[owner.id] = folded.get(owner.id, frozenset()) | target.covers | {target.cohort}
                 continue
-            if target.causes or not target.cohort:
-                causes = tuple(c for c in overall.causes if c.conditions in target.causes)
-                diagnosis = Diagnosis(causes, sum(c.share for c in causes), overall.leaves, overall.dimensions)
-            else:
-                position = judged.position(target.cohort)
-                own = None if position is None else float(judged.expected[position])
-                diagnosis = diagnose_window(self._store, rule, target.cohort, window, own)
             opened.append((target, diagnosis))
         return opened, folded
+
+    def _diagnosis(
+        self, rule: AlertRule, judged: Judged, target: Target, overall: Diagnosis, window: Period
+    ) -> Diagnosis:
+        """A target's diagnosis: the overall diagnosis' causes that point to it, else (none, on a cohort) its
+        cohort's anomaly diagnosed."""
+        if target.causes or not target.cohort:
+            causes = tuple(c for c in overall.causes if c.conditions in target.causes)
+            return Diagnosis(causes, sum(c.share for c in causes), overall.leaves, overall.dimensions)
+        position = judged.position(target.cohort)
+        own = None if position is None else float(judged.expected[position])
+        return diagnose_window(self._store, rule, target.cohort, window, own)
 
     def _open(self, rule: AlertRule, round_: Round, judged: Judged, target: Target, diagnosis: Diagnosis) -> _Change:
         n = judged.position(target.cohort)
