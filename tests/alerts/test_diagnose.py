@@ -4,13 +4,14 @@ an effect injected on known combinations, and the diagnosis compared with them."
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from itertools import product
 
 import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from sightline.alerts.diagnose import Diagnosis, diagnose
+from sightline.alerts.diagnose import Diagnosis, Named, broadened, diagnose
 from sightline.alerts.diagnose_leaves import (
     LeavesError,
     additive_leaves,
@@ -183,6 +184,12 @@ def test_baseline_rate_pools_windows_and_shrinks_thin_leaves() -> None:
     assert rate[0] == pytest.approx((4.0 + 20.0 * overall) / 220.0)
     assert rate[1] == pytest.approx((1.0 + 20.0 * overall) / 22.0)
     assert rate[2] == pytest.approx(overall)
+    # shrunk towards each leaf's own target instead: a leaf never seen has its target
+    towards = np.array([0.5, 0.1, 0.3])
+    rate = baseline_rate(failures, attempts, prior_views=20.0, towards=towards)
+    assert rate[0] == pytest.approx((4.0 + 20.0 * 0.5) / 220.0)
+    assert rate[1] == pytest.approx((1.0 + 20.0 * 0.1) / 22.0)
+    assert rate[2] == pytest.approx(0.3)
 
 
 @pytest.mark.parametrize(
@@ -274,3 +281,63 @@ def test_main_effects_keep_a_value_seen_little_near_the_pooled_rate() -> None:
     assert rates[0] == pytest.approx(0.01, rel=0.01)
     assert 0.008 < rates[1] < 0.01  # 0 failures of 20 views: barely below the pooled rate, not 0
     assert main_effect_rates(past, np.zeros(2), np.ones(2), past, prior=20.0).tolist() == [0.0, 0.0]
+
+
+def _pair_leaves(live_views: float, live_failures: float) -> tuple[Floats, Floats, Callable[[Named], Bools]]:
+    """Failures and their expected of the leaves cdn × streamtype × player (Shaka's versions 4.7 and 4.8): on
+    cdn=Akamai every vod view fails at 30 % (1 % expected); Akamai's live views are `live_views` with
+    `live_failures`; every other leaf has 200 views failing as expected."""
+    rows = [(c, s, v) for c in ("Akamai", "Fastly") for s in ("vod", "live") for v in ("4.7", "4.8")]
+    views = np.array([live_views / 2 if (c, s) == ("Akamai", "live") else 200.0 for c, s, _ in rows])
+    expected = 0.01 * views
+    observed = expected.copy()
+    for n, (c, s, _) in enumerate(rows):
+        if (c, s) == ("Akamai", "vod"):
+            observed[n] = 0.3 * views[n]
+        elif (c, s) == ("Akamai", "live"):
+            observed[n] = live_failures / 2
+    columns = {"cdn": np.array([r[0] for r in rows]), "streamtype": np.array([r[1] for r in rows])}
+    columns["playerversion"] = np.array([r[2] for r in rows])
+    columns["player"] = np.array(["Shaka Player"] * len(rows))
+
+    def inside(conditions: Named) -> Bools:
+        mask = np.ones(len(rows), dtype=bool)
+        for name, value in conditions:
+            mask &= columns[name] == value
+        return mask
+
+    return observed, expected, inside
+
+
+Floats = NDArray[np.float64]
+Bools = NDArray[np.bool_]
+REFUTED = 3.3
+AKAMAI_VOD: Named = (("cdn", "Akamai"), ("streamtype", "vod"))
+
+
+def test_a_condition_stays_when_the_views_it_leaves_out_did_not_rise() -> None:
+    observed, expected, inside = _pair_leaves(live_views=200.0, live_failures=2.0)
+    assert broadened(AKAMAI_VOD, inside, observed, expected, (1.0, 0.0), REFUTED) == AKAMAI_VOD
+
+
+def test_a_condition_goes_when_the_views_it_leaves_out_rose_too_or_are_too_few_to_tell() -> None:
+    for views, failures in ((200.0, 60.0), (4.0, 0.0)):
+        observed, expected, inside = _pair_leaves(live_views=views, live_failures=failures)
+        found = broadened(AKAMAI_VOD, inside, observed, expected, (1.0, 0.0), REFUTED)
+        assert found == (("cdn", "Akamai"),), (views, failures)
+
+
+def test_overdispersed_views_refute_less() -> None:
+    observed, expected, inside = _pair_leaves(live_views=40.0, live_failures=0.0)
+    assert broadened(AKAMAI_VOD, inside, observed, expected, (1.0, 0.0), REFUTED) == AKAMAI_VOD
+    found = broadened(AKAMAI_VOD, inside, observed, expected, (4.0, 0.0), REFUTED)
+    assert found == (("cdn", "Akamai"),)
+
+
+def test_one_condition_and_a_condition_that_leaves_out_nothing_stay() -> None:
+    observed, expected, inside = _pair_leaves(live_views=200.0, live_failures=60.0)
+    named: Named = (("cdn", "Akamai"),)
+    assert broadened(named, inside, observed, expected, (1.0, 0.0), REFUTED) == named
+    with_player: Named = (("cdn", "Akamai"), ("player", "Shaka Player"), ("streamtype", "vod"))
+    found = broadened(with_player, inside, observed, expected, (1.0, 0.0), REFUTED)
+    assert found == (("cdn", "Akamai"), ("player", "Shaka Player"))  # live views rose too; every view is Shaka's

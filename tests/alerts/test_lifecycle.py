@@ -11,6 +11,7 @@ from sightline.alerts.lifecycle import (
     higher,
     magnitude,
     notice_key,
+    owner,
     plan_round,
     recipients_for,
     severity,
@@ -54,6 +55,17 @@ def test_a_reported_cohort_related_to_an_open_alert_is_its_own() -> None:
     assert plan.candidates == ()
     caused = _alert(US, causes=(CDN_US,))
     assert plan_round([caused], continuing=set(), reported=[CDN_US]).candidates == ()
+
+
+def test_a_new_anomaly_whose_cause_an_open_alert_has_is_that_alert_s() -> None:
+    samsung: Cohort = (("brand", "Samsung"), ("player", "Shaka Player"))
+    versioned = _alert((("brand", "Samsung"), ("playerversion", "4.8.3")), causes=(samsung,))
+    other = _alert(TV)
+    akamai_shaka: Cohort = (("cdn", "Akamai"), ("player", "Shaka Player"))
+    assert owner([other, versioned], akamai_shaka) is None  # neither covers the cohort
+    assert owner([other, versioned], akamai_shaka, [(*samsung, ("streamtype", "vod"))]) is versioned
+    assert owner([other, versioned], akamai_shaka, [akamai_shaka]) is None  # another cause: another incident
+    assert owner([other, versioned], (*TV, ("country", "GB")), [samsung]) is other  # the cohort first
 
 
 def test_an_unrelated_anomaly_is_a_candidate_and_the_quiet_alert_counts_clean_intervals() -> None:

@@ -21,15 +21,19 @@ bound over what the ones before them left and explain at least `min_share` of th
 Alternatives: the same search from the next-best first combinations, in that order, then the first set
 with its strongest cause one level broader or narrower.
 Deterministic: ties go to fewer dimensions, then to the combination met first.
+`broadened` (the engine's last step, over wider leaves than the search's): a cause loses the conditions whose
+left-out views do not refute its rise, as a greedy search that met few of those views could not tell.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
+from numpy.typing import NDArray
 
 from sightline.alerts.diagnose_leaves import FloatArray, IntArray, Leaves
 from sightline.alerts.diagnose_score import (
@@ -47,6 +51,8 @@ from sightline.alerts.diagnose_score import (
 
 _SEARCH_STEPS = 20
 """The most combinations one greedy search takes before generalising."""
+Named = tuple[tuple[str, str], ...]
+"""A combination by name: (dimension, value) pairs."""
 MOST = 0.5
 """Causes that hold more than this share of an ancestor's expected amount are pieces of the ancestor."""
 
@@ -59,7 +65,7 @@ class Cause:
     Σ(observed − expected) of all leaves, or the causes' own when leaves moved the other way offset part of it
     (so shares are at most 1); `significance` its gain over those leaves (a χ²)."""
 
-    conditions: tuple[tuple[str, str], ...]
+    conditions: Named
     observed: float
     expected: float
     views: float
@@ -128,6 +134,42 @@ def diagnose(
     if sets:
         sets += [variant for variant in _variants(found, first, sets[0]) if variant not in sets]
     return tuple(_diagnosis(leaves, kept, score, causes, direction) for causes in sets[:candidates])
+
+
+def broadened(
+    conditions: Named,
+    inside: Callable[[Named], NDArray[np.bool_]],
+    observed: FloatArray,
+    expected: FloatArray,
+    noise: tuple[float, float],
+    refuted: float,
+) -> Named:
+    """A cause's `conditions` without those the views they leave out do not refute. `inside(conditions)` is the
+    mask of a combination's leaves, `observed` and `expected` their amounts, `noise` the (a, b) of their noise
+    variance a·e + b·e² (`fit_noise`). On the leaves the other conditions hold and one excludes, the cause's own
+    ratio k of observed to expected fits y·ln k − (k − 1)·e better than none (quasi-Poisson log-likelihood, over
+    the dispersion (a·Σe + b·Σe²) ÷ Σe); while some condition's views fit more than `refuted` worse than none, the
+    condition whose views fit best is dropped and k is taken again. One condition always stays, and so does one
+    that leaves out nothing expected (the player of a player version): nothing refutes or supports it."""
+    kept = tuple(conditions)
+    while len(kept) > 1:
+        mine = inside(kept)
+        ratio = max(float(observed[mine].sum()), 1e-300) / max(float(expected[mine].sum()), 1e-300)
+        drops: list[tuple[float, Named]] = []
+        for condition in kept:
+            others = tuple(c for c in kept if c != condition)
+            rest = inside(others) & ~mine
+            seen, level = float(observed[rest].sum()), float(expected[rest].sum())
+            if level <= 0:
+                continue
+            dispersion = (noise[0] * level + noise[1] * float(expected[rest] @ expected[rest])) / level
+            fit = (seen * math.log(ratio) - (ratio - 1.0) * level) / dispersion
+            if fit >= -refuted:
+                drops.append((fit, others))
+        if not drops:
+            break
+        kept = max(drops, key=lambda drop: drop[0])[1]
+    return kept
 
 
 def _variants(found: Elements, first: FloatArray, causes: tuple[Conditions, ...]) -> list[tuple[Conditions, ...]]:

@@ -79,11 +79,15 @@ def ratio_leaves(
 
 
 def baseline_rate(
-    history_numerator: ArrayLike, history_denominator: ArrayLike, prior_views: float = 20.0
+    history_numerator: ArrayLike,
+    history_denominator: ArrayLike,
+    prior_views: float = 20.0,
+    towards: ArrayLike | None = None,
 ) -> FloatArray:
     """The rate expected of each leaf from its past windows, (h, n) arrays (h windows, n leaves, zeros where a
-    leaf had no views): the leaf's pooled rate Σ numerator / Σ denominator, shrunk towards the pooled rate of
-    all leaves as if it had `prior_views` more views at that rate (a leaf seen little is not trusted alone)."""
+    leaf had no views): the leaf's pooled rate Σ numerator / Σ denominator, shrunk towards the rate `towards`
+    (n,) of it (by default the pooled rate of all leaves) as if it had `prior_views` more views at that rate (a
+    leaf seen little is not trusted alone)."""
     past = np.atleast_2d(np.asarray(history_numerator, dtype=np.float64))
     views = np.atleast_2d(np.asarray(history_denominator, dtype=np.float64))
     if past.shape != views.shape or past.ndim != 2:
@@ -92,7 +96,8 @@ def baseline_rate(
         raise LeavesError("history amounts must be finite and ≥ 0")
     total_views = float(views.sum())
     overall = float(past.sum()) / total_views if total_views > 0 else 0.0
-    rate: FloatArray = (past.sum(axis=0) + prior_views * overall) / (views.sum(axis=0) + prior_views)
+    target = np.full(past.shape[1], overall) if towards is None else np.asarray(towards, dtype=np.float64)
+    rate: FloatArray = (past.sum(axis=0) + prior_views * target) / (views.sum(axis=0) + prior_views)
     return rate
 
 

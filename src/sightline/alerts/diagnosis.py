@@ -1,22 +1,25 @@
 """The diagnosis of an anomaly, as the engine runs it: leaves from the store, `alerts.diagnose` over them, and each
 cause's affected viewers (IO at the edges, the model in `diagnose`).
 
-Leaves: the views of the anomalous window grouped by every dimension of `DIAGNOSIS_DIMENSIONS` (one query of the
-metric's parts through the query pipeline, like a round's), within the alert's cohort. What is expected of each
-leaf comes from the same leaves at the same time the day before (`REFERENCE_SPAN` either side, one query, by
-interval): for a ratio or a mean, each leaf's rate there, shrunk towards all leaves' (`baseline_rate`), times its
-volume in the window; for a count, its share of the amount there times the amount the detector expected. Each
-interval of that span, against the same expectation, is a reference window the diagnosis learns the noise from.
-A cause's affected views are the attempts of its leaves in the window; its affected viewers are counted by a query
-of `views` filtered by its conditions (and, for a failure metric, by the failed status): distinct viewers do not
-add up across leaves. Within an alert's cohort, no cause, causes that explain less than `MIN_EXPLAINED` of its
-excess, or causes that are its pieces (two or more holding most of its expected amount, as `diagnose` generalises)
-give way to the cohort itself: the cohort is the more succinct cause of the same excess.
+Leaves: the customer's views of the anomalous window grouped by every dimension of `DIAGNOSIS_DIMENSIONS` (one
+query of the metric's parts through the query pipeline, like a round's). What is expected of each leaf comes
+from the same leaves at the same time the day before (`REFERENCE_SPAN` either side, one query, by interval): for
+a ratio or a mean, each leaf's rate there shrunk towards the rate of its values' main effects (`baseline_rate`,
+`main_effect_rates`), scaled so that the alert's cohort meets the detector's expected value, times its volume in
+the window; for a count, its share of the amount there scaled the same way. Each interval of that span, against
+the same expectation, is a reference window the diagnosis learns the noise from. The search looks within the
+alert's cohort; no cause, causes that explain less than `MIN_EXPLAINED` of its excess, or causes that are its
+pieces (two or more holding most of its expected amount, as `diagnose` generalises) give way to the cohort
+itself: the cohort is the more succinct cause of the same excess. Each cause (or the cohort) is then `broadened`
+over all the customer's leaves: a condition whose left-out views do not refute the rise goes (an anomaly first
+seen in `brand=Samsung ∧ playerversion=4.8.3` is every Shaka Player's on Samsung when the other version's views
+failed as much). A cause's affected views are the attempts of its leaves in the window; its affected viewers are
+counted by a query of `views` filtered by its conditions (and, for a failure metric, by the failed status):
+distinct viewers do not add up across leaves.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,8 +29,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from sightline.alerts.detect import Direction, MetricKind
-from sightline.alerts.diagnose import MOST, Cause, diagnose
-from sightline.alerts.diagnose_leaves import Leaves, additive_leaves, main_effect_rates
+from sightline.alerts.diagnose import MOST, Cause, broadened, diagnose
+from sightline.alerts.diagnose_leaves import Leaves, additive_leaves, baseline_rate, main_effect_rates
 from sightline.alerts.diagnose_score import chi2_bound, fit_noise
 from sightline.alerts.metrics import CONFIRMED_BY, AlertMetric
 from sightline.alerts.rules import AlertRule, Cohort
@@ -70,8 +73,9 @@ RISE_BEYOND = 2.0
 as many points everywhere is the whole's cause, not that of the app version whose rate was lowest before."""
 REFUTED = chi2_bound(0.01) / 2
 """How much worse (log-likelihood) the views a condition leaves out must fit its cause's rise than none for the
-condition to stay in the cause: as sure as a cause itself must be (χ² of 1 %), so `streamtype=vod` joins
-`cdn=Akamai ∧ player=Shaka Player` only when the live views of that pair were seen not to fail as much."""
+condition to stay in the cause (`diagnose.broadened`): as sure as a cause itself must be (χ² of 1 %), so
+`streamtype=vod` joins `cdn=Akamai ∧ player=Shaka Player` only when the live views of that pair were seen not to
+fail as much."""
 PRIOR_VIEWS = 20.0
 """A leaf's expected rate is its rate the day before shrunk towards all leaves' as if it had this many more views
 there (in its denominator's unit: views, or their play time for a time-weighted mean)."""
@@ -193,8 +197,9 @@ class _Expectation:
     """A metric's amounts of each leaf in the window and in the intervals of the history, and what is expected of
     each in the window (and in each history interval, against the same rates), in the amounts' unit. A ratio's or
     a mean's leaf rate is its own rate in the history shrunk towards the rate of its values' main effects there
-    (`main_effect_rates`, over every leaf of the history), scaled so that the window's leaves together meet the
-    detector's expected value: a leaf of a cellular phone is expected to rebuffer as cellular phones do."""
+    (`main_effect_rates`, over every leaf of the history), scaled so that the leaves in `scope` (the alert's
+    cohort) together meet the detector's expected value: a leaf of a cellular phone is expected to rebuffer as
+    cellular phones do."""
 
     def __init__(
         self,
@@ -233,7 +238,7 @@ class _Expectation:
         level = float(target[scope] @ volume) / max(float(volume.sum()), 1e-12)
         if expected is not None and level > 0:
             target = target * (expected / level)
-        rate = (numerator + prior * target) / (denominator + prior)
+        rate = baseline_rate(numerator, denominator, prior, towards=target)
         self.expected = rate * self.observed.denominator
         self.expected_history = [rate * layer.denominator for layer in self.history]
 
@@ -270,31 +275,9 @@ class _Expectation:
         return direction * rises[0] > RISE_BEYOND * max(direction * rises[1], 0.0)
 
     def broadened(self, conditions: Cohort, columns: _Columns) -> Cohort:
-        """`conditions` without those the views they leave out do not refute: a condition is dropped while, on
-        the leaves the others hold and it excludes, the cause's own ratio of observed to expected is less than
-        `REFUTED` log-likelihood worse than none (quasi-Poisson, dispersed as the history's leaves are). The
-        condition whose drop fits best goes first; one condition always stays; a condition that leaves out
-        nothing expected (the player of a player version) stays, as there is nothing to refute it with."""
-        numerator, expected = self.observed.numerator, self.expected
-        noise = self.noise()
-        while len(conditions) > 1:
-            inside = columns.inside(conditions)
-            ratio = float(numerator[inside].sum()) / max(float(expected[inside].sum()), 1e-300)
-            drops: list[tuple[float, Cohort]] = []
-            for condition in conditions:
-                others = tuple(c for c in conditions if c != condition)
-                rest = columns.inside(others) & ~inside
-                e = expected[rest]
-                if e.sum() <= 0:
-                    continue
-                dispersion = (noise[0] * e.sum() + noise[1] * float(e @ e)) / float(e.sum())
-                gain = float(numerator[rest].sum()) * math.log(max(ratio, 1e-300)) - (ratio - 1.0) * float(e.sum())
-                if gain / dispersion >= -REFUTED:
-                    drops.append((gain / dispersion, others))
-            if not drops:
-                break
-            conditions = max(drops, key=lambda drop: drop[0])[1]
-        return conditions
+        """`conditions` without those the views they leave out do not refute (`diagnose.broadened`)."""
+        found = broadened(conditions, columns.inside, self.observed.numerator, self.expected, self.noise(), REFUTED)
+        return as_cohort(found)
 
     def noise(self) -> tuple[float, float]:
         """(a, b) of the leaves' noise variance a·e + b·e² (`fit_noise`), from the history's intervals (from the

@@ -29,14 +29,13 @@ from sightline.alerts.lifecycle import (
     AlertState,
     RoundPlan,
     Target,
-    covers,
     higher,
     magnitude,
     muted,
     notice_key,
+    owner,
     plan_round,
     recipients_for,
-    related,
     severity,
     targets,
 )
@@ -179,9 +178,8 @@ class AlertEngine:
         self, rule: AlertRule, judged: Judged, plan: RoundPlan, states: list[AlertState]
     ) -> tuple[list[tuple[Target, Diagnosis]], dict[str, frozenset[Cohort]]]:
         """The alerts to open for the plan's candidates, each with its diagnosis, and the candidates that open alerts
-        take in (by alert id): the rule's anomaly diagnosed once, its causes pointing to the cohorts to alert on. A
-        target an open alert covers, or whose causes are related to one of its causes, is that alert's (the same
-        failing views, seen in another cohort later)."""
+        take in (by alert id): the rule's anomaly diagnosed once, its causes pointing to the cohorts to alert on; a
+        target that has an `owner` among the open alerts goes to it."""
         if not plan.candidates:
             return [], {}
         whole = judged.position(())
@@ -193,13 +191,12 @@ class AlertEngine:
         opened: list[tuple[Target, Diagnosis]] = []
         folded: dict[str, frozenset[Cohort]] = {}
         for target in targets(plan.candidates, [c.conditions for c in overall.causes], anomalous, scores):
-            owner = next((s for s in states if covers(s, target.cohort)), None)
-            if owner is None:
+            mine = owner(states, target.cohort)
+            if mine is None:
                 diagnosis = self._diagnosis(rule, judged, target, overall, window)
-                found = [c.conditions for c in diagnosis.causes]
-                owner = next((s for s in states if any(related(c, f) for c in s.causes for f in found)), None)
-            if owner is not None:  # its cohort, or a cause of the same views: one incident, one alert
-                folded[owner.id] = folded.get(owner.id, frozenset()) | target.covers | {target.cohort}
+                mine = owner(states, target.cohort, [c.conditions for c in diagnosis.causes])
+            if mine is not None:
+                folded[mine.id] = folded.get(mine.id, frozenset()) | target.covers | {target.cohort}
                 continue
             opened.append((target, diagnosis))
         return opened, folded

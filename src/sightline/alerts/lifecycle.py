@@ -9,7 +9,8 @@ One alert per rule × cohort episode. At each round of a rule:
 - an alert that is not active counts a clean interval; after `RESOLVE_AFTER` clean intervals in a row it is
   resolved (it ended at its last anomalous interval);
 - a reported cohort that no open alert covers is a *candidate*: the engine diagnoses the rule's anomaly and opens
-  one alert per cohort its causes point to (`targets`), each taking in the candidates consistent with its causes.
+  one alert per cohort its causes point to (`targets`), each taking in the candidates consistent with its causes,
+  unless an open alert has a cause related to its own (`owner`: one incident, one alert).
 Severity, from the magnitude (how many times the expected value, either way), the duration and the affected
 viewers, each worth 0 to 2 points: critical from 5 points, major from 3, else warning. An alert's severity never
 falls during its episode; a rise is an escalation. Notices: on open, on escalation (unless the alert was
@@ -82,6 +83,15 @@ def covers(alert: AlertState, cohort: Cohort) -> bool:
         or cohort in alert.covers
         or any(related(c, cohort) for c in alert.causes)
     )
+
+
+def owner(alerts: Sequence[AlertState], cohort: Cohort, causes: Sequence[Cohort] = ()) -> AlertState | None:
+    """The open alert a new anomaly of `cohort` with `causes` belongs to: the first that covers the cohort, else
+    the first with a cause related to one of `causes` (the same failing views, seen later in another cohort)."""
+    mine = next((alert for alert in alerts if covers(alert, cohort)), None)
+    if mine is None:
+        mine = next((a for a in alerts if any(related(c, found) for c in a.causes for found in causes)), None)
+    return mine
 
 
 @dataclass(frozen=True, slots=True)
