@@ -340,7 +340,7 @@ def diagnose_window(
         conditions = modelled.broadened(columns.with_parents((*cohort, *cause.conditions)), columns)
         if conditions not in named:
             named[conditions] = _found(engine, rule, conditions, period, cause, columns, reported)
-    the_cohort = within and cohort in named
+    the_cohort = within and columns.with_parents(cohort) in named
     return Diagnosis(tuple(named.values()), 1.0 if within else share, leaves.size, free, the_cohort=the_cohort)
 
 
