@@ -93,9 +93,11 @@ def profiles(named: Conditions) -> frozenset[tuple[int, str]]:
 
 
 def same_views(one: Conditions, other: Conditions) -> bool:
-    """Whether two combinations hold the same views of the simulator's world (module docstring)."""
+    """Whether two combinations hold the same views of the simulator's world (module docstring); combinations
+    that hold no profile (a value the world does not know) are the same only as sets."""
     free = [frozenset(c for c in side if c[0] not in PROFILE_DIMENSIONS) for side in (one, other)]
-    return free[0] == free[1] and profiles(one) == profiles(other)
+    held = profiles(one)
+    return free[0] == free[1] and held == profiles(other) and (bool(held) or one == other)
 
 
 def names(alert: Alert, incident: TrueIncident) -> bool:

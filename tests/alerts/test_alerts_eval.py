@@ -160,6 +160,9 @@ def test_combinations_of_the_same_views_are_one_diagnosis() -> None:
     assert not same_views(tizen, frozenset({("brand", "Samsung"), ("streamtype", "vod")}))
     assert not same_views(tizen, frozenset({("platform", "Tizen")}))
     assert not same_views(frozenset({("device", "tv")}), frozenset({("device", "tv"), ("connectiontype", "wifi")}))
+    # values the world does not know hold no views: two of them are not the same diagnosis
+    assert not same_views(frozenset({("brand", "Foo")}), frozenset({("brand", "Bar")}))
+    assert same_views(frozenset({("brand", "Foo")}), frozenset({("brand", "Foo")}))
 
 
 def test_no_alert_scores_zero_without_dividing_by_zero() -> None:

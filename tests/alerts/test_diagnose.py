@@ -341,3 +341,14 @@ def test_one_condition_and_a_condition_that_leaves_out_nothing_stay() -> None:
     with_player: Named = (("cdn", "Akamai"), ("player", "Shaka Player"), ("streamtype", "vod"))
     found = broadened(with_player, inside, observed, expected, (1.0, 0.0), REFUTED)
     assert found == (("cdn", "Akamai"), ("player", "Shaka Player"))  # live views rose too; every view is Shaka's
+
+
+def test_a_fall_is_broadened_as_a_rise_is() -> None:
+    """Bitrate halved on Akamai's vod views: the live views that kept theirs refute the fall, or show it too."""
+    observed, expected, inside = _pair_leaves(live_views=200.0, live_failures=2.0)
+    expected = 1000.0 * expected  # kbit/s × views: large amounts, spread by their size too
+    fallen = np.where(observed > expected / 1000.0, 0.5 * expected, expected)  # Akamai vod at half its amount
+    noise = (1.0, 0.001)
+    assert broadened(AKAMAI_VOD, inside, fallen, expected, noise, REFUTED) == AKAMAI_VOD
+    everywhere = np.where(inside((("cdn", "Akamai"),)), 0.5 * expected, expected)
+    assert broadened(AKAMAI_VOD, inside, everywhere, expected, noise, REFUTED) == (("cdn", "Akamai"),)

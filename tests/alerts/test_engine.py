@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from sightline.alerts.alert_store import AlertStore, parse_alerts_request
+from sightline.alerts.diagnosis import diagnose_window, span
 from sightline.alerts.engine import AlertEngine
 from sightline.alerts.models import AlertRow, AlertRuleRow
 from sightline.alerts.notify import Notice
@@ -29,6 +30,7 @@ from sightline.auth.service import AuthService, open_auth
 from sightline.query.period import Period
 from sightline.settings import Settings
 from sightline.simulate import Incident, SimulationConfig, simulate
+from sightline.simulate.devices import DEVICES
 from sightline.store import Store, open_store
 
 CUSTOMER = 1001
@@ -164,6 +166,17 @@ def test_the_player_incident_is_diagnosed_to_the_player_and_its_version(world: W
     assert _top_cause(body) == incident.filters
     assert _epoch(row.started_at) + body["window"] <= _observable_by(world, incident, MIN_ATTEMPTS)
     assert row.status in ("open", "ongoing")
+
+
+def test_a_cohort_of_a_dimension_the_diagnosis_does_not_look_through_is_diagnosed(world: World) -> None:
+    incident = world.incidents["player_start_failure"]
+    rule = next(r for r in world.engine().rules.rules(CUSTOMER) if r.metric.name == "vsf")
+    drm = next(d.drm for d in DEVICES if d.player == incident.filters["player"])
+    cohort = (("drm", drm),)
+    diagnosis = diagnose_window(world.store, rule, cohort, span(_epoch(incident.start) + 1800, 1800), None)
+    assert diagnosis.causes, "no cause within the DRM's views"
+    top = set(diagnosis.causes[0].conditions)
+    assert set(incident.filters.items()) <= top <= {*incident.filters.items(), *cohort}
 
 
 def test_rounds_run_again_after_a_restart_repeat_no_alert_and_no_notice(world: World) -> None:

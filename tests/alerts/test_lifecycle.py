@@ -68,6 +68,21 @@ def test_a_new_anomaly_whose_cause_an_open_alert_has_is_that_alert_s() -> None:
     assert owner([other, versioned], (*TV, ("country", "GB")), [samsung]) is other  # the cohort first
 
 
+def test_a_quiet_alert_that_owns_a_new_anomaly_goes_on() -> None:
+    fr: Cohort = (("country", "FR"),)
+    quiet, resolving, going = _alert(CDN, clean=2), _alert(US, clean=5), _alert(TV)
+    plan = plan_round([quiet, resolving, going], continuing={TV}, reported=[TV, fr])
+    assert plan.quiet == (quiet,)
+    assert plan.resolved == (resolving,)
+    taken = plan.taking({quiet.id: frozenset({fr}), going.id: frozenset({US})})
+    assert [(a.id, mine) for a, mine in taken.active] == [
+        (going.id, frozenset({TV, US})),
+        (quiet.id, frozenset({fr})),
+    ]
+    assert taken.quiet == ()
+    assert taken.resolved == (resolving,)
+
+
 def test_an_unrelated_anomaly_is_a_candidate_and_the_quiet_alert_counts_clean_intervals() -> None:
     alert = _alert(CDN_US)
     plan = plan_round([alert], continuing={TV}, reported=[TV])

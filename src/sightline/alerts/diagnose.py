@@ -148,9 +148,10 @@ def broadened(
     mask of a combination's leaves, `observed` and `expected` their amounts, `noise` the (a, b) of their noise
     variance a·e + b·e² (`fit_noise`). On the leaves the other conditions hold and one excludes, the cause's own
     ratio k of observed to expected fits y·ln k − (k − 1)·e better than none (quasi-Poisson log-likelihood, over
-    the dispersion (a·Σe + b·Σe²) ÷ Σe); while some condition's views fit more than `refuted` worse than none, the
-    condition whose views fit best is dropped and k is taken again. One condition always stays, and so does one
-    that leaves out nothing expected (the player of a player version): nothing refutes or supports it."""
+    the dispersion (a·Σe + b·Σe²) ÷ Σe); while some condition's views do not refute k (they fit it no more than
+    `refuted` worse than none), the condition whose views fit best is dropped and k is taken again. One condition
+    always stays, and so does one that leaves out nothing expected (the player of a player version): nothing
+    refutes or supports it."""
     kept = tuple(conditions)
     while len(kept) > 1:
         mine = inside(kept)

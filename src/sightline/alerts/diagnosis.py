@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -74,11 +75,11 @@ as many points everywhere is the whole's cause, not that of the app version whos
 REFUTED = chi2_bound(0.01) / 2
 """How much worse (log-likelihood) the views a condition leaves out must fit its cause's rise than none for the
 condition to stay in the cause (`diagnose.broadened`): as sure as a cause itself must be (χ² of 1 %), so
-`streamtype=vod` joins `cdn=Akamai ∧ player=Shaka Player` only when the live views of that pair were seen not to
-fail as much."""
+`streamtype=vod` stays in `cdn=Akamai ∧ player=Shaka Player ∧ streamtype=vod` only when the live views of that pair
+were seen not to fail as much."""
 PRIOR_VIEWS = 20.0
-"""A leaf's expected rate is its rate the day before shrunk towards all leaves' as if it had this many more views
-there (in its denominator's unit: views, or their play time for a time-weighted mean)."""
+"""A leaf's expected rate is its rate the day before shrunk towards its values' main effects as if it had this
+many more views there (in its denominator's unit: views, or their play time for a time-weighted mean)."""
 FAILED_STATUS: dict[str, str] = {
     "vsf": "startfailed",
     "failurerate": "startfailed",
@@ -221,7 +222,10 @@ class _Expectation:
         if metric.kind is MetricKind.COUNT:
             share = (numerator + 1e-9) / (float(numerator.sum()) + 1e-9 * numerator.size)
             total = float(self.observed.numerator[scope].sum()) if expected is None else expected
-            self.expected = share * (total / float(share[scope].sum()))
+            outside = float(self.observed.numerator[~scope].sum())
+            self.expected = share * np.where(
+                scope, total / float(share[scope].sum()), outside / max(float(share[~scope].sum()), 1e-12)
+            )
             self.expected_history = [share * float(layer.numerator.sum()) for layer in self.history]
             return
         denominator = np.sum([layer.denominator for layer in known], axis=0)
@@ -276,9 +280,10 @@ class _Expectation:
 
     def broadened(self, conditions: Cohort, columns: _Columns) -> Cohort:
         """`conditions` without those the views they leave out do not refute (`diagnose.broadened`)."""
-        found = broadened(conditions, columns.inside, self.observed.numerator, self.expected, self.noise(), REFUTED)
+        found = broadened(conditions, columns.inside, self.observed.numerator, self.expected, self.noise, REFUTED)
         return as_cohort(found)
 
+    @cached_property
     def noise(self) -> tuple[float, float]:
         """(a, b) of the leaves' noise variance a·e + b·e² (`fit_noise`), from the history's intervals (from the
         window itself when there is none)."""
@@ -306,9 +311,9 @@ def diagnose_window(
     cohort; each cause it names (or the cohort) is then `broadened` over every leaf of the customer."""
     metric = rule.metric
     model = CONFIRMED_BY.get(metric.name, metric)
-    dimensions = DIAGNOSIS_DIMENSIONS
     fixed = {name for name, _ in cohort}
-    free = tuple(d for d in dimensions if d not in fixed)
+    dimensions = catalog_order({*DIAGNOSIS_DIMENSIONS, *fixed})
+    free = tuple(d for d in DIAGNOSIS_DIMENSIONS if d not in fixed)
     parts = sorted({*metric.parts, *model.parts, "attempts"})
     window = _frame(engine, rule, dimensions, parts, period)
     before = Period(period.start - DAY - REFERENCE_SPAN, period.start - DAY + REFERENCE_SPAN)
@@ -335,13 +340,17 @@ def diagnose_window(
     kept = [c for c in causes if modelled.rises_beyond_the_rest(columns.inside((*cohort, *c.conditions)), direction)]
     share = sum(c.share for c in kept)
     within = bool(cohort) and (not kept or share < MIN_EXPLAINED or pieces(kept, leaves))  # the cohort is the cause
-    named: dict[Cohort, FoundCause] = {}
+    shares: dict[Cohort, tuple[Cause, float]] = {}
     for cause in [Cause((), 0.0, 0.0, 0.0, leaves.size, 1.0, 0.0)] if within else kept:
         conditions = modelled.broadened(columns.with_parents((*cohort, *cause.conditions)), columns)
-        if conditions not in named:
-            named[conditions] = _found(engine, rule, conditions, period, cause, columns, reported)
-    the_cohort = within and columns.with_parents(cohort) in named
-    return Diagnosis(tuple(named.values()), 1.0 if within else share, leaves.size, free, the_cohort=the_cohort)
+        first, part = shares.get(conditions, (cause, 0.0))
+        shares[conditions] = (first, part + cause.share)
+    named = tuple(
+        _found(engine, rule, conditions, period, part, first.significance, columns, reported)
+        for conditions, (first, part) in shares.items()
+    )
+    the_cohort = bool(cohort) and list(shares) == [columns.with_parents(cohort)]
+    return Diagnosis(named, 1.0 if within else share, leaves.size, free, the_cohort=the_cohort)
 
 
 def pieces(causes: Sequence[Cause], leaves: Leaves) -> bool:
@@ -400,22 +409,23 @@ def _found(
     rule: AlertRule,
     conditions: Cohort,
     period: Period,
-    cause: Cause,
+    share: float,
+    significance: float,
     columns: _Columns,
     reported: _Expectation,
 ) -> FoundCause:
-    """The cause of `conditions` in the metric's unit, its views and its viewers; its share and significance from
-    the search's `cause`."""
+    """The cause of `conditions` in the metric's unit, its views and its viewers; its share of the excess and its
+    significance from the search."""
     inside = columns.inside(conditions)
     value, expected = reported.values(inside)
     return FoundCause(
         conditions=conditions,
-        share=cause.share,
+        share=share,
         observed=value,
         expected=expected,
         views=float(reported.observed.attempts[inside].sum()),
         viewers=affected_viewers(engine, rule.customer_id, rule.metric, conditions, period),
-        significance=cause.significance,
+        significance=significance,
     )
 
 

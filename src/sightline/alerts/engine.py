@@ -165,11 +165,10 @@ class AlertEngine:
         continuing = {judged.cohorts[n] for n in np.flatnonzero(judged.continuing)}
         plan = plan_round(states, continuing, reported)
         opened, folded = self._targets(rule, judged, plan, states)
+        plan = plan.taking(folded)
         changes = [self._open(rule, round_, judged, target, diagnosis) for target, diagnosis in opened]
         for state, mine in plan.active:
-            body = stored[state.id][1]
-            covered = mine | folded.get(state.id, frozenset())
-            changes.append(self._update(rule, round_, judged, state, body, covered))
+            changes.append(self._update(rule, round_, judged, state, stored[state.id][1], mine))
         for state in chain(plan.quiet, plan.resolved):
             changes.append(_clean(judged, state, stored[state.id][1], state in plan.resolved))
         return changes

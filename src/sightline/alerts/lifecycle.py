@@ -21,7 +21,7 @@ acknowledged) to the recipients its severity reaches (`recipients_for`), and on 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -103,6 +103,16 @@ class RoundPlan:
     quiet: tuple[AlertState, ...]
     resolved: tuple[AlertState, ...]
     candidates: tuple[Cohort, ...]
+
+    def taking(self, folded: Mapping[str, frozenset[Cohort]]) -> RoundPlan:
+        """The plan once open alerts took the cohorts of new anomalies they `owner` (`folded`, by alert id): a quiet
+        or resolving alert that took one is active (its incident goes on in another cohort)."""
+        waking = tuple(alert for alert in (*self.quiet, *self.resolved) if alert.id in folded)
+        active = [(alert, mine | folded.get(alert.id, frozenset())) for alert, mine in self.active]
+        active += [(alert, folded[alert.id]) for alert in waking]
+        quiet = tuple(alert for alert in self.quiet if alert not in waking)
+        resolved = tuple(alert for alert in self.resolved if alert not in waking)
+        return RoundPlan(tuple(active), quiet, resolved, self.candidates)
 
 
 def plan_round(

@@ -29,7 +29,6 @@ from sightline.catalog import DIMENSIONS
 from sightline.catalog.formula import Part
 from sightline.catalog.metrics import MetricSpec
 from sightline.query.compile import TIMESTAMP, MetricQuery, compile_metrics
-from sightline.query.filters import Node
 from sightline.query.period import Granularity, Period
 from sightline.query.pipeline import Engine, fetch_rows
 
@@ -59,14 +58,13 @@ def leaves_query(
     parts: Sequence[str],
     period: Period,
     granularity: Granularity,
-    where: Node | None = None,
 ) -> MetricQuery:
     """The query of `parts` of every leaf (combination of `dimensions`) at each bucket of `granularity`."""
     return MetricQuery(
         customer_id=customer_id,
         period=period,
         granularity=granularity,
-        filter=where,
+        filter=None,
         metrics=tuple(part_metric(p) for p in parts),
         dimensions=tuple(dimensions),
         series=True,
