@@ -285,12 +285,11 @@ def _diagnosis(
     total = direction * max(direction * net, direction * score.excess(explained))
     described: list[Cause] = []
     for cause, (mine, significance) in zip(causes, own, strict=True):
-        everywhere: BoolArray = np.ones(leaves.size, dtype=bool)
-        for j, code in cause:
-            everywhere &= leaves.codes[:, j] == code
+        named = tuple((leaves.dimensions[j], leaves.labels[j][code]) for j, code in cause)
+        everywhere = leaves.holding(named)
         described.append(
             Cause(
-                conditions=tuple((leaves.dimensions[j], leaves.labels[j][code]) for j, code in cause),
+                conditions=named,
                 observed=float(leaves.observed[everywhere].sum()),
                 expected=float(leaves.expected[everywhere].sum()),
                 views=float(leaves.views[everywhere].sum()),

@@ -47,6 +47,14 @@ class Leaves:
     def size(self) -> int:
         return int(self.observed.shape[0])
 
+    def holding(self, conditions: Sequence[tuple[str, str]]) -> NDArray[np.bool_]:
+        """The leaves of a combination of (dimension, value) pairs (none for a value no leaf has)."""
+        inside = np.ones(self.size, dtype=bool)
+        for name, value in conditions:
+            j = self.dimensions.index(name)
+            inside &= self.codes[:, j] == (self.labels[j].index(value) if value in self.labels[j] else -1)
+        return inside
+
 
 def additive_leaves(
     dimensions: Sequence[str],

@@ -358,11 +358,7 @@ def pieces(causes: Sequence[Cause], leaves: Leaves) -> bool:
     are pieces of an excess spread over the cohort, which names it more succinctly."""
     held = np.zeros(leaves.size, dtype=bool)
     for cause in causes:
-        inside = np.ones(leaves.size, dtype=bool)
-        for name, label in cause.conditions:
-            j = leaves.dimensions.index(name)
-            inside &= leaves.codes[:, j] == leaves.labels[j].index(label)
-        held |= inside
+        held |= leaves.holding(cause.conditions)
     return len(causes) >= 2 and float(leaves.expected[held].sum()) > MOST * float(leaves.expected.sum())
 
 
