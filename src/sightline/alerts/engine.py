@@ -72,9 +72,9 @@ DIAGNOSIS_MIN_S = 900
 tell which of them the excess belongs to (the views before an incident add no excess, only evidence of the rest)."""
 REDIAGNOSE_S = 3600
 """An alert younger than this is diagnosed again at each round it goes on, over its whole episode: the diagnosis
-sharpens as views accumulate (one query of leaves and one of the day before, per alert and round). A diagnosis
-that finds nothing narrower than the cohort keeps the causes before (the customer-wide diagnosis' `player=hls.js`
-for an alert on `playerversion=1.5.8 ∧ country=GB` says more than that cohort)."""
+sharpens as views accumulate (one query of the customer's leaves and one of the day before, per alert and
+round). A diagnosis that finds nothing narrower than the cohort keeps the causes before (the customer-wide
+diagnosis' `player=hls.js` for an alert on `playerversion=1.5.8 ∧ country=GB` says more than that cohort)."""
 log = logging.getLogger(__name__)
 
 
