@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from sightline.alerts.diagnose import Diagnosis, Named, broadened, diagnose
+from sightline.alerts.diagnose import Diagnosis, broadened, diagnose
 from sightline.alerts.diagnose_leaves import (
     LeavesError,
+    Named,
     additive_leaves,
     baseline_rate,
+    coded,
     main_effect_rates,
     ratio_leaves,
 )
@@ -190,6 +192,18 @@ def test_baseline_rate_pools_windows_and_shrinks_thin_leaves() -> None:
     assert rate[0] == pytest.approx((4.0 + 20.0 * 0.5) / 220.0)
     assert rate[1] == pytest.approx((1.0 + 20.0 * 0.1) / 22.0)
     assert rate[2] == pytest.approx(0.3)
+
+
+def test_coded_leaves_are_found_by_name() -> None:
+    leaves = coded(("cdn", "country"), [np.array(["b", "a", "b"]), np.array(["US", "US", "FR"])])
+    assert leaves.labels == (("a", "b"), ("FR", "US"))
+    assert leaves.holding((("cdn", "b"),)).tolist() == [True, False, True]
+    assert leaves.holding((("country", "US"), ("cdn", "b"))).tolist() == [True, False, False]
+    assert leaves.holding((("cdn", "z"),)).tolist() == [False, False, False]  # a value no leaf has
+    assert leaves.holding(()).all()
+    assert leaves.column("cdn").tolist() == ["b", "a", "b"]
+    with pytest.raises(LeavesError, match="'country' must have one value per leaf"):
+        coded(("cdn", "country"), [np.array(["a", "b"]), np.array(["US"])])
 
 
 @pytest.mark.parametrize(

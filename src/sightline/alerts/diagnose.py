@@ -35,7 +35,7 @@ from itertools import combinations
 import numpy as np
 from numpy.typing import NDArray
 
-from sightline.alerts.diagnose_leaves import FloatArray, IntArray, Leaves
+from sightline.alerts.diagnose_leaves import FloatArray, IntArray, Leaves, Named
 from sightline.alerts.diagnose_score import (
     BoolArray,
     Conditions,
@@ -51,8 +51,6 @@ from sightline.alerts.diagnose_score import (
 
 _SEARCH_STEPS = 20
 """The most combinations one greedy search takes before generalising."""
-Named = tuple[tuple[str, str], ...]
-"""A combination by name: (dimension, value) pairs."""
 MOST = 0.5
 """Causes that hold more than this share of an ancestor's expected amount are pieces of the ancestor."""
 

@@ -31,13 +31,38 @@ class LeavesError(ValueError):
     """Leaves that cannot be diagnosed: mismatched shapes, negative or non-finite amounts."""
 
 
+Named = tuple[tuple[str, str], ...]
+"""A combination by name: (dimension, value) pairs."""
+
+
 @dataclass(frozen=True, slots=True)
-class Leaves:
-    """One row per leaf (combination of dimension values); see the module docstring."""
+class Coded:
+    """The dimension values of leaves, as codes into each dimension's sorted labels."""
 
     dimensions: tuple[str, ...]
     labels: tuple[tuple[str, ...], ...]
     codes: IntArray
+
+    def holding(self, conditions: Sequence[tuple[str, str]]) -> NDArray[np.bool_]:
+        """The leaves of a combination of (dimension, value) pairs (every leaf for none; none for a value no
+        leaf has)."""
+        inside = np.ones(self.codes.shape[0], dtype=bool)
+        for name, value in conditions:
+            j = self.dimensions.index(name)
+            inside &= self.codes[:, j] == (self.labels[j].index(value) if value in self.labels[j] else -1)
+        return inside
+
+    def column(self, dimension: str) -> NDArray[np.str_]:
+        """The value of `dimension` of each leaf."""
+        j = self.dimensions.index(dimension)
+        values: NDArray[np.str_] = np.asarray(self.labels[j], dtype=str)[self.codes[:, j]]
+        return values
+
+
+@dataclass(frozen=True, slots=True)
+class Leaves(Coded):
+    """One row per leaf (combination of dimension values); see the module docstring."""
+
     observed: FloatArray
     expected: FloatArray
     views: FloatArray
@@ -47,13 +72,21 @@ class Leaves:
     def size(self) -> int:
         return int(self.observed.shape[0])
 
-    def holding(self, conditions: Sequence[tuple[str, str]]) -> NDArray[np.bool_]:
-        """The leaves of a combination of (dimension, value) pairs (none for a value no leaf has)."""
-        inside = np.ones(self.size, dtype=bool)
-        for name, value in conditions:
-            j = self.dimensions.index(name)
-            inside &= self.codes[:, j] == (self.labels[j].index(value) if value in self.labels[j] else -1)
-        return inside
+
+def coded(dimensions: Sequence[str], columns: Sequence[ArrayLike]) -> Coded:
+    """The leaves whose values of `dimensions` are `columns` (one array of n values per dimension)."""
+    if len(dimensions) != len(columns) or not dimensions or len(set(dimensions)) != len(dimensions):
+        raise LeavesError("dimensions must be distinct and name each column, at least one")
+    values = [np.asarray(column).astype(str) for column in columns]
+    for name, column in zip(dimensions, values, strict=True):
+        if column.shape != (values[0].size,):
+            raise LeavesError(f"column {name!r} must have one value per leaf")
+    labels: list[tuple[str, ...]] = []
+    codes = np.empty((values[0].size, len(values)), dtype=np.int64)
+    for j, column in enumerate(values):
+        names, codes[:, j] = np.unique(column, return_inverse=True)
+        labels.append(tuple(str(name) for name in names))
+    return Coded(tuple(dimensions), tuple(labels), codes)
 
 
 def additive_leaves(
@@ -159,16 +192,9 @@ def _leaves(
     counts: bool,
 ) -> Leaves:
     n = observed.shape[0]
-    if len(dimensions) != len(columns) or not dimensions or len(set(dimensions)) != len(dimensions):
-        raise LeavesError("dimensions must be distinct and name each column, at least one")
     if expected.shape[0] != n or views.shape[0] != n:
         raise LeavesError("every amount must have one value per leaf")
-    labels: list[tuple[str, ...]] = []
-    codes = np.empty((n, len(columns)), dtype=np.int64)
-    for j, column in enumerate(columns):
-        values = np.asarray(column).astype(str)
-        if values.shape != (n,):
-            raise LeavesError(f"column {dimensions[j]!r} must have one value per leaf")
-        names, codes[:, j] = np.unique(values, return_inverse=True)
-        labels.append(tuple(str(name) for name in names))
-    return Leaves(tuple(dimensions), tuple(labels), codes, observed, expected, views, counts)
+    values = coded(dimensions, columns)
+    if values.codes.shape[0] != n:
+        raise LeavesError("every column must have one value per leaf")
+    return Leaves(values.dimensions, values.labels, values.codes, observed, expected, views, counts)

@@ -31,7 +31,7 @@ import pandas as pd
 
 from sightline.alerts.detect import Direction, MetricKind
 from sightline.alerts.diagnose import MOST, Cause, broadened, diagnose
-from sightline.alerts.diagnose_leaves import Leaves, additive_leaves, baseline_rate, main_effect_rates
+from sightline.alerts.diagnose_leaves import Coded, Leaves, additive_leaves, baseline_rate, coded, main_effect_rates
 from sightline.alerts.diagnose_score import chi2_bound, fit_noise
 from sightline.alerts.metrics import CONFIRMED_BY, AlertMetric
 from sightline.alerts.rules import AlertRule, Cohort
@@ -167,31 +167,18 @@ class _Past:
     window: npt.NDArray[np.int64]
 
 
-@dataclass(frozen=True, slots=True)
-class _Columns:
-    """The values of each of `dimensions` of the leaves (one array per dimension, in their order)."""
-
-    dimensions: tuple[str, ...]
-    values: list[npt.NDArray[np.str_]]
-
-    def inside(self, conditions: Cohort) -> npt.NDArray[np.bool_]:
-        """The leaves of a combination of dimension values (every leaf for none)."""
-        inside = np.ones(self.values[0].shape[0], dtype=bool)
-        for name, value in conditions:
-            inside &= self.values[self.dimensions.index(name)] == value
-        return inside
-
-    def with_parents(self, conditions: Sequence[tuple[str, str]]) -> Cohort:
-        """`conditions` with the value of each `PARENTS` dimension its child's leaves all have (the player of a
-        player version)."""
-        named = {name for name, _ in conditions}
-        implied = []
-        for child, parent in PARENTS.items():
-            if child in named and parent not in named and parent in self.dimensions:
-                values = np.unique(self.values[self.dimensions.index(parent)][self.inside(as_cohort(conditions))])
-                if values.size == 1:
-                    implied.append((parent, str(values[0])))
-        return as_cohort((*conditions, *implied))
+def _with_parents(columns: Coded, conditions: Sequence[tuple[str, str]]) -> Cohort:
+    """`conditions` with the value of each `PARENTS` dimension its child's leaves all have (the player of a
+    player version)."""
+    named = {name for name, _ in conditions}
+    implied = []
+    for child, parent in PARENTS.items():
+        if child in named and parent not in named and parent in columns.dimensions:
+            j = columns.dimensions.index(parent)
+            values = np.unique(columns.codes[columns.holding(conditions), j])
+            if values.size == 1:
+                implied.append((parent, columns.labels[j][int(values[0])]))
+    return as_cohort((*conditions, *implied))
 
 
 class _Expectation:
@@ -278,9 +265,9 @@ class _Expectation:
             rises.append(excess / denominator if denominator > 0 else 0.0)
         return direction * rises[0] > RISE_BEYOND * max(direction * rises[1], 0.0)
 
-    def broadened(self, conditions: Cohort, columns: _Columns) -> Cohort:
+    def broadened(self, conditions: Cohort, columns: Coded) -> Cohort:
         """`conditions` without those the views they leave out do not refute (`diagnose.broadened`)."""
-        found = broadened(conditions, columns.inside, self.observed.numerator, self.expected, self.noise, REFUTED)
+        found = broadened(conditions, columns.holding, self.observed.numerator, self.expected, self.noise, REFUTED)
         return as_cohort(found)
 
     @cached_property
@@ -320,36 +307,36 @@ def diagnose_window(
     history = _frame(engine, rule, dimensions, parts, before)
     summed = window.drop(columns=[TIMESTAMP]).groupby(list(dimensions), observed=True).sum()
     index = summed.index if metric.kind is not MetricKind.COUNT else summed.index.union(_index(history, dimensions))
-    columns = _Columns(dimensions, [index.get_level_values(d).astype(str).to_numpy() for d in dimensions])
-    scope = columns.inside(cohort)
+    columns = coded(dimensions, [index.get_level_values(d).astype(str).to_numpy() for d in dimensions])
+    scope = columns.holding(cohort)
     if not scope.any():
         return Diagnosis((), 0.0, 0, free)
     by_interval = _intervals(history, dimensions, index)
     amount = None if expected is None or not np.isfinite(expected) else expected / metric.scale
     leaf_window = summed.reindex(index, fill_value=0.0)
-    past = _past(history, dimensions, columns.values)
+    past = _past(history, columns)
     windows = (rule.window_s, rule.interval_s)
     reported = _Expectation(metric, leaf_window, by_interval, past, *windows, amount, scope)
     modelled = (
         reported if model is metric else _Expectation(model, leaf_window, by_interval, past, *windows, None, scope)
     )
-    leaves, reference = modelled.leaves(free, [columns.values[dimensions.index(d)][scope] for d in free])
+    leaves, reference = modelled.leaves(free, [columns.column(d)[scope] for d in free])
     direction = 1 if metric.direction is not Direction.DOWN else -1
     found = diagnose(leaves, direction=direction, reference=reference)
     causes = found[0].causes if found else ()
-    kept = [c for c in causes if modelled.rises_beyond_the_rest(columns.inside((*cohort, *c.conditions)), direction)]
+    kept = [c for c in causes if modelled.rises_beyond_the_rest(columns.holding((*cohort, *c.conditions)), direction)]
     share = sum(c.share for c in kept)
     within = bool(cohort) and (not kept or share < MIN_EXPLAINED or pieces(kept, leaves))  # the cohort is the cause
     shares: dict[Cohort, tuple[Cause, float]] = {}
     for cause in [Cause((), 0.0, 0.0, 0.0, leaves.size, 1.0, 0.0)] if within else kept:
-        conditions = modelled.broadened(columns.with_parents((*cohort, *cause.conditions)), columns)
+        conditions = modelled.broadened(_with_parents(columns, (*cohort, *cause.conditions)), columns)
         first, part = shares.get(conditions, (cause, 0.0))
         shares[conditions] = (first, part + cause.share)
     named = tuple(
         _found(engine, rule, conditions, period, part, first.significance, columns, reported)
         for conditions, (first, part) in shares.items()
     )
-    the_cohort = bool(cohort) and list(shares) == [columns.with_parents(cohort)]
+    the_cohort = bool(cohort) and list(shares) == [_with_parents(columns, cohort)]
     return Diagnosis(named, 1.0 if within else share, leaves.size, free, the_cohort=the_cohort)
 
 
@@ -376,13 +363,13 @@ def _index(frame: pd.DataFrame, dimensions: Sequence[str]) -> pd.MultiIndex:
     return pd.MultiIndex.from_frame(frame[list(dimensions)].drop_duplicates())
 
 
-def _past(history: pd.DataFrame, dimensions: Sequence[str], columns: list[npt.NDArray[np.str_]]) -> _Past:
+def _past(history: pd.DataFrame, columns: Coded) -> _Past:
     """The history's leaves summed over its intervals, coded with the window's leaves (`columns`)."""
-    frame = history.drop(columns=[TIMESTAMP]).groupby(list(dimensions), observed=True).sum()
+    frame = history.drop(columns=[TIMESTAMP]).groupby(list(columns.dimensions), observed=True).sum()
     codes, window = [], []
-    for name, column in zip(dimensions, columns, strict=True):
+    for name in columns.dimensions:
         seen = frame.index.get_level_values(name).astype(str).to_numpy()
-        inverse = np.unique(np.concatenate((seen, column)), return_inverse=True)[1].reshape(-1)
+        inverse = np.unique(np.concatenate((seen, columns.column(name))), return_inverse=True)[1].reshape(-1)
         codes.append(inverse[: seen.size])
         window.append(inverse[seen.size :])
     return _Past(frame, np.column_stack(codes), np.column_stack(window))
@@ -407,12 +394,12 @@ def _found(
     period: Period,
     share: float,
     significance: float,
-    columns: _Columns,
+    columns: Coded,
     reported: _Expectation,
 ) -> FoundCause:
     """The cause of `conditions` in the metric's unit, its views and its viewers; its share of the excess and its
     significance from the search."""
-    inside = columns.inside(conditions)
+    inside = columns.holding(conditions)
     value, expected = reported.values(inside)
     return FoundCause(
         conditions=conditions,

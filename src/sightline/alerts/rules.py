@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from sightline.alerts.detect import Direction
+from sightline.alerts.diagnose_leaves import Named
 from sightline.alerts.metrics import ALERT_METRICS, AlertMetric
 from sightline.alerts.notify import Level, Recipient
 from sightline.catalog import DIMENSIONS
@@ -34,7 +35,7 @@ from sightline.query.pipeline import RequestError, unknown_value
 RuleType = Literal["ai", "manual"]
 Scope = Literal["all", "selected"]
 ThresholdCondition = Literal["fixed", "relative"]
-Cohort = tuple[tuple[str, str], ...]
+Cohort = Named
 """A cohort: (dimension, value) pairs in the order of the rule's dimensions; () is the whole."""
 
 INTERVALS: dict[int, Granularity] = {60: "minute", 300: "5minute", 600: "10minute", 3600: "hour"}
