@@ -14,8 +14,9 @@ and ANCHORS.md there; it is never copied into the repository). Every case is dia
 Scoring as ANCHORS.md: a case's elements are exact-matched after sorting their attr=value pairs, TP/FP/FN
 summed over cases, F1 = 2TP / (2TP + FP + FN) of the top-ranked set; exact-set accuracy@k: the true set is
 among the first k candidate sets. `--write` runs the defaults and the ablations (min_share 0; RS noise
-from the anomalous minute alone) and writes the results into docs/alerts.md (section "Root-cause
-localisation", between its bench markers).
+from the anomalous minute alone; each cause then `broadened`, the engine's last step, over the case's
+leaves) and writes the results into docs/alerts.md (section "Root-cause localisation", between its bench
+markers).
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ import numpy as np
 import pandas as pd
 
 from benchlib import git_revision, machine
-from sightline.alerts.diagnose import diagnose
-from sightline.alerts.diagnose_leaves import Leaves, additive_leaves, baseline_rate, ratio_leaves
+from sightline.alerts.diagnose import broadened, diagnose, leaves_noise
+from sightline.alerts.diagnose_leaves import Leaves, Named, additive_leaves, baseline_rate, ratio_leaves
+from sightline.alerts.diagnosis import REFUTED
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "benchmarks" / "alerts"
@@ -145,15 +147,26 @@ def rs_cases(data: Path, history: int, reference: bool) -> Iterator[Case]:
         yield Case(name, f"{len(dims)} dimensions", leaves, truth, 1, tuple(windows))
 
 
-def run(cases: Iterator[Case], min_share: float) -> list[Outcome]:
+def run(cases: Iterator[Case], min_share: float, broaden: bool = False) -> list[Outcome]:
+    """Each case diagnosed; with `broaden`, each cause of each set then `broadened` as the engine does (over the
+    same leaves, at the engine's bound `REFUTED`)."""
     outcomes = []
     for case in cases:
         started = time.perf_counter()
         ranked = diagnose(case.leaves, direction=case.direction, reference=case.reference, min_share=min_share)
         seconds = time.perf_counter() - started
-        sets = tuple(frozenset(element(list(c.conditions)) for c in d.causes) for d in ranked)
+        noise = leaves_noise(case.leaves, case.reference) if broaden else None
+        sets = tuple(frozenset(element(list(_named(c.conditions, case, noise))) for c in d.causes) for d in ranked)
         outcomes.append(Outcome(case, sets, seconds))
     return outcomes
+
+
+def _named(conditions: Named, case: Case, noise: tuple[float, float] | None) -> Named:
+    """`conditions` `broadened` over the case's leaves with their `noise`; as they are without it."""
+    if noise is None:
+        return conditions
+    leaves = case.leaves
+    return broadened(conditions, leaves.holding, leaves.observed, leaves.expected, noise, REFUTED)
 
 
 def scores(outcomes: list[Outcome]) -> tuple[float, float, float]:
@@ -274,12 +287,16 @@ def main() -> None:
         results["B0"] = run(b0_cases(args.data), args.min_share)
         if args.write:
             ablations["B0, min_share 0"] = run(b0_cases(args.data), 0.0)
+            ablations["B0, each cause broadened"] = run(b0_cases(args.data), args.min_share, broaden=True)
     if args.only in (None, "rs"):
         results["RS"] = run(rs_cases(args.data, args.history, not args.no_reference), args.min_share)
         if args.write:
             ablations["RS, min_share 0"] = run(rs_cases(args.data, args.history, True), 0.0)
             ablations["RS, noise from the minute itself"] = run(
                 rs_cases(args.data, args.history, False), args.min_share
+            )
+            ablations["RS, each cause broadened"] = run(
+                rs_cases(args.data, args.history, True), args.min_share, broaden=True
             )
     body = report(results, ablations) + ("\n" + scale() if args.write else "")
     print(body)

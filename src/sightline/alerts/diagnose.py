@@ -109,9 +109,7 @@ def diagnose(
     kept: BoolArray = (leaves.observed > 0) | (leaves.expected > 0)
     if not kept.any():
         return ()
-    noisy = reference or (leaves,)
-    residual = np.concatenate([past.observed - past.expected for past in noisy])
-    score = scorer(leaves, kept, fit_noise(residual, np.concatenate([p.expected for p in noisy]), leaves.counts))
+    score = scorer(leaves, kept, leaves_noise(leaves, reference))
     found = elements(score.codes, max_dimensions)
     everything: BoolArray = np.ones(score.size, dtype=bool)
     threshold = chi2_bound(false_alarm / found.count)
@@ -132,6 +130,14 @@ def diagnose(
     if sets:
         sets += [variant for variant in _variants(found, first, sets[0]) if variant not in sets]
     return tuple(_diagnosis(leaves, kept, score, causes, direction) for causes in sets[:candidates])
+
+
+def leaves_noise(leaves: Leaves, reference: Sequence[Leaves] = ()) -> tuple[float, float]:
+    """(a, b) of the noise variance a·e + b·e² of `leaves` (`fit_noise`), learnt from the `reference` windows,
+    or from the leaves themselves without any."""
+    noisy = reference or (leaves,)
+    residual = np.concatenate([past.observed - past.expected for past in noisy])
+    return fit_noise(residual, np.concatenate([past.expected for past in noisy]), leaves.counts)
 
 
 def broadened(
