@@ -9,8 +9,8 @@ from itertools import product
 import numpy as np
 
 from sightline.alerts.diagnose import Cause
-from sightline.alerts.diagnose_leaves import Leaves, additive_leaves
-from sightline.alerts.diagnosis import pieces
+from sightline.alerts.diagnose_leaves import Leaves, additive_leaves, coded
+from sightline.alerts.diagnosis import Diagnosis, pieces
 
 ISPS = ("Comcast", "Charter Spectrum", "T-Mobile", "AT&T")
 CONNECTIONS = ("wifi", "cellular")
@@ -45,3 +45,29 @@ def test_one_cause_is_no_pieces_however_much_it_holds() -> None:
 def test_overlapping_causes_count_their_leaves_once() -> None:
     found = [cause(("isp", "T-Mobile")), cause(("connectiontype", "wifi"), ("isp", "T-Mobile"))]
     assert not pieces(found, cohort_leaves())  # T-Mobile holds 40 of 100, counted once
+
+
+def test_combinations_of_nested_views_are_nested_whatever_their_names() -> None:
+    leaves = coded(
+        ("brand", "platform", "player", "cdn"),
+        [
+            np.array(["Samsung", "Samsung", "Samsung", "LG", "Apple"]),
+            np.array(["Tizen", "Tizen", "Tizen", "webOS", "tvOS"]),
+            np.array(["Shaka Player", "Shaka Player", "Shaka Player", "Shaka Player", "AVPlayer"]),
+            np.array(["Akamai", "Fastly", "Akamai", "Akamai", "Akamai"]),
+        ],
+    )
+    found = Diagnosis((), 0.0, leaves.codes.shape[0], leaves.dimensions, coded=leaves)
+    samsung = (("brand", "Samsung"), ("player", "Shaka Player"))
+    tizen = (("platform", "Tizen"),)
+    assert found.nested(samsung, tizen)  # the same views
+    assert found.nested(tizen, samsung)
+    assert found.nested(tizen, (("platform", "Tizen"), ("cdn", "Akamai")))  # some of them
+    assert not found.nested(tizen, (("cdn", "Akamai"),))  # views of each outside the other
+    assert found.nested(tizen, (("player", "Shaka Player"),))  # Tizen's views are among Shaka Players'
+    # no leaf of a combination, or a dimension not looked through: by name
+    assert not found.nested(tizen, (("brand", "Roku"),))
+    assert found.nested(tizen, (("platform", "Tizen"), ("brand", "Roku")))
+    assert found.nested((("drm", "widevine"),), (("drm", "widevine"), ("cdn", "Akamai")))
+    assert not found.nested((("drm", "widevine"),), tizen)
+    assert Diagnosis((), 0.0, 0, ()).nested(tizen, (("platform", "Tizen"), ("cdn", "Akamai")))

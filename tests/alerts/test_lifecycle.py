@@ -14,6 +14,7 @@ from sightline.alerts.lifecycle import (
     owner,
     plan_round,
     recipients_for,
+    related,
     severity,
     targets,
 )
@@ -66,6 +67,13 @@ def test_a_new_anomaly_whose_cause_an_open_alert_has_is_that_alert_s() -> None:
     assert owner([other, versioned], akamai_shaka, [(*samsung, ("streamtype", "vod"))]) is versioned
     assert owner([other, versioned], akamai_shaka, [akamai_shaka]) is None  # another cause: another incident
     assert owner([other, versioned], (*TV, ("country", "GB")), [samsung]) is other  # the cohort first
+    tizen: Cohort = (("platform", "Tizen"),)  # Samsung's TVs: by name, no relation of `samsung`
+
+    def same_views(one: Cohort, another: Cohort) -> bool:
+        return {one, another} <= {samsung, tizen} or related(one, another)
+
+    assert owner([other, versioned], akamai_shaka, [tizen]) is None
+    assert owner([other, versioned], akamai_shaka, [tizen], same_views) is versioned
 
 
 def test_a_quiet_alert_that_owns_a_new_anomaly_goes_on() -> None:

@@ -33,6 +33,7 @@ from sightline.alerts.detect import Direction, MetricKind
 from sightline.alerts.diagnose import MOST, Cause, broadened, diagnose
 from sightline.alerts.diagnose_leaves import Coded, Leaves, additive_leaves, baseline_rate, coded, main_effect_rates
 from sightline.alerts.diagnose_score import chi2_bound, fit_noise
+from sightline.alerts.lifecycle import related
 from sightline.alerts.metrics import CONFIRMED_BY, AlertMetric
 from sightline.alerts.rules import AlertRule, Cohort
 from sightline.alerts.series import as_cohort, catalog_order, fetch, instant, leaves_query
@@ -118,6 +119,19 @@ class Diagnosis:
     leaves: int
     dimensions: tuple[str, ...]
     the_cohort: bool = False
+    coded: Coded | None = None
+    """The customer's leaves looked through, by their dimension values (None when there were none)."""
+
+    def nested(self, one: Cohort, other: Cohort) -> bool:
+        """Whether the views of one combination hold the other's among the leaves looked through: `platform=Tizen`
+        and `brand=Samsung ∧ player=Shaka Player` are one when Samsung's Shaka Players are its TVs. By their
+        conditions (`related`) when either names a dimension not looked through, or holds no leaf there."""
+        coded = self.coded
+        if coded is not None and all(name in coded.dimensions for name, _ in (*one, *other)):
+            mine, theirs = coded.holding(one), coded.holding(other)
+            if mine.any() and theirs.any():
+                return bool((mine <= theirs).all() or (theirs <= mine).all())
+        return related(one, other)
 
 
 def cohort_filter(conditions: Cohort, status: str | None = None) -> Node | None:
@@ -337,7 +351,7 @@ def diagnose_window(
         for conditions, (first, part) in shares.items()
     )
     the_cohort = bool(cohort) and list(shares) == [_with_parents(columns, cohort)]
-    return Diagnosis(named, 1.0 if within else share, leaves.size, free, the_cohort=the_cohort)
+    return Diagnosis(named, 1.0 if within else share, leaves.size, free, the_cohort, columns)
 
 
 def pieces(causes: Sequence[Cause], leaves: Leaves) -> bool:

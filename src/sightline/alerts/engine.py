@@ -193,7 +193,7 @@ class AlertEngine:
             mine = owner(states, target.cohort)
             if mine is None:
                 diagnosis = self._diagnosis(rule, judged, target, overall, window)
-                mine = owner(states, target.cohort, [c.conditions for c in diagnosis.causes])
+                mine = owner(states, target.cohort, [c.conditions for c in diagnosis.causes], diagnosis.nested)
             if mine is not None:
                 folded[mine.id] = folded.get(mine.id, frozenset()) | target.covers | {target.cohort}
                 continue
@@ -207,7 +207,8 @@ class AlertEngine:
         cohort's anomaly diagnosed."""
         if target.causes or not target.cohort:
             causes = tuple(c for c in overall.causes if c.conditions in target.causes)
-            return Diagnosis(causes, sum(c.share for c in causes), overall.leaves, overall.dimensions)
+            share = sum(c.share for c in causes)
+            return Diagnosis(causes, share, overall.leaves, overall.dimensions, coded=overall.coded)
         position = judged.position(target.cohort)
         own = None if position is None else float(judged.expected[position])
         return diagnose_window(self._store, rule, target.cohort, window, own)

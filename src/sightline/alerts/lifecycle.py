@@ -10,7 +10,8 @@ One alert per rule × cohort episode. At each round of a rule:
   resolved (it ended at its last anomalous interval);
 - a reported cohort that no open alert covers is a *candidate*: the engine diagnoses the rule's anomaly and opens
   one alert per cohort its causes point to (`targets`), each taking in the candidates consistent with its causes,
-  unless an open alert has a cause related to its own (`owner`: one incident, one alert).
+  unless an open alert has a cause nested with its own (`owner`: one incident, one alert; nested by views, as the
+  engine's diagnosis tells, or by conditions).
 Severity, from the magnitude (how many times the expected value, either way), the duration and the affected
 viewers, each worth 0 to 2 points: critical from 5 points, major from 3, else warning. An alert's severity never
 falls during its episode; a rise is an escalation. Notices: on open, on escalation (unless the alert was
@@ -21,7 +22,7 @@ acknowledged) to the recipients its severity reaches (`recipients_for`), and on 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -85,12 +86,18 @@ def covers(alert: AlertState, cohort: Cohort) -> bool:
     )
 
 
-def owner(alerts: Sequence[AlertState], cohort: Cohort, causes: Sequence[Cohort] = ()) -> AlertState | None:
+def owner(
+    alerts: Sequence[AlertState],
+    cohort: Cohort,
+    causes: Sequence[Cohort] = (),
+    nested: Callable[[Cohort, Cohort], bool] = related,
+) -> AlertState | None:
     """The open alert a new anomaly of `cohort` with `causes` belongs to: the first that covers the cohort, else
-    the first with a cause related to one of `causes` (the same failing views, seen later in another cohort)."""
+    the first with a cause `nested` with one of `causes` (one's views hold the other's: the same failing views,
+    seen later in another cohort)."""
     mine = next((alert for alert in alerts if covers(alert, cohort)), None)
     if mine is None:
-        mine = next((a for a in alerts if any(related(c, found) for c in a.causes for found in causes)), None)
+        mine = next((a for a in alerts if any(nested(c, found) for c in a.causes for found in causes)), None)
     return mine
 
 
