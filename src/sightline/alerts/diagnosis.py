@@ -21,7 +21,7 @@ distinct viewers do not add up across leaves.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 
@@ -119,7 +119,7 @@ class Diagnosis:
     leaves: int
     dimensions: tuple[str, ...]
     the_cohort: bool = False
-    coded: Coded | None = None
+    coded: Coded | None = field(default=None, compare=False, repr=False)
     """The customer's leaves looked through, by their dimension values (None when there were none)."""
 
     def nested(self, one: Cohort, other: Cohort) -> bool:
