@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import sessionmaker
 
 from sightline.alerts.models import AlertRow
+from sightline.alerts.records import answer
 from sightline.auth.kinds import KeyKind, Role
 from sightline.settings import Settings
 from tests.auth.fixtures import ManualClock, auth_app
@@ -163,6 +164,19 @@ def test_acknowledge_and_mute(app: FastAPI, client: TestClient) -> None:
     bad = client.post(f"{base}/mute", headers=admin, json={"seconds": 10**9})
     assert bad.status_code == 400
     assert bad.json()["error"]["parameter"] == "seconds"
+
+
+def test_a_mute_is_shown_while_it_lasts() -> None:
+    row = _row(A, 9, status="open", severity="major", metric="vsf", hours=0)
+    row.muted_until, row.muted_by = T0 + timedelta(minutes=10), "admin"
+    assert json.loads(answer(row, T0))["muted"] == {"until": int(row.muted_until.timestamp()), "by": "admin"}
+    assert json.loads(answer(row, T0 + timedelta(minutes=10)))["muted"] is None
+
+
+def test_an_unknown_value_is_named_in_the_message(app: FastAPI, client: TestClient) -> None:
+    for params, message in (({"status": "closed"}, "unknown status 'closed'"), ({"metric": "vsff"}, "unknown metric")):
+        got = client.get(f"/mm-apis/getAIAlerts/{A}", params={"period": PERIOD, **params}, headers=_token(app, "admin"))
+        assert got.json()["error"]["message"].startswith(message), got.text
 
 
 def test_another_customers_alert_is_not_found(app: FastAPI, client: TestClient) -> None:

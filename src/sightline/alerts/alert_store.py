@@ -147,7 +147,8 @@ class AlertStore:
             rows = session.scalars(
                 select(AlertRow).where(*conditions).order_by(ordered, tie).limit(request.limit).offset(request.offset)
             ).all()
-            return [answer(row) for row in rows], int(total)
+            now = self._clock()
+            return [answer(row, now) for row in rows], int(total)
 
     def acknowledge(self, customer_id: int, alert_id: str, by: str) -> bytes:
         """Acknowledge the alert (its escalations then notify nobody); the alert as answered."""
@@ -155,7 +156,7 @@ class AlertStore:
             row = self._row(session, customer_id, alert_id)
             if row.acknowledged_at is None:
                 row.acknowledged_at, row.acknowledged_by = self._clock(), by[:254]
-            return answer(row)
+            return answer(row, self._clock())
 
     def mute(self, customer_id: int, alert_id: str, seconds: int, by: str) -> bytes:
         """Mute the alert's notifications for `seconds` (0 lifts a mute); the alert as answered."""
@@ -165,7 +166,7 @@ class AlertStore:
             row = self._row(session, customer_id, alert_id)
             until: datetime | None = self._clock() + timedelta(seconds=seconds) if seconds else None
             row.muted_until, row.muted_by = until, (by[:254] if seconds else None)
-            return answer(row)
+            return answer(row, self._clock())
 
     @staticmethod
     def _row(session: Session, customer_id: int, alert_id: str) -> AlertRow:

@@ -344,7 +344,7 @@ class AlertEngine:
             transition=change.transition,
             severity=state.severity,
             title=title(rule, state.cohort, change.body),
-            alert=json.loads(answer(row)),
+            alert=json.loads(answer(row, instant(now))),
             recipients=recipients,
         )
 

@@ -147,8 +147,9 @@ def _epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-def answer(row: AlertRow) -> bytes:
-    """The alert as getAIAlerts answers it: its state's fields, then its body's."""
+def answer(row: AlertRow, now: datetime) -> bytes:
+    """The alert as getAIAlerts answers it at `now`: its state's fields (a mute while it lasts), then its body's."""
+    muted = row.muted_until is not None and _epoch(row.muted_until) > _epoch(now)
     state = {
         "id": row.id,
         "status": row.status,
@@ -159,6 +160,6 @@ def answer(row: AlertRow) -> bytes:
         "acknowledged": None
         if row.acknowledged_at is None
         else {"at": _epoch(row.acknowledged_at), "by": row.acknowledged_by},
-        "muted": None if row.muted_until is None else {"until": _epoch(row.muted_until), "by": row.muted_by},
+        "muted": {"until": _epoch(row.muted_until), "by": row.muted_by} if muted and row.muted_until else None,
     }
     return encode_json(state)[:-1] + b"," + row.body.encode()[1:]

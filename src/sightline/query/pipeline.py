@@ -98,9 +98,8 @@ def unknown_value(parameter: str, name: str, allowed: Iterable[str]) -> RequestE
     choices = sorted(allowed)
     close = difflib.get_close_matches(name, choices, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return RequestError(
-        parameter, f"unknown {parameter[:-1] if parameter.endswith('s') else parameter} {quote(name)}{hint}", choices
-    )
+    noun = parameter[:-1] if parameter.endswith("s") and not parameter.endswith("us") else parameter  # metrics, status
+    return RequestError(parameter, f"unknown {noun} {quote(name)}{hint}", choices)
 
 
 def parse_window(period_text: str, granularity_text: str) -> tuple[Period, Granularity]:
