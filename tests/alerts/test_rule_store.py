@@ -3,12 +3,14 @@ existed at migration 0003 and of later ones, given once."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.orm import sessionmaker
 
-from sightline.alerts.models import AlertCustomerRow, AlertRuleRow
-from sightline.alerts.rules import default_rules
+from sightline.alerts.models import AlertCustomerRow, AlertRow, AlertRuleRow
+from sightline.alerts.rules import RuleInput, default_rules
 from sightline.alerts.store import RuleStore
 from sightline.auth.db import MIGRATIONS, migrate, open_engine
 from sightline.auth.service import AuthService
@@ -52,3 +54,49 @@ def test_a_customer_gets_the_defaults_once(auth: AuthService, clock: ManualClock
     for rule in first:
         rules.delete(1002, rule.id)
     assert rules.rules(1002) == []
+
+
+def _open_alert(auth: AuthService, rule_id: str, n: int) -> None:
+    started = datetime(2025, 1, 1, 12, tzinfo=UTC)
+    with sessionmaker(auth.engine).begin() as session:
+        session.add(
+            AlertRow(
+                id=f"alert-{n}",
+                customer_id=1002,
+                rule_id=rule_id,
+                cohort=f'{{"cdn": "cdn{n}"}}',
+                metric="vsf",
+                status="ongoing",
+                severity="major",
+                started_at=started,
+                last_seen_at=started + timedelta(minutes=20),
+                ended_at=None,
+                clean_intervals=2,
+                escalations=0,
+                body="{}",
+            )
+        )
+
+
+def _alert(auth: AuthService, n: int) -> tuple[str, int | None]:
+    with sessionmaker(auth.engine)() as session:
+        row = session.get(AlertRow, f"alert-{n}")
+        assert row is not None
+        ended = None if row.ended_at is None else int((row.ended_at - row.last_seen_at).total_seconds())
+        return row.status, ended
+
+
+def test_a_disabled_or_deleted_rule_s_alerts_end_at_their_last_anomalous_interval(
+    auth: AuthService, clock: ManualClock
+) -> None:
+    auth.accounts.add_customer(1002, "Beta", 6831)
+    rules = _store(auth, clock)
+    given = RuleInput(name="failures", metric="vsf")
+    kept, disabled = rules.add(1002, given), rules.add(1002, given)
+    for n, rule in enumerate((kept, disabled, kept)):
+        _open_alert(auth, rule.id, n)
+    rules.replace(1002, kept.id, given.model_copy(update={"name": "start failures"}))
+    rules.replace(1002, disabled.id, given.model_copy(update={"enabled": False}))
+    assert [_alert(auth, n) for n in range(3)] == [("ongoing", None), ("resolved", 0), ("ongoing", None)]
+    rules.delete(1002, kept.id)
+    assert [_alert(auth, n) for n in (0, 2)] == [("resolved", 0), ("resolved", 0)]

@@ -110,6 +110,13 @@ def test_a_rule_is_added_read_replaced_and_deleted(client: TestClient, admin: di
     stored = services(client.app).alert_rules.rule(A, rule["id"])
     assert stored.recipients[0].secret == "hmac-key-1"
 
+    read_back = client.put(path, headers=admin, json={k: v for k, v in rule.items() if k != "id"})  # as read
+    assert read_back.status_code == 200, read_back.text
+    assert services(client.app).alert_rules.rule(A, rule["id"]).recipients[0].secret == "hmac-key-1"
+    without = client.put(path, headers=admin, json={**RULE, "recipients": [{**unchanged_hook, "hassecret": False}]})
+    assert "hassecret" not in without.json()["recipients"][0]
+    assert services(client.app).alert_rules.rule(A, rule["id"]).recipients[0].secret is None
+
     assert client.delete(path, headers=admin).status_code == 204
     assert client.get(path, headers=admin).status_code == 404
     assert client.delete(path, headers=admin).status_code == 404
@@ -127,6 +134,11 @@ def test_a_rule_is_added_read_replaced_and_deleted(client: TestClient, admin: di
         ({"sensitivity": "high"}, "sensitivity"),
         ({"minattempts": -5}, "minattempts"),
         ({"surprise": 1}, "surprise"),
+        ({"name": "evil\r\nBcc: attacker@evil.example"}, "name"),  # a header of every e-mail it sends
+        ({"name": "nul\x00"}, "name"),
+        ({"recipients": [{"kind": "email", "target": "a@b.com:extreme"}]}, "recipients"),
+        ({"recipients": [{"kind": "email", "target": "a@-b.com"}]}, "recipients"),
+        ({"recipients": [{"kind": "webhook", "target": "https://hooks.example/\x00"}]}, "recipients"),
     ],
 )
 def test_a_bad_rule_is_a_400_naming_the_field(
@@ -172,6 +184,19 @@ def test_viewers_and_api_keys_read_and_only_admins_write(
         assert client.put(f"/mm-apis/alertrules/{A}/{rule_id}", headers=reader, json=RULE).status_code == 403
         assert client.delete(f"/mm-apis/alertrules/{A}/{rule_id}", headers=reader).status_code == 403
     assert client.get(f"/mm-apis/alertrules/{A}/{rule_id}", headers=admin).json()["name"] == RULE["name"]
+
+
+def test_only_admins_read_a_recipient_url_whole(app: FastAPI, client: TestClient, admin: dict[str, str]) -> None:
+    slack = {"kind": "slack", "target": "https://hooks.slack.com/services/T0AAA/B0BBB/SECRETTOKEN123"}
+    rule_id = client.post(f"/mm-apis/alertrules/{A}", headers=admin, json={**RULE, "recipients": [slack]}).json()["id"]
+    key = {"X-API-Key": app.state.auth.accounts.create_key(KeyKind.API, A)[1]}
+    for reader in (_headers(app, "viewer", A, Role.VIEWER), key):
+        for path in (f"/mm-apis/alertrules/{A}/{rule_id}", f"/mm-apis/alertrules/{A}"):
+            answer = client.get(path, headers=reader)
+            assert "SECRETTOKEN123" not in answer.text
+            assert "https://hooks.slack.com/…" in answer.text
+    whole = client.get(f"/mm-apis/alertrules/{A}/{rule_id}", headers=admin).json()["recipients"][0]["target"]
+    assert whole == slack["target"]
 
 
 def test_a_plan_without_alerts_is_refused(app: FastAPI, client: TestClient) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -71,7 +72,11 @@ def admits(level: Level, severity: Level) -> bool:
     return _RANK[severity] <= _RANK[level]
 
 
-_EMAIL = re.compile(r"[^@\s<>,;:\"()\[\]]+@[^@\s<>,;:\"()\[\]]+\.[^@\s<>,;:\"()\[\]]+")
+_EMAIL = re.compile(
+    r"[^@\s<>,;:\"()\[\]]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]"
+)
+"""One address: a local part without spaces or the separators of address lists; a domain of labels that neither
+start nor end with a hyphen, under a top-level domain of 2 characters or more (IDNs in their xn-- form)."""
 MAX_TARGET = 2000
 MAX_SECRET = 500
 
@@ -91,6 +96,8 @@ def recipient_problem(recipient: Recipient) -> str | None:
         return "an email recipient's target must be one e-mail address (name@domain)"
     if kind != "email" and parse_web_target(target) is None:
         return f"a {kind} recipient's target must be an http(s) URL"
+    if any(unicodedata.category(c) == "Cc" for c in (*target, *(recipient.secret or ""))):
+        return "a recipient's target and secret must be printable text, without control characters"
     if recipient.secret is not None and (kind != "webhook" or not 0 < len(recipient.secret) <= MAX_SECRET):
         return f"only a webhook recipient has a secret, of 1 to {MAX_SECRET} characters"
     return None

@@ -16,18 +16,19 @@ rule a condition and a finite threshold that its metric can reach.
 from __future__ import annotations
 
 import math
-import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from sightline.alerts.detect import Direction
 from sightline.alerts.diagnose_leaves import Named
 from sightline.alerts.metrics import ALERT_METRICS, AlertMetric
-from sightline.alerts.notify import Level, Recipient
+from sightline.alerts.notify import Level, Recipient, recipient_problem
+from sightline.alerts.targets import shown_target
 from sightline.catalog import DIMENSIONS
 from sightline.query.period import Granularity
 from sightline.query.pipeline import RequestError, unknown_value
@@ -49,10 +50,17 @@ SCOPE_DIMENSIONS: tuple[str, ...] = tuple(
 )
 """Dimensions a rule's cohorts may be drawn from: every catalog dimension but per-person identifiers (viewerid,
 subscriberid, ipaddress), whose cohorts would be single people."""
-_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+def _printable(text: str) -> str:
+    if any(unicodedata.category(c) == "Cc" for c in text):
+        raise ValueError("must be printable text, without control characters (line breaks, tabs, NUL)")
+    return text
+
+
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_printable)
+]
 
 
 class RecipientInput(BaseModel):
@@ -64,6 +72,9 @@ class RecipientInput(BaseModel):
     target: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
     level: Level = "warning"
     secret: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    hassecret: bool | None = None
+    """As the API answers a webhook with a secret. Sent back without `secret` (a rule read and written back), its
+    secret stays; `false` removes it (`RuleStore.replace`). Never stored."""
 
 
 class RuleInput(BaseModel):
@@ -86,6 +97,10 @@ class RuleInput(BaseModel):
     threshold: float | None = None
     recipients: list[RecipientInput] = Field(default_factory=list)
     enabled: bool = True
+
+    def stored(self) -> str:
+        """The rule as the metadata database keeps it (JSON, secrets included, no `hassecret`)."""
+        return self.model_dump_json(exclude={"recipients": {"__all__": {"hassecret"}}})
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,23 +244,21 @@ def _detection(given: RuleInput, metric: AlertMetric) -> tuple[float, ThresholdC
 
 
 def _recipient(given: RecipientInput) -> Recipient:
-    if given.kind == "email":
-        if not _EMAIL.match(given.target):
-            raise RequestError(
-                "recipients", f"an email recipient's target must be an e-mail address, not {given.target!r}"
-            )
-    elif not _URL.match(given.target):
-        raise RequestError("recipients", f"a {given.kind} recipient's target must be an http(s) URL")
-    if given.secret is not None and given.kind != "webhook":
-        raise RequestError("recipients", "only a webhook recipient takes a secret")
-    return Recipient(given.kind, given.target, given.level, given.secret)
+    recipient = Recipient(given.kind, given.target, given.level, given.secret)
+    problem = recipient_problem(recipient)
+    if problem is not None:
+        raise RequestError("recipients", problem)
+    return recipient
 
 
-def rule_json(rule: AlertRule) -> dict[str, Any]:
-    """The rule as the API answers it: its input fields and id; a webhook's secret only as `hassecret`."""
-    body = rule.to_input().model_dump()
+def rule_json(rule: AlertRule, targets: bool = True) -> dict[str, Any]:
+    """The rule as the API answers it: its input fields and id; a webhook's secret only as `hassecret`; without
+    `targets` (to those who may not change the rule), a URL's path and query left out, as the delivery log shows
+    them (a Slack webhook's path is its token)."""
+    body = rule.to_input().model_dump(exclude={"recipients"})
     body["recipients"] = [
-        {"kind": r.kind, "target": r.target, "level": r.level} | ({"hassecret": True} if r.secret else {})
+        {"kind": r.kind, "target": r.target if targets else shown_target(r.kind, r.target), "level": r.level}
+        | ({"hassecret": True} if r.secret else {})
         for r in rule.recipients
     ]
     return {"id": rule.id, **body}

@@ -3,7 +3,8 @@
 Invariants: every read and write is scoped to one customer (another customer's rule id is not found); a customer
 gets the default rules once, the first time its rules are read (`alert_customers` remembers it, so a customer that
 deleted them does not get them back), or at migration 0003 for the customers that existed then; a replaced rule
-keeps the secret of a webhook recipient whose target is unchanged when none is sent (the API never answers it).
+keeps the secret of a webhook recipient whose target is unchanged when none is sent (the API never answers it)
+unless `hassecret` is false; the alerts going on of a deleted or disabled rule are resolved.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class RuleNotFoundError(LookupError):
 
 def default_rule_definitions() -> list[str]:
     """The `definition` of each default rule, as stored (migration 0003 inserts them too)."""
-    return [rule.model_dump_json() for rule in default_rules()]
+    return [rule.stored() for rule in default_rules()]
 
 
 def load_rule(row: AlertRuleRow) -> AlertRule | None:
@@ -73,7 +74,7 @@ class RuleStore:
         self._ensure_defaults(customer_id)
         now = self._clock()
         with self._sessions.begin() as session:
-            definition = rule.to_input().model_dump_json()
+            definition = rule.to_input().stored()
             session.add(
                 AlertRuleRow(id=rule_id, customer_id=customer_id, definition=definition, created_at=now, updated_at=now)
             )
@@ -87,19 +88,17 @@ class RuleStore:
             kept = {r.target: r.secret for r in before.recipients if r.kind == "webhook" and r.secret}
             recipients = [_with_secret(r, kept) for r in given.recipients]
             rule = parse_rule(customer_id, given.model_copy(update={"recipients": recipients}), rule_id)
-            row.definition = rule.to_input().model_dump_json()
+            row.definition = rule.to_input().stored()
             row.updated_at = self._clock()
+            if not rule.enabled:
+                _end_alerts(session, rule_id)
         return rule
 
     def delete(self, customer_id: int, rule_id: str) -> None:
-        """Delete the rule; its alerts still going on end now (no notice: nobody asked to be told of them)."""
-        now = self._clock()
+        """Delete the rule and end its alerts still going on."""
         with self._sessions.begin() as session:
             session.delete(self._row(session, customer_id, rule_id))
-            for alert in session.scalars(
-                select(AlertRow).where(AlertRow.rule_id == rule_id, AlertRow.status != "resolved")
-            ):
-                alert.status, alert.ended_at = "resolved", now
+            _end_alerts(session, rule_id)
 
     @staticmethod
     def _row(session: Session, customer_id: int, rule_id: str) -> AlertRuleRow:
@@ -128,6 +127,16 @@ class RuleStore:
 
 
 def _with_secret(recipient: RecipientInput, kept: dict[str, str]) -> RecipientInput:
-    if recipient.kind != "webhook" or recipient.secret is not None or recipient.target not in kept:
+    """`recipient` with the secret its webhook had, unless it brings one or removes it (`hassecret` false)."""
+    if recipient.kind != "webhook" or recipient.secret is not None or recipient.hassecret is False:
+        return recipient
+    if recipient.target not in kept:
         return recipient
     return recipient.model_copy(update={"secret": kept[recipient.target]})
+
+
+def _end_alerts(session: Session, rule_id: str) -> None:
+    """Resolve the rule's alerts still going on (a deleted or disabled rule judges no more), each ending at its last
+    anomalous interval; no notice: nobody asked to be told of them."""
+    for alert in session.scalars(select(AlertRow).where(AlertRow.rule_id == rule_id, AlertRow.status != "resolved")):
+        alert.status, alert.ended_at = "resolved", alert.last_seen_at

@@ -19,7 +19,7 @@ from sightline.alerts.store import RuleNotFoundError
 from sightline.api.access import access
 from sightline.api.deps import AlertRulesDep, AlertsDep, CurrentPrincipal, CustomerScope
 from sightline.api.errors import ApiError, invalid_parameter
-from sightline.auth.access import CustomerContext
+from sightline.auth.access import CustomerContext, Principal
 from sightline.auth.kinds import Role
 from sightline.auth.plans import ADMIN, CUSTOMER, Feature
 from sightline.query.pipeline import RequestError, envelope
@@ -34,10 +34,16 @@ async def alerts_scope(scope: CustomerScope) -> CustomerContext:
     return scope
 
 
+def _admin(principal: Principal) -> bool:
+    """Whether `principal` is an admin user (an API key reads as a viewer)."""
+    return principal.kind == "user" and principal.role is Role.ADMIN
+
+
 async def admin_scope(scope: CustomerScope, principal: CurrentPrincipal) -> CustomerContext:
-    """The customer, for an admin of it (a user: an API key reads as a viewer), whose plan allows alerts."""
-    if principal.kind != "user" or principal.role is not Role.ADMIN:
-        raise ApiError(403, "admin_required", "only an admin of the customer may change its alert rules")
+    """The customer, for an admin of it, whose plan allows alerts."""
+    if not _admin(principal):
+        message = "only an admin of the customer (a user, not an API key) may change its alert rules or mute its alerts"
+        raise ApiError(403, "admin_required", message)
     scope.require(Feature.ALERTS)
     return scope
 
@@ -51,9 +57,10 @@ def _not_found(error: RuleNotFoundError) -> ApiError:
 
 
 @router.get("/alertrules/{customerId}", summary="The customer's alert rules", **access(CUSTOMER))
-def list_rules(scope: AlertsScope, rules: AlertRulesDep) -> dict[str, Any]:
-    """Every alert rule of the customer (a new customer's are the default AI rules)."""
-    return {"rules": [rule_json(rule) for rule in rules.rules(scope.id)]}
+def list_rules(scope: AlertsScope, principal: CurrentPrincipal, rules: AlertRulesDep) -> dict[str, Any]:
+    """Every alert rule of the customer (a new customer's are the default AI rules); recipients' URLs whole to admins
+    only."""
+    return {"rules": [rule_json(rule, targets=_admin(principal)) for rule in rules.rules(scope.id)]}
 
 
 @router.post("/alertrules/{customerId}", status_code=201, summary="Add an alert rule", **access(ADMIN))
@@ -66,16 +73,18 @@ def add_rule(scope: AdminScope, rules: AlertRulesDep, given: RuleInput) -> dict[
 
 
 @router.get("/alertrules/{customerId}/{ruleId}", summary="One alert rule", **access(CUSTOMER, 404))
-def get_rule(scope: AlertsScope, rules: AlertRulesDep, rule_id: RuleId) -> dict[str, Any]:
+def get_rule(scope: AlertsScope, principal: CurrentPrincipal, rules: AlertRulesDep, rule_id: RuleId) -> dict[str, Any]:
+    """The rule; its recipients' URLs whole to admins only."""
     try:
-        return rule_json(rules.rule(scope.id, rule_id))
+        return rule_json(rules.rule(scope.id, rule_id), targets=_admin(principal))
     except RuleNotFoundError as error:
         raise _not_found(error) from error
 
 
 @router.put("/alertrules/{customerId}/{ruleId}", summary="Replace an alert rule", **access(ADMIN, 404))
 def replace_rule(scope: AdminScope, rules: AlertRulesDep, rule_id: RuleId, given: RuleInput) -> dict[str, Any]:
-    """The rule replaced by the one sent; a webhook recipient sent without its secret keeps the one it had."""
+    """The rule replaced by the one sent; a webhook recipient sent without its secret keeps the one it had, unless
+    `hassecret` is false. Disabling a rule resolves its alerts going on."""
     try:
         return rule_json(rules.replace(scope.id, rule_id, given))
     except RuleNotFoundError as error:
@@ -88,7 +97,8 @@ def replace_rule(scope: AdminScope, rules: AlertRulesDep, rule_id: RuleId, given
     "/alertrules/{customerId}/{ruleId}", status_code=204, summary="Delete an alert rule", **access(ADMIN, 404)
 )
 def delete_rule(scope: AdminScope, rules: AlertRulesDep, rule_id: RuleId) -> Response:
-    """Delete the rule; its alerts stay listed, those still going on end now."""
+    """Delete the rule; its alerts stay listed, those still going on resolved (ending at their last anomalous
+    interval)."""
     try:
         rules.delete(scope.id, rule_id)
     except RuleNotFoundError as error:
