@@ -32,6 +32,7 @@ from sightline.settings import Settings
 from sightline.simulate import Incident, SimulationConfig, simulate
 from sightline.simulate.devices import DEVICES
 from sightline.store import Store, open_store
+from tests.handwritten import by_hand
 
 CUSTOMER = 1001
 END = datetime(2024, 5, 12, tzinfo=UTC)
@@ -166,6 +167,27 @@ def test_the_player_incident_is_diagnosed_to_the_player_and_its_version(world: W
     assert _top_cause(body) == incident.filters
     assert _epoch(row.started_at) + body["window"] <= _observable_by(world, incident, MIN_ATTEMPTS)
     assert row.status in ("open", "ongoing")
+    counted, failed = _failing_viewers(world, body["cohort"], row.started_at, row.last_seen_at)
+    assert body["impact"]["viewers"] == counted, (counted, failed)  # business exceptions left out, as vsf does
+    assert "qoefilter=vsf%3E0" in body["listsessions"]
+
+
+def _failing_viewers(world: World, cohort: dict[str, str], start: datetime, end: datetime) -> tuple[int, int]:
+    """Distinct viewers of the cohort's views started in [start, end) that failed to start: without business
+    exceptions, and with them."""
+    where = " AND ".join(f"{name} = {{{name}:String}}" for name in cohort) or "1"
+    table = world.store.query(
+        by_hand(
+            "SELECT uniqExactIf(viewerid, vsf = 1 AND business_error = 0) AS counted, uniqExactIf(viewerid, vsf = 1)"
+            " AS failed FROM (SELECT view_id, max(viewerid) AS viewerid, max(vsf) AS vsf, max(business_error) AS"
+            f" business_error, {', '.join(f'max({n}) AS {n}' for n in cohort)} FROM views FINAL"
+            " WHERE customer_id = {customer:UInt32} AND view_start >= toDateTime64({start:Int64}, 3, 'UTC')"
+            " AND view_start < toDateTime64({end:Int64}, 3, 'UTC') GROUP BY view_id)"
+            f" WHERE {where}",
+            {"customer": CUSTOMER, "start": _epoch(start), "end": _epoch(end), **cohort},
+        )
+    )
+    return int(table.column("counted")[0].as_py()), int(table.column("failed")[0].as_py())
 
 
 def test_a_cohort_of_a_dimension_the_diagnosis_does_not_look_through_is_diagnosed(world: World) -> None:

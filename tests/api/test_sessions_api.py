@@ -205,6 +205,7 @@ def test_allstatus_adds_the_open_views(world: World) -> None:
             {"qoefilter": "latency>2 OR buffcount>=2", "filter": "[status!=completed]"},
             lambda v: ((v["latency"] > 2) | (v["buffcount"] >= 2)) & (v["status"] != "completed"),
         ),
+        ({"qoefilter": "vsf>0"}, lambda v: (v["status"] == "startfailed") & ~v["business"]),  # as vsf counts
     ],
 )
 def test_filters_keep_the_views_that_pass(world: World, params: dict[str, str], keep: Any) -> None:
@@ -214,6 +215,16 @@ def test_filters_keep_the_views_that_pass(world: World, params: dict[str, str], 
     assert want
     wrong = _differences(_rows(_list(world, **params)), want)
     assert not wrong, "; ".join(wrong[:5])
+
+
+def test_a_qoefilter_counts_business_exceptions_as_its_metric_does(world: World) -> None:
+    views = _in(per_view(world), DAY)
+    failed = views[(views["status"] == "startfailed") & ~views.index.isin(world.opened)]
+    assert failed["business"].any()
+    assert not failed["business"].all()
+    for flag, want in (("false", failed[~failed["business"]]), ("true", failed)):
+        got = _rows(_list(world, qoefilter="vsf>0", businesserror=flag))
+        assert set(got) == set(map(str, want.index)), flag
 
 
 def test_ended_views_are_those_that_ended_in_the_period(world: World) -> None:

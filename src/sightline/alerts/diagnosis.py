@@ -81,13 +81,14 @@ were seen not to fail as much."""
 PRIOR_VIEWS = 20.0
 """A leaf's expected rate is its rate the day before shrunk towards its values' main effects as if it had this
 many more views there (in its denominator's unit: views, or their play time for a time-weighted mean)."""
-FAILED_STATUS: dict[str, str] = {
-    "vsf": "startfailed",
-    "failurerate": "startfailed",
-    "ebvs": "exitedbeforestart",
-    "vpf": "playbackfailed",
+FAILED_VIEWS: dict[str, tuple[str, str]] = {
+    "vsf": ("startfailed", "vsf"),
+    "failurerate": ("startfailed", "vsf"),
+    "ebvs": ("exitedbeforestart", "ebvs"),
+    "vpf": ("playbackfailed", "vpf"),
 }
-"""The status of the views a failure metric counts: its affected viewers are those of such views."""
+"""The views a failure metric counts (its affected viewers are those of such views): their status, and the
+per-view metric above 0 on them alone, which leaves business exceptions out as the metric does."""
 DAY = timedelta(days=1)
 PARENTS: dict[str, str] = {"playerversion": "player"}
 """A dimension whose values belong to another's (a version is a version of a player): a cause on the child names
@@ -147,11 +148,13 @@ def cohort_filter(conditions: Cohort, status: str | None = None) -> Node | None:
 def affected_viewers(engine: Engine, customer_id: int, metric: AlertMetric, conditions: Cohort, period: Period) -> int:
     """Distinct viewers of the views of `conditions` started in `period` (those that failed, for a failure
     metric)."""
+    status, counted = FAILED_VIEWS.get(metric.name, (None, None))
     query = SessionQuery(
         customer_id=customer_id,
         period=period,
         granularity="hour",
-        filter=cohort_filter(conditions, FAILED_STATUS.get(metric.name)),
+        filter=cohort_filter(conditions, status),
+        qoefilter=None if counted is None else Condition(counted, ">", (0,)),
         order_by=("viewerid", "ASC"),
         limit=1,
         fields=("viewerid",),

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from sightline.alerts.diagnosis import FAILED_STATUS, Diagnosis
+from sightline.alerts.diagnosis import FAILED_VIEWS, Diagnosis
 from sightline.alerts.lifecycle import STATUSES, AlertState
 from sightline.alerts.models import AlertRow
 from sightline.alerts.notify import LEVELS
@@ -62,10 +62,13 @@ def requests(rule: AlertRule, cohort: Cohort, start: int, end: int) -> dict[str,
         "period": f"start={start - rule.window_s + rule.interval_s},end={end}",
         "metrics": "sessionid,starttime,endtime,status,errorcode,assetname,watchtime,latency,bufferingratio",
     }
-    for query, status in ((series, None), (sessions, FAILED_STATUS.get(rule.metric.name))):
-        text = filter_text(cohort, status)
+    status, counted = FAILED_VIEWS.get(rule.metric.name, (None, None))
+    for query, of in ((series, None), (sessions, status)):
+        text = filter_text(cohort, of)
         if text:
             query["filter"] = text
+    if counted is not None:
+        sessions["qoefilter"] = f"{counted}>0"
     customer = rule.customer_id
     return {
         "metricquery": f"/mm-apis/metricquery/{customer}?{urlencode(series)}",

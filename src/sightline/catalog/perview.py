@@ -36,6 +36,16 @@ PART_VIEW_COLUMNS: dict[str, str] = {
 }
 """Part → the column of `views` that holds that part's value for one view."""
 
+BUSINESS_PARTS: dict[str, tuple[str, ...]] = {
+    "vsf_business_views": ("vsf", "business_error"),
+    "vpf_business_views": ("vpf", "business_error"),
+    "fatal_business_errors": ("business_error",),
+    "business_errors": ("business_error",),
+}
+"""Business-exception parts → the `views` flags whose minimum is their value for one view. A view keeps
+only whether its fatal error was a business exception, so a non-fatal business exception stays counted in
+`errors` (players report them as fatal: entitlement, geo-block, concurrency limit)."""
+
 VIEW_COLUMN_SPECS: dict[str, ViewColumnSpec] = {c.name: c for c in VIEW_COLUMNS}
 
 

@@ -24,7 +24,7 @@ from sightline.catalog import ROLLUPS, dimension
 from sightline.catalog.formula import Clamp, Const, Formula, Part, PeriodMs, Quantile, parts_of
 from sightline.catalog.metrics import MetricSpec
 from sightline.catalog.parts import OUTCOMES, PARTS, SKETCH_ACCURACY, PartSpec
-from sightline.catalog.perview import PART_VIEW_COLUMNS, PER_VIEW_METRICS, VIEW_COLUMN_SPECS
+from sightline.catalog.perview import BUSINESS_PARTS, PART_VIEW_COLUMNS, PER_VIEW_METRICS, VIEW_COLUMN_SPECS
 from sightline.query.ast import (
     Aliased,
     Binary,
@@ -147,16 +147,26 @@ def _condition_expr(condition: Condition) -> Expr:
     return Binary(condition.op, column, values[0])
 
 
-def _view_part(part: Part | Quantile) -> Expr:
-    column = VIEW_COLUMN_SPECS[PART_VIEW_COLUMNS[part.name]]
-    return Func(column.aggregate, (Column(column.name),))
+def view_part(part: str) -> Expr:
+    """`part` for one view, its rows of `views` merged: its column, or the least of a business part's flags."""
+    if part in PART_VIEW_COLUMNS:
+        column = VIEW_COLUMN_SPECS[PART_VIEW_COLUMNS[part]]
+        return Func(column.aggregate, (Column(column.name),))
+    flags = tuple(Func(VIEW_COLUMN_SPECS[flag].aggregate, (Column(flag),)) for flag in BUSINESS_PARTS[part])
+    return flags[0] if len(flags) == 1 else Func("least", flags)
 
 
-def qoe_condition(condition: Condition) -> Expr:
-    """A qoefilter condition on the per-view value of its metric (over the merged columns of `views`)."""
-    per_view = formula_expr(PER_VIEW_METRICS[condition.field].formula, None, _view_part)
-    compared = Binary(condition.op, per_view, Param(float(condition.values[0]), "Float64"))
-    return Binary("AND", Func("isFinite", (per_view,)), compared)
+def qoefilter_expr(qoefilter: Node, include_business: bool) -> Expr:
+    """A qoefilter's conditions on the per-view values of their metrics, business exceptions counted as the query
+    counts them (an error metric leaves them out unless `businesserror=true`)."""
+
+    def condition_expr(condition: Condition) -> Expr:
+        formula = PER_VIEW_METRICS[condition.field].formula_for(include_business)
+        per_view = formula_expr(formula, None, lambda part: view_part(part.name))
+        compared = Binary(condition.op, per_view, Param(float(condition.values[0]), "Float64"))
+        return Binary("AND", Func("isFinite", (per_view,)), compared)
+
+    return tree_expr(qoefilter, condition_expr)
 
 
 def view_closed() -> Expr:
@@ -178,7 +188,7 @@ def _views_having(query: MetricQuery, having: Expr) -> Select:
 
 def qoe_views(query: MetricQuery, qoefilter: Node) -> Select:
     """The ids of the views that pass `qoefilter`."""
-    return _views_having(query, tree_expr(qoefilter, qoe_condition))
+    return _views_having(query, qoefilter_expr(qoefilter, query.include_business))
 
 
 def ended_views(query: MetricQuery) -> Select:
@@ -190,7 +200,7 @@ def ended_views(query: MetricQuery) -> Select:
 def _counted_views(query: MetricQuery) -> Select | None:
     """The ids of the views that count, when not all do: those passing the qoefilter and, with `allstatus=0`,
     closed (`sessiontype=ended` takes closed views already)."""
-    having = [tree_expr(query.qoefilter, qoe_condition)] if query.qoefilter is not None else []
+    having = [qoefilter_expr(query.qoefilter, query.include_business)] if query.qoefilter is not None else []
     if not query.open_views and not query.ended:
         having.append(view_closed())
     condition = and_all(having)
@@ -290,7 +300,7 @@ def divide(numerator: Expr, denominator: Expr) -> Expr:
     """`numerator ÷ denominator`: the one division of every ratio the API answers, the metrics' formulas and the
     named queries' own ratios alike. It is the engine's float division: over a zero denominator a ratio is NaN
     or ±inf, which the API answers as no value (null: `api.querying.json_value`, the engine's JSON), a qoefilter
-    never passes (`qoe_condition`) and sorts last (`metric_order`); docs/metrics.md states the rule.
+    never passes (`qoefilter_expr`) and sorts last (`metric_order`); docs/metrics.md states the rule.
     (Guarding each denominator with `nullIf` would cost ~1 ms of planning per query: bench/query.py.)"""
     return Binary("/", numerator, denominator)
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from sightline.catalog import dimension
 from sightline.catalog.formula import Formula, Part, Quantile, add, div, parts_of
 from sightline.catalog.metrics import METRICS, MINUTE
-from sightline.catalog.perview import PART_VIEW_COLUMNS, PER_VIEW_METRICS, VIEW_COLUMN_SPECS
+from sightline.catalog.perview import BUSINESS_PARTS, PART_VIEW_COLUMNS, PER_VIEW_METRICS, VIEW_COLUMN_SPECS
 from sightline.query.ast import (
     Aliased,
     Binary,
@@ -43,10 +43,11 @@ from sightline.query.compile import (
     formula_expr,
     in_range,
     metric_order,
-    qoe_condition,
+    qoefilter_expr,
     time_bucket,
     tree_expr,
     view_closed,
+    view_part,
 )
 from sightline.query.filters import Condition, Node
 from sightline.query.pipeline import Compiled, QueryRequest
@@ -76,15 +77,6 @@ SESSION_FIELDS: dict[str, str] = {
 """The fields of a session besides dimensions and per-view metrics."""
 GROUP_FIELDS: frozenset[str] = frozenset({SESSION_ID, "status", "errorcode"})
 """Session fields that are per view: outputs only when grouped by them."""
-BUSINESS_PARTS: dict[str, tuple[str, ...]] = {
-    "vsf_business_views": ("vsf", "business_error"),
-    "vpf_business_views": ("vpf", "business_error"),
-    "fatal_business_errors": ("business_error",),
-    "business_errors": ("business_error",),
-}
-"""Business-exception parts → the `views` flags whose minimum is their value for one view. A view keeps
-only whether its fatal error was a business exception, so a non-fatal business exception stays counted in
-`errors` (players report them as fatal: entitlement, geo-block, concurrency limit)."""
 
 
 def _viewable(formula: Formula) -> bool:
@@ -187,14 +179,6 @@ def _part_column(part: str) -> str:
     return f"v_{PART_VIEW_COLUMNS.get(part, part)}"
 
 
-def _part_value(part: str) -> Expr:
-    """`part` for one view, in the inner SELECT."""
-    if part in PART_VIEW_COLUMNS:
-        return _merged(PART_VIEW_COLUMNS[part])
-    flags = tuple(_merged(flag) for flag in BUSINESS_PARTS[part])
-    return flags[0] if len(flags) == 1 else Func("least", flags)
-
-
 def _inner(query: SessionQuery) -> Select:
     metrics = [f for f in query.fields if f in METRIC_FORMULAS]
     parts = dict.fromkeys(p for m in metrics for p in sorted(parts_of(_formula(m, query))))
@@ -207,7 +191,7 @@ def _inner(query: SessionQuery) -> Select:
     if TIMESTAMP in (*query.fields, *query.keys):
         columns.append(Aliased(time_bucket(_session_expr("starttime"), query.granularity), f"v_{TIMESTAMP}"))
     columns += [Aliased(_merged(d), f"v_{d}") for d in query.dimensions]
-    columns += [Aliased(_part_value(p), column) for column, p in view_columns.items()]
+    columns += [Aliased(view_part(p), column) for column, p in view_columns.items()]
     view_start = Column("view_start")
     earliest = query.period.start - MAX_VIEW_SPAN if query.ended else query.period.start
     where: list[Expr] = [in_range(view_start, earliest, query.period.end)]
@@ -221,7 +205,7 @@ def _inner(query: SessionQuery) -> Select:
     if query.filter is not None:
         having.append(tree_expr(query.filter, _condition))
     if query.qoefilter is not None:
-        having.append(tree_expr(query.qoefilter, qoe_condition))
+        having.append(qoefilter_expr(query.qoefilter, query.include_business))
     return Select(
         tuple(columns),
         Table("views", query.customer_id),
