@@ -5,15 +5,24 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
 
 from sightline.alerts.cli import register_alert_commands
+from sightline.alerts.engine import SETTLE_S
+from sightline.alerts.models import AlertRuleRow
 from sightline.alerts.rules import default_rules
+from sightline.alerts.scheduler import EARLIEST_S
 from sightline.auth.cli import register_commands
+from sightline.auth.service import open_auth
 from sightline.cli import main
+from sightline.settings import Settings
 
 Run = Callable[..., str]
 
@@ -91,3 +100,51 @@ def test_alerts_run_replays_the_rounds_of_a_period(run: Run) -> None:
     assert int(printed.split(": ")[1].split()[0]) == 9 * 13  # the 9 default rules, 13 rounds of 5 minutes
     with pytest.raises(ValueError, match="--to must be after --from"):
         run("alerts", "run", "--from", "1715389200", "--to", "2024-05-11T00:00")
+
+
+def refusal(capsys: pytest.CaptureFixture[str], *argv: str) -> list[str]:
+    """The lines `sightline argv` printed to stderr, refusing with status 2."""
+    with pytest.raises(SystemExit) as exited:
+        main(list(argv))
+    assert exited.value.code == 2
+    return capsys.readouterr().err.strip().splitlines()
+
+
+def judged_until(data_dir: Path) -> list[datetime | None]:
+    auth = open_auth(Settings(data_dir=data_dir))
+    try:
+        with sessionmaker(auth.engine)() as session:
+            return list(session.scalars(select(AlertRuleRow.judged_until)))
+    finally:
+        auth.close()
+
+
+NOW = int(time.time())
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "flag"),
+    [
+        (NOW - 3600, NOW + 3600, "--to"),  # intervals that have not ended
+        (NOW - 3600, NOW - SETTLE_S // 2, "--to"),  # ended, not settled
+        (NOW + 365 * 86_400, NOW + 366 * 86_400, "--from"),  # the scheduler would skip every round until then
+        (99_999_999_999_999, 999_999_999_999_999, "--from"),  # was a MemoryError
+        (EARLIEST_S - 3600, EARLIEST_S + 3600, "--from"),  # before anything the store holds
+    ],
+    ids=["not ended", "not settled", "next year", "far future", "before 2000"],
+)
+def test_alerts_run_judges_only_what_the_scheduler_could_have_by_now(
+    run: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str], start: int, end: int, flag: str
+) -> None:
+    assert run("alertrules", "list", "--customer", "1001")  # the default rules, never judged
+    period = ("--from", str(start), "--to", str(end))
+    [error] = refusal(capsys, "alerts", "run", "--customer", "1001", *period, "--data-dir", str(tmp_path))
+    assert error.startswith(f"sightline: {flag} must be from 2000-01-01T00:00:00Z to ")
+    assert set(judged_until(tmp_path)) == {None}
+
+
+def test_alerts_run_judges_by_default_up_to_what_the_scheduler_judges_now(run: Run, tmp_path: Path) -> None:
+    run("alerts", "run", "--from", str(NOW - 900))
+    judged = [t.timestamp() for t in judged_until(tmp_path) if t is not None]
+    assert len(judged) == len(default_rules())
+    assert max(judged) <= time.time() - SETTLE_S

@@ -3,7 +3,8 @@ the detection rounds replayed over stored history, as the service's scheduler wo
 
 A rule is given by flags, or whole as JSON (`--json FILE`, `-` for stdin: the shape the API takes, the only way to
 give a webhook's secret, which an argument would show to other users of the machine). `update` changes only the
-flags given. Errors (a bad field, an unknown rule) print one line, as every `sightline` command's.
+flags given. Errors (a bad field, an unknown rule) print one line, as every `sightline` command's. `alerts run`
+judges only what the service's scheduler could have judged by now.
 """
 
 from __future__ import annotations
@@ -53,8 +54,10 @@ def register_alert_commands(commands: argparse._SubParsersAction[argparse.Argume
     run = alerts.add_parser("run", help="run the detection rounds of [--from, --to] over stored history")
     run.add_argument("--data-dir", type=Path, help="data directory (default ./sightline-data)")
     run.add_argument("--customer", type=int, action="append", help="a customer id (repeatable; default: every one)")
-    run.add_argument("--from", dest="start", type=moment, required=True, help="epoch seconds or ISO 8601 (UTC)")
-    run.add_argument("--to", dest="end", type=moment, help="epoch seconds or ISO 8601 (UTC); default now")
+    run.add_argument(
+        "--from", dest="start", type=moment, required=True, help="epoch seconds or ISO 8601 (UTC); from 2000"
+    )
+    run.add_argument("--to", dest="end", type=moment, help="epoch seconds or ISO 8601 (UTC); default and latest: now")
     run.set_defaults(run=_run_alerts)
 
 
@@ -72,15 +75,11 @@ def moment(text: str) -> int:
 
 
 def _run_alerts(args: argparse.Namespace) -> None:
-    import time
-
     from sightline.alerts.scheduler import replay_customers
     from sightline.settings import Settings
     from sightline.store import open_store
 
-    end = int(time.time()) if args.end is None else args.end
-    if end <= args.start:
-        raise ValueError("--to must be after --from")
+    start, end = _period(args.start, args.end)
     settings = Settings() if args.data_dir is None else Settings(data_dir=args.data_dir)
     store = open_store(settings)
     try:
@@ -88,12 +87,39 @@ def _run_alerts(args: argparse.Namespace) -> None:
             settings,
             store,
             args.customer,
-            args.start,
+            start,
             end,
             lambda customer, ran, seconds: print(f"customer {customer}: {ran} rule rounds in {seconds:.1f} s"),
         )
     finally:
         store.close()
+
+
+def _period(start: int, end: int | None) -> tuple[int, int]:
+    """[--from, --to] (epoch s; `end` None: the latest allowed), when a replay may judge it
+    (`scheduler.check_period`); else ValueError naming the flag."""
+    import time
+
+    from sightline.alerts.engine import SETTLE_S
+    from sightline.alerts.scheduler import EARLIEST_S, judged_by
+
+    latest = judged_by(time.time())
+    end = latest if end is None else end
+    for flag, value in (("--from", start), ("--to", end)):
+        if not EARLIEST_S <= value <= latest:
+            raise ValueError(
+                f"{flag} must be from {_iso(EARLIEST_S)} to {_iso(latest)} (now less the {SETTLE_S} s an interval "
+                "takes to settle before it is judged)"
+            )
+    if end <= start:
+        raise ValueError("--to must be after --from")
+    return start, end
+
+
+def _iso(epoch_s: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _rule_action(
