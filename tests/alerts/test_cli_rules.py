@@ -148,3 +148,27 @@ def test_alerts_run_judges_by_default_up_to_what_the_scheduler_judges_now(run: R
     judged = [t.timestamp() for t in judged_until(tmp_path) if t is not None]
     assert len(judged) == len(default_rules())
     assert max(judged) <= time.time() - SETTLE_S
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("alertrules", "add", "--customer", "9999", "--name", "g", "--metric", "vsf"),
+        ("alertrules", "list", "--customer", "9999"),
+        ("alerts", "run", "--customer", "9999", "--from", "2024-05-11T00:00", "--to", "2024-05-11T01:00"),
+    ],
+)
+def test_an_unknown_customer_is_refused(
+    run: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]
+) -> None:
+    [error] = refusal(capsys, *argv, "--data-dir", str(tmp_path))
+    assert error.startswith("sightline: no customer 9999")
+
+
+def test_alerts_run_refuses_a_customer_whose_plan_has_no_alerts(
+    run: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run("customers", "add", "--id", "1003", "--name", "Gamma", "--plan-level", "6829")
+    period = ("--from", "2024-05-11T00:00", "--to", "2024-05-11T01:00")
+    [error] = refusal(capsys, "alerts", "run", "--customer", "1003", *period, "--data-dir", str(tmp_path))
+    assert error == "sightline: --customer 1003: its plan, Essentials, does not include alerts"

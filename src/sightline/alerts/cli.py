@@ -3,8 +3,9 @@ the detection rounds replayed over stored history, as the service's scheduler wo
 
 A rule is given by flags, or whole as JSON (`--json FILE`, `-` for stdin: the shape the API takes, the only way to
 give a webhook's secret, which an argument would show to other users of the machine). `update` changes only the
-flags given. Errors (a bad field, an unknown rule) print one line, as every `sightline` command's. `alerts run`
-judges only what the service's scheduler could have judged by now.
+flags given. Errors (a bad field, an unknown rule or customer) print one line, as every `sightline` command's.
+`alerts run` judges only customers whose plan allows alerts, and only what the service's scheduler could have
+judged by now.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sightline.alerts.store import RuleStore
+    from sightline.auth.accounts import CustomerInfo
+    from sightline.settings import Settings
 
 RuleAction = Callable[["RuleStore", argparse.Namespace], None]
 _FLAGS: dict[str, str] = {
@@ -81,6 +84,7 @@ def _run_alerts(args: argparse.Namespace) -> None:
 
     start, end = _period(args.start, args.end)
     settings = Settings() if args.data_dir is None else Settings(data_dir=args.data_dir)
+    _check_alerting(settings, args.customer or [])
     store = open_store(settings)
     try:
         replay_customers(
@@ -116,10 +120,35 @@ def _period(start: int, end: int | None) -> tuple[int, int]:
     return start, end
 
 
+def _check_alerting(settings: Settings, customer_ids: list[int]) -> None:
+    """ValueError naming the first of `customer_ids` that is no customer, or whose plan does not allow alerts (the
+    scheduler runs no rounds of theirs)."""
+    from sightline.auth.plans import Feature, plan_for
+    from sightline.auth.service import open_auth
+
+    auth = open_auth(settings)
+    try:
+        customers = auth.accounts.list_customers()
+    finally:
+        auth.close()
+    for customer_id in customer_ids:
+        plan = plan_for(_customer(customers, customer_id).plan_level)
+        if Feature.ALERTS not in plan.features:
+            raise ValueError(f"--customer {customer_id}: its plan, {plan.name}, does not include alerts")
+
+
 def _iso(epoch_s: int) -> str:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _customer(customers: list[CustomerInfo], customer_id: int) -> CustomerInfo:
+    """The customer of `customer_id` among `customers`; ValueError when there is none."""
+    found = [customer for customer in customers if customer.id == customer_id]
+    if not found:
+        raise ValueError(f"no customer {customer_id} (`sightline customers list` lists them)")
+    return found[0]
 
 
 def _rule_action(
@@ -166,6 +195,7 @@ def _with_rules(action: RuleAction, args: argparse.Namespace) -> None:
     settings = Settings() if args.data_dir is None else Settings(data_dir=args.data_dir)
     auth = open_auth(settings)
     try:
+        _customer(auth.accounts.list_customers(), args.customer)
         action(RuleStore(sessionmaker(auth.engine, expire_on_commit=False), utc_now), args)
     except (RuleNotFoundError, ValidationError) as error:
         raise ValueError(str(error).replace("\n", "; ")) from None
