@@ -172,3 +172,19 @@ def test_alerts_run_refuses_a_customer_whose_plan_has_no_alerts(
     period = ("--from", "2024-05-11T00:00", "--to", "2024-05-11T01:00")
     [error] = refusal(capsys, "alerts", "run", "--customer", "1003", *period, "--data-dir", str(tmp_path))
     assert error == "sightline: --customer 1003: its plan, Essentials, does not include alerts"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("alerts", "run", "--from", "2024-05-11T00:00", "--to", "2024-05-11T01:00"),
+        ("alertrules", "list", "--customer", "1001"),
+    ],
+)
+def test_a_data_dir_that_does_not_exist_is_refused_not_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]
+) -> None:
+    missing = tmp_path / "missing"
+    [error] = refusal(capsys, *argv, "--data-dir", str(missing))
+    assert error == f"sightline: --data-dir {missing}: no such directory; give an existing data directory"
+    assert not missing.exists()

@@ -4,8 +4,8 @@ the detection rounds replayed over stored history, as the service's scheduler wo
 A rule is given by flags, or whole as JSON (`--json FILE`, `-` for stdin: the shape the API takes, the only way to
 give a webhook's secret, which an argument would show to other users of the machine). `update` changes only the
 flags given. Errors (a bad field, an unknown rule or customer) print one line, as every `sightline` command's.
-`alerts run` judges only customers whose plan allows alerts, and only what the service's scheduler could have
-judged by now.
+The commands read the customers of an existing data directory: they never create one. `alerts run` judges only
+customers whose plan allows alerts, and only what the service's scheduler could have judged by now.
 """
 
 from __future__ import annotations
@@ -79,11 +79,10 @@ def moment(text: str) -> int:
 
 def _run_alerts(args: argparse.Namespace) -> None:
     from sightline.alerts.scheduler import replay_customers
-    from sightline.settings import Settings
     from sightline.store import open_store
 
     start, end = _period(args.start, args.end)
-    settings = Settings() if args.data_dir is None else Settings(data_dir=args.data_dir)
+    settings = _existing_data_dir(args.data_dir, store=True)
     _check_alerting(settings, args.customer or [])
     store = open_store(settings)
     try:
@@ -143,6 +142,19 @@ def _iso(epoch_s: int) -> str:
     return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _existing_data_dir(data_dir: Path | None, *, store: bool) -> Settings:
+    """The settings of `data_dir` (None: the default); ValueError when the metadata database, or with `store` the
+    embedded store, would be in a data directory that does not exist (opening them would create it, empty)."""
+    from sightline.settings import Settings
+    from sightline.store.url import parse_store_url
+
+    settings = Settings() if data_dir is None else Settings(data_dir=data_dir)
+    in_data_dir = settings.metadata_url is None or (store and parse_store_url(settings.store_url) is None)
+    if in_data_dir and not settings.data_dir.is_dir():
+        raise ValueError(f"--data-dir {settings.data_dir}: no such directory; give an existing data directory")
+    return settings
+
+
 def _customer(customers: list[CustomerInfo], customer_id: int) -> CustomerInfo:
     """The customer of `customer_id` among `customers`; ValueError when there is none."""
     found = [customer for customer in customers if customer.id == customer_id]
@@ -190,10 +202,8 @@ def _with_rules(action: RuleAction, args: argparse.Namespace) -> None:
     from sightline.alerts.store import RuleNotFoundError, RuleStore
     from sightline.auth.clock import utc_now
     from sightline.auth.service import open_auth
-    from sightline.settings import Settings
 
-    settings = Settings() if args.data_dir is None else Settings(data_dir=args.data_dir)
-    auth = open_auth(settings)
+    auth = open_auth(_existing_data_dir(args.data_dir, store=False))
     try:
         _customer(auth.accounts.list_customers(), args.customer)
         action(RuleStore(sessionmaker(auth.engine, expire_on_commit=False), utc_now), args)
