@@ -188,3 +188,29 @@ def test_a_data_dir_that_does_not_exist_is_refused_not_created(
     [error] = refusal(capsys, *argv, "--data-dir", str(missing))
     assert error == f"sightline: --data-dir {missing}: no such directory; give an existing data directory"
     assert not missing.exists()
+
+
+@pytest.mark.parametrize(
+    ("source", "stdin", "errors"),
+    [
+        ("/nonexistent/rule.json", "", ["--json /nonexistent/rule.json: No such file or directory"]),
+        ("-", "[1, 2]", ["--json -: the JSON must be an object (the API's body)"]),
+        ("-", '{"name": "x"', ["--json -: not JSON (Expecting ',' delimiter: line 1 column 13 (char 12))"]),
+        ("-", '{"recipients": [{"kind": "fax", "target": "x"}]}', [
+            "name: Field required", "metric: Field required",
+            "recipients.0.kind: Input should be 'webhook', 'slack' or 'email'",
+        ]),
+    ],
+)  # fmt: skip
+def test_a_bad_json_rule_is_a_line_per_problem(
+    run: Run,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    source: str,
+    stdin: str,
+    errors: list[str],
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    refused = refusal(capsys, "alertrules", "add", "--customer", "1001", "--json", source, "--data-dir", str(tmp_path))
+    assert refused == [f"sightline: {error}" for error in errors]

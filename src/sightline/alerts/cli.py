@@ -3,7 +3,7 @@ the detection rounds replayed over stored history, as the service's scheduler wo
 
 A rule is given by flags, or whole as JSON (`--json FILE`, `-` for stdin: the shape the API takes, the only way to
 give a webhook's secret, which an argument would show to other users of the machine). `update` changes only the
-flags given. Errors (a bad field, an unknown rule or customer) print one line, as every `sightline` command's.
+flags given. Errors (a bad field, an unknown rule or customer) print one line each, as every `sightline` command's.
 The commands read the customers of an existing data directory: they never create one. `alerts run` judges only
 customers whose plan allows alerts, and only what the service's scheduler could have judged by now.
 """
@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
     from sightline.alerts.store import RuleStore
     from sightline.auth.accounts import CustomerInfo
     from sightline.settings import Settings
@@ -207,18 +209,29 @@ def _with_rules(action: RuleAction, args: argparse.Namespace) -> None:
     try:
         _customer(auth.accounts.list_customers(), args.customer)
         action(RuleStore(sessionmaker(auth.engine, expire_on_commit=False), utc_now), args)
-    except (RuleNotFoundError, ValidationError) as error:
-        raise ValueError(str(error).replace("\n", "; ")) from None
+    except RuleNotFoundError as error:
+        raise ValueError(str(error)) from None
+    except ValidationError as error:
+        raise ValueError(_field_errors(error)) from None
     finally:
         auth.close()
+
+
+def _field_errors(error: ValidationError) -> str:
+    """`error`'s problems, one line each: `field: message` (no input, which may hold a webhook's secret)."""
+    lines = []
+    for problem in error.errors():
+        field = ".".join(str(part) for part in problem["loc"])
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(message if not field or message.startswith(field) else f"{field}: {message}")
+    return "\n".join(lines)
 
 
 def _fields(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:
     """`base` (the rule's fields) with those the flags give."""
     fields = dict(base)
     if args.json_file is not None:
-        text = sys.stdin.read() if args.json_file == "-" else Path(args.json_file).read_text()
-        fields.update(json.loads(text))
+        fields.update(_json_rule(args.json_file))
     fields.update({field: getattr(args, flag) for flag, field in _FLAGS.items() if getattr(args, flag) is not None})
     if args.dimensions is not None:
         names = [name.strip() for name in args.dimensions.split(",") if name.strip()]
@@ -229,6 +242,19 @@ def _fields(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:
     if args.recipient is not None:
         fields["recipients"] = [_recipient(text) for text in args.recipient]
     return fields
+
+
+def _json_rule(source: str) -> dict[str, Any]:
+    """The JSON object in file `source` (- for stdin); ValueError naming `--json` when there is none."""
+    try:
+        given = json.loads(sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ValueError(f"--json {source}: {error.strerror}") from None
+    except ValueError as error:  # not UTF-8, or not JSON
+        raise ValueError(f"--json {source}: not JSON ({error})") from None
+    if not isinstance(given, dict):
+        raise ValueError(f"--json {source}: the JSON must be an object (the API's body)")
+    return given
 
 
 def _recipient(text: str) -> dict[str, str]:
