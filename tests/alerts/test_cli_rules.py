@@ -214,3 +214,30 @@ def test_a_bad_json_rule_is_a_line_per_problem(
     monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
     refused = refusal(capsys, "alertrules", "add", "--customer", "1001", "--json", source, "--data-dir", str(tmp_path))
     assert refused == [f"sightline: {error}" for error in errors]
+
+
+@pytest.mark.parametrize(
+    ("given", "target", "level"),
+    [
+        ("email:noc@example.com", "noc@example.com", "warning"),
+        ("email:noc@example.com:critical", "noc@example.com", "critical"),
+        ("webhook:https://x.example/h", "https://x.example/h", "warning"),
+        ("webhook:https://x.example/h:critical", "https://x.example/h", "critical"),
+        ("webhook:https://x.example:8443", "https://x.example:8443", "warning"),
+        ("webhook:https://x.example:8443/h:major", "https://x.example:8443/h", "major"),
+    ],
+)
+def test_a_recipients_level_follows_its_last_colon(run: Run, given: str, target: str, level: str) -> None:
+    added = json.loads(run("alertrules", "add", "--customer", "1001", "--name", "g", "--metric", "vsf",
+                           "--recipient", given))  # fmt: skip
+    assert [(r["target"], r["level"]) for r in added["recipients"]] == [(target, level)]
+
+
+@pytest.mark.parametrize("given", ["email:a@b.com:extreme", "webhook:https://x.example/h:Critical"])
+def test_an_unknown_level_of_a_recipient_is_refused(
+    run: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str], given: str
+) -> None:
+    argv = ("alertrules", "add", "--customer", "1001", "--name", "g", "--metric", "vsf", "--recipient", given)
+    error = refusal(capsys, *argv, "--data-dir", str(tmp_path))[-1]
+    assert error.endswith(f"argument --recipient: unknown level {given.rpartition(':')[2]!r} in {given!r}; "
+                          "a level is one of critical, major, warning")  # fmt: skip

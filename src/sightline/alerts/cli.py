@@ -15,7 +15,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -191,6 +191,7 @@ def _rule_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", type=float, help="manual rules")
     parser.add_argument(
         "--recipient",
+        type=_recipient,
         action="append",
         help="KIND:TARGET[:LEVEL] (repeatable), e.g. email:ops@example.com:major; replaces the rule's recipients",
     )
@@ -240,7 +241,7 @@ def _fields(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:
         if getattr(args, flag) is not None:
             fields[flag] = getattr(args, flag)
     if args.recipient is not None:
-        fields["recipients"] = [_recipient(text) for text in args.recipient]
+        fields["recipients"] = args.recipient
     return fields
 
 
@@ -258,10 +259,17 @@ def _json_rule(source: str) -> dict[str, Any]:
 
 
 def _recipient(text: str) -> dict[str, str]:
+    """A recipient from `KIND:TARGET[:LEVEL]`. What follows the last colon is a level when it is a word (a URL's
+    port or path is not): one of the levels, else ArgumentTypeError. Without a level, the level is warning."""
+    from sightline.alerts.notify import Level
+
     kind, _, rest = text.partition(":")
-    target, _, level = rest.rpartition(":")
-    if level not in ("critical", "major", "warning"):
-        target, level = rest, "warning"
+    target, colon, level = rest.rpartition(":")
+    if not (colon and level.isalpha()):
+        return {"kind": kind, "target": rest, "level": "warning"}
+    if level not in get_args(Level):
+        allowed = ", ".join(get_args(Level))
+        raise argparse.ArgumentTypeError(f"unknown level {level!r} in {text!r}; a level is one of {allowed}")
     return {"kind": kind, "target": target, "level": level}
 
 
