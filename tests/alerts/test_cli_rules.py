@@ -241,3 +241,16 @@ def test_an_unknown_level_of_a_recipient_is_refused(
     error = refusal(capsys, *argv, "--data-dir", str(tmp_path))[-1]
     assert error.endswith(f"argument --recipient: unknown level {given.rpartition(':')[2]!r} in {given!r}; "
                           "a level is one of critical, major, warning")  # fmt: skip
+
+
+def test_alertrules_list_prints_a_line_per_rule_whatever_its_name_holds(run: Run, tmp_path: Path) -> None:
+    rule = json.loads(run("alertrules", "add", "--customer", "1001", "--name", "g", "--metric", "vsf"))["id"]
+    auth = open_auth(Settings(data_dir=tmp_path))
+    try:
+        with sessionmaker(auth.engine).begin() as session:  # a name written before names were checked
+            row = session.get_one(AlertRuleRow, rule)
+            row.definition = json.dumps(json.loads(row.definition) | {"name": "two\nlines\tand a tab"})
+    finally:
+        auth.close()
+    for line in run("alertrules", "list", "--customer", "1001").splitlines():
+        assert len(line.split("\t")) == 6, line

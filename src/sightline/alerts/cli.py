@@ -282,7 +282,8 @@ def _print(rule: Any) -> None:
 def _list(rules: RuleStore, args: argparse.Namespace) -> None:
     for rule in rules.rules(args.customer):
         scope = ",".join(rule.dimensions) or "all"
-        print(f"{rule.id}\t{'on' if rule.enabled else 'off'}\t{rule.type}\t{rule.metric.name}\t{scope}\t{rule.name}")
+        name = rule.name if rule.name.isprintable() else repr(rule.name)  # one line a rule, whatever old data holds
+        print(f"{rule.id}\t{'on' if rule.enabled else 'off'}\t{rule.type}\t{rule.metric.name}\t{scope}\t{name}")
 
 
 def _show(rules: RuleStore, args: argparse.Namespace) -> None:
