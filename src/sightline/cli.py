@@ -1,7 +1,7 @@
 """The `sightline` command: serve, migrate, copy, simulate, demo, docs.
 
-Expected failures (a data directory owned by another process, a bad flag) print one line to stderr
-and exit with status 2; no traceback.
+Expected failures (a data directory owned by another process, a bad flag) print one line to stderr (a line per
+problem, as for a rule's fields) and exit with status 2; no traceback.
 """
 
 from __future__ import annotations
@@ -216,7 +216,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         args.run(args)
     except (StoreError, ValueError) as error:
-        print(f"sightline: {error}", file=sys.stderr)
+        for line in str(error).splitlines():  # one problem a line, each prefixed
+            print(f"sightline: {line}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -15,13 +15,14 @@ import itertools
 import json
 import secrets
 import shutil
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyarrow as pa
 from tqdm import tqdm
 
-from sightline.alerts.scheduler import replay_customers
+from sightline.alerts.scheduler import judged_by, replay_customers
 from sightline.auth.demo import DemoAccount, provision_demo_customer
 from sightline.auth.service import open_auth
 from sightline.server import base_url, serve, tls_files
@@ -188,7 +189,7 @@ def run_demo(settings: Settings, *, days: float, scale: float, seed_value: int) 
         live = LiveTraffic(writer, config)
         events = seed(store, config, live)
         accounts = provision(settings, customers)
-        end_s = to_ms(config.end) // 1000
+        end_s = min(to_ms(config.end) // 1000, judged_by(time.time()))  # what the service judges by now
         print("running the alert rules over the last day, as the service would have")
         start_s = max(to_ms(config.start) // 1000, end_s - ALERTS_REPLAY_S)
         replay_customers(settings, store, [c.id for c in customers], start_s, end_s)

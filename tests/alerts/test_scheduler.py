@@ -1,14 +1,16 @@
 """The scheduler: each tick runs every customer's due rounds, judging intervals once they settled; one customer's
-failed round is logged and neither stops the others' nor the next tick."""
+failed round is logged and neither stops the others' nor the next tick. A replay judges no later than the scheduler
+could by now."""
 
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 
 from sightline.alerts.engine import SETTLE_S
-from sightline.alerts.scheduler import AlertScheduler, alerting_customers
+from sightline.alerts.scheduler import EARLIEST_S, AlertScheduler, alerting_customers, judged_by, replay
 from sightline.auth.accounts import CustomerInfo
 
 
@@ -39,3 +41,29 @@ def test_a_failed_round_is_logged_and_the_other_customers_rounds_run(caplog: pyt
 def test_only_customers_whose_plan_allows_alerts_are_run() -> None:
     customers = [CustomerInfo(1, "Enterprise", 6831), CustomerInfo(2, "Essentials", 6829)]
     assert alerting_customers(customers) == [1]
+
+
+NOW = int(time.time())
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (NOW - 3600, NOW),  # the last minute's intervals have not settled
+        (NOW + 86_400, NOW + 90_000),  # the rules' judged_until would skip every round until then
+        (EARLIEST_S - 1, EARLIEST_S + 3600),
+        (NOW - 3600, NOW - 7200),
+    ],
+    ids=["not settled", "tomorrow", "before 2000", "empty"],
+)
+def test_a_replay_of_what_the_scheduler_could_not_have_judged_is_refused_before_any_round(start: int, end: int) -> None:
+    rounds = Rounds(failing=0)
+    with pytest.raises(ValueError, match="a replay's period must"):
+        replay(rounds, 1, start, end)  # type: ignore[arg-type]
+    assert rounds.asked == []
+
+
+def test_a_replay_judges_up_to_what_the_scheduler_judges_by_now() -> None:
+    rounds = Rounds(failing=0)
+    assert replay(rounds, 1, NOW - 7200, judged_by(NOW)) == 2 * len(rounds.asked)  # type: ignore[arg-type]
+    assert rounds.asked[-1] == (1, NOW - SETTLE_S, NOW)  # as the scheduler's tick at NOW

@@ -3,7 +3,9 @@ the detection rounds replayed over stored history, as the service's scheduler wo
 
 A rule is given by flags, or whole as JSON (`--json FILE`, `-` for stdin: the shape the API takes, the only way to
 give a webhook's secret, which an argument would show to other users of the machine). `update` changes only the
-flags given. Errors (a bad field, an unknown rule) print one line, as every `sightline` command's.
+flags given. Errors (a bad field, an unknown rule or customer) print one line each, as every `sightline` command's.
+The commands read the customers of an existing data directory: they never create one. `alerts run` judges only
+customers whose plan allows alerts, and only what the service's scheduler could have judged by now.
 """
 
 from __future__ import annotations
@@ -13,10 +15,14 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
     from sightline.alerts.store import RuleStore
+    from sightline.auth.accounts import CustomerInfo
+    from sightline.settings import Settings
 
 RuleAction = Callable[["RuleStore", argparse.Namespace], None]
 _FLAGS: dict[str, str] = {
@@ -53,8 +59,10 @@ def register_alert_commands(commands: argparse._SubParsersAction[argparse.Argume
     run = alerts.add_parser("run", help="run the detection rounds of [--from, --to] over stored history")
     run.add_argument("--data-dir", type=Path, help="data directory (default ./sightline-data)")
     run.add_argument("--customer", type=int, action="append", help="a customer id (repeatable; default: every one)")
-    run.add_argument("--from", dest="start", type=moment, required=True, help="epoch seconds or ISO 8601 (UTC)")
-    run.add_argument("--to", dest="end", type=moment, help="epoch seconds or ISO 8601 (UTC); default now")
+    run.add_argument(
+        "--from", dest="start", type=moment, required=True, help="epoch seconds or ISO 8601 (UTC); from 2000"
+    )
+    run.add_argument("--to", dest="end", type=moment, help="epoch seconds or ISO 8601 (UTC); default and latest: now")
     run.set_defaults(run=_run_alerts)
 
 
@@ -72,28 +80,89 @@ def moment(text: str) -> int:
 
 
 def _run_alerts(args: argparse.Namespace) -> None:
-    import time
-
     from sightline.alerts.scheduler import replay_customers
-    from sightline.settings import Settings
     from sightline.store import open_store
 
-    end = int(time.time()) if args.end is None else args.end
-    if end <= args.start:
-        raise ValueError("--to must be after --from")
-    settings = Settings() if args.data_dir is None else Settings(data_dir=args.data_dir)
+    start, end = _period(args.start, args.end)
+    settings = _existing_data_dir(args.data_dir, store=True)
+    _check_alerting(settings, args.customer or [])
     store = open_store(settings)
     try:
         replay_customers(
             settings,
             store,
             args.customer,
-            args.start,
+            start,
             end,
             lambda customer, ran, seconds: print(f"customer {customer}: {ran} rule rounds in {seconds:.1f} s"),
         )
     finally:
         store.close()
+
+
+def _period(start: int, end: int | None) -> tuple[int, int]:
+    """[--from, --to] (epoch s; `end` None: the latest allowed), when a replay may judge it
+    (`scheduler.check_period`); else ValueError naming the flag."""
+    import time
+
+    from sightline.alerts.engine import SETTLE_S
+    from sightline.alerts.scheduler import EARLIEST_S, judged_by
+
+    latest = judged_by(time.time())
+    end = latest if end is None else end
+    for flag, value in (("--from", start), ("--to", end)):
+        if not EARLIEST_S <= value <= latest:
+            raise ValueError(
+                f"{flag} must be from {_iso(EARLIEST_S)} to {_iso(latest)} (now less the {SETTLE_S} s an interval "
+                "takes to settle before it is judged)"
+            )
+    if end <= start:
+        raise ValueError("--to must be after --from")
+    return start, end
+
+
+def _check_alerting(settings: Settings, customer_ids: list[int]) -> None:
+    """ValueError naming the first of `customer_ids` that is no customer, or whose plan does not allow alerts (the
+    scheduler runs no rounds of theirs)."""
+    from sightline.auth.plans import Feature, plan_for
+    from sightline.auth.service import open_auth
+
+    auth = open_auth(settings)
+    try:
+        customers = auth.accounts.list_customers()
+    finally:
+        auth.close()
+    for customer_id in customer_ids:
+        plan = plan_for(_customer(customers, customer_id).plan_level)
+        if Feature.ALERTS not in plan.features:
+            raise ValueError(f"--customer {customer_id}: its plan, {plan.name}, does not include alerts")
+
+
+def _iso(epoch_s: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _existing_data_dir(data_dir: Path | None, *, store: bool) -> Settings:
+    """The settings of `data_dir` (None: the default); ValueError when the metadata database, or with `store` the
+    embedded store, would be in a data directory that does not exist (opening them would create it, empty)."""
+    from sightline.settings import Settings
+    from sightline.store.url import parse_store_url
+
+    settings = Settings() if data_dir is None else Settings(data_dir=data_dir)
+    in_data_dir = settings.metadata_url is None or (store and parse_store_url(settings.store_url) is None)
+    if in_data_dir and not settings.data_dir.is_dir():
+        raise ValueError(f"--data-dir {settings.data_dir}: no such directory; give an existing data directory")
+    return settings
+
+
+def _customer(customers: list[CustomerInfo], customer_id: int) -> CustomerInfo:
+    """The customer of `customer_id` among `customers`; ValueError when there is none."""
+    found = [customer for customer in customers if customer.id == customer_id]
+    if not found:
+        raise ValueError(f"no customer {customer_id} (`sightline customers list` lists them)")
+    return found[0]
 
 
 def _rule_action(
@@ -122,6 +191,7 @@ def _rule_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", type=float, help="manual rules")
     parser.add_argument(
         "--recipient",
+        type=_recipient,
         action="append",
         help="KIND:TARGET[:LEVEL] (repeatable), e.g. email:ops@example.com:major; replaces the rule's recipients",
     )
@@ -135,24 +205,34 @@ def _with_rules(action: RuleAction, args: argparse.Namespace) -> None:
     from sightline.alerts.store import RuleNotFoundError, RuleStore
     from sightline.auth.clock import utc_now
     from sightline.auth.service import open_auth
-    from sightline.settings import Settings
 
-    settings = Settings() if args.data_dir is None else Settings(data_dir=args.data_dir)
-    auth = open_auth(settings)
+    auth = open_auth(_existing_data_dir(args.data_dir, store=False))
     try:
+        _customer(auth.accounts.list_customers(), args.customer)
         action(RuleStore(sessionmaker(auth.engine, expire_on_commit=False), utc_now), args)
-    except (RuleNotFoundError, ValidationError) as error:
-        raise ValueError(str(error).replace("\n", "; ")) from None
+    except RuleNotFoundError as error:
+        raise ValueError(str(error)) from None
+    except ValidationError as error:
+        raise ValueError(_field_errors(error)) from None
     finally:
         auth.close()
+
+
+def _field_errors(error: ValidationError) -> str:
+    """`error`'s problems, one line each: `field: message` (no input, which may hold a webhook's secret)."""
+    lines = []
+    for problem in error.errors():
+        field = ".".join(str(part) for part in problem["loc"])
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(message if not field or message.startswith(field) else f"{field}: {message}")
+    return "\n".join(lines)
 
 
 def _fields(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:
     """`base` (the rule's fields) with those the flags give."""
     fields = dict(base)
     if args.json_file is not None:
-        text = sys.stdin.read() if args.json_file == "-" else Path(args.json_file).read_text()
-        fields.update(json.loads(text))
+        fields.update(_json_rule(args.json_file))
     fields.update({field: getattr(args, flag) for flag, field in _FLAGS.items() if getattr(args, flag) is not None})
     if args.dimensions is not None:
         names = [name.strip() for name in args.dimensions.split(",") if name.strip()]
@@ -161,15 +241,35 @@ def _fields(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:
         if getattr(args, flag) is not None:
             fields[flag] = getattr(args, flag)
     if args.recipient is not None:
-        fields["recipients"] = [_recipient(text) for text in args.recipient]
+        fields["recipients"] = args.recipient
     return fields
 
 
+def _json_rule(source: str) -> dict[str, Any]:
+    """The JSON object in file `source` (- for stdin); ValueError naming `--json` when there is none."""
+    try:
+        given = json.loads(sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ValueError(f"--json {source}: {error.strerror}") from None
+    except ValueError as error:  # not UTF-8, or not JSON
+        raise ValueError(f"--json {source}: not JSON ({error})") from None
+    if not isinstance(given, dict):
+        raise ValueError(f"--json {source}: the JSON must be an object (the API's body)")
+    return given
+
+
 def _recipient(text: str) -> dict[str, str]:
+    """A recipient from `KIND:TARGET[:LEVEL]`. What follows the last colon is a level when it is a word (a URL's
+    port or path is not): one of the levels, else ArgumentTypeError. Without a level, the level is warning."""
+    from sightline.alerts.notify import Level
+
     kind, _, rest = text.partition(":")
-    target, _, level = rest.rpartition(":")
-    if level not in ("critical", "major", "warning"):
-        target, level = rest, "warning"
+    target, colon, level = rest.rpartition(":")
+    if not (colon and level.isalpha()):
+        return {"kind": kind, "target": rest, "level": "warning"}
+    if level not in get_args(Level):
+        allowed = ", ".join(get_args(Level))
+        raise argparse.ArgumentTypeError(f"unknown level {level!r} in {text!r}; a level is one of {allowed}")
     return {"kind": kind, "target": target, "level": level}
 
 
@@ -182,7 +282,8 @@ def _print(rule: Any) -> None:
 def _list(rules: RuleStore, args: argparse.Namespace) -> None:
     for rule in rules.rules(args.customer):
         scope = ",".join(rule.dimensions) or "all"
-        print(f"{rule.id}\t{'on' if rule.enabled else 'off'}\t{rule.type}\t{rule.metric.name}\t{scope}\t{rule.name}")
+        name = rule.name if rule.name.isprintable() else repr(rule.name)  # one line a rule, whatever old data holds
+        print(f"{rule.id}\t{'on' if rule.enabled else 'off'}\t{rule.type}\t{rule.metric.name}\t{scope}\t{name}")
 
 
 def _show(rules: RuleStore, args: argparse.Namespace) -> None:

@@ -5,7 +5,9 @@ Invariants: a round judges an interval `SETTLE_S` after its end (outcomes of vie
 meanwhile); a failed round (a store error, a bug) is logged and the next tick tries again from where the rule's
 `judged_until` says, so a failure delays rounds and never loses one; one customer's failure never stops another's
 rounds. A replay runs the rounds the scheduler would have run, in order, an hour of them per run (the engine's
-`MAX_CATCH_UP` intervals at 5 minutes); rules already judged past a time are not judged again there.
+`MAX_CATCH_UP` intervals at 5 minutes); rules already judged past a time are not judged again there. A replay
+judges only what the scheduler could have judged by now (`check_period`), so no rule's `judged_until` passes where
+the scheduler's next round starts.
 """
 
 from __future__ import annotations
@@ -31,11 +33,28 @@ LEASE = "alert-rounds"
 """The lease (`auth.leases`) under which one process of the service runs the alert rounds."""
 REPLAY_STEP_S = MAX_CATCH_UP * min(INTERVALS)
 """How far one run of a replay goes: no rule of any interval falls behind by more than the engine catches up."""
+EARLIEST_S = 946_684_800
+"""2000-01-01 (epoch s): the store holds no event before it (the collectors refuse them)."""
 
 
 def alerting_customers(customers: list[CustomerInfo]) -> list[int]:
     """The customers whose plan allows alerts."""
     return [c.id for c in customers if Feature.ALERTS in plan_for(c.plan_level).features]
+
+
+def judged_by(now: float) -> int:
+    """The time (epoch s) by which the scheduler judges intervals at `now`: those that ended `SETTLE_S` before."""
+    return int(now) - SETTLE_S
+
+
+def check_period(start: int, end: int, now: float) -> None:
+    """ValueError unless `EARLIEST_S` <= `start` < `end` <= `judged_by(now)` (epoch s): a period a replay may judge."""
+    latest = judged_by(now)
+    if not EARLIEST_S <= start < end <= latest:
+        raise ValueError(
+            f"a replay's period must start at {EARLIEST_S} or later and end after its start, at {latest} or earlier "
+            f"(epoch s: now less the {SETTLE_S} s an interval takes to settle); not [{start}, {end}]"
+        )
 
 
 def replay(
@@ -46,7 +65,9 @@ def replay(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """The rounds of `customer_id`'s rules over [start, end] (epoch s) as the scheduler would have run them, a rule
-    never judged starting at `start`; the number of rule rounds run. `progress` hears the time reached."""
+    never judged starting at `start`; the number of rule rounds run. `progress` hears the time reached. ValueError,
+    and nothing judged, unless `check_period` allows [start, end]."""
+    check_period(start, end, time.time())
     ran = 0
     for until in [*range(start, end, REPLAY_STEP_S), end]:
         ran += engine.run(customer_id, until, until + SETTLE_S, first=start)
@@ -64,7 +85,8 @@ def replay_customers(
     report: Callable[[int, int, float], None] = lambda customer, ran, seconds: None,
 ) -> int:
     """`replay` for each of `customer_ids` (None: every customer whose plan allows alerts) over the metadata
-    database of `settings`; `report` hears each customer's rule rounds and seconds. The rule rounds run."""
+    database of `settings`; `report` hears each customer's rule rounds and seconds. The rule rounds run; ValueError,
+    and nothing judged, unless `check_period` allows [start, end]."""
     auth = open_auth(settings)
     try:
         engine = AlertEngine(store, sessionmaker(auth.engine, expire_on_commit=False), utc_now)
@@ -118,7 +140,7 @@ class AlertScheduler:
             if self._loop.stopping.is_set() or not self.may_run():
                 break
             try:
-                ran += self.engine.run(customer_id, now - SETTLE_S, now)
+                ran += self.engine.run(customer_id, judged_by(now), now)
             except Exception:
                 log.exception("the alert round of customer %s failed; trying again in %s s", customer_id, self.every_s)
         return ran
