@@ -77,8 +77,8 @@ means attempts. **Business exceptions** are error events that the player flags a
 metrics (vsf, videostartfailures, vpf, playbackfailures, totalstartupfailure, errors, fatalerrors,
 errorsperplay) leave them out by default (`businesserror=false`), as their formula column shows; each
 says what `businesserror=true` computes instead, and a `qoefilter` condition on one evaluates it the same way (a
-view refused by a business exception has `vsf` 0 unless `businesserror=true`). **Errors** are the player's `error` events; ad errors
-(`ad_error`) count only in the ad metrics.
+view refused by a business exception has `vsf` 0 unless `businesserror=true`). **Errors** are the player's `error`
+events; ad errors (`ad_error`) count only in the ad metrics.
 
 | metric | label | unit | definition | formula | dashboards |
 |---|---|---|---|---|---|
