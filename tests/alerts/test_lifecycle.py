@@ -105,6 +105,15 @@ def test_an_alert_is_resolved_after_resolve_after_clean_intervals() -> None:
     assert plan_round([last], set(), []).resolved == (last,)
 
 
+def test_an_alert_whose_cohort_still_fails_unjudged_waits_until_it_is_stale() -> None:
+    last = _alert(CDN, clean=RESOLVE_AFTER - 1)  # last anomalous at 300
+    plan = plan_round([last], set(), [], failing={CDN}, stale_before=300)  # too few attempts, past its band
+    assert (plan.waiting, plan.quiet, plan.resolved) == ((last,), (), ())
+    assert plan_round([last], set(), [], failing={CDN}, stale_before=301).resolved == (last,)
+    assert plan_round([last], set(), [], failing={US}, stale_before=0).resolved == (last,)  # clean
+    assert plan.taking({last.id: frozenset({CDN_US})}).active == ((last, frozenset({CDN_US})),)
+
+
 def test_targets_follow_the_diagnosis_to_the_narrowest_anomalous_cohort() -> None:
     found = targets(candidates=[CDN, US], causes=[CDN_US], anomalous=[CDN, US, CDN_US], scores={CDN: 9.0, US: 7.0})
     assert [(t.cohort, t.causes, t.covers) for t in found] == [(CDN_US, (CDN_US,), frozenset({CDN, US}))]

@@ -24,8 +24,10 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from sightline.alerts.detect import Direction, MetricKind
 from sightline.alerts.diagnosis import Diagnosis, affected_viewers, diagnose_window, span
 from sightline.alerts.lifecycle import (
+    STALE_AFTER,
     AlertState,
     RoundPlan,
     Target,
@@ -163,14 +165,16 @@ class AlertEngine:
         states = [state_of(row, body) for row, body in stored.values()]
         reported = [judged.cohorts[n] for n in np.flatnonzero(judged.reported)]
         continuing = {judged.cohorts[n] for n in np.flatnonzero(judged.continuing)}
-        plan = plan_round(states, continuing, reported)
+        failing = _failing_unjudged(judged, states, stored)
+        plan = plan_round(states, continuing, reported, failing, judged.end - STALE_AFTER * rule.interval_s)
         opened, folded = self._targets(rule, judged, plan, states)
         plan = plan.taking(folded)
         changes = [self._open(rule, round_, judged, target, diagnosis) for target, diagnosis in opened]
         for state, mine in plan.active:
             changes.append(self._update(rule, round_, judged, state, stored[state.id][1], mine))
-        for state in chain(plan.quiet, plan.resolved):
-            changes.append(_clean(judged, state, stored[state.id][1], state in plan.resolved))
+        for state in chain(plan.quiet, plan.waiting, plan.resolved):
+            counted = state.cohort not in failing
+            changes.append(_clean(judged, state, stored[state.id][1], state in plan.resolved, counted))
         return changes
 
     def _targets(
@@ -389,8 +393,27 @@ def _excess(judged: Judged, n: int) -> float:
     return excess if metric.direction.value != "down" else -excess
 
 
-def _clean(judged: Judged, state: AlertState, body: dict[str, Any], resolved: bool) -> _Change:
-    """A quiet round of an alert: a clean interval, resolving it after `RESOLVE_AFTER` in a row."""
+def _failing_unjudged(judged: Judged, states: list[AlertState], stored: Stored) -> set[Cohort]:
+    """The cohorts of open alerts that had attempts this round, too few to be judged, and a value still past the band
+    of their alert's latest anomalous window (the way that is bad): a cohort whose failing viewers gave up may fall
+    below the rule's minimum while it fails."""
+    metric, failing = judged.rule.metric, set()
+    down = metric.direction is Direction.DOWN
+    for state in states:
+        n = judged.position(state.cohort)
+        edge = (stored[state.id][1].get("band") or {}).get("lower" if down else "upper")
+        if n is None or judged.eligible[n] or judged.attempts[n] <= 0 or edge is None:
+            continue
+        volume = None if metric.kind is MetricKind.COUNT else judged.denominator[n : n + 1]
+        value = float(metric.value(judged.numerator[n : n + 1], volume)[0])
+        if (edge - value if down else value - edge) > 0:
+            failing.add(state.cohort)
+    return failing
+
+
+def _clean(judged: Judged, state: AlertState, body: dict[str, Any], resolved: bool, counted: bool) -> _Change:
+    """A quiet round of an alert: a clean interval when `counted` (its cohort was judged), resolving it after
+    `RESOLVE_AFTER` in a row (or `STALE_AFTER` intervals after its last anomalous one, unjudged)."""
     n = judged.position(state.cohort)
     added = [point(judged.end, *_bounds(judged, n), False)] if n is not None else []
     body["series"] = dict(body["series"], points=with_points(body["series"]["points"], added))
@@ -398,7 +421,7 @@ def _clean(judged: Judged, state: AlertState, body: dict[str, Any], resolved: bo
         **{
             **_fields(state),
             "status": "resolved" if resolved else "ongoing",
-            "clean_intervals": state.clean_intervals + 1,
+            "clean_intervals": state.clean_intervals + counted,
         }
     )
     return _Change(new, body, "resolve" if resolved else None, ended=resolved)

@@ -7,7 +7,9 @@ One alert per rule × cohort episode. At each round of a rule:
   condition, none in conflict), related to one of its causes, or one it took in before (`covers`); an active
   alert is updated (last seen, values, impact, severity), never duplicated;
 - an alert that is not active counts a clean interval; after `RESOLVE_AFTER` clean intervals in a row it is
-  resolved (it ended at its last anomalous interval);
+  resolved (it ended at its last anomalous interval); a round that could not judge its cohort (too few attempts)
+  while its value was still past the alert's band counts none, and the alert then resolves only once
+  `STALE_AFTER` intervals passed since its last anomalous one;
 - a reported cohort that no open alert covers is a *candidate*: the engine diagnoses the rule's anomaly and opens
   one alert per cohort its causes point to (`targets`), each taking in the candidates consistent with its causes,
   unless an open alert has a cause nested with its own (`owner`: one incident, one alert; nested by views, as the
@@ -32,6 +34,9 @@ from sightline.alerts.rules import Cohort
 RESOLVE_AFTER = 6
 """Clean intervals in a row that resolve an alert (30 minutes at 5: the views an incident degraded play on for a
 while after it ends)."""
+STALE_AFTER = 2 * RESOLVE_AFTER
+"""Intervals after its last anomalous one at which an alert whose cohort could not be judged since, its value still
+past the band, resolves."""
 Status = Literal["open", "ongoing", "resolved"]
 STATUSES: tuple[Status, ...] = ("open", "ongoing", "resolved")
 MAGNITUDE_POINTS = (math.log(1.5), math.log(3.0))
@@ -104,44 +109,57 @@ def owner(
 @dataclass(frozen=True, slots=True)
 class RoundPlan:
     """What a rule's round does to its open alerts: `active` (with the reported cohorts each took in), `quiet`
-    (clean, not yet resolved), `resolved`; and the `candidates` (reported cohorts no open alert covers)."""
+    (clean, not yet resolved), `waiting` (not judged, too few attempts, yet still past its band: no clean interval
+    counted), `resolved`;
+    and the `candidates` (reported cohorts no open alert covers)."""
 
     active: tuple[tuple[AlertState, frozenset[Cohort]], ...]
     quiet: tuple[AlertState, ...]
     resolved: tuple[AlertState, ...]
     candidates: tuple[Cohort, ...]
+    waiting: tuple[AlertState, ...] = ()
 
     def taking(self, folded: Mapping[str, frozenset[Cohort]]) -> RoundPlan:
-        """The plan once open alerts took the cohorts of new anomalies they `owner` (`folded`, by alert id): a quiet
-        or resolving alert that took one is active (its incident goes on in another cohort)."""
-        waking = tuple(alert for alert in (*self.quiet, *self.resolved) if alert.id in folded)
+        """The plan once open alerts took the cohorts of new anomalies they `owner` (`folded`, by alert id): a quiet,
+        waiting or resolving alert that took one is active (its incident goes on in another cohort)."""
+        waking = tuple(alert for alert in (*self.quiet, *self.waiting, *self.resolved) if alert.id in folded)
         active = [(alert, mine | folded.get(alert.id, frozenset())) for alert, mine in self.active]
         active += [(alert, folded[alert.id]) for alert in waking]
-        quiet = tuple(alert for alert in self.quiet if alert not in waking)
-        resolved = tuple(alert for alert in self.resolved if alert not in waking)
-        return RoundPlan(tuple(active), quiet, resolved, self.candidates)
+        quiet, waiting, resolved = (
+            tuple(a for a in alerts if a not in waking) for alerts in (self.quiet, self.waiting, self.resolved)
+        )
+        return RoundPlan(tuple(active), quiet, resolved, self.candidates, waiting)
 
 
 def plan_round(
     open_alerts: Sequence[AlertState],
     continuing: Collection[Cohort],
     reported: Sequence[Cohort],
+    failing: Collection[Cohort] = (),
+    stale_before: int = 0,
 ) -> RoundPlan:
     """The plan of a round whose `continuing` cohorts (the anomalous ones and those that go on) include the
-    `reported` ones."""
-    active, quiet, resolved = [], [], []
+    `reported` ones. An alert whose cohort is `failing` (too few attempts to be judged, its value still past its
+    alert's band) counts no clean interval, and resolves only once its last anomalous interval ended before
+    `stale_before` (epoch s)."""
+    active: list[tuple[AlertState, frozenset[Cohort]]] = []
+    quiet: list[AlertState] = []
+    waiting: list[AlertState] = []
+    resolved: list[AlertState] = []
     taken: set[Cohort] = set()
     for alert in open_alerts:
         mine = frozenset(c for c in reported if covers(alert, c))
         taken |= mine
         if alert.cohort in continuing or mine:
             active.append((alert, mine))
+        elif alert.cohort in failing:
+            (resolved if alert.last_seen_at < stale_before else waiting).append(alert)
         elif alert.clean_intervals + 1 >= RESOLVE_AFTER:
             resolved.append(alert)
         else:
             quiet.append(alert)
     candidates = tuple(c for c in reported if c not in taken)
-    return RoundPlan(tuple(active), tuple(quiet), tuple(resolved), candidates)
+    return RoundPlan(tuple(active), tuple(quiet), tuple(resolved), candidates, tuple(waiting))
 
 
 @dataclass(frozen=True, slots=True)
