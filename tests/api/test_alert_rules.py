@@ -139,6 +139,8 @@ def test_a_rule_is_added_read_replaced_and_deleted(client: TestClient, admin: di
         ({"recipients": [{"kind": "email", "target": "a@b.com:extreme"}]}, "recipients"),
         ({"recipients": [{"kind": "email", "target": "a@-b.com"}]}, "recipients"),
         ({"recipients": [{"kind": "webhook", "target": "https://hooks.example/\x00"}]}, "recipients"),
+        ({"dimensions": ["cdn", 1]}, "dimensions[1]"),
+        ({"recipients": [{"kind": "email", "target": "noc@example.com", "level": "huge"}]}, "recipients[0].level"),
     ],
 )
 def test_a_bad_rule_is_a_400_naming_the_field(
@@ -154,11 +156,18 @@ def test_a_bad_rule_is_a_400_naming_the_field(
 
 
 def test_a_body_that_is_not_a_rule_is_a_400(client: TestClient, admin: dict[str, str]) -> None:
-    for body in (b"not json", b"[]", b'"rule"', b"{}"):
+    for body, parameter in (
+        (b"not json", "body"),
+        (b"{", "body"),
+        (b"[]", "body"),
+        (b'"rule"', "body"),
+        (b"{}", "name"),
+    ):
         answer = client.post(
             f"/mm-apis/alertrules/{A}", headers={**admin, "Content-Type": "application/json"}, content=body
         )
         assert answer.status_code == 400, (body, answer.text)
+        assert answer.json()["error"]["parameter"] == parameter, answer.text
 
 
 def test_another_customers_rule_is_not_found(app: FastAPI, client: TestClient, admin: dict[str, str]) -> None:

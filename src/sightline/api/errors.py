@@ -140,6 +140,20 @@ def _from_auth_error(error: AuthError) -> ApiError:
     return ApiError(status, code, str(error))
 
 
+def validation_parameter(location: tuple[str | int, ...], kind: str) -> str | None:
+    """The parameter a validation error names: a query or path parameter, or the path of a body's field
+    (`recipients[0].level`); `body` for a body that is not JSON or not an object."""
+    if not location:
+        return None
+    source, *path = location
+    if kind == "json_invalid" or not path:
+        return str(source)
+    named = str(path[0])
+    for step in path[1:]:
+        named += f"[{step}]" if isinstance(step, int) else f".{step}"
+    return named
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Answer ApiError, the accounts package's errors, validation errors and HTTP errors in the envelope, and
     have the OpenAPI document say so: FastAPI's 422 answer, never given, is left out of it."""
@@ -155,7 +169,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def validation_error(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)
         first = error.errors()[0]
-        parameter = str(first["loc"][-1]) if first.get("loc") else None
+        parameter = validation_parameter(tuple(first.get("loc") or ()), str(first.get("type", "")))
         return error_response(ApiError(400, "invalid_parameter", f"{parameter}: {first['msg']}", parameter))
 
     async def http_error(request: Request, error: Exception) -> JSONResponse:
