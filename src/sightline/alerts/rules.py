@@ -238,8 +238,8 @@ def _detection(given: RuleInput, metric: AlertMetric) -> tuple[float, ThresholdC
                 "threshold", f"a relative threshold is a percentage worse than the average, above 0{below}"
             )
     elif threshold < 0 or (metric.spec.unit == "percent" and threshold > 100):
-        most = " and at most 100" if metric.spec.unit == "percent" else ""
-        raise RequestError("threshold", f"a fixed threshold of {metric.name} is a value of 0{most} or more")
+        allowed = "between 0 and 100" if metric.spec.unit == "percent" else "0 or more"
+        raise RequestError("threshold", f"a fixed threshold of {metric.name} is a value {allowed}")
     return DEFAULT_SENSITIVITY, given.condition, threshold
 
 
