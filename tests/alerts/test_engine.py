@@ -13,17 +13,20 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from sightline.alerts.alert_store import AlertStore, parse_alerts_request
 from sightline.alerts.diagnosis import diagnose_window, span
-from sightline.alerts.engine import AlertEngine
+from sightline.alerts.engine import AlertEngine, _failing_unjudged
+from sightline.alerts.lifecycle import AlertState
 from sightline.alerts.models import AlertRow, AlertRuleRow
 from sightline.alerts.notify import Notice
 from sightline.alerts.outbox import AlertDelivery, AlertNotice
-from sightline.alerts.rules import RuleInput
+from sightline.alerts.rounds import Judged
+from sightline.alerts.rules import Cohort, RuleInput, parse_rule
 from sightline.alerts.scheduler import replay
 from sightline.alerts.series import fetch, leaves_query
 from sightline.auth.service import AuthService, open_auth
@@ -251,3 +254,33 @@ def test_a_round_that_fails_before_its_commit_is_written_whole_by_the_next_run(w
     world.replay(world.engine(), incident.start - timedelta(minutes=30), incident.end + timedelta(minutes=80))
     assert sorted((row.id, row.status) for row, _ in world.alerts() if row.rule_id == rule_id) == expected
     assert [key for alert_id, key in world.notices() if alert_id in {i for i, _ in expected}] == told
+
+
+def test_a_cohort_too_small_to_judge_still_failing_counts_no_clean_interval() -> None:
+    rule = parse_rule(CUSTOMER, RuleInput(name="failures", metric="vsf", scope="selected", dimensions=["player"]))
+    exo, shaka, cast = (("player", "ExoPlayer"),), (("player", "Shaka Player"),), (("player", "Chromecast"),)
+    cohorts: list[Cohort] = [exo, shaka, cast]
+    nan = np.full(3, np.nan)
+    judged = Judged(
+        rule=rule,
+        end=3600,
+        alpha=1e-6,
+        cohorts=cohorts,
+        rows=np.arange(3),
+        observed=nan,
+        expected=nan,
+        lower=nan,
+        upper=nan,
+        score=nan,
+        numerator=np.array([9.0, 1.0, 0.0]),  # 9 of 12 failed; 1 of 12; no attempt
+        denominator=np.array([12.0, 12.0, 0.0]),
+        attempts=np.array([12.0, 12.0, 0.0]),
+        viewers=np.array([5.0, 5.0, 0.0]),
+        eligible=np.zeros(3, dtype=bool),  # under the rule's 20 attempts
+        anomalous=np.zeros(3, dtype=bool),
+        reported=np.zeros(3, dtype=bool),
+        continuing=np.zeros(3, dtype=bool),
+    )
+    states = [AlertState(str(n), c, "ongoing", "major", 0, 1800) for n, c in enumerate(cohorts)]
+    band = {"band": {"lower": 0.0, "upper": 20.0}}  # percent
+    assert _failing_unjudged(judged, states, {s.id: (AlertRow(), band) for s in states}) == {exo}
