@@ -412,8 +412,8 @@ def _failing_unjudged(judged: Judged, states: list[AlertState], stored: Stored) 
 
 
 def _clean(judged: Judged, state: AlertState, body: dict[str, Any], resolved: bool, counted: bool) -> _Change:
-    """A quiet round of an alert: a clean interval when `counted` (its cohort was judged), resolving it after
-    `RESOLVE_AFTER` in a row (or `STALE_AFTER` intervals after its last anomalous one, unjudged)."""
+    """A quiet round of an alert: a clean interval when `counted` (not `_failing_unjudged`), resolving it after
+    `RESOLVE_AFTER` in a row (or, failing unjudged, `STALE_AFTER` intervals after its last anomalous one)."""
     n = judged.position(state.cohort)
     added = [point(judged.end, *_bounds(judged, n), False)] if n is not None else []
     body["series"] = dict(body["series"], points=with_points(body["series"]["points"], added))

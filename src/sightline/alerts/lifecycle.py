@@ -109,9 +109,8 @@ def owner(
 @dataclass(frozen=True, slots=True)
 class RoundPlan:
     """What a rule's round does to its open alerts: `active` (with the reported cohorts each took in), `quiet`
-    (clean, not yet resolved), `waiting` (not judged, too few attempts, yet still past its band: no clean interval
-    counted), `resolved`;
-    and the `candidates` (reported cohorts no open alert covers)."""
+    (clean, not yet resolved), `waiting` (too few attempts to judge, still past its band: no clean interval
+    counted), `resolved`; and the `candidates` (reported cohorts no open alert covers)."""
 
     active: tuple[tuple[AlertState, frozenset[Cohort]], ...]
     quiet: tuple[AlertState, ...]
