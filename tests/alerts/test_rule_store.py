@@ -100,3 +100,20 @@ def test_a_disabled_or_deleted_rule_s_alerts_end_at_their_last_anomalous_interva
     assert [_alert(auth, n) for n in range(3)] == [("ongoing", None), ("resolved", 0), ("ongoing", None)]
     rules.delete(1002, kept.id)
     assert [_alert(auth, n) for n in (0, 2)] == [("resolved", 0), ("resolved", 0)]
+
+
+def test_a_rule_stored_before_todays_checks_can_be_replaced(auth: AuthService, clock: ManualClock) -> None:
+    auth.accounts.add_customer(1002, "Beta", 6831)
+    rules = _store(auth, clock)
+    hook = {"kind": "webhook", "target": "https://hooks.example/a", "secret": "kept"}
+    rule = rules.add(1002, RuleInput.model_validate({"name": "failures", "metric": "vsf", "recipients": [hook]}))
+    with sessionmaker(auth.engine).begin() as session:
+        row = session.get(AlertRuleRow, rule.id)
+        assert row is not None
+        row.definition = row.definition.replace('"failures"', '"fail\\nures"')  # refused today
+    assert rule.id not in {r.id for r in rules.rules(1002)}  # no longer valid: not judged
+    again = {**hook, "secret": None}
+    fixed = rules.replace(
+        1002, rule.id, RuleInput.model_validate({"name": "failures", "metric": "vsf", "recipients": [again]})
+    )
+    assert (fixed.name, fixed.recipients[0].secret) == ("failures", "kept")

@@ -9,6 +9,7 @@ unless `hassecret` is false; the alerts going on of a deleted or disabled rule a
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -84,8 +85,8 @@ class RuleStore:
         """The rule `rule_id` replaced by `given`, keeping unchanged webhooks' secrets (see the invariants)."""
         with self._sessions.begin() as session:
             row = self._row(session, customer_id, rule_id)
-            before = RuleInput.model_validate_json(row.definition)
-            kept = {r.target: r.secret for r in before.recipients if r.kind == "webhook" and r.secret}
+            before = json.loads(row.definition).get("recipients") or []  # as stored, valid by today's rules or not
+            kept = {r["target"]: r["secret"] for r in before if r.get("kind") == "webhook" and r.get("secret")}
             recipients = [_with_secret(r, kept) for r in given.recipients]
             rule = parse_rule(customer_id, given.model_copy(update={"recipients": recipients}), rule_id)
             row.definition = rule.to_input().stored()
