@@ -119,24 +119,22 @@ def judged_until(data_dir: Path) -> list[datetime | None]:
         auth.close()
 
 
-NOW = int(time.time())
-
-
 @pytest.mark.parametrize(
-    ("start", "end", "flag"),
+    ("span", "flag"),
     [
-        (NOW - 3600, NOW + 3600, "--to"),  # intervals that have not ended
-        (NOW - 3600, NOW - SETTLE_S // 2, "--to"),  # ended, not settled
-        (NOW + 365 * 86_400, NOW + 366 * 86_400, "--from"),  # the scheduler would skip every round until then
-        (99_999_999_999_999, 999_999_999_999_999, "--from"),  # was a MemoryError
-        (EARLIEST_S - 3600, EARLIEST_S + 3600, "--from"),  # before anything the store holds
+        (lambda now: (now - 3600, now + 3600), "--to"),  # intervals that have not ended
+        (lambda now: (now - 3600, now - SETTLE_S // 2), "--to"),  # ended, not settled
+        (lambda now: (now + 365 * 86_400, now + 366 * 86_400), "--from"),  # the scheduler would skip until then
+        (lambda now: (99_999_999_999_999, 999_999_999_999_999), "--from"),  # was a MemoryError
+        (lambda now: (EARLIEST_S - 3600, EARLIEST_S + 3600), "--from"),  # before anything the store holds
     ],
     ids=["not ended", "not settled", "next year", "far future", "before 2000"],
 )
 def test_alerts_run_judges_only_what_the_scheduler_could_have_by_now(
-    run: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str], start: int, end: int, flag: str
+    run: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str], span: Callable[[int], tuple[int, int]], flag: str
 ) -> None:
     assert run("alertrules", "list", "--customer", "1001")  # the default rules, never judged
+    start, end = span(int(time.time()))  # the CLI reads the clock when it runs
     period = ("--from", str(start), "--to", str(end))
     [error] = refusal(capsys, "alerts", "run", "--customer", "1001", *period, "--data-dir", str(tmp_path))
     assert error.startswith(f"sightline: {flag} must be from 2000-01-01T00:00:00Z to ")
@@ -144,7 +142,7 @@ def test_alerts_run_judges_only_what_the_scheduler_could_have_by_now(
 
 
 def test_alerts_run_judges_by_default_up_to_what_the_scheduler_judges_now(run: Run, tmp_path: Path) -> None:
-    run("alerts", "run", "--from", str(NOW - 900))
+    run("alerts", "run", "--from", str(int(time.time()) - 900))
     judged = [t.timestamp() for t in judged_until(tmp_path) if t is not None]
     assert len(judged) == len(default_rules())
     assert max(judged) <= time.time() - SETTLE_S

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -43,27 +44,28 @@ def test_only_customers_whose_plan_allows_alerts_are_run() -> None:
     assert alerting_customers(customers) == [1]
 
 
-NOW = int(time.time())
+Span = Callable[[int], tuple[int, int]]
+"""A period from the time a test runs (epoch s): the check reads the clock then."""
 
 
 @pytest.mark.parametrize(
-    ("start", "end"),
+    "span",
     [
-        (NOW - 3600, NOW),  # the last minute's intervals have not settled
-        (NOW + 86_400, NOW + 90_000),  # the rules' judged_until would skip every round until then
-        (EARLIEST_S - 1, EARLIEST_S + 3600),
-        (NOW - 3600, NOW - 7200),
+        lambda now: (now - 3600, now),  # the last minute's intervals have not settled
+        lambda now: (now + 86_400, now + 90_000),  # the rules' judged_until would skip every round until then
+        lambda now: (EARLIEST_S - 1, EARLIEST_S + 3600),
+        lambda now: (now - 3600, now - 7200),
     ],
     ids=["not settled", "tomorrow", "before 2000", "empty"],
 )
-def test_a_replay_of_what_the_scheduler_could_not_have_judged_is_refused_before_any_round(start: int, end: int) -> None:
+def test_a_replay_of_what_the_scheduler_could_not_have_judged_is_refused_before_any_round(span: Span) -> None:
     rounds = Rounds(failing=0)
     with pytest.raises(ValueError, match="a replay's period must"):
-        replay(rounds, 1, start, end)  # type: ignore[arg-type]
+        replay(rounds, 1, *span(int(time.time())))  # type: ignore[arg-type]
     assert rounds.asked == []
 
 
 def test_a_replay_judges_up_to_what_the_scheduler_judges_by_now() -> None:
-    rounds = Rounds(failing=0)
-    assert replay(rounds, 1, NOW - 7200, judged_by(NOW)) == 2 * len(rounds.asked)  # type: ignore[arg-type]
-    assert rounds.asked[-1] == (1, NOW - SETTLE_S, NOW)  # as the scheduler's tick at NOW
+    rounds, now = Rounds(failing=0), int(time.time())
+    assert replay(rounds, 1, now - 7200, judged_by(now)) == 2 * len(rounds.asked)  # type: ignore[arg-type]
+    assert rounds.asked[-1] == (1, now - SETTLE_S, now)  # as the scheduler's tick at now
