@@ -31,6 +31,8 @@ from sightline.alerts.scheduler import replay
 from sightline.alerts.series import fetch, leaves_query
 from sightline.auth.service import AuthService, open_auth
 from sightline.query.period import Period
+from sightline.query.pipeline import Rows
+from sightline.query.printer import Statement
 from sightline.settings import Settings
 from sightline.simulate import Incident, SimulationConfig, simulate
 from sightline.simulate.devices import DEVICES
@@ -254,6 +256,56 @@ def test_a_round_that_fails_before_its_commit_is_written_whole_by_the_next_run(w
     world.replay(world.engine(), incident.start - timedelta(minutes=30), incident.end + timedelta(minutes=80))
     assert sorted((row.id, row.status) for row, _ in world.alerts() if row.rule_id == rule_id) == expected
     assert [key for alert_id, key in world.notices() if alert_id in {i for i, _ in expected}] == told
+
+
+class _EditsTheRuleMidRound:
+    """The store, whose first query (the round's series, read after the rules) replaces the rule first: an admin
+    editing it while its round runs."""
+
+    def __init__(self, world: World, rule_id: str, edited: RuleInput) -> None:
+        self._world, self._rule_id, self._edited = world, rule_id, edited
+        self.edits = 0
+
+    def query(self, statement: Statement, *, tag: str | None = None) -> Rows:
+        if not self.edits:
+            self._world.engine().rules.replace(CUSTOMER, self._rule_id, self._edited)
+            self.edits += 1
+        rows: Rows = self._world.store.query(statement, tag=tag)
+        return rows
+
+    def query_json_rows(self, statement: Statement) -> list[bytes]:
+        return self._world.store.query_json_rows(statement)
+
+
+def _judged_until(world: World, rule_id: str) -> datetime | None:
+    with world.sessions() as session:
+        return session.scalar(select(AlertRuleRow.judged_until).where(AlertRuleRow.id == rule_id))
+
+
+@pytest.mark.parametrize("edit", [{"minattempts": 40}, {"enabled": False}])
+def test_a_round_whose_rule_is_edited_while_it_runs_writes_nothing(world: World, edit: dict[str, Any]) -> None:
+    incident = world.incidents["cdn_degradation"]
+    given = RuleInput.model_validate(
+        {"name": "Start time by CDN", "metric": "latency", "scope": "selected", "dimensions": ["cdn"]}
+    )
+    rules = world.engine().rules
+    rule = rules.add(CUSTOMER, given)
+    end = _epoch(incident.start) // STEP * STEP + STEP
+    try:
+        editing = _EditsTheRuleMidRound(world, rule.id, given.model_copy(update=edit))
+        run = AlertEngine(editing, world.sessions, lambda: END).run(CUSTOMER, end, end + 3600, first=end)
+        assert (run, editing.edits) == (1, 1)
+        assert _judged_until(world, rule.id) is None  # the round judged by the old rule was not written
+        assert [row for row, _ in world.alerts() if row.rule_id == rule.id] == []
+        again = world.engine().run(CUSTOMER, end, end + 3600, first=end)  # the next run: the rule as it is now
+        enabled = edit.get("enabled", True)
+        assert again == (1 if enabled else 0)
+        assert _judged_until(world, rule.id) == (datetime.fromtimestamp(end, UTC) if enabled else None)
+    finally:
+        rules.delete(CUSTOMER, rule.id)
+        with world.sessions.begin() as session:
+            session.execute(delete(AlertNotice).where(AlertNotice.rule_id == rule.id))
+            session.execute(delete(AlertRow).where(AlertRow.rule_id == rule.id))
 
 
 def test_a_cohort_too_small_to_judge_still_failing_counts_no_clean_interval() -> None:

@@ -8,7 +8,8 @@ rule's round is judged (`rounds`), planned over its open alerts (`lifecycle`), i
 (`diagnosis`), and its changes written in one transaction of the metadata database, with its notices
 (`notify(session, notices)`) and the rule's `judged_until`: a round is written whole or not at all, and a round
 already written (by an earlier run, or another process) is not written again, so a restart neither loses nor
-repeats an alert or a notice.
+repeats an alert or a notice. A round is written only while its rule is the version it was judged by: a rule
+edited, disabled or deleted meanwhile writes nothing, and the next run judges that interval by the rule as it is.
 """
 
 from __future__ import annotations
@@ -110,8 +111,9 @@ class AlertEngine:
     def run(self, customer_id: int, until: int, now: int, first: int | None = None) -> int:
         """The rounds of `customer_id`'s enabled rules due by `until` (epoch s), at time `now`; `first`: where a
         rule never judged starts (default: its last interval). The number of rule rounds run."""
-        rules = [rule for rule in self.rules.rules(customer_id) if rule.enabled]
-        judged = self._judged_until([rule.id for rule in rules])
+        versions = {rule.id: (rule, version) for rule, version in self.rules.versions(customer_id) if rule.enabled}
+        rules = [rule for rule, _ in versions.values()]
+        judged = self._judged_until(list(versions))
         ran = 0
         by_step = {step: [rule for rule in rules if rule.interval_s == step] for step in {r.interval_s for r in rules}}
         self._cache.retain(customer_id, [_key(customer_id, of_step) for of_step in by_step.values()])
@@ -131,7 +133,7 @@ class AlertEngine:
             for end in sorted(due):
                 round_ = Round(series, end)
                 for rule in due[end]:
-                    self._rule_round(rule, round_, now)
+                    self._rule_round(rule, versions[rule.id][1], round_, now)
                     ran += 1
         return ran
 
@@ -142,8 +144,9 @@ class AlertEngine:
             ).all()
         return {rule_id: int(until.timestamp()) for rule_id, until in rows if until is not None}
 
-    def _rule_round(self, rule: AlertRule, round_: Round, now: int) -> None:
-        """One rule's round: judged, planned, diagnosed, then written with its notices in one transaction."""
+    def _rule_round(self, rule: AlertRule, version: str, round_: Round, now: int) -> None:
+        """One rule's round: judged, planned, diagnosed, then written with its notices in one transaction, unless
+        the rule is no longer `version` (its stored definition when read)."""
         end = round_.end
         with self._sessions() as session:
             going_on = (AlertRow.rule_id == rule.id, AlertRow.status != "resolved", AlertRow.started_at < instant(end))
@@ -154,8 +157,8 @@ class AlertEngine:
         with self._sessions.begin() as session:
             rule_row = session.get(AlertRuleRow, rule.id, with_for_update=True)
             done = None if rule_row is None or rule_row.judged_until is None else rule_row.judged_until.timestamp()
-            if rule_row is None or (done is not None and done >= end):
-                return  # deleted meanwhile, or this round was written already
+            if rule_row is None or rule_row.definition != version or (done is not None and done >= end):
+                return  # deleted or changed meanwhile, or this round was written already
             notices = [self._write(session, rule, change, now) for change in changes]
             self._notify(session, [n for n in notices if n is not None])
             rule_row.judged_until = instant(end)

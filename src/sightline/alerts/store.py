@@ -55,11 +55,17 @@ class RuleStore:
 
     def rules(self, customer_id: int) -> list[AlertRule]:
         """The customer's rules, oldest first, then by name (the defaults added first if it never had them)."""
+        return [rule for rule, _ in self.versions(customer_id)]
+
+    def versions(self, customer_id: int) -> list[tuple[AlertRule, str]]:
+        """The customer's rules as `rules` orders them, each with the stored definition it was read from (its
+        version: an edit that changes the rule changes it, whatever the clock says)."""
         self._ensure_defaults(customer_id)
         with self._sessions() as session:
             rows = session.scalars(select(AlertRuleRow).where(AlertRuleRow.customer_id == customer_id)).all()
-        loaded = [(row.created_at, rule) for row in rows if (rule := load_rule(row)) is not None]
-        return [rule for _, rule in sorted(loaded, key=lambda pair: (pair[0], pair[1].name, pair[1].id))]
+        loaded = [(row.created_at, rule, row.definition) for row in rows if (rule := load_rule(row)) is not None]
+        loaded.sort(key=lambda each: (each[0], each[1].name, each[1].id))
+        return [(rule, version) for _, rule, version in loaded]
 
     def rule(self, customer_id: int, rule_id: str) -> AlertRule:
         with self._sessions() as session:
@@ -129,9 +135,12 @@ class RuleStore:
 
 def _with_secret(recipient: RecipientInput, kept: dict[str, str]) -> RecipientInput:
     """`recipient` with the secret its webhook had, unless it brings one or removes it (`hassecret` false)."""
-    if recipient.kind != "webhook" or recipient.secret is not None or recipient.hassecret is False:
-        return recipient
-    if recipient.target not in kept:
+    if (
+        recipient.kind != "webhook"
+        or recipient.secret is not None
+        or recipient.hassecret is False
+        or recipient.target not in kept
+    ):
         return recipient
     return recipient.model_copy(update={"secret": kept[recipient.target]})
 
