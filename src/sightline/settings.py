@@ -172,3 +172,19 @@ class Settings(BaseSettings):
     def metadata_database_url(self) -> str:
         """`metadata_url`, or the SQLite file `metadata.db` in `data_dir`."""
         return self.metadata_url or f"sqlite:///{self.data_dir.resolve() / 'metadata.db'}"
+
+
+def existing_data_dir(
+    data_dir: Path | None, *, metadata: bool = False, store: bool = False, spool: bool = False
+) -> Settings:
+    """The settings of `data_dir` (None: the default) for a command that reads what is there: ValueError when what
+    it opens (the metadata database, the embedded store, the spool) would be in a data directory that does not
+    exist, since opening it would create it, empty, and the command would answer nothing, as if all was well."""
+    from sightline.store.url import parse_store_url
+
+    settings = Settings() if data_dir is None else Settings(data_dir=data_dir)
+    embedded = parse_store_url(settings.store_url) is None
+    in_data_dir = (metadata and settings.metadata_url is None) or (store and embedded) or spool
+    if in_data_dir and not settings.data_dir.is_dir():
+        raise ValueError(f"--data-dir {settings.data_dir}: no such directory; give an existing data directory")
+    return settings

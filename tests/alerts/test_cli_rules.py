@@ -177,6 +177,13 @@ def test_alerts_run_refuses_a_customer_whose_plan_has_no_alerts(
     [
         ("alerts", "run", "--from", "2024-05-11T00:00", "--to", "2024-05-11T01:00"),
         ("alertrules", "list", "--customer", "1001"),
+        ("customers", "list"),
+        ("users", "list"),
+        ("users", "passwd", "ann@x.io"),
+        ("apikeys", "list"),
+        ("ingestkeys", "revoke", "1"),
+        ("quarantine", "list"),
+        ("quarantine", "replay"),
     ],
 )
 def test_a_data_dir_that_does_not_exist_is_refused_not_created(
@@ -186,6 +193,14 @@ def test_a_data_dir_that_does_not_exist_is_refused_not_created(
     [error] = refusal(capsys, *argv, "--data-dir", str(missing))
     assert error == f"sightline: --data-dir {missing}: no such directory; give an existing data directory"
     assert not missing.exists()
+
+
+def test_adding_a_customer_makes_the_data_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "new"
+    main(["customers", "add", "--id", "7", "--name", "Seven", "--plan-level", "6831", "--data-dir", str(missing)])
+    assert capsys.readouterr().out.startswith("added customer 7 ")
+    main(["customers", "list", "--data-dir", str(missing)])
+    assert capsys.readouterr().out == "7\t6831\tSeven\n"
 
 
 @pytest.mark.parametrize(

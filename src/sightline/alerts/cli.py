@@ -81,10 +81,11 @@ def moment(text: str) -> int:
 
 def _run_alerts(args: argparse.Namespace) -> None:
     from sightline.alerts.scheduler import replay_customers
+    from sightline.settings import existing_data_dir
     from sightline.store import open_store
 
     start, end = _period(args.start, args.end)
-    settings = _existing_data_dir(args.data_dir, store=True)
+    settings = existing_data_dir(args.data_dir, metadata=True, store=True)
     _check_alerting(settings, args.customer or [])
     store = open_store(settings)
     try:
@@ -144,19 +145,6 @@ def _iso(epoch_s: int) -> str:
     return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _existing_data_dir(data_dir: Path | None, *, store: bool) -> Settings:
-    """The settings of `data_dir` (None: the default); ValueError when the metadata database, or with `store` the
-    embedded store, would be in a data directory that does not exist (opening them would create it, empty)."""
-    from sightline.settings import Settings
-    from sightline.store.url import parse_store_url
-
-    settings = Settings() if data_dir is None else Settings(data_dir=data_dir)
-    in_data_dir = settings.metadata_url is None or (store and parse_store_url(settings.store_url) is None)
-    if in_data_dir and not settings.data_dir.is_dir():
-        raise ValueError(f"--data-dir {settings.data_dir}: no such directory; give an existing data directory")
-    return settings
-
-
 def _customer(customers: list[CustomerInfo], customer_id: int) -> CustomerInfo:
     """The customer of `customer_id` among `customers`; ValueError when there is none."""
     found = [customer for customer in customers if customer.id == customer_id]
@@ -205,8 +193,9 @@ def _with_rules(action: RuleAction, args: argparse.Namespace) -> None:
     from sightline.alerts.store import RuleNotFoundError, RuleStore
     from sightline.auth.clock import utc_now
     from sightline.auth.service import open_auth
+    from sightline.settings import existing_data_dir
 
-    auth = open_auth(_existing_data_dir(args.data_dir, store=False))
+    auth = open_auth(existing_data_dir(args.data_dir, metadata=True))
     try:
         _customer(auth.accounts.list_customers(), args.customer)
         action(RuleStore(sessionmaker(auth.engine, expire_on_commit=False), utc_now), args)

@@ -1,8 +1,9 @@
 """`sightline customers|users|apikeys|ingestkeys …`: account administration from the command line.
 
 Passwords come from standard input (first line) or, on a terminal, from a prompt asked twice; never
-from an argument, which other users of the machine could read. Errors are AccountError or ValueError,
-which `sightline.cli.main` prints as one line.
+from an argument, which other users of the machine could read. Only `customers add` makes a data directory that
+does not exist; the others refuse it (they would answer from an empty one, made for them). Errors are
+AccountError or ValueError, which `sightline.cli.main` prints as one line.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ Action = Callable[["AuthService", argparse.Namespace], None]
 def register_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the account commands to `sightline`'s subcommands."""
     customers = _group(commands, "customers", "customers and their plan levels")
-    add = _action(customers, "add", "add a customer", _customers_add)
+    add = _action(customers, "add", "add a customer (the data directory is made if it does not exist)", _customers_add)
     add.add_argument("--id", type=int, required=True, help="numeric customer id")
     add.add_argument("--name", required=True)
     add.add_argument("--plan-level", type=int, required=True, help="see docs/plans.md")
@@ -74,10 +75,10 @@ def _action(
 
 def _run(action: Action, args: argparse.Namespace) -> None:
     from sightline.auth.service import open_auth  # SQLAlchemy and Alembic only when a command runs
-    from sightline.settings import Settings
+    from sightline.settings import existing_data_dir
 
-    settings = Settings() if args.data_dir is None else Settings(data_dir=args.data_dir)
-    auth = open_auth(settings)
+    makes = action is _customers_add  # the first command of a new deployment; the others read what is there
+    auth = open_auth(existing_data_dir(args.data_dir, metadata=not makes))
     try:
         action(auth, args)
     finally:

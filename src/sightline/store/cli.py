@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sightline.settings import Settings
+from sightline.settings import Settings, existing_data_dir
 from sightline.store import quarantine
 
 
@@ -29,12 +29,12 @@ def register_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
         parser.add_argument("--data-dir", type=Path, help="data directory (default ./sightline-data)")
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    return Settings() if args.data_dir is None else Settings(data_dir=args.data_dir)
+def _settings(args: argparse.Namespace, *, store: bool) -> Settings:
+    return existing_data_dir(args.data_dir, store=store, spool=True)
 
 
 def _list(args: argparse.Namespace) -> None:
-    for unit in quarantine.entries(_settings(args).data_dir / "spool"):
+    for unit in quarantine.entries(_settings(args, store=False).data_dir / "spool"):
         customers = ",".join(str(c) for c in unit.customers)
         reason = " ".join(unit.reason.split())
         print(f"{unit.name}\t{customers}\t{unit.rows}\t{unit.quarantined_at or '-'}\t{reason}")
@@ -43,7 +43,7 @@ def _list(args: argparse.Namespace) -> None:
 def _replay(args: argparse.Namespace) -> None:
     from sightline.store import open_store
 
-    settings = _settings(args)
+    settings = _settings(args, store=True)
     store = open_store(settings)
     try:
         results = quarantine.replay(store, settings.data_dir / "spool", args.names)
