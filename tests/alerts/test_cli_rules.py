@@ -267,3 +267,11 @@ def test_alertrules_list_prints_a_line_per_rule_whatever_its_name_holds(run: Run
         auth.close()
     for line in run("alertrules", "list", "--customer", "1001").splitlines():
         assert len(line.split("\t")) == 6, line
+
+
+def test_a_second_rule_of_one_name_is_refused(run: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first = json.loads(run("alertrules", "add", "--customer", "1001", "--name", "Failures", "--metric", "vsf"))["id"]
+    argv = ("alertrules", "add", "--customer", "1001", "--name", "failures", "--metric", "ebvs")
+    assert refusal(capsys, *argv, "--data-dir", str(tmp_path)) == [
+        f"sightline: name 'failures': the rule {first} is named 'Failures'; give this one another"
+    ]

@@ -206,6 +206,20 @@ def test_coded_leaves_are_found_by_name() -> None:
         coded(("cdn", "country"), [np.array(["a", "b"]), np.array(["US"])])
 
 
+def test_restricted_leaves_are_labelled_as_coding_them_anew_would() -> None:
+    cdn, country, isp = np.array(["b", "a", "c", "b"]), np.array(["US", "US", "FR", "DE"]), np.array(list("wxyz"))
+    every = coded(("cdn", "country", "isp"), [cdn, country, isp])
+    rows = np.array([True, False, True, True])
+    some = every.restricted(rows, ("isp", "cdn"))
+    anew = coded(("isp", "cdn"), [isp[rows], cdn[rows]])
+    assert (
+        (some.dimensions, some.labels)
+        == (anew.dimensions, anew.labels)
+        == (("isp", "cdn"), (("w", "y", "z"), ("b", "c")))
+    )
+    assert some.codes.tolist() == anew.codes.tolist()
+
+
 @pytest.mark.parametrize(
     ("observed", "expected", "message"),
     [

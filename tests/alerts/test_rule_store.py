@@ -92,11 +92,12 @@ def test_a_disabled_or_deleted_rule_s_alerts_end_at_their_last_anomalous_interva
     auth.accounts.add_customer(1002, "Beta", 6831)
     rules = _store(auth, clock)
     given = RuleInput(name="failures", metric="vsf")
-    kept, disabled = rules.add(1002, given), rules.add(1002, given)
+    other = given.model_copy(update={"name": "failures too"})
+    kept, disabled = rules.add(1002, given), rules.add(1002, other)
     for n, rule in enumerate((kept, disabled, kept)):
         _open_alert(auth, rule.id, n)
     rules.replace(1002, kept.id, given.model_copy(update={"name": "start failures"}))
-    rules.replace(1002, disabled.id, given.model_copy(update={"enabled": False}))
+    rules.replace(1002, disabled.id, other.model_copy(update={"enabled": False}))
     assert [_alert(auth, n) for n in range(3)] == [("ongoing", None), ("resolved", 0), ("ongoing", None)]
     rules.delete(1002, kept.id)
     assert [_alert(auth, n) for n in (0, 2)] == [("resolved", 0), ("resolved", 0)]

@@ -197,7 +197,8 @@ def test_viewers_and_api_keys_read_and_only_admins_write(
 
 def test_only_admins_read_a_recipient_url_whole(app: FastAPI, client: TestClient, admin: dict[str, str]) -> None:
     slack = {"kind": "slack", "target": "https://hooks.slack.com/services/T0AAA/B0BBB/SECRETTOKEN123"}
-    rule_id = client.post(f"/mm-apis/alertrules/{A}", headers=admin, json={**RULE, "recipients": [slack]}).json()["id"]
+    given = {**RULE, "name": "Slack start failures", "recipients": [slack]}
+    rule_id = client.post(f"/mm-apis/alertrules/{A}", headers=admin, json=given).json()["id"]
     key = {"X-API-Key": app.state.auth.accounts.create_key(KeyKind.API, A)[1]}
     for reader in (_headers(app, "viewer", A, Role.VIEWER), key):
         for path in (f"/mm-apis/alertrules/{A}/{rule_id}", f"/mm-apis/alertrules/{A}"):
@@ -214,3 +215,26 @@ def test_a_plan_without_alerts_is_refused(app: FastAPI, client: TestClient) -> N
     assert answer.status_code == 403
     assert answer.json()["error"]["code"] == "plan_forbidden"
     assert client.post("/mm-apis/alertrules/1003", headers=essentials, json=RULE).status_code == 403
+
+
+def test_two_rules_of_a_customer_may_not_have_one_name(app: FastAPI, client: TestClient) -> None:
+    owner = _headers(app, "namer", 1004, Role.ADMIN)
+    rules = f"/mm-apis/alertrules/{1004}"
+    first = client.post(rules, headers=owner, json={**RULE, "name": "Failures"}).json()["id"]
+    second = client.post(rules, headers=owner, json={**RULE, "name": "Failures by CDN"}).json()["id"]
+    for answer in (
+        client.post(rules, headers=owner, json={**RULE, "name": " failures "}),  # case and outer spaces aside
+        client.post(rules, headers=owner, json={**RULE, "name": "Video start failures"}),  # a default rule's
+        client.put(f"{rules}/{second}", headers=owner, json={**RULE, "name": "FAILURES"}),
+    ):
+        assert answer.status_code == 409, answer.text
+        error = answer.json()["error"]
+        assert (error["code"], error["parameter"]) == ("name_taken", "name")
+        assert "named" in error["message"]
+    assert client.put(f"{rules}/{first}", headers=owner, json={**RULE, "name": "Failures"}).status_code == 200
+    names = [rule["name"] for rule in client.get(rules, headers=owner).json()["rules"]]
+    assert sorted(names, key=str.casefold) == sorted({*names}, key=str.casefold)  # no name twice
+    other = _headers(app, "other-namer", 1005, Role.ADMIN)  # another customer's names are its own
+    assert (
+        client.post(f"/mm-apis/alertrules/{1005}", headers=other, json={**RULE, "name": "Failures"}).status_code == 201
+    )

@@ -58,6 +58,18 @@ class Coded:
         values: NDArray[np.str_] = np.asarray(self.labels[j], dtype=str)[self.codes[:, j]]
         return values
 
+    def restricted(self, rows: NDArray[np.bool_], dimensions: Sequence[str]) -> Coded:
+        """The leaves of `rows` by their values of `dimensions` (a subset of `self.dimensions`), each dimension's
+        labels those of these leaves alone, as `coded` would label them."""
+        picked = self.codes[rows]
+        labels: list[tuple[str, ...]] = []
+        codes = np.empty((picked.shape[0], len(dimensions)), dtype=np.int64)
+        for k, name in enumerate(dimensions):
+            j = self.dimensions.index(name)
+            present, codes[:, k] = np.unique(picked[:, j], return_inverse=True)
+            labels.append(tuple(self.labels[j][int(code)] for code in present))
+        return Coded(tuple(dimensions), tuple(labels), codes)
+
 
 @dataclass(frozen=True, slots=True)
 class Leaves(Coded):
@@ -100,9 +112,16 @@ def additive_leaves(
     """Leaves of an additive metric. `columns[j]` holds dimension j's value of each leaf (n,); `observed` and
     `expected` the amounts (n,); `views` the leaf's views (n,), reported per cause (default: `observed`);
     `counts` False for amounts that do not count events (their noise is then learnt whole)."""
+    return coded_leaves(coded(dimensions, columns), observed, expected, views, counts)
+
+
+def coded_leaves(
+    values: Coded, observed: ArrayLike, expected: ArrayLike, views: ArrayLike | None = None, counts: bool = True
+) -> Leaves:
+    """`additive_leaves` of leaves already coded (`values`: one row of codes per leaf)."""
     seen = _amounts("observed", observed)
     views_of = seen if views is None else _amounts("views", views)
-    return _leaves(dimensions, columns, seen, _amounts("expected", expected), views_of, counts)
+    return _leaves(values, seen, _amounts("expected", expected), views_of, counts)
 
 
 def ratio_leaves(
@@ -116,7 +135,7 @@ def ratio_leaves(
     rate expected of it (n,), e.g. from `baseline_rate`. The excess is numerator − expected_rate × denominator."""
     views = _amounts("denominator", denominator)
     rate = _amounts("expected_rate", expected_rate)
-    return _leaves(dimensions, columns, _amounts("numerator", numerator), rate * views, views, True)
+    return _leaves(coded(dimensions, columns), _amounts("numerator", numerator), rate * views, views, True)
 
 
 def baseline_rate(
@@ -183,18 +202,10 @@ def _amounts(name: str, values: ArrayLike) -> FloatArray:
     return array
 
 
-def _leaves(
-    dimensions: Sequence[str],
-    columns: Sequence[ArrayLike],
-    observed: FloatArray,
-    expected: FloatArray,
-    views: FloatArray,
-    counts: bool,
-) -> Leaves:
+def _leaves(values: Coded, observed: FloatArray, expected: FloatArray, views: FloatArray, counts: bool) -> Leaves:
     n = observed.shape[0]
     if expected.shape[0] != n or views.shape[0] != n:
         raise LeavesError("every amount must have one value per leaf")
-    values = coded(dimensions, columns)
     if values.codes.shape[0] != n:
         raise LeavesError("every column must have one value per leaf")
     return Leaves(values.dimensions, values.labels, values.codes, observed, expected, views, counts)

@@ -31,7 +31,7 @@ import pandas as pd
 
 from sightline.alerts.detect import Direction, MetricKind
 from sightline.alerts.diagnose import MOST, Cause, broadened, diagnose
-from sightline.alerts.diagnose_leaves import Coded, Leaves, additive_leaves, baseline_rate, coded, main_effect_rates
+from sightline.alerts.diagnose_leaves import Coded, Leaves, baseline_rate, coded, coded_leaves, main_effect_rates
 from sightline.alerts.diagnose_score import chi2_bound, fit_noise
 from sightline.alerts.lifecycle import related
 from sightline.alerts.metrics import CONFIRMED_BY, AlertMetric
@@ -250,19 +250,15 @@ class _Expectation:
         self.expected = rate * self.observed.denominator
         self.expected_history = [rate * layer.denominator for layer in self.history]
 
-    def leaves(
-        self, dimensions: tuple[str, ...], columns: list[npt.NDArray[np.str_]]
-    ) -> tuple[Leaves, tuple[Leaves, ...]]:
-        """The window's leaves in scope, and each history interval's as a reference window (`columns`: the values
-        of `dimensions` of the leaves in scope)."""
+    def leaves(self, values: Coded) -> tuple[Leaves, tuple[Leaves, ...]]:
+        """The window's leaves in scope, and each history interval's as a reference window (`values`: the leaves
+        in scope, coded)."""
         counts = not self.metric.per_period
         scope = self.scope
         views = self.observed.attempts if self.metric.kind is MetricKind.COUNT else self.observed.denominator
-        leaves = additive_leaves(
-            dimensions, columns, self.observed.numerator[scope], self.expected[scope], views[scope], counts
-        )
+        leaves = coded_leaves(values, self.observed.numerator[scope], self.expected[scope], views[scope], counts)
         reference = tuple(
-            additive_leaves(dimensions, columns, layer.numerator[scope], expected[scope], None, counts)
+            coded_leaves(values, layer.numerator[scope], expected[scope], None, counts)
             for layer, expected in zip(self.history, self.expected_history, strict=True)
             if layer.numerator[scope].sum() + expected[scope].sum() > 0
         )
@@ -337,7 +333,7 @@ def diagnose_window(
     modelled = (
         reported if model is metric else _Expectation(model, leaf_window, by_interval, past, *windows, None, scope)
     )
-    leaves, reference = modelled.leaves(free, [columns.column(d)[scope] for d in free])
+    leaves, reference = modelled.leaves(columns.restricted(scope, free))
     direction = 1 if metric.direction is not Direction.DOWN else -1
     found = diagnose(leaves, direction=direction, reference=reference)
     causes = found[0].causes if found else ()

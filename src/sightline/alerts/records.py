@@ -152,7 +152,7 @@ def _epoch(moment: datetime) -> int:
 
 def answer(row: AlertRow, now: datetime) -> bytes:
     """The alert as getAIAlerts answers it at `now`: its state's fields (a mute while it lasts), then its body's."""
-    muted = row.muted_until is not None and _epoch(row.muted_until) > _epoch(now)
+    until = None if row.muted_until is None else _epoch(row.muted_until)
     state = {
         "id": row.id,
         "status": row.status,
@@ -163,6 +163,6 @@ def answer(row: AlertRow, now: datetime) -> bytes:
         "acknowledged": None
         if row.acknowledged_at is None
         else {"at": _epoch(row.acknowledged_at), "by": row.acknowledged_by},
-        "muted": {"until": _epoch(row.muted_until), "by": row.muted_by} if muted and row.muted_until else None,
+        "muted": {"until": until, "by": row.muted_by} if until is not None and until > _epoch(now) else None,
     }
     return encode_json(state)[:-1] + b"," + row.body.encode()[1:]

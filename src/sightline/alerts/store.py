@@ -4,7 +4,8 @@ Invariants: every read and write is scoped to one customer (another customer's r
 gets the default rules once, the first time its rules are read (`alert_customers` remembers it, so a customer that
 deleted them does not get them back), or at migration 0003 for the customers that existed then; a replaced rule
 keeps the secret of a webhook recipient whose target is unchanged when none is sent (the API never answers it)
-unless `hassecret` is false; the alerts going on of a deleted or disabled rule are resolved.
+unless `hassecret` is false; the alerts going on of a deleted or disabled rule are resolved; no two rules of a
+customer have one name (compared without case and outer spaces: it titles the alerts and notices).
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ log = logging.getLogger(__name__)
 
 class RuleNotFoundError(LookupError):
     """No rule of that id for the customer."""
+
+
+class RuleNameTakenError(ValueError):
+    """Another rule of the customer has the name."""
 
 
 def default_rule_definitions() -> list[str]:
@@ -81,6 +86,7 @@ class RuleStore:
         self._ensure_defaults(customer_id)
         now = self._clock()
         with self._sessions.begin() as session:
+            _check_name(session, customer_id, rule.name, rule_id)
             definition = rule.to_input().stored()
             session.add(
                 AlertRuleRow(id=rule_id, customer_id=customer_id, definition=definition, created_at=now, updated_at=now)
@@ -95,6 +101,7 @@ class RuleStore:
             kept = {r["target"]: r["secret"] for r in before if r.get("kind") == "webhook" and r.get("secret")}
             recipients = [_with_secret(r, kept) for r in given.recipients]
             rule = parse_rule(customer_id, given.model_copy(update={"recipients": recipients}), rule_id)
+            _check_name(session, customer_id, rule.name, rule_id)
             row.definition = rule.to_input().stored()
             row.updated_at = self._clock()
             if not rule.enabled:
@@ -143,6 +150,22 @@ def _with_secret(recipient: RecipientInput, kept: dict[str, str]) -> RecipientIn
     ):
         return recipient
     return recipient.model_copy(update={"secret": kept[recipient.target]})
+
+
+def _check_name(session: Session, customer_id: int, name: str, rule_id: str) -> None:
+    """RuleNameTakenError when a rule of the customer other than `rule_id` has `name`. The customer's row is
+    locked first (where the database locks rows), so two writers of one name wait for each other."""
+    session.get(AlertCustomerRow, customer_id, with_for_update=True)
+    others = session.execute(
+        select(AlertRuleRow.id, AlertRuleRow.definition).where(
+            AlertRuleRow.customer_id == customer_id, AlertRuleRow.id != rule_id
+        )
+    )
+    key = name.strip().casefold()
+    for other_id, definition in others:
+        taken = str(json.loads(definition).get("name", ""))
+        if taken.strip().casefold() == key:
+            raise RuleNameTakenError(f"name {name!r}: the rule {other_id} is named {taken!r}; give this one another")
 
 
 def _end_alerts(session: Session, rule_id: str) -> None:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from sightline.alerts.alert_store import AlertNotFoundError, parse_alerts_request
 from sightline.alerts.rules import RuleInput, rule_json
-from sightline.alerts.store import RuleNotFoundError
+from sightline.alerts.store import RuleNameTakenError, RuleNotFoundError
 from sightline.api.access import access
 from sightline.api.deps import AlertRulesDep, AlertsDep, CurrentPrincipal, CustomerScope
 from sightline.api.errors import ApiError, invalid_parameter
@@ -56,6 +56,10 @@ def _not_found(error: RuleNotFoundError) -> ApiError:
     return ApiError(404, "not_found", str(error), "ruleId")
 
 
+def _name_taken(error: RuleNameTakenError) -> ApiError:
+    return ApiError(409, "name_taken", str(error), "name")
+
+
 @router.get("/alertrules/{customerId}", summary="The customer's alert rules", **access(CUSTOMER))
 def list_rules(scope: AlertsScope, principal: CurrentPrincipal, rules: AlertRulesDep) -> dict[str, Any]:
     """Every alert rule of the customer (a new customer's are the default AI rules); recipients' URLs whole to admins
@@ -63,11 +67,21 @@ def list_rules(scope: AlertsScope, principal: CurrentPrincipal, rules: AlertRule
     return {"rules": [rule_json(rule, targets=_admin(principal)) for rule in rules.rules(scope.id)]}
 
 
-@router.post("/alertrules/{customerId}", status_code=201, summary="Add an alert rule", **access(ADMIN))
+NAME_TAKEN = {409: "Another rule of the customer has that name."}
+
+
+@router.post(
+    "/alertrules/{customerId}",
+    status_code=201,
+    summary="Add an alert rule",
+    **access(ADMIN, 409, descriptions=NAME_TAKEN),
+)
 def add_rule(scope: AdminScope, rules: AlertRulesDep, given: RuleInput) -> dict[str, Any]:
-    """A new rule; the answer is the rule with its id."""
+    """A new rule; the answer is the rule with its id (409 when another rule of the customer has its name)."""
     try:
         return rule_json(rules.add(scope.id, given))
+    except RuleNameTakenError as error:
+        raise _name_taken(error) from error
     except RequestError as error:
         raise invalid_parameter(error) from error
 
@@ -81,7 +95,11 @@ def get_rule(scope: AlertsScope, principal: CurrentPrincipal, rules: AlertRulesD
         raise _not_found(error) from error
 
 
-@router.put("/alertrules/{customerId}/{ruleId}", summary="Replace an alert rule", **access(ADMIN, 404))
+@router.put(
+    "/alertrules/{customerId}/{ruleId}",
+    summary="Replace an alert rule",
+    **access(ADMIN, 404, 409, descriptions=NAME_TAKEN),
+)
 def replace_rule(scope: AdminScope, rules: AlertRulesDep, rule_id: RuleId, given: RuleInput) -> dict[str, Any]:
     """The rule replaced by the one sent; a webhook recipient sent without its secret keeps the one it had, unless
     `hassecret` is false. Disabling a rule resolves its alerts going on."""
@@ -89,6 +107,8 @@ def replace_rule(scope: AdminScope, rules: AlertRulesDep, rule_id: RuleId, given
         return rule_json(rules.replace(scope.id, rule_id, given))
     except RuleNotFoundError as error:
         raise _not_found(error) from error
+    except RuleNameTakenError as error:
+        raise _name_taken(error) from error
     except RequestError as error:
         raise invalid_parameter(error) from error
 
