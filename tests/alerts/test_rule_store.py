@@ -3,12 +3,17 @@ existed at migration 0003 and of later ones, given once."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.orm import sessionmaker
 
+from sightline.alerts import store
 from sightline.alerts.models import AlertCustomerRow, AlertRow, AlertRuleRow
 from sightline.alerts.rules import RuleInput, default_rules
 from sightline.alerts.store import RuleStore
@@ -118,3 +123,50 @@ def test_a_rule_stored_before_todays_checks_can_be_replaced(auth: AuthService, c
         1002, rule.id, RuleInput.model_validate({"name": "failures", "metric": "vsf", "recipients": [again]})
     )
     assert (fixed.name, fixed.recipients[0].secret) == ("failures", "kept")
+
+
+def test_two_writers_of_one_name_check_it_one_after_the_other(
+    auth: AuthService, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth.accounts.add_customer(1002, "Beta", 6831)
+    rules = _store(auth, clock)
+    rules.rules(1002)
+    check, both_checked = store._check_name, threading.Barrier(2)
+
+    def check_then_wait(*args: Any) -> None:  # each writer waits (2 s at most) for the other to have checked too
+        check(*args)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_checked.wait(timeout=2)
+
+    monkeypatch.setattr(store, "_check_name", check_then_wait)
+    refused: list[Exception] = []
+
+    def add() -> None:
+        try:
+            rules.add(1002, RuleInput(name="Failures", metric="vsf"))
+        except store.RuleNameTakenError as error:
+            refused.append(error)
+
+    writers = [threading.Thread(target=add) for _ in range(2)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(timeout=60)
+    assert [rule.name for rule in rules.rules(1002)].count("Failures") == 1
+    assert len(refused) == 1
+
+
+def test_a_rule_keeps_its_name_whatever_others_are_called(auth: AuthService, clock: ManualClock) -> None:
+    auth.accounts.add_customer(1002, "Beta", 6831)
+    rules = _store(auth, clock)
+    given = RuleInput(name="Dup", metric="vsf")
+    rule = rules.add(1002, given)
+    with sessionmaker(auth.engine).begin() as session:  # a second one of the name, stored before names were checked
+        now, text = clock(), given.stored()
+        session.add(AlertRuleRow(id="older", customer_id=1002, definition=text, created_at=now, updated_at=now))
+    assert not rules.replace(1002, rule.id, given.model_copy(update={"enabled": False})).enabled
+    capitals = given.model_copy(update={"name": " DUP"})  # its own name, in capitals
+    assert rules.replace(1002, rule.id, capitals).name == " DUP"
+    rules.replace(1002, rule.id, given.model_copy(update={"name": "Other"}))
+    with pytest.raises(store.RuleNameTakenError, match="the rule older is named 'Dup'"):
+        rules.replace(1002, rule.id, given.model_copy(update={"name": "dup"}))

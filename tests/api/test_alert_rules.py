@@ -233,7 +233,7 @@ def test_two_rules_of_a_customer_may_not_have_one_name(app: FastAPI, client: Tes
         assert "named" in error["message"]
     assert client.put(f"{rules}/{first}", headers=owner, json={**RULE, "name": "Failures"}).status_code == 200
     names = [rule["name"] for rule in client.get(rules, headers=owner).json()["rules"]]
-    assert sorted(names, key=str.casefold) == sorted({*names}, key=str.casefold)  # no name twice
+    assert len({name.strip().casefold() for name in names}) == len(names)  # no name twice, case aside
     other = _headers(app, "other-namer", 1005, Role.ADMIN)  # another customer's names are its own
     assert (
         client.post(f"/mm-apis/alertrules/{1005}", headers=other, json={**RULE, "name": "Failures"}).status_code == 201

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -97,11 +97,16 @@ class RuleStore:
         """The rule `rule_id` replaced by `given`, keeping unchanged webhooks' secrets (see the invariants)."""
         with self._sessions.begin() as session:
             row = self._row(session, customer_id, rule_id)
-            before = json.loads(row.definition).get("recipients") or []  # as stored, valid by today's rules or not
-            kept = {r["target"]: r["secret"] for r in before if r.get("kind") == "webhook" and r.get("secret")}
+            before = json.loads(row.definition)  # as stored, valid by today's rules or not
+            kept = {
+                r["target"]: r["secret"]
+                for r in before.get("recipients") or []
+                if r.get("kind") == "webhook" and r.get("secret")
+            }
             recipients = [_with_secret(r, kept) for r in given.recipients]
             rule = parse_rule(customer_id, given.model_copy(update={"recipients": recipients}), rule_id)
-            _check_name(session, customer_id, rule.name, rule_id)
+            if _name_key(rule.name) != _name_key(str(before.get("name", ""))):  # a rule keeps the name it has
+                _check_name(session, customer_id, rule.name, rule_id)
             row.definition = rule.to_input().stored()
             row.updated_at = self._clock()
             if not rule.enabled:
@@ -152,19 +157,27 @@ def _with_secret(recipient: RecipientInput, kept: dict[str, str]) -> RecipientIn
     return recipient.model_copy(update={"secret": kept[recipient.target]})
 
 
+def _name_key(name: str) -> str:
+    """What two names must differ by: case and outer spaces aside."""
+    return name.strip().casefold()
+
+
 def _check_name(session: Session, customer_id: int, name: str, rule_id: str) -> None:
-    """RuleNameTakenError when a rule of the customer other than `rule_id` has `name`. The customer's row is
-    locked first (where the database locks rows), so two writers of one name wait for each other."""
-    session.get(AlertCustomerRow, customer_id, with_for_update=True)
+    """RuleNameTakenError when a rule of the customer other than `rule_id` has `name`. First the transaction
+    writes the customer's `alert_customers` row (unchanged), which locks it on PostgreSQL and the database on
+    SQLite until the commit, so two writers of one name check one after the other."""
+    same = AlertCustomerRow.customer_id == customer_id
+    touch = update(AlertCustomerRow).where(same).values(defaults_added_at=AlertCustomerRow.defaults_added_at)
+    session.execute(touch.execution_options(synchronize_session=False))
     others = session.execute(
         select(AlertRuleRow.id, AlertRuleRow.definition).where(
             AlertRuleRow.customer_id == customer_id, AlertRuleRow.id != rule_id
         )
     )
-    key = name.strip().casefold()
+    key = _name_key(name)
     for other_id, definition in others:
         taken = str(json.loads(definition).get("name", ""))
-        if taken.strip().casefold() == key:
+        if _name_key(taken) == key:
             raise RuleNameTakenError(f"name {name!r}: the rule {other_id} is named {taken!r}; give this one another")
 
 
