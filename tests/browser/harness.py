@@ -414,6 +414,8 @@ class Playback:
     startup_ms: float
     stalls: int
     stall_ms: float
+    play_s: float
+    """Wall-clock time playing (a loaded machine plays the clip for longer than it lasts)."""
     user_agent: str
     player_startup_ms: float | None = None
     """The startup as the player itself times it, when the page measures it (the CMCD pages do)."""
@@ -464,6 +466,7 @@ def play_to_end(page: Page, url: str, timeout_s: float = 60.0) -> Playback:
         startup_ms=state["startupMs"],
         stalls=state["stalls"],
         stall_ms=state["stallMs"],
+        play_s=state["playMs"] / 1000,
         user_agent=page.evaluate("navigator.userAgent"),
         player_startup_ms=state.get("playerStartupMs"),
     )
