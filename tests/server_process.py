@@ -1,6 +1,7 @@
 """A real `sightline serve` process for the tests that kill it: a free port, the CLI, the server started in a
-session of its own (so that `os.killpg` kills it whole) and waited for until /healthz answers, killed, and the
-load of senders it is killed under."""
+session of its own (so that `os.killpg` kills it whole) and waited for until /healthz answers, killed, the
+load of senders it is killed under, and waiting for what the senders did (a busy machine runs them slowly: a
+test waits for what it needs rather than sleeping a fixed time)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def cli(*args: str) -> str:
 
 def serve(data_dir: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     """`sightline serve` on `data_dir` at `port` with `env` added to the environment, once /healthz answers
-    (AssertionError after 60 s)."""
+    (AssertionError after 120 s: a busy machine starts it slowly, a process exiting ends the wait at once)."""
     server = subprocess.Popen(
         [sys.executable, "-m", "sightline", "serve", "--data-dir", str(data_dir), "--port", str(port)],
         stdout=subprocess.DEVNULL,
@@ -43,8 +44,10 @@ def serve(data_dir: Path, port: int, env: dict[str, str]) -> subprocess.Popen[by
         start_new_session=True,
         env={**os.environ, **env},
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"the server exited with {server.returncode} before /healthz answered")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
                 if response.status == 200:
@@ -61,12 +64,22 @@ def kill(server: subprocess.Popen[bytes]) -> None:
     server.wait(10)
 
 
+def wait_until(condition: Callable[[], bool], what: str, seconds: float = 120) -> None:
+    """Return once `condition()` holds; AssertionError `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} (waited {seconds:g} s)")
+        time.sleep(0.02)
+
+
 @contextmanager
 def under_load(send: Callable[[int, threading.Event], None], senders: int, join_s: float = 20) -> Iterator[None]:
     """`senders` threads running `send(first, stop)` (first: 0 to senders − 1) while the block runs; then `stop` is
-    set and they are joined."""
+    set and they are joined (AssertionError when one is still running `join_s` later: what it sent is not
+    settled)."""
     stop = threading.Event()
-    threads = [threading.Thread(target=send, args=(first, stop)) for first in range(senders)]
+    threads = [threading.Thread(target=send, args=(first, stop), daemon=True) for first in range(senders)]
     for thread in threads:
         thread.start()
     try:
@@ -75,3 +88,5 @@ def under_load(send: Callable[[int, threading.Event], None], senders: int, join_
         stop.set()
         for thread in threads:
             thread.join(join_s)
+    running = sum(thread.is_alive() for thread in threads)
+    assert not running, f"{running} of {senders} senders still running {join_s:g} s after they were stopped"

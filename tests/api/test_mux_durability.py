@@ -1,7 +1,12 @@
 """mux-embed views whose bodies straddle a SIGKILL of the server are stored exactly as if it never happened:
 players send their bodies in order, and send a body again until it is answered 200 (as mux-embed does); the
 server is killed mid-load and started again; every view then holds exactly the events of decoding its
-bodies in one go — none lost, none twice, no counter started again."""
+bodies in one go — none lost, none twice, no counter started again.
+
+The test waits for conditions, never a fixed time (a busy machine runs the senders and the server slowly): for
+the load to go, for one player to stop between two bodies of its view (`Pause`), so that a view straddles the
+kill however the other senders' requests fall, and, after the restart, for new views to go through. The kill
+lands on the other senders' requests in flight."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import signal
 import threading
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +27,7 @@ from sightline.settings import Settings
 from sightline.store import open_store
 from tests.handwritten import by_hand
 from tests.ingest.mux_fixtures import load
-from tests.server_process import FAST_WRITER, cli, free_port, kill, serve, under_load
+from tests.server_process import FAST_WRITER, cli, free_port, kill, serve, under_load, wait_until
 
 CUSTOMER = 7
 SENDERS = 4
@@ -48,13 +54,36 @@ def decoded(player: int) -> tuple[bytes, list[dict[str, Any]]]:
     return view_id, [{name: event.get(name, 0) for name in COMPARED} for event in events]
 
 
-def send_players(port: int, key: str, first: int, sent: dict[int, list[bool]], stop: threading.Event) -> None:
+@dataclass
+class Pause:
+    """One player stopped between two bodies of its view while the server is killed: once `wanted` is set, the
+    first sender whose view has a body answered at once and a body to go sets `paused` and waits for `go`."""
+
+    wanted: threading.Event = field(default_factory=threading.Event)
+    paused: threading.Event = field(default_factory=threading.Event)
+    go: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def hold(self, stop: threading.Event) -> None:
+        """Wait for `go` (or `stop`: the test ended early) when this sender is the first to come since `wanted`."""
+        with self.lock:
+            if not self.wanted.is_set() or self.paused.is_set():
+                return
+            self.paused.set()
+        while not (self.go.wait(0.1) or stop.is_set()):
+            pass
+
+
+def send_players(
+    port: int, key: str, first: int, sent: dict[int, list[bool]], pause: Pause, stop: threading.Event
+) -> None:
     """Players first, first + SENDERS, …, each body sent until answered 200, until `stop`; `sent[player]` says,
     body by body, whether it went through at once."""
     player = first
     while not stop.is_set():
         sent[player] = []
-        for body in bodies(key, player):
+        view = bodies(key, player)
+        for index, body in enumerate(view):
             tries = 0
             while True:
                 tries += 1
@@ -69,6 +98,8 @@ def send_players(port: int, key: str, first: int, sent: dict[int, list[bool]], s
                     pass
                 time.sleep(0.2)
             sent[player].append(tries == 1)
+            if index + 1 < len(view) and all(sent[player]):
+                pause.hold(stop)
         player += SENDERS
 
 
@@ -80,16 +111,20 @@ def test_mux_views_straddling_a_sigkill_are_stored_as_if_nothing_happened(tmp_pa
     key = cli("ingestkeys", "create", "--data-dir", str(data_dir), "--customer", str(CUSTOMER))
     server = serve(data_dir, port, FAST_WRITER)
     sent: dict[int, list[bool]] = {}
-    with under_load(lambda first, stop: send_players(port, key, first, sent, stop), SENDERS, join_s=60):
-        time.sleep(3)
+    pause = Pause()
+    with under_load(lambda first, stop: send_players(port, key, first, sent, pause, stop), SENDERS, join_s=60):
+        wait_until(lambda: len(sent) > 20, "the load did not get going")
+        pause.wanted.set()
+        wait_until(pause.paused.is_set, "no player stopped between two bodies of its view")
         kill(server)
+        pause.go.set()  # its next body finds no server: sent again until the restarted one answers
         server = serve(data_dir, port, FAST_WRITER)
-        time.sleep(2)
+        after_restart = len(sent)
+        wait_until(lambda: len(sent) > after_restart + SENDERS, "the load did not go on after the restart")
     os.killpg(server.pid, signal.SIGTERM)
     server.wait(30)
 
     straddled = [player for player, through in sent.items() if through and through[0] and not all(through)]
-    assert len(sent) > 20, "the load did not get going"
     assert straddled, "no view had bodies on both sides of the kill"
     store = open_store(Settings(data_dir=data_dir))
     try:
