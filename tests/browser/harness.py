@@ -420,6 +420,11 @@ class Playback:
     player_startup_ms: float | None = None
     """The startup as the player itself times it, when the page measures it (the CMCD pages do)."""
 
+    def holds_play_time(self, reported_s: float, media_s: float, tolerance_s: float) -> bool:
+        """Whether a reported play time lies between the media played (`media_s`) and the wall-clock time the page
+        saw it playing, give or take `tolerance_s`: a player may count either, and they part on a starved machine."""
+        return media_s - tolerance_s <= reported_s <= max(media_s, self.play_s) + tolerance_s
+
     def expected_browser(self) -> str:
         """The browser's name as its User-Agent gives it: `HeadlessChrome` or `Chrome` for Chromium."""
         found = re.search(r"\b(HeadlessChrome|Chrome)/\d+", self.user_agent)

@@ -59,7 +59,7 @@ def test_a_view_reported_by_mux_embed_is_reported_as_the_page_measured_it(
     assert {urllib.parse.urlsplit(sent).netloc for sent in posted} == {domain}
     assert view.plays == 1
     assert abs(view.startup_ms - playback.startup_ms) <= STARTUP_TOLERANCE_MS, (view, playback)
-    assert abs(view.play_s - clip.duration_s) <= PLAY_TOLERANCE_S, view
+    assert playback.holds_play_time(view.play_s, clip.duration_s, PLAY_TOLERANCE_S), (view, playback)
     assert (view.browser, view.platform) == (playback.expected_browser(), playback.expected_platform())
 
 
@@ -118,7 +118,7 @@ def test_videojs_mux_reports_over_tls_to_a_collector_named_by_its_host(
     assert {sent.rsplit("/", 1)[0] for sent in posted} == {f"https://{domain}"}, posted
     assert view.plays == 1
     assert abs(view.startup_ms - playback.startup_ms) <= STARTUP_TOLERANCE_MS, (view, playback)
-    assert abs(view.play_s - clip.duration_s) <= PLAY_TOLERANCE_S, view
+    assert playback.holds_play_time(view.play_s, clip.duration_s, PLAY_TOLERANCE_S), (view, playback)
     assert (view.browser, view.platform) == (playback.expected_browser(), playback.expected_platform())
     rows = tls_tenant.query("viewercount", since, time.time(), aggby="assetid,assetname,streamtype,player")
     assert [{k: v for k, v in row.items() if k not in ("viewercount", "totalpages")} for row in rows["response"]] == [
