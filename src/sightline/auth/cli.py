@@ -26,7 +26,7 @@ Action = Callable[["AuthService", argparse.Namespace], None]
 def register_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the account commands to `sightline`'s subcommands."""
     customers = _group(commands, "customers", "customers and their plan levels")
-    add = _action(customers, "add", "add a customer (the data directory is made if it does not exist)", _customers_add)
+    add = _action(customers, "add", "add a customer (makes the data directory)", _customers_add, makes=True)
     add.add_argument("--id", type=int, required=True, help="numeric customer id")
     add.add_argument("--name", required=True)
     add.add_argument("--plan-level", type=int, required=True, help="see docs/plans.md")
@@ -66,18 +66,19 @@ def _action(
     help_text: str,
     action: Action,
     kind: KeyKind | None = None,
+    makes: bool = False,
 ) -> argparse.ArgumentParser:
+    """A command of `group` running `action`; `makes`: it may make a data directory that does not exist."""
     parser = group.add_parser(name, help=help_text)
     parser.add_argument("--data-dir", type=Path, help="data directory (default ./sightline-data)")
-    parser.set_defaults(run=lambda args: _run(action, args), kind=kind)
+    parser.set_defaults(run=lambda args: _run(action, args, makes), kind=kind)
     return parser
 
 
-def _run(action: Action, args: argparse.Namespace) -> None:
+def _run(action: Action, args: argparse.Namespace, makes: bool) -> None:
     from sightline.auth.service import open_auth  # SQLAlchemy and Alembic only when a command runs
     from sightline.settings import existing_data_dir
 
-    makes = action is _customers_add  # the first command of a new deployment; the others read what is there
     auth = open_auth(existing_data_dir(args.data_dir, metadata=not makes))
     try:
         action(auth, args)
