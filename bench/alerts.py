@@ -2,7 +2,7 @@
 default rules, one diagnosis, and getAIAlerts' answer time.
 
     .venv/bin/python bench/alerts.py [--data-dir DIR] [--events N] [--rounds N] [--no-write]
-    .venv/bin/python bench/alerts.py --clean-days D [--no-write]
+    .venv/bin/python bench/alerts.py --clean-days D [--scale S] [--no-write]
 
 DIR holds the query benchmark's data (bench/query_data.py loads it there when it is absent or empty; it is
 reused when it holds enough). The alerts live in a temporary metadata database. Measured:
@@ -14,9 +14,10 @@ reused when it holds enough). The alerts live in a temporary metadata database. 
 - getAIAlerts through HTTP on the app (in process), a page of 100 of 2,000 stored alerts, p50 and p95 of 200.
 The section "alerts" of docs/benchmarks.md is rewritten unless `--no-write`.
 
-`--clean-days D`: the false alerts instead. Two customers of the demo's rate without incidents
-(`SimulationConfig(given_incidents=())`), 8 days of history and D days judged with the default rules, replayed as
-the scheduler runs them; every alert is false. Section "alerts on clean traffic".
+`--clean-days D`: the false alerts instead. Two customers of the demo's rate (times `--scale`: the evaluation
+scenario's is 4) without incidents (`SimulationConfig(given_incidents=())`), 8 days of history and D days judged
+with the default rules, replayed as the scheduler runs them; every alert is false. Section "alerts on clean
+traffic" (at scale 1), "alerts on clean traffic at scale S" otherwise.
 """
 
 from __future__ import annotations
@@ -121,12 +122,17 @@ def _get_ai_alerts(data_dir: Path, requests: int) -> list[float]:
         return times
 
 
-def _false_alerts(days: float) -> tuple[list[AlertRow], float]:
-    """The alerts of `days` days of clean traffic of two customers after 8 days of history, and the seconds the
-    rounds took."""
+def _false_alerts(days: float, scale: float) -> tuple[list[AlertRow], float]:
+    """The alerts of `days` days of clean traffic of two customers at `scale` after 8 days of history, and the
+    seconds the rounds took."""
     end = datetime(2024, 5, 20, tzinfo=UTC)
     config = SimulationConfig(
-        start=end - timedelta(days=8 + days), end=end, customer_ids=CUSTOMERS, seed=11, given_incidents=()
+        start=end - timedelta(days=8 + days),
+        end=end,
+        customer_ids=CUSTOMERS,
+        seed=11,
+        scale=scale,
+        given_incidents=(),
     )
     with tempfile.TemporaryDirectory() as directory:
         settings = Settings(data_dir=Path(directory))
@@ -164,12 +170,13 @@ def _figure(value: float | None, spec: str) -> str:
     return "–" if value is None else format(value, spec)
 
 
-def clean(days: float, write: bool) -> None:
-    alerts, seconds = _false_alerts(days)
+def clean(days: float, scale: float, write: bool) -> None:
+    alerts, seconds = _false_alerts(days, scale)
     weeks = len(CUSTOMERS) * days / 7
     by_severity = {level: sum(a.severity == level for a in alerts) for level in ("critical", "major", "warning")}
     rows = "\n".join(_row(a) for a in alerts)
-    body = f"""Two customers ({", ".join(map(str, CUSTOMERS))}) at the demo's rate without incidents, {days:g} days
+    rate = "the demo's rate" if scale == 1 else f"{scale:g} times the demo's rate"
+    body = f"""Two customers ({", ".join(map(str, CUSTOMERS))}) at {rate} without incidents, {days:g} days
 judged after 8 days of history with the 9 default rules (replayed in {seconds:.0f} s): every alert is false.
 
 **{len(alerts)} false alerts in {weeks:.2f} customer-weeks: {len(alerts) / weeks:.2f} per customer-week** (goal ≤ 1:
@@ -181,7 +188,10 @@ warning {by_severity["warning"]}).
 {rows}
 """
     if write:
-        write_section("alerts on clean traffic", f"bench/alerts.py --clean-days {days:g}", body)
+        section, command = "alerts on clean traffic", f"bench/alerts.py --clean-days {days:g}"
+        if scale != 1:
+            section, command = f"{section} at scale {scale:g}", f"{command} --scale {scale:g}"
+        write_section(section, command, body)
     print(body)
 
 
@@ -192,9 +202,10 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "sightline-bench-query")
     parser.add_argument("--no-write", action="store_true", help="print the report instead of writing it")
     parser.add_argument("--clean-days", type=float, help="measure false alerts on this many days of clean traffic")
+    parser.add_argument("--scale", type=float, default=1.0, help="the clean traffic's scale (the demo's: 1)")
     args = parser.parse_args()
     if args.clean_days:
-        clean(args.clean_days, not args.no_write)
+        clean(args.clean_days, args.scale, not args.no_write)
         return
     loaded = ensure_loaded(args.data_dir, args.events)
     cold, warm, per_round, diagnosis = _rounds(args.data_dir, args.rounds)

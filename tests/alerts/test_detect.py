@@ -17,6 +17,7 @@ from sightline.alerts.detect import (
     detect,
     normal_sf,
     weighted_median,
+    weighted_medians,
 )
 
 HOUR = 3600
@@ -246,6 +247,32 @@ def test_weighted_median_skips_missing_values() -> None:
     middle = weighted_median(values, np.array([1.0, 1.0, 5.0, 3.0]))
     assert middle[0] == 10.0
     assert np.isnan(middle[1])
+
+
+def _sorted_medians(values: list[float], weights: list[float]) -> tuple[float, float]:
+    """The lower and upper weighted medians by their definitions, over the values present."""
+    pairs = sorted((v, w) for v, w in zip(values, weights, strict=True) if not np.isnan(v))
+    total = sum(w for _, w in pairs)
+    if total <= 0:
+        return np.nan, np.nan
+    lower = next(v for n, (v, _) in enumerate(pairs) if sum(w for _, w in pairs[: n + 1]) >= total / 2)
+    upper = next(v for n, (v, _) in reversed(list(enumerate(pairs))) if sum(w for _, w in pairs[n:]) >= total / 2)
+    return lower, upper
+
+
+def test_the_lower_and_upper_weighted_medians_match_their_definitions() -> None:
+    """Both medians from one sort, against the definitions: at least half the weight at or below (lower), at or
+    above (upper); they part where a value has exactly half the weight below it."""
+    rng = np.random.default_rng(5)
+    values = rng.choice([0.5, 1.0, 2.0, 3.0, np.nan], size=(400, 7))
+    weights = rng.choice([0.0, 1.0, 2.0, 6.0], size=(400, 7))
+    lower, upper = weighted_medians(values, weights)
+    expected = np.array([_sorted_medians(list(v), list(w)) for v, w in zip(values, weights, strict=True)])
+    np.testing.assert_array_equal(lower, expected[:, 0])
+    np.testing.assert_array_equal(upper, expected[:, 1])
+    assert (lower < upper).any()  # the drawn weights reach exactly half often enough to tell them apart
+    halves = weighted_medians(np.array([[1.0, 2.0, 4.0, 5.0]]), np.array([1.0, 1.0, 1.0, 1.0]))
+    assert (halves[0][0], halves[1][0]) == (2.0, 4.0)
 
 
 def test_an_outage_is_a_drop_of_plays_to_zero() -> None:

@@ -179,16 +179,27 @@ def seasonal_lags(interval_s: int, days: int, weeks: int) -> Lags:
 
 
 def weighted_median(values: Array, weights: Array) -> Array:
-    """The weighted median along the last axis of `values` (weights of shape (K,), or of `values`' shape); NaN
-    values are skipped, and an all-NaN slice gives NaN."""
+    """The weighted median along the last axis of `values` (weights of shape (K,), or of `values`' shape): the
+    lower one, the smallest value with at least half the weight at or below it; NaN values are skipped, and an
+    all-NaN slice gives NaN."""
+    return weighted_medians(values, weights)[0]
+
+
+def weighted_medians(values: Array, weights: Array) -> tuple[Array, Array]:
+    """The lower and the upper weighted median along the last axis (`weighted_median`; the upper one is the
+    largest value with at least half the weight at or above it), from one sort; they differ only where the
+    weight below a value is exactly half."""
     order = np.argsort(values, axis=-1)  # NaN sorts last
     ordered = np.take_along_axis(values, order, axis=-1)
     mass = np.where(np.isnan(ordered), 0.0, np.take_along_axis(np.broadcast_to(weights, values.shape), order, -1))
-    cumulative = np.cumsum(mass, axis=-1)
-    half = cumulative[..., -1:] / 2.0
-    first = np.argmax(cumulative >= half, axis=-1)[..., None]
-    middle = np.take_along_axis(ordered, first, axis=-1)[..., 0]
-    return np.where(cumulative[..., -1] > 0, middle, np.nan)
+    below = np.cumsum(mass, axis=-1)
+    above = np.cumsum(mass[..., ::-1], axis=-1)  # from the largest value down (the NaN, weightless, first)
+    lower = np.take_along_axis(ordered, np.argmax(below >= below[..., -1:] / 2.0, axis=-1)[..., None], axis=-1)
+    upper = np.take_along_axis(
+        ordered[..., ::-1], np.argmax(above >= above[..., -1:] / 2.0, axis=-1)[..., None], axis=-1
+    )
+    weighed = below[..., -1] > 0
+    return np.where(weighed, lower[..., 0], np.nan), np.where(weighed, upper[..., 0], np.nan)
 
 
 def balanced(present: Mask, weekly: Mask) -> Array:
@@ -258,12 +269,28 @@ def _expected_rate(
     long_run = (value[:, :history].sum(axis=1) + 0.5) / (volume[:, :history].sum(axis=1) + 1.0)
     prior = PRIOR_ATTEMPTS * long_run[:, None]
     everything = ((failures * weights).sum(axis=2) + prior) / ((trials * weights).sum(axis=2) + PRIOR_ATTEMPTS)
-    kept = np.where(binomial_deviance_z(failures, trials, everything[..., None]) > LAG_OUTLIER_Z, 0.0, weights)
+    pooled = np.broadcast_to(np.clip(everything, 1e-12, 1.0 - 1e-12)[..., None], failures.shape)
+    above = failures > trials * pooled  # the only lags that can be outliers: tested alone (most are not)
+    outlier = np.zeros_like(above)
+    outlier[above] = binomial_deviance_z(failures[above], trials[above], pooled[above]) > LAG_OUTLIER_Z
+    kept = np.where(outlier, 0.0, weights)
     kept_trials = (trials * kept).sum(axis=2)
     rate = ((failures * kept).sum(axis=2) + prior) / (kept_trials + PRIOR_ATTEMPTS)
     with np.errstate(divide="ignore", invalid="ignore"):
         effective = np.nan_to_num(kept_trials**2 / (trials * kept**2).sum(axis=2)) + PRIOR_ATTEMPTS
     return np.asarray(rate), np.asarray(effective)
+
+
+def _or_history_median(expected: Array, values: Array, history: int) -> Array:
+    """`expected`, with each cohort's NaN replaced by the median of its values before column `history` (its
+    history before the first judged interval); only the cohorts with a NaN are sorted."""
+    missing = np.flatnonzero(np.isnan(expected).any(axis=1))
+    if missing.size == 0:
+        return expected
+    fallback = _nanmedian(values[missing, :history], axis=1)
+    filled = expected.copy()
+    filled[missing] = np.where(np.isnan(expected[missing]), fallback[:, None], expected[missing])
+    return filled
 
 
 def _expected_level(
@@ -272,8 +299,7 @@ def _expected_level(
     """COUNT: the weighted median of the lags, or the cohort's median of its history when no lag is usable."""
     values = lagged(observed, columns, lags)
     expected = weighted_median(values, balanced(~np.isnan(values), weekly))
-    fallback = _nanmedian(observed[:, : columns[0]], axis=1)
-    return np.where(np.isnan(expected), fallback[:, None], expected)
+    return _or_history_median(expected, observed, columns[0])
 
 
 def _expected_mean(
@@ -294,9 +320,9 @@ def _expected_mean(
     lags_values, lags_weights = np.where(usable, values, np.nan), np.where(weekly, weights * share, weights)
     # between the lower and the upper weighted median: the weeks often hold exactly half the weight, and the lower
     # alone made the week's value the expectation whenever it was the lowest
-    expected = (weighted_median(lags_values, lags_weights) - weighted_median(-lags_values, lags_weights)) / 2.0
-    fallback = _nanmedian(means[:, : columns[0]], axis=1)
-    return np.where(np.isnan(expected), fallback[:, None], expected)
+    lower, upper = weighted_medians(lags_values, lags_weights)
+    expected = (lower + upper) / 2.0
+    return _or_history_median(expected, means, columns[0])
 
 
 def _median_dispersion(z: Array, units: Array) -> Array:

@@ -91,13 +91,21 @@ class Judged:
 
 
 def windowed(values: npt.NDArray[np.float32], k: int) -> Array:
-    """Sums over the last `k` intervals at each interval (shape (C, T − k + 1))."""
-    if k == 1:
-        return values.astype(np.float64)
-    total = np.cumsum(values, axis=1, dtype=np.float64)
-    before = np.concatenate([np.zeros((total.shape[0], 1)), total[:, : total.shape[1] - k]], axis=1)
-    sums: Array = total[:, k - 1 :] - before
-    return sums
+    """Sums over the last `k` intervals at each interval (shape (C, T − k + 1)), by doubling: sums of 1, 2, 4 …
+    consecutive intervals, those of `k`'s binary digits added end to end (about log₂ k passes over the array; a
+    running total is one pass but a sequential one, several times slower a value)."""
+    width = values.shape[1] - k + 1
+    block: Array = values.astype(np.float64)  # column j: the sum of the `size` intervals from j
+    size, offset = 1, 0
+    sums: Array | None = None
+    while True:
+        if k & size:
+            part = block[:, offset : offset + width]
+            sums, offset = part if sums is None else sums + part, offset + size
+        if 2 * size > k:
+            assert sums is not None
+            return sums
+        block, size = block[:, :-size] + block[:, size:], 2 * size
 
 
 class _Window:
