@@ -211,7 +211,7 @@ def test_adding_a_customer_makes_the_data_dir(tmp_path: Path, capsys: pytest.Cap
         ("-", '{"name": "x"', ["--json -: not JSON (Expecting ',' delimiter: line 1 column 13 (char 12))"]),
         ("-", '{"recipients": [{"kind": "fax", "target": "x"}]}', [
             "name: Field required", "metric: Field required",
-            "recipients.0.kind: Input should be 'webhook', 'slack' or 'email'",
+            "recipients[0].kind: Input should be 'webhook', 'slack' or 'email'",
         ]),
     ],
 )  # fmt: skip

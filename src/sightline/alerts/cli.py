@@ -208,10 +208,13 @@ def _with_rules(action: RuleAction, args: argparse.Namespace) -> None:
 
 
 def _field_errors(error: ValidationError) -> str:
-    """`error`'s problems, one line each: `field: message` (no input, which may hold a webhook's secret)."""
+    """`error`'s problems, one line each: `field: message`, the field named as the API names it
+    (`recipients[0].kind`); no input, which may hold a webhook's secret."""
+    from sightline.api.errors import validation_parameter
+
     lines = []
     for problem in error.errors():
-        field = ".".join(str(part) for part in problem["loc"])
+        field = validation_parameter(("body", *problem["loc"]), problem["type"]) if problem["loc"] else ""
         message = problem["msg"].removeprefix("Value error, ")
         lines.append(message if not field or message.startswith(field) else f"{field}: {message}")
     return "\n".join(lines)
