@@ -22,7 +22,9 @@ of 0) is an interval without data. By `kind`:
   (log) mean = max(a / n + b, s / n), learned per cohort (a: spread between views, b: spread between intervals;
   s / n: the variance at the cohort's typical volume n₀ scaled by n₀ / n, a floor for windows of fewer views);
 - `COUNT` (plays, attempts, concurrent viewers): `value` = counts, `volume` = None; a Poisson deviance,
-  overdispersed as a negative binomial: variance × (1 + κ·μ), κ learned per cohort. Give 0 for an interval
+  overdispersed as a negative binomial and widened by the error of its expectation: variance × (1 + v + κ·μ), κ
+  learned per cohort, v the variance of the weighted median of the lags' counts relative to one count's
+  (`median_variance`: 0.79 for 6 days and a week weighing as much, 0.21 for 7 equal lags). Give 0 for an interval
   without events (an outage is a count of 0), NaN only for an interval not measured.
 
 Expected value: for each judged interval, the values at the same time on each of the `rule.days` previous
@@ -31,10 +33,12 @@ weight of the days present (`balanced`: the same weekday weighs as much as the o
 holds one week or three; daily and weekly seasonality), combined robustly: their weighted median (COUNT; for
 MEAN each lag's weight times its views, a mean of few views being little evidence) or, for RATIO, their counts
 pooled, leaving out the lags whose rate is significantly above the pool's (z > LAG_OUTLIER_Z: past anomalies do
-not move it), shrunk towards the cohort's long-run rate by `PRIOR_ATTEMPTS` pseudo-attempts. Missing lags are
-skipped; a cohort with no usable lag falls back to its long-run value. The dispersion (rho, κ, a and b) is fitted
-on the `rule.fit_intervals` intervals before the judged ones, by medians, so that past anomalies do not inflate
-it. For RATIO the expected rate's own error (it is learnt from a finite pool of attempts) widens the test too.
+not move it), shrunk towards the cohort's long-run rate by pseudo-attempts holding `PRIOR_EVENTS` of its rarer
+outcome (`prior_attempts`), against the pool's effective number of attempts. Missing lags are skipped; a cohort with
+no usable lag falls back to its long-run value. The dispersion (rho, κ, a and b) is fitted on the
+`rule.fit_intervals` intervals before the judged ones, by medians, so that past anomalies do not inflate it. For
+RATIO and COUNT the expectation's own error (a rate learnt from a finite pool of attempts, a median of few counts)
+widens the test too.
 
 Decision: `score` is the test statistic in standard-normal units (z), signed so that positive is the bad
 `direction`; an interval is `anomalous` when score ≥ z*(alpha) and its volume ≥ `rule.min_volume`, with
@@ -55,6 +59,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
+from itertools import combinations
+from math import comb
 from statistics import NormalDist
 from typing import NamedTuple
 
@@ -67,6 +74,13 @@ Mask = npt.NDArray[np.bool_]
 Seasons = tuple[npt.NDArray[np.int64], Mask]  # seasonal lags (in intervals), and which are a week's
 
 PRIOR_ATTEMPTS = 100.0
+PRIOR_EVENTS = 10.0
+"""A ratio's seasonal pool is shrunk towards the cohort's long-run rate by pseudo-attempts that hold this many of the
+rarer outcome (failures, or for a fill rate the unfilled), PRIOR_ATTEMPTS at least, and at most the history's own
+attempts: the rate at one time of day is the long-run rate within about a third (1 / √10), so a pool of few expected
+failures says little against it. With a fixed 100 attempts, a cohort failing 0.6 % of its starts was expected at
+0.07 % whenever its 7 lags' 15 minutes held no failure (which 1.7 expected failures often do), and 5 failed starts
+of 66 were an alert on clean traffic."""
 LAG_OUTLIER_Z = 4.0
 CHI2_1_MEDIAN = 0.454936423119572  # the median of a χ²(1) variable: the median squared z of clean intervals
 DAY_S = 86_400
@@ -255,30 +269,43 @@ def _nanmedian(values: Array, axis: int) -> Array:
     return np.asarray(np.squeeze(middle, axis=axis), dtype=np.float64)
 
 
+def prior_attempts(long_run: Array, history_trials: Array) -> Array:
+    """The pseudo-attempts at the long-run rate a ratio's seasonal pool is shrunk by (`PRIOR_EVENTS`)."""
+    rarer = np.maximum(np.minimum(long_run, 1.0 - long_run), 1e-12)
+    return np.clip(PRIOR_EVENTS / rarer, PRIOR_ATTEMPTS, np.maximum(history_trials, PRIOR_ATTEMPTS))
+
+
+def _shrunk_pool(failures: Array, trials: Array, weights: Array, long_run: Array, pseudo: Array) -> tuple[Array, Array]:
+    """The lags' weighted rate, shrunk towards `long_run` by `pseudo` attempts against the pool's effective number
+    of trials (Σ w·n)² / Σ w²·n (a week weighing 6 days holds its own attempts once, not 6 times); and that
+    number plus `pseudo` (the rate's variance is rate·(1 − rate) / that)."""
+    weighted = (trials * weights).sum(axis=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        effective = np.nan_to_num(weighted**2 / (trials * weights**2).sum(axis=2))
+        pooled = np.nan_to_num((failures * weights).sum(axis=2) / weighted)
+    return (pooled * effective + pseudo * long_run) / (effective + pseudo), effective + pseudo
+
+
 def _expected_rate(
     value: Array, volume: Array, columns: npt.NDArray[np.int64], lags: npt.NDArray[np.int64], weekly: Mask
 ) -> tuple[Array, Array]:
     """RATIO: the lags' counts pooled (weighted), leaving out the lags significantly above the pooled rate of all
-    (z > LAG_OUTLIER_Z: a past anomaly), shrunk towards the cohort's long-run rate; and the pool's effective
-    number of trials, (Σ w·n)² / Σ w²·n + PRIOR_ATTEMPTS (the rate's variance is rate·(1 − rate) / that)."""
+    (z > LAG_OUTLIER_Z: a past anomaly), shrunk towards the cohort's long-run rate (`_shrunk_pool`); and the
+    attempts the expected rate is worth."""
     failures, trials = lagged(value, columns, lags), lagged(volume, columns, lags)
     usable = np.isfinite(failures) & np.isfinite(trials) & (trials > 0)
     weights = balanced(usable, weekly)
     failures, trials = np.where(usable, failures, 0.0), np.where(usable, trials, 0.0)
     history = columns[0]
-    long_run = (value[:, :history].sum(axis=1) + 0.5) / (volume[:, :history].sum(axis=1) + 1.0)
-    prior = PRIOR_ATTEMPTS * long_run[:, None]
-    everything = ((failures * weights).sum(axis=2) + prior) / ((trials * weights).sum(axis=2) + PRIOR_ATTEMPTS)
+    history_trials = volume[:, :history].sum(axis=1)
+    long_run = (value[:, :history].sum(axis=1) + 0.5) / (history_trials + 1.0)
+    pseudo = prior_attempts(long_run, history_trials)[:, None]
+    everything, _ = _shrunk_pool(failures, trials, weights, long_run[:, None], pseudo)
     pooled = np.broadcast_to(np.clip(everything, 1e-12, 1.0 - 1e-12)[..., None], failures.shape)
     above = failures > trials * pooled  # the only lags that can be outliers: tested alone (most are not)
     outlier = np.zeros_like(above)
     outlier[above] = binomial_deviance_z(failures[above], trials[above], pooled[above]) > LAG_OUTLIER_Z
-    kept = np.where(outlier, 0.0, weights)
-    kept_trials = (trials * kept).sum(axis=2)
-    rate = ((failures * kept).sum(axis=2) + prior) / (kept_trials + PRIOR_ATTEMPTS)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        effective = np.nan_to_num(kept_trials**2 / (trials * kept**2).sum(axis=2)) + PRIOR_ATTEMPTS
-    return np.asarray(rate), np.asarray(effective)
+    return _shrunk_pool(failures, trials, np.where(outlier, 0.0, weights), long_run[:, None], pseudo)
 
 
 def _or_history_median(expected: Array, values: Array, history: int) -> Array:
@@ -293,13 +320,42 @@ def _or_history_median(expected: Array, values: Array, history: int) -> Array:
     return filled
 
 
+@cache
+def median_variance(weights: tuple[float, ...]) -> float:
+    """The variance of the (lower) weighted median of independent standard normal values with these weights (those
+    of 0 absent; 0 without any). Its rank R is the smallest r whose r smallest values hold half the weight, and
+    those are a uniformly random r-subset: P(R ≤ r) is the share of r-subsets holding half the weight; the moments
+    of each order statistic come from the normal density by quadrature. A count's expectation, the weighted median
+    of its lags, is that uncertain in units of the count's own variance (without the κ·μ a fit of the dispersion
+    on the day's busier intervals gives: it understated the nights' spread)."""
+    present = [w for w in weights if w > 0]
+    k, half = len(present), sum(present) / 2.0
+    if k == 0:
+        return 0.0
+    reached = [float(np.mean([sum(c) >= half for c in combinations(present, r)])) for r in range(1, k + 1)]
+    chance = np.diff(np.concatenate([[0.0], reached]))
+    x = np.linspace(-10.0, 10.0, 8001)
+    below = 1.0 - normal_sf(x)
+    ranks = np.arange(1, k + 1)[:, None]
+    ways = np.array([k * comb(k - 1, r - 1) for r in range(1, k + 1)], dtype=np.float64)[:, None]
+    density = ways * below ** (ranks - 1) * (1.0 - below) ** (k - ranks) * np.exp(-x * x / 2.0) / np.sqrt(2 * np.pi)
+    step = x[1] - x[0]
+    first, second = (density * x).sum(axis=1) * step, (density * x * x).sum(axis=1) * step
+    return float(chance @ second - (chance @ first) ** 2)
+
+
 def _expected_level(
     observed: Array, columns: npt.NDArray[np.int64], lags: npt.NDArray[np.int64], weekly: Mask
-) -> Array:
-    """COUNT: the weighted median of the lags, or the cohort's median of its history when no lag is usable."""
+) -> tuple[Array, Array]:
+    """COUNT: the weighted median of the lags, or the cohort's median of its history when no lag is usable; and the
+    variance of a count against it relative to the count's own: 1 + `median_variance` of the lags' weights (1 for
+    the history's median)."""
     values = lagged(observed, columns, lags)
-    expected = weighted_median(values, balanced(~np.isnan(values), weekly))
-    return _or_history_median(expected, observed, columns[0])
+    weights = balanced(~np.isnan(values), weekly)
+    expected = weighted_median(values, weights)
+    patterns, index = np.unique(weights.reshape(-1, weights.shape[-1]), axis=0, return_inverse=True)
+    spread = np.array([median_variance(tuple(pattern.tolist())) for pattern in patterns])[index.ravel()]
+    return _or_history_median(expected, observed, columns[0]), 1.0 + spread.reshape(expected.shape)
 
 
 def _expected_mean(
@@ -408,10 +464,11 @@ def _judge_count(
     value: Array, volume: Array, columns: npt.NDArray[np.int64], fit: int, z_star: float, lags: Seasons
 ) -> _Judged:
     observed = value[:, columns]
-    expected = np.maximum(_expected_level(value, columns, *lags), 0.0)
+    expected, learning = _expected_level(value, columns, *lags)
+    expected = np.maximum(expected, 0.0)
     deviance_z = np.where(np.isfinite(observed), poisson_deviance_z(np.nan_to_num(observed), expected), np.nan)
-    kappa = _median_dispersion(deviance_z[:, :fit], expected[:, :fit])
-    dispersion = 1.0 + kappa[:, None] * expected
+    kappa = _median_dispersion((deviance_z / np.sqrt(learning))[:, :fit], expected[:, :fit])
+    dispersion = learning + kappa[:, None] * expected
     deviation = np.sqrt(expected * dispersion)
     return _Judged(
         observed,
