@@ -22,8 +22,8 @@ of 0) is an interval without data. By `kind`:
   (log) mean = max(a / n + b, s / n), learned per cohort (a: spread between views, b: spread between intervals;
   s / n: the variance at the cohort's typical volume n₀ scaled by n₀ / n, a floor for windows of fewer views);
 - `COUNT` (plays, attempts, concurrent viewers): `value` = counts, `volume` = None; a Poisson deviance,
-  overdispersed as a negative binomial and widened by the error of its expectation: variance × (1 + v + κ·μ), κ
-  learned per cohort, v the variance of the weighted median of the lags' counts relative to one count's
+  overdispersed as a negative binomial and widened by the error of its expectation: variance × (1 + v)·(1 + κ·μ),
+  κ learned per cohort, v the variance of the weighted median of the lags' counts relative to one count's
   (`median_variance`: 0.79 for 6 days and a week weighing as much, 0.21 for 7 equal lags). Give 0 for an interval
   without events (an outage is a count of 0), NaN only for an interval not measured.
 
@@ -73,11 +73,13 @@ Lags = tuple[npt.NDArray[np.int64], Array]  # seasonal lags (in intervals) and t
 Mask = npt.NDArray[np.bool_]
 Seasons = tuple[npt.NDArray[np.int64], Mask]  # seasonal lags (in intervals), and which are a week's
 
+MAX_WEEKS = 8  # `median_variance` looks at every subset of the lags: 2^14 at most
 PRIOR_ATTEMPTS = 100.0
 PRIOR_EVENTS = 10.0
 """A ratio's seasonal pool is shrunk towards the cohort's long-run rate by pseudo-attempts that hold this many of the
-rarer outcome (failures, or for a fill rate the unfilled), PRIOR_ATTEMPTS at least, and at most the history's own
-attempts: the rate at one time of day is the long-run rate within about a third (1 / √10), so a pool of few expected
+rarer outcome (failures, or for a fill rate the unfilled), PRIOR_ATTEMPTS at least, and otherwise at most the history's
+attempts as the series counts them (a round's windowed sums count an attempt once for each window it is in): the
+rate at one time of day is the long-run rate within about a third (1 / √10), so a pool of few expected
 failures says little against it. With a fixed 100 attempts, a cohort failing 0.6 % of its starts was expected at
 0.07 % whenever its 7 lags' 15 minutes held no failure (which 1.7 expected failures often do), and 5 failed starts
 of 66 were an alert on clean traffic."""
@@ -186,8 +188,8 @@ def seasonal_lags(interval_s: int, days: int, weeks: int) -> Lags:
     per_day = DAY_S // interval_s
     if per_day * interval_s != DAY_S:
         raise ValueError(f"the interval ({interval_s} s) must divide a day")
-    if not 0 <= days <= 6 or weeks < 0 or days + weeks == 0:
-        raise ValueError(f"days must be 0 to 6 and weeks 0 or more, not both 0 (days={days}, weeks={weeks})")
+    if not 0 <= days <= 6 or not 0 <= weeks <= MAX_WEEKS or days + weeks == 0:
+        raise ValueError(f"days must be 0 to 6 and weeks 0 to {MAX_WEEKS}, not both 0 (days={days}, weeks={weeks})")
     lags = [per_day * k for k in range(1, days + 1)] + [7 * per_day * k for k in range(1, weeks + 1)]
     return np.array(lags), np.array([1.0] * days + [WEEKLY_WEIGHT] * weeks)
 
@@ -351,11 +353,13 @@ def _expected_level(
     variance of a count against it relative to the count's own: 1 + `median_variance` of the lags' weights (1 for
     the history's median)."""
     values = lagged(observed, columns, lags)
-    weights = balanced(~np.isnan(values), weekly)
+    present = ~np.isnan(values)
+    weights = balanced(present, weekly)
     expected = weighted_median(values, weights)
-    patterns, index = np.unique(weights.reshape(-1, weights.shape[-1]), axis=0, return_inverse=True)
-    spread = np.array([median_variance(tuple(pattern.tolist())) for pattern in patterns])[index.ravel()]
-    return _or_history_median(expected, observed, columns[0]), 1.0 + spread.reshape(expected.shape)
+    _, first, index = np.unique(present @ (1 << np.arange(lags.size)), return_index=True, return_inverse=True)
+    flat = weights.reshape(-1, lags.size)  # the weights depend on which lags are present alone: one per code
+    spread = np.array([median_variance(tuple(flat[row].tolist())) for row in first])[index.reshape(expected.shape)]
+    return _or_history_median(expected, observed, columns[0]), 1.0 + spread
 
 
 def _expected_mean(
@@ -468,7 +472,7 @@ def _judge_count(
     expected = np.maximum(expected, 0.0)
     deviance_z = np.where(np.isfinite(observed), poisson_deviance_z(np.nan_to_num(observed), expected), np.nan)
     kappa = _median_dispersion((deviance_z / np.sqrt(learning))[:, :fit], expected[:, :fit])
-    dispersion = learning + kappa[:, None] * expected
+    dispersion = learning * (1.0 + kappa[:, None] * expected)  # as fitted: z / √learning has 1 + κ·μ
     deviation = np.sqrt(expected * dispersion)
     return _Judged(
         observed,

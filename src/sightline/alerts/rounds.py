@@ -93,7 +93,8 @@ class Judged:
 def windowed(values: npt.NDArray[np.float32], k: int) -> Array:
     """Sums over the last `k` intervals at each interval (shape (C, T − k + 1)), by doubling: sums of 1, 2, 4 …
     consecutive intervals, those of `k`'s binary digits added end to end (about log₂ k passes over the array; a
-    running total is one pass but a sequential one, several times slower a value)."""
+    running total is one sequential pass, about twice as slow for the windows of 2 to 4 intervals rules use, as
+    fast at 12, faster at 24)."""
     width = values.shape[1] - k + 1
     block: Array = values.astype(np.float64)  # column j: the sum of the `size` intervals from j
     size, offset = 1, 0
