@@ -328,8 +328,8 @@ def median_variance(weights: tuple[float, ...]) -> float:
     of 0 absent; 0 without any). Its rank R is the smallest r whose r smallest values hold half the weight, and
     those are a uniformly random r-subset: P(R ≤ r) is the share of r-subsets holding half the weight; the moments
     of each order statistic come from the normal density by quadrature. A count's expectation, the weighted median
-    of its lags, is that uncertain in units of the count's own variance (without the κ·μ a fit of the dispersion
-    on the day's busier intervals gives: it understated the nights' spread)."""
+    of its lags, is that uncertain in units of the count's own variance; a dispersion fitted as κ·μ on the day's
+    busier intervals alone understated the nights' spread."""
     present = [w for w in weights if w > 0]
     k, half = len(present), sum(present) / 2.0
     if k == 0:
