@@ -12,9 +12,11 @@ from datetime import UTC, datetime, timedelta
 from itertools import combinations
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,6 +31,8 @@ from sightline.alerts.rounds import Judged
 from sightline.alerts.rules import Cohort, RuleInput, parse_rule
 from sightline.alerts.scheduler import replay
 from sightline.alerts.series import fetch, leaves_query
+from sightline.app import create_app
+from sightline.auth.kinds import Role
 from sightline.auth.service import AuthService, open_auth
 from sightline.query.period import Period
 from sightline.query.pipeline import Rows
@@ -56,6 +60,7 @@ RULES = [
 
 @dataclass
 class World:
+    settings: Settings
     store: Store
     auth: AuthService
     sessions: sessionmaker[Session]
@@ -94,7 +99,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     for given in RULES:
         rules.add(CUSTOMER, RuleInput.model_validate({**given, "scope": "selected", "recipients": [HOOK]}))
     try:
-        yield World(store, auth, sessions, {i.name: i for i in CONFIG.incidents if i.customer_id == CUSTOMER})
+        yield World(settings, store, auth, sessions, {i.name: i for i in CONFIG.incidents if i.customer_id == CUSTOMER})
     finally:
         auth.close()
         store.close()
@@ -232,6 +237,31 @@ def test_the_alerts_store_answers_the_engines_alerts(world: World) -> None:
         assert field in alert
     for field in ("observed", "expected", "band", "impact", "diagnosis", "series", "metricquery", "listsessions"):
         assert field in alert
+
+
+def test_an_alerts_observedquery_answers_its_observed_value_through_the_api(world: World) -> None:
+    """The request an alert names for its value, sent to the app over the same store, answers that value: for the
+    rebuffering alert and the start failure alert, each at the window of its latest anomaly."""
+    for name in ("cdn_degradation", "player_start_failure"):  # rounds not run yet (the tests above run them)
+        incident = world.incidents[name]
+        start, end = incident.start - timedelta(minutes=30), incident.end + timedelta(minutes=80)
+        replay(world.engine(), CUSTOMER, int(start.timestamp()), int(end.timestamp()))
+    world.auth.accounts.add_user("observer", "password-observer", [CUSTOMER], Role.VIEWER)
+    app = create_app(world.settings.model_copy(update={"alert_rounds": False}), store=world.store, restore_views=False)
+    with TestClient(app) as client:
+        token = app.state.auth.tokens.password_grant("observer", "password-observer").access_token
+        for metric in ("bufferingratio", "vsf"):
+            _, body = _of(world, metric)[0]
+            path, query = body["observedquery"].split("?")
+            assert path == f"/mm-apis/metricquery/{CUSTOMER}"
+            params = parse_qs(query)
+            assert params["filter"] == ["".join(f"[{k}={v}]" for k, v in body["cohort"].items())]
+            answer = client.get(body["observedquery"], headers={"Authorization": f"Bearer {token}"})
+            assert answer.status_code == 200, answer.text
+            [row] = answer.json()["response"]
+            assert row[metric] == pytest.approx(body["observed"], abs=1e-4), (metric, body["observedquery"])
+            low, high = (int(part.split("=")[1]) for part in params["period"][0].split(","))
+            assert high - low == body["window"]
 
 
 def test_a_round_that_fails_before_its_commit_is_written_whole_by_the_next_run(world: World) -> None:

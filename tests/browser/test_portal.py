@@ -474,6 +474,7 @@ def test_an_alert_shows_its_band_red_points_and_diagnosis(tour: tuple[Page, Traf
     assert set(first.split(" ∧ ")) >= {"player = ExoPlayer", "playerversion = 1.3.1"}, first
     for key in ("share", "observed", "expected", "views", "viewers"):
         assert float(rows.first.locator(f"td[data-key={key}]").get_attribute("data-value") or "nan") == causes[0][key]
+    assert detail.locator("code[data-request=observedquery]").inner_text() == alert["observedquery"]
     assert detail.locator("code[data-request=metricquery]").inner_text() == alert["metricquery"]
     assert detail.locator("code[data-request=listsessions]").inner_text() == alert["listsessions"]
     screenshot(page, "alerts")

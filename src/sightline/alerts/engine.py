@@ -51,6 +51,7 @@ from sightline.alerts.records import (
     cohort_key,
     diagnosis_json,
     number,
+    observed_request,
     point,
     requests,
     state_of,
@@ -374,13 +375,14 @@ def _bounds(judged: Judged, n: int) -> tuple[float, float, float, float]:
 
 
 def _values(judged: Judged, n: int) -> dict[str, Any]:
-    """The fields of an alert's latest anomalous window."""
+    """The fields of an alert's latest anomalous window, and the request that answers its value."""
     observed, expected, lower, upper = _bounds(judged, n)
     return {
         "observed": number(observed),
         "expected": number(expected),
         "band": {"lower": number(lower), "upper": number(upper)},
         "score": number(float(judged.score[n])),
+        "observedquery": observed_request(judged.rule, judged.cohorts[n], judged.end),
     }
 
 

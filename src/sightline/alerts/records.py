@@ -53,6 +53,13 @@ def filter_text(conditions: Cohort, status: str | None = None) -> str:
     return "".join(f"[{name}={value}]" for name, value in (*conditions, *((("status", status),) if status else ())))
 
 
+def observed_request(rule: AlertRule, cohort: Cohort, end: int) -> str:
+    """The `metricquery` request whose answer is the metric over the rule's window ending at `end`: an alert's
+    `observed` when the window was judged (and since, if late outcomes of its views have arrived)."""
+    window = {"period": f"start={end - rule.window_s},end={end}", "metrics": rule.metric.name}
+    return _metricquery(rule.customer_id, window, cohort)
+
+
 def requests(rule: AlertRule, cohort: Cohort, start: int, end: int) -> dict[str, str]:
     """The `metricquery` and `listsessions` requests that reproduce an alert over [start, end) and around it."""
     before, after = start - 6 * rule.interval_s, end + 6 * rule.interval_s
@@ -63,17 +70,21 @@ def requests(rule: AlertRule, cohort: Cohort, start: int, end: int) -> dict[str,
         "metrics": "sessionid,starttime,endtime,status,errorcode,assetname,watchtime,latency,bufferingratio",
     }
     status, counted = FAILED_VIEWS.get(rule.metric.name, (None, None))
-    for query, of in ((series, None), (sessions, status)):
-        text = filter_text(cohort, of)
-        if text:
-            query["filter"] = text
+    text = filter_text(cohort, status)
+    if text:
+        sessions["filter"] = text
     if counted is not None:
         sessions["qoefilter"] = f"{counted}>0"
-    customer = rule.customer_id
     return {
-        "metricquery": f"/mm-apis/metricquery/{customer}?{urlencode(series)}",
-        "listsessions": f"/mm-apis/listsessions/{customer}?{urlencode(sessions)}",
+        "metricquery": _metricquery(rule.customer_id, series, cohort),
+        "listsessions": f"/mm-apis/listsessions/{rule.customer_id}?{urlencode(sessions)}",
     }
+
+
+def _metricquery(customer_id: int, query: Mapping[str, str], cohort: Cohort) -> str:
+    """A `metricquery` request of `query`'s parameters over `cohort`'s views."""
+    text = filter_text(cohort)
+    return f"/mm-apis/metricquery/{customer_id}?{urlencode({**query, **({'filter': text} if text else {})})}"
 
 
 def diagnosis_json(diagnosis: Diagnosis | None) -> dict[str, Any] | None:
