@@ -172,6 +172,22 @@ def test_alerts_run_refuses_a_customer_whose_plan_has_no_alerts(
     assert error == "sightline: --customer 1003: its plan, Essentials, does not include alerts"
 
 
+def test_rules_are_written_only_for_a_customer_whose_plan_has_alerts(
+    run: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run("customers", "add", "--id", "1003", "--name", "Gamma", "--plan-level", "6829")
+    there = ("--customer", "1003", "--data-dir", str(tmp_path))
+    refused = ["sightline: --customer 1003: its plan, Essentials, does not include alerts"]
+    assert refusal(capsys, "alertrules", "add", *there, "--name", "Start failures", "--metric", "vsf") == refused
+    listed = run("alertrules", "list", "--customer", "1003").splitlines()
+    assert listed
+    assert not any("Start failures" in line for line in listed)
+    first = listed[0].split("\t")[0]
+    assert refusal(capsys, "alertrules", "update", *there, first, "--sensitivity", "0.9") == refused
+    run("alertrules", "delete", "--customer", "1003", first)  # an operator may still clean up
+    assert len(run("alertrules", "list", "--customer", "1003").splitlines()) == len(listed) - 1
+
+
 @pytest.mark.parametrize(
     "argv",
     [

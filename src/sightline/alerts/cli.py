@@ -48,9 +48,9 @@ def register_alert_commands(commands: argparse._SubParsersAction[argparse.Argume
     _rule_action(rules, "list", "list the customer's rules", _list)
     show = _rule_action(rules, "show", "show a rule as JSON", _show)
     show.add_argument("id")
-    add = _rule_action(rules, "add", "add a rule (flags, or --json)", _add)
+    add = _rule_action(rules, "add", "add a rule (flags, or --json)", _add, writes=True)
     _rule_flags(add)
-    update = _rule_action(rules, "update", "change the fields given of a rule", _update)
+    update = _rule_action(rules, "update", "change the fields given of a rule", _update, writes=True)
     update.add_argument("id")
     _rule_flags(update)
     delete = _rule_action(rules, "delete", "delete a rule", _delete)
@@ -125,7 +125,6 @@ def _period(start: int, end: int | None) -> tuple[int, int]:
 def _check_alerting(settings: Settings, customer_ids: list[int]) -> None:
     """ValueError naming the first of `customer_ids` that is no customer, or whose plan does not allow alerts (the
     scheduler runs no rounds of theirs)."""
-    from sightline.auth.plans import Feature, plan_for
     from sightline.auth.service import open_auth
 
     auth = open_auth(settings)
@@ -134,9 +133,16 @@ def _check_alerting(settings: Settings, customer_ids: list[int]) -> None:
     finally:
         auth.close()
     for customer_id in customer_ids:
-        plan = plan_for(_customer(customers, customer_id).plan_level)
-        if Feature.ALERTS not in plan.features:
-            raise ValueError(f"--customer {customer_id}: its plan, {plan.name}, does not include alerts")
+        _check_plan(_customer(customers, customer_id))
+
+
+def _check_plan(customer: CustomerInfo) -> None:
+    """ValueError when the customer's plan does not allow alerts."""
+    from sightline.auth.plans import Feature, plan_for
+
+    plan = plan_for(customer.plan_level)
+    if Feature.ALERTS not in plan.features:
+        raise ValueError(f"--customer {customer.id}: its plan, {plan.name}, does not include alerts")
 
 
 def _iso(epoch_s: int) -> str:
@@ -154,12 +160,18 @@ def _customer(customers: list[CustomerInfo], customer_id: int) -> CustomerInfo:
 
 
 def _rule_action(
-    group: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str, action: RuleAction
+    group: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    help_text: str,
+    action: RuleAction,
+    writes: bool = False,
 ) -> argparse.ArgumentParser:
+    """A subcommand of `alertrules`; one that `writes` rules needs a customer whose plan allows alerts, as the API
+    does (reading and deleting do not: an operator may clean up after a plan changed)."""
     parser = group.add_parser(name, help=help_text)
     parser.add_argument("--data-dir", type=Path, help="data directory (default ./sightline-data)")
     parser.add_argument("--customer", type=int, required=True, help="the customer id")
-    parser.set_defaults(run=lambda args: _with_rules(action, args))
+    parser.set_defaults(run=lambda args: _with_rules(action, args, writes))
     return parser
 
 
@@ -186,7 +198,7 @@ def _rule_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--enabled", action=argparse.BooleanOptionalAction)
 
 
-def _with_rules(action: RuleAction, args: argparse.Namespace) -> None:
+def _with_rules(action: RuleAction, args: argparse.Namespace, writes: bool) -> None:
     from pydantic import ValidationError
     from sqlalchemy.orm import sessionmaker
 
@@ -197,7 +209,9 @@ def _with_rules(action: RuleAction, args: argparse.Namespace) -> None:
 
     auth = open_auth(existing_data_dir(args.data_dir, metadata=True))
     try:
-        _customer(auth.accounts.list_customers(), args.customer)
+        customer = _customer(auth.accounts.list_customers(), args.customer)
+        if writes:
+            _check_plan(customer)
         action(RuleStore(sessionmaker(auth.engine, expire_on_commit=False), utc_now), args)
     except RuleNotFoundError as error:
         raise ValueError(str(error)) from None
