@@ -129,9 +129,13 @@ def _incident_lines(judgement: Judgement, incident: TrueIncident, step: int) -> 
         f"incident {incident.name} {dict(incident.filters)} ({'beyond' if incident.beyond_noise else 'within'} noise)"
     ]
     for n in own:
-        first, whole = (np.nanmax(np.where(m, judgement.score[n], -np.inf)) for m in (early, during))
+        first, whole = (
+            np.nanmax(np.where(m & judgement.eligible[n], judgement.score[n], -np.inf)) for m in (early, during)
+        )
         lines.append(
-            f"  its cohort: highest score {first:.2f} in the first {FIRST_INTERVALS} intervals, {whole:.2f} in all"
+            f"  its cohort's highest score: {first:.2f} in its first {FIRST_INTERVALS} intervals, {whole:.2f} in all"
+            if np.isfinite(whole)
+            else "  its cohort was never judged in it (too few attempts or viewers)"
         )
     if not own:
         lines.append("  its cohort is not in the rule's scope")
