@@ -16,12 +16,13 @@ rounds in two ways only: the dispersion is fitted on the `fit_intervals` before 
 interval), and related anomalies are not explained by one another (`rounds._explained`) nor joined into alerts;
 so its openings bound what a replay of the rule alone would open.
 
-- `tail`: P(score > b) over the eligible cohort-intervals of the clean stretches (no incident of the customer
-  from `GRACE_S` before its start to `GRACE_S` after its end), against the normal's P(Z > b). A test
-  calibrated in its tail passes b as often as the normal does;
+- `tail`: P(score > b) of the rule's own metric (before any confirmation) over the eligible cohort-intervals
+  of the clean stretches (no incident of the customer from `GRACE_S` before its start to `GRACE_S` after its
+  end), against the normal's P(Z > b). A test calibrated in its tail passes b as often as the normal does;
 - `openings`: the cohort-intervals on the clean stretches that are anomalous after one that was not;
 - per incident of the rule's metric: its cohort's highest score within the first 2 intervals (and over the
-  incident), and the cohorts that were anomalous in it, highest score first.
+  incident), and the cohorts that were anomalous in it, highest score first, each with the end of its first
+  anomalous window (seconds after the incident's start).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import numpy.typing as npt
 from alerts_eval import TrueIncident, parse_scenario
 from sightline.alerts.detect import DetectorRule, MetricSeries, detect, z_threshold
 from sightline.alerts.engine import _key
+from sightline.alerts.metrics import CONFIRMED_BY, AlertMetric
 from sightline.alerts.rounds import DETECTOR, MAX_ALPHA, family_alpha, history_intervals, practical, windowed
 from sightline.alerts.rules import AlertRule, Cohort, default_rules, parse_rule
 from sightline.alerts.series import SeriesCache
@@ -74,28 +76,39 @@ def judge_period(
     rule: AlertRule, cohorts: list[Cohort], parts: Mapping[str, npt.NDArray[np.float32]], start: int, first: int
 ) -> Judgement:
     """The rule's judgement of `cohorts` at every window from column `first` of `parts` (their summed parts per
-    interval, the first interval starting at `start`), `CHUNK` intervals at a time (module docstring)."""
-    metric, k, step = rule.metric, rule.window_intervals, rule.interval_s
+    interval, the first interval starting at `start`), `CHUNK` intervals at a time (module docstring); an anomaly
+    of a metric in `CONFIRMED_BY` shows in its confirming metric too, as in a round."""
+    k, step = rule.window_intervals, rule.interval_s
     windows = {name: windowed(values, k) for name, values in parts.items()}
-    value, volume = metric.amounts(windows, rule.window_s)
     eligible = (windows["attempts"] >= max(rule.min_attempts, 1)) & (windows["viewers"] >= rule.min_users)
-    intervals = value.shape[1]
     judged = float(np.mean(eligible[:, first:].sum(axis=0)))
     alpha = min(MAX_ALPHA, family_alpha(rule.sensitivity) / (max(1.0, judged) * (86_400 // step)))
+    score, anomalous = _scored(rule.metric, windows, rule.window_s, step, first, alpha)
+    confirm = CONFIRMED_BY.get(rule.metric.name)
+    if confirm is not None:
+        anomalous &= _scored(confirm, windows, rule.window_s, step, first, alpha)[1]
+    ends = start + (np.arange(score.shape[1], dtype=np.int64) + k) * step
+    return Judgement(cohorts, ends, score, eligible, anomalous & eligible, alpha)
+
+
+def _scored(
+    metric: AlertMetric, windows: Mapping[str, Array], window_s: int, step: int, first: int, alpha: float
+) -> tuple[Array, Mask]:
+    """`metric`'s score and anomalies (beyond the bar and the effect floor) at every window from column `first`."""
+    value, volume = metric.amounts(windows, window_s)
     detector = DetectorRule(metric.direction, alpha=alpha, days=DETECTOR.days, weeks=DETECTOR.weeks,
                             fit_intervals=DETECTOR.fit_intervals)  # fmt: skip
     score = np.full(value.shape, np.nan)
     anomalous = np.zeros(value.shape, dtype=bool)
-    for low in range(first, intervals, CHUNK):
-        high = min(low + CHUNK, intervals)
+    for low in range(first, value.shape[1], CHUNK):
+        high = min(low + CHUNK, value.shape[1])
         series = MetricSeries(metric.kind, value[:, :high], None if volume is None else volume[:, :high], step)
         found = detect(series, detector, evaluate=high - low)
         bounds = (metric.scale * b for b in (found.observed, found.expected, found.lower, found.upper))
         observed, expected, lower, upper = bounds
         score[:, low:high] = found.score
         anomalous[:, low:high] = practical(metric, observed, expected, lower, upper, found.anomalous)[2]
-    ends = start + (np.arange(intervals, dtype=np.int64) + k) * step
-    return Judgement(cohorts, ends, score, eligible, anomalous & eligible, alpha)
+    return score, anomalous
 
 
 def clean_intervals(ends: npt.NDArray[np.int64], incidents: Sequence[TrueIncident], window_s: int) -> Mask:
@@ -139,11 +152,12 @@ def _incident_lines(judgement: Judgement, incident: TrueIncident, step: int) -> 
         )
     if not own:
         lines.append("  its cohort is not in the rule's scope")
-    found = np.where(judgement.anomalous & during[None, :], judgement.score, -np.inf).max(axis=1)
+    inside = judgement.anomalous & during[None, :]
+    found = np.where(inside, judgement.score, -np.inf).max(axis=1)
     ranked = [n for n in np.argsort(-found) if np.isfinite(found[n])][:3]
-    lines.append(
-        "  anomalous: " + ("; ".join(f"{dict(judgement.cohorts[n])} {found[n]:.2f}" for n in ranked) or "none")
-    )
+    after = {n: int(judgement.ends[np.argmax(inside[n])] - incident.start) for n in ranked}
+    named = "; ".join(f"{dict(judgement.cohorts[n])} {found[n]:.2f} (first {after[n]} s in)" for n in ranked)
+    lines.append(f"  anomalous: {named or 'none'}")
     return lines
 
 
