@@ -20,9 +20,9 @@ so its openings bound what a replay of the rule alone would open.
   of the clean stretches (no incident of the customer from `GRACE_S` before its start to `GRACE_S` after its
   end), against the normal's P(Z > b). A test calibrated in its tail passes b as often as the normal does;
 - `openings`: the cohort-intervals on the clean stretches that are anomalous after one that was not;
-- per incident of the rule's metric: its cohort's highest score within the first 2 intervals (and over the
-  incident), and the cohorts that were anomalous in it, highest score first, each with the end of its first
-  anomalous window (seconds after the incident's start).
+- per incident of the rule's metric, over the windows that meet it: its cohort's highest score in those that
+  start within 2 intervals of the incident's start (and in all), and the cohorts anomalous in them, highest
+  score first, each with its first anomalous window's start after the incident's (an alert's time to detect).
 """
 
 from __future__ import annotations
@@ -134,9 +134,12 @@ def openings(anomalous: Mask) -> Mask:
     return anomalous & ~before
 
 
-def _incident_lines(judgement: Judgement, incident: TrueIncident, step: int) -> list[str]:
-    during = (judgement.ends > incident.start) & (judgement.ends <= incident.end)
-    early = during & (judgement.ends <= incident.start + FIRST_INTERVALS * step + step)
+def _incident_lines(judgement: Judgement, incident: TrueIncident, rule: AlertRule) -> list[str]:
+    """The windows that meet the incident; an anomaly's time is its window's start after the incident's (an
+    alert's `start`, as bench/alerts_eval.py times it)."""
+    starts = judgement.ends - rule.window_s
+    during = (judgement.ends > incident.start) & (starts < incident.end)
+    early = during & (starts - incident.start <= FIRST_INTERVALS * rule.interval_s)
     own = [n for n, c in enumerate(judgement.cohorts) if dict(c) == dict(incident.filters)]
     lines = [
         f"incident {incident.name} {dict(incident.filters)} ({'beyond' if incident.beyond_noise else 'within'} noise)"
@@ -155,8 +158,8 @@ def _incident_lines(judgement: Judgement, incident: TrueIncident, step: int) -> 
     inside = judgement.anomalous & during[None, :]
     found = np.where(inside, judgement.score, -np.inf).max(axis=1)
     ranked = [n for n in np.argsort(-found) if np.isfinite(found[n])][:3]
-    after = {n: int(judgement.ends[np.argmax(inside[n])] - incident.start) for n in ranked}
-    named = "; ".join(f"{dict(judgement.cohorts[n])} {found[n]:.2f} (first {after[n]} s in)" for n in ranked)
+    after = {n: max(0, int(starts[np.argmax(inside[n])] - incident.start)) for n in ranked}
+    named = "; ".join(f"{dict(judgement.cohorts[n])} {found[n]:.2f} (from {after[n]} s)" for n in ranked)
     lines.append(f"  anomalous: {named or 'none'}")
     return lines
 
@@ -178,7 +181,7 @@ def report(rule: AlertRule, judgement: Judgement, incidents: Sequence[TrueIncide
         lines.append(f"  {dict(judgement.cohorts[n])} window ending {moment}: score {judgement.score[n, column]:.2f}")
     for incident in incidents:
         if incident.metric == rule.metric.name:
-            lines += _incident_lines(judgement, incident, rule.interval_s)
+            lines += _incident_lines(judgement, incident, rule)
     return "\n".join(lines)
 
 
