@@ -1,13 +1,20 @@
-"""A rule's round judged without the store (sightline.alerts.rounds): the band it draws."""
+"""A rule's round judged without the store (sightline.alerts.rounds): the band it draws, and the points of the series
+it draws marked anomalous only as the round would judge them."""
 
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from sightline.alerts.detect import MetricKind
-from sightline.alerts.metrics import ALERT_METRICS
-from sightline.alerts.rounds import practical, windowed
+from sightline.alerts.metrics import ALERT_METRICS, VOLUME_PARTS, judged_parts
+from sightline.alerts.rounds import Round, history_intervals, practical, windowed
+from sightline.alerts.rules import RuleInput, parse_rule
+from sightline.alerts.series import CohortSeries
+from sightline.query.compile import TIMESTAMP
+
+STEP = 300
 
 
 @pytest.mark.parametrize(
@@ -41,3 +48,36 @@ def test_windowed_sums_are_the_sums_of_the_last_k_intervals(k: int) -> None:
     np.testing.assert_array_equal(windowed(counts, k), np.stack(
         [counts[:, j - k + 1 : j + 1].sum(axis=1) for j in range(k - 1, 60)], 1
     ))  # fmt: skip
+
+
+def test_the_points_drawn_are_anomalous_only_where_the_round_would_have_alerted() -> None:
+    """Rebuffering customer-wide: three windows before the judged one hold a rebuffering ratio far above the usual
+    one. The first with the stall rate as usual (the round wants both), the second with the stall rate too but 5
+    attempts (under the rule's 20), the third with both and enough attempts. Of the drawn points, only the third and
+    the judged window are anomalous."""
+    rule = parse_rule(1, RuleInput.model_validate({"name": "r", "metric": "bufferingratio", "scope": "all"}))
+    intervals = history_intervals(rule) + 12
+    rng = np.random.default_rng(5)
+    attempts = rng.poisson(200.0, intervals).astype(np.float64)
+    play_ms = rng.gamma(50.0, 200.0 * 150_000.0 / 50.0, intervals)
+    stalls = rng.poisson(20.0, intervals).astype(np.float64)
+    rebuffer_ms = rng.gamma(20.0, 0.01 * 200.0 * 150_000.0 / 20.0, intervals)
+    unconfirmed, few, confirmed, judged = intervals - 9, intervals - 6, intervals - 3, intervals - 1
+    rebuffer_ms[[unconfirmed, few, confirmed, judged]] *= 12.0
+    stalls[[few, confirmed, judged]] *= 8.0
+    attempts[few] = 5.0
+    parts = {"attempts": attempts, "viewers": attempts, "play_ms": play_ms, "rebuffer_ms": rebuffer_ms,
+             "rebuffer_count": stalls}  # fmt: skip
+    assert set(parts) == {*judged_parts(rule.metric), *VOLUME_PARTS}
+    series = CohortSeries((), ((),), tuple(sorted(parts)), STEP, 0, intervals)
+    series.add(pa.table({TIMESTAMP: np.arange(intervals) * STEP, **parts}), 0, intervals * STEP)
+    round_ = Round(series, intervals * STEP)
+    result = round_.judge(rule)
+    assert result is not None
+    assert result.reported.tolist() == [True]
+    points = round_.context(result, 0, 12)
+    assert [end for end, *_ in points] == [(intervals - 11 + n) * STEP for n in range(12)]
+    marked = [end // STEP - 1 for end, *_, anomalous in points if anomalous]
+    assert marked == [confirmed, judged]
+    values = {end // STEP - 1: observed for end, observed, *_ in points}
+    assert values[unconfirmed] > 5 * values[unconfirmed - 1]  # it stood out, unconfirmed

@@ -124,7 +124,8 @@ class _Window:
         return _Window(self.rule, rests, self.metric)
 
     def eligible(self) -> Mask:
-        attempts, viewers = self.parts["attempts"][:, -1], self.parts["viewers"][:, -1]
+        """Each cohort's windows (the parts' shape) with enough attempts and viewers to be judged."""
+        attempts, viewers = self.parts["attempts"], self.parts["viewers"]
         return (attempts >= max(self.rule.min_attempts, 1)) & (viewers >= self.rule.min_users)
 
     def judge(self, alpha: float, whole: float) -> tuple[Array, Array, Array, Array, Array, Mask]:
@@ -132,13 +133,8 @@ class _Window:
         is the whole's value, for a relative threshold."""
         metric = self.metric
         if self.rule.type == "ai":
-            found = detect(
-                MetricSeries(metric.kind, self.value, self.volume, self.rule.interval_s), self.detector(alpha)
-            )
-            bounds = (found.observed, found.expected, found.lower, found.upper)
-            observed, expected, lower, upper = (metric.scale * b[:, 0] for b in bounds)
-            lower, upper, anomalous = practical(metric, observed, expected, lower, upper, found.anomalous[:, 0])
-            return observed, expected, lower, upper, found.score[:, 0], anomalous
+            observed, expected, lower, upper, score, anomalous = self.judge_ai(alpha, 1)
+            return observed[:, 0], expected[:, 0], lower[:, 0], upper[:, 0], score[:, 0], anomalous[:, 0]
         observed = metric.value(self.value[:, -1], None if self.volume is None else self.volume[:, -1])
         threshold = np.full_like(observed, self._threshold(whole))
         bad = -1.0 if metric.direction is Direction.DOWN else 1.0
@@ -148,6 +144,25 @@ class _Window:
         with np.errstate(invalid="ignore"):
             worse = np.isfinite(score) & (score > 0)
         return observed, threshold, lower, upper, score, worse
+
+    def judge_ai(self, alpha: float, evaluate: int) -> tuple[Array, Array, Array, Array, Array, Mask]:
+        """An ai rule's (observed, expected, lower, upper, score, anomalous) at each of the last `evaluate` windows
+        (shape (cohorts, evaluate)), in the metric's unit, the band widened by `practical`."""
+        metric = self.metric
+        series = MetricSeries(metric.kind, self.value, self.volume, self.rule.interval_s)
+        found = detect(series, self.detector(alpha), evaluate=evaluate)
+        bounds = (found.observed, found.expected, found.lower, found.upper)
+        observed, expected, lower, upper = (metric.scale * b for b in bounds)
+        lower, upper, anomalous = practical(metric, observed, expected, lower, upper, found.anomalous)
+        return observed, expected, lower, upper, found.score, anomalous
+
+    def confirmed(self, anomalous: Mask, alpha: float, evaluate: int) -> Mask:
+        """`anomalous` (the last `evaluate` windows') where the metric's confirming one (`CONFIRMED_BY`) is
+        anomalous too; as it is for a metric without one."""
+        confirm = CONFIRMED_BY.get(self.metric.name)
+        if confirm is None or self.rule.type != "ai":
+            return anomalous
+        return anomalous & _Window(self.rule, self.parts, confirm).judge_ai(alpha, evaluate)[5].reshape(anomalous.shape)
 
     def detector(self, alpha: float) -> DetectorRule:
         return DetectorRule(
@@ -209,7 +224,7 @@ class Round:
         latest = _Window(
             rule, {p: self._parts(p, rows, k, k, last) for p in {*judged_parts(rule.metric), *VOLUME_PARTS}}
         )
-        eligible = latest.eligible()
+        eligible = latest.eligible()[:, -1]
         judged = rows[eligible]
         history = _Window(rule, {p: self._parts(p, judged, columns, k, last) for p in latest.parts})
         cohorts = [series.cohorts[r] for r in rows]
@@ -222,9 +237,7 @@ class Round:
         continuing = np.zeros(rows.size, dtype=bool)
         if judged.size:
             *values, found = history.judge(alpha, whole)
-            confirm = CONFIRMED_BY.get(rule.metric.name)
-            if confirm is not None and rule.type == "ai":  # the anomaly must show in the confirming metric too
-                found = found & _Window(rule, history.parts, confirm).judge(alpha, whole)[5]
+            found = history.confirmed(found, alpha, 1)  # a rebuffering anomaly must show in the stall rate too
             for target, value in zip(outcome, values, strict=True):
                 target[eligible] = value
             anomalous[eligible] = found
@@ -257,7 +270,8 @@ class Round:
 
     def context(self, judged: Judged, position: int, points: int) -> list[tuple[int, float, float, float, float, bool]]:
         """The `points` windows up to the judged one of the cohort at `position` (fewer when the series holds less):
-        (end, observed, expected, lower, upper, anomalous), judged as the round judges (at its alpha), for drawing."""
+        (end, observed, expected, lower, upper, anomalous), judged as the round judges (at its alpha; anomalous only
+        with enough attempts and viewers, and confirmed), for drawing."""
         rule, k = judged.rule, judged.rule.window_intervals
         last = self.series.column(self.end)
         columns = min(last, history_intervals(rule) + points - 1)
@@ -265,19 +279,12 @@ class Round:
         if points < 1:
             return []
         row = judged.rows[position : position + 1]
-        window = _Window(rule, {p: self._parts(p, row, columns, k, last) for p in {*rule.metric.parts, *VOLUME_PARTS}})
+        parts = {*judged_parts(rule.metric), *VOLUME_PARTS}
+        window = _Window(rule, {p: self._parts(p, row, columns, k, last) for p in parts})
         if rule.type == "ai":
-            found = detect(
-                MetricSeries(rule.metric.kind, window.value, window.volume, rule.interval_s),
-                window.detector(judged.alpha),
-                evaluate=points,
-            )
-            scale = rule.metric.scale
-            observed, expected = scale * found.observed[0], scale * found.expected[0]
-            lower, upper, anomalous = practical(
-                rule.metric, observed, expected, scale * found.lower[0], scale * found.upper[0], found.anomalous[0]
-            )
-            values = zip(observed, expected, lower, upper, anomalous, strict=True)
+            observed, expected, lower, upper, _, found = window.judge_ai(judged.alpha, points)
+            anomalous = window.confirmed(found, judged.alpha, points) & window.eligible()[:, -points:]
+            values = zip(observed[0], expected[0], lower[0], upper[0], anomalous[0], strict=True)
             ends = range(self.end - (points - 1) * rule.interval_s, self.end + 1, rule.interval_s)
             return [
                 (t, float(o), float(e), float(lo), float(hi), bool(a))
@@ -320,7 +327,7 @@ def _explained(window: _Window, cohorts: list[Cohort], anomalous: Mask, alpha: f
         return explained
     broad, narrow = (np.asarray(side, dtype=np.int64) for side in zip(*pairs, strict=True))
     rests = window.minus(broad, narrow)
-    rest_anomalous = rests.judge(alpha, whole)[5] & rests.eligible()
+    rest_anomalous = rests.judge(alpha, whole)[5] & rests.eligible()[:, -1]
     explained[narrow[rest_anomalous]] = True
     explained[broad[~rest_anomalous]] = True
     return explained
