@@ -26,7 +26,7 @@ family alpha (hysteresis: an incident found goes on without passing the whole fa
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -84,10 +84,17 @@ class Judged:
     """Anomalous, or beyond the bar of one test at the rule's family alpha: what keeps an open alert going (the
     question is then whether one known incident goes on, not which of many cohorts has one)."""
 
+    _positions: dict[Cohort, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        positions: dict[Cohort, int] = {}
+        for n, cohort in enumerate(self.cohorts):
+            positions.setdefault(cohort, n)
+        object.__setattr__(self, "_positions", positions)
+
     def position(self, cohort: Cohort) -> int | None:
         """The index of `cohort` among the judged ones, None when it is not in scope."""
-        found = [n for n, c in enumerate(self.cohorts) if c == cohort]
-        return found[0] if found else None
+        return self._positions.get(cohort)
 
 
 def windowed(values: npt.NDArray[np.float32], k: int) -> Array:
