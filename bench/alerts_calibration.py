@@ -9,12 +9,12 @@ incident of its metric as its own cohort scores it.
 other process may hold it); `--rule` names a default rule (`alerts.rules.default_rules`), `--dimensions`
 replaces its dimensions (at most 6, with their pairs).
 
-What it does: the rule's series over the scenario's period, in one read (as a round reads it), judged by
-`alerts.detect` `CHUNK` intervals at a time at the round's alpha (the rule's family alpha over its mean number of
-judged cohorts and a day's intervals), with the effect floor of `alerts.rounds.practical`. It differs from the
-rounds in two ways only: the dispersion is fitted on the `fit_intervals` before each chunk (not before each
-interval), and related anomalies are not explained by one another (`rounds._explained`) nor joined into alerts;
-so its openings bound what a replay of the rule alone would open.
+What it does: the rule's series over the scenario's period, in one read (as a round reads it), judged by the
+rounds' own `Window` (the detector, the effect floor, the confirming metric), `CHUNK` windows at a time, each with
+the history a round reads before it. An estimate of a replay of the rule alone, not a bound: it differs from the
+rounds in that the dispersion is fitted before each chunk (a round fits it before each window), the alpha spreads
+the rule's family alpha over the mean number of cohorts judged (a round: over those of that round), and related
+anomalies are neither explained by one another (`rounds._explained`) nor joined into alerts.
 
 - `tail`: P(score > b) of the rule's own metric (before any confirmation) over the eligible cohort-intervals
   of the clean stretches (no incident of the customer from `GRACE_S` before its start to `GRACE_S` after its
@@ -40,10 +40,9 @@ import numpy as np
 import numpy.typing as npt
 
 from alerts_eval import TrueIncident, parse_scenario
-from sightline.alerts.detect import DetectorRule, MetricSeries, detect, z_threshold
-from sightline.alerts.engine import _key
-from sightline.alerts.metrics import CONFIRMED_BY, AlertMetric
-from sightline.alerts.rounds import DETECTOR, MAX_ALPHA, family_alpha, history_intervals, practical, windowed
+from sightline.alerts.detect import z_threshold
+from sightline.alerts.engine import series_key
+from sightline.alerts.rounds import Window, history_intervals, round_alpha, windowed
 from sightline.alerts.rules import AlertRule, Cohort, default_rules, parse_rule
 from sightline.alerts.series import SeriesCache
 from sightline.settings import Settings
@@ -54,8 +53,11 @@ Mask = npt.NDArray[np.bool_]
 CHUNK = 12
 """Intervals judged by one call of `detect` (an hour at 5 minutes)."""
 GRACE_S = 1200.0
+"""How far from an incident a window counts as clean (4 intervals: a 15-minute window and a lag of its start)."""
 BARS = (3.0, 4.0, 5.0)
+"""The scores whose tail is printed; a round's bar is about 5."""
 FIRST_INTERVALS = 2
+"""The issue's goal: an incident found within 2 intervals of its start."""
 
 
 @dataclass(frozen=True)
@@ -76,39 +78,23 @@ def judge_period(
     rule: AlertRule, cohorts: list[Cohort], parts: Mapping[str, npt.NDArray[np.float32]], start: int, first: int
 ) -> Judgement:
     """The rule's judgement of `cohorts` at every window from column `first` of `parts` (their summed parts per
-    interval, the first interval starting at `start`), `CHUNK` intervals at a time (module docstring); an anomaly
-    of a metric in `CONFIRMED_BY` shows in its confirming metric too, as in a round."""
+    interval, the first interval starting at `start`), `CHUNK` windows at a time, each chunk with the `first`
+    windows before it a round reads (module docstring)."""
     k, step = rule.window_intervals, rule.interval_s
-    windows = {name: windowed(values, k) for name, values in parts.items()}
-    eligible = (windows["attempts"] >= max(rule.min_attempts, 1)) & (windows["viewers"] >= rule.min_users)
-    judged = float(np.mean(eligible[:, first:].sum(axis=0)))
-    alpha = min(MAX_ALPHA, family_alpha(rule.sensitivity) / (max(1.0, judged) * (86_400 // step)))
-    score, anomalous = _scored(rule.metric, windows, rule.window_s, step, first, alpha)
-    confirm = CONFIRMED_BY.get(rule.metric.name)
-    if confirm is not None:
-        anomalous &= _scored(confirm, windows, rule.window_s, step, first, alpha)[1]
-    ends = start + (np.arange(score.shape[1], dtype=np.int64) + k) * step
+    whole = Window(rule, {name: windowed(values, k) for name, values in parts.items()})
+    eligible = whole.eligible()
+    alpha = round_alpha(rule, float(np.mean(eligible[:, first:].sum(axis=0))))
+    windows = eligible.shape[1]
+    score = np.full(eligible.shape, np.nan)
+    anomalous = np.zeros(eligible.shape, dtype=bool)
+    for low in range(first, windows, CHUNK):
+        high = min(low + CHUNK, windows)
+        chunk = Window(rule, {name: values[:, low - first : high] for name, values in whole.parts.items()})
+        *_, scores, found = chunk.judge_ai(alpha, high - low)
+        score[:, low:high] = scores
+        anomalous[:, low:high] = chunk.confirmed(found, alpha, high - low)
+    ends = start + (np.arange(windows, dtype=np.int64) + k) * step
     return Judgement(cohorts, ends, score, eligible, anomalous & eligible, alpha)
-
-
-def _scored(
-    metric: AlertMetric, windows: Mapping[str, Array], window_s: int, step: int, first: int, alpha: float
-) -> tuple[Array, Mask]:
-    """`metric`'s score and anomalies (beyond the bar and the effect floor) at every window from column `first`."""
-    value, volume = metric.amounts(windows, window_s)
-    detector = DetectorRule(metric.direction, alpha=alpha, days=DETECTOR.days, weeks=DETECTOR.weeks,
-                            fit_intervals=DETECTOR.fit_intervals)  # fmt: skip
-    score = np.full(value.shape, np.nan)
-    anomalous = np.zeros(value.shape, dtype=bool)
-    for low in range(first, value.shape[1], CHUNK):
-        high = min(low + CHUNK, value.shape[1])
-        series = MetricSeries(metric.kind, value[:, :high], None if volume is None else volume[:, :high], step)
-        found = detect(series, detector, evaluate=high - low)
-        bounds = (metric.scale * b for b in (found.observed, found.expected, found.lower, found.upper))
-        observed, expected, lower, upper = bounds
-        score[:, low:high] = found.score
-        anomalous[:, low:high] = practical(metric, observed, expected, lower, upper, found.anomalous)[2]
-    return score, anomalous
 
 
 def clean_intervals(ends: npt.NDArray[np.int64], incidents: Sequence[TrueIncident], window_s: int) -> Mask:
@@ -165,6 +151,7 @@ def _incident_lines(judgement: Judgement, incident: TrueIncident, rule: AlertRul
 
 
 def report(rule: AlertRule, judgement: Judgement, incidents: Sequence[TrueIncident], first: int) -> str:
+    """The text the tool prints (module docstring), the windows before column `first` (history) left out."""
     clean = clean_intervals(judgement.ends, incidents, rule.window_s)
     clean[:first] = False
     on_clean = judgement.eligible & clean[None, :]
@@ -186,6 +173,7 @@ def report(rule: AlertRule, judgement: Judgement, incidents: Sequence[TrueIncide
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """Read the rule's series from the store once, judge it, and print the report."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, required=True, help="the scenario's simulated store")
     parser.add_argument("--scenario", type=Path, required=True, help="the scenario.json of bench/alerts_scenario.py")
@@ -205,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     begin = start - history * step
     store = open_store(Settings(data_dir=args.data_dir))
     try:
-        key = _key(args.customer, [rule])
+        key = series_key(args.customer, [rule])
         series = SeriesCache(store, 0).series(key, begin, end, end + step)
         parts = {name: series.part(name) for name in key.parts}
     finally:

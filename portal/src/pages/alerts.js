@@ -160,7 +160,7 @@ function alertPanel(ctx, alert, request, update) {
     h(
       "ul",
       { class: "requests" },
-      alert.observedquery ? h("li", {}, "Its value over the latest anomalous window: ", h("code", { dataset: { request: "observedquery" } }, alert.observedquery)) : null,
+      alert.observedquery ? h("li", {}, "Its value over the latest window judged: ", h("code", { dataset: { request: "observedquery" } }, alert.observedquery)) : null,
       h("li", {}, "The metric around it: ", h("code", { dataset: { request: "metricquery" } }, alert.metricquery)),
       h("li", {}, "Its sessions: ", h("code", { dataset: { request: "listsessions" } }, alert.listsessions), " — ", h("a", { href: viewsHref(ctx, alert, alert.cohort ?? {}) }, "open them in Views")),
     ),

@@ -117,7 +117,7 @@ class AlertEngine:
         judged = self._judged_until(list(versions))
         ran = 0
         by_step = {step: [rule for rule in rules if rule.interval_s == step] for step in {r.interval_s for r in rules}}
-        self._cache.retain(customer_id, [_key(customer_id, of_step) for of_step in by_step.values()])
+        self._cache.retain(customer_id, [series_key(customer_id, of_step) for of_step in by_step.values()])
         for step, of_step in sorted(by_step.items()):
             last = until // step * step
             due: dict[int, list[AlertRule]] = {}
@@ -130,7 +130,7 @@ class AlertEngine:
             if not due:
                 continue
             history = max(history_intervals(rule) for rule in of_step) + MAX_CATCH_UP
-            series = self._cache.series(_key(customer_id, of_step), last - history * step, last, now)
+            series = self._cache.series(series_key(customer_id, of_step), last - history * step, last, now)
             for end in sorted(due):
                 round_ = Round(series, end)
                 for rule in due[end]:
@@ -357,7 +357,7 @@ class AlertEngine:
         )
 
 
-def _key(customer_id: int, rules: list[AlertRule]) -> SeriesKey:
+def series_key(customer_id: int, rules: list[AlertRule]) -> SeriesKey:
     """What the rules of one interval read: the union of their dimensions, groupings and parts."""
     groupings = {catalog_order(g) for rule in rules for g in rule.groupings}
     return SeriesKey(

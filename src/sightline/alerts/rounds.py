@@ -44,6 +44,12 @@ dispersion from the 144 intervals before the judged one; the history a round rea
 MAX_ALPHA = 0.01
 
 
+def round_alpha(rule: AlertRule, judged: float) -> float:
+    """The per-test alpha of a round of `rule` that judges `judged` cohorts: the rule's family alpha over them and
+    the intervals of a day (Bonferroni), at most `MAX_ALPHA`."""
+    return min(MAX_ALPHA, family_alpha(rule.sensitivity) / (max(1.0, judged) * (DAY_S // rule.interval_s)))
+
+
 def family_alpha(sensitivity: float) -> float:
     """The false alerts a rule may raise on clean traffic per day: 1e-4 at sensitivity 0, 1e-2 at 0.5 (the
     default: with ten rules, under one a week), 1 at 1."""
@@ -66,6 +72,8 @@ class Judged:
     rule: AlertRule
     end: int
     alpha: float
+    whole: float
+    """The whole's value in the window (NaN when the whole is not in scope): a relative threshold's base."""
     cohorts: list[Cohort]
     rows: npt.NDArray[np.int64]
     observed: Array
@@ -116,8 +124,9 @@ def windowed(values: npt.NDArray[np.float32], k: int) -> Array:
         block, size = block[:, :-size] + block[:, size:], 2 * size
 
 
-class _Window:
-    """A rule's windowed parts of some cohorts over the history read, all of them eligible, and their judgement."""
+class Window:
+    """A rule's windowed parts of some cohorts over the history read (`parts[p][c, j]`: part p of cohort c summed
+    over the window ending at column j), and their judgement; `eligible` tells each window's own eligibility."""
 
     def __init__(self, rule: AlertRule, parts: Mapping[str, Array], metric: AlertMetric | None = None) -> None:
         self.rule = rule
@@ -125,10 +134,10 @@ class _Window:
         self.metric = rule.metric if metric is None else metric
         self.value, self.volume = self.metric.amounts(parts, rule.window_s)
 
-    def minus(self, broad: npt.NDArray[np.int64], narrow: npt.NDArray[np.int64]) -> _Window:
+    def minus(self, broad: npt.NDArray[np.int64], narrow: npt.NDArray[np.int64]) -> Window:
         """The rests: each `broad` cohort without its `narrow` one."""
         rests = {p: np.maximum(v[broad] - v[narrow], 0.0) for p, v in self.parts.items()}
-        return _Window(self.rule, rests, self.metric)
+        return Window(self.rule, rests, self.metric)
 
     def eligible(self) -> Mask:
         """Each cohort's windows (the parts' shape) with enough attempts and viewers to be judged."""
@@ -169,7 +178,7 @@ class _Window:
         confirm = CONFIRMED_BY.get(self.metric.name)
         if confirm is None or self.rule.type != "ai":
             return anomalous
-        return anomalous & _Window(self.rule, self.parts, confirm).judge_ai(alpha, evaluate)[5].reshape(anomalous.shape)
+        return anomalous & Window(self.rule, self.parts, confirm).judge_ai(alpha, evaluate)[5].reshape(anomalous.shape)
 
     def detector(self, alpha: float) -> DetectorRule:
         return DetectorRule(
@@ -228,16 +237,15 @@ class Round:
         if columns - k < 1 or last > series.length:
             return None
         rows = in_scope(rule, series)
-        latest = _Window(
+        latest = Window(
             rule, {p: self._parts(p, rows, k, k, last) for p in {*judged_parts(rule.metric), *VOLUME_PARTS}}
         )
         eligible = latest.eligible()[:, -1]
         judged = rows[eligible]
-        history = _Window(rule, {p: self._parts(p, judged, columns, k, last) for p in latest.parts})
+        history = Window(rule, {p: self._parts(p, judged, columns, k, last) for p in latest.parts})
         cohorts = [series.cohorts[r] for r in rows]
         whole = self._whole(rule, latest, cohorts)
-        per_day = DAY_S // rule.interval_s
-        alpha = min(MAX_ALPHA, family_alpha(rule.sensitivity) / (max(1, judged.size) * per_day))
+        alpha = round_alpha(rule, judged.size)
         outcome = [np.full(rows.size, np.nan) for _ in range(5)]
         anomalous = np.zeros(rows.size, dtype=bool)
         reported = np.zeros(rows.size, dtype=bool)
@@ -258,6 +266,7 @@ class Round:
             rule=rule,
             end=self.end,
             alpha=alpha,
+            whole=whole,
             cohorts=cohorts,
             rows=rows,
             observed=outcome[0],
@@ -277,8 +286,9 @@ class Round:
 
     def context(self, judged: Judged, position: int, points: int) -> list[tuple[int, float, float, float, float, bool]]:
         """The `points` windows up to the judged one of the cohort at `position` (fewer when the series holds less):
-        (end, observed, expected, lower, upper, anomalous), judged as the round judges (at its alpha; anomalous only
-        with enough attempts and viewers, and confirmed), for drawing."""
+        (end, observed, expected, lower, upper, anomalous), for drawing: an ai rule's judged by the detector at the
+        round's alpha, its dispersion fitted before the first point (a round fits it before each), anomalous only with
+        enough attempts and viewers and confirmed, as in a round; a manual rule's judged window alone."""
         rule, k = judged.rule, judged.rule.window_intervals
         last = self.series.column(self.end)
         columns = min(last, history_intervals(rule) + points - 1)
@@ -287,7 +297,7 @@ class Round:
             return []
         row = judged.rows[position : position + 1]
         parts = {*judged_parts(rule.metric), *VOLUME_PARTS}
-        window = _Window(rule, {p: self._parts(p, row, columns, k, last) for p in parts})
+        window = Window(rule, {p: self._parts(p, row, columns, k, last) for p in parts})
         if rule.type == "ai":
             observed, expected, lower, upper, _, found = window.judge_ai(judged.alpha, points)
             anomalous = window.confirmed(found, judged.alpha, points) & window.eligible()[:, -points:]
@@ -297,7 +307,7 @@ class Round:
                 (t, float(o), float(e), float(lo), float(hi), bool(a))
                 for t, (o, e, lo, hi, a) in zip(ends, values, strict=True)
             ]
-        observed, expected, lower, upper, _, anomalous = window.judge(judged.alpha, float("nan"))
+        observed, expected, lower, upper, _, anomalous = window.judge(judged.alpha, judged.whole)
         return [
             (self.end, float(observed[0]), float(expected[0]), float(lower[0]), float(upper[0]), bool(anomalous[0]))
         ]
@@ -311,7 +321,7 @@ class Round:
         return self._windowed[key]
 
     @staticmethod
-    def _whole(rule: AlertRule, latest: _Window, cohorts: list[Cohort]) -> float:
+    def _whole(rule: AlertRule, latest: Window, cohorts: list[Cohort]) -> float:
         """The whole's value in the window (NaN without one), which a relative threshold is relative to."""
         if () not in cohorts:
             return float("nan")
@@ -325,7 +335,7 @@ def related(broad: Cohort, narrow: Cohort) -> bool:
     return len(narrow) > len(broad) and set(broad) <= set(narrow)
 
 
-def _explained(window: _Window, cohorts: list[Cohort], anomalous: Mask, alpha: float, whole: float) -> Mask:
+def _explained(window: Window, cohorts: list[Cohort], anomalous: Mask, alpha: float, whole: float) -> Mask:
     """The anomalous cohorts that a related anomalous cohort explains (see the module docstring)."""
     found = np.flatnonzero(anomalous)
     pairs = [(p, d) for p in found for d in found if related(cohorts[p], cohorts[d])]
