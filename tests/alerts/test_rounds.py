@@ -81,3 +81,27 @@ def test_the_points_drawn_are_anomalous_only_where_the_round_would_have_alerted(
     assert marked == [confirmed, judged]
     values = {end // STEP - 1: observed for end, observed, *_ in points}
     assert values[unconfirmed] > 5 * values[unconfirmed - 1]  # it stood out, unconfirmed
+
+
+def test_a_manual_relative_rules_drawn_point_is_judged_against_the_whole() -> None:
+    """A relative threshold (50 % above the whole's start failures): the CDN failing 3 times as often as everyone is
+    reported, and the point drawn for its window is anomalous, against the same whole's value."""
+    given = {"name": "m", "metric": "vsf", "type": "manual", "condition": "relative", "threshold": 50.0,
+             "scope": "selected", "dimensions": ["cdn"]}  # fmt: skip
+    rule = parse_rule(1, RuleInput.model_validate(given))
+    intervals = 3
+    leaves = {"cdn": ["A", "B"] * intervals, TIMESTAMP: np.repeat(np.arange(intervals) * STEP, 2),
+              "attempts": np.full(2 * intervals, 100.0), "viewers": np.full(2 * intervals, 100.0),
+              "vsf_views": np.tile([2.0, 12.0], intervals), "vsf_business_views": np.zeros(2 * intervals)}  # fmt: skip
+    parts = tuple(sorted({*judged_parts(rule.metric), *VOLUME_PARTS}))
+    series = CohortSeries(("cdn",), ((), ("cdn",)), parts, STEP, 0, intervals)
+    series.add(pa.table(leaves), 0, intervals * STEP)
+    round_ = Round(series, intervals * STEP)
+    result = round_.judge(rule)
+    assert result is not None
+    failing = result.position((("cdn", "B"),))
+    assert failing is not None
+    assert result.whole == 7.0  # percent: 14 of 200
+    assert result.reported[failing]
+    [(_, observed, threshold, _, _, anomalous)] = round_.context(result, failing, 12)
+    assert (observed, threshold, anomalous) == (12.0, 10.5, True)
