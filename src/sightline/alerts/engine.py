@@ -376,7 +376,8 @@ def _bounds(judged: Judged, n: int) -> tuple[float, float, float, float]:
 
 
 def _values(judged: Judged, n: int) -> dict[str, Any]:
-    """The fields of an alert's latest anomalous window, and the request that answers its value."""
+    """The fields of the latest window that opened an alert or kept it going, and the request that answers its
+    value."""
     observed, expected, lower, upper = _bounds(judged, n)
     return {
         "observed": number(observed),

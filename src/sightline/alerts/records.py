@@ -55,7 +55,7 @@ def filter_text(conditions: Cohort, status: str | None = None) -> str:
 
 def observed_request(rule: AlertRule, cohort: Cohort, end: int) -> str:
     """The `metricquery` request whose answer is the metric over the rule's window ending at `end`: an alert's
-    `observed` when the window was judged (and since, if late outcomes of its views have arrived)."""
+    `observed` as the window was judged, or another value once late outcomes of its views have arrived."""
     window = {"period": f"start={end - rule.window_s},end={end}", "metrics": rule.metric.name}
     return _metricquery(rule.customer_id, window, cohort)
 
