@@ -361,7 +361,6 @@ def test_a_cohort_too_small_to_judge_still_failing_counts_no_clean_interval() ->
         rule=rule,
         end=3600,
         alpha=1e-6,
-        whole=float("nan"),
         cohorts=cohorts,
         rows=np.arange(3),
         observed=nan,

@@ -239,8 +239,7 @@ class AlertEngine:
             covers=target.covers - {target.cohort},
             causes=tuple(c.conditions for c in diagnosis.causes),
         )
-        drawn = [point(*values) for values in round_.context(judged, n, CONTEXT_POINTS)]
-        context = with_points(drawn, [point(judged.end, *_bounds(judged, n), bool(judged.anomalous[n]))])  # as judged
+        context = [point(*values) for values in round_.context(judged, n, CONTEXT_POINTS)]
         body = {
             "rule": {"id": rule.id, "name": rule.name},
             "type": rule.type,

@@ -72,8 +72,6 @@ class Judged:
     rule: AlertRule
     end: int
     alpha: float
-    whole: float
-    """The whole's value in the window (NaN when the whole is not in scope): a relative threshold's base."""
     cohorts: list[Cohort]
     rows: npt.NDArray[np.int64]
     observed: Array
@@ -266,7 +264,6 @@ class Round:
             rule=rule,
             end=self.end,
             alpha=alpha,
-            whole=whole,
             cohorts=cohorts,
             rows=rows,
             observed=outcome[0],
@@ -286,31 +283,31 @@ class Round:
 
     def context(self, judged: Judged, position: int, points: int) -> list[tuple[int, float, float, float, float, bool]]:
         """The `points` windows up to the judged one of the cohort at `position` (fewer when the series holds less):
-        (end, observed, expected, lower, upper, anomalous), for drawing: an ai rule's judged by the detector at the
-        round's alpha, its dispersion fitted before the first point (a round fits it before each), anomalous only with
-        enough attempts and viewers and confirmed, as in a round; a manual rule's judged window alone."""
+        (end, observed, expected, lower, upper, anomalous), for drawing. The judged window is the round's own; the
+        ones before it (ai rules) are judged by the detector at the round's alpha with the dispersion fitted before
+        the first of them (a round fits it before each), anomalous only with enough attempts and viewers and
+        confirmed, as in a round."""
         rule, k = judged.rule, judged.rule.window_intervals
+        bounds = (judged.observed, judged.expected, judged.lower, judged.upper)
+        observed, expected, lower, upper = (float(b[position]) for b in bounds)
+        own = (self.end, observed, expected, lower, upper, bool(judged.anomalous[position]))
         last = self.series.column(self.end)
         columns = min(last, history_intervals(rule) + points - 1)
-        points = min(points, columns - k)
-        if points < 1:
-            return []
+        before = min(points, columns - k) - 1
+        if rule.type != "ai" or before < 1:
+            return [own]
         row = judged.rows[position : position + 1]
         parts = {*judged_parts(rule.metric), *VOLUME_PARTS}
-        window = Window(rule, {p: self._parts(p, row, columns, k, last) for p in parts})
-        if rule.type == "ai":
-            observed, expected, lower, upper, _, found = window.judge_ai(judged.alpha, points)
-            anomalous = window.confirmed(found, judged.alpha, points) & window.eligible()[:, -points:]
-            values = zip(observed[0], expected[0], lower[0], upper[0], anomalous[0], strict=True)
-            ends = range(self.end - (points - 1) * rule.interval_s, self.end + 1, rule.interval_s)
-            return [
-                (t, float(o), float(e), float(lo), float(hi), bool(a))
-                for t, (o, e, lo, hi, a) in zip(ends, values, strict=True)
-            ]
-        observed, expected, lower, upper, _, anomalous = window.judge(judged.alpha, judged.whole)
-        return [
-            (self.end, float(observed[0]), float(expected[0]), float(lower[0]), float(upper[0]), bool(anomalous[0]))
+        window = Window(rule, {p: self._parts(p, row, columns - 1, k, last - 1) for p in parts})
+        found = window.judge_ai(judged.alpha, before)
+        anomalous = window.confirmed(found[5], judged.alpha, before) & window.eligible()[:, -before:]
+        values = zip(*(v[0] for v in found[:4]), anomalous[0], strict=True)
+        ends = range(self.end - before * rule.interval_s, self.end, rule.interval_s)
+        drawn = [
+            (t, float(o), float(e), float(lo), float(hi), bool(a))
+            for t, (o, e, lo, hi, a) in zip(ends, values, strict=True)
         ]
+        return [*drawn, own]
 
     def _parts(self, part: str, rows: npt.NDArray[np.int64], columns: int, k: int, last: int) -> Array:
         """Part `part` of `rows` summed over windows of `k` intervals, at the last `columns − k + 1` intervals
