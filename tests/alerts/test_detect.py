@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from math import comb
+from math import comb, lgamma, log, pi
+from statistics import NormalDist
 
 import numpy as np
 import numpy.typing as npt
@@ -15,8 +16,11 @@ from sightline.alerts.detect import (
     MetricSeries,
     alpha_for,
     detect,
+    z_as_t,
+    z_threshold,
     median_variance,
     normal_sf,
+    t_as_z,
     weighted_median,
     weighted_medians,
 )
@@ -307,6 +311,45 @@ def test_overdispersion_is_learned_from_history() -> None:
     failures[:, -1] = [150.0, 500.0]
     found = detect(MetricSeries(MetricKind.RATIO, failures, attempts, HOUR))
     assert found.anomalous[:, 0].tolist() == [False, True]
+
+
+def _t_tail(t: float, dof: float) -> float:
+    """P(T > t) for a Student t of `dof` degrees of freedom, by integrating its density (trapezoids)."""
+    x = np.linspace(t, t + 400.0, 4_000_001)
+    log_norm = lgamma((dof + 1) / 2) - lgamma(dof / 2) - 0.5 * log(dof * pi)
+    return float(np.trapezoid(np.exp(log_norm - (dof + 1) / 2 * np.log1p(x * x / dof)), x))
+
+
+@pytest.mark.parametrize("dof", [5.0, 26.0, 53.0])
+@pytest.mark.parametrize("t", [3.0, 5.0, 8.0])
+def test_a_t_is_scored_as_the_normal_quantile_of_its_tail(dof: float, t: float) -> None:
+    z = float(t_as_z(np.array([t]), np.array([dof]))[0])
+    assert z == pytest.approx(NormalDist().inv_cdf(1.0 - _t_tail(t, dof)), abs=0.04)
+    assert float(z_as_t(z, np.array([dof]))[0]) == pytest.approx(t)
+
+
+def test_a_means_band_ends_where_its_score_reaches_the_bar() -> None:
+    """The band of a mean is drawn with the t's quantile of the bar: a value just inside it scores just under z*,
+    one just outside just over (with a normal band over a t score, the band was too narrow by a fifth at 53
+    degrees of freedom and alpha = 1e-5)."""
+    rng = np.random.default_rng(21)
+    views = rng.poisson(40.0, size=(1, HOURS + 1)).astype(np.float64)
+    sums = _startup_sums(rng, views)
+    judged = detect(MetricSeries(MetricKind.MEAN, sums, views, HOUR))
+    scores = []
+    for edge in (
+        judged.lower[0, 0] * 1.001,
+        judged.lower[0, 0] * 0.999,
+        judged.upper[0, 0] * 0.999,
+        judged.upper[0, 0] * 1.001,
+    ):
+        at_edge = sums.copy()
+        at_edge[0, -1] = edge * views[0, -1]
+        scores.append(abs(float(detect(MetricSeries(MetricKind.MEAN, at_edge, views, HOUR)).score[0, 0])))
+    bar = z_threshold(alpha_for(0.5))
+    assert scores[0] < bar < scores[1]
+    assert scores[2] < bar < scores[3]
+    assert bar - scores[2] < 0.05 and scores[3] - bar < 0.05
 
 
 def test_means_of_long_tailed_durations_rarely_pass_alpha_on_clean_traffic() -> None:
