@@ -380,3 +380,26 @@ def test_a_fall_is_broadened_as_a_rise_is() -> None:
     assert broadened(AKAMAI_VOD, inside, fallen, expected, noise, REFUTED) == AKAMAI_VOD
     everywhere = np.where(inside((("cdn", "Akamai"),)), 0.5 * expected, expected)
     assert broadened(AKAMAI_VOD, inside, everywhere, expected, noise, REFUTED) == (("cdn", "Akamai"),)
+
+
+def test_a_piece_of_a_cause_by_an_implied_dimension_does_not_broaden_it() -> None:
+    """An ISP implies its country. The excess of `cdn=x ∧ country=us` is larger on one US ISP's views: the search
+    takes `cdn=x ∧ isp=comcast` first and `cdn=x ∧ country=us` for the rest, two causes under `cdn=x` holding most
+    of it, which made them `cdn=x` (the demo's CDN incident diagnosed `cdn=CloudFront`, 2026-12-07). The piece's
+    views are the other cause's: the cause is `cdn=x ∧ country=us`."""
+    isps = {"us": ("comcast", "att", "verizon"), "fr": ("orange", "free"), "de": ("telekom", "vodafone")}
+    rows = [
+        (cdn, country, isp, device)
+        for cdn in ("x", "y", "z")
+        for country, named in isps.items()
+        for isp in named
+        for device in ("a", "b", "c")
+    ]
+    columns = [np.array([row[j] for row in rows]) for j in range(4)]
+    rng = np.random.default_rng(3)
+    expected = rng.gamma(4.0, 25.0, size=len(rows)) * np.where(columns[1] == "us", 4.0, 1.0)
+    cdn_us = (columns[0] == "x") & (columns[1] == "us")
+    factor = 1.0 + 0.6 * cdn_us + 1.5 * (cdn_us & (columns[2] == "comcast"))
+    observed = rng.poisson(expected * factor).astype(np.float64)
+    leaves = additive_leaves(("cdn", "country", "isp", "device"), columns, observed, expected)
+    assert [c.conditions for c in diagnose(leaves)[0].causes] == [(("cdn", "x"), ("country", "us"))]

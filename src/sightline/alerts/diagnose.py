@@ -212,10 +212,13 @@ def _greedy(
 
 
 def _generalised(score: Scorer, causes: list[Conditions], direction: int) -> list[Conditions]:
-    """Replace the causes under an ancestor by the ancestor when they hold most of its expected amount (two
-    or more causes: the pieces of one), or when its leaves no cause covers fit their shift δ better than none
-    (Σw(r − δe)² ≤ Σw·r², i.e. 2δ·Σw·e·r − δ²·Σw·e² ≥ 0). The ancestor taking the most causes first, then
-    the one whose other leaves fit best, then the one with fewer conditions."""
+    """Drop the causes whose leaves another cause holds (pieces of it: `appversion=A ∧ cdn=X ∧ isp=I` beside
+    `cdn=X ∧ country=Y`, I being one of Y's ISPs), then replace the causes under an ancestor by the ancestor
+    when they hold most of its expected amount (two or more causes: the pieces of one), or when its leaves no
+    cause covers fit their shift δ better than none (Σw(r − δe)² ≤ Σw·r², i.e. 2δ·Σw·e·r − δ²·Σw·e² ≥ 0).
+    The ancestor taking the most causes first, then the one whose other leaves fit best, then the one with
+    fewer conditions."""
+    causes = _without_pieces(score, causes)
     while True:
         covered: BoolArray = np.zeros(score.size, dtype=bool)
         for cause in causes:
@@ -235,6 +238,24 @@ def _generalised(score: Scorer, causes: list[Conditions], direction: int) -> lis
             return causes
         ancestor = max(options, key=lambda option: option[:3])[3]
         causes = [c for c in causes if not set(ancestor) <= set(c)] + [ancestor]
+
+
+def _without_pieces(score: Scorer, causes: list[Conditions]) -> list[Conditions]:
+    """`causes` without those whose leaves another one holds; of two holding the same leaves, the one with fewer
+    conditions stays (the first of equals)."""
+    masks = [score.mask(cause) for cause in causes]
+    kept = []
+    for i, cause in enumerate(causes):
+        holders = (
+            j
+            for j, other in enumerate(causes)
+            if j != i
+            and not (masks[i] & ~masks[j]).any()
+            and ((masks[j] & ~masks[i]).any() or (len(other), j) < (len(cause), i))
+        )
+        if next(holders, None) is None:
+            kept.append(cause)
+    return kept
 
 
 def _ancestors(cause: Conditions) -> list[Conditions]:
