@@ -182,6 +182,18 @@ def test_causes_of_one_incident_seen_in_two_combinations_open_one_alert() -> Non
     assert [(t.cohort, t.causes) for t in found] == [(CDN_US, (CDN_US, mobile_cdn_us))]
 
 
+def test_a_candidate_an_earlier_cause_took_is_not_the_target_of_a_weaker_one() -> None:
+    """`device=desktop ∧ playerversion=1.5.8`, anomalous by its views of the first cause, was also the target of
+    the second cause (consistent with it, having no condition on its dimensions): a second alert, diagnosed
+    `cdn=Fastly ∧ country=MX`, for one incident (the demo's CDN incident, 2026-12-07)."""
+    desktop_158: Cohort = (("device", "desktop"), ("playerversion", "1.5.8"))
+    fastly_mx: Cohort = (("cdn", "Fastly"), ("country", "MX"))
+    found = targets(
+        candidates=[desktop_158], causes=[CDN_US, fastly_mx], anomalous=[CDN_US, desktop_158], scores={CDN_US: 9.0}
+    )
+    assert [(t.cohort, t.causes, t.covers) for t in found] == [(CDN_US, (CDN_US,), frozenset({desktop_158}))]
+
+
 def test_a_reported_cohort_overlapping_an_open_alert_is_its_own() -> None:
     exo_131: Cohort = (("player", "ExoPlayer"), ("playerversion", "1.3.1"))
     mobile_131: Cohort = (("device", "mobile"), ("playerversion", "1.3.1"))

@@ -176,9 +176,12 @@ def targets(
     """Where the candidates' alerts go, given the causes the diagnosis of the rule's anomaly found: for each cause,
     the target of an earlier cause related to it (one incident seen in two combinations: `cdn=X ∧ country=Y` and
     `cdn=X ∧ country=Y ∧ device=mobile`), else the narrowest anomalous cohort inside it (the strongest among
-    equals; else the strongest candidate consistent with it), taking in every candidate consistent with the cause;
-    a later cause that only the whole holds goes with the first target (a start-time incident of one player and a
-    few views of one country's premium subscribers, 3 % of the excess, are one alert, not two).
+    equals; else the strongest candidate consistent with it), taking in every candidate consistent with the cause
+    that no earlier (stronger) cause took: a candidate is one alert's (`device=desktop ∧ playerversion=1.5.8`,
+    anomalous by its views of `cdn=X ∧ country=Y`, is not also the target of a weaker cause `cdn=Z ∧ country=W`
+    it is merely consistent with); a later cause that only the whole holds goes with the first target (a
+    start-time incident of one player and a few views of one country's premium subscribers, 3 % of the excess,
+    are one alert, not two).
     The candidates consistent with no cause (the diagnosis found them no part of the others) open alerts without
     causes, one per group of candidates that share a condition (`related` or `overlapping`: `player=hls.js` and
     `player=hls.js ∧ device=desktop`; `brand=Apple ∧ playerversion=17.5` and `player=AVPlayer ∧
@@ -187,7 +190,7 @@ def targets(
     left = set(candidates)
     for cause in causes:
         inside = [c for c in anomalous if set(c) <= set(cause)]
-        near = [c for c in candidates if consistent(c, cause)]
+        near = [c for c in candidates if c in left and consistent(c, cause)]
         pool = inside or near
         joined = [t for t, (found, _) in chosen.items() if any(related(c, cause) for c in (t, *found))]
         if not pool and not joined:
