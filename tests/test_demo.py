@@ -13,16 +13,18 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from sightline.app import create_app
+from sightline.auth.plans import Feature, plan_for
 from sightline.demo import DEMO_CUSTOMERS, claim_data_dir, demo_customers, provision, seed, write_demo_json
 from sightline.demo import _insert as demo_insert
 from sightline.settings import Settings
-from sightline.simulate.incidents import to_ms
+from sightline.simulate.incidents import plan_incidents, to_ms
 from sightline.simulate.live import LiveTraffic
 from sightline.simulate.traffic import SimulationConfig
 from sightline.store import open_store
@@ -50,12 +52,15 @@ def test_claim_data_dir_replaces_an_earlier_demo_and_marks_the_directory_at_once
         lock.release()
 
 
-def test_demo_json_lists_provisioned_customers_highest_plan_first(tmp_path: Path) -> None:
+def test_demo_json_lists_provisioned_customers_whose_plans_allow_alerts(tmp_path: Path) -> None:
+    """Each demo customer has injected incidents, which its plan must let it list as alerts."""
     path = write_demo_json(tmp_path, provision(Settings(data_dir=tmp_path), demo_customers()))
     customers = json.loads(path.read_text())["customers"]
     assert [c["id"] for c in customers] == [c for c, _ in DEMO_CUSTOMERS]
-    assert customers[0]["plan_level"] == max(c["plan_level"] for c in customers)
-    assert len({c["plan_level"] for c in customers}) == len(customers)
+    ids = tuple(c["id"] for c in customers)
+    week = (datetime(2024, 5, 5, tzinfo=UTC), datetime(2024, 5, 12, tzinfo=UTC))
+    assert {incident.customer_id for incident in plan_incidents(ids, *week)} == set(ids)
+    assert all(Feature.ALERTS in plan_for(c["plan_level"]).features for c in customers)
     for customer in customers:
         assert {"id", "name", "plan_level", "username", "password", "api_key", "ingest_key"} <= customer.keys()
         assert len(customer["password"]) >= 12

@@ -45,8 +45,10 @@ of the period to read as a customer's would (about a quarter `new`), for a fifth
 ALERTS_REPLAY_S = 26 * 3600
 """The alert rounds replayed at start: the injected incidents lie in the last day (each on the latest day its time
 of day fits, so up to a day and its length before the end)."""
-DEMO_CUSTOMERS: tuple[tuple[int, int], ...] = ((1001, 6831), (1002, 6830))
-"""(customer id, plan level): the first has the highest plan level, which allows everything."""
+DEMO_CUSTOMERS: tuple[tuple[int, int], ...] = ((1001, 6831), (1002, 6831))
+"""(customer id, plan level): both on the Enterprise plan, which allows everything. The injected incidents lie on
+both customers (simulate.incidents), and each must be an alert its customer can list: a Professional plan has no
+alerts (docs/plans.md)."""
 
 
 @dataclass(frozen=True, slots=True)
