@@ -505,3 +505,19 @@ def test_plays_at_night_pass_alpha_about_as_often_as_alpha_says(mean: float, kap
     rule = DetectorRule(direction=Direction.BOTH, alpha=1e-3, days=6, weeks=1)
     found = detect(MetricSeries(MetricKind.COUNT, counts, None, 300), rule, evaluate=per_day)
     assert found.anomalous.mean() < bound * 2e-3
+
+
+def test_an_incident_going_on_does_not_become_the_overdispersion_of_a_small_cohort() -> None:
+    """A cohort of 40 ad requests a window failing 9 % (3.6 expected errors: under the 5 rho is fitted on) whose only
+    windows of 5 expected errors are the last 6, of 60 requests, an ad server failing half its ads: rho was the
+    median of those 6, and 22 errors of 41 scored z 0.7 (the demo, 2026-12-07). With too few such windows rho is 0."""
+    rng = np.random.default_rng(31)
+    intervals = 7 * 288 + 160
+    attempts = np.full((1, intervals), 40.0)
+    failures = rng.binomial(40, 0.09, size=(1, intervals)).astype(np.float64)
+    attempts[0, -7:-1] = 60.0
+    failures[0, -7:-1] = 30.0
+    attempts[0, -1], failures[0, -1] = 41.0, 22.0
+    found = detect(MetricSeries(MetricKind.RATIO, failures, attempts, 300), DetectorRule(alpha=1e-7))
+    assert found.score[0, 0] > 6.0
+    assert found.anomalous[0, 0]

@@ -12,7 +12,8 @@ of 0) is an interval without data. By `kind`:
 - `RATIO` (VSF %, EBVS %, VPF %, failure rate, rebuffering ratio, ad error and fill rates): `value` = the
   numerator counts (failed attempts), `volume` = the denominator counts (attempts); tested as counts with a
   binomial deviance (continuity-corrected: `CONTINUITY`), overdispersed as a beta-binomial: variance ×
-  (1 + (n − 1)·rho), rho learned per cohort on its intervals of at least `MIN_EXPECTED_FIT` expected events;
+  (1 + (n − 1)·rho), rho learned per cohort on its intervals of at least `MIN_EXPECTED_FIT` expected events (when
+  there are `MIN_FIT_INTERVALS` of them);
 - `MEAN` (startup time, bitrate, rebuffering ratio): `value` = sums (Σ startup ms), `volume` = counts (started
   views) or durations; a cohort whose means before the judged intervals were never 0 (start time, bitrate) is
   judged on the log scale, where a mean of long-tailed positive values is near-normal: on the linear scale its
@@ -104,6 +105,11 @@ freedom, not a normal: with 144 fit intervals, 53; P(t > 5) = 3.3e−6 where P(z
 long views (a bitrate weighted by watch time) have tails heavier than the normal's as well: on the evaluation
 scenario's clean stretches bitrate's z passed 5 in 3.1e−6 of the cohort-windows (docs/alerts.md, "One rule's
 calibration")."""
+MIN_FIT_INTERVALS = 24
+"""The fewest intervals of `MIN_EXPECTED_FIT` expected events rho is fitted on (else it is 0): a median of a handful is
+the incident's own, when the intervals that reach 5 expected events are those of the incident going on (a small
+cohort's ad errors at 20:30, 25 minutes into an ad server's failure: the last 6 of its 144 intervals, z 2.6 to 7.8,
+made rho 2.2, and 22 errors of 41 against 12 % scored z 0.7)."""
 MIN_EXPECTED_FIT = 5.0
 """The expected events an interval needs to count in the fit of rho: below it the median deviance of plain binomial
 counts is larger than the χ²(1)'s (0.76 against 0.45 at 2.5 expected), which read as overdispersion and hid a
@@ -451,6 +457,7 @@ def _judge_ratio(
     deviance_z = np.where(n > 0, binomial_deviance_z(failures, n, rate, CONTINUITY), np.nan)
     fit_z = (binomial_deviance_z(failures, n, rate) / np.sqrt(learning))[:, :fit]
     enough = (n * rate)[:, :fit] >= MIN_EXPECTED_FIT
+    enough &= enough.sum(axis=1, keepdims=True) >= MIN_FIT_INTERVALS
     rho = _median_dispersion(np.where(enough, fit_z, np.nan), np.where(enough, n[:, :fit] - 1.0, np.nan))
     spread = np.sqrt(learning + rho[:, None] * np.maximum(n - 1.0, 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
