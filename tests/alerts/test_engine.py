@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sightline.alerts.alert_store import AlertStore, parse_alerts_request
 from sightline.alerts.diagnosis import diagnose_window, span
-from sightline.alerts.engine import AlertEngine, _failing_unjudged
+from sightline.alerts.engine import AlertEngine, _failing_unjudged, _widest
 from sightline.alerts.lifecycle import AlertState
 from sightline.alerts.models import AlertRow, AlertRuleRow
 from sightline.alerts.notify import Notice
@@ -380,3 +380,35 @@ def test_a_cohort_too_small_to_judge_still_failing_counts_no_clean_interval() ->
     states = [AlertState(str(n), c, "ongoing", "major", 0, 1800) for n, c in enumerate(cohorts)]
     band = {"band": {"lower": 0.0, "upper": 20.0}}  # percent
     assert _failing_unjudged(judged, states, {s.id: (AlertRow(), band) for s in states}) == {exo}
+
+
+def test_an_alert_widens_to_the_broadest_reported_cohort_it_took_in_that_holds_its_own() -> None:
+    """An ad server failing every ad was first reported on `device=mobile` (the other devices' few ads could not yet
+    tell); when the whole is reported and the mobile alert takes it in, the alert is the whole's."""
+    rule = parse_rule(CUSTOMER, RuleInput(name="ads", metric="aderrorrate", scope="selected", dimensions=["device"]))
+    mobile, tv, mobile_gb = (("device", "mobile"),), (("device", "tv"),), (("device", "mobile"), ("country", "GB"))
+    cohorts: list[Cohort] = [(), mobile, tv, mobile_gb]
+    values = np.array([8.0, 9.0, 7.5, 6.0])
+    judged = Judged(
+        rule=rule,
+        end=3600,
+        alpha=1e-6,
+        cohorts=cohorts,
+        rows=np.arange(4),
+        observed=values,
+        expected=values / 5,
+        lower=values / 10,
+        upper=values / 4,
+        score=values,
+        numerator=values,
+        denominator=np.full(4, 100.0),
+        attempts=np.full(4, 100.0),
+        viewers=np.full(4, 50.0),
+        eligible=np.ones(4, dtype=bool),
+        anomalous=np.ones(4, dtype=bool),
+        reported=np.ones(4, dtype=bool),
+        continuing=np.ones(4, dtype=bool),
+    )
+    assert _widest(mobile_gb, frozenset({(), mobile, mobile_gb}), judged) == ()
+    assert _widest(mobile_gb, frozenset({mobile, tv}), judged) == mobile  # tv holds none of its views
+    assert _widest(mobile, frozenset({mobile_gb, tv}), judged) is None  # nothing broader than its own

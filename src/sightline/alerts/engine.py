@@ -174,8 +174,10 @@ class AlertEngine:
         opened, folded = self._targets(rule, judged, plan, states)
         plan = plan.taking(folded)
         changes = [self._open(rule, round_, judged, target, diagnosis) for target, diagnosis in opened]
+        others = {state.id: {s.cohort for s in states if s.id != state.id} for state in states}
         for state, mine in plan.active:
-            changes.append(self._update(rule, round_, judged, state, stored[state.id][1], mine))
+            wider = _widest(state.cohort, mine - others[state.id], judged)
+            changes.append(self._update(rule, round_, judged, state, stored[state.id][1], mine, wider))
         for state in chain(plan.quiet, plan.waiting, plan.resolved):
             counted = state.cohort not in failing
             changes.append(_clean(judged, state, stored[state.id][1], state in plan.resolved, counted))
@@ -267,11 +269,15 @@ class AlertEngine:
         state: AlertState,
         body: dict[str, Any],
         taken: frozenset[Cohort],
+        wider: Cohort | None = None,
     ) -> _Change:
-        n = judged.position(state.cohort)
+        """`state` going on this round, with the reported cohorts it `taken` in; on the `wider` cohort among them,
+        when its anomaly turned out broader than its own (`_widest`), rediagnosed there."""
+        cohort = state.cohort if wider is None else wider
+        n = judged.position(cohort)
         own = n is not None and bool(judged.continuing[n])
         period = Period(instant(state.started_at), instant(judged.end))
-        viewers = affected_viewers(self._store, rule.customer_id, rule.metric, state.cohort, period)
+        viewers = affected_viewers(self._store, rule.customer_id, rule.metric, cohort, period)
         impact = dict(body["impact"], viewers=viewers)
         peak = float(body.get("magnitude") or 0.0)
         causes = state.causes
@@ -280,12 +286,16 @@ class AlertEngine:
             body.update(_values(judged, n))
             impact["excess"] = number((impact.get("excess") or 0.0) + _excess(judged, n) / rule.window_intervals)
             age = judged.end - state.started_at
-            if age <= REDIAGNOSE_S:
+            if age <= REDIAGNOSE_S or wider is not None:
                 episode = span(judged.end, max(age, DIAGNOSIS_MIN_S))
-                diagnosis = diagnose_window(self._store, rule, state.cohort, episode, float(judged.expected[n]))
-                if not causes or (diagnosis.causes and not diagnosis.the_cohort):  # else it keeps the one before
-                    body["diagnosis"] = diagnosis_json(diagnosis)
+                diagnosis = diagnose_window(self._store, rule, cohort, episode, float(judged.expected[n]))
+                if wider is not None or not causes or (diagnosis.causes and not diagnosis.the_cohort):
+                    body["diagnosis"] = diagnosis_json(diagnosis)  # else it keeps the one before
                     causes = tuple(c.conditions for c in diagnosis.causes)
+            if wider is not None:
+                body["cohort"] = dict(cohort)
+                points = [point(*values) for values in round_.context(judged, n, CONTEXT_POINTS)]
+                body["series"] = dict(body["series"], points=points)
         if n is not None:
             row = judged.rows[n]
             attempts = round_.series.part("attempts")[row]
@@ -301,17 +311,19 @@ class AlertEngine:
                 "last_seen_at": judged.end,
                 "clean_intervals": 0,
                 "escalations": state.escalations + escalated,
-                "covers": state.covers | (taken - {state.cohort}),
+                "cohort": cohort,
+                "covers": (state.covers | taken | {state.cohort}) - {cohort},
                 "causes": causes,
             }
         )
         added = [point(judged.end, *_bounds(judged, n), bool(judged.anomalous[n]))] if n is not None else []
+        added = [] if wider is not None else added  # the context drawn for the wider cohort holds this point
         body.update(
             magnitude=number(peak),
             impact=impact,
             covers=[dict(c) for c in sorted(new.covers)],
             series=dict(body["series"], points=with_points(body["series"]["points"], added)),
-            **requests(rule, state.cohort, state.started_at, judged.end),
+            **requests(rule, cohort, state.started_at, judged.end),
         )
         return _Change(new, body, "escalate" if escalated else None)
 
@@ -329,6 +341,7 @@ class AlertEngine:
                 started_at=instant(state.started_at),
             )
             session.add(row)
+        row.cohort = cohort_key(state.cohort)  # an alert widens to the broader cohort its incident turned out to be
         row.status, row.severity = state.status, state.severity
         row.last_seen_at = instant(state.last_seen_at)
         row.ended_at = instant(state.last_seen_at) if change.ended else None
@@ -431,6 +444,21 @@ def _clean(judged: Judged, state: AlertState, body: dict[str, Any], resolved: bo
         }
     )
     return _Change(new, body, "resolve" if resolved else None, ended=resolved)
+
+
+def _widest(cohort: Cohort, taken: frozenset[Cohort], judged: Judged) -> Cohort | None:
+    """Of the reported cohorts an alert of `cohort` took in, the broadest whose conditions are some of its own, the
+    strongest among equals: the incident is broader than the cohort it was first seen in (an ad server failing
+    every ad, first reported on `device=mobile` when the other devices' few ads could not yet tell); None if none."""
+    broader = [c for c in taken if set(c) < set(cohort) and judged.position(c) is not None]
+    if not broader:
+        return None
+
+    def strength(c: Cohort) -> tuple[int, float]:
+        n = judged.position(c)
+        return -len(c), float(judged.score[n]) if n is not None else -np.inf
+
+    return max(broader, key=strength)
 
 
 def _fields(state: AlertState) -> dict[str, Any]:
