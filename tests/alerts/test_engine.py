@@ -28,7 +28,7 @@ from sightline.alerts.models import AlertRow, AlertRuleRow
 from sightline.alerts.notify import Notice
 from sightline.alerts.outbox import AlertDelivery, AlertNotice
 from sightline.alerts.rounds import Judged
-from sightline.alerts.rules import Cohort, RuleInput, parse_rule
+from sightline.alerts.rules import AlertRule, Cohort, RuleInput, parse_rule
 from sightline.alerts.scheduler import replay
 from sightline.alerts.series import fetch, leaves_query
 from sightline.app import create_app
@@ -352,30 +352,27 @@ def test_a_round_whose_rule_is_edited_while_it_runs_writes_nothing(world: World,
             session.execute(delete(AlertRow).where(AlertRow.rule_id == rule.id))
 
 
+def _judged(rule: AlertRule, cohorts: list[Cohort], **given: Any) -> Judged:
+    """A round of `rule` over `cohorts` at 01:00 of the epoch: `given` arrays, NaN values and no decisions else."""
+    size = len(cohorts)
+    values = {name: np.full(size, np.nan) for name in ("observed", "expected", "lower", "upper", "score")}
+    amounts = {name: np.zeros(size) for name in ("numerator", "denominator", "attempts", "viewers")}
+    decisions = {name: np.zeros(size, dtype=bool) for name in ("eligible", "anomalous", "reported", "continuing")}
+    fields = {**values, **amounts, **decisions, **given}
+    return Judged(rule=rule, end=3600, alpha=1e-6, cohorts=cohorts, rows=np.arange(size), **fields)
+
+
 def test_a_cohort_too_small_to_judge_still_failing_counts_no_clean_interval() -> None:
     rule = parse_rule(CUSTOMER, RuleInput(name="failures", metric="vsf", scope="selected", dimensions=["player"]))
     exo, shaka, cast = (("player", "ExoPlayer"),), (("player", "Shaka Player"),), (("player", "Chromecast"),)
     cohorts: list[Cohort] = [exo, shaka, cast]
-    nan = np.full(3, np.nan)
-    judged = Judged(
-        rule=rule,
-        end=3600,
-        alpha=1e-6,
-        cohorts=cohorts,
-        rows=np.arange(3),
-        observed=nan,
-        expected=nan,
-        lower=nan,
-        upper=nan,
-        score=nan,
+    judged = _judged(  # under the rule's 20 attempts
+        rule,
+        cohorts,
         numerator=np.array([9.0, 1.0, 0.0]),  # 9 of 12 failed; 1 of 12; no attempt
         denominator=np.array([12.0, 12.0, 0.0]),
         attempts=np.array([12.0, 12.0, 0.0]),
         viewers=np.array([5.0, 5.0, 0.0]),
-        eligible=np.zeros(3, dtype=bool),  # under the rule's 20 attempts
-        anomalous=np.zeros(3, dtype=bool),
-        reported=np.zeros(3, dtype=bool),
-        continuing=np.zeros(3, dtype=bool),
     )
     states = [AlertState(str(n), c, "ongoing", "major", 0, 1800) for n, c in enumerate(cohorts)]
     band = {"band": {"lower": 0.0, "upper": 20.0}}  # percent
@@ -387,28 +384,7 @@ def test_an_alert_widens_to_the_broadest_reported_cohort_it_took_in_that_holds_i
     tell); when the whole is reported and the mobile alert takes it in, the alert is the whole's."""
     rule = parse_rule(CUSTOMER, RuleInput(name="ads", metric="aderrorrate", scope="selected", dimensions=["device"]))
     mobile, tv, mobile_gb = (("device", "mobile"),), (("device", "tv"),), (("device", "mobile"), ("country", "GB"))
-    cohorts: list[Cohort] = [(), mobile, tv, mobile_gb]
-    values = np.array([8.0, 9.0, 7.5, 6.0])
-    judged = Judged(
-        rule=rule,
-        end=3600,
-        alpha=1e-6,
-        cohorts=cohorts,
-        rows=np.arange(4),
-        observed=values,
-        expected=values / 5,
-        lower=values / 10,
-        upper=values / 4,
-        score=values,
-        numerator=values,
-        denominator=np.full(4, 100.0),
-        attempts=np.full(4, 100.0),
-        viewers=np.full(4, 50.0),
-        eligible=np.ones(4, dtype=bool),
-        anomalous=np.ones(4, dtype=bool),
-        reported=np.ones(4, dtype=bool),
-        continuing=np.ones(4, dtype=bool),
-    )
+    judged = _judged(rule, [(), mobile, tv, mobile_gb], score=np.array([8.0, 9.0, 7.5, 6.0]))
     assert _widest(mobile_gb, frozenset({(), mobile, mobile_gb}), judged) == ()
     assert _widest(mobile_gb, frozenset({mobile, tv}), judged) == mobile  # tv holds none of its views
     assert _widest(mobile, frozenset({mobile_gb, tv}), judged) is None  # nothing broader than its own
