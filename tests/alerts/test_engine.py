@@ -27,6 +27,7 @@ from sightline.alerts.lifecycle import AlertState
 from sightline.alerts.models import AlertRow, AlertRuleRow
 from sightline.alerts.notify import Notice
 from sightline.alerts.outbox import AlertDelivery, AlertNotice
+from sightline.alerts.records import cohort_key, state_of
 from sightline.alerts.rounds import Judged
 from sightline.alerts.rules import AlertRule, Cohort, RuleInput, parse_rule
 from sightline.alerts.scheduler import replay
@@ -388,3 +389,21 @@ def test_an_alert_widens_to_the_broadest_reported_cohort_it_took_in_that_holds_i
     assert _widest(mobile_gb, frozenset({(), mobile, mobile_gb}), judged) == ()
     assert _widest(mobile_gb, frozenset({mobile, tv}), judged) == mobile  # tv holds none of its views
     assert _widest(mobile, frozenset({mobile_gb, tv}), judged) is None  # nothing broader than its own
+
+
+def test_a_widened_alert_is_its_wider_cohorts_and_keeps_the_identity_it_opened_with() -> None:
+    """The row keeps the cohort the alert opened on (with the rule and the start, unique: a widened alert cannot
+    collide with another episode's row); the lifecycle reads the cohort it widened to, from its body."""
+    opened = datetime(2024, 5, 11, 20, 10)
+    row = AlertRow(
+        id="a1",
+        cohort=cohort_key((("device", "mobile"),)),
+        status="ongoing",
+        severity="critical",
+        started_at=opened,
+        last_seen_at=opened,
+        clean_intervals=0,
+        escalations=0,
+    )
+    assert state_of(row, {"cohort": {}, "covers": [{"device": "mobile"}]}).cohort == ()
+    assert state_of(row, {}).cohort == (("device", "mobile"),)

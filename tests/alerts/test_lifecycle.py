@@ -194,6 +194,18 @@ def test_a_candidate_an_earlier_cause_took_is_not_the_target_of_a_weaker_one() -
     assert [(t.cohort, t.causes, t.covers) for t in found] == [(CDN_US, (CDN_US,), frozenset({desktop_158}))]
 
 
+def test_a_candidate_sharing_a_condition_with_a_weaker_cause_is_that_causes() -> None:
+    """`cdn=Fastly ∧ device=tv` can hold the views of the stronger cause `country=US` (no condition of one dimension
+    with two values), but it shares `cdn=Fastly` with the second cause: the CDN's incident is an alert of its own."""
+    fastly: Cohort = (("cdn", "Fastly"),)
+    fastly_tv: Cohort = (("cdn", "Fastly"), ("device", "tv"))
+    found = targets(candidates=[US, fastly_tv], causes=[US, fastly], anomalous=[US, fastly_tv], scores={US: 9.0})
+    assert [(t.cohort, t.causes, t.covers) for t in found] == [
+        (US, (US,), frozenset({US})),
+        (fastly_tv, (fastly,), frozenset({fastly_tv})),
+    ]
+
+
 def test_a_reported_cohort_overlapping_an_open_alert_is_its_own() -> None:
     exo_131: Cohort = (("player", "ExoPlayer"), ("playerversion", "1.3.1"))
     mobile_131: Cohort = (("device", "mobile"), ("playerversion", "1.3.1"))

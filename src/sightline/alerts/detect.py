@@ -101,7 +101,9 @@ MEDIAN_FIT_DOF = 0.37
 """A mean's variance is learnt from the median squared residual of its fit's intervals; the median of N squared
 normal residuals varies as a sample variance of 0.37·N degrees of freedom (Var(median of χ²(1)) = 1.13 / N, relative
 to its square 5.44 / N, against 2 / dof). Its statistic is therefore read as a Student t of that many degrees of
-freedom, not a normal: with 144 fit intervals, 53; P(t > 5) = 3.3e−6 where P(z > 5) = 2.9e−7. A mean's windows of few
+freedom, not a normal: with 144 fit intervals, 53; P(t > 5) = 3.3e−6 where P(z > 5) = 2.9e−7 (a round's windows
+overlap, a 15-minute window every 5 minutes, so its residuals are correlated and the true degrees of freedom fewer:
+an approximation, whose tails the calibration measures, at or under the normal's at 4). A mean's windows of few
 long views (a bitrate weighted by watch time) have tails heavier than the normal's as well: on the evaluation
 scenario's clean stretches bitrate's z passed 5 in 3.1e−6 of the cohort-windows (docs/alerts.md, "One rule's
 calibration")."""

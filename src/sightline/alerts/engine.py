@@ -174,9 +174,10 @@ class AlertEngine:
         opened, folded = self._targets(rule, judged, plan, states)
         plan = plan.taking(folded)
         changes = [self._open(rule, round_, judged, target, diagnosis) for target, diagnosis in opened]
-        others = {state.id: {s.cohort for s in states if s.id != state.id} for state in states}
+        claimed = {state.cohort for state in states}  # one open alert a cohort, widened or not
         for state, mine in plan.active:
-            wider = _widest(state.cohort, mine - others[state.id], judged)
+            wider = _widest(state.cohort, mine - claimed, judged)
+            claimed |= set() if wider is None else {wider}
             changes.append(self._update(rule, round_, judged, state, stored[state.id][1], mine, wider))
         for state in chain(plan.quiet, plan.waiting, plan.resolved):
             counted = state.cohort not in failing
@@ -341,7 +342,6 @@ class AlertEngine:
                 started_at=instant(state.started_at),
             )
             session.add(row)
-        row.cohort = cohort_key(state.cohort)  # an alert widens to the broader cohort its incident turned out to be
         row.status, row.severity = state.status, state.severity
         row.last_seen_at = instant(state.last_seen_at)
         row.ended_at = instant(state.last_seen_at) if change.ended else None
@@ -454,9 +454,9 @@ def _widest(cohort: Cohort, taken: frozenset[Cohort], judged: Judged) -> Cohort 
     if not broader:
         return None
 
-    def strength(c: Cohort) -> tuple[int, float]:
+    def strength(c: Cohort) -> tuple[int, float, Cohort]:
         n = judged.position(c)
-        return -len(c), float(judged.score[n]) if n is not None else -np.inf
+        return -len(c), float(judged.score[n]) if n is not None else -np.inf, c
 
     return max(broader, key=strength)
 

@@ -176,10 +176,11 @@ def targets(
     """Where the candidates' alerts go, given the causes the diagnosis of the rule's anomaly found: for each cause,
     the target of an earlier cause related to it (one incident seen in two combinations: `cdn=X ∧ country=Y` and
     `cdn=X ∧ country=Y ∧ device=mobile`), else the narrowest anomalous cohort inside it (the strongest among
-    equals; else the strongest candidate consistent with it), taking in every candidate consistent with the cause
-    that no earlier (stronger) cause took: a candidate is one alert's (`device=desktop ∧ playerversion=1.5.8`,
-    anomalous by its views of `cdn=X ∧ country=Y`, is not also the target of a weaker cause `cdn=Z ∧ country=W`
-    it is merely consistent with); a later cause that only the whole holds goes with the first target (a
+    equals; else the strongest candidate consistent with it), taking in the candidates whose `_home` it is (one
+    cause a candidate: `device=desktop ∧ playerversion=1.5.8`, anomalous by its views of `cdn=X ∧ country=Y`, is not
+    also the target of a weaker cause `cdn=Z ∧ country=W` it is merely consistent with, and `cdn=Z ∧ device=tv`
+    goes to the cause `cdn=Z`, not to a stronger `country=Y`); a later cause that only the whole holds goes with
+    the first target (a
     start-time incident of one player and a few views of one country's premium subscribers, 3 % of the excess,
     are one alert, not two).
     The candidates consistent with no cause (the diagnosis found them no part of the others) open alerts without
@@ -188,9 +189,10 @@ def targets(
     playerversion=17.5`, the same views), on its broadest cohort (the strongest among equals)."""
     chosen: dict[Cohort, tuple[list[Cohort], set[Cohort]]] = {}
     left = set(candidates)
+    homes = {candidate: _home(candidate, causes) for candidate in candidates}
     for cause in causes:
         inside = [c for c in anomalous if set(c) <= set(cause)]
-        near = [c for c in candidates if c in left and consistent(c, cause)]
+        near = [c for c in candidates if homes[c] == cause]
         pool = inside or near
         joined = [t for t, (found, _) in chosen.items() if any(related(c, cause) for c in (t, *found))]
         if not pool and not joined:
@@ -204,6 +206,13 @@ def targets(
         left -= set(near)
     found = [Target(cohort, tuple(found), frozenset(near)) for cohort, (found, near) in chosen.items()]
     return (*found, *_groups([c for c in candidates if c in left and c not in chosen], scores))
+
+
+def _home(candidate: Cohort, causes: Sequence[Cohort]) -> Cohort | None:
+    """The cause whose alert takes `candidate` in: the first (strongest) that shares a condition with it, else the
+    first it is consistent with (can hold the same views); None if none."""
+    sharing = next((cause for cause in causes if overlaps(candidate, cause)), None)
+    return sharing if sharing is not None else next((cause for cause in causes if consistent(candidate, cause)), None)
 
 
 def _groups(candidates: Sequence[Cohort], scores: dict[Cohort, float]) -> list[Target]:

@@ -131,11 +131,13 @@ def with_points(series: Sequence[Mapping[str, Any]], added: Sequence[Mapping[str
 
 
 def state_of(row: AlertRow, body: Mapping[str, Any]) -> AlertState:
-    """The lifecycle's view of a stored alert."""
+    """The lifecycle's view of a stored alert. Its cohort is the body's: the row's is the cohort it opened on (with
+    the rule and the start, the episode's identity), the body's the one it widened to since, if it did."""
     causes = tuple(as_cohort(c["conditions"].items()) for c in (body.get("diagnosis") or {}).get("causes", []))
+    cohort = as_cohort(body["cohort"].items()) if "cohort" in body else cohort_of(row.cohort)
     return AlertState(
         id=row.id,
-        cohort=cohort_of(row.cohort),
+        cohort=cohort,
         status=_one_of(row.status, STATUSES),
         severity=_one_of(row.severity, LEVELS),
         started_at=_epoch(row.started_at),
