@@ -180,9 +180,8 @@ def targets(
     cause a candidate: `device=desktop ∧ playerversion=1.5.8`, anomalous by its views of `cdn=X ∧ country=Y`, is not
     also the target of a weaker cause `cdn=Z ∧ country=W` it is merely consistent with, and `cdn=Z ∧ device=tv`
     goes to the cause `cdn=Z`, not to a stronger `country=Y`); a later cause that only the whole holds goes with
-    the first target (a
-    start-time incident of one player and a few views of one country's premium subscribers, 3 % of the excess,
-    are one alert, not two).
+    the first target (a start-time incident of one player and a few views of one country's premium subscribers,
+    3 % of the excess, are one alert, not two).
     The candidates consistent with no cause (the diagnosis found them no part of the others) open alerts without
     causes, one per group of candidates that share a condition (`related` or `overlapping`: `player=hls.js` and
     `player=hls.js ∧ device=desktop`; `brand=Apple ∧ playerversion=17.5` and `player=AVPlayer ∧
