@@ -242,7 +242,7 @@ class AlertEngine:
             covers=target.covers - {target.cohort},
             causes=tuple(c.conditions for c in diagnosis.causes),
         )
-        context = [point(*values) for values in round_.context(judged, n, CONTEXT_POINTS)]
+        context = _drawn(round_, judged, n)
         body = {
             "rule": {"id": rule.id, "name": rule.name},
             "type": rule.type,
@@ -295,8 +295,7 @@ class AlertEngine:
                     causes = tuple(c.conditions for c in diagnosis.causes)
             if wider is not None:
                 body["cohort"] = dict(cohort)
-                points = [point(*values) for values in round_.context(judged, n, CONTEXT_POINTS)]
-                body["series"] = dict(body["series"], points=points)
+                body["series"] = dict(body["series"], points=_drawn(round_, judged, n))
         if n is not None:
             row = judged.rows[n]
             attempts = round_.series.part("attempts")[row]
@@ -317,8 +316,9 @@ class AlertEngine:
                 "causes": causes,
             }
         )
-        added = [point(judged.end, *_bounds(judged, n), bool(judged.anomalous[n]))] if n is not None else []
-        added = [] if wider is not None else added  # the context drawn for the wider cohort holds this point
+        added = []  # the series drawn again for a wider cohort holds this round's point already
+        if n is not None and wider is None:
+            added = [point(judged.end, *_bounds(judged, n), bool(judged.anomalous[n]))]
         body.update(
             magnitude=number(peak),
             impact=impact,
@@ -444,6 +444,11 @@ def _clean(judged: Judged, state: AlertState, body: dict[str, Any], resolved: bo
         }
     )
     return _Change(new, body, "resolve" if resolved else None, ended=resolved)
+
+
+def _drawn(round_: Round, judged: Judged, n: int) -> list[dict[str, Any]]:
+    """The points of an alert's series as it opens (or widens) on the cohort at `n`: the windows up to the round's."""
+    return [point(*values) for values in round_.context(judged, n, CONTEXT_POINTS)]
 
 
 def _widest(cohort: Cohort, taken: frozenset[Cohort], judged: Judged) -> Cohort | None:
