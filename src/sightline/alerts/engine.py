@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain
 from typing import Any
 
@@ -77,8 +77,10 @@ tell which of them the excess belongs to (the views before an incident add no ex
 REDIAGNOSE_S = 3600
 """An alert younger than this is diagnosed again at each round it goes on, over its whole episode: the diagnosis
 sharpens as views accumulate (one query of the customer's leaves and one of the day before, per alert and
-round). A diagnosis that finds nothing narrower than the cohort keeps the causes before (the customer-wide
-diagnosis' `player=hls.js` for an alert on `playerversion=1.5.8 ∧ country=GB` says more than that cohort)."""
+round). A diagnosis that finds nothing narrower than the cohort keeps the causes before that reach beyond it (the
+customer-wide diagnosis' `player=hls.js` for an alert on `playerversion=1.5.8 ∧ country=GB` says more than that
+cohort), not pieces of it: a few views with long stalls that one window's diagnosis took for causes are the
+cohort's once the episode has more views."""
 log = logging.getLogger(__name__)
 
 
@@ -200,7 +202,8 @@ class AlertEngine:
         scores = {judged.cohorts[n]: float(judged.score[n]) for n in np.flatnonzero(judged.anomalous)}
         opened: list[tuple[Target, Diagnosis]] = []
         folded: dict[str, frozenset[Cohort]] = {}
-        for target in targets(plan.candidates, [c.conditions for c in overall.causes], anomalous, scores):
+        causes = [c.conditions for c in overall.causes]
+        for target in targets(plan.candidates, causes, anomalous, scores, overall.nested):
             mine = owner(states, target.cohort)
             if mine is None:
                 diagnosis = self._diagnosis(rule, judged, target, overall, window)
@@ -208,7 +211,7 @@ class AlertEngine:
             if mine is not None:
                 folded[mine.id] = folded.get(mine.id, frozenset()) | target.covers | {target.cohort}
                 continue
-            opened.append((target, diagnosis))
+            opened = _joined(opened, target, diagnosis)
         return opened, folded
 
     def _diagnosis(
@@ -290,7 +293,7 @@ class AlertEngine:
             if age <= REDIAGNOSE_S or wider is not None:
                 episode = span(judged.end, max(age, DIAGNOSIS_MIN_S))
                 diagnosis = diagnose_window(self._store, rule, cohort, episode, float(judged.expected[n]))
-                if wider is not None or not causes or (diagnosis.causes and not diagnosis.the_cohort):
+                if wider is not None or _replaces(cohort, causes, diagnosis):
                     body["diagnosis"] = diagnosis_json(diagnosis)  # else it keeps the one before
                     causes = tuple(c.conditions for c in diagnosis.causes)
             if wider is not None:
@@ -464,6 +467,30 @@ def _widest(cohort: Cohort, taken: frozenset[Cohort], judged: Judged) -> Cohort 
         return -len(c), float(judged.score[n]) if n is not None else -np.inf, c
 
     return max(broader, key=strength)
+
+
+def _joined(
+    opened: list[tuple[Target, Diagnosis]], target: Target, diagnosis: Diagnosis
+) -> list[tuple[Target, Diagnosis]]:
+    """The round's alerts to open with `target`: taken in by the first whose causes one of its own is `nested` with
+    (one incident seen in two cohorts in the same round: one alert), else added."""
+    for i, (first, its_diagnosis) in enumerate(opened):
+        if any(
+            diagnosis.nested(mine.conditions, theirs.conditions)
+            for mine in diagnosis.causes
+            for theirs in its_diagnosis.causes
+        ):
+            joined = replace(first, covers=first.covers | target.covers | {target.cohort})
+            return [*opened[:i], (joined, its_diagnosis), *opened[i + 1 :]]
+    return [*opened, (target, diagnosis)]
+
+
+def _replaces(cohort: Cohort, causes: tuple[Cohort, ...], diagnosis: Diagnosis) -> bool:
+    """Whether an alert's rediagnosis over its episode replaces its `causes` (REDIAGNOSE_S): always when it had
+    none; never by no cause; by the cohort itself only when every cause before was a piece of the cohort."""
+    if not causes or not diagnosis.causes:
+        return not causes
+    return not diagnosis.the_cohort or all(set(cohort) <= set(cause) for cause in causes)
 
 
 def _fields(state: AlertState) -> dict[str, Any]:

@@ -171,7 +171,11 @@ class Target:
 
 
 def targets(
-    candidates: Sequence[Cohort], causes: Sequence[Cohort], anomalous: Sequence[Cohort], scores: dict[Cohort, float]
+    candidates: Sequence[Cohort],
+    causes: Sequence[Cohort],
+    anomalous: Sequence[Cohort],
+    scores: dict[Cohort, float],
+    nested: Callable[[Cohort, Cohort], bool] = related,
 ) -> tuple[Target, ...]:
     """Where the candidates' alerts go, given the causes the diagnosis of the rule's anomaly found: for each cause,
     the target of an earlier cause related to it (one incident seen in two combinations: `cdn=X ∧ country=Y` and
@@ -185,10 +189,11 @@ def targets(
     The candidates consistent with no cause (the diagnosis found them no part of the others) open alerts without
     causes, one per group of candidates that share a condition (`related` or `overlapping`: `player=hls.js` and
     `player=hls.js ∧ device=desktop`; `brand=Apple ∧ playerversion=17.5` and `player=AVPlayer ∧
-    playerversion=17.5`, the same views), on its broadest cohort (the strongest among equals)."""
+    playerversion=17.5`, the same views), on its broadest cohort (the strongest among equals).
+    `nested(one, other)`: whether one's views hold the other's (by default by their conditions, `related`)."""
     chosen: dict[Cohort, tuple[list[Cohort], set[Cohort]]] = {}
     left = set(candidates)
-    homes = {candidate: _home(candidate, causes) for candidate in candidates}
+    homes = {candidate: _home(candidate, causes, nested) for candidate in candidates}
     for cause in causes:
         inside = [c for c in anomalous if set(c) <= set(cause)]
         near = [c for c in candidates if homes[c] == cause]
@@ -207,11 +212,15 @@ def targets(
     return (*found, *_groups([c for c in candidates if c in left and c not in chosen], scores))
 
 
-def _home(candidate: Cohort, causes: Sequence[Cohort]) -> Cohort | None:
-    """The cause whose alert takes `candidate` in: the first (strongest) that shares a condition with it, else the
-    first it is consistent with (can hold the same views); None if none."""
-    sharing = next((cause for cause in causes if overlaps(candidate, cause)), None)
-    return sharing if sharing is not None else next((cause for cause in causes if consistent(candidate, cause)), None)
+def _home(candidate: Cohort, causes: Sequence[Cohort], nested: Callable[[Cohort, Cohort], bool]) -> Cohort | None:
+    """The cause whose alert takes `candidate` in: the first (strongest) `nested` with it (one's views hold the
+    other's: `playerversion=1.5.8 ∧ cdn=Akamai` in `player=hls.js`), else the first that shares a condition with
+    it, else the first it is consistent with (can hold the same views); None if none."""
+    for fits in (nested, overlaps, consistent):
+        home = next((cause for cause in causes if fits(candidate, cause)), None)
+        if home is not None:
+            return home
+    return None
 
 
 def _groups(candidates: Sequence[Cohort], scores: dict[Cohort, float]) -> list[Target]:
