@@ -21,9 +21,9 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from sightline.alerts.alert_store import AlertStore, parse_alerts_request
-from sightline.alerts.diagnosis import diagnose_window, span
-from sightline.alerts.engine import AlertEngine, _failing_unjudged, _widest
-from sightline.alerts.lifecycle import AlertState
+from sightline.alerts.diagnosis import Diagnosis, FoundCause, diagnose_window, span
+from sightline.alerts.engine import AlertEngine, _failing_unjudged, _joined, _replaces, _widest
+from sightline.alerts.lifecycle import AlertState, Target
 from sightline.alerts.models import AlertRow, AlertRuleRow
 from sightline.alerts.notify import Notice
 from sightline.alerts.outbox import AlertDelivery, AlertNotice
@@ -407,3 +407,33 @@ def test_a_widened_alert_is_its_wider_cohorts_and_keeps_the_identity_it_opened_w
     )
     assert state_of(row, {"cohort": {}, "covers": [{"device": "mobile"}]}).cohort == ()
     assert state_of(row, {}).cohort == (("device", "mobile"),)
+
+
+def _diagnosed(*causes: Cohort, the_cohort: bool = False) -> Diagnosis:
+    found = tuple(FoundCause(c, 1.0 / len(causes), 1.0, 0.5, 10.0, 10, 20.0) for c in causes)
+    return Diagnosis(found, 1.0, 10, (), the_cohort)
+
+
+def test_a_rediagnosis_naming_the_cohort_replaces_pieces_of_it_not_a_broader_cause() -> None:
+    """The demo's CDN rebuffering alert opened diagnosed `cdn=CloudFront ∧ country=US`; one window's rediagnosis
+    took five pieces of a few views with long stalls for causes, and every later one (more views) named the cohort
+    again, which could not replace them: the alert ended on the pieces."""
+    cohort: Cohort = (("cdn", "CloudFront"), ("country", "US"))
+    pieces = ((*cohort, ("streamtype", "live")), (*cohort, ("brand", "Microsoft")))
+    hls: Cohort = (("player", "hls.js"),)
+    assert _replaces(cohort, pieces, _diagnosed(cohort, the_cohort=True))
+    assert not _replaces(cohort, (hls,), _diagnosed(cohort, the_cohort=True))  # it says more than the cohort
+    assert _replaces(cohort, (hls,), _diagnosed(pieces[0]))
+    assert not _replaces(cohort, pieces, _diagnosed())  # nothing found keeps what was
+    assert _replaces(cohort, (), _diagnosed())
+
+
+def test_two_cohorts_of_one_round_whose_causes_are_nested_open_one_alert() -> None:
+    hls: Cohort = (("player", "hls.js"),)
+    hls_desktop: Cohort = (("player", "hls.js"), ("device", "desktop"))
+    akamai: Cohort = (("cdn", "Akamai"),)
+    first, second, other = Target(hls, ()), Target(hls_desktop, (), frozenset({hls_desktop})), Target(akamai, ())
+    opened = _joined(_joined([], first, _diagnosed(hls)), other, _diagnosed(akamai))
+    joined = _joined(opened, second, _diagnosed(hls_desktop))
+    assert [(t.cohort, t.covers) for t, _ in joined] == [(hls, frozenset({hls_desktop})), (akamai, frozenset())]
+    assert [d.causes[0].conditions for _, d in joined] == [hls, akamai]

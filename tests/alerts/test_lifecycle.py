@@ -206,6 +206,21 @@ def test_a_candidate_sharing_a_condition_with_a_weaker_cause_is_that_causes() ->
     ]
 
 
+def test_a_candidate_goes_to_the_cause_whose_views_hold_it_before_one_it_shares_a_condition_with() -> None:
+    """`playerversion=1.5.8 ∧ cdn=Akamai` shares `cdn=Akamai` with a small second cause, but its views are views of
+    `player=hls.js` (1.5.8 is an hls.js version): the player's start-time incident, one alert (the scenario's
+    c1001-12, two alerts before)."""
+    hls: Cohort = (("player", "hls.js"),)
+    v158_akamai: Cohort = (("playerversion", "1.5.8"), ("cdn", "Akamai"))
+    virgin_akamai: Cohort = (("subscribertype", "free"), ("cdn", "Akamai"), ("isp", "Virgin Media"))
+
+    def by_views(one: Cohort, other: Cohort) -> bool:
+        return {one, other} == {v158_akamai, hls} or related(one, other)
+
+    found = targets([hls, v158_akamai], [hls, virgin_akamai], [hls, v158_akamai], {hls: 9.0}, by_views)
+    assert [(t.cohort, t.causes, t.covers) for t in found] == [(hls, (hls,), frozenset({hls, v158_akamai}))]
+
+
 def test_a_reported_cohort_overlapping_an_open_alert_is_its_own() -> None:
     exo_131: Cohort = (("player", "ExoPlayer"), ("playerversion", "1.3.1"))
     mobile_131: Cohort = (("device", "mobile"), ("playerversion", "1.3.1"))
