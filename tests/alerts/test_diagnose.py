@@ -371,6 +371,34 @@ def test_one_condition_and_a_condition_that_leaves_out_nothing_stay() -> None:
     assert found == (("cdn", "Akamai"), ("player", "Shaka Player"))  # live views rose too; every view is Shaka's
 
 
+def test_a_version_beside_its_player_goes_only_when_the_other_versions_fit_its_rise_better_than_none() -> None:
+    """Exits before start of Shaka 4.7.11 (30 of 100 views, 3.5 expected); the other version had 4 against 1.3, which
+    no more fits 4.7.11's rise than it fits none (the scenario's c1002-06, diagnosed `player=Shaka Player`). The
+    version and the player are one dimension each: the better fit names the cause."""
+    columns = {
+        "player": np.array(["Shaka Player", "Shaka Player", "ExoPlayer"]),
+        "playerversion": np.array(["4.7", "4.8", "1.3"]),
+    }
+    expected = np.array([3.5, 1.3, 3.5])
+
+    def inside(conditions: Named) -> Bools:
+        mask = np.ones(3, dtype=bool)
+        for name, value in conditions:
+            mask &= columns[name] == value
+        return mask
+
+    version: Named = (("player", "Shaka Player"), ("playerversion", "4.7"))
+    player: Named = (("player", "Shaka Player"),)
+
+    def as_simple(name: str, others: Named) -> bool:
+        return name == "playerversion" and any(other == "player" for other, _ in others)
+
+    noisy, risen = np.array([30.0, 4.0, 3.5]), np.array([30.0, 11.0, 3.5])
+    assert broadened(version, inside, noisy, expected, (1.0, 0.0), REFUTED, as_simple) == version
+    assert broadened(version, inside, risen, expected, (1.0, 0.0), REFUTED, as_simple) == player
+    assert broadened(version, inside, noisy, expected, (1.0, 0.0), REFUTED) == player  # not refuted at 3.3
+
+
 def test_a_fall_is_broadened_as_a_rise_is() -> None:
     """Bitrate halved on Akamai's vod views: the live views that kept theirs refute the fall, or show it too."""
     observed, expected, inside = _pair_leaves(live_views=200.0, live_failures=2.0)

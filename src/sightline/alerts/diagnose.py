@@ -147,15 +147,18 @@ def broadened(
     expected: FloatArray,
     noise: tuple[float, float],
     refuted: float,
+    as_simple: Callable[[str, Named], bool] = lambda name, others: False,
 ) -> Named:
     """A cause's `conditions` without those the views they leave out do not refute. `inside(conditions)` is the
     mask of a combination's leaves, `observed` and `expected` their amounts, `noise` the (a, b) of their noise
     variance a·e + b·e² (`fit_noise`). On the leaves the other conditions hold and one excludes, the cause's own
     ratio k of observed to expected fits y·ln k − (k − 1)·e better than none (quasi-Poisson log-likelihood, over
     the dispersion (a·Σe + b·Σe²) ÷ Σe); while some condition's views do not refute k (they fit it no more than
-    `refuted` worse than none), the condition whose views fit best is dropped and k is taken again. One condition
-    always stays, and so does one that leaves out nothing expected (the player of a player version): nothing
-    refutes or supports it."""
+    `refuted` worse than none), the condition whose views fit best is dropped and k is taken again. A condition
+    on a dimension whose drop leaves a cause as simple, `as_simple(dimension, the other conditions)` (a player
+    version beside its player: one dimension either way), is dropped only when its views fit k better than none:
+    of two causes as simple, the one that fits. One condition always stays, and so does one that leaves out
+    nothing expected (the player of a player version): nothing refutes or supports it."""
     kept = tuple(conditions)
     while len(kept) > 1:
         mine = inside(kept)
@@ -169,7 +172,7 @@ def broadened(
                 continue
             dispersion = (noise[0] * level + noise[1] * float(expected[rest] @ expected[rest])) / level
             fit = (seen * math.log(ratio) - (ratio - 1.0) * level) / dispersion
-            if fit >= -refuted:
+            if fit >= (0.0 if as_simple(condition[0], others) else -refuted):
                 drops.append((fit, others))
         if not drops:
             break

@@ -77,7 +77,8 @@ REFUTED = chi2_bound(0.01) / 2
 """How much worse (log-likelihood) the views a condition leaves out must fit its cause's rise than none for the
 condition to stay in the cause (`diagnose.broadened`): as sure as a cause itself must be (χ² of 1 %), so
 `streamtype=vod` stays in `cdn=Akamai ∧ player=Shaka Player ∧ streamtype=vod` only when the live views of that pair
-were seen not to fail as much."""
+were seen not to fail as much. A player version beside its player is dropped only when the player's other
+versions fit the rise better than none (`_beside_its_parent`): the version or the player, one dimension either way."""
 PRIOR_VIEWS = 20.0
 """A leaf's expected rate is its rate the day before shrunk towards its values' main effects as if it had this
 many more views there (in its denominator's unit: views, or their play time for a time-weighted mean)."""
@@ -198,6 +199,13 @@ def _with_parents(columns: Coded, conditions: Sequence[tuple[str, str]]) -> Coho
     return as_cohort((*conditions, *implied))
 
 
+def _beside_its_parent(name: str, others: Cohort) -> bool:
+    """Whether a condition on `name` is a child's beside its parent's among `others` (a version beside its player:
+    `diagnose.broadened` weighs the two causes as equally simple)."""
+    parent = PARENTS.get(name)
+    return parent is not None and any(other == parent for other, _ in others)
+
+
 class _Expectation:
     """A metric's amounts of each leaf in the window and in the intervals of the history, and what is expected of
     each in the window (and in each history interval, against the same rates), in the amounts' unit. A ratio's or
@@ -280,7 +288,8 @@ class _Expectation:
 
     def broadened(self, conditions: Cohort, columns: Coded) -> Cohort:
         """`conditions` without those the views they leave out do not refute (`diagnose.broadened`)."""
-        found = broadened(conditions, columns.holding, self.observed.numerator, self.expected, self.noise, REFUTED)
+        amounts = (self.observed.numerator, self.expected, self.noise)
+        found = broadened(conditions, columns.holding, *amounts, REFUTED, _beside_its_parent)
         return as_cohort(found)
 
     @cached_property
