@@ -46,6 +46,7 @@ from sightline.alerts.metrics import VOLUME_PARTS, judged_parts
 from sightline.alerts.models import AlertRow, AlertRuleRow
 from sightline.alerts.notify import Notice, Transition, enqueue
 from sightline.alerts.records import (
+    MAX_POINTS,
     alert_id,
     answer,
     cohort_key,
@@ -245,7 +246,7 @@ class AlertEngine:
             covers=target.covers - {target.cohort},
             causes=tuple(c.conditions for c in diagnosis.causes),
         )
-        context = _drawn(round_, judged, n)
+        context = _drawn(round_, judged, n, judged.end)
         body = {
             "rule": {"id": rule.id, "name": rule.name},
             "type": rule.type,
@@ -298,7 +299,7 @@ class AlertEngine:
                     causes = tuple(c.conditions for c in diagnosis.causes)
             if wider is not None:
                 body["cohort"] = dict(cohort)
-                body["series"] = dict(body["series"], points=_drawn(round_, judged, n))
+                body["series"] = dict(body["series"], points=_drawn(round_, judged, n, state.started_at))
         if n is not None:
             row = judged.rows[n]
             attempts = round_.series.part("attempts")[row]
@@ -449,9 +450,12 @@ def _clean(judged: Judged, state: AlertState, body: dict[str, Any], resolved: bo
     return _Change(new, body, "resolve" if resolved else None, ended=resolved)
 
 
-def _drawn(round_: Round, judged: Judged, n: int) -> list[dict[str, Any]]:
-    """The points of an alert's series as it opens (or widens) on the cohort at `n`: the windows up to the round's."""
-    return [point(*values) for values in round_.context(judged, n, CONTEXT_POINTS)]
+def _drawn(round_: Round, judged: Judged, n: int, since: int) -> list[dict[str, Any]]:
+    """The points of an alert's series as it opens (or widens) on the cohort at `n`: the windows from
+    `CONTEXT_POINTS` before `since` (the round's end as it opens, its start as it widens: the episode redrawn for
+    the wider cohort) up to the round's, at most `MAX_POINTS`."""
+    points = min(MAX_POINTS, CONTEXT_POINTS + (judged.end - since) // judged.rule.interval_s)
+    return [point(*values) for values in round_.context(judged, n, points)]
 
 
 def _widest(cohort: Cohort, taken: frozenset[Cohort], judged: Judged) -> Cohort | None:
