@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import combinations
 from pathlib import Path
@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sightline.alerts.alert_store import AlertStore, parse_alerts_request
 from sightline.alerts.diagnosis import Diagnosis, FoundCause, diagnose_window, span
-from sightline.alerts.engine import AlertEngine, _failing_unjudged, _joined, _replaces, _widest
+from sightline.alerts.engine import AlertEngine, _Change, _failing_unjudged, _joined, _replaces, _widest
 from sightline.alerts.lifecycle import AlertState, Target
+from sightline.alerts.messages import event_name
 from sightline.alerts.models import AlertRow, AlertRuleRow
 from sightline.alerts.notify import Notice
 from sightline.alerts.outbox import AlertDelivery, AlertNotice
@@ -167,6 +168,31 @@ def test_the_cdn_incident_is_one_alert_on_its_cdn_and_country_resolved_after_it(
     assert transitions.count("open") == 1
     assert transitions.count("resolve") == 1
     assert set(transitions) <= {"open", "escalate", "resolve"}
+
+
+def test_a_widened_alert_tells_its_recipients_once_a_widening_unless_acknowledged(world: World) -> None:
+    """The CDN incident's alert widened to one condition fewer (the incident bigger than first seen) owes
+    a notice, `alert.widened`, keyed by how many conditions it lost (the same notice if written again); acknowledged,
+    none (written in a transaction rolled back: the stored alert stays as it is)."""
+    incident = world.incidents["cdn_degradation"]
+    engine = world.engine()
+    first, last = _epoch(incident.start - timedelta(minutes=30)), _epoch(incident.end + timedelta(minutes=80))
+    replay(engine, CUSTOMER, first, last)  # no round left to run when an earlier test ran them
+    row, body = _of(world, "bufferingratio")[0]
+    rule = engine.rules.rule(CUSTOMER, row.rule_id)
+    opened = state_of(row, body)
+    wider = replace(opened, cohort=opened.cohort[:-1], status="ongoing", covers=opened.covers | {opened.cohort})
+    change = _Change(wider, {**body, "cohort": dict(wider.cohort)}, "widen")
+    with world.sessions() as session:
+        notice = engine._write(session, rule, change, _epoch(END))
+        assert notice is not None
+        assert (notice.key, notice.transition, event_name(notice)) == (f"{row.id}:widen:1", "widen", "alert.widened")
+        assert notice.alert["cohort"] == dict(wider.cohort)
+        stored = session.get(AlertRow, row.id)
+        assert stored is not None
+        stored.acknowledged_at, stored.acknowledged_by = END, "ops@example.com"
+        assert engine._write(session, rule, change, _epoch(END)) is None
+        session.rollback()
 
 
 def test_the_player_incident_is_diagnosed_to_the_player_and_its_version(world: World) -> None:

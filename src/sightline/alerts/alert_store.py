@@ -151,7 +151,7 @@ class AlertStore:
             return [answer(row, now) for row in rows], int(total)
 
     def acknowledge(self, customer_id: int, alert_id: str, by: str) -> bytes:
-        """Acknowledge the alert (its escalations then notify nobody); the alert as answered."""
+        """Acknowledge the alert (its escalations and widenings then notify nobody); the alert as answered."""
         with self._sessions.begin() as session:
             row = self._row(session, customer_id, alert_id)
             if row.acknowledged_at is None:

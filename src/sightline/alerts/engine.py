@@ -50,6 +50,7 @@ from sightline.alerts.records import (
     alert_id,
     answer,
     cohort_key,
+    cohort_of,
     diagnosis_json,
     number,
     observed_request,
@@ -330,7 +331,7 @@ class AlertEngine:
             series=dict(body["series"], points=with_points(body["series"]["points"], added)),
             **requests(rule, cohort, state.started_at, judged.end),
         )
-        return _Change(new, body, "escalate" if escalated else None)
+        return _Change(new, body, "escalate" if escalated else "widen" if wider is not None else None)
 
     def _write(self, session: Session, rule: AlertRule, change: _Change, now: int) -> Notice | None:
         """Store an alert's change; the notice it owes (None: none, or no recipient, or muted)."""
@@ -352,7 +353,8 @@ class AlertEngine:
         row.clean_intervals, row.escalations = state.clean_intervals, state.escalations
         row.body = json.dumps(change.body, ensure_ascii=False, separators=(",", ":"))
         told = state_of(row, {})  # acknowledged and muted as they are now (the API may have changed them)
-        if change.transition is None or muted(told, now) or (change.transition == "escalate" and told.acknowledged):
+        news = change.transition in ("escalate", "widen")  # an acknowledged alert's owner knows of it
+        if change.transition is None or muted(told, now) or (news and told.acknowledged):
             return None
         # a resolve goes to whoever was told of the alert (notify.enqueue knows), whatever its severity now
         recipients = (
@@ -360,7 +362,8 @@ class AlertEngine:
         )
         if not recipients:
             return None
-        occurrence = state.escalations if change.transition == "escalate" else 1
+        occurrences = {"escalate": state.escalations, "widen": len(cohort_of(row.cohort)) - len(state.cohort)}
+        occurrence = occurrences.get(change.transition, 1)  # a cohort widens to fewer conditions each time
         return Notice(
             key=notice_key(state.id, change.transition, occurrence),
             customer_id=rule.customer_id,

@@ -23,11 +23,11 @@ SIGNATURE_HEADER = "Sightline-Signature"
 """`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, as Stripe signs its webhooks."""
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 EVENT_HEADER = "Sightline-Event"
-_DONE = {"open": "opened", "escalate": "escalated", "resolve": "resolved"}
+_DONE = {"open": "opened", "escalate": "escalated", "widen": "widened", "resolve": "resolved"}
 
 
 def event_name(notice: Notice) -> str:
-    """`alert.opened`, `alert.escalated` or `alert.resolved`."""
+    """`alert.opened`, `alert.escalated`, `alert.widened` or `alert.resolved`."""
     return f"alert.{_DONE[notice.transition]}"
 
 

@@ -28,7 +28,9 @@ from sightline.alerts.targets import parse_web_target
 
 Level = Literal["critical", "major", "warning"]
 """A recipient's level, and an alert's severity; most severe first."""
-Transition = Literal["open", "escalate", "resolve"]
+Transition = Literal["open", "escalate", "widen", "resolve"]
+"""An alert opened, its severity rose, its cohort widened to a broader one (the incident is bigger than first
+seen), it resolved."""
 Kind = Literal["webhook", "slack", "email"]
 LEVELS: tuple[Level, ...] = ("critical", "major", "warning")
 _RANK = {level: rank for rank, level in enumerate(LEVELS)}

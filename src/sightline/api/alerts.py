@@ -186,7 +186,8 @@ class MuteInput(BaseModel):
 def acknowledge_alert(
     scope: AlertsScope, principal: CurrentPrincipal, alerts: AlertsDep, alert_id: AlertId
 ) -> Response:
-    """Acknowledge the alert: its escalations notify nobody (its resolve still does). The alert as answered."""
+    """Acknowledge the alert: its escalations and widenings notify nobody (its resolve still does). The alert as
+    answered."""
     try:
         body = alerts.acknowledge(scope.id, alert_id, principal.subject)
     except AlertNotFoundError as error:
