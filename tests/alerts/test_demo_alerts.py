@@ -41,7 +41,6 @@ class Alert:
     cohort: dict[str, str]
     top_cause: dict[str, str]
     customerwide: bool
-    drawn_from: datetime
 
 
 def _alert(row: AlertRow, body: dict[str, Any]) -> Alert:
@@ -55,7 +54,6 @@ def _alert(row: AlertRow, body: dict[str, Any]) -> Alert:
         cohort=dict(body["cohort"]),
         top_cause=dict(causes[0]["conditions"]) if causes else dict(body["cohort"]),
         customerwide=bool(body["diagnosis"]["customerwide"]),
-        drawn_from=datetime.fromtimestamp(min(p["timestamp"] for p in body["series"]["points"]), UTC),
     )
 
 
@@ -138,11 +136,3 @@ def test_no_other_alert_is_critical(alerts: list[Alert]) -> None:
         and not any(_during(a, i) and _consistent(a.top_cause, i.filters) for i in CONFIG.incidents)
     ]
     assert others == []
-
-
-def test_every_alert_s_series_draws_its_whole_episode(alerts: list[Alert]) -> None:
-    """From before its start (the first window's end is 15 minutes after it), also for an alert widened to a broader
-    cohort, whose series is drawn again for it."""
-    assert alerts
-    late = [a for a in alerts if a.drawn_from > a.start + timedelta(minutes=15)]
-    assert late == []

@@ -22,6 +22,7 @@ from sightline.alerts.diagnose_leaves import (
     ratio_leaves,
 )
 from sightline.alerts.diagnose_score import poisson_ratio
+from sightline.alerts.diagnosis import _beside_its_parent
 
 DIMENSIONS = ("cdn", "country", "device", "player")
 VALUES = (
@@ -390,12 +391,9 @@ def test_a_version_beside_its_player_goes_only_when_the_other_versions_fit_its_r
     version: Named = (("player", "Shaka Player"), ("playerversion", "4.7"))
     player: Named = (("player", "Shaka Player"),)
 
-    def as_simple(name: str, others: Named) -> bool:
-        return name == "playerversion" and any(other == "player" for other, _ in others)
-
     noisy, risen = np.array([30.0, 4.0, 3.5]), np.array([30.0, 11.0, 3.5])
-    assert broadened(version, inside, noisy, expected, (1.0, 0.0), REFUTED, as_simple) == version
-    assert broadened(version, inside, risen, expected, (1.0, 0.0), REFUTED, as_simple) == player
+    assert broadened(version, inside, noisy, expected, (1.0, 0.0), REFUTED, _beside_its_parent) == version
+    assert broadened(version, inside, risen, expected, (1.0, 0.0), REFUTED, _beside_its_parent) == player
     assert broadened(version, inside, noisy, expected, (1.0, 0.0), REFUTED) == player  # not refuted at 3.3
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from sightline.alerts.alert_store import AlertStore, parse_alerts_request
+from sightline.alerts.diagnose_leaves import coded
 from sightline.alerts.diagnosis import Diagnosis, FoundCause, diagnose_window, span
 from sightline.alerts.engine import AlertEngine, _Change, _failing_unjudged, _joined, _replaces, _widest
 from sightline.alerts.lifecycle import AlertState, Target
@@ -167,7 +168,7 @@ def test_the_cdn_incident_is_one_alert_on_its_cdn_and_country_resolved_after_it(
     transitions = [key.split(":")[1] for alert_id, key in world.notices() if alert_id == row.id]
     assert transitions.count("open") == 1
     assert transitions.count("resolve") == 1
-    assert set(transitions) <= {"open", "escalate", "resolve"}
+    assert set(transitions) <= {"open", "escalate", "widen", "resolve"}
 
 
 def test_a_widened_alert_tells_its_recipients_once_a_widening_unless_acknowledged(world: World) -> None:
@@ -188,6 +189,9 @@ def test_a_widened_alert_tells_its_recipients_once_a_widening_unless_acknowledge
         assert notice is not None
         assert (notice.key, notice.transition, event_name(notice)) == (f"{row.id}:widen:1", "widen", "alert.widened")
         assert notice.alert["cohort"] == dict(wider.cohort)
+        again = engine._write(session, rule, change, _epoch(END))
+        assert again is not None
+        assert again.key == notice.key  # written again (a replay): the same notice
         stored = session.get(AlertRow, row.id)
         assert stored is not None
         stored.acknowledged_at, stored.acknowledged_by = END, "ops@example.com"
@@ -454,7 +458,7 @@ def test_a_rediagnosis_naming_the_cohort_replaces_pieces_of_it_not_a_broader_cau
     assert _replaces(cohort, (), _diagnosed())
 
 
-def test_two_cohorts_of_one_round_whose_causes_are_nested_open_one_alert() -> None:
+def test_two_cohorts_of_one_round_whose_causes_are_nested_open_one_alert_on_the_broader() -> None:
     hls: Cohort = (("player", "hls.js"),)
     hls_desktop: Cohort = (("player", "hls.js"), ("device", "desktop"))
     akamai: Cohort = (("cdn", "Akamai"),)
@@ -463,3 +467,26 @@ def test_two_cohorts_of_one_round_whose_causes_are_nested_open_one_alert() -> No
     joined = _joined(opened, second, _diagnosed(hls_desktop))
     assert [(t.cohort, t.covers) for t, _ in joined] == [(hls, frozenset({hls_desktop})), (akamai, frozenset())]
     assert [d.causes[0].conditions for _, d in joined] == [hls, akamai]
+    narrow_first = _joined(_joined([], second, _diagnosed(hls_desktop)), first, _diagnosed(hls))
+    assert [(t.cohort, t.covers, d.causes[0].conditions) for t, d in narrow_first] == [
+        (hls, frozenset({hls_desktop}), hls)  # as it would widen to the next round
+    ]
+
+
+def test_causes_nested_by_their_views_open_one_alert() -> None:
+    """`platform=Tizen` and `brand=Samsung ∧ player=Shaka Player` share no condition, but among the customer's
+    leaves their views are the same: one incident."""
+    leaves = coded(
+        ("brand", "platform", "player"),
+        [np.array(["Samsung", "Samsung", "LG"]), np.array(["Tizen", "Tizen", "webOS"]), np.array(["Shaka Player"] * 3)],
+    )
+    tizen: Cohort = (("platform", "Tizen"),)
+    samsung: Cohort = (("brand", "Samsung"), ("player", "Shaka Player"))
+    lg: Cohort = (("brand", "LG"),)
+
+    def seen(*causes: Cohort) -> Diagnosis:
+        return replace(_diagnosed(*causes), coded=leaves)
+
+    opened = _joined([], Target(tizen, ()), seen(tizen))
+    assert [t.cohort for t, _ in _joined(opened, Target(samsung, ()), seen(samsung))] == [tizen]
+    assert [t.cohort for t, _ in _joined(opened, Target(lg, ()), seen(lg))] == [tizen, lg]

@@ -40,13 +40,13 @@ from sightline.alerts.lifecycle import (
     plan_round,
     recipients_for,
     severity,
+    shares_cause,
     targets,
 )
 from sightline.alerts.metrics import VOLUME_PARTS, judged_parts
 from sightline.alerts.models import AlertRow, AlertRuleRow
 from sightline.alerts.notify import Notice, Transition, enqueue
 from sightline.alerts.records import (
-    MAX_POINTS,
     alert_id,
     answer,
     cohort_key,
@@ -247,7 +247,7 @@ class AlertEngine:
             covers=target.covers - {target.cohort},
             causes=tuple(c.conditions for c in diagnosis.causes),
         )
-        context = _drawn(round_, judged, n, judged.end)
+        context = _drawn(round_, judged, n)
         body = {
             "rule": {"id": rule.id, "name": rule.name},
             "type": rule.type,
@@ -300,7 +300,7 @@ class AlertEngine:
                     causes = tuple(c.conditions for c in diagnosis.causes)
             if wider is not None:
                 body["cohort"] = dict(cohort)
-                body["series"] = dict(body["series"], points=_drawn(round_, judged, n, state.started_at))
+                body["series"] = dict(body["series"], points=_drawn(round_, judged, n))
         if n is not None:
             row = judged.rows[n]
             attempts = round_.series.part("attempts")[row]
@@ -453,12 +453,9 @@ def _clean(judged: Judged, state: AlertState, body: dict[str, Any], resolved: bo
     return _Change(new, body, "resolve" if resolved else None, ended=resolved)
 
 
-def _drawn(round_: Round, judged: Judged, n: int, since: int) -> list[dict[str, Any]]:
-    """The points of an alert's series as it opens (or widens) on the cohort at `n`: the windows from
-    `CONTEXT_POINTS` before `since` (the round's end as it opens, its start as it widens: the episode redrawn for
-    the wider cohort) up to the round's, at most `MAX_POINTS`."""
-    points = min(MAX_POINTS, CONTEXT_POINTS + (judged.end - since) // judged.rule.interval_s)
-    return [point(*values) for values in round_.context(judged, n, points)]
+def _drawn(round_: Round, judged: Judged, n: int) -> list[dict[str, Any]]:
+    """The points of an alert's series as it opens (or widens) on the cohort at `n`: the windows up to the round's."""
+    return [point(*values) for values in round_.context(judged, n, CONTEXT_POINTS)]
 
 
 def _widest(cohort: Cohort, taken: frozenset[Cohort], judged: Judged) -> Cohort | None:
@@ -479,22 +476,24 @@ def _widest(cohort: Cohort, taken: frozenset[Cohort], judged: Judged) -> Cohort 
 def _joined(
     opened: list[tuple[Target, Diagnosis]], target: Target, diagnosis: Diagnosis
 ) -> list[tuple[Target, Diagnosis]]:
-    """The round's alerts to open with `target`: taken in by the first whose causes one of its own is `nested` with
-    (one incident seen in two cohorts in the same round: one alert), else added."""
+    """The round's alerts to open with `target`: joined with the first that has a cause `nested` with one of its own
+    (one incident seen in two cohorts in the same round: one alert), else added. The joined alert is on the broader
+    cohort when one's conditions are some of the other's (as it would widen to the next round), else on the first."""
+    mine = [cause.conditions for cause in diagnosis.causes]
     for i, (first, its_diagnosis) in enumerate(opened):
-        if any(
-            diagnosis.nested(mine.conditions, theirs.conditions)
-            for mine in diagnosis.causes
-            for theirs in its_diagnosis.causes
-        ):
-            joined = replace(first, covers=first.covers | target.covers | {target.cohort})
-            return [*opened[:i], (joined, its_diagnosis), *opened[i + 1 :]]
+        if shares_cause([cause.conditions for cause in its_diagnosis.causes], mine, diagnosis.nested):
+            head, head_diagnosis, other = first, its_diagnosis, target
+            if set(target.cohort) < set(first.cohort):  # the broader: the alert would widen to it next round
+                head, head_diagnosis, other = target, diagnosis, first
+            joined = replace(head, covers=head.covers | other.covers | {other.cohort})
+            return [*opened[:i], (joined, head_diagnosis), *opened[i + 1 :]]
     return [*opened, (target, diagnosis)]
 
 
 def _replaces(cohort: Cohort, causes: tuple[Cohort, ...], diagnosis: Diagnosis) -> bool:
     """Whether an alert's rediagnosis over its episode replaces its `causes` (REDIAGNOSE_S): always when it had
-    none; never by no cause; by the cohort itself only when every cause before was a piece of the cohort."""
+    none; a rediagnosis that found none never replaces any; by the cohort itself only when every cause before was
+    a piece of the cohort."""
     if not causes or not diagnosis.causes:
         return not causes
     return not diagnosis.the_cohort or all(set(cohort) <= set(cause) for cause in causes)

@@ -16,9 +16,9 @@ One alert per rule × cohort episode. At each round of a rule:
   engine's diagnosis tells, or by conditions).
 Severity, from the magnitude (how many times the expected value, either way), the duration and the affected
 viewers, each worth 0 to 2 points: critical from 5 points, major from 3, else warning. An alert's severity never
-falls during its episode; a rise is an escalation. Notices: on open, on escalation (unless the alert was
-acknowledged) to the recipients its severity reaches (`recipients_for`), and on resolve to whoever was told of it
-(`notify.enqueue` knows); none while muted.
+falls during its episode; a rise is an escalation. Notices: on open, on escalation and on widening to a broader
+cohort (unless the alert was acknowledged) to the recipients its severity reaches (`recipients_for`), and on
+resolve to whoever was told of it (`notify.enqueue` knows); none while muted.
 """
 
 from __future__ import annotations
@@ -102,8 +102,15 @@ def owner(
     seen later in another cohort)."""
     mine = next((alert for alert in alerts if covers(alert, cohort)), None)
     if mine is None:
-        mine = next((a for a in alerts if any(nested(c, found) for c in a.causes for found in causes)), None)
+        mine = next((alert for alert in alerts if shares_cause(alert.causes, causes, nested)), None)
     return mine
+
+
+def shares_cause(
+    causes: Sequence[Cohort], others: Sequence[Cohort], nested: Callable[[Cohort, Cohort], bool] = related
+) -> bool:
+    """Whether one of `causes` is `nested` with one of `others` (the same failing views: one incident)."""
+    return any(nested(cause, other) for cause in causes for other in others)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +205,7 @@ def targets(
         inside = [c for c in anomalous if set(c) <= set(cause)]
         near = [c for c in candidates if homes[c] == cause]
         pool = inside or near
-        joined = [t for t, (found, _) in chosen.items() if any(related(c, cause) for c in (t, *found))]
+        joined = [t for t, (found, _) in chosen.items() if shares_cause((t, *found), (cause,), nested)]
         if not pool and not joined:
             continue
         target = joined[0] if joined else max(pool, key=lambda c: (len(c), scores.get(c, 0.0)))

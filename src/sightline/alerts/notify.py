@@ -2,7 +2,7 @@
 records them in the outbox (alerts/outbox.py) in the engine's own transaction. The delivery worker
 (alerts/delivery.py) sends them; the engine knows nothing of delivery (docs/alerts.md, "Notifications").
 
-Who is told: of an open or an escalation, each recipient whose level admits the notice's severity (a
+Who is told: of an open, an escalation or a widening, each recipient whose level admits the notice's severity (a
 recipient at "major" gets major and critical notices); of a resolve, whoever was told of the alert before,
 whatever the severity. A recipient listed twice (same kind and target) is told once. A recipient that
 `recipient_problem` refuses is recorded as a failed delivery saying why, never raised: one rule's bad
@@ -181,7 +181,7 @@ def _addressees(session: Session, notice: Notice) -> list[Recipient]:
 
 
 def _told(session: Session, notice: Notice) -> list[Recipient]:
-    """The recipients that were told of the alert of `notice` before it (by an open or an escalation), in the
+    """The recipients that were told of the alert of `notice` before it (by any notice but a resolve), in the
     order they were first told, each with its latest level and secret."""
     rows = session.scalars(
         select(AlertDelivery)
