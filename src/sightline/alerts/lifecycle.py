@@ -185,7 +185,7 @@ def targets(
     nested: Callable[[Cohort, Cohort], bool] = related,
 ) -> tuple[Target, ...]:
     """Where the candidates' alerts go, given the causes the diagnosis of the rule's anomaly found: for each cause,
-    the target of an earlier cause related to it (one incident seen in two combinations: `cdn=X ∧ country=Y` and
+    the target of an earlier cause `nested` with it (one incident seen in two combinations: `cdn=X ∧ country=Y` and
     `cdn=X ∧ country=Y ∧ device=mobile`), else the narrowest anomalous cohort inside it (the strongest among
     equals; else the strongest candidate consistent with it), taking in the candidates whose `_home` it is (one
     cause a candidate: `device=desktop ∧ playerversion=1.5.8`, anomalous by its views of `cdn=X ∧ country=Y`, is not
