@@ -447,12 +447,31 @@ def _diagnosed(*causes: Cohort, the_cohort: bool = False) -> Diagnosis:
 def test_a_rediagnosis_naming_the_cohort_replaces_pieces_of_it_not_a_broader_cause() -> None:
     """The demo's CDN rebuffering alert opened diagnosed `cdn=CloudFront ∧ country=US`; one window's rediagnosis
     took five pieces of a few views with long stalls for causes, and every later one (more views) named the cohort
-    again, which could not replace them: the alert ended on the pieces."""
+    again, which could not replace them: the alert ended on the pieces. Its start-time alert, in another run, kept
+    the customer-wide diagnosis' `streamtype=live ∧ device=mobile ∧ isp=T-Mobile`, which holds none of the cohort's
+    views. A cause whose views hold the cohort's says more than the cohort and stays."""
+    leaves = coded(
+        ("cdn", "country", "player", "playerversion", "isp"),
+        [
+            np.array(["CloudFront", "CloudFront", "Akamai", "Akamai"]),
+            np.array(["US", "US", "GB", "GB"]),
+            np.array(["hls.js", "dash.js", "hls.js", "hls.js"]),
+            np.array(["1.5.8", "4.7", "1.5.8", "1.4.0"]),
+            np.array(["Comcast", "T-Mobile", "BT", "BT"]),
+        ],
+    )
+
+    def seen(*causes: Cohort) -> Diagnosis:
+        return replace(_diagnosed(*causes, the_cohort=True), coded=leaves)
+
     cohort: Cohort = (("cdn", "CloudFront"), ("country", "US"))
-    pieces = ((*cohort, ("streamtype", "live")), (*cohort, ("brand", "Microsoft")))
+    pieces = ((*cohort, ("player", "hls.js")), (*cohort, ("isp", "Comcast")))
+    t_mobile: Cohort = (("isp", "T-Mobile"), ("player", "hls.js"))
+    assert _replaces(cohort, pieces, seen(cohort))
+    assert _replaces(cohort, (t_mobile,), seen(cohort))  # holds none of the cohort's views
+    version_gb: Cohort = (("country", "GB"), ("playerversion", "1.5.8"))
     hls: Cohort = (("player", "hls.js"),)
-    assert _replaces(cohort, pieces, _diagnosed(cohort, the_cohort=True))
-    assert not _replaces(cohort, (hls,), _diagnosed(cohort, the_cohort=True))  # it says more than the cohort
+    assert not _replaces(version_gb, (hls,), seen(version_gb))  # it says more than the cohort
     assert _replaces(cohort, (hls,), _diagnosed(pieces[0]))
     assert not _replaces(cohort, pieces, _diagnosed())  # nothing found keeps what was
     assert _replaces(cohort, (), _diagnosed())

@@ -135,6 +135,16 @@ class Diagnosis:
                 return bool((mine <= theirs).all() or (theirs <= mine).all())
         return related(one, other)
 
+    def holds(self, outer: Cohort, inner: Cohort) -> bool:
+        """Whether the views of `outer` hold all of `inner`'s among the leaves looked through (by their conditions
+        when either names a dimension not looked through, or `inner` holds no leaf there)."""
+        coded = self.coded
+        if coded is not None and all(name in coded.dimensions for name, _ in (*outer, *inner)):
+            theirs = coded.holding(inner)
+            if theirs.any():
+                return bool((theirs <= coded.holding(outer)).all())
+        return set(outer) <= set(inner)
+
 
 def cohort_filter(conditions: Cohort, status: str | None = None) -> Node | None:
     """The filter of a cohort's views (and of a status)."""

@@ -79,9 +79,9 @@ tell which of them the excess belongs to (the views before an incident add no ex
 REDIAGNOSE_S = 3600
 """An alert younger than this is diagnosed again at each round it goes on, over its whole episode: the diagnosis
 sharpens as views accumulate (one query of the customer's leaves and one of the day before, per alert and
-round). A diagnosis that finds nothing narrower than the cohort keeps the causes before that reach beyond it (the
-customer-wide diagnosis' `player=hls.js` for an alert on `playerversion=1.5.8 ∧ country=GB` says more than that
-cohort), not pieces of it: a few views with long stalls that one window's diagnosis took for causes are the
+round). A diagnosis that finds nothing narrower than the cohort keeps the causes before whose views hold the
+cohort's (the customer-wide diagnosis' `player=hls.js` for an alert on `playerversion=1.5.8 ∧ country=GB` says more
+than that cohort), not pieces of it or causes beside it: a few views with long stalls that one window's diagnosis took for causes are the
 cohort's once the episode has more views."""
 log = logging.getLogger(__name__)
 
@@ -492,11 +492,11 @@ def _joined(
 
 def _replaces(cohort: Cohort, causes: tuple[Cohort, ...], diagnosis: Diagnosis) -> bool:
     """Whether an alert's rediagnosis over its episode replaces its `causes` (REDIAGNOSE_S): always when it had
-    none; a rediagnosis that found none never replaces any; by the cohort itself only when every cause before was
-    a piece of the cohort."""
+    none; a rediagnosis that found none never replaces any; by the cohort itself unless a cause before holds the
+    cohort's views (says more than it: `player=hls.js` for `playerversion=1.5.8 ∧ country=GB`)."""
     if not causes or not diagnosis.causes:
         return not causes
-    return not diagnosis.the_cohort or all(set(cohort) <= set(cause) for cause in causes)
+    return not diagnosis.the_cohort or not any(diagnosis.holds(cause, cohort) for cause in causes)
 
 
 def _fields(state: AlertState) -> dict[str, Any]:
