@@ -81,8 +81,8 @@ REDIAGNOSE_S = 3600
 sharpens as views accumulate (one query of the customer's leaves and one of the day before, per alert and
 round). A diagnosis that finds nothing narrower than the cohort keeps the causes before whose views hold the
 cohort's (the customer-wide diagnosis' `player=hls.js` for an alert on `playerversion=1.5.8 ∧ country=GB` says more
-than that cohort), not pieces of it or causes beside it: a few views with long stalls that one window's diagnosis took for causes are the
-cohort's once the episode has more views."""
+than that cohort), not pieces of it or causes beside it: a few views with long stalls that one window's diagnosis
+took for causes are the cohort's once the episode has more views."""
 log = logging.getLogger(__name__)
 
 
