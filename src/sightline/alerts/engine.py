@@ -362,10 +362,8 @@ class AlertEngine:
         )
         if not recipients:
             return None
-        occurrences = {"escalate": state.escalations, "widen": len(cohort_of(row.cohort)) - len(state.cohort)}
-        occurrence = occurrences.get(change.transition, 1)  # a cohort widens to fewer conditions each time
         return Notice(
-            key=notice_key(state.id, change.transition, occurrence),
+            key=notice_key(state.id, change.transition, _occurrence(change.transition, state, row)),
             customer_id=rule.customer_id,
             alert_id=state.id,
             rule_id=rule.id,
@@ -375,6 +373,16 @@ class AlertEngine:
             alert=json.loads(answer(row, instant(now))),
             recipients=recipients,
         )
+
+
+def _occurrence(transition: Transition, state: AlertState, row: AlertRow) -> int:
+    """Which notice of its kind a transition is: an alert opens and resolves once, escalates once a level, and
+    widens to fewer conditions each time (`row.cohort` is the cohort it opened on)."""
+    if transition == "escalate":
+        return state.escalations
+    if transition == "widen":
+        return len(cohort_of(row.cohort)) - len(state.cohort)
+    return 1
 
 
 def series_key(customer_id: int, rules: list[AlertRule]) -> SeriesKey:
