@@ -141,6 +141,15 @@ def _of(world: World, metric: str) -> list[tuple[AlertRow, dict[str, Any]]]:
     return [(row, body) for row, body in world.alerts() if row.metric == metric]
 
 
+def _rounds_around(world: World, name: str) -> tuple[datetime, datetime]:
+    """Run the rounds from 30 minutes before incident `name` to 80 after it (none again where a test ran them);
+    their bounds."""
+    incident = world.incidents[name]
+    first, last = incident.start - timedelta(minutes=30), incident.end + timedelta(minutes=80)
+    replay(world.engine(), CUSTOMER, _epoch(first), _epoch(last))
+    return first, last
+
+
 def _top_cause(body: dict[str, Any]) -> dict[str, str]:
     causes = body["diagnosis"]["causes"]
     return dict(causes[0]["conditions"]) if causes else dict(body["cohort"])
@@ -243,13 +252,13 @@ def test_a_cohort_of_a_dimension_the_diagnosis_does_not_look_through_is_diagnose
 
 
 def test_rounds_run_again_after_a_restart_repeat_no_alert_and_no_notice(world: World) -> None:
+    first, last = _rounds_around(world, "cdn_degradation")
     before, notices = [(row.id, row.status) for row, _ in world.alerts()], world.notices()
     assert before
     assert notices
-    incident = world.incidents["cdn_degradation"]
     with world.sessions.begin() as session:  # the rounds are run again from before the incident
         session.execute(update(AlertRuleRow).values(judged_until=None))  # (every rule: the later alert stays as is)
-    world.replay(world.engine(), incident.start - timedelta(minutes=30), incident.end + timedelta(minutes=80))
+    world.replay(world.engine(), first, last)
     assert [(row.id, row.status) for row, _ in world.alerts()][: len(before)] == before
     assert world.notices() == notices
     with world.sessions() as session:
@@ -258,6 +267,7 @@ def test_rounds_run_again_after_a_restart_repeat_no_alert_and_no_notice(world: W
 
 
 def test_the_alerts_store_answers_the_engines_alerts(world: World) -> None:
+    _rounds_around(world, "cdn_degradation")
     period = f"start={_epoch(END - timedelta(days=1))},end={_epoch(END)}"
     rows, total = AlertStore(world.sessions, lambda: END).page(
         parse_alerts_request(CUSTOMER, period=period, metric="bufferingratio")
@@ -273,10 +283,8 @@ def test_the_alerts_store_answers_the_engines_alerts(world: World) -> None:
 def test_an_alerts_observedquery_answers_its_observed_value_through_the_api(world: World) -> None:
     """The request an alert names for its value, sent to the app over the same store, answers that value: for the
     rebuffering alert and the start failure alert, each at the window of its latest anomaly."""
-    for name in ("cdn_degradation", "player_start_failure"):  # rounds not run yet (the tests above run them)
-        incident = world.incidents[name]
-        start, end = incident.start - timedelta(minutes=30), incident.end + timedelta(minutes=80)
-        replay(world.engine(), CUSTOMER, int(start.timestamp()), int(end.timestamp()))
+    for name in ("cdn_degradation", "player_start_failure"):
+        _rounds_around(world, name)
     world.auth.accounts.add_user("observer", "password-observer", [CUSTOMER], Role.VIEWER)
     app = create_app(world.settings.model_copy(update={"alert_rounds": False}), store=world.store, restore_views=False)
     with TestClient(app) as client:
@@ -296,10 +304,8 @@ def test_an_alerts_observedquery_answers_its_observed_value_through_the_api(worl
 
 
 def test_an_alerts_series_holds_its_opening_window_as_the_round_judged_it(world: World) -> None:
-    for name in ("cdn_degradation", "player_start_failure"):  # rounds not run yet (the tests above run them)
-        incident = world.incidents[name]
-        start, end = incident.start - timedelta(minutes=30), incident.end + timedelta(minutes=80)
-        replay(world.engine(), CUSTOMER, int(start.timestamp()), int(end.timestamp()))
+    for name in ("cdn_degradation", "player_start_failure"):
+        _rounds_around(world, name)
     alerts = world.alerts()
     assert alerts
     for row, body in alerts:
@@ -311,6 +317,7 @@ def test_an_alerts_series_holds_its_opening_window_as_the_round_judged_it(world:
 
 def test_a_round_that_fails_before_its_commit_is_written_whole_by_the_next_run(world: World) -> None:
     incident = world.incidents["cdn_degradation"]
+    _rounds_around(world, incident.name)  # what a run that does not fail writes
     rule_id = next(r.id for r in world.engine().rules.rules(CUSTOMER) if r.metric.name == "bufferingratio")
     expected = sorted((row.id, row.status) for row, _ in world.alerts() if row.rule_id == rule_id)
     told = [key for alert_id, key in world.notices() if alert_id in {i for i, _ in expected}]
@@ -360,6 +367,7 @@ def _judged_until(world: World, rule_id: str) -> datetime | None:
 @pytest.mark.parametrize("edit", [{"minattempts": 40}, {"enabled": False}])
 def test_a_round_whose_rule_is_edited_while_it_runs_writes_nothing(world: World, edit: dict[str, Any]) -> None:
     incident = world.incidents["cdn_degradation"]
+    _rounds_around(world, incident.name)  # the other rules judged past the round: it is the new rule's alone
     given = RuleInput.model_validate(
         {"name": "Start time by CDN", "metric": "latency", "scope": "selected", "dimensions": ["cdn"]}
     )
