@@ -83,6 +83,33 @@ def test_the_points_drawn_are_anomalous_only_where_the_round_would_have_alerted(
     assert values[unconfirmed] > 5 * values[unconfirmed - 1]  # it stood out, unconfirmed
 
 
+def test_a_few_stalls_of_a_cohort_that_rarely_stalls_confirm_no_rebuffering_anomaly() -> None:
+    """A cohort of 25 views a window stalls about once an hour: most windows hold no stall, so the median expects a
+    rebuffering ratio of 0, and any stall is far above it. Its judged window holds 3 stalls of 4 s: the stall rate,
+    counts against the time watched, expects about 0.1 stall in it (its long-run rate), and 3 is not beyond that at
+    the round's bar, so nothing is reported; 30 stalls are."""
+    rule = parse_rule(1, RuleInput.model_validate({"name": "r", "metric": "bufferingratio", "scope": "all"}))
+    intervals = history_intervals(rule) + 12
+    rng = np.random.default_rng(11)
+    attempts = rng.poisson(20.0, intervals).astype(np.float64) + 5.0
+    play_ms = attempts * 60_000.0
+    stalls = rng.poisson(0.1, intervals).astype(np.float64)
+    rebuffer_ms = stalls * rng.gamma(4.0, 1_000.0, intervals)
+    judged = intervals - 1
+    reported = []
+    for count in (3.0, 30.0):
+        stalls[judged], rebuffer_ms[judged] = count, count * 4_000.0
+        parts = {"attempts": attempts, "viewers": attempts, "play_ms": play_ms, "rebuffer_ms": rebuffer_ms,
+                 "rebuffer_count": stalls}  # fmt: skip
+        series = CohortSeries((), ((),), tuple(sorted(parts)), STEP, 0, intervals)
+        series.add(pa.table({TIMESTAMP: np.arange(intervals) * STEP, **parts}), 0, intervals * STEP)
+        result = Round(series, intervals * STEP).judge(rule)
+        assert result is not None
+        assert result.observed[0] > 10 * result.expected[0]  # the ratio alone stands out either way
+        reported += result.reported.tolist()
+    assert reported == [False, True]
+
+
 def test_a_manual_relative_rules_drawn_point_is_judged_against_the_whole() -> None:
     """A relative threshold (50 % above the whole's start failures): the CDN failing 3 times as often as everyone is
     reported, and the point drawn for its window is anomalous, against the same whole's value."""

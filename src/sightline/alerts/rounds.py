@@ -16,9 +16,9 @@ same way: if the rest is anomalous too, the anomaly is broader than D and D is n
 anomaly and P is not reported. So an incident of one CDN in one country is reported on that pair, not also on the
 CDN, the country and the whole; an incident of everything is reported on the whole alone.
 An ai anomaly of a metric in `metrics.CONFIRMED_BY` (the rebuffering ratio) must show in its confirming metric too
-(stalls per watch time), at the same alpha. An ai anomaly must also be a change worth an alert
-(`metrics.effect_floor`: a fifth of the expected value, and half a percentage point, a quarter second or 100 kbps),
-which widens the band.
+(stalls per watch time, counts tested against the time watched), at the same alpha. An ai anomaly must also be a
+change worth an alert (`metrics.effect_floor`: a fifth of the expected value, and half a percentage point, a quarter
+second or 100 kbps), which widens the band.
 An open alert goes on while its cohort is `continuing`: anomalous, or beyond the bar of a single test at the rule's
 family alpha (hysteresis: an incident found goes on without passing the whole family's bar again at every round).
 """
