@@ -33,7 +33,6 @@ from sightline.alerts.detect import Direction, MetricKind
 from sightline.alerts.diagnose import MOST, Cause, broadened, diagnose
 from sightline.alerts.diagnose_leaves import Coded, Leaves, baseline_rate, coded, coded_leaves, main_effect_rates
 from sightline.alerts.diagnose_score import chi2_bound, fit_noise
-from sightline.alerts.lifecycle import related
 from sightline.alerts.metrics import CONFIRMED_BY, AlertMetric
 from sightline.alerts.rules import AlertRule, Cohort
 from sightline.alerts.series import as_cohort, catalog_order, fetch, instant, leaves_query
@@ -127,13 +126,8 @@ class Diagnosis:
     def nested(self, one: Cohort, other: Cohort) -> bool:
         """Whether the views of one combination hold the other's among the leaves looked through: `platform=Tizen`
         and `brand=Samsung ∧ player=Shaka Player` are one when Samsung's Shaka Players are its TVs. By their
-        conditions (`related`) when either names a dimension not looked through, or holds no leaf there."""
-        coded = self.coded
-        if coded is not None and all(name in coded.dimensions for name, _ in (*one, *other)):
-            mine, theirs = coded.holding(one), coded.holding(other)
-            if mine.any() and theirs.any():
-                return bool((mine <= theirs).all() or (theirs <= mine).all())
-        return related(one, other)
+        conditions when either names a dimension not looked through, or holds no leaf there (`holds`)."""
+        return self.holds(one, other) or self.holds(other, one)
 
     def holds(self, outer: Cohort, inner: Cohort) -> bool:
         """Whether the views of `outer` hold all of `inner`'s among the leaves looked through (by their conditions
