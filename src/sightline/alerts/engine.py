@@ -3,9 +3,10 @@
 `AlertEngine.run(customer, until, now)` runs the rounds due for the customer's enabled rules: for each rule, every
 interval ending after the last one it judged (`judged_until`) and by `until`; a rule never judged starts at the last
 interval (or at `first`, for a replay), and a rule behind by more than `MAX_CATCH_UP` intervals skips the older ones.
-The rules of one interval read one series (one query of the store for what it did not hold: `SeriesCache`). Each
-rule's round is judged (`rounds`), planned over its open alerts (`lifecycle`), its new anomalies diagnosed
-(`diagnosis`), and its changes written in one transaction of the metadata database, with its notices
+The rules of one interval whose dimensions one set holds read one series (`series_groups`; one query of the store
+for what it did not hold: `SeriesCache`). Each rule's round is judged (`rounds`), planned over its open alerts
+(`lifecycle`; an anomaly that an open alert of a `fellows` rule owns opens none: one incident, one alert), its new
+anomalies diagnosed (`diagnosis`), and its changes written in one transaction of the metadata database, with its notices
 (`notify(session, notices)`) and the rule's `judged_until`: a round is written whole or not at all, and a round
 already written (by an earlier run, or another process) is not written again, so a restart neither loses nor
 repeats an alert or a notice. A round is written only while its rule is the version it was judged by: a rule
@@ -61,7 +62,7 @@ from sightline.alerts.records import (
 )
 from sightline.alerts.rounds import Judged, Round, history_intervals
 from sightline.alerts.rules import INTERVALS, AlertRule, Cohort
-from sightline.alerts.series import SeriesCache, SeriesKey, catalog_order, instant
+from sightline.alerts.series import CohortSeries, SeriesCache, SeriesKey, catalog_order, instant
 from sightline.alerts.store import Clock, RuleStore
 from sightline.query.period import Period
 from sightline.query.pipeline import Engine
@@ -119,27 +120,29 @@ class AlertEngine:
         versions = {rule.id: (rule, version) for rule, version in self.rules.versions(customer_id) if rule.enabled}
         rules = [rule for rule, _ in versions.values()]
         judged = self._judged_until(list(versions))
-        ran = 0
-        by_step = {step: [rule for rule in rules if rule.interval_s == step] for step in {r.interval_s for r in rules}}
-        self._cache.retain(customer_id, [series_key(customer_id, of_step) for of_step in by_step.values()])
-        for step, of_step in sorted(by_step.items()):
+        groups = series_groups(rules)
+        self._cache.retain(customer_id, [series_key(customer_id, group) for group in groups])
+        rounds: list[tuple[int, int, CohortSeries, list[AlertRule]]] = []  # end, group, its series, rules due
+        for order, group in enumerate(groups):
+            step = group[0].interval_s
             last = until // step * step
             due: dict[int, list[AlertRule]] = {}
-            for rule in of_step:
+            for rule in group:
                 done = judged.get(rule.id)
                 begin = (first if first is not None else last) if done is None else done + step
                 begin = max(-(-begin // step) * step, last - (MAX_CATCH_UP - 1) * step)
                 for end in range(begin, last + 1, step):
                     due.setdefault(end, []).append(rule)
-            if not due:
-                continue
-            history = max(history_intervals(rule) for rule in of_step) + MAX_CATCH_UP
-            series = self._cache.series(series_key(customer_id, of_step), last - history * step, last, now)
-            for end in sorted(due):
-                round_ = Round(series, end)
-                for rule in due[end]:
-                    self._rule_round(rule, versions[rule.id][1], round_, now)
-                    ran += 1
+            if due:
+                history = max(history_intervals(rule) for rule in group) + MAX_CATCH_UP
+                series = self._cache.series(series_key(customer_id, group), last - history * step, last, now)
+                rounds += [(end, order, series, of_end) for end, of_end in due.items()]
+        ran = 0
+        for end, _, series, of_end in sorted(rounds, key=lambda r: r[:2]):  # in time, as the scheduler runs them
+            round_ = Round(series, end)
+            for rule in of_end:
+                self._rule_round(rule, versions[rule.id][1], round_, now, fellows(rule, rules))
+                ran += 1
         return ran
 
     def _judged_until(self, rule_ids: list[str]) -> dict[str, int]:
@@ -149,16 +152,20 @@ class AlertEngine:
             ).all()
         return {rule_id: int(until.timestamp()) for rule_id, until in rows if until is not None}
 
-    def _rule_round(self, rule: AlertRule, version: str, round_: Round, now: int) -> None:
+    def _rule_round(self, rule: AlertRule, version: str, round_: Round, now: int, fellows: frozenset[str]) -> None:
         """One rule's round: judged, planned, diagnosed, then written with its notices in one transaction, unless
-        the rule is no longer `version` (its stored definition when read)."""
+        the rule is no longer `version` (its stored definition when read). The open alerts of its `fellows` (rule
+        ids) stand for its own: an anomaly one of them owns opens none."""
         end = round_.end
         with self._sessions() as session:
-            going_on = (AlertRow.rule_id == rule.id, AlertRow.status != "resolved", AlertRow.started_at < instant(end))
-            rows = session.scalars(select(AlertRow).where(*going_on))  # a replay of earlier rounds leaves later ones
-            stored = {row.id: (row, json.loads(row.body)) for row in rows}
+            going_on = (AlertRow.status != "resolved", AlertRow.started_at < instant(end))
+            rows = session.scalars(select(AlertRow).where(AlertRow.rule_id.in_([rule.id, *fellows]), *going_on))
+            # a replay of earlier rounds leaves later ones
+            read = [(row, json.loads(row.body)) for row in rows]
+        stored = {row.id: (row, body) for row, body in read if row.rule_id == rule.id}
+        elsewhere = [state_of(row, body) for row, body in read if row.rule_id != rule.id]
         judged = round_.judge(rule)
-        changes = [] if judged is None else self._changes(rule, round_, judged, stored)
+        changes = [] if judged is None else self._changes(rule, round_, judged, stored, elsewhere)
         with self._sessions.begin() as session:
             rule_row = session.get(AlertRuleRow, rule.id, with_for_update=True)
             done = None if rule_row is None or rule_row.judged_until is None else rule_row.judged_until.timestamp()
@@ -168,14 +175,16 @@ class AlertEngine:
             self._notify(session, [n for n in notices if n is not None])
             rule_row.judged_until = instant(end)
 
-    def _changes(self, rule: AlertRule, round_: Round, judged: Judged, stored: Stored) -> list[_Change]:
-        """The alerts a judged round opens, updates and resolves."""
+    def _changes(
+        self, rule: AlertRule, round_: Round, judged: Judged, stored: Stored, elsewhere: list[AlertState]
+    ) -> list[_Change]:
+        """The alerts a judged round opens, updates and resolves (none that an alert `elsewhere` owns)."""
         states = [state_of(row, body) for row, body in stored.values()]
         reported = [judged.cohorts[n] for n in np.flatnonzero(judged.reported)]
         continuing = {judged.cohorts[n] for n in np.flatnonzero(judged.continuing)}
         failing = _failing_unjudged(judged, states, stored)
         plan = plan_round(states, continuing, reported, failing, judged.end - STALE_AFTER * rule.interval_s)
-        opened, folded = self._targets(rule, judged, plan, states)
+        opened, folded = self._targets(rule, judged, plan, states, elsewhere)
         plan = plan.taking(folded)
         changes = [self._open(rule, round_, judged, target, diagnosis) for target, diagnosis in opened]
         claimed = {state.cohort for state in states}  # one open alert a cohort, widened or not
@@ -189,11 +198,12 @@ class AlertEngine:
         return changes
 
     def _targets(
-        self, rule: AlertRule, judged: Judged, plan: RoundPlan, states: list[AlertState]
+        self, rule: AlertRule, judged: Judged, plan: RoundPlan, states: list[AlertState], elsewhere: list[AlertState]
     ) -> tuple[list[tuple[Target, Diagnosis]], dict[str, frozenset[Cohort]]]:
         """The alerts to open for the plan's candidates, each with its diagnosis, and the candidates that open alerts
         take in (by alert id): the rule's anomaly diagnosed once, its causes pointing to the cohorts to alert on; a
-        target that has an `owner` among the open alerts goes to it."""
+        target that has an `owner` among the open alerts goes to it, and one that has none but an owner
+        `elsewhere` (a fellow rule's alert: the same incident) is left to it."""
         if not plan.candidates:
             return [], {}
         whole = judged.position(())
@@ -206,14 +216,16 @@ class AlertEngine:
         folded: dict[str, frozenset[Cohort]] = {}
         causes = [c.conditions for c in overall.causes]
         for target in targets(plan.candidates, causes, anomalous, scores, overall.nested):
-            mine = owner(states, target.cohort)
-            if mine is None:
+            mine, theirs = owner(states, target.cohort), owner(elsewhere, target.cohort)
+            if mine is None and theirs is None:
                 diagnosis = self._diagnosis(rule, judged, target, overall, window)
-                mine = owner(states, target.cohort, [c.conditions for c in diagnosis.causes], diagnosis.nested)
+                found = [c.conditions for c in diagnosis.causes]
+                mine = owner(states, target.cohort, found, diagnosis.nested)
+                theirs = owner(elsewhere, target.cohort, found, diagnosis.nested)
             if mine is not None:
                 folded[mine.id] = folded.get(mine.id, frozenset()) | target.covers | {target.cohort}
-                continue
-            opened = _joined(opened, target, diagnosis)
+            elif theirs is None:
+                opened = _joined(opened, target, diagnosis)
         return opened, folded
 
     def _diagnosis(
@@ -383,6 +395,31 @@ def _occurrence(transition: Transition, state: AlertState, row: AlertRow) -> int
     if transition == "widen":
         return len(cohort_of(row.cohort)) - len(state.cohort)
     return 1
+
+
+def series_groups(rules: Sequence[AlertRule]) -> list[list[AlertRule]]:
+    """The rules grouped by the series they read: of one interval, each joining the first group (broadest first)
+    whose dimensions hold its own. Rules of other dimensions read a series of their own: the union's leaves, the
+    combinations of every dimension, would be far more than either's."""
+    groups: list[tuple[int, set[str], list[AlertRule]]] = []
+    for rule in sorted(rules, key=lambda r: (r.interval_s, -len(r.dimensions))):
+        home = next((g for g in groups if g[0] == rule.interval_s and set(rule.dimensions) <= g[1]), None)
+        if home is None:
+            groups.append((rule.interval_s, set(rule.dimensions), [rule]))
+        else:
+            home[2].append(rule)
+    return [group for _, _, group in groups]
+
+
+def fellows(rule: AlertRule, rules: Sequence[AlertRule]) -> frozenset[str]:
+    """The ids of the other rules whose alerts stand for `rule`'s: of the same metric and type, telling the same
+    recipients (the default rules' two scopes of one metric: one incident, one alert)."""
+    return frozenset(
+        other.id
+        for other in rules
+        if other.id != rule.id
+        and (other.metric.name, other.type, other.recipients) == (rule.metric.name, rule.type, rule.recipients)
+    )
 
 
 def series_key(customer_id: int, rules: list[AlertRule]) -> SeriesKey:
