@@ -131,3 +131,36 @@ def test_a_manual_relative_rules_drawn_point_is_judged_against_the_whole() -> No
     assert result.reported[failing]
     [(_, observed, threshold, _, _, anomalous)] = round_.context(result, failing, 12)
     assert (observed, threshold, anomalous) == (12.0, 10.5, True)
+
+
+def test_an_anomaly_whose_rest_stands_out_too_is_reported_on_the_broader_cohort() -> None:
+    """Start failures by device: every view fails more in the judged window, the phones (300 attempts a window)
+    beyond the round's bar, the TVs (25) only beyond a single test's. The anomaly is the whole's, not the phones':
+    with the rest judged at the round's bar, which the TVs' few views cannot pass, the phones were reported alone
+    (an ad server failing every ad, in a demo, was two alerts on a device and a CDN)."""
+    given = {"name": "s", "metric": "vsf", "scope": "selected", "dimensions": ["device"]}
+    rule = parse_rule(1, RuleInput.model_validate(given))
+    intervals = history_intervals(rule) + 1
+    rng = np.random.default_rng(3)
+    sizes = {"mobile": 300, "tv": 25}
+    failing = {"mobile": 0.12, "tv": 0.12}
+    columns: dict[str, list[object]] = {"device": [], TIMESTAMP: [], "attempts": [], "viewers": [], "vsf_views": []}
+    for n in range(intervals):
+        for device, size in sizes.items():
+            rate = failing[device] if n == intervals - 1 else 0.01
+            columns["device"].append(device)
+            columns[TIMESTAMP].append(n * STEP)
+            columns["attempts"] += [size]
+            columns["viewers"] += [size]
+            columns["vsf_views"] += [float(rng.binomial(size, rate)) if n < intervals - 1 else size * rate]
+    columns["vsf_business_views"] = [0.0] * len(columns["device"])
+    parts = tuple(sorted({*judged_parts(rule.metric), *VOLUME_PARTS}))
+    series = CohortSeries(("device",), ((), ("device",)), parts, STEP, 0, intervals)
+    series.add(pa.table(columns), 0, intervals * STEP)
+    result = Round(series, intervals * STEP).judge(rule)
+    assert result is not None
+    tv = result.position((("device", "tv"),))
+    assert tv is not None
+    assert not result.anomalous[tv], "the TVs alone pass the round's bar: the test shows nothing"
+    assert result.score[tv] > 2.33  # beyond a single test's bar (1 %)
+    assert [result.cohorts[n] for n in np.flatnonzero(result.reported)] == [()]

@@ -12,9 +12,10 @@ detector's `MetricSeries` (`AlertMetric.amounts`). A cohort-interval is judged w
 - A manual rule: the value against its threshold, fixed, or relative to the whole's value at the same interval.
 Reported: the anomalous cohorts that no related anomalous cohort explains. For each anomalous cohort P and each
 anomalous cohort D inside it (D's conditions extend P's), the rest of P (P − D, its parts subtracted) is judged the
-same way: if the rest is anomalous too, the anomaly is broader than D and D is not reported; if not, D explains P's
-anomaly and P is not reported. So an incident of one CDN in one country is reported on that pair, not also on the
-CDN, the country and the whole; an incident of everything is reported on the whole alone.
+same way, at a single test's alpha (the rule's family alpha, not spread over the cohorts: the question is one, is
+the rest as usual): if the rest is anomalous too, the anomaly is broader than D and D is not reported; if not, D
+explains P's anomaly and P is not reported. So an incident of one CDN in one country is reported on that pair,
+not also on the CDN, the country and the whole; an incident of everything is reported on the whole alone.
 An ai anomaly of a metric in `metrics.CONFIRMED_BY` (the rebuffering ratio) must show in its confirming metric too
 (stalls per watch time, counts tested against the time watched), at the same alpha. An ai anomaly must also be a
 change worth an alert (`metrics.effect_floor`: a fifth of the expected value, and half a percentage point, a quarter
@@ -255,8 +256,9 @@ class Round:
                 target[eligible] = value
             anomalous[eligible] = found
             chosen = [cohorts[n] for n in np.flatnonzero(eligible)]
-            reported[eligible] = found & ~_explained(history, chosen, found, alpha, whole)
-            bar = z_threshold(min(MAX_ALPHA, family_alpha(rule.sensitivity))) if rule.type == "ai" else np.inf
+            single = min(MAX_ALPHA, family_alpha(rule.sensitivity))
+            reported[eligible] = found & ~_explained(history, chosen, found, single, whole)
+            bar = z_threshold(single) if rule.type == "ai" else np.inf
             with np.errstate(invalid="ignore"):
                 continuing[eligible] = found | (np.nan_to_num(values[4], nan=-np.inf) >= bar)
         numerator, volume = latest.value[:, -1], latest.volume
