@@ -29,6 +29,7 @@ from sightline.alerts.engine import (
     _failing_unjudged,
     _joined,
     _replaces,
+    _theirs,
     _widest,
     fellows,
     series_groups,
@@ -578,3 +579,24 @@ def test_causes_nested_by_their_views_open_one_alert() -> None:
     opened = _joined([], Target(tizen, ()), seen(tizen))
     assert [t.cohort for t, _ in _joined(opened, Target(samsung, ()), seen(samsung))] == [tizen]
     assert [t.cohort for t, _ in _joined(opened, Target(lg, ()), seen(lg))] == [tizen, lg]
+
+
+def test_an_anomaly_whose_cause_lies_in_a_fellow_rules_alert_is_that_alert() -> None:
+    """Samsung's TVs failing to start: the first rule's alert is on `brand=Samsung ∧ player=Shaka Player`, and the
+    rule by app, which has neither dimension, finds the basic plan's views of one release, diagnosed as their Tizen
+    views: the same incident. A cause on LG's TVs is another."""
+    leaves = coded(
+        ("brand", "platform", "player", "subscribertype", "appversion"),
+        [
+            np.array(["Samsung", "Samsung", "LG"]),
+            np.array(["Tizen", "Tizen", "webOS"]),
+            np.array(["Shaka Player"] * 3),
+            np.array(["basic", "free", "basic"]),
+            np.array(["7.4.0"] * 3),
+        ],
+    )
+    samsung = AlertState("a", (("brand", "Samsung"), ("player", "Shaka Player")), "open", "major", 0, 900)
+    basic: Cohort = (("appversion", "7.4.0"), ("subscribertype", "basic"))
+    on_tizen, on_webos = (*basic, ("platform", "Tizen")), (*basic, ("platform", "webOS"))
+    assert _theirs([samsung], basic, replace(_diagnosed(on_tizen), coded=leaves)) == samsung
+    assert _theirs([samsung], basic, replace(_diagnosed(on_webos), coded=leaves)) is None

@@ -202,8 +202,8 @@ class AlertEngine:
     ) -> tuple[list[tuple[Target, Diagnosis]], dict[str, frozenset[Cohort]]]:
         """The alerts to open for the plan's candidates, each with its diagnosis, and the candidates that open alerts
         take in (by alert id): the rule's anomaly diagnosed once, its causes pointing to the cohorts to alert on; a
-        target that has an `owner` among the open alerts goes to it, and one that has none but an owner
-        `elsewhere` (a fellow rule's alert: the same incident) is left to it."""
+        target that has an `owner` among the open alerts goes to it, and one that has none but an alert `elsewhere`
+        (a fellow rule's: `_theirs`) is left to it."""
         if not plan.candidates:
             return [], {}
         whole = judged.position(())
@@ -221,7 +221,7 @@ class AlertEngine:
                 diagnosis = self._diagnosis(rule, judged, target, overall, window)
                 found = [c.conditions for c in diagnosis.causes]
                 mine = owner(states, target.cohort, found, diagnosis.nested)
-                theirs = owner(elsewhere, target.cohort, found, diagnosis.nested)
+                theirs = _theirs(elsewhere, target.cohort, diagnosis)
             if mine is not None:
                 folded[mine.id] = folded.get(mine.id, frozenset()) | target.covers | {target.cohort}
             elif theirs is None:
@@ -395,6 +395,16 @@ def _occurrence(transition: Transition, state: AlertState, row: AlertRow) -> int
     if transition == "widen":
         return len(cohort_of(row.cohort)) - len(state.cohort)
     return 1
+
+
+def _theirs(elsewhere: Sequence[AlertState], cohort: Cohort, diagnosis: Diagnosis) -> AlertState | None:
+    """The fellow rule's open alert that an anomaly of `cohort` diagnosed `diagnosis` belongs to (the same incident,
+    seen in another rule's cohorts): its `owner` among them, else one whose cohort holds the views of one of its
+    causes (`subscribertype=basic ∧ platform=Tizen ∧ appversion=7.4.0` in `brand=Samsung ∧ player=Shaka Player`)."""
+    found = [cause.conditions for cause in diagnosis.causes]
+    return owner(elsewhere, cohort, found, diagnosis.nested) or next(
+        (alert for alert in elsewhere if any(diagnosis.holds(alert.cohort, cause) for cause in found)), None
+    )
 
 
 def series_groups(rules: Sequence[AlertRule]) -> list[list[AlertRule]]:

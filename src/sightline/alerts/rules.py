@@ -272,11 +272,11 @@ FAILURE_DIMENSIONS = [*DEFAULT_DIMENSIONS, "brand"]
 diluted among all TVs). Not the means': a maker's start time and bitrate move with its mix of device classes (Apple:
 laptops, phones and TVs), which gave 4 false alerts in a week of two customers' clean traffic."""
 
-APP_DIMENSIONS = ["appversion", "player", "streamtype", "subscribertype"]
-"""The dimensions of the second default rule of each metric judged by cohort: the app's release, the player, live
-or on demand, and the subscription (a release's start time on the basic plan, its ad errors in one player's
-on-demand views). A rule of its own, not more dimensions of the first: a rule's bar rises with its cohorts, and
-these would have slowed every other cohort's detection."""
+APP_DIMENSIONS = ["appversion", "streamtype", "subscribertype"]
+"""The dimensions of the second default rule of each metric judged by cohort, none of the first's: the app's
+release, live or on demand, and the subscription (a release's start time on the basic plan). A rule of its own, not
+more dimensions of the first: a rule's bar rises with its cohorts, and these would have slowed every other cohort's
+detection."""
 
 COHORT_RULES = [
     ("Video start failures", "vsf", FAILURE_DIMENSIONS),
