@@ -272,33 +272,23 @@ FAILURE_DIMENSIONS = [*DEFAULT_DIMENSIONS, "brand"]
 diluted among all TVs). Not the means': a maker's start time and bitrate move with its mix of device classes (Apple:
 laptops, phones and TVs), which gave 4 false alerts in a week of two customers' clean traffic."""
 
-APP_DIMENSIONS = ["appversion", "streamtype", "subscribertype"]
-"""The dimensions of the second default rule of each metric judged by cohort, none of the first's: the app's
-release, live or on demand, and the subscription (a release's start time on the basic plan). A rule of its own, not
-more dimensions of the first: a rule's bar rises with its cohorts, and these would have slowed every other cohort's
-detection."""
-
-COHORT_RULES = [
-    ("Video start failures", "vsf", FAILURE_DIMENSIONS),
-    ("Exits before video start", "ebvs", FAILURE_DIMENSIONS),
-    ("Video playback failures", "vpf", FAILURE_DIMENSIONS),
-    ("Rebuffering", "bufferingratio", DEFAULT_DIMENSIONS),
-    ("Video start time", "latency", DEFAULT_DIMENSIONS),
-    ("Bitrate", "avgbitrate", DEFAULT_DIMENSIONS),
-    ("Ad errors", "aderrorrate", DEFAULT_DIMENSIONS),
-]
-"""The default rules judged by cohort: name, metric, dimensions."""
-
 
 def default_rules() -> list[RuleInput]:
-    """The AI rules a new customer gets: each metric of `COHORT_RULES` by its dimensions and again by the app's
-    (`APP_DIMENSIONS`, named "… by app"), and the ad fill rate and plays customer-wide. Every 5 minutes; the
-    cohorts' over a 15-minute window."""
-    by_cohort = [
-        (label, metric, {"scope": "selected", "dimensions": dimensions, "window": 900})
-        for name, metric, dimensions in COHORT_RULES
-        for label, dimensions in ((name, dimensions), (f"{name} by app", APP_DIMENSIONS))
-    ]
+    """The AI rules a new customer gets: start failures, exits before start and playback failures by the failure
+    dimensions, rebuffering, start time, bitrate and ad errors by the default dimensions, and the ad fill rate and
+    plays customer-wide."""
+    failures = {"scope": "selected", "dimensions": FAILURE_DIMENSIONS, "window": 900}
+    by_cohort = {"scope": "selected", "dimensions": DEFAULT_DIMENSIONS, "window": 900}
     whole: Mapping[str, Any] = {"scope": "all"}
-    rules = [*by_cohort, ("Ad fill rate", "adfillrate", whole), ("Plays", "viewercount", whole)]
+    rules: list[tuple[str, str, Mapping[str, Any]]] = [
+        ("Video start failures", "vsf", failures),
+        ("Exits before video start", "ebvs", failures),
+        ("Video playback failures", "vpf", failures),
+        ("Rebuffering", "bufferingratio", by_cohort),
+        ("Video start time", "latency", by_cohort),
+        ("Bitrate", "avgbitrate", by_cohort),
+        ("Ad errors", "aderrorrate", by_cohort),
+        ("Ad fill rate", "adfillrate", whole),
+        ("Plays", "viewercount", whole),
+    ]
     return [RuleInput.model_validate({"name": name, "metric": metric, **scope}) for name, metric, scope in rules]
