@@ -158,9 +158,8 @@ class AlertEngine:
         ids) stand for its own: an anomaly one of them owns opens none."""
         end = round_.end
         with self._sessions() as session:
-            going_on = (AlertRow.status != "resolved", AlertRow.started_at < instant(end))
+            going_on = (AlertRow.status != "resolved", AlertRow.started_at < instant(end))  # a replay: not later ones
             rows = session.scalars(select(AlertRow).where(AlertRow.rule_id.in_([rule.id, *fellows]), *going_on))
-            # a replay of earlier rounds leaves later ones
             read = [(row, json.loads(row.body)) for row in rows]
         stored = {row.id: (row, body) for row, body in read if row.rule_id == rule.id}
         elsewhere = [state_of(row, body) for row, body in read if row.rule_id != rule.id]
@@ -423,7 +422,7 @@ def series_groups(rules: Sequence[AlertRule]) -> list[list[AlertRule]]:
 
 def fellows(rule: AlertRule, rules: Sequence[AlertRule]) -> frozenset[str]:
     """The ids of the other rules whose alerts stand for `rule`'s: of the same metric and type, telling the same
-    recipients (the default rules' two scopes of one metric: one incident, one alert)."""
+    recipients (a customer's start failures by CDN and by app version: one incident, one alert)."""
     return frozenset(
         other.id
         for other in rules
@@ -433,7 +432,8 @@ def fellows(rule: AlertRule, rules: Sequence[AlertRule]) -> frozenset[str]:
 
 
 def series_key(customer_id: int, rules: list[AlertRule]) -> SeriesKey:
-    """What the rules of one interval read: the union of their dimensions, groupings and parts."""
+    """What a group of rules of one interval (`series_groups`) reads: the union of their dimensions, groupings and
+    parts."""
     groupings = {catalog_order(g) for rule in rules for g in rule.groupings}
     return SeriesKey(
         customer_id=customer_id,
