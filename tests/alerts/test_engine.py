@@ -23,28 +23,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from sightline.alerts.alert_store import AlertStore, parse_alerts_request
 from sightline.alerts.diagnose_leaves import coded
 from sightline.alerts.diagnosis import Diagnosis, FoundCause, diagnose_window, span
-from sightline.alerts.engine import (
-    AlertEngine,
-    _Change,
-    _failing_unjudged,
-    _joined,
-    _replaces,
-    _theirs,
-    _widest,
-    fellows,
-    series_groups,
-    series_key,
-)
+from sightline.alerts.engine import AlertEngine, _Change, _failing_unjudged, _joined, _replaces, _widest, series_groups
 from sightline.alerts.lifecycle import AlertState, Target
 from sightline.alerts.messages import event_name
 from sightline.alerts.models import AlertRow, AlertRuleRow
 from sightline.alerts.notify import Notice
 from sightline.alerts.outbox import AlertDelivery, AlertNotice
 from sightline.alerts.records import cohort_key, state_of
-from sightline.alerts.rounds import Judged, Round, history_intervals
+from sightline.alerts.rounds import Judged
 from sightline.alerts.rules import AlertRule, Cohort, RuleInput, parse_rule
 from sightline.alerts.scheduler import replay
-from sightline.alerts.series import SeriesCache, fetch, leaves_query
+from sightline.alerts.series import fetch, leaves_query
 from sightline.app import create_app
 from sightline.auth.kinds import Role
 from sightline.auth.service import AuthService, open_auth
@@ -69,10 +58,7 @@ HOOK = {"kind": "webhook", "target": "https://hooks.example/alerts", "level": "w
 RULES = [
     {"name": "Rebuffering by CDN and country", "metric": "bufferingratio", "dimensions": ["cdn", "country"]},
     {"name": "Start failures by player", "metric": "vsf", "dimensions": ["player", "playerversion"]},
-    {"name": "Start failures by app", "metric": "vsf", "dimensions": ["player", "streamtype"]},
 ]
-"""Two series (the dimensions of the second rule and the third's are not the first's) and two rules of one
-metric, which see the player incident both."""
 
 
 @dataclass
@@ -236,27 +222,6 @@ def test_the_player_incident_is_diagnosed_to_the_player_and_its_version(world: W
     assert "qoefilter=vsf%3E0" in body["listsessions"]
 
 
-def test_two_rules_of_one_metric_that_both_see_an_incident_open_one_alert(world: World) -> None:
-    incident = world.incidents["player_start_failure"]
-    _rounds_around(world, "player_start_failure")
-    of_incident = [
-        (row, body)
-        for row, body in _of(world, "vsf")
-        if row.started_at < incident.end and row.last_seen_at > incident.start
-    ]
-    assert [_top_cause(body) for _, body in of_incident] == [incident.filters]
-    by_app = next(r for r in world.engine().rules.rules(CUSTOMER) if r.name == "Start failures by app")
-    first, last = _epoch(incident.start) // STEP * STEP + STEP, _epoch(incident.end)
-    history = history_intervals(by_app) * STEP
-    series = SeriesCache(world.store, 0).series(series_key(CUSTOMER, [by_app]), first - history, last, last + STEP)
-    anomalous: set[Cohort] = set()
-    for end in range(first, last, STEP):
-        judged = Round(series, end).judge(by_app)
-        assert judged is not None
-        anomalous |= {judged.cohorts[n] for n in np.flatnonzero(judged.anomalous)}
-    assert (("player", incident.filters["player"]),) in anomalous, "the second rule does not see the incident"
-
-
 def _rule(name: str, metric: str, dimensions: list[str], **given: Any) -> AlertRule:
     rule = parse_rule(CUSTOMER, RuleInput.model_validate({"name": name, "metric": metric, **given}))
     return replace(rule, id=name, dimensions=tuple(dimensions))
@@ -269,19 +234,6 @@ def test_rules_read_the_series_of_the_first_group_whose_dimensions_hold_theirs()
     hourly = _rule("e", "vsf", ["cdn"], interval=3600)
     groups = series_groups([whole, by_player, by_app, hourly, by_cdn])
     assert [[rule.id for rule in group] for group in groups] == [["a", "d", "c"], ["b"], ["e"]]
-
-
-def test_the_fellows_of_a_rule_are_the_other_rules_of_its_metric_type_and_recipients() -> None:
-    hook = [{"kind": "webhook", "target": "https://hooks.example/a", "level": "major"}]
-    rules = [
-        _rule("a", "vsf", ["cdn"]),
-        _rule("b", "vsf", ["player"]),
-        _rule("c", "vsf", ["player"], recipients=hook),
-        _rule("d", "latency", ["player"]),
-        _rule("e", "vsf", [], type="manual", condition="fixed", threshold=5),
-    ]
-    assert fellows(rules[0], rules) == {"b"}
-    assert fellows(rules[2], rules) == set()
 
 
 def _failing_viewers(world: World, cohort: dict[str, str], start: datetime, end: datetime) -> tuple[int, int]:
@@ -579,24 +531,3 @@ def test_causes_nested_by_their_views_open_one_alert() -> None:
     opened = _joined([], Target(tizen, ()), seen(tizen))
     assert [t.cohort for t, _ in _joined(opened, Target(samsung, ()), seen(samsung))] == [tizen]
     assert [t.cohort for t, _ in _joined(opened, Target(lg, ()), seen(lg))] == [tizen, lg]
-
-
-def test_an_anomaly_whose_cause_lies_in_a_fellow_rules_alert_is_that_alert() -> None:
-    """Samsung's TVs failing to start: the first rule's alert is on `brand=Samsung ∧ player=Shaka Player`, and the
-    rule by app, which has neither dimension, finds the basic plan's views of one release, diagnosed as their Tizen
-    views: the same incident. A cause on LG's TVs is another."""
-    leaves = coded(
-        ("brand", "platform", "player", "subscribertype", "appversion"),
-        [
-            np.array(["Samsung", "Samsung", "LG"]),
-            np.array(["Tizen", "Tizen", "webOS"]),
-            np.array(["Shaka Player"] * 3),
-            np.array(["basic", "free", "basic"]),
-            np.array(["7.4.0"] * 3),
-        ],
-    )
-    samsung = AlertState("a", (("brand", "Samsung"), ("player", "Shaka Player")), "open", "major", 0, 900)
-    basic: Cohort = (("appversion", "7.4.0"), ("subscribertype", "basic"))
-    on_tizen, on_webos = (*basic, ("platform", "Tizen")), (*basic, ("platform", "webOS"))
-    assert _theirs([samsung], basic, replace(_diagnosed(on_tizen), coded=leaves)) == samsung
-    assert _theirs([samsung], basic, replace(_diagnosed(on_webos), coded=leaves)) is None

@@ -5,8 +5,8 @@ interval ending after the last one it judged (`judged_until`) and by `until`; a 
 interval (or at `first`, for a replay), and a rule behind by more than `MAX_CATCH_UP` intervals skips the older ones.
 The rules of one interval whose dimensions one set holds read one series (`series_groups`; one query of the store
 for what it did not hold: `SeriesCache`). Each rule's round is judged (`rounds`), planned over its open alerts
-(`lifecycle`; an anomaly that an open alert of a `fellows` rule owns opens none: one incident, one alert), its new
-anomalies diagnosed (`diagnosis`), and its changes written in one transaction of the metadata database, with its notices
+(`lifecycle`), its new anomalies diagnosed (`diagnosis`), and its changes written in one transaction of the metadata
+database, with its notices
 (`notify(session, notices)`) and the rule's `judged_until`: a round is written whole or not at all, and a round
 already written (by an earlier run, or another process) is not written again, so a restart neither loses nor
 repeats an alert or a notice. A round is written only while its rule is the version it was judged by: a rule
@@ -141,7 +141,7 @@ class AlertEngine:
         for end, _, series, of_end in sorted(rounds, key=lambda r: r[:2]):  # in time, as the scheduler runs them
             round_ = Round(series, end)
             for rule in of_end:
-                self._rule_round(rule, versions[rule.id][1], round_, now, fellows(rule, rules))
+                self._rule_round(rule, versions[rule.id][1], round_, now)
                 ran += 1
         return ran
 
@@ -152,19 +152,16 @@ class AlertEngine:
             ).all()
         return {rule_id: int(until.timestamp()) for rule_id, until in rows if until is not None}
 
-    def _rule_round(self, rule: AlertRule, version: str, round_: Round, now: int, fellows: frozenset[str]) -> None:
+    def _rule_round(self, rule: AlertRule, version: str, round_: Round, now: int) -> None:
         """One rule's round: judged, planned, diagnosed, then written with its notices in one transaction, unless
-        the rule is no longer `version` (its stored definition when read). The open alerts of its `fellows` (rule
-        ids) stand for its own: an anomaly one of them owns opens none."""
+        the rule is no longer `version` (its stored definition when read)."""
         end = round_.end
         with self._sessions() as session:
-            going_on = (AlertRow.status != "resolved", AlertRow.started_at < instant(end))  # a replay: not later ones
-            rows = session.scalars(select(AlertRow).where(AlertRow.rule_id.in_([rule.id, *fellows]), *going_on))
-            read = [(row, json.loads(row.body)) for row in rows]
-        stored = {row.id: (row, body) for row, body in read if row.rule_id == rule.id}
-        elsewhere = [state_of(row, body) for row, body in read if row.rule_id != rule.id]
+            going_on = (AlertRow.rule_id == rule.id, AlertRow.status != "resolved", AlertRow.started_at < instant(end))
+            rows = session.scalars(select(AlertRow).where(*going_on))  # a replay of earlier rounds leaves later ones
+            stored = {row.id: (row, json.loads(row.body)) for row in rows}
         judged = round_.judge(rule)
-        changes = [] if judged is None else self._changes(rule, round_, judged, stored, elsewhere)
+        changes = [] if judged is None else self._changes(rule, round_, judged, stored)
         with self._sessions.begin() as session:
             rule_row = session.get(AlertRuleRow, rule.id, with_for_update=True)
             done = None if rule_row is None or rule_row.judged_until is None else rule_row.judged_until.timestamp()
@@ -174,16 +171,14 @@ class AlertEngine:
             self._notify(session, [n for n in notices if n is not None])
             rule_row.judged_until = instant(end)
 
-    def _changes(
-        self, rule: AlertRule, round_: Round, judged: Judged, stored: Stored, elsewhere: list[AlertState]
-    ) -> list[_Change]:
-        """The alerts a judged round opens, updates and resolves (none that an alert `elsewhere` owns)."""
+    def _changes(self, rule: AlertRule, round_: Round, judged: Judged, stored: Stored) -> list[_Change]:
+        """The alerts a judged round opens, updates and resolves."""
         states = [state_of(row, body) for row, body in stored.values()]
         reported = [judged.cohorts[n] for n in np.flatnonzero(judged.reported)]
         continuing = {judged.cohorts[n] for n in np.flatnonzero(judged.continuing)}
         failing = _failing_unjudged(judged, states, stored)
         plan = plan_round(states, continuing, reported, failing, judged.end - STALE_AFTER * rule.interval_s)
-        opened, folded = self._targets(rule, judged, plan, states, elsewhere)
+        opened, folded = self._targets(rule, judged, plan, states)
         plan = plan.taking(folded)
         changes = [self._open(rule, round_, judged, target, diagnosis) for target, diagnosis in opened]
         claimed = {state.cohort for state in states}  # one open alert a cohort, widened or not
@@ -197,12 +192,11 @@ class AlertEngine:
         return changes
 
     def _targets(
-        self, rule: AlertRule, judged: Judged, plan: RoundPlan, states: list[AlertState], elsewhere: list[AlertState]
+        self, rule: AlertRule, judged: Judged, plan: RoundPlan, states: list[AlertState]
     ) -> tuple[list[tuple[Target, Diagnosis]], dict[str, frozenset[Cohort]]]:
         """The alerts to open for the plan's candidates, each with its diagnosis, and the candidates that open alerts
         take in (by alert id): the rule's anomaly diagnosed once, its causes pointing to the cohorts to alert on; a
-        target that has an `owner` among the open alerts goes to it, and one that has none but an alert `elsewhere`
-        (a fellow rule's: `_theirs`) is left to it."""
+        target that has an `owner` among the open alerts goes to it."""
         if not plan.candidates:
             return [], {}
         whole = judged.position(())
@@ -215,16 +209,14 @@ class AlertEngine:
         folded: dict[str, frozenset[Cohort]] = {}
         causes = [c.conditions for c in overall.causes]
         for target in targets(plan.candidates, causes, anomalous, scores, overall.nested):
-            mine, theirs = owner(states, target.cohort), owner(elsewhere, target.cohort)
-            if mine is None and theirs is None:
+            mine = owner(states, target.cohort)
+            if mine is None:
                 diagnosis = self._diagnosis(rule, judged, target, overall, window)
-                found = [c.conditions for c in diagnosis.causes]
-                mine = owner(states, target.cohort, found, diagnosis.nested)
-                theirs = _theirs(elsewhere, target.cohort, diagnosis)
+                mine = owner(states, target.cohort, [c.conditions for c in diagnosis.causes], diagnosis.nested)
             if mine is not None:
                 folded[mine.id] = folded.get(mine.id, frozenset()) | target.covers | {target.cohort}
-            elif theirs is None:
-                opened = _joined(opened, target, diagnosis)
+                continue
+            opened = _joined(opened, target, diagnosis)
         return opened, folded
 
     def _diagnosis(
@@ -396,16 +388,6 @@ def _occurrence(transition: Transition, state: AlertState, row: AlertRow) -> int
     return 1
 
 
-def _theirs(elsewhere: Sequence[AlertState], cohort: Cohort, diagnosis: Diagnosis) -> AlertState | None:
-    """The fellow rule's open alert that an anomaly of `cohort` diagnosed `diagnosis` belongs to (the same incident,
-    seen in another rule's cohorts): its `owner` among them, else one whose cohort holds the views of one of its
-    causes (`subscribertype=basic ∧ platform=Tizen ∧ appversion=7.4.0` in `brand=Samsung ∧ player=Shaka Player`)."""
-    found = [cause.conditions for cause in diagnosis.causes]
-    return owner(elsewhere, cohort, found, diagnosis.nested) or next(
-        (alert for alert in elsewhere if any(diagnosis.holds(alert.cohort, cause) for cause in found)), None
-    )
-
-
 def series_groups(rules: Sequence[AlertRule]) -> list[list[AlertRule]]:
     """The rules grouped by the series they read: of one interval, each joining the first group (broadest first)
     whose dimensions hold its own. Rules of other dimensions read a series of their own: the union's leaves, the
@@ -418,17 +400,6 @@ def series_groups(rules: Sequence[AlertRule]) -> list[list[AlertRule]]:
         else:
             home[2].append(rule)
     return [group for _, _, group in groups]
-
-
-def fellows(rule: AlertRule, rules: Sequence[AlertRule]) -> frozenset[str]:
-    """The ids of the other rules whose alerts stand for `rule`'s: of the same metric and type, telling the same
-    recipients (a customer's start failures by CDN and by app version: one incident, one alert)."""
-    return frozenset(
-        other.id
-        for other in rules
-        if other.id != rule.id
-        and (other.metric.name, other.type, other.recipients) == (rule.metric.name, rule.type, rule.recipients)
-    )
 
 
 def series_key(customer_id: int, rules: list[AlertRule]) -> SeriesKey:
