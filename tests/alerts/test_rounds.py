@@ -142,17 +142,12 @@ def test_an_anomaly_whose_rest_stands_out_too_is_reported_on_the_broader_cohort(
     rule = parse_rule(1, RuleInput.model_validate(given))
     intervals = history_intervals(rule) + 1
     rng = np.random.default_rng(3)
-    sizes = {"mobile": 300, "tv": 25}
-    failing = {"mobile": 0.12, "tv": 0.12}
     columns: dict[str, list[object]] = {"device": [], TIMESTAMP: [], "attempts": [], "viewers": [], "vsf_views": []}
     for n in range(intervals):
-        for device, size in sizes.items():
-            rate = failing[device] if n == intervals - 1 else 0.01
-            columns["device"].append(device)
-            columns[TIMESTAMP].append(n * STEP)
-            columns["attempts"] += [size]
-            columns["viewers"] += [size]
-            columns["vsf_views"] += [float(rng.binomial(size, rate)) if n < intervals - 1 else size * rate]
+        for device, size in (("mobile", 300), ("tv", 25)):
+            failed = 0.12 * size if n == intervals - 1 else float(rng.binomial(size, 0.01))
+            for column, value in zip(columns, (device, n * STEP, size, size, failed), strict=True):
+                columns[column].append(value)
     columns["vsf_business_views"] = [0.0] * len(columns["device"])
     parts = tuple(sorted({*judged_parts(rule.metric), *VOLUME_PARTS}))
     series = CohortSeries(("device",), ((), ("device",)), parts, STEP, 0, intervals)
