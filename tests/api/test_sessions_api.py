@@ -298,7 +298,9 @@ def test_the_timeline_is_the_views_events_in_order(world: World, status: str) ->
 
 def test_a_timeline_of_another_customer_or_of_no_view_is_not_found(world: World) -> None:
     others = world.events[world.events["customer_id"] == OTHER]["view_key"]
-    for view in (others.iloc[0], "018f4596-5922-7579-803e-2ea4101fab01", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"):
+    no_view = ("018f4596-5922-7579-803e-2ea4101fab01", "6ba7b810-9dad-11d1-80b4-00c04fd430c8")
+    beyond = ("03bb2cc3-d800-7000-8000-000000000000", "fd09e493-4c17-759a-8082-74db10accc34")  # 2100, 10786
+    for view in (others.iloc[0], *no_view, *beyond):
         response = world.client.get(
             f"/mm-apis/listsessions/{CUSTOMER}", params={"sessionid": view}, headers=world.headers
         )

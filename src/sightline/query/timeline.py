@@ -21,11 +21,18 @@ ALWAYS: frozenset[str] = frozenset({"timestamp", "event", "seq", "started"})
 """Fields every timeline event shows; the others only when they have a value (not 0 or empty)."""
 
 
+LATEST_START_MS = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp()) * 1000
+"""No view starts from 2100 on (the collectors refuse such times); 48 bits of ms reach the year 10889, past what a
+datetime holds."""
+
+
 def view_start(view_id: uuid.UUID) -> datetime | None:
-    """The start a UUIDv7 view id encodes (its first 48 bits, ms); None for another UUID version."""
-    if view_id.version != 7:
+    """The start a UUIDv7 view id encodes (its first 48 bits, ms); None for another UUID version, or a start from
+    2100 on (no view's)."""
+    start_ms = view_id.int >> 80
+    if view_id.version != 7 or start_ms >= LATEST_START_MS:
         return None
-    return datetime.fromtimestamp((view_id.int >> 80) / 1000, UTC)
+    return datetime.fromtimestamp(start_ms / 1000, UTC)
 
 
 def view_period(start: datetime) -> Period:
