@@ -467,6 +467,7 @@ def play_to_end(page: Page, url: str, timeout_s: float = 60.0) -> Playback:
     state = page.evaluate("window.playback")
     assert not state["errors"], f"the page reported errors: {state['errors']}; {console}"
     assert state["startupMs"] is not None, f"no first frame: {console}"
+    assert state["playMs"] > 0, f"the page did not measure its play time: {state}"
     return Playback(
         startup_ms=state["startupMs"],
         stalls=state["stalls"],

@@ -2,12 +2,12 @@
  * startup = the play() call to the first `playing` event; stalls = `waiting` after it (outside seeks) to the
  * next `playing`; play time = the wall-clock time from each `playing` to the next `waiting`, `pause` or `ended`
  * (a starved machine plays a 10 s clip for longer); `ended` once the video played to its end.
- * Exposed as window.playback = {startupMs, stalls, stallMs, playMs, ended, errors}; measurePlayback(video) plays. */
+ * Exposed as window.playback = {startupMs, stalls, stallMs, playMs, ended, errors}. watchPlayback(video, requestedAt)
+ * measures a playback requested at `requestedAt` (performance.now()); measurePlayback(video) requests it with play(). */
 window.playback = {startupMs: null, stalls: 0, stallMs: 0, playMs: 0, ended: false, errors: []};
 
-window.measurePlayback = function (video) {
+window.watchPlayback = function (video, requestedAt) {
   const playback = window.playback;
-  let requestedAt = null;
   let stalledAt = null;
   let playingAt = null;
   const stopPlaying = () => {
@@ -30,7 +30,10 @@ window.measurePlayback = function (video) {
   video.addEventListener('pause', stopPlaying);
   video.addEventListener('ended', () => { stopPlaying(); playback.ended = true; });
   video.addEventListener('error', () => playback.errors.push(`media error ${video.error && video.error.code}`));
-  requestedAt = performance.now();
+};
+
+window.measurePlayback = function (video) {
+  window.watchPlayback(video, performance.now());
   const started = video.play();
-  if (started) started.catch((error) => playback.errors.push(`play(): ${error}`));
+  if (started) started.catch((error) => window.playback.errors.push(`play(): ${error}`));
 };
