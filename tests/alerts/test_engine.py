@@ -236,6 +236,15 @@ def test_rules_read_the_series_of_the_first_group_whose_dimensions_hold_theirs()
     assert [[rule.id for rule in group] for group in groups] == [["a", "d", "c"], ["b"], ["e"]]
 
 
+def test_the_worlds_rules_of_disjoint_dimensions_read_a_series_each(world: World) -> None:
+    """The CDN and player incidents' tests above replay rules of disjoint dimensions end to end: two series."""
+    groups = series_groups(world.engine().rules.rules(CUSTOMER))
+    assert sorted(sorted(rule.dimensions for rule in group) for group in groups) == [
+        [("cdn", "country")],
+        [("player", "playerversion")],
+    ]
+
+
 def _failing_viewers(world: World, cohort: dict[str, str], start: datetime, end: datetime) -> tuple[int, int]:
     """Distinct viewers of the cohort's views started in [start, end) that failed to start: without business
     exceptions, and with them."""
