@@ -3,7 +3,8 @@
  * next `playing`; play time = the wall-clock time from each `playing` to the next `waiting`, `pause` or `ended`
  * (a starved machine plays a 10 s clip for longer); `ended` once the video played to its end.
  * Exposed as window.playback = {startupMs, stalls, stallMs, playMs, ended, errors}. watchPlayback(video, requestedAt)
- * measures a playback requested at `requestedAt` (performance.now()); measurePlayback(video) requests it with play(). */
+ * measures a playback requested at `requestedAt` (performance.now()) and returns a function that ends it (for a player
+ * that sees the end before the element does); measurePlayback(video) requests it with play() and returns the same. */
 window.playback = {startupMs: null, stalls: 0, stallMs: 0, playMs: 0, ended: false, errors: []};
 
 window.watchPlayback = function (video, requestedAt) {
@@ -28,12 +29,15 @@ window.watchPlayback = function (video, requestedAt) {
     }
   });
   video.addEventListener('pause', stopPlaying);
-  video.addEventListener('ended', () => { stopPlaying(); playback.ended = true; });
+  const end = () => { stopPlaying(); playback.ended = true; };
+  video.addEventListener('ended', end);
   video.addEventListener('error', () => playback.errors.push(`media error ${video.error && video.error.code}`));
+  return end;
 };
 
 window.measurePlayback = function (video) {
-  window.watchPlayback(video, performance.now());
+  const end = window.watchPlayback(video, performance.now());
   const started = video.play();
   if (started) started.catch((error) => window.playback.errors.push(`play(): ${error}`));
+  return end;
 };
