@@ -173,6 +173,10 @@ def test_webhooks_reach_only_public_addresses_by_default(url: str, refused: str 
         ("webhook", "http://[::1]:8080/in", "http://[::1]:8080/…"),
         ("webhook", "http://example.com:99999/in", "(not an http(s) URL)"),
         ("webhook", "not a url", "(not an http(s) URL)"),
+        ("webhook", "https://[::1", "(not an http(s) URL)"),
+        ("webhook", "https://[::1]]/in", "(not an http(s) URL)"),
+        ("webhook", "https://example.com:/in", "https://example.com/…"),
+        ("webhook", "https://[fe80::1%25eth0]:8443", "https://[fe80::1%25eth0]:8443"),
     ],
 )
 def test_the_log_shows_a_url_without_its_path_query_or_login(kind: str, target: str, shown: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -16,15 +18,30 @@ class WebTarget:
 
 
 def parse_web_target(url: str) -> WebTarget | None:
-    """`url` when it is an http(s) URL with a host and a valid port, and no space; else None."""
-    parts = urlsplit(url)
+    """`url` when it is an http(s) URL with a host (a name, an IPv4 address, or an IPv6 address in brackets) and a
+    port (1 to 65535), and no space; else None."""
     try:
+        parts = urlsplit(url)
         port = parts.port
-    except ValueError:
+    except ValueError:  # an unclosed bracket, a port that is not a number or out of range
         return None
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+    host = parts.hostname
+    if parts.scheme not in ("http", "https") or not host or any(c.isspace() for c in url):
         return None
-    return WebTarget(parts.scheme, parts.hostname, port)
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host.split("%")[0])
+        except ValueError:
+            return None
+        written = f"[{host}]"
+    elif all(c.isalnum() or c in "-._" for c in host):
+        written = host
+    else:
+        return None
+    hostport = parts.netloc.rpartition("@")[2].lower()
+    if port == 0 or not re.fullmatch(rf"{re.escape(written)}(:\d*)?", hostport):
+        return None  # port 0, or more than a host and a port: `[::1]]`, `a]`
+    return WebTarget(parts.scheme, host, port)
 
 
 def shown_target(kind: str, target: str) -> str:
