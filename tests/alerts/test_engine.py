@@ -23,16 +23,25 @@ from sqlalchemy.orm import Session, sessionmaker
 from sightline.alerts.alert_store import AlertStore, parse_alerts_request
 from sightline.alerts.diagnose_leaves import coded
 from sightline.alerts.diagnosis import Diagnosis, FoundCause, diagnose_window, span
-from sightline.alerts.engine import AlertEngine, _Change, _failing_unjudged, _joined, _replaces, _widest, series_groups
+from sightline.alerts.engine import (
+    AlertEngine,
+    RuleRoundsError,
+    _Change,
+    _failing_unjudged,
+    _joined,
+    _replaces,
+    _widest,
+    series_groups,
+)
 from sightline.alerts.lifecycle import AlertState, Target
 from sightline.alerts.messages import event_name
 from sightline.alerts.models import AlertRow, AlertRuleRow
-from sightline.alerts.notify import Notice
+from sightline.alerts.notify import Notice, enqueue
 from sightline.alerts.outbox import AlertDelivery, AlertNotice
 from sightline.alerts.records import cohort_key, state_of
 from sightline.alerts.rounds import Judged
 from sightline.alerts.rules import AlertRule, Cohort, RuleInput, parse_rule
-from sightline.alerts.scheduler import replay
+from sightline.alerts.scheduler import REPLAY_STEP_S, replay
 from sightline.alerts.series import fetch, leaves_query
 from sightline.app import create_app
 from sightline.auth.kinds import Role
@@ -361,6 +370,46 @@ def test_a_round_that_fails_before_its_commit_is_written_whole_by_the_next_run(w
     world.replay(world.engine(), incident.start - timedelta(minutes=30), incident.end + timedelta(minutes=80))
     assert sorted((row.id, row.status) for row, _ in world.alerts() if row.rule_id == rule_id) == expected
     assert [key for alert_id, key in world.notices() if alert_id in {i for i, _ in expected}] == told
+
+
+def test_one_rules_failing_round_costs_the_other_rules_nothing(world: World) -> None:
+    incident = world.incidents["cdn_degradation"]
+    _rounds_around(world, incident.name)  # the world's rules judged past it: the runs below are the new rules'
+    rules = world.engine().rules
+    given = {"metric": "bufferingratio", "scope": "selected", "recipients": [HOOK]}
+    failing = rules.add(CUSTOMER, RuleInput.model_validate({**given, "name": "A", "dimensions": ["cdn", "country"]}))
+    other = rules.add(CUSTOMER, RuleInput.model_validate({**given, "name": "B", "dimensions": ["cdn"]}))
+
+    def fails_for_one_rule(session: Session, notices: Sequence[Notice]) -> None:
+        if any(notice.rule_id == failing.id for notice in notices):
+            raise RuntimeError("the round of rule A failed")
+        enqueue(session, notices)
+
+    engine = AlertEngine(world.store, world.sessions, lambda: END, notify=fails_for_one_rule)
+    start, end = _epoch(incident.start - timedelta(minutes=30)), _epoch(incident.end)
+    failed: list[set[str]] = []
+    try:
+        for until in range(start + REPLAY_STEP_S, end + 1, REPLAY_STEP_S):  # as `replay` runs them
+            try:
+                engine.run(CUSTOMER, until, until + 60, first=start)
+            except RuleRoundsError as error:
+                failed.append(set(error.failed))
+        assert failed, "rule A's alert never opened"
+        assert all(rule_ids == {failing.id} for rule_ids in failed)
+        assert _judged_until(world, other.id) == datetime.fromtimestamp(until // STEP * STEP, UTC)
+        stuck = _judged_until(world, failing.id)
+        assert stuck is None or stuck < datetime.fromtimestamp(until // STEP * STEP - len(failed) * STEP, UTC)
+        assert [row for row, _ in world.alerts() if row.rule_id == failing.id] == []
+        assert [row.cohort for row, _ in world.alerts() if row.rule_id == other.id]
+    finally:
+        with world.sessions.begin() as session:
+            mine = [failing.id, other.id]
+            alert_ids = select(AlertRow.id).where(AlertRow.rule_id.in_(mine))
+            session.execute(delete(AlertDelivery).where(AlertDelivery.alert_id.in_(alert_ids)))
+            session.execute(delete(AlertNotice).where(AlertNotice.rule_id.in_(mine)))
+            session.execute(delete(AlertRow).where(AlertRow.rule_id.in_(mine)))
+        rules.delete(CUSTOMER, failing.id)
+        rules.delete(CUSTOMER, other.id)
 
 
 class _EditsTheRuleMidRound:

@@ -133,6 +133,13 @@ def test_a_rule_is_added_read_replaced_and_deleted(client: TestClient, admin: di
         ({"type": "manual", "condition": "fixed", "threshold": 250}, "threshold"),
         ({"sensitivity": "high"}, "sensitivity"),
         ({"minattempts": -5}, "minattempts"),
+        ({"minattempts": 10**309}, "minattempts"),  # past a float's range: every later round failed
+        ({"minusers": 10**10}, "minusers"),
+        ({"recipients": [{"kind": "webhook", "target": "https://[::1"}]}, "recipients"),  # was a 500
+        ({"recipients": [{"kind": "slack", "target": "https://a]/"}]}, "recipients"),
+        ({"recipients": [{"kind": "webhook", "target": "https://[::1]]/"}]}, "recipients"),
+        ({"recipients": [{"kind": "webhook", "target": "https://[x]/"}]}, "recipients"),
+        ({"recipients": [{"kind": "webhook", "target": "https://example.com:0/"}]}, "recipients"),
         ({"surprise": 1}, "surprise"),
         ({"name": "evil\r\nBcc: attacker@evil.example"}, "name"),  # a header of every e-mail it sends
         ({"name": "nul\x00"}, "name"),

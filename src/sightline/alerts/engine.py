@@ -16,7 +16,6 @@ edited, disabled or deleted meanwhile writes nothing, and the next run judges th
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import chain
@@ -84,7 +83,6 @@ round). A diagnosis that finds nothing narrower than the cohort keeps the causes
 cohort's (the customer-wide diagnosis' `player=hls.js` for an alert on `playerversion=1.5.8 ∧ country=GB` says more
 than that cohort), not pieces of it or causes beside it: a few views with long stalls that one window's diagnosis
 took for causes are the cohort's once the episode has more views."""
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -95,6 +93,14 @@ class _Change:
     body: dict[str, Any]
     transition: Transition | None
     ended: bool = False
+
+
+class RuleRoundsError(RuntimeError):
+    """Rules whose round failed (by rule id: the error), after every other rule's due rounds ran."""
+
+    def __init__(self, failed: dict[str, Exception]) -> None:
+        super().__init__(", ".join(f"rule {rule_id}: {error!r}" for rule_id, error in failed.items()))
+        self.failed = failed
 
 
 class AlertEngine:
@@ -116,7 +122,9 @@ class AlertEngine:
 
     def run(self, customer_id: int, until: int, now: int, first: int | None = None) -> int:
         """The rounds of `customer_id`'s enabled rules due by `until` (epoch s), at time `now`; `first`: where a
-        rule never judged starts (default: its last interval). The number of rule rounds run."""
+        rule never judged starts (default: its last interval). The number of rule rounds run. One rule's failed
+        round costs the other rules nothing: they run, and then `RuleRoundsError` names the rules that failed
+        (their later rounds wait for the next run)."""
         versions = {rule.id: (rule, version) for rule, version in self.rules.versions(customer_id) if rule.enabled}
         rules = [rule for rule, _ in versions.values()]
         judged = self._judged_until(list(versions))
@@ -138,11 +146,20 @@ class AlertEngine:
                 series = self._cache.series(series_key(customer_id, group), last - history * step, last, now)
                 rounds += [(end, order, series, of_end) for end, of_end in due.items()]
         ran = 0
+        failed: dict[str, Exception] = {}
         for end, _, series, of_end in sorted(rounds, key=lambda r: r[:2]):  # in time, as the scheduler runs them
             round_ = Round(series, end)
             for rule in of_end:
-                self._rule_round(rule, versions[rule.id][1], round_, now)
+                if rule.id in failed:
+                    continue  # its later rounds wait: a rule is judged in order, none skipped
+                try:
+                    self._rule_round(rule, versions[rule.id][1], round_, now)
+                except Exception as error:
+                    failed[rule.id] = error
+                    continue
                 ran += 1
+        if failed:
+            raise RuleRoundsError(failed) from next(iter(failed.values()))
         return ran
 
     def _judged_until(self, rule_ids: list[str]) -> dict[str, int]:

@@ -77,6 +77,11 @@ class RecipientInput(BaseModel):
     secret stays; `false` removes it (`RuleStore.replace`). Never stored."""
 
 
+MAX_MINIMUM = 1_000_000_000
+"""The largest `minattempts` and `minusers`: more than any cohort's window holds (a number past a float's range
+cannot be compared with counts)."""
+
+
 class RuleInput(BaseModel):
     """An alert rule as sent to `POST`/`PUT /mm-apis/alertrules/{customerId}` (see the module docstring)."""
 
@@ -90,8 +95,8 @@ class RuleInput(BaseModel):
     pairs: bool = True
     interval: int = 300
     window: int | None = None
-    minattempts: Annotated[int, Field(ge=0)] = 20
-    minusers: Annotated[int, Field(ge=0)] = 0
+    minattempts: Annotated[int, Field(ge=0, le=MAX_MINIMUM)] = 20
+    minusers: Annotated[int, Field(ge=0, le=MAX_MINIMUM)] = 0
     sensitivity: float | None = None
     condition: ThresholdCondition | None = None
     threshold: float | None = None
