@@ -115,6 +115,23 @@ def test_json_nested_too_deeply_is_400_not_a_server_error(client: TestClient, pa
     assert (response.status_code, _error(response)["code"]) == (400, "invalid_request")
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "parameter"),
+    [
+        ("/generateOAuthToken", b'{"grant_type":"password","username":"a\\ud800","password":"b"}', "username"),
+        ("/generateOAuthToken", b'{"grant_type":"password","username":"a","password":"\\udfff"}', "password"),
+        ("/oauth/token", b'{"grant_type":"refresh_token","refresh_token":"\\udc00"}', "refresh_token"),
+        ("/oauth/revoke", b'{"token":"\\ud800"}', "token"),
+    ],
+)
+def test_a_lone_surrogate_is_400_naming_its_field_not_a_server_error(
+    client: TestClient, path: str, body: bytes, parameter: str
+) -> None:
+    response = client.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert (response.status_code, _error(response)["code"]) == (400, "invalid_request"), response.text
+    assert _error(response)["parameter"] == parameter
+
+
 @pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "application/json"])
 def test_a_body_past_a_mebibyte_is_413(client: TestClient, content_type: str) -> None:
     body = b"grant_type=password&username=ann%40example.com&password=" + b"x" * (1 << 20)

@@ -76,7 +76,7 @@ async def _form(request: Request, body: bytes, content_type: str) -> FormData:
 
 async def _read_body(request: Request, model: type[M]) -> M:
     """`model` from a form-encoded or JSON body of at most 1 MiB (413 past it); 400 `invalid_request`
-    naming the missing field."""
+    naming the field missing or not text."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in (*_FORMS, "application/json"):
         raise ApiError(400, "invalid_request", "send the body as application/x-www-form-urlencoded or JSON")
@@ -87,7 +87,7 @@ async def _read_body(request: Request, model: type[M]) -> M:
             fields: Any = {k: v for k, v in form.items() if isinstance(v, str)}
         else:
             fields = json.loads(body)
-        return model.model_validate(fields)
+        parsed = model.model_validate(fields)
     except RecursionError:
         raise ApiError(400, "invalid_request", "the body's JSON is nested too deeply") from None
     except MultiPartException as error:
@@ -97,6 +97,19 @@ async def _read_body(request: Request, model: type[M]) -> M:
         parameter = str(location[0]) if location else None
         message = f"{parameter} is missing or not a string" if parameter else "the body is not a form or a JSON object"
         raise ApiError(400, "invalid_request", message, parameter) from None
+    for name, value in parsed.model_dump().items():
+        if isinstance(value, str) and not _is_text(value):
+            raise ApiError(400, "invalid_request", f"{name} is not text: it holds a lone UTF-16 surrogate", name)
+    return parsed
+
+
+def _is_text(value: str) -> bool:
+    """Whether `value` is Unicode text, which UTF-8 can encode (JSON's `\\ud800` alone is not)."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _client(request: Request, auth: AuthService) -> IPAddress | None:
