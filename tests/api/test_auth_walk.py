@@ -170,6 +170,19 @@ def test_customer_a_on_customer_a_is_let_through_wherever_the_rule_allows(
         assert response.status_code not in (401, 403), f"{walk.method} {walk.path}: {response.text[:200]}"
 
 
+@pytest.mark.parametrize("credential", ["bearer:token", "key:api_key"])
+def test_a_query_parameter_given_twice_is_400_naming_it_everywhere(world: World, credential: str) -> None:
+    """The last of two values was taken silently (`status=resolved&status=open` listed the open alerts only)."""
+    failures = []
+    for walk in world.walks:
+        if "{customerId}" in walk.path:
+            response = _call(world, walk, walk.url(A, PLAN_A) + "&offset=0&offset=1", _headers(world, credential))
+            error = response.json().get("error") or {}
+            if (response.status_code, error.get("parameter")) != (400, "offset"):
+                failures.append(f"{walk.method} {walk.path}: {response.status_code} {response.text[:120]}")
+    assert failures == []
+
+
 def _headers(world: World, credential: str | None) -> dict[str, str]:
     """Headers for "bearer:<World attribute or literal token>" or "key:<World attribute>"."""
     if credential is None:

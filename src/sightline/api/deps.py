@@ -3,8 +3,9 @@ the caller's identity and customer.
 
 `CustomerScope` guards every `/mm-apis/{customerId}` route. It answers, in this order: 401 without a
 valid Bearer token or `X-API-Key`; 400 for a customerId that is not a number; 403 when the customer
-is not the caller's (or does not exist); 400 for a `planlevel` that is not a number; 403 when
-`planlevel` is given and is not the customer's plan level (without saying which level it is).
+is not the caller's (or does not exist); 400 for a query parameter given more than once (a list is one
+comma-separated value: the last of several would be taken silently); 400 for a `planlevel` that is not a number;
+403 when `planlevel` is given and is not the customer's plan level (without saying which level it is).
 
 The dependencies are `async`: their lookups (a key or token by its hash, a customer by id) take well
 under a millisecond on the indexed metadata tables, so running them on the event loop saves two
@@ -14,6 +15,7 @@ thread-pool hops per request (~2 ms, bench/query.py).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
@@ -79,6 +81,7 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
 async def get_customer_scope(
+    request: Request,
     auth: AuthDep,
     principal: CurrentPrincipal,
     customer_id: Annotated[str, Path(alias="customerId", description="The numeric customer id.")],
@@ -87,6 +90,11 @@ async def get_customer_scope(
     if not _NUMBER.fullmatch(customer_id):
         raise ApiError(400, "invalid_parameter", "customerId must be a number", "customerId")
     scope = auth.access.customer_scope(principal, int(customer_id))
+    given = Counter(name for name, _ in request.query_params.multi_items())
+    repeated = next((name for name, times in given.items() if times > 1), None)
+    if repeated is not None:
+        message = f"{repeated} is given {given[repeated]} times; give it once (a list is comma-separated)"
+        raise ApiError(400, "invalid_parameter", message, repeated)
     if planlevel is not None:
         if not _NUMBER.fullmatch(planlevel.strip()):
             raise ApiError(400, "invalid_parameter", "planlevel must be a number", "planlevel")
