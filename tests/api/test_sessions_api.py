@@ -265,6 +265,21 @@ def test_the_lead_metric_orders_by_default(world: World) -> None:
     assert latencies[0] == pytest.approx(_in(top[~top.index.isin(world.opened)], DAY)["latency"].max())
 
 
+def test_listsessions_by_a_dimension_alone_answers_its_groups_the_most_views_first(world: World) -> None:
+    """`aggby=cdn` without `metrics` answered one row per view, without its cdn, as if aggby were not given."""
+    body = world.get("/mm-apis/listsessions", {"period": period(*DAY), "aggby": "cdn"})
+    views = _in(per_view(world), DAY)
+    closed = views[~views.index.isin(world.opened)]
+    rows = body["response"]
+    assert {row["cdn"] for row in rows} == set(closed["cdn"])
+    assert {row["cdn"]: row["attempts"] for row in rows} == closed.groupby("cdn").size().to_dict()
+    assert [row["attempts"] for row in rows] == sorted((row["attempts"] for row in rows), reverse=True)
+    per_view_rows = world.get(
+        "/mm-apis/listsessions", {"period": period(*DAY), "aggby": "cdn", "metrics": "sessionid", "limit": "5"}
+    )["response"]
+    assert all(closed.loc[row["sessionid"], "cdn"] == row["cdn"] for row in per_view_rows)  # the view's own cdn
+
+
 # ---------------------------------------------------------------------------------------------------
 # One view's timeline.
 # ---------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sightline.query.filters import FilterError
-from sightline.query.pipeline import RequestError
+from sightline.query.pipeline import RequestError, split_names
 from sightline.query.printer import print_select
 from sightline.query.request import MetricQueryParams
 from sightline.query.session_request import SessionParams, parse_session_query, wants_sessions
@@ -45,6 +45,8 @@ def test_session_fields_make_a_session_request(metrics: str, aggby: str | None, 
         ("starttime,cdn,sessionid", None, ("sessionid",), ("starttime", "DESC")),
         ("viewercount,starttime,subscriberid,timestamp", "subscriberid", ("subscriberid", "timestamp"), None),
         ("attempts,status", "cdn", ("cdn", "status"), ("attempts", "DESC")),
+        (None, "cdn", ("cdn",), ("attempts", "DESC")),  # views grouped: not a view's default fields
+        ("sessionid,latency", "cdn", ("sessionid",), ("starttime", "DESC")),
     ],
 )
 def test_keys_and_default_order(
@@ -54,6 +56,7 @@ def test_keys_and_default_order(
     assert query.keys == keys
     assert query.fields[: len(keys)] == keys
     assert query.order_by == (order or ("viewercount", "DESC"))
+    assert set(split_names(aggby)) <= set(query.fields)  # no key named is dropped
 
 
 @settings(max_examples=80, deadline=None)

@@ -4,10 +4,11 @@ metricquery/qbrData requests that name session fields (SmartSight's `dimension=m
 Rules (docs/errors.md):
 - `metrics` lists session fields (`query.sessions.SESSION_FIELDS`), dimensions, `timestamp` and per-view
   metrics (`METRIC_FORMULAS`: the catalog's metrics that one view can evaluate, and `watchtime`).
-- `aggby` (listsessions: default and usually `sessionid`) lists the keys: `sessionid` gives one row per
-  view, and every other field is then that view's value; otherwise rows group views by dimensions,
-  `timestamp` (the bucket of their start), `status` or `errorcode`, and fields listed in `metrics` that can
-  be keys are grouped by, as in metricquery.
+- `aggby` (listsessions: default and usually `sessionid`) lists the keys: `sessionid` (in `aggby` or in
+  `metrics`) gives one row per view, and every other field, the other keys named too, is then that view's value;
+  otherwise rows group views by dimensions, `timestamp` (the bucket of their start), `status` or `errorcode`, and
+  fields listed in `metrics` that can be keys are grouped by, as in metricquery (`metrics` by default then
+  `DEFAULT_GROUP_FIELDS`, not a view's fields).
 - `filter` takes dimensions, `status` and `errorcode`; `qoefilter` keeps the views that pass it.
 - `sessiontype=started` (default) takes the views that started in the period, `ended` those that ended.
 - `businesserror=true` counts business exceptions in error metrics (left out by default, as in metricquery).
@@ -48,6 +49,8 @@ from sightline.query.request import (
 from sightline.query.sessions import GROUP_FIELDS, METRIC_FORMULAS, SESSION_FIELDS, SESSION_ID, SessionQuery
 
 DEFAULT_FIELDS = "sessionid,starttime,endtime,status,errorcode,assetname,watchtime,latency,bufferingratio"
+DEFAULT_GROUP_FIELDS = "attempts,starttime,endtime,watchtime,latency,bufferingratio"
+"""The fields of views grouped (`aggby` other than `sessionid`) when `metrics` names none: the most views first."""
 FILTER_FIELDS: dict[str, FieldKind] = {**DIMENSION_KINDS, "status": "string", "errorcode": "string"}
 KEY_FIELDS = frozenset({*DIMENSION_KINDS, TIMESTAMP, *GROUP_FIELDS})
 
@@ -95,7 +98,8 @@ def _keys_and_fields(params: SessionParams) -> tuple[tuple[str, ...], tuple[str,
     for name in aggby:
         if name not in KEY_FIELDS:
             raise unknown_value("aggby", name, KEY_FIELDS)
-    requested = split_names(params.metrics) or split_names(DEFAULT_FIELDS)
+    grouped = any(name != SESSION_ID for name in aggby)
+    requested = split_names(params.metrics) or split_names(DEFAULT_GROUP_FIELDS if grouped else DEFAULT_FIELDS)
     allowed = {*SESSION_FIELDS, *METRIC_FORMULAS, *DIMENSION_KINDS, TIMESTAMP}
     for name in requested:
         if name not in allowed:
@@ -106,11 +110,11 @@ def _keys_and_fields(params: SessionParams) -> tuple[tuple[str, ...], tuple[str,
                     sorted(METRIC_FORMULAS),
                 )
             raise unknown_value("metrics", name, allowed)
-    if SESSION_ID in (*aggby, *requested):
+    if SESSION_ID in (*aggby, *requested):  # one row per view: the other keys named are the view's own values
         keys: tuple[str, ...] = (SESSION_ID,)
     else:
         keys = tuple(dict.fromkeys([*aggby, *(n for n in requested if n in KEY_FIELDS)]))
-    return keys, tuple(dict.fromkeys([*keys, *requested])), requested[0]
+    return keys, tuple(dict.fromkeys([*keys, *aggby, *requested])), requested[0]
 
 
 def parse_session_query(
