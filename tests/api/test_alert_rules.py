@@ -169,6 +169,9 @@ def test_a_body_that_is_not_a_rule_is_a_400(client: TestClient, admin: dict[str,
         (b"[]", "body"),
         (b'"rule"', "body"),
         (b"{}", "name"),
+        (b'{"name": "x", "metric": "vsf", "minattempts": ' + b"9" * 5000 + b"}", "body"),  # past json's digits
+        (b'{"name": "caf\xe9", "metric": "vsf"}', "body"),  # Latin-1, not UTF-8
+        (b"[" * 100_000, "body"),
     ):
         answer = client.post(
             f"/mm-apis/alertrules/{A}", headers={**admin, "Content-Type": "application/json"}, content=body

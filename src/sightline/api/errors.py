@@ -178,6 +178,9 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = dict(error.headers or {})
         if error.status_code == 405:  # the router names the methods of one route of the path; a path has several
             headers["Allow"] = ", ".join(_methods_of_path(app, request))
+        if error.status_code == 400:  # FastAPI's own 400: a JSON body it could not parse (its numbers, nesting, bytes)
+            message = "the body could not be parsed: send an uncompressed UTF-8 JSON object"
+            return error_response(ApiError(400, "invalid_parameter", message, "body"))
         return error_response(ApiError(error.status_code, code, str(error.detail), headers=headers))
 
     app.add_exception_handler(ApiError, api_error)
