@@ -143,6 +143,9 @@ def test_a_rule_is_added_read_replaced_and_deleted(client: TestClient, admin: di
         ({"surprise": 1}, "surprise"),
         ({"name": "evil\r\nBcc: attacker@evil.example"}, "name"),  # a header of every e-mail it sends
         ({"name": "nul\x00"}, "name"),
+        ({"name": "line\u2028separator"}, "name"),
+        ({"name": "reversed\u202egnp.exe"}, "name"),
+        ({"name": "\u200b"}, "name"),  # nothing to see
         ({"recipients": [{"kind": "email", "target": "a@b.com:extreme"}]}, "recipients"),
         ({"recipients": [{"kind": "email", "target": "a@-b.com"}]}, "recipients"),
         ({"recipients": [{"kind": "webhook", "target": "https://hooks.example/\x00"}]}, "recipients"),

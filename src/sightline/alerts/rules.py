@@ -52,9 +52,20 @@ SCOPE_DIMENSIONS: tuple[str, ...] = tuple(
 subscriberid, ipaddress), whose cohorts would be single people."""
 
 
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Characters that reorder the text around them: a name shown in a portal or an e-mail reads as it is."""
+
+
 def _printable(text: str) -> str:
-    if any(unicodedata.category(c) == "Cc" for c in text):
-        raise ValueError("must be printable text, without control characters (line breaks, tabs, NUL)")
+    """`text` when it is one line of text with something to see: no control characters, line or paragraph
+    separators or bidirectional controls, and not only invisible format characters (U+200B)."""
+    if any(unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") or c in _BIDI_CONTROLS for c in text):
+        raise ValueError(
+            "must be printable text, without control characters (line breaks, tabs, NUL, U+2028) or bidirectional"
+            " controls (U+202E)"
+        )
+    if all(unicodedata.category(c) == "Cf" or c.isspace() for c in text):
+        raise ValueError("must have a visible character")
     return text
 
 
