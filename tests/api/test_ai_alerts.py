@@ -174,9 +174,15 @@ def test_a_mute_is_shown_while_it_lasts() -> None:
 
 
 def test_an_unknown_value_is_named_in_the_message(app: FastAPI, client: TestClient) -> None:
-    for params, message in (({"status": "closed"}, "unknown status 'closed'"), ({"metric": "vsff"}, "unknown metric")):
+    for params, message in (
+        ({"status": "closed"}, "unknown status 'closed'"),
+        ({"metric": "vsff"}, "unknown metric"),
+        ({"rule": "rule-vsf,rule-nosuch"}, "'rule-nosuch' is not a rule of customer"),  # was an empty page
+        ({"rule": "rule-1002-vsf"}, "'rule-1002-vsf' is not a rule of customer"),  # another customer's
+    ):
         got = client.get(f"/mm-apis/getAIAlerts/{A}", params={"period": PERIOD, **params}, headers=_token(app, "admin"))
         assert got.json()["error"]["message"].startswith(message), got.text
+        assert got.json()["error"]["parameter"] == next(iter(params))
 
 
 def test_another_customers_alert_is_not_found(app: FastAPI, client: TestClient) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from sightline.alerts.lifecycle import STATUSES
 from sightline.alerts.metrics import ALERT_METRICS
-from sightline.alerts.models import AlertRow
+from sightline.alerts.models import AlertRow, AlertRuleRow
 from sightline.alerts.notify import LEVELS
 from sightline.alerts.records import answer
 from sightline.alerts.store import Clock
@@ -117,6 +117,31 @@ def _order(name: str) -> ColumnElement[Any] | InstrumentedAttribute[Any]:
     return columns[name]
 
 
+def _check_rules(session: Session, customer_id: int, rule_ids: Sequence[str]) -> None:
+    """RequestError naming `rule` unless each of `rule_ids` is a rule of the customer or was one (a deleted rule's
+    alerts stay listed): an id mistyped would answer no alert, as if the rule had none."""
+    if not rule_ids:
+        return
+    known = set(
+        session.scalars(
+            select(AlertRuleRow.id).where(AlertRuleRow.customer_id == customer_id, AlertRuleRow.id.in_(rule_ids))
+        )
+    )
+    known.update(
+        session.scalars(
+            select(AlertRow.rule_id)
+            .where(AlertRow.customer_id == customer_id, AlertRow.rule_id.in_(rule_ids))
+            .distinct()
+        )
+    )
+    unknown = next((rule_id for rule_id in rule_ids if rule_id not in known), None)
+    if unknown is not None:
+        message = (
+            f"{unknown!r} is not a rule of customer {customer_id} (its rules: GET /mm-apis/alertrules/{customer_id})"
+        )
+        raise RequestError("rule", message)
+
+
 class AlertStore:
     """The alerts of every customer, over one metadata database."""
 
@@ -143,6 +168,7 @@ class AlertStore:
         ordered = order.asc() if request.direction == "ASC" else order.desc()
         tie = AlertRow.id.asc() if request.direction == "ASC" else AlertRow.id.desc()
         with self._sessions() as session:
+            _check_rules(session, request.customer_id, request.rule_ids)
             total = session.scalar(select(func.count()).select_from(AlertRow).where(*conditions)) or 0
             rows = session.scalars(
                 select(AlertRow).where(*conditions).order_by(ordered, tie).limit(request.limit).offset(request.offset)

@@ -164,9 +164,9 @@ def get_ai_alerts(
             limit=limit,
             offset=offset,
         )
+        rows, total = alerts.page(parsed)
     except RequestError as error:
         raise invalid_parameter(error) from error
-    rows, total = alerts.page(parsed)
     return Response(envelope(rows, total, parsed.limit), media_type="application/json")
 
 
