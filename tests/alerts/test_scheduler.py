@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from sightline.alerts.engine import SETTLE_S
+from sightline.alerts.engine import SETTLE_S, RuleRoundsError
 from sightline.alerts.scheduler import EARLIEST_S, AlertScheduler, alerting_customers, judged_by, replay
 from sightline.auth.accounts import CustomerInfo
 
@@ -37,6 +37,25 @@ def test_a_failed_round_is_logged_and_the_other_customers_rounds_run(caplog: pyt
         assert scheduler.tick() == 2
     assert rounds.asked == [(1, 10_000 - SETTLE_S, 10_000), (2, 10_000 - SETTLE_S, 10_000)] * 2
     assert sum("customer 1 failed" in r.getMessage() for r in caplog.records) == 2
+
+
+class OneRuleFails:
+    """An engine whose customer 1 has a rule whose round fails after its other rules' 3 rounds ran."""
+
+    def run(self, customer_id: int, until: int, now: int, first: int | None = None) -> int:
+        if customer_id == 1:
+            raise RuleRoundsError({"rule-a": RuntimeError("a bug")}, 3)
+        return 2
+
+
+def test_a_failed_rule_is_logged_by_its_id_and_the_rounds_that_ran_count(caplog: pytest.LogCaptureFixture) -> None:
+    scheduler = AlertScheduler(OneRuleFails(), lambda: [1, 2], every_s=60, clock=lambda: 10_000.0)  # type: ignore[arg-type]
+    with caplog.at_level(logging.ERROR):
+        assert scheduler.tick() == 5
+    [logged] = [r for r in caplog.records if "failed" in r.getMessage()]
+    assert "rule rule-a of customer 1" in logged.getMessage()
+    assert logged.exc_info is not None
+    assert "a bug" in str(logged.exc_info[1])
 
 
 def test_only_customers_whose_plan_allows_alerts_are_run() -> None:

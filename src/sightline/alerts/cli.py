@@ -80,6 +80,7 @@ def moment(text: str) -> int:
 
 
 def _run_alerts(args: argparse.Namespace) -> None:
+    from sightline.alerts.engine import RuleRoundsError
     from sightline.alerts.scheduler import replay_customers
     from sightline.settings import existing_data_dir
     from sightline.store import open_store
@@ -97,6 +98,8 @@ def _run_alerts(args: argparse.Namespace) -> None:
             end,
             lambda customer, ran, seconds: print(f"customer {customer}: {ran} rule rounds in {seconds:.1f} s"),
         )
+    except RuleRoundsError as error:
+        raise SystemExit(f"the rounds of {len(error.failed)} rule(s) failed (the others ran): {error}") from error
     finally:
         store.close()
 

@@ -96,11 +96,13 @@ class _Change:
 
 
 class RuleRoundsError(RuntimeError):
-    """Rules whose round failed (by rule id: the error), after every other rule's due rounds ran."""
+    """Rules whose round failed (`failed`: by rule id, the first error), after every other rule's due rounds ran
+    (`ran` of them)."""
 
-    def __init__(self, failed: dict[str, Exception]) -> None:
+    def __init__(self, failed: dict[str, Exception], ran: int) -> None:
         super().__init__(", ".join(f"rule {rule_id}: {error!r}" for rule_id, error in failed.items()))
         self.failed = failed
+        self.ran = ran
 
 
 class AlertEngine:
@@ -159,7 +161,7 @@ class AlertEngine:
                     continue
                 ran += 1
         if failed:
-            raise RuleRoundsError(failed) from next(iter(failed.values()))
+            raise RuleRoundsError(failed, ran) from next(iter(failed.values()))
         return ran
 
     def _judged_until(self, rule_ids: list[str]) -> dict[str, int]:

@@ -4,10 +4,11 @@ lifespan), and over stored history (`replay`, for `sightline alerts run` and the
 Invariants: a round judges an interval `SETTLE_S` after its end (outcomes of views started near its end arrive
 meanwhile); a failed round (a store error, a bug) is logged and the next tick tries again from where the rule's
 `judged_until` says, so a failure delays rounds and never loses one; one customer's failure never stops another's
-rounds. A replay runs the rounds the scheduler would have run, in order, an hour of them per run (the engine's
-`MAX_CATCH_UP` intervals at 5 minutes); rules already judged past a time are not judged again there. A replay
-judges only what the scheduler could have judged by now (`check_period`), so no rule's `judged_until` passes where
-the scheduler's next round starts.
+rounds, nor one rule's the other rules' of its customer (`RuleRoundsError`, logged per rule). A replay runs the
+rounds the scheduler would have run, in order, 12 minutes of them per run (the engine's `MAX_CATCH_UP` intervals
+of the shortest, 1 minute); rules already judged past a time are not judged again there. A replay judges only
+what the scheduler could have judged by now (`check_period`), so no rule's `judged_until` passes where the
+scheduler's next round starts.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import sessionmaker
 
-from sightline.alerts.engine import MAX_CATCH_UP, SETTLE_S, AlertEngine
+from sightline.alerts.engine import MAX_CATCH_UP, SETTLE_S, AlertEngine, RuleRoundsError
 from sightline.alerts.rules import INTERVALS
 from sightline.auth.accounts import CustomerInfo
 from sightline.auth.clock import utc_now
@@ -66,13 +67,21 @@ def replay(
 ) -> int:
     """The rounds of `customer_id`'s rules over [start, end] (epoch s) as the scheduler would have run them, a rule
     never judged starting at `start`; the number of rule rounds run. `progress` hears the time reached. ValueError,
-    and nothing judged, unless `check_period` allows [start, end]."""
+    and nothing judged, unless `check_period` allows [start, end]; `RuleRoundsError` at the end when a rule's round
+    failed (the other rules' rounds all ran)."""
     check_period(start, end, time.time())
     ran = 0
+    failed: dict[str, Exception] = {}
     for until in [*range(start, end, REPLAY_STEP_S), end]:
-        ran += engine.run(customer_id, until, until + SETTLE_S, first=start)
+        try:
+            ran += engine.run(customer_id, until, until + SETTLE_S, first=start)
+        except RuleRoundsError as error:  # the other rules go on; the failed ones are tried again at the next step
+            ran += error.ran
+            failed = {**error.failed, **failed}
         if progress is not None:
             progress(until)
+    if failed:
+        raise RuleRoundsError(failed, ran)
     return ran
 
 
@@ -86,16 +95,23 @@ def replay_customers(
 ) -> int:
     """`replay` for each of `customer_ids` (None: every customer whose plan allows alerts) over the metadata
     database of `settings`; `report` hears each customer's rule rounds and seconds. The rule rounds run; ValueError,
-    and nothing judged, unless `check_period` allows [start, end]."""
+    and nothing judged, unless `check_period` allows [start, end]; `RuleRoundsError` at the end, naming the rules of
+    every customer whose round failed, when one did (each customer's other rules, and the other customers, ran)."""
     auth = open_auth(settings)
     try:
         engine = AlertEngine(store, sessionmaker(auth.engine, expire_on_commit=False), utc_now)
         total = 0
+        failed: dict[str, Exception] = {}
         for customer_id in alerting_customers(auth.accounts.list_customers()) if customer_ids is None else customer_ids:
             started = time.monotonic()
-            ran = replay(engine, customer_id, start, end)
+            try:
+                ran = replay(engine, customer_id, start, end)
+            except RuleRoundsError as error:
+                ran, failed = error.ran, {**failed, **error.failed}
             report(customer_id, ran, time.monotonic() - started)
             total += ran
+        if failed:
+            raise RuleRoundsError(failed, total)
         return total
     finally:
         auth.close()
@@ -141,6 +157,11 @@ class AlertScheduler:
                 break
             try:
                 ran += self.engine.run(customer_id, judged_by(now), now)
+            except RuleRoundsError as error:
+                ran += error.ran
+                for rule_id, failure in error.failed.items():
+                    message = "the alert round of rule %s of customer %s failed; trying again in %s s"
+                    log.error(message, rule_id, customer_id, self.every_s, exc_info=failure)
             except Exception:
                 log.exception("the alert round of customer %s failed; trying again in %s s", customer_id, self.every_s)
         return ran
