@@ -176,6 +176,9 @@ def test_webhooks_reach_only_public_addresses_by_default(url: str, refused: str 
         ("webhook", "https://[::1", "(not an http(s) URL)"),
         ("webhook", "https://[::1]]/in", "(not an http(s) URL)"),
         ("webhook", "https://example.com:/in", "https://example.com/…"),
+        ("webhook", "https://भारत.भारत/hook", "https://भारत.भारत/…"),  # combining marks: a name in IDNA
+        ("webhook", "https://256.0.0.1/in", "(not an http(s) URL)"),
+        ("webhook", "https://a..b/in", "(not an http(s) URL)"),
         ("webhook", "https://[fe80::1%25eth0]:8443", "https://[fe80::1%25eth0]:8443"),
     ],
 )

@@ -140,12 +140,14 @@ def test_a_rule_is_added_read_replaced_and_deleted(client: TestClient, admin: di
         ({"recipients": [{"kind": "webhook", "target": "https://[::1]]/"}]}, "recipients"),
         ({"recipients": [{"kind": "webhook", "target": "https://[x]/"}]}, "recipients"),
         ({"recipients": [{"kind": "webhook", "target": "https://example.com:0/"}]}, "recipients"),
+        ({"recipients": [{"kind": "webhook", "target": "https://256.0.0.1/"}]}, "recipients"),
         ({"surprise": 1}, "surprise"),
         ({"name": "evil\r\nBcc: attacker@evil.example"}, "name"),  # a header of every e-mail it sends
         ({"name": "nul\x00"}, "name"),
         ({"name": "line\u2028separator"}, "name"),
         ({"name": "reversed\u202egnp.exe"}, "name"),
         ({"name": "\u200b"}, "name"),  # nothing to see
+        ({"name": "\u3164 \u2800"}, "name"),
         ({"recipients": [{"kind": "email", "target": "a@b.com:extreme"}]}, "recipients"),
         ({"recipients": [{"kind": "email", "target": "a@-b.com"}]}, "recipients"),
         ({"recipients": [{"kind": "webhook", "target": "https://hooks.example/\x00"}]}, "recipients"),

@@ -180,6 +180,9 @@ def test_a_query_parameter_given_twice_is_400_naming_it_everywhere(world: World,
             error = response.json().get("error") or {}
             if (response.status_code, error.get("parameter")) != (400, "offset"):
                 failures.append(f"{walk.method} {walk.path}: {response.status_code} {response.text[:120]}")
+            same = _call(world, walk, walk.url(A, PLAN_A) + f"&planlevel={PLAN_A}", _headers(world, credential))
+            if same.status_code in (400, 403) and "planlevel" in same.text:  # a client that adds it again
+                failures.append(f"{walk.method} {walk.path} with planlevel twice: {same.status_code} {same.text[:120]}")
     assert failures == []
 
 

@@ -47,6 +47,7 @@ def test_session_fields_make_a_session_request(metrics: str, aggby: str | None, 
         ("attempts,status", "cdn", ("cdn", "status"), ("attempts", "DESC")),
         (None, "cdn", ("cdn",), ("attempts", "DESC")),  # views grouped: not a view's default fields
         ("sessionid,latency", "cdn", ("sessionid",), ("starttime", "DESC")),
+        (None, "sessionid,cdn", ("sessionid",), ("starttime", "DESC")),  # a view's fields, and its cdn
     ],
 )
 def test_keys_and_default_order(

@@ -56,15 +56,19 @@ _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u20
 """Characters that reorder the text around them: a name shown in a portal or an e-mail reads as it is."""
 
 
+_BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+"""Letters and symbols drawn as nothing (Hangul fillers, the blank Braille pattern)."""
+
+
 def _printable(text: str) -> str:
     """`text` when it is one line of text with something to see: no control characters, line or paragraph
-    separators or bidirectional controls, and not only invisible format characters (U+200B)."""
-    if any(unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") or c in _BIDI_CONTROLS for c in text):
+    separators or bidirectional controls, and not only invisible characters (U+200B, U+3164)."""
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") or c in _BIDI_CONTROLS for c in text):
         raise ValueError(
             "must be printable text, without control characters (line breaks, tabs, NUL, U+2028) or bidirectional"
             " controls (U+202E)"
         )
-    if all(unicodedata.category(c) == "Cf" or c.isspace() for c in text):
+    if all(unicodedata.category(c) == "Cf" or c.isspace() or c in _BLANKS for c in text):
         raise ValueError("must have a visible character")
     return text
 

@@ -29,12 +29,14 @@ def parse_web_target(url: str) -> WebTarget | None:
     if parts.scheme not in ("http", "https") or not host or any(c.isspace() for c in url):
         return None
     if ":" in host:
-        try:
-            ipaddress.IPv6Address(host.split("%")[0])
-        except ValueError:
+        if not _is_address(ipaddress.IPv6Address, host.split("%")[0]):
             return None
         written = f"[{host}]"
-    elif all(c.isalnum() or c in "-._" for c in host):
+    elif all(c.isdigit() or c == "." for c in host):
+        if not _is_address(ipaddress.IPv4Address, host):
+            return None  # 256.0.0.1, 01.02.03.04: no client sends to them
+        written = host
+    elif _is_name(host):
         written = host
     else:
         return None
@@ -42,6 +44,23 @@ def parse_web_target(url: str) -> WebTarget | None:
     if port == 0 or not re.fullmatch(rf"{re.escape(written)}(:\d*)?", hostport):
         return None  # port 0, or more than a host and a port: `[::1]]`, `a]`
     return WebTarget(parts.scheme, host, port)
+
+
+def _is_address(kind: type[ipaddress.IPv4Address | ipaddress.IPv6Address], text: str) -> bool:
+    try:
+        kind(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_name(host: str) -> bool:
+    """Whether `host` is a DNS name: labels of letters, digits, `-` and `_` once written as IDNA (`भारत.भारत`)."""
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return all(c.isalnum() or c in "-._" for c in ascii_host)
 
 
 def shown_target(kind: str, target: str) -> str:

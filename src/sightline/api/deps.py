@@ -3,9 +3,10 @@ the caller's identity and customer.
 
 `CustomerScope` guards every `/mm-apis/{customerId}` route. It answers, in this order: 401 without a
 valid Bearer token or `X-API-Key`; 400 for a customerId that is not a number; 403 when the customer
-is not the caller's (or does not exist); 400 for a query parameter given more than once (a list is one
-comma-separated value: the last of several would be taken silently); 400 for a `planlevel` that is not a number;
-403 when `planlevel` is given and is not the customer's plan level (without saying which level it is).
+is not the caller's (or does not exist); 400 for a query parameter given two different values (a list is one
+comma-separated value: the last of several would be taken silently; the same value twice is one); 400 for a
+`planlevel` that is not a number; 403 when `planlevel` is given and is not the customer's plan level (without
+saying which level it is).
 
 The dependencies are `async`: their lookups (a key or token by its hash, a customer by id) take well
 under a millisecond on the indexed metadata tables, so running them on the event loop saves two
@@ -15,7 +16,6 @@ thread-pool hops per request (~2 ms, bench/query.py).
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
@@ -90,10 +90,12 @@ async def get_customer_scope(
     if not _NUMBER.fullmatch(customer_id):
         raise ApiError(400, "invalid_parameter", "customerId must be a number", "customerId")
     scope = auth.access.customer_scope(principal, int(customer_id))
-    given = Counter(name for name, _ in request.query_params.multi_items())
-    repeated = next((name for name, times in given.items() if times > 1), None)
+    values: dict[str, set[str]] = {}
+    for name, value in request.query_params.multi_items():
+        values.setdefault(name, set()).add(value)
+    repeated = next((name for name, given in values.items() if len(given) > 1), None)
     if repeated is not None:
-        message = f"{repeated} is given {given[repeated]} times; give it once (a list is comma-separated)"
+        message = f"{repeated} is given {len(values[repeated])} values; give one (a list is comma-separated)"
         raise ApiError(400, "invalid_parameter", message, repeated)
     if planlevel is not None:
         if not _NUMBER.fullmatch(planlevel.strip()):

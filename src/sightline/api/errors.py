@@ -154,6 +154,10 @@ def validation_parameter(location: tuple[str | int, ...], kind: str) -> str | No
     return named
 
 
+BODY_NOT_PARSED = "There was an error parsing the body"
+"""FastAPI's 400 for a body it could not parse (`fastapi.routing`)."""
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Answer ApiError, the accounts package's errors, validation errors and HTTP errors in the envelope, and
     have the OpenAPI document say so: FastAPI's 422 answer, never given, is left out of it."""
@@ -178,7 +182,7 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = dict(error.headers or {})
         if error.status_code == 405:  # the router names the methods of one route of the path; a path has several
             headers["Allow"] = ", ".join(_methods_of_path(app, request))
-        if error.status_code == 400:  # FastAPI's own 400: a JSON body it could not parse (its numbers, nesting, bytes)
+        if error.detail == BODY_NOT_PARSED:  # a JSON body FastAPI could not parse (its numbers, nesting, bytes)
             message = "the body could not be parsed: send an uncompressed UTF-8 JSON object"
             return error_response(ApiError(400, "invalid_parameter", message, "body"))
         return error_response(ApiError(error.status_code, code, str(error.detail), headers=headers))

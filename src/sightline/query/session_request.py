@@ -98,7 +98,7 @@ def _keys_and_fields(params: SessionParams) -> tuple[tuple[str, ...], tuple[str,
     for name in aggby:
         if name not in KEY_FIELDS:
             raise unknown_value("aggby", name, KEY_FIELDS)
-    grouped = any(name != SESSION_ID for name in aggby)
+    grouped = bool(aggby) and SESSION_ID not in aggby
     requested = split_names(params.metrics) or split_names(DEFAULT_GROUP_FIELDS if grouped else DEFAULT_FIELDS)
     allowed = {*SESSION_FIELDS, *METRIC_FORMULAS, *DIMENSION_KINDS, TIMESTAMP}
     for name in requested:
