@@ -185,6 +185,18 @@ def test_an_unknown_value_is_named_in_the_message(app: FastAPI, client: TestClie
         assert got.json()["error"]["parameter"] == next(iter(params))
 
 
+def test_a_rule_of_the_customer_without_alerts_answers_an_empty_page_and_another_customers_a_400(
+    app: FastAPI, client: TestClient
+) -> None:
+    admin = _token(app, "admin")
+    mine = client.get(f"/mm-apis/alertrules/{A}", headers=admin).json()["rules"][0]["id"]  # a default rule
+    assert _alerts(client, admin, rule=mine)["totalrecords"] == 0
+    key = {"X-API-Key": app.state.auth.accounts.create_key(KeyKind.API, B)[1]}
+    theirs = client.get(f"/mm-apis/alertrules/{B}", headers=key).json()["rules"][0]["id"]
+    refused = client.get(f"/mm-apis/getAIAlerts/{A}", params={"period": PERIOD, "rule": theirs}, headers=admin)
+    assert (refused.status_code, refused.json()["error"]["parameter"]) == (400, "rule")
+
+
 def test_another_customers_alert_is_not_found(app: FastAPI, client: TestClient) -> None:
     admin = _token(app, "admin")
     for action in ("acknowledge", "mute"):
