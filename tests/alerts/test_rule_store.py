@@ -4,11 +4,13 @@ existed at migration 0003 and of later ones, given once."""
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.orm import sessionmaker
@@ -46,6 +48,58 @@ def test_customers_that_existed_at_migration_get_the_default_rules(settings: Set
         assert sorted(r.metric.name for r in _store(auth, clock).rules(1001)) == sorted(
             r.metric for r in default_rules()
         )
+    finally:
+        auth.close()
+
+
+def _definition(**changes: Any) -> str:
+    """A stored rule's definition, valid but for `changes` (what a check added since refuses)."""
+    hooks = [
+        {"kind": "webhook", "target": "https://hooks.example/a", "secret": "kept"},
+        {"kind": "slack", "target": "https://256.0.0.1/b"},
+    ]
+    given = json.loads(
+        RuleInput.model_validate({"name": "Failures", "metric": "vsf", "recipients": hooks[:1]}).stored()
+    )
+    given["recipients"] = [{**given["recipients"][0]}, {**given["recipients"][0], **hooks[1], "secret": None}]
+    return json.dumps({**given, **changes})
+
+
+def test_a_stored_rule_that_later_checks_refuse_is_mended_at_migration_0007(
+    settings: Settings, clock: ManualClock
+) -> None:
+    engine = open_engine(settings.metadata_database_url())
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0006")
+    auth = AuthService(engine, settings, clock)
+    stored = {
+        "line": _definition(name="Fehler\u2028rate", minattempts=10**12),
+        "blank": _definition(name="\u200b\u3164", minusers=5_000_000_000),
+        "valid": _definition(recipients=[]),
+        "foreign": _definition(metric="nosuchmetric"),  # not mended: no later check refused it
+    }
+    try:
+        auth.accounts.add_customer(1001, "Alpha", 6831)
+        with engine.begin() as connection:
+            for rule_id, definition in stored.items():
+                row = {"id": rule_id, "customer_id": 1001, "definition": definition}
+                connection.execute(
+                    AlertRuleRow.__table__.insert().values(**row, created_at=clock(), updated_at=clock())
+                )
+        migrate(engine)
+        rules = {rule.id: rule for rule in _store(auth, clock).rules(1001)}
+        assert (rules["line"].name, rules["line"].min_attempts) == ("Fehler rate", 1_000_000_000)
+        assert (rules["blank"].name, rules["blank"].min_users) == ("Rule blank", 1_000_000_000)
+        assert [(r.kind, r.target, r.secret) for r in rules["line"].recipients] == [
+            ("webhook", "https://hooks.example/a", "kept")  # the Slack URL no client can send to left out
+        ]
+        with engine.connect() as connection:
+            after = dict(connection.execute(sa.select(AlertRuleRow.id, AlertRuleRow.definition)).all())
+        assert (after["valid"], after["foreign"]) == (stored["valid"], stored["foreign"])
+        assert "foreign" not in rules
     finally:
         auth.close()
 

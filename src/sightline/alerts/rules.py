@@ -54,27 +54,35 @@ subscriberid, ipaddress), whose cohorts would be single people."""
 
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 """Characters that reorder the text around them: a name shown in a portal or an e-mail reads as it is."""
-
-
 _BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 """Letters and symbols drawn as nothing (Hangul fillers, the blank Braille pattern)."""
+MAX_NAME = 200
+
+
+def breaks_a_line(character: str) -> bool:
+    """Whether `character` may not stand in one line of text: a control character (line break, tab, NUL), a line
+    or paragraph separator (U+2028), or a bidirectional control (U+202E)."""
+    return unicodedata.category(character) in ("Cc", "Zl", "Zp") or character in _BIDI_CONTROLS
+
+
+def has_visible(text: str) -> bool:
+    """Whether `text` has a character to see: not only spaces and invisible ones (U+200B, U+3164)."""
+    return not all(unicodedata.category(c) == "Cf" or c.isspace() or c in _BLANKS for c in text)
 
 
 def _printable(text: str) -> str:
-    """`text` when it is one line of text with something to see: no control characters, line or paragraph
-    separators or bidirectional controls, and not only invisible characters (U+200B, U+3164)."""
-    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") or c in _BIDI_CONTROLS for c in text):
+    if any(breaks_a_line(c) for c in text):
         raise ValueError(
             "must be printable text, without control characters (line breaks, tabs, NUL, U+2028) or bidirectional"
             " controls (U+202E)"
         )
-    if all(unicodedata.category(c) == "Cf" or c.isspace() or c in _BLANKS for c in text):
+    if not has_visible(text):
         raise ValueError("must have a visible character")
     return text
 
 
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_printable)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME), AfterValidator(_printable)
 ]
 
 

@@ -22,7 +22,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sightline.alerts.models import AlertCustomerRow, AlertRow, AlertRuleRow
-from sightline.alerts.rules import AlertRule, RecipientInput, RuleInput, default_rules, parse_rule
+from sightline.alerts.rules import (
+    MAX_MINIMUM,
+    MAX_NAME,
+    AlertRule,
+    RecipientInput,
+    RuleInput,
+    breaks_a_line,
+    default_rules,
+    has_visible,
+    parse_rule,
+)
 from sightline.query.pipeline import RequestError
 
 Clock = Callable[[], datetime]
@@ -45,10 +55,50 @@ def default_rule_definitions() -> list[str]:
 def load_rule(row: AlertRuleRow) -> AlertRule | None:
     """The stored rule, validated again; None (logged) when the catalog no longer allows it."""
     try:
-        return parse_rule(row.customer_id, RuleInput.model_validate_json(row.definition), row.id)
+        return _parsed(row.customer_id, row.definition, row.id)
     except (ValidationError, RequestError) as error:
         log.warning("alert rule %s of customer %s is no longer valid: %s", row.id, row.customer_id, error)
         return None
+
+
+def _parsed(customer_id: int, definition: str, rule_id: str = "") -> AlertRule:
+    return parse_rule(customer_id, RuleInput.model_validate_json(definition), rule_id)
+
+
+def _valid(customer_id: int, definition: str) -> bool:
+    try:
+        _parsed(customer_id, definition)
+    except (ValidationError, RequestError):
+        return False
+    return True
+
+
+def mended(rule_id: str, customer_id: int, definition: str) -> str | None:
+    """A stored definition that checks added since refuse, mended (migration 0007), or None when it is valid as it
+    is or cannot be mended: a name's line separators and bidirectional controls become spaces (a name left with
+    nothing to see is `Rule <id>`), `minattempts` and `minusers` are brought within their bounds, and a recipient
+    no longer allowed (a URL that no client can send to) is left out."""
+    if _valid(customer_id, definition):
+        return None
+    try:
+        given = json.loads(definition)
+    except ValueError:
+        return None
+    if not isinstance(given, dict):
+        return None
+    if isinstance(given.get("name"), str):
+        name = "".join(" " if breaks_a_line(c) else c for c in given["name"]).strip()
+        given["name"] = name[:MAX_NAME] if has_visible(name) else f"Rule {rule_id[:8]}"
+    for field in ("minattempts", "minusers"):
+        if isinstance(given.get(field), int):
+            given[field] = min(max(given[field], 0), MAX_MINIMUM)
+    if isinstance(given.get("recipients"), list):
+        alone = {**given, "recipients": []}
+        given["recipients"] = [
+            r for r in given["recipients"] if _valid(customer_id, json.dumps({**alone, "recipients": [r]}))
+        ]
+    text = json.dumps(given)
+    return text if _valid(customer_id, text) else None
 
 
 class RuleStore:
