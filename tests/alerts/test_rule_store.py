@@ -86,9 +86,7 @@ def test_a_stored_rule_that_later_checks_refuse_is_mended_at_migration_0007(
         with engine.begin() as connection:
             for rule_id, definition in stored.items():
                 row = {"id": rule_id, "customer_id": 1001, "definition": definition}
-                connection.execute(
-                    AlertRuleRow.__table__.insert().values(**row, created_at=clock(), updated_at=clock())
-                )
+                connection.execute(sa.insert(AlertRuleRow).values(**row, created_at=clock(), updated_at=clock()))
         migrate(engine)
         rules = {rule.id: rule for rule in _store(auth, clock).rules(1001)}
         assert (rules["line"].name, rules["line"].min_attempts) == ("Fehler rate", 1_000_000_000)
