@@ -169,7 +169,9 @@ def test_a_rule_stored_before_todays_checks_can_be_replaced(auth: AuthService, c
         row = session.get(AlertRuleRow, rule.id)
         assert row is not None
         row.definition = row.definition.replace('"failures"', '"fail\\nures"')  # refused today
+    _open_alert(auth, rule.id, 0)
     assert rule.id not in {r.id for r in rules.rules(1002)}  # no longer valid: not judged
+    assert _alert(auth, 0) == ("resolved", 0)  # nor left open for good
     again = {**hook, "secret": None}
     fixed = rules.replace(
         1002, rule.id, RuleInput.model_validate({"name": "failures", "metric": "vsf", "recipients": [again]})

@@ -4,8 +4,9 @@ Invariants: every read and write is scoped to one customer (another customer's r
 gets the default rules once, the first time its rules are read (`alert_customers` remembers it, so a customer that
 deleted them does not get them back), or at migration 0003 for the customers that existed then; a replaced rule
 keeps the secret of a webhook recipient whose target is unchanged when none is sent (the API never answers it)
-unless `hassecret` is false; the alerts going on of a deleted or disabled rule are resolved; no two rules of a
-customer have one name (compared without case and outer spaces: it titles the alerts and notices).
+unless `hassecret` is false; the alerts going on of a deleted or disabled rule, or of one no longer valid (read
+again, the catalog refuses it), are resolved; no two rules of a customer have one name (compared without case and
+outer spaces: it titles the alerts and notices).
 """
 
 from __future__ import annotations
@@ -118,7 +119,18 @@ class RuleStore:
         self._ensure_defaults(customer_id)
         with self._sessions() as session:
             rows = session.scalars(select(AlertRuleRow).where(AlertRuleRow.customer_id == customer_id)).all()
-        loaded = [(row.created_at, rule, row.definition) for row in rows if (rule := load_rule(row)) is not None]
+        loaded: list[tuple[datetime, AlertRule, str]] = []
+        invalid: list[str] = []
+        for row in rows:
+            rule = load_rule(row)
+            if rule is None:
+                invalid.append(row.id)
+            else:
+                loaded.append((row.created_at, rule, row.definition))
+        if invalid:
+            with self._sessions.begin() as session:
+                for rule_id in invalid:  # it judges no more, as a disabled rule
+                    _end_alerts(session, rule_id)
         loaded.sort(key=lambda each: (each[0], each[1].name, each[1].id))
         return [(rule, version) for _, rule, version in loaded]
 
@@ -232,7 +244,7 @@ def _check_name(session: Session, customer_id: int, name: str, rule_id: str) -> 
 
 
 def _end_alerts(session: Session, rule_id: str) -> None:
-    """Resolve the rule's alerts still going on (a deleted or disabled rule judges no more), each ending at its last
-    anomalous interval; no notice: nobody asked to be told of them."""
+    """Resolve the rule's alerts still going on (a deleted, disabled or invalid rule judges no more), each ending at
+    its last anomalous interval; no notice: nobody asked to be told of them."""
     for alert in session.scalars(select(AlertRow).where(AlertRow.rule_id == rule_id, AlertRow.status != "resolved")):
         alert.status, alert.ended_at = "resolved", alert.last_seen_at
