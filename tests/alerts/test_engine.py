@@ -396,9 +396,11 @@ def test_one_rules_failing_round_costs_the_other_rules_nothing(world: World) -> 
         stuck = _judged_until(world, failing.id)  # A's last round before the one that would open its alert
         assert stuck is not None
         last = datetime.fromtimestamp(end // STEP * STEP, UTC)
-        assert opened <= stuck < last - timedelta(seconds=2 * REPLAY_STEP_S)  # tried again at each later step
+        assert opened <= stuck < last - timedelta(seconds=2 * REPLAY_STEP_S)  # stopped there, none skipped
         assert [row for row, _ in world.alerts() if row.rule_id == failing.id] == []
         assert raised.value.ran > (end - start) // STEP  # B's rounds all ran, and A's before it failed
+        replay(world.engine(), CUSTOMER, start, end)  # run again, A judged on from its failed round
+        assert [row.started_at for row, _ in world.alerts() if row.rule_id == failing.id] == [stuck]
     finally:
         with world.sessions.begin() as session:
             mine = [failing.id, other.id]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import pytest
 
@@ -22,7 +22,7 @@ class Rounds:
         self.failing = failing
         self.asked: list[tuple[int, int, int]] = []
 
-    def run(self, customer_id: int, until: int, now: int, first: int | None = None) -> int:
+    def run(self, customer_id: int, until: int, now: int, first: int | None = None, skip: Collection[str] = ()) -> int:
         self.asked.append((customer_id, until, now))
         if customer_id == self.failing:
             raise RuntimeError("the store went away")
@@ -42,7 +42,7 @@ def test_a_failed_round_is_logged_and_the_other_customers_rounds_run(caplog: pyt
 class OneRuleFails:
     """An engine whose customer 1 has a rule whose round fails after its other rules' 3 rounds ran."""
 
-    def run(self, customer_id: int, until: int, now: int, first: int | None = None) -> int:
+    def run(self, customer_id: int, until: int, now: int, first: int | None = None, skip: Collection[str] = ()) -> int:
         if customer_id == 1:
             raise RuleRoundsError({"rule-a": RuntimeError("a bug")}, 3)
         return 2

@@ -68,14 +68,15 @@ def replay(
     """The rounds of `customer_id`'s rules over [start, end] (epoch s) as the scheduler would have run them, a rule
     never judged starting at `start`; the number of rule rounds run. `progress` hears the time reached. ValueError,
     and nothing judged, unless `check_period` allows [start, end]; `RuleRoundsError` at the end when a rule's round
-    failed (the other rules' rounds all ran)."""
+    failed (the other rules' rounds all ran; the failed rule's stopped there, so that running the replay again, or
+    the scheduler, judges it on from there: catching up past `MAX_CATCH_UP` intervals would skip rounds)."""
     check_period(start, end, time.time())
     ran = 0
     failed: dict[str, Exception] = {}
     for until in [*range(start, end, REPLAY_STEP_S), end]:
         try:
-            ran += engine.run(customer_id, until, until + SETTLE_S, first=start)
-        except RuleRoundsError as error:  # the other rules go on; the failed ones are tried again at the next step
+            ran += engine.run(customer_id, until, until + SETTLE_S, first=start, skip=failed)
+        except RuleRoundsError as error:  # the other rules go on; a failed one stops where it failed
             ran += error.ran
             failed = {**error.failed, **failed}
         if progress is not None:
