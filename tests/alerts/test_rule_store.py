@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from sightline.alerts import store
@@ -29,13 +30,19 @@ def _store(auth: AuthService, clock: ManualClock) -> RuleStore:
     return RuleStore(sessionmaker(auth.engine, expire_on_commit=False), clock)
 
 
-def test_customers_that_existed_at_migration_get_the_default_rules(settings: Settings, clock: ManualClock) -> None:
+def _migrated_to(settings: Settings, revision: str) -> Engine:
+    """The metadata database of `settings`, migrated up to `revision` only."""
     engine = open_engine(settings.metadata_database_url())
     config = Config()
     config.set_main_option("script_location", MIGRATIONS)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "0002")
+        command.upgrade(config, revision)
+    return engine
+
+
+def test_customers_that_existed_at_migration_get_the_default_rules(settings: Settings, clock: ManualClock) -> None:
+    engine = _migrated_to(settings, "0002")
     auth = AuthService(engine, settings, clock)
     try:
         auth.accounts.add_customer(1001, "Alpha", 6831)
@@ -68,12 +75,7 @@ def _definition(**changes: Any) -> str:
 def test_a_stored_rule_that_later_checks_refuse_is_mended_at_migration_0007(
     settings: Settings, clock: ManualClock
 ) -> None:
-    engine = open_engine(settings.metadata_database_url())
-    config = Config()
-    config.set_main_option("script_location", MIGRATIONS)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0006")
+    engine = _migrated_to(settings, "0006")
     auth = AuthService(engine, settings, clock)
     stored = {
         "line": _definition(name="Fehler\u2028rate", minattempts=10**12),
