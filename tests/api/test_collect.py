@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import uuid
@@ -12,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import Request
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sightline.api.collect import read_body
+from sightline.api.errors import ApiError
 from sightline.api.services import services
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
@@ -374,3 +378,19 @@ def test_a_stored_title_comes_back_from_the_query_api_character_for_character(wo
     rows = {row["assetname"]: row for row in response.json()["response"]}
     assert rows[title]["viewercount"] == 1
     assert rows[title]["totalpages"] == 1
+
+
+def test_a_client_that_hangs_up_mid_body_is_a_400_not_a_server_error() -> None:
+    """A Content-Length larger than the body, then the connection closed: was an ERROR with a traceback, a 500."""
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": b'{"events": [', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    request = Request({"type": "http", "method": "POST", "headers": [(b"content-length", b"1000")]}, receive)
+    with pytest.raises(ApiError) as refused:
+        asyncio.run(read_body(request))
+    assert (refused.value.status, refused.value.code) == (400, "body_incomplete")

@@ -15,6 +15,7 @@ import json
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sightline.api.access import access, request_body
@@ -42,16 +43,20 @@ class CollectResponse(BaseModel):
 
 
 async def read_body(request: Request) -> bytes:
-    """The request's body, refused (413) as soon as it passes `MAX_BODY_BYTES`."""
+    """The request's body, refused (413) as soon as it passes `MAX_BODY_BYTES`; 400 when the client hangs up before
+    sending it whole."""
     too_large = ApiError(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise too_large
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise too_large
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise too_large
+    except ClientDisconnect:  # a client error, not the server's: counted as a 400, logged without a traceback
+        raise ApiError(400, "body_incomplete", "the client closed the connection before the whole body came") from None
     return bytes(body)
 
 
