@@ -113,7 +113,7 @@ def test_a_busy_collector_answers_503_and_the_retry_decodes_the_same(world: Worl
     body = body.replace(b"clip-10s", b"clip-busy").replace(b'"xid":"f9418e83', b'"xid":"0000ab83')
     blocked = BatchingWriter(services(app).store, tmp_path, max_rows=10**9, max_delay_s=3600, max_pending_rows=1)
     filler_view = "01900000-0000-7000-8000-000000000001"
-    filler = {"view_id": filler_view, "events": [{"event": "play_request", "ts": 1_780_000_000_000}]}
+    filler = {"view_id": filler_view, "events": [{"event": "play_request", "ts": 1_780_000_000_000, "seq": 0}]}
     blocked.submit(to_event_table(CUSTOMER, [BATCH.validate_python(filler)]))
     pipeline.writer = blocked
     try:

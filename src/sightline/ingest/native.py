@@ -28,6 +28,8 @@ MAX_TS_MS = 4_102_444_800_000  # 2100-01-01
 _UINT_MAX = {"UInt8": 2**8 - 1, "UInt16": 2**16 - 1, "UInt32": 2**32 - 1, "UInt64": 2**64 - 1}
 _STRICT = ConfigDict(extra="forbid")
 _TS_DESCRIPTION = "When, in milliseconds since the epoch (UTC)."
+_SEQ = "The event's number within its view, from 0 (required: a repeated one is a duplicate)."
+_REQUIRED = frozenset({"event", "ts", "seq"})
 
 
 def _field_type(clickhouse_type: str, description: str, pattern: str | None = None, default: bool = True) -> Any:
@@ -66,7 +68,12 @@ else:
         {
             "event": Required[Annotated[Literal[EVENT_TYPES], Field(description="What happened.")]],
             "ts": Required[Annotated[int, Field(strict=True, ge=MIN_TS_MS, le=MAX_TS_MS, description=_TS_DESCRIPTION)]],
-            **{f.name: _field_type(f.clickhouse_type, f.description, default=False) for f in EVENT_FIELDS},
+            "seq": Required[Annotated[int, Field(strict=True, ge=0, le=_UINT_MAX["UInt32"], description=_SEQ)]],
+            **{
+                f.name: _field_type(f.clickhouse_type, f.description, default=False)
+                for f in EVENT_FIELDS
+                if f.name not in _REQUIRED
+            },
         },
         total=False,
     )
