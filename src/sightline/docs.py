@@ -127,6 +127,8 @@ A view that sends nothing for 30 minutes is closed with an `exit` event at its l
 - `event` (string, required): one of {", ".join(f"`{t}`" for t in EVENT_TYPES)}.
 - `ts` (integer, required): milliseconds since the epoch, UTC, as a JSON integer (a string or a fraction
   refuses the event), within the window below.
+- `seq` (integer, required): the event's number within its view, from 0 (an event without one is refused:
+  taken as 0, it would make the events after it its duplicates).
 - the fields below; those that do not apply to the event are left out.
 
 Counters (`play_ms`, `rebuffer_ms`, `ad_ms`, `dropped_frames`, `bytes`) are deltas since the view's
