@@ -91,7 +91,8 @@ def create_app(
 ) -> FastAPI:
     """The app. It opens (and then owns and closes) the store of `settings` and its writer unless given,
     and the accounts database of `settings`. With `restore_views`, the collector's view state is rebuilt
-    from the store at start (`ingest.recovery`); only for stores whose events all came through it.
+    from the store at start, and a view it forgot is read back when it sends again (`ingest.recovery`); only
+    for stores whose events all came through it.
     The accounts service is opened here (`api.services.accounts`: accounts are added before the app starts);
     the rest at start, once, as the app's `Services` (`api.services.services`)."""
 
@@ -106,7 +107,9 @@ def create_app(
         sessions = Sessionizer() if isinstance(the_store, EmbeddedStore) else SharedSessionizer(auth.engine)
         if restore_views and not sessions.shared:  # shared: the metadata database holds it
             restore_sessions(the_store, sessions, [customer.id for customer in auth.accounts.list_customers()], now_ms)
-        pipeline = IngestPipeline(sessions, the_writer, EventWindow.for_settings(settings))
+        pipeline = IngestPipeline(
+            sessions, the_writer, EventWindow.for_settings(settings), the_store if restore_views else None
+        )
         formats = Formats.for_settings(settings)
         states = session_states(settings, the_store, auth.engine, formats, now_ms)
         adopt_legacy_log(settings.data_dir / "cmcd", states, formats.cmcd_reports, now_ms)

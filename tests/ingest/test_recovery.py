@@ -16,6 +16,7 @@ from sightline.auth.kinds import KeyKind
 from sightline.ingest.recovery import LOOKBACK_MS, STALE_LOOKBACK_MS
 from sightline.ingest.sessions import IDLE_CLOSE_MS
 from sightline.settings import Settings
+from tests.handwritten import by_hand
 from tests.times import ANY_PAST_S
 
 
@@ -71,3 +72,48 @@ def test_a_restart_keeps_duplicates_out_closed_views_closed_and_open_views_to_be
         (views["silent"], "exit", 3, 1, starts["silent"] + 10_800),
     ]
     assert [(exit[2]["cdn"], exit[2]["country"]) for exit in exits] == [("fastly", "DE"), ("fastly", "DE")]
+
+
+def stored_seqs(client: TestClient, view_id: str) -> list[int]:
+    services(client.app).writer.flush()
+    statement = by_hand(
+        "SELECT seq FROM events WHERE customer_id = 1001 AND view_id = toUUID({v:String}) ORDER BY seq", {"v": view_id}
+    )
+    return [row["seq"] for row in services(client.app).store.query(statement).to_pylist()]
+
+
+def test_a_view_forgotten_after_30_minutes_or_before_a_restart_is_read_back_when_it_sends_again(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(data_dir=tmp_path, event_max_late_s=ANY_PAST_S, argon2_time_cost=1, argon2_memory_kib=1024)
+    now_ms = int(time.time() * 1000)
+    starts = {"quiet": now_ms - 3 * 3_600_000, "ended": now_ms - 2 * 3_600_000, "new": now_ms - IDLE_CLOSE_MS - 60_000}
+    views = {name: uuid7(start, n) for n, (name, start) in enumerate(starts.items())}
+    with TestClient(create_app(settings)) as client:
+        auth = client.app.state.auth  # type: ignore[attr-defined]
+        auth.accounts.add_customer(1001, "Alpha", 6831)
+        key = auth.accounts.create_key(KeyKind.INGEST, 1001)[1]
+        assert post(client, key, views["quiet"], events(starts["quiet"], ended=False)).json()["accepted"] == 3
+        assert post(client, key, views["ended"], events(starts["ended"], ended=True)).json()["accepted"] == 4
+        stored_seqs(client, views["quiet"])  # stored, as they are 30 minutes after
+        pipeline = services(client.app).pipeline
+        pipeline.sweep(now_ms + IDLE_CLOSE_MS + 60_000)  # 30 minutes of quiet: every view forgotten
+        assert not pipeline.sessions.knows(uuid.UUID(views["quiet"]).bytes)
+        # without a restart: the late retry is duplicates, the next event is taken
+        retried = post(client, key, views["quiet"], events(starts["quiet"], ended=False)).json()
+        assert (retried["accepted"], retried["duplicates"]) == (0, 3)
+        following = {"event": "heartbeat", "ts": starts["quiet"] + 20_000, "seq": 3, "started": 1, "play_ms": 9_000}
+        assert post(client, key, views["quiet"], [following]).json()["accepted"] == 1
+        # a view of an older time the store does not hold is new
+        assert post(client, key, views["new"], events(starts["new"], ended=False)).json()["accepted"] == 3
+        assert stored_seqs(client, views["quiet"]) == [0, 1, 2, 3]
+
+    # the ended view was neither open nor active in the 30 minutes before the restart: not restored at start
+    with TestClient(create_app(settings)) as client:
+        retried = post(client, key, views["ended"], events(starts["ended"], ended=True)).json()
+        assert (retried["accepted"], retried["duplicates"]) == (0, 4)
+        late = post(client, key, views["ended"], [{"event": "heartbeat", "ts": starts["ended"] + 20_000, "seq": 4}])
+        assert late.status_code == 400
+        assert "closed" in late.json()["error"]["message"]
+        assert stored_seqs(client, views["ended"]) == [0, 1, 2, 3]
+        assert stored_seqs(client, views["new"]) == [0, 1, 2]

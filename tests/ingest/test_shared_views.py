@@ -93,9 +93,13 @@ def test_an_idle_view_gets_one_exit_from_the_sweepers_of_two_processes(engine: E
     ended = first.admit(1, b"\x02" * 16, {}, indexed(event(0, "play_request"), event(1, "end")), now_ms=0)
     first.confirm(b"\x02" * 16, ended.kept)
     assert first.sweep(IDLE_CLOSE_MS - 1) == []
+    assert second.knows(VIEW)
+    assert second.knows(b"\x02" * 16)
     swept = second.sweep(IDLE_CLOSE_MS) + first.sweep(IDLE_CLOSE_MS)
     assert swept == [(1, VIEW, {"cdn": "edge"}, {"event": "exit", "ts": 1_001, "seq": 2, "started": 1})]
     assert second.sweep(2 * IDLE_CLOSE_MS) == []  # both rows are gone
+    assert not first.knows(VIEW)
+    assert not second.knows(b"\x02" * 16)
 
 
 def test_a_database_that_fails_is_an_os_error_and_a_sweep_that_fails_is_done_next_time(tmp_path: Path) -> None:
@@ -104,6 +108,8 @@ def test_a_database_that_fails_is_an_os_error_and_a_sweep_that_fails_is_done_nex
         sessions = SharedSessionizer(unmigrated)
         with pytest.raises(OSError, match="metadata database"):
             sessions.admit(1, VIEW, {}, indexed(event(0)), now_ms=0)
+        with pytest.raises(OSError, match="metadata database"):
+            sessions.knows(VIEW)
         assert sessions.sweep(IDLE_CLOSE_MS) == []
     finally:
         unmigrated.dispose()

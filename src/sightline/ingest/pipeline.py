@@ -4,7 +4,10 @@ Formats (native `/collect`, mux-embed, CMCD) decode their input into one view's 
 `(index, event)` pairs in the native event model (docs/beacon-format.md) and call `IngestPipeline.accept`.
 Its invariants: an event outside the `EventWindow` (of the time received and of its view's start) is
 refused; when `accept` returns, the kept events are durable; when it raises `IngestUnavailableError`,
-nothing of the call is kept and the sessionizer forgot it, so a retry counts.
+nothing of the call is kept and the sessionizer forgot it, so a retry counts. A view the sessionizer does not
+know that started `IDLE_CLOSE_MS` ago or more (it forgot the view after 30 minutes of quiet, or before a
+restart) is restored from the store first (`ingest.recovery.restore_views`), so that a late retry of events
+stored already is a duplicate and a closed view stays closed, whenever the retry comes.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sightline.ingest.native import EventRow, event_table
-from sightline.ingest.sessions import Admission, Sessionizer
+from sightline.ingest.recovery import restore_views
+from sightline.ingest.sessions import IDLE_CLOSE_MS, Admission, Sessionizer, view_start_ms
 from sightline.ingest.shared_views import SharedSessionizer, ViewBusyError
 from sightline.ingest.window import EventWindow
+from sightline.store.base import Store, StoreError
 from sightline.store.layout import ViewEvents
 from sightline.store.writer import BatchingWriter, WriterClosedError, WriterOverloadedError
 
@@ -69,11 +74,13 @@ async def _confirm(sessions: SharedSessionizer, view_id: bytes, kept: list[dict[
 
 @dataclass
 class IngestPipeline:
-    """Sessionizer and writer of one app; thread- and task-safe."""
+    """Sessionizer and writer of one app; thread- and task-safe. `history`: where the views the sessionizer forgot
+    are restored from (None: nowhere, for stores whose events did not all come through it)."""
 
     sessions: Sessionizer
     writer: BatchingWriter
     window: EventWindow
+    history: Store | None = None
 
     async def accept(
         self, customer_id: int, view_id: bytes, dimensions: dict[str, Any], events: list[tuple[int, dict[str, Any]]]
@@ -83,6 +90,8 @@ class IngestPipeline:
         events, outside = self.window.admit(view_id, events, now_ms)
         if not events:
             return Admission([], outside, 0)
+        if self.history is not None and now_ms - view_start_ms(view_id) >= IDLE_CLOSE_MS:
+            await self._recall(customer_id, view_id)
         if isinstance(self.sessions, SharedSessionizer):  # its state is in the metadata database
             admission = await _shared(self.sessions.admit, customer_id, view_id, dimensions, events, now_ms)
         else:
@@ -101,6 +110,20 @@ class IngestPipeline:
         if outside:
             return Admission(admission.kept, sorted(admission.refused + outside), admission.duplicates)
         return admission
+
+    async def _recall(self, customer_id: int, view_id: bytes) -> None:
+        """Restore the view from the store when the sessionizer does not know it."""
+        if not self.sessions.shared and self.sessions.knows(view_id):
+            return  # the common case, without a thread
+        try:
+            await asyncio.to_thread(self._restore_unknown, customer_id, view_id)
+        except (StoreError, OSError) as error:
+            raise IngestUnavailableError(503, "store_failed", "the view could not be read back; retry", 5) from error
+
+    def _restore_unknown(self, customer_id: int, view_id: bytes) -> None:
+        assert self.history is not None
+        if not self.sessions.knows(view_id):
+            restore_views(self.history, self.sessions, {customer_id: [view_id]})
 
     async def _store(self, run: ViewEvents) -> None:
         try:

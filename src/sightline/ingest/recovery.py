@@ -21,7 +21,7 @@ from typing import Any
 
 from sightline.catalog import DIMENSIONS
 from sightline.catalog.parts import OUTCOMES
-from sightline.ingest.sessions import IDLE_CLOSE_MS, TERMINAL, Sessionizer
+from sightline.ingest.sessions import IDLE_CLOSE_MS, TERMINAL, Sessionizer, view_start_ms
 from sightline.query.ast import (
     Aliased,
     Binary,
@@ -86,7 +86,7 @@ def recent_views_query(customer_id: int, now_ms: int) -> Select:
 def views_query(customer_id: int, view_ids: list[bytes]) -> Select:
     """One row per view of `view_ids` (UUIDv7) of `customer_id` with events, in the columns of
     `recent_views_query`; events are looked for from an hour before the earliest view's start."""
-    earliest = min(uuid.UUID(bytes=view_id).int >> 80 for view_id in view_ids)
+    earliest = min(view_start_ms(view_id) for view_id in view_ids)
     ids = InList(Column("view_id"), tuple(Param(str(uuid.UUID(bytes=view_id)), "UUID") for view_id in view_ids))
     return Select(
         columns=_view_columns(),

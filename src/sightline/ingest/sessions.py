@@ -24,6 +24,11 @@ FOREIGN_VIEW = "view_id belongs to another customer"
 TERMINAL = frozenset({"end", "exit"})
 
 
+def view_start_ms(view_id: bytes) -> int:
+    """The view's start, in epoch milliseconds: the time of its UUIDv7 id."""
+    return int.from_bytes(view_id[:6])
+
+
 def is_terminal(event: dict[str, Any]) -> bool:
     return event["event"] in TERMINAL or (event["event"] == "error" and event.get("fatal", 0) == 1)
 
@@ -118,6 +123,11 @@ class Sessionizer:
         event dicts are the caller's, given over: `started` is set in them (1 from the view's first frame on)."""
         with self._lock:
             return admit_into(self._state(customer_id, view_id, dimensions), customer_id, dimensions, events, now_ms)
+
+    def knows(self, view_id: bytes) -> bool:
+        """Whether the view has a state here (it was seen, or restored, and not forgotten since)."""
+        with self._lock:
+            return view_id in self._views
 
     def restore(
         self, customer_id: int, view_id: bytes, dimensions: dict[str, Any], *, seqs: set[int], started: bool,

@@ -118,6 +118,14 @@ class SharedSessionizer(Sessionizer):
 
         self._change(view_id, None, step)
 
+    def knows(self, view_id: bytes) -> bool:
+        try:
+            with self._engine.connect() as connection:
+                found = connection.execute(select(ViewRow.version).where(ViewRow.view_id == view_id)).first()
+        except SQLAlchemyError as error:
+            raise OSError(f"the metadata database did not answer: {error}") from error
+        return found is not None
+
     def restore(
         self, customer_id: int, view_id: bytes, dimensions: dict[str, Any], *, seqs: set[int], started: bool,
         closed: bool, last_ts: int,

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sightline.ingest.format import Refusal
+from sightline.ingest.sessions import view_start_ms
 from sightline.settings import Settings
 
 _UNITS_MS = (("day", 86_400_000), ("hour", 3_600_000), ("minute", 60_000), ("second", 1000))
@@ -52,7 +53,7 @@ class EventWindow:
         self, view_id: bytes, events: list[tuple[int, dict[str, Any]]], now_ms: int
     ) -> tuple[list[tuple[int, dict[str, Any]]], list[Refusal]]:
         """The `(index, event)`s of one view inside the window, and the refusals of those outside it."""
-        start = int.from_bytes(view_id[:6])
+        start = view_start_ms(view_id)
         late, ahead = _duration(self.late_ms), _duration(self.ahead_ms)
         if not now_ms - self.late_ms <= start <= now_ms + self.ahead_ms:
             reason = (
