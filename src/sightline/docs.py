@@ -107,7 +107,9 @@ about a second, or after a crash at the next start):
 
 - 200 `{{"accepted": n, "duplicates": d, "refused": [{{"index": i, "reason": "..."}}]}}`: a bad event is
   refused alone, by its index in `events`; an event whose `seq` the view already sent is a duplicate
-  (a retry) and is stored once; events after the view's terminal event are refused;
+  (a retry) and is stored once, whenever the retry comes; events numbered after the view's terminal event
+  are refused, and so are those numbered before it that arrive after it and would change its outcome (a
+  second terminal event, or a first frame of a view that ended before its start);
 - 400 when the body (`bad_gzip`, `bad_deflate`: truncated, corrupt or followed by other bytes;
   `bad_json`), `view_id`, `dimensions` or every event is bad, naming what; 401 without a valid
   ingest key; 413 for a body too large; 415 `unsupported_encoding` for another `Content-Encoding` (br,

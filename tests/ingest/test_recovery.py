@@ -87,7 +87,8 @@ def test_a_view_forgotten_after_30_minutes_or_before_a_restart_is_read_back_when
 ) -> None:
     settings = Settings(data_dir=tmp_path, event_max_late_s=ANY_PAST_S, argon2_time_cost=1, argon2_memory_kib=1024)
     now_ms = int(time.time() * 1000)
-    starts = {"quiet": now_ms - 3 * 3_600_000, "ended": now_ms - 2 * 3_600_000, "new": now_ms - IDLE_CLOSE_MS - 60_000}
+    starts = {"quiet": now_ms - 3 * 3_600_000, "ended": now_ms - 2 * 3_600_000, "new": now_ms - IDLE_CLOSE_MS - 60_000,
+              "reordered": now_ms - 4 * 3_600_000}  # fmt: skip
     views = {name: uuid7(start, n) for n, (name, start) in enumerate(starts.items())}
     with TestClient(create_app(settings)) as client:
         auth = client.app.state.auth  # type: ignore[attr-defined]
@@ -95,6 +96,9 @@ def test_a_view_forgotten_after_30_minutes_or_before_a_restart_is_read_back_when
         key = auth.accounts.create_key(KeyKind.INGEST, 1001)[1]
         assert post(client, key, views["quiet"], events(starts["quiet"], ended=False)).json()["accepted"] == 3
         assert post(client, key, views["ended"], events(starts["ended"], ended=True)).json()["accepted"] == 4
+        # a player's queue emptied at page hide: the end arrives first, and the restart comes before the rest
+        *played, end = events(starts["reordered"], ended=True)
+        assert post(client, key, views["reordered"], [end]).json()["accepted"] == 1
         stored_seqs(client, views["quiet"])  # stored, as they are 30 minutes after
         pipeline = services(client.app).pipeline
         pipeline.sweep(now_ms + IDLE_CLOSE_MS + 60_000)  # 30 minutes of quiet: every view forgotten
@@ -117,3 +121,9 @@ def test_a_view_forgotten_after_30_minutes_or_before_a_restart_is_read_back_when
         assert "closed" in late.json()["error"]["message"]
         assert stored_seqs(client, views["ended"]) == [0, 1, 2, 3]
         assert stored_seqs(client, views["new"]) == [0, 1, 2]
+        assert post(client, key, views["reordered"], played).json()["accepted"] == 3
+        assert (
+            post(client, key, views["reordered"], [{"event": "heartbeat", "ts": end["ts"], "seq": 5}]).status_code
+            == 400
+        )
+        assert stored_seqs(client, views["reordered"]) == [0, 1, 2, 3]

@@ -35,6 +35,25 @@ def test_events_after_the_terminal_event_are_refused_with_their_index() -> None:
     assert "closed" in later.refused[0].reason
 
 
+def test_events_numbered_before_the_terminal_one_that_arrive_after_it_are_taken() -> None:
+    sessions = Sessionizer()
+    ended = sessions.admit(1, VIEW, {}, indexed(event(4, "heartbeat", started=1), event(5, "end", started=1)), 0)
+    assert [e["seq"] for e in ended.kept] == [4, 5]
+    late = [event(0, "play_request"), event(1, "first_frame"), event(2, "error", fatal=1), event(3), event(6)]
+    admitted = sessions.admit(1, VIEW, {}, indexed(*late), now_ms=1)
+    assert [e["seq"] for e in admitted.kept] == [0, 1, 3]
+    assert [(refusal.index, refusal.code) for refusal in admitted.refused] == [(2, "view_closed"), (4, "view_closed")]
+
+
+def test_a_view_closed_before_its_start_takes_late_events_that_do_not_start_it() -> None:
+    sessions = Sessionizer()
+    sessions.admit(1, VIEW, {}, indexed(event(3, "exit")), now_ms=0)  # stored as an exit before the start
+    late = [event(0, "play_request"), event(1, "ad_impression"), event(2, "first_frame")]
+    admitted = sessions.admit(1, VIEW, {}, indexed(*late), now_ms=1)
+    assert [e["seq"] for e in admitted.kept] == [0, 1]
+    assert [(refusal.index, refusal.code) for refusal in admitted.refused] == [(2, "view_closed")]
+
+
 def test_first_frame_marks_the_view_started() -> None:
     sessions = Sessionizer()
     admitted = sessions.admit(1, VIEW, {}, indexed(event(0, "play_request"), event(1, "first_frame")), now_ms=0)

@@ -42,12 +42,15 @@ from sightline.store.base import Store
 
 LOOKBACK_MS = 24 * 3600 * 1000
 """How far back the events of recent views are read (their `seq`s keep a client's retry out)."""
+NO_SEQ = 2**32 - 1
+"""The `closed_at` of a view without a terminal event (above every `seq`)."""
 STALE_LOOKBACK_MS = 30 * 24 * 3600 * 1000
 """How far back views still open and silent since before `LOOKBACK_MS` are looked for: older ones stay open."""
 
 
 def _view_columns() -> tuple[Aliased, ...]:
-    """Per view of a SELECT on `events` grouped by view: its seqs, started, closed, last event time, dimensions."""
+    """Per view of a SELECT on `events` grouped by view: its seqs, started, closed (and its terminal event's seq),
+    last event time, dimensions."""
     terminal = Binary(
         "OR",
         InList(Column("event"), tuple(Param(name, "String") for name in sorted(TERMINAL))),
@@ -58,6 +61,7 @@ def _view_columns() -> tuple[Aliased, ...]:
         Aliased(Func("groupArray", (Column("seq"),)), "seqs"),
         Aliased(Func("max", (Column("started"),)), "was_started"),
         Aliased(Func("max", (Func("if", (terminal, Integer(1), Integer(0))),)), "is_closed"),
+        Aliased(Func("min", (Func("if", (terminal, Column("seq"), Integer(NO_SEQ))),)), "closed_at"),
         Aliased(Func("max", (Func("toUnixTimestamp64Milli", (Column("ts"),)),)), "last_ts"),
         *(Aliased(Func("argMax", (Column(d.name), Column("ts"))), f"dim_{d.name}") for d in DIMENSIONS),
     )
@@ -113,6 +117,7 @@ def stale_views_query(customer_id: int, now_ms: int) -> Select:
         Aliased(Func("array", (Func("max", (Column("max_seq"),)),)), "seqs"),
         Aliased(Func("max", (Column("started"),)), "was_started"),
         Aliased(Integer(0), "is_closed"),
+        Aliased(Integer(NO_SEQ), "closed_at"),
         Aliased(Func("toUnixTimestamp64Milli", (Func("max", (Column("last_ts"),)),)), "last_ts"),
         *(Aliased(Func("max", (Column(d.name),)), f"dim_{d.name}") for d in DIMENSIONS),
     )
@@ -151,7 +156,7 @@ def _restore(store: Store, sessions: Sessionizer, queries: list[tuple[int, Selec
             {d.name: row[f"dim_{d.name}"] for d in DIMENSIONS},
             seqs=set(row["seqs"]),
             started=bool(row["was_started"]),
-            closed=bool(row["is_closed"]),
+            closed_at=int(row["closed_at"]) if row["is_closed"] else None,
             last_ts=int(row["last_ts"]),
         )
     return len(rows)

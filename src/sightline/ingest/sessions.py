@@ -3,7 +3,10 @@
 The materialized views count outcomes from single event rows (docs/architecture.md), so what reaches
 the store must hold these invariants, which this module enforces for every view it has seen:
 - an event is stored once: a `seq` already admitted for the view is a duplicate (a client's retry);
-- a view closes at its terminal event (`end`, `exit`, or a fatal `error`); later events are refused;
+- a view closes at its terminal event (`end`, `exit`, or a fatal `error`); later events are refused. An
+  event numbered before the terminal one that arrives after it (a player's retry queue emptied at page hide) is
+  taken, unless it is terminal too or would start a view stored as closed before its start (its outcome, read
+  from the terminal event, must stay the view's one outcome);
 - a view with no beacon for `IDLE_CLOSE` is closed by `sweep`, which returns an `exit` event for it.
 State is in memory, bounded by `max_views` (the least recently seen views are forgotten first); with a server
 store, in the metadata database that every process shares (`ingest.shared_views`, over the same pure steps).
@@ -40,6 +43,8 @@ class ViewState:
     seqs: set[int] = field(default_factory=set)
     started: bool = False
     closed: bool = False
+    closed_at: int | None = None
+    """The `seq` of the terminal event that closed the view (None: open, or closed by the sweeper)."""
     last_ts: int = 0
     last_seen_ms: int = 0
 
@@ -65,28 +70,38 @@ def admit_into(
         return Admission([], [Refusal(i, "foreign_view", FOREIGN_VIEW) for i, _ in events], 0)
     for index, event in sorted(events, key=lambda pair: pair[1].get("seq", 0)):
         seq = event.get("seq", 0)
+        sent_started = event.get("started", 0)
+        starts = event["event"] == "first_frame" or sent_started == 1
         if seq in state.seqs:
             duplicates += 1
-        elif state.closed:
+        elif state.closed and not _before_closing(state, event, seq, starts):
             refused.append(Refusal(index, "view_closed", VIEW_CLOSED))
         else:
             state.seqs.add(seq)
-            sent_started = event.get("started", 0)
-            state.started |= event["event"] == "first_frame" or sent_started == 1
-            state.closed = is_terminal(event)
+            state.started |= starts
+            if is_terminal(event):
+                state.closed, state.closed_at = True, seq
             state.last_ts = max(state.last_ts, event["ts"])
-            event["started"] = int(sent_started or event["event"] == "first_frame")
+            event["started"] = int(starts)
             kept.append(event)
     state.last_seen_ms = now_ms
     state.dimensions = dimensions or state.dimensions
     return Admission(kept, sorted(refused), duplicates)
 
 
-def restore_into(state: ViewState, *, seqs: set[int], started: bool, closed: bool, last_ts: int) -> None:
+def _before_closing(state: ViewState, event: dict[str, Any], seq: int, starts: bool) -> bool:
+    """Whether a closed view takes `event`: numbered before its terminal event, not terminal, and not starting a
+    view that closed before its start."""
+    before = state.closed_at is not None and seq < state.closed_at
+    return before and not is_terminal(event) and (state.started or not starts)
+
+
+def restore_into(state: ViewState, *, seqs: set[int], started: bool, closed_at: int | None, last_ts: int) -> None:
     """`Sessionizer.restore` on one view's `state`."""
     state.seqs |= seqs
     state.started |= started
-    state.closed |= closed
+    if closed_at is not None and not state.closed:
+        state.closed, state.closed_at = True, closed_at
     state.last_ts = max(state.last_ts, last_ts)
     state.last_seen_ms = max(state.last_seen_ms, last_ts)
 
@@ -95,7 +110,7 @@ def roll_back(state: ViewState, kept: list[dict[str, Any]]) -> None:
     """`Sessionizer.rollback` on one view's `state`."""
     state.seqs -= {event.get("seq", 0) for event in kept}
     if any(is_terminal(event) for event in kept):
-        state.closed = False
+        state.closed, state.closed_at = False, None
 
 
 def exit_event(state: ViewState, now_ms: int) -> dict[str, Any]:
@@ -131,13 +146,14 @@ class Sessionizer:
 
     def restore(
         self, customer_id: int, view_id: bytes, dimensions: dict[str, Any], *, seqs: set[int], started: bool,
-        closed: bool, last_ts: int,
+        closed_at: int | None, last_ts: int,
     ) -> None:  # fmt: skip
-        """Recreate a view's state from the store (`ingest.recovery`); its last activity is its last event's
-        time, so the sweeper closes it 30 minutes after that. Call in order of `last_ts`, before live traffic."""
+        """Recreate a view's state from the store (`ingest.recovery`; `closed_at`: its terminal event's `seq`, None
+        when open); its last activity is its last event's time, so the sweeper closes it 30 minutes after that.
+        Call in order of `last_ts`, before live traffic."""
         with self._lock:
-            restore_into(self._state(customer_id, view_id, dimensions), seqs=seqs, started=started, closed=closed,
-                         last_ts=last_ts)  # fmt: skip
+            restore_into(self._state(customer_id, view_id, dimensions), seqs=seqs, started=started,
+                         closed_at=closed_at, last_ts=last_ts)  # fmt: skip
 
     def rollback(self, view_id: bytes, kept: list[dict[str, Any]]) -> None:
         """Forget events admitted by `admit` that could not be stored, so that the client's retry counts."""

@@ -96,10 +96,13 @@ class SharedSessionizer(Sessionizer):
             if any(event.get("seq", 0) in pending for _, event in events):
                 raise ViewBusyError(view_id)
             seen = replace(view.state, seqs=set(view.state.seqs))
-            seen.closed |= any(terminal for _, terminal in pending.values())
+            closing = [seq for seq, (_, terminal) in pending.items() if terminal]
+            if closing and not seen.closed:
+                seen.closed, seen.closed_at = True, min(closing)
             admission = admit_into(seen, customer_id, dimensions, events, now_ms)
             pending |= {event.get("seq", 0): (now_ms + PENDING_MS, is_terminal(event)) for event in admission.kept}
-            view.state = replace(seen, seqs=view.state.seqs, closed=view.state.closed)  # what is stored, and when seen
+            stored = view.state  # what is stored, and when seen
+            view.state = replace(seen, seqs=stored.seqs, closed=stored.closed, closed_at=stored.closed_at)
             view.pending = pending
             return admission
 
@@ -114,7 +117,8 @@ class SharedSessionizer(Sessionizer):
             for event in kept:
                 view.pending.pop(event.get("seq", 0), None)
                 view.state.seqs.add(event.get("seq", 0))
-                view.state.closed |= is_terminal(event)
+                if is_terminal(event) and not view.state.closed:
+                    view.state.closed, view.state.closed_at = True, event.get("seq", 0)
 
         self._change(view_id, None, step)
 
@@ -128,10 +132,10 @@ class SharedSessionizer(Sessionizer):
 
     def restore(
         self, customer_id: int, view_id: bytes, dimensions: dict[str, Any], *, seqs: set[int], started: bool,
-        closed: bool, last_ts: int,
+        closed_at: int | None, last_ts: int,
     ) -> None:  # fmt: skip
         def step(view: SharedView) -> None:
-            restore_into(view.state, seqs=seqs, started=started, closed=closed, last_ts=last_ts)
+            restore_into(view.state, seqs=seqs, started=started, closed_at=closed_at, last_ts=last_ts)
 
         self._change(view_id, lambda: SharedView(ViewState(customer_id, dimensions)), step)
 
