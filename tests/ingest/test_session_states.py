@@ -65,6 +65,18 @@ def test_past_the_bound_the_least_recently_touched_idle_sessions_are_forgotten(t
     assert set(reopened(tmp_path, states)) == {("cmcd", 1, "holding"), ("mux", 1, "third")}
 
 
+def test_past_the_bound_the_customer_with_the_most_sessions_loses_its_own(tmp_path: Path) -> None:
+    states = SessionStates(tmp_path, T0, max_sessions=4)
+    put(states, ("cmcd", 1001, "in-progress"), Snapshot("state"))
+    put(states, ("mux", 1001, "paused"), Snapshot("state"))
+    for n in range(10):  # another customer's flood of new sessions, each touched after 1001's
+        put(states, ("cmcd", 1002, f"flood-{n}"), Snapshot("state"), T0 + n)
+    assert [key[2] for key, _ in states.items()] == ["in-progress", "paused", "flood-8", "flood-9"]
+    put(states, ("cmcd", 1001, "third"), Snapshot("state"), T0 + 20)  # now 1001 holds the most: it loses its own
+    assert [key[2] for key, _ in states.items()] == ["paused", "flood-8", "flood-9", "third"]
+    assert set(reopened(tmp_path, states)) == {key for key, _ in states.items()}
+
+
 def test_the_cmcd_log_of_earlier_versions_is_taken_in(tmp_path: Path) -> None:
     record = CmcdRecord(2, sid="s", event="ps", ts=T0, state="s")
     state = SidState(held=((T0, record),))

@@ -93,3 +93,15 @@ def test_state_is_bounded() -> None:
     for n in range(10):
         sessions.admit(1, bytes([n]) * 16, {}, indexed(event(0)), now_ms=n)
     assert len(sessions.sweep(10 * IDLE_CLOSE_MS)) == 3
+
+
+def test_past_the_bound_the_customer_with_the_most_views_loses_its_own() -> None:
+    sessions = Sessionizer(max_views=4)
+    for n in range(2):
+        sessions.admit(1, bytes([n]) * 16, {}, indexed(event(0, "play_request")), now_ms=n)
+    for n in range(2, 12):  # another customer's flood of new views
+        sessions.admit(2, bytes([n]) * 16, {}, indexed(event(0, "play_request")), now_ms=n)
+    assert all(sessions.knows(bytes([n]) * 16) for n in range(2))
+    assert [n for n in range(2, 12) if sessions.knows(bytes([n]) * 16)] == [10, 11]
+    retried = sessions.admit(1, b"\x00" * 16, {}, indexed(event(0, "play_request"), event(1)), now_ms=12)
+    assert (retried.duplicates, len(retried.kept)) == (1, 1)

@@ -6,11 +6,13 @@ and a lock under which the intake runs its steps one at a time. `put` makes a sn
 is durable in the log (`<data-dir>/session-states/`, fsync'd); `put_soon` at once, durable a little later.
 At start the log's snapshots are the entries, so a session's state survives a restart, and a kill.
 Bounded: sessions untouched for `ttl_ms` are forgotten (their views were closed by the sweeper 30 minutes
-after their last beacon), and past `max_sessions` the least recently touched are; only idle ones — holding
-nothing that is not stored, no step running — in memory and in the log alike. A forgotten session starts
-afresh, as each format documents (mux resynchronises at its next full event, CMCD joins a view in progress).
-With a server store the sessions' home is the metadata database instead (`ingest.shared_states`): a subclass
-overrides the hooks marked so, and the intake asks `shared` for what differs. Used from the event loop only.
+after their last beacon), and past `max_sessions` the least recently touched of the customers with the most
+sessions are (`ingest.customer_lru`: one customer's flood of new sessions costs another's in progress nothing);
+only idle ones — holding nothing that is not stored, no step running — in memory and in the log alike. A
+forgotten session starts afresh, as each format documents (mux resynchronises at its next full event, CMCD
+joins a view in progress). With a server store the sessions' home is the metadata database instead
+(`ingest.shared_states`): a subclass overrides the hooks marked so, and the intake asks `shared` for what
+differs. Used from the event loop only.
 """
 
 from __future__ import annotations
@@ -18,13 +20,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections import OrderedDict
 from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from sightline.ingest.customer_lru import CustomerLru
 from sightline.ingest.enrich import RequestOrigin
 from sightline.ingest.format import ViewBatch
 from sightline.ingest.sessions import IDLE_CLOSE_MS
@@ -82,9 +84,9 @@ class SessionStates:
 
     def _init_entries(self, snapshots: dict[StateKey, Snapshot], now_ms: int, max_sessions: int, ttl_ms: int) -> None:
         self._max_sessions, self._ttl_ms = max_sessions, ttl_ms
-        self._entries: OrderedDict[StateKey, Entry] = OrderedDict(
-            (key, Entry(snapshot, touched_ms=now_ms)) for key, snapshot in snapshots.items()
-        )
+        self._entries: CustomerLru[StateKey, Entry] = CustomerLru()
+        for key, snapshot in snapshots.items():
+            self._entries.put(key, key[1], Entry(snapshot, touched_ms=now_ms))
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -99,9 +101,11 @@ class SessionStates:
         """The session's entry (a new one holds nothing), touched at `now_ms`."""
         entry = self._entries.get(key)
         if entry is None:
-            entry = self._entries[key] = Entry()
+            entry = Entry()
+            self._entries.put(key, key[1], entry)
             self._forget_idle(keep=key)
-        self._entries.move_to_end(key)
+        else:
+            self._entries.touch(key)
         entry.touched_ms = max(entry.touched_ms, now_ms)
         return entry
 
@@ -121,7 +125,7 @@ class SessionStates:
         """Make `snapshot` the session's, touched at `now_ms`, and wait until it is durable (at start, before
         the intake recovers)."""
         self._log.put(key, snapshot).result()
-        self._entries[key] = Entry(snapshot, touched_ms=now_ms)
+        self._entries.put(key, key[1], Entry(snapshot, touched_ms=now_ms))
 
     def expire(self, now_ms: int) -> None:
         """Forget the idle sessions untouched for `ttl_ms` (of the 1000 least recently touched)."""
@@ -144,21 +148,21 @@ class SessionStates:
 
     def _forget(self, key: StateKey, entry: Entry) -> None:
         """Forget the session here and in its home (a hook)."""
-        del self._entries[key]
+        self._entries.pop(key)
         if entry.snapshot is not None:
             self._log.put(key, None).add_done_callback(_log_failure)
 
     def _forget_idle(self, keep: StateKey) -> None:
-        """Forget the least recently touched idle sessions (not `keep`) while there are too many."""
+        """Forget idle sessions (not `keep`) while there are too many: the least recently touched of the customer
+        with the most sessions first (of its `excess + 100` least recently touched; then the next customer's)."""
         excess = len(self._entries) - self._max_sessions
-        if excess <= 0:
-            return
-        for key, entry in list(itertools.islice(self._entries.items(), excess + 100)):
-            if key != keep and self._idle(entry):
-                self._forget(key, entry)
-                excess -= 1
-                if not excess:
-                    return
+        for customer_id in self._entries.customers_by_size() if excess > 0 else ():
+            for key, entry in list(itertools.islice(self._entries.items_of(customer_id), excess + 100)):
+                if key != keep and self._idle(entry):
+                    self._forget(key, entry)
+                    excess -= 1
+                    if not excess:
+                        return
 
 
 def _log_failure(future: Future[None]) -> None:

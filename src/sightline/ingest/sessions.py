@@ -8,17 +8,18 @@ the store must hold these invariants, which this module enforces for every view 
   taken, unless it is terminal too or would start a view stored as closed before its start (its outcome, read
   from the terminal event, must stay the view's one outcome);
 - a view with no beacon for `IDLE_CLOSE` is closed by `sweep`, which returns an `exit` event for it.
-State is in memory, bounded by `max_views` (the least recently seen views are forgotten first); with a server
+State is in memory, bounded by `max_views`: past it, the least recently seen views of the customer with the most
+are forgotten first (`ingest.customer_lru`: one customer's flood of views costs another's nothing); with a server
 store, in the metadata database that every process shares (`ingest.shared_views`, over the same pure steps).
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from sightline.ingest.customer_lru import CustomerLru
 from sightline.ingest.format import Refusal
 
 IDLE_CLOSE_MS = 30 * 60 * 1000
@@ -126,7 +127,7 @@ class Sessionizer:
     """Whether other processes admit the same views (`ingest.shared_views`): its calls then do IO, off the loop."""
 
     def __init__(self, max_views: int = 200_000) -> None:
-        self._views: OrderedDict[bytes, ViewState] = OrderedDict()
+        self._views: CustomerLru[bytes, ViewState] = CustomerLru()
         self._max_views = max_views
         self._lock = threading.Lock()
 
@@ -164,12 +165,14 @@ class Sessionizer:
 
     def _state(self, customer_id: int, view_id: bytes, dimensions: dict[str, Any]) -> ViewState:
         state = self._views.get(view_id)
-        if state is None:
-            state = ViewState(customer_id, dimensions)
-            self._views[view_id] = state
-            while len(self._views) > self._max_views:
-                self._views.popitem(last=False)
-        self._views.move_to_end(view_id)
+        if state is not None:
+            self._views.touch(view_id)
+            return state
+        state = ViewState(customer_id, dimensions)
+        self._views.put(view_id, customer_id, state)
+        while len(self._views) > self._max_views:
+            largest = self._views.customers_by_size()[0]
+            self._views.pop(next(self._views.items_of(largest))[0])
         return state
 
     def sweep(self, now_ms: int) -> list[tuple[int, bytes, dict[str, Any], dict[str, Any]]]:
@@ -182,5 +185,5 @@ class Sessionizer:
                 if not state.closed:
                     state.closed = True
                     closed.append((state.customer_id, view_id, state.dimensions, exit_event(state, now_ms)))
-                del self._views[view_id]
+                self._views.pop(view_id)
         return closed

@@ -247,7 +247,7 @@ class SharedSessionStates(SessionStates):
         return not entry.lock.locked()  # what it holds is in the database
 
     def _forget(self, key: StateKey, entry: Entry) -> None:
-        del self._entries[key]
+        self._entries.pop(key)
 
     def _held_in(self, key: StateKey, snapshot: Snapshot) -> int:
         fmt = self._formats.get(key[0])
