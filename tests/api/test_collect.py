@@ -256,15 +256,15 @@ def test_events_after_the_view_ended_are_refused(world: World) -> None:
 
 
 def test_a_batch_that_arrives_after_the_view_ended_is_stored_when_numbered_before_its_end(world: World) -> None:
-    *played, end = view_events(11)  # a player's queue emptied at page hide: its last batch arrived first
-    assert post(world, batch(11, [end])).json() == {"accepted": 1, "duplicates": 0, "refused": []}
-    assert post(world, batch(11, played)).json() == {"accepted": 3, "duplicates": 0, "refused": []}
-    assert [r["seq"] for r in stored(world, 11)] == [0, 1, 2, 3]
+    *played, end = view_events(14)  # a player's queue emptied at page hide: its last batch arrived first
+    assert post(world, batch(14, [end])).json() == {"accepted": 1, "duplicates": 0, "refused": []}
+    assert post(world, batch(14, played)).json() == {"accepted": 3, "duplicates": 0, "refused": []}
+    assert [r["seq"] for r in stored(world, 14)] == [0, 1, 2, 3]
     view = services(world.client.app).store.query(
         by_hand(
             "SELECT sum(play_ms) AS play, max(started) AS started, max(completed) AS completed, max(ebvs) AS ebvs "
             "FROM views WHERE view_id = toUUID({v:String})",
-            {"v": uuid7(11)},
+            {"v": uuid7(14)},
         ),
     )
     assert view.to_pylist() == [{"play": 10_100, "started": 1, "completed": 1, "ebvs": 0}]

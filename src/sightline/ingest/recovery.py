@@ -16,8 +16,11 @@ Invariant: runs after the spool's replay (the store holds every acknowledged eve
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+
+import pyarrow as pa
 
 from sightline.catalog import DIMENSIONS
 from sightline.catalog.parts import OUTCOMES
@@ -37,7 +40,7 @@ from sightline.query.ast import (
     and_all,
 )
 from sightline.query.compile import moment
-from sightline.query.printer import print_select
+from sightline.query.printer import Statement, print_select
 from sightline.store.base import Store
 
 LOOKBACK_MS = 24 * 3600 * 1000
@@ -100,6 +103,21 @@ def views_query(customer_id: int, view_ids: list[bytes]) -> Select:
     )
 
 
+def stored_views_query(customer_id: int, view_ids: list[bytes]) -> Select:
+    """The views of `view_ids` (UUIDv7) of `customer_id` that `views` holds, found by its key (the view's start is
+    its id's time): cheap, where reading a view's events takes the hours since its start."""
+    starts = [view_start_ms(view_id) for view_id in view_ids]
+    since = _since(min(starts), "view_start")
+    until = Binary("<", Column("view_start"), moment(datetime.fromtimestamp(max(starts) // 1000 + 1, UTC)))
+    ids = InList(Column("view_id"), tuple(Param(str(uuid.UUID(bytes=view_id)), "UUID") for view_id in view_ids))
+    return Select(
+        (Aliased(Func("toString", (Column("view_id"),)), "view"),),
+        Table("views", customer_id),
+        where=and_all([since, until, ids]),
+        group_by=(Column("view_id"),),
+    )
+
+
 def stale_views_query(customer_id: int, now_ms: int) -> Select:
     """One row per view of `customer_id` started in the `STALE_LOOKBACK_MS` before now, still open (no
     outcome), whose last event is older than `LOOKBACK_MS`; in the columns of `recent_views_query`. The
@@ -133,21 +151,29 @@ def restore_sessions(store: Store, sessions: Sessionizer, customer_ids: list[int
         for customer_id in customer_ids
         for query in (recent_views_query(customer_id, now_ms), stale_views_query(customer_id, now_ms))
     ]
-    return _restore(store, sessions, queries)
+    return _restore(store.read_internal, sessions, queries)
 
 
 def restore_views(store: Store, sessions: Sessionizer, view_ids: dict[int, list[bytes]]) -> int:
     """Restore the given views (by customer) that have events in the store into `sessions`, so that events of
-    theirs stored already are recognised when they are offered again; how many."""
-    return _restore(
-        store, sessions, [(customer_id, views_query(customer_id, ids)) for customer_id, ids in view_ids.items() if ids]
-    )
+    theirs stored already are recognised when they are offered again; how many. The views the store does not
+    hold (most often: new ones) cost one lookup by key, not a read of their events."""
+    queries = []
+    for customer_id, ids in view_ids.items():
+        stored = (
+            store.query(print_select(stored_views_query(customer_id, ids))).column("view").to_pylist() if ids else []
+        )
+        if stored:
+            queries.append((customer_id, views_query(customer_id, [uuid.UUID(view).bytes for view in stored])))
+    return _restore(store.query, sessions, queries)
 
 
-def _restore(store: Store, sessions: Sessionizer, queries: list[tuple[int, Select]]) -> int:
+def _restore(read: Callable[[Statement], pa.Table], sessions: Sessionizer, queries: list[tuple[int, Select]]) -> int:
+    """Restore the views the `queries` find (run by `read`: a query session of the store for a few views while it
+    serves, so as not to wait for its inserts; the internal session at start)."""
     rows: list[tuple[int, dict[str, Any]]] = []
     for customer_id, query in queries:
-        table = store.read_internal(print_select(query))
+        table = read(print_select(query))
         rows.extend((customer_id, row) for row in table.to_pylist())
     for customer_id, row in sorted(rows, key=lambda pair: int(pair[1]["last_ts"])):
         sessions.restore(
