@@ -3,6 +3,7 @@ within the reorder window, whatever else arrives meanwhile, from one customer or
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from sightline.ingest.cmcd import parse_record
 from sightline.ingest.cmcd_format import CmcdReports
 from sightline.ingest.enrich import RequestOrigin
 from sightline.ingest.format import Decoded
-from sightline.ingest.intake import Intake
+from sightline.ingest.intake import STEPS_PER_CUSTOMER, Intake
 from sightline.ingest.pipeline import IngestUnavailableError, derived_view_id
 from sightline.ingest.session_states import SessionStates
 from sightline.settings import Settings
@@ -166,3 +167,37 @@ def test_a_customer_holding_its_limit_of_records_does_not_hold_up_another(world:
         assert intake.held == 4
     finally:
         states.close()
+
+
+class RecordingReports(CmcdReports):
+    """CMCD reports whose steps are recorded by customer, in the order the event loop runs them."""
+
+    def __init__(self, steps: list[int]) -> None:
+        super().__init__(window_ms=60_000)
+        self.steps = steps
+
+    def advance(self, state: Any, customer_id: int, session: str, units: Any, now_ms: int) -> Any:
+        self.steps.append(customer_id)
+        return super().advance(state, customer_id, session, units, now_ms)
+
+
+def test_a_report_of_many_sessions_does_not_hold_another_customers_behind_all_of_them(
+    world: World, tmp_path: Path
+) -> None:
+    steps: list[int] = []
+    cmcd = RecordingReports(steps)
+    states = SessionStates(tmp_path, int(time.time() * 1000))
+    intake = Intake(services(world.client.app).pipeline, states, lambda dims, _: dims, [cmcd])
+    origin = RequestOrigin("", None, ())
+    flood = Decoded({f"many-{n}": [parse_record(line(f"many-{n}", "ps", 0, 0, sta="s"))] for n in range(200)})
+    calm = Decoded({"calm": [parse_record(line("calm", "ps", 0, 0, sta="s"))]})
+
+    async def both() -> None:  # the flood's request arrives first, the other customer's right after
+        await asyncio.gather(intake.take(cmcd, ALPHA, flood, origin), intake.take(cmcd, BETA, calm, origin))
+
+    try:
+        world.client.portal.call(both)  # type: ignore[union-attr]
+    finally:
+        states.close()
+    assert sorted(steps) == [ALPHA] * 200 + [BETA]
+    assert steps.index(BETA) <= STEPS_PER_CUSTOMER

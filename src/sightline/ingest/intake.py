@@ -54,6 +54,10 @@ RETRY_MS = 1_000
 """How soon an outbox the store refused is offered again."""
 SETTLE_MS, SETTLE_POLL_S = 5_000, 0.02
 """How long a request waits for another process to store its session's outbox, and how often it looks."""
+STEPS_PER_CUSTOMER = 32
+"""Session steps of one customer under way at once, over its requests and the timer's rounds: each runs on the
+event loop until it waits for the disk, so a customer's report of a thousand sessions would otherwise hold every
+other customer's beacons behind a thousand steps."""
 
 
 def now_ms() -> int:
@@ -116,6 +120,8 @@ class Intake:
         """Where the views of an outbox another process left are restored from (shared states; set by `recover`)."""
         self._stopping = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
+        self._steps: dict[int, asyncio.Semaphore] = {}
+        """Each customer's `STEPS_PER_CUSTOMER` (taken before a session's lock)."""
         self.dropped = 0
         """Units taken in the background (`take_soon`) and not stored: the collector was busy."""
 
@@ -222,17 +228,28 @@ class Intake:
     async def _arrive(
         self, fmt: IngestFormat[Unit, Any], key: StateKey, units: list[Unit], at_ms: int, origin: RequestOrigin
     ) -> Outcome:
-        while True:
-            entry = self._states.entry(key, at_ms)
-            async with entry.lock:
-                if self._states.get(key) is entry:  # not forgotten while this step waited for the lock
-                    if isinstance(self._states, SharedSessionStates):
-                        await self._settled(self._states, key, entry)
-                    with contextlib.suppress(SessionConflictError):  # another process stepped it: again
-                        return await self._step(fmt, key, entry, units, at_ms, origin, request=True)
+        async with self._steps_of(key[1]):
+            while True:
+                entry = self._states.entry(key, at_ms)
+                async with entry.lock:
+                    if self._states.get(key) is entry:  # not forgotten while this step waited for the lock
+                        if isinstance(self._states, SharedSessionStates):
+                            await self._settled(self._states, key, entry)
+                        with contextlib.suppress(SessionConflictError):  # another process stepped it: again
+                            return await self._step(fmt, key, entry, units, at_ms, origin, request=True)
+
+    def _steps_of(self, customer_id: int) -> asyncio.Semaphore:
+        steps = self._steps.get(customer_id)
+        if steps is None:
+            steps = self._steps[customer_id] = asyncio.Semaphore(STEPS_PER_CUSTOMER)
+        return steps
 
     async def _release(self, key: StateKey, at_ms: int) -> None:
         """The timer's step of a session: store its outbox, apply what came due; tried again later on refusal."""
+        async with self._steps_of(key[1]):
+            await self._release_now(key, at_ms)
+
+    async def _release_now(self, key: StateKey, at_ms: int) -> None:
         fmt = self._formats.get(key[0])
         entry = self._states.entry(key, at_ms) if self._states.shared else self._states.get(key)
         if entry is None or fmt is None:
