@@ -270,6 +270,26 @@ def test_a_batch_that_arrives_after_the_view_ended_is_stored_when_numbered_befor
     assert view.to_pylist() == [{"play": 10_100, "started": 1, "completed": 1, "ebvs": 0}]
 
 
+def test_a_views_timeline_holds_its_events_before_its_start_and_days_after_it(world: World) -> None:
+    start = START_MS - 3 * 86_400_000  # the collector stores events up to a day before and 7 days after the start
+    view = str(uuid.UUID(int=(start << 80) | (0x7 << 76) | (0b10 << 62) | 15))
+    events = [
+        {"event": "play_request", "ts": start - 100_000, "seq": 0},
+        {"event": "first_frame", "ts": start + 900, "seq": 1, "started": 1, "startup_ms": 900},
+        {"event": "heartbeat", "ts": start + 2 * 86_400_000, "seq": 2, "started": 1, "play_ms": 10_000},
+        {"event": "end", "ts": start + 2 * 86_400_000 + 1_000, "seq": 3, "started": 1},
+    ]
+    assert post(world, {"view_id": view, "events": events}).json()["accepted"] == 4
+    services(world.client.app).writer.flush()
+    api_key = world.client.app.state.auth.accounts.create_key(KeyKind.API, 1001)[1]  # type: ignore[attr-defined]
+    timeline = world.client.get(
+        "/mm-apis/listsessions/1001", params={"planlevel": "6831", "sessionid": view}, headers={"X-API-Key": api_key}
+    ).json()
+    assert [(e["seq"], e["offset"]) for e in timeline["response"]] == [
+        (0, -100.0), (1, 0.9), (2, 172_800.0), (3, 172_801.0)
+    ]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("raw", "headers", "status", "code"),
     [

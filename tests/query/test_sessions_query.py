@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -93,7 +93,7 @@ def test_a_timeline_reads_one_view_of_one_customer() -> None:
     view = uuid.UUID("018f4596-5922-7579-803e-2ea4101fab00")
     start = view_start(view)
     assert start == datetime(2024, 5, 4, 21, 50, 32, 226000, tzinfo=UTC)
-    sql, params = print_select(compile_timeline(7, view, start).page(100, 0))
+    sql, params = print_select(compile_timeline(7, view, start, start + timedelta(minutes=5)).page(100, 0))
     assert guarded_reads(sql, dict(params), 7) == ["events"]
     assert str(view) in params.values()
     assert "ORDER BY `seq` ASC" in sql

@@ -14,7 +14,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -77,7 +77,7 @@ def _sessions(params: SessionParams) -> list[Select]:
 def _timeline() -> list[Select]:
     start = view_start(VIEW_ID)
     assert start is not None
-    return [compile_timeline(CUSTOMER, VIEW_ID, start).page(1000, 0)]
+    return [compile_timeline(CUSTOMER, VIEW_ID, start, start + timedelta(minutes=5)).page(1000, 0)]
 
 
 def _smart(name: str, filter_text: str | None = None) -> Callable[[], list[Select]]:

@@ -89,7 +89,8 @@ async def _timeline(scope: CustomerContext, store: Store, text: str, limit: int 
         raise missing
     session = _values(summary.rows[0])
     events = replace(session_query, limit=limit, offset=offset)
-    page = await value_page(store, events, compile_timeline(scope.id, view_id, start))
+    last_event = datetime.fromtimestamp(session["endtime"], UTC)
+    page = await value_page(store, events, compile_timeline(scope.id, view_id, start, last_event))
     shown = [
         {
             "offset": round(event["timestamp"] - session["starttime"], 3),

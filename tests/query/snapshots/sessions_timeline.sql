@@ -3,4 +3,4 @@ FROM `events`
 WHERE `customer_id` = {p0:UInt32} AND `view_id` = {p1:UUID} AND (`ts` >= toDateTime64({p2:Int64}, 3, 'UTC') AND `ts` < toDateTime64({p3:Int64}, 3, 'UTC'))
 ORDER BY `seq` ASC, `ts` ASC
 LIMIT 1000 OFFSET 0
--- params: {"p0": 1001, "p1": "019a42c1-7e00-7abc-8def-0123456789ab", "p2": 1762056568, "p3": 1762142968}
+-- params: {"p0": 1001, "p1": "019a42c1-7e00-7abc-8def-0123456789ab", "p2": 1761970168, "p3": 1762056869}
