@@ -59,7 +59,7 @@ _BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 MAX_NAME = 200
 
 
-def breaks_a_line(character: str) -> bool:
+def unfit_for_one_line(character: str) -> bool:
     """Whether `character` may not stand in one line of text: a control character (line break, tab, NUL), a line
     or paragraph separator (U+2028), or a bidirectional control (U+202E)."""
     return unicodedata.category(character) in ("Cc", "Zl", "Zp") or character in _BIDI_CONTROLS
@@ -71,7 +71,7 @@ def has_visible(text: str) -> bool:
 
 
 def _printable(text: str) -> str:
-    if any(breaks_a_line(c) for c in text):
+    if any(unfit_for_one_line(c) for c in text):
         raise ValueError(
             "must be printable text, without control characters (line breaks, tabs, NUL, U+2028) or bidirectional"
             " controls (U+202E)"

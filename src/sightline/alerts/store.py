@@ -29,10 +29,10 @@ from sightline.alerts.rules import (
     AlertRule,
     RecipientInput,
     RuleInput,
-    breaks_a_line,
     default_rules,
     has_visible,
     parse_rule,
+    unfit_for_one_line,
 )
 from sightline.query.pipeline import RequestError
 
@@ -88,7 +88,7 @@ def mended(rule_id: str, customer_id: int, definition: str) -> str | None:
     if not isinstance(given, dict):
         return None
     if isinstance(given.get("name"), str):
-        name = "".join(" " if breaks_a_line(c) else c for c in given["name"]).strip()
+        name = "".join(" " if unfit_for_one_line(c) else c for c in given["name"]).strip()
         given["name"] = name[:MAX_NAME] if has_visible(name) else f"Rule {rule_id[:8]}"
     for field in ("minattempts", "minusers"):
         if isinstance(given.get(field), int):
