@@ -209,6 +209,12 @@ batches of views whose ids are 2 hours old (the collector does not know them: ea
 after a restart, the retry of {RECALLED} views that ended 2 hours before it (each is read back from the store).
 Load average at the end: {load_average()}.
 
+A session step runs on the event loop until it waits for the disk; at most 32 steps of one customer are under way
+at once (`ingest.intake.STEPS_PER_CUSTOMER`), so another customer's beacon waits behind 32 of the flood's steps,
+not behind all of its reports' sessions. A view the collector does not know that started 30 minutes ago or more
+is looked up by its key in `views` before its batch is admitted (the price of the third row), and a view the
+store holds has its events read (the fourth): what keeps its retry from being stored twice.
+
 {header}
 |---|{"---|" * len(runs)}
 {_row("beacons alone", runs, "alone")}
