@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -41,6 +41,7 @@ from sightline.query.ast import (
 )
 from sightline.query.compile import moment
 from sightline.query.printer import Statement, print_select
+from sightline.query.timeline import EVENTS_BEFORE_START
 from sightline.store.base import Store
 
 LOOKBACK_MS = 24 * 3600 * 1000
@@ -92,13 +93,13 @@ def recent_views_query(customer_id: int, now_ms: int) -> Select:
 
 def views_query(customer_id: int, view_ids: list[bytes]) -> Select:
     """One row per view of `view_ids` (UUIDv7) of `customer_id` with events, in the columns of
-    `recent_views_query`; events are looked for from an hour before the earliest view's start."""
+    `recent_views_query`; events are looked for from `EVENTS_BEFORE_START` before the earliest view's start."""
     earliest = min(view_start_ms(view_id) for view_id in view_ids)
     ids = InList(Column("view_id"), tuple(Param(str(uuid.UUID(bytes=view_id)), "UUID") for view_id in view_ids))
     return Select(
         columns=_view_columns(),
         source=Table("events", customer_id),
-        where=Binary("AND", _since(earliest - 3_600_000), ids),
+        where=Binary("AND", _since(earliest - EVENTS_BEFORE_START // timedelta(milliseconds=1)), ids),
         group_by=(Column("view_id"),),
     )
 

@@ -151,7 +151,8 @@ class Sessionizer:
     ) -> None:  # fmt: skip
         """Recreate a view's state from the store (`ingest.recovery`; `closed_at`: its terminal event's `seq`, None
         when open); its last activity is its last event's time, so the sweeper closes it 30 minutes after that.
-        Call in order of `last_ts`, before live traffic."""
+        At start, call in order of `last_ts`, before live traffic; later, for a view read back just before its
+        batch is admitted."""
         with self._lock:
             restore_into(self._state(customer_id, view_id, dimensions), seqs=seqs, started=started,
                          closed_at=closed_at, last_ts=last_ts)  # fmt: skip
