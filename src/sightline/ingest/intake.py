@@ -16,10 +16,11 @@ So nothing acknowledged depends on memory: after a crash, `recover` takes back e
 restores the views of their outboxes into the sessionizer from the store and offers the outboxes again. The
 timer (every `TIMER_S`) steps the sessions whose held units came due or whose outbox waits, and forgets the
 idle sessions past their time. Held units are bounded per customer (`max_held`: past it, that customer's
-requests raise; another customer's go on). With states `shared` by several processes (`ingest.shared_states`)
-a step reads its session from their home first and a lost race steps again; due sessions are the ones this process
-claims there (an outbox another process left: its views restored from the store first), and close leaves held
-units to the process that claims them. Used from the event loop only.
+requests raise; another customer's go on), and so are its steps under way at once (`STEPS_PER_CUSTOMER`).
+With states `shared` by several processes (`ingest.shared_states`) a step reads its session from their home
+first and a lost race steps again; due sessions are the ones this process claims there (an outbox another
+process left: its views restored from the store first), and close leaves held units to the process that claims
+them. Used from the event loop only.
 """
 
 from __future__ import annotations
