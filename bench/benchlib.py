@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -64,6 +65,22 @@ def load_average() -> str:
     """The machine's load (as `uptime` says it), to stamp a run on a shared machine."""
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f}, {five:.2f}, {fifteen:.2f} (1, 5, 15 min)"
+
+
+def serve(data_dir: Path, port: int, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """`sightline serve` of `data_dir` on `port` in a session of its own, with the environment `env`, once it
+    answers `/healthz`."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sightline", "serve", "--data-dir", str(data_dir), "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=dict(env),
+    )  # fmt: skip
+    for _ in range(600):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return server
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("the server did not come up")
 
 
 def median(values: list[float]) -> float:

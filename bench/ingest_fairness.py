@@ -26,7 +26,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ from typing import Any
 import httpx
 
 from bench_ports import free_port
-from benchlib import load_average, write_section
+from benchlib import load_average, serve, write_section
 
 BEACONS = 300
 RECALLED = 200
@@ -44,20 +43,6 @@ HOUR_MS = 3_600_000
 def _cli(*args: str, env: dict[str, str]) -> str:
     command = [sys.executable, "-m", "sightline", *args]
     return subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout.strip()
-
-
-def _serve(data_dir: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "sightline", "serve", "--data-dir", str(data_dir), "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env,
-    )  # fmt: skip
-    for _ in range(600):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                return server
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("the server did not come up")
 
 
 def _stop(server: subprocess.Popen[bytes]) -> None:
@@ -139,7 +124,7 @@ def measure(src: Path | None, flooders: int, seed_scale: float) -> dict[str, Any
             keys[customer] = _cli("ingestkeys", "create", "--data-dir", str(data_dir), "--customer", str(customer),
                                   env=env)  # fmt: skip
         calm = Client(base, keys[1])
-        server = _serve(data_dir, port, env)
+        server = serve(data_dir, port, env)
         try:
             alone = _beacons(calm)
             stop, reports = threading.Event(), list[int]()
@@ -165,7 +150,7 @@ def measure(src: Path | None, flooders: int, seed_scale: float) -> dict[str, Any
                 ended.append((view, start))
         finally:
             _stop(server)
-        server = _serve(data_dir, port, env)
+        server = serve(data_dir, port, env)
         try:
             retried, doubled = [], 0
             for view, start in ended:

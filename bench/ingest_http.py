@@ -20,12 +20,10 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from benchlib import by_hand, write_section
+from benchlib import by_hand, serve, write_section
 
 
 def _cli(*args: str) -> str:
@@ -41,21 +39,6 @@ def _load(url: str, key: str, seconds: float, clients: int, size: int) -> dict[s
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
     return result
-
-
-def _serve(data_dir: Path, port: int, writer_delay_s: float) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "sightline", "serve", "--data-dir", str(data_dir), "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        env={**os.environ, "SIGHTLINE_WRITER_MAX_DELAY_S": str(writer_delay_s)},
-    )  # fmt: skip
-    for _ in range(300):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                return server
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("the server did not come up")
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -88,7 +71,7 @@ def main() -> None:
         data_dir, port = Path(directory) / "data", free_port()
         _cli("customers", "add", "--data-dir", str(data_dir), "--id", "1", "--name", "Bench", "--plan-level", "6831")
         key = _cli("ingestkeys", "create", "--data-dir", str(data_dir), "--customer", "1")
-        server = _serve(data_dir, port, args.writer_delay)
+        server = serve(data_dir, port, {**os.environ, "SIGHTLINE_WRITER_MAX_DELAY_S": str(args.writer_delay)})
         try:
             cpu_before = _cpu_seconds(server.pid)
             result = _load(f"http://127.0.0.1:{port}/collect", key, args.seconds, args.clients, args.batch)

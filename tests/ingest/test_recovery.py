@@ -38,6 +38,12 @@ def post(client: TestClient, key: str, view_id: str, batch: list[dict[str, Any]]
     return client.post("/collect", content=json.dumps(body), headers={"X-Ingest-Key": key})
 
 
+def assert_closed(client: TestClient, key: str, view_id: str, ts: int, seq: int) -> None:
+    late = post(client, key, view_id, [{"event": "heartbeat", "ts": ts, "seq": seq}])
+    assert late.status_code == 400
+    assert "closed" in late.json()["error"]["message"]
+
+
 def test_a_restart_keeps_duplicates_out_closed_views_closed_and_open_views_to_be_swept(tmp_path: Path) -> None:
     # views of the past month, posted now as the collector received them then
     settings = Settings(data_dir=tmp_path, event_max_late_s=ANY_PAST_S, argon2_time_cost=1, argon2_memory_kib=1024)
@@ -57,9 +63,7 @@ def test_a_restart_keeps_duplicates_out_closed_views_closed_and_open_views_to_be
     with TestClient(create_app(settings)) as client:
         retried = post(client, key, views["retried"], events(starts["retried"], ended=False)).json()
         assert (retried["accepted"], retried["duplicates"]) == (0, 3)
-        late = post(client, key, views["ended"], [{"event": "heartbeat", "ts": starts["ended"] + 20_000, "seq": 4}])
-        assert late.status_code == 400
-        assert "closed" in late.json()["error"]["message"]
+        assert_closed(client, key, views["ended"], starts["ended"] + 20_000, 4)
         # idle for 30 minutes since its last event (not since the restart): closed at that event's time
         exits = services(client.app).pipeline.sweep(starts["silent"] + 10_800 + IDLE_CLOSE_MS)
 
@@ -116,14 +120,9 @@ def test_a_view_forgotten_after_30_minutes_or_before_a_restart_is_read_back_when
     with TestClient(create_app(settings)) as client:
         retried = post(client, key, views["ended"], events(starts["ended"], ended=True)).json()
         assert (retried["accepted"], retried["duplicates"]) == (0, 4)
-        late = post(client, key, views["ended"], [{"event": "heartbeat", "ts": starts["ended"] + 20_000, "seq": 4}])
-        assert late.status_code == 400
-        assert "closed" in late.json()["error"]["message"]
+        assert_closed(client, key, views["ended"], starts["ended"] + 20_000, 4)
         assert stored_seqs(client, views["ended"]) == [0, 1, 2, 3]
         assert stored_seqs(client, views["new"]) == [0, 1, 2]
         assert post(client, key, views["reordered"], played).json()["accepted"] == 3
-        assert (
-            post(client, key, views["reordered"], [{"event": "heartbeat", "ts": end["ts"], "seq": 5}]).status_code
-            == 400
-        )
+        assert_closed(client, key, views["reordered"], end["ts"], 5)
         assert stored_seqs(client, views["reordered"]) == [0, 1, 2, 3]
