@@ -148,7 +148,7 @@ event is stored when its `ts` is at most {late} before and {ahead} after the tim
 and at most {ahead} before and {late} after its view's start (the time in its `view_id`). An event outside
 is refused by its index, the reason naming the window; a `view_id` whose time is more than {late} before or
 {ahead} after the collector's clock refuses every event of the batch. `SIGHTLINE_EVENT_MAX_LATE_S` and
-`SIGHTLINE_EVENT_MAX_AHEAD_S` set the window (in seconds).
+`SIGHTLINE_EVENT_MAX_AHEAD_S` (at most a day) set the window (in seconds).
 
 ## Text
 Dimension values and text fields are stored as sent, except control characters other than tab, line feed

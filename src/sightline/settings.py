@@ -53,8 +53,9 @@ class Settings(BaseSettings):
     event_max_ahead_s: int = Field(
         default=86_400,
         ge=0,
+        le=86_400,
         description="How much newer than the collector's clock an event may be (a player's clock set wrong), and "
-        "how long before its view's start.",
+        "how long before its view's start; at most a day (a view's events are read from a day before its start).",
     )
     stored_days_every_s: float = Field(
         default=60.0, gt=0, description="How often past days' viewing sessions are stored for contentpaths."

@@ -14,7 +14,7 @@ from sightline.api.services import services
 from sightline.app import create_app
 from sightline.auth.kinds import KeyKind
 from sightline.ingest.recovery import LOOKBACK_MS, STALE_LOOKBACK_MS
-from sightline.ingest.sessions import IDLE_CLOSE_MS
+from sightline.ingest.sessions import EXIT_SETTLE_MS, IDLE_CLOSE_MS
 from sightline.settings import Settings
 from tests.handwritten import by_hand
 from tests.times import ANY_PAST_S
@@ -105,7 +105,9 @@ def test_a_view_forgotten_after_30_minutes_or_before_a_restart_is_read_back_when
         assert post(client, key, views["reordered"], [end]).json()["accepted"] == 1
         stored_seqs(client, views["quiet"])  # stored, as they are 30 minutes after
         pipeline = services(client.app).pipeline
-        pipeline.sweep(now_ms + IDLE_CLOSE_MS + 60_000)  # 30 minutes of quiet: every view forgotten
+        assert len(pipeline.sweep(now_ms + IDLE_CLOSE_MS + 60_000)) == 1  # 30 minutes of quiet: the open one closed
+        assert pipeline.sessions.knows(uuid.UUID(views["quiet"]).bytes)  # until its exit is surely stored
+        pipeline.sweep(now_ms + IDLE_CLOSE_MS + EXIT_SETTLE_MS + 60_000)  # every view forgotten (the exit was not sent)
         assert not pipeline.sessions.knows(uuid.UUID(views["quiet"]).bytes)
         # without a restart: the late retry is duplicates, the next event is taken
         retried = post(client, key, views["quiet"], events(starts["quiet"], ended=False)).json()
@@ -126,3 +128,30 @@ def test_a_view_forgotten_after_30_minutes_or_before_a_restart_is_read_back_when
         assert post(client, key, views["reordered"], played).json()["accepted"] == 3
         assert_closed(client, key, views["reordered"], end["ts"], 5)
         assert stored_seqs(client, views["reordered"]) == [0, 1, 2, 3]
+
+
+def test_a_view_whose_id_time_is_recent_or_ahead_is_read_back_or_restored_whatever_its_events_times(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(data_dir=tmp_path, event_max_late_s=ANY_PAST_S, argon2_time_cost=1, argon2_memory_kib=1024)
+    now_ms = int(time.time() * 1000)
+    # a player whose clock is 6 hours ahead; one whose view id is of now and its events of 2 hours ago
+    starts = {"ahead": now_ms + 6 * 3_600_000, "fresh_id": now_ms - 5 * 60_000}
+    views = {name: uuid7(start, n) for n, (name, start) in enumerate(starts.items())}
+    with TestClient(create_app(settings)) as client:
+        auth = client.app.state.auth  # type: ignore[attr-defined]
+        auth.accounts.add_customer(1001, "Alpha", 6831)
+        key = auth.accounts.create_key(KeyKind.INGEST, 1001)[1]
+        assert post(client, key, views["ahead"], events(starts["ahead"], ended=True)).json()["accepted"] == 4
+        old = now_ms - 2 * 3_600_000
+        assert post(client, key, views["fresh_id"], events(old, ended=True)).json()["accepted"] == 4
+        stored_seqs(client, views["ahead"])
+        pipeline = services(client.app).pipeline
+        pipeline.sweep(now_ms + IDLE_CLOSE_MS + 60_000)  # 30 minutes of quiet by the collector's clock: forgotten
+        retried = post(client, key, views["ahead"], events(starts["ahead"], ended=True)).json()
+        assert (retried["accepted"], retried["duplicates"]) == (0, 4)
+
+    with TestClient(create_app(settings)) as client:  # the restart restores the view of a recent id
+        retried = post(client, key, views["fresh_id"], events(old, ended=True)).json()
+        assert (retried["accepted"], retried["duplicates"]) == (0, 4)
+        assert stored_seqs(client, views["ahead"]) == stored_seqs(client, views["fresh_id"]) == [0, 1, 2, 3]

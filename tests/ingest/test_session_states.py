@@ -77,6 +77,14 @@ def test_past_the_bound_the_customer_with_the_most_sessions_loses_its_own(tmp_pa
     assert set(reopened(tmp_path, states)) == {key for key, _ in states.items()}
 
 
+def test_a_customer_whose_sessions_all_hold_records_passes_the_bound_and_evicts_no_other(tmp_path: Path) -> None:
+    states = SessionStates(tmp_path, T0, max_sessions=3)
+    put(states, ("cmcd", 1001, "idle"), Snapshot("state"))
+    for n in range(5):  # every one holds a record for the reorder window: none may be forgotten
+        put(states, ("cmcd", 1002, f"holding-{n}"), Snapshot("state", due_ms=T0 + 60_000), T0 + n)
+    assert [key[2] for key, _ in states.items()] == ["idle", *(f"holding-{n}" for n in range(5))]
+
+
 def test_the_cmcd_log_of_earlier_versions_is_taken_in(tmp_path: Path) -> None:
     record = CmcdRecord(2, sid="s", event="ps", ts=T0, state="s")
     state = SidState(held=((T0, record),))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sightline.ingest.sessions import IDLE_CLOSE_MS, Sessionizer
+from sightline.ingest.sessions import EXIT_SETTLE_MS, IDLE_CLOSE_MS, Sessionizer
 
 VIEW = b"\x01" * 16
 
@@ -105,3 +105,15 @@ def test_past_the_bound_the_customer_with_the_most_views_loses_its_own() -> None
     assert [n for n in range(2, 12) if sessions.knows(bytes([n]) * 16)] == [10, 11]
     retried = sessions.admit(1, b"\x00" * 16, {}, indexed(event(0, "play_request"), event(1)), now_ms=12)
     assert (retried.duplicates, len(retried.kept)) == (1, 1)
+
+
+def test_a_view_the_sweeper_closed_stays_closed_until_its_exit_is_surely_stored() -> None:
+    sessions = Sessionizer()
+    sessions.admit(1, VIEW, {}, indexed(event(0, "play_request"), event(1, "first_frame")), now_ms=0)
+    assert len(sessions.sweep(IDLE_CLOSE_MS)) == 1
+    late = sessions.admit(1, VIEW, {}, indexed(event(2, "end", started=1)), now_ms=IDLE_CLOSE_MS)
+    assert [refusal.code for refusal in late.refused] == ["view_closed"]
+    assert sessions.sweep(2 * IDLE_CLOSE_MS + EXIT_SETTLE_MS - 1) == []
+    assert sessions.knows(VIEW)
+    assert sessions.sweep(2 * IDLE_CLOSE_MS + EXIT_SETTLE_MS) == []
+    assert not sessions.knows(VIEW)

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine
 
 from sightline.auth.db import open_engine
-from sightline.ingest.sessions import IDLE_CLOSE_MS, Admission
+from sightline.ingest.sessions import EXIT_SETTLE_MS, IDLE_CLOSE_MS, Admission
 from sightline.ingest.shared_views import PENDING_MS, SharedSessionizer, ViewBusyError
 
 VIEW = b"\x01" * 16
@@ -97,7 +97,9 @@ def test_an_idle_view_gets_one_exit_from_the_sweepers_of_two_processes(engine: E
     assert second.knows(b"\x02" * 16)
     swept = second.sweep(IDLE_CLOSE_MS) + first.sweep(IDLE_CLOSE_MS)
     assert swept == [(1, VIEW, {"cdn": "edge"}, {"event": "exit", "ts": 1_001, "seq": 2, "started": 1})]
-    assert second.sweep(2 * IDLE_CLOSE_MS) == []  # both rows are gone
+    late = first.admit(1, VIEW, {}, indexed(event(3, "end")), now_ms=IDLE_CLOSE_MS + 1)  # until its exit is stored
+    assert [refusal.code for refusal in late.refused] == ["view_closed"]
+    assert second.sweep(2 * IDLE_CLOSE_MS + EXIT_SETTLE_MS) == []  # both rows are gone
     assert not first.knows(VIEW)
     assert not second.knows(b"\x02" * 16)
 

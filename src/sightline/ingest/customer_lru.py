@@ -63,6 +63,10 @@ class CustomerLru(Generic[Key, Value]):
         """The customer's entries, least recently touched first (do not change the map while iterating)."""
         return ((key, self._all[key][1]) for key in self._of.get(customer_id, ()))
 
+    def count(self, customer_id: int) -> int:
+        """The customer's entries."""
+        return len(self._of.get(customer_id, ()))
+
     def customers_by_size(self) -> list[int]:
         """The customers with entries, those with the most first."""
-        return sorted(self._of, key=lambda customer_id: len(self._of[customer_id]), reverse=True)
+        return sorted(self._of, key=self.count, reverse=True)

@@ -5,9 +5,11 @@ Formats (native `/collect`, mux-embed, CMCD) decode their input into one view's 
 Its invariants: an event outside the `EventWindow` (of the time received and of its view's start) is
 refused; when `accept` returns, the kept events are durable; when it raises `IngestUnavailableError`,
 nothing of the call is kept and the sessionizer forgot it, so a retry counts. A view the sessionizer does not
-know that started `IDLE_CLOSE_MS` ago or more (it forgot the view after 30 minutes of quiet, or before a
-restart) is restored from the store first (`ingest.recovery.restore_views`), so that a late retry of events
-stored already is a duplicate and a closed view stays closed, whenever the retry comes.
+know whose id's time is outside `is_fresh`'s window (it may have been forgotten after 30 minutes of quiet, past
+the bound, or before a restart) is restored from the store first (`ingest.recovery.restore_views`), so that a
+late retry of events stored already is a duplicate and a closed view stays closed, whenever the retry comes.
+Read-backs share the store's query sessions with the API: one runs at a time, one a customer at a time (the
+customers take turns), and a customer with `MAX_RECALLS_WAITING` waiting gets 503.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sightline.ingest.native import EventRow, event_table
@@ -31,6 +33,13 @@ from sightline.store.layout import ViewEvents
 from sightline.store.writer import BatchingWriter, WriterClosedError, WriterOverloadedError
 
 SWEEP_EVERY_S = 60.0
+FRESH_MS = IDLE_CLOSE_MS - 5 * 60_000
+CLOCK_AHEAD_MS = 5 * 60_000
+"""A view whose id's time is from `FRESH_MS` before to `CLOCK_AHEAD_MS` after the collector's clock started
+recently by a clock about right: the sessionizer knows it if it was seen (it forgets a view 30 minutes after its
+last beacon; a restart restores the views started in the last 30 minutes, `ingest.recovery`)."""
+MAX_RECALLS_WAITING = 64
+"""Read-backs of one customer waiting at once; past it, its batches of unknown views get 503."""
 logger = logging.getLogger(__name__)
 Result = TypeVar("Result")
 
@@ -50,6 +59,11 @@ def derived_view_id(customer_id: int, source: str, external_id: str, start_ms: i
     value = (start_ms & (2**48 - 1)) << 80 | 0x7 << 76 | (int.from_bytes(digest[:2]) & 0xFFF) << 64
     value |= 0b10 << 62 | int.from_bytes(digest[2:]) & (2**62 - 1)
     return uuid.UUID(int=value).bytes
+
+
+def is_fresh(view_id: bytes, now_ms: int) -> bool:
+    """Whether the view's id's time is in the window of `FRESH_MS` (a view the sessionizer knows if it was seen)."""
+    return now_ms - FRESH_MS < view_start_ms(view_id) <= now_ms + CLOCK_AHEAD_MS
 
 
 async def _shared(call: Callable[..., Result], *args: Any) -> Result:
@@ -81,6 +95,11 @@ class IngestPipeline:
     writer: BatchingWriter
     window: EventWindow
     history: Store | None = None
+    _recalling: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1), init=False, repr=False)
+    """One read-back at a time: the store's other query sessions serve the API."""
+    _turns: dict[int, asyncio.Semaphore] = field(default_factory=dict, init=False, repr=False)
+    """Each customer's one read-back waiting for `_recalling`, so that customers take turns."""
+    _waiting: dict[int, int] = field(default_factory=dict, init=False, repr=False)
 
     async def accept(
         self, customer_id: int, view_id: bytes, dimensions: dict[str, Any], events: list[tuple[int, dict[str, Any]]]
@@ -90,7 +109,7 @@ class IngestPipeline:
         events, outside = self.window.admit(view_id, events, now_ms)
         if not events:
             return Admission([], outside, 0)
-        if self.history is not None and now_ms - view_start_ms(view_id) >= IDLE_CLOSE_MS:
+        if self.history is not None and not is_fresh(view_id, now_ms):
             await self._recall(customer_id, view_id)
         if isinstance(self.sessions, SharedSessionizer):  # its state is in the metadata database
             admission = await _shared(self.sessions.admit, customer_id, view_id, dimensions, events, now_ms)
@@ -115,10 +134,18 @@ class IngestPipeline:
         """Restore the view from the store when the sessionizer does not know it."""
         if not self.sessions.shared and self.sessions.knows(view_id):
             return  # the common case, without a thread
+        waiting = self._waiting.get(customer_id, 0)
+        if waiting >= MAX_RECALLS_WAITING:
+            message = "too many of your views that started long ago are being read back; retry"
+            raise IngestUnavailableError(503, "overloaded", message, 1)
+        self._waiting[customer_id] = waiting + 1
         try:
-            await asyncio.to_thread(self._restore_unknown, customer_id, view_id)
+            async with self._turns.setdefault(customer_id, asyncio.Semaphore(1)), self._recalling:
+                await asyncio.to_thread(self._restore_unknown, customer_id, view_id)
         except (StoreError, OSError) as error:
             raise IngestUnavailableError(503, "store_failed", "the view could not be read back; retry", 5) from error
+        finally:
+            self._waiting[customer_id] -= 1
 
     def _restore_unknown(self, customer_id: int, view_id: bytes) -> None:
         assert self.history is not None

@@ -77,7 +77,10 @@ def _since(ms: int, column: str = "ts") -> Expr:
 
 
 def recent_views_query(customer_id: int, now_ms: int) -> Select:
-    """One row per view of `customer_id` open in the lookback, or active in the last 30 minutes."""
+    """One row per view of `customer_id` open in the lookback, active in the last 30 minutes, or started in them
+    or after (by its id's time: the views the collector does not read back, `ingest.pipeline.is_fresh`)."""
+    started_ms = Func("toUnixTimestamp64Milli", (Func("UUIDv7ToDateTime", (Column("view_id"),)),))
+    recent = Param(now_ms - IDLE_CLOSE_MS, "Int64")
     return Select(
         columns=_view_columns(),
         source=Table("events", customer_id),
@@ -85,8 +88,8 @@ def recent_views_query(customer_id: int, now_ms: int) -> Select:
         group_by=(Column("view_id"),),
         having=Binary(
             "OR",
-            Binary("=", Column("is_closed"), Integer(0)),
-            Binary(">=", Column("last_ts"), Param(now_ms - IDLE_CLOSE_MS, "Int64")),
+            Binary("OR", Binary("=", Column("is_closed"), Integer(0)), Binary(">=", Column("last_ts"), recent)),
+            Binary(">=", started_ms, recent),
         ),
     )
 

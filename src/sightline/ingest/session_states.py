@@ -154,9 +154,15 @@ class SessionStates:
 
     def _forget_idle(self, keep: StateKey) -> None:
         """Forget idle sessions (not `keep`) while there are too many: the least recently touched of the customer
-        with the most sessions first (of its `excess + 100` least recently touched; then the next customer's)."""
+        with the most sessions first (of its `excess + 100` least recently touched; then the next customer's),
+        never of a customer with fewer sessions than `keep`'s. When those hold what is not stored yet, the bound
+        is passed for a while: a customer whose sessions all hold records costs the others none of theirs (its
+        held records are bounded, `Intake`'s `max_held`)."""
         excess = len(self._entries) - self._max_sessions
+        own = self._entries.count(keep[1])
         for customer_id in self._entries.customers_by_size() if excess > 0 else ():
+            if self._entries.count(customer_id) < own:
+                return
             for key, entry in list(itertools.islice(self._entries.items_of(customer_id), excess + 100)):
                 if key != keep and self._idle(entry):
                     self._forget(key, entry)

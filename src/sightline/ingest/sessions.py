@@ -23,9 +23,17 @@ from sightline.ingest.customer_lru import CustomerLru
 from sightline.ingest.format import Refusal
 
 IDLE_CLOSE_MS = 30 * 60 * 1000
+EXIT_SETTLE_MS = 10 * 60 * 1000
+"""How long a view the sweeper closed is kept after: its `exit` reaches the store within seconds (or at the next
+sweep, when the writer was busy)."""
 VIEW_CLOSED = "the view is closed (it ended, failed, or was idle 30 minutes)"
 FOREIGN_VIEW = "view_id belongs to another customer"
 TERMINAL = frozenset({"end", "exit"})
+
+
+def swept(state: ViewState) -> bool:
+    """Whether the sweeper closed the view (not a terminal event of its own)."""
+    return state.closed and state.closed_at is None
 
 
 def view_start_ms(view_id: bytes) -> int:
@@ -177,7 +185,9 @@ class Sessionizer:
         return state
 
     def sweep(self, now_ms: int) -> list[tuple[int, bytes, dict[str, Any], dict[str, Any]]]:
-        """Close the views idle for `IDLE_CLOSE_MS`: (customer, view id, dimensions, their `exit` event)."""
+        """Close the views idle for `IDLE_CLOSE_MS`: (customer, view id, dimensions, their `exit` event). A view
+        closed by its terminal event is forgotten then; one closed here `EXIT_SETTLE_MS` later, once its `exit` is
+        in the store, where a read-back (`ingest.pipeline`) finds it."""
         closed = []
         with self._lock:
             for view_id, state in list(self._views.items()):
@@ -186,5 +196,6 @@ class Sessionizer:
                 if not state.closed:
                     state.closed = True
                     closed.append((state.customer_id, view_id, state.dimensions, exit_event(state, now_ms)))
-                self._views.pop(view_id)
+                elif not swept(state) or now_ms - state.last_seen_ms >= IDLE_CLOSE_MS + EXIT_SETTLE_MS:
+                    self._views.pop(view_id)
         return closed

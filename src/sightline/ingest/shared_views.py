@@ -13,9 +13,10 @@ was last seen. Invariants:
   is neither admitted again nor a duplicate (`ViewBusyError`: the client retries), and a pending terminal event
   refuses later ones. So a process killed between admitting and storing loses nothing another process is sent
   again: its pending `seq`s lapse, and the retry is admitted (a one-process collector forgets them by dying);
-- the sweepers of every process look for the views not seen for `IDLE_CLOSE_MS` and delete each over the version
-  they read: the one whose delete succeeds emits its `exit` (when it was open); another that read the same row
-  deletes nothing and emits nothing. A view seen meanwhile has another version: it stays;
+- the sweepers of every process look for the views not seen for `IDLE_CLOSE_MS` and close each open one over the
+  version they read: the one whose write succeeds emits its `exit`; another that read the same row writes nothing
+  and emits nothing. A view seen meanwhile has another version: it stays. A closed view is deleted the same way,
+  a swept one `EXIT_SETTLE_MS` later (once its `exit` is in the store, where a read-back finds it);
 - every method does IO: the pipeline calls them off the event loop (`shared`); the database's errors are raised as
   `OSError` (the pipeline answers 503), and a sweep that fails is logged and done again at the next round.
 Pickles are read only from the service's own metadata database (the same trust as its data directory).
@@ -35,6 +36,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from sightline.auth.models import Base
 from sightline.ingest.sessions import (
+    EXIT_SETTLE_MS,
     IDLE_CLOSE_MS,
     Admission,
     Sessionizer,
@@ -164,12 +166,19 @@ class SharedSessionizer(Sessionizer):
             rows = connection.execute(idle).all()
         closed = []
         for row in rows:
-            gone = delete(ViewRow).where(ViewRow.view_id == row.view_id, ViewRow.version == row.version)
+            view: SharedView = pickle.loads(row.state)
+            state, current = view.state, (ViewRow.view_id == row.view_id, ViewRow.version == row.version)
+            if state.closed:  # by its terminal event, or swept `EXIT_SETTLE_MS` ago: forgotten
+                change: Any = delete(ViewRow).where(*current)
+            else:  # kept until its exit is surely in the store, where a read-back finds it
+                state.closed = True
+                settled = now_ms - IDLE_CLOSE_MS + EXIT_SETTLE_MS
+                values = {"state": pickle.dumps(view, protocol=5), "last_seen_ms": settled}
+                change = update(ViewRow).where(*current).values(version=row.version + 1, **values)
             with self._engine.begin() as connection:
-                if connection.execute(gone).rowcount != 1:
+                if connection.execute(change).rowcount != 1:
                     continue  # seen again, or another process swept it
-            state = pickle.loads(row.state).state
-            if not state.closed:
+            if change.is_update:
                 closed.append((state.customer_id, row.view_id, state.dimensions, exit_event(state, now_ms)))
         return closed
 
