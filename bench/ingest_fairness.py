@@ -196,9 +196,10 @@ Load average at the end: {load_average()}.
 
 A session step runs on the event loop until it waits for the disk; at most 32 steps of one customer are under way
 at once (`ingest.intake.STEPS_PER_CUSTOMER`), so another customer's beacon waits behind 32 of the flood's steps,
-not behind all of its reports' sessions. A view the collector does not know that started 30 minutes ago or more
-is looked up by its key in `views` before its batch is admitted (the price of the third row), and a view the
-store holds has its events read (the fourth): what keeps its retry from being stored twice.
+not behind all of its reports' sessions. A view the collector does not know whose id's time is not recent (25
+minutes before to 5 after its clock) is looked up by its key in `views` before its batch is admitted (the price
+of the third row), and a view the store holds has its events read (the fourth): what keeps its retry from being
+stored twice. Read-backs run one at a time, customers taking turns.
 
 {header}
 |---|{"---|" * len(runs)}
