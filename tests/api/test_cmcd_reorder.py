@@ -69,10 +69,11 @@ def post(world: World, customer: int, *lines: str) -> None:
 
 
 def settled(world: World) -> None:
-    """Wait until the collector holds nothing (its timer applied every record) and the writer stored it all."""
+    """Wait until the collector holds nothing (its timer applied every record and stored the views they made) and
+    the writer stored it all."""
     app = world.client.app
     deadline = time.monotonic() + 10 * WINDOW_S + 10
-    while services(app).intake.held:
+    while services(app).intake.held or services(app).intake.unstored:
         assert time.monotonic() < deadline, "held records were never applied"
         time.sleep(0.05)
     services(app).writer.flush()

@@ -279,11 +279,11 @@ def test_queries_are_timed_by_route_template_and_table_and_labels_name_no_custom
 
 
 def _settle(world: World) -> None:
-    """Wait until nothing taken is held (CMCD's reorder window) or pending, and the writer stored it all: no rows
-    arrive after, to take a cached answer away (the refusal tests before leave records coming due)."""
+    """Wait until nothing taken is held (CMCD's reorder window), unstored or pending, and the writer stored it all:
+    no rows arrive after, to take a cached answer away (the refusal tests before leave records coming due)."""
     found = services(world.client.app)
     deadline = time.monotonic() + 30
-    while (found.intake.held or found.intake.pending) and time.monotonic() < deadline:
+    while (found.intake.held or found.intake.unstored or found.intake.pending) and time.monotonic() < deadline:
         time.sleep(0.05)
     found.writer.flush()
 

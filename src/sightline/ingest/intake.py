@@ -134,6 +134,12 @@ class Intake:
         return sum(self._held.values())
 
     @property
+    def unstored(self) -> int:
+        """Sessions of this process whose derived events are not all stored yet (an outbox being stored, or waiting
+        for the timer after the store refused it)."""
+        return sum(1 for _, entry in self._states.items() if entry.snapshot is not None and entry.snapshot.outbox)
+
+    @property
     def pending(self) -> int:
         """Background takes not finished yet."""
         return len(self._background)
