@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,20 @@ def post(client: TestClient, key: str, view_id: str, batch: list[dict[str, Any]]
     return client.post("/collect", content=json.dumps(body), headers={"X-Ingest-Key": key})
 
 
+def settings_of(data_dir: Path) -> Settings:
+    """Views of the past month posted now, as the collector received them then."""
+    return Settings(data_dir=data_dir, event_max_late_s=ANY_PAST_S, argon2_time_cost=1, argon2_memory_kib=1024)
+
+
+@contextmanager
+def first_start(settings: Settings) -> Iterator[tuple[TestClient, str]]:
+    """The collector's first start, with customer 1001 and its ingest key."""
+    with TestClient(create_app(settings)) as client:
+        auth = client.app.state.auth  # type: ignore[attr-defined]
+        auth.accounts.add_customer(1001, "Alpha", 6831)
+        yield client, auth.accounts.create_key(KeyKind.INGEST, 1001)[1]
+
+
 def assert_closed(client: TestClient, key: str, view_id: str, ts: int, seq: int) -> None:
     late = post(client, key, view_id, [{"event": "heartbeat", "ts": ts, "seq": seq}])
     assert late.status_code == 400
@@ -45,17 +61,13 @@ def assert_closed(client: TestClient, key: str, view_id: str, ts: int, seq: int)
 
 
 def test_a_restart_keeps_duplicates_out_closed_views_closed_and_open_views_to_be_swept(tmp_path: Path) -> None:
-    # views of the past month, posted now as the collector received them then
-    settings = Settings(data_dir=tmp_path, event_max_late_s=ANY_PAST_S, argon2_time_cost=1, argon2_memory_kib=1024)
+    settings = settings_of(tmp_path)
     now_ms = int(time.time() * 1000)  # at the test's start, not at the suite's: the 30 minutes of idle count
     starts = {"retried": now_ms - 60_000, "silent": now_ms - 90_000, "ended": now_ms - 120_000,
               "old": now_ms - LOOKBACK_MS - 3_600_000, "old_ended": now_ms - LOOKBACK_MS - 7_200_000,
               "ancient": now_ms - STALE_LOOKBACK_MS - 86_400_000}  # fmt: skip
     views = {name: uuid7(start, n) for n, (name, start) in enumerate(starts.items())}
-    with TestClient(create_app(settings)) as client:
-        auth = client.app.state.auth  # type: ignore[attr-defined]
-        auth.accounts.add_customer(1001, "Alpha", 6831)
-        key = auth.accounts.create_key(KeyKind.INGEST, 1001)[1]
+    with first_start(settings) as (client, key):
         for name, start in starts.items():
             ended = name.endswith("ended")
             assert post(client, key, views[name], events(start, ended=ended)).json()["accepted"] == 3 + ended
@@ -89,15 +101,12 @@ def stored_seqs(client: TestClient, view_id: str) -> list[int]:
 def test_a_view_forgotten_after_30_minutes_or_before_a_restart_is_read_back_when_it_sends_again(
     tmp_path: Path,
 ) -> None:
-    settings = Settings(data_dir=tmp_path, event_max_late_s=ANY_PAST_S, argon2_time_cost=1, argon2_memory_kib=1024)
+    settings = settings_of(tmp_path)
     now_ms = int(time.time() * 1000)
     starts = {"quiet": now_ms - 3 * 3_600_000, "ended": now_ms - 2 * 3_600_000, "new": now_ms - IDLE_CLOSE_MS - 60_000,
               "reordered": now_ms - 4 * 3_600_000}  # fmt: skip
     views = {name: uuid7(start, n) for n, (name, start) in enumerate(starts.items())}
-    with TestClient(create_app(settings)) as client:
-        auth = client.app.state.auth  # type: ignore[attr-defined]
-        auth.accounts.add_customer(1001, "Alpha", 6831)
-        key = auth.accounts.create_key(KeyKind.INGEST, 1001)[1]
+    with first_start(settings) as (client, key):
         assert post(client, key, views["quiet"], events(starts["quiet"], ended=False)).json()["accepted"] == 3
         assert post(client, key, views["ended"], events(starts["ended"], ended=True)).json()["accepted"] == 4
         # a player's queue emptied at page hide: the end arrives first, and the restart comes before the rest
@@ -133,15 +142,12 @@ def test_a_view_forgotten_after_30_minutes_or_before_a_restart_is_read_back_when
 def test_a_view_whose_id_time_is_recent_or_ahead_is_read_back_or_restored_whatever_its_events_times(
     tmp_path: Path,
 ) -> None:
-    settings = Settings(data_dir=tmp_path, event_max_late_s=ANY_PAST_S, argon2_time_cost=1, argon2_memory_kib=1024)
+    settings = settings_of(tmp_path)
     now_ms = int(time.time() * 1000)
     # a player whose clock is 6 hours ahead; one whose view id is of now and its events of 2 hours ago
     starts = {"ahead": now_ms + 6 * 3_600_000, "fresh_id": now_ms - 5 * 60_000}
     views = {name: uuid7(start, n) for n, (name, start) in enumerate(starts.items())}
-    with TestClient(create_app(settings)) as client:
-        auth = client.app.state.auth  # type: ignore[attr-defined]
-        auth.accounts.add_customer(1001, "Alpha", 6831)
-        key = auth.accounts.create_key(KeyKind.INGEST, 1001)[1]
+    with first_start(settings) as (client, key):
         assert post(client, key, views["ahead"], events(starts["ahead"], ended=True)).json()["accepted"] == 4
         old = now_ms - 2 * 3_600_000
         assert post(client, key, views["fresh_id"], events(old, ended=True)).json()["accepted"] == 4

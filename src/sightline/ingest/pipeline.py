@@ -140,7 +140,8 @@ class IngestPipeline:
             raise IngestUnavailableError(503, "overloaded", message, 1)
         self._waiting[customer_id] = waiting + 1
         try:
-            async with self._turns.setdefault(customer_id, asyncio.Semaphore(1)), self._recalling:
+            turn = self._turns.get(customer_id) or self._turns.setdefault(customer_id, asyncio.Semaphore(1))
+            async with turn, self._recalling:
                 await asyncio.to_thread(self._restore_unknown, customer_id, view_id)
         except (StoreError, OSError) as error:
             raise IngestUnavailableError(503, "store_failed", "the view could not be read back; retry", 5) from error
